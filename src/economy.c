@@ -1,0 +1,74 @@
+#include "economy.h"
+
+#include <math.h>
+
+double tm_econ_crowded_demand(double demand, double crowding, double share_serving)
+{
+    return demand / (1.0 + crowding * share_serving);
+}
+
+double tm_econ_spillover_sunk(double sunk, double spillover, double share_serving)
+{
+    return sunk * (1.0 - spillover * share_serving);
+}
+
+double tm_econ_weight(double demand, double iceberg, double tariff, double sigma)
+{
+    return demand * pow(iceberg, 1.0 - sigma) * pow(1.0 + tariff, -sigma);
+}
+
+void tm_profit_fn_init(tm_profit_fn *fn, double sigma, double gamma)
+{
+    double mu = sigma / (sigma - 1.0);
+    fn->sigma = sigma;
+    fn->gamma = gamma;
+    fn->theta = (1.0 + gamma) / (1.0 + gamma * sigma);
+    fn->z_exponent = sigma * fn->theta - 1.0;
+    /* Demand units are normalised so that gamma = 0 gives Pi = a phi^(sigma-1):
+     * a_d = k * (demand shifter of quantities), k = (mu - 1) mu^(-sigma). */
+    fn->weight_unit = (mu - 1.0) * pow(mu, -sigma);
+    fn->scale = (mu - 1.0 / (1.0 + gamma)) * pow(mu, -sigma * fn->theta);
+    fn->revenue_ratio = mu / (mu - 1.0 / (1.0 + gamma));
+}
+
+double tm_profit(const tm_profit_fn *fn, double z, double weight_sum)
+{
+    if (weight_sum <= 0.0)
+        return 0.0;
+    if (fn->gamma == 0.0)
+        return exp((fn->sigma - 1.0) * z) * weight_sum;
+    return fn->scale * exp(fn->z_exponent * z) * pow(weight_sum / fn->weight_unit, fn->theta);
+}
+
+double tm_revenue_total(const tm_profit_fn *fn, double profit)
+{
+    return fn->revenue_ratio * profit;
+}
+
+void tm_econ_tables(const tm_profit_fn *fn, const tm_sector *sector, int n_dest, const tm_conditions *cond,
+                    const double *z_grid, int n_z, double *flow, double *revenue)
+{
+    int n_sets = tm_n_sets(n_dest);
+    double weight[TM_MAX_DEST];
+    for (int d = 0; d < n_dest; d++)
+        weight[d] = tm_econ_weight(cond->demand[d], sector->market[d].iceberg, cond->tariff[d], fn->sigma);
+    for (int iz = 0; iz < n_z; iz++) {
+        for (int S = 0; S < n_sets; S++) {
+            double a = 0.0, fixed = 0.0;
+            int closed = 0;
+            for (int d = 0; d < n_dest; d++) {
+                if (!(S >> d & 1))
+                    continue;
+                a += weight[d];
+                fixed += sector->market[d].fixed_cost;
+                closed |= cond->closed[d];
+            }
+            double profit = tm_profit(fn, z_grid[iz], a);
+            double total = tm_revenue_total(fn, profit);
+            flow[iz * n_sets + S] = closed ? -INFINITY : profit - fixed;
+            for (int d = 0; d < n_dest; d++)
+                revenue[(iz * n_sets + S) * n_dest + d] =
+                    (S >> d & 1) && a > 0.0 ? total * weight[d] / a : 0.0;
+        }
+    }
+}

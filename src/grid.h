@@ -1,0 +1,28 @@
+/* grid: finite-state Markov approximations of the AR(1) log-productivity
+ * process z' = rho z + sigma e, e ~ N(0, 1), and their stationary laws. */
+#ifndef TM_GRID_H
+#define TM_GRID_H
+
+/* Rouwenhorst (1995), as in Kopecky and Suen (2010): n >= 2 points, evenly
+ * spaced and symmetric around 0 with half-width sqrt(n - 1) * sigma_z, where
+ * sigma_z^2 = sigma^2 / (1 - rho^2). The chain's stationary variance equals
+ * sigma_z^2 and E[z' | z_i] = rho z_i exactly, for any n. z has n entries,
+ * P is n * n row-major with row i the law of z' given z[i].
+ * Returns 0, or -1 for n < 2, |rho| >= 1, sigma <= 0, non-finite or NULL. */
+int tm_grid_rouwenhorst(int n, double rho, double sigma, double *z, double *P);
+
+/* Tauchen (1986): n >= 2 evenly spaced points spanning +-width * sigma_z;
+ * each row assigns the normal mass of the cell around z[j] (the two edge
+ * cells extend to infinity). Needs width > 0; other arguments and the
+ * return value as for tm_grid_rouwenhorst. */
+int tm_grid_tauchen(int n, double rho, double sigma, double width, double *z, double *P);
+
+/* Stationary distribution pi = pi P of a row-stochastic n * n matrix by
+ * power iteration from the uniform law, stopping when successive iterates
+ * differ by less than tol in the L1 norm. Returns 0; -1 for bad arguments
+ * (n < 2, tol <= 0, max_iter < 1, negative or non-finite entries, rows not
+ * summing to 1 within 1e-9), allocation failure, or no convergence within
+ * max_iter iterations (pi then holds the last iterate). */
+int tm_grid_stationary(int n, const double *P, double *pi, double tol, int max_iter);
+
+#endif

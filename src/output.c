@@ -1,0 +1,931 @@
+#include "output.h"
+
+#include <errno.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "sha256.h"
+#include "summary.h"
+#include "tm_build_info.h"
+
+/* Panel chunks hold at most this many firms of one period. */
+#define TM_PANEL_CHUNK ((hsize_t)1 << 18)
+#define TM_SERIES_CHUNK 64
+#define TM_MAX_SERIES 16
+
+/* A dataset that grows by one period at a time, hashed as it grows. */
+typedef struct {
+    const char *name;
+    hid_t dset;
+    hid_t mem_type;
+    int rank;
+    hsize_t dims[3]; /* dims[0] = periods written */
+    size_t slab_bytes;
+    tm_sha256 sha;
+} series_ds;
+
+/* One sector's two panel datasets. */
+typedef struct {
+    hid_t z, markets;
+    tm_sha256 z_sha, m_sha;
+    hsize_t n;
+} panel_ds;
+
+struct tm_output {
+    char *final_path;
+    char *tmp_path;
+    hid_t file;
+    const tm_params *p;
+    int panel;
+    int n_series;
+    series_ds series[TM_MAX_SERIES];
+    panel_ds *panels;
+    int n_events;
+    int *event_index, *event_period;
+    struct timespec t0;
+    char start_time[40];
+    int threads;
+    tm_sha256 static_sha; /* dimension names, grids, parameters */
+    hid_t label_type;
+};
+
+static herr_t silence(hid_t stack, void *data)
+{
+    (void)stack;
+    (void)data;
+    return 0;
+}
+
+/* HDF5 prints its error stack by default; we report our own messages. */
+static void quiet_hdf5(void)
+{
+    H5Eset_auto2(H5E_DEFAULT, silence, NULL);
+}
+
+static void iso_now(char *buf, size_t size)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int tm_output_check_path(const char *path, int force, tm_error *err)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return tm_error_set(err, TM_ERR_INPUT, "%s: is a folder; expected the name of an .h5 file", path);
+        if (!force)
+            return tm_error_set(err, TM_ERR_INPUT,
+                                "%s: already exists; choose another name with -o or pass --force to replace it", path);
+    }
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (slash)
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path) + (slash == path), path);
+    else
+        snprintf(dir, sizeof dir, ".");
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return tm_error_set(err, TM_ERR_INPUT, "%s: the folder %s does not exist", path, dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return tm_error_set(err, TM_ERR_INPUT, "%s: the folder %s is not writable", path, dir);
+    return 0;
+}
+
+static hid_t vlen_string_type(void)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    return t;
+}
+
+static int attr_string(hid_t obj, const char *name, const char *value)
+{
+    hid_t t = vlen_string_type();
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, t, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = a < 0 ? -1 : H5Awrite(a, t, &value);
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(space);
+    H5Tclose(t);
+    return rc < 0 ? -1 : 0;
+}
+
+static int attr_scalar(hid_t obj, const char *name, hid_t type, const void *value)
+{
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = a < 0 ? -1 : H5Awrite(a, type, value);
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(space);
+    return rc < 0 ? -1 : 0;
+}
+
+static int describe(hid_t obj, const char *units, const char *description)
+{
+    return attr_string(obj, "units", units) || attr_string(obj, "description", description) ? -1 : 0;
+}
+
+/* A fixed dataset of strings (names of sectors, destinations, ...). */
+static int write_strings(hid_t loc, const char *name, const char *const *values, hsize_t n, const char *description,
+                         tm_sha256 *digest)
+{
+    hid_t t = vlen_string_type();
+    hid_t space = H5Screate_simple(1, &n, NULL);
+    hid_t d = H5Dcreate2(loc, name, t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = d < 0 || H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0 || describe(d, "", description);
+    if (d >= 0)
+        H5Dclose(d);
+    H5Sclose(space);
+    H5Tclose(t);
+    if (digest) {
+        tm_sha256_update(digest, name, strlen(name) + 1);
+        for (hsize_t i = 0; i < n; i++)
+            tm_sha256_update(digest, values[i], strlen(values[i]) + 1);
+    }
+    return rc ? -1 : 0;
+}
+
+static int write_array(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, int rank, const hsize_t *dims,
+                       const void *data, size_t bytes, const char *units, const char *description, tm_sha256 *digest)
+{
+    hid_t space = H5Screate_simple(rank, dims, NULL);
+    hid_t d = H5Dcreate2(loc, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = d < 0 || H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0 || describe(d, units, description);
+    if (d >= 0)
+        H5Dclose(d);
+    H5Sclose(space);
+    if (digest) {
+        tm_sha256_update(digest, name, strlen(name) + 1);
+        tm_sha256_update(digest, data, bytes);
+    }
+    return rc ? -1 : 0;
+}
+
+static int series_create(tm_output *o, hid_t group, const char *name, hid_t file_type, hid_t mem_type, int rank,
+                         hsize_t d1, hsize_t d2, const char *units, const char *description)
+{
+    series_ds *s = &o->series[o->n_series++];
+    s->name = name;
+    s->mem_type = mem_type;
+    s->rank = rank;
+    s->dims[0] = 0;
+    s->dims[1] = d1;
+    s->dims[2] = d2;
+    hsize_t maxdims[3] = {H5S_UNLIMITED, d1, d2};
+    hsize_t chunk[3] = {TM_SERIES_CHUNK, d1, d2};
+    size_t elem = H5Tget_size(mem_type);
+    s->slab_bytes = elem * (rank > 1 ? d1 : 1) * (rank > 2 ? d2 : 1);
+    hid_t space = H5Screate_simple(rank, s->dims, maxdims);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, rank, chunk);
+    H5Pset_shuffle(dcpl);
+    H5Pset_deflate(dcpl, 4);
+    s->dset = H5Dcreate2(group, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    tm_sha256_init(&s->sha);
+    if (s->dset < 0)
+        return -1;
+    return describe(s->dset, units, description);
+}
+
+static int series_append(series_ds *s, const void *data)
+{
+    hsize_t start[3] = {s->dims[0], 0, 0};
+    hsize_t count[3] = {1, s->dims[1], s->dims[2]};
+    s->dims[0]++;
+    if (H5Dset_extent(s->dset, s->dims) < 0)
+        return -1;
+    hid_t fspace = H5Dget_space(s->dset);
+    hid_t mspace = H5Screate_simple(s->rank, count, NULL);
+    int rc = H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+             H5Dwrite(s->dset, s->mem_type, mspace, fspace, H5P_DEFAULT, data) < 0;
+    H5Sclose(mspace);
+    H5Sclose(fspace);
+    tm_sha256_update(&s->sha, data, s->slab_bytes);
+    return rc ? -1 : 0;
+}
+
+static int panel_create(tm_output *o, hid_t group, int s, tm_error *err)
+{
+    const tm_sector *sec = &o->p->sector[s];
+    panel_ds *pd = &o->panels[s];
+    pd->n = (hsize_t)sec->firms;
+    hid_t g = H5Gcreate2(group, sec->name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0)
+        return tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot create panel group %s", o->tmp_path, sec->name);
+    hsize_t dims[2] = {0, pd->n}, maxdims[2] = {H5S_UNLIMITED, pd->n};
+    hsize_t chunk[2] = {1, pd->n < TM_PANEL_CHUNK ? pd->n : TM_PANEL_CHUNK};
+    hid_t space = H5Screate_simple(2, dims, maxdims);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 2, chunk);
+    H5Pset_shuffle(dcpl);
+    H5Pset_deflate(dcpl, 1);
+    pd->z = H5Dcreate2(g, "z_index", H5T_STD_U16LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    pd->markets = H5Dcreate2(g, "markets", H5T_STD_U8LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    int rc = pd->z < 0 || pd->markets < 0 ||
+             describe(pd->z, "grid index", "firm log-productivity as an index into /grid/z[sector]; [period, slot]") ||
+             describe(pd->markets, "bit mask",
+                      "markets served: bit d = destination d (see /dimensions/destinations); bit 7 = firm born this "
+                      "period; [period, slot]");
+    H5Gclose(g);
+    tm_sha256_init(&pd->z_sha);
+    tm_sha256_init(&pd->m_sha);
+    if (rc)
+        return tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot create panel datasets", o->tmp_path);
+    return 0;
+}
+
+static void free_output(tm_output *o)
+{
+    if (!o)
+        return;
+    free(o->final_path);
+    free(o->tmp_path);
+    free(o->panels);
+    free(o->event_index);
+    free(o->event_period);
+    free(o);
+}
+
+static void close_handles(tm_output *o)
+{
+    for (int i = 0; i < o->n_series; i++)
+        if (o->series[i].dset >= 0)
+            H5Dclose(o->series[i].dset);
+    o->n_series = 0;
+    if (o->panels)
+        for (int s = 0; s < o->p->n_sectors; s++) {
+            if (o->panels[s].z > 0)
+                H5Dclose(o->panels[s].z);
+            if (o->panels[s].markets > 0)
+                H5Dclose(o->panels[s].markets);
+            o->panels[s].z = o->panels[s].markets = 0;
+        }
+    if (o->file >= 0)
+        H5Fclose(o->file);
+    o->file = -1;
+    if (o->label_type > 0)
+        H5Tclose(o->label_type);
+    o->label_type = 0;
+}
+
+void tm_output_discard(tm_output *o)
+{
+    if (!o)
+        return;
+    close_handles(o);
+    unlink(o->tmp_path);
+    free_output(o);
+}
+
+static const char *set_name(int S, const tm_params *p, char *buf, size_t size)
+{
+    if (S == 0) {
+        snprintf(buf, size, "none");
+        return buf;
+    }
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int d = 0; d < p->n_dest; d++)
+        if (S >> d & 1)
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? "+" : "", p->dest[d].name);
+    return buf;
+}
+
+/* Static datasets: dimension names, grids, parameters. Hashed into `sha`. */
+static int write_static(tm_output *o, const tm_run *run, tm_sha256 *sha)
+{
+    const tm_params *p = o->p;
+    hid_t f = o->file;
+    int n_sets = 1 << p->n_dest;
+    const char *names[4096];
+    hid_t dims = H5Gcreate2(f, "dimensions", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (dims < 0)
+        return -1;
+    int rc = 0;
+    for (int s = 0; s < p->n_sectors; s++)
+        names[s] = p->sector[s].name;
+    rc |= write_strings(dims, "sectors", names, (hsize_t)p->n_sectors, "sector names, in parameter order", sha);
+    for (int d = 0; d < p->n_dest; d++)
+        names[d] = p->dest[d].name;
+    rc |= write_strings(dims, "destinations", names, (hsize_t)p->n_dest, "destination names; bit d of a market set",
+                        sha);
+    char set_buf[64][96];
+    for (int S = 0; S < n_sets; S++)
+        names[S] = set_name(S, p, set_buf[S], sizeof set_buf[S]);
+    rc |= write_strings(dims, "market_sets", names, (hsize_t)n_sets, "market set names by bit mask", sha);
+    hid_t regimes = H5Gcreate2(dims, "regimes", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    for (int d = 0; d < p->n_dest && regimes >= 0; d++) {
+        for (int r = 0; r < p->dest[d].n_regimes; r++)
+            names[r] = p->dest[d].regime[r].name;
+        rc |= write_strings(regimes, p->dest[d].name, names, (hsize_t)p->dest[d].n_regimes,
+                            "regime names of this destination, least restrictive first", sha);
+    }
+    if (regimes >= 0)
+        H5Gclose(regimes);
+    H5Gclose(dims);
+
+    int n_z = tm_run_grid_size(run);
+    double *grid = malloc((size_t)p->n_sectors * (size_t)n_z * sizeof(double));
+    if (!grid)
+        return -1;
+    for (int s = 0; s < p->n_sectors; s++)
+        memcpy(grid + (size_t)s * (size_t)n_z, tm_run_z_grid(run, s), (size_t)n_z * sizeof(double));
+    hid_t g = H5Gcreate2(f, "grid", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t gd[2] = {(hsize_t)p->n_sectors, (hsize_t)n_z};
+    rc |= g < 0 || write_array(g, "z", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, gd, grid,
+                               (size_t)p->n_sectors * (size_t)n_z * sizeof(double), "log productivity",
+                               "productivity grid points [sector, index]", sha);
+    free(grid);
+    if (g >= 0)
+        H5Gclose(g);
+
+    const char *text = p->canonical;
+    hid_t t = vlen_string_type();
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t d = H5Dcreate2(f, "parameters", t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    rc |= d < 0 || H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &text) < 0 ||
+          describe(d, "", "canonical resolved parameters (YAML); `tradeabm run` accepts this text");
+    if (d >= 0) {
+        rc |= attr_string(d, "sha256", p->sha256);
+        H5Dclose(d);
+    }
+    H5Sclose(space);
+    H5Tclose(t);
+    return rc ? -1 : 0;
+}
+
+int tm_output_open(const char *path, const tm_params *p, const tm_run *run, const tm_output_options *opts,
+                   tm_output **out, tm_error *err)
+{
+    quiet_hdf5();
+    *out = NULL;
+    tm_output *o = calloc(1, sizeof *o);
+    if (!o)
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    o->file = -1;
+    o->p = p;
+    o->panel = opts && opts->panel;
+    o->threads = tm_run_threads(run);
+    clock_gettime(CLOCK_MONOTONIC, &o->t0);
+    iso_now(o->start_time, sizeof o->start_time);
+    size_t len = strlen(path) + 64;
+    o->final_path = strdup(path);
+    o->tmp_path = malloc(len);
+    o->event_index = malloc((size_t)(p->n_events + 1) * sizeof(int));
+    o->event_period = malloc((size_t)(p->n_events + 1) * sizeof(int));
+    o->panels = calloc((size_t)p->n_sectors, sizeof *o->panels);
+    if (!o->final_path || !o->tmp_path || !o->event_index || !o->event_period || !o->panels) {
+        free_output(o);
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    }
+    snprintf(o->tmp_path, len, "%s.tmp-%ld", path, (long)getpid());
+    o->file = H5Fcreate(o->tmp_path, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+    if (o->file < 0) {
+        tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot create the output file (%s)", o->tmp_path,
+                     errno ? strerror(errno) : "HDF5 error");
+        free_output(o);
+        return -1;
+    }
+    hid_t series = H5Gcreate2(o->file, "series", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t envg = H5Gcreate2(o->file, "environment", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t periods = H5Gcreate2(o->file, "periods", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t S = (hsize_t)p->n_sectors, D = (hsize_t)p->n_dest, NS = (hsize_t)1 << p->n_dest;
+    int rc = series < 0 || envg < 0 || periods < 0;
+    /* The order here is the order of the digest. */
+    /* Fixed-length labels, so the digest can hash them as bytes. */
+    o->label_type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(o->label_type, TM_LABEL_MAX);
+    rc = rc || series_create(o, periods, "label", o->label_type, o->label_type, 1, 0, 0, "",
+                             "period label (2024Q1, ...)");
+    rc = rc || series_create(o, series, "firms_serving", H5T_STD_I64LE, H5T_NATIVE_INT64, 3, S, D, "firms",
+                             "firms serving the destination [period, sector, destination]");
+    rc = rc || series_create(o, series, "entrants", H5T_STD_I64LE, H5T_NATIVE_INT64, 3, S, D, "firms",
+                             "firms that started serving the destination this period");
+    rc = rc || series_create(o, series, "exiters", H5T_STD_I64LE, H5T_NATIVE_INT64, 3, S, D, "firms",
+                             "firms that stopped serving the destination this period (deaths included)");
+    rc = rc || series_create(o, series, "export_value", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, S, D, "model money",
+                             "producer revenue from the destination");
+    rc = rc || series_create(o, series, "tariff_paid", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, S, D, "model money",
+                             "ad-valorem tariff on the customs (producer) value");
+    rc = rc || series_create(o, series, "mean_log_productivity", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, S, D,
+                             "log productivity", "mean log productivity of the destination's exporters (NaN if none)");
+    rc = rc || series_create(o, series, "top10_share", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, S, D, "fraction",
+                             "share of export value of the largest 10% of the destination's exporters");
+    rc = rc || series_create(o, series, "firms_by_market_set", H5T_STD_I64LE, H5T_NATIVE_INT64, 3, S, NS, "firms",
+                             "firms serving each market set [period, sector, set] (names in /dimensions/market_sets)");
+    rc = rc || series_create(o, series, "deaths", H5T_STD_I64LE, H5T_NATIVE_INT64, 2, S, 0, "firms",
+                             "firms that died and were replaced by entrants [period, sector]");
+    rc = rc || series_create(o, series, "non_us_share", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, 0, 0, "fraction",
+                             "economy-wide share of export value going to destinations other than US");
+    rc = rc || series_create(o, envg, "regime", H5T_STD_I32LE, H5T_NATIVE_INT, 2, D, 0, "regime index",
+                             "regime in force [period, destination] (names in /dimensions/regimes)");
+    rc = rc || series_create(o, envg, "tariff", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, S, D, "fraction",
+                             "ad-valorem tariff in force [period, sector, destination]");
+    if (series >= 0)
+        H5Gclose(series);
+    if (envg >= 0)
+        H5Gclose(envg);
+    if (periods >= 0)
+        H5Gclose(periods);
+    tm_sha256_init(&o->static_sha);
+    if (!rc && write_static(o, run, &o->static_sha))
+        rc = 1;
+    if (!rc && o->panel) {
+        hid_t pg = H5Gcreate2(o->file, "panel", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        rc = pg < 0;
+        for (int s = 0; s < p->n_sectors && !rc; s++)
+            rc = panel_create(o, pg, s, err) != 0;
+        if (pg >= 0)
+            H5Gclose(pg);
+    }
+    if (rc) {
+        if (!err || err->status == TM_OK || !err->msg[0])
+            tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot create datasets", o->tmp_path);
+        tm_output_discard(o);
+        return -1;
+    }
+    *out = o;
+    return 0;
+}
+
+/* Byte shuffle then deflate, exactly what the dataset's filter pipeline
+ * (H5Pset_shuffle, H5Pset_deflate) would do, so chunks can be written
+ * directly with H5Dwrite_chunk. */
+static int compress_chunk(const void *data, size_t n, size_t elem, size_t chunk_elems, unsigned char *scratch,
+                          unsigned char *out, size_t *out_len)
+{
+    const unsigned char *in = data;
+    size_t bytes = chunk_elems * elem;
+    if (elem == 1) {
+        memcpy(scratch, in, n);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            for (size_t b = 0; b < elem; b++)
+                scratch[b * chunk_elems + i] = in[i * elem + b];
+        for (size_t b = 0; b < elem; b++)
+            memset(scratch + b * chunk_elems + n, 0, chunk_elems - n);
+    }
+    if (elem == 1)
+        memset(scratch + n, 0, chunk_elems - n);
+    uLongf len = compressBound(bytes);
+    if (compress2(out, &len, scratch, bytes, 1) != Z_OK)
+        return -1;
+    *out_len = len;
+    return 0;
+}
+
+typedef struct {
+    int sector;
+    int which; /* 0: z, 1: markets */
+    hsize_t offset, n;
+    unsigned char *buf;
+    size_t len;
+    uint8_t hash[32];
+    int failed;
+} chunk_job;
+
+static int write_panel(tm_output *o, const tm_run *run, hsize_t period, tm_error *err)
+{
+    const tm_params *p = o->p;
+    size_t n_jobs = 0;
+    for (int s = 0; s < p->n_sectors; s++)
+        n_jobs += 2 * (size_t)((o->panels[s].n + TM_PANEL_CHUNK - 1) / TM_PANEL_CHUNK);
+    chunk_job *jobs = calloc(n_jobs, sizeof *jobs);
+    if (!jobs)
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    size_t j = 0;
+    for (int s = 0; s < p->n_sectors; s++)
+        for (int which = 0; which < 2; which++)
+            for (hsize_t off = 0; off < o->panels[s].n; off += TM_PANEL_CHUNK) {
+                jobs[j].sector = s;
+                jobs[j].which = which;
+                jobs[j].offset = off;
+                jobs[j].n = o->panels[s].n - off < TM_PANEL_CHUNK ? o->panels[s].n - off : TM_PANEL_CHUNK;
+                j++;
+            }
+    int threads = o->threads;
+    /* Compression and hashing in parallel; HDF5 calls stay on one thread. */
+#pragma omp parallel num_threads(threads)
+    {
+        unsigned char *scratch = malloc(TM_PANEL_CHUNK * 2);
+#pragma omp for schedule(dynamic, 1)
+        for (size_t k = 0; k < n_jobs; k++) {
+            chunk_job *job = &jobs[k];
+            hsize_t chunk_elems = o->panels[job->sector].n < TM_PANEL_CHUNK ? o->panels[job->sector].n : TM_PANEL_CHUNK;
+            size_t elem = job->which == 0 ? 2 : 1;
+            const void *src = job->which == 0 ? (const void *)(tm_run_firm_z(run, job->sector) + job->offset)
+                                              : (const void *)(tm_run_firm_markets(run, job->sector) + job->offset);
+            job->buf = malloc(compressBound(chunk_elems * elem));
+            if (!scratch || !job->buf ||
+                compress_chunk(src, job->n, elem, chunk_elems, scratch, job->buf, &job->len)) {
+                job->failed = 1;
+                continue;
+            }
+            tm_sha256 sha;
+            tm_sha256_init(&sha);
+            tm_sha256_update(&sha, src, job->n * elem);
+            tm_sha256_final(&sha, job->hash);
+        }
+        free(scratch);
+    }
+    int rc = 0;
+    for (int s = 0; s < p->n_sectors; s++) {
+        hsize_t dims[2] = {period + 1, o->panels[s].n};
+        if (H5Dset_extent(o->panels[s].z, dims) < 0 || H5Dset_extent(o->panels[s].markets, dims) < 0)
+            rc = -1;
+    }
+    for (size_t k = 0; k < n_jobs && !rc; k++) {
+        chunk_job *job = &jobs[k];
+        panel_ds *pd = &o->panels[job->sector];
+        hsize_t offset[2] = {period, job->offset};
+        if (job->failed ||
+            H5Dwrite_chunk(job->which == 0 ? pd->z : pd->markets, H5P_DEFAULT, 0, offset, job->len, job->buf) < 0) {
+            rc = -1;
+            break;
+        }
+        tm_sha256_update(job->which == 0 ? &pd->z_sha : &pd->m_sha, job->hash, 32);
+    }
+    for (size_t k = 0; k < n_jobs; k++)
+        free(jobs[k].buf);
+    free(jobs);
+    if (rc)
+        return tm_error_set(err, TM_ERR_RUNTIME, "%s: writing the firm panel failed (disk full?)", o->tmp_path);
+    return 0;
+}
+
+int tm_output_period(tm_output *o, const tm_run *run, tm_error *err)
+{
+    const tm_period_result *r = tm_run_result(run);
+    char label[TM_LABEL_MAX] = {0};
+    snprintf(label, sizeof label, "%s", r->label);
+    int regime[TM_MAX_DEST];
+    for (int d = 0; d < o->p->n_dest; d++)
+        regime[d] = r->regime[d];
+    const void *slabs[] = {label,        r->serving,     r->entrants,    r->exiters,
+                           r->export_value, r->tariff_paid, r->mean_log_productivity, r->top10_share,
+                           r->firms_by_set, r->deaths,   &r->non_us_share, regime,
+                           r->tariff};
+    hsize_t period = o->series[0].dims[0];
+    for (int i = 0; i < o->n_series; i++)
+        if (series_append(&o->series[i], slabs[i]))
+            return tm_error_set(err, TM_ERR_RUNTIME, "%s: writing %s failed (disk full?)", o->tmp_path,
+                                o->series[i].name);
+    for (int e = 0; e < r->n_events; e++) {
+        o->event_index[o->n_events] = r->events[e];
+        o->event_period[o->n_events] = r->period;
+        o->n_events++;
+    }
+    if (o->panel && write_panel(o, run, period, err))
+        return -1;
+    if (H5Fflush(o->file, H5F_SCOPE_LOCAL) < 0)
+        return tm_error_set(err, TM_ERR_RUNTIME, "%s: flush failed (disk full?)", o->tmp_path);
+    return 0;
+}
+
+/* The realised-events table: one row per event that took effect. */
+typedef struct {
+    int period;
+    char label[TM_LABEL_MAX];
+    char kind[16];
+    char destination[TM_NAME_MAX];
+    char sector[TM_NAME_MAX];
+    char regime[TM_NAME_MAX];
+    double value;
+    char note[TM_NOTE_MAX];
+} event_row;
+
+static int write_events(tm_output *o, tm_sha256 *sha)
+{
+    static const char *const kinds[] = {"regime", "tariff", "escalation", "release"};
+    hsize_t n = (hsize_t)o->n_events;
+    event_row *rows = calloc(n ? n : 1, sizeof *rows);
+    if (!rows)
+        return -1;
+    for (hsize_t i = 0; i < n; i++) {
+        const tm_event *ev = &o->p->event[o->event_index[i]];
+        event_row *row = &rows[i];
+        row->period = o->event_period[i];
+        snprintf(row->label, sizeof row->label, "%s", ev->at);
+        snprintf(row->kind, sizeof row->kind, "%s", kinds[ev->kind]);
+        snprintf(row->destination, sizeof row->destination, "%s", ev->destination_name);
+        snprintf(row->sector, sizeof row->sector, "%s", ev->sector >= 0 ? ev->sector_name : "");
+        snprintf(row->regime, sizeof row->regime, "%s", ev->regime_name);
+        row->value = ev->kind == TM_EVENT_TARIFF ? ev->tariff : ev->kind == TM_EVENT_ESCALATION ? ev->escalation_scale : NAN;
+        snprintf(row->note, sizeof row->note, "%s", ev->note);
+    }
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(event_row));
+    hid_t s16 = H5Tcopy(H5T_C_S1), s32 = H5Tcopy(H5T_C_S1), snote = H5Tcopy(H5T_C_S1), skind = H5Tcopy(H5T_C_S1);
+    H5Tset_size(s16, TM_LABEL_MAX);
+    H5Tset_size(skind, 16);
+    H5Tset_size(s32, TM_NAME_MAX);
+    H5Tset_size(snote, TM_NOTE_MAX);
+    H5Tinsert(t, "period", HOFFSET(event_row, period), H5T_NATIVE_INT);
+    H5Tinsert(t, "label", HOFFSET(event_row, label), s16);
+    H5Tinsert(t, "kind", HOFFSET(event_row, kind), skind);
+    H5Tinsert(t, "destination", HOFFSET(event_row, destination), s32);
+    H5Tinsert(t, "sector", HOFFSET(event_row, sector), s32);
+    H5Tinsert(t, "regime", HOFFSET(event_row, regime), s32);
+    H5Tinsert(t, "value", HOFFSET(event_row, value), H5T_NATIVE_DOUBLE);
+    H5Tinsert(t, "note", HOFFSET(event_row, note), snote);
+    hid_t space = H5Screate_simple(1, &n, NULL);
+    hid_t d = H5Dcreate2(o->file, "events", t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = d < 0 || (n > 0 && H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0) ||
+             describe(d, "", "scenario events that took effect: logged period index, label, kind, destination, "
+                             "sector (empty: all), regime, value (tariff or scale), note");
+    if (d >= 0)
+        H5Dclose(d);
+    H5Sclose(space);
+    H5Tclose(t);
+    H5Tclose(s16);
+    H5Tclose(s32);
+    H5Tclose(snote);
+    H5Tclose(skind);
+    /* Hash field by field: struct padding bytes are not data. */
+    tm_sha256_update(sha, "events", 7);
+    for (hsize_t i = 0; i < n; i++) {
+        tm_sha256_update(sha, &rows[i].period, sizeof rows[i].period);
+        tm_sha256_update(sha, rows[i].label, sizeof rows[i].label);
+        tm_sha256_update(sha, rows[i].kind, sizeof rows[i].kind);
+        tm_sha256_update(sha, rows[i].destination, sizeof rows[i].destination);
+        tm_sha256_update(sha, rows[i].sector, sizeof rows[i].sector);
+        tm_sha256_update(sha, rows[i].regime, sizeof rows[i].regime);
+        tm_sha256_update(sha, &rows[i].value, sizeof rows[i].value);
+        tm_sha256_update(sha, rows[i].note, sizeof rows[i].note);
+    }
+    free(rows);
+    return rc ? -1 : 0;
+}
+
+int tm_output_close(tm_output *o, int complete, char digest_hex[65], tm_error *err)
+{
+    const tm_params *p = o->p;
+    tm_sha256 sha;
+    tm_sha256_init(&sha);
+    static const char tag[] = "tradeabm-digest-v1";
+    tm_sha256_update(&sha, tag, sizeof tag);
+    tm_sha256_update(&sha, p->canonical, strlen(p->canonical) + 1);
+    uint8_t h[32];
+    tm_sha256_final(&o->static_sha, h);
+    tm_sha256_update(&sha, h, sizeof h);
+    for (int i = 0; i < o->n_series; i++) {
+        tm_sha256_final(&o->series[i].sha, h);
+        tm_sha256_update(&sha, o->series[i].name, strlen(o->series[i].name) + 1);
+        tm_sha256_update(&sha, h, sizeof h);
+    }
+    if (o->panel)
+        for (int s = 0; s < p->n_sectors; s++) {
+            tm_sha256_update(&sha, p->sector[s].name, strlen(p->sector[s].name) + 1);
+            tm_sha256_final(&o->panels[s].z_sha, h);
+            tm_sha256_update(&sha, h, sizeof h);
+            tm_sha256_final(&o->panels[s].m_sha, h);
+            tm_sha256_update(&sha, h, sizeof h);
+        }
+    int rc = write_events(o, &sha);
+    tm_sha256_final(&sha, h);
+    tm_sha256_hex(h, digest_hex);
+
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double wall = (double)(t1.tv_sec - o->t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - o->t0.tv_nsec);
+    char end_time[40], hdf5_version[32];
+    iso_now(end_time, sizeof end_time);
+    unsigned maj, min, rel;
+    H5get_libversion(&maj, &min, &rel);
+    snprintf(hdf5_version, sizeof hdf5_version, "%u.%u.%u", maj, min, rel);
+    int format = TM_FORMAT_VERSION, block = TM_BLOCK, panel = o->panel;
+    hid_t f = o->file;
+    rc |= attr_string(f, "program", "tradeabm");
+    rc |= attr_string(f, "version", TM_VERSION);
+    rc |= attr_string(f, "git_commit", TM_GIT_COMMIT);
+    rc |= attr_string(f, "compiler", TM_C_COMPILER);
+    rc |= attr_string(f, "compiler_flags", TM_C_FLAGS);
+    rc |= attr_string(f, "build_type", TM_BUILD_TYPE);
+    rc |= attr_string(f, "hdf5_version", hdf5_version);
+    rc |= attr_scalar(f, "threads", H5T_NATIVE_INT, &o->threads);
+    rc |= attr_scalar(f, "seed", H5T_NATIVE_UINT64, &p->seed);
+    rc |= attr_string(f, "model", tm_model_name(p->model));
+    rc |= attr_string(f, "params_sha256", p->sha256);
+    rc |= attr_string(f, "params_source", p->source);
+    rc |= attr_string(f, "start_time", o->start_time);
+    rc |= attr_string(f, "end_time", end_time);
+    rc |= attr_scalar(f, "wall_seconds", H5T_NATIVE_DOUBLE, &wall);
+    rc |= attr_string(f, "status", complete ? "complete" : "incomplete");
+    rc |= attr_scalar(f, "format_version", H5T_NATIVE_INT, &format);
+    rc |= attr_scalar(f, "block_size", H5T_NATIVE_INT, &block);
+    rc |= attr_scalar(f, "panel", H5T_NATIVE_INT, &panel);
+    rc |= attr_string(f, "digest", digest_hex);
+    close_handles(o);
+    if (rc) {
+        tm_error_set(err, TM_ERR_RUNTIME, "%s: writing the closing attributes failed (disk full?)", o->tmp_path);
+        unlink(o->tmp_path);
+        free_output(o);
+        return -1;
+    }
+    if (rename(o->tmp_path, o->final_path) != 0) {
+        tm_error_set(err, TM_ERR_RUNTIME, "cannot rename %s to %s: %s", o->tmp_path, o->final_path, strerror(errno));
+        unlink(o->tmp_path);
+        free_output(o);
+        return -1;
+    }
+    free_output(o);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Reading finished files
+ * ---------------------------------------------------------------------- */
+
+static int read_attr_string(hid_t obj, const char *name, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (H5Aexists(obj, name) <= 0)
+        return -1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t t = vlen_string_type();
+    char *value = NULL;
+    int rc = a < 0 || H5Aread(a, t, &value) < 0;
+    if (!rc && value)
+        snprintf(buf, size, "%s", value);
+    if (value)
+        H5free_memory(value);
+    H5Tclose(t);
+    if (a >= 0)
+        H5Aclose(a);
+    return rc ? -1 : 0;
+}
+
+static int read_attr_scalar(hid_t obj, const char *name, hid_t type, void *value)
+{
+    if (H5Aexists(obj, name) <= 0)
+        return -1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    int rc = a < 0 || H5Aread(a, type, value) < 0;
+    if (a >= 0)
+        H5Aclose(a);
+    return rc ? -1 : 0;
+}
+
+static hid_t open_existing(const char *path, tm_error *err)
+{
+    quiet_hdf5();
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        tm_error_set(err, TM_ERR_INPUT, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (H5Fis_hdf5(path) <= 0) {
+        tm_error_set(err, TM_ERR_INPUT, "%s: not an HDF5 file (or truncated/corrupt)", path);
+        return -1;
+    }
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        tm_error_set(err, TM_ERR_INPUT, "%s: cannot open as HDF5 (truncated or corrupt?)", path);
+    return f;
+}
+
+void tm_file_info_free(tm_file_info *info)
+{
+    free(info->parameters);
+    info->parameters = NULL;
+}
+
+int tm_output_read_info(const char *path, tm_file_info *info, tm_error *err)
+{
+    memset(info, 0, sizeof *info);
+    hid_t f = open_existing(path, err);
+    if (f < 0)
+        return -1;
+    char program[64];
+    int rc = 0;
+    if (read_attr_string(f, "program", program, sizeof program) || strcmp(program, "tradeabm") != 0) {
+        H5Fclose(f);
+        return tm_error_set(err, TM_ERR_INPUT, "%s: not a tradeabm run file (no program attribute)", path);
+    }
+    rc |= read_attr_scalar(f, "format_version", H5T_NATIVE_INT, &info->format_version);
+    if (!rc && info->format_version != TM_FORMAT_VERSION) {
+        H5Fclose(f);
+        return tm_error_set(err, TM_ERR_INPUT, "%s: format version %d, this build reads version %d", path,
+                            info->format_version, TM_FORMAT_VERSION);
+    }
+    rc |= read_attr_string(f, "status", info->status, sizeof info->status);
+    rc |= read_attr_string(f, "digest", info->digest, sizeof info->digest);
+    rc |= read_attr_string(f, "params_sha256", info->params_sha256, sizeof info->params_sha256);
+    rc |= read_attr_string(f, "version", info->version, sizeof info->version);
+    rc |= read_attr_string(f, "git_commit", info->git_commit, sizeof info->git_commit);
+    rc |= read_attr_scalar(f, "seed", H5T_NATIVE_UINT64, &info->seed);
+    rc |= read_attr_scalar(f, "threads", H5T_NATIVE_INT, &info->threads);
+    rc |= read_attr_scalar(f, "panel", H5T_NATIVE_INT, &info->panel);
+    rc |= read_attr_scalar(f, "wall_seconds", H5T_NATIVE_DOUBLE, &info->wall_seconds);
+    hid_t d = H5Dopen2(f, "parameters", H5P_DEFAULT);
+    if (d >= 0) {
+        hid_t t = vlen_string_type();
+        char *text = NULL;
+        if (H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &text) >= 0 && text) {
+            info->parameters = strdup(text);
+            H5free_memory(text);
+        }
+        H5Tclose(t);
+        H5Dclose(d);
+    }
+    H5Fclose(f);
+    if (rc || !info->parameters) {
+        tm_file_info_free(info);
+        return tm_error_set(err, TM_ERR_INPUT, "%s: missing provenance attributes or parameters (corrupt file?)", path);
+    }
+    return 0;
+}
+
+/* Read the slab of the last period of a [T, a, b] dataset. */
+static int read_last(hid_t f, const char *name, hid_t mem_type, void *buf, size_t expect, hsize_t *periods)
+{
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d < 0)
+        return -1;
+    hid_t space = H5Dget_space(d);
+    int rank = H5Sget_simple_extent_ndims(space);
+    hsize_t dims[3] = {0, 1, 1};
+    int rc = rank != 3 || H5Sget_simple_extent_dims(space, dims, NULL) < 0 || dims[0] == 0 ||
+             dims[1] * dims[2] != expect;
+    if (!rc) {
+        hsize_t start[3] = {dims[0] - 1, 0, 0}, count[3] = {1, dims[1], dims[2]};
+        hid_t mspace = H5Screate_simple(3, count, NULL);
+        rc = H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+             H5Dread(d, mem_type, mspace, space, H5P_DEFAULT, buf) < 0;
+        H5Sclose(mspace);
+        *periods = dims[0];
+    }
+    H5Sclose(space);
+    H5Dclose(d);
+    return rc ? -1 : 0;
+}
+
+int tm_output_print_info(const char *path, FILE *out, tm_error *err)
+{
+    tm_file_info info;
+    if (tm_output_read_info(path, &info, err))
+        return -1;
+    tm_params *p = NULL;
+    if (tm_params_load_text(path, info.parameters, NULL, 0, &p, err)) {
+        tm_error_prefix(err, "%s: stored parameters", path);
+        tm_file_info_free(&info);
+        return -1;
+    }
+    fprintf(out, "file           %s\n", path);
+    fprintf(out, "status         %s\n", info.status);
+    fprintf(out, "program        tradeabm %s (commit %s)\n", info.version, info.git_commit);
+    fprintf(out, "model          %s\n", tm_model_name(p->model));
+    fprintf(out, "seed           %llu\n", (unsigned long long)info.seed);
+    fprintf(out, "threads        %d\n", info.threads);
+    fprintf(out, "wall time      %.2f s\n", info.wall_seconds);
+    fprintf(out, "params sha256  %s\n", info.params_sha256);
+    fprintf(out, "digest         %s\n", info.digest);
+    fprintf(out, "firm panel     %s\n", info.panel ? "yes" : "no");
+    tm_file_info_free(&info);
+
+    hid_t f = open_existing(path, err);
+    int n_sets = 1 << p->n_dest;
+    size_t sd = (size_t)p->n_sectors * (size_t)p->n_dest, ss = (size_t)p->n_sectors * (size_t)n_sets;
+    int64_t *by_set = malloc(ss * sizeof *by_set);
+    double *value = malloc(sd * sizeof *value);
+    const char **snames = malloc((size_t)p->n_sectors * sizeof *snames);
+    const char *dnames[TM_MAX_DEST];
+    hsize_t periods = 0;
+    int rc = f < 0 || !by_set || !value || !snames ||
+             read_last(f, "series/firms_by_market_set", H5T_NATIVE_INT64, by_set, ss, &periods) ||
+             read_last(f, "series/export_value", H5T_NATIVE_DOUBLE, value, sd, &periods);
+    if (!rc) {
+        for (int s = 0; s < p->n_sectors; s++)
+            snames[s] = p->sector[s].name;
+        for (int d = 0; d < p->n_dest; d++)
+            dnames[d] = p->dest[d].name;
+        char label[TM_LABEL_MAX];
+        tm_period_label(p->start_index + (int)periods - 1, p->periods_per_year, label, sizeof label);
+        tm_summary sum = {label, p->n_sectors, p->n_dest, snames, dnames, by_set, value};
+        fprintf(out, "periods        %llu logged (%s to %s)\n\n", (unsigned long long)periods, p->start, label);
+        tm_summary_print(out, &sum);
+    } else if (f >= 0) {
+        tm_error_set(err, TM_ERR_INPUT, "%s: cannot read the series (corrupt or incomplete file?)", path);
+    }
+    if (f >= 0)
+        H5Fclose(f);
+    free(by_set);
+    free(value);
+    free(snames);
+    tm_params_free(p);
+    return rc ? -1 : 0;
+}

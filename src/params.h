@@ -1,0 +1,143 @@
+/* params: every model parameter, defined once in a descriptor table that
+ * drives parsing, defaults, validation, the canonical dump and `params --doc`.
+ * Owns tm_params (the resolved, validated parameters of one run). */
+#ifndef TM_PARAMS_H
+#define TM_PARAMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "error.h"
+
+/* Limits (not model sizes): market sets are bit masks in one byte and the
+ * joint regime space grows as the product of regimes per destination. */
+#define TM_MAX_DEST 6
+#define TM_MAX_REGIMES 8
+#define TM_NAME_MAX 32
+#define TM_NOTE_MAX 160
+#define TM_LABEL_MAX 16
+
+typedef enum { TM_MODEL_MYOPIC = 0, TM_MODEL_DYNAMIC, TM_MODEL_LEARNING } tm_model_kind;
+typedef enum { TM_GRID_ROUWENHORST = 0, TM_GRID_TAUCHEN } tm_grid_method;
+typedef enum { TM_SUNK_FULL = 0, TM_SUNK_ANNUITY } tm_sunk_rule;
+
+/* Demand and trade costs of one sector in one destination (DESIGN eq. pi). */
+typedef struct {
+    double demand;     /* B(d,s): market size and price index, model units */
+    double iceberg;    /* tau(d,s) >= 1 */
+    double fixed_cost; /* f(d,s) per period of service */
+    double sunk_cost;  /* F(d,s) in a period the firm enters d */
+} tm_market;
+
+typedef struct {
+    char name[TM_NAME_MAX];
+    int64_t firms;
+    double persistence; /* rho_s of the log-productivity AR(1) */
+    double volatility;  /* sigma_s, innovation s.d. */
+    double death_rate;  /* delta_s per period */
+    tm_market market[TM_MAX_DEST];
+} tm_sector;
+
+typedef struct {
+    char name[TM_NAME_MAX];
+    double tariff; /* default ad-valorem rate for sectors not listed */
+    int closed;    /* market closed (a ban): nobody may serve it */
+    double *sector_tariff; /* [n_sectors], resolved */
+} tm_regime;
+
+typedef struct {
+    char name[TM_NAME_MAX];
+    int n_regimes;
+    tm_regime regime[TM_MAX_REGIMES]; /* ordered from least to most restrictive */
+    double transition[TM_MAX_REGIMES][TM_MAX_REGIMES];
+    char initial_regime_name[TM_NAME_MAX];
+    int initial_regime;
+    tm_market defaults;
+} tm_destination;
+
+typedef enum {
+    TM_EVENT_REGIME = 0,     /* force the regime; optionally hold it */
+    TM_EVENT_TARIFF,         /* override a tariff in every regime */
+    TM_EVENT_ESCALATION,     /* scale the hazards of moving to more restrictive regimes */
+    TM_EVENT_RELEASE,        /* let a held regime follow its Markov chain again */
+} tm_event_kind;
+
+typedef struct {
+    tm_event_kind kind;
+    char at[TM_LABEL_MAX];
+    int period; /* logged-period index (0 = run.start) */
+    char destination_name[TM_NAME_MAX];
+    char sector_name[TM_NAME_MAX];
+    char regime_name[TM_NAME_MAX];
+    int destination;
+    int sector; /* -1: every sector */
+    int regime;
+    int hold;
+    double tariff;           /* NaN when unset */
+    double escalation_scale; /* NaN when unset */
+    int release;
+    char note[TM_NOTE_MAX];
+} tm_event;
+
+typedef struct tm_params {
+    /* run */
+    int model;
+    uint64_t seed;
+    char start[TM_LABEL_MAX];
+    int start_index; /* year * periods_per_year + sub-period */
+    int periods;
+    int periods_per_year;
+    int burn_in;
+    /* productivity */
+    int grid_points;
+    int grid_method;
+    double tauchen_width;
+    /* demand, decisions, capacity, interactions */
+    double elasticity;
+    int myopic_sunk;
+    double logit_scale;
+    double discount;
+    double capacity_elasticity;
+    double spillover;
+    double crowding;
+
+    int n_sectors;
+    tm_sector *sector;
+    int n_dest;
+    tm_destination dest[TM_MAX_DEST];
+    int n_events;
+    tm_event *event;
+
+    char *source;    /* where the parameters came from (file, or "built-in baseline") */
+    char *canonical; /* canonical resolved YAML text */
+    char sha256[65]; /* SHA-256 of canonical */
+} tm_params;
+
+/* Load a parameter file (NULL: the built-in Canadian baseline), apply
+ * `--set` overrides in order, validate. On error *out is NULL. */
+int tm_params_load(const char *path, const char *const *sets, int n_sets, tm_params **out,
+                   tm_error *err);
+
+/* Same from text in memory (used by `reproduce` with the stored text). */
+int tm_params_load_text(const char *name, const char *text, const char *const *sets, int n_sets,
+                        tm_params **out, tm_error *err);
+
+void tm_params_free(tm_params *params);
+
+/* Write the listing of every parameter (path, type, default, range, unit,
+ * symbol, description, source) as Markdown-ish text. */
+void tm_params_doc(FILE *out);
+
+/* Period labels: "2024Q1" (4 per year), "2024M03" (12), "2024H2" (2),
+ * "2024" (1). Index = year * periods_per_year + (sub-period - 1). */
+int tm_period_parse(const char *label, int periods_per_year, int *index);
+void tm_period_label(int index, int periods_per_year, char *buf, size_t size);
+
+/* Name of the model kind ("myopic", ...). */
+const char *tm_model_name(int model);
+
+/* The Canadian baseline compiled into the binary. */
+extern const char tm_embedded_baseline[];
+
+#endif

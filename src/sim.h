@@ -1,0 +1,64 @@
+/* sim: the period loop of one run. Owns the firm state (structs of arrays,
+ * 11 bytes a firm), the environment, the per-period policy tables and the
+ * aggregates; OpenMP over fixed blocks of firms. */
+#ifndef TM_SIM_H
+#define TM_SIM_H
+
+#include <stdint.h>
+
+#include "error.h"
+#include "params.h"
+
+/* Firms are processed in blocks of this many slots (a constant of the build,
+ * recorded in every output; aggregates are integer counts, so the result
+ * does not depend on the thread count). */
+#define TM_BLOCK 8192
+
+/* Bit 7 of a firm's market byte marks a firm born this period. */
+#define TM_BORN_BIT 0x80u
+#define TM_SET_MASK 0x3fu
+
+/* Aggregates of one period. Arrays indexed [s * n_dest + d] unless noted. */
+typedef struct {
+    int period; /* logged index; negative in burn-in */
+    char label[TM_LABEL_MAX];
+    int64_t *serving, *entrants, *exiters;
+    double *export_value, *tariff_paid, *mean_log_productivity, *top10_share;
+    double *tariff;          /* in force */
+    int64_t *firms_by_set;   /* [s * n_sets + S] */
+    int64_t *deaths;         /* [s] */
+    int regime[TM_MAX_DEST];
+    double non_us_share;     /* exports to destinations other than US (or the first) */
+    int n_events;
+    int *events;             /* indices into params->event applied this period */
+} tm_period_result;
+
+typedef struct tm_run tm_run;
+
+typedef struct {
+    int threads; /* 0: OpenMP default */
+} tm_run_options;
+
+int tm_run_open(const tm_params *params, const tm_run_options *opts, tm_run **out, tm_error *err);
+void tm_run_close(tm_run *run);
+
+/* Advance one period (the first call runs period -burn_in). */
+int tm_run_step(tm_run *run, tm_error *err);
+
+/* Period the last step computed, and whether it was the last logged one. */
+int tm_run_period(const tm_run *run);
+int tm_run_finished(const tm_run *run);
+const tm_period_result *tm_run_result(const tm_run *run);
+
+/* Read access for output and tests. */
+int tm_run_threads(const tm_run *run);
+int tm_run_grid_size(const tm_run *run);
+const double *tm_run_z_grid(const tm_run *run, int sector);
+const uint16_t *tm_run_firm_z(const tm_run *run, int sector);
+const uint8_t *tm_run_firm_markets(const tm_run *run, int sector);
+/* Producer revenue table of the last period: [(z * n_sets + S) * n_dest + d]. */
+const double *tm_run_revenue_table(const tm_run *run, int sector);
+/* Bytes of simulation state per firm. */
+double tm_run_state_bytes_per_firm(const tm_run *run);
+
+#endif
