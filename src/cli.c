@@ -13,6 +13,7 @@
 #include "error.h"
 #include "output.h"
 #include "params.h"
+#include "runner.h"
 #include "sim.h"
 #include "summary.h"
 #include "tm_build_info.h"
@@ -135,64 +136,6 @@ static void default_output(const tm_params *p, const char *params_path, char *bu
         snprintf(buf, size, "%s-s%llu-%d.h5", stem, (unsigned long long)p->seed, k);
 }
 
-/* Simulate p into `path`; fills digest and, if print, shows progress and summary. */
-static int simulate(const tm_params *p, const char *path, int threads, int panel, int force, int quiet,
-                    char digest[65], tm_error *err)
-{
-    if (tm_output_check_path(path, force, err))
-        return -1;
-    tm_run_options ro = {.threads = threads};
-    tm_run *run = NULL;
-    tm_output *out = NULL;
-    if (tm_run_open(p, &ro, &run, err))
-        return -1;
-    tm_output_options oo = {.force = force, .panel = panel};
-    if (tm_output_open(path, p, run, &oo, &out, err)) {
-        tm_run_close(run);
-        return -1;
-    }
-    int progress = !quiet && isatty(STDERR_FILENO);
-    double t0 = now_seconds(), last = t0;
-    int total = p->burn_in + p->periods;
-    while (!tm_run_finished(run)) {
-        if (tm_run_step(run, err))
-            goto fail;
-        if (tm_run_period(run) >= 0 && tm_output_period(out, run, err))
-            goto fail;
-        double t = now_seconds();
-        if (progress && t - last > 0.5) {
-            int done = tm_run_period(run) + p->burn_in + 1;
-            double eta = (t - t0) / done * (total - done);
-            fprintf(stderr, "\r  %s: period %d of %d (%s), %.0f s elapsed, about %.0f s left   ",
-                    tm_run_period(run) < 0 ? "burn-in" : "running", done, total, tm_run_result(run)->label, t - t0,
-                    eta);
-            last = t;
-        }
-    }
-    if (progress && last > t0)
-        fprintf(stderr, "\r%*s\r", 90, "");
-    if (!quiet) {
-        const tm_period_result *r = tm_run_result(run);
-        const char **snames = malloc((size_t)p->n_sectors * sizeof *snames);
-        const char *dnames[TM_MAX_DEST];
-        if (snames) {
-            for (int s = 0; s < p->n_sectors; s++)
-                snames[s] = p->sector[s].name;
-            for (int d = 0; d < p->n_dest; d++)
-                dnames[d] = p->dest[d].name;
-            tm_summary sum = {r->label, p->n_sectors, p->n_dest, snames, dnames, r->firms_by_set, r->export_value};
-            tm_summary_print(stdout, &sum);
-            free(snames);
-        }
-    }
-    tm_run_close(run);
-    return tm_output_close(out, 1, digest, err);
-fail:
-    tm_output_discard(out);
-    tm_run_close(run);
-    return -1;
-}
-
 static int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -274,7 +217,9 @@ static int cmd_run(int argc, char **argv)
     }
     char digest[65];
     double t0 = now_seconds();
-    int rc = simulate(p, path, (int)a.threads, a.panel, a.force, a.quiet, digest, &err);
+    tm_simulate_options so = {.threads = (int)a.threads, .panel = a.panel, .force = a.force, .progress = !a.quiet,
+                              .summary = a.quiet ? NULL : stdout};
+    int rc = tm_simulate(p, path, &so, digest, &err);
     tm_params_free(p);
     if (rc)
         return fail(&err);
@@ -399,7 +344,8 @@ static int cmd_reproduce(int argc, char **argv)
     char digest[65];
     printf("re-running %s (seed %llu, %s model)...\n", file, (unsigned long long)p->seed, tm_model_name(p->model));
     fflush(stdout);
-    rc = simulate(p, path, (int)threads, info.panel, 1, 1, digest, &err);
+    tm_simulate_options so = {.threads = (int)threads, .panel = info.panel, .force = 1};
+    rc = tm_simulate(p, path, &so, digest, &err);
     tm_params_free(p);
     unlink(path);
     if (rc) {

@@ -1,0 +1,75 @@
+#include "runner.h"
+
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "output.h"
+#include "sim.h"
+#include "summary.h"
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int tm_simulate(const tm_params *p, const char *path, const tm_simulate_options *opts, char digest[65],
+                tm_error *err)
+{
+    int threads = opts ? opts->threads : 0, panel = opts && opts->panel, force = opts && opts->force;
+    if (tm_output_check_path(path, force, err))
+        return -1;
+    tm_run_options ro = {.threads = threads};
+    tm_run *run = NULL;
+    tm_output *out = NULL;
+    if (tm_run_open(p, &ro, &run, err))
+        return -1;
+    tm_output_options oo = {.force = force, .panel = panel};
+    if (tm_output_open(path, p, run, &oo, &out, err)) {
+        tm_run_close(run);
+        return -1;
+    }
+    int progress = opts && opts->progress && isatty(STDERR_FILENO);
+    double t0 = now_seconds(), last = t0;
+    int total = p->burn_in + p->periods;
+    while (!tm_run_finished(run)) {
+        if (tm_run_step(run, err))
+            goto fail;
+        if (tm_run_period(run) >= 0 && tm_output_period(out, run, err))
+            goto fail;
+        double t = now_seconds();
+        if (progress && t - last > 0.5) {
+            int done = tm_run_period(run) + p->burn_in + 1;
+            double eta = (t - t0) / done * (total - done);
+            fprintf(stderr, "\r  %s: period %d of %d (%s), %.0f s elapsed, about %.0f s left   ",
+                    tm_run_period(run) < 0 ? "burn-in" : "running", done, total, tm_run_result(run)->label, t - t0,
+                    eta);
+            last = t;
+        }
+    }
+    if (progress && last > t0)
+        fprintf(stderr, "\r%*s\r", 90, "");
+    if (opts && opts->summary) {
+        const tm_period_result *r = tm_run_result(run);
+        const char **snames = malloc((size_t)p->n_sectors * sizeof *snames);
+        const char *dnames[TM_MAX_DEST];
+        if (snames) {
+            for (int s = 0; s < p->n_sectors; s++)
+                snames[s] = p->sector[s].name;
+            for (int d = 0; d < p->n_dest; d++)
+                dnames[d] = p->dest[d].name;
+            tm_summary sum = {r->label, p->n_sectors, p->n_dest, snames, dnames, r->firms_by_set, r->export_value};
+            tm_summary_print(opts->summary, &sum);
+            free(snames);
+        }
+    }
+    tm_run_close(run);
+    return tm_output_close(out, 1, digest, err);
+fail:
+    tm_output_discard(out);
+    tm_run_close(run);
+    return -1;
+}
+
