@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "error.h"
 #include "output.h"
 #include "params.h"
@@ -30,6 +31,7 @@ static const char *const main_usage =
     "  params --doc          list every parameter with default, range and unit\n"
     "  info FILE.h5          print a run file's provenance and summary\n"
     "  reproduce FILE.h5     re-run a file from its stored parameters and compare digests\n"
+    "  bench [--quick]       run the performance benchmarks\n"
     "\n"
     "Options: --help (also after a command), --version.\n"
     "Exit status: 0 success, 1 runtime failure, 2 usage or input error.\n";
@@ -217,6 +219,7 @@ static int cmd_run(int argc, char **argv)
     }
     char digest[65];
     double t0 = now_seconds();
+    tm_runner_catch_signals();
     tm_simulate_options so = {.threads = (int)a.threads, .panel = a.panel, .force = a.force, .progress = !a.quiet,
                               .summary = a.quiet ? NULL : stdout};
     int rc = tm_simulate(p, path, &so, digest, &err);
@@ -384,6 +387,7 @@ int tm_cli_main(int argc, char **argv)
         int (*fn)(int, char **);
     } commands[] = {
         {"run", cmd_run}, {"check", cmd_check}, {"params", cmd_params}, {"info", cmd_info}, {"reproduce", cmd_reproduce},
+        {"bench", tm_cli_bench},
     };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(cmd, commands[i].name) == 0)

@@ -35,6 +35,11 @@ int tm_output_period(tm_output *out, const tm_run *run, tm_error *err);
  * final path. `digest` receives the hex digest. Frees `out` either way. */
 int tm_output_close(tm_output *out, int complete, char digest[65], tm_error *err);
 
+/* Finish an interrupted run: status `incomplete`, renamed to the final
+ * path only if nothing is there (an existing file is never replaced by a
+ * partial one); `where` receives the path kept. Frees `out`. */
+int tm_output_close_incomplete(tm_output *out, char *where, size_t size, tm_error *err);
+
 /* Abandon: close and delete the temporary file. */
 void tm_output_discard(tm_output *out);
 

@@ -1,6 +1,8 @@
 #include "runner.h"
 
+#include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -13,6 +15,32 @@ static double now_seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The one piece of process-wide state: set by SIGINT/SIGTERM, read at
+ * period boundaries. A second signal gets the default action (immediate
+ * exit); finished files are never touched by an interrupted run. */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    interrupted = sig;
+    signal(sig, SIG_DFL);
+}
+
+void tm_runner_catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int tm_runner_interrupted(void)
+{
+    return interrupted;
 }
 
 int tm_simulate(const tm_params *p, const char *path, const tm_simulate_options *opts, char digest[65],
@@ -39,6 +67,16 @@ int tm_simulate(const tm_params *p, const char *path, const tm_simulate_options 
             goto fail;
         if (tm_run_period(run) >= 0 && tm_output_period(out, run, err))
             goto fail;
+        if (interrupted && tm_run_period(run) >= 0) {
+            char label[TM_LABEL_MAX];
+            snprintf(label, sizeof label, "%s", tm_run_result(run)->label);
+            tm_run_close(run);
+            char where[4200];
+            if (tm_output_close_incomplete(out, where, sizeof where, err))
+                return -1;
+            return tm_error_set(err, TM_ERR_RUNTIME, "interrupted by signal %d after period %s; partial results in %s (status incomplete)",
+                                (int)interrupted, label, where);
+        }
         double t = now_seconds();
         if (progress && t - last > 0.5) {
             int done = tm_run_period(run) + p->burn_in + 1;

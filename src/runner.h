@@ -24,4 +24,9 @@ typedef struct {
 int tm_simulate(const tm_params *params, const char *path, const tm_simulate_options *opts, char digest[65],
                 tm_error *err);
 
+/* Install SIGINT/SIGTERM handlers: a run in progress stops at the next
+ * period boundary and keeps what it has with status `incomplete`. */
+void tm_runner_catch_signals(void);
+int tm_runner_interrupted(void);
+
 #endif
