@@ -4,6 +4,8 @@
 #ifndef TM_MODEL_H
 #define TM_MODEL_H
 
+#include <stdint.h>
+
 #include "error.h"
 #include "params.h"
 
@@ -19,7 +21,29 @@ typedef struct {
     const double *sunk;    /* [n_dest] sunk cost of entering d this period */
     const int *regime;     /* [n_dest] regimes in force */
     double death_rate;     /* delta_s */
+    /* The regime process in force (what forward-looking models expect). */
+    const double (*transition)[TM_MAX_REGIMES][TM_MAX_REGIMES]; /* [n_dest], escalation applied */
+    const int *held;              /* [n_dest]: 1 while an event pins the regime */
+    const double *tariff_override; /* [n_dest] for this sector; NaN = none */
+    const double *sunk_scale;     /* [n_dest] for this sector: events' scale of F (1 = none); NULL = none */
+    int threads;                  /* OpenMP threads a model may use (0: default) */
+    int belief_class;             /* learning: the belief class whose values are wanted */
 } tm_choice_ctx;
+
+/* What a forward-looking model reports about the policy it solved at the
+ * start of the run (written to /policy in the output). Cut-offs are log
+ * productivities indexed [joint regime * n_dest + d]; the joint regime is
+ * sum_d r_d * prod_{e<d} R_e (destination 0 fastest). */
+typedef struct {
+    int n_joint;
+    const double *entry_cutoff; /* lowest z at which a non-exporter enters d (+inf: never) */
+    const double *exit_cutoff;  /* lowest z at which a firm serving only d keeps d (+inf: never) */
+    int iterations;             /* value-iteration sweeps of the stationary solve */
+    double residual;            /* sup-norm error bound when it stopped */
+    double seconds;             /* wall time of the solve (not reproducible; not in the digest) */
+} tm_policy_summary;
+
+struct tm_ckbuf;
 
 typedef struct tm_model_ops {
     const char *name;
@@ -28,11 +52,38 @@ typedef struct tm_model_ops {
     /* value[(z * n_sets + S_prev) * n_sets + S] for this sector and period. */
     int (*values)(void *state, const tm_choice_ctx *ctx, double *value, tm_error *err);
     void (*free)(void *state);
+    /* Optional (NULL for models without a solved policy): the summary of
+     * sector s; the pointers stay valid until free. */
+    int (*summary)(const void *state, int sector, tm_policy_summary *out);
+    /* Optional (NULL unless firms' beliefs differ): with class_of_birth
+     * NULL, the number of belief classes K; otherwise observe this period
+     * (ctx) and write the class of firms born in periods first_birth ..
+     * first_birth + n_births - 1 (births before the run: -burn_in). The
+     * engine then asks values() for each class (ctx->belief_class). */
+    int (*belief_classes)(void *state, const tm_choice_ctx *ctx, int first_birth, int n_births,
+                          uint16_t *class_of_birth);
+    /* Optional, for checkpoints (src/checkpoint.h): append the state that
+     * evolves during a run (not what init() rebuilds from the parameters)
+     * and read it back into a state fresh from init(). A model with belief
+     * classes but no save cannot be checkpointed (the run refuses). */
+    int (*save)(const void *state, struct tm_ckbuf *b, tm_error *err);
+    int (*restore)(void *state, struct tm_ckbuf *b, tm_error *err);
 } tm_model_ops;
 
 /* The model implementing params->model, or NULL if it is not built in. */
 const tm_model_ops *tm_model_lookup(int kind);
 
 extern const tm_model_ops tm_model_myopic;
+extern const tm_model_ops tm_model_dynamic;
+extern const tm_model_ops tm_model_learning;
+
+/* Learning model: posterior mean of the escalation hazard of destination d
+ * held by firms of `sector` born in period `birth` (NaN outside the run). */
+double tm_learning_hazard_mean(const void *state, int sector, int birth, int d);
+
+/* The model of a run and its state (for output of the solved policy);
+ * defined in src/sim.c. */
+typedef struct tm_run tm_run;
+const tm_model_ops *tm_run_model(const tm_run *run, const void **state);
 
 #endif

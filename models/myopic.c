@@ -52,4 +52,4 @@ static void myopic_free(void *state)
     free(state);
 }
 
-const tm_model_ops tm_model_myopic = {"myopic", myopic_init, myopic_values, myopic_free};
+const tm_model_ops tm_model_myopic = {"myopic", myopic_init, myopic_values, myopic_free, NULL, NULL, NULL, NULL};

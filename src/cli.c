@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "checkpoint.h"
 #include "error.h"
 #include "output.h"
 #include "params.h"
@@ -31,6 +32,10 @@ static const char *const main_usage =
     "  params --doc          list every parameter with default, range and unit\n"
     "  info FILE.h5          print a run file's provenance and summary\n"
     "  reproduce FILE.h5     re-run a file from its stored parameters and compare digests\n"
+    "  sweep SWEEP.yaml      run a batch experiment (grid, list or Latin hypercube)\n"
+    "  sweep-index DIR       rebuild a sweep's index DIR/sweep.h5 from its run files\n"
+    "  calibrate CAL.yaml -o FITTED.yaml  fit parameters to target moments (SMM)\n"
+    "  compare BASE.yaml SCENARIO.yaml    scenario against base with common random numbers\n"
     "  bench [--quick]       run the performance benchmarks\n"
     "\n"
     "Options: --help (also after a command), --version.\n"
@@ -52,6 +57,10 @@ static const char *const run_usage =
     "      --panel            also write the firm panel (productivity and markets of\n"
     "                         every firm every period, compressed)\n"
     "      --force            replace FILE.h5 if it exists\n"
+    "      --checkpoint-every N  save the run's state to FILE.h5.ckpt every N logged\n"
+    "                         periods (and when stopped by a signal)\n"
+    "      --resume FILE      continue a stopped or killed run from FILE.h5.ckpt (or\n"
+    "                         FILE.h5); the result is identical to an uninterrupted run\n"
     "  -q, --quiet            print nothing but errors\n"
     "  -h, --help             this help\n";
 
@@ -138,6 +147,57 @@ static void default_output(const tm_params *p, const char *params_path, char *bu
         snprintf(buf, size, "%s-s%llu-%d.h5", stem, (unsigned long long)p->seed, k);
 }
 
+/* `run --resume FILE`: continue the run a checkpoint describes (FILE is
+ * the checkpoint or the output it belongs to). Parameters, output name and
+ * panel come from the checkpoint; only threads and the interval may change. */
+static int resume_run(const char *file, const run_args *a, long every)
+{
+    if (a->params_path || a->output || a->n_sets || a->panel)
+        return usage_error(run_usage, "%s: --resume takes its parameters, output and --panel from the checkpoint; "
+                                      "drop the other arguments", "--resume");
+    char ckpt[4200];
+    size_t len = strlen(file);
+    if (len > 5 && strcmp(file + len - 5, ".ckpt") == 0)
+        snprintf(ckpt, sizeof ckpt, "%s", file);
+    else
+        tm_checkpoint_path(file, ckpt, sizeof ckpt);
+    tm_error err = {0};
+    tm_checkpoint ck;
+    if (tm_checkpoint_read(ckpt, &ck, &err))
+        return fail(&err);
+    tm_params *p = NULL;
+    if (tm_params_load_text(ckpt, ck.params_text, NULL, 0, &p, &err)) {
+        tm_error_prefix(&err, "%s: stored parameters", ckpt);
+        tm_checkpoint_free(&ck);
+        return fail(&err);
+    }
+    if (strcmp(p->sha256, ck.params_sha256) != 0) {
+        tm_error_set(&err, TM_ERR_INPUT, "%s: stored parameters do not match their SHA-256 (corrupt checkpoint)", ckpt);
+        tm_params_free(p);
+        tm_checkpoint_free(&ck);
+        return fail(&err);
+    }
+    if (!a->quiet) {
+        char label[TM_LABEL_MAX];
+        tm_period_label(p->start_index + ck.period, p->periods_per_year, label, sizeof label);
+        printf("tradeabm %s: resuming %s after period %s (%d of %d logged periods done)\n", TM_VERSION,
+               ck.final_path, label, ck.period + 1, p->periods);
+        fflush(stdout);
+    }
+    char digest[65];
+    double t0 = now_seconds();
+    tm_runner_catch_signals();
+    tm_simulate_options so = {.threads = (int)a->threads, .panel = ck.panel, .force = ck.force || a->force,
+                              .progress = !a->quiet, .summary = a->quiet ? NULL : stdout,
+                              .checkpoint_every = every > 0 ? (int)every : ck.every, .resume = &ck};
+    int rc = tm_simulate(p, ck.final_path, &so, digest, &err);
+    if (!rc && !a->quiet)
+        printf("\nwrote %s in %.2f s (digest %.16s...)\n", ck.final_path, now_seconds() - t0, digest);
+    tm_params_free(p);
+    tm_checkpoint_free(&ck);
+    return rc ? fail(&err) : 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -145,9 +205,12 @@ static int cmd_run(int argc, char **argv)
         {"threads", required_argument, 0, 't'}, {"set", required_argument, 0, 's'},
         {"panel", no_argument, 0, 'p'},        {"force", no_argument, 0, 'f'},
         {"quiet", no_argument, 0, 'q'},        {"help", no_argument, 0, 'h'},
+        {"checkpoint-every", required_argument, 0, 'C'}, {"resume", required_argument, 0, 'R'},
         {0, 0, 0, 0},
     };
     run_args a = {0};
+    long checkpoint_every = 0;
+    const char *resume = NULL;
     const char *sets[MAX_SETS + 1];
     a.sets = sets;
     optind = 1;
@@ -180,6 +243,14 @@ static int cmd_run(int argc, char **argv)
         case 'f':
             a.force = 1;
             break;
+        case 'C':
+            if (parse_count(optarg, 1, 100000, &checkpoint_every))
+                return usage_error(run_usage, "--checkpoint-every %s: expected a whole number of periods from 1 to 100000",
+                                   optarg);
+            break;
+        case 'R':
+            resume = optarg;
+            break;
         case 'q':
             a.quiet = 1;
             break;
@@ -197,6 +268,8 @@ static int cmd_run(int argc, char **argv)
         return usage_error(run_usage, "unexpected argument %s", argv[optind]);
     if (a.seed_set[0])
         sets[a.n_sets++] = a.seed_set;
+    if (resume)
+        return resume_run(resume, &a, checkpoint_every);
 
     tm_error err = {0};
     tm_params *p = NULL;
@@ -221,6 +294,7 @@ static int cmd_run(int argc, char **argv)
     double t0 = now_seconds();
     tm_runner_catch_signals();
     tm_simulate_options so = {.threads = (int)a.threads, .panel = a.panel, .force = a.force, .progress = !a.quiet,
+                              .checkpoint_every = (int)checkpoint_every,
                               .summary = a.quiet ? NULL : stdout};
     int rc = tm_simulate(p, path, &so, digest, &err);
     tm_params_free(p);
@@ -367,6 +441,9 @@ static int cmd_reproduce(int argc, char **argv)
 
 int tm_cli_main(int argc, char **argv)
 {
+    /* Before any other HDF5 call: no library shutdown at exit (see
+     * quiet_hdf5 in output.c: it crashes on a file whose close failed). */
+    H5dont_atexit();
     if (argc < 2) {
         fputs(main_usage, stderr);
         return 2;
@@ -387,6 +464,8 @@ int tm_cli_main(int argc, char **argv)
         int (*fn)(int, char **);
     } commands[] = {
         {"run", cmd_run}, {"check", cmd_check}, {"params", cmd_params}, {"info", cmd_info}, {"reproduce", cmd_reproduce},
+        {"sweep", tm_cli_sweep}, {"sweep-index", tm_cli_sweep_index},
+        {"calibrate", tm_cli_calibrate}, {"compare", tm_cli_compare},
         {"bench", tm_cli_bench},
     };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

@@ -6,4 +6,12 @@
 
 int tm_cli_main(int argc, char **argv);
 
+/* `sweep` and `sweep-index` (src/sweep_cli.c). */
+int tm_cli_sweep(int argc, char **argv);
+int tm_cli_sweep_index(int argc, char **argv);
+
+/* `calibrate` (src/calibrate.c) and `compare` (src/compare.c). */
+int tm_cli_calibrate(int argc, char **argv);
+int tm_cli_compare(int argc, char **argv);
+
 #endif

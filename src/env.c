@@ -31,8 +31,13 @@ int tm_env_init(tm_env *env, const tm_params *p, tm_error *err)
     env->tariff_override = malloc(cells * sizeof(double));
     if (!env->tariff_override)
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
-    for (size_t i = 0; i < cells; i++)
+    env->sunk_scale = malloc(cells * sizeof(double));
+    if (!env->sunk_scale)
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    for (size_t i = 0; i < cells; i++) {
         env->tariff_override[i] = NAN;
+        env->sunk_scale[i] = 1.0;
+    }
     for (int d = 0; d < p->n_dest; d++) {
         env->regime[d] = p->dest[d].initial_regime;
         set_escalation(env, d, 1.0);
@@ -45,6 +50,8 @@ void tm_env_free(tm_env *env)
 {
     free(env->tariff_override);
     env->tariff_override = NULL;
+    free(env->sunk_scale);
+    env->sunk_scale = NULL;
 }
 
 static int draw_next(tm_env *env, int d)
@@ -95,6 +102,11 @@ int tm_env_advance(tm_env *env, int t, int *applied)
             break;
         case TM_EVENT_RELEASE:
             env->held[d] = 0;
+            break;
+        case TM_EVENT_SUNK_COST:
+            for (int s = 0; s < p->n_sectors; s++)
+                if (ev->sector < 0 || ev->sector == s)
+                    env->sunk_scale[(size_t)s * (size_t)p->n_dest + (size_t)d] = ev->sunk_cost_scale;
             break;
         }
         if (applied)

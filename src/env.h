@@ -13,6 +13,7 @@ typedef struct {
     double escalation[TM_MAX_DEST];                          /* current hazard scale */
     double transition[TM_MAX_DEST][TM_MAX_REGIMES][TM_MAX_REGIMES]; /* in force */
     double *tariff_override;                                 /* [n_sectors * n_dest], NaN = none */
+    double *sunk_scale;                                      /* [n_sectors * n_dest], 1 = none */
     int next_event;                                          /* first event not yet applied */
     tm_pcg32 rng;
     const tm_params *params;

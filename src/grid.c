@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int valid_ar1(int n, double rho, double sigma, const double *z, const double *P)
 {
@@ -159,5 +160,53 @@ int tm_grid_stationary(int n, const double *P, double *pi, double tol, int max_i
         }
     }
     free(next);
+    return status;
+}
+
+/* Grassmann-Taksar-Heyman elimination (Grassmann, Taksar and Heyman 1985):
+ * exact to rounding, subtraction-free hence stable, O(n^3) whatever the
+ * persistence, where power iteration needs O(1 / (1 - rho)) sweeps. */
+int tm_grid_stationary_exact(int n, const double *P, double *pi)
+{
+    if (n < 1 || !P || !pi)
+        return -1;
+    const size_t m = (size_t)n;
+    double *a = malloc(m * m * sizeof *a);
+    if (!a)
+        return -1;
+    memcpy(a, P, m * m * sizeof *a);
+    int status = 0;
+    for (size_t k = m - 1; k >= 1 && status == 0; k--) {
+        double s = 0.0;
+        for (size_t j = 0; j < k; j++)
+            s += a[k * m + j];
+        if (!(s > 0.0)) {
+            status = -1; /* a closed class without state 0: not irreducible */
+            break;
+        }
+        for (size_t i = 0; i < k; i++)
+            a[i * m + k] /= s;
+        for (size_t i = 0; i < k; i++) {
+            double aik = a[i * m + k];
+            if (aik == 0.0)
+                continue;
+            for (size_t j = 0; j < k; j++)
+                a[i * m + j] += aik * a[k * m + j];
+        }
+    }
+    if (status == 0) {
+        double total = 1.0;
+        pi[0] = 1.0;
+        for (size_t k = 1; k < m; k++) {
+            double v = 0.0;
+            for (size_t i = 0; i < k; i++)
+                v += pi[i] * a[i * m + k];
+            pi[k] = v;
+            total += v;
+        }
+        for (size_t k = 0; k < m; k++)
+            pi[k] /= total;
+    }
+    free(a);
     return status;
 }

@@ -25,4 +25,9 @@ int tm_grid_tauchen(int n, double rho, double sigma, double width, double *z, do
  * max_iter iterations (pi then holds the last iterate). */
 int tm_grid_stationary(int n, const double *P, double *pi, double tol, int max_iter);
 
+/* Stationary distribution of an irreducible chain by GTH elimination, in
+ * O(n^3) operations and without iteration. Returns 0, or -1 for bad
+ * arguments, allocation failure or a reducible chain. */
+int tm_grid_stationary_exact(int n, const double *P, double *pi);
+
 #endif

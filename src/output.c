@@ -1,6 +1,7 @@
 #include "output.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdlib.h>
@@ -10,8 +11,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "checkpoint.h"
 #include "fingerprint.h"
 #include "sha256.h"
+#include "model.h"
 #include "summary.h"
 #include "tm_build_info.h"
 
@@ -44,6 +47,7 @@ struct tm_output {
     hid_t file;
     const tm_params *p;
     int panel;
+    int force; /* the final path may be replaced */
     int n_series;
     series_ds series[TM_MAX_SERIES];
     panel_ds *panels;
@@ -54,6 +58,7 @@ struct tm_output {
     int threads;
     tm_sha256 static_sha; /* dimension names, grids, parameters */
     hid_t label_type;
+    char series_names[TM_MAX_SERIES][64]; /* names of series reopened from a checkpoint */
 };
 
 static herr_t silence(hid_t stack, void *data)
@@ -66,6 +71,11 @@ static herr_t silence(hid_t stack, void *data)
 /* HDF5 prints its error stack by default; we report our own messages. */
 static void quiet_hdf5(void)
 {
+    /* No library shutdown at exit: after a failed write (disk full) HDF5
+     * 1.10 cannot close the file and its exit handler then crashes on it.
+     * Every file is closed or discarded explicitly before exit. Only
+     * effective before the library's first use; later calls fail harmlessly. */
+    H5dont_atexit();
     H5Eset_auto2(H5E_DEFAULT, silence, NULL);
 }
 
@@ -97,6 +107,15 @@ int tm_output_check_path(const char *path, int force, tm_error *err)
         return tm_error_set(err, TM_ERR_INPUT, "%s: the folder %s does not exist", path, dir);
     if (access(dir, W_OK | X_OK) != 0)
         return tm_error_set(err, TM_ERR_INPUT, "%s: the folder %s is not writable", path, dir);
+    /* access() says yes to root on read-only or pseudo file systems: try. */
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/.tradeabm-probe-%ld", dir, (long)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0)
+        return tm_error_set(err, TM_ERR_INPUT, "%s: cannot create files in the folder %s (%s)", path, dir,
+                            strerror(errno));
+    close(fd);
+    unlink(probe);
     return 0;
 }
 
@@ -307,6 +326,54 @@ static const char *set_name(int S, const tm_params *p, char *buf, size_t size)
     return buf;
 }
 
+/* /policy: what a forward-looking model solved at the start of the run
+ * (cut-offs [sector, joint regime, destination] and solve statistics).
+ * The wall time is not reproducible, so it stays out of the digest. */
+static int write_policy(hid_t f, const tm_params *p, const tm_run *run, tm_sha256 *sha)
+{
+    const void *state;
+    const tm_model_ops *model = tm_run_model(run, &state);
+    if (!model->summary)
+        return 0;
+    tm_policy_summary sum;
+    model->summary(state, 0, &sum);
+    size_t S = (size_t)p->n_sectors, J = (size_t)sum.n_joint, D = (size_t)p->n_dest, cells = S * J * D;
+    double *entry = malloc(cells * sizeof(double)), *exit_ = malloc(cells * sizeof(double));
+    double *residual = malloc(S * sizeof(double)), *seconds = malloc(S * sizeof(double));
+    int *iterations = malloc(S * sizeof(int));
+    hid_t g = H5Gcreate2(f, "policy", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = !entry || !exit_ || !residual || !seconds || !iterations || g < 0;
+    for (size_t s = 0; s < S && !rc; s++) {
+        model->summary(state, (int)s, &sum);
+        memcpy(entry + s * J * D, sum.entry_cutoff, J * D * sizeof(double));
+        memcpy(exit_ + s * J * D, sum.exit_cutoff, J * D * sizeof(double));
+        iterations[s] = sum.iterations;
+        residual[s] = sum.residual;
+        seconds[s] = sum.seconds;
+    }
+    hsize_t dims[3] = {(hsize_t)S, (hsize_t)J, (hsize_t)D};
+    rc = rc || write_array(g, "entry_cutoff", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, dims, entry, cells * sizeof(double),
+                           "log productivity", "lowest grid z at which a firm serving nothing enters d, at the "
+                           "start of the run [sector, joint regime, destination]; inf: never", sha);
+    rc = rc || write_array(g, "exit_cutoff", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, dims, exit_, cells * sizeof(double),
+                           "log productivity", "lowest grid z at which a firm serving only d keeps d (below it, it "
+                           "exits) [sector, joint regime, destination]; inf: never", sha);
+    rc = rc || write_array(g, "solve_iterations", H5T_STD_I32LE, H5T_NATIVE_INT, 1, dims, iterations, S * sizeof(int),
+                           "iterations", "value-iteration sweeps of the stationary solve [sector]", sha);
+    rc = rc || write_array(g, "solve_residual", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims, residual,
+                           S * sizeof(double), "model money", "sup-norm error bound of the solved value [sector]", sha);
+    rc = rc || write_array(g, "solve_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims, seconds,
+                           S * sizeof(double), "s", "wall time of the first solve [sector]; not in the digest", NULL);
+    if (g >= 0)
+        H5Gclose(g);
+    free(entry);
+    free(exit_);
+    free(residual);
+    free(seconds);
+    free(iterations);
+    return rc ? -1 : 0;
+}
+
 /* Static datasets: dimension names, grids, parameters. Hashed into `sha`. */
 static int write_static(tm_output *o, const tm_run *run, tm_sha256 *sha)
 {
@@ -354,6 +421,7 @@ static int write_static(tm_output *o, const tm_run *run, tm_sha256 *sha)
     free(grid);
     if (g >= 0)
         H5Gclose(g);
+    rc |= write_policy(f, p, run, sha);
 
     const char *text = p->canonical;
     hid_t t = vlen_string_type();
@@ -381,6 +449,7 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
     o->file = -1;
     o->p = p;
     o->panel = opts && opts->panel;
+    o->force = opts && opts->force;
     o->threads = tm_run_threads(run);
     clock_gettime(CLOCK_MONOTONIC, &o->t0);
     iso_now(o->start_time, sizeof o->start_time);
@@ -620,7 +689,7 @@ typedef struct {
 
 static int write_events(tm_output *o, tm_sha256 *sha)
 {
-    static const char *const kinds[] = {"regime", "tariff", "escalation", "release"};
+    static const char *const kinds[] = {"regime", "tariff", "escalation", "release", "sunk_cost"};
     hsize_t n = (hsize_t)o->n_events;
     event_row *rows = calloc(n ? n : 1, sizeof *rows);
     if (!rows)
@@ -634,7 +703,8 @@ static int write_events(tm_output *o, tm_sha256 *sha)
         snprintf(row->destination, sizeof row->destination, "%s", ev->destination_name);
         snprintf(row->sector, sizeof row->sector, "%s", ev->sector >= 0 ? ev->sector_name : "");
         snprintf(row->regime, sizeof row->regime, "%s", ev->regime_name);
-        row->value = ev->kind == TM_EVENT_TARIFF ? ev->tariff : ev->kind == TM_EVENT_ESCALATION ? ev->escalation_scale : NAN;
+        row->value = ev->kind == TM_EVENT_TARIFF ? ev->tariff : ev->kind == TM_EVENT_ESCALATION ? ev->escalation_scale
+                     : ev->kind == TM_EVENT_SUNK_COST ? ev->sunk_cost_scale : NAN;
         snprintf(row->note, sizeof row->note, "%s", ev->note);
     }
     hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(event_row));
@@ -766,6 +836,25 @@ static int finish(tm_output *o, int complete, char digest_hex[65], char *where, 
     }
     if (where)
         snprintf(where, where_size, "%s", o->final_path);
+    if (!o->force) {
+        /* A file may have appeared at the final path while we ran (another
+         * run chose the same default name): link() never replaces it, and
+         * the finished results then stay under the temporary name. Where
+         * hard links are unsupported, fall back to rename(). */
+        if (link(o->tmp_path, o->final_path) == 0) {
+            unlink(o->tmp_path);
+            free_output(o);
+            return 0;
+        }
+        if (errno == EEXIST) {
+            tm_error_set(err, TM_ERR_RUNTIME,
+                         "%s appeared while this run was writing and was not replaced (pass --force to "
+                         "replace it); the results are in %s",
+                         o->final_path, o->tmp_path);
+            free_output(o);
+            return -1;
+        }
+    }
     if (rename(o->tmp_path, o->final_path) != 0) {
         tm_error_set(err, TM_ERR_RUNTIME, "cannot rename %s to %s: %s", o->tmp_path, o->final_path, strerror(errno));
         unlink(o->tmp_path);
@@ -958,4 +1047,194 @@ int tm_output_print_info(const char *path, FILE *out, tm_error *err)
     free(snames);
     tm_params_free(p);
     return rc ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Checkpoints: the writer's state at a period boundary (what each dataset
+ * holds and its running digest) and reopening the temporary file to
+ * continue. Datasets are found again by their HDF5 paths, saved with the
+ * state, and cut back to the checkpointed period: a run killed after the
+ * checkpoint may have written more.
+ * ---------------------------------------------------------------------- */
+
+enum { MEM_LABEL = 0, MEM_INT64, MEM_DOUBLE, MEM_INT };
+
+static const char output_state_tag[8] = {'o', 'u', 't', 's', 't', 'a', 't', '1'};
+
+int tm_output_save(tm_output *o, tm_ckbuf *b, tm_error *err)
+{
+    if (H5Fflush(o->file, H5F_SCOPE_GLOBAL) < 0)
+        return tm_error_set(err, TM_ERR_RUNTIME, "%s: flush failed (disk full?)", o->tmp_path);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double elapsed = (double)(now.tv_sec - o->t0.tv_sec) + 1e-9 * (double)(now.tv_nsec - o->t0.tv_nsec);
+    int32_t counts[3] = {o->n_series, o->panel, o->n_events};
+    tm_ckbuf_put(b, output_state_tag, sizeof output_state_tag);
+    tm_ckbuf_put_string(b, o->tmp_path);
+    tm_ckbuf_put(b, counts, sizeof counts);
+    for (int i = 0; i < o->n_series; i++) {
+        series_ds *s = &o->series[i];
+        char where[256];
+        if (H5Iget_name(s->dset, where, sizeof where) <= 0)
+            return tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot name dataset %s", o->tmp_path, s->name);
+        int32_t mem = H5Tequal(s->mem_type, H5T_NATIVE_INT64) > 0    ? MEM_INT64
+                      : H5Tequal(s->mem_type, H5T_NATIVE_DOUBLE) > 0 ? MEM_DOUBLE
+                      : H5Tequal(s->mem_type, H5T_NATIVE_INT) > 0    ? MEM_INT
+                                                                      : MEM_LABEL;
+        int32_t rank = s->rank;
+        uint64_t dims[3] = {s->dims[0], s->dims[1], s->dims[2]}, slab = s->slab_bytes;
+        tm_ckbuf_put_string(b, where);
+        tm_ckbuf_put_string(b, s->name);
+        tm_ckbuf_put(b, &mem, sizeof mem);
+        tm_ckbuf_put(b, &rank, sizeof rank);
+        tm_ckbuf_put(b, dims, sizeof dims);
+        tm_ckbuf_put(b, &slab, sizeof slab);
+        tm_ckbuf_put(b, &s->sha, sizeof s->sha);
+    }
+    for (int s = 0; o->panel && s < o->p->n_sectors; s++) {
+        uint64_t n = o->panels[s].n;
+        tm_ckbuf_put(b, &n, sizeof n);
+        tm_ckbuf_put(b, &o->panels[s].z_sha, sizeof o->panels[s].z_sha);
+        tm_ckbuf_put(b, &o->panels[s].m_sha, sizeof o->panels[s].m_sha);
+    }
+    tm_ckbuf_put(b, &o->static_sha, sizeof o->static_sha);
+    tm_ckbuf_put(b, o->event_index, (size_t)o->n_events * sizeof(int));
+    tm_ckbuf_put(b, o->event_period, (size_t)o->n_events * sizeof(int));
+    tm_ckbuf_put(b, &elapsed, sizeof elapsed);
+    tm_ckbuf_put(b, o->start_time, sizeof o->start_time);
+    if (b->failed)
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory saving the output state");
+    return 0;
+}
+
+/* Remove what finish() adds, in case the run was stopped while finishing
+ * or the file was closed as incomplete. */
+static void strip_closing(hid_t f)
+{
+    static const char *const attrs[] = {"program", "version", "git_commit", "compiler", "compiler_flags",
+                                        "build_type", "hdf5_version", "threads", "seed", "model", "params_sha256",
+                                        "params_source", "start_time", "end_time", "wall_seconds", "status",
+                                        "format_version", "block_size", "panel", "digest"};
+    for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++)
+        if (H5Aexists(f, attrs[i]) > 0)
+            H5Adelete(f, attrs[i]);
+    if (H5Lexists(f, "events", H5P_DEFAULT) > 0)
+        H5Ldelete(f, "events", H5P_DEFAULT);
+}
+
+int tm_output_resume(const char *path, const tm_params *p, const tm_run *run, const tm_output_options *opts,
+                     tm_ckbuf *b, tm_output **out, tm_error *err)
+{
+    quiet_hdf5();
+    *out = NULL;
+    char tag[8], tmp[4200];
+    int32_t counts[3];
+    if (tm_ckbuf_get(b, tag, sizeof tag) || memcmp(tag, output_state_tag, sizeof tag) != 0 ||
+        tm_ckbuf_get_string(b, tmp, sizeof tmp) || tm_ckbuf_get(b, counts, sizeof counts) || counts[0] < 1 ||
+        counts[0] > TM_MAX_SERIES || counts[2] < 0 || counts[2] > p->n_events)
+        return tm_error_set(err, TM_ERR_INPUT, "%s: malformed output state in the checkpoint", path);
+    tm_output *o = calloc(1, sizeof *o);
+    if (!o)
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    o->file = -1;
+    o->p = p;
+    o->panel = counts[1];
+    o->force = opts && opts->force;
+    o->threads = tm_run_threads(run);
+    o->final_path = strdup(path);
+    o->tmp_path = strdup(tmp);
+    o->event_index = malloc((size_t)(p->n_events + 1) * sizeof(int));
+    o->event_period = malloc((size_t)(p->n_events + 1) * sizeof(int));
+    o->panels = calloc((size_t)p->n_sectors, sizeof *o->panels);
+    if (!o->final_path || !o->tmp_path || !o->event_index || !o->event_period || !o->panels) {
+        free_output(o);
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    }
+    /* The partial file is under its temporary name, or (after a signal
+     * stopped the run) under the final name with status incomplete. */
+    struct stat st;
+    if (stat(o->tmp_path, &st) != 0) {
+        tm_file_info info;
+        tm_error ignored = {0};
+        int incomplete = tm_output_read_info(path, &info, &ignored) == 0 && strcmp(info.status, "incomplete") == 0;
+        if (incomplete)
+            tm_file_info_free(&info);
+        if (!incomplete || rename(path, o->tmp_path) != 0) {
+            tm_error_set(err, TM_ERR_INPUT,
+                         "%s: the partial output of this checkpoint is gone (neither %s nor an incomplete %s exists)",
+                         path, o->tmp_path, path);
+            free_output(o);
+            return -1;
+        }
+    }
+    o->file = H5Fopen(o->tmp_path, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (o->file < 0) {
+        tm_error_set(err, TM_ERR_INPUT, "%s: cannot reopen the partial output (truncated or corrupt?)", o->tmp_path);
+        free_output(o);
+        return -1;
+    }
+    strip_closing(o->file);
+    o->label_type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(o->label_type, TM_LABEL_MAX);
+    int rc = 0;
+    for (int i = 0; i < counts[0] && !rc; i++) {
+        series_ds *s = &o->series[i];
+        char where[256];
+        int32_t mem, rank;
+        uint64_t dims[3], slab;
+        s->dset = -1;
+        o->n_series = i + 1;
+        rc = tm_ckbuf_get_string(b, where, sizeof where) ||
+             tm_ckbuf_get_string(b, o->series_names[i], sizeof o->series_names[i]) ||
+             tm_ckbuf_get(b, &mem, sizeof mem) || tm_ckbuf_get(b, &rank, sizeof rank) ||
+             tm_ckbuf_get(b, dims, sizeof dims) || tm_ckbuf_get(b, &slab, sizeof slab) ||
+             tm_ckbuf_get(b, &s->sha, sizeof s->sha) || rank < 1 || rank > 3;
+        if (rc)
+            break;
+        s->name = o->series_names[i];
+        s->rank = rank;
+        s->mem_type = mem == MEM_INT64 ? H5T_NATIVE_INT64 : mem == MEM_DOUBLE ? H5T_NATIVE_DOUBLE
+                                                       : mem == MEM_INT    ? H5T_NATIVE_INT
+                                                                           : o->label_type;
+        for (int k = 0; k < 3; k++)
+            s->dims[k] = (hsize_t)dims[k];
+        s->slab_bytes = (size_t)slab;
+        s->dset = H5Dopen2(o->file, where, H5P_DEFAULT);
+        rc = s->dset < 0 || H5Dset_extent(s->dset, s->dims) < 0;
+    }
+    for (int s = 0; o->panel && s < p->n_sectors && !rc; s++) {
+        panel_ds *pd = &o->panels[s];
+        uint64_t n;
+        char where[256];
+        rc = tm_ckbuf_get(b, &n, sizeof n) || n != (uint64_t)p->sector[s].firms ||
+             tm_ckbuf_get(b, &pd->z_sha, sizeof pd->z_sha) || tm_ckbuf_get(b, &pd->m_sha, sizeof pd->m_sha);
+        if (rc)
+            break;
+        pd->n = (hsize_t)n;
+        hsize_t pdims[2] = {o->series[0].dims[0], pd->n};
+        snprintf(where, sizeof where, "panel/%s/z_index", p->sector[s].name);
+        pd->z = H5Dopen2(o->file, where, H5P_DEFAULT);
+        snprintf(where, sizeof where, "panel/%s/markets", p->sector[s].name);
+        pd->markets = H5Dopen2(o->file, where, H5P_DEFAULT);
+        rc = pd->z < 0 || pd->markets < 0 || H5Dset_extent(pd->z, pdims) < 0 || H5Dset_extent(pd->markets, pdims) < 0;
+    }
+    double elapsed = 0;
+    o->n_events = counts[2];
+    rc = rc || tm_ckbuf_get(b, &o->static_sha, sizeof o->static_sha) ||
+         tm_ckbuf_get(b, o->event_index, (size_t)o->n_events * sizeof(int)) ||
+         tm_ckbuf_get(b, o->event_period, (size_t)o->n_events * sizeof(int)) ||
+         tm_ckbuf_get(b, &elapsed, sizeof elapsed) || tm_ckbuf_get(b, o->start_time, sizeof o->start_time);
+    if (rc) {
+        tm_error_set(err, TM_ERR_INPUT, "%s: the partial output does not match the checkpoint (corrupt?)",
+                     o->tmp_path);
+        close_handles(o);
+        free_output(o);
+        return -1;
+    }
+    o->start_time[sizeof o->start_time - 1] = '\0';
+    /* Wall time counts the time before the interruption too. */
+    clock_gettime(CLOCK_MONOTONIC, &o->t0);
+    o->t0.tv_sec -= (time_t)elapsed;
+    *out = o;
+    return 0;
 }

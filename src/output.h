@@ -64,4 +64,12 @@ void tm_file_info_free(tm_file_info *info);
 /* Print provenance and the summary table of the last logged period. */
 int tm_output_print_info(const char *path, FILE *out, tm_error *err);
 
+/* Checkpoints (src/checkpoint.h): flush and append the writer's state to
+ * `b`; reopen the partial file a checkpoint describes (cutting datasets
+ * back to its period) to continue writing at the next period. */
+struct tm_ckbuf;
+int tm_output_save(tm_output *out, struct tm_ckbuf *b, tm_error *err);
+int tm_output_resume(const char *path, const tm_params *params, const tm_run *run, const tm_output_options *opts,
+                     struct tm_ckbuf *b, tm_output **out, tm_error *err);
+
 #endif

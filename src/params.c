@@ -70,6 +70,11 @@ static const pdesc decision_desc[] = {
     {"myopic_sunk", P_ENUM, F(myopic_sunk), "full", 0, 0, 0, "", "", "myopic firms weigh the sunk cost in full or as an annuity", NOSRC, sunk_choices},
     {"logit_scale", P_DOUBLE, F(logit_scale), "0", 0, 1e6, 0, "model money", "lambda", "scale of logit choice noise; 0 = exact argmax", NOSRC, NULL},
     {"discount", P_DOUBLE, F(discount), "0.985", 0, 1, P_MAX_OPEN, "per period", "beta", "discount factor per period", NOSRC, NULL},
+    {"tolerance", P_DOUBLE, F(dp_tolerance), "1e-7", 0, 1, P_MIN_OPEN, "model money", "epsilon", "dynamic models: value iteration stops when its sup-norm error bound is below this", NOSRC, NULL},
+    {"max_iterations", P_INT, F(dp_max_iterations), "20000", 1, 10000000, 0, "iterations", "", "dynamic models: value iteration cap; reaching it is an error", NOSRC, NULL},
+    {"belief_points", P_INT, F(belief_points), "5", 2, 64, 0, "points", "G", "learning: points of each destination's hazard grid h_k = hazard_max k / (G - 1)", NOSRC, NULL},
+    {"hazard_max", P_DOUBLE, F(hazard_max), "0.5", 0, 1, P_MIN_OPEN, "per period", "h_max", "learning: top of the hazard grid", NOSRC, NULL},
+    {"forgetting", P_DOUBLE, F(forgetting), "1", 0, 1, P_MIN_OPEN, "", "omega", "learning: weight kept on past evidence each observation (1 = none forgotten)", NOSRC, NULL},
 };
 
 static const pdesc capacity_desc[] = {
@@ -88,6 +93,8 @@ static const pdesc sector_desc[] = {
     {"persistence", P_DOUBLE, F(persistence), "0.95", 0, 1, P_MAX_OPEN, "per period", "rho_s", "AR(1) persistence of log productivity", NOSRC, NULL},
     {"volatility", P_DOUBLE, F(volatility), "0.1", 0, 5, P_MIN_OPEN, "log points", "sigma_s", "s.d. of log-productivity innovations", NOSRC, NULL},
     {"death_rate", P_DOUBLE, F(death_rate), "0.01", 0, 1, P_MAX_OPEN, "per period", "delta_s", "probability a firm dies (and is replaced by an entrant)", NOSRC, NULL},
+    {"hazard_prior_mean", P_DOUBLE, F(hazard_prior_mean), "0.05", 0, 1, 0, "per period", "m_s", "learning: prior mean of the hazard of an escalation, every destination", NOSRC, NULL},
+    {"hazard_prior_strength", P_DOUBLE, F(hazard_prior_strength), "10", 0, 1e12, P_MIN_OPEN, "observations", "n_s", "learning: prior Beta(m n, (1 - m) n) is worth n observations", NOSRC, NULL},
 };
 #undef F
 
@@ -122,7 +129,9 @@ static const pdesc event_desc[] = {
     {"hold", P_BOOL, F(hold), "true", 0, 0, 0, "", "", "regime events: hold the regime until a release event", NOSRC, NULL},
     {"tariff", P_DOUBLE, F(tariff), NULL, 0, 10, P_OPTIONAL, "fraction", "t", "override the tariff in every regime from this date", NOSRC, NULL},
     {"escalation_scale", P_DOUBLE, F(escalation_scale), NULL, 0, 1e6, P_OPTIONAL, "", "", "scale the hazards of moving to more restrictive regimes", NOSRC, NULL},
+    {"sunk_cost_scale", P_DOUBLE, F(sunk_cost_scale), NULL, 0, 100, P_OPTIONAL, "", "", "from this date multiply the sunk cost of entering the destination (one sector or all) by this", NOSRC, NULL},
     {"release", P_BOOL, F(release), "false", 0, 0, 0, "", "", "let a held regime follow its Markov chain again", NOSRC, NULL},
+    {"anticipated", P_BOOL, F(anticipated), "false", 0, 0, 0, "", "", "dynamic models: firms know the event and its date from the start of the run", NOSRC, NULL},
     {"note", P_TEXT, F(note), NULL, 0, 0, P_OPTIONAL, "", "", "free text (source, legal basis)", NOSRC, NULL},
 };
 #undef F
@@ -172,7 +181,9 @@ static int fail_at(tm_error *err, const tm_ynode *node, const char *path, const 
 static tm_ynode key_node(const tm_ynode *map, size_t i)
 {
     tm_ynode k = {0};
-    k.file = map->file;
+    /* A key may come from another file than its map (`extends:` merges,
+     * `--set` creations); the map records each key's file. */
+    k.file = map->key_file[i];
     k.line = map->key_line[i];
     k.col = map->key_col[i];
     return k;
@@ -481,6 +492,13 @@ static int set_defaults(const pdesc *desc, size_t n, void *obj, int ppy, tm_erro
         }
         tm_ynode node = {.kind = TM_Y_SCALAR, .file = "built-in default", .line = 0, .col = 0,
                          .value = (char *)d->def};
+        /* A default date means the first period of its year at whatever
+         * frequency the run uses ("2024Q1" is "2024M01" for monthly runs). */
+        char label[TM_LABEL_MAX];
+        if (d->type == P_PERIOD) {
+            tm_period_label(atoi(d->def) * ppy, ppy, label, sizeof label);
+            node.value = label;
+        }
         if (parse_field(d, &node, obj, d->key, ppy, err))
             return -1;
     }
@@ -764,8 +782,10 @@ static int load_destinations(tm_params *p, const tm_ynode *root, tm_error *err)
                                     dest->initial_regime_name, names, (size_t)dest->n_regimes);
             }
         }
-        snprintf(dest->initial_regime_name, sizeof dest->initial_regime_name, "%s",
-                 dest->regime[dest->initial_regime].name);
+        /* Through a copy: GCC cannot tell the two arrays apart (-Wrestrict). */
+        char initial[sizeof dest->initial_regime_name];
+        snprintf(initial, sizeof initial, "%s", dest->regime[dest->initial_regime].name);
+        memcpy(dest->initial_regime_name, initial, sizeof initial);
     }
     return 0;
 }
@@ -854,10 +874,11 @@ static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
                                     names, (size_t)p->n_sectors);
             }
         }
-        int actions = (ev->regime_name[0] != 0) + !isnan(ev->tariff) + !isnan(ev->escalation_scale) + ev->release;
+        int actions = (ev->regime_name[0] != 0) + !isnan(ev->tariff) + !isnan(ev->escalation_scale) + ev->release +
+                      !isnan(ev->sunk_cost_scale);
         if (actions != 1)
             return fail_at(err, en, prefix,
-                           "%s; expected exactly one of `regime`, `tariff`, `escalation_scale` or `release: true`",
+                           "%s; expected exactly one of `regime`, `tariff`, `escalation_scale`, `sunk_cost_scale` or `release: true`",
                            actions ? "several actions in one event" : "no action");
         ev->regime = -1;
         if (ev->regime_name[0]) {
@@ -873,6 +894,8 @@ static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
             }
         } else if (!isnan(ev->tariff)) {
             ev->kind = TM_EVENT_TARIFF;
+        } else if (!isnan(ev->sunk_cost_scale)) {
+            ev->kind = TM_EVENT_SUNK_COST;
         } else if (!isnan(ev->escalation_scale)) {
             ev->kind = TM_EVENT_ESCALATION;
             /* The scaled hazards must still leave a probability of staying. */
@@ -895,10 +918,10 @@ static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
         } else {
             ev->kind = TM_EVENT_RELEASE;
         }
-        if (ev->sector >= 0 && ev->kind != TM_EVENT_TARIFF) {
+        if (ev->sector >= 0 && ev->kind != TM_EVENT_TARIFF && ev->kind != TM_EVENT_SUNK_COST) {
             snprintf(path, sizeof path, "%s.sector", prefix);
             return fail_at(err, tm_ytree_get(en, "sector", NULL), path,
-                           "only tariff events apply to one sector; remove `sector` or use `tariff`");
+                           "only tariff and sunk_cost_scale events apply to one sector; remove `sector`");
         }
     }
     /* Events of one period apply in file order; keep them sorted by period
@@ -933,7 +956,8 @@ static void sb_printf(sbuf *sb, const char *fmt, ...)
     for (;;) {
         va_list ap;
         va_start(ap, fmt);
-        int n = vsnprintf(sb->buf + sb->len, sb->cap - sb->len, fmt, ap);
+        /* The first call has no buffer yet: measure (NULL + 0 is undefined). */
+        int n = vsnprintf(sb->buf ? sb->buf + sb->len : NULL, sb->cap - sb->len, fmt, ap);
         va_end(ap);
         if (n < 0) {
             sb->failed = 1;
@@ -1276,4 +1300,34 @@ void tm_params_doc(FILE *out)
     fprintf(out, "| `destinations.<dest>.regimes.<regime>.sector_tariffs.<sector>` | number | regime tariff | [0, 10] | fraction | t(d,s,r) | tariff of one sector in this regime | - |\n");
     fprintf(out, "| `destinations.<dest>.transition` | matrix | [[1]] with one regime | rows sum to 1 | per period | P_d | regime transition probabilities, rows and columns in regime order | - |\n");
     doc_scope(out, "events[].", event_desc, COUNT(event_desc));
+}
+
+/* ------------------------------------------------------------------------
+ * Message helpers shared with other input formats (sweep files), so every
+ * input error reads the same way.
+ * ---------------------------------------------------------------------- */
+
+int tm_params_fail_at(tm_error *err, const tm_ynode *node, const char *path, const char *fmt, ...)
+{
+    char detail[700];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    return fail_at(err, node, path, "%s", detail);
+}
+
+void tm_params_describe_choices(char *buf, size_t size, const char *found, const char *const *names, size_t n)
+{
+    describe_choices(buf, size, found, names, n);
+}
+
+int tm_params_parse_number(const char *text, double *out)
+{
+    return parse_double(text, out);
+}
+
+int tm_params_parse_integer(const char *text, long long *out)
+{
+    return parse_int(text, out);
 }

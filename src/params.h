@@ -36,6 +36,8 @@ typedef struct {
     double persistence; /* rho_s of the log-productivity AR(1) */
     double volatility;  /* sigma_s, innovation s.d. */
     double death_rate;  /* delta_s per period */
+    double hazard_prior_mean;     /* learning: prior mean of the escalation hazard */
+    double hazard_prior_strength; /* learning: prior weight in observations */
     tm_market market[TM_MAX_DEST];
 } tm_sector;
 
@@ -61,6 +63,7 @@ typedef enum {
     TM_EVENT_TARIFF,         /* override a tariff in every regime */
     TM_EVENT_ESCALATION,     /* scale the hazards of moving to more restrictive regimes */
     TM_EVENT_RELEASE,        /* let a held regime follow its Markov chain again */
+    TM_EVENT_SUNK_COST,      /* scale the sunk cost of entering a destination (a policy lever) */
 } tm_event_kind;
 
 typedef struct {
@@ -76,7 +79,9 @@ typedef struct {
     int hold;
     double tariff;           /* NaN when unset */
     double escalation_scale; /* NaN when unset */
+    double sunk_cost_scale;  /* NaN when unset */
     int release;
+    int anticipated; /* known to forward-looking firms from the start of the run */
     char note[TM_NOTE_MAX];
 } tm_event;
 
@@ -98,6 +103,11 @@ typedef struct tm_params {
     int myopic_sunk;
     double logit_scale;
     double discount;
+    double dp_tolerance;   /* value iteration: bound on the sup-norm error */
+    int dp_max_iterations;
+    int belief_points;     /* learning: hazard grid points per destination */
+    double hazard_max;     /* learning: top of the hazard grid */
+    double forgetting;     /* learning: omega */
     double capacity_elasticity;
     double spillover;
     double crowding;
@@ -139,5 +149,19 @@ const char *tm_model_name(int model);
 
 /* The Canadian baseline compiled into the binary. */
 extern const char tm_embedded_baseline[];
+
+/* Helpers for other input files (sweeps) so their messages match ours.
+ * tm_params_fail_at sets an input error "file:line:col: path: detail" at
+ * `node` (plain "path: detail" when node is NULL) and returns -1. */
+struct tm_ynode;
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+int tm_params_fail_at(tm_error *err, const struct tm_ynode *node, const char *path, const char *fmt, ...);
+/* "expected one of: a, b, c (did you mean `b`?)" into buf. */
+void tm_params_describe_choices(char *buf, size_t size, const char *found, const char *const *names, size_t n);
+/* Strict decimal number / integer parsing as parameter files use; 0 on success. */
+int tm_params_parse_number(const char *text, double *out);
+int tm_params_parse_integer(const char *text, long long *out);
 
 #endif

@@ -6,7 +6,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "output.h"
+#include "preflight.h"
 #include "sim.h"
 #include "summary.h"
 
@@ -43,19 +45,44 @@ int tm_runner_interrupted(void)
     return interrupted;
 }
 
+/* Save the state after the period just written to `ckpt_path`. */
+static int save_checkpoint(const tm_params *p, tm_run *run, tm_output *out, const char *path, int every, int panel,
+                           int force, const char *ckpt_path, tm_error *err)
+{
+    tm_checkpoint ck = {.period = tm_run_period(run), .every = every, .panel = panel, .force = force};
+    ck.final_path = (char *)path;
+    int rc = tm_run_save(run, &ck.state, err) || tm_output_save(out, &ck.state, err) ||
+             tm_checkpoint_write(ckpt_path, p, &ck, err);
+    tm_ckbuf_free(&ck.state);
+    return rc ? -1 : 0;
+}
+
 int tm_simulate(const tm_params *p, const char *path, const tm_simulate_options *opts, char digest[65],
                 tm_error *err)
 {
     int threads = opts ? opts->threads : 0, panel = opts && opts->panel, force = opts && opts->force;
-    if (tm_output_check_path(path, force, err))
+    int every = opts ? opts->checkpoint_every : 0;
+    tm_checkpoint *resume = opts ? opts->resume : NULL;
+    if (!resume && tm_output_check_path(path, force, err))
         return -1;
+    if (tm_preflight_check(p, threads, panel, path, err))
+        return -1;
+    char ckpt_path[4200];
+    tm_checkpoint_path(path, ckpt_path, sizeof ckpt_path);
     tm_run_options ro = {.threads = threads};
     tm_run *run = NULL;
     tm_output *out = NULL;
     if (tm_run_open(p, &ro, &run, err))
         return -1;
+    if ((every > 0 || resume) && tm_run_checkpointable(run, err)) {
+        tm_run_close(run);
+        return -1;
+    }
     tm_output_options oo = {.force = force, .panel = panel};
-    if (tm_output_open(path, p, run, &oo, &out, err)) {
+    /* A checkpoint holds the engine state, then the writer's. */
+    if (resume ? tm_run_restore(run, &resume->state, err) ||
+                     tm_output_resume(path, p, run, &oo, &resume->state, &out, err)
+               : tm_output_open(path, p, run, &oo, &out, err)) {
         tm_run_close(run);
         return -1;
     }
@@ -67,15 +94,20 @@ int tm_simulate(const tm_params *p, const char *path, const tm_simulate_options 
             goto fail;
         if (tm_run_period(run) >= 0 && tm_output_period(out, run, err))
             goto fail;
-        if (interrupted && tm_run_period(run) >= 0) {
+        int period = tm_run_period(run);
+        if (every > 0 && period >= 0 && !tm_run_finished(run) && ((period + 1) % every == 0 || interrupted) &&
+            save_checkpoint(p, run, out, path, every, panel, force, ckpt_path, err))
+            goto fail;
+        if (interrupted && period >= 0) {
             char label[TM_LABEL_MAX];
             snprintf(label, sizeof label, "%s", tm_run_result(run)->label);
             tm_run_close(run);
             char where[4200];
             if (tm_output_close_incomplete(out, where, sizeof where, err))
                 return -1;
-            return tm_error_set(err, TM_ERR_RUNTIME, "interrupted by signal %d after period %s; partial results in %s (status incomplete)",
-                                (int)interrupted, label, where);
+            return tm_error_set(err, TM_ERR_RUNTIME, "interrupted by signal %d after period %s; partial results in %s (status incomplete)%s%s",
+                                (int)interrupted, label, where, every > 0 ? "; continue with tradeabm run --resume " : "",
+                                every > 0 ? ckpt_path : "");
         }
         double t = now_seconds();
         if (progress && t - last > 0.5) {
@@ -104,10 +136,16 @@ int tm_simulate(const tm_params *p, const char *path, const tm_simulate_options 
         }
     }
     tm_run_close(run);
-    return tm_output_close(out, 1, digest, err);
+    if (tm_output_close(out, 1, digest, err))
+        return -1;
+    if (every > 0 || resume)
+        unlink(ckpt_path);
+    return 0;
 fail:
     tm_output_discard(out);
     tm_run_close(run);
+    if (every > 0 || resume)
+        unlink(ckpt_path); /* it describes the partial file just discarded */
     return -1;
 }
 

@@ -9,15 +9,20 @@
 #include "error.h"
 #include "params.h"
 
+struct tm_checkpoint;
+
 typedef struct {
     int threads;   /* 0: OpenMP default */
     int panel;     /* write the firm panel */
     int force;     /* replace an existing output file */
     int progress;  /* progress line on stderr (only if it is a terminal) */
     FILE *summary; /* print the summary table here (NULL: none) */
+    int checkpoint_every;     /* save <path>.ckpt every N logged periods (0: never) */
+    struct tm_checkpoint *resume; /* continue the run this checkpoint describes */
 } tm_simulate_options;
 
-/* Simulate `params` into `path`. On success the file exists under its final
+/* Simulate `params` into `path` (with `resume`: the checkpoint's params
+ * and final path, which the caller loaded from it). On success the file exists under its final
  * name with status complete and `digest` holds its digest; on failure no
  * file is left at `path` (an existing file there is untouched unless the
  * run completed with force). */

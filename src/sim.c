@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "economy.h"
 #include "env.h"
 #include "grid.h"
@@ -26,6 +27,13 @@ typedef struct {
     uint32_t death_threshold;
     double *flow, *revenue, *value;
     tm_policy policy;
+    /* Models whose firms hold different beliefs (learning) only, else NULL:
+     * each firm's birth period, the belief class of each birth cohort
+     * (index birth + burn_in) and one policy per class. */
+    int32_t *birth;
+    uint16_t *class_of_birth;
+    tm_policy *classes;
+    int n_classes;
 } sector_state;
 
 /* A block of consecutive slots of one sector. */
@@ -75,6 +83,11 @@ static void sector_free(sector_state *s)
     free(s->revenue);
     free(s->value);
     tm_policy_free(&s->policy);
+    free(s->birth);
+    free(s->class_of_birth);
+    for (int k = 0; s->classes && k < s->n_classes; k++)
+        tm_policy_free(&s->classes[k]);
+    free(s->classes);
 }
 
 void tm_run_close(tm_run *run)
@@ -140,7 +153,7 @@ static int sector_init(tm_run *run, int s, tm_error *err)
                  ? tm_grid_rouwenhorst(n_z, ps->persistence, ps->volatility, sec->z_grid, sec->P)
                  : tm_grid_tauchen(n_z, ps->persistence, ps->volatility, p->tauchen_width, sec->z_grid, sec->P);
     if (rc == 0)
-        rc = tm_grid_stationary(n_z, sec->P, stationary, 1e-13, 1000000);
+        rc = tm_grid_stationary_exact(n_z, sec->P, stationary);
     if (rc) {
         free(stationary);
         return tm_error_set(err, TM_ERR_INPUT, "sector %s: cannot discretise productivity (persistence %g, volatility %g)",
@@ -160,6 +173,19 @@ static int sector_init(tm_run *run, int s, tm_error *err)
     free(stationary);
     if (rc)
         return tm_error_set(err, TM_ERR_RUNTIME, "sector %s: bad stationary distribution", ps->name);
+    if (run->model->belief_classes) {
+        sec->n_classes = run->model->belief_classes(run->model_state, NULL, 0, 0, NULL);
+        sec->birth = malloc((size_t)sec->n * sizeof *sec->birth);
+        sec->class_of_birth = malloc((size_t)(p->burn_in + p->periods) * sizeof *sec->class_of_birth);
+        sec->classes = calloc((size_t)sec->n_classes, sizeof *sec->classes);
+        if (!sec->birth || !sec->class_of_birth || !sec->classes)
+            return tm_error_set(err, TM_ERR_RUNTIME, "out of memory for sector %s beliefs", ps->name);
+        for (int k = 0; k < sec->n_classes; k++)
+            if (tm_policy_alloc(&sec->classes[k], n_z, run->n_sets, p->logit_scale > 0.0))
+                return tm_error_set(err, TM_ERR_RUNTIME, "out of memory for sector %s beliefs", ps->name);
+        for (int64_t i = 0; i < sec->n; i++)
+            sec->birth[i] = -p->burn_in;
+    }
     sec->death_threshold = tm_rng_threshold(ps->death_rate);
     sec->inc_base = (tm_rng_mix(tm_rng_mix(p->seed, 0x696e63ULL), (uint64_t)s) << 1) | 1u;
 
@@ -288,7 +314,8 @@ static int build_policies(tm_run *run, tm_error *err)
             cond.tariff[d] = tm_env_tariff(&run->env, s, d);
             cond.closed[d] = tm_env_closed(&run->env, d);
             cond.demand[d] = tm_econ_crowded_demand(ps->market[d].demand, p->crowding, share);
-            cond.sunk[d] = tm_econ_spillover_sunk(ps->market[d].sunk_cost, p->spillover, share);
+            cond.sunk[d] = tm_econ_spillover_sunk(ps->market[d].sunk_cost * run->env.sunk_scale[(size_t)s * (size_t)run->n_dest + (size_t)d],
+                                                  p->spillover, share);
             run->res.tariff[(size_t)s * (size_t)run->n_dest + (size_t)d] = cond.tariff[d];
         }
         tm_econ_tables(&run->profit, ps, run->n_dest, &cond, sec->z_grid, run->n_z, sec->flow, sec->revenue);
@@ -304,7 +331,24 @@ static int build_policies(tm_run *run, tm_error *err)
             .sunk = cond.sunk,
             .regime = regime,
             .death_rate = ps->death_rate,
+            .transition = (const double(*)[TM_MAX_REGIMES][TM_MAX_REGIMES])run->env.transition,
+            .held = run->env.held,
+            .tariff_override = run->env.tariff_override + (size_t)s * (size_t)run->n_dest,
+            .sunk_scale = run->env.sunk_scale + (size_t)s * (size_t)run->n_dest,
+            .threads = run->threads,
         };
+        if (sec->classes) {
+            /* One policy per belief class; firms pick theirs by birth cohort. */
+            run->model->belief_classes(run->model_state, &ctx, -p->burn_in, run->period + p->burn_in + 1,
+                                       sec->class_of_birth);
+            for (int k = 0; k < sec->n_classes; k++) {
+                ctx.belief_class = k;
+                if (run->model->values(run->model_state, &ctx, sec->value, err))
+                    return -1;
+                tm_policy_build(&sec->classes[k], sec->value, p->logit_scale);
+            }
+            continue;
+        }
         if (run->model->values(run->model_state, &ctx, sec->value, err))
             return -1;
         tm_policy_build(&sec->policy, sec->value, p->logit_scale);
@@ -314,8 +358,17 @@ static int build_policies(tm_run *run, tm_error *err)
 
 /* The hot loop: death and replacement, productivity move, decision.
  * Two PCG32 draws a firm (three with logit noise), no allocation, no
- * branches on the model. */
-static void step_block(tm_run *run, const block *b, accum *acc)
+ * branches on the model; with belief classes (learning) the firm's policy
+ * is the one of its birth cohort's class (a table lookup). */
+#if defined(__GNUC__)
+#define TM_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define TM_ALWAYS_INLINE inline
+#endif
+
+/* `learning` is a constant at each call site, so the compiler builds the
+ * loop twice and the default path keeps no per-firm test. */
+static TM_ALWAYS_INLINE void step_block_with(tm_run *run, const block *b, accum *acc, const int learning)
 {
     sector_state *sec = &run->sec[b->sector];
     const int n_z = run->n_z, n_sets = run->n_sets;
@@ -330,6 +383,10 @@ static void step_block(tm_run *run, const block *b, accum *acc)
     uint64_t *state = sec->rng_state;
     uint16_t *zs = sec->z;
     uint8_t *ms = sec->markets;
+    int32_t *births = sec->birth;
+    const uint16_t *cohort_class = sec->class_of_birth;
+    const tm_policy *classes = sec->classes;
+    const int now = run->period, first_birth = -run->p->burn_in;
     for (int64_t i = b->start; i < b->end; i++) {
         const uint64_t inc = sec->inc_base + 2u * (uint64_t)i;
         uint64_t st = state[i];
@@ -343,19 +400,31 @@ static void step_block(tm_run *run, const block *b, accum *acc)
             prev = 0;
             born = TM_BORN_BIT;
             z = (int)tm_alias_draw(&sec->entry, r2);
+            if (learning)
+                births[i] = now;
         } else {
             uint64_t scaled = (uint64_t)r2 * (uint64_t)n_z;
             uint32_t col = (uint32_t)(scaled >> 32);
             size_t cell = (size_t)zs[i] * (size_t)n_z + col;
             z = (uint32_t)scaled < mt[cell] ? (int)col : (int)ma[cell];
         }
-        int S = logit ? tm_policy_choose(pol, z, prev, tm_pcg32_step(&st, inc)) : choice[z * n_sets + prev];
+        const tm_policy *own = learning ? &classes[cohort_class[births[i] - first_birth]] : pol;
+        int S = logit ? tm_policy_choose(own, z, prev, tm_pcg32_step(&st, inc))
+                      : (learning ? own->choice : choice)[z * n_sets + prev];
         trans[prev * n_sets + S]++;
         hist[z * n_sets + S]++;
         zs[i] = (uint16_t)z;
         ms[i] = (uint8_t)((unsigned)S | born);
         state[i] = st;
     }
+}
+
+static void step_block(tm_run *run, const block *b, accum *acc)
+{
+    if (run->sec[b->sector].birth)
+        step_block_with(run, b, acc, 1);
+    else
+        step_block_with(run, b, acc, 0);
 }
 
 typedef struct {
@@ -505,6 +574,12 @@ int tm_run_step(tm_run *run, tm_error *err)
     return 0;
 }
 
+const tm_model_ops *tm_run_model(const tm_run *run, const void **state)
+{
+    *state = run->model_state;
+    return run->model;
+}
+
 int tm_run_period(const tm_run *run)
 {
     return run->period;
@@ -552,6 +627,116 @@ const double *tm_run_revenue_table(const tm_run *run, int sector)
 
 double tm_run_state_bytes_per_firm(const tm_run *run)
 {
-    (void)run;
-    return (double)(sizeof(uint64_t) + sizeof(uint16_t) + sizeof(uint8_t));
+    size_t learning = run->sec && run->sec[0].birth ? sizeof(int32_t) : 0;
+    return (double)(sizeof(uint64_t) + sizeof(uint16_t) + sizeof(uint8_t) + learning);
+}
+
+/* ------------------------------------------------------------------------
+ * Checkpoints: everything a run carries from one period to the next. The
+ * tables rebuilt every period (profits, values, policies) and the results
+ * of the last period are not saved; the model is prepared again by
+ * tm_run_open (its solve depends only on the parameters).
+ * ---------------------------------------------------------------------- */
+
+static const char run_state_tag[8] = {'s', 'i', 'm', 's', 't', 'a', 't', '1'};
+
+int tm_run_checkpointable(const tm_run *run, tm_error *err)
+{
+    if (run->model->belief_classes && !run->model->save)
+        return tm_error_set(err, TM_ERR_INPUT,
+                            "--checkpoint-every: the %s model keeps state that evolves during a run and cannot "
+                            "save it yet; run without checkpoints",
+                            run->model->name);
+    return 0;
+}
+
+int tm_run_save(const tm_run *run, tm_ckbuf *b, tm_error *err)
+{
+    if (tm_run_checkpointable(run, err))
+        return -1;
+    const tm_env *env = &run->env;
+    size_t sd = (size_t)run->n_sectors * (size_t)run->n_dest;
+    int32_t dims[4] = {run->period, run->n_sectors, run->n_dest, run->n_z};
+    if (run->sec && run->sec[0].birth)
+        return tm_error_set(err, TM_ERR_INPUT,
+                            "run.model: checkpoints of the learning model are not supported yet (the firms' birth "
+                            "periods and the cohorts' beliefs are not saved)");
+    tm_ckbuf_put(b, run_state_tag, sizeof run_state_tag);
+    tm_ckbuf_put(b, dims, sizeof dims);
+    for (int s = 0; s < run->n_sectors; s++) {
+        const sector_state *sec = &run->sec[s];
+        int64_t n = sec->n;
+        tm_ckbuf_put(b, &n, sizeof n);
+        tm_ckbuf_put(b, sec->rng_state, (size_t)n * sizeof *sec->rng_state);
+        tm_ckbuf_put(b, sec->z, (size_t)n * sizeof *sec->z);
+        tm_ckbuf_put(b, sec->markets, (size_t)n);
+        if (sec->birth) {
+            tm_ckbuf_put(b, sec->birth, (size_t)n * sizeof *sec->birth);
+            tm_ckbuf_put(b, sec->class_of_birth,
+                         (size_t)(run->p->burn_in + run->p->periods) * sizeof *sec->class_of_birth);
+        }
+    }
+    tm_ckbuf_put(b, run->share_serving, sd * sizeof(double));
+    tm_ckbuf_put(b, env->regime, sizeof env->regime);
+    tm_ckbuf_put(b, env->held, sizeof env->held);
+    tm_ckbuf_put(b, env->escalation, sizeof env->escalation);
+    tm_ckbuf_put(b, env->transition, sizeof env->transition);
+    tm_ckbuf_put(b, env->tariff_override, sd * sizeof(double));
+    tm_ckbuf_put(b, env->sunk_scale, sd * sizeof(double));
+    tm_ckbuf_put(b, &env->next_event, sizeof env->next_event);
+    tm_ckbuf_put(b, &env->rng, sizeof env->rng);
+    if (run->model->save && run->model->save(run->model_state, b, err))
+        return -1;
+    if (b->failed)
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory saving the run state (%zu bytes)", b->len);
+    return 0;
+}
+
+int tm_run_restore(tm_run *run, tm_ckbuf *b, tm_error *err)
+{
+    tm_env *env = &run->env;
+    size_t sd = (size_t)run->n_sectors * (size_t)run->n_dest;
+    char tag[8];
+    int32_t dims[4];
+    if (tm_ckbuf_get(b, tag, sizeof tag) || memcmp(tag, run_state_tag, sizeof tag) != 0 ||
+        tm_ckbuf_get(b, dims, sizeof dims) || dims[1] != run->n_sectors || dims[2] != run->n_dest ||
+        dims[3] != run->n_z || dims[0] < 0 || dims[0] >= run->p->periods)
+        goto bad;
+    for (int s = 0; s < run->n_sectors; s++) {
+        sector_state *sec = &run->sec[s];
+        int64_t n;
+        if (tm_ckbuf_get(b, &n, sizeof n) || n != sec->n ||
+            tm_ckbuf_get(b, sec->rng_state, (size_t)n * sizeof *sec->rng_state) ||
+            tm_ckbuf_get(b, sec->z, (size_t)n * sizeof *sec->z) || tm_ckbuf_get(b, sec->markets, (size_t)n))
+            goto bad;
+        if (sec->birth && (tm_ckbuf_get(b, sec->birth, (size_t)n * sizeof *sec->birth) ||
+                           tm_ckbuf_get(b, sec->class_of_birth, (size_t)(run->p->burn_in + run->p->periods) *
+                                                                    sizeof *sec->class_of_birth)))
+            goto bad;
+        for (int64_t i = 0; i < n; i++)
+            if (sec->z[i] >= run->n_z)
+                goto bad;
+    }
+    if (tm_ckbuf_get(b, run->share_serving, sd * sizeof(double)) ||
+        tm_ckbuf_get(b, env->regime, sizeof env->regime) || tm_ckbuf_get(b, env->held, sizeof env->held) ||
+        tm_ckbuf_get(b, env->escalation, sizeof env->escalation) ||
+        tm_ckbuf_get(b, env->transition, sizeof env->transition) ||
+        tm_ckbuf_get(b, env->tariff_override, sd * sizeof(double)) ||
+        tm_ckbuf_get(b, env->sunk_scale, sd * sizeof(double)) ||
+        tm_ckbuf_get(b, &env->next_event, sizeof env->next_event) || tm_ckbuf_get(b, &env->rng, sizeof env->rng))
+        goto bad;
+    for (int d = 0; d < run->n_dest; d++)
+        if (env->regime[d] < 0 || env->regime[d] >= run->p->dest[d].n_regimes)
+            goto bad;
+    if (env->next_event < 0 || env->next_event > run->p->n_events)
+        goto bad;
+    if (run->model->restore && run->model->restore(run->model_state, b, err))
+        return -1;
+    run->period = dims[0];
+    run->res.period = dims[0];
+    for (int d = 0; d < run->n_dest; d++)
+        run->res.regime[d] = env->regime[d];
+    return 0;
+bad:
+    return tm_error_set(err, TM_ERR_INPUT, "the checkpoint's engine state does not match its parameters (corrupt?)");
 }

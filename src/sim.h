@@ -61,4 +61,13 @@ const double *tm_run_revenue_table(const tm_run *run, int sector);
 /* Bytes of simulation state per firm. */
 double tm_run_state_bytes_per_firm(const tm_run *run);
 
+/* Checkpoints (src/checkpoint.h): append the state a run carries between
+ * periods to `b`; restore it into a run freshly opened with the same
+ * parameters, which then continues after the saved period. */
+struct tm_ckbuf;
+/* Whether this run's model can be checkpointed (input error if not). */
+int tm_run_checkpointable(const tm_run *run, tm_error *err);
+int tm_run_save(const tm_run *run, struct tm_ckbuf *b, tm_error *err);
+int tm_run_restore(tm_run *run, struct tm_ckbuf *b, tm_error *err);
+
 #endif

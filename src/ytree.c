@@ -67,6 +67,7 @@ void tm_ytree_free(tm_ynode *node)
     free(node->keys);
     free(node->key_line);
     free(node->key_col);
+    free(node->key_file);
     free(node->items);
     free(node);
 }
@@ -102,7 +103,8 @@ static tm_ynode *node_new(tm_ykind kind, const char *file, int line, int col)
 }
 
 /* Append an item (and, for maps, its key) to a container. */
-static int node_push(tm_ynode *parent, char *key, int key_line, int key_col, tm_ynode *item)
+static int node_push(tm_ynode *parent, char *key, const char *key_file, int key_line, int key_col,
+                     tm_ynode *item)
 {
     size_t n = parent->n + 1;
     tm_ynode **items = realloc(parent->items, n * sizeof *items);
@@ -122,6 +124,11 @@ static int node_push(tm_ynode *parent, char *key, int key_line, int key_col, tm_
         if (!kc)
             return -1;
         parent->key_col = kc;
+        const char **kf = realloc(parent->key_file, n * sizeof *kf);
+        if (!kf)
+            return -1;
+        parent->key_file = kf;
+        kf[parent->n] = key_file;
         keys[parent->n] = key;
         kl[parent->n] = key_line;
         kc[parent->n] = key_col;
@@ -135,6 +142,8 @@ typedef struct {
     yaml_parser_t parser;
     const char *file;
     tm_error *err;
+    const char *text; /* the input, to place reader errors */
+    size_t len;
 } parse_ctx;
 
 static int parse_fail(parse_ctx *ctx)
@@ -143,6 +152,21 @@ static int parse_fail(parse_ctx *ctx)
     const char *problem = p->problem ? p->problem : "malformed YAML";
     if (p->error == YAML_MEMORY_ERROR)
         return tm_error_set(ctx->err, TM_ERR_RUNTIME, "%s: out of memory while parsing", ctx->file);
+    if (p->error == YAML_READER_ERROR && ctx->text) {
+        /* The reader (bad UTF-8, control characters) reports a byte offset,
+         * not a mark: count lines up to it. */
+        size_t line = 1, col = 1, end = p->problem_offset < ctx->len ? p->problem_offset : ctx->len;
+        for (size_t i = 0; i < end; i++) {
+            if (ctx->text[i] == '\n') {
+                line++;
+                col = 1;
+            } else {
+                col++;
+            }
+        }
+        return tm_error_set(ctx->err, TM_ERR_INPUT, "%s:%zu:%zu: not valid text: %s (byte 0x%02x)", ctx->file, line,
+                            col, problem, (unsigned)p->problem_value & 0xffu);
+    }
     if (p->context)
         return tm_error_set(ctx->err, TM_ERR_INPUT, "%s:%zu:%zu: YAML syntax error: %s %s",
                             ctx->file, p->problem_mark.line + 1, p->problem_mark.column + 1,
@@ -239,7 +263,7 @@ static int parse_container(parse_ctx *ctx, tm_ynode *node, int depth)
             free(key);
             return -1;
         }
-        if (node_push(node, key, key_line, key_col, child)) {
+        if (node_push(node, key, ctx->file, key_line, key_col, child)) {
             free(key);
             tm_ytree_free(child);
             return tm_error_set(ctx->err, TM_ERR_RUNTIME, "out of memory");
@@ -288,7 +312,7 @@ static int parse_node(parse_ctx *ctx, yaml_event_t *ev, int depth, tm_ynode **ou
 int tm_ytree_parse(tm_ypool *pool, const char *name, const char *text, size_t len,
                    tm_ynode **out, tm_error *err)
 {
-    parse_ctx ctx = {.err = err};
+    parse_ctx ctx = {.err = err, .text = text, .len = len};
     *out = NULL;
     ctx.file = tm_ypool_intern(pool, name);
     if (!ctx.file)
@@ -404,11 +428,18 @@ static tm_ynode *merge(tm_ynode *base, tm_ynode *over)
         size_t j;
         tm_ynode *old = tm_ytree_get(base, over->keys[i], &j);
         if (old) {
+            /* Two maps merge into the base's node, which keeps its file, so
+             * the key keeps the base's position; a replaced value takes the
+             * overriding key's. */
+            int replaced = old->kind != TM_Y_MAP || over->items[i]->kind != TM_Y_MAP;
             base->items[j] = merge(old, over->items[i]);
-            base->key_line[j] = over->key_line[i];
-            base->key_col[j] = over->key_col[i];
+            if (replaced) {
+                base->key_file[j] = over->key_file[i];
+                base->key_line[j] = over->key_line[i];
+                base->key_col[j] = over->key_col[i];
+            }
             free(over->keys[i]);
-        } else if (node_push(base, over->keys[i], over->key_line[i], over->key_col[i],
+        } else if (node_push(base, over->keys[i], over->key_file[i], over->key_line[i], over->key_col[i],
                              over->items[i])) {
             return NULL;
         }
@@ -429,6 +460,7 @@ static void remove_key(tm_ynode *map, size_t i)
         map->items[k - 1] = map->items[k];
         map->key_line[k - 1] = map->key_line[k];
         map->key_col[k - 1] = map->key_col[k];
+        map->key_file[k - 1] = map->key_file[k];
     }
     map->n--;
 }
@@ -555,9 +587,13 @@ int tm_ytree_set(tm_ypool *pool, tm_ynode *root, const char *assignment, tm_erro
             if (child) {
                 tm_ytree_free(child);
                 node->items[at] = val;
+                /* The entry now comes from --set: messages point there. */
+                node->key_file[at] = val->file;
+                node->key_line[at] = 1;
+                node->key_col[at] = 1;
             } else {
                 char *key = strdup(part);
-                if (!key || node_push(node, key, 1, 1, val)) {
+                if (!key || node_push(node, key, val->file, 1, 1, val)) {
                     free(key);
                     tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
                     goto done;
@@ -569,7 +605,7 @@ int tm_ytree_set(tm_ypool *pool, tm_ynode *root, const char *assignment, tm_erro
         if (!child) {
             child = node_new(TM_Y_MAP, val->file, 1, 1);
             char *key = strdup(part);
-            if (!child || !key || node_push(node, key, 1, 1, child)) {
+            if (!child || !key || node_push(node, key, val->file, 1, 1, child)) {
                 free(key);
                 tm_ytree_free(child);
                 tm_error_set(err, TM_ERR_RUNTIME, "out of memory");

@@ -21,6 +21,7 @@ typedef struct tm_ynode {
     size_t n;         /* entries of a map or sequence */
     char **keys;      /* maps only */
     int *key_line, *key_col;
+    const char **key_file; /* where each key was written (extends, --set) */
     struct tm_ynode **items;
 } tm_ynode;
 

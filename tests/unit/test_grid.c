@@ -226,3 +226,39 @@ Test(grid, invalid_arguments_return_minus_one)
     cr_expect_eq(tm_grid_stationary(2, with_nan, pi, 1e-12, 100), -1);
     cr_expect_eq(tm_grid_stationary(2, good, pi, 1e-12, 100), 0);
 }
+
+Test(grid, exact_stationary_matches_power_iteration_and_binomial_law)
+{
+    enum { N = 41 };
+    double z[N], P[N * N], exact[N], iter[N];
+    cr_assert_eq(tm_grid_rouwenhorst(N, 0.97, 0.1, z, P), 0);
+    cr_assert_eq(tm_grid_stationary_exact(N, P, exact), 0);
+    cr_assert_eq(tm_grid_stationary(N, P, iter, 1e-14, 10000000), 0);
+    /* Rouwenhorst's stationary law is Binomial(N - 1, 1/2). */
+    double binom = ldexp(1.0, -(N - 1));
+    for (int k = 0; k < N; k++) {
+        cr_assert_float_eq(exact[k], binom, 1e-14 + 1e-11 * binom, "k=%d", k);
+        cr_assert_float_eq(exact[k], iter[k], 1e-10, "k=%d", k);
+        binom = binom * (double)(N - 1 - k) / (double)(k + 1);
+    }
+}
+
+Test(grid, exact_stationary_of_tauchen_is_invariant)
+{
+    enum { N = 201 };
+    static double z[N], P[N * N], pi[N];
+    cr_assert_eq(tm_grid_tauchen(N, 0.95, 0.12, 4.0, z, P), 0);
+    cr_assert_eq(tm_grid_stationary_exact(N, P, pi), 0);
+    for (int j = 0; j < N; j++) {
+        double v = 0.0;
+        for (int i = 0; i < N; i++)
+            v += pi[i] * P[i * N + j];
+        cr_assert_float_eq(v, pi[j], 1e-13, "j=%d", j);
+    }
+}
+
+Test(grid, exact_stationary_rejects_reducible_chain)
+{
+    double P[4] = {1.0, 0.0, 0.0, 1.0}, pi[2];
+    cr_assert_eq(tm_grid_stationary_exact(2, P, pi), -1);
+}

@@ -1,0 +1,879 @@
+"""Reading tradeabm output files: one run, or a sweep index.
+
+`load(path)` opens either kind and returns a `Run` or a `Sweep`. The file
+layout is documented in docs/output.md; what is read here must stay in step
+with src/output.c. Everything small (parameters, series, environment,
+events) is read when the file is opened and the file is closed again; the
+firm panel, which can be gigabytes, is only ever read in slices.
+"""
+
+import math
+import os
+import re
+
+import h5py
+import numpy as np
+import pandas as pd
+
+# The format version this reader understands (TM_FORMAT_VERSION in
+# src/output.h).
+FORMAT_VERSION = 1
+
+# Bits of a panel `markets` byte (src/sim.h: TM_SET_MASK, TM_BORN_BIT).
+SET_MASK = 0x3F
+BORN_BIT = 0x80
+
+# Series with the layout [period, sector, destination].
+SECTOR_DEST_SERIES = (
+    "firms_serving",
+    "entrants",
+    "exiters",
+    "export_value",
+    "tariff_paid",
+    "mean_log_productivity",
+    "top10_share",
+)
+REQUIRED_DATASETS = (
+    "parameters",
+    "dimensions/sectors",
+    "dimensions/destinations",
+    "dimensions/market_sets",
+    "grid/z",
+    "periods/label",
+    "series/firms_serving",
+    "series/entrants",
+    "series/exiters",
+    "series/export_value",
+    "series/tariff_paid",
+    "series/mean_log_productivity",
+    "series/top10_share",
+    "series/firms_by_market_set",
+    "series/deaths",
+    "series/non_us_share",
+    "environment/regime",
+    "environment/tariff",
+    "events",
+)
+# Names under which a [period, sector, z, market set] histogram of firms
+# may be stored; any other rank-4 dataset in /series of that shape is
+# accepted too.
+HISTOGRAM_NAMES = ("firms_by_productivity_and_set", "firms_by_z_and_set", "histogram")
+
+
+class AnalysisError(Exception):
+    """A file that cannot be analysed: wrong kind or format version, an
+    incomplete run, a missing or malformed dataset. The message names the
+    file and the problem."""
+
+    def __init__(self, path, problem):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+# ---------------------------------------------------------------------------
+# Canonical parameter text
+# ---------------------------------------------------------------------------
+
+_INT_RE = re.compile(r"^[-+]?\d+$")
+_FLOAT_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+def _scalar(text):
+    """A YAML scalar of the canonical form: integers, shortest-round-trip
+    doubles (including nan and inf), booleans, double-quoted text with
+    backslash escapes, and plain names."""
+    t = text.strip()
+    if t.startswith('"'):
+        if len(t) < 2 or not t.endswith('"'):
+            raise ValueError(f"unterminated quoted text {t!r}")
+        out, i, body = [], 0, t[1:-1]
+        while i < len(body):
+            c = body[i]
+            if c == "\\" and i + 1 < len(body):
+                nxt = body[i + 1]
+                out.append({"n": "\n", "t": "\t"}.get(nxt, nxt))
+                i += 2
+            else:
+                out.append(c)
+                i += 1
+        return "".join(out)
+    if t.startswith("'") and t.endswith("'") and len(t) >= 2:
+        return t[1:-1].replace("''", "'")
+    if t in ("true", "True"):
+        return True
+    if t in ("false", "False"):
+        return False
+    if t in ("null", "~", ""):
+        return None
+    if _INT_RE.match(t):
+        return int(t)
+    if _FLOAT_RE.match(t):
+        return float(t)
+    low = t.lower().lstrip("+")
+    if low in ("nan", ".nan"):
+        return math.nan
+    if low in ("inf", ".inf", "infinity"):
+        return math.inf
+    if low in ("-inf", "-.inf", "-infinity"):
+        return -math.inf
+    return t
+
+
+def _flow(text):
+    """A flow list `[a, b, [c, d]]` of scalars (nesting allowed)."""
+    pos = 0
+
+    def parse():
+        nonlocal pos
+        assert text[pos] == "["
+        pos += 1
+        items, buf = [], ""
+        while pos < len(text):
+            c = text[pos]
+            if c == "[":
+                items.append(parse())
+                buf = None
+                continue
+            if c in ",]":
+                if buf is not None and buf.strip():
+                    items.append(_scalar(buf))
+                buf = ""
+                pos += 1
+                if c == "]":
+                    return items
+                continue
+            if buf is None:
+                buf = ""
+            buf += c
+            pos += 1
+        raise ValueError(f"unterminated flow list {text!r}")
+
+    value = parse()
+    if text[pos:].strip():
+        raise ValueError(f"text after a flow list: {text!r}")
+    return value
+
+
+def _value(text):
+    t = text.strip()
+    return _flow(t) if t.startswith("[") else _scalar(t)
+
+
+def _split_key(content):
+    """`key: value` -> (key, value text or None). Keys never contain ': '."""
+    if content.endswith(":"):
+        return content[:-1].strip(), None
+    k, sep, v = content.partition(": ")
+    if not sep:
+        raise ValueError(f"expected `key: value`, found {content!r}")
+    return k.strip(), v
+
+
+def parse_parameters(text):
+    """Parse the canonical parameter text written by the C side
+    (src/params.c canonical_text) into nested dicts and lists.
+
+    The subset: maps by indentation, `key: value` scalars, `- [a, b]` flow
+    list items, and list items that are maps (`- at: 2025Q1` followed by
+    their other keys indented two more spaces)."""
+    lines = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        stripped = raw.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        indent = len(raw) - len(raw.lstrip(" "))
+        lines.append((indent, stripped, number))
+
+    pos = 0
+
+    def block(indent):
+        nonlocal pos
+        if pos >= len(lines):
+            return None
+        if lines[pos][1].startswith("- ") or lines[pos][1] == "-":
+            return sequence(indent)
+        return mapping(indent)
+
+    def mapping(indent, into=None):
+        nonlocal pos
+        out = {} if into is None else into
+        while pos < len(lines):
+            ind, content, number = lines[pos]
+            if ind < indent:
+                break
+            if ind > indent or content.startswith("- "):
+                raise ValueError(f"line {number}: unexpected indentation")
+            key, rest = _split_key(content)
+            pos += 1
+            if rest is None:
+                if pos < len(lines) and lines[pos][0] > ind:
+                    out[key] = block(lines[pos][0])
+                elif pos < len(lines) and lines[pos][0] == ind and lines[pos][1].startswith("- "):
+                    out[key] = sequence(ind)
+                else:
+                    out[key] = {}
+            else:
+                out[key] = _value(rest)
+        return out
+
+    def sequence(indent):
+        nonlocal pos
+        out = []
+        while pos < len(lines):
+            ind, content, number = lines[pos]
+            if ind != indent or not content.startswith("-"):
+                break
+            item = content[1:].strip()
+            if item.startswith("[") or ": " not in item and not item.endswith(":"):
+                out.append(_value(item))
+                pos += 1
+                continue
+            # A map item: its first key sits after "- ", the rest two
+            # columns further in than the dash.
+            inner = indent + 2
+            lines[pos] = (inner, item, number)
+            out.append(mapping(inner))
+        return out
+
+    try:
+        result = block(lines[0][0]) if lines else {}
+    except (ValueError, AssertionError, IndexError) as exc:
+        raise ValueError(f"canonical parameters: {exc}") from None
+    if pos != len(lines):
+        raise ValueError(f"canonical parameters: cannot parse line {lines[pos][2]}")
+    return result if result is not None else {}
+
+
+# ---------------------------------------------------------------------------
+# Small helpers
+# ---------------------------------------------------------------------------
+
+
+def _text(value):
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace").rstrip("\0")
+    if isinstance(value, np.ndarray) and value.shape == ():
+        return _text(value[()])
+    return str(value)
+
+
+def _plain(value):
+    """An HDF5 attribute value as a plain Python value."""
+    if isinstance(value, (bytes, np.bytes_)):
+        return _text(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()] if value.ndim else _plain(value[()])
+    return value
+
+
+def _strings(ds):
+    return [_text(v) for v in ds[()]]
+
+
+def period_labels_ticks(labels, max_ticks=12):
+    """Positions and labels for a time axis of `labels` (every k-th)."""
+    n = len(labels)
+    step = max(1, int(math.ceil(n / max_ticks)))
+    ticks = list(range(0, n, step))
+    return ticks, [labels[i] for i in ticks]
+
+
+# ---------------------------------------------------------------------------
+# One run
+# ---------------------------------------------------------------------------
+
+
+class Run:
+    """One simulation run (the HDF5 file of `tradeabm run`).
+
+    Attributes read at open:
+      path, provenance (root attributes as a dict), parameters (dict),
+      parameters_text, sectors, destinations, market_sets, regime_names
+      (dict destination -> list), periods (labels), z_grid [sector, index],
+      units / descriptions (dict dataset name -> text), arrays (dict series
+      name -> numpy array with the file's axes), series (tidy DataFrame),
+      market_set_firms (tidy DataFrame), regimes, tariffs, events
+      (DataFrames), histogram (array or None), policy (dict or None).
+    The firm panel is read with `panel()` / `iter_panel()`.
+    """
+
+    kind = "run"
+
+    def __init__(self, path, allow_incomplete=False):
+        self.path = str(path)
+        try:
+            f = h5py.File(self.path, "r")
+        except FileNotFoundError:
+            raise AnalysisError(self.path, "no such file") from None
+        except OSError as exc:
+            raise AnalysisError(self.path, f"not a readable HDF5 file ({exc})") from None
+        with f:
+            try:
+                self._read(f, allow_incomplete)
+            except (OSError, KeyError, ValueError) as exc:
+                raise AnalysisError(self.path, f"cannot read the file (damaged?): {exc}") from None
+
+    # -- reading --------------------------------------------------------
+
+    def _need(self, f, name):
+        if name not in f:
+            raise AnalysisError(self.path, f"missing dataset /{name} (truncated file, or not written by tradeabm?)")
+        obj = f[name]
+        if not isinstance(obj, h5py.Dataset):
+            raise AnalysisError(self.path, f"/{name} is a group; expected a dataset")
+        return obj
+
+    def _read(self, f, allow_incomplete):
+        attrs = {k: _plain(v) for k, v in f.attrs.items()}
+        self.provenance = attrs
+        if attrs.get("program") != "tradeabm":
+            raise AnalysisError(self.path, "not a tradeabm run file (root attribute program is not 'tradeabm')")
+        version = attrs.get("format_version")
+        if version is None:
+            raise AnalysisError(self.path, "missing root attribute format_version")
+        if version != FORMAT_VERSION:
+            raise AnalysisError(
+                self.path, f"format version {version}; this reader understands version {FORMAT_VERSION}"
+            )
+        status = attrs.get("status")
+        if status != "complete" and not allow_incomplete:
+            raise AnalysisError(
+                self.path, f"run status is {status!r}, not 'complete' (the run was interrupted or is still writing)"
+            )
+        for name in REQUIRED_DATASETS:
+            self._need(f, name)
+
+        self.parameters_text = _text(f["parameters"][()])
+        try:
+            self.parameters = parse_parameters(self.parameters_text)
+        except ValueError as exc:
+            raise AnalysisError(self.path, f"/parameters: {exc}") from None
+        self.sectors = _strings(f["dimensions/sectors"])
+        self.destinations = _strings(f["dimensions/destinations"])
+        self.market_sets = _strings(f["dimensions/market_sets"])
+        self.regime_names = {}
+        for d in self.destinations:
+            self.regime_names[d] = _strings(self._need(f, f"dimensions/regimes/{d}"))
+        self.z_grid = f["grid/z"][()]
+        self.periods = _strings(f["periods/label"])
+        S, D, T = len(self.sectors), len(self.destinations), len(self.periods)
+        NS = len(self.market_sets)
+
+        self.units, self.descriptions, self.arrays = {}, {}, {}
+        expected = {name: (T, S, D) for name in SECTOR_DEST_SERIES}
+        expected.update(
+            {"firms_by_market_set": (T, S, NS), "deaths": (T, S), "non_us_share": (T,)}
+        )
+        for name, shape in expected.items():
+            self._store(f, "series/" + name, name, shape)
+        self._store(f, "environment/regime", "regime", (T, D))
+        self._store(f, "environment/tariff", "tariff", (T, S, D))
+        if self.z_grid.ndim != 2 or self.z_grid.shape[0] != S:
+            raise AnalysisError(self.path, f"/grid/z has shape {self.z_grid.shape}; expected ({S}, grid points)")
+        self.units["z"] = _text(f["grid/z"].attrs.get("units", ""))
+
+        self.series = self._tidy_series()
+        self.market_set_firms = self._tidy_sets()
+        self.regimes = self._tidy_regimes()
+        self.tariffs = self._tidy(self.arrays["tariff"], "tariff")
+        self.events = self._read_events(f["events"])
+        self.histogram = self._find_histogram(f)
+        self.policy = self._read_policy(f)
+        self.panel_sectors = []
+        if "panel" in f:
+            for s in self.sectors:
+                g = f["panel"].get(s)
+                if g is not None and "z_index" in g and "markets" in g:
+                    self.panel_sectors.append(s)
+            self._panel_shapes = {s: f[f"panel/{s}/z_index"].shape for s in self.panel_sectors}
+        else:
+            self._panel_shapes = {}
+
+    def _store(self, f, path, key, shape):
+        ds = self._need(f, path)
+        if ds.shape != shape:
+            raise AnalysisError(self.path, f"/{path} has shape {ds.shape}; expected {shape}")
+        self.arrays[key] = ds[()]
+        self.units[key] = _text(ds.attrs.get("units", ""))
+        self.descriptions[key] = _text(ds.attrs.get("description", ""))
+
+    def _tidy(self, array, variable):
+        T, S, D = array.shape
+        idx = pd.MultiIndex.from_product([self.periods, self.sectors, self.destinations],
+                                         names=["period", "sector", "destination"])
+        frame = idx.to_frame(index=False)
+        frame.insert(3, "variable", variable)
+        frame["value"] = array.reshape(-1).astype(float)
+        return frame
+
+    def _tidy_series(self):
+        parts = [self._tidy(self.arrays[name], name) for name in SECTOR_DEST_SERIES]
+        T, S = self.arrays["deaths"].shape
+        parts.append(pd.DataFrame({
+            "period": np.repeat(self.periods, S),
+            "sector": np.tile(self.sectors, T),
+            "destination": None,
+            "variable": "deaths",
+            "value": self.arrays["deaths"].reshape(-1).astype(float),
+        }))
+        parts.append(pd.DataFrame({
+            "period": self.periods,
+            "sector": None,
+            "destination": None,
+            "variable": "non_us_share",
+            "value": self.arrays["non_us_share"].astype(float),
+        }))
+        frame = pd.concat(parts, ignore_index=True)
+        frame["period"] = pd.Categorical(frame["period"], categories=self.periods, ordered=True)
+        return frame
+
+    def _tidy_sets(self):
+        a = self.arrays["firms_by_market_set"]
+        idx = pd.MultiIndex.from_product([self.periods, self.sectors, self.market_sets],
+                                         names=["period", "sector", "market_set"])
+        frame = idx.to_frame(index=False)
+        frame["firms"] = a.reshape(-1)
+        return frame
+
+    def _tidy_regimes(self):
+        a = self.arrays["regime"]
+        rows = []
+        for t, label in enumerate(self.periods):
+            for j, d in enumerate(self.destinations):
+                r = int(a[t, j])
+                names = self.regime_names[d]
+                rows.append((label, d, r, names[r] if 0 <= r < len(names) else f"#{r}"))
+        return pd.DataFrame(rows, columns=["period", "destination", "regime_index", "regime"])
+
+    def _read_events(self, ds):
+        columns = ["period", "label", "kind", "destination", "sector", "regime", "value", "note"]
+        data = ds[()]
+        if data.dtype.names is None:
+            raise AnalysisError(self.path, "/events is not a compound table")
+        missing = [c for c in columns if c not in data.dtype.names]
+        if missing:
+            raise AnalysisError(self.path, f"/events lacks the field(s) {', '.join(missing)}")
+        out = {}
+        for c in columns:
+            col = data[c]
+            out[c] = [_text(v) for v in col] if col.dtype.kind in "SOU" else col.tolist()
+        return pd.DataFrame(out, columns=columns)
+
+    def _find_histogram(self, f):
+        S, Z, NS = len(self.sectors), self.z_grid.shape[1], len(self.market_sets)
+        T = len(self.periods)
+        names = list(HISTOGRAM_NAMES) + sorted(k for k in f["series"].keys() if k not in HISTOGRAM_NAMES)
+        for name in names:
+            ds = f["series"].get(name)
+            if isinstance(ds, h5py.Dataset) and ds.shape == (T, S, Z, NS):
+                self.units["histogram"] = _text(ds.attrs.get("units", "firms"))
+                self.histogram_name = name
+                return ds[()]
+        self.histogram_name = None
+        return None
+
+    def _read_policy(self, f):
+        g = f.get("policy")
+        if not isinstance(g, h5py.Group):
+            return None
+        out = {}
+
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                out[name] = obj[()]
+                self.units["policy/" + name] = _text(obj.attrs.get("units", ""))
+                self.descriptions["policy/" + name] = _text(obj.attrs.get("description", ""))
+
+        g.visititems(visit)
+        return out
+
+    # -- convenience ----------------------------------------------------
+
+    @property
+    def n_periods(self):
+        return len(self.periods)
+
+    @property
+    def sigma(self):
+        return float(self.parameters["demand"]["elasticity"])
+
+    def param(self, path, default=None):
+        """A parameter by dotted path (`demand.elasticity`)."""
+        node = self.parameters
+        for part in path.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+    def frame(self, variable):
+        """The tidy rows of one series."""
+        return self.series[self.series["variable"] == variable].reset_index(drop=True)
+
+    def __repr__(self):
+        return (f"Run({self.path!r}: {len(self.sectors)} sectors, {len(self.destinations)} destinations, "
+                f"{self.n_periods} periods, panel={'yes' if self.has_panel else 'no'})")
+
+    # -- firm panel ------------------------------------------------------
+
+    @property
+    def has_panel(self):
+        return bool(self.panel_sectors)
+
+    def panel_shape(self, sector):
+        """(periods, firm slots) of a sector's panel."""
+        self._check_panel(sector)
+        return self._panel_shapes[sector]
+
+    def _check_panel(self, sector):
+        if not self.has_panel:
+            raise AnalysisError(self.path, "no firm panel in this file (run with --panel)")
+        if sector not in self.panel_sectors:
+            raise AnalysisError(self.path, f"no panel for sector {sector!r}; sectors: {', '.join(self.panel_sectors)}")
+
+    def panel(self, sector, periods=slice(None), slots=slice(None)):
+        """(z_index, markets) of one sector for a slice of periods and firm
+        slots, read from the file without loading the rest. `periods` may be
+        an index, a label ('2025Q1') or a slice; `slots` an index or slice."""
+        self._check_panel(sector)
+        if isinstance(periods, str):
+            if periods not in self.periods:
+                raise AnalysisError(self.path, f"no period {periods!r} in this run")
+            periods = self.periods.index(periods)
+        with h5py.File(self.path, "r") as f:
+            g = f["panel"][sector]
+            return g["z_index"][periods, slots], g["markets"][periods, slots]
+
+    def iter_panel(self, sector, slots_per_read=1 << 18):
+        """Yield (period index, slot offset, z_index, markets) in slices of at
+        most `slots_per_read` firms of one period."""
+        T, N = self.panel_shape(sector)
+        with h5py.File(self.path, "r") as f:
+            g = f["panel"][sector]
+            for t in range(T):
+                for off in range(0, N, slots_per_read):
+                    end = min(N, off + slots_per_read)
+                    yield t, off, g["z_index"][t, off:end], g["markets"][t, off:end]
+
+    # -- firm-level economics --------------------------------------------
+
+    def market_weights(self, period):
+        """a[s, d] = B tau^(1-sigma) (1+t)^(-sigma) in a period, with the
+        tariff in force and demand after crowding (src/economy.c). For the
+        first logged period the crowding share of the last burn-in period is
+        not in the file; the period's own share is used instead (exact when
+        interactions.crowding is 0)."""
+        t = self._period_index(period)
+        sigma = self.sigma
+        eta = float(self.param("interactions.crowding", 0) or 0)
+        serving = self.arrays["firms_serving"]
+        prev = serving[t - 1] if t > 0 else serving[t]
+        a = np.zeros((len(self.sectors), len(self.destinations)))
+        for i, s in enumerate(self.sectors):
+            n = float(self.parameters["sectors"][s]["firms"])
+            for j, d in enumerate(self.destinations):
+                m = self.parameters["sectors"][s]["markets"][d]
+                demand = float(m["demand"]) / (1.0 + eta * prev[i, j] / n)
+                tariff = float(self.arrays["tariff"][t, i, j])
+                a[i, j] = demand * float(m["iceberg"]) ** (1.0 - sigma) * (1.0 + tariff) ** (-sigma)
+        return a
+
+    def revenue_table(self, sector, period):
+        """revenue[z index, market set, destination]: producer revenue of a
+        firm at each grid point serving each set, in model money
+        (src/economy.c tm_econ_tables)."""
+        s = self.sectors.index(sector)
+        t = self._period_index(period)
+        a = self.market_weights(t)[s]
+        sigma = self.sigma
+        gamma = float(self.param("capacity.elasticity", 0) or 0)
+        z = self.z_grid[s]
+        D, NS = len(self.destinations), len(self.market_sets)
+        mu = sigma / (sigma - 1.0)
+        out = np.zeros((len(z), NS, D))
+        for S in range(NS):
+            members = [d for d in range(D) if S >> d & 1]
+            A = sum(a[d] for d in members)
+            if A <= 0:
+                continue
+            if gamma == 0:
+                profit = np.exp((sigma - 1.0) * z) * A
+                total = sigma * profit
+            else:
+                theta = (1 + gamma) / (1 + gamma * sigma)
+                unit = (mu - 1) * mu ** (-sigma)
+                scale = (mu - 1 / (1 + gamma)) * mu ** (-sigma * theta)
+                profit = scale * np.exp((sigma * theta - 1) * z) * (A / unit) ** theta
+                total = mu / (mu - 1 / (1 + gamma)) * profit
+            for d in members:
+                out[:, S, d] = total * a[d] / A
+        return out
+
+    def firm_export_value(self, sector, period, slots=slice(None)):
+        """Export value [slot, destination] of firms of one sector in one
+        period, from the panel and the revenue rule (docs/output.md)."""
+        t = self._period_index(period)
+        z_index, markets = self.panel(sector, t, slots)
+        table = self.revenue_table(sector, t)
+        sets = (np.asarray(markets) & SET_MASK).astype(np.intp)
+        return table[np.asarray(z_index, dtype=np.intp), sets, :]
+
+    def _period_index(self, period):
+        if isinstance(period, str):
+            if period not in self.periods:
+                raise AnalysisError(self.path, f"no period {period!r} in this run")
+            return self.periods.index(period)
+        t = int(period)
+        if t < 0:
+            t += self.n_periods
+        if not 0 <= t < self.n_periods:
+            raise AnalysisError(self.path, f"period index {period} out of range 0..{self.n_periods - 1}")
+        return t
+
+    # -- headline numbers -----------------------------------------------
+
+    def headline(self):
+        """Headline numbers of the run as a list of (name, value, unit)."""
+        T = self.n_periods
+        ev = self.arrays["export_value"]
+        rows = []
+        first, last = self.periods[0], self.periods[-1]
+        total_firms = sum(int(self.parameters["sectors"][s]["firms"]) for s in self.sectors)
+        rows.append(("firm slots", total_firms, "firms"))
+        sets = self.arrays["firms_by_market_set"][T - 1]
+        exporters = int(sets.sum() - sets[:, 0].sum())
+        rows.append((f"exporters, {last}", exporters, "firms"))
+        rows.append((f"exporter share, {last}", exporters / total_firms if total_firms else math.nan, "fraction"))
+        for j, d in enumerate(self.destinations):
+            rows.append((f"firms serving {d}, {last}", int(self.arrays["firms_serving"][T - 1, :, j].sum()), "firms"))
+        for j, d in enumerate(self.destinations):
+            rows.append((f"export value {d}, {first}", float(ev[0, :, j].sum()), self.units["export_value"]))
+            rows.append((f"export value {d}, {last}", float(ev[T - 1, :, j].sum()), self.units["export_value"]))
+        share = self.arrays["non_us_share"]
+        rows.append((f"non-US share of exports, {first}", float(share[0]), self.units["non_us_share"]))
+        rows.append((f"non-US share of exports, {last}", float(share[-1]), self.units["non_us_share"]))
+        rows.append(("tariff paid, all periods", float(self.arrays["tariff_paid"].sum()), self.units["tariff_paid"]))
+        rows.append(("entries, all periods", int(self.arrays["entrants"].sum()), "firms"))
+        rows.append(("exits, all periods", int(self.arrays["exiters"].sum()), "firms"))
+        rows.append(("scenario events that took effect", len(self.events), "events"))
+        return rows
+
+
+# ---------------------------------------------------------------------------
+# A sweep index
+# ---------------------------------------------------------------------------
+
+
+class Sweep:
+    """The index file of a parameter sweep (root attribute kind = 'sweep').
+
+    design: one row per run (point, replicate, seed, file, status,
+      wall_seconds and one column per swept parameter, named by its dotted
+      path as in `--set`: destinations.US.market.sunk_cost);
+    summary: one row per point: the swept values and, per outcome,
+      `<outcome>_mean`, `_sd`, `_ci_low`, `_ci_high`;
+    table: design joined with summary on `point`;
+    parameters: swept parameter paths; outcomes: summarised outcomes.
+    `runs()` iterates over the run files of complete rows.
+    """
+
+    kind = "sweep"
+    STATS = ("mean", "sd", "ci_low", "ci_high")
+
+    def __init__(self, path):
+        self.path = str(path)
+        try:
+            f = h5py.File(self.path, "r")
+        except FileNotFoundError:
+            raise AnalysisError(self.path, "no such file") from None
+        except OSError as exc:
+            raise AnalysisError(self.path, f"not a readable HDF5 file ({exc})") from None
+        with f:
+            try:
+                self._read(f)
+            except (OSError, KeyError, ValueError) as exc:
+                raise AnalysisError(self.path, f"cannot read the file (damaged?): {exc}") from None
+
+    def _read(self, f):
+        self.provenance = {k: _plain(v) for k, v in f.attrs.items()}
+        if self.provenance.get("kind") != "sweep":
+            raise AnalysisError(self.path, "not a sweep index (root attribute kind is not 'sweep')")
+        version = self.provenance.get("format_version", FORMAT_VERSION)
+        if version != FORMAT_VERSION:
+            raise AnalysisError(
+                self.path, f"format version {version}; this reader understands version {FORMAT_VERSION}"
+            )
+        self.units, self.notes = {}, []
+        design = f.get("design")
+        cols = {}
+        if isinstance(design, h5py.Dataset) and design.dtype.names:
+            # A compound table instead of one dataset per column.
+            table = design[()]
+            for name in design.dtype.names:
+                col = table[name]
+                cols[name] = [_text(v) for v in col] if col.dtype.kind in "SO" else col
+        elif isinstance(design, h5py.Group):
+            for name, obj in design.items():
+                if isinstance(obj, h5py.Dataset):
+                    cols[name] = self._column(obj, f"/design/{name}")
+        else:
+            raise AnalysisError(self.path, "missing group /design")
+        if "point" not in cols:
+            raise AnalysisError(self.path, "missing dataset /design/point")
+        self.parameters = []
+        values = design.get("values") if isinstance(design, h5py.Group) else None
+        if isinstance(values, h5py.Group):
+            for hname in self._dataset_paths(values):
+                # Parameter paths may be nested groups or dotted names;
+                # either way the column is the dotted path (as for --set).
+                pname = hname.replace("/", ".")
+                cols[pname] = self._column(values[hname], f"/design/values/{hname}")
+                self.parameters.append(pname)
+        n = {len(v) for v in cols.values()}
+        if len(n) > 1:
+            raise AnalysisError(self.path, f"/design columns differ in length: {sorted(n)}")
+        self.design = pd.DataFrame(cols)
+
+        summary = {}
+        self.outcomes = []
+        sg = f.get("summary")
+        if isinstance(sg, h5py.Group):
+            points = sg.get("points")
+            if isinstance(points, h5py.Group):
+                for hname in self._dataset_paths(points):
+                    pname = hname.replace("/", ".")
+                    summary[pname] = self._column(points[hname], f"/summary/points/{hname}")
+                    if pname not in self.parameters:
+                        self.parameters.append(pname)
+            for outcome, og in sg.items():
+                if outcome == "points" or not isinstance(og, h5py.Group):
+                    continue
+                if "mean" not in og:
+                    self.notes.append(f"/summary/{outcome} has no mean; skipped")
+                    continue
+                ok = True
+                for stat in self.STATS:
+                    if stat in og:
+                        col = og[stat][()]
+                        if col.ndim != 1:
+                            self.notes.append(f"/summary/{outcome}/{stat} is not one value per point; skipped")
+                            ok = False
+                            break
+                        summary[f"{outcome}_{stat}"] = col
+                if ok:
+                    if "n" in og and og["n"].ndim == 1:
+                        summary[f"{outcome}_n"] = og["n"][()]
+                    self.outcomes.append(outcome)
+                    unit = _text(og.attrs.get("units", "")) or _text(og["mean"].attrs.get("units", ""))
+                    self.units[outcome] = unit or outcome_units(outcome)
+        else:
+            self.notes.append("no /summary group: no summaries across replicates")
+        lengths = {len(v) for v in summary.values()}
+        if len(lengths) > 1:
+            raise AnalysisError(self.path, f"/summary columns differ in length: {sorted(lengths)}")
+        if summary:
+            self.summary = pd.DataFrame(summary)
+            if "point" not in self.summary:
+                self.summary.insert(0, "point", np.arange(len(self.summary)))
+        else:
+            self.summary = pd.DataFrame({"point": np.unique(self.design["point"])})
+        for pname in self.parameters:
+            if pname not in self.summary and pname in self.design:
+                first = self.design.groupby("point")[pname].first()
+                self.summary[pname] = self.summary["point"].map(first)
+        right = self.summary.drop(columns=[c for c in self.summary if c in self.design and c != "point"])
+        self.table = self.design.merge(right, on="point", how="left")
+
+        self.links = {}
+        rg = f.get("runs")
+        if isinstance(rg, h5py.Group):
+            for name in rg.keys():
+                link = rg.get(name, getlink=True)
+                if isinstance(link, h5py.ExternalLink):
+                    self.links[name] = link.filename
+
+    @staticmethod
+    def _dataset_paths(group):
+        out = []
+        group.visititems(lambda name, obj: out.append(name) if isinstance(obj, h5py.Dataset) else None)
+        return out
+
+    def _column(self, ds, where):
+        data = ds[()]
+        if data.ndim != 1:
+            raise AnalysisError(self.path, f"{where} has shape {data.shape}; expected one value per row")
+        if data.dtype.kind in "SO":
+            return [_text(v) for v in data]
+        return data
+
+    def __repr__(self):
+        return (f"Sweep({self.path!r}: {len(self.summary)} points, {len(self.design)} runs, "
+                f"parameters {self.parameters}, outcomes {self.outcomes})")
+
+    def run_path(self, row):
+        """The path of the run file of a design row (index or Series)."""
+        if not isinstance(row, pd.Series):
+            row = self.design.iloc[int(row)]
+        base = os.path.dirname(os.path.abspath(self.path))
+        name = row.get("file") if "file" in row else None
+        if name is None:
+            # No file column: the /runs links, in design order, if one per row.
+            links = sorted(self.links)
+            if len(links) != len(self.design):
+                raise AnalysisError(self.path, "no /design/file column and no /runs link per row: "
+                                               "cannot find the run files")
+            name = links[int(row.name)]
+        name = str(name)
+        if name in self.links:
+            name = self.links[name]
+        return name if os.path.isabs(name) else os.path.join(base, name)
+
+    def runs(self, include_incomplete=False):
+        """Yield (design row, Run) for each complete run of the sweep."""
+        for _, row in self.design.iterrows():
+            status = row.get("status", "complete")
+            if status != "complete" and not include_incomplete:
+                continue
+            yield row, Run(self.run_path(row), allow_incomplete=include_incomplete)
+
+    def grid_shape(self):
+        """Number of distinct values per swept parameter."""
+        return {p: int(self.summary[p].nunique()) for p in self.parameters if p in self.summary}
+
+
+# Units of the sweep outcome catalogue (docs/sweeps.md), by name pattern,
+# for indexes that do not store them.
+_OUTCOME_UNITS = (
+    (re.compile(r"^(non_us|us)_share$"), "fraction"),
+    (re.compile(r"^(exports|tariff_paid)_\w+$"), "model money"),
+    (re.compile(r"^(exporters|entrants|exiters)_\w+$"), "firms"),
+)
+
+
+def outcome_units(outcome):
+    """Units of a sweep outcome from its name ('' if unknown)."""
+    for pattern, unit in _OUTCOME_UNITS:
+        if pattern.match(outcome):
+            return unit
+    return ""
+
+
+def load(path, allow_incomplete=False):
+    """Open a run file or a sweep index; returns a `Run` or a `Sweep`.
+    Raises `AnalysisError` naming the file and the problem."""
+    path = str(path)
+    if not os.path.exists(path):
+        raise AnalysisError(path, "no such file")
+    try:
+        with h5py.File(path, "r") as f:
+            kind = _plain(f.attrs.get("kind", "run"))
+    except OSError as exc:
+        raise AnalysisError(path, f"not a readable HDF5 file ({exc})") from None
+    if kind == "sweep":
+        return Sweep(path)
+    if kind not in ("run",):
+        raise AnalysisError(path, f"file kind {kind!r} is not supported here (expected a run file or a sweep index)")
+    return Run(path, allow_incomplete=allow_incomplete)

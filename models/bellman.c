@@ -1,0 +1,805 @@
+/* bellman: the dynamic programme shared by the forward-looking models
+ * (models/dynamic.c, models/learning.c). Per sector and belief class,
+ * value-function iteration over the productivity grid, the previous market
+ * set and the joint regime of all destinations (docs/model.md section 6).
+ * A solution belongs to an epoch of the regime process: it is solved at the
+ * start of the run and again when the process in force differs from the one
+ * firms expected; events marked `anticipated` are foreseen (backward
+ * induction from the post-event solution). Each period a firm's values are
+ * one Bellman step with that period's flow and the stored continuation. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "economy.h"
+#include "grid.h"
+#include "bellman.h"
+#include "model.h"
+
+/* The cap on solver cells (productivity x joint regime x market set), and
+ * the size from which a sweep is shared among OpenMP threads. */
+#define DP_MAX_CELLS ((size_t)1 << 26)
+#define DP_PARALLEL_CELLS ((size_t)1 << 14)
+
+typedef tm_bellman_process dp_process;
+
+/* The joint regime law of one period: sparse rows, j -> (j', prob). */
+typedef struct {
+    int *start; /* [n_joint + 1] */
+    int *col;
+    double *prob;
+} dp_law;
+
+/* The solution of one (sector, belief class). EV tables are E[V(z', S, r') | z, r], laid out
+ * [(z * n_joint + j) * n_sets + S]. */
+typedef struct {
+    int solved;
+    int t0;           /* first period covered */
+    int n_steps;      /* ev_step[k] serves period t0 + k for k < n_steps */
+    double *ev_step;  /* [n_steps * cells] */
+    double *ev_stat;  /* [cells]: periods t0 + n_steps and later */
+    dp_process *proc; /* [n_steps + 1]: process expected at t0 + k */
+    const double *z_grid, *P; /* the sector's grid (owned by dp_state) */
+    const int *band;          /* [2 * n_z]: columns [band[2z], band[2z+1]) of row z that matter */
+    /* Summary of the first solve. */
+    int summarised;
+    double *entry_cut, *exit_cut; /* [n_joint * n_dest] */
+    int iterations;
+    double residual, seconds;
+} dp_sector;
+
+/* Work space of one solve at a time. */
+typedef struct {
+    double *v, *v_next, *flow, *revenue, *scratch;
+    int scratch_threads;
+} dp_work;
+
+typedef struct {
+    const tm_params *p;
+    tm_profit_fn profit;
+    double discount; /* beta (1 - delta) is per sector */
+    double lambda, tolerance;
+    int max_iterations;
+    int n_z, n_dest, n_sets, n_joint;
+    int n_regimes[TM_MAX_DEST], stride[TM_MAX_DEST];
+    size_t cells; /* n_z * n_joint * n_sets */
+    int n_classes, foresee;
+    double (*class_trans)[TM_MAX_DEST][TM_MAX_REGIMES][TM_MAX_REGIMES]; /* [n_classes] or NULL */
+    double *grid_z, *grid_P; /* [n_sectors * n_z], [n_sectors * n_z * n_z] */
+    int *grid_band;          /* [n_sectors * 2 * n_z] */
+    dp_sector *sec;          /* [n_sectors * n_classes] */
+    /* Work spaces: work[0] serves solves during the run (its scratch has
+     * room for every thread); the start-of-run solves use one each. */
+    dp_work *work;
+    int n_work;
+} dp_state;
+
+struct tm_bellman {
+    dp_state st;
+};
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------------------
+ * The regime process and its events (mirrors src/env.c)
+ * ---------------------------------------------------------------------- */
+
+static void process_escalate(dp_process *pr, const tm_destination *dest, int d, double scale)
+{
+    int n = dest->n_regimes;
+    for (int i = 0; i < n; i++) {
+        double stay = 1.0;
+        for (int j = 0; j < n; j++) {
+            if (j == i)
+                continue;
+            double q = dest->transition[i][j] * (j > i ? scale : 1.0);
+            pr->trans[d][i][j] = q;
+            stay -= q;
+        }
+        pr->trans[d][i][i] = stay > 0.0 ? stay : 0.0;
+    }
+}
+
+static void process_initial(const tm_params *p, dp_process *pr)
+{
+    memset(pr, 0, sizeof *pr);
+    for (int d = 0; d < p->n_dest; d++) {
+        process_escalate(pr, &p->dest[d], d, 1.0);
+        pr->override[d] = NAN;
+        pr->sunk_scale[d] = 1.0;
+    }
+}
+
+static void process_from_ctx(const tm_params *p, const tm_choice_ctx *ctx, dp_process *pr)
+{
+    memset(pr, 0, sizeof *pr);
+    for (int d = 0; d < p->n_dest; d++) {
+        int n = p->dest[d].n_regimes;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+                pr->trans[d][i][j] = ctx->transition[d][i][j];
+        pr->held[d] = ctx->held[d] != 0;
+        pr->override[d] = ctx->tariff_override[d];
+        pr->sunk_scale[d] = ctx->sunk_scale ? ctx->sunk_scale[d] : 1.0;
+    }
+}
+
+static int same_double(double a, double b)
+{
+    return a == b || (isnan(a) && isnan(b));
+}
+
+static int process_equal(const tm_params *p, const dp_process *a, const dp_process *b)
+{
+    for (int d = 0; d < p->n_dest; d++) {
+        if (a->held[d] != b->held[d] || !same_double(a->override[d], b->override[d]) ||
+            a->sunk_scale[d] != b->sunk_scale[d])
+            return 0;
+        int n = p->dest[d].n_regimes;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+                if (a->trans[d][i][j] != b->trans[d][i][j])
+                    return 0;
+    }
+    return 1;
+}
+
+/* How event ev changes the process sector s faces (src/env.c). */
+static void process_apply(const tm_params *p, dp_process *pr, const tm_event *ev, int s)
+{
+    int d = ev->destination;
+    switch (ev->kind) {
+    case TM_EVENT_REGIME:
+        pr->held[d] = ev->hold;
+        break;
+    case TM_EVENT_TARIFF:
+        if (ev->sector < 0 || ev->sector == s)
+            pr->override[d] = ev->tariff;
+        break;
+    case TM_EVENT_ESCALATION:
+        process_escalate(pr, &p->dest[d], d, ev->escalation_scale);
+        break;
+    case TM_EVENT_RELEASE:
+        pr->held[d] = 0;
+        break;
+    case TM_EVENT_SUNK_COST:
+        if (ev->sector < 0 || ev->sector == s)
+            pr->sunk_scale[d] = ev->sunk_cost_scale;
+        break;
+    }
+}
+
+static void law_free(dp_law *law)
+{
+    free(law->start);
+    free(law->col);
+    free(law->prob);
+}
+
+/* The law of next period's joint regime given this period's: independent
+ * destinations, a held regime stays, and forced[d] >= 0 is a regime an
+ * anticipated event imposes at the start of next period. */
+static int law_build(const dp_state *st, const dp_process *pr, const int *forced, dp_law *law)
+{
+    int J = st->n_joint, D = st->n_dest;
+    law->start = malloc(((size_t)J + 1) * sizeof(int));
+    law->col = NULL;
+    law->prob = NULL;
+    if (!law->start)
+        return -1;
+    double T[TM_MAX_DEST][TM_MAX_REGIMES][TM_MAX_REGIMES];
+    for (int d = 0; d < D; d++) {
+        int n = st->n_regimes[d];
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < n; k++) {
+                double q = pr->held[d] ? (double)(i == k) : pr->trans[d][i][k];
+                if (forced[d] >= 0)
+                    q = (double)(k == forced[d]);
+                T[d][i][k] = q;
+            }
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        size_t nnz = 0;
+        for (int j = 0; j < J; j++) {
+            law->start[j] = (int)nnz;
+            for (int k = 0; k < J; k++) {
+                double q = 1.0;
+                for (int d = 0; d < D && q > 0.0; d++)
+                    q *= T[d][j / st->stride[d] % st->n_regimes[d]][k / st->stride[d] % st->n_regimes[d]];
+                if (q <= 0.0)
+                    continue;
+                if (pass) {
+                    law->col[nnz] = k;
+                    law->prob[nnz] = q;
+                }
+                nnz++;
+            }
+        }
+        law->start[J] = (int)nnz;
+        if (!pass) {
+            law->col = malloc((nnz ? nnz : 1) * sizeof(int));
+            law->prob = malloc((nnz ? nnz : 1) * sizeof(double));
+            if (!law->col || !law->prob)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * The Bellman operator
+ * ---------------------------------------------------------------------- */
+
+/* Flow payoffs Pi(z, S, r) - sum f_d for every joint regime at the
+ * parameters' demand (no crowding), under the process's tariff overrides:
+ * flow[(z * n_joint + j) * n_sets + S]. */
+static void dp_flows(const dp_state *st, dp_work *w, int s, const dp_sector *sec, const dp_process *pr)
+{
+    const tm_params *p = st->p;
+    const tm_sector *ps = &p->sector[s];
+    int M = st->n_sets, J = st->n_joint;
+    double *one = w->scratch; /* n_z * n_sets, before per-thread use */
+    for (int j = 0; j < J; j++) {
+        tm_conditions cond;
+        memset(&cond, 0, sizeof cond);
+        for (int d = 0; d < st->n_dest; d++) {
+            int r = j / st->stride[d] % st->n_regimes[d];
+            const tm_regime *reg = &p->dest[d].regime[r];
+            cond.tariff[d] = isnan(pr->override[d]) ? reg->sector_tariff[s] : pr->override[d];
+            cond.closed[d] = reg->closed;
+            cond.demand[d] = ps->market[d].demand;
+            cond.sunk[d] = ps->market[d].sunk_cost;
+        }
+        tm_econ_tables(&st->profit, ps, st->n_dest, &cond, sec->z_grid, st->n_z, one, w->revenue);
+        for (int iz = 0; iz < st->n_z; iz++)
+            memcpy(w->flow + ((size_t)iz * (size_t)J + (size_t)j) * (size_t)M, one + (size_t)iz * (size_t)M,
+                   (size_t)M * sizeof(double));
+    }
+}
+
+/* lambda log sum exp(x / lambda) over finite-or--inf x (lambda > 0), or the
+ * max (lambda = 0): the expected maximum of x + extreme-value shocks, less
+ * the constant lambda * Euler's gamma (docs/model.md eq. 9). */
+static double aggregate(const double *x, int n, double lambda)
+{
+    double m = x[0];
+    for (int i = 1; i < n; i++)
+        if (x[i] > m)
+            m = x[i];
+    if (lambda <= 0.0 || isinf(m))
+        return m;
+    double sum = 0.0;
+    for (int i = 0; i < n; i++)
+        if (!isinf(x[i]))
+            sum += exp((x[i] - m) / lambda);
+    return m + lambda * log(sum);
+}
+
+typedef struct {
+    const double *P;    /* [n_z * n_z] */
+    const int *band;    /* [2 * n_z] */
+    const double *flow; /* [cells] */
+    const double *sunk; /* [n_sets * n_sets]: sunk[prev * n_sets + S] */
+    const dp_law *law;
+    double bd; /* beta (1 - delta) */
+} dp_step;
+
+/* v_out = B(v_in): for each (z, r, S_prev),
+ *   max_S { flow(z,S,r) - sunk(S \ S_prev) + bd E[v_in(z', S, r') | z, r] }
+ * (log-sum-exp with logit noise). Writes E[v_in] to ev_out when not NULL,
+ * and the range of v_out - v_in to lo, hi. Rows of z are independent, so
+ * the result does not depend on the number of threads. */
+static void bellman(const dp_state *st, dp_work *work, const dp_step *step, const double *v_in, double *v_out, double *ev_out,
+                    double *lo, double *hi, int threads)
+{
+    const int n_z = st->n_z, J = st->n_joint, M = st->n_sets;
+    const size_t C = (size_t)J * (size_t)M;
+    const double lambda = st->lambda;
+    double lo_all = INFINITY, hi_all = -INFINITY;
+    if (threads <= 0 || threads > work->scratch_threads)
+        threads = work->scratch_threads;
+    /* Small problems are faster on one thread than with a barrier a sweep. */
+    if ((size_t)n_z * C < DP_PARALLEL_CELLS)
+        threads = 1;
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1) reduction(min : lo_all) \
+    reduction(max : hi_all)
+    for (int iz = 0; iz < n_z; iz++) {
+        double *y = work->scratch + (size_t)omp_get_thread_num() * (C + 2 * (size_t)M);
+        double *w = y + C, *x = w + M;
+        /* y[j', S] = sum_z' P(z, z') v_in(z', S, j') */
+        memset(y, 0, C * sizeof(double));
+        const double *Prow = step->P + (size_t)iz * (size_t)n_z;
+        for (int jz = step->band[2 * iz]; jz < step->band[2 * iz + 1]; jz++) {
+            double q = Prow[jz];
+            if (q == 0.0)
+                continue;
+            const double *vin = v_in + (size_t)jz * C;
+            for (size_t c = 0; c < C; c++)
+                y[c] += q * vin[c];
+        }
+        for (int j = 0; j < J; j++) {
+            size_t row = ((size_t)iz * (size_t)J + (size_t)j) * (size_t)M;
+            for (int S = 0; S < M; S++)
+                w[S] = 0.0;
+            for (int k = step->law->start[j]; k < step->law->start[j + 1]; k++) {
+                const double *yc = y + (size_t)step->law->col[k] * (size_t)M;
+                double q = step->law->prob[k];
+                for (int S = 0; S < M; S++)
+                    w[S] += q * yc[S];
+            }
+            if (ev_out)
+                memcpy(ev_out + row, w, (size_t)M * sizeof(double));
+            for (int S = 0; S < M; S++)
+                w[S] = step->flow[row + (size_t)S] + step->bd * w[S];
+            if (!v_out)
+                continue;
+            for (int prev = 0; prev < M; prev++) {
+                const double *sk = step->sunk + (size_t)prev * (size_t)M;
+                for (int S = 0; S < M; S++)
+                    x[S] = w[S] - sk[S];
+                double v = aggregate(x, M, lambda);
+                v_out[row + (size_t)prev] = v;
+                double diff = v - v_in[row + (size_t)prev];
+                if (diff < lo_all)
+                    lo_all = diff;
+                if (diff > hi_all)
+                    hi_all = diff;
+            }
+        }
+    }
+    *lo = lo_all;
+    *hi = hi_all;
+}
+
+/* ------------------------------------------------------------------------
+ * Solving one epoch
+ * ---------------------------------------------------------------------- */
+
+/* sunk[prev * n_sets + S]: the sunk costs of entering S \ prev under the
+ * process's sunk-cost scale (events), at the parameters' F (no spillover). */
+static void sunk_matrix(const dp_state *st, int s, const dp_process *pr, double *sunk)
+{
+    const tm_sector *ps = &st->p->sector[s];
+    int M = st->n_sets;
+    for (int prev = 0; prev < M; prev++)
+        for (int S = 0; S < M; S++) {
+            double F = 0.0;
+            for (int d = 0; d < st->n_dest; d++)
+                if ((S & ~prev) >> d & 1)
+                    F += ps->market[d].sunk_cost * pr->sunk_scale[d];
+            sunk[prev * M + S] = F;
+        }
+}
+
+static void sector_clear_solution(dp_sector *sec)
+{
+    free(sec->ev_step);
+    free(sec->ev_stat);
+    free(sec->proc);
+    sec->ev_step = sec->ev_stat = NULL;
+    sec->proc = NULL;
+    sec->solved = 0;
+}
+
+/* Cut-offs of the policy at period t0 from its continuation value: the
+ * lowest grid z at which the argmax set contains d, from S_prev = {} (entry)
+ * and from S_prev = {d} (staying). */
+static void summarise(const dp_state *st, const dp_work *w, dp_sector *sec, const double *ev, const double *sunk,
+                      double bd)
+{
+    const int n_z = st->n_z, J = st->n_joint, M = st->n_sets, D = st->n_dest;
+    for (int j = 0; j < J; j++)
+        for (int d = 0; d < D; d++) {
+            double cut[2] = {INFINITY, INFINITY};
+            for (int which = 0; which < 2; which++) {
+                int prev = which ? 1 << d : 0;
+                for (int iz = 0; iz < n_z; iz++) {
+                    size_t row = ((size_t)iz * (size_t)J + (size_t)j) * (size_t)M;
+                    int best = 0;
+                    double best_v = -INFINITY;
+                    for (int S = 0; S < M; S++) {
+                        double v = w->flow[row + (size_t)S] - sunk[prev * M + S] + bd * ev[row + (size_t)S];
+                        if (v > best_v) {
+                            best_v = v;
+                            best = S;
+                        }
+                    }
+                    if (best >> d & 1) {
+                        cut[which] = sec->z_grid[iz];
+                        break;
+                    }
+                }
+            }
+            sec->entry_cut[j * D + d] = cut[0];
+            sec->exit_cut[j * D + d] = cut[1];
+        }
+}
+
+/* Solve sector s from period t0, the process in force being `now`:
+ * stationary value iteration under the process after the last anticipated
+ * event, then one backward Bellman step per period down to t0. */
+static int solve_sector(dp_state *st, dp_work *w, int s, int k_class, int t0, const dp_process *now, int threads,
+                        tm_error *err)
+{
+    const tm_params *p = st->p;
+    const tm_sector *ps = &p->sector[s];
+    dp_sector *sec = &st->sec[(size_t)s * (size_t)st->n_classes + (size_t)k_class];
+    const size_t cells = st->cells;
+    const double bd = p->discount * (1.0 - ps->death_rate);
+    double started = now_seconds();
+    double sunk[64 * 64];
+    sector_clear_solution(sec);
+
+    /* Models that do not foresee events (learning) solve the process now. */
+    int first = 0;
+    while (first < p->n_events && p->event[first].period <= t0)
+        first++;
+    if (!st->foresee)
+        first = p->n_events;
+    int last = t0;
+    for (int e = first; e < p->n_events; e++)
+        if (p->event[e].anticipated && p->event[e].period > last)
+            last = p->event[e].period;
+    int n_steps = last - t0;
+    sec->proc = malloc(((size_t)n_steps + 1) * sizeof *sec->proc);
+    sec->ev_stat = malloc(cells * sizeof(double));
+    sec->ev_step = n_steps ? malloc((size_t)n_steps * cells * sizeof(double)) : NULL;
+    if (!sec->proc || !sec->ev_stat || (n_steps && !sec->ev_step)) {
+        sector_clear_solution(sec);
+        return tm_error_set(err, TM_ERR_RUNTIME, "sector %s: out of memory for the dynamic programme (%d periods)",
+                            ps->name, n_steps + 1);
+    }
+    dp_process cur = *now;
+    for (int k = 0, e = first; k <= n_steps; k++) {
+        for (; e < p->n_events && p->event[e].period <= t0 + k; e++)
+            if (p->event[e].anticipated)
+                process_apply(p, &cur, &p->event[e], s);
+        sec->proc[k] = cur;
+    }
+
+    /* Stationary solve under the final process. */
+    int none[TM_MAX_DEST];
+    for (int d = 0; d < TM_MAX_DEST; d++)
+        none[d] = -1;
+    dp_law law;
+    if (law_build(st, &sec->proc[n_steps], none, &law)) {
+        law_free(&law);
+        sector_clear_solution(sec);
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    }
+    dp_flows(st, w, s, sec, &sec->proc[n_steps]);
+    sunk_matrix(st, s, &sec->proc[n_steps], sunk);
+    dp_step step = {sec->P, sec->band, w->flow, sunk, &law, bd};
+    double *v = w->v, *vn = w->v_next;
+    memset(v, 0, cells * sizeof(double));
+    double lo = 0, hi = 0, bound = INFINITY;
+    int it = 0;
+    while (it < st->max_iterations) {
+        bellman(st, w, &step, v, vn, NULL, &lo, &hi, threads);
+        it++;
+        double *t = v;
+        v = vn;
+        vn = t;
+        /* MacQueen-Porteus: V* lies within bd/(1-bd) [lo, hi] of the new
+         * iterate; the midpoint is off by at most half the width. */
+        bound = bd * (hi - lo) / (2.0 * (1.0 - bd));
+        if (bound < st->tolerance)
+            break;
+    }
+    if (!(bound < st->tolerance)) {
+        law_free(&law);
+        sector_clear_solution(sec);
+        return tm_error_set(err, TM_ERR_RUNTIME,
+                            "sector %s: value iteration did not converge in %d iterations (error bound %.3g, "
+                            "decision.tolerance %.3g); raise decision.max_iterations or decision.tolerance",
+                            ps->name, it, bound, st->tolerance);
+    }
+    double shift = bd * (lo + hi) / (2.0 * (1.0 - bd));
+    for (size_t c = 0; c < cells; c++)
+        v[c] += shift;
+    /* The stationary continuation value: E[V*] with the same law. */
+    bellman(st, w, &step, v, NULL, sec->ev_stat, &lo, &hi, threads);
+    law_free(&law);
+
+    /* Backward over the periods before the last anticipated event. */
+    for (int k = n_steps - 1; k >= 0; k--) {
+        int u = t0 + k, forced[TM_MAX_DEST];
+        for (int d = 0; d < TM_MAX_DEST; d++)
+            forced[d] = -1;
+        for (int e = first; e < p->n_events; e++)
+            if (p->event[e].anticipated && p->event[e].period == u + 1 && p->event[e].kind == TM_EVENT_REGIME)
+                forced[p->event[e].destination] = p->event[e].regime;
+        if (law_build(st, &sec->proc[k], forced, &law)) {
+            law_free(&law);
+            sector_clear_solution(sec);
+            return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+        }
+        dp_flows(st, w, s, sec, &sec->proc[k]);
+        sunk_matrix(st, s, &sec->proc[k], sunk);
+        step.law = &law;
+        double *ev = sec->ev_step + (size_t)k * cells;
+        bellman(st, w, &step, v, k > 0 ? vn : NULL, ev, &lo, &hi, threads);
+        law_free(&law);
+        double *t = v;
+        v = vn;
+        vn = t;
+    }
+    sec->t0 = t0;
+    sec->n_steps = n_steps;
+    sec->solved = 1;
+    if (!sec->summarised) {
+        /* dp_flows last ran for period t0's process. */
+        if (n_steps == 0) {
+            dp_flows(st, w, s, sec, &sec->proc[0]);
+            sunk_matrix(st, s, &sec->proc[0], sunk);
+        }
+        summarise(st, w, sec, n_steps ? sec->ev_step : sec->ev_stat, sunk, bd);
+        sec->iterations = it;
+        sec->residual = bound;
+        sec->seconds = now_seconds() - started;
+        sec->summarised = 1;
+    }
+    return 0;
+}
+
+/* The productivity chain is banded in practice: an AR(1) moves a few grid
+ * steps a period. Entries below DP_NEGLIGIBLE (a row sums to 1) change
+ * E[V] by less than the rounding of the sum, so each row's sum runs over
+ * the columns between its first and last entry at or above it. */
+#define DP_NEGLIGIBLE 1e-17
+
+static void band_rows(int n_z, const double *P, int *band)
+{
+    for (int i = 0; i < n_z; i++) {
+        const double *row = P + (size_t)i * (size_t)n_z;
+        int lo = 0, hi = n_z;
+        while (lo < n_z - 1 && row[lo] < DP_NEGLIGIBLE)
+            lo++;
+        while (hi > lo + 1 && row[hi - 1] < DP_NEGLIGIBLE)
+            hi--;
+        band[2 * i] = lo;
+        band[2 * i + 1] = hi;
+    }
+}
+
+/* The process as firms of class k see it: their own transition matrices. */
+static void process_for_class(const dp_state *st, int k, dp_process *pr)
+{
+    if (!st->class_trans)
+        return;
+    for (int d = 0; d < st->n_dest; d++)
+        for (int i = 0; i < st->n_regimes[d]; i++)
+            for (int j = 0; j < st->n_regimes[d]; j++)
+                pr->trans[d][i][j] = st->class_trans[k][d][i][j];
+}
+
+/* ------------------------------------------------------------------------
+ * Interface
+ * ---------------------------------------------------------------------- */
+
+void tm_bellman_close(tm_bellman *b)
+{
+    if (!b)
+        return;
+    dp_state *st = &b->st;
+    size_t n = (size_t)st->p->n_sectors * (size_t)st->n_classes;
+    for (size_t i = 0; st->sec && i < n; i++) {
+        sector_clear_solution(&st->sec[i]);
+        free(st->sec[i].entry_cut);
+        free(st->sec[i].exit_cut);
+    }
+    free(st->sec);
+    free(st->class_trans);
+    free(st->grid_z);
+    free(st->grid_P);
+    free(st->grid_band);
+    for (int i = 0; st->work && i < st->n_work; i++) {
+        free(st->work[i].v);
+        free(st->work[i].v_next);
+        free(st->work[i].flow);
+        free(st->work[i].revenue);
+        free(st->work[i].scratch);
+    }
+    free(st->work);
+    free(b);
+}
+
+int tm_bellman_open(const tm_params *p, int n_classes, const tm_bellman_matrices *class_trans, int foresee,
+                    tm_bellman **out, tm_error *err)
+{
+    *out = NULL;
+    tm_bellman *b = calloc(1, sizeof *b);
+    if (!b)
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    dp_state *st = &b->st;
+    st->p = p;
+    tm_profit_fn_init(&st->profit, p->elasticity, p->capacity_elasticity);
+    st->discount = p->discount;
+    st->lambda = p->logit_scale;
+    st->tolerance = p->dp_tolerance;
+    st->max_iterations = p->dp_max_iterations;
+    st->n_z = p->grid_points;
+    st->n_dest = p->n_dest;
+    st->n_sets = tm_n_sets(p->n_dest);
+    st->n_classes = n_classes;
+    st->foresee = foresee;
+    size_t joint = 1;
+    for (int d = 0; d < p->n_dest; d++) {
+        st->n_regimes[d] = p->dest[d].n_regimes;
+        st->stride[d] = (int)joint;
+        joint *= (size_t)p->dest[d].n_regimes;
+    }
+    st->cells = (size_t)st->n_z * joint * (size_t)st->n_sets;
+    if (joint * joint > DP_MAX_CELLS || st->cells > DP_MAX_CELLS) {
+        tm_error_set(err, TM_ERR_INPUT,
+                     "run.model: the %s model needs %zu joint regimes x %d market sets x %d grid points; "
+                     "expected fewer destinations or regimes (at most %zu cells)",
+                     tm_model_name(p->model), joint, st->n_sets, st->n_z, DP_MAX_CELLS);
+        goto fail;
+    }
+    st->n_joint = (int)joint;
+    size_t C = joint * (size_t)st->n_sets, n_z = (size_t)st->n_z, S = (size_t)p->n_sectors;
+    int threads = omp_get_max_threads() > 0 ? omp_get_max_threads() : 1;
+    size_t one = n_z * (size_t)st->n_sets;
+    st->sec = calloc(S * (size_t)n_classes, sizeof *st->sec);
+    st->grid_z = malloc(S * n_z * sizeof(double));
+    st->grid_P = malloc(S * n_z * n_z * sizeof(double));
+    st->grid_band = malloc(S * 2 * n_z * sizeof(int));
+    st->n_work = threads;
+    st->work = calloc((size_t)threads, sizeof *st->work);
+    for (int i = 0; st->work && i < threads; i++) {
+        dp_work *w = &st->work[i];
+        w->scratch_threads = i == 0 ? threads : 1;
+        size_t scratch = (size_t)w->scratch_threads * (C + 2 * (size_t)st->n_sets);
+        w->v = malloc(st->cells * sizeof(double));
+        w->v_next = malloc(st->cells * sizeof(double));
+        w->flow = malloc(st->cells * sizeof(double));
+        w->revenue = malloc(one * (size_t)st->n_dest * sizeof(double));
+        w->scratch = malloc((scratch > one ? scratch : one) * sizeof(double));
+        if (!w->v || !w->v_next || !w->flow || !w->revenue || !w->scratch) {
+            tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+            goto fail;
+        }
+    }
+    if (class_trans) {
+        st->class_trans = malloc((size_t)n_classes * sizeof *st->class_trans);
+        if (st->class_trans)
+            memcpy(st->class_trans, class_trans, (size_t)n_classes * sizeof *st->class_trans);
+    }
+    if (!st->sec || !st->grid_z || !st->grid_P || !st->grid_band || !st->work ||
+        (class_trans && !st->class_trans)) {
+        tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+        goto fail;
+    }
+    for (int s = 0; s < p->n_sectors; s++) {
+        const tm_sector *ps = &p->sector[s];
+        double *z = st->grid_z + (size_t)s * n_z, *P = st->grid_P + (size_t)s * n_z * n_z;
+        int *band = st->grid_band + (size_t)s * 2 * n_z;
+        /* The same discretisation as the simulation (src/sim.c). */
+        int rc = p->grid_method == TM_GRID_ROUWENHORST
+                     ? tm_grid_rouwenhorst(st->n_z, ps->persistence, ps->volatility, z, P)
+                     : tm_grid_tauchen(st->n_z, ps->persistence, ps->volatility, p->tauchen_width, z, P);
+        if (rc) {
+            tm_error_set(err, TM_ERR_INPUT, "sector %s: cannot discretise productivity", ps->name);
+            goto fail;
+        }
+        band_rows(st->n_z, P, band);
+        for (int k = 0; k < n_classes; k++) {
+            dp_sector *sec = &st->sec[(size_t)s * (size_t)n_classes + (size_t)k];
+            sec->z_grid = z;
+            sec->P = P;
+            sec->band = band;
+            sec->entry_cut = malloc(joint * (size_t)st->n_dest * sizeof(double));
+            sec->exit_cut = malloc(joint * (size_t)st->n_dest * sizeof(double));
+            if (!sec->entry_cut || !sec->exit_cut) {
+                tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+                goto fail;
+            }
+        }
+    }
+    /* The start-of-run solves are independent: one (sector, class) per
+     * thread, each with its own work space. The error reported is that of
+     * the first failing (sector, class), whatever the thread count. */
+    int items = p->n_sectors * n_classes, first_failed = items;
+    tm_error *errs = calloc((size_t)threads, sizeof *errs);
+    int *failed = malloc((size_t)threads * sizeof *failed);
+    if (!errs || !failed) {
+        free(errs);
+        free(failed);
+        tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < threads; i++)
+        failed[i] = items;
+#pragma omp parallel for schedule(dynamic) num_threads(threads)
+    for (int item = 0; item < items; item++) {
+        int me = omp_get_thread_num(), s = item / n_classes, k = item % n_classes;
+        dp_process initial;
+        process_initial(p, &initial);
+        process_for_class(st, k, &initial);
+        tm_error e = {0};
+        if (solve_sector(st, &st->work[me], s, k, -p->burn_in, &initial, 1, &e) && item < failed[me]) {
+            failed[me] = item;
+            errs[me] = e;
+        }
+    }
+    for (int i = 0; i < threads; i++)
+        if (failed[i] < first_failed) {
+            first_failed = failed[i];
+            if (err)
+                *err = errs[i];
+        }
+    free(errs);
+    free(failed);
+    if (first_failed < items)
+        goto fail;
+    *out = b;
+    return 0;
+fail:
+    tm_bellman_close(b);
+    return -1;
+}
+
+int tm_bellman_values(tm_bellman *b, int k, const tm_choice_ctx *ctx, double *value, tm_error *err)
+{
+    dp_state *st = &b->st;
+    const tm_params *p = st->p;
+    int s = ctx->sector;
+    if (ctx->n_z != st->n_z || ctx->n_sets != st->n_sets || ctx->n_dest != st->n_dest || k < 0 ||
+        k >= st->n_classes || s < 0 || s >= p->n_sectors)
+        return tm_error_set(err, TM_ERR_RUNTIME, "%s model: choice context does not match its parameters",
+                            tm_model_name(p->model));
+    dp_sector *sec = &st->sec[(size_t)s * (size_t)st->n_classes + (size_t)k];
+    dp_process now;
+    process_from_ctx(p, ctx, &now);
+    process_for_class(st, k, &now);
+    int t = ctx->period;
+    int step = t - sec->t0;
+    if (!sec->solved || step < 0 ||
+        !process_equal(p, &now, &sec->proc[step < sec->n_steps ? step : sec->n_steps])) {
+        if (solve_sector(st, &st->work[0], s, k, t, &now, ctx->threads, err))
+            return -1;
+        step = 0;
+    }
+    const double *ev = step < sec->n_steps ? sec->ev_step + (size_t)step * st->cells : sec->ev_stat;
+    int j = 0;
+    for (int d = 0; d < st->n_dest; d++)
+        j += ctx->regime[d] * st->stride[d];
+    const int M = st->n_sets, J = st->n_joint;
+    const double bd = p->discount * (1.0 - ctx->death_rate);
+    for (int iz = 0; iz < ctx->n_z; iz++) {
+        const double *flow = ctx->flow + (size_t)iz * (size_t)M;
+        const double *evz = ev + ((size_t)iz * (size_t)J + (size_t)j) * (size_t)M;
+        for (int prev = 0; prev < M; prev++) {
+            double *v = value + ((size_t)iz * (size_t)M + (size_t)prev) * (size_t)M;
+            for (int S = 0; S < M; S++) {
+                double sunk = 0.0;
+                int entering = S & ~prev;
+                for (int d = 0; d < st->n_dest; d++)
+                    if (entering >> d & 1)
+                        sunk += ctx->sunk[d];
+                v[S] = flow[S] - sunk + bd * evz[S];
+            }
+        }
+    }
+    return 0;
+}
+
+void tm_bellman_summary(const tm_bellman *b, int sector, int k, tm_policy_summary *out)
+{
+    const dp_state *st = &b->st;
+    const dp_sector *sec = &st->sec[(size_t)sector * (size_t)st->n_classes + (size_t)k];
+    out->n_joint = st->n_joint;
+    out->entry_cutoff = sec->entry_cut;
+    out->exit_cutoff = sec->exit_cut;
+    out->iterations = sec->iterations;
+    out->residual = sec->residual;
+    out->seconds = sec->seconds;
+}

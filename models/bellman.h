@@ -1,0 +1,39 @@
+/* bellman: the dynamic programme of the forward-looking models (dynamic,
+ * learning): value iteration per sector and belief class over the
+ * productivity grid, the previous market set and the joint regime. */
+#ifndef TM_BELLMAN_H
+#define TM_BELLMAN_H
+
+#include "model.h"
+
+/* What firms must know of the regime process one sector faces: the
+ * transition matrices (escalation applied, as src/env.c keeps them), which
+ * regimes an event pins, tariff overrides (NaN = none) and the sunk-cost
+ * scale of events (1 = none). */
+typedef struct {
+    double trans[TM_MAX_DEST][TM_MAX_REGIMES][TM_MAX_REGIMES];
+    int held[TM_MAX_DEST];
+    double override[TM_MAX_DEST];
+    double sunk_scale[TM_MAX_DEST];
+} tm_bellman_process;
+
+typedef double tm_bellman_matrices[TM_MAX_DEST][TM_MAX_REGIMES][TM_MAX_REGIMES];
+
+typedef struct tm_bellman tm_bellman;
+
+/* Discretise productivity as the simulation does and solve every sector
+ * and class from t0 = -run.burn_in. class_trans[k] (NULL: one class that
+ * knows the true process) replaces the transition matrices of class k;
+ * with foresee, events marked anticipated are foreseen. */
+int tm_bellman_open(const tm_params *p, int n_classes, const tm_bellman_matrices *class_trans, int foresee,
+                    tm_bellman **out, tm_error *err);
+void tm_bellman_close(tm_bellman *b);
+
+/* Choice values of class k for ctx's sector and period (docs/model.md eq.
+ * 10a); solves again when the process in force is not the expected one. */
+int tm_bellman_values(tm_bellman *b, int k, const tm_choice_ctx *ctx, double *value, tm_error *err);
+
+/* Cut-offs and statistics of the first solve of (sector, class k). */
+void tm_bellman_summary(const tm_bellman *b, int sector, int k, tm_policy_summary *out);
+
+#endif

@@ -1,0 +1,450 @@
+"""Command-line contract of tradeabm: exit statuses (0 ok, 1 runtime, 2 input
+or usage), the HDF5 layout and provenance of a run file, thread-count
+invariance of the digest, `reproduce`, and that bad input or an existing
+file never leaves or replaces anything.
+
+Runs use the built-in baseline made small with --set, so the whole file takes
+a few seconds.
+"""
+
+import hashlib
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+TRADEABM = os.environ.get("TRADEABM", "tradeabm")
+SOURCE_DIR = Path(os.environ.get("TRADEABM_SOURCE_DIR", Path(__file__).resolve().parents[2]))
+BASELINE = SOURCE_DIR / "params" / "canada_baseline.yaml"
+ONE_SECTOR = SOURCE_DIR / "tests" / "data" / "cli_one_sector.yaml"
+
+
+def tradeabm(*args, cwd=None, check_status=None):
+    """Run the binary; return the CompletedProcess (text output)."""
+    proc = subprocess.run(
+        [TRADEABM, *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "OMP_NUM_THREADS": "2"},
+    )
+    if check_status is not None:
+        assert proc.returncode == check_status, (
+            f"exit {proc.returncode}, expected {check_status}\n"
+            f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+        )
+    return proc
+
+
+def baseline_sectors():
+    """Sector names of the baseline, read from its canonical text."""
+    out = tradeabm("check", BASELINE, check_status=0).stdout
+    block = out.split("\nsectors:\n", 1)[1].split("\ndestinations:\n", 1)[0]
+    return re.findall(r"^  ([A-Za-z0-9_-]+):$", block, flags=re.M)
+
+
+@pytest.fixture(scope="session")
+def small_sets():
+    """--set options that shrink the baseline to a few thousand firms."""
+    sets = ["run.burn_in=4", "run.periods=6"]
+    sets += [f"sectors.{name}.firms=500" for name in baseline_sectors()]
+    args = []
+    for s in sets:
+        args += ["--set", s]
+    return args
+
+
+def run_small(out, small_sets, *extra, cwd=None, status=0):
+    args = ["run", "-q", *small_sets, *extra]
+    if out is not None:
+        args += ["-o", out]
+    return tradeabm(*args, cwd=cwd, check_status=status)
+
+
+@pytest.fixture(scope="session")
+def run_file(tmp_path_factory, small_sets):
+    """One complete small run of the baseline with one thread."""
+    path = tmp_path_factory.mktemp("run") / "base.h5"
+    run_small(path, small_sets, "--threads", "1")
+    return path
+
+
+def attr_str(value):
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def leftovers(folder):
+    return sorted(p.name for p in Path(folder).iterdir())
+
+
+# ---- help, version, usage errors -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["-h"], ["run", "--help"], ["check", "--help"], ["reproduce", "--help"], ["info", "--help"]],
+)
+def test_help_exits_0_and_prints_usage(args):
+    proc = tradeabm(*args, check_status=0)
+    assert "usage: tradeabm" in proc.stdout
+
+
+def test_version_exits_0_and_names_program_and_hdf5():
+    proc = tradeabm("--version", check_status=0)
+    assert proc.stdout.startswith("tradeabm ")
+    assert "HDF5" in proc.stdout
+
+
+def test_no_command_exits_2_with_usage():
+    proc = tradeabm(check_status=2)
+    assert "usage: tradeabm" in proc.stderr
+
+
+def test_unknown_command_exits_2():
+    proc = tradeabm("frobnicate", check_status=2)
+    assert "unknown command" in proc.stderr
+    assert "frobnicate" in proc.stderr
+
+
+def test_unknown_option_exits_2(tmp_path):
+    proc = tradeabm("run", "--no-such-option", cwd=tmp_path, check_status=2)
+    assert "no-such-option" in proc.stderr
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", ""])
+def test_bad_thread_count_exits_2(tmp_path, value):
+    proc = tradeabm("run", "--threads", value, cwd=tmp_path, check_status=2)
+    assert "--threads" in proc.stderr
+    assert leftovers(tmp_path) == []
+
+
+def test_extra_argument_exits_2(tmp_path):
+    tradeabm("check", BASELINE, "extra.yaml", check_status=2)
+
+
+# ---- the run file ------------------------------------------------------------
+
+
+def test_run_file_is_complete_with_provenance(run_file):
+    with h5py.File(run_file, "r") as f:
+        a = f.attrs
+        assert attr_str(a["status"]) == "complete"
+        assert re.fullmatch(r"[0-9a-f]{64}", attr_str(a["digest"]))
+        assert re.fullmatch(r"[0-9a-f]{64}", attr_str(a["params_sha256"]))
+        assert int(a["format_version"]) >= 1
+        assert int(a["threads"]) == 1
+        for key in ("version", "git_commit", "compiler", "hdf5_version", "seed", "wall_seconds"):
+            assert key in a, f"missing attribute {key}"
+
+
+def test_stored_parameters_hash_to_params_sha256(run_file):
+    with h5py.File(run_file, "r") as f:
+        text = f["parameters"][()]
+        text = text.decode() if isinstance(text, bytes) else text
+        recorded = attr_str(f.attrs["params_sha256"])
+    assert hashlib.sha256(text.encode()).hexdigest() == recorded
+    assert "firms: 500" in text, "the --set overrides are part of the stored parameters"
+
+
+def test_series_datasets_carry_units_and_description(run_file):
+    with h5py.File(run_file, "r") as f:
+        series = f["series"]
+        names = set(series.keys())
+        for required in ("firms_serving", "entrants", "exiters", "export_value", "tariff_paid", "non_us_share"):
+            assert required in names
+        for name in names:
+            ds = series[name]
+            assert "units" in ds.attrs, f"series/{name} lacks units"
+            assert attr_str(ds.attrs["description"]).strip(), f"series/{name} lacks a description"
+
+
+def test_series_have_one_row_per_logged_period_and_satisfy_the_accounting_identity(run_file):
+    with h5py.File(run_file, "r") as f:
+        serving = f["series/firms_serving"][()]
+        entrants = f["series/entrants"][()]
+        exiters = f["series/exiters"][()]
+        by_set = f["series/firms_by_market_set"][()]
+        n_sectors = f["dimensions/sectors"].shape[0]
+        n_dest = f["dimensions/destinations"].shape[0]
+    assert serving.shape == (6, n_sectors, n_dest)
+    np.testing.assert_array_equal(serving[1:] - serving[:-1], entrants[1:] - exiters[1:])
+    np.testing.assert_array_equal(by_set.sum(axis=2), np.full((6, n_sectors), 500))
+
+
+def test_threads_1_2_and_4_give_identical_digests_and_series(tmp_path, run_file, small_sets):
+    with h5py.File(run_file, "r") as f:
+        digest = attr_str(f.attrs["digest"])
+        exports = f["series/export_value"][()]
+    for threads in (2, 4):
+        path = tmp_path / f"t{threads}.h5"
+        run_small(path, small_sets, "--threads", threads)
+        with h5py.File(path, "r") as g:
+            assert int(g.attrs["threads"]) == threads
+            assert attr_str(g.attrs["digest"]) == digest, f"{threads} threads changed the digest"
+            assert np.array_equal(g["series/export_value"][()], exports)
+
+
+def test_another_seed_gives_another_digest(tmp_path, run_file, small_sets):
+    path = tmp_path / "seed.h5"
+    run_small(path, small_sets, "--seed", "12345")
+    with h5py.File(run_file, "r") as f, h5py.File(path, "r") as g:
+        assert attr_str(g.attrs["digest"]) != attr_str(f.attrs["digest"])
+        assert int(g.attrs["seed"]) == 12345
+
+
+def test_reproduce_exits_0_and_reports_matching_digests(run_file):
+    proc = tradeabm("reproduce", run_file, "--threads", "2", check_status=0)
+    assert "digests match" in proc.stdout
+
+
+def test_reproduce_of_a_tampered_digest_exits_1(tmp_path, run_file):
+    copy = tmp_path / "tampered.h5"
+    copy.write_bytes(run_file.read_bytes())
+    with h5py.File(copy, "r+") as f:
+        old = attr_str(f.attrs["digest"])
+        new = ("0" if old[0] != "0" else "1") + old[1:]
+        f.attrs["digest"] = new  # a Python str is stored as a UTF-8 variable-length string, as written
+    proc = tradeabm("reproduce", copy, check_status=1)
+    assert "NOT reproduced" in proc.stdout
+
+
+def test_reproduce_of_tampered_parameters_exits_2(tmp_path, run_file):
+    copy = tmp_path / "params_tampered.h5"
+    copy.write_bytes(run_file.read_bytes())
+    with h5py.File(copy, "r+") as f:
+        text = f["parameters"][()]
+        text = text.decode() if isinstance(text, bytes) else text
+        del f["parameters"]
+        f["parameters"] = text.replace("seed: ", "seed: 1", 1)
+    proc = tradeabm("reproduce", copy, check_status=2)
+    assert "SHA-256" in proc.stderr
+
+
+def test_info_prints_provenance_of_a_run_file(run_file):
+    proc = tradeabm("info", run_file, check_status=0)
+    assert "complete" in proc.stdout
+    with h5py.File(run_file, "r") as f:
+        assert attr_str(f.attrs["digest"]) in proc.stdout
+
+
+def test_info_on_a_non_hdf5_file_exits_2_with_a_clear_message(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("not a run file\n")
+    proc = tradeabm("info", path, check_status=2)
+    assert "not an HDF5 file" in proc.stderr
+    assert "notes.txt" in proc.stderr
+
+
+def test_info_on_a_missing_file_exits_2(tmp_path):
+    proc = tradeabm("info", tmp_path / "absent.h5", check_status=2)
+    assert "absent.h5" in proc.stderr
+
+
+# ---- check and params --doc ----------------------------------------------------
+
+
+def test_check_prints_canonical_text_and_its_sha256():
+    proc = tradeabm("check", BASELINE, check_status=0)
+    body, _, last = proc.stdout.rstrip("\n").rpartition("\n")
+    match = re.fullmatch(r"# sha256: ([0-9a-f]{64})", last)
+    assert match, last
+    assert hashlib.sha256((body + "\n").encode()).hexdigest() == match.group(1)
+    assert "sectors:" in body and "destinations:" in body
+
+
+def test_check_output_is_itself_a_valid_parameter_file_with_the_same_hash(tmp_path):
+    first = tradeabm("check", BASELINE, "--set", "run.seed=5", check_status=0).stdout
+    resolved = tmp_path / "resolved.yaml"
+    resolved.write_text(first)
+    second = tradeabm("check", resolved, check_status=0).stdout
+    assert second == first
+
+
+def test_params_doc_lists_every_parameter_path():
+    proc = tradeabm("params", "--doc", check_status=0)
+    for path in ("run.seed", "sectors.<sector>.firms", "demand.elasticity", "events[].at"):
+        assert f"`{path}`" in proc.stdout
+
+
+# ---- bad input writes nothing ---------------------------------------------------
+
+
+BAD_PARAMS = """\
+run:
+  periods: 4
+sectors:
+  steel:
+    firms: 100
+    death_rate: 1.5
+destinations:
+  US:
+    regimes:
+      open: {tariff: 0}
+"""
+
+
+def test_bad_parameter_file_exits_2_naming_file_line_col_and_key(tmp_path):
+    params = tmp_path / "bad.yaml"
+    params.write_text(BAD_PARAMS)
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = tradeabm("run", params, "-o", out / "run.h5", check_status=2)
+    assert "bad.yaml:6:17:" in proc.stderr
+    assert "sectors.steel.death_rate" in proc.stderr
+    assert proc.stderr.count("error:") == 1, "one clear error"
+    assert leftovers(out) == [], "no output and no temporary file"
+
+
+def test_bad_parameter_file_with_default_name_leaves_the_folder_empty(tmp_path):
+    params = tmp_path / "bad.yaml"
+    params.write_text(BAD_PARAMS)
+    work = tmp_path / "work"
+    work.mkdir()
+    tradeabm("run", params, cwd=work, check_status=2)
+    assert leftovers(work) == []
+
+
+def test_check_of_a_bad_file_exits_2(tmp_path):
+    params = tmp_path / "bad.yaml"
+    params.write_text(BAD_PARAMS)
+    proc = tradeabm("check", params, check_status=2)
+    assert "bad.yaml:6:17:" in proc.stderr
+    assert proc.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "setting, needle",
+    [
+        ("run.periods", "expected path.to.key=value"),
+        ("run.seed=", "the value is empty"),
+        ("run.periods.x=1", "not a mapping"),
+        ("run.perods=3", "did you mean `periods`"),
+        ("demand.elasticity=nan", "demand.elasticity"),
+    ],
+)
+def test_bad_set_exits_2_and_writes_nothing(tmp_path, setting, needle):
+    proc = tradeabm("run", "--set", setting, cwd=tmp_path, check_status=2)
+    assert needle in proc.stderr
+    assert leftovers(tmp_path) == []
+
+
+def test_missing_parameter_file_exits_2(tmp_path):
+    proc = tradeabm("run", tmp_path / "absent.yaml", cwd=tmp_path, check_status=2)
+    assert "absent.yaml" in proc.stderr
+    assert leftovers(tmp_path) == []
+
+
+def test_binary_parameter_file_exits_2(tmp_path):
+    params = tmp_path / "blob.yaml"
+    params.write_bytes(b"run:\n  seed: 1\n\x00\x01\x02")
+    proc = tradeabm("check", params, check_status=2)
+    assert "NUL" in proc.stderr
+
+
+def test_output_in_a_missing_folder_exits_2(tmp_path, small_sets):
+    proc = run_small(tmp_path / "no" / "such" / "run.h5", small_sets, status=2)
+    assert "does not exist" in proc.stderr
+
+
+# ---- never overwrite without --force --------------------------------------------
+
+
+def test_existing_output_is_kept_without_force(tmp_path, run_file, small_sets):
+    target = tmp_path / "keep.h5"
+    target.write_bytes(run_file.read_bytes())
+    before = target.read_bytes()
+    mtime = target.stat().st_mtime_ns
+    proc = run_small(target, small_sets, "--seed", "99", status=2)
+    assert "--force" in proc.stderr
+    assert target.read_bytes() == before
+    assert target.stat().st_mtime_ns == mtime
+    assert leftovers(tmp_path) == ["keep.h5"]
+
+
+def test_existing_output_is_replaced_with_force(tmp_path, run_file, small_sets):
+    target = tmp_path / "replace.h5"
+    target.write_bytes(run_file.read_bytes())
+    run_small(target, small_sets, "--seed", "99", "--force")
+    with h5py.File(target, "r") as f:
+        assert int(f.attrs["seed"]) == 99
+        assert attr_str(f.attrs["status"]) == "complete"
+    assert leftovers(tmp_path) == ["replace.h5"]
+
+
+def test_default_output_names_never_overwrite(tmp_path, small_sets):
+    run_small(None, small_sets, cwd=tmp_path)
+    run_small(None, small_sets, cwd=tmp_path)
+    names = leftovers(tmp_path)
+    assert len(names) == 2, names
+    assert all(name.endswith(".h5") for name in names)
+    assert names[0].startswith("canada_baseline-s")
+    with h5py.File(tmp_path / names[0], "r") as a, h5py.File(tmp_path / names[1], "r") as b:
+        assert attr_str(a.attrs["digest"]) == attr_str(b.attrs["digest"])
+
+
+def test_default_output_name_follows_the_parameter_file(tmp_path):
+    params = tmp_path / "tiny.yaml"
+    params.write_text(BAD_PARAMS.replace("death_rate: 1.5", "death_rate: 0.05") + "run_extra: 0\n")
+    # An unknown section fails; the same file without it runs and is named after it.
+    tradeabm("run", "-q", params, cwd=tmp_path, check_status=2)
+    params.write_text(BAD_PARAMS.replace("death_rate: 1.5", "death_rate: 0.05"))
+    tradeabm("run", "-q", params, "--set", "run.burn_in=2", "--seed", "3", cwd=tmp_path, check_status=0)
+    assert (tmp_path / "tiny-s3.h5").exists()
+
+
+def test_file_appearing_at_the_output_path_during_a_run_is_not_replaced(tmp_path):
+    """Two runs may pick the same name; the later one must not clobber the
+    file the earlier one finished. A bigger run gives time to step in."""
+    target = tmp_path / "race.h5"
+    proc = subprocess.Popen(
+        [TRADEABM, "run", "-q", ONE_SECTOR, "--set", "sectors.steel.firms=400000", "--set", "run.periods=60",
+         "--threads", "2", "-o", target],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not any(".tmp-" in name for name in leftovers(tmp_path)):
+        assert proc.poll() is None, "the run ended before its temporary file was seen"
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+    target.write_bytes(b"someone else's results")
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 1, stderr
+    assert "not replaced" in stderr
+    assert target.read_bytes() == b"someone else's results"
+    kept = [name for name in leftovers(tmp_path) if ".tmp-" in name]
+    assert len(kept) == 1 and kept[0] in stderr, "the finished results are kept and named"
+    with h5py.File(tmp_path / kept[0], "r") as f:
+        assert attr_str(f.attrs["status"]) == "complete"
+
+
+def test_small_parameter_file_runs_and_reproduces(tmp_path):
+    out = tmp_path / "one.h5"
+    tradeabm("run", "-q", ONE_SECTOR, "-o", out, check_status=0)
+    proc = tradeabm("reproduce", out, "--threads", "1", check_status=0)
+    assert "digests match" in proc.stdout
+
+
+def test_info_on_an_hdf5_file_that_is_not_a_run_file_exits_2(tmp_path):
+    path = tmp_path / "other.h5"
+    with h5py.File(path, "w") as f:
+        f["x"] = [1, 2, 3]
+    proc = tradeabm("info", path, check_status=2)
+    assert "not a tradeabm run file" in proc.stderr
+
+
+def test_reproduce_refuses_an_incomplete_file_with_exit_2(tmp_path, run_file):
+    copy = tmp_path / "partial.h5"
+    copy.write_bytes(run_file.read_bytes())
+    with h5py.File(copy, "r+") as f:
+        f.attrs["status"] = "incomplete"
+    proc = tradeabm("reproduce", copy, check_status=2)
+    assert "incomplete" in proc.stderr

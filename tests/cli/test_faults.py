@@ -1,0 +1,166 @@
+"""Faults: unwritable output folder, disk full (a file-size limit makes
+writes fail with EFBIG), missing parameter file, corrupt or truncated HDF5
+files given to `info` and `reproduce`. Each gives a clear error, exit 1 or
+2, and no half-written file under the final name (nor a temporary one)."""
+import os
+import resource
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+BIN = os.environ.get("TRADEABM", "tradeabm")
+SOURCE = Path(os.environ.get("TRADEABM_SOURCE_DIR", Path(__file__).resolve().parents[2]))
+SMALL = SOURCE / "tests" / "data" / "analysis_small.yaml"
+ENV = dict(os.environ, OMP_NUM_THREADS="2")
+
+
+def run(args, cwd, fsize=None, env=None):
+    def limits():
+        if fsize is not None:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+
+    return subprocess.run([BIN, *args], cwd=cwd, capture_output=True, text=True, preexec_fn=limits,
+                          env=dict(ENV, **(env or {})), timeout=300)
+
+
+def one_error(proc):
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tradeabm: error: "), proc.stderr
+    return lines[0]
+
+
+def names(folder):
+    return sorted(p.name for p in Path(folder).iterdir())
+
+
+@pytest.fixture(scope="module")
+def good_file(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("good")
+    shutil.copy(SMALL, folder / "small.yaml")
+    proc = run(["run", "small.yaml", "-o", "good.h5", "-q", "--set", "run.periods=6"], folder)
+    assert proc.returncode == 0, proc.stderr
+    return folder / "good.h5"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_output_folder(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        proc = run(["run", str(SMALL), "-o", str(out / "x.h5"), "-q"], tmp_path)
+    finally:
+        out.chmod(0o755)
+    assert proc.returncode == 2
+    assert "not writable" in one_error(proc)
+    assert names(out) == []
+
+
+def test_output_folder_where_no_file_can_be_created(tmp_path):
+    # /proc accepts no new files, even from root.
+    proc = run(["run", str(SMALL), "-o", "/proc/tradeabm-test.h5", "-q"], tmp_path)
+    assert proc.returncode == 2
+    assert "/proc" in one_error(proc)
+
+
+def test_missing_output_folder(tmp_path):
+    proc = run(["run", str(SMALL), "-o", "nowhere/x.h5", "-q"], tmp_path)
+    assert proc.returncode == 2
+    assert "nowhere" in one_error(proc) and "does not exist" in proc.stderr
+    assert names(tmp_path) == []
+
+
+def test_missing_parameter_file(tmp_path):
+    proc = run(["run", "absent.yaml", "-o", "x.h5", "-q"], tmp_path)
+    assert proc.returncode == 2
+    assert "absent.yaml: cannot open" in one_error(proc)
+    assert names(tmp_path) == []
+
+
+def test_disk_full_is_refused_before_the_run(tmp_path):
+    proc = run(["run", str(SMALL), "-o", "x.h5", "-q", "--set", "run.periods=400"], tmp_path, fsize=100_000)
+    assert proc.returncode == 2
+    msg = one_error(proc)
+    assert "not enough disk space" in msg and "KiB" in msg
+    assert names(tmp_path) == []
+
+
+@pytest.mark.parametrize("extra", [
+    ["--set", "run.periods=400"],
+    ["--panel", "--set", "run.periods=40", "--set", "sectors.agrifood.firms=1000000"],
+    ["--panel", "--set", "run.periods=40", "--set", "sectors.agrifood.firms=1000000", "--checkpoint-every", "1"],
+], ids=["series", "panel", "checkpoint"])
+def test_disk_full_during_the_run(tmp_path, extra):
+    # Past the pre-flight check (estimates are rough), writes fail with EFBIG.
+    limit = 100_000 if "--panel" not in extra else 3_000_000
+    proc = run(["run", str(SMALL), "-o", "x.h5", "-q", *extra], tmp_path, fsize=limit,
+               env={"TRADEABM_PREFLIGHT": "off"})
+    assert proc.returncode == 1, proc.stderr
+    msg = one_error(proc)
+    assert "disk full" in msg or "File too large" in msg
+    assert names(tmp_path) == [], "no final, temporary or checkpoint file is left"
+
+
+def test_disk_full_keeps_an_existing_file(tmp_path, good_file):
+    shutil.copy(good_file, tmp_path / "x.h5")
+    before = (tmp_path / "x.h5").read_bytes()
+    proc = run(["run", str(SMALL), "-o", "x.h5", "-q", "--force", "--set", "run.periods=400"], tmp_path,
+               fsize=100_000, env={"TRADEABM_PREFLIGHT": "off"})
+    assert proc.returncode == 1
+    assert (tmp_path / "x.h5").read_bytes() == before
+    assert names(tmp_path) == ["x.h5"]
+
+
+def damaged(tmp_path, good_file, kind):
+    data = bytearray(good_file.read_bytes())
+    if kind == "truncated":
+        data = data[: len(data) // 3]
+    elif kind == "empty":
+        data = bytearray()
+    elif kind == "superblock":
+        data[0:8] = bytes(8)
+    elif kind == "flipped":
+        for i in range(len(data) // 2, len(data)):
+            data[i] ^= 0x5A
+    elif kind == "text":
+        data = bytearray(b"run:\n  periods: 4\n")
+    path = tmp_path / f"{kind}.h5"
+    path.write_bytes(bytes(data))
+    return path
+
+
+KINDS = ["truncated", "empty", "superblock", "flipped", "text"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("command", ["info", "reproduce"])
+def test_corrupt_file(tmp_path, good_file, kind, command):
+    path = damaged(tmp_path, good_file, kind)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    before = names(tmp_path)
+    proc = run([command, path.name], tmp_path, env={"TMPDIR": str(scratch)})
+    assert proc.returncode in (1, 2), proc.stdout + proc.stderr
+    assert path.name in one_error(proc)
+    assert names(tmp_path) == before and names(scratch) == []
+
+
+def test_hdf5_file_from_another_program(tmp_path):
+    import h5py
+    with h5py.File(tmp_path / "other.h5", "w") as f:
+        f["x"] = [1, 2, 3]
+    for command in ("info", "reproduce"):
+        proc = run([command, "other.h5"], tmp_path)
+        assert proc.returncode == 2
+        assert "not a tradeabm run file" in one_error(proc)
+
+
+def test_missing_file_for_info_and_reproduce(tmp_path):
+    for command in ("info", "reproduce"):
+        proc = run([command, "absent.h5"], tmp_path)
+        assert proc.returncode == 2
+        assert "absent.h5" in one_error(proc)

@@ -1,0 +1,229 @@
+"""Interruption and checkpoints: SIGINT/SIGTERM stop a run at a period
+boundary with status incomplete; a second signal kills it at once; no
+finished file is ever replaced by a partial one; `--checkpoint-every` and
+`run --resume` give the same digest as an uninterrupted run."""
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+BIN = os.environ.get("TRADEABM", "tradeabm")
+SOURCE = Path(os.environ.get("TRADEABM_SOURCE_DIR", Path(__file__).resolve().parents[2]))
+SMALL = SOURCE / "tests" / "data" / "analysis_small.yaml"
+ENV = dict(os.environ, OMP_NUM_THREADS="2")
+
+# About 20 ms a period (50 ms with the panel) on two cores.
+LONG = ["--set", "run.periods=3000", "--set", "run.burn_in=2", "--set", "sectors.agrifood.firms=1000000"]
+MEDIUM = ["--set", "run.periods=40", "--set", "run.burn_in=2", "--set", "sectors.agrifood.firms=1000000", "--panel"]
+
+
+def params_copy(tmp_path):
+    """A private copy of the parameters, so edits elsewhere cannot change a run."""
+    path = tmp_path / "small.yaml"
+    path.write_text(SMALL.read_text())
+    return path
+
+
+def start(cmd, cwd):
+    return subprocess.Popen([BIN, *cmd], cwd=cwd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(predicate, proc, timeout=60):
+    t0 = time.time()
+    while not predicate():
+        if proc.poll() is not None:
+            pytest.fail("the run ended before the test could interrupt it: " + proc.stderr.read())
+        if time.time() - t0 > timeout:
+            proc.kill()
+            pytest.fail("timed out waiting for the run")
+        time.sleep(0.01)
+
+
+def temp_files(folder):
+    return sorted(p.name for p in folder.iterdir() if ".tmp-" in p.name)
+
+
+def attrs(path):
+    with h5py.File(path, "r") as f:
+        return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+
+
+def datasets(path):
+    """Every dataset's values (NaN-safe), except wall-clock timings."""
+    out = {}
+    with h5py.File(path, "r") as f:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset) and name != "policy/solve_seconds":
+                out[name] = repr(obj[()].tolist()) if obj.dtype.names else obj[()]
+        f.visititems(visit)
+    return out
+
+
+def assert_same_data(a, b):
+    da, db = datasets(a), datasets(b)
+    assert sorted(da) == sorted(db)
+    for name in da:
+        x, y = da[name], db[name]
+        if isinstance(x, str):
+            assert x == y, name
+        elif isinstance(x, np.ndarray) and x.dtype.kind == "f":
+            assert np.array_equal(x, y, equal_nan=True), name
+        else:
+            assert np.array_equal(np.asarray(x), np.asarray(y)), name
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_at_a_period_boundary_with_status_incomplete(tmp_path, sig):
+    params = params_copy(tmp_path)
+    earlier = tmp_path / "earlier.h5"
+    earlier.write_bytes(b"an earlier result")
+    mtime = earlier.stat().st_mtime_ns
+    proc = start(["run", str(params), "-o", "run.h5", "-q", *LONG], tmp_path)
+    wait_for(lambda: temp_files(tmp_path), proc)
+    time.sleep(0.3)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    assert f"interrupted by signal {int(sig)}" in err
+    a = attrs(tmp_path / "run.h5")
+    assert a["status"] == "incomplete"
+    with h5py.File(tmp_path / "run.h5", "r") as f:
+        logged = f["series/firms_serving"].shape[0]
+        assert 0 < logged < 3000
+        assert f["periods/label"].shape[0] == logged
+    assert temp_files(tmp_path) == []
+    assert earlier.read_bytes() == b"an earlier result" and earlier.stat().st_mtime_ns == mtime
+    # `info` reads the partial file.
+    info = subprocess.run([BIN, "info", "run.h5"], cwd=tmp_path, capture_output=True, text=True)
+    assert info.returncode == 0 and "incomplete" in info.stdout
+
+
+def complete_file(tmp_path, name):
+    params = params_copy(tmp_path)
+    subprocess.run([BIN, "run", str(params), "-o", name, "-q", "--set", "run.periods=3"], cwd=tmp_path, env=ENV,
+                   check=True)
+    return (tmp_path / name).read_bytes()
+
+
+def test_partial_run_never_replaces_a_complete_file_even_with_force(tmp_path):
+    before = complete_file(tmp_path, "dest.h5")
+    proc = start(["run", "small.yaml", "-o", "dest.h5", "-q", "--force", *LONG], tmp_path)
+    wait_for(lambda: temp_files(tmp_path), proc)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert (tmp_path / "dest.h5").read_bytes() == before
+    kept = temp_files(tmp_path)
+    assert len(kept) == 1 and kept[0] in err
+    assert attrs(tmp_path / kept[0])["status"] == "incomplete"
+
+
+def test_second_signal_kills_at_once_and_leaves_the_complete_file(tmp_path):
+    before = complete_file(tmp_path, "dest.h5")
+    proc = start(["run", "small.yaml", "-o", "dest.h5", "-q", "--force", *LONG], tmp_path)
+    wait_for(lambda: temp_files(tmp_path), proc)
+    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    # Either the default action killed it, or the first signal was already
+    # handled at a boundary; in no case is the complete file replaced.
+    assert proc.returncode in (-signal.SIGTERM, 1)
+    assert (tmp_path / "dest.h5").read_bytes() == before
+
+
+def reference(tmp_path, params, extra=()):
+    subprocess.run([BIN, "run", str(params), "-o", "ref.h5", "-q", *MEDIUM, *extra], cwd=tmp_path, env=ENV,
+                   check=True)
+    return attrs(tmp_path / "ref.h5")["digest"]
+
+
+def test_resume_after_sigkill_gives_the_uninterrupted_digest(tmp_path):
+    params = params_copy(tmp_path)
+    digest = reference(tmp_path, params)
+    proc = start(["run", str(params), "-o", "run.h5", "-q", "--checkpoint-every", "4", *MEDIUM], tmp_path)
+    ckpt = tmp_path / "run.h5.ckpt"
+    wait_for(ckpt.exists, proc)
+    time.sleep(0.15)
+    proc.kill()
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert not (tmp_path / "run.h5").exists()
+    assert temp_files(tmp_path), "the partial file stays under its temporary name"
+    res = subprocess.run([BIN, "run", "--resume", "run.h5.ckpt", "-q", "--threads", "1"], cwd=tmp_path, env=ENV,
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    a = attrs(tmp_path / "run.h5")
+    assert a["status"] == "complete"
+    assert a["digest"] == digest
+    assert_same_data(tmp_path / "ref.h5", tmp_path / "run.h5")
+    assert not ckpt.exists() and temp_files(tmp_path) == []
+    rep = subprocess.run([BIN, "reproduce", "run.h5"], cwd=tmp_path, env=ENV, capture_output=True, text=True)
+    assert rep.returncode == 0, rep.stdout + rep.stderr
+
+
+def test_resume_after_sigterm_gives_the_uninterrupted_digest(tmp_path):
+    params = params_copy(tmp_path)
+    digest = reference(tmp_path, params)
+    proc = start(["run", str(params), "-o", "run.h5", "-q", "--checkpoint-every", "50", *MEDIUM], tmp_path)
+    wait_for(lambda: temp_files(tmp_path), proc)
+    time.sleep(0.4)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1 and "--resume" in err
+    assert attrs(tmp_path / "run.h5")["status"] == "incomplete"
+    res = subprocess.run([BIN, "run", "--resume", "run.h5", "-q"], cwd=tmp_path, env=ENV, capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stderr
+    assert attrs(tmp_path / "run.h5")["digest"] == digest
+    assert_same_data(tmp_path / "ref.h5", tmp_path / "run.h5")
+
+
+def killed_checkpoint(tmp_path):
+    params = params_copy(tmp_path)
+    proc = start(["run", str(params), "-o", "run.h5", "-q", "--checkpoint-every", "2", *MEDIUM], tmp_path)
+    ckpt = tmp_path / "run.h5.ckpt"
+    wait_for(ckpt.exists, proc)
+    proc.kill()
+    proc.communicate(timeout=60)
+    return ckpt
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage"])
+def test_damaged_checkpoint_is_refused(tmp_path, damage):
+    ckpt = killed_checkpoint(tmp_path)
+    data = bytearray(ckpt.read_bytes())
+    if damage == "truncate":
+        data = data[: len(data) // 2]
+    elif damage == "flip":
+        data[len(data) // 2] ^= 0x40
+    else:
+        data = bytearray(b"not a checkpoint at all")
+    ckpt.write_bytes(bytes(data))
+    before = sorted(p.name for p in tmp_path.iterdir())
+    res = subprocess.run([BIN, "run", "--resume", str(ckpt), "-q"], cwd=tmp_path, env=ENV, capture_output=True,
+                         text=True)
+    assert res.returncode == 2, res.stderr
+    assert "run.h5.ckpt" in res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert not (tmp_path / "run.h5").exists()
+
+
+def test_resume_takes_no_parameter_file(tmp_path):
+    ckpt = killed_checkpoint(tmp_path)
+    res = subprocess.run([BIN, "run", "small.yaml", "--resume", str(ckpt)], cwd=tmp_path, env=ENV,
+                         capture_output=True, text=True)
+    assert res.returncode == 2
+    assert "--resume" in res.stderr
+
+
+def test_resume_of_a_missing_checkpoint(tmp_path):
+    res = subprocess.run([BIN, "run", "--resume", "nothing.h5"], cwd=tmp_path, env=ENV, capture_output=True,
+                         text=True)
+    assert res.returncode == 2
+    assert "nothing.h5.ckpt" in res.stderr

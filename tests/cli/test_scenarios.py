@@ -1,0 +1,130 @@
+"""Scenario files and `tradeabm compare`: every scenario validates, the 2025
+US tariffs lower US exports of steel and aluminum against the baseline, and
+a two-replicate comparison has the documented layout (docs/output.md,
+"Comparison files") with confidence intervals."""
+import glob
+import os
+import subprocess
+
+import h5py
+import numpy as np
+import pytest
+
+TM = os.environ.get("TRADEABM", "build/tradeabm")
+SRC = os.environ.get("TRADEABM_SOURCE_DIR", os.getcwd())
+BASE = os.path.join(SRC, "params", "canada_baseline.yaml")
+SCEN = os.path.join(SRC, "params", "scenarios")
+
+# Small and fast: fewer firm slots keep the comparison under a few seconds.
+SMALL = ["--set", "run.burn_in=40"]
+
+
+def text(v):
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def tm(*args, check=True):
+    r = subprocess.run([TM, *args], capture_output=True, text=True, timeout=300)
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r
+
+
+def scenario_files():
+    return sorted(glob.glob(os.path.join(SCEN, "*.yaml")))
+
+
+def test_the_issue_scenarios_exist():
+    names = {os.path.basename(f)[:-5] for f in scenario_files()}
+    for want in ["us_tariffs_2025", "us_ruling_2026", "china_agrifood_2025", "canada_china_arrangement_2026",
+                 "canola_ban_2019", "diversification_2035", "high_political_risk"]:
+        assert want in names
+
+
+@pytest.mark.parametrize("path", scenario_files(), ids=os.path.basename)
+def test_scenario_passes_check(path):
+    r = tm("check", path)
+    assert "# sha256:" in r.stdout
+    with open(path) as f:
+        assert "extends: ../canada_baseline.yaml" in f.read()
+
+
+@pytest.mark.parametrize("path", scenario_files(), ids=os.path.basename)
+def test_every_scenario_event_cites_a_tag(path):
+    text = tm("check", path).stdout
+    notes = [line for line in text.splitlines() if line.strip().startswith("note:")]
+    for note in notes:
+        assert any(tag in note for tag in ("[P", "[N", "[M", "[E", "P]", "N]", "E]")), note
+
+
+@pytest.fixture(scope="module")
+def tariff_comparison(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cmp") / "us_tariffs.h5"
+    r = tm("compare", BASE, os.path.join(SCEN, "us_tariffs_2025.yaml"), "-o", str(out), "--replicates", "2",
+           *SMALL)
+    return out, r.stdout
+
+
+def test_us_tariffs_lower_us_steel_exports(tariff_comparison):
+    out, _ = tariff_comparison
+    with h5py.File(out, "r") as f:
+        sectors = [s.decode() for s in f["dimensions/sectors"][:]]
+        dests = [d.decode() for d in f["dimensions/destinations"][:]]
+        s, us = sectors.index("steel_aluminum"), dests.index("US")
+        diff = f["difference/export_value"][:]
+        # From 2025Q2 (50%) on, every replicate exports less to the US.
+        periods = [p.decode() for p in f["dimensions/periods"][:]]
+        t = periods.index("2025Q2")
+        assert np.all(diff[:, t:, s, us] < 0)
+        eff = f["effects"][:]
+        row = [e for e in eff if e["sector"].decode() == "steel_aluminum"
+               and e["measure"].decode() == "us_exports_change_pct"][0]
+        assert row["mean"] < -10
+        assert row["ci_high"] < 0
+
+
+def test_comparison_file_has_the_documented_layout(tariff_comparison):
+    out, stdout = tariff_comparison
+    with h5py.File(out, "r") as f:
+        assert text(f.attrs["program"]) == "tradeabm"
+        assert text(f.attrs["kind"]) == "comparison"
+        assert int(f.attrs["format_version"]) == 1
+        assert int(f.attrs["replicates"]) == 2
+        seeds = f.attrs["seeds"]
+        assert len(seeds) == 2 and seeds[0] != seeds[1]
+        for side in ("base", "scenario"):
+            for r in ("r01", "r02"):
+                run = f[f"{side}/{r}"]  # external link to the run file
+                assert text(run.attrs["status"]) == "complete"
+                assert run["series/export_value"].shape == f["difference/export_value"].shape[1:]
+        T, S, D = f["base/r01/series/export_value"].shape
+        for name in ("export_value", "firms_serving", "entrants", "exiters", "tariff_paid"):
+            d = f[f"difference/{name}"]
+            assert d.shape == (2, T, S, D)
+            for k, r in enumerate(("r01", "r02")):
+                want = f[f"scenario/{r}/series/{name}"][:] - f[f"base/{r}/series/{name}"][:]
+                np.testing.assert_array_equal(d[k], want)
+        eff = f["effects"][:]
+        assert set(eff.dtype.names) >= {"sector", "measure", "mean", "ci_low", "ci_high"}
+        sectors = {e["sector"].decode() for e in eff}
+        assert "all" in sectors and "steel_aluminum" in sectors
+        measures = {e["measure"].decode() for e in eff}
+        assert {"us_share_change_pp", "non_us_exports_change_pct", "entries_change", "exits_change"} <= measures
+        finite = eff[np.isfinite(eff["mean"])]
+        assert np.all(finite["ci_low"] <= finite["mean"]) and np.all(finite["mean"] <= finite["ci_high"])
+    assert "steel_aluminum" in stdout and "[" in stdout  # printed table with intervals
+    assert os.path.isfile(str(out)[:-3] + "-runs/base-r01.h5")
+
+
+def test_base_against_itself_has_zero_difference(tmp_path):
+    out = tmp_path / "same.h5"
+    tm("compare", BASE, BASE, "-o", str(out), "-q", *SMALL)
+    with h5py.File(out, "r") as f:
+        assert np.all(f["difference/export_value"][:] == 0)
+
+
+def test_compare_rejects_different_periods(tmp_path):
+    r = tm("compare", BASE, os.path.join(SCEN, "canola_ban_2019.yaml"), "-o", str(tmp_path / "x.h5"), check=False)
+    assert r.returncode == 2
+    assert "same periods" in r.stderr
+    assert not (tmp_path / "x.h5").exists()

@@ -1,0 +1,182 @@
+/* test_checkpoint: a run saved at a period boundary and restored into a
+ * fresh run continues exactly as the original (every aggregate, every firm,
+ * every later period), and damaged checkpoint files are refused. */
+#include <criterion/criterion.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "params.h"
+#include "sim.h"
+
+/* Regimes that switch often, events, spillovers and crowding: every piece
+ * of carried state matters for the periods after the checkpoint. */
+static const char *const text = "run: {periods: 16, burn_in: 6, seed: 4242}\n"
+                                "productivity: {grid: 15}\n"
+                                "interactions: {spillover: 0.5, crowding: 0.8}\n"
+                                "sectors:\n"
+                                "  steel: {firms: 9000, death_rate: 0.05, volatility: 0.2, persistence: 0.9}\n"
+                                "  agri: {firms: 2500, death_rate: 0.04}\n"
+                                "destinations:\n"
+                                "  US:\n"
+                                "    market: {fixed_cost: 0.6, sunk_cost: 0.8}\n"
+                                "    regimes:\n"
+                                "      open: {tariff: 0}\n"
+                                "      war: {tariff: 0.3}\n"
+                                "    transition: [[0.7, 0.3], [0.4, 0.6]]\n"
+                                "  CN:\n"
+                                "    market: {demand: 0.7, fixed_cost: 0.4, sunk_cost: 0.5}\n"
+                                "    regimes:\n"
+                                "      normal: {tariff: 0}\n"
+                                "      ban: {tariff: 0, closed: true}\n"
+                                "    transition: [[0.8, 0.2], [0.5, 0.5]]\n"
+                                "events:\n"
+                                "  - {at: 2024Q4, destination: US, regime: war, hold: true}\n"
+                                "  - {at: 2025Q3, destination: US, release: true}\n"
+                                "  - {at: 2025Q4, destination: CN, tariff: 0.2, sector: agri}\n";
+
+static tm_params *load(void)
+{
+    tm_params *p = NULL;
+    tm_error err = {0};
+    cr_assert_eq(tm_params_load_text("checkpoint.yaml", text, NULL, 0, &p, &err), 0, "%s", err.msg);
+    return p;
+}
+
+static tm_run *open_run(const tm_params *p, int threads)
+{
+    tm_run *run = NULL;
+    tm_error err = {0};
+    tm_run_options opts = {.threads = threads};
+    cr_assert_eq(tm_run_open(p, &opts, &run, &err), 0, "%s", err.msg);
+    return run;
+}
+
+static void step(tm_run *run)
+{
+    tm_error err = {0};
+    cr_assert_eq(tm_run_step(run, &err), 0, "%s", err.msg);
+}
+
+static void assert_same_period(const tm_run *a, const tm_run *b, const tm_params *p)
+{
+    const tm_period_result *x = tm_run_result(a), *y = tm_run_result(b);
+    size_t sd = (size_t)p->n_sectors * (size_t)p->n_dest;
+    cr_assert_eq(x->period, y->period);
+    cr_assert_str_eq(x->label, y->label);
+    cr_assert_eq(memcmp(x->serving, y->serving, sd * sizeof(int64_t)), 0, "serving differs at %s", x->label);
+    cr_assert_eq(memcmp(x->entrants, y->entrants, sd * sizeof(int64_t)), 0);
+    cr_assert_eq(memcmp(x->exiters, y->exiters, sd * sizeof(int64_t)), 0);
+    cr_assert_eq(memcmp(x->export_value, y->export_value, sd * sizeof(double)), 0);
+    cr_assert_eq(memcmp(x->tariff, y->tariff, sd * sizeof(double)), 0);
+    cr_assert_eq(memcmp(x->regime, y->regime, sizeof x->regime), 0);
+    for (int s = 0; s < p->n_sectors; s++) {
+        size_t n = (size_t)p->sector[s].firms;
+        cr_assert_eq(memcmp(tm_run_firm_z(a, s), tm_run_firm_z(b, s), n * sizeof(uint16_t)), 0);
+        cr_assert_eq(memcmp(tm_run_firm_markets(a, s), tm_run_firm_markets(b, s), n), 0);
+    }
+}
+
+Test(checkpoint, restored_run_continues_exactly_as_the_original)
+{
+    tm_params *p = load();
+    tm_run *original = open_run(p, 2);
+    /* Checkpoint after logged period 4 (the US regime is held by then). */
+    while (tm_run_period(original) < 4)
+        step(original);
+    tm_ckbuf saved = {0};
+    tm_error err = {0};
+    cr_assert_eq(tm_run_save(original, &saved, &err), 0, "%s", err.msg);
+    /* Restored with another thread count: results must not depend on it. */
+    tm_run *restored = open_run(p, 3);
+    cr_assert_eq(tm_run_restore(restored, &saved, &err), 0, "%s", err.msg);
+    cr_assert_eq(saved.pos, saved.len, "the whole state is read back");
+    cr_assert_eq(tm_run_period(restored), 4);
+    while (!tm_run_finished(original)) {
+        step(original);
+        step(restored);
+        assert_same_period(original, restored, p);
+    }
+    cr_assert(tm_run_finished(restored));
+    tm_ckbuf_free(&saved);
+    tm_run_close(original);
+    tm_run_close(restored);
+    tm_params_free(p);
+}
+
+Test(checkpoint, short_state_is_refused)
+{
+    tm_params *p = load();
+    tm_run *run = open_run(p, 1);
+    while (tm_run_period(run) < 1)
+        step(run);
+    tm_ckbuf saved = {0};
+    tm_error err = {0};
+    cr_assert_eq(tm_run_save(run, &saved, &err), 0, "%s", err.msg);
+    saved.len /= 2;
+    tm_run *other = open_run(p, 1);
+    cr_assert_neq(tm_run_restore(other, &saved, &err), 0);
+    cr_assert_eq(err.status, TM_ERR_INPUT);
+    tm_ckbuf_free(&saved);
+    tm_run_close(run);
+    tm_run_close(other);
+    tm_params_free(p);
+}
+
+static char *scratch_path(const char *name)
+{
+    static char buf[512];
+    snprintf(buf, sizeof buf, "%s/tradeabm-test-%ld-%s", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
+             (long)getpid(), name);
+    return buf;
+}
+
+Test(checkpoint, file_round_trip_and_damage_detection)
+{
+    tm_params *p = load();
+    tm_checkpoint ck = {.period = 3, .every = 2, .panel = 1, .force = 0};
+    ck.final_path = (char *)"out.h5";
+    tm_ckbuf_put(&ck.state, "state bytes", 11);
+    const char *path = scratch_path("a.ckpt");
+    tm_error err = {0};
+    cr_assert_eq(tm_checkpoint_write(path, p, &ck, &err), 0, "%s", err.msg);
+    tm_ckbuf_free(&ck.state);
+
+    tm_checkpoint back;
+    cr_assert_eq(tm_checkpoint_read(path, &back, &err), 0, "%s", err.msg);
+    cr_assert_eq(back.period, 3);
+    cr_assert_eq(back.every, 2);
+    cr_assert_eq(back.panel, 1);
+    cr_assert_str_eq(back.final_path, "out.h5");
+    cr_assert_str_eq(back.params_text, p->canonical);
+    cr_assert_str_eq(back.params_sha256, p->sha256);
+    char state[12] = {0};
+    cr_assert_eq(tm_ckbuf_get(&back.state, state, 11), 0);
+    cr_assert_str_eq(state, "state bytes");
+    tm_checkpoint_free(&back);
+
+    /* One flipped byte anywhere fails the checksum. */
+    FILE *f = fopen(path, "r+b");
+    cr_assert_not_null(f);
+    fseek(f, 200, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, 200, SEEK_SET);
+    fputc(c ^ 1, f);
+    fclose(f);
+    cr_assert_neq(tm_checkpoint_read(path, &back, &err), 0);
+    cr_assert_eq(err.status, TM_ERR_INPUT);
+    cr_assert(strstr(err.msg, "checksum") != NULL, "%s", err.msg);
+
+    /* A file that is not a checkpoint. */
+    f = fopen(path, "wb");
+    fputs("hello", f);
+    fclose(f);
+    cr_assert_neq(tm_checkpoint_read(path, &back, &err), 0);
+    cr_assert(strstr(err.msg, "not a tradeabm checkpoint") != NULL, "%s", err.msg);
+    unlink(path);
+    tm_params_free(p);
+}

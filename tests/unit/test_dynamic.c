@@ -1,0 +1,663 @@
+/* test_dynamic: the forward-looking model against what the theory says:
+ * the static limit (Melitz cut-off rule), hysteresis (Dixit 1989), trade
+ * policy uncertainty (Handley and Limao), the exact stationary distribution
+ * of the simulated chain, and foreseen versus unforeseen events. Expected
+ * values follow docs/model.md. */
+#include <criterion/criterion.h>
+
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "economy.h"
+#include "env.h"
+#include "grid.h"
+#include "model.h"
+#include "policy.h"
+#include "sim.h"
+
+/* ------------------------------------------------------------------------
+ * Fixtures
+ * ---------------------------------------------------------------------- */
+
+/* One sector, one destination with one regime; tests override with --set
+ * style keys. */
+static const char *one_market =
+    "run: {model: dynamic, periods: 4, burn_in: 0, seed: 7}\n"
+    "productivity: {grid: 201}\n"
+    "decision: {discount: 0.95, tolerance: 1e-9}\n"
+    "sectors:\n"
+    "  a: {firms: 1000, persistence: 0.9, volatility: 0.1, death_rate: 0.02}\n"
+    "destinations:\n"
+    "  US:\n"
+    "    market: {demand: 1, iceberg: 1, fixed_cost: 1, sunk_cost: 2}\n"
+    "    regimes:\n"
+    "      low: {tariff: 0}\n";
+
+/* Two destinations, one regime each. */
+static const char *two_markets =
+    "run: {model: dynamic, periods: 4, burn_in: 0, seed: 7}\n"
+    "productivity: {grid: 101}\n"
+    "decision: {discount: 0.95, tolerance: 1e-9}\n"
+    "sectors:\n"
+    "  a: {firms: 1000, persistence: 0.9, volatility: 0.15, death_rate: 0.02}\n"
+    "destinations:\n"
+    "  US:\n"
+    "    market: {demand: 1, iceberg: 1, fixed_cost: 1, sunk_cost: 0}\n"
+    "    regimes:\n"
+    "      low: {tariff: 0}\n"
+    "  CN:\n"
+    "    market: {demand: 0.6, iceberg: 1.1, fixed_cost: 0.8, sunk_cost: 0}\n"
+    "    regimes:\n"
+    "      low: {tariff: 0.05}\n";
+
+/* One destination whose tariff may rise: regime `low` (0) or `high`. */
+static const char *uncertain_market =
+    "run: {model: dynamic, periods: 4, burn_in: 0, seed: 7}\n"
+    "productivity: {grid: 201}\n"
+    "decision: {discount: 0.95, tolerance: 1e-9}\n"
+    "sectors:\n"
+    "  a: {firms: 1000, persistence: 0.9, volatility: 0.1, death_rate: 0.02}\n"
+    "destinations:\n"
+    "  US:\n"
+    "    market: {demand: 1, iceberg: 1, fixed_cost: 1, sunk_cost: 3}\n"
+    "    regimes:\n"
+    "      low: {tariff: 0}\n"
+    "      high: {tariff: 0.5}\n"
+    "    transition:\n"
+    "      - [0.95, 0.05]\n"
+    "      - [0.05, 0.95]\n";
+
+static tm_params *load(const char *text, const char *const *sets, int n_sets)
+{
+    tm_params *p = NULL;
+    tm_error err = {0};
+    int rc = tm_params_load_text("test", text, sets, n_sets, &p, &err);
+    cr_assert_eq(rc, 0, "parameters: %s", err.msg);
+    return p;
+}
+
+static tm_params *load1(const char *text, const char *set)
+{
+    const char *sets[] = {set};
+    return load(text, sets, set ? 1 : 0);
+}
+
+/* The tables build_policies (src/sim.c) gives a model for sector 0 at the
+ * start of a run (no peers yet, so no crowding or spillover). */
+typedef struct {
+    tm_params *p;
+    tm_env env;
+    int n_z, n_sets;
+    double *z, *P, *flow, *revenue, *value;
+    double sunk[TM_MAX_DEST];
+    tm_choice_ctx ctx;
+} fixture;
+
+static void fixture_open(fixture *f, tm_params *p)
+{
+    memset(f, 0, sizeof *f);
+    f->p = p;
+    tm_error err = {0};
+    cr_assert_eq(tm_env_init(&f->env, p, &err), 0);
+    f->n_z = p->grid_points;
+    f->n_sets = tm_n_sets(p->n_dest);
+    size_t cells = (size_t)f->n_z * (size_t)f->n_sets;
+    f->z = malloc((size_t)f->n_z * sizeof(double));
+    f->P = malloc((size_t)f->n_z * (size_t)f->n_z * sizeof(double));
+    f->flow = malloc(cells * sizeof(double));
+    f->revenue = malloc(cells * (size_t)p->n_dest * sizeof(double));
+    f->value = malloc(cells * (size_t)f->n_sets * sizeof(double));
+    cr_assert(f->z && f->P && f->flow && f->revenue && f->value);
+    const tm_sector *ps = &p->sector[0];
+    cr_assert_eq(tm_grid_rouwenhorst(f->n_z, ps->persistence, ps->volatility, f->z, f->P), 0);
+    tm_profit_fn fn;
+    tm_profit_fn_init(&fn, p->elasticity, p->capacity_elasticity);
+    tm_conditions cond;
+    memset(&cond, 0, sizeof cond);
+    for (int d = 0; d < p->n_dest; d++) {
+        cond.tariff[d] = tm_env_tariff(&f->env, 0, d);
+        cond.closed[d] = tm_env_closed(&f->env, d);
+        cond.demand[d] = ps->market[d].demand;
+        cond.sunk[d] = ps->market[d].sunk_cost;
+        f->sunk[d] = cond.sunk[d];
+    }
+    tm_econ_tables(&fn, ps, p->n_dest, &cond, f->z, f->n_z, f->flow, f->revenue);
+    f->ctx = (tm_choice_ctx){
+        .sector = 0,
+        .period = -p->burn_in,
+        .n_z = f->n_z,
+        .n_sets = f->n_sets,
+        .n_dest = p->n_dest,
+        .z_grid = f->z,
+        .P = f->P,
+        .flow = f->flow,
+        .sunk = f->sunk,
+        .regime = f->env.regime,
+        .death_rate = ps->death_rate,
+        .transition = (const double(*)[TM_MAX_REGIMES][TM_MAX_REGIMES])f->env.transition,
+        .held = f->env.held,
+        .tariff_override = f->env.tariff_override,
+        .sunk_scale = f->env.sunk_scale,
+        .threads = 1,
+    };
+}
+
+static void fixture_close(fixture *f)
+{
+    tm_env_free(&f->env);
+    free(f->z);
+    free(f->P);
+    free(f->flow);
+    free(f->revenue);
+    free(f->value);
+    tm_params_free(f->p);
+}
+
+/* Values of `model` for the fixture's period; argmax into choice[z*n_sets+prev]. */
+static void model_choices(fixture *f, const tm_model_ops *model, uint8_t *choice)
+{
+    void *state = NULL;
+    tm_error err = {0};
+    cr_assert_eq(model->init(f->p, &state, &err), 0, "%s init: %s", model->name, err.msg);
+    cr_assert_eq(model->values(state, &f->ctx, f->value, &err), 0, "%s values: %s", model->name, err.msg);
+    tm_policy pol;
+    cr_assert_eq(tm_policy_alloc(&pol, f->n_z, f->n_sets, 0), 0);
+    tm_policy_build(&pol, f->value, 0.0);
+    memcpy(choice, pol.choice, (size_t)f->n_z * (size_t)f->n_sets);
+    tm_policy_free(&pol);
+    model->free(state);
+}
+
+/* Entry and exit cut-offs for destination d in joint regime j. */
+static void cutoffs(tm_params *p, int j, int d, double *entry, double *exit_cut)
+{
+    void *state = NULL;
+    tm_error err = {0};
+    cr_assert_eq(tm_model_dynamic.init(p, &state, &err), 0, "init: %s", err.msg);
+    tm_policy_summary sum;
+    cr_assert_eq(tm_model_dynamic.summary(state, 0, &sum), 0);
+    *entry = sum.entry_cutoff[j * p->n_dest + d];
+    *exit_cut = sum.exit_cutoff[j * p->n_dest + d];
+    tm_model_dynamic.free(state);
+}
+
+/* Simulate and keep firms serving, entrants (per destination of sector 0)
+ * and the sector's firms by market set, for every logged period. */
+typedef struct {
+    int periods;
+    int64_t serving[64][TM_MAX_DEST], entrants[64][TM_MAX_DEST], by_set[64][64];
+} path;
+
+static void simulate(const tm_params *p, path *out)
+{
+    tm_run *run = NULL;
+    tm_error err = {0};
+    tm_run_options opts = {.threads = 2};
+    cr_assert_eq(tm_run_open(p, &opts, &run, &err), 0, "open: %s", err.msg);
+    cr_assert_leq(p->periods, 64);
+    memset(out, 0, sizeof *out);
+    out->periods = p->periods;
+    while (!tm_run_finished(run)) {
+        cr_assert_eq(tm_run_step(run, &err), 0, "step: %s", err.msg);
+        int t = tm_run_period(run);
+        if (t < 0)
+            continue;
+        const tm_period_result *r = tm_run_result(run);
+        for (int d = 0; d < p->n_dest; d++) {
+            out->serving[t][d] = r->serving[d];
+            out->entrants[t][d] = r->entrants[d];
+        }
+        for (int S = 0; S < tm_n_sets(p->n_dest); S++)
+            out->by_set[t][S] = r->firms_by_set[S];
+    }
+    tm_run_close(run);
+}
+
+/* ------------------------------------------------------------------------
+ * Static limit
+ * ---------------------------------------------------------------------- */
+
+static void expect_dynamic_equals_myopic(const char *text, const char *const *sets, int n_sets)
+{
+    fixture f;
+    fixture_open(&f, load(text, sets, n_sets));
+    size_t cells = (size_t)f.n_z * (size_t)f.n_sets;
+    uint8_t *dyn = malloc(cells), *myo = malloc(cells);
+    cr_assert(dyn && myo);
+    model_choices(&f, &tm_model_dynamic, dyn);
+    model_choices(&f, &tm_model_myopic, myo);
+    for (int iz = 0; iz < f.n_z; iz++)
+        for (int prev = 0; prev < f.n_sets; prev++)
+            cr_expect_eq(dyn[iz * f.n_sets + prev], myo[iz * f.n_sets + prev], "z index %d, previous set %d: %d vs %d",
+                         iz, prev, dyn[iz * f.n_sets + prev], myo[iz * f.n_sets + prev]);
+    free(dyn);
+    free(myo);
+    fixture_close(&f);
+}
+
+Test(dynamic, static_limit_choice_equals_myopic_at_every_grid_point)
+{
+    expect_dynamic_equals_myopic(two_markets, NULL, 0);
+}
+
+Test(dynamic, static_limit_choice_equals_myopic_with_capacity_constraint)
+{
+    const char *sets[] = {"capacity.elasticity=0.5"};
+    expect_dynamic_equals_myopic(two_markets, sets, 1);
+}
+
+Test(dynamic, static_limit_cutoff_is_the_melitz_cutoff)
+{
+    /* F = 0, one regime: a firm serves US iff exp((sigma-1) z) a > f, with
+     * a = B tau^(1-sigma) (1+t)^(-sigma) (docs/model.md eq. 2); a tie goes
+     * to the smaller set. f = 1 would make z = 0 a tie. */
+    const char *sets[] = {"destinations.US.market.sunk_cost=0", "destinations.US.market.fixed_cost=1.1"};
+    tm_params *p = load(one_market, sets, 2);
+    double entry, exit_cut;
+    cutoffs(p, 0, 0, &entry, &exit_cut);
+    cr_expect_eq(entry, exit_cut);
+    const tm_sector *ps = &p->sector[0];
+    int n = p->grid_points;
+    double *z = malloc((size_t)n * sizeof(double)), *P = malloc((size_t)n * (size_t)n * sizeof(double));
+    tm_grid_rouwenhorst(n, ps->persistence, ps->volatility, z, P);
+    double a = tm_econ_weight(ps->market[0].demand, ps->market[0].iceberg, 0.0, p->elasticity);
+    double expected = INFINITY;
+    for (int i = 0; i < n; i++)
+        if (exp((p->elasticity - 1.0) * z[i]) * a - ps->market[0].fixed_cost > 0.0) {
+            expected = z[i];
+            break;
+        }
+    cr_expect_eq(entry, expected, "cut-off %g, Melitz %g", entry, expected);
+    free(z);
+    free(P);
+    tm_params_free(p);
+}
+
+Test(dynamic, static_limit_participation_matches_closed_form)
+{
+    const char *sets[] = {"destinations.US.market.sunk_cost=0", "sectors.a.firms=200000", "run.burn_in=5"};
+    tm_params *p = load(one_market, sets, 3);
+    double entry, exit_cut;
+    cutoffs(p, 0, 0, &entry, &exit_cut);
+    const tm_sector *ps = &p->sector[0];
+    int n = p->grid_points;
+    double *z = malloc((size_t)n * sizeof(double)), *P = malloc((size_t)n * (size_t)n * sizeof(double));
+    double *pi = malloc((size_t)n * sizeof(double));
+    tm_grid_rouwenhorst(n, ps->persistence, ps->volatility, z, P);
+    cr_assert_eq(tm_grid_stationary(n, P, pi, 1e-14, 1000000), 0);
+    double share = 0.0;
+    for (int i = 0; i < n; i++)
+        if (z[i] >= entry)
+            share += pi[i];
+    cr_assert(share > 0.05 && share < 0.95, "closed-form participation %g: choose another calibration", share);
+    path sim;
+    simulate(p, &sim);
+    /* Firms are independent draws from the stationary law: binomial error. */
+    double sd = sqrt(share * (1.0 - share) / (double)ps->firms);
+    for (int t = 0; t < sim.periods; t++) {
+        double got = (double)sim.serving[t][0] / (double)ps->firms;
+        cr_expect(fabs(got - share) < 4.0 * sd, "period %d: simulated %g, closed form %g (sd %g)", t, got, share, sd);
+    }
+    free(z);
+    free(P);
+    free(pi);
+    tm_params_free(p);
+}
+
+/* ------------------------------------------------------------------------
+ * Hysteresis (Dixit 1989)
+ * ---------------------------------------------------------------------- */
+
+static double band(const char *text, const char *set_a, const char *set_b)
+{
+    const char *sets[] = {set_a, set_b};
+    tm_params *p = load(text, sets, set_b ? 2 : set_a ? 1 : 0);
+    double entry, exit_cut;
+    cutoffs(p, 0, 0, &entry, &exit_cut);
+    tm_params_free(p);
+    cr_assert(isfinite(entry) && isfinite(exit_cut), "cut-offs %g, %g outside the grid", entry, exit_cut);
+    return entry - exit_cut;
+}
+
+Test(dynamic, hysteresis_entry_cutoff_is_above_exit_cutoff_with_sunk_cost)
+{
+    cr_expect_gt(band(one_market, NULL, NULL), 0.0);
+}
+
+Test(dynamic, hysteresis_band_widens_as_sunk_cost_grows)
+{
+    double b1 = band(one_market, "destinations.US.market.sunk_cost=0.5", NULL);
+    double b2 = band(one_market, "destinations.US.market.sunk_cost=2", NULL);
+    double b3 = band(one_market, "destinations.US.market.sunk_cost=5", NULL);
+    cr_expect(0.0 < b1 && b1 < b2 && b2 < b3, "bands %g, %g, %g", b1, b2, b3);
+}
+
+Test(dynamic, hysteresis_band_widens_as_volatility_grows)
+{
+    double b1 = band(one_market, "sectors.a.volatility=0.05", NULL);
+    double b2 = band(one_market, "sectors.a.volatility=0.1", NULL);
+    double b3 = band(one_market, "sectors.a.volatility=0.2", NULL);
+    cr_expect(0.0 < b1 && b1 < b2 && b2 < b3, "bands %g, %g, %g", b1, b2, b3);
+}
+
+/* ------------------------------------------------------------------------
+ * Trade-policy uncertainty (Handley and Limao)
+ * ---------------------------------------------------------------------- */
+
+static double entry_in_low_regime(const char *hike_row, const char *high_tariff)
+{
+    const char *sets[2];
+    int n = 0;
+    if (hike_row)
+        sets[n++] = hike_row;
+    if (high_tariff)
+        sets[n++] = high_tariff;
+    tm_params *p = load(uncertain_market, sets, n);
+    double entry, exit_cut;
+    cutoffs(p, 0, 0, &entry, &exit_cut);
+    tm_params_free(p);
+    return entry;
+}
+
+Test(dynamic, entry_falls_when_hike_probability_rises)
+{
+    /* Today's tariff (regime low, 0%) is the same in the three cases. */
+    double e1 = entry_in_low_regime("destinations.US.transition=[[0.995, 0.005], [0.05, 0.95]]", NULL);
+    double e2 = entry_in_low_regime("destinations.US.transition=[[0.95, 0.05], [0.05, 0.95]]", NULL);
+    double e3 = entry_in_low_regime("destinations.US.transition=[[0.8, 0.2], [0.05, 0.95]]", NULL);
+    cr_expect(e1 < e2 && e2 < e3, "entry cut-offs %g, %g, %g", e1, e2, e3);
+}
+
+Test(dynamic, entry_rises_when_worst_case_tariff_falls)
+{
+    /* A 20% chance a quarter of the hike; beyond about 30% the marginal
+     * entrant would leave anyway, so the worst case stops mattering. */
+    const char *hike = "destinations.US.transition=[[0.8, 0.2], [0.05, 0.95]]";
+    double worst_high = entry_in_low_regime(hike, "destinations.US.regimes.high.tariff=0.5");
+    double worst_low = entry_in_low_regime(hike, "destinations.US.regimes.high.tariff=0.1");
+    cr_expect_lt(worst_low, worst_high, "entry cut-off %g with a 10%% worst case, %g with 50%%", worst_low, worst_high);
+}
+
+/* ------------------------------------------------------------------------
+ * The stationary distribution of the simulated chain
+ * ---------------------------------------------------------------------- */
+
+/* Exact stationary law of (z, S) after the decision, from the choice
+ * probabilities: a firm dies with probability delta and is replaced by an
+ * entrant drawn from the stationary law of z, with S_prev = {}; otherwise
+ * z moves by P and S_prev is last period's S. */
+static void exact_distribution(const fixture *f, const double *prob, double *mu)
+{
+    int n_z = f->n_z, M = f->n_sets;
+    double delta = f->p->sector[0].death_rate;
+    double *pi = malloc((size_t)n_z * sizeof(double)), *next = malloc((size_t)n_z * (size_t)M * sizeof(double));
+    cr_assert_eq(tm_grid_stationary(n_z, f->P, pi, 1e-15, 1000000), 0);
+    for (int i = 0; i < n_z * M; i++)
+        mu[i] = i % M == 0 ? pi[i / M] : 0.0;
+    for (int it = 0; it < 100000; it++) {
+        memset(next, 0, (size_t)n_z * (size_t)M * sizeof(double));
+        for (int iz = 0; iz < n_z; iz++)
+            for (int prev = 0; prev < M; prev++) {
+                double mass = mu[iz * M + prev];
+                for (int jz = 0; jz < n_z; jz++) {
+                    double q = (1.0 - delta) * f->P[iz * n_z + jz] * mass;
+                    if (q == 0.0)
+                        continue;
+                    const double *pr = prob + ((size_t)jz * (size_t)M + (size_t)prev) * (size_t)M;
+                    for (int S = 0; S < M; S++)
+                        next[jz * M + S] += q * pr[S];
+                }
+            }
+        for (int jz = 0; jz < n_z; jz++) {
+            const double *pr = prob + (size_t)jz * (size_t)M * (size_t)M;
+            for (int S = 0; S < M; S++)
+                next[jz * M + S] += delta * pi[jz] * pr[S];
+        }
+        double change = 0.0;
+        for (int i = 0; i < n_z * M; i++) {
+            change += fabs(next[i] - mu[i]);
+            mu[i] = next[i];
+        }
+        if (change < 1e-13)
+            break;
+    }
+    free(pi);
+    free(next);
+}
+
+static void expect_simulation_matches_exact(const char *logit)
+{
+    const char *sets[] = {"destinations.US.market.sunk_cost=2", "destinations.CN.market.sunk_cost=1.5",
+                          "sectors.a.firms=100000", "run.burn_in=300", "sectors.a.death_rate=0.05", logit};
+    tm_params *p = load(two_markets, sets, logit ? 6 : 5);
+    fixture f;
+    fixture_open(&f, p);
+    void *state = NULL;
+    tm_error err = {0};
+    cr_assert_eq(tm_model_dynamic.init(p, &state, &err), 0, "%s", err.msg);
+    cr_assert_eq(tm_model_dynamic.values(state, &f.ctx, f.value, &err), 0, "%s", err.msg);
+    tm_model_dynamic.free(state);
+    int M = f.n_sets;
+    double *prob = malloc((size_t)f.n_z * (size_t)M * (size_t)M * sizeof(double));
+    double *mu = malloc((size_t)f.n_z * (size_t)M * sizeof(double));
+    tm_policy_probabilities(f.value, f.n_z, M, p->logit_scale, prob);
+    exact_distribution(&f, prob, mu);
+    path sim;
+    simulate(p, &sim);
+    double n = (double)p->sector[0].firms;
+    for (int S = 0; S < M; S++) {
+        double share = 0.0;
+        for (int iz = 0; iz < f.n_z; iz++)
+            share += mu[iz * M + S];
+        double sd = sqrt(share * (1.0 - share) / n);
+        for (int t = 0; t < sim.periods; t++) {
+            double got = (double)sim.by_set[t][S] / n;
+            cr_expect(fabs(got - share) < 4.0 * sd + 1e-12, "set %d, period %d: simulated %g, exact %g (sd %g)", S, t,
+                      got, share, sd);
+        }
+    }
+    free(prob);
+    free(mu);
+    fixture_close(&f);
+}
+
+Test(dynamic, stationary_market_sets_match_exact_distribution_of_policy_chain)
+{
+    expect_simulation_matches_exact(NULL);
+}
+
+Test(dynamic, stationary_market_sets_match_exact_distribution_with_logit_noise)
+{
+    expect_simulation_matches_exact("decision.logit_scale=0.3");
+}
+
+/* ------------------------------------------------------------------------
+ * Events: foreseen and unforeseen
+ * ---------------------------------------------------------------------- */
+
+static const char *hike_event =
+    "events:\n"
+    "  - {at: 2024Q1, destination: US, tariff: 0.6, anticipated: %s}\n";
+
+static tm_params *with_hike(const char *anticipated)
+{
+    char text[4096], events[256];
+    snprintf(events, sizeof events, hike_event, anticipated);
+    snprintf(text, sizeof text, "%s%s", one_market, events);
+    /* The event is 12 periods after start: periods 0..11 come before it. */
+    const char *sets[] = {"run.start=2021Q1", "run.periods=16", "run.burn_in=200", "sectors.a.firms=100000"};
+    return load(text, sets, 4);
+}
+
+Test(dynamic, anticipated_hike_lowers_pre_event_entry)
+{
+    tm_params *foreseen = with_hike("true"), *surprise = with_hike("false");
+    path a, b;
+    simulate(foreseen, &a);
+    simulate(surprise, &b);
+    int64_t entry_a = 0, entry_b = 0;
+    for (int t = 0; t < 12; t++) {
+        entry_a += a.entrants[t][0];
+        entry_b += b.entrants[t][0];
+    }
+    cr_expect_lt(entry_a, entry_b, "entrants before the hike: %lld foreseen, %lld unforeseen", (long long)entry_a,
+                 (long long)entry_b);
+    cr_expect_lt(a.serving[11][0], b.serving[11][0]);
+    tm_params_free(foreseen);
+    tm_params_free(surprise);
+}
+
+Test(dynamic, unanticipated_event_leaves_pre_event_path_unchanged)
+{
+    tm_params *surprise = with_hike("false");
+    const char *sets[] = {"run.start=2021Q1", "run.periods=16", "run.burn_in=200", "sectors.a.firms=100000"};
+    tm_params *none = load(one_market, sets, 4);
+    path a, b;
+    simulate(surprise, &a);
+    simulate(none, &b);
+    for (int t = 0; t < 12; t++) {
+        cr_expect_eq(a.serving[t][0], b.serving[t][0], "period %d", t);
+        cr_expect_eq(a.entrants[t][0], b.entrants[t][0], "period %d", t);
+    }
+    /* After the surprise the policy is solved again: fewer firms serve. */
+    cr_expect_lt(a.serving[15][0], b.serving[15][0]);
+    tm_params_free(surprise);
+    tm_params_free(none);
+}
+
+Test(dynamic, foreseen_hike_raises_entry_cutoff_as_the_date_nears)
+{
+    tm_params *p = with_hike("true");
+    fixture f;
+    fixture_open(&f, p);
+    void *state = NULL;
+    tm_error err = {0};
+    cr_assert_eq(tm_model_dynamic.init(p, &state, &err), 0, "%s", err.msg);
+    int M = f.n_sets, previous_cut = -1;
+    for (int t = 0; t < 12; t++) {
+        f.ctx.period = t;
+        cr_assert_eq(tm_model_dynamic.values(state, &f.ctx, f.value, &err), 0, "%s", err.msg);
+        int cut = f.n_z;
+        for (int iz = 0; iz < f.n_z && cut == f.n_z; iz++) {
+            const double *v = f.value + (size_t)iz * (size_t)M * (size_t)M; /* S_prev = {} */
+            if (v[1] > v[0])
+                cut = iz;
+        }
+        cr_expect_geq(cut, previous_cut, "period %d: entry cut-off index %d after %d", t, cut, previous_cut);
+        previous_cut = cut;
+    }
+    tm_model_dynamic.free(state);
+    fixture_close(&f);
+}
+
+static tm_params *with_regime_switch(const char *anticipated)
+{
+    char text[4096];
+    snprintf(text, sizeof text,
+             "%sevents:\n  - {at: 2024Q1, destination: US, regime: high, hold: true, anticipated: %s}\n",
+             uncertain_market, anticipated);
+    const char *sets[] = {"run.start=2021Q1", "run.periods=16", "run.burn_in=200", "sectors.a.firms=100000",
+                          "destinations.US.transition=[[0.995, 0.005], [0.05, 0.95]]",
+                          "destinations.US.regimes.high.tariff=0.6"};
+    return load(text, sets, 6);
+}
+
+Test(dynamic, anticipated_regime_switch_lowers_pre_event_entry)
+{
+    /* A switch to the 60% regime, held from period 12: foreseen, the regime
+     * law from period 11 to 12 is forced and the held regime no longer
+     * moves, so the value of entering falls as the date nears. */
+    tm_params *foreseen = with_regime_switch("true"), *surprise = with_regime_switch("false");
+    path a, b;
+    simulate(foreseen, &a);
+    simulate(surprise, &b);
+    int64_t entry_a = 0, entry_b = 0;
+    for (int t = 0; t < 12; t++) {
+        entry_a += a.entrants[t][0];
+        entry_b += b.entrants[t][0];
+    }
+    cr_expect_lt(entry_a, entry_b, "entrants before the switch: %lld foreseen, %lld unforeseen", (long long)entry_a,
+                 (long long)entry_b);
+    tm_params_free(foreseen);
+    tm_params_free(surprise);
+}
+
+/* ------------------------------------------------------------------------
+ * Solver
+ * ---------------------------------------------------------------------- */
+
+Test(dynamic, non_convergence_is_a_runtime_error_with_the_residual)
+{
+    tm_params *p = load1(one_market, "decision.max_iterations=3");
+    void *state = NULL;
+    tm_error err = {0};
+    cr_expect_eq(tm_model_dynamic.init(p, &state, &err), -1);
+    cr_expect_eq(err.status, TM_ERR_RUNTIME);
+    cr_expect(strstr(err.msg, "did not converge in 3 iterations") && strstr(err.msg, "error bound"), "%s", err.msg);
+    cr_expect_null(state);
+    tm_params_free(p);
+}
+
+Test(dynamic, solution_does_not_depend_on_thread_count)
+{
+    tm_params *p = load1(uncertain_market, NULL);
+    double cuts[2][2];
+    for (int k = 0; k < 2; k++) {
+        omp_set_num_threads(k ? 2 : 1);
+        void *state = NULL;
+        tm_error err = {0};
+        cr_assert_eq(tm_model_dynamic.init(p, &state, &err), 0, "%s", err.msg);
+        tm_policy_summary sum;
+        tm_model_dynamic.summary(state, 0, &sum);
+        cuts[k][0] = sum.entry_cutoff[0];
+        cuts[k][1] = sum.residual;
+        tm_model_dynamic.free(state);
+    }
+    cr_expect_eq(cuts[0][0], cuts[1][0]);
+    cr_expect_eq(cuts[0][1], cuts[1][1]);
+    tm_params_free(p);
+}
+
+/* The design's benchmark case: 201 grid points, 2 destinations with 3
+ * regimes each, at quarterly values like the Canadian baseline's. */
+static const char *benchmark_case =
+    "run: {model: dynamic, periods: 1, burn_in: 0}\n"
+    "productivity: {grid: 201}\n"
+    "decision: {discount: 0.99}\n"
+    "sectors:\n"
+    "  a: {firms: 10, persistence: 0.97, volatility: 0.1, death_rate: 0.015}\n"
+    "destinations:\n"
+    "  US:\n"
+    "    market: {demand: 1, fixed_cost: 1.8, sunk_cost: 6.6}\n"
+    "    regimes: {free: {tariff: 0}, threat: {tariff: 0}, tariffs: {tariff: 0.25}}\n"
+    "    transition: [[0.99, 0.01, 0.0], [0.1, 0.7, 0.2], [0.03, 0.07, 0.9]]\n"
+    "  CN:\n"
+    "    market: {demand: 0.3, fixed_cost: 1.8, sunk_cost: 6.6}\n"
+    "    regimes: {normal: {tariff: 0}, duties: {tariff: 0.25}, ban: {closed: true}}\n"
+    "    transition: [[0.99, 0.008, 0.002], [0.05, 0.93, 0.02], [0.05, 0.05, 0.9]]\n";
+
+/* Not a timed test: reports the solve time of the benchmark case on one
+ * thread (thread CPU time, so other load on the machine does not count). */
+Test(dynamic, benchmark_solve_201_points_two_destinations_three_regimes)
+{
+    tm_params *p = load1(benchmark_case, NULL);
+    omp_set_num_threads(1);
+    void *state = NULL;
+    tm_error err = {0};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+    cr_assert_eq(tm_model_dynamic.init(p, &state, &err), 0, "%s", err.msg);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+    double cpu = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    tm_policy_summary sum;
+    tm_model_dynamic.summary(state, 0, &sum);
+    cr_expect_lt(sum.residual, p->dp_tolerance);
+    fprintf(stderr, "dynamic solve, 201 points x 9 joint regimes x 4 sets, 1 thread: %.3f s CPU (%.3f s wall), "
+                    "%d sweeps\n", cpu, sum.seconds, sum.iterations);
+    tm_model_dynamic.free(state);
+    tm_params_free(p);
+}

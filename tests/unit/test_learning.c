@@ -1,0 +1,298 @@
+/* test_learning: firms that learn the hazard of an escalation. With certain
+ * and correct beliefs they act exactly as the dynamic model's firms; Beta
+ * beliefs follow the update of docs/model.md eq. 12 and converge to the
+ * true hazard under a long stable history; priors differ by sector. */
+#include <criterion/criterion.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "economy.h"
+#include "env.h"
+#include "grid.h"
+#include "model.h"
+#include "sim.h"
+
+/* One sector, one destination whose tariff may rise: the true hazard of an
+ * escalation is 0.05 a period; the hazard grid {0, 0.05, 0.1, 0.15, 0.2}
+ * contains it. */
+static const char *two_regimes =
+    "run: {model: learning, periods: 40, burn_in: 20, seed: 11}\n"
+    "productivity: {grid: 61}\n"
+    "decision: {discount: 0.95, tolerance: 1e-9, belief_points: 5, hazard_max: 0.2, forgetting: 1}\n"
+    "sectors:\n"
+    "  a: {firms: 20000, persistence: 0.9, volatility: 0.1, death_rate: 0.02,\n"
+    "      hazard_prior_mean: 0.05, hazard_prior_strength: 1e12}\n"
+    "destinations:\n"
+    "  US:\n"
+    "    market: {demand: 1, iceberg: 1, fixed_cost: 1, sunk_cost: 3}\n"
+    "    regimes:\n"
+    "      low: {tariff: 0}\n"
+    "      high: {tariff: 0.5}\n"
+    "    transition:\n"
+    "      - [0.95, 0.05]\n"
+    "      - [0.2, 0.8]\n";
+
+static tm_params *load(const char *text, const char *const *sets, int n_sets)
+{
+    tm_params *p = NULL;
+    tm_error err = {0};
+    int rc = tm_params_load_text("test", text, sets, n_sets, &p, &err);
+    cr_assert_eq(rc, 0, "parameters: %s", err.msg);
+    return p;
+}
+
+/* The choice context src/sim.c builds for sector s at the start of a run. */
+typedef struct {
+    tm_env env;
+    int n_z, n_sets;
+    double *z, *P, *flow, *revenue;
+    double sunk[TM_MAX_DEST];
+    tm_choice_ctx ctx;
+} fixture;
+
+static void fixture_open(fixture *f, const tm_params *p, int s)
+{
+    memset(f, 0, sizeof *f);
+    tm_error err = {0};
+    cr_assert_eq(tm_env_init(&f->env, p, &err), 0);
+    f->n_z = p->grid_points;
+    f->n_sets = tm_n_sets(p->n_dest);
+    size_t cells = (size_t)f->n_z * (size_t)f->n_sets;
+    f->z = malloc((size_t)f->n_z * sizeof(double));
+    f->P = malloc((size_t)f->n_z * (size_t)f->n_z * sizeof(double));
+    f->flow = malloc(cells * sizeof(double));
+    f->revenue = malloc(cells * (size_t)p->n_dest * sizeof(double));
+    cr_assert(f->z && f->P && f->flow && f->revenue);
+    const tm_sector *ps = &p->sector[s];
+    cr_assert_eq(tm_grid_rouwenhorst(f->n_z, ps->persistence, ps->volatility, f->z, f->P), 0);
+    tm_profit_fn fn;
+    tm_profit_fn_init(&fn, p->elasticity, p->capacity_elasticity);
+    tm_conditions cond;
+    memset(&cond, 0, sizeof cond);
+    for (int d = 0; d < p->n_dest; d++) {
+        cond.tariff[d] = tm_env_tariff(&f->env, s, d);
+        cond.closed[d] = tm_env_closed(&f->env, d);
+        cond.demand[d] = ps->market[d].demand;
+        cond.sunk[d] = ps->market[d].sunk_cost;
+        f->sunk[d] = cond.sunk[d];
+    }
+    tm_econ_tables(&fn, ps, p->n_dest, &cond, f->z, f->n_z, f->flow, f->revenue);
+    f->ctx = (tm_choice_ctx){
+        .sector = s,
+        .period = -p->burn_in,
+        .n_z = f->n_z,
+        .n_sets = f->n_sets,
+        .n_dest = p->n_dest,
+        .z_grid = f->z,
+        .P = f->P,
+        .flow = f->flow,
+        .sunk = f->sunk,
+        .regime = f->env.regime,
+        .death_rate = ps->death_rate,
+        .transition = (const double(*)[TM_MAX_REGIMES][TM_MAX_REGIMES])f->env.transition,
+        .held = f->env.held,
+        .tariff_override = f->env.tariff_override + (size_t)s * (size_t)p->n_dest,
+        .sunk_scale = f->env.sunk_scale + (size_t)s * (size_t)p->n_dest,
+        .threads = 1,
+    };
+}
+
+static void fixture_close(fixture *f)
+{
+    tm_env_free(&f->env);
+    free(f->z);
+    free(f->P);
+    free(f->flow);
+    free(f->revenue);
+}
+
+Test(learning, certain_correct_beliefs_give_the_dynamic_values_at_every_grid_point)
+{
+    tm_params *p = load(two_regimes, NULL, 0);
+    fixture f;
+    fixture_open(&f, p, 0);
+    void *learn = NULL, *dyn = NULL;
+    tm_error err = {0};
+    cr_assert_eq(tm_model_learning.init(p, &learn, &err), 0, "%s", err.msg);
+    cr_assert_eq(tm_model_dynamic.init(p, &dyn, &err), 0, "%s", err.msg);
+    uint16_t cls;
+    cr_assert_eq(tm_model_learning.belief_classes(learn, &f.ctx, -p->burn_in, 1, &cls), 5);
+    cr_expect_eq(cls, 1, "the prior mean 0.05 is grid point 1");
+    size_t n = (size_t)f.n_z * (size_t)f.n_sets * (size_t)f.n_sets;
+    double *vl = malloc(n * sizeof(double)), *vd = malloc(n * sizeof(double));
+    for (int r = 0; r < 2; r++) {
+        f.env.regime[0] = r;
+        f.ctx.belief_class = cls;
+        cr_assert_eq(tm_model_learning.values(learn, &f.ctx, vl, &err), 0, "%s", err.msg);
+        cr_assert_eq(tm_model_dynamic.values(dyn, &f.ctx, vd, &err), 0, "%s", err.msg);
+        for (size_t i = 0; i < n; i++)
+            cr_expect_eq(vl[i], vd[i], "regime %d, cell %zu: %.17g vs %.17g", r, i, vl[i], vd[i]);
+    }
+    free(vl);
+    free(vd);
+    tm_model_learning.free(learn);
+    tm_model_dynamic.free(dyn);
+    fixture_close(&f);
+    tm_params_free(p);
+}
+
+typedef struct {
+    int64_t serving[64], entrants[64], exiters[64];
+    int regime[64];
+} path;
+
+static void simulate(const tm_params *p, path *out)
+{
+    tm_run *run = NULL;
+    tm_error err = {0};
+    tm_run_options opts = {.threads = 2};
+    cr_assert_eq(tm_run_open(p, &opts, &run, &err), 0, "open: %s", err.msg);
+    cr_assert_leq(p->periods, 64);
+    while (!tm_run_finished(run)) {
+        cr_assert_eq(tm_run_step(run, &err), 0, "step: %s", err.msg);
+        int t = tm_run_period(run);
+        if (t < 0)
+            continue;
+        const tm_period_result *r = tm_run_result(run);
+        out->serving[t] = r->serving[0];
+        out->entrants[t] = r->entrants[0];
+        out->exiters[t] = r->exiters[0];
+        out->regime[t] = r->regime[0];
+    }
+    tm_run_close(run);
+}
+
+Test(learning, certain_correct_beliefs_simulate_the_dynamic_path)
+{
+    tm_params *learn = load(two_regimes, NULL, 0);
+    const char *sets[] = {"run.model=dynamic"};
+    tm_params *dyn = load(two_regimes, sets, 1);
+    path a, b;
+    simulate(learn, &a);
+    simulate(dyn, &b);
+    int switches = 0;
+    for (int t = 0; t < learn->periods; t++) {
+        cr_expect_eq(a.serving[t], b.serving[t], "period %d", t);
+        cr_expect_eq(a.entrants[t], b.entrants[t], "period %d", t);
+        cr_expect_eq(a.exiters[t], b.exiters[t], "period %d", t);
+        switches += t > 0 && a.regime[t] != a.regime[t - 1];
+    }
+    cr_expect_gt(switches, 0, "the regime should move in 40 periods");
+    tm_params_free(learn);
+    tm_params_free(dyn);
+}
+
+/* Feed the model the regime history of the environment for periods
+ * 0 .. n - 1 and count the trials (periods starting in regime low) and
+ * escalations. */
+static void observe_history(const tm_params *p, void *state, int n, int *trials, int *escalations)
+{
+    fixture f;
+    fixture_open(&f, p, 0);
+    uint16_t *cls = malloc((size_t)(p->burn_in + p->periods) * sizeof *cls);
+    *trials = *escalations = 0;
+    int last = f.env.regime[0];
+    for (int t = 0; t < n; t++) {
+        tm_env_advance(&f.env, t, NULL);
+        if (t > 0 && last == 0) {
+            (*trials)++;
+            *escalations += f.env.regime[0] > last;
+        }
+        last = f.env.regime[0];
+        f.ctx.period = t;
+        tm_model_learning.belief_classes(state, &f.ctx, -p->burn_in, t + p->burn_in + 1, cls);
+    }
+    free(cls);
+    fixture_close(&f);
+}
+
+Test(learning, beliefs_converge_to_the_true_hazard_under_a_long_stable_history)
+{
+    const char *sets[] = {"run.periods=20000", "run.burn_in=0", "productivity.grid=11",
+                          "sectors.a.hazard_prior_mean=0.5", "sectors.a.hazard_prior_strength=2",
+                          "destinations.US.transition=[[0.9, 0.1], [0.5, 0.5]]"};
+    tm_params *p = load(two_regimes, sets, 6);
+    void *state = NULL;
+    tm_error err = {0};
+    cr_assert_eq(tm_model_learning.init(p, &state, &err), 0, "%s", err.msg);
+    int trials, escalations;
+    observe_history(p, state, p->periods, &trials, &escalations);
+    double mean = tm_learning_hazard_mean(state, 0, 0, 0);
+    /* Binomial s.d. of the frequency, plus the prior's pull (2 observations). */
+    double sd = sqrt(0.1 * 0.9 / trials), pull = 2.0 * 0.4 / (trials + 2.0);
+    cr_expect(fabs(mean - 0.1) < 4.0 * sd + pull, "posterior mean %g after %d trials (sd %g)", mean, trials, sd);
+    cr_expect(trials > 10000, "%d trials", trials);
+    tm_model_learning.free(state);
+    tm_params_free(p);
+}
+
+Test(learning, beliefs_follow_the_beta_update_with_forgetting)
+{
+    const char *sets[] = {"run.periods=500", "run.burn_in=0", "productivity.grid=11", "decision.forgetting=0.98",
+                          "sectors.a.hazard_prior_mean=0.3", "sectors.a.hazard_prior_strength=4",
+                          "destinations.US.transition=[[0.8, 0.2], [0.5, 0.5]]"};
+    tm_params *p = load(two_regimes, sets, 7);
+    void *state = NULL;
+    tm_error err = {0};
+    cr_assert_eq(tm_model_learning.init(p, &state, &err), 0, "%s", err.msg);
+    /* Replay the same history here: a <- omega a + x, b <- omega b + 1 - x
+     * for every trial, from a = m n, b = (1 - m) n. */
+    fixture f;
+    fixture_open(&f, p, 0);
+    uint16_t *cls = malloc((size_t)p->periods * sizeof *cls);
+    double a = 0.3 * 4, b = 0.7 * 4, a_late = 0.3 * 4, b_late = 0.7 * 4;
+    int last = f.env.regime[0], born = 250;
+    for (int t = 0; t < p->periods; t++) {
+        tm_env_advance(&f.env, t, NULL);
+        if (t > 0 && last == 0) {
+            double x = f.env.regime[0] > last;
+            a = 0.98 * a + x;
+            b = 0.98 * b + (1.0 - x);
+            if (t > born) {
+                a_late = 0.98 * a_late + x;
+                b_late = 0.98 * b_late + (1.0 - x);
+            }
+        }
+        last = f.env.regime[0];
+        f.ctx.period = t;
+        tm_model_learning.belief_classes(state, &f.ctx, 0, t + 1, cls);
+    }
+    cr_expect_float_eq(tm_learning_hazard_mean(state, 0, 0, 0), a / (a + b), 1e-12);
+    cr_expect_float_eq(tm_learning_hazard_mean(state, 0, born, 0), a_late / (a_late + b_late), 1e-12);
+    /* An entrant of the last period starts from the prior. */
+    cr_expect_float_eq(tm_learning_hazard_mean(state, 0, p->periods - 1, 0), 0.3, 1e-15);
+    free(cls);
+    fixture_close(&f);
+    tm_model_learning.free(state);
+    tm_params_free(p);
+}
+
+Test(learning, pessimistic_sector_prior_raises_the_entry_cutoff)
+{
+    /* Two sectors alike but for the prior: hazard 0.02 vs 0.18 a period. */
+    static const char *text =
+        "run: {model: learning, periods: 4, burn_in: 0}\n"
+        "productivity: {grid: 201}\n"
+        "decision: {discount: 0.95, belief_points: 11, hazard_max: 0.2}\n"
+        "sectors:\n"
+        "  calm: {persistence: 0.9, volatility: 0.1, death_rate: 0.02, hazard_prior_mean: 0.02}\n"
+        "  wary: {persistence: 0.9, volatility: 0.1, death_rate: 0.02, hazard_prior_mean: 0.18}\n"
+        "destinations:\n"
+        "  US:\n"
+        "    market: {demand: 1, fixed_cost: 1, sunk_cost: 3}\n"
+        "    regimes: {low: {tariff: 0}, high: {tariff: 0.5}}\n"
+        "    transition: [[0.95, 0.05], [0.2, 0.8]]\n";
+    tm_params *p = load(text, NULL, 0);
+    void *state = NULL;
+    tm_error err = {0};
+    cr_assert_eq(tm_model_learning.init(p, &state, &err), 0, "%s", err.msg);
+    tm_policy_summary calm, wary;
+    tm_model_learning.summary(state, 0, &calm);
+    tm_model_learning.summary(state, 1, &wary);
+    cr_expect_lt(calm.entry_cutoff[0], wary.entry_cutoff[0], "entry cut-offs in regime low: calm %g, wary %g",
+                 calm.entry_cutoff[0], wary.entry_cutoff[0]);
+    tm_model_learning.free(state);
+    tm_params_free(p);
+}

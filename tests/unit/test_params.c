@@ -1,0 +1,788 @@
+/* test_params: every class of bad parameter input fails with status
+ * TM_ERR_INPUT and one message naming the file, line:column, key path and
+ * what was expected; good input resolves defaults, `extends:` chains and
+ * `--set` overrides, and the canonical text round-trips. */
+#include <criterion/criterion.h>
+
+#include <ftw.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "params.h"
+
+/* The smallest valid file: one sector, one destination, one regime. */
+static const char *const minimal_text = "run:\n"
+                                        "  periods: 4\n"
+                                        "sectors:\n"
+                                        "  steel:\n"
+                                        "    firms: 100\n"
+                                        "destinations:\n"
+                                        "  US:\n"
+                                        "    regimes:\n"
+                                        "      open: {tariff: 0}\n";
+
+/* Each test runs in its own process; it gets its own scratch folder. */
+static char scratch[64];
+
+static void make_scratch(void)
+{
+    snprintf(scratch, sizeof scratch, "/tmp/tm_test_params_XXXXXX");
+    cr_assert_not_null(mkdtemp(scratch), "cannot create a scratch folder");
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void remove_scratch(void)
+{
+    if (scratch[0])
+        nftw(scratch, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(params, .init = make_scratch, .fini = remove_scratch);
+
+/* Write `len` bytes of text to scratch/name; the path goes to buf. */
+static const char *write_bytes(const char *name, const char *text, size_t len, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/%s", scratch, name);
+    FILE *f = fopen(buf, "wb");
+    cr_assert_not_null(f, "cannot write %s", buf);
+    cr_assert_eq(fwrite(text, 1, len, f), len);
+    fclose(f);
+    return buf;
+}
+
+static const char *write_text(const char *name, const char *text, char *buf, size_t size)
+{
+    return write_bytes(name, text, strlen(text), buf, size);
+}
+
+/* Load `path` with overrides; the load must fail as an input error whose
+ * message contains every string of `needles` (NULL-terminated). */
+static void expect_failure(const char *path, const char *const *sets, int n_sets, const char *const *needles)
+{
+    tm_params *p = (tm_params *)0x1;
+    tm_error err = {0};
+    int rc = tm_params_load(path, sets, n_sets, &p, &err);
+    cr_assert_neq(rc, 0, "loading %s should fail", path ? path : "(baseline)");
+    cr_expect_null(p, "no parameters are returned on failure");
+    cr_expect_eq(err.status, TM_ERR_INPUT, "status %d, message: %s", err.status, err.msg);
+    for (int i = 0; needles[i]; i++)
+        cr_expect_not_null(strstr(err.msg, needles[i]), "message lacks \"%s\": %s", needles[i], err.msg);
+    tm_params_free(p == (tm_params *)0x1 ? NULL : p);
+}
+
+/* Write text to scratch/name and expect the load to fail with needles. */
+static void expect_text_failure(const char *name, const char *text, const char *const *needles)
+{
+    char path[256];
+    write_text(name, text, path, sizeof path);
+    expect_failure(path, NULL, 0, needles);
+}
+
+static tm_params *load_ok(const char *path, const char *const *sets, int n_sets)
+{
+    tm_params *p = NULL;
+    tm_error err = {0};
+    int rc = tm_params_load(path, sets, n_sets, &p, &err);
+    cr_assert_eq(rc, 0, "load failed: %s", err.msg);
+    cr_assert_not_null(p);
+    return p;
+}
+
+static tm_params *load_text_ok(const char *name, const char *text, const char *const *sets, int n_sets)
+{
+    tm_params *p = NULL;
+    tm_error err = {0};
+    int rc = tm_params_load_text(name, text, sets, n_sets, &p, &err);
+    cr_assert_eq(rc, 0, "load failed: %s", err.msg);
+    cr_assert_not_null(p);
+    return p;
+}
+
+/* ---- errors: keys, types, ranges ------------------------------------- */
+
+Test(params, unknown_key_names_file_line_col_path_and_suggests_the_nearest_key)
+{
+    expect_text_failure("typo.yaml",
+                        "run:\n"
+                        "  perods: 4\n"
+                        "sectors:\n"
+                        "  steel: {}\n"
+                        "destinations:\n"
+                        "  US:\n"
+                        "    regimes:\n"
+                        "      open: {tariff: 0}\n",
+                        (const char *const[]){"typo.yaml:2:3:", "run.perods", "unknown key", "expected one of:",
+                                              "did you mean `periods`?", NULL});
+}
+
+Test(params, unknown_section_is_reported_at_its_key_with_a_suggestion)
+{
+    expect_text_failure("section.yaml", "runn:\n  seed: 1\n",
+                        (const char *const[]){"section.yaml:1:1:", "runn", "unknown section", "did you mean `run`?",
+                                              NULL});
+}
+
+Test(params, unknown_key_in_a_sector_names_the_full_path)
+{
+    expect_text_failure("sector_key.yaml",
+                        "sectors:\n"
+                        "  steel:\n"
+                        "    firms: 10\n"
+                        "    volatilty: 0.2\n"
+                        "destinations:\n"
+                        "  US:\n"
+                        "    regimes:\n"
+                        "      open: {tariff: 0}\n",
+                        (const char *const[]){"sector_key.yaml:4:5:", "sectors.steel.volatilty", "unknown key",
+                                              "did you mean `volatility`?", NULL});
+}
+
+Test(params, wrong_scalar_type_names_the_value_and_the_expected_type)
+{
+    expect_text_failure("type.yaml",
+                        "run:\n"
+                        "  periods: four\n",
+                        (const char *const[]){"type.yaml:2:12:", "run.periods", "found \"four\"",
+                                              "an integer in [1, 100000]", NULL});
+}
+
+Test(params, list_where_a_number_is_expected_is_a_type_error)
+{
+    expect_text_failure("list.yaml",
+                        "sectors:\n"
+                        "  steel:\n"
+                        "    volatility: [0.1]\n"
+                        "destinations:\n"
+                        "  US:\n"
+                        "    regimes:\n"
+                        "      open: {tariff: 0}\n",
+                        (const char *const[]){"list.yaml:3:17:", "sectors.steel.volatility", "found a list",
+                                              "a number in (0, 5]", NULL});
+}
+
+Test(params, bad_enum_value_lists_the_choices_and_suggests_one)
+{
+    expect_text_failure("enum.yaml", "productivity:\n  method: tauchn\n",
+                        (const char *const[]){"enum.yaml:2:11:", "productivity.method", "found \"tauchn\"",
+                                              "rouwenhorst, tauchen", "did you mean `tauchen`?", NULL});
+}
+
+Test(params, out_of_range_value_names_the_closed_open_interval)
+{
+    expect_text_failure("range.yaml",
+                        "sectors:\n"
+                        "  steel:\n"
+                        "    death_rate: 1.5\n"
+                        "destinations:\n"
+                        "  US:\n"
+                        "    regimes:\n"
+                        "      open: {tariff: 0}\n",
+                        (const char *const[]){"range.yaml:3:17:", "sectors.steel.death_rate", "found 1.5",
+                                              "out of range", "[0, 1)", NULL});
+}
+
+Test(params, value_on_an_open_bound_is_out_of_range)
+{
+    /* sigma = 1 makes CES profits degenerate: the bound is open. */
+    expect_text_failure("bound.yaml", "demand:\n  elasticity: 1\n",
+                        (const char *const[]){"bound.yaml:2:15:", "demand.elasticity", "out of range", "(1, 20]",
+                                              NULL});
+}
+
+Test(params, integer_out_of_range_is_rejected)
+{
+    expect_text_failure("int_range.yaml", "run:\n  periods: 0\n",
+                        (const char *const[]){"int_range.yaml:2:12:", "run.periods", "out of range", "[1, 100000]",
+                                              NULL});
+}
+
+Test(params, nan_and_infinity_are_rejected_in_every_spelling)
+{
+    static const char *const spellings[] = {"nan", ".nan", "NaN", "inf", ".inf", "-.inf", "Infinity", "1e999"};
+    for (size_t i = 0; i < sizeof spellings / sizeof spellings[0]; i++) {
+        char text[128], name[32];
+        snprintf(text, sizeof text, "demand:\n  elasticity: %s\n", spellings[i]);
+        snprintf(name, sizeof name, "nonfinite%zu.yaml", i);
+        char found[64];
+        snprintf(found, sizeof found, "found \"%s\"", spellings[i]);
+        char where[64];
+        snprintf(where, sizeof where, "%s:2:15:", name);
+        expect_text_failure(name, text, (const char *const[]){where, "demand.elasticity", found, "a number", NULL});
+    }
+}
+
+Test(params, transition_row_not_summing_to_one_names_the_row_and_its_sum)
+{
+    expect_text_failure("rows.yaml",
+                        "sectors:\n"
+                        "  steel: {}\n"
+                        "destinations:\n"
+                        "  US:\n"
+                        "    regimes:\n"
+                        "      open: {tariff: 0}\n"
+                        "      shut: {closed: true}\n"
+                        "    transition:\n"
+                        "      - [0.9, 0.1]\n"
+                        "      - [0.5, 0.4]\n",
+                        (const char *const[]){"rows.yaml:10:9:", "destinations.US.transition[1]", "row sums to 0.9",
+                                              "expected 1", "shut", NULL});
+}
+
+Test(params, transition_probability_outside_unit_interval_is_rejected)
+{
+    expect_text_failure("prob.yaml",
+                        "sectors:\n"
+                        "  steel: {}\n"
+                        "destinations:\n"
+                        "  US:\n"
+                        "    regimes:\n"
+                        "      open: {tariff: 0}\n"
+                        "      shut: {closed: true}\n"
+                        "    transition:\n"
+                        "      - [1.2, -0.2]\n"
+                        "      - [0.5, 0.5]\n",
+                        (const char *const[]){"prob.yaml:9:10:", "destinations.US.transition[0]", "found \"1.2\"",
+                                              "a probability in [0, 1]", NULL});
+}
+
+Test(params, missing_transition_with_several_regimes_is_an_error)
+{
+    expect_text_failure("no_matrix.yaml",
+                        "sectors:\n"
+                        "  steel: {}\n"
+                        "destinations:\n"
+                        "  US:\n"
+                        "    regimes:\n"
+                        "      open: {tariff: 0}\n"
+                        "      shut: {closed: true}\n",
+                        (const char *const[]){"destinations.US.transition", "missing", "2 x 2", NULL});
+}
+
+/* ---- errors: files and YAML ------------------------------------------ */
+
+Test(params, empty_file_is_an_error)
+{
+    expect_text_failure("empty.yaml", "", (const char *const[]){"empty.yaml", "empty", NULL});
+}
+
+Test(params, comment_only_file_counts_as_empty)
+{
+    expect_text_failure("comments.yaml", "# nothing here\n\n", (const char *const[]){"comments.yaml", "empty", NULL});
+}
+
+Test(params, binary_file_with_nul_bytes_is_rejected_as_not_text)
+{
+    char path[256];
+    static const char bytes[] = "run:\n  seed: 1\n\0\0\x01\x02";
+    write_bytes("binary.yaml", bytes, sizeof bytes, path, sizeof path);
+    expect_failure(path, NULL, 0, (const char *const[]){"binary.yaml", "NUL bytes", "not a text file", NULL});
+}
+
+Test(params, yaml_syntax_error_gives_the_parser_position)
+{
+    /* A tab cannot indent YAML: the scanner stops at line 2, column 1. */
+    expect_text_failure("tab.yaml", "run:\n\tseed: 1\n",
+                        (const char *const[]){"tab.yaml:2:1:", "YAML syntax error", NULL});
+}
+
+Test(params, unclosed_flow_sequence_is_a_syntax_error)
+{
+    expect_text_failure("flow.yaml", "run:\n  seed: [1, 2\nsectors: x\n",
+                        (const char *const[]){"flow.yaml:3:", "YAML syntax error", "flow sequence", NULL});
+}
+
+Test(params, duplicate_key_is_rejected_at_the_second_occurrence)
+{
+    expect_text_failure("dup.yaml", "run:\n  seed: 1\n  seed: 2\n",
+                        (const char *const[]){"dup.yaml:3:3:", "seed", "duplicate key", NULL});
+}
+
+Test(params, document_that_is_not_a_mapping_is_rejected)
+{
+    expect_text_failure("seq.yaml", "- 1\n- 2\n",
+                        (const char *const[]){"seq.yaml:1:1:", "sequence", "expected a mapping", NULL});
+}
+
+Test(params, missing_file_is_an_input_error_naming_the_file)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/absent.yaml", scratch);
+    expect_failure(path, NULL, 0, (const char *const[]){"absent.yaml", "cannot open", NULL});
+}
+
+Test(params, extends_cycle_is_detected_and_names_the_chain)
+{
+    char a[256], b[256];
+    write_text("a.yaml", "extends: b.yaml\nrun: {seed: 1}\n", a, sizeof a);
+    write_text("b.yaml", "extends: a.yaml\nrun: {seed: 2}\n", b, sizeof b);
+    expect_failure(a, NULL, 0, (const char *const[]){"a.yaml:1:10: extends", "b.yaml:1:10: extends", "cycle", NULL});
+}
+
+Test(params, file_extending_itself_is_a_cycle)
+{
+    char a[256];
+    write_text("self.yaml", "extends: self.yaml\n", a, sizeof a);
+    expect_failure(a, NULL, 0, (const char *const[]){"self.yaml:1:10: extends", "cycle", NULL});
+}
+
+Test(params, missing_extends_file_names_the_including_line_and_the_missing_file)
+{
+    expect_text_failure("child.yaml", "# a child\nextends: nothere.yaml\nrun: {seed: 1}\n",
+                        (const char *const[]){"child.yaml:2:10: extends", "nothere.yaml", "cannot open", NULL});
+}
+
+Test(params, unknown_key_in_an_extending_file_is_reported_in_that_file)
+{
+    char base[256], child[256];
+    write_text("base.yaml", minimal_text, base, sizeof base);
+    write_text("child.yaml", "# child\n\nextends: base.yaml\nrun:\n  perods: 8\n", child, sizeof child);
+    expect_failure(child, NULL, 0,
+                   (const char *const[]){"child.yaml:5:3:", "run.perods", "unknown key", "did you mean `periods`?",
+                                         NULL});
+}
+
+Test(params, extends_in_stored_text_is_rejected)
+{
+    tm_params *p = NULL;
+    tm_error err = {0};
+    int rc = tm_params_load_text("stored", "extends: base.yaml\n", NULL, 0, &p, &err);
+    cr_assert_neq(rc, 0);
+    cr_expect_null(p);
+    cr_expect_eq(err.status, TM_ERR_INPUT);
+    cr_expect_not_null(strstr(err.msg, "stored:1:10:"), "%s", err.msg);
+    cr_expect_not_null(strstr(err.msg, "extends"), "%s", err.msg);
+}
+
+/* ---- errors: names that must refer to something ---------------------- */
+
+Test(params, unknown_destination_in_sector_markets_is_named_with_a_suggestion)
+{
+    expect_text_failure("markets.yaml",
+                        "sectors:\n"
+                        "  steel: {}\n"
+                        "  agri:\n"
+                        "    markets:\n"
+                        "      UK: {demand: 2}\n"
+                        "destinations:\n"
+                        "  US:\n"
+                        "    regimes:\n"
+                        "      open: {tariff: 0}\n",
+                        (const char *const[]){"markets.yaml:5:7:", "sectors.agri.markets.UK", "unknown destination \"UK\"",
+                                              "expected one of: US", NULL});
+}
+
+Test(params, unknown_sector_in_sector_tariffs_is_named_with_a_suggestion)
+{
+    expect_text_failure("tariffs.yaml",
+                        "sectors:\n"
+                        "  steel: {}\n"
+                        "destinations:\n"
+                        "  US:\n"
+                        "    regimes:\n"
+                        "      open:\n"
+                        "        sector_tariffs:\n"
+                        "          steal: 0.2\n",
+                        (const char *const[]){"tariffs.yaml:8:11:", "destinations.US.regimes.open.sector_tariffs.steal",
+                                              "unknown sector \"steal\"", "did you mean `steel`?", NULL});
+}
+
+static const char *const event_head = "sectors:\n"
+                                      "  steel: {}\n"
+                                      "destinations:\n"
+                                      "  US:\n"
+                                      "    regimes:\n"
+                                      "      open: {tariff: 0}\n"
+                                      "events:\n"
+                                      "  - at: 2024Q3\n";
+
+static void expect_event_failure(const char *name, const char *event_tail, const char *const *needles)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "%s%s", event_head, event_tail);
+    expect_text_failure(name, text, needles);
+}
+
+Test(params, unknown_destination_in_an_event_is_named)
+{
+    expect_event_failure("ev_dest.yaml", "    destination: CA\n    regime: open\n",
+                         (const char *const[]){"ev_dest.yaml:9:18:", "events[0].destination",
+                                               "unknown destination \"CA\"", "expected one of: US", NULL});
+}
+
+Test(params, unknown_regime_in_an_event_is_named_with_a_suggestion)
+{
+    expect_event_failure("ev_regime.yaml", "    destination: US\n    regime: opn\n",
+                         (const char *const[]){"ev_regime.yaml:10:13:", "events[0].regime", "unknown regime \"opn\"",
+                                               "did you mean `open`?", NULL});
+}
+
+Test(params, unknown_sector_in_an_event_is_named_with_a_suggestion)
+{
+    expect_event_failure("ev_sector.yaml", "    destination: US\n    sector: steal\n    tariff: 0.5\n",
+                         (const char *const[]){"ev_sector.yaml:10:13:", "events[0].sector", "unknown sector \"steal\"",
+                                               "did you mean `steel`?", NULL});
+}
+
+Test(params, event_with_two_actions_is_rejected)
+{
+    expect_event_failure("ev_two.yaml", "    destination: US\n    regime: open\n    tariff: 0.5\n",
+                         (const char *const[]){"ev_two.yaml:8:5:", "events[0]", "several actions",
+                                               "exactly one of", NULL});
+}
+
+Test(params, event_without_an_action_is_rejected)
+{
+    expect_event_failure("ev_none.yaml", "    destination: US\n",
+                         (const char *const[]){"ev_none.yaml:8:5:", "events[0]", "no action", NULL});
+}
+
+Test(params, event_without_a_destination_reports_the_missing_key)
+{
+    expect_event_failure("ev_missing.yaml", "    regime: open\n",
+                         (const char *const[]){"ev_missing.yaml:8:5:", "events[0].destination", "missing", NULL});
+}
+
+Test(params, event_dated_before_the_start_is_rejected)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "run: {start: 2025Q1}\n%s    destination: US\n    regime: open\n", event_head);
+    expect_text_failure("ev_early.yaml", text,
+                        (const char *const[]){"ev_early.yaml:9:9:", "events[0].at", "before run.start", NULL});
+}
+
+Test(params, sector_on_a_regime_event_is_rejected)
+{
+    expect_event_failure("ev_sector_regime.yaml", "    destination: US\n    sector: steel\n    regime: open\n",
+                         (const char *const[]){"events[0].sector", "apply to one sector", NULL});
+}
+
+/* ---- errors: --set ---------------------------------------------------- */
+
+static void expect_set_failure(const char *assignment, const char *const *needles)
+{
+    char path[256];
+    write_text("base.yaml", minimal_text, path, sizeof path);
+    expect_failure(path, (const char *const[]){assignment}, 1, needles);
+}
+
+Test(params, set_without_equals_sign_is_rejected)
+{
+    expect_set_failure("run.seed", (const char *const[]){"--set run.seed", "expected path.to.key=value", NULL});
+}
+
+Test(params, set_without_a_key_is_rejected)
+{
+    expect_set_failure("=3", (const char *const[]){"--set =3", "expected path.to.key=value", NULL});
+}
+
+Test(params, set_with_an_empty_value_is_rejected)
+{
+    expect_set_failure("run.seed=", (const char *const[]){"--set run.seed", "the value is empty", NULL});
+}
+
+Test(params, set_path_through_a_scalar_is_rejected)
+{
+    expect_set_failure("run.periods.x=1",
+                       (const char *const[]){"--set run.periods.x", "`x`", "not a mapping", NULL});
+}
+
+Test(params, set_with_malformed_yaml_value_is_a_syntax_error)
+{
+    expect_set_failure("run.seed=[1", (const char *const[]){"--set run.seed", "YAML syntax error", NULL});
+}
+
+Test(params, set_value_is_validated_like_a_file_value)
+{
+    expect_set_failure("demand.elasticity=0.5",
+                       (const char *const[]){"--set demand.elasticity:1:1:", "demand.elasticity", "out of range",
+                                             NULL});
+}
+
+Test(params, set_creating_an_unknown_key_is_reported_against_the_set_option)
+{
+    expect_set_failure("run.sed=4", (const char *const[]){"--set run.sed:1:1:", "run.sed", "unknown key",
+                                                          "did you mean `seed`?", NULL});
+}
+
+Test(params, set_replacing_a_file_entry_reports_errors_against_the_set_option)
+{
+    expect_set_failure("run.periods=0", (const char *const[]){"--set run.periods:1:1:", "run.periods", "out of range",
+                                                               NULL});
+}
+
+/* ---- good input -------------------------------------------------------- */
+
+Test(params, missing_sections_and_keys_take_their_table_defaults)
+{
+    tm_params *p = load_text_ok("minimal", minimal_text, NULL, 0);
+    cr_expect_eq(p->periods, 4);
+    cr_expect_eq(p->burn_in, 80);
+    cr_expect_eq(p->seed, 20240101u);
+    cr_expect_eq(p->periods_per_year, 4);
+    cr_expect_str_eq(p->start, "2024Q1");
+    cr_expect_eq(p->start_index, 2024 * 4);
+    cr_expect_eq(p->grid_points, 41);
+    cr_expect_eq(p->grid_method, TM_GRID_ROUWENHORST);
+    cr_expect_eq(p->model, TM_MODEL_MYOPIC);
+    cr_expect_eq(p->elasticity, 3.8);
+    cr_expect_eq(p->logit_scale, 0.0);
+    cr_expect_eq(p->capacity_elasticity, 0.0);
+    cr_expect_eq(p->spillover, 0.0);
+    cr_expect_eq(p->crowding, 0.0);
+    cr_assert_eq(p->n_sectors, 1);
+    cr_expect_str_eq(p->sector[0].name, "steel");
+    cr_expect_eq(p->sector[0].firms, 100);
+    cr_expect_eq(p->sector[0].persistence, 0.95);
+    cr_expect_eq(p->sector[0].volatility, 0.1);
+    cr_expect_eq(p->sector[0].death_rate, 0.01);
+    cr_assert_eq(p->n_dest, 1);
+    cr_expect_eq(p->dest[0].n_regimes, 1);
+    cr_expect_eq(p->dest[0].transition[0][0], 1.0);
+    cr_expect_eq(p->dest[0].initial_regime, 0);
+    cr_expect_eq(p->sector[0].market[0].demand, 1.0);
+    cr_expect_eq(p->sector[0].market[0].iceberg, 1.0);
+    cr_expect_eq(p->sector[0].market[0].fixed_cost, 0.1);
+    cr_expect_eq(p->sector[0].market[0].sunk_cost, 0.3);
+    cr_expect_eq(p->n_events, 0);
+    tm_params_free(p);
+}
+
+Test(params, default_start_is_the_first_period_of_its_year_at_any_frequency)
+{
+    static const char *const expected[] = {"2024", "2024H1", "2024Q1", "2024M01"};
+    static const char *const ppy[] = {"run.periods_per_year=1", "run.periods_per_year=2", "run.periods_per_year=4",
+                                      "run.periods_per_year=12"};
+    static const int per_year[] = {1, 2, 4, 12};
+    for (int i = 0; i < 4; i++) {
+        tm_params *p = load_text_ok("minimal", minimal_text, &ppy[i], 1);
+        cr_expect_str_eq(p->start, expected[i]);
+        cr_expect_eq(p->start_index, 2024 * per_year[i]);
+        tm_params_free(p);
+    }
+}
+
+Test(params, destination_market_defaults_apply_to_sectors_that_do_not_override_them)
+{
+    static const char *const text = "sectors:\n"
+                                    "  steel:\n"
+                                    "    markets:\n"
+                                    "      US: {demand: 2.5}\n"
+                                    "  agri: {}\n"
+                                    "destinations:\n"
+                                    "  US:\n"
+                                    "    market: {fixed_cost: 1.5, sunk_cost: 4}\n"
+                                    "    regimes:\n"
+                                    "      open:\n"
+                                    "        tariff: 0.1\n"
+                                    "        sector_tariffs: {agri: 0.3}\n";
+    tm_params *p = load_text_ok("markets", text, NULL, 0);
+    cr_expect_eq(p->sector[0].market[0].demand, 2.5);
+    cr_expect_eq(p->sector[0].market[0].fixed_cost, 1.5);
+    cr_expect_eq(p->sector[0].market[0].sunk_cost, 4.0);
+    cr_expect_eq(p->sector[1].market[0].demand, 1.0);
+    cr_expect_eq(p->sector[1].market[0].fixed_cost, 1.5);
+    cr_expect_eq(p->dest[0].regime[0].sector_tariff[0], 0.1);
+    cr_expect_eq(p->dest[0].regime[0].sector_tariff[1], 0.3);
+    tm_params_free(p);
+}
+
+Test(params, extends_child_overrides_values_and_inherits_the_rest)
+{
+    char base[256], child[256];
+    write_text("base.yaml",
+               "run:\n"
+               "  seed: 5\n"
+               "  periods: 6\n"
+               "sectors:\n"
+               "  steel:\n"
+               "    firms: 300\n"
+               "    volatility: 0.15\n"
+               "destinations:\n"
+               "  US:\n"
+               "    regimes:\n"
+               "      open: {tariff: 0.05}\n",
+               base, sizeof base);
+    write_text("child.yaml",
+               "extends: base.yaml\n"
+               "run:\n"
+               "  seed: 9\n"
+               "sectors:\n"
+               "  steel:\n"
+               "    volatility: 0.2\n",
+               child, sizeof child);
+    tm_params *p = load_ok(child, NULL, 0);
+    cr_expect_eq(p->seed, 9u);
+    cr_expect_eq(p->periods, 6);
+    cr_expect_eq(p->sector[0].firms, 300);
+    cr_expect_eq(p->sector[0].volatility, 0.2);
+    cr_expect_eq(p->dest[0].regime[0].sector_tariff[0], 0.05);
+    cr_expect_str_eq(p->source, child);
+    tm_params_free(p);
+}
+
+Test(params, extends_chain_of_three_files_applies_in_order)
+{
+    char a[256], b[256], c[256];
+    write_text("a.yaml", minimal_text, a, sizeof a);
+    write_text("b.yaml", "extends: a.yaml\nrun: {seed: 2, burn_in: 3}\n", b, sizeof b);
+    write_text("c.yaml", "extends: b.yaml\nrun: {seed: 3}\n", c, sizeof c);
+    tm_params *p = load_ok(c, NULL, 0);
+    cr_expect_eq(p->seed, 3u);
+    cr_expect_eq(p->burn_in, 3);
+    cr_expect_eq(p->periods, 4);
+    tm_params_free(p);
+}
+
+Test(params, set_overrides_a_file_value)
+{
+    char path[256];
+    write_text("base.yaml", minimal_text, path, sizeof path);
+    tm_params *p = load_ok(path, (const char *const[]){"run.periods=9", "sectors.steel.firms=7"}, 2);
+    cr_expect_eq(p->periods, 9);
+    cr_expect_eq(p->sector[0].firms, 7);
+    tm_params_free(p);
+}
+
+Test(params, later_set_wins_over_earlier_set)
+{
+    tm_params *p = load_text_ok("minimal", minimal_text, (const char *const[]){"run.seed=1", "run.seed=2"}, 2);
+    cr_expect_eq(p->seed, 2u);
+    tm_params_free(p);
+}
+
+Test(params, set_creates_missing_sections_and_entries)
+{
+    tm_params *p = load_text_ok(
+        "minimal", minimal_text,
+        (const char *const[]){"decision.logit_scale=0.5", "sectors.agri.firms=12", "capacity.elasticity=0.25"}, 3);
+    cr_expect_eq(p->logit_scale, 0.5);
+    cr_expect_eq(p->capacity_elasticity, 0.25);
+    cr_assert_eq(p->n_sectors, 2);
+    cr_expect_str_eq(p->sector[1].name, "agri");
+    cr_expect_eq(p->sector[1].firms, 12);
+    cr_expect_eq(p->sector[1].persistence, 0.95);
+    tm_params_free(p);
+}
+
+Test(params, set_value_is_yaml_so_a_list_can_replace_a_transition_matrix)
+{
+    static const char *const text = "sectors:\n"
+                                    "  steel: {}\n"
+                                    "destinations:\n"
+                                    "  US:\n"
+                                    "    regimes:\n"
+                                    "      open: {tariff: 0}\n"
+                                    "      shut: {closed: true}\n"
+                                    "    transition: [[0.9, 0.1], [0.2, 0.8]]\n";
+    tm_params *p = load_text_ok("matrix", text,
+                                (const char *const[]){"destinations.US.transition=[[0.5, 0.5], [0.25, 0.75]]"}, 1);
+    cr_expect_eq(p->dest[0].transition[0][0], 0.5);
+    cr_expect_eq(p->dest[0].transition[1][1], 0.75);
+    tm_params_free(p);
+}
+
+Test(params, canonical_text_reloads_to_identical_text_and_sha256)
+{
+    static const char *const text = "run: {seed: 77, periods: 5, burn_in: 3}\n"
+                                    "decision: {logit_scale: 0.1}\n"
+                                    "sectors:\n"
+                                    "  steel: {firms: 300, volatility: 0.123456789}\n"
+                                    "  agri: {}\n"
+                                    "destinations:\n"
+                                    "  US:\n"
+                                    "    regimes:\n"
+                                    "      open: {tariff: 0.1}\n"
+                                    "      war:\n"
+                                    "        tariff: 0.25\n"
+                                    "        sector_tariffs: {steel: 0.5}\n"
+                                    "    transition: [[0.9, 0.1], [0.3, 0.7]]\n"
+                                    "  CN:\n"
+                                    "    regimes: {normal: {}, ban: {closed: true}}\n"
+                                    "    transition: [[0.95, 0.05], [0.1, 0.9]]\n"
+                                    "events:\n"
+                                    "  - at: 2024Q3\n"
+                                    "    destination: CN\n"
+                                    "    regime: ban\n"
+                                    "    note: \"a \\\"quoted\\\" note\"\n"
+                                    "  - at: 2024Q2\n"
+                                    "    destination: US\n"
+                                    "    sector: steel\n"
+                                    "    tariff: 0.35\n";
+    tm_params *a = load_text_ok("original", text, NULL, 0);
+    tm_params *b = load_text_ok("canonical", a->canonical, NULL, 0);
+    cr_expect_str_eq(b->canonical, a->canonical);
+    cr_expect_str_eq(b->sha256, a->sha256);
+    cr_expect_eq(strlen(a->sha256), 64u);
+    /* Values survive the trip exactly, and events come out sorted by date. */
+    cr_expect_eq(b->sector[0].volatility, 0.123456789);
+    cr_assert_eq(b->n_events, 2);
+    cr_expect_eq(b->event[0].kind, TM_EVENT_TARIFF);
+    cr_expect_eq(b->event[1].kind, TM_EVENT_REGIME);
+    cr_expect_str_eq(b->event[1].note, "a \"quoted\" note");
+    tm_params_free(a);
+    tm_params_free(b);
+}
+
+Test(params, different_values_give_different_sha256)
+{
+    tm_params *a = load_text_ok("a", minimal_text, NULL, 0);
+    tm_params *b = load_text_ok("b", minimal_text, (const char *const[]){"run.seed=1"}, 1);
+    cr_expect_str_neq(a->sha256, b->sha256);
+    tm_params_free(a);
+    tm_params_free(b);
+}
+
+Test(params, builtin_baseline_loads_and_round_trips)
+{
+    tm_params *p = load_ok(NULL, NULL, 0);
+    cr_expect_gt(p->n_sectors, 1);
+    cr_assert_geq(p->n_dest, 2);
+    cr_expect_str_eq(p->dest[0].name, "US");
+    cr_expect_str_eq(p->dest[1].name, "CN");
+    tm_params *q = load_text_ok("canonical", p->canonical, NULL, 0);
+    cr_expect_str_eq(q->sha256, p->sha256);
+    tm_params_free(p);
+    tm_params_free(q);
+}
+
+Test(params, baseline_file_in_the_repository_equals_the_builtin_one)
+{
+    tm_params *p = load_ok(NULL, NULL, 0);
+    tm_params *q = load_ok(TM_SOURCE_DIR "/params/canada_baseline.yaml", NULL, 0);
+    cr_expect_str_eq(q->sha256, p->sha256);
+    tm_params_free(p);
+    tm_params_free(q);
+}
+
+Test(params, period_labels_parse_and_print_for_every_frequency)
+{
+    int index;
+    char buf[TM_LABEL_MAX];
+    cr_assert_eq(tm_period_parse("2025Q2", 4, &index), 0);
+    cr_expect_eq(index, 2025 * 4 + 1);
+    tm_period_label(index, 4, buf, sizeof buf);
+    cr_expect_str_eq(buf, "2025Q2");
+    cr_assert_eq(tm_period_parse("2025M03", 12, &index), 0);
+    cr_expect_eq(index, 2025 * 12 + 2);
+    tm_period_label(index, 12, buf, sizeof buf);
+    cr_expect_str_eq(buf, "2025M03");
+    cr_assert_eq(tm_period_parse("2025H2", 2, &index), 0);
+    tm_period_label(index, 2, buf, sizeof buf);
+    cr_expect_str_eq(buf, "2025H2");
+    cr_assert_eq(tm_period_parse("2025", 1, &index), 0);
+    cr_expect_eq(index, 2025);
+    cr_expect_neq(tm_period_parse("2025Q5", 4, &index), 0);
+    cr_expect_neq(tm_period_parse("2025M03", 4, &index), 0);
+    cr_expect_neq(tm_period_parse("25Q1", 4, &index), 0);
+    cr_expect_neq(tm_period_parse("2025", 4, &index), 0);
+}
