@@ -31,6 +31,7 @@ SERIES_ORDER = (
     ("series", "non_us_share"),
     ("environment", "regime"),
     ("environment", "tariff"),
+    ("series", "firms_by_productivity_and_set"),
 )
 # Datasets of /policy in the digest, in the order they are written.
 POLICY_ORDER = ("entry_cutoff", "exit_cutoff", "solve_iterations", "solve_residual")

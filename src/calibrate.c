@@ -1204,8 +1204,7 @@ int tm_cli_calibrate(int argc, char **argv)
     rc = 0;
     goto done;
 fail:
-    fprintf(stderr, "tradeabm: error: %s\n", err.msg);
-    rc = err.status == TM_ERR_INPUT ? 2 : 1;
+    rc = tm_cli_fail(&err);
 done:
     tm_params_free(p0);
     free(x);

@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <hdf5.h>
 #include <omp.h>
@@ -88,13 +89,13 @@ static const char *const reproduce_usage =
     "Re-run FILE.h5 from its stored parameters and seed, and compare the digest\n"
     "of the new results with the stored one. Exit 0 only if they match.\n";
 
-static int fail(const tm_error *err)
+int tm_cli_fail(const tm_error *err)
 {
     fprintf(stderr, "tradeabm: error: %s\n", err->msg);
     return err->status == TM_ERR_INPUT ? 2 : 1;
 }
 
-static int usage_error(const char *usage, const char *fmt, const char *arg)
+int tm_cli_usage_error(const char *usage, const char *fmt, const char *arg)
 {
     fprintf(stderr, "tradeabm: ");
     fprintf(stderr, fmt, arg);
@@ -102,11 +103,12 @@ static int usage_error(const char *usage, const char *fmt, const char *arg)
     return 2;
 }
 
-static int parse_count(const char *s, long lo, long hi, long *out)
+int tm_cli_parse_count(const char *s, long lo, long hi, long *out)
 {
     char *end;
+    errno = 0;
     long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi)
+    if (!*s || *end || errno || v < lo || v > hi)
         return -1;
     *out = v;
     return 0;
@@ -153,7 +155,7 @@ static void default_output(const tm_params *p, const char *params_path, char *bu
 static int resume_run(const char *file, const run_args *a, long every)
 {
     if (a->params_path || a->output || a->n_sets || a->panel)
-        return usage_error(run_usage, "%s: --resume takes its parameters, output and --panel from the checkpoint; "
+        return tm_cli_usage_error(run_usage, "%s: --resume takes its parameters, output and --panel from the checkpoint; "
                                       "drop the other arguments", "--resume");
     char ckpt[4200];
     size_t len = strlen(file);
@@ -164,18 +166,18 @@ static int resume_run(const char *file, const run_args *a, long every)
     tm_error err = {0};
     tm_checkpoint ck;
     if (tm_checkpoint_read(ckpt, &ck, &err))
-        return fail(&err);
+        return tm_cli_fail(&err);
     tm_params *p = NULL;
     if (tm_params_load_text(ckpt, ck.params_text, NULL, 0, &p, &err)) {
         tm_error_prefix(&err, "%s: stored parameters", ckpt);
         tm_checkpoint_free(&ck);
-        return fail(&err);
+        return tm_cli_fail(&err);
     }
     if (strcmp(p->sha256, ck.params_sha256) != 0) {
         tm_error_set(&err, TM_ERR_INPUT, "%s: stored parameters do not match their SHA-256 (corrupt checkpoint)", ckpt);
         tm_params_free(p);
         tm_checkpoint_free(&ck);
-        return fail(&err);
+        return tm_cli_fail(&err);
     }
     if (!a->quiet) {
         char label[TM_LABEL_MAX];
@@ -195,7 +197,7 @@ static int resume_run(const char *file, const run_args *a, long every)
         printf("\nwrote %s in %.2f s (digest %.16s...)\n", ck.final_path, now_seconds() - t0, digest);
     tm_params_free(p);
     tm_checkpoint_free(&ck);
-    return rc ? fail(&err) : 0;
+    return rc ? tm_cli_fail(&err) : 0;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -224,17 +226,17 @@ static int cmd_run(int argc, char **argv)
             char *end;
             strtoull(optarg, &end, 10);
             if (!*optarg || *end || optarg[0] == '-')
-                return usage_error(run_usage, "--seed %s: expected a non-negative integer", optarg);
+                return tm_cli_usage_error(run_usage, "--seed %s: expected a non-negative integer", optarg);
             snprintf(a.seed_set, sizeof a.seed_set, "run.seed=%s", optarg);
             break;
         }
         case 't':
-            if (parse_count(optarg, 1, 4096, &a.threads))
-                return usage_error(run_usage, "--threads %s: expected a whole number from 1 to 4096", optarg);
+            if (tm_cli_parse_count(optarg, 1, 4096, &a.threads))
+                return tm_cli_usage_error(run_usage, "--threads %s: expected a whole number from 1 to 4096", optarg);
             break;
         case 's':
             if (a.n_sets == MAX_SETS)
-                return usage_error(run_usage, "%s: too many --set options", "--set");
+                return tm_cli_usage_error(run_usage, "%s: too many --set options", "--set");
             sets[a.n_sets++] = optarg;
             break;
         case 'p':
@@ -244,8 +246,8 @@ static int cmd_run(int argc, char **argv)
             a.force = 1;
             break;
         case 'C':
-            if (parse_count(optarg, 1, 100000, &checkpoint_every))
-                return usage_error(run_usage, "--checkpoint-every %s: expected a whole number of periods from 1 to 100000",
+            if (tm_cli_parse_count(optarg, 1, 100000, &checkpoint_every))
+                return tm_cli_usage_error(run_usage, "--checkpoint-every %s: expected a whole number of periods from 1 to 100000",
                                    optarg);
             break;
         case 'R':
@@ -265,7 +267,7 @@ static int cmd_run(int argc, char **argv)
     if (optind < argc)
         a.params_path = argv[optind++];
     if (optind < argc)
-        return usage_error(run_usage, "unexpected argument %s", argv[optind]);
+        return tm_cli_usage_error(run_usage, "unexpected argument %s", argv[optind]);
     if (a.seed_set[0])
         sets[a.n_sets++] = a.seed_set;
     if (resume)
@@ -274,7 +276,7 @@ static int cmd_run(int argc, char **argv)
     tm_error err = {0};
     tm_params *p = NULL;
     if (tm_params_load(a.params_path, sets, a.n_sets, &p, &err))
-        return fail(&err);
+        return tm_cli_fail(&err);
     char path[4096];
     if (a.output)
         snprintf(path, sizeof path, "%s", a.output);
@@ -299,7 +301,7 @@ static int cmd_run(int argc, char **argv)
     int rc = tm_simulate(p, path, &so, digest, &err);
     tm_params_free(p);
     if (rc)
-        return fail(&err);
+        return tm_cli_fail(&err);
     if (!a.quiet)
         printf("\nwrote %s in %.2f s (digest %.16s...)\n", path, now_seconds() - t0, digest);
     return 0;
@@ -326,8 +328,8 @@ static int one_file_args(int argc, char **argv, const char *usage, const char **
             continue;
         }
         if (c == 't' && threads) {
-            if (parse_count(optarg, 1, 4096, threads))
-                return usage_error(usage, "--threads %s: expected a whole number from 1 to 4096", optarg);
+            if (tm_cli_parse_count(optarg, 1, 4096, threads))
+                return tm_cli_usage_error(usage, "--threads %s: expected a whole number from 1 to 4096", optarg);
             continue;
         }
         if (c == 'd' && usage == params_usage) {
@@ -340,9 +342,9 @@ static int one_file_args(int argc, char **argv, const char *usage, const char **
     if (optind < argc && !*file)
         *file = argv[optind++];
     if (optind < argc)
-        return usage_error(usage, "unexpected argument %s", argv[optind]);
+        return tm_cli_usage_error(usage, "unexpected argument %s", argv[optind]);
     if (!*file)
-        return usage_error(usage, "%s", usage == params_usage ? "params: expected --doc" : "missing the file argument");
+        return tm_cli_usage_error(usage, "%s", usage == params_usage ? "params: expected --doc" : "missing the file argument");
     return -1;
 }
 
@@ -356,7 +358,7 @@ static int cmd_check(int argc, char **argv)
     tm_error err = {0};
     tm_params *p = NULL;
     if (tm_params_load(file, sets, n_sets, &p, &err))
-        return fail(&err);
+        return tm_cli_fail(&err);
     fputs(p->canonical, stdout);
     printf("# sha256: %s\n", p->sha256);
     tm_params_free(p);
@@ -370,7 +372,7 @@ static int cmd_params(int argc, char **argv)
     if (rc >= 0)
         return rc;
     if (strcmp(file, "--doc") != 0)
-        return usage_error(params_usage, "params: unexpected argument %s", file);
+        return tm_cli_usage_error(params_usage, "params: unexpected argument %s", file);
     tm_params_doc(stdout);
     return 0;
 }
@@ -383,7 +385,7 @@ static int cmd_info(int argc, char **argv)
         return rc;
     tm_error err = {0};
     if (tm_output_print_info(file, stdout, &err))
-        return fail(&err);
+        return tm_cli_fail(&err);
     return 0;
 }
 
@@ -397,23 +399,23 @@ static int cmd_reproduce(int argc, char **argv)
     tm_error err = {0};
     tm_file_info info;
     if (tm_output_read_info(file, &info, &err))
-        return fail(&err);
+        return tm_cli_fail(&err);
     if (strcmp(info.status, "complete") != 0) {
         tm_file_info_free(&info);
         tm_error_set(&err, TM_ERR_INPUT, "%s: status is %s; only complete runs can be reproduced", file, info.status);
-        return fail(&err);
+        return tm_cli_fail(&err);
     }
     tm_params *p = NULL;
     rc = tm_params_load_text(file, info.parameters, NULL, 0, &p, &err);
     if (rc) {
         tm_file_info_free(&info);
-        return fail(&err);
+        return tm_cli_fail(&err);
     }
     if (strcmp(p->sha256, info.params_sha256) != 0) {
         tm_file_info_free(&info);
         tm_params_free(p);
         tm_error_set(&err, TM_ERR_INPUT, "%s: stored parameters do not match their recorded SHA-256", file);
-        return fail(&err);
+        return tm_cli_fail(&err);
     }
     const char *tmpdir = getenv("TMPDIR");
     char path[4096];
@@ -427,7 +429,7 @@ static int cmd_reproduce(int argc, char **argv)
     unlink(path);
     if (rc) {
         tm_file_info_free(&info);
-        return fail(&err);
+        return tm_cli_fail(&err);
     }
     int same = strcmp(digest, info.digest) == 0;
     printf("stored digest  %s\nnew digest     %s\n%s\n", info.digest, digest,

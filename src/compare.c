@@ -638,8 +638,7 @@ int tm_cli_compare(int argc, char **argv)
     co.progress = quiet ? NULL : stdout;
     tm_error err = {0};
     if (tm_compare(&co, &err)) {
-        fprintf(stderr, "tradeabm: error: %s\n", err.msg);
-        return err.status == TM_ERR_INPUT ? 2 : 1;
+        return tm_cli_fail(&err);
     }
     if (!quiet)
         printf("wrote %s\n", co.output);

@@ -22,6 +22,7 @@
 #define TM_PANEL_CHUNK ((hsize_t)1 << 18)
 #define TM_SERIES_CHUNK 64
 #define TM_MAX_SERIES 16
+#define TM_SERIES_RANK 4
 
 /* A dataset that grows by one period at a time, hashed as it grows. */
 typedef struct {
@@ -29,7 +30,7 @@ typedef struct {
     hid_t dset;
     hid_t mem_type;
     int rank;
-    hsize_t dims[3]; /* dims[0] = periods written */
+    hsize_t dims[TM_SERIES_RANK]; /* dims[0] = periods written; unused trailing dims are 1 */
     size_t slab_bytes;
     tm_sha256 sha;
 } series_ds;
@@ -192,20 +193,23 @@ static int write_array(hid_t loc, const char *name, hid_t file_type, hid_t mem_t
     return rc ? -1 : 0;
 }
 
-static int series_create(tm_output *o, hid_t group, const char *name, hid_t file_type, hid_t mem_type, int rank,
-                         hsize_t d1, hsize_t d2, const char *units, const char *description)
+/* A series of `rank` dimensions, the first one periods; d1..d3 are the
+ * sizes of the others (ignored beyond the rank). */
+static int series_create4(tm_output *o, hid_t group, const char *name, hid_t file_type, hid_t mem_type, int rank,
+                          hsize_t d1, hsize_t d2, hsize_t d3, const char *units, const char *description)
 {
     series_ds *s = &o->series[o->n_series++];
     s->name = name;
     s->mem_type = mem_type;
     s->rank = rank;
     s->dims[0] = 0;
-    s->dims[1] = d1;
-    s->dims[2] = d2;
-    hsize_t maxdims[3] = {H5S_UNLIMITED, d1, d2};
-    hsize_t chunk[3] = {TM_SERIES_CHUNK, d1, d2};
+    s->dims[1] = rank > 1 ? d1 : 1;
+    s->dims[2] = rank > 2 ? d2 : 1;
+    s->dims[3] = rank > 3 ? d3 : 1;
+    hsize_t maxdims[TM_SERIES_RANK] = {H5S_UNLIMITED, s->dims[1], s->dims[2], s->dims[3]};
+    hsize_t chunk[TM_SERIES_RANK] = {TM_SERIES_CHUNK, s->dims[1], s->dims[2], s->dims[3]};
     size_t elem = H5Tget_size(mem_type);
-    s->slab_bytes = elem * (rank > 1 ? d1 : 1) * (rank > 2 ? d2 : 1);
+    s->slab_bytes = elem * s->dims[1] * s->dims[2] * s->dims[3];
     hid_t space = H5Screate_simple(rank, s->dims, maxdims);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_chunk(dcpl, rank, chunk);
@@ -220,10 +224,16 @@ static int series_create(tm_output *o, hid_t group, const char *name, hid_t file
     return describe(s->dset, units, description);
 }
 
+static int series_create(tm_output *o, hid_t group, const char *name, hid_t file_type, hid_t mem_type, int rank,
+                         hsize_t d1, hsize_t d2, const char *units, const char *description)
+{
+    return series_create4(o, group, name, file_type, mem_type, rank, d1, d2, 1, units, description);
+}
+
 static int series_append(series_ds *s, const void *data)
 {
-    hsize_t start[3] = {s->dims[0], 0, 0};
-    hsize_t count[3] = {1, s->dims[1], s->dims[2]};
+    hsize_t start[TM_SERIES_RANK] = {s->dims[0], 0, 0, 0};
+    hsize_t count[TM_SERIES_RANK] = {1, s->dims[1], s->dims[2], s->dims[3]};
     s->dims[0]++;
     if (H5Dset_extent(s->dset, s->dims) < 0)
         return -1;
@@ -506,6 +516,9 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
                              "regime in force [period, destination] (names in /dimensions/regimes)");
     rc = rc || series_create(o, envg, "tariff", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, S, D, "fraction",
                              "ad-valorem tariff in force [period, sector, destination]");
+    rc = rc || series_create4(o, series, "firms_by_productivity_and_set", H5T_STD_I64LE, H5T_NATIVE_INT64, 4, S,
+                              (hsize_t)tm_run_grid_size(run), NS, "firms",
+                              "firms by productivity grid index (/grid/z) and market set [period, sector, z, set]");
     if (series >= 0)
         H5Gclose(series);
     if (envg >= 0)
@@ -657,7 +670,7 @@ int tm_output_period(tm_output *o, const tm_run *run, tm_error *err)
     const void *slabs[] = {label,        r->serving,     r->entrants,    r->exiters,
                            r->export_value, r->tariff_paid, r->mean_log_productivity, r->top10_share,
                            r->firms_by_set, r->deaths,   &r->non_us_share, regime,
-                           r->tariff};
+                           r->tariff,       r->firms_by_z_set};
     hsize_t period = o->series[0].dims[0];
     for (int i = 0; i < o->n_series; i++)
         if (series_append(&o->series[i], slabs[i]))
@@ -1082,7 +1095,7 @@ int tm_output_save(tm_output *o, tm_ckbuf *b, tm_error *err)
                       : H5Tequal(s->mem_type, H5T_NATIVE_INT) > 0    ? MEM_INT
                                                                       : MEM_LABEL;
         int32_t rank = s->rank;
-        uint64_t dims[3] = {s->dims[0], s->dims[1], s->dims[2]}, slab = s->slab_bytes;
+        uint64_t dims[TM_SERIES_RANK] = {s->dims[0], s->dims[1], s->dims[2], s->dims[3]}, slab = s->slab_bytes;
         tm_ckbuf_put_string(b, where);
         tm_ckbuf_put_string(b, s->name);
         tm_ckbuf_put(b, &mem, sizeof mem);
@@ -1181,14 +1194,14 @@ int tm_output_resume(const char *path, const tm_params *p, const tm_run *run, co
         series_ds *s = &o->series[i];
         char where[256];
         int32_t mem, rank;
-        uint64_t dims[3], slab;
+        uint64_t dims[TM_SERIES_RANK], slab;
         s->dset = -1;
         o->n_series = i + 1;
         rc = tm_ckbuf_get_string(b, where, sizeof where) ||
              tm_ckbuf_get_string(b, o->series_names[i], sizeof o->series_names[i]) ||
              tm_ckbuf_get(b, &mem, sizeof mem) || tm_ckbuf_get(b, &rank, sizeof rank) ||
              tm_ckbuf_get(b, dims, sizeof dims) || tm_ckbuf_get(b, &slab, sizeof slab) ||
-             tm_ckbuf_get(b, &s->sha, sizeof s->sha) || rank < 1 || rank > 3;
+             tm_ckbuf_get(b, &s->sha, sizeof s->sha) || rank < 1 || rank > TM_SERIES_RANK;
         if (rc)
             break;
         s->name = o->series_names[i];
@@ -1196,7 +1209,7 @@ int tm_output_resume(const char *path, const tm_params *p, const tm_run *run, co
         s->mem_type = mem == MEM_INT64 ? H5T_NATIVE_INT64 : mem == MEM_DOUBLE ? H5T_NATIVE_DOUBLE
                                                        : mem == MEM_INT    ? H5T_NATIVE_INT
                                                                            : o->label_type;
-        for (int k = 0; k < 3; k++)
+        for (int k = 0; k < TM_SERIES_RANK; k++)
             s->dims[k] = (hsize_t)dims[k];
         s->slab_bytes = (size_t)slab;
         s->dset = H5Dopen2(o->file, where, H5P_DEFAULT);

@@ -118,6 +118,7 @@ void tm_run_close(tm_run *run)
     free(r->top10_share);
     free(r->tariff);
     free(r->firms_by_set);
+    free(r->firms_by_z_set);
     free(r->deaths);
     free(r->events);
     free(run);
@@ -216,11 +217,12 @@ static int alloc_results(tm_run *run)
     r->top10_share = calloc(sd, sizeof(double));
     r->tariff = calloc(sd, sizeof(double));
     r->firms_by_set = calloc((size_t)run->n_sectors * (size_t)run->n_sets, sizeof(int64_t));
+    r->firms_by_z_set = calloc((size_t)run->n_sectors * (size_t)run->n_z * (size_t)run->n_sets, sizeof(int64_t));
     r->deaths = calloc((size_t)run->n_sectors, sizeof(int64_t));
     r->events = calloc((size_t)(run->p->n_events ? run->p->n_events : 1), sizeof(int));
     run->share_serving = calloc(sd, sizeof(double));
     return r->serving && r->entrants && r->exiters && r->export_value && r->tariff_paid &&
-                   r->mean_log_productivity && r->top10_share && r->tariff && r->firms_by_set && r->deaths &&
+                   r->mean_log_productivity && r->top10_share && r->tariff && r->firms_by_set && r->firms_by_z_set && r->deaths &&
                    r->events && run->share_serving
                ? 0
                : -1;
@@ -446,6 +448,9 @@ static void aggregate_sector(tm_run *run, int s, const uint64_t *hist, const uin
     const sector_state *sec = &run->sec[s];
     tm_period_result *r = &run->res;
     int64_t deaths = 0;
+    int64_t *by_z_set = r->firms_by_z_set + (size_t)s * run->hist_cells;
+    for (size_t c = 0; c < run->hist_cells; c++)
+        by_z_set[c] = (int64_t)hist[c];
     for (int S = 0; S < n_sets; S++) {
         int64_t firms = 0;
         for (int iz = 0; iz < n_z; iz++)

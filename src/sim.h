@@ -1,5 +1,5 @@
 /* sim: the period loop of one run. Owns the firm state (structs of arrays,
- * 11 bytes a firm), the environment, the per-period policy tables and the
+ * 11 bytes a firm; 15 with learning beliefs), the environment, the per-period policy tables and the
  * aggregates; OpenMP over fixed blocks of firms. */
 #ifndef TM_SIM_H
 #define TM_SIM_H
@@ -26,6 +26,7 @@ typedef struct {
     double *export_value, *tariff_paid, *mean_log_productivity, *top10_share;
     double *tariff;          /* in force */
     int64_t *firms_by_set;   /* [s * n_sets + S] */
+    int64_t *firms_by_z_set; /* [(s * n_z + z) * n_sets + S]: firms by productivity and market set */
     int64_t *deaths;         /* [s] */
     int regime[TM_MAX_DEST];
     double non_us_share;     /* exports to destinations other than US (or the first) */

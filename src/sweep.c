@@ -158,41 +158,6 @@ static int digits(long v)
     return d;
 }
 
-static int read_text(const char *path, char **text, size_t *len, tm_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return tm_error_set(err, TM_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (n + 1 < cap)
-            break;
-        char *bigger = realloc(buf, cap * 2);
-        if (!bigger) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = bigger;
-        cap *= 2;
-    }
-    int failed = ferror(f);
-    fclose(f);
-    if (!buf)
-        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory reading %s", path);
-    if (failed) {
-        free(buf);
-        return tm_error_set(err, TM_ERR_INPUT, "%s: read error", path);
-    }
-    buf[n] = '\0';
-    *text = buf;
-    *len = n;
-    return 0;
-}
-
 /* Where a map's key stands, for "unknown key" messages. */
 static tm_ynode key_at(const tm_ynode *map, size_t i)
 {
@@ -876,7 +841,7 @@ int tm_sweep_open(const char *path, int resolve, tm_sweep **out, tm_error *err)
         tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
         goto done;
     }
-    if (read_text(path, &s->text, &len, err))
+    if (tm_ytree_read_file(path, &s->text, &len, err))
         goto done;
     if (strlen(s->text) != len) {
         tm_error_set(err, TM_ERR_INPUT, "%s: contains a NUL byte; expected a YAML text file", path);
@@ -1090,7 +1055,7 @@ int tm_sweep_prepare_dir(const tm_sweep *s, const char *dir, tm_error *err)
     char *old = NULL;
     size_t len = 0;
     tm_error ignored = {0};
-    if (read_text(path, &old, &len, &ignored) == 0) {
+    if (tm_ytree_read_file(path, &old, &len, &ignored) == 0) {
         char sha[65];
         tm_sha256_buffer(old, len, sha);
         free(old);
@@ -1559,6 +1524,17 @@ static int attr_value(hid_t obj, const char *name, hid_t type, const void *value
     return rc ? -1 : 0;
 }
 
+/* Units of an outcome of the catalogue (docs/sweeps.md). */
+static const char *outcome_units(const char *name)
+{
+    if (strncmp(name, "exports_", 8) == 0 || strncmp(name, "tariff_paid_", 12) == 0)
+        return "model money";
+    if (strncmp(name, "exporters_", 10) == 0 || strncmp(name, "entrants_", 9) == 0 ||
+        strncmp(name, "exiters_", 8) == 0)
+        return "firms";
+    return "fraction";
+}
+
 /* A 1-D dataset of n elements, written later block by block. */
 static hid_t column(hid_t loc, const char *name, hid_t type, hsize_t n, const char *units, const char *doc)
 {
@@ -1784,15 +1760,15 @@ int tm_sweep_write_index(const tm_sweep *s, const char *dir, int64_t *complete_r
         }
         for (int i = 0; i < O && !rc; i++) {
             char name[300];
-            const char *nm = s->out[i].name;
+            const char *nm = s->out[i].name, *u = outcome_units(nm);
             snprintf(name, sizeof name, "summary/%s/mean", nm);
-            sc[i].mean = column(f, name, H5T_IEEE_F64LE, np, "", "mean over the point's complete replicates");
+            sc[i].mean = column(f, name, H5T_IEEE_F64LE, np, u, "mean over the point's complete replicates");
             snprintf(name, sizeof name, "summary/%s/sd", nm);
-            sc[i].sd = column(f, name, H5T_IEEE_F64LE, np, "", "sample standard deviation (n - 1; NaN if n < 2)");
+            sc[i].sd = column(f, name, H5T_IEEE_F64LE, np, u, "sample standard deviation (n - 1; NaN if n < 2)");
             snprintf(name, sizeof name, "summary/%s/ci_low", nm);
-            sc[i].lo = column(f, name, H5T_IEEE_F64LE, np, "", "lower end of the 95% t interval for the mean");
+            sc[i].lo = column(f, name, H5T_IEEE_F64LE, np, u, "lower end of the 95% t interval for the mean");
             snprintf(name, sizeof name, "summary/%s/ci_high", nm);
-            sc[i].hi = column(f, name, H5T_IEEE_F64LE, np, "", "upper end of the 95% t interval for the mean");
+            sc[i].hi = column(f, name, H5T_IEEE_F64LE, np, u, "upper end of the 95% t interval for the mean");
             snprintf(name, sizeof name, "summary/%s/n", nm);
             sc[i].n = column(f, name, H5T_STD_I32LE, np, "", "complete replicates at the point");
             rc |= sc[i].mean < 0 || sc[i].sd < 0 || sc[i].lo < 0 || sc[i].hi < 0 || sc[i].n < 0;

@@ -44,31 +44,6 @@ static const char *const index_usage =
     "(Re)write DIR/sweep.h5 from the run files present in DIR/runs (the design comes\n"
     "from DIR/sweep.yaml, the copy of the sweep file stored when the sweep started).\n";
 
-static int fail(const tm_error *err)
-{
-    fprintf(stderr, "tradeabm: error: %s\n", err->msg);
-    return err->status == TM_ERR_INPUT ? 2 : 1;
-}
-
-static int usage_error(const char *usage, const char *fmt, const char *arg)
-{
-    fprintf(stderr, "tradeabm: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n\n%s", usage);
-    return 2;
-}
-
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || errno || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* "name" of path/to/name.yaml */
 static void stem_of(const char *path, char *buf, size_t size)
 {
@@ -112,7 +87,7 @@ static int find_shard(const char *arg, int *shard, int *shards, tm_error *err)
         if (!slash || slash - arg >= (long)sizeof kbuf)
             return tm_error_set(err, TM_ERR_INPUT, "--shard %s: expected K/N, e.g. 2/8", arg);
         snprintf(kbuf, sizeof kbuf, "%.*s", (int)(slash - arg), arg);
-        if (parse_long(slash + 1, 1, 1000000, &n) || parse_long(kbuf, 1, n, &k))
+        if (tm_cli_parse_count(slash + 1, 1, 1000000, &n) || tm_cli_parse_count(kbuf, 1, n, &k))
             return tm_error_set(err, TM_ERR_INPUT, "--shard %s: expected K/N with 1 <= K <= N, e.g. 2/8", arg);
         *shard = (int)k - 1;
         *shards = (int)n;
@@ -124,8 +99,8 @@ static int find_shard(const char *arg, int *shard, int *shards, tm_error *err)
     const char *count = getenv("SLURM_ARRAY_TASK_COUNT"), *min = getenv("SLURM_ARRAY_TASK_MIN"),
                *max = getenv("SLURM_ARRAY_TASK_MAX");
     long i, lo = 0, hi = -1, n = 0;
-    if (parse_long(id, 0, LONG_MAX, &i) || (min && *min && parse_long(min, 0, LONG_MAX, &lo)) ||
-        (max && *max && parse_long(max, 0, LONG_MAX, &hi)) || (count && *count && parse_long(count, 1, 1000000, &n)))
+    if (tm_cli_parse_count(id, 0, LONG_MAX, &i) || (min && *min && tm_cli_parse_count(min, 0, LONG_MAX, &lo)) ||
+        (max && *max && tm_cli_parse_count(max, 0, LONG_MAX, &hi)) || (count && *count && tm_cli_parse_count(count, 1, 1000000, &n)))
         return tm_error_set(err, TM_ERR_INPUT, "SLURM_ARRAY_TASK_* variables are not whole numbers");
     if (!n && hi >= lo)
         n = hi - lo + 1;
@@ -255,12 +230,12 @@ int tm_cli_sweep(int argc, char **argv)
             plan = 1;
             break;
         case 'j':
-            if (parse_long(optarg, 1, 4096, &jobs))
-                return usage_error(sweep_usage, "--jobs %s: expected a whole number from 1 to 4096", optarg);
+            if (tm_cli_parse_count(optarg, 1, 4096, &jobs))
+                return tm_cli_usage_error(sweep_usage, "--jobs %s: expected a whole number from 1 to 4096", optarg);
             break;
         case 't':
-            if (parse_long(optarg, 1, 4096, &threads))
-                return usage_error(sweep_usage, "--threads %s: expected a whole number from 1 to 4096", optarg);
+            if (tm_cli_parse_count(optarg, 1, 4096, &threads))
+                return tm_cli_usage_error(sweep_usage, "--threads %s: expected a whole number from 1 to 4096", optarg);
             break;
         case 'k':
             shard_arg = optarg;
@@ -269,8 +244,8 @@ int tm_cli_sweep(int argc, char **argv)
             emit = 1;
             break;
         case 'T':
-            if (parse_long(optarg, 1, 1000000, &tasks))
-                return usage_error(sweep_usage, "--tasks %s: expected a whole number from 1 to 1000000", optarg);
+            if (tm_cli_parse_count(optarg, 1, 1000000, &tasks))
+                return tm_cli_usage_error(sweep_usage, "--tasks %s: expected a whole number from 1 to 1000000", optarg);
             break;
         case 'S':
             script_arg = optarg;
@@ -288,18 +263,18 @@ int tm_cli_sweep(int argc, char **argv)
         }
     }
     if (optind >= argc)
-        return usage_error(sweep_usage, "%s", "missing the sweep file");
+        return tm_cli_usage_error(sweep_usage, "%s", "missing the sweep file");
     const char *path = argv[optind++];
     if (optind < argc)
-        return usage_error(sweep_usage, "unexpected argument %s", argv[optind]);
+        return tm_cli_usage_error(sweep_usage, "unexpected argument %s", argv[optind]);
 
     tm_error err = {0};
     int shard, shards;
     if (find_shard(shard_arg, &shard, &shards, &err))
-        return fail(&err);
+        return tm_cli_fail(&err);
     tm_sweep *s = NULL;
     if (tm_sweep_open(path, 1, &s, &err))
-        return fail(&err);
+        return tm_cli_fail(&err);
     char stem[200], dir[4096];
     stem_of(path, stem, sizeof stem);
     if (dir_arg)
@@ -310,12 +285,12 @@ int tm_cli_sweep(int argc, char **argv)
     /* Ranks sharing a node share its cores unless told otherwise. */
     const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
     long local_ranks;
-    if (!threads && local && !parse_long(local, 1, 4096, &local_ranks) && !plan && !emit)
+    if (!threads && local && !tm_cli_parse_count(local, 1, 4096, &local_ranks) && !plan && !emit)
         total_threads = total_threads / (int)local_ranks > 0 ? total_threads / (int)local_ranks : 1;
     int rc = 0;
     if (plan) {
         if (print_plan(s, (int)jobs, total_threads, shards, &err))
-            rc = fail(&err);
+            rc = tm_cli_fail(&err);
         tm_sweep_close(s);
         return rc;
     }
@@ -327,20 +302,20 @@ int tm_cli_sweep(int argc, char **argv)
             if (mkdir("runs", 0777) != 0 && errno != EEXIST) {
                 tm_error_set(&err, TM_ERR_INPUT, "runs: cannot create the folder: %s", strerror(errno));
                 tm_sweep_close(s);
-                return fail(&err);
+                return tm_cli_fail(&err);
             }
             snprintf(script, sizeof script, "runs/%s.sbatch", stem);
         }
         /* Scripts default to one thread per run: small runs scale best as
          * independent tasks. */
         if (emit_slurm(s, path, dir, script, tasks, threads ? (int)threads : 1, (int)jobs, &err))
-            rc = fail(&err);
+            rc = tm_cli_fail(&err);
         tm_sweep_close(s);
         return rc;
     }
     if (tm_sweep_prepare_dir(s, dir, &err)) {
         tm_sweep_close(s);
-        return fail(&err);
+        return tm_cli_fail(&err);
     }
     int mpi = tm_sweep_mpi_init(&argc, &argv);
     if (!mpi && !shard_arg && shards == 1 && tm_sweep_mpi_launched()) {
@@ -352,7 +327,7 @@ int tm_cli_sweep(int argc, char **argv)
             rank = getenv("PMI_RANK");
         }
         long n, k;
-        if (size && rank && !parse_long(size, 1, 1000000, &n) && !parse_long(rank, 0, n - 1, &k)) {
+        if (size && rank && !tm_cli_parse_count(size, 1, 1000000, &n) && !tm_cli_parse_count(rank, 0, n - 1, &k)) {
             shard = (int)k;
             shards = (int)n;
         }
@@ -373,7 +348,7 @@ int tm_cli_sweep(int argc, char **argv)
         fflush(stdout);
     }
     if (tm_sweep_execute(s, dir, &eo, &st, &err)) {
-        rc = fail(&err);
+        rc = tm_cli_fail(&err);
     } else if (st.rank == 0) {
         if (!quiet) {
             if (st.done == 0 && st.failed == 0)
@@ -404,7 +379,7 @@ int tm_cli_sweep_index(int argc, char **argv)
         return 0;
     }
     if (argc != 2)
-        return usage_error(index_usage, "%s", argc < 2 ? "missing the sweep folder" : "expected one sweep folder");
+        return tm_cli_usage_error(index_usage, "%s", argc < 2 ? "missing the sweep folder" : "expected one sweep folder");
     const char *dir = argv[1];
     char path[4096];
     snprintf(path, sizeof path, "%s/sweep.yaml", dir);
@@ -413,14 +388,14 @@ int tm_cli_sweep_index(int argc, char **argv)
     struct stat st;
     if (stat(path, &st) != 0) {
         tm_error_set(&err, TM_ERR_INPUT, "%s: no sweep.yaml here; expected a folder made by `tradeabm sweep`", dir);
-        return fail(&err);
+        return tm_cli_fail(&err);
     }
     if (tm_sweep_open(path, 0, &s, &err))
-        return fail(&err);
+        return tm_cli_fail(&err);
     int64_t complete = 0;
     int rc = 0;
     if (tm_sweep_write_index(s, dir, &complete, &err))
-        rc = fail(&err);
+        rc = tm_cli_fail(&err);
     else
         printf("wrote %s/sweep.h5: %lld of %lld runs complete\n", dir, (long long)complete,
                (long long)tm_sweep_runs(s));

@@ -372,7 +372,7 @@ done:
     return rc ? -1 : 0;
 }
 
-static int read_file(const char *path, char **text, size_t *len, tm_error *err)
+int tm_ytree_read_file(const char *path, char **text, size_t *len, tm_error *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -486,7 +486,7 @@ static int load_chain(tm_ypool *pool, const char *path, const char **stack, int 
 
     char *text = NULL;
     size_t len = 0;
-    if (read_file(path, &text, &len, err))
+    if (tm_ytree_read_file(path, &text, &len, err))
         return -1;
     tm_ynode *tree = NULL;
     int rc = tm_ytree_parse(pool, path, text, len, &tree, err);

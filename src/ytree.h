@@ -37,6 +37,10 @@ const char *tm_ypool_intern(tm_ypool *pool, const char *name);
 int tm_ytree_parse(tm_ypool *pool, const char *name, const char *text, size_t len,
                    tm_ynode **out, tm_error *err);
 
+/* Read a whole text file (at most 16 MiB) into a NUL-terminated buffer the
+ * caller frees; errors name the file. */
+int tm_ytree_read_file(const char *path, char **text, size_t *len, tm_error *err);
+
 /* Read and parse a file, then resolve `extends:` chains (paths relative to
  * the including file, cycles rejected) into a single merged tree. */
 int tm_ytree_load(tm_ypool *pool, const char *path, tm_ynode **out, tm_error *err);
