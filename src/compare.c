@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "h5util.h"
 #include "params.h"
 #include "rng.h"
 #include "runner.h"
@@ -64,22 +65,6 @@ static int read_series(const char *path, const char *name, size_t count, double 
     H5Fclose(f);
     if (rc)
         tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot read %s with the expected shape", path, dpath);
-    return rc;
-}
-
-static int attr_text(hid_t obj, const char *name, const char *value)
-{
-    /* Variable-length UTF-8, as the run files write their attributes. */
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = a < 0 || H5Awrite(a, t, &value) < 0;
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(sp);
-    H5Tclose(t);
     return rc;
 }
 
@@ -387,12 +372,12 @@ int tm_compare(const tm_compare_options *o, tm_error *err)
     }
     char label[TM_LABEL_MAX];
     tm_period_label(pb->start_index + t0, pb->periods_per_year, label, sizeof label);
-    int bad = attr_text(f, "program", "tradeabm") || attr_text(f, "kind", "comparison") ||
-              attr_int(f, "format_version", 1) || attr_text(f, "version", TM_VERSION) ||
-              attr_text(f, "git_commit", TM_GIT_COMMIT) || attr_text(f, "base_parameters", o->base_path) ||
-              attr_text(f, "scenario_parameters", o->scenario_path) || attr_text(f, "base_sha256", pb->sha256) ||
-              attr_text(f, "scenario_sha256", ps->sha256) || attr_int(f, "replicates", R) ||
-              attr_text(f, "effect_window_start", label) || attr_text(f, "runs_folder", runs_rel);
+    int bad = tm_h5_attr_string(f, "program", "tradeabm") || tm_h5_attr_string(f, "kind", "comparison") ||
+              attr_int(f, "format_version", 1) || tm_h5_attr_string(f, "version", TM_VERSION) ||
+              tm_h5_attr_string(f, "git_commit", TM_GIT_COMMIT) || tm_h5_attr_string(f, "base_parameters", o->base_path) ||
+              tm_h5_attr_string(f, "scenario_parameters", o->scenario_path) || tm_h5_attr_string(f, "base_sha256", pb->sha256) ||
+              tm_h5_attr_string(f, "scenario_sha256", ps->sha256) || attr_int(f, "replicates", R) ||
+              tm_h5_attr_string(f, "effect_window_start", label) || tm_h5_attr_string(f, "runs_folder", runs_rel);
     {
         hsize_t dims[1] = {(hsize_t)R};
         hid_t sp = H5Screate_simple(1, dims, NULL);
@@ -431,7 +416,7 @@ int tm_compare(const tm_compare_options *o, tm_error *err)
     /* Runs, linked. */
     for (int k = 0; k < 2 && !bad; k++) {
         hid_t g = H5Gcreate2(f, k ? "scenario" : "base", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        bad = g < 0 || attr_text(g, "parameters", k ? o->scenario_path : o->base_path);
+        bad = g < 0 || tm_h5_attr_string(g, "parameters", k ? o->scenario_path : o->base_path);
         for (int r = 0; r < R && !bad; r++) {
             char target[4400], link[16];
             snprintf(target, sizeof target, "%s/%s-r%02d.h5", runs_rel, k ? "scenario" : "base", r + 1);
@@ -444,7 +429,7 @@ int tm_compare(const tm_compare_options *o, tm_error *err)
     /* Differences. */
     if (!bad) {
         hid_t g = H5Gcreate2(f, "difference", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        bad = g < 0 || attr_text(g, "dimensions", "replicate, period, sector, destination");
+        bad = g < 0 || tm_h5_attr_string(g, "dimensions", "replicate, period, sector, destination");
         hsize_t dims[4] = {(hsize_t)R, (hsize_t)pn.T, (hsize_t)pn.S, (hsize_t)pn.D};
         for (size_t x = 0; x < N_DIFF && !bad; x++) {
             for (size_t i = 0; i < all; i++)
@@ -452,7 +437,7 @@ int tm_compare(const tm_compare_options *o, tm_error *err)
             hid_t sp = H5Screate_simple(4, dims, NULL);
             hid_t d = H5Dcreate2(g, diff_series[x].name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
             bad = d < 0 || H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, diff) < 0 ||
-                  attr_text(d, "units", diff_series[x].units) || attr_text(d, "description", diff_series[x].doc);
+                  tm_h5_attr_string(d, "units", diff_series[x].units) || tm_h5_attr_string(d, "description", diff_series[x].doc);
             if (d >= 0)
                 H5Dclose(d);
             H5Sclose(sp);
@@ -475,9 +460,9 @@ int tm_compare(const tm_compare_options *o, tm_error *err)
         hid_t sp = H5Screate_simple(1, dims, NULL);
         hid_t d = H5Dcreate2(f, "effects", ct, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         bad = d < 0 || H5Dwrite(d, ct, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0 ||
-              attr_text(d, "description", "headline effects, scenario - base, over the effect window: mean across "
+              tm_h5_attr_string(d, "description", "headline effects, scenario - base, over the effect window: mean across "
                                           "replicates and a 95% t interval (NaN with one replicate)") ||
-              attr_text(d, "effect_window_start", label);
+              tm_h5_attr_string(d, "effect_window_start", label);
         if (d >= 0)
             H5Dclose(d);
         H5Sclose(sp);
@@ -487,7 +472,7 @@ int tm_compare(const tm_compare_options *o, tm_error *err)
         sp = H5Screate_simple(3, vd, NULL);
         d = H5Dcreate2(f, "effects_by_replicate", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         bad = bad || d < 0 || H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, vals) < 0 ||
-              attr_text(d, "dimensions", "measure, sector (last: all), replicate; same order as /effects");
+              tm_h5_attr_string(d, "dimensions", "measure, sector (last: all), replicate; same order as /effects");
         if (d >= 0)
             H5Dclose(d);
         H5Sclose(sp);

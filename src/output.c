@@ -13,6 +13,7 @@
 
 #include "checkpoint.h"
 #include "fingerprint.h"
+#include "h5util.h"
 #include "sha256.h"
 #include "model.h"
 #include "summary.h"
@@ -108,10 +109,11 @@ int tm_output_check_path(const char *path, int force, tm_error *err)
         return tm_error_set(err, TM_ERR_INPUT, "%s: the folder %s does not exist", path, dir);
     if (access(dir, W_OK | X_OK) != 0)
         return tm_error_set(err, TM_ERR_INPUT, "%s: the folder %s is not writable", path, dir);
-    /* access() says yes to root on read-only or pseudo file systems: try. */
+    /* access() says yes to root on read-only or pseudo file systems: try,
+     * with a unique name (several runs of one process may probe at once). */
     char probe[4200];
-    snprintf(probe, sizeof probe, "%s/.tradeabm-probe-%ld", dir, (long)getpid());
-    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    snprintf(probe, sizeof probe, "%s/.tradeabm-probe-XXXXXX", dir);
+    int fd = mkstemp(probe);
     if (fd < 0)
         return tm_error_set(err, TM_ERR_INPUT, "%s: cannot create files in the folder %s (%s)", path, dir,
                             strerror(errno));
@@ -120,48 +122,16 @@ int tm_output_check_path(const char *path, int force, tm_error *err)
     return 0;
 }
 
-static hid_t vlen_string_type(void)
-{
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    return t;
-}
-
-static int attr_string(hid_t obj, const char *name, const char *value)
-{
-    hid_t t = vlen_string_type();
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, t, space, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = a < 0 ? -1 : H5Awrite(a, t, &value);
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(space);
-    H5Tclose(t);
-    return rc < 0 ? -1 : 0;
-}
-
-static int attr_scalar(hid_t obj, const char *name, hid_t type, const void *value)
-{
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = a < 0 ? -1 : H5Awrite(a, type, value);
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(space);
-    return rc < 0 ? -1 : 0;
-}
-
 static int describe(hid_t obj, const char *units, const char *description)
 {
-    return attr_string(obj, "units", units) || attr_string(obj, "description", description) ? -1 : 0;
+    return tm_h5_attr_string(obj, "units", units) || tm_h5_attr_string(obj, "description", description) ? -1 : 0;
 }
 
 /* A fixed dataset of strings (names of sectors, destinations, ...). */
 static int write_strings(hid_t loc, const char *name, const char *const *values, hsize_t n, const char *description,
                          tm_sha256 *digest)
 {
-    hid_t t = vlen_string_type();
+    hid_t t = tm_h5_vlen_string();
     hid_t space = H5Screate_simple(1, &n, NULL);
     hid_t d = H5Dcreate2(loc, name, t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     int rc = d < 0 || H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0 || describe(d, "", description);
@@ -434,13 +404,13 @@ static int write_static(tm_output *o, const tm_run *run, tm_sha256 *sha)
     rc |= write_policy(f, p, run, sha);
 
     const char *text = p->canonical;
-    hid_t t = vlen_string_type();
+    hid_t t = tm_h5_vlen_string();
     hid_t space = H5Screate(H5S_SCALAR);
     hid_t d = H5Dcreate2(f, "parameters", t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     rc |= d < 0 || H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &text) < 0 ||
           describe(d, "", "canonical resolved parameters (YAML); `tradeabm run` accepts this text");
     if (d >= 0) {
-        rc |= attr_string(d, "sha256", p->sha256);
+        rc |= tm_h5_attr_string(d, "sha256", p->sha256);
         H5Dclose(d);
     }
     H5Sclose(space);
@@ -814,26 +784,26 @@ static int finish(tm_output *o, int complete, char digest_hex[65], char *where, 
     snprintf(hdf5_version, sizeof hdf5_version, "%u.%u.%u", maj, min, rel);
     int format = TM_FORMAT_VERSION, block = TM_BLOCK, panel = o->panel;
     hid_t f = o->file;
-    rc |= attr_string(f, "program", "tradeabm");
-    rc |= attr_string(f, "version", TM_VERSION);
-    rc |= attr_string(f, "git_commit", TM_GIT_COMMIT);
-    rc |= attr_string(f, "compiler", TM_C_COMPILER);
-    rc |= attr_string(f, "compiler_flags", TM_C_FLAGS);
-    rc |= attr_string(f, "build_type", TM_BUILD_TYPE);
-    rc |= attr_string(f, "hdf5_version", hdf5_version);
-    rc |= attr_scalar(f, "threads", H5T_NATIVE_INT, &o->threads);
-    rc |= attr_scalar(f, "seed", H5T_NATIVE_UINT64, &p->seed);
-    rc |= attr_string(f, "model", tm_model_name(p->model));
-    rc |= attr_string(f, "params_sha256", p->sha256);
-    rc |= attr_string(f, "params_source", p->source);
-    rc |= attr_string(f, "start_time", o->start_time);
-    rc |= attr_string(f, "end_time", end_time);
-    rc |= attr_scalar(f, "wall_seconds", H5T_NATIVE_DOUBLE, &wall);
-    rc |= attr_string(f, "status", complete ? "complete" : "incomplete");
-    rc |= attr_scalar(f, "format_version", H5T_NATIVE_INT, &format);
-    rc |= attr_scalar(f, "block_size", H5T_NATIVE_INT, &block);
-    rc |= attr_scalar(f, "panel", H5T_NATIVE_INT, &panel);
-    rc |= attr_string(f, "digest", digest_hex);
+    rc |= tm_h5_attr_string(f, "program", "tradeabm");
+    rc |= tm_h5_attr_string(f, "version", TM_VERSION);
+    rc |= tm_h5_attr_string(f, "git_commit", TM_GIT_COMMIT);
+    rc |= tm_h5_attr_string(f, "compiler", TM_C_COMPILER);
+    rc |= tm_h5_attr_string(f, "compiler_flags", TM_C_FLAGS);
+    rc |= tm_h5_attr_string(f, "build_type", TM_BUILD_TYPE);
+    rc |= tm_h5_attr_string(f, "hdf5_version", hdf5_version);
+    rc |= tm_h5_attr_scalar(f, "threads", H5T_NATIVE_INT, &o->threads);
+    rc |= tm_h5_attr_scalar(f, "seed", H5T_NATIVE_UINT64, &p->seed);
+    rc |= tm_h5_attr_string(f, "model", tm_model_name(p->model));
+    rc |= tm_h5_attr_string(f, "params_sha256", p->sha256);
+    rc |= tm_h5_attr_string(f, "params_source", p->source);
+    rc |= tm_h5_attr_string(f, "start_time", o->start_time);
+    rc |= tm_h5_attr_string(f, "end_time", end_time);
+    rc |= tm_h5_attr_scalar(f, "wall_seconds", H5T_NATIVE_DOUBLE, &wall);
+    rc |= tm_h5_attr_string(f, "status", complete ? "complete" : "incomplete");
+    rc |= tm_h5_attr_scalar(f, "format_version", H5T_NATIVE_INT, &format);
+    rc |= tm_h5_attr_scalar(f, "block_size", H5T_NATIVE_INT, &block);
+    rc |= tm_h5_attr_scalar(f, "panel", H5T_NATIVE_INT, &panel);
+    rc |= tm_h5_attr_string(f, "digest", digest_hex);
     close_handles(o);
     if (rc) {
         tm_error_set(err, TM_ERR_RUNTIME, "%s: writing the closing attributes failed (disk full?)", o->tmp_path);
@@ -888,7 +858,7 @@ static int read_attr_string(hid_t obj, const char *name, char *buf, size_t size)
     if (H5Aexists(obj, name) <= 0)
         return -1;
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    hid_t t = vlen_string_type();
+    hid_t t = tm_h5_vlen_string();
     char *value = NULL;
     int rc = a < 0 || H5Aread(a, t, &value) < 0;
     if (!rc && value)
@@ -965,7 +935,7 @@ int tm_output_read_info(const char *path, tm_file_info *info, tm_error *err)
     rc |= read_attr_scalar(f, "wall_seconds", H5T_NATIVE_DOUBLE, &info->wall_seconds);
     hid_t d = H5Dopen2(f, "parameters", H5P_DEFAULT);
     if (d >= 0) {
-        hid_t t = vlen_string_type();
+        hid_t t = tm_h5_vlen_string();
         char *text = NULL;
         if (H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &text) >= 0 && text) {
             info->parameters = strdup(text);

@@ -16,6 +16,7 @@
 #include <mpi.h>
 #endif
 
+#include "h5util.h"
 #include "output.h"
 #include "rng.h"
 #include "runner.h"
@@ -1164,7 +1165,8 @@ static int64_t take(exec_ctx *c)
 
 static void report(exec_ctx *c, const char *name, double seconds, const tm_error *err)
 {
-    if (!c->progress)
+    /* A failed run is an error: it is shown even when progress is not. */
+    if (!c->progress && !err)
         return;
     pthread_mutex_lock(&c->lock);
     double t = now_seconds() - c->t0;
@@ -1173,7 +1175,7 @@ static void report(exec_ctx *c, const char *name, double seconds, const tm_error
     if (c->mpi)
         snprintf(who, sizeof who, "rank %d ", c->rank);
     if (err) {
-        fprintf(c->progress, "%s%s failed: %s\n", who, name, err->msg);
+        fprintf(stderr, "tradeabm: error: %s%s failed: %s\n", who, name, err->msg);
     } else if (!c->mpi) {
         double eta = finished ? t / (double)finished * (double)(c->todo - finished) : 0;
         fprintf(c->progress, "[%lld/%lld] %s done in %.2f s; %.1f s elapsed, about %.0f s left\n",
@@ -1182,7 +1184,8 @@ static void report(exec_ctx *c, const char *name, double seconds, const tm_error
         fprintf(c->progress, "%s[%lld done here] %s done in %.2f s; %.1f s elapsed\n", who, (long long)finished, name,
                 seconds, t);
     }
-    fflush(c->progress);
+    if (c->progress)
+        fflush(c->progress);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -1493,37 +1496,6 @@ double tm_sweep_t975(int dof)
  * Index
  * ---------------------------------------------------------------------- */
 
-static hid_t vlen_str(void)
-{
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    return t;
-}
-
-static int attr_text(hid_t obj, const char *name, const char *value)
-{
-    hid_t t = vlen_str(), sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = a < 0 || H5Awrite(a, t, &value) < 0;
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(sp);
-    H5Tclose(t);
-    return rc ? -1 : 0;
-}
-
-static int attr_value(hid_t obj, const char *name, hid_t type, const void *value)
-{
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = a < 0 || H5Awrite(a, type, value) < 0;
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(sp);
-    return rc ? -1 : 0;
-}
-
 /* Units of an outcome of the catalogue (docs/sweeps.md). */
 static const char *outcome_units(const char *name)
 {
@@ -1545,7 +1517,7 @@ static hid_t column(hid_t loc, const char *name, hid_t type, hsize_t n, const ch
     hid_t d = H5Dcreate2(loc, name, type, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
     H5Pclose(lcpl);
     H5Sclose(sp);
-    if (d >= 0 && (attr_text(d, "units", units) || attr_text(d, "description", doc))) {
+    if (d >= 0 && (tm_h5_attr_string(d, "units", units) || tm_h5_attr_string(d, "description", doc))) {
         H5Dclose(d);
         return -1;
     }
@@ -1616,7 +1588,7 @@ static int find_destination(hid_t f, const char *name)
     int found = -1;
     if (n > 0 && n <= TM_MAX_DEST) {
         char *names[TM_MAX_DEST] = {0};
-        hid_t t = vlen_str();
+        hid_t t = tm_h5_vlen_string();
         if (H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, names) >= 0) {
             for (int i = 0; i < (int)n; i++)
                 if (names[i] && strcmp(names[i], name) == 0 && found < 0)
@@ -1719,20 +1691,20 @@ int tm_sweep_write_index(const tm_sweep *s, const char *dir, int64_t *complete_r
     int rc = 0, format = TM_SWEEP_FORMAT_VERSION;
     uint64_t seed = s->seed;
     long long n_runs = runs, n_complete = 0;
-    rc |= attr_text(f, "program", "tradeabm");
-    rc |= attr_text(f, "kind", "sweep");
-    rc |= attr_value(f, "format_version", H5T_NATIVE_INT, &format);
-    rc |= attr_value(f, "seed", H5T_NATIVE_UINT64, &seed);
-    rc |= attr_text(f, "sweep_text", s->text);
-    rc |= attr_text(f, "sweep_sha256", s->sha256);
-    rc |= attr_text(f, "version", TM_VERSION);
-    rc |= attr_text(f, "git_commit", TM_GIT_COMMIT);
-    rc |= attr_value(f, "points", H5T_NATIVE_INT, &P);
-    rc |= attr_value(f, "replicates", H5T_NATIVE_INT, &R);
-    rc |= attr_value(f, "runs", H5T_NATIVE_LLONG, &n_runs);
-    rc |= attr_value(f, "summary_periods", H5T_NATIVE_INT, &s->summary_periods);
+    rc |= tm_h5_attr_string(f, "program", "tradeabm");
+    rc |= tm_h5_attr_string(f, "kind", "sweep");
+    rc |= tm_h5_attr_scalar(f, "format_version", H5T_NATIVE_INT, &format);
+    rc |= tm_h5_attr_scalar(f, "seed", H5T_NATIVE_UINT64, &seed);
+    rc |= tm_h5_attr_string(f, "sweep_text", s->text);
+    rc |= tm_h5_attr_string(f, "sweep_sha256", s->sha256);
+    rc |= tm_h5_attr_string(f, "version", TM_VERSION);
+    rc |= tm_h5_attr_string(f, "git_commit", TM_GIT_COMMIT);
+    rc |= tm_h5_attr_scalar(f, "points", H5T_NATIVE_INT, &P);
+    rc |= tm_h5_attr_scalar(f, "replicates", H5T_NATIVE_INT, &R);
+    rc |= tm_h5_attr_scalar(f, "runs", H5T_NATIVE_LLONG, &n_runs);
+    rc |= tm_h5_attr_scalar(f, "summary_periods", H5T_NATIVE_INT, &s->summary_periods);
 
-    hid_t str = vlen_str();
+    hid_t str = tm_h5_vlen_string();
     design_cols dc = {0};
     summary_cols *sc = calloc((size_t)O, sizeof *sc);
     hid_t *pv = calloc((size_t)V + 1, sizeof *pv);
@@ -1896,7 +1868,7 @@ int tm_sweep_write_index(const tm_sweep *s, const char *dir, int64_t *complete_r
             npb = 0;
         }
     }
-    rc |= attr_value(f, "complete_runs", H5T_NATIVE_LLONG, &n_complete);
+    rc |= tm_h5_attr_scalar(f, "complete_runs", H5T_NATIVE_LLONG, &n_complete);
     for (size_t i = 0; b_file && i < B; i++) {
         free(b_file[i]);
         free(b_status[i]);

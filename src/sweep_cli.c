@@ -363,8 +363,12 @@ int tm_cli_sweep(int argc, char **argv)
             else if (!st.all_complete)
                 printf("the sweep is not complete yet; the index is written when the last run finishes\n");
         }
-        if (st.failed)
+        if (st.failed) {
+            fprintf(stderr, "tradeabm: %lld run%s failed (see above); finished runs are kept, and running the same "
+                            "command again redoes only what is missing\n",
+                    (long long)st.failed, st.failed > 1 ? "s" : "");
             rc = 1;
+        }
     }
     tm_sweep_close(s);
     if (mpi)
