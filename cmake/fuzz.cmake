@@ -1,4 +1,4 @@
-# Fuzzing the parameter loader with libFuzzer. The main build may use gcc,
+# Fuzzing the parameter and sweep-file loaders with libFuzzer. The main build may use gcc,
 # so the fuzz binary is compiled by clang directly from the sources it
 # needs (params, ytree, error, sha256 and the embedded baseline).
 # TRADEABM_FUZZ defaults to ON when clang links -fsanitize=fuzzer.
@@ -65,6 +65,37 @@ if(TRADEABM_FUZZ)
             -artifact_prefix=${CMAKE_BINARY_DIR}/fuzz-artifacts/
             ${CMAKE_BINARY_DIR}/fuzz-corpus ${CMAKE_SOURCE_DIR}/tests/fuzz/corpus)
   set_tests_properties(fuzz.params_short PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE)
+
+  # The sweep-file loader: its parsing modules are compiled by clang with
+  # coverage and sanitizers; the rest of the engine (runner, output, sim),
+  # which a loader never calls, links from the gcc-built library.
+  set(TM_SWEEP_FUZZ_SOURCES
+    ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_sweep.c
+    ${CMAKE_SOURCE_DIR}/src/sweep.c
+    ${CMAKE_SOURCE_DIR}/src/ytree.c
+    ${CMAKE_SOURCE_DIR}/src/params.c)
+  set(TM_SWEEP_FUZZ_BIN ${CMAKE_BINARY_DIR}/fuzz/sweep_fuzzer)
+  set(_h5_cflags)
+  foreach(dir ${HDF5_INCLUDE_DIRS})
+    list(APPEND _h5_cflags -I${dir})
+  endforeach()
+  add_custom_command(
+    OUTPUT ${TM_SWEEP_FUZZ_BIN}
+    COMMAND ${TM_CLANG} -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
+            -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+            -I${CMAKE_SOURCE_DIR}/src -I${CMAKE_BINARY_DIR}/generated ${_yaml_cflags} ${_h5_cflags}
+            ${TM_SWEEP_FUZZ_SOURCES} $<TARGET_FILE:tmcore> ${HDF5_C_LIBRARIES} ${YAML_LDFLAGS}
+            -lz -lm -lgomp -lpthread -o ${TM_SWEEP_FUZZ_BIN}
+    DEPENDS ${TM_SWEEP_FUZZ_SOURCES} ${CMAKE_SOURCE_DIR}/src/sweep.h tmcore
+    COMMENT "Building the sweep-file fuzzer with clang (libFuzzer)")
+  add_custom_target(fuzz_sweep ALL DEPENDS ${TM_SWEEP_FUZZ_BIN})
+  file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/fuzz-sweep-corpus)
+  add_test(NAME fuzz.sweep_short
+    COMMAND ${TM_SWEEP_FUZZ_BIN} -max_total_time=30 -seed=1 -timeout=10 -rss_limit_mb=2048 -max_len=4096
+            -dict=${CMAKE_SOURCE_DIR}/tests/fuzz/params.dict -print_final_stats=1
+            -artifact_prefix=${CMAKE_BINARY_DIR}/fuzz-artifacts/
+            ${CMAKE_BINARY_DIR}/fuzz-sweep-corpus ${CMAKE_SOURCE_DIR}/tests/fuzz/sweep_corpus)
+  set_tests_properties(fuzz.sweep_short PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE)
 endif()
 
 # Regression cases and seeds replayed through the same target by an
