@@ -9,16 +9,17 @@ from .load import AnalysisError
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python3 -m analysis",
-        description="Analyse tradeabm output files (run files and sweep indexes).",
+        description="Analyse tradeabm output files (run files, sweep indexes and comparison files).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     rep = sub.add_parser(
         "report",
-        help="write PNG figures and a self-contained HTML page for a run or a sweep index",
+        help="write PNG figures and a self-contained HTML page for a run, a sweep index or a comparison",
         description="Write PNG figures and one self-contained HTML page (DIR/report.html, figures embedded) "
-        "for a run file or a sweep index.",
+        "for a run file, a sweep index or a comparison file (tradeabm compare).",
     )
-    rep.add_argument("file", metavar="FILE.h5", help="a run file (tradeabm run) or a sweep index (sweep.h5)")
+    rep.add_argument("file", metavar="FILE.h5",
+                     help="a run file (tradeabm run), a sweep index (sweep.h5) or a comparison file (tradeabm compare)")
     rep.add_argument("-o", "--output", metavar="DIR", required=True, help="folder for report.html and the PNGs")
     rep.add_argument("--dpi", type=int, default=110, help="resolution of the PNG files (default 110)")
     rep.add_argument("--allow-incomplete", action="store_true",

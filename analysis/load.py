@@ -1,8 +1,8 @@
-"""Reading tradeabm output files: one run, or a sweep index.
+"""Reading tradeabm output files: one run, a sweep index or a comparison.
 
-`load(path)` opens either kind and returns a `Run` or a `Sweep`. The file
-layout is documented in docs/output.md; what is read here must stay in step
-with src/output.c. Everything small (parameters, series, environment,
+`load(path)` opens any of them and returns a `Run`, a `Sweep` or a
+`Comparison`. The file layout is documented in docs/output.md; what is read
+here must stay in step with src/output.c and src/compare.c. Everything small (parameters, series, environment,
 events) is read when the file is opened and the file is closed again; the
 firm panel, which can be gigabytes, is only ever read in slices.
 """
@@ -861,8 +861,276 @@ def outcome_units(outcome):
     return ""
 
 
+# ---------------------------------------------------------------------------
+# A comparison of a base and a scenario (tradeabm compare)
+# ---------------------------------------------------------------------------
+
+# Series in /difference, [replicate, period, sector, destination].
+DIFFERENCE_SERIES = ("export_value", "firms_serving", "entrants", "exiters", "tariff_paid")
+EFFECT_FIELDS = ("sector", "measure", "mean", "ci_low", "ci_high", "replicates")
+
+# 97.5% quantiles of Student's t by degrees of freedom (as src/compare.c).
+_T975 = (math.nan, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+         2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086)
+
+
+def student_t975(df):
+    """The 97.5% quantile of Student's t with `df` degrees of freedom (NaN
+    below 1; beyond 20 the approximation of src/compare.c)."""
+    if df < 1:
+        return math.nan
+    return _T975[df] if df < len(_T975) else 1.96 + 2.5 / df
+
+
+def mean_interval(values, axis=0):
+    """Mean across `axis` and the 95% t interval of the mean; the interval
+    is NaN with one value. Returns (mean, low, high, n)."""
+    values = np.asarray(values, dtype=float)
+    n = values.shape[axis]
+    mean = values.mean(axis=axis)
+    if n < 2:
+        nan = np.full_like(mean, np.nan)
+        return mean, nan, nan.copy(), n
+    half = student_t975(n - 1) * values.std(axis=axis, ddof=1) / math.sqrt(n)
+    return mean, mean - half, mean + half, n
+
+
+def effect_units(measure):
+    """Units of an /effects measure from its name."""
+    if measure.endswith("_pp"):
+        return "percentage points"
+    if measure.endswith("_pct"):
+        return "percent"
+    if measure in ("entries_change", "exits_change"):
+        return "firms"
+    return ""
+
+
+class Comparison:
+    """A comparison file (root attribute kind = 'comparison') of
+    `tradeabm compare`: base and scenario runs per replicate with common
+    random numbers, their differences and headline effects.
+
+    Attributes read at open:
+      path, provenance (root attributes), sectors, destinations, periods,
+      replicates, seeds, effect_window_start,
+      base_paths / scenario_paths (run file per replicate, absolute),
+      arrays (series name -> [replicate, period, sector, destination]
+      scenario minus base, as in /difference), units, descriptions,
+      differences (tidy: replicate, period, sector, destination, variable,
+      value), effects (one row per sector and measure, with `units`),
+      effects_by_replicate (array [measure, sector + all, replicate]),
+      parameters (parsed parameters of replicate 1's base run, {} if that
+      run is unreadable), events (scenario events that took effect, from
+      replicate 1's scenario run), us_share (scenario minus base US share of
+      export value [replicate, period, sector + all], percentage points,
+      None if the run files cannot be read) and notes.
+    `base_run(r)` / `scenario_run(r)` open the runs of replicate r (1-based).
+    """
+
+    kind = "comparison"
+
+    def __init__(self, path):
+        self.path = str(path)
+        try:
+            f = h5py.File(self.path, "r")
+        except FileNotFoundError:
+            raise AnalysisError(self.path, "no such file") from None
+        except OSError as exc:
+            raise AnalysisError(self.path, f"not a readable HDF5 file ({exc})") from None
+        with f:
+            try:
+                self._read(f)
+            except (OSError, KeyError, ValueError) as exc:
+                raise AnalysisError(self.path, f"cannot read the file (damaged?): {exc}") from None
+        self._read_runs()
+
+    def _need(self, f, name):
+        obj = f.get(name)
+        if not isinstance(obj, h5py.Dataset):
+            raise AnalysisError(self.path, f"missing dataset /{name} (truncated file, or not written by "
+                                           f"tradeabm compare?)")
+        return obj
+
+    def _read(self, f):
+        attrs = {k: _plain(v) for k, v in f.attrs.items()}
+        self.provenance = attrs
+        if attrs.get("program") != "tradeabm" or attrs.get("kind") != "comparison":
+            raise AnalysisError(self.path, "not a tradeabm comparison file (root attributes program/kind are not "
+                                           "'tradeabm'/'comparison')")
+        version = attrs.get("format_version")
+        if version is None:
+            raise AnalysisError(self.path, "missing root attribute format_version")
+        if version != FORMAT_VERSION:
+            raise AnalysisError(
+                self.path, f"format version {version}; this reader understands version {FORMAT_VERSION}"
+            )
+        self.sectors = _strings(self._need(f, "dimensions/sectors"))
+        self.destinations = _strings(self._need(f, "dimensions/destinations"))
+        self.periods = _strings(self._need(f, "dimensions/periods"))
+        S, D, T = len(self.sectors), len(self.destinations), len(self.periods)
+        if T == 0:
+            raise AnalysisError(self.path, "no periods in /dimensions/periods: nothing to compare")
+        R = attrs.get("replicates")
+        if not isinstance(R, int) or R < 1:
+            raise AnalysisError(self.path, f"root attribute replicates is {R!r}; expected a positive integer")
+        self.replicates = R
+        seeds = attrs.get("seeds", [])
+        self.seeds = [int(s) for s in (seeds if isinstance(seeds, list) else [seeds])]
+        self.effect_window_start = attrs.get("effect_window_start", self.periods[0])
+
+        self.units, self.descriptions, self.arrays = {}, {}, {}
+        for name in DIFFERENCE_SERIES:
+            ds = self._need(f, "difference/" + name)
+            if ds.shape != (R, T, S, D):
+                raise AnalysisError(self.path, f"/difference/{name} has shape {ds.shape}; expected "
+                                               f"{(R, T, S, D)} (replicate, period, sector, destination)")
+            self.arrays[name] = ds[()].astype(float)
+            self.units[name] = _text(ds.attrs.get("units", ""))
+            self.descriptions[name] = _text(ds.attrs.get("description", ""))
+
+        data = self._need(f, "effects")[()]
+        if data.dtype.names is None:
+            raise AnalysisError(self.path, "/effects is not a compound table")
+        missing = [c for c in EFFECT_FIELDS if c not in data.dtype.names]
+        if missing:
+            raise AnalysisError(self.path, f"/effects lacks the field(s) {', '.join(missing)}")
+        cols = {}
+        for c in EFFECT_FIELDS:
+            col = data[c]
+            cols[c] = [_text(v) for v in col] if col.dtype.kind in "SOU" else col
+        self.effects = pd.DataFrame(cols, columns=list(EFFECT_FIELDS))
+        self.effects["units"] = [effect_units(m) for m in self.effects["measure"]]
+        ebr = f.get("effects_by_replicate")
+        self.effects_by_replicate = ebr[()] if isinstance(ebr, h5py.Dataset) else None
+
+        base = os.path.dirname(os.path.abspath(self.path))
+        self.base_paths, self.scenario_paths = [], []
+        for side, out in (("base", self.base_paths), ("scenario", self.scenario_paths)):
+            g = f.get(side)
+            if not isinstance(g, h5py.Group):
+                raise AnalysisError(self.path, f"missing group /{side} (links to the {side} runs)")
+            for r in range(1, R + 1):
+                name = f"r{r:02d}"
+                link = g.get(name, getlink=True)
+                if not isinstance(link, h5py.ExternalLink):
+                    raise AnalysisError(self.path, f"/{side}/{name} is not an external link to a run file")
+                fn = link.filename
+                out.append(fn if os.path.isabs(fn) else os.path.join(base, fn))
+        self.differences = self._tidy()
+
+    def _tidy(self):
+        parts = []
+        R, T, S, D = self.arrays["export_value"].shape
+        idx = pd.MultiIndex.from_product([range(1, R + 1), self.periods, self.sectors, self.destinations],
+                                         names=["replicate", "period", "sector", "destination"])
+        for name in DIFFERENCE_SERIES:
+            frame = idx.to_frame(index=False)
+            frame["variable"] = name
+            frame["value"] = self.arrays[name].reshape(-1)
+            parts.append(frame)
+        frame = pd.concat(parts, ignore_index=True)
+        frame["period"] = pd.Categorical(frame["period"], categories=self.periods, ordered=True)
+        return frame
+
+    def _read_runs(self):
+        """Read what the report needs from the linked runs: the parameters
+        and events of replicate 1 and the US share of export value. A
+        missing run leaves a note, not an error: the comparison file alone
+        still holds the differences and effects."""
+        self.notes, self.parameters, self.us_share = [], {}, None
+        self.events = pd.DataFrame(columns=["period", "label", "kind", "destination", "sector", "regime",
+                                            "value", "note"])
+        shape = (len(self.periods), len(self.sectors), len(self.destinations))
+        missing = [p for p in self.base_paths + self.scenario_paths if not os.path.exists(p)]
+        if missing:
+            self.notes.append(
+                f"{len(missing)} of {2 * self.replicates} linked run files are missing (first: {missing[0]}); keep "
+                f"the runs folder {self.provenance.get('runs_folder', '')!r} beside the comparison file. Without "
+                f"them: no US share over time and no scenario events marked.")
+            return
+        try:
+            with h5py.File(self.base_paths[0], "r") as f:
+                self.parameters = parse_parameters(_text(f["parameters"][()]))
+            with h5py.File(self.scenario_paths[0], "r") as f:
+                self.events = Run._read_events(self, f["events"])
+        except (OSError, KeyError, ValueError, AnalysisError) as exc:
+            self.notes.append(f"the runs of replicate 1 could not be read ({exc}): no scenario events marked")
+        if "US" not in self.destinations:
+            self.notes.append("no destination US: no US share")
+            return
+        us = self.destinations.index("US")
+        shares = []
+        try:
+            for b, s in zip(self.base_paths, self.scenario_paths):
+                pair = []
+                for p in (b, s):
+                    with h5py.File(p, "r") as f:
+                        ev = f["series/export_value"][()].astype(float)
+                    if ev.shape != shape:
+                        raise ValueError(f"{p}: /series/export_value has shape {ev.shape}; expected {shape}")
+                    full = np.concatenate([ev, ev.sum(axis=1, keepdims=True)], axis=1)  # sectors + all
+                    total = full.sum(axis=2)
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        pair.append(np.where(total > 0, 100.0 * full[:, :, us] / np.where(total > 0, total, 1),
+                                             np.nan))
+                shares.append(pair[1] - pair[0])
+        except (OSError, KeyError, ValueError) as exc:
+            self.notes.append(f"the run files could not be read ({exc}): no US share over time")
+            return
+        self.us_share = np.stack(shares)
+        self.units["us_share"] = "percentage points"
+
+    # -- convenience ----------------------------------------------------
+
+    @property
+    def n_periods(self):
+        return len(self.periods)
+
+    def param(self, path, default=None):
+        """A parameter of replicate 1's base run by dotted path."""
+        node = self.parameters
+        for part in path.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+    def frame(self, variable):
+        """The tidy rows of one difference series."""
+        return self.differences[self.differences["variable"] == variable].reset_index(drop=True)
+
+    def summary(self, variable):
+        """(mean, ci_low, ci_high) across replicates of a difference series,
+        each [period, sector, destination] (or [period, sector + all] for
+        'us_share'); the interval is NaN with one replicate."""
+        values = self.us_share if variable == "us_share" else self.arrays[variable]
+        if values is None:
+            raise AnalysisError(self.path, f"no {variable} in this comparison")
+        mean, lo, hi, _ = mean_interval(values, axis=0)
+        return mean, lo, hi
+
+    def effect(self, sector, measure):
+        """The /effects row of a sector ('all' for all sectors) and measure."""
+        rows = self.effects[(self.effects["sector"] == sector) & (self.effects["measure"] == measure)]
+        if rows.empty:
+            raise AnalysisError(self.path, f"no effect {measure!r} for sector {sector!r}")
+        return rows.iloc[0]
+
+    def base_run(self, replicate=1):
+        return Run(self.base_paths[replicate - 1])
+
+    def scenario_run(self, replicate=1):
+        return Run(self.scenario_paths[replicate - 1])
+
+    def __repr__(self):
+        return (f"Comparison({self.path!r}: {self.replicates} replicate(s), {len(self.sectors)} sectors, "
+                f"{len(self.destinations)} destinations, {self.n_periods} periods)")
+
+
 def load(path, allow_incomplete=False):
-    """Open a run file or a sweep index; returns a `Run` or a `Sweep`.
+    """Open a run file, a sweep index or a comparison file; returns a `Run`,
+    a `Sweep` or a `Comparison`.
     Raises `AnalysisError` naming the file and the problem."""
     path = str(path)
     if not os.path.exists(path):
@@ -874,6 +1142,9 @@ def load(path, allow_incomplete=False):
         raise AnalysisError(path, f"not a readable HDF5 file ({exc})") from None
     if kind == "sweep":
         return Sweep(path)
+    if kind == "comparison":
+        return Comparison(path)
     if kind not in ("run",):
-        raise AnalysisError(path, f"file kind {kind!r} is not supported here (expected a run file or a sweep index)")
+        raise AnalysisError(path, f"file kind {kind!r} is not supported here (expected a run file, a sweep index "
+                                  f"or a comparison file)")
     return Run(path, allow_incomplete=allow_incomplete)

@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from .load import SET_MASK, period_labels_ticks  # noqa: E402
+from .load import SET_MASK, mean_interval, period_labels_ticks  # noqa: E402
 
 STYLE = {
     "font.size": 11,
@@ -569,3 +569,186 @@ def heat_maps(sweep):
 
 def sweep_plots(sweep):
     return [response_curves(sweep), heat_maps(sweep)]
+
+
+# ---------------------------------------------------------------------------
+# Comparisons (scenario minus base)
+# ---------------------------------------------------------------------------
+
+
+def _band_text(cmp):
+    if cmp.replicates < 2:
+        return ("Line: the one replicate's difference; one replicate, so no interval across replicates is drawn "
+                "(run tradeabm compare with --replicates 2 or more).")
+    return (f"Line: mean across the {cmp.replicates} replicates; shaded band: 95% t interval of that mean "
+            f"across replicates (common random numbers: base and scenario share each replicate's seed).")
+
+
+def _event_marks(ax, cmp, annotate=True):
+    """Dotted lines at the scenario's events, tagged E1, E2, ... at the top
+    of `ax` (the tags are explained in the legend, `_event_handles`)."""
+    for n, (_, ev) in enumerate(cmp.events.iterrows()):
+        t = int(ev["period"])
+        if not 0 <= t < cmp.n_periods:
+            continue
+        ax.axvline(t, color="0.35", ls=":", lw=1.2, zorder=1)
+        if annotate:
+            ax.annotate(f"E{n + 1}", xy=(t, 1), xycoords=("data", "axes fraction"), xytext=(2, -3 - 11 * (n % 3)),
+                        textcoords="offset points", fontsize=8.5, va="top", ha="left", color="0.2",
+                        bbox={"boxstyle": "round,pad=0.12", "fc": "white", "ec": "none", "alpha": 0.8})
+
+
+def _event_handles(cmp):
+    """Legend entries (dotted line, text) for the scenario's events."""
+    from matplotlib.lines import Line2D
+
+    handles, labels = [], []
+    for n, (_, ev) in enumerate(cmp.events.iterrows()):
+        handles.append(Line2D([], [], color="0.35", ls=":", lw=1.2))
+        labels.append(" ".join(p for p in (f"E{n + 1}", ev["destination"], _event_text(ev)) if p))
+    return handles, labels
+
+
+def _no_difference(ax, values):
+    """Say so in a panel whose differences are all zero."""
+    v = np.asarray(values, dtype=float)
+    if v.size and np.all(np.nan_to_num(v) == 0):
+        ax.set_ylim(-1, 1)
+        ax.text(0.5, 0.3, "no difference in any period", transform=ax.transAxes, ha="center", va="center",
+                fontsize=9.5, color="0.35", bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none"})
+
+
+def _events_caption(cmp):
+    n = len(cmp.events)
+    if n:
+        tags = "E1" if n == 1 else f"E1-E{n}"
+        return (f" Dotted lines ({tags}, named in the legend) mark the scenario's {n} event(s) that took effect "
+                f"(replicate 1's scenario run).")
+    return " No scenario events took effect (or the scenario runs could not be read)."
+
+
+def _diff_line(ax, x, mean, lo, hi, color, label, ls="-", marker="o"):
+    (h,) = ax.plot(x, mean, color=color, ls=ls, marker=marker, ms=3, label=label, zorder=3)
+    if np.any(np.isfinite(lo)):
+        ax.fill_between(x, lo, hi, color=color, alpha=0.18, lw=0, zorder=2)
+    return h
+
+
+def _zero_line(ax):
+    ax.axhline(0, color="0.2", lw=0.8, zorder=1)
+
+
+@_styled
+def comparison_by_destination(cmp, variable, title, what, name):
+    """Scenario minus base of a [period, sector, destination] series, one
+    panel per sector and one for all sectors, a line per destination."""
+    values = cmp.arrays[variable]
+    panels = [(s, values[:, :, i, :]) for i, s in enumerate(cmp.sectors)] + [("all sectors", values.sum(axis=2))]
+    fig = _figure(*_grid_size(len(panels)))
+    axes, ncols, _ = _sector_axes(fig, len(panels))
+    x = np.arange(cmp.n_periods)
+    handles = []
+    unit = cmp.units.get(variable, "")
+    for k, (ax, (ptitle, v)) in enumerate(zip(axes, panels)):
+        mean, lo, hi, _ = mean_interval(v, axis=0)
+        _zero_line(ax)
+        for j, d in enumerate(cmp.destinations):
+            h = _diff_line(ax, x, mean[:, j], lo[:, j], hi[:, j], _dest_color(cmp, d), d)
+            if k == 0:
+                handles.append(h)
+        _event_marks(ax, cmp)
+        _no_difference(ax, v)
+        ax.set_title(ptitle)
+        if k % ncols == 0:
+            ax.set_ylabel(label_with_unit(f"change in {what}", unit))
+        _time_axis(ax, cmp, xlabel=k >= len(panels) - ncols)
+        ax.tick_params(labelbottom=True)
+    eh, el = _event_handles(cmp)
+    _legend_on_top(fig, handles + eh, [h.get_label() for h in handles] + el)
+    fig.suptitle(f"{title}: scenario minus base")
+    caption = (f"Scenario minus base of {what} ({unit}) per period, by destination, for each sector and all "
+               f"sectors together (/difference/{variable}). " + _band_text(cmp) + _events_caption(cmp))
+    return Plot(name, f"{title}: scenario minus base", fig, caption)
+
+
+@_styled
+def comparison_entries_exits(cmp):
+    """Scenario minus base of entries (top row) and exits (bottom row) per
+    sector, a line per destination."""
+    S = len(cmp.sectors)
+    ncols = min(S, 3)
+    blocks = int(math.ceil(S / ncols))
+    fig = _figure(13.0 if ncols > 1 else 7.5, 2 * blocks * 3.3 + 0.9)
+    axes = fig.subplots(2 * blocks, ncols, sharex=True, squeeze=False)
+    for k in range(S, blocks * ncols):
+        axes[2 * (k // ncols), k % ncols].set_visible(False)
+        axes[2 * (k // ncols) + 1, k % ncols].set_visible(False)
+    x = np.arange(cmp.n_periods)
+    handles = []
+    for row, (variable, what) in enumerate((("entrants", "entries"), ("exiters", "exits"))):
+        values = cmp.arrays[variable]
+        unit = cmp.units.get(variable, "")
+        for k, s in enumerate(cmp.sectors):
+            ax = axes[2 * (k // ncols) + row, k % ncols]
+            mean, lo, hi, _ = mean_interval(values[:, :, k, :], axis=0)
+            _zero_line(ax)
+            for j, d in enumerate(cmp.destinations):
+                h = _diff_line(ax, x, mean[:, j], lo[:, j], hi[:, j], _dest_color(cmp, d), d)
+                if row == 0 and k == 0:
+                    handles.append(h)
+            _event_marks(ax, cmp)
+            _no_difference(ax, values[:, :, k, :])
+            ax.set_title(f"{s}: {what}")
+            if k % ncols == 0:
+                ax.set_ylabel(label_with_unit(f"change in {what}", unit))
+            _time_axis(ax, cmp, xlabel=row == 1 and k >= S - ncols)
+            ax.tick_params(labelbottom=True)
+    eh, el = _event_handles(cmp)
+    _legend_on_top(fig, handles + eh, [h.get_label() for h in handles] + el)
+    fig.suptitle("Entries and exits: scenario minus base")
+    caption = ("Scenario minus base of the firms that started serving each destination (top) and that stopped "
+               "serving it (bottom; firm deaths included) in each period (/difference/entrants, "
+               "/difference/exiters). " + _band_text(cmp) + _events_caption(cmp))
+    return Plot("cmp_entries_exits", "Entries and exits: scenario minus base", fig, caption)
+
+
+@_styled
+def comparison_us_share(cmp):
+    """Scenario minus base of the US share of export value, per sector and
+    for all sectors together."""
+    if cmp.us_share is None:
+        return Plot("cmp_us_share", "US share of exports: scenario minus base", None,
+                    "Not drawn: the US share over time is computed from the linked run files and needs a "
+                    "destination named US (see the notes).")
+    names = list(cmp.sectors) + ["all sectors"]
+    fig = _figure(*_grid_size(len(names)))
+    axes, ncols, _ = _sector_axes(fig, len(names))
+    x = np.arange(cmp.n_periods)
+    mean, lo, hi, _ = mean_interval(cmp.us_share, axis=0)
+    color = _dest_color(cmp, "US")
+    h = None
+    for k, (ax, s) in enumerate(zip(axes, names)):
+        _zero_line(ax)
+        h = _diff_line(ax, x, mean[:, k], lo[:, k], hi[:, k], color, "US share, scenario minus base")
+        _event_marks(ax, cmp)
+        _no_difference(ax, cmp.us_share[:, :, k])
+        ax.set_title(s)
+        if k % ncols == 0:
+            ax.set_ylabel(label_with_unit("change in US share", cmp.units["us_share"]))
+        _time_axis(ax, cmp, xlabel=k >= len(names) - ncols)
+        ax.tick_params(labelbottom=True)
+    eh, el = _event_handles(cmp)
+    _legend_on_top(fig, [h] + eh, [h.get_label()] + el)
+    fig.suptitle("US share of export value: scenario minus base")
+    caption = ("Scenario minus base of the US share of export value (100 x US export value / total export value, "
+               "in percentage points), per period, from /series/export_value of the linked run files; gaps: no "
+               "exports in the base or the scenario. " + _band_text(cmp) + _events_caption(cmp))
+    return Plot("cmp_us_share", "US share of exports: scenario minus base", fig, caption)
+
+
+def comparison_plots(cmp):
+    """Every figure of a comparison report, in order."""
+    return [comparison_by_destination(cmp, "export_value", "Export value", "export value", "cmp_export_value"),
+            comparison_by_destination(cmp, "firms_serving", "Firms serving", "firms serving", "cmp_firms_serving"),
+            comparison_entries_exits(cmp),
+            comparison_us_share(cmp)]

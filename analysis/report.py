@@ -2,8 +2,8 @@
 
 A report is a `Page`: a title, the figures (`plots.Plot`) and tables (HTML
 fragments) in order. Builders turn a loaded object into a Page; they are
-registered by the object's `kind`, so a new input type (e.g. a comparison
-of runs) needs only a builder function and a `BUILDERS` entry. `write()`
+registered by the object's `kind` (run, sweep, comparison), so a new input
+type needs only a builder function and a `BUILDERS` entry. `write()`
 renders any Page: every figure is saved as DIR/<name>.png and embedded in
 DIR/report.html as a base64 data URI, so the page stands alone.
 """
@@ -146,8 +146,80 @@ def build_sweep_page(sweep):
     return Page(f"tradeabm sweep: {os.path.basename(sweep.path)}", sub, sweep.path, items, notes)
 
 
-# kind -> builder. A comparison report registers here.
-BUILDERS = {"run": build_run_page, "sweep": build_sweep_page}
+def _effect_num(v):
+    """Three significant digits; rounding noise (|v| < 1e-9) shows as 0."""
+    v = float(v)
+    if math.isnan(v):
+        return "–"
+    if abs(v) < 1e-9:
+        return "0"
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
+
+
+def _effect_cell(row):
+    if not math.isfinite(float(row["ci_low"])):
+        return _effect_num(row["mean"])
+    return f"{_effect_num(row['mean'])} [{_effect_num(row['ci_low'])}, {_effect_num(row['ci_high'])}]"
+
+
+def effects_table(cmp):
+    """/effects as one row per measure and one column per sector (and all
+    sectors): mean [95% interval]."""
+    eff = cmp.effects
+    sectors = list(dict.fromkeys(eff["sector"]))
+    measures = list(dict.fromkeys(eff["measure"]))
+    rows = []
+    for m in measures:
+        row = [m, eff.loc[eff["measure"] == m, "units"].iloc[0]]
+        for s in sectors:
+            sel = eff[(eff["measure"] == m) & (eff["sector"] == s)]
+            row.append(_effect_cell(sel.iloc[0]) if len(sel) else "–")
+        rows.append(tuple(row))
+    return html_table(["measure", "unit"] + sectors, rows, numeric_from=2)
+
+
+def build_comparison_page(cmp):
+    prov = cmp.provenance
+    items = []
+    rows = [("base parameters", prov.get("base_parameters", "?")),
+            ("scenario parameters", prov.get("scenario_parameters", "?")),
+            ("replicates", cmp.replicates),
+            ("seeds", ", ".join(str(s) for s in cmp.seeds)),
+            ("periods", f"{cmp.periods[0]}–{cmp.periods[-1]} ({cmp.n_periods})"),
+            ("effect window", f"{cmp.effect_window_start}–{cmp.periods[-1]}")]
+    rows += [(f"replicate {r}: base / scenario run", f"{os.path.relpath(b, os.path.dirname(os.path.abspath(cmp.path)))}"
+              f" / {os.path.relpath(sc, os.path.dirname(os.path.abspath(cmp.path)))}")
+             for r, (b, sc) in enumerate(zip(cmp.base_paths, cmp.scenario_paths), 1)]
+    items.append(Table("Comparison", html_table(("quantity", "value"), rows),
+                       "Base and scenario of each replicate share the seed (common random numbers), so the "
+                       "difference is the effect of the scenario alone."))
+    one = cmp.replicates < 2
+    items.append(Table("Effects by sector", effects_table(cmp),
+                       f"Scenario minus base over the effect window ({cmp.effect_window_start} to the end; /effects): "
+                       + ("the one replicate's value; no interval with one replicate." if one else
+                          f"mean across {cmp.replicates} replicates [95% t interval].")
+                       + " Percent changes are of export value summed over the window; entries and exits are "
+                         "summed over destinations and periods."))
+    items.extend(plots.comparison_plots(cmp))
+    if len(cmp.events):
+        ev_rows = [(r["label"], r["kind"], r["destination"], r["sector"] or "all", r["regime"],
+                    r["value"], r["note"]) for _, r in cmp.events.iterrows()]
+        items.append(Table("Scenario events that took effect",
+                           html_table(("period", "kind", "destination", "sector", "regime", "value", "note"), ev_rows),
+                           "From replicate 1's scenario run."))
+    items.append(Table("Provenance", provenance_table(prov), "Root attributes of the comparison file."))
+    notes = list(cmp.notes) + [p.caption for p in items if isinstance(p, plots.Plot) and p.figure is None]
+    sub = (f"{os.path.basename(str(prov.get('scenario_parameters', '?')))} minus "
+           f"{os.path.basename(str(prov.get('base_parameters', '?')))}: {cmp.replicates} replicate(s), "
+           f"{len(cmp.sectors)} sectors, {len(cmp.destinations)} destinations ({', '.join(cmp.destinations)}), "
+           f"{cmp.n_periods} periods {cmp.periods[0]}–{cmp.periods[-1]}")
+    if one:
+        sub += "; one replicate: no intervals"
+    return Page(f"tradeabm comparison: {os.path.basename(cmp.path)}", sub, cmp.path, items, notes)
+
+
+# kind -> builder.
+BUILDERS = {"run": build_run_page, "sweep": build_sweep_page, "comparison": build_comparison_page}
 
 
 def build_page(obj):

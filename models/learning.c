@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "bellman.h"
+#include "checkpoint.h"
 #include "model.h"
 
 /* Belief classes are indices into a uint16_t table per birth cohort. */
@@ -252,5 +253,104 @@ double tm_learning_hazard_mean(const void *state, int sector, int birth, int d)
     return st->alpha[at] / (st->alpha[at] + st->beta[at]);
 }
 
-const tm_model_ops tm_model_learning = {"learning",       learning_init,   learning_values, learning_free,
-                                        learning_summary, learning_classes, NULL, NULL};
+/* Checkpoints: the beliefs and what the model last observed, in a fixed
+ * layout (host byte order, docs/reliability.md section 3):
+ *   tag[8] "learnst1", i32 n_sectors, i32 n_births, i32 n_dest,
+ *   i32 n_learn, i32 belief_points,
+ *   f64 alpha[n_sectors * n_births * n_dest], f64 beta[same],
+ *   then per sector: i32 observed, i32 last_regime[n_dest],
+ *   i32 last_held[n_dest].
+ * The solved programmes are not saved: init() solves them from the
+ * parameters, and a class's programme is solved again whenever the process
+ * in force differs from the one it was solved for, with the same result. */
+static const char learn_tag[8] = {'l', 'e', 'a', 'r', 'n', 's', 't', '1'};
+
+static int learning_save(const void *state, tm_ckbuf *b, tm_error *err)
+{
+    const learn_state *st = state;
+    const tm_params *p = st->p;
+    (void)err;
+    size_t cells = (size_t)p->n_sectors * (size_t)st->n_births * (size_t)p->n_dest;
+    int32_t dims[5] = {p->n_sectors, st->n_births, p->n_dest, st->n_learn, st->G};
+    tm_ckbuf_put(b, learn_tag, sizeof learn_tag);
+    tm_ckbuf_put(b, dims, sizeof dims);
+    tm_ckbuf_put(b, st->alpha, cells * sizeof *st->alpha);
+    tm_ckbuf_put(b, st->beta, cells * sizeof *st->beta);
+    for (int s = 0; s < p->n_sectors; s++) {
+        int32_t observed = st->observed[s], regime[TM_MAX_DEST], held[TM_MAX_DEST];
+        for (int d = 0; d < p->n_dest; d++) {
+            regime[d] = st->last_regime[s * TM_MAX_DEST + d];
+            held[d] = st->last_held[s * TM_MAX_DEST + d];
+        }
+        tm_ckbuf_put(b, &observed, sizeof observed);
+        tm_ckbuf_put(b, regime, (size_t)p->n_dest * sizeof *regime);
+        tm_ckbuf_put(b, held, (size_t)p->n_dest * sizeof *held);
+    }
+    return 0;
+}
+
+/* Reads into a state fresh from init() with the same parameters; every
+ * value is checked before the state is changed. */
+static int learning_restore(void *state, tm_ckbuf *b, tm_error *err)
+{
+    learn_state *st = state;
+    const tm_params *p = st->p;
+    size_t cells = (size_t)p->n_sectors * (size_t)st->n_births * (size_t)p->n_dest;
+    size_t per_sector = (size_t)(1 + 2 * p->n_dest);
+    char tag[8];
+    int32_t dims[5];
+    double *alpha = NULL, *beta = NULL;
+    int32_t *rest = NULL;
+    if (tm_ckbuf_get(b, tag, sizeof tag) || memcmp(tag, learn_tag, sizeof tag) != 0 ||
+        tm_ckbuf_get(b, dims, sizeof dims) || dims[0] != p->n_sectors || dims[1] != st->n_births ||
+        dims[2] != p->n_dest || dims[3] != st->n_learn || dims[4] != st->G)
+        goto bad;
+    alpha = malloc(cells * sizeof *alpha);
+    beta = malloc(cells * sizeof *beta);
+    rest = malloc((size_t)p->n_sectors * per_sector * sizeof *rest);
+    if (!alpha || !beta || !rest) {
+        free(alpha);
+        free(beta);
+        free(rest);
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory restoring the learning model's beliefs");
+    }
+    if (tm_ckbuf_get(b, alpha, cells * sizeof *alpha) || tm_ckbuf_get(b, beta, cells * sizeof *beta) ||
+        tm_ckbuf_get(b, rest, (size_t)p->n_sectors * per_sector * sizeof *rest))
+        goto bad;
+    for (size_t i = 0; i < cells; i++)
+        if (!isfinite(alpha[i]) || !isfinite(beta[i]) || alpha[i] < 0.0 || beta[i] < 0.0 ||
+            !(alpha[i] + beta[i] > 0.0))
+            goto bad;
+    for (int s = 0; s < p->n_sectors; s++) {
+        const int32_t *r = rest + (size_t)s * per_sector;
+        if (r[0] < st->first_birth || r[0] >= p->periods)
+            goto bad;
+        for (int d = 0; d < p->n_dest; d++) {
+            int32_t regime = r[1 + d], held = r[1 + p->n_dest + d];
+            if (regime < 0 || regime >= p->dest[d].n_regimes || (held != 0 && held != 1))
+                goto bad;
+        }
+    }
+    memcpy(st->alpha, alpha, cells * sizeof *alpha);
+    memcpy(st->beta, beta, cells * sizeof *beta);
+    for (int s = 0; s < p->n_sectors; s++) {
+        const int32_t *r = rest + (size_t)s * per_sector;
+        st->observed[s] = r[0];
+        for (int d = 0; d < p->n_dest; d++) {
+            st->last_regime[s * TM_MAX_DEST + d] = r[1 + d];
+            st->last_held[s * TM_MAX_DEST + d] = r[1 + p->n_dest + d];
+        }
+    }
+    free(alpha);
+    free(beta);
+    free(rest);
+    return 0;
+bad:
+    free(alpha);
+    free(beta);
+    free(rest);
+    return tm_error_set(err, TM_ERR_INPUT, "the checkpoint's learning beliefs do not match its parameters (corrupt?)");
+}
+
+const tm_model_ops tm_model_learning = {"learning",       learning_init,    learning_values, learning_free,
+                                        learning_summary, learning_classes, learning_save,   learning_restore};

@@ -11,7 +11,7 @@
 #include "error.h"
 #include "params.h"
 
-#define TM_CHECKPOINT_VERSION 2
+#define TM_CHECKPOINT_VERSION 3
 
 /* A growable byte buffer with a read position. Writers append; readers
  * take bytes in the same order and get -1 when the buffer runs short. */

@@ -644,6 +644,7 @@ double tm_run_state_bytes_per_firm(const tm_run *run)
  * ---------------------------------------------------------------------- */
 
 static const char run_state_tag[8] = {'s', 'i', 'm', 's', 't', 'a', 't', '1'};
+static const char model_state_tag[8] = {'m', 'o', 'd', 'e', 'l', 's', 't', '1'};
 
 int tm_run_checkpointable(const tm_run *run, tm_error *err)
 {
@@ -662,10 +663,9 @@ int tm_run_save(const tm_run *run, tm_ckbuf *b, tm_error *err)
     const tm_env *env = &run->env;
     size_t sd = (size_t)run->n_sectors * (size_t)run->n_dest;
     int32_t dims[4] = {run->period, run->n_sectors, run->n_dest, run->n_z};
-    if (run->sec && run->sec[0].birth)
-        return tm_error_set(err, TM_ERR_INPUT,
-                            "run.model: checkpoints of the learning model are not supported yet (the firms' birth "
-                            "periods and the cohorts' beliefs are not saved)");
+    /* Cohorts born so far: -burn_in .. period (the classes of later
+     * cohorts are not computed yet). */
+    size_t cohorts = (size_t)(run->p->burn_in + run->period + 1);
     tm_ckbuf_put(b, run_state_tag, sizeof run_state_tag);
     tm_ckbuf_put(b, dims, sizeof dims);
     for (int s = 0; s < run->n_sectors; s++) {
@@ -677,8 +677,7 @@ int tm_run_save(const tm_run *run, tm_ckbuf *b, tm_error *err)
         tm_ckbuf_put(b, sec->markets, (size_t)n);
         if (sec->birth) {
             tm_ckbuf_put(b, sec->birth, (size_t)n * sizeof *sec->birth);
-            tm_ckbuf_put(b, sec->class_of_birth,
-                         (size_t)(run->p->burn_in + run->p->periods) * sizeof *sec->class_of_birth);
+            tm_ckbuf_put(b, sec->class_of_birth, cohorts * sizeof *sec->class_of_birth);
         }
     }
     tm_ckbuf_put(b, run->share_serving, sd * sizeof(double));
@@ -690,8 +689,19 @@ int tm_run_save(const tm_run *run, tm_ckbuf *b, tm_error *err)
     tm_ckbuf_put(b, env->sunk_scale, sd * sizeof(double));
     tm_ckbuf_put(b, &env->next_event, sizeof env->next_event);
     tm_ckbuf_put(b, &env->rng, sizeof env->rng);
+    /* The model's section: its name, its size, then what its save hook
+     * wrote (nothing for models without one). */
+    tm_ckbuf_put(b, model_state_tag, sizeof model_state_tag);
+    tm_ckbuf_put_string(b, run->model->name);
+    size_t size_at = b->len;
+    uint64_t size = 0;
+    tm_ckbuf_put(b, &size, sizeof size);
     if (run->model->save && run->model->save(run->model_state, b, err))
         return -1;
+    if (!b->failed) {
+        size = (uint64_t)(b->len - size_at - sizeof size);
+        memcpy(b->data + size_at, &size, sizeof size);
+    }
     if (b->failed)
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory saving the run state (%zu bytes)", b->len);
     return 0;
@@ -714,13 +724,24 @@ int tm_run_restore(tm_run *run, tm_ckbuf *b, tm_error *err)
             tm_ckbuf_get(b, sec->rng_state, (size_t)n * sizeof *sec->rng_state) ||
             tm_ckbuf_get(b, sec->z, (size_t)n * sizeof *sec->z) || tm_ckbuf_get(b, sec->markets, (size_t)n))
             goto bad;
-        if (sec->birth && (tm_ckbuf_get(b, sec->birth, (size_t)n * sizeof *sec->birth) ||
-                           tm_ckbuf_get(b, sec->class_of_birth, (size_t)(run->p->burn_in + run->p->periods) *
-                                                                    sizeof *sec->class_of_birth)))
-            goto bad;
         for (int64_t i = 0; i < n; i++)
             if (sec->z[i] >= run->n_z)
                 goto bad;
+        if (sec->birth) {
+            /* Every firm's birth period lies in -burn_in .. period, and its
+             * cohort's class indexes one of the policies. */
+            const int first_birth = -run->p->burn_in;
+            size_t cohorts = (size_t)(run->p->burn_in + dims[0] + 1);
+            if (tm_ckbuf_get(b, sec->birth, (size_t)n * sizeof *sec->birth) ||
+                tm_ckbuf_get(b, sec->class_of_birth, cohorts * sizeof *sec->class_of_birth))
+                goto bad;
+            for (size_t c = 0; c < cohorts; c++)
+                if (sec->class_of_birth[c] >= sec->n_classes)
+                    goto bad;
+            for (int64_t i = 0; i < n; i++)
+                if (sec->birth[i] < first_birth || sec->birth[i] > dims[0])
+                    goto bad;
+        }
     }
     if (tm_ckbuf_get(b, run->share_serving, sd * sizeof(double)) ||
         tm_ckbuf_get(b, env->regime, sizeof env->regime) || tm_ckbuf_get(b, env->held, sizeof env->held) ||
@@ -735,8 +756,17 @@ int tm_run_restore(tm_run *run, tm_ckbuf *b, tm_error *err)
             goto bad;
     if (env->next_event < 0 || env->next_event > run->p->n_events)
         goto bad;
+    char name[64];
+    uint64_t size;
+    if (tm_ckbuf_get(b, tag, sizeof tag) || memcmp(tag, model_state_tag, sizeof tag) != 0 ||
+        tm_ckbuf_get_string(b, name, sizeof name) || strcmp(name, run->model->name) != 0 ||
+        tm_ckbuf_get(b, &size, sizeof size) || size > b->len - b->pos || (size > 0 && !run->model->restore))
+        goto bad;
+    size_t model_start = b->pos;
     if (run->model->restore && run->model->restore(run->model_state, b, err))
         return -1;
+    if (b->pos - model_start != size)
+        goto bad;
     run->period = dims[0];
     run->res.period = dims[0];
     for (int d = 0; d < run->n_dest; d++)

@@ -1,6 +1,7 @@
 """The analysis package: loading run files and sweep indexes, figures and
 reports. Runs are made here with the binary ($TRADEABM) from the small
-parameter file tests/data/analysis_small.yaml."""
+parameter file tests/data/analysis_small.yaml; comparisons (tradeabm
+compare) of it and tests/data/analysis_scenario.yaml."""
 
 import html
 import math
@@ -22,7 +23,7 @@ import analysis  # noqa: E402
 from analysis import AnalysisError, load, parse_parameters  # noqa: E402
 from analysis import plots as ap  # noqa: E402
 from analysis import report as ar  # noqa: E402
-from analysis.load import SECTOR_DEST_SERIES, SET_MASK  # noqa: E402
+from analysis.load import SECTOR_DEST_SERIES, SET_MASK, mean_interval  # noqa: E402
 
 BINARY = os.environ.get("TRADEABM", os.path.join(SOURCE, "build", "tradeabm"))
 SMALL = os.path.join(SOURCE, "tests", "data", "analysis_small.yaml")
@@ -672,3 +673,216 @@ def test_sweep_of_another_format_version_is_a_clear_error(work, sweep_path):
         f.attrs["format_version"] = np.int32(1)
     with pytest.raises(AnalysisError, match=r"sweep9\.h5: missing dataset /design/point"):
         load(path)
+
+
+# ---------------------------------------------------------------------------
+# Comparisons (tradeabm compare)
+# ---------------------------------------------------------------------------
+
+SCENARIO = os.path.join(SOURCE, "tests", "data", "analysis_scenario.yaml")
+DIFF_VARIABLES = ("export_value", "firms_serving", "entrants", "exiters", "tariff_paid")
+
+
+@pytest.fixture(scope="module")
+def comparison_path(work):
+    path = work / "cmp" / "compare.h5"
+    path.parent.mkdir()
+    tradeabm("compare", SMALL, SCENARIO, "-o", str(path), "--replicates", "2", "-q", "--threads", "2")
+    return path
+
+
+@pytest.fixture(scope="module")
+def comparison(comparison_path):
+    return load(comparison_path)
+
+
+@pytest.fixture(scope="module")
+def comparison_one(work):
+    path = work / "cmp1" / "compare1.h5"
+    path.parent.mkdir()
+    tradeabm("compare", SMALL, SCENARIO, "-o", str(path), "--replicates", "1", "-q", "--threads", "2")
+    return load(path)
+
+
+def test_comparison_loads_runs_differences_and_effects(comparison_path, comparison):
+    c = comparison
+    assert isinstance(c, analysis.Comparison) and c.kind == "comparison" and c.replicates == 2
+    folder = comparison_path.parent
+    assert c.base_paths == [str(folder / "compare-runs" / f"base-r0{r}.h5") for r in (1, 2)]
+    assert c.scenario_paths == [str(folder / "compare-runs" / f"scenario-r0{r}.h5") for r in (1, 2)]
+    with h5py.File(comparison_path, "r") as f:
+        assert c.sectors == [s.decode() for s in f["dimensions/sectors"][()]]
+        assert c.destinations == ["US", "CN"] and c.periods[0] == "2024Q1" and len(c.periods) == 12
+        assert c.seeds == [int(s) for s in f.attrs["seeds"]] and c.seeds[0] == 7
+        assert c.effect_window_start == "2025Q1"
+        for name in DIFF_VARIABLES:
+            stored = f["difference/" + name][()]
+            np.testing.assert_array_equal(c.arrays[name], stored)
+            assert c.units[name] == f["difference/" + name].attrs["units"]
+            tidy = c.frame(name)
+            assert list(tidy.columns) == ["replicate", "period", "sector", "destination", "variable", "value"]
+            np.testing.assert_array_equal(tidy["value"].to_numpy(), stored.reshape(-1))
+            row = tidy.iloc[-1]
+            assert (row["replicate"], row["period"], row["sector"], row["destination"]) == (
+                2, c.periods[-1], c.sectors[-1], c.destinations[-1])
+        effects = f["effects"][()]
+        by_rep = f["effects_by_replicate"][()]
+    assert len(c.effects) == len(effects)
+    for k, rec in enumerate(effects):
+        row = c.effects.iloc[k]
+        assert row["sector"] == rec["sector"].decode() and row["measure"] == rec["measure"].decode()
+        for col in ("mean", "ci_low", "ci_high"):
+            assert row[col] == rec[col]
+        assert row["replicates"] == 2
+    units = dict(zip(c.effects["measure"], c.effects["units"]))
+    assert units["us_share_change_pp"] == "percentage points" and units["entries_change"] == "firms"
+    assert units["cn_exports_change_pct"] == "percent"
+    # The loader's t interval is the one of the file (/effects: sector-major;
+    # /effects_by_replicate: [measure, sector]).
+    mean, lo, hi, n = mean_interval(by_rep, axis=2)
+    assert n == 2
+    np.testing.assert_allclose(c.effects["mean"].to_numpy(), mean.T.reshape(-1), rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(c.effects["ci_low"].to_numpy(), lo.T.reshape(-1), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(c.effects["ci_high"].to_numpy(), hi.T.reshape(-1), rtol=1e-9, atol=1e-9)
+    assert c.effect("all", "entries_change")["mean"] == pytest.approx(by_rep[3, -1].mean())
+    # The differences are scenario minus base of the linked runs; so is the US share.
+    for r in (1, 2):
+        base, scen = c.base_run(r), c.scenario_run(r)
+        np.testing.assert_allclose(c.arrays["export_value"][r - 1],
+                                   scen.arrays["export_value"] - base.arrays["export_value"], atol=1e-9)
+        share = [100 * run.arrays["export_value"][:, :, 0].sum(axis=1) / run.arrays["export_value"].sum(axis=(1, 2))
+                 for run in (base, scen)]
+        np.testing.assert_allclose(c.us_share[r - 1, :, -1], share[1] - share[0], atol=1e-9)
+    assert c.param("run.periods_per_year") == 4 and not c.notes
+    assert list(c.events["label"]) == ["2025Q1", "2025Q3"]
+    assert list(c.events["destination"]) == ["US", "CN"]
+    # Nothing changes before the first event (common random numbers).
+    assert not np.any(c.arrays["export_value"][:, :4])
+    assert np.any(c.arrays["export_value"][:, 4:])
+
+
+def test_comparison_figures_have_titles_axes_units_legends_bands_and_events(comparison):
+    c = comparison
+    plots = ap.comparison_plots(c)
+    assert [p.name for p in plots] == ["cmp_export_value", "cmp_firms_serving", "cmp_entries_exits", "cmp_us_share"]
+    units = {"cmp_export_value": "model money", "cmp_firms_serving": "firms", "cmp_entries_exits": "firms",
+             "cmp_us_share": "percentage points"}
+    events = ["E1 US 2025Q1: tariff 25% steel_aluminum", "E2 CN 2025Q3: tariff 50% agrifood"]
+    for p in plots:
+        fig = p.figure
+        check_time_axes(fig, units[p.name])
+        assert "scenario minus base" in fig._suptitle.get_text()
+        legend = legend_texts(fig)
+        assert legend[-2:] == events
+        if p.name != "cmp_us_share":
+            assert legend[:2] == ["US", "CN"]
+        shown = [ax for ax in fig.axes if ax.get_visible()]
+        for ax in shown:
+            vertical = sorted({line.get_xdata()[0] for line in ax.get_lines()
+                               if line.get_linestyle() == ":" and len(set(line.get_xdata())) == 1})
+            assert vertical == [4, 6], (p.name, ax.get_title())
+        # A band (95% t interval) per drawn line on every panel with a difference.
+        assert any(len(ax.collections) >= 1 for ax in shown)
+        assert "95% t interval" in p.caption and "E1-E2" in p.caption
+    titles = [ax.get_title() for ax in plots[0].figure.axes if ax.get_visible()]
+    assert titles == c.sectors + ["all sectors"]
+    # The line is the mean across replicates.
+    ax = plots[0].figure.axes[1]
+    us_line = [line for line in ax.get_lines() if line.get_label() == "US"][0]
+    np.testing.assert_allclose(us_line.get_ydata(), c.arrays["export_value"][:, :, 1, 0].mean(axis=0))
+    assert "no difference in any period" in [t.get_text() for t in plots[0].figure.axes[2].texts]
+    titles = [ax.get_title() for ax in plots[2].figure.axes if ax.get_visible()]
+    assert titles == [f"{s}: entries" for s in c.sectors] + [f"{s}: exits" for s in c.sectors]
+    ylabels = {ax.get_ylabel() for ax in plots[2].figure.axes if ax.get_ylabel()}
+    assert ylabels == {"change in entries (firms)", "change in exits (firms)"}
+
+
+def test_comparison_with_one_replicate_has_no_band_and_says_so(comparison_one):
+    c = comparison_one
+    assert c.replicates == 1 and np.isnan(c.effects["ci_low"]).all()
+    for p in ap.comparison_plots(c):
+        assert p.figure is not None
+        assert not any(ax.collections for ax in p.figure.axes)
+        assert "one replicate, so no interval" in p.caption
+    page = ar.build_page(c)
+    assert "one replicate: no intervals" in page.subtitle
+    table = [t for t in page.items if getattr(t, "title", "") == "Effects by sector"][0]
+    assert "[" not in table.html and "no interval with one replicate" in table.caption
+
+
+def test_comparison_report_embeds_every_figure(work, comparison_path, capsys):
+    from analysis.__main__ import main
+
+    out = work / "report_cmp"
+    assert main(["report", str(comparison_path), "-o", str(out), "--dpi", "50"]) == 0
+    assert ("4 figures: cmp_export_value, cmp_firms_serving, cmp_entries_exits, cmp_us_share"
+            in capsys.readouterr().out)
+    text = (out / "report.html").read_text(encoding="utf-8")
+    page = ar.build_page(load(comparison_path))
+    drawn = [p for p in page.plots if p.figure is not None]
+    assert len(drawn) == 4 and text.count('src="data:image/png;base64,') == 4
+    for p in drawn:
+        png = out / f"{p.name}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+        assert f'data-file="{p.name}.png"' in text and html.escape(p.caption) in text
+    assert "tradeabm comparison: compare.h5" in text
+    for heading in ("Comparison", "Effects by sector", "Scenario events that took effect", "Provenance"):
+        assert f">{heading}</h2>" in text
+    assert "<th>agrifood</th>" in text and "<th>all</th>" in text and "us_share_change_pp" in text
+    assert "percentage points" in text and "compare-runs/scenario-r02.h5" in text
+    assert "<img src=\"http" not in text and "<script" not in text
+
+
+def test_bad_comparison_files_are_clear_errors(work, comparison_path):
+    folder = comparison_path.parent
+
+    def damaged(name, change):
+        path = folder / name  # beside the original: the relative run links still resolve
+        shutil.copyfile(comparison_path, path)
+        with h5py.File(path, "r+") as f:
+            change(f)
+        return path
+
+    path = damaged("no_entrants.h5", lambda f: f["difference"].__delitem__("entrants"))
+    with pytest.raises(AnalysisError, match=r"no_entrants\.h5: missing dataset /difference/entrants"):
+        load(path)
+    path = damaged("v9.h5", lambda f: f.attrs.__setitem__("format_version", np.int64(9)))
+    with pytest.raises(AnalysisError, match=r"v9\.h5: format version 9; this reader understands version 1"):
+        load(path)
+
+    def reshape(f):
+        data = f["difference/exiters"][()]
+        del f["difference/exiters"]
+        f["difference/exiters"] = data[:1]
+
+    path = damaged("one_rep.h5", reshape)
+    with pytest.raises(AnalysisError, match=r"one_rep\.h5: /difference/exiters has shape \(1, 12, 3, 2\); "
+                                            r"expected \(2, 12, 3, 2\)"):
+        load(path)
+
+    def no_fields(f):
+        data = f["effects"][()]
+        del f["effects"]
+        f["effects"] = data[["sector", "measure", "mean"]]
+
+    path = damaged("no_ci.h5", no_fields)
+    with pytest.raises(AnalysisError, match=r"no_ci\.h5: /effects lacks the field\(s\) ci_low, ci_high, replicates"):
+        load(path)
+    path = damaged("no_link.h5", lambda f: f["scenario"].__delitem__("r02"))
+    with pytest.raises(AnalysisError, match=r"no_link\.h5: /scenario/r02 is not an external link"):
+        load(path)
+    path = damaged("kind.h5", lambda f: f.attrs.__setitem__("kind", "merger"))
+    with pytest.raises(AnalysisError, match=r"kind\.h5: file kind 'merger' is not supported"):
+        load(path)
+    with pytest.raises(AnalysisError, match=r"kind\.h5: not a tradeabm comparison file"):
+        analysis.Comparison(path)
+    # Run files gone: the comparison still loads and reports, without the US share.
+    moved = work / "moved"
+    moved.mkdir()
+    shutil.copyfile(comparison_path, moved / "compare.h5")
+    c = load(moved / "compare.h5")
+    assert c.us_share is None and len(c.events) == 0 and c.notes
+    page = ar.build_page(c)
+    us = [p for p in page.plots if p.name == "cmp_us_share"][0]
+    assert us.figure is None and "linked run files" in us.caption
+    assert any("4 of 4 linked run files are missing" in n and "compare-runs" in n for n in page.notes)

@@ -184,6 +184,36 @@ def test_resume_after_sigterm_gives_the_uninterrupted_digest(tmp_path):
     assert_same_data(tmp_path / "ref.h5", tmp_path / "run.h5")
 
 
+# Learning firms: beliefs per (sector, cohort) and the firms' birth periods
+# are carried by the checkpoint. A coarse hazard grid and forgetting make
+# cohorts change belief class during the run.
+LEARNING = ["--set", "run.model=learning", "--set", "decision.belief_points=3", "--set", "decision.hazard_max=0.4",
+            "--set", "decision.forgetting=0.9"]
+
+
+def test_learning_run_resumed_after_sigkill_gives_the_uninterrupted_digest(tmp_path):
+    params = params_copy(tmp_path)
+    digest = reference(tmp_path, params, LEARNING)
+    assert attrs(tmp_path / "ref.h5")["model"] == "learning"
+    proc = start(["run", str(params), "-o", "run.h5", "-q", "--checkpoint-every", "4", *MEDIUM, *LEARNING],
+                 tmp_path)
+    ckpt = tmp_path / "run.h5.ckpt"
+    wait_for(ckpt.exists, proc)
+    time.sleep(0.15)
+    proc.kill()
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert not (tmp_path / "run.h5").exists()
+    res = subprocess.run([BIN, "run", "--resume", "run.h5.ckpt", "-q", "--threads", "3"], cwd=tmp_path, env=ENV,
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    a = attrs(tmp_path / "run.h5")
+    assert a["status"] == "complete"
+    assert a["digest"] == digest
+    assert_same_data(tmp_path / "ref.h5", tmp_path / "run.h5")
+    assert not ckpt.exists() and temp_files(tmp_path) == []
+
+
 def killed_checkpoint(tmp_path):
     params = params_copy(tmp_path)
     proc = start(["run", str(params), "-o", "run.h5", "-q", "--checkpoint-every", "2", *MEDIUM], tmp_path)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "model.h"
 #include "params.h"
 #include "sim.h"
 
@@ -39,12 +40,47 @@ static const char *const text = "run: {periods: 16, burn_in: 6, seed: 4242}\n"
                                 "  - {at: 2025Q3, destination: US, release: true}\n"
                                 "  - {at: 2025Q4, destination: CN, tariff: 0.2, sector: agri}\n";
 
-static tm_params *load(void)
+/* Learning firms: two sectors with different priors, two destinations
+ * that escalate often, forgetting, a held regime and its release, and a
+ * coarse hazard grid, so that cohorts change belief class during the run. */
+static const char *const learning_text = "run: {model: learning, periods: 18, burn_in: 5, seed: 77}\n"
+                                         "productivity: {grid: 31}\n"
+                                         "decision: {discount: 0.95, tolerance: 1e-6, belief_points: 3,\n"
+                                         "           hazard_max: 0.4, forgetting: 0.9}\n"
+                                         "interactions: {spillover: 0.3}\n"
+                                         "sectors:\n"
+                                         "  steel: {firms: 4000, death_rate: 0.08, hazard_prior_mean: 0.02,\n"
+                                         "          hazard_prior_strength: 4}\n"
+                                         "  agri: {firms: 1500, death_rate: 0.05, hazard_prior_mean: 0.3,\n"
+                                         "         hazard_prior_strength: 2}\n"
+                                         "destinations:\n"
+                                         "  US:\n"
+                                         "    market: {fixed_cost: 0.6, sunk_cost: 3}\n"
+                                         "    regimes:\n"
+                                         "      open: {tariff: 0}\n"
+                                         "      war: {tariff: 0.6}\n"
+                                         "    transition: [[0.7, 0.3], [0.4, 0.6]]\n"
+                                         "  CN:\n"
+                                         "    market: {demand: 0.7, fixed_cost: 0.4, sunk_cost: 0.5}\n"
+                                         "    regimes:\n"
+                                         "      normal: {tariff: 0}\n"
+                                         "      ban: {tariff: 0, closed: true}\n"
+                                         "    transition: [[0.8, 0.2], [0.5, 0.5]]\n"
+                                         "events:\n"
+                                         "  - {at: 2024Q3, destination: US, regime: war, hold: true}\n"
+                                         "  - {at: 2025Q2, destination: US, release: true}\n";
+
+static tm_params *load_text(const char *yaml)
 {
     tm_params *p = NULL;
     tm_error err = {0};
-    cr_assert_eq(tm_params_load_text("checkpoint.yaml", text, NULL, 0, &p, &err), 0, "%s", err.msg);
+    cr_assert_eq(tm_params_load_text("checkpoint.yaml", yaml, NULL, 0, &p, &err), 0, "%s", err.msg);
     return p;
+}
+
+static tm_params *load(void)
+{
+    return load_text(text);
 }
 
 static tm_run *open_run(const tm_params *p, int threads)
@@ -105,6 +141,98 @@ Test(checkpoint, restored_run_continues_exactly_as_the_original)
     tm_ckbuf_free(&saved);
     tm_run_close(original);
     tm_run_close(restored);
+    tm_params_free(p);
+}
+
+/* Every cohort's posterior mean hazard, bit for bit. */
+static void assert_same_beliefs(const tm_run *a, const tm_run *b, const tm_params *p)
+{
+    const void *sa, *sb;
+    cr_assert_eq(tm_run_model(a, &sa), &tm_model_learning);
+    cr_assert_eq(tm_run_model(b, &sb), &tm_model_learning);
+    for (int s = 0; s < p->n_sectors; s++)
+        for (int birth = -p->burn_in; birth < p->periods; birth++)
+            for (int d = 0; d < p->n_dest; d++) {
+                double x = tm_learning_hazard_mean(sa, s, birth, d), y = tm_learning_hazard_mean(sb, s, birth, d);
+                cr_assert_eq(memcmp(&x, &y, sizeof x), 0, "sector %d cohort %d destination %d: %.17g != %.17g", s,
+                             birth, d, x, y);
+            }
+}
+
+static void check_learning_resume(int at, int threads_before, int threads_after)
+{
+    tm_params *p = load_text(learning_text);
+    tm_run *original = open_run(p, threads_before);
+    while (tm_run_period(original) < at)
+        step(original);
+    tm_ckbuf saved = {0};
+    tm_error err = {0};
+    cr_assert_eq(tm_run_save(original, &saved, &err), 0, "%s", err.msg);
+    tm_run *restored = open_run(p, threads_after);
+    cr_assert_eq(tm_run_restore(restored, &saved, &err), 0, "%s", err.msg);
+    cr_assert_eq(saved.pos, saved.len, "the whole state is read back");
+    cr_assert_eq(tm_run_period(restored), at);
+    assert_same_beliefs(original, restored, p);
+    while (!tm_run_finished(original)) {
+        step(original);
+        step(restored);
+        assert_same_period(original, restored, p);
+        assert_same_beliefs(original, restored, p);
+    }
+    cr_assert(tm_run_finished(restored));
+    /* The beliefs did move after the checkpoint (the test is not vacuous). */
+    const void *st;
+    tm_run_model(original, &st);
+    cr_assert_neq(tm_learning_hazard_mean(st, 0, -p->burn_in, 0), p->sector[0].hazard_prior_mean,
+                  "the oldest cohort still holds its prior");
+    tm_ckbuf_free(&saved);
+    tm_run_close(original);
+    tm_run_close(restored);
+    tm_params_free(p);
+}
+
+Test(checkpoint, restored_learning_run_continues_exactly_as_the_original)
+{
+    /* Mid-way (the US regime is held), with another thread count. */
+    check_learning_resume(5, 2, 3);
+}
+
+Test(checkpoint, learning_run_restored_early_and_single_threaded)
+{
+    /* Right after the burn-in, when the cohorts have seen nothing yet. */
+    check_learning_resume(0, 3, 1);
+    /* Late, after the release. */
+    check_learning_resume(13, 1, 2);
+}
+
+Test(checkpoint, damaged_learning_state_is_refused)
+{
+    tm_params *p = load_text(learning_text);
+    tm_run *run = open_run(p, 1);
+    while (tm_run_period(run) < 3)
+        step(run);
+    tm_ckbuf saved = {0};
+    tm_error err = {0};
+    cr_assert_eq(tm_run_save(run, &saved, &err), 0, "%s", err.msg);
+    /* The model's section ends the state; cut into it. */
+    saved.len -= 8;
+    tm_run *other = open_run(p, 1);
+    cr_assert_neq(tm_run_restore(other, &saved, &err), 0);
+    cr_assert_eq(err.status, TM_ERR_INPUT);
+    tm_run_close(other);
+    /* A learning state does not restore into a run of another model. */
+    saved.len += 8;
+    saved.pos = 0;
+    tm_params *q = NULL;
+    const char *const myopic_model[] = {"run.model=myopic"};
+    cr_assert_eq(tm_params_load_text("checkpoint.yaml", learning_text, myopic_model, 1, &q, &err), 0, "%s", err.msg);
+    tm_run *myopic = open_run(q, 1);
+    cr_assert_neq(tm_run_restore(myopic, &saved, &err), 0);
+    cr_assert_eq(err.status, TM_ERR_INPUT);
+    tm_run_close(myopic);
+    tm_params_free(q);
+    tm_ckbuf_free(&saved);
+    tm_run_close(run);
     tm_params_free(p);
 }
 
