@@ -71,6 +71,22 @@ class AnalysisError(Exception):
         super().__init__(f"{self.path}: {problem}")
 
 
+def _read_file(path, read):
+    """Open `path` read-only and call read(f); every failure to open or read
+    becomes one AnalysisError naming the file."""
+    try:
+        f = h5py.File(path, "r")
+    except FileNotFoundError:
+        raise AnalysisError(path, "no such file") from None
+    except OSError as exc:
+        raise AnalysisError(path, f"not a readable HDF5 file ({exc})") from None
+    with f:
+        try:
+            read(f)
+        except (OSError, KeyError, ValueError) as exc:
+            raise AnalysisError(path, f"cannot read the file (damaged?): {exc}") from None
+
+
 # ---------------------------------------------------------------------------
 # Canonical parameter text
 # ---------------------------------------------------------------------------
@@ -304,17 +320,7 @@ class Run:
 
     def __init__(self, path, allow_incomplete=False):
         self.path = str(path)
-        try:
-            f = h5py.File(self.path, "r")
-        except FileNotFoundError:
-            raise AnalysisError(self.path, "no such file") from None
-        except OSError as exc:
-            raise AnalysisError(self.path, f"not a readable HDF5 file ({exc})") from None
-        with f:
-            try:
-                self._read(f, allow_incomplete)
-            except (OSError, KeyError, ValueError) as exc:
-                raise AnalysisError(self.path, f"cannot read the file (damaged?): {exc}") from None
+        _read_file(self.path, lambda f: self._read(f, allow_incomplete))
 
     # -- reading --------------------------------------------------------
 
@@ -685,17 +691,7 @@ class Sweep:
 
     def __init__(self, path):
         self.path = str(path)
-        try:
-            f = h5py.File(self.path, "r")
-        except FileNotFoundError:
-            raise AnalysisError(self.path, "no such file") from None
-        except OSError as exc:
-            raise AnalysisError(self.path, f"not a readable HDF5 file ({exc})") from None
-        with f:
-            try:
-                self._read(f)
-            except (OSError, KeyError, ValueError) as exc:
-                raise AnalysisError(self.path, f"cannot read the file (damaged?): {exc}") from None
+        _read_file(self.path, self._read)
 
     def _read(self, f):
         self.provenance = {k: _plain(v) for k, v in f.attrs.items()}
@@ -932,17 +928,7 @@ class Comparison:
 
     def __init__(self, path):
         self.path = str(path)
-        try:
-            f = h5py.File(self.path, "r")
-        except FileNotFoundError:
-            raise AnalysisError(self.path, "no such file") from None
-        except OSError as exc:
-            raise AnalysisError(self.path, f"not a readable HDF5 file ({exc})") from None
-        with f:
-            try:
-                self._read(f)
-            except (OSError, KeyError, ValueError) as exc:
-                raise AnalysisError(self.path, f"cannot read the file (damaged?): {exc}") from None
+        _read_file(self.path, self._read)
         self._read_runs()
 
     def _need(self, f, name):

@@ -78,9 +78,7 @@ int tm_moments_open(const tm_params *p, tm_moments **out, tm_error *err)
     m->n_sectors = p->n_sectors;
     m->n_dest = p->n_dest;
     m->n_sets = tm_n_sets(p->n_dest);
-    for (int d = 0; d < p->n_dest; d++)
-        if (strcmp(p->dest[d].name, "US") == 0)
-            m->us_index = d;
+    m->us_index = tm_params_us_index(p);
     size_t sd = (size_t)p->n_sectors * (size_t)p->n_dest, ns = (size_t)p->n_sectors;
     m->export_value = calloc(sd, sizeof(double));
     m->firm_periods = calloc(ns, sizeof(double));

@@ -273,9 +273,7 @@ int tm_compare(const tm_compare_options *o, tm_error *err)
     pn.S = pb->n_sectors;
     pn.D = pb->n_dest;
     pn.R = R;
-    for (int d = 0; d < pn.D; d++)
-        if (strcmp(pb->dest[d].name, "US") == 0)
-            pn.us = d;
+    pn.us = tm_params_us_index(pb);
     size_t per_run = (size_t)pn.T * (size_t)pn.S * (size_t)pn.D, all = per_run * (size_t)R;
     for (size_t x = 0; x < N_DIFF; x++)
         for (int k = 0; k < 2; k++)

@@ -261,6 +261,31 @@ static void free_output(tm_output *o)
     free(o);
 }
 
+/* A new output handle with its arrays, no file open yet; NULL when out of
+ * memory. Shared by a fresh run and a resumed one. */
+static tm_output *output_new(const tm_params *p, const tm_run *run, const char *path, const char *tmp_path,
+                             int panel, int force)
+{
+    tm_output *o = calloc(1, sizeof *o);
+    if (!o)
+        return NULL;
+    o->file = -1;
+    o->p = p;
+    o->panel = panel;
+    o->force = force;
+    o->threads = tm_run_threads(run);
+    o->final_path = strdup(path);
+    o->tmp_path = strdup(tmp_path);
+    o->event_index = malloc((size_t)(p->n_events + 1) * sizeof(int));
+    o->event_period = malloc((size_t)(p->n_events + 1) * sizeof(int));
+    o->panels = calloc((size_t)p->n_sectors, sizeof *o->panels);
+    if (!o->final_path || !o->tmp_path || !o->event_index || !o->event_period || !o->panels) {
+        free_output(o);
+        return NULL;
+    }
+    return o;
+}
+
 static void close_handles(tm_output *o)
 {
     for (int i = 0; i < o->n_series; i++)
@@ -423,27 +448,13 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
 {
     quiet_hdf5();
     *out = NULL;
-    tm_output *o = calloc(1, sizeof *o);
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    tm_output *o = output_new(p, run, path, tmp, opts && opts->panel, opts && opts->force);
     if (!o)
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
-    o->file = -1;
-    o->p = p;
-    o->panel = opts && opts->panel;
-    o->force = opts && opts->force;
-    o->threads = tm_run_threads(run);
     clock_gettime(CLOCK_MONOTONIC, &o->t0);
     iso_now(o->start_time, sizeof o->start_time);
-    size_t len = strlen(path) + 64;
-    o->final_path = strdup(path);
-    o->tmp_path = malloc(len);
-    o->event_index = malloc((size_t)(p->n_events + 1) * sizeof(int));
-    o->event_period = malloc((size_t)(p->n_events + 1) * sizeof(int));
-    o->panels = calloc((size_t)p->n_sectors, sizeof *o->panels);
-    if (!o->final_path || !o->tmp_path || !o->event_index || !o->event_period || !o->panels) {
-        free_output(o);
-        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
-    }
-    snprintf(o->tmp_path, len, "%s.tmp-%ld", path, (long)getpid());
     o->file = H5Fcreate(o->tmp_path, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
     if (o->file < 0) {
         tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot create the output file (%s)", o->tmp_path,
@@ -1116,23 +1127,9 @@ int tm_output_resume(const char *path, const tm_params *p, const tm_run *run, co
         tm_ckbuf_get_string(b, tmp, sizeof tmp) || tm_ckbuf_get(b, counts, sizeof counts) || counts[0] < 1 ||
         counts[0] > TM_MAX_SERIES || counts[2] < 0 || counts[2] > p->n_events)
         return tm_error_set(err, TM_ERR_INPUT, "%s: malformed output state in the checkpoint", path);
-    tm_output *o = calloc(1, sizeof *o);
+    tm_output *o = output_new(p, run, path, tmp, counts[1], opts && opts->force);
     if (!o)
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
-    o->file = -1;
-    o->p = p;
-    o->panel = counts[1];
-    o->force = opts && opts->force;
-    o->threads = tm_run_threads(run);
-    o->final_path = strdup(path);
-    o->tmp_path = strdup(tmp);
-    o->event_index = malloc((size_t)(p->n_events + 1) * sizeof(int));
-    o->event_period = malloc((size_t)(p->n_events + 1) * sizeof(int));
-    o->panels = calloc((size_t)p->n_sectors, sizeof *o->panels);
-    if (!o->final_path || !o->tmp_path || !o->event_index || !o->event_period || !o->panels) {
-        free_output(o);
-        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
-    }
     /* The partial file is under its temporary name, or (after a signal
      * stopped the run) under the final name with status incomplete. */
     struct stat st;

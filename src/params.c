@@ -606,6 +606,12 @@ static int find_dest(const tm_params *p, const char *name)
     return -1;
 }
 
+int tm_params_us_index(const tm_params *p)
+{
+    int d = find_dest(p, "US");
+    return d >= 0 ? d : 0;
+}
+
 static int find_regime(const tm_destination *dest, const char *name)
 {
     for (int r = 0; r < dest->n_regimes; r++)

@@ -144,6 +144,10 @@ void tm_params_doc(FILE *out);
 int tm_period_parse(const char *label, int periods_per_year, int *index);
 void tm_period_label(int index, int periods_per_year, char *buf, size_t size);
 
+/* Index of the destination named "US", or 0 if none is: the reference for
+ * every "non-US share" (summary tables, series, moments, comparisons). */
+int tm_params_us_index(const tm_params *params);
+
 /* Name of the model kind ("myopic", ...). */
 const char *tm_model_name(int model);
 

@@ -241,10 +241,7 @@ int tm_run_open(const tm_params *p, const tm_run_options *opts, tm_run **out, tm
     run->n_sectors = p->n_sectors;
     run->threads = opts && opts->threads > 0 ? opts->threads : omp_get_max_threads();
     run->period = -p->burn_in - 1;
-    run->us_index = 0;
-    for (int d = 0; d < p->n_dest; d++)
-        if (strcmp(p->dest[d].name, "US") == 0)
-            run->us_index = d;
+    run->us_index = tm_params_us_index(p);
     tm_profit_fn_init(&run->profit, p->elasticity, p->capacity_elasticity);
     if (tm_env_init(&run->env, p, err))
         goto fail;
