@@ -32,6 +32,10 @@ SERIES_ORDER = (
     ("environment", "regime"),
     ("environment", "tariff"),
     ("series", "firms_by_productivity_and_set"),
+    ("series", "exporters_by_level"),
+    ("series", "entrant_export_value"),
+    ("series", "firms_by_type_productivity_and_set"),  # only with demand types
+    ("series", "completed_spells"),  # only with run.spells
 )
 # Datasets of /policy in the digest, in the order they are written.
 POLICY_ORDER = ("entry_cutoff", "exit_cutoff", "solve_iterations", "solve_residual")
@@ -108,8 +112,11 @@ def _digest(f):
     sha.update(canonical + b"\0")
 
     static = hashlib.sha256()
-    for name in ("sectors", "destinations", "market_sets"):
-        static.update(_strings_bytes(name, f["dimensions"][name][()]))
+    for name in ("sectors", "destinations", "market_sets", "market_states"):
+        if name in f["dimensions"]:  # market_states: only with experience levels
+            static.update(_strings_bytes(name, f["dimensions"][name][()]))
+    if "type_multipliers" in f["dimensions"]:  # only with demand types
+        static.update(b"type_multipliers\0" + _le(f["dimensions/type_multipliers"][()].astype("<f8")))
     for d in f["dimensions/destinations"][()]:
         d = d.decode() if isinstance(d, bytes) else d
         static.update(_strings_bytes(d, f["dimensions/regimes"][d][()]))
@@ -123,6 +130,8 @@ def _digest(f):
     sha.update(static.digest())
 
     for group, name in SERIES_ORDER:
+        if name not in f[group]:
+            continue
         ds = f[group][name]
         if name == "label":
             data = _padded(ds[()], LABEL_MAX)

@@ -387,6 +387,12 @@ class Run:
         self.tariffs = self._tidy(self.arrays["tariff"], "tariff")
         self.events = self._read_events(f["events"])
         self.histogram = self._find_histogram(f)
+        # Demand types: multipliers [type, destination] and firms by
+        # [period, sector, type * n_z + z, market set] (None without types).
+        dims = f["dimensions"]
+        self.type_multipliers = dims["type_multipliers"][()] if "type_multipliers" in dims else None
+        ds = f["series"].get("firms_by_type_productivity_and_set")
+        self.type_histogram = ds[()] if isinstance(ds, h5py.Dataset) else None
         self.policy = self._read_policy(f)
         self.panel_sectors = []
         if "panel" in f:
@@ -587,22 +593,42 @@ class Run:
                 a[i, j] = demand * float(m["iceberg"]) ** (1.0 - sigma) * (1.0 + tariff) ** (-sigma)
         return a
 
-    def revenue_table(self, sector, period):
-        """revenue[z index, market set, destination]: producer revenue of a
-        firm at each grid point serving each set, in model money
-        (src/economy.c tm_econ_tables)."""
+    def revenue_table(self, sector, period, type=None):
+        """revenue[z index, market state, destination]: producer revenue of a
+        firm at each grid point in each market state, in model money
+        (src/economy.c tm_econ_state_tables). Without experience levels the
+        states are the market sets; with K levels state m holds level
+        (m // (K+1)**d) % (K+1) in destination d (/dimensions/market_states).
+        With demand types, `type` selects the firms' type (its row of
+        /dimensions/type_multipliers)."""
         s = self.sectors.index(sector)
         t = self._period_index(period)
         a = self.market_weights(t)[s]
+        if self.type_multipliers is not None:
+            if type is None:
+                raise AnalysisError(self.path, "firm-level export values need each firm's demand type "
+                                    "(demand_types), which the panel does not store; use the series or "
+                                    "firms_by_type_productivity_and_set")
+            a = a * self.type_multipliers[type]
         sigma = self.sigma
         gamma = float(self.param("capacity.elasticity", 0) or 0)
+        exp = self.parameters.get("experience") or {}
+        K = int(exp.get("levels", 1))
+        dm = [float(x) for x in exp.get("demand", [1.0] * K)]
+        im = [float(x) for x in exp.get("iceberg", [1.0] * K)]
+        timing_next = self.param("decision.timing", "current") == "next"
+        closed = self._closed(t)
         z = self.z_grid[s]
-        D, NS = len(self.destinations), len(self.market_sets)
+        D = len(self.destinations)
+        N = (K + 1) ** D
         mu = sigma / (sigma - 1.0)
-        out = np.zeros((len(z), NS, D))
-        for S in range(NS):
-            members = [d for d in range(D) if S >> d & 1]
-            A = sum(a[d] for d in members)
+        out = np.zeros((len(z), N, D))
+        for m in range(N):
+            levels = [(m // (K + 1) ** d) % (K + 1) for d in range(D)]
+            # Timing next: a closed market sells nothing (the firm only holds its state).
+            w = {d: a[d] * dm[k - 1] * im[k - 1] ** (1.0 - sigma)
+                 for d, k in enumerate(levels) if k and not (timing_next and closed[d])}
+            A = sum(w.values())
             if A <= 0:
                 continue
             if gamma == 0:
@@ -614,8 +640,18 @@ class Run:
                 scale = (mu - 1 / (1 + gamma)) * mu ** (-sigma * theta)
                 profit = scale * np.exp((sigma * theta - 1) * z) * (A / unit) ** theta
                 total = mu / (mu - 1 / (1 + gamma)) * profit
-            for d in members:
-                out[:, S, d] = total * a[d] / A
+            for d, wd in w.items():
+                out[:, m, d] = total * wd / A
+        return out
+
+    def _closed(self, t):
+        """Whether each destination's regime in period t closes its market."""
+        out = []
+        for j, d in enumerate(self.destinations):
+            r = int(self.arrays["regime"][t, j])
+            regimes = self.parameters["destinations"][d]["regimes"]
+            name = list(regimes)[r]
+            out.append(bool(regimes[name].get("closed", False)))
         return out
 
     def firm_export_value(self, sector, period, slots=slice(None)):
@@ -624,8 +660,8 @@ class Run:
         t = self._period_index(period)
         z_index, markets = self.panel(sector, t, slots)
         table = self.revenue_table(sector, t)
-        sets = (np.asarray(markets) & SET_MASK).astype(np.intp)
-        return table[np.asarray(z_index, dtype=np.intp), sets, :]
+        states = (np.asarray(markets) & SET_MASK).astype(np.intp)
+        return table[np.asarray(z_index, dtype=np.intp), states, :]
 
     def _period_index(self, period):
         if isinstance(period, str):

@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from .load import SET_MASK, mean_interval, period_labels_ticks  # noqa: E402
+from .load import SET_MASK, AnalysisError, mean_interval, period_labels_ticks  # noqa: E402
 
 STYLE = {
     "font.size": 11,
@@ -320,19 +320,36 @@ def size_distribution(run, period=-1):
     t = period % run.n_periods
     label = run.periods[t]
     sigma = run.sigma
-    if run.has_panel:
+    types = run.type_multipliers is not None
+    if run.has_panel and not types:
         source = "panel"
-    elif run.histogram is not None:
+    elif types and run.type_histogram is not None:
+        source = "types"  # the panel does not hold firms' demand types
+    elif run.histogram is not None and not types:
         source = "histogram"
     else:
         return Plot("size_distribution", "Firm size distribution", None,
                     "Not drawn: this file has neither the firm panel (run with --panel) nor a histogram of firms "
                     "by productivity and market set.")
+    levels = int((run.parameters.get("experience") or {}).get("levels", 1))
+    if source in ("histogram", "types") and levels > 1:
+        return Plot("size_distribution", "Firm size distribution", None,
+                    "Not drawn: with experience levels the histogram by market set does not give firm sizes "
+                    "(run with --panel).")
+    try:
+        if source == "types":
+            # [type * n_z + z, set] total export value, one block of rows per type
+            tables = [np.concatenate([run.revenue_table(s, t, k).sum(axis=2)
+                                      for k in range(len(run.type_multipliers))]) for s in run.sectors]
+        else:
+            tables = [run.revenue_table(s, t).sum(axis=2) for s in run.sectors]  # [z, state] total export value
+    except AnalysisError as e:
+        return Plot("size_distribution", "Firm size distribution", None, f"Not drawn: {e.problem}")
     fig = _figure(8.5, 5.6)
     ax = fig.subplots()
     n_firms = {}
     for i, s in enumerate(run.sectors):
-        table = run.revenue_table(s, t).sum(axis=2)  # [z, set] total export value
+        table = tables[i]
         if source == "panel" and s in run.panel_sectors:
             z, m = run.panel(s, t)
             sets = (np.asarray(m) & SET_MASK).astype(np.intp)
@@ -340,7 +357,7 @@ def size_distribution(run, period=-1):
             keep = sets != 0
             values, weights = size[keep], np.ones(int(keep.sum()))
         else:
-            h = run.histogram[t, i]
+            h = run.type_histogram[t, i] if source == "types" else run.histogram[t, i]
             zz, ss = np.nonzero(h)
             keep = ss != 0
             values, weights = table[zz[keep], ss[keep]], h[zz[keep], ss[keep]]

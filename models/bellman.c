@@ -14,8 +14,10 @@
 #include <time.h>
 
 #include "economy.h"
+#include "env.h"
 #include "grid.h"
 #include "bellman.h"
+#include "mstate.h"
 #include "model.h"
 
 /* The cap on solver cells (productivity x joint regime x market set), and
@@ -32,8 +34,8 @@ typedef struct {
     double *prob;
 } dp_law;
 
-/* The solution of one (sector, belief class). EV tables are E[V(z', S, r') | z, r], laid out
- * [(z * n_joint + j) * n_sets + S]. */
+/* The solution of one (sector, belief class). EV tables are E[V(z', m', r') | z, r], laid out
+ * [(z * n_joint + j) * n_states + m'] over market states m' (src/mstate.h). */
 typedef struct {
     int solved;
     int t0;           /* first period covered */
@@ -42,6 +44,9 @@ typedef struct {
     double *ev_stat;  /* [cells]: periods t0 + n_steps and later */
     dp_process *proc; /* [n_steps + 1]: process expected at t0 + k */
     const double *z_grid, *P; /* the sector's grid (owned by dp_state) */
+    const double *bd;         /* [n_z]: beta (1 - delta(z)) (owned by dp_state) */
+    int constant_bd;          /* delta does not depend on z */
+    int type;                 /* demand type of this class (-1: classes are not types) */
     const int *band;          /* [2 * n_z]: columns [band[2z], band[2z+1]) of row z that matter */
     /* Summary of the first solve. */
     int summarised;
@@ -53,6 +58,7 @@ typedef struct {
 /* Work space of one solve at a time. */
 typedef struct {
     double *v, *v_next, *flow, *revenue, *scratch;
+    double *cost; /* [n_joint * n_states * n_sets] */
     int scratch_threads;
 } dp_work;
 
@@ -62,12 +68,21 @@ typedef struct {
     double discount; /* beta (1 - delta) is per sector */
     double lambda, tolerance;
     int max_iterations;
-    int n_z, n_dest, n_sets, n_joint;
+    int n_z, n_dest, n_sets, n_states, n_joint;
     int n_regimes[TM_MAX_DEST], stride[TM_MAX_DEST];
-    size_t cells; /* n_z * n_joint * n_sets */
+    size_t cells; /* n_z * n_joint * n_states */
+    tm_mstate ms;
+    /* The destinations of this problem: dest_of[i] is the parameters'
+     * index of local destination i (identity for the whole problem; one
+     * destination for a part of a separable one). */
+    int dest_of[TM_MAX_DEST];
+    /* Markets are independent (no capacity constraint): the value is a sum
+     * over destinations, each solved on its own (docs/model.md). */
+    int separable;
     int n_classes, foresee;
     double (*class_trans)[TM_MAX_DEST][TM_MAX_REGIMES][TM_MAX_REGIMES]; /* [n_classes] or NULL */
     double *grid_z, *grid_P; /* [n_sectors * n_z], [n_sectors * n_z * n_z] */
+    double *grid_bd;         /* [n_sectors * n_z] */
     int *grid_band;          /* [n_sectors * 2 * n_z] */
     dp_sector *sec;          /* [n_sectors * n_classes] */
     /* Work spaces: work[0] serves solves during the run (its scratch has
@@ -91,35 +106,32 @@ static double now_seconds(void)
  * The regime process and its events (mirrors src/env.c)
  * ---------------------------------------------------------------------- */
 
-static void process_escalate(dp_process *pr, const tm_destination *dest, int d, double scale)
-{
-    int n = dest->n_regimes;
-    for (int i = 0; i < n; i++) {
-        double stay = 1.0;
-        for (int j = 0; j < n; j++) {
-            if (j == i)
-                continue;
-            double q = dest->transition[i][j] * (j > i ? scale : 1.0);
-            pr->trans[d][i][j] = q;
-            stay -= q;
-        }
-        pr->trans[d][i][i] = stay > 0.0 ? stay : 0.0;
-    }
-}
-
-static void process_initial(const tm_params *p, dp_process *pr)
+/* The process of every destination once the first n_applied events have
+ * applied (src/env.c), without tariff or hold state. */
+static void process_after(const tm_params *p, int n_applied, dp_process *pr)
 {
     memset(pr, 0, sizeof *pr);
     for (int d = 0; d < p->n_dest; d++) {
-        process_escalate(pr, &p->dest[d], d, 1.0);
+        tm_env_process_after(p, d, n_applied, &pr->base[d], &pr->scale[d]);
+        tm_env_escalate(p->dest[d].n_regimes, pr->base[d], pr->scale[d], pr->trans[d]);
         pr->override[d] = NAN;
         pr->sunk_scale[d] = 1.0;
     }
 }
 
+static void process_initial(const tm_params *p, dp_process *pr)
+{
+    process_after(p, 0, pr);
+}
+
+/* The process in force in ctx's period (transition matrices from the
+ * context, which learning classes may replace later). */
 static void process_from_ctx(const tm_params *p, const tm_choice_ctx *ctx, dp_process *pr)
 {
-    memset(pr, 0, sizeof *pr);
+    int applied = 0;
+    while (ctx->period >= 0 && applied < p->n_events && p->event[applied].period <= ctx->period)
+        applied++;
+    process_after(p, applied, pr);
     for (int d = 0; d < p->n_dest; d++) {
         int n = p->dest[d].n_regimes;
         for (int i = 0; i < n; i++)
@@ -164,7 +176,12 @@ static void process_apply(const tm_params *p, dp_process *pr, const tm_event *ev
             pr->override[d] = ev->tariff;
         break;
     case TM_EVENT_ESCALATION:
-        process_escalate(pr, &p->dest[d], d, ev->escalation_scale);
+        pr->scale[d] = ev->escalation_scale;
+        tm_env_escalate(p->dest[d].n_regimes, pr->base[d], pr->scale[d], pr->trans[d]);
+        break;
+    case TM_EVENT_TRANSITION:
+        pr->base[d] = (const double(*)[TM_MAX_REGIMES])ev->transition;
+        tm_env_escalate(p->dest[d].n_regimes, pr->base[d], pr->scale[d], pr->trans[d]);
         break;
     case TM_EVENT_RELEASE:
         pr->held[d] = 0;
@@ -197,11 +214,12 @@ static int law_build(const dp_state *st, const dp_process *pr, const int *forced
     double T[TM_MAX_DEST][TM_MAX_REGIMES][TM_MAX_REGIMES];
     for (int d = 0; d < D; d++) {
         int n = st->n_regimes[d];
+        int dd = st->dest_of[d];
         for (int i = 0; i < n; i++)
             for (int k = 0; k < n; k++) {
-                double q = pr->held[d] ? (double)(i == k) : pr->trans[d][i][k];
-                if (forced[d] >= 0)
-                    q = (double)(k == forced[d]);
+                double q = pr->held[dd] ? (double)(i == k) : pr->trans[dd][i][k];
+                if (forced[dd] >= 0)
+                    q = (double)(k == forced[dd]);
                 T[d][i][k] = q;
             }
     }
@@ -237,30 +255,40 @@ static int law_build(const dp_state *st, const dp_process *pr, const int *forced
  * The Bellman operator
  * ---------------------------------------------------------------------- */
 
-/* Flow payoffs Pi(z, S, r) - sum f_d for every joint regime at the
+/* Flow payoffs Pi(z, m, r) - fixed costs for every joint regime at the
  * parameters' demand (no crowding), under the process's tariff overrides:
- * flow[(z * n_joint + j) * n_sets + S]. */
+ * flow[(z * n_joint + j) * n_states + m]; and the costs of each choice,
+ * cost[(j * n_states + m) * n_sets + S] (src/mstate.h). */
 static void dp_flows(const dp_state *st, dp_work *w, int s, const dp_sector *sec, const dp_process *pr)
 {
     const tm_params *p = st->p;
     const tm_sector *ps = &p->sector[s];
-    int M = st->n_sets, J = st->n_joint;
-    double *one = w->scratch; /* n_z * n_sets, before per-thread use */
+    int N = st->n_states, J = st->n_joint;
+    size_t NM = (size_t)N * (size_t)st->n_sets;
+    double *one = w->scratch; /* n_z * n_states, before per-thread use */
+    /* The sector as this problem sees it: its destinations in local order. */
+    tm_sector view = *ps;
+    for (int d = 0; d < st->n_dest; d++)
+        view.market[d] = ps->market[st->dest_of[d]];
     for (int j = 0; j < J; j++) {
         tm_conditions cond;
+        double fixed[TM_MAX_DEST];
         memset(&cond, 0, sizeof cond);
         for (int d = 0; d < st->n_dest; d++) {
+            int dd = st->dest_of[d];
             int r = j / st->stride[d] % st->n_regimes[d];
-            const tm_regime *reg = &p->dest[d].regime[r];
-            cond.tariff[d] = isnan(pr->override[d]) ? reg->sector_tariff[s] : pr->override[d];
+            const tm_regime *reg = &p->dest[dd].regime[r];
+            cond.tariff[d] = isnan(pr->override[dd]) ? reg->sector_tariff[s] : pr->override[dd];
             cond.closed[d] = reg->closed;
-            cond.demand[d] = ps->market[d].demand;
-            cond.sunk[d] = ps->market[d].sunk_cost;
+            cond.demand[d] = ps->market[dd].demand * (sec->type >= 0 ? tm_params_type_multiplier(p, sec->type, dd) : 1.0);
+            cond.sunk[d] = ps->market[dd].sunk_cost * pr->sunk_scale[dd];
+            fixed[d] = ps->market[dd].fixed_cost;
         }
-        tm_econ_tables(&st->profit, ps, st->n_dest, &cond, sec->z_grid, st->n_z, one, w->revenue);
+        tm_econ_state_tables(&st->profit, &view, &st->ms, &cond, sec->z_grid, st->n_z, one, w->revenue);
         for (int iz = 0; iz < st->n_z; iz++)
-            memcpy(w->flow + ((size_t)iz * (size_t)J + (size_t)j) * (size_t)M, one + (size_t)iz * (size_t)M,
-                   (size_t)M * sizeof(double));
+            memcpy(w->flow + ((size_t)iz * (size_t)J + (size_t)j) * (size_t)N, one + (size_t)iz * (size_t)N,
+                   (size_t)N * sizeof(double));
+        tm_mstate_costs(&st->ms, cond.sunk, fixed, cond.closed, w->cost + (size_t)j * NM);
     }
 }
 
@@ -286,21 +314,40 @@ typedef struct {
     const double *P;    /* [n_z * n_z] */
     const int *band;    /* [2 * n_z] */
     const double *flow; /* [cells] */
-    const double *sunk; /* [n_sets * n_sets]: sunk[prev * n_sets + S] */
+    const double *cost; /* [n_joint * n_states * n_sets] */
     const dp_law *law;
-    double bd; /* beta (1 - delta) */
+    const double *bd;   /* [n_z]: beta (1 - delta(z)) */
 } dp_step;
 
-/* v_out = B(v_in): for each (z, r, S_prev),
- *   max_S { flow(z,S,r) - sunk(S \ S_prev) + bd E[v_in(z', S, r') | z, r] }
+/* The value of choosing S from state m at one (z, j): flow row `flow`
+ * (n_states entries), continuation `ev` = E[V(z', m', r') | z, r] over m',
+ * costs `cost` of this j (n_states x n_sets). Timing current: the flow of
+ * the state served; timing next: the flow of the state held now. The
+ * solver adds the continuation before subtracting the cost and the
+ * per-period values subtract the cost first (cost_first), the orders the
+ * plain sunk-cost model always used, so that its results do not change. */
+static inline double choice_value(const tm_mstate *ms, const double *flow, const double *ev, const double *cost,
+                                  int m, int S, double bd, int cost_first)
+{
+    const int M = ms->n_sets;
+    const int *start = ms->law_start + m * M + S;
+    double cont = 0.0;
+    for (int k = start[0]; k < start[1]; k++)
+        cont += ms->law_prob[k] * ev[ms->law_state[k]];
+    double f = ms->timing == TM_TIMING_NEXT ? flow[m] : flow[ms->served[m * M + S]];
+    return cost_first ? f - cost[m * M + S] + bd * cont : f + bd * cont - cost[m * M + S];
+}
+
+/* v_out = B(v_in): for each (z, r, m),
+ *   max_S { flow - cost(m, S) + bd(z) E[v_in(z', m', r') | z, r, m, S] }
  * (log-sum-exp with logit noise). Writes E[v_in] to ev_out when not NULL,
  * and the range of v_out - v_in to lo, hi. Rows of z are independent, so
  * the result does not depend on the number of threads. */
 static void bellman(const dp_state *st, dp_work *work, const dp_step *step, const double *v_in, double *v_out, double *ev_out,
                     double *lo, double *hi, int threads)
 {
-    const int n_z = st->n_z, J = st->n_joint, M = st->n_sets;
-    const size_t C = (size_t)J * (size_t)M;
+    const int n_z = st->n_z, J = st->n_joint, N = st->n_states, M = st->n_sets;
+    const size_t C = (size_t)J * (size_t)N, NM = (size_t)N * (size_t)M;
     const double lambda = st->lambda;
     double lo_all = INFINITY, hi_all = -INFINITY;
     if (threads <= 0 || threads > work->scratch_threads)
@@ -311,9 +358,9 @@ static void bellman(const dp_state *st, dp_work *work, const dp_step *step, cons
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1) reduction(min : lo_all) \
     reduction(max : hi_all)
     for (int iz = 0; iz < n_z; iz++) {
-        double *y = work->scratch + (size_t)omp_get_thread_num() * (C + 2 * (size_t)M);
-        double *w = y + C, *x = w + M;
-        /* y[j', S] = sum_z' P(z, z') v_in(z', S, j') */
+        double *y = work->scratch + (size_t)omp_get_thread_num() * (C + (size_t)N + (size_t)M);
+        double *w = y + C, *x = w + N;
+        /* y[j', m'] = sum_z' P(z, z') v_in(z', m', j') */
         memset(y, 0, C * sizeof(double));
         const double *Prow = step->P + (size_t)iz * (size_t)n_z;
         for (int jz = step->band[2 * iz]; jz < step->band[2 * iz + 1]; jz++) {
@@ -324,29 +371,28 @@ static void bellman(const dp_state *st, dp_work *work, const dp_step *step, cons
             for (size_t c = 0; c < C; c++)
                 y[c] += q * vin[c];
         }
+        const double bd = step->bd[iz];
         for (int j = 0; j < J; j++) {
-            size_t row = ((size_t)iz * (size_t)J + (size_t)j) * (size_t)M;
-            for (int S = 0; S < M; S++)
-                w[S] = 0.0;
+            size_t row = ((size_t)iz * (size_t)J + (size_t)j) * (size_t)N;
+            for (int m = 0; m < N; m++)
+                w[m] = 0.0;
             for (int k = step->law->start[j]; k < step->law->start[j + 1]; k++) {
-                const double *yc = y + (size_t)step->law->col[k] * (size_t)M;
+                const double *yc = y + (size_t)step->law->col[k] * (size_t)N;
                 double q = step->law->prob[k];
-                for (int S = 0; S < M; S++)
-                    w[S] += q * yc[S];
+                for (int m = 0; m < N; m++)
+                    w[m] += q * yc[m];
             }
             if (ev_out)
-                memcpy(ev_out + row, w, (size_t)M * sizeof(double));
-            for (int S = 0; S < M; S++)
-                w[S] = step->flow[row + (size_t)S] + step->bd * w[S];
+                memcpy(ev_out + row, w, (size_t)N * sizeof(double));
             if (!v_out)
                 continue;
-            for (int prev = 0; prev < M; prev++) {
-                const double *sk = step->sunk + (size_t)prev * (size_t)M;
+            const double *flow = step->flow + row, *cost = step->cost + (size_t)j * NM;
+            for (int m = 0; m < N; m++) {
                 for (int S = 0; S < M; S++)
-                    x[S] = w[S] - sk[S];
+                    x[S] = choice_value(&st->ms, flow, w, cost, m, S, bd, 0);
                 double v = aggregate(x, M, lambda);
-                v_out[row + (size_t)prev] = v;
-                double diff = v - v_in[row + (size_t)prev];
+                v_out[row + (size_t)m] = v;
+                double diff = v - v_in[row + (size_t)m];
                 if (diff < lo_all)
                     lo_all = diff;
                 if (diff > hi_all)
@@ -362,22 +408,6 @@ static void bellman(const dp_state *st, dp_work *work, const dp_step *step, cons
  * Solving one epoch
  * ---------------------------------------------------------------------- */
 
-/* sunk[prev * n_sets + S]: the sunk costs of entering S \ prev under the
- * process's sunk-cost scale (events), at the parameters' F (no spillover). */
-static void sunk_matrix(const dp_state *st, int s, const dp_process *pr, double *sunk)
-{
-    const tm_sector *ps = &st->p->sector[s];
-    int M = st->n_sets;
-    for (int prev = 0; prev < M; prev++)
-        for (int S = 0; S < M; S++) {
-            double F = 0.0;
-            for (int d = 0; d < st->n_dest; d++)
-                if ((S & ~prev) >> d & 1)
-                    F += ps->market[d].sunk_cost * pr->sunk_scale[d];
-            sunk[prev * M + S] = F;
-        }
-}
-
 static void sector_clear_solution(dp_sector *sec)
 {
     free(sec->ev_step);
@@ -389,23 +419,27 @@ static void sector_clear_solution(dp_sector *sec)
 }
 
 /* Cut-offs of the policy at period t0 from its continuation value: the
- * lowest grid z at which the argmax set contains d, from S_prev = {} (entry)
- * and from S_prev = {d} (staying). */
-static void summarise(const dp_state *st, const dp_work *w, dp_sector *sec, const double *ev, const double *sunk,
-                      double bd)
+ * lowest grid z at which the argmax set contains d, from the state serving
+ * nothing (entry) and from the state serving only d at level 1 (staying). */
+static void summarise(const dp_state *st, const dp_work *w, dp_sector *sec, const double *ev)
 {
-    const int n_z = st->n_z, J = st->n_joint, M = st->n_sets, D = st->n_dest;
+    const int n_z = st->n_z, J = st->n_joint, N = st->n_states, M = st->n_sets, D = st->n_dest;
+    const size_t NM = (size_t)N * (size_t)M;
     for (int j = 0; j < J; j++)
         for (int d = 0; d < D; d++) {
             double cut[2] = {INFINITY, INFINITY};
+            int only_d = 1;
+            for (int e = 0; e < d; e++)
+                only_d *= st->ms.radix;
             for (int which = 0; which < 2; which++) {
-                int prev = which ? 1 << d : 0;
+                int m = which ? only_d : 0;
                 for (int iz = 0; iz < n_z; iz++) {
-                    size_t row = ((size_t)iz * (size_t)J + (size_t)j) * (size_t)M;
+                    size_t row = ((size_t)iz * (size_t)J + (size_t)j) * (size_t)N;
                     int best = 0;
                     double best_v = -INFINITY;
                     for (int S = 0; S < M; S++) {
-                        double v = w->flow[row + (size_t)S] - sunk[prev * M + S] + bd * ev[row + (size_t)S];
+                        double v = choice_value(&st->ms, w->flow + row, ev + row, w->cost + (size_t)j * NM, m, S,
+                                                sec->bd[iz], 1);
                         if (v > best_v) {
                             best_v = v;
                             best = S;
@@ -422,6 +456,126 @@ static void summarise(const dp_state *st, const dp_work *w, dp_sector *sec, cons
         }
 }
 
+/* Value iteration under the process after the last anticipated event
+ * (sec->proc[n_steps]), then one backward Bellman step per period down to
+ * t0: E[V] tables of problem st into ev_stat and ev_step (st's layout).
+ * *iterations and *bound report the stationary solve. */
+static int solve_problem(const dp_state *st, dp_work *w, const dp_sector *sec, int s, int first, int n_steps, int t0,
+                         int threads, double *ev_stat, double *ev_step, int *iterations, double *bound_out,
+                         tm_error *err)
+{
+    const size_t cells = st->cells;
+    const tm_params *p = st->p;
+    const tm_sector *ps = &p->sector[s];
+    /* The contraction modulus: the largest beta (1 - delta(z)). */
+    double bd = 0.0;
+    for (int iz = 0; iz < st->n_z; iz++)
+        if (sec->bd[iz] > bd)
+            bd = sec->bd[iz];
+    /* Stationary solve under the final process. */
+    int none[TM_MAX_DEST];
+    for (int d = 0; d < TM_MAX_DEST; d++)
+        none[d] = -1;
+    dp_law law;
+    if (law_build(st, &sec->proc[n_steps], none, &law)) {
+        law_free(&law);
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    }
+    dp_flows(st, w, s, sec, &sec->proc[n_steps]);
+    dp_step step = {sec->P, sec->band, w->flow, w->cost, &law, sec->bd};
+    double *v = w->v, *vn = w->v_next;
+    memset(v, 0, cells * sizeof(double));
+    double lo = 0, hi = 0, bound = INFINITY;
+    int it = 0;
+    while (it < st->max_iterations) {
+        bellman(st, w, &step, v, vn, NULL, &lo, &hi, threads);
+        it++;
+        double *t = v;
+        v = vn;
+        vn = t;
+        /* MacQueen-Porteus: V* lies within bd/(1-bd) [lo, hi] of the new
+         * iterate; the midpoint is off by at most half the width. With a
+         * discount that varies with z, the plain contraction bound. */
+        bound = sec->constant_bd ? bd * (hi - lo) / (2.0 * (1.0 - bd))
+                                 : bd * fmax(fabs(lo), fabs(hi)) / (1.0 - bd);
+        if (bound < st->tolerance)
+            break;
+    }
+    if (!(bound < st->tolerance)) {
+        law_free(&law);
+        return tm_error_set(err, TM_ERR_RUNTIME,
+                            "sector %s: value iteration did not converge in %d iterations (error bound %.3g, "
+                            "decision.tolerance %.3g); raise decision.max_iterations or decision.tolerance",
+                            ps->name, it, bound, st->tolerance);
+    }
+    double shift = sec->constant_bd ? bd * (lo + hi) / (2.0 * (1.0 - bd)) : 0.0;
+    for (size_t c = 0; c < cells; c++)
+        v[c] += shift;
+    /* The stationary continuation value: E[V*] with the same law. */
+    bellman(st, w, &step, v, NULL, ev_stat, &lo, &hi, threads);
+    law_free(&law);
+
+    /* Backward over the periods before the last anticipated event. */
+    for (int k = n_steps - 1; k >= 0; k--) {
+        int u = t0 + k, forced[TM_MAX_DEST];
+        for (int d = 0; d < TM_MAX_DEST; d++)
+            forced[d] = -1;
+        for (int e = first; e < p->n_events; e++)
+            if (p->event[e].anticipated && p->event[e].period == u + 1 && p->event[e].kind == TM_EVENT_REGIME)
+                forced[p->event[e].destination] = p->event[e].regime;
+        if (law_build(st, &sec->proc[k], forced, &law)) {
+            law_free(&law);
+            return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+        }
+        dp_flows(st, w, s, sec, &sec->proc[k]);
+        step.law = &law;
+        double *ev = ev_step + (size_t)k * cells;
+        bellman(st, w, &step, v, k > 0 ? vn : NULL, ev, &lo, &hi, threads);
+        law_free(&law);
+        double *t = v;
+        v = vn;
+        vn = t;
+    }
+    *iterations = it;
+    *bound_out = bound;
+    return 0;
+}
+
+/* The part of separable problem st that concerns its destination d: one
+ * destination, its regimes, market states of that destination alone; the
+ * tolerance is shared out so that the parts' error bounds add up to it. */
+static int part_open(const dp_state *st, int d, dp_state *one)
+{
+    *one = *st;
+    one->n_dest = 1;
+    one->dest_of[0] = st->dest_of[d];
+    one->n_regimes[0] = st->n_regimes[d];
+    one->stride[0] = 1;
+    one->n_joint = st->n_regimes[d];
+    one->n_sets = 2;
+    one->tolerance = st->tolerance / st->n_dest;
+    one->separable = 0;
+    if (tm_mstate_init_dest(&one->ms, 1, &st->p->experience, st->p->timing))
+        return -1;
+    one->n_states = one->ms.n_states;
+    one->cells = (size_t)one->n_z * (size_t)one->n_joint * (size_t)one->n_states;
+    return 0;
+}
+
+/* whole[(z * n_joint + j) * n_states + m] += part[(z * R_d + r_d(j)) * (K+1) + level_d(m)]. */
+static void part_add(const dp_state *st, const dp_state *one, int d, const double *part, double *whole)
+{
+    const int J = st->n_joint, N = st->n_states, R = one->n_joint, L = one->n_states;
+    for (int iz = 0; iz < st->n_z; iz++)
+        for (int j = 0; j < J; j++) {
+            int r = j / st->stride[d] % st->n_regimes[d];
+            const double *src = part + ((size_t)iz * (size_t)R + (size_t)r) * (size_t)L;
+            double *dst = whole + ((size_t)iz * (size_t)J + (size_t)j) * (size_t)N;
+            for (int m = 0; m < N; m++)
+                dst[m] += src[st->ms.level[m][d]];
+        }
+}
+
 /* Solve sector s from period t0, the process in force being `now`:
  * stationary value iteration under the process after the last anticipated
  * event, then one backward Bellman step per period down to t0. */
@@ -432,9 +586,7 @@ static int solve_sector(dp_state *st, dp_work *w, int s, int k_class, int t0, co
     const tm_sector *ps = &p->sector[s];
     dp_sector *sec = &st->sec[(size_t)s * (size_t)st->n_classes + (size_t)k_class];
     const size_t cells = st->cells;
-    const double bd = p->discount * (1.0 - ps->death_rate);
     double started = now_seconds();
-    double sunk[64 * 64];
     sector_clear_solution(sec);
 
     /* Models that do not foresee events (learning) solve the process now. */
@@ -464,83 +616,63 @@ static int solve_sector(dp_state *st, dp_work *w, int s, int k_class, int t0, co
         sec->proc[k] = cur;
     }
 
-    /* Stationary solve under the final process. */
-    int none[TM_MAX_DEST];
-    for (int d = 0; d < TM_MAX_DEST; d++)
-        none[d] = -1;
-    dp_law law;
-    if (law_build(st, &sec->proc[n_steps], none, &law)) {
-        law_free(&law);
-        sector_clear_solution(sec);
-        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
-    }
-    dp_flows(st, w, s, sec, &sec->proc[n_steps]);
-    sunk_matrix(st, s, &sec->proc[n_steps], sunk);
-    dp_step step = {sec->P, sec->band, w->flow, sunk, &law, bd};
-    double *v = w->v, *vn = w->v_next;
-    memset(v, 0, cells * sizeof(double));
-    double lo = 0, hi = 0, bound = INFINITY;
     int it = 0;
-    while (it < st->max_iterations) {
-        bellman(st, w, &step, v, vn, NULL, &lo, &hi, threads);
-        it++;
-        double *t = v;
-        v = vn;
-        vn = t;
-        /* MacQueen-Porteus: V* lies within bd/(1-bd) [lo, hi] of the new
-         * iterate; the midpoint is off by at most half the width. */
-        bound = bd * (hi - lo) / (2.0 * (1.0 - bd));
-        if (bound < st->tolerance)
-            break;
-    }
-    if (!(bound < st->tolerance)) {
-        law_free(&law);
-        sector_clear_solution(sec);
-        return tm_error_set(err, TM_ERR_RUNTIME,
-                            "sector %s: value iteration did not converge in %d iterations (error bound %.3g, "
-                            "decision.tolerance %.3g); raise decision.max_iterations or decision.tolerance",
-                            ps->name, it, bound, st->tolerance);
-    }
-    double shift = bd * (lo + hi) / (2.0 * (1.0 - bd));
-    for (size_t c = 0; c < cells; c++)
-        v[c] += shift;
-    /* The stationary continuation value: E[V*] with the same law. */
-    bellman(st, w, &step, v, NULL, sec->ev_stat, &lo, &hi, threads);
-    law_free(&law);
-
-    /* Backward over the periods before the last anticipated event. */
-    for (int k = n_steps - 1; k >= 0; k--) {
-        int u = t0 + k, forced[TM_MAX_DEST];
-        for (int d = 0; d < TM_MAX_DEST; d++)
-            forced[d] = -1;
-        for (int e = first; e < p->n_events; e++)
-            if (p->event[e].anticipated && p->event[e].period == u + 1 && p->event[e].kind == TM_EVENT_REGIME)
-                forced[p->event[e].destination] = p->event[e].regime;
-        if (law_build(st, &sec->proc[k], forced, &law)) {
-            law_free(&law);
+    double bound = 0.0;
+    if (!st->separable) {
+        if (solve_problem(st, w, sec, s, first, n_steps, t0, threads, sec->ev_stat, sec->ev_step, &it, &bound, err)) {
             sector_clear_solution(sec);
-            return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+            return -1;
         }
-        dp_flows(st, w, s, sec, &sec->proc[k]);
-        sunk_matrix(st, s, &sec->proc[k], sunk);
-        step.law = &law;
-        double *ev = sec->ev_step + (size_t)k * cells;
-        bellman(st, w, &step, v, k > 0 ? vn : NULL, ev, &lo, &hi, threads);
-        law_free(&law);
-        double *t = v;
-        v = vn;
-        vn = t;
+    } else {
+        /* Independent markets: one problem per destination, then
+         * E[V(z', m', r')] = sum_d E[V_d(z', level_d(m'), r'_d)]. */
+        for (size_t c = 0; c < cells; c++)
+            sec->ev_stat[c] = 0.0;
+        for (size_t c = 0; c < (size_t)n_steps * cells; c++)
+            sec->ev_step[c] = 0.0;
+        for (int d = 0; d < st->n_dest; d++) {
+            dp_state one;
+            double *stat = NULL, *steps = NULL;
+            int one_it = 0;
+            double one_bound = 0.0;
+            int rc = part_open(st, d, &one);
+            if (!rc) {
+                stat = malloc(one.cells * sizeof(double));
+                steps = n_steps ? malloc((size_t)n_steps * one.cells * sizeof(double)) : NULL;
+                rc = !stat || (n_steps && !steps);
+                if (rc)
+                    tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+            } else {
+                tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+            }
+            if (!rc)
+                rc = solve_problem(&one, w, sec, s, first, n_steps, t0, threads, stat, steps, &one_it, &one_bound, err);
+            if (!rc) {
+                part_add(st, &one, d, stat, sec->ev_stat);
+                for (int k = 0; k < n_steps; k++)
+                    part_add(st, &one, d, steps + (size_t)k * one.cells, sec->ev_step + (size_t)k * cells);
+            }
+            free(stat);
+            free(steps);
+            tm_mstate_free(&one.ms);
+            if (rc) {
+                sector_clear_solution(sec);
+                return -1;
+            }
+            if (one_it > it)
+                it = one_it;
+            bound += one_bound;
+        }
     }
     sec->t0 = t0;
     sec->n_steps = n_steps;
     sec->solved = 1;
     if (!sec->summarised) {
-        /* dp_flows last ran for period t0's process. */
-        if (n_steps == 0) {
+        /* The whole problem's tables for period t0's process (dp_flows
+         * last ran for it unless the problem was solved in parts). */
+        if (n_steps == 0 || st->separable)
             dp_flows(st, w, s, sec, &sec->proc[0]);
-            sunk_matrix(st, s, &sec->proc[0], sunk);
-        }
-        summarise(st, w, sec, n_steps ? sec->ev_step : sec->ev_stat, sunk, bd);
+        summarise(st, w, sec, n_steps ? sec->ev_step : sec->ev_stat);
         sec->iterations = it;
         sec->residual = bound;
         sec->seconds = now_seconds() - started;
@@ -600,7 +732,10 @@ void tm_bellman_close(tm_bellman *b)
     free(st->grid_z);
     free(st->grid_P);
     free(st->grid_band);
+    free(st->grid_bd);
+    tm_mstate_free(&st->ms);
     for (int i = 0; st->work && i < st->n_work; i++) {
+        free(st->work[i].cost);
         free(st->work[i].v);
         free(st->work[i].v_next);
         free(st->work[i].flow);
@@ -628,6 +763,14 @@ int tm_bellman_open(const tm_params *p, int n_classes, const tm_bellman_matrices
     st->n_z = p->grid_points;
     st->n_dest = p->n_dest;
     st->n_sets = tm_n_sets(p->n_dest);
+    if (tm_mstate_init(&st->ms, p)) {
+        tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+        goto fail;
+    }
+    st->n_states = st->ms.n_states;
+    for (int d = 0; d < TM_MAX_DEST; d++)
+        st->dest_of[d] = d;
+    st->separable = p->n_dest > 1 && p->capacity_elasticity == 0.0 && p->dp_solver == TM_SOLVER_AUTO;
     st->n_classes = n_classes;
     st->foresee = foresee;
     size_t joint = 1;
@@ -636,34 +779,37 @@ int tm_bellman_open(const tm_params *p, int n_classes, const tm_bellman_matrices
         st->stride[d] = (int)joint;
         joint *= (size_t)p->dest[d].n_regimes;
     }
-    st->cells = (size_t)st->n_z * joint * (size_t)st->n_sets;
+    st->cells = (size_t)st->n_z * joint * (size_t)st->n_states;
     if (joint * joint > DP_MAX_CELLS || st->cells > DP_MAX_CELLS) {
         tm_error_set(err, TM_ERR_INPUT,
-                     "run.model: the %s model needs %zu joint regimes x %d market sets x %d grid points; "
-                     "expected fewer destinations or regimes (at most %zu cells)",
-                     tm_model_name(p->model), joint, st->n_sets, st->n_z, DP_MAX_CELLS);
+                     "run.model: the %s model needs %zu joint regimes x %d market states x %d grid points; "
+                     "expected fewer destinations, regimes or experience levels (at most %zu cells)",
+                     tm_model_name(p->model), joint, st->n_states, st->n_z, DP_MAX_CELLS);
         goto fail;
     }
     st->n_joint = (int)joint;
-    size_t C = joint * (size_t)st->n_sets, n_z = (size_t)st->n_z, S = (size_t)p->n_sectors;
+    size_t C = joint * (size_t)st->n_states, n_z = (size_t)st->n_z, S = (size_t)p->n_sectors;
+    size_t NM = (size_t)st->n_states * (size_t)st->n_sets;
     int threads = omp_get_max_threads() > 0 ? omp_get_max_threads() : 1;
-    size_t one = n_z * (size_t)st->n_sets;
+    size_t one = n_z * (size_t)st->n_states;
     st->sec = calloc(S * (size_t)n_classes, sizeof *st->sec);
     st->grid_z = malloc(S * n_z * sizeof(double));
     st->grid_P = malloc(S * n_z * n_z * sizeof(double));
     st->grid_band = malloc(S * 2 * n_z * sizeof(int));
+    st->grid_bd = malloc(S * n_z * sizeof(double));
     st->n_work = threads;
     st->work = calloc((size_t)threads, sizeof *st->work);
     for (int i = 0; st->work && i < threads; i++) {
         dp_work *w = &st->work[i];
         w->scratch_threads = i == 0 ? threads : 1;
-        size_t scratch = (size_t)w->scratch_threads * (C + 2 * (size_t)st->n_sets);
+        size_t scratch = (size_t)w->scratch_threads * (C + (size_t)st->n_states + (size_t)st->n_sets);
         w->v = malloc(st->cells * sizeof(double));
         w->v_next = malloc(st->cells * sizeof(double));
         w->flow = malloc(st->cells * sizeof(double));
         w->revenue = malloc(one * (size_t)st->n_dest * sizeof(double));
         w->scratch = malloc((scratch > one ? scratch : one) * sizeof(double));
-        if (!w->v || !w->v_next || !w->flow || !w->revenue || !w->scratch) {
+        w->cost = malloc(joint * NM * sizeof(double));
+        if (!w->v || !w->v_next || !w->flow || !w->revenue || !w->scratch || !w->cost) {
             tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
             goto fail;
         }
@@ -673,7 +819,7 @@ int tm_bellman_open(const tm_params *p, int n_classes, const tm_bellman_matrices
         if (st->class_trans)
             memcpy(st->class_trans, class_trans, (size_t)n_classes * sizeof *st->class_trans);
     }
-    if (!st->sec || !st->grid_z || !st->grid_P || !st->grid_band || !st->work ||
+    if (!st->sec || !st->grid_z || !st->grid_P || !st->grid_band || !st->grid_bd || !st->work ||
         (class_trans && !st->class_trans)) {
         tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
         goto fail;
@@ -691,11 +837,21 @@ int tm_bellman_open(const tm_params *p, int n_classes, const tm_bellman_matrices
             goto fail;
         }
         band_rows(st->n_z, P, band);
+        double *bd = st->grid_bd + (size_t)s * n_z;
+        int constant_bd = 1;
+        for (int iz = 0; iz < st->n_z; iz++) {
+            bd[iz] = p->discount * (1.0 - tm_params_death_probability(p, ps, z[iz]));
+            constant_bd &= bd[iz] == bd[0];
+        }
         for (int k = 0; k < n_classes; k++) {
             dp_sector *sec = &st->sec[(size_t)s * (size_t)n_classes + (size_t)k];
             sec->z_grid = z;
             sec->P = P;
             sec->band = band;
+            sec->bd = bd;
+            sec->constant_bd = constant_bd;
+            /* Without belief matrices, several classes are demand types. */
+            sec->type = !class_trans && n_classes > 1 ? k : -1;
             sec->entry_cut = malloc(joint * (size_t)st->n_dest * sizeof(double));
             sec->exit_cut = malloc(joint * (size_t)st->n_dest * sizeof(double));
             if (!sec->entry_cut || !sec->exit_cut) {
@@ -752,7 +908,8 @@ int tm_bellman_values(tm_bellman *b, int k, const tm_choice_ctx *ctx, double *va
     dp_state *st = &b->st;
     const tm_params *p = st->p;
     int s = ctx->sector;
-    if (ctx->n_z != st->n_z || ctx->n_sets != st->n_sets || ctx->n_dest != st->n_dest || k < 0 ||
+    if (ctx->n_z != st->n_z || ctx->n_sets != st->n_sets || ctx->n_dest != st->n_dest ||
+        (ctx->n_states ? ctx->n_states : ctx->n_sets) != st->n_states || k < 0 ||
         k >= st->n_classes || s < 0 || s >= p->n_sectors)
         return tm_error_set(err, TM_ERR_RUNTIME, "%s model: choice context does not match its parameters",
                             tm_model_name(p->model));
@@ -772,24 +929,36 @@ int tm_bellman_values(tm_bellman *b, int k, const tm_choice_ctx *ctx, double *va
     int j = 0;
     for (int d = 0; d < st->n_dest; d++)
         j += ctx->regime[d] * st->stride[d];
-    const int M = st->n_sets, J = st->n_joint;
-    const double bd = p->discount * (1.0 - ctx->death_rate);
+    const int M = st->n_sets, J = st->n_joint, N = st->n_states;
+    const size_t NM = (size_t)N * (size_t)M;
+    /* This period's costs (spillovers, events): the context's, or the
+     * sunk costs of the markets entered. */
+    double *cost = st->work[0].cost;
+    if (ctx->cost) {
+        memcpy(cost, ctx->cost, NM * sizeof(double));
+    } else {
+        double fixed[TM_MAX_DEST];
+        for (int d = 0; d < st->n_dest; d++)
+            fixed[d] = p->sector[s].market[d].fixed_cost;
+        tm_mstate_costs(&st->ms, ctx->sunk, fixed, NULL, cost);
+    }
     for (int iz = 0; iz < ctx->n_z; iz++) {
-        const double *flow = ctx->flow + (size_t)iz * (size_t)M;
-        const double *evz = ev + ((size_t)iz * (size_t)J + (size_t)j) * (size_t)M;
-        for (int prev = 0; prev < M; prev++) {
-            double *v = value + ((size_t)iz * (size_t)M + (size_t)prev) * (size_t)M;
-            for (int S = 0; S < M; S++) {
-                double sunk = 0.0;
-                int entering = S & ~prev;
-                for (int d = 0; d < st->n_dest; d++)
-                    if (entering >> d & 1)
-                        sunk += ctx->sunk[d];
-                v[S] = flow[S] - sunk + bd * evz[S];
-            }
+        const double *flow = ctx->flow + (size_t)iz * (size_t)N;
+        const double *evz = ev + ((size_t)iz * (size_t)J + (size_t)j) * (size_t)N;
+        double death = ctx->death ? ctx->death[iz] : ctx->death_rate;
+        const double bd = p->discount * (1.0 - death);
+        for (int m = 0; m < N; m++) {
+            double *v = value + ((size_t)iz * (size_t)N + (size_t)m) * (size_t)M;
+            for (int S = 0; S < M; S++)
+                v[S] = choice_value(&st->ms, flow, evz, cost, m, S, bd, 1);
         }
     }
     return 0;
+}
+
+const tm_params *tm_bellman_params(const tm_bellman *b)
+{
+    return b->st.p;
 }
 
 void tm_bellman_summary(const tm_bellman *b, int sector, int k, tm_policy_summary *out)

@@ -12,6 +12,10 @@
  * scale of events (1 = none). */
 typedef struct {
     double trans[TM_MAX_DEST][TM_MAX_REGIMES][TM_MAX_REGIMES];
+    /* What trans derives from: the base matrix in force (the destination's
+     * or a `transition` event's) and the escalation scale. */
+    const double (*base[TM_MAX_DEST])[TM_MAX_REGIMES];
+    double scale[TM_MAX_DEST];
     int held[TM_MAX_DEST];
     double override[TM_MAX_DEST];
     double sunk_scale[TM_MAX_DEST];
@@ -22,9 +26,11 @@ typedef double tm_bellman_matrices[TM_MAX_DEST][TM_MAX_REGIMES][TM_MAX_REGIMES];
 typedef struct tm_bellman tm_bellman;
 
 /* Discretise productivity as the simulation does and solve every sector
- * and class from t0 = -run.burn_in. class_trans[k] (NULL: one class that
- * knows the true process) replaces the transition matrices of class k;
- * with foresee, events marked anticipated are foreseen. */
+ * and class from t0 = -run.burn_in. class_trans[k] replaces the
+ * transition matrices of class k (beliefs); with class_trans NULL the
+ * classes know the true process and are the demand types of the
+ * parameters (n_classes = n_types; 1 without types). With foresee, events
+ * marked anticipated are foreseen. */
 int tm_bellman_open(const tm_params *p, int n_classes, const tm_bellman_matrices *class_trans, int foresee,
                     tm_bellman **out, tm_error *err);
 void tm_bellman_close(tm_bellman *b);
@@ -32,6 +38,9 @@ void tm_bellman_close(tm_bellman *b);
 /* Choice values of class k for ctx's sector and period (docs/model.md eq.
  * 10a); solves again when the process in force is not the expected one. */
 int tm_bellman_values(tm_bellman *b, int k, const tm_choice_ctx *ctx, double *value, tm_error *err);
+
+/* The parameters it was opened with. */
+const tm_params *tm_bellman_params(const tm_bellman *b);
 
 /* Cut-offs and statistics of the first solve of (sector, class k). */
 void tm_bellman_summary(const tm_bellman *b, int sector, int k, tm_policy_summary *out);

@@ -9,7 +9,7 @@ static int dynamic_init(const tm_params *p, void **state, tm_error *err)
 {
     tm_bellman *b = NULL;
     *state = NULL;
-    if (tm_bellman_open(p, 1, NULL, 1, &b, err))
+    if (tm_bellman_open(p, p->n_types, NULL, 1, &b, err))
         return -1;
     *state = b;
     return 0;
@@ -17,7 +17,7 @@ static int dynamic_init(const tm_params *p, void **state, tm_error *err)
 
 static int dynamic_values(void *state, const tm_choice_ctx *ctx, double *value, tm_error *err)
 {
-    return tm_bellman_values(state, 0, ctx, value, err);
+    return tm_bellman_values(state, ctx->type, ctx, value, err);
 }
 
 static void dynamic_free(void *state)
@@ -27,7 +27,13 @@ static void dynamic_free(void *state)
 
 static int dynamic_summary(const void *state, int sector, tm_policy_summary *out)
 {
-    tm_bellman_summary(state, sector, 0, out);
+    /* With demand types, the policy of the median type (every destination's
+     * middle multiplier). */
+    const tm_params *p = tm_bellman_params(state);
+    int median = 0;
+    for (int t = 1; t < p->n_types; t *= p->type_points)
+        median = median * p->type_points + (p->type_points - 1) / 2;
+    tm_bellman_summary(state, sector, median, out);
     return 0;
 }
 

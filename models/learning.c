@@ -103,6 +103,9 @@ static void learning_free(void *state)
 static int learning_init(const tm_params *p, void **state, tm_error *err)
 {
     *state = NULL;
+    if (p->n_types > 1)
+        return tm_error_set(err, TM_ERR_INPUT, "demand_types.points: demand types are not available with the "
+                                               "learning model yet; use the dynamic or myopic model, or points: 1");
     learn_state *st = calloc(1, sizeof *st);
     tm_bellman_matrices *trans = NULL;
     if (!st)

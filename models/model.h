@@ -11,14 +11,20 @@
 
 /* What a sector's firms face in one period. Tables are over the sector's
  * productivity grid; sets are bit masks over destinations. */
+struct tm_mstate;
+
 typedef struct {
     int sector;
     int period; /* logged period index; negative during burn-in */
     int n_z, n_sets, n_dest;
+    int n_states;          /* market states (src/mstate.h); 0: the n_sets market sets */
+    const struct tm_mstate *states; /* NULL: plain market sets, timing current */
     const double *z_grid;  /* [n_z] log productivity */
     const double *P;       /* [n_z * n_z] productivity transition */
-    const double *flow;    /* [n_z * n_sets]: Pi(z,S) - fixed costs; -inf if infeasible */
+    const double *flow;    /* [n_z * n_states]: Pi(z,m) - fixed costs (timing next: Pi only); -inf if infeasible */
     const double *sunk;    /* [n_dest] sunk cost of entering d this period */
+    const double *cost;    /* [n_states * n_sets]: tm_mstate_costs of this period; NULL: sunk of entered markets */
+    const double *death;   /* [n_z]: death probability at each z; NULL: death_rate */
     const int *regime;     /* [n_dest] regimes in force */
     double death_rate;     /* delta_s */
     /* The regime process in force (what forward-looking models expect). */
@@ -28,6 +34,7 @@ typedef struct {
     const double *sunk_scale;     /* [n_dest] for this sector: events' scale of F (1 = none); NULL = none */
     int threads;                  /* OpenMP threads a model may use (0: default) */
     int belief_class;             /* learning: the belief class whose values are wanted */
+    int type;                     /* demand type whose values are wanted (flow is that type's) */
 } tm_choice_ctx;
 
 /* What a forward-looking model reports about the policy it solved at the
@@ -49,7 +56,8 @@ typedef struct tm_model_ops {
     const char *name;
     /* Prepare (e.g. solve a dynamic programme); *state may stay NULL. */
     int (*init)(const tm_params *params, void **state, tm_error *err);
-    /* value[(z * n_sets + S_prev) * n_sets + S] for this sector and period. */
+    /* value[(z * n_states + m) * n_sets + S] for this sector and period:
+     * the value of choosing market set S from state m. */
     int (*values)(void *state, const tm_choice_ctx *ctx, double *value, tm_error *err);
     void (*free)(void *state);
     /* Optional (NULL for models without a solved policy): the summary of

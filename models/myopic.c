@@ -1,23 +1,33 @@
 /* Myopic firms: choose the market set that maximises this period's profit
  * net of fixed costs and of the sunk costs of the markets they enter, the
- * sunk cost taken in full or as its annuity (docs/model.md eq. 6). */
+ * sunk cost taken in full or as its annuity (docs/model.md eq. 6). With
+ * timing `next` they weigh next period's profit at today's productivity
+ * against the cost paid now. */
 #include <math.h>
 #include <stdlib.h>
 
 #include "model.h"
+#include "mstate.h"
 
 typedef struct {
     int annuity;
     double discount;
+    tm_mstate sets; /* plain market sets, for contexts without states */
+    int n_dest;
+    const tm_params *p;
 } myopic_state;
 
 static int myopic_init(const tm_params *p, void **state, tm_error *err)
 {
-    myopic_state *st = malloc(sizeof *st);
-    if (!st)
+    myopic_state *st = calloc(1, sizeof *st);
+    if (!st || tm_mstate_init_sets(&st->sets, p->n_dest)) {
+        free(st);
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    }
     st->annuity = p->myopic_sunk == TM_SUNK_ANNUITY;
     st->discount = p->discount;
+    st->n_dest = p->n_dest;
+    st->p = p;
     *state = st;
     return 0;
 }
@@ -26,21 +36,42 @@ static int myopic_values(void *state, const tm_choice_ctx *ctx, double *value, t
 {
     (void)err;
     const myopic_state *st = state;
-    int n_sets = ctx->n_sets;
-    /* The annuity spreads F over the expected life of a spell at the discount
-     * rate: F * (1 - beta (1 - delta)) per period. */
-    double weight = st->annuity ? 1.0 - st->discount * (1.0 - ctx->death_rate) : 1.0;
+    const tm_mstate *ms = ctx->states ? ctx->states : &st->sets;
+    const int M = ctx->n_sets, N = ms->n_states;
+    const int next = ms->timing == TM_TIMING_NEXT;
     for (int iz = 0; iz < ctx->n_z; iz++) {
-        const double *flow = ctx->flow + iz * n_sets;
-        for (int prev = 0; prev < n_sets; prev++) {
-            double *v = value + ((size_t)iz * (size_t)n_sets + (size_t)prev) * (size_t)n_sets;
-            for (int S = 0; S < n_sets; S++) {
+        const double *flow = ctx->flow + (size_t)iz * (size_t)N;
+        double death = ctx->death ? ctx->death[iz] : ctx->death_rate;
+        double bd = st->discount * (1.0 - death);
+        /* The annuity spreads F over the expected life of a spell at the
+         * discount rate: F * (1 - beta (1 - delta)) per period. */
+        double weight = st->annuity ? 1.0 - bd : 1.0;
+        for (int m = 0; m < N; m++) {
+            double *v = value + ((size_t)iz * (size_t)N + (size_t)m) * (size_t)M;
+            for (int S = 0; S < M; S++) {
                 double sunk = 0.0;
-                int entering = S & ~prev;
                 for (int d = 0; d < ctx->n_dest; d++)
-                    if (entering >> d & 1)
+                    if ((S >> d & 1) && !ms->level[m][d])
                         sunk += ctx->sunk[d];
-                v[S] = flow[S] - weight * sunk;
+                if (!next) {
+                    v[S] = flow[ms->served[m * M + S]] - weight * sunk;
+                    continue;
+                }
+                /* Cost now (sunk part annuitised if asked), profit next period. */
+                double cost = sunk;
+                if (ctx->cost) {
+                    cost = ctx->cost[m * M + S];
+                } else {
+                    /* No cost table: the parameters' fixed costs at the level paid for. */
+                    for (int d = 0; d < ctx->n_dest; d++)
+                        if (S >> d & 1)
+                            cost += st->p->sector[ctx->sector].market[d].fixed_cost *
+                                    ms->fixed_cost[ms->level[m][d] ? ms->level[m][d] - 1 : 0];
+                }
+                double ahead = 0.0;
+                for (int k = ms->law_start[m * M + S]; k < ms->law_start[m * M + S + 1]; k++)
+                    ahead += ms->law_prob[k] * flow[ms->law_state[k]];
+                v[S] = flow[m] - (cost - (1.0 - weight) * sunk) + bd * ahead;
             }
         }
     }
@@ -49,7 +80,10 @@ static int myopic_values(void *state, const tm_choice_ctx *ctx, double *value, t
 
 static void myopic_free(void *state)
 {
-    free(state);
+    myopic_state *st = state;
+    if (st)
+        tm_mstate_free(&st->sets);
+    free(st);
 }
 
 const tm_model_ops tm_model_myopic = {"myopic", myopic_init, myopic_values, myopic_free, NULL, NULL, NULL, NULL};

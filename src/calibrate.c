@@ -71,6 +71,10 @@ void tm_moments_close(tm_moments *m)
 int tm_moments_open(const tm_params *p, tm_moments **out, tm_error *err)
 {
     *out = NULL;
+    if (p->exact)
+        return tm_error_set(err, TM_ERR_INPUT,
+                            "run.aggregation: the moments include firm-level persistence, which needs simulated "
+                            "firms; use run.aggregation: firms");
     tm_moments *m = calloc(1, sizeof *m);
     if (!m)
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
@@ -89,7 +93,7 @@ int tm_moments_open(const tm_params *p, tm_moments **out, tm_error *err)
     m->dest_serving_before = calloc(sd, sizeof(double));
     m->last_serving = calloc(sd, sizeof(int64_t));
     m->prev_markets = calloc(ns, sizeof(uint8_t *));
-    m->max_cells = ns * (size_t)p->grid_points * (size_t)m->n_sets;
+    m->max_cells = ns * (size_t)p->grid_points * (size_t)tm_params_n_states(p) * (size_t)p->n_types;
     m->pool = malloc(m->max_cells * sizeof *m->pool);
     m->cell_count = malloc(m->max_cells * sizeof(double));
     int ok = m->export_value && m->firm_periods && m->exporters && m->single && m->only && m->dest_exiters &&
@@ -179,23 +183,27 @@ void tm_moments_observe(tm_moments *m, const tm_run *run)
                 m->exported_before += (double)before;
                 m->continued += (double)kept;
             }
-            /* Exporter counts by (productivity, market set) for top shares. */
+            /* Exporter counts by (productivity, market state) for top shares. */
             {
-                memset(count, 0, (size_t)n_z * (size_t)n_sets * sizeof(double));
+                /* Cells [(type * n_z + z) * n_states + state], as the revenue table. */
+                const int N = tm_run_n_states(run), n_types = tm_run_n_types(run);
+                const uint8_t *ty = tm_run_firm_type(run, s);
+                memset(count, 0, (size_t)n_types * (size_t)n_z * (size_t)N * sizeof(double));
                 for (int64_t i = 0; i < firms; i++) {
                     int S = mk[i] & TM_SET_MASK;
+                    size_t t = ty ? ty[i] : 0;
                     if (S)
-                        count[(size_t)zs[i] * (size_t)n_sets + (size_t)S] += 1.0;
+                        count[(t * (size_t)n_z + zs[i]) * (size_t)N + (size_t)S] += 1.0;
                 }
                 const double *rev = tm_run_revenue_table(run, s);
-                for (int iz = 0; iz < n_z; iz++)
-                    for (int S = 1; S < n_sets; S++) {
-                        double c = count[(size_t)iz * (size_t)n_sets + (size_t)S];
+                for (int iz = 0; iz < n_types * n_z; iz++)
+                    for (int S = 1; S < N; S++) {
+                        double c = count[(size_t)iz * (size_t)N + (size_t)S];
                         if (c <= 0)
                             continue;
                         double v = 0;
                         for (int d = 0; d < n_dest; d++)
-                            v += rev[((size_t)iz * (size_t)n_sets + (size_t)S) * (size_t)n_dest + (size_t)d];
+                            v += rev[((size_t)iz * (size_t)N + (size_t)S) * (size_t)n_dest + (size_t)d];
                         pool[n_cells].revenue = v;
                         pool[n_cells].count = c;
                         n_cells++;

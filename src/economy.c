@@ -45,30 +45,48 @@ double tm_revenue_total(const tm_profit_fn *fn, double profit)
     return fn->revenue_ratio * profit;
 }
 
-void tm_econ_tables(const tm_profit_fn *fn, const tm_sector *sector, int n_dest, const tm_conditions *cond,
-                    const double *z_grid, int n_z, double *flow, double *revenue)
+void tm_econ_state_tables(const tm_profit_fn *fn, const tm_sector *sector, const tm_mstate *ms,
+                          const tm_conditions *cond, const double *z_grid, int n_z, double *flow, double *revenue)
 {
-    int n_sets = tm_n_sets(n_dest);
-    double weight[TM_MAX_DEST];
+    const int n_dest = ms->n_dest, n_states = ms->n_states, K = ms->levels;
+    const int next = ms->timing == TM_TIMING_NEXT;
+    double weight[TM_MAX_DEST][TM_MAX_LEVELS];
     for (int d = 0; d < n_dest; d++)
-        weight[d] = tm_econ_weight(cond->demand[d], sector->market[d].iceberg, cond->tariff[d], fn->sigma);
+        for (int k = 0; k < K; k++)
+            weight[d][k] = tm_econ_weight(cond->demand[d] * ms->demand[k], sector->market[d].iceberg * ms->iceberg[k],
+                                          cond->tariff[d], fn->sigma);
     for (int iz = 0; iz < n_z; iz++) {
-        for (int S = 0; S < n_sets; S++) {
-            double a = 0.0, fixed = 0.0;
+        for (int m = 0; m < n_states; m++) {
+            double a = 0.0, fixed = 0.0, w[TM_MAX_DEST];
             int closed = 0;
             for (int d = 0; d < n_dest; d++) {
-                if (!(S >> d & 1))
+                int k = ms->level[m][d];
+                w[d] = 0.0;
+                if (!k)
                     continue;
-                a += weight[d];
-                fixed += sector->market[d].fixed_cost;
+                if (next && cond->closed[d])
+                    continue; /* held for next period's choice; sells nothing */
+                w[d] = weight[d][k - 1];
+                a += w[d];
+                fixed += sector->market[d].fixed_cost * ms->fixed_cost[k - 1];
                 closed |= cond->closed[d];
             }
             double profit = tm_profit(fn, z_grid[iz], a);
             double total = tm_revenue_total(fn, profit);
-            flow[iz * n_sets + S] = closed ? -INFINITY : profit - fixed;
+            /* Timing next: fixed costs are paid with the choice (tm_mstate_costs). */
+            flow[iz * n_states + m] = closed ? -INFINITY : next ? profit : profit - fixed;
             for (int d = 0; d < n_dest; d++)
-                revenue[(iz * n_sets + S) * n_dest + d] =
-                    (S >> d & 1) && a > 0.0 ? total * weight[d] / a : 0.0;
+                revenue[(iz * n_states + m) * n_dest + d] = w[d] > 0.0 && a > 0.0 ? total * w[d] / a : 0.0;
         }
     }
+}
+
+void tm_econ_tables(const tm_profit_fn *fn, const tm_sector *sector, int n_dest, const tm_conditions *cond,
+                    const double *z_grid, int n_z, double *flow, double *revenue)
+{
+    tm_mstate ms;
+    if (tm_mstate_init_sets(&ms, n_dest))
+        return;
+    tm_econ_state_tables(fn, sector, &ms, cond, z_grid, n_z, flow, revenue);
+    tm_mstate_free(&ms);
 }

@@ -4,6 +4,7 @@
 #ifndef TM_ECONOMY_H
 #define TM_ECONOMY_H
 
+#include "mstate.h"
 #include "params.h"
 
 /* Number of market sets for D destinations (bit d of a set = serves d). */
@@ -50,5 +51,14 @@ double tm_revenue_total(const tm_profit_fn *fn, double profit);
  *   revenue[(z * n_sets + S) * n_dest + d] = producer revenue in d (0 if d not in S) */
 void tm_econ_tables(const tm_profit_fn *fn, const tm_sector *sector, int n_dest, const tm_conditions *cond,
                     const double *z_grid, int n_z, double *flow, double *revenue);
+
+/* The same over market states (src/mstate.h): flow[z * n_states + m] and
+ * revenue[(z * n_states + m) * n_dest + d], each served destination's
+ * demand and iceberg cost scaled by its experience level's multipliers and
+ * its fixed cost by the level's fixed-cost multiplier. Timing next: flow is
+ * the operating profit only (fixed costs go with the choice) and a closed
+ * market sells nothing instead of making the state infeasible. */
+void tm_econ_state_tables(const tm_profit_fn *fn, const tm_sector *sector, const tm_mstate *ms,
+                          const tm_conditions *cond, const double *z_grid, int n_z, double *flow, double *revenue);
 
 #endif

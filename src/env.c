@@ -4,23 +4,48 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void set_escalation(tm_env *env, int d, double scale)
+void tm_env_escalate(int n, const double (*base)[TM_MAX_REGIMES], double scale, double (*out)[TM_MAX_REGIMES])
 {
-    const tm_destination *dest = &env->params->dest[d];
-    int n = dest->n_regimes;
-    env->escalation[d] = scale;
     for (int i = 0; i < n; i++) {
         double stay = 1.0;
         for (int j = 0; j < n; j++) {
             if (j == i)
                 continue;
-            double p = dest->transition[i][j] * (j > i ? scale : 1.0);
-            env->transition[d][i][j] = p;
-            stay -= p;
+            double q = base[i][j] * (j > i ? scale : 1.0);
+            out[i][j] = q;
+            stay -= q;
         }
         /* Validation guarantees stay >= 0 up to rounding. */
-        env->transition[d][i][i] = stay > 0.0 ? stay : 0.0;
+        out[i][i] = stay > 0.0 ? stay : 0.0;
     }
+}
+
+void tm_env_process_after(const tm_params *p, int d, int n_applied, const double (**base)[TM_MAX_REGIMES],
+                          double *scale)
+{
+    *base = (const double(*)[TM_MAX_REGIMES])p->dest[d].transition;
+    *scale = 1.0;
+    int have_base = 0, have_scale = 0;
+    for (int e = n_applied - 1; e >= 0 && !(have_base && have_scale); e--) {
+        const tm_event *ev = &p->event[e];
+        if (ev->destination != d)
+            continue;
+        if (ev->kind == TM_EVENT_TRANSITION && !have_base) {
+            *base = (const double(*)[TM_MAX_REGIMES])ev->transition;
+            have_base = 1;
+        } else if (ev->kind == TM_EVENT_ESCALATION && !have_scale) {
+            *scale = ev->escalation_scale;
+            have_scale = 1;
+        }
+    }
+}
+
+/* The matrix in force for d once env->next_event events have applied. */
+static void refresh_transition(tm_env *env, int d)
+{
+    const double(*base)[TM_MAX_REGIMES];
+    tm_env_process_after(env->params, d, env->next_event, &base, &env->escalation[d]);
+    tm_env_escalate(env->params->dest[d].n_regimes, base, env->escalation[d], env->transition[d]);
 }
 
 int tm_env_init(tm_env *env, const tm_params *p, tm_error *err)
@@ -40,7 +65,7 @@ int tm_env_init(tm_env *env, const tm_params *p, tm_error *err)
     }
     for (int d = 0; d < p->n_dest; d++) {
         env->regime[d] = p->dest[d].initial_regime;
-        set_escalation(env, d, 1.0);
+        refresh_transition(env, d);
     }
     tm_rng_env_stream(&env->rng, p->seed);
     return 0;
@@ -98,7 +123,10 @@ int tm_env_advance(tm_env *env, int t, int *applied)
                     env->tariff_override[(size_t)s * (size_t)p->n_dest + (size_t)d] = ev->tariff;
             break;
         case TM_EVENT_ESCALATION:
-            set_escalation(env, d, ev->escalation_scale);
+        case TM_EVENT_TRANSITION:
+            env->next_event++; /* the process after this event */
+            refresh_transition(env, d);
+            env->next_event--;
             break;
         case TM_EVENT_RELEASE:
             env->held[d] = 0;

@@ -28,6 +28,16 @@ void tm_env_free(tm_env *env);
  * applied, writing their indices to applied[] (capacity n_events). */
 int tm_env_advance(tm_env *env, int t, int *applied);
 
+/* out = base with the hazards of moving to more restrictive regimes (j > i)
+ * scaled by `scale` and the probability of staying adjusted (n regimes). */
+void tm_env_escalate(int n, const double (*base)[TM_MAX_REGIMES], double scale, double (*out)[TM_MAX_REGIMES]);
+
+/* The process of destination d once the first n_applied events (in period
+ * order) have applied: its base transition matrix (the destination's, or
+ * that of the last `transition` event) and its escalation scale. */
+void tm_env_process_after(const tm_params *p, int d, int n_applied, const double (**base)[TM_MAX_REGIMES],
+                          double *scale);
+
 /* Tariff in force for sector s in destination d. */
 double tm_env_tariff(const tm_env *env, int s, int d);
 int tm_env_closed(const tm_env *env, int d);

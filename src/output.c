@@ -16,13 +16,14 @@
 #include "h5util.h"
 #include "sha256.h"
 #include "model.h"
+#include "panel_deflate.h"
 #include "summary.h"
 #include "tm_build_info.h"
 
 /* Panel chunks hold at most this many firms of one period. */
 #define TM_PANEL_CHUNK ((hsize_t)1 << 18)
 #define TM_SERIES_CHUNK 64
-#define TM_MAX_SERIES 16
+#define TM_MAX_SERIES 24
 #define TM_SERIES_RANK 4
 
 /* A dataset that grows by one period at a time, hashed as it grows. */
@@ -41,6 +42,7 @@ typedef struct {
     hid_t z, markets;
     tm_sha256 z_sha, m_sha;
     hsize_t n;
+    int z_bytes; /* stored size of a z_index: 1 (grids up to 256 points) or 2 */
 } panel_ds;
 
 struct tm_output {
@@ -168,6 +170,8 @@ static int write_array(hid_t loc, const char *name, hid_t file_type, hid_t mem_t
 static int series_create4(tm_output *o, hid_t group, const char *name, hid_t file_type, hid_t mem_type, int rank,
                           hsize_t d1, hsize_t d2, hsize_t d3, const char *units, const char *description)
 {
+    if (o->n_series >= TM_MAX_SERIES)
+        return -1;
     series_ds *s = &o->series[o->n_series++];
     s->name = name;
     s->mem_type = mem_type;
@@ -217,24 +221,41 @@ static int series_append(series_ds *s, const void *data)
     return rc ? -1 : 0;
 }
 
+/* Productivity indices are stored in one byte when the grid has at most
+ * 256 points, else in two (byte-shuffled). */
+static int panel_z_bytes(const tm_params *p)
+{
+    return p->grid_points <= 256 ? 1 : 2;
+}
+
 static int panel_create(tm_output *o, hid_t group, int s, tm_error *err)
 {
     const tm_sector *sec = &o->p->sector[s];
     panel_ds *pd = &o->panels[s];
     pd->n = (hsize_t)sec->firms;
+    pd->z_bytes = panel_z_bytes(o->p);
     hid_t g = H5Gcreate2(group, sec->name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0)
         return tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot create panel group %s", o->tmp_path, sec->name);
     hsize_t dims[2] = {0, pd->n}, maxdims[2] = {H5S_UNLIMITED, pd->n};
     hsize_t chunk[2] = {1, pd->n < TM_PANEL_CHUNK ? pd->n : TM_PANEL_CHUNK};
     hid_t space = H5Screate_simple(2, dims, maxdims);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    H5Pset_chunk(dcpl, 2, chunk);
-    H5Pset_shuffle(dcpl);
-    H5Pset_deflate(dcpl, 1);
-    pd->z = H5Dcreate2(g, "z_index", H5T_STD_U16LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    pd->markets = H5Dcreate2(g, "markets", H5T_STD_U8LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    H5Pclose(dcpl);
+    /* Byte datasets: deflate only (shuffling one-byte elements does
+     * nothing). Two-byte indices: shuffle, then deflate. write_panel
+     * produces exactly what these pipelines would. */
+    hid_t bytes_dcpl = H5Pcreate(H5P_DATASET_CREATE), wide_dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(bytes_dcpl, 2, chunk);
+    H5Pset_deflate(bytes_dcpl, 1);
+    H5Pset_chunk(wide_dcpl, 2, chunk);
+    H5Pset_shuffle(wide_dcpl);
+    H5Pset_deflate(wide_dcpl, 1);
+    if (pd->z_bytes == 1)
+        pd->z = H5Dcreate2(g, "z_index", H5T_STD_U8LE, space, H5P_DEFAULT, bytes_dcpl, H5P_DEFAULT);
+    else
+        pd->z = H5Dcreate2(g, "z_index", H5T_STD_U16LE, space, H5P_DEFAULT, wide_dcpl, H5P_DEFAULT);
+    pd->markets = H5Dcreate2(g, "markets", H5T_STD_U8LE, space, H5P_DEFAULT, bytes_dcpl, H5P_DEFAULT);
+    H5Pclose(bytes_dcpl);
+    H5Pclose(wide_dcpl);
     H5Sclose(space);
     int rc = pd->z < 0 || pd->markets < 0 ||
              describe(pd->z, "grid index", "firm log-productivity as an index into /grid/z[sector]; [period, slot]") ||
@@ -401,6 +422,42 @@ static int write_static(tm_output *o, const tm_run *run, tm_sha256 *sha)
     for (int S = 0; S < n_sets; S++)
         names[S] = set_name(S, p, set_buf[S], sizeof set_buf[S]);
     rc |= write_strings(dims, "market_sets", names, (hsize_t)n_sets, "market set names by bit mask", sha);
+    if (p->experience.levels > 1) {
+        /* State m holds level (m / (K+1)^d) mod (K+1) in destination d. */
+        int K1 = p->experience.levels + 1, n_states = tm_params_n_states(p);
+        if (n_states > TM_MAX_STATES)
+            n_states = TM_MAX_STATES;
+        char *state_buf = malloc((size_t)TM_MAX_STATES * 160);
+        if (!state_buf)
+            n_states = 0, rc = 1;
+        for (int m = 0; m < n_states; m++) {
+            char *buf = state_buf + (size_t)m * 160;
+            size_t used = 0;
+            buf[0] = '\0';
+            for (int d = 0, rest = m; d < p->n_dest && used < 160; d++, rest /= K1)
+                if (rest % K1)
+                    used += (size_t)snprintf(buf + used, 160 - used, "%s%s:%d", used ? "+" : "", p->dest[d].name,
+                                             rest % K1);
+            names[m] = used ? buf : "none";
+        }
+        rc |= write_strings(dims, "market_states", names, (hsize_t)n_states,
+                            "market states (destination:experience level) by state index m = sum_d level_d (K+1)^d; "
+                            "the panel's markets byte holds m", sha);
+        free(state_buf);
+    }
+    if (p->n_types > 1) {
+        double *mult = malloc((size_t)p->n_types * (size_t)p->n_dest * sizeof(double));
+        rc |= !mult;
+        for (int t = 0; mult && t < p->n_types; t++)
+            for (int d = 0; d < p->n_dest; d++)
+                mult[(size_t)t * (size_t)p->n_dest + (size_t)d] = tm_params_type_multiplier(p, t, d);
+        hsize_t td[2] = {(hsize_t)p->n_types, (hsize_t)p->n_dest};
+        if (mult)
+            rc |= write_array(dims, "type_multipliers", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, td, mult,
+                              (size_t)p->n_types * (size_t)p->n_dest * sizeof(double), "",
+                              "demand multiplier of each firm-by-destination demand type [type, destination]", sha);
+        free(mult);
+    }
     hid_t regimes = H5Gcreate2(dims, "regimes", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     for (int d = 0; d < p->n_dest && regimes >= 0; d++) {
         for (int r = 0; r < p->dest[d].n_regimes; r++)
@@ -450,6 +507,10 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
     *out = NULL;
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    if (p->exact && opts && opts->panel)
+        return tm_error_set(err, TM_ERR_INPUT, "--panel: run.aggregation: exact follows the distribution of firms, "
+                                               "not single firms, so there is no firm panel; drop --panel or use "
+                                               "run.aggregation: firms");
     tm_output *o = output_new(p, run, path, tmp, opts && opts->panel, opts && opts->force);
     if (!o)
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
@@ -467,17 +528,20 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
     hid_t periods = H5Gcreate2(o->file, "periods", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     hsize_t S = (hsize_t)p->n_sectors, D = (hsize_t)p->n_dest, NS = (hsize_t)1 << p->n_dest;
     int rc = series < 0 || envg < 0 || periods < 0;
+    /* Counts of firms: integers, or expected numbers with run.aggregation: exact. */
+    hid_t cf = p->exact ? H5T_IEEE_F64LE : H5T_STD_I64LE, cm = p->exact ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64;
+    const char *firms = p->exact ? "firms (expected)" : "firms";
     /* The order here is the order of the digest. */
     /* Fixed-length labels, so the digest can hash them as bytes. */
     o->label_type = H5Tcopy(H5T_C_S1);
     H5Tset_size(o->label_type, TM_LABEL_MAX);
     rc = rc || series_create(o, periods, "label", o->label_type, o->label_type, 1, 0, 0, "",
                              "period label (2024Q1, ...)");
-    rc = rc || series_create(o, series, "firms_serving", H5T_STD_I64LE, H5T_NATIVE_INT64, 3, S, D, "firms",
+    rc = rc || series_create(o, series, "firms_serving", cf, cm, 3, S, D, firms,
                              "firms serving the destination [period, sector, destination]");
-    rc = rc || series_create(o, series, "entrants", H5T_STD_I64LE, H5T_NATIVE_INT64, 3, S, D, "firms",
+    rc = rc || series_create(o, series, "entrants", cf, cm, 3, S, D, firms,
                              "firms that started serving the destination this period");
-    rc = rc || series_create(o, series, "exiters", H5T_STD_I64LE, H5T_NATIVE_INT64, 3, S, D, "firms",
+    rc = rc || series_create(o, series, "exiters", cf, cm, 3, S, D, firms,
                              "firms that stopped serving the destination this period (deaths included)");
     rc = rc || series_create(o, series, "export_value", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, S, D, "model money",
                              "producer revenue from the destination");
@@ -487,9 +551,9 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
                              "log productivity", "mean log productivity of the destination's exporters (NaN if none)");
     rc = rc || series_create(o, series, "top10_share", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, S, D, "fraction",
                              "share of export value of the largest 10% of the destination's exporters");
-    rc = rc || series_create(o, series, "firms_by_market_set", H5T_STD_I64LE, H5T_NATIVE_INT64, 3, S, NS, "firms",
+    rc = rc || series_create(o, series, "firms_by_market_set", cf, cm, 3, S, NS, firms,
                              "firms serving each market set [period, sector, set] (names in /dimensions/market_sets)");
-    rc = rc || series_create(o, series, "deaths", H5T_STD_I64LE, H5T_NATIVE_INT64, 2, S, 0, "firms",
+    rc = rc || series_create(o, series, "deaths", cf, cm, 2, S, 0, firms,
                              "firms that died and were replaced by entrants [period, sector]");
     rc = rc || series_create(o, series, "non_us_share", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, 0, 0, "fraction",
                              "economy-wide share of export value going to destinations other than US");
@@ -497,9 +561,25 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
                              "regime in force [period, destination] (names in /dimensions/regimes)");
     rc = rc || series_create(o, envg, "tariff", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, S, D, "fraction",
                              "ad-valorem tariff in force [period, sector, destination]");
-    rc = rc || series_create4(o, series, "firms_by_productivity_and_set", H5T_STD_I64LE, H5T_NATIVE_INT64, 4, S,
-                              (hsize_t)tm_run_grid_size(run), NS, "firms",
+    rc = rc || series_create4(o, series, "firms_by_productivity_and_set", cf, cm, 4, S,
+                              (hsize_t)tm_run_grid_size(run), NS, firms,
                               "firms by productivity grid index (/grid/z) and market set [period, sector, z, set]");
+    rc = rc || series_create4(o, series, "exporters_by_level", cf, cm, 4, S, D,
+                              (hsize_t)p->experience.levels, firms,
+                              "firms serving the destination at each experience level [period, sector, destination, level 1..K]");
+    rc = rc || series_create(o, series, "entrant_export_value", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, S, D,
+                             "model money", "export value of firms in the first period of a spell in the destination (new exporters)");
+    if (p->n_types > 1)
+        rc = rc || series_create4(o, series, "firms_by_type_productivity_and_set", cf, cm, 4, S,
+                                  (hsize_t)p->n_types * (hsize_t)tm_run_grid_size(run), NS, firms,
+                                  "firms by demand type and productivity grid index (index type * n_z + z) and market "
+                                  "set [period, sector, type * n_z + z, set]; /dimensions/type_multipliers gives each "
+                                  "type's demand multipliers");
+    if (p->spells)
+        rc = rc || series_create4(o, series, "completed_spells", H5T_STD_I64LE, H5T_NATIVE_INT64, 4, S, D,
+                                  TM_SPELL_MAX, "spells",
+                                  "export spells that ended this period (exit or death) by length in periods [period, sector, "
+                                  "destination, length]; index 0 unused, the last index counts longer spells");
     if (series >= 0)
         H5Gclose(series);
     if (envg >= 0)
@@ -527,41 +607,43 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
     return 0;
 }
 
-/* Byte shuffle then deflate, exactly what the dataset's filter pipeline
- * (H5Pset_shuffle, H5Pset_deflate) would do, so chunks can be written
- * directly with H5Dwrite_chunk. */
-static int compress_chunk(const void *data, size_t n, size_t elem, size_t chunk_elems, unsigned char *scratch,
-                          unsigned char *out, size_t *out_len)
+/* The stored bytes of one panel chunk, as the dataset's filter pipeline
+ * sees them before deflate: z_index narrowed to one byte, or byte-shuffled
+ * when two bytes wide; markets as they are. The last chunk of a sector is
+ * zero-padded to the full chunk. Returns the bytes to deflate (src itself
+ * when nothing needs rearranging) and sets *raw to the chunk's n stored
+ * elements in their stored type, which is what is fingerprinted. */
+static const unsigned char *panel_chunk_bytes(const tm_run *run, int sector, int which, int z_bytes, hsize_t offset,
+                                              size_t n, size_t chunk_elems, unsigned char *scratch,
+                                              unsigned char *wide, const unsigned char **raw)
 {
-    const unsigned char *in = data;
-    size_t bytes = chunk_elems * elem;
-    if (elem == 1) {
-        memcpy(scratch, in, n);
-    } else {
-        for (size_t i = 0; i < n; i++)
-            for (size_t b = 0; b < elem; b++)
-                scratch[b * chunk_elems + i] = in[i * elem + b];
-        for (size_t b = 0; b < elem; b++)
-            memset(scratch + b * chunk_elems + n, 0, chunk_elems - n);
-    }
-    if (elem == 1)
+    if (which == 1) {
+        const unsigned char *src = tm_run_firm_markets(run, sector) + offset;
+        *raw = src;
+        if (n == chunk_elems)
+            return src;
+        memcpy(scratch, src, n);
         memset(scratch + n, 0, chunk_elems - n);
-    /* Run-length strategy: standard deflate that any reader inflates, but
-     * several times faster than LZ77 matching on panel data, whose bytes
-     * (shuffled productivity indices, market masks) are runs and small
-     * alphabets rather than repeated phrases. */
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    if (deflateInit2(&zs, 1, Z_DEFLATED, 15, 8, Z_RLE) != Z_OK)
-        return -1;
-    zs.next_in = scratch;
-    zs.avail_in = (uInt)bytes;
-    zs.next_out = out;
-    zs.avail_out = (uInt)compressBound(bytes);
-    int rc = deflate(&zs, Z_FINISH);
-    *out_len = zs.total_out;
-    deflateEnd(&zs);
-    return rc == Z_STREAM_END ? 0 : -1;
+        return scratch;
+    }
+    const uint16_t *z = tm_run_firm_z(run, sector) + offset;
+    if (z_bytes == 1) {
+        for (size_t i = 0; i < n; i++)
+            scratch[i] = (unsigned char)z[i];
+        memset(scratch + n, 0, chunk_elems - n);
+        *raw = scratch;
+        return scratch;
+    }
+    /* Two bytes, little-endian, shuffled: low bytes then high bytes. */
+    unsigned char *lo = wide, *hi = wide + chunk_elems;
+    for (size_t i = 0; i < n; i++) {
+        lo[i] = (unsigned char)z[i];
+        hi[i] = (unsigned char)(z[i] >> 8);
+    }
+    memset(lo + n, 0, chunk_elems - n);
+    memset(hi + n, 0, chunk_elems - n);
+    *raw = (const unsigned char *)z; /* native order: little-endian, as the digest assumes */
+    return wide;
 }
 
 typedef struct {
@@ -594,26 +676,39 @@ static int write_panel(tm_output *o, const tm_run *run, hsize_t period, tm_error
                 j++;
             }
     int threads = o->threads;
-    /* Compression and hashing in parallel; HDF5 calls stay on one thread. */
+    /* Compression and hashing in parallel; HDF5 calls stay on one thread.
+     * Chunks are deflated by tm_panel_deflate (one block of literals with a
+     * Huffman code fitted to the chunk), which any zlib inflater reads and
+     * which costs a fraction of zlib's deflate; see docs/performance.md. */
 #pragma omp parallel num_threads(threads)
     {
-        unsigned char *scratch = malloc(TM_PANEL_CHUNK * 2);
+        size_t cap = tm_panel_deflate_bound(TM_PANEL_CHUNK * 2);
+        unsigned char *scratch = malloc(TM_PANEL_CHUNK), *wide = malloc(TM_PANEL_CHUNK * 2), *out = malloc(cap);
 #pragma omp for schedule(dynamic, 1)
         for (size_t k = 0; k < n_jobs; k++) {
             chunk_job *job = &jobs[k];
-            hsize_t chunk_elems = o->panels[job->sector].n < TM_PANEL_CHUNK ? o->panels[job->sector].n : TM_PANEL_CHUNK;
-            size_t elem = job->which == 0 ? 2 : 1;
-            const void *src = job->which == 0 ? (const void *)(tm_run_firm_z(run, job->sector) + job->offset)
-                                              : (const void *)(tm_run_firm_markets(run, job->sector) + job->offset);
-            job->buf = malloc(compressBound(chunk_elems * elem));
-            if (!scratch || !job->buf ||
-                compress_chunk(src, job->n, elem, chunk_elems, scratch, job->buf, &job->len)) {
+            const panel_ds *pd = &o->panels[job->sector];
+            size_t chunk_elems = (size_t)(pd->n < TM_PANEL_CHUNK ? pd->n : TM_PANEL_CHUNK);
+            size_t elem = job->which == 0 ? (size_t)pd->z_bytes : 1;
+            if (!scratch || !wide || !out) {
                 job->failed = 1;
                 continue;
             }
-            tm_fingerprint(src, job->n * elem, job->hash);
+            const unsigned char *raw;
+            const unsigned char *bytes = panel_chunk_bytes(run, job->sector, job->which, pd->z_bytes, job->offset,
+                                                           (size_t)job->n, chunk_elems, scratch, wide, &raw);
+            job->len = tm_panel_deflate(bytes, chunk_elems * elem, out, cap);
+            job->buf = job->len ? malloc(job->len) : NULL;
+            if (!job->buf) {
+                job->failed = 1;
+                continue;
+            }
+            memcpy(job->buf, out, job->len);
+            tm_fingerprint(raw, (size_t)job->n * elem, job->hash);
         }
         free(scratch);
+        free(wide);
+        free(out);
     }
     int rc = 0;
     for (int s = 0; s < p->n_sectors; s++) {
@@ -648,10 +743,21 @@ int tm_output_period(tm_output *o, const tm_run *run, tm_error *err)
     int regime[TM_MAX_DEST];
     for (int d = 0; d < o->p->n_dest; d++)
         regime[d] = r->regime[d];
-    const void *slabs[] = {label,        r->serving,     r->entrants,    r->exiters,
+    const int x = o->p->exact; /* counts as expected masses */
+    const void *slabs[] = {label,
+                           x ? (const void *)r->x_serving : r->serving,
+                           x ? (const void *)r->x_entrants : r->entrants,
+                           x ? (const void *)r->x_exiters : r->exiters,
                            r->export_value, r->tariff_paid, r->mean_log_productivity, r->top10_share,
-                           r->firms_by_set, r->deaths,   &r->non_us_share, regime,
-                           r->tariff,       r->firms_by_z_set};
+                           x ? (const void *)r->x_firms_by_set : r->firms_by_set,
+                           x ? (const void *)r->x_deaths : r->deaths,
+                           &r->non_us_share, regime, r->tariff,
+                           x ? (const void *)r->x_firms_by_z_set : r->firms_by_z_set,
+                           x ? (const void *)r->x_by_level : r->by_level,
+                           r->entrant_value,
+                           o->p->n_types > 1 ? (x ? (const void *)r->x_firms_by_type_z_set : r->firms_by_type_z_set)
+                                             : r->spells,
+                           r->spells};
     hsize_t period = o->series[0].dims[0];
     for (int i = 0; i < o->n_series; i++)
         if (series_append(&o->series[i], slabs[i]))
@@ -683,7 +789,7 @@ typedef struct {
 
 static int write_events(tm_output *o, tm_sha256 *sha)
 {
-    static const char *const kinds[] = {"regime", "tariff", "escalation", "release", "sunk_cost"};
+    static const char *const kinds[] = {"regime", "tariff", "escalation", "release", "sunk_cost", "transition"};
     hsize_t n = (hsize_t)o->n_events;
     event_row *rows = calloc(n ? n : 1, sizeof *rows);
     if (!rows)
@@ -1197,6 +1303,16 @@ int tm_output_resume(const char *path, const tm_params *p, const tm_run *run, co
         snprintf(where, sizeof where, "panel/%s/markets", p->sector[s].name);
         pd->markets = H5Dopen2(o->file, where, H5P_DEFAULT);
         rc = pd->z < 0 || pd->markets < 0 || H5Dset_extent(pd->z, pdims) < 0 || H5Dset_extent(pd->markets, pdims) < 0;
+        if (!rc) {
+            /* The stored width of z_index, from the file (it follows the
+             * grid size, but the file is what the chunks must match). */
+            hid_t zt = H5Dget_type(pd->z);
+            size_t zb = zt < 0 ? 0 : H5Tget_size(zt);
+            if (zt >= 0)
+                H5Tclose(zt);
+            rc = zb != 1 && zb != 2;
+            pd->z_bytes = (int)zb;
+        }
     }
     double elapsed = 0;
     o->n_events = counts[2];

@@ -24,6 +24,8 @@ enum {
     P_OPTIONAL = 1u << 2, /* absent means unset (NaN, or empty text) */
     P_REQUIRED = 1u << 3, /* must be given */
     P_NODUMP = 1u << 4,   /* resolved elsewhere; not in the canonical text */
+    P_QUIET = 1u << 5,    /* in the canonical text only when not at its default, so that
+                           * files written before the parameter existed keep their digests */
 };
 
 typedef struct {
@@ -43,6 +45,10 @@ typedef struct {
 static const char *const model_choices[] = {"myopic", "dynamic", "learning", NULL};
 static const char *const grid_choices[] = {"rouwenhorst", "tauchen", NULL};
 static const char *const sunk_choices[] = {"full", "annuity", NULL};
+static const char *const aggregation_choices[] = {"firms", "exact", NULL};
+static const char *const solver_choices[] = {"auto", "joint", NULL};
+static const char *const timing_choices[] = {"current", "next", NULL};
+static const char *const death_choices[] = {"constant", "productivity", "profitability", NULL};
 
 #define F(field) offsetof(tm_params, field)
 #define NOSRC "-"
@@ -54,6 +60,8 @@ static const pdesc run_desc[] = {
     {"periods", P_INT, F(periods), "12", 1, 100000, 0, "periods", "T", "number of logged periods", NOSRC, NULL},
     {"periods_per_year", P_INT, F(periods_per_year), "4", 1, 12, 0, "1/year", "", "periods per year: 1, 2, 4 or 12", NOSRC, NULL},
     {"burn_in", P_INT, F(burn_in), "80", 0, 100000, 0, "periods", "", "unlogged periods before start, regimes held at their initial state", NOSRC, NULL},
+    {"aggregation", P_ENUM, F(exact), "firms", 0, 0, P_QUIET, "", "", "firms: simulate every firm; exact: iterate the distribution of firms over (productivity, market state) under the same policies, giving noise-free aggregates (counts become expected numbers of firms)", NOSRC, aggregation_choices},
+    {"spells", P_BOOL, F(spells), "false", 0, 0, P_QUIET, "", "", "count completed export spells by length (series completed_spells; 1 byte a firm per destination)", NOSRC, NULL},
 };
 
 static const pdesc productivity_desc[] = {
@@ -69,12 +77,19 @@ static const pdesc demand_desc[] = {
 static const pdesc decision_desc[] = {
     {"myopic_sunk", P_ENUM, F(myopic_sunk), "full", 0, 0, 0, "", "", "myopic firms weigh the sunk cost in full or as an annuity", NOSRC, sunk_choices},
     {"logit_scale", P_DOUBLE, F(logit_scale), "0", 0, 1e6, 0, "model money", "lambda", "scale of logit choice noise; 0 = exact argmax", NOSRC, NULL},
+    {"timing", P_ENUM, F(timing), "current", 0, 0, P_QUIET, "", "", "current: a market choice takes effect this period; next: firms decide and pay the entry or continuation cost now for next period's market state", NOSRC, timing_choices},
     {"discount", P_DOUBLE, F(discount), "0.985", 0, 1, P_MAX_OPEN, "per period", "beta", "discount factor per period", NOSRC, NULL},
     {"tolerance", P_DOUBLE, F(dp_tolerance), "1e-7", 0, 1, P_MIN_OPEN, "model money", "epsilon", "dynamic models: value iteration stops when its sup-norm error bound is below this", NOSRC, NULL},
+    {"solver", P_ENUM, F(dp_solver), "auto", 0, 0, P_QUIET, "", "", "dynamic models: auto solves one programme per destination when markets are independent (capacity.elasticity 0), the same solution far faster; joint always solves over all destinations together", NOSRC, solver_choices},
     {"max_iterations", P_INT, F(dp_max_iterations), "20000", 1, 10000000, 0, "iterations", "", "dynamic models: value iteration cap; reaching it is an error", NOSRC, NULL},
     {"belief_points", P_INT, F(belief_points), "5", 2, 64, 0, "points", "G", "learning: points of each destination's hazard grid h_k = hazard_max k / (G - 1)", NOSRC, NULL},
     {"hazard_max", P_DOUBLE, F(hazard_max), "0.5", 0, 1, P_MIN_OPEN, "per period", "h_max", "learning: top of the hazard grid", NOSRC, NULL},
     {"forgetting", P_DOUBLE, F(forgetting), "1", 0, 1, P_MIN_OPEN, "", "omega", "learning: weight kept on past evidence each observation (1 = none forgotten)", NOSRC, NULL},
+};
+
+static const pdesc types_desc[] = {
+    {"points", P_INT, F(type_points), "1", 1, TM_MAX_TYPE_POINTS, P_QUIET, "points", "", "firm-by-destination demand types: equally likely multipliers per destination, drawn at birth for life (1 = none); points^destinations types, at most 256", "Eaton, Kortum and Kramarz (2011): firm-destination demand shocks [P]", NULL},
+    {"dispersion", P_DOUBLE, F(type_dispersion), "0", 0, 5, P_QUIET, "log points", "sigma_a", "log s.d. of the firm-by-destination demand multiplier (lognormal, mean 1)", NOSRC, NULL},
 };
 
 static const pdesc capacity_desc[] = {
@@ -92,7 +107,10 @@ static const pdesc sector_desc[] = {
     {"firms", P_INT64, F(firms), "2000", 1, 100000000, 0, "firms", "n_s", "number of firm slots (constant: deaths are replaced)", NOSRC, NULL},
     {"persistence", P_DOUBLE, F(persistence), "0.95", 0, 1, P_MAX_OPEN, "per period", "rho_s", "AR(1) persistence of log productivity", NOSRC, NULL},
     {"volatility", P_DOUBLE, F(volatility), "0.1", 0, 5, P_MIN_OPEN, "log points", "sigma_s", "s.d. of log-productivity innovations", NOSRC, NULL},
-    {"death_rate", P_DOUBLE, F(death_rate), "0.01", 0, 1, P_MAX_OPEN, "per period", "delta_s", "probability a firm dies (and is replaced by an entrant)", NOSRC, NULL},
+    {"death_rate", P_DOUBLE, F(death_rate), "0.01", 0, 1, P_MAX_OPEN, "per period", "delta_s", "probability a firm dies (and is replaced by an entrant); death_rule constant", NOSRC, NULL},
+    {"death_rule", P_ENUM, F(death_rule), "constant", 0, 0, P_QUIET, "", "", "constant: death_rate; productivity: clip(exp(-a z) + b, 0, 1) at log productivity z; profitability: clip(exp(-a exp((sigma - 1) z)) + b, 0, 1)", NOSRC, death_choices},
+    {"death_slope", P_DOUBLE, F(death_slope), "0", -100, 100, P_QUIET, "1/log point", "a", "death_rule productivity or profitability: slope a of clip(exp(-a x) + b, 0, 1), x = z or exp((sigma - 1) z)", NOSRC, NULL},
+    {"death_shift", P_DOUBLE, F(death_shift), "0", -1, 1, P_QUIET, "per period", "b", "death_rule productivity or profitability: shift b of clip(exp(-a x) + b, 0, 1)", NOSRC, NULL},
     {"hazard_prior_mean", P_DOUBLE, F(hazard_prior_mean), "0.05", 0, 1, 0, "per period", "m_s", "learning: prior mean of the hazard of an escalation, every destination", NOSRC, NULL},
     {"hazard_prior_strength", P_DOUBLE, F(hazard_prior_strength), "10", 0, 1e12, P_MIN_OPEN, "observations", "n_s", "learning: prior Beta(m n, (1 - m) n) is worth n observations", NOSRC, NULL},
 };
@@ -142,18 +160,22 @@ typedef struct {
     const char *name;
     const pdesc *desc;
     size_t n;
+    const char *const *structural; /* keys the section's loader reads itself */
 } section;
 
+static const char *const types_structural[] = {"destinations", NULL};
+
 static const section root_sections[] = {
-    {"run", run_desc, COUNT(run_desc)},
-    {"productivity", productivity_desc, COUNT(productivity_desc)},
-    {"demand", demand_desc, COUNT(demand_desc)},
-    {"decision", decision_desc, COUNT(decision_desc)},
-    {"capacity", capacity_desc, COUNT(capacity_desc)},
-    {"interactions", interactions_desc, COUNT(interactions_desc)},
+    {"run", run_desc, COUNT(run_desc), NULL},
+    {"productivity", productivity_desc, COUNT(productivity_desc), NULL},
+    {"demand", demand_desc, COUNT(demand_desc), NULL},
+    {"demand_types", types_desc, COUNT(types_desc), types_structural},
+    {"decision", decision_desc, COUNT(decision_desc), NULL},
+    {"capacity", capacity_desc, COUNT(capacity_desc), NULL},
+    {"interactions", interactions_desc, COUNT(interactions_desc), NULL},
 };
 
-static const char *const root_structural[] = {"sectors", "destinations", "events", NULL};
+static const char *const root_structural[] = {"sectors", "destinations", "events", "experience", NULL};
 
 /* ------------------------------------------------------------------------
  * Messages
@@ -658,12 +680,14 @@ static int load_sectors(tm_params *p, const tm_ynode *root, tm_error *err)
     return 0;
 }
 
-static int load_matrix(tm_destination *dest, const tm_ynode *node, const char *path, tm_error *err)
+/* A regime transition matrix of `dest` into out (rows sum to 1). */
+static int load_matrix(const tm_destination *dest, double (*out)[TM_MAX_REGIMES], const tm_ynode *node,
+                       const char *path, tm_error *err)
 {
     int n = dest->n_regimes;
     if (!node) {
         if (n == 1) {
-            dest->transition[0][0] = 1.0;
+            out[0][0] = 1.0;
             return 0;
         }
         return fail_at(err, NULL, path,
@@ -687,7 +711,7 @@ static int load_matrix(tm_destination *dest, const tm_ynode *node, const char *p
             if (cell->kind != TM_Y_SCALAR || parse_double(cell->value, &v) || v < 0 || v > 1)
                 return fail_at(err, cell, rpath, "found \"%s\", expected a probability in [0, 1]",
                                cell->kind == TM_Y_SCALAR ? cell->value : "(not a number)");
-            dest->transition[i][j] = v;
+            out[i][j] = v;
             sum += v;
         }
         if (fabs(sum - 1.0) > 1e-9)
@@ -774,7 +798,7 @@ static int load_destinations(tm_params *p, const tm_ynode *root, tm_error *err)
             }
         }
         snprintf(path, sizeof path, "%s.transition", prefix);
-        if (load_matrix(dest, tm_ytree_get(dn, "transition", NULL), path, err))
+        if (load_matrix(dest, dest->transition, tm_ytree_get(dn, "transition", NULL), path, err))
             return -1;
         dest->initial_regime = 0;
         if (dest->initial_regime_name[0]) {
@@ -829,6 +853,192 @@ static int load_markets(tm_params *p, const tm_ynode *root, tm_error *err)
     return 0;
 }
 
+/* A list of numbers, each in [lo, hi] (lo excluded when lo_open). */
+static int load_numbers(const tm_ynode *node, const char *path, int n, double lo, int lo_open, double hi,
+                        const char *what, double *out, tm_error *err)
+{
+    if (node->kind != TM_Y_SEQ || (int)node->n != n)
+        return fail_at(err, node, path, "expected a list of %d %s (one per experience level, level 1 first)", n,
+                       what);
+    for (int k = 0; k < n; k++) {
+        const tm_ynode *cell = node->items[k];
+        double v;
+        if (cell->kind != TM_Y_SCALAR || parse_double(cell->value, &v) || (lo_open ? v <= lo : v < lo) || v > hi)
+            return fail_at(err, cell, path, "item %d: found \"%s\", expected %s in %s%g, %g]", k + 1,
+                           cell->kind == TM_Y_SCALAR ? cell->value : "(not a number)", what, lo_open ? "(" : "[",
+                           lo, hi);
+        out[k] = v;
+    }
+    return 0;
+}
+
+static int load_experience(tm_params *p, const tm_ynode *root, tm_error *err)
+{
+    tm_experience *x = &p->experience;
+    memset(x, 0, sizeof *x);
+    x->levels = 1;
+    for (int k = 0; k < TM_MAX_LEVELS; k++) {
+        x->demand[k] = x->iceberg[k] = x->fixed_cost[k] = 1.0;
+        x->transition[k][k] = 1.0;
+    }
+    const tm_ynode *node = tm_ytree_get(root, "experience", NULL);
+    if (node) {
+        if (require_map(node, "experience", err))
+            return -1;
+        static const char *const keys[] = {"levels", "demand", "iceberg", "fixed_cost", "transition", NULL};
+        for (size_t k = 0; k < node->n; k++)
+            if (!in_list(node->keys[k], keys)) {
+                char path[300], expected[400];
+                snprintf(path, sizeof path, "experience.%s", node->keys[k]);
+                describe_choices(expected, sizeof expected, node->keys[k], keys, 5);
+                tm_ynode where = key_node(node, k);
+                return fail_at(err, &where, path, "unknown key; %s", expected);
+            }
+        const tm_ynode *ln = tm_ytree_get(node, "levels", NULL);
+        long long levels = 1;
+        if (ln && (ln->kind != TM_Y_SCALAR || parse_int(ln->value, &levels) || levels < 1 || levels > TM_MAX_LEVELS))
+            return fail_at(err, ln, "experience.levels", "found \"%s\", expected an integer in [1, %d]",
+                           ln->kind == TM_Y_SCALAR ? ln->value : "(not a number)", TM_MAX_LEVELS);
+        x->levels = (int)levels;
+        int K = x->levels;
+        const tm_ynode *v;
+        if ((v = tm_ytree_get(node, "demand", NULL)) &&
+            load_numbers(v, "experience.demand", K, 0, 1, 1e6, "demand multipliers", x->demand, err))
+            return -1;
+        if ((v = tm_ytree_get(node, "iceberg", NULL)) &&
+            load_numbers(v, "experience.iceberg", K, 0, 1, 100, "iceberg multipliers", x->iceberg, err))
+            return -1;
+        if ((v = tm_ytree_get(node, "fixed_cost", NULL)) &&
+            load_numbers(v, "experience.fixed_cost", K, 0, 0, 1e6, "fixed-cost multipliers", x->fixed_cost, err))
+            return -1;
+        if ((v = tm_ytree_get(node, "transition", NULL))) {
+            if (v->kind != TM_Y_SEQ || (int)v->n != K)
+                return fail_at(err, v, "experience.transition",
+                               "expected %d rows of %d probabilities (row k: next level of a firm that keeps serving at level k)",
+                               K, K);
+            for (int i = 0; i < K; i++) {
+                char path[64];
+                snprintf(path, sizeof path, "experience.transition[%d]", i);
+                if (load_numbers(v->items[i], path, K, 0, 0, 1, "probabilities", x->transition[i], err))
+                    return -1;
+                double sum = 0;
+                for (int j = 0; j < K; j++)
+                    sum += x->transition[i][j];
+                if (fabs(sum - 1.0) > 1e-9)
+                    return fail_at(err, v->items[i], path, "row sums to %.12g, expected 1", sum);
+            }
+        } else if (K > 1) {
+            return fail_at(err, node, "experience.transition",
+                           "missing; expected %d rows of %d probabilities (row k: next level of a firm that keeps serving at level k)",
+                           K, K);
+        }
+    }
+    int states = tm_params_n_states(p);
+    if (states > TM_MAX_STATES)
+        return fail_at(err, node, "experience.levels",
+                       "%d levels and %d destinations make %d market states ((levels + 1)^destinations); at most %d are supported",
+                       x->levels, p->n_dest, states, TM_MAX_STATES);
+    return 0;
+}
+
+/* Standard normal CDF and its inverse (bisection; exact enough for bin edges). */
+static double norm_cdf(double x)
+{
+    return 0.5 * erfc(-x / sqrt(2.0));
+}
+
+static double norm_quantile(double q)
+{
+    double lo = -40.0, hi = 40.0;
+    for (int i = 0; i < 200; i++) {
+        double mid = 0.5 * (lo + hi);
+        if (norm_cdf(mid) < q)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
+static int resolve_types(tm_params *p, const tm_ynode *root, tm_error *err)
+{
+    /* Which destinations the types vary over: demand_types.destinations
+     * (a list of names), every destination by default. */
+    const tm_ynode *sec = tm_ytree_get(root, "demand_types", NULL);
+    const tm_ynode *list = sec && sec->kind == TM_Y_MAP ? tm_ytree_get(sec, "destinations", NULL) : NULL;
+    int n_typed = 0;
+    for (int d = 0; d < p->n_dest; d++)
+        p->type_dest[d] = list ? -1 : n_typed++;
+    if (list) {
+        if (list->kind != TM_Y_SEQ || list->n == 0)
+            return fail_at(err, list, "demand_types.destinations", "expected a list of destination names");
+        for (size_t i = 0; i < list->n; i++) {
+            const tm_ynode *item = list->items[i];
+            int d = item->kind == TM_Y_SCALAR ? find_dest(p, item->value) : -1;
+            if (d < 0) {
+                const char *names[TM_MAX_DEST];
+                for (int e = 0; e < p->n_dest; e++)
+                    names[e] = p->dest[e].name;
+                return unknown_name(err, item, "demand_types.destinations", "destination",
+                                    item->kind == TM_Y_SCALAR ? item->value : "(not a name)", names, (size_t)p->n_dest);
+            }
+            if (p->type_dest[d] >= 0)
+                return fail_at(err, item, "demand_types.destinations", "%s is listed twice", item->value);
+            p->type_dest[d] = n_typed++;
+        }
+    }
+    int n = 1;
+    for (int i = 0; i < n_typed && n <= TM_MAX_TYPES; i++)
+        n *= p->type_points;
+    if (n > TM_MAX_TYPES) {
+        return fail_at(err, sec ? tm_ytree_get(sec, "points", NULL) : NULL, "demand_types.points",
+                       "%d points and %d destinations make more than %d types (points^destinations); expected fewer points",
+                       p->type_points, n_typed, TM_MAX_TYPES);
+    }
+    p->n_types = n;
+    /* Bin j of k equally likely bins of a standard normal X: the mean of
+     * exp(sigma X) over the bin, divided by E[exp(sigma X)], so that the
+     * multipliers average exactly 1. */
+    int k = p->type_points;
+    double sigma = p->type_dispersion;
+    for (int j = 0; j < k; j++) {
+        double a = j == 0 ? -INFINITY : norm_quantile((double)j / k);
+        double b = j == k - 1 ? INFINITY : norm_quantile((double)(j + 1) / k);
+        double mass = norm_cdf(b - sigma) - norm_cdf(a - sigma);
+        p->type_multiplier[j] = k == 1 ? 1.0 : mass * (double)k;
+    }
+    return 0;
+}
+
+double tm_params_type_multiplier(const tm_params *p, int t, int d)
+{
+    if (p->type_dest[d] < 0)
+        return 1.0;
+    for (int e = 0; e < p->type_dest[d]; e++)
+        t /= p->type_points;
+    return p->type_multiplier[t % p->type_points];
+}
+
+int tm_params_n_states(const tm_params *p)
+{
+    int n = 1;
+    for (int d = 0; d < p->n_dest; d++) {
+        n *= p->experience.levels + 1;
+        if (n > 1 << 20)
+            break;
+    }
+    return n;
+}
+
+double tm_params_death_probability(const tm_params *p, const tm_sector *sector, double z)
+{
+    if (sector->death_rule == TM_DEATH_CONSTANT)
+        return sector->death_rate;
+    double x = sector->death_rule == TM_DEATH_PROFITABILITY ? exp((p->elasticity - 1.0) * z) : z;
+    double q = exp(-sector->death_slope * x) + sector->death_shift;
+    return q < 0.0 ? 0.0 : q > 1.0 ? 1.0 : q;
+}
+
 static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
 {
     const tm_ynode *node = tm_ytree_get(root, "events", NULL);
@@ -847,7 +1057,8 @@ static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
         const tm_ynode *en = node->items[k];
         char prefix[64];
         snprintf(prefix, sizeof prefix, "events[%zu]", k);
-        if (apply_scope(event_desc, COUNT(event_desc), en, ev, prefix, NULL, 1, p->periods_per_year, err))
+        static const char *const structural[] = {"transition", NULL};
+        if (apply_scope(event_desc, COUNT(event_desc), en, ev, prefix, structural, 1, p->periods_per_year, err))
             return -1;
         char path[200];
         int index;
@@ -880,14 +1091,21 @@ static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
                                     names, (size_t)p->n_sectors);
             }
         }
+        const tm_ynode *tn = tm_ytree_get(en, "transition", NULL);
         int actions = (ev->regime_name[0] != 0) + !isnan(ev->tariff) + !isnan(ev->escalation_scale) + ev->release +
-                      !isnan(ev->sunk_cost_scale);
+                      !isnan(ev->sunk_cost_scale) + (tn != NULL);
         if (actions != 1)
             return fail_at(err, en, prefix,
-                           "%s; expected exactly one of `regime`, `tariff`, `escalation_scale`, `sunk_cost_scale` or `release: true`",
+                           "%s; expected exactly one of `regime`, `tariff`, `escalation_scale`, `sunk_cost_scale`, "
+                           "`transition` or `release: true`",
                            actions ? "several actions in one event" : "no action");
         ev->regime = -1;
-        if (ev->regime_name[0]) {
+        if (tn) {
+            ev->kind = TM_EVENT_TRANSITION;
+            snprintf(path, sizeof path, "%s.transition", prefix);
+            if (load_matrix(dest, ev->transition, tn, path, err))
+                return -1;
+        } else if (ev->regime_name[0]) {
             ev->kind = TM_EVENT_REGIME;
             ev->regime = find_regime(dest, ev->regime_name);
             if (ev->regime < 0) {
@@ -1049,8 +1267,51 @@ static void dump_scope(sbuf *sb, const pdesc *desc, size_t n, const void *obj, i
             continue;
         char value[TM_NOTE_MAX * 2 + 8];
         format_value(d, obj, value, sizeof value);
+        if ((d->flags & P_QUIET) && d->def && strcmp(value, d->def) == 0)
+            continue;
         sb_printf(sb, "%*s%s: %s\n", indent, "", d->key, value);
     }
+}
+
+/* "key:" then one "- [a, b, ...]" line per row. */
+static void dump_rows(sbuf *sb, const char *key, int indent, const double *m, int rows, int cols, int stride)
+{
+    sb_printf(sb, "%s:\n", key);
+    for (int i = 0; i < rows; i++) {
+        sb_printf(sb, "%*s- [", indent, "");
+        for (int j = 0; j < cols; j++) {
+            char v[64];
+            format_double(m[i * stride + j], v, sizeof v);
+            sb_printf(sb, "%s%s", j ? ", " : "", v);
+        }
+        sb_printf(sb, "]\n");
+    }
+}
+
+static void dump_matrix(sbuf *sb, const char *key, int indent, const double (*m)[TM_MAX_REGIMES], int n)
+{
+    dump_rows(sb, key, indent, &m[0][0], n, n, TM_MAX_REGIMES);
+}
+
+/* The experience section, only when there are experience states (files
+ * without them keep the canonical text they always had). */
+static void dump_experience(sbuf *sb, const tm_experience *x)
+{
+    if (x->levels <= 1)
+        return;
+    sb_printf(sb, "experience:\n  levels: %d\n", x->levels);
+    const char *names[3] = {"demand", "iceberg", "fixed_cost"};
+    const double *rows[3] = {x->demand, x->iceberg, x->fixed_cost};
+    for (int i = 0; i < 3; i++) {
+        sb_printf(sb, "  %s: [", names[i]);
+        for (int k = 0; k < x->levels; k++) {
+            char v[64];
+            format_double(rows[i][k], v, sizeof v);
+            sb_printf(sb, "%s%s", k ? ", " : "", v);
+        }
+        sb_printf(sb, "]\n");
+    }
+    dump_rows(sb, "  transition", 4, &x->transition[0][0], x->levels, x->levels, TM_MAX_LEVELS);
 }
 
 static char *canonical_text(const tm_params *p)
@@ -1058,9 +1319,32 @@ static char *canonical_text(const tm_params *p)
     sbuf sb = {0};
     sb_printf(&sb, "# tradeabm resolved parameters (canonical form)\n");
     for (size_t i = 0; i < COUNT(root_sections); i++) {
-        sb_printf(&sb, "%s:\n", root_sections[i].name);
-        dump_scope(&sb, root_sections[i].desc, root_sections[i].n, p, 2, 0);
+        /* A section whose parameters are all quiet defaults is left out. */
+        sbuf item = {0};
+        dump_scope(&item, root_sections[i].desc, root_sections[i].n, p, 2, 0);
+        if (root_sections[i].structural == types_structural) {
+            /* The destinations the types vary over, unless all of them. */
+            int all = 1;
+            for (int d = 0; d < p->n_dest; d++)
+                all &= p->type_dest[d] == d;
+            if (!all) {
+                sb_printf(&item, "  destinations: [");
+                for (int k = 0, first = 1; k < p->n_dest; k++)
+                    for (int d = 0; d < p->n_dest; d++)
+                        if (p->type_dest[d] == k) {
+                            sb_printf(&item, "%s%s", first ? "" : ", ", p->dest[d].name);
+                            first = 0;
+                        }
+                sb_printf(&item, "]\n");
+            }
+        }
+        if (item.failed)
+            sb.failed = 1;
+        if (item.buf && item.len)
+            sb_printf(&sb, "%s:\n%s", root_sections[i].name, item.buf);
+        free(item.buf);
     }
+    dump_experience(&sb, &p->experience);
     sb_printf(&sb, "sectors:\n");
     for (int s = 0; s < p->n_sectors; s++) {
         const tm_sector *sec = &p->sector[s];
@@ -1089,16 +1373,7 @@ static char *canonical_text(const tm_params *p)
                 sb_printf(&sb, "          %s: %s\n", p->sector[s].name, v);
             }
         }
-        sb_printf(&sb, "    transition:\n");
-        for (int i = 0; i < dest->n_regimes; i++) {
-            sb_printf(&sb, "      - [");
-            for (int j = 0; j < dest->n_regimes; j++) {
-                char v[64];
-                format_double(dest->transition[i][j], v, sizeof v);
-                sb_printf(&sb, "%s%s", j ? ", " : "", v);
-            }
-            sb_printf(&sb, "]\n");
-        }
+        dump_matrix(&sb, "    transition", 6, dest->transition, dest->n_regimes);
     }
     if (p->n_events) {
         sb_printf(&sb, "events:\n");
@@ -1113,6 +1388,9 @@ static char *canonical_text(const tm_params *p)
             item.buf[2] = '-'; /* "    at: ..." becomes "  - at: ..." */
             sb_printf(&sb, "%s", item.buf);
             free(item.buf);
+            const tm_event *ev = &p->event[e];
+            if (ev->kind == TM_EVENT_TRANSITION)
+                dump_matrix(&sb, "    transition", 6, ev->transition, p->dest[ev->destination].n_regimes);
         }
     }
     if (sb.failed) {
@@ -1174,13 +1452,14 @@ static int resolve(tm_params *p, const tm_ynode *root, tm_error *err)
         return fail_at(err, ppy_node, "run.periods_per_year", "found %d, expected 1, 2, 4 or 12", ppy);
     for (size_t i = 0; i < COUNT(root_sections); i++) {
         const section *sec = &root_sections[i];
-        if (apply_scope(sec->desc, sec->n, tm_ytree_get(root, sec->name, NULL), p, sec->name, NULL, 1, ppy, err))
+        if (apply_scope(sec->desc, sec->n, tm_ytree_get(root, sec->name, NULL), p, sec->name, sec->structural, 1, ppy,
+                        err))
             return -1;
     }
     p->periods_per_year = ppy;
     tm_period_parse(p->start, ppy, &p->start_index);
     if (load_sectors(p, root, err) || load_destinations(p, root, err) || load_markets(p, root, err) ||
-        load_events(p, root, err))
+        load_experience(p, root, err) || load_events(p, root, err) || resolve_types(p, root, err))
         return -1;
     return 0;
 }
@@ -1306,6 +1585,12 @@ void tm_params_doc(FILE *out)
     fprintf(out, "| `destinations.<dest>.regimes.<regime>.sector_tariffs.<sector>` | number | regime tariff | [0, 10] | fraction | t(d,s,r) | tariff of one sector in this regime | - |\n");
     fprintf(out, "| `destinations.<dest>.transition` | matrix | [[1]] with one regime | rows sum to 1 | per period | P_d | regime transition probabilities, rows and columns in regime order | - |\n");
     doc_scope(out, "events[].", event_desc, COUNT(event_desc));
+    fprintf(out, "| `events[].transition` | matrix | - | rows sum to 1 | per period | P_d(t) | from this date the destination's regime transition matrix (a list of such events is a time-varying process; `anticipated` says whether firms know it in advance) | - |\n");
+    fprintf(out, "| `experience.levels` | integer | 1 | [1, %d] | levels | K | experience levels per market (1 = none); (K + 1)^destinations <= %d |  - |\n", TM_MAX_LEVELS, TM_MAX_STATES);
+    fprintf(out, "| `experience.demand` | list | [1, ...] | (0, 1e6] | | | demand multiplier of level k (level 1 first) | - |\n");
+    fprintf(out, "| `experience.iceberg` | list | [1, ...] | (0, 100] | | | iceberg-cost multiplier of level k | - |\n");
+    fprintf(out, "| `experience.fixed_cost` | list | [1, ...] | [0, 1e6] | | | fixed-cost multiplier of level k | - |\n");
+    fprintf(out, "| `experience.transition` | matrix | identity | rows sum to 1 | per period | Q | row k: law of next period's level of a firm that keeps serving at level k; entry lands in level 1 | - |\n");
 }
 
 /* ------------------------------------------------------------------------

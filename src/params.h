@@ -17,10 +17,41 @@
 #define TM_NAME_MAX 32
 #define TM_NOTE_MAX 160
 #define TM_LABEL_MAX 16
+/* Experience levels per market, and the joint market states (a firm's
+ * level in every destination, 0 = not serving) that fit in one byte. */
+#define TM_MAX_LEVELS 8
+#define TM_MAX_STATES 64
+/* Completed export spells are counted by length 1 .. TM_SPELL_MAX - 1
+ * periods, longer ones in the last bin. */
+#define TM_SPELL_MAX 41
+/* Firm-by-destination demand types: points per destination, and types. */
+#define TM_MAX_TYPE_POINTS 8
+#define TM_MAX_TYPES 256
 
 typedef enum { TM_MODEL_MYOPIC = 0, TM_MODEL_DYNAMIC, TM_MODEL_LEARNING } tm_model_kind;
 typedef enum { TM_GRID_ROUWENHORST = 0, TM_GRID_TAUCHEN } tm_grid_method;
 typedef enum { TM_SUNK_FULL = 0, TM_SUNK_ANNUITY } tm_sunk_rule;
+/* When a market choice takes effect: this period, or next period (firms
+ * decide and pay now for next period's market state). */
+typedef enum { TM_TIMING_CURRENT = 0, TM_TIMING_NEXT } tm_timing;
+/* Dynamic programmes: one per destination when markets are independent
+ * (auto), or always over all destinations jointly. */
+typedef enum { TM_SOLVER_AUTO = 0, TM_SOLVER_JOINT } tm_solver;
+/* Death probability: constant, clip(exp(-a z) + b, 0, 1) in log productivity
+ * z, or clip(exp(-a exp((sigma - 1) z)) + b, 0, 1) in profitability. */
+typedef enum { TM_DEATH_CONSTANT = 0, TM_DEATH_PRODUCTIVITY, TM_DEATH_PROFITABILITY } tm_death_rule;
+
+/* Market-specific experience (docs/model.md): level k = 1..K of a firm
+ * serving a market scales demand, the iceberg cost and the fixed cost;
+ * entry lands in level 1; a firm that keeps serving moves from level k to
+ * level k' with probability transition[k-1][k'-1]; leaving resets it. */
+typedef struct {
+    int levels; /* K; 1 = no experience states */
+    double demand[TM_MAX_LEVELS];
+    double iceberg[TM_MAX_LEVELS];
+    double fixed_cost[TM_MAX_LEVELS];
+    double transition[TM_MAX_LEVELS][TM_MAX_LEVELS];
+} tm_experience;
 
 /* Demand and trade costs of one sector in one destination (DESIGN eq. pi). */
 typedef struct {
@@ -35,7 +66,10 @@ typedef struct {
     int64_t firms;
     double persistence; /* rho_s of the log-productivity AR(1) */
     double volatility;  /* sigma_s, innovation s.d. */
-    double death_rate;  /* delta_s per period */
+    double death_rate;  /* delta_s per period (death_rule constant) */
+    int death_rule;     /* tm_death_rule */
+    double death_slope; /* a: productivity rule clip(exp(-a z) + b, 0, 1) */
+    double death_shift; /* b */
     double hazard_prior_mean;     /* learning: prior mean of the escalation hazard */
     double hazard_prior_strength; /* learning: prior weight in observations */
     tm_market market[TM_MAX_DEST];
@@ -64,6 +98,7 @@ typedef enum {
     TM_EVENT_ESCALATION,     /* scale the hazards of moving to more restrictive regimes */
     TM_EVENT_RELEASE,        /* let a held regime follow its Markov chain again */
     TM_EVENT_SUNK_COST,      /* scale the sunk cost of entering a destination (a policy lever) */
+    TM_EVENT_TRANSITION,     /* replace the regime transition matrix (time-varying processes) */
 } tm_event_kind;
 
 typedef struct {
@@ -83,6 +118,7 @@ typedef struct {
     int release;
     int anticipated; /* known to forward-looking firms from the start of the run */
     char note[TM_NOTE_MAX];
+    double transition[TM_MAX_REGIMES][TM_MAX_REGIMES]; /* TM_EVENT_TRANSITION: the new matrix */
 } tm_event;
 
 typedef struct tm_params {
@@ -94,6 +130,8 @@ typedef struct tm_params {
     int periods;
     int periods_per_year;
     int burn_in;
+    int spells;            /* track each firm's export spells (run.spells) */
+    int exact;             /* run.aggregation: exact (iterate the distribution of firms) */
     /* productivity */
     int grid_points;
     int grid_method;
@@ -102,6 +140,8 @@ typedef struct tm_params {
     double elasticity;
     int myopic_sunk;
     double logit_scale;
+    int timing;            /* tm_timing */
+    int dp_solver;         /* tm_solver */
     double discount;
     double dp_tolerance;   /* value iteration: bound on the sup-norm error */
     int dp_max_iterations;
@@ -111,6 +151,17 @@ typedef struct tm_params {
     double capacity_elasticity;
     double spillover;
     double crowding;
+
+    tm_experience experience;
+    /* Firm-by-destination demand types: each firm draws, at birth and for
+     * life, one of `type_points` equally likely demand multipliers per
+     * destination (a lognormal of log s.d. type_dispersion cut into equal-
+     * probability bins, bin means, mean 1). n_types = points^n_dest. */
+    int type_points;
+    double type_dispersion;
+    int type_dest[TM_MAX_DEST]; /* position of d among the destinations with types, -1: none */
+    int n_types;
+    double type_multiplier[TM_MAX_TYPE_POINTS];
 
     int n_sectors;
     tm_sector *sector;
@@ -147,6 +198,16 @@ void tm_period_label(int index, int periods_per_year, char *buf, size_t size);
 /* Index of the destination named "US", or 0 if none is: the reference for
  * every "non-US share" (summary tables, series, moments, comparisons). */
 int tm_params_us_index(const tm_params *params);
+
+/* Death probability of a firm of `sector` with log productivity z. */
+double tm_params_death_probability(const tm_params *params, const tm_sector *sector, double z);
+
+/* Demand multiplier of firms of type t in destination d. */
+double tm_params_type_multiplier(const tm_params *params, int t, int d);
+
+/* Number of joint market states: (levels + 1)^n_dest (2^n_dest without
+ * experience states, the market sets). */
+int tm_params_n_states(const tm_params *params);
 
 /* Name of the model kind ("myopic", ...). */
 const char *tm_model_name(int model);

@@ -5,12 +5,18 @@
 
 int tm_policy_alloc(tm_policy *pol, int n_z, int n_sets, int logit)
 {
+    return tm_policy_alloc_rows(pol, n_z, n_sets, n_sets, logit);
+}
+
+int tm_policy_alloc_rows(tm_policy *pol, int n_z, int n_rows, int n_sets, int logit)
+{
     pol->n_z = n_z;
+    pol->n_rows = n_rows;
     pol->n_sets = n_sets;
     pol->logit = logit;
     pol->choice = NULL;
     pol->cdf = NULL;
-    size_t cells = (size_t)n_z * (size_t)n_sets;
+    size_t cells = (size_t)n_z * (size_t)n_rows;
     if (logit)
         pol->cdf = malloc(cells * (size_t)n_sets * sizeof *pol->cdf);
     else
@@ -49,7 +55,11 @@ static void row_probabilities(const double *v, int n_sets, double lambda, double
 
 void tm_policy_probabilities(const double *value, int n_z, int n_sets, double lambda, double *prob)
 {
-    size_t rows = (size_t)n_z * (size_t)n_sets;
+    tm_policy_row_probabilities(value, (size_t)n_z * (size_t)n_sets, n_sets, lambda, prob);
+}
+
+void tm_policy_row_probabilities(const double *value, size_t rows, int n_sets, double lambda, double *prob)
+{
     for (size_t row = 0; row < rows; row++)
         row_probabilities(value + row * (size_t)n_sets, n_sets, lambda, prob + row * (size_t)n_sets);
 }
@@ -57,7 +67,7 @@ void tm_policy_probabilities(const double *value, int n_z, int n_sets, double la
 void tm_policy_build(tm_policy *pol, const double *value, double lambda)
 {
     int n_sets = pol->n_sets;
-    size_t rows = (size_t)pol->n_z * (size_t)n_sets;
+    size_t rows = (size_t)pol->n_z * (size_t)pol->n_rows;
     double prob[256];
     for (size_t row = 0; row < rows; row++) {
         row_probabilities(value + row * (size_t)n_sets, n_sets, pol->logit ? lambda : 0.0, prob);

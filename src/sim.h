@@ -27,6 +27,17 @@ typedef struct {
     double *tariff;          /* in force */
     int64_t *firms_by_set;   /* [s * n_sets + S] */
     int64_t *firms_by_z_set; /* [(s * n_z + z) * n_sets + S]: firms by productivity and market set */
+    int64_t *by_level;       /* [(s * n_dest + d) * levels + k - 1]: firms serving d at experience level k */
+    int64_t *firms_by_type_z_set; /* [((s * n_types + type) * n_z + z) * n_sets + S] (demand types) */
+    double *entrant_value;   /* export value of firms in the first period of a spell in d */
+    /* The counts above as doubles: equal to them when firms are simulated,
+     * expected numbers of firms with run.aggregation: exact (the integer
+     * arrays then hold them rounded). */
+    int exact;
+    double *x_serving, *x_entrants, *x_exiters, *x_firms_by_set, *x_firms_by_z_set, *x_deaths, *x_by_level;
+    double *x_firms_by_type_z_set;
+    int64_t *spells;         /* [(s * n_dest + d) * TM_SPELL_MAX + length]: spells in d that ended this
+                              * period (run.spells; length 0 unused, the last bin holds longer ones) */
     int64_t *deaths;         /* [s] */
     int regime[TM_MAX_DEST];
     double non_us_share;     /* exports to destinations other than US (or the first) */
@@ -57,7 +68,16 @@ int tm_run_grid_size(const tm_run *run);
 const double *tm_run_z_grid(const tm_run *run, int sector);
 const uint16_t *tm_run_firm_z(const tm_run *run, int sector);
 const uint8_t *tm_run_firm_markets(const tm_run *run, int sector);
-/* Producer revenue table of the last period: [(z * n_sets + S) * n_dest + d]. */
+/* Market states (src/mstate.h): their number and tables. Without
+ * experience levels the states are the market sets. */
+int tm_run_n_states(const tm_run *run);
+const struct tm_mstate *tm_run_states(const tm_run *run);
+/* Demand types (demand_types): their number and each firm's (NULL
+ * without types). */
+int tm_run_n_types(const tm_run *run);
+const uint8_t *tm_run_firm_type(const tm_run *run, int sector);
+/* Producer revenue table of the last period:
+ * [((type * n_z + z) * n_states + m) * n_dest + d]. */
 const double *tm_run_revenue_table(const tm_run *run, int sector);
 /* Bytes of simulation state per firm. */
 double tm_run_state_bytes_per_firm(const tm_run *run);

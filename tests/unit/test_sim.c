@@ -11,6 +11,7 @@
 #include "economy.h"
 #include "params.h"
 #include "sim.h"
+#include "fixtures.h"
 
 /* Two sectors (steel spans several blocks of TM_BLOCK firms), two
  * destinations whose regimes switch often (CN can close), sunk costs,
@@ -50,28 +51,17 @@ static const char *const busy_text = "run: {periods: 24, burn_in: 12, seed: 9001
 
 static tm_params *load(const char *text, const char *const *sets, int n_sets)
 {
-    tm_params *p = NULL;
-    tm_error err = {0};
-    int rc = tm_params_load_text("sim-test", text, sets, n_sets, &p, &err);
-    cr_assert_eq(rc, 0, "%s", err.msg);
-    return p;
+    return fixture_params("sim-test", text, sets, n_sets);
 }
 
 static tm_run *open_run(const tm_params *p, int threads)
 {
-    tm_run *run = NULL;
-    tm_error err = {0};
-    tm_run_options opts = {.threads = threads};
-    cr_assert_eq(tm_run_open(p, &opts, &run, &err), 0, "%s", err.msg);
+    tm_run *run = fixture_run(p, threads);
     cr_assert_eq(tm_run_threads(run), threads);
     return run;
 }
 
-static void step(tm_run *run)
-{
-    tm_error err = {0};
-    cr_assert_eq(tm_run_step(run, &err), 0, "%s", err.msg);
-}
+#define step fixture_step
 
 Test(sim, steps_run_burn_in_then_the_logged_periods)
 {

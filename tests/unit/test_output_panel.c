@@ -1,0 +1,140 @@
+/* test_output_panel: the firm panel's chunk encoder (src/panel_deflate.c)
+ * produces zlib streams that zlib inflates back to the input, for byte
+ * distributions that need every part of it: one symbol, all 256, code
+ * lengths that must be limited to 15 bits, odd and tiny lengths. */
+#include <criterion/criterion.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "panel_deflate.h"
+
+#define CHUNK (1u << 18)
+
+static uint64_t lcg(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return *s >> 33;
+}
+
+/* Encode, check the zlib header, inflate with zlib and compare; returns the
+ * encoded length. */
+static size_t roundtrip(const unsigned char *in, size_t n)
+{
+    size_t cap = tm_panel_deflate_bound(n);
+    unsigned char *out = malloc(cap), *back = malloc(n ? n : 1);
+    cr_assert(out && back);
+    size_t len = tm_panel_deflate(in, n, out, cap);
+    cr_assert_gt(len, 0u, "n = %zu", n);
+    cr_assert_leq(len, cap);
+    cr_assert_eq((out[0] * 256 + out[1]) % 31, 0, "zlib header check");
+    cr_assert_eq(out[0] & 0x0F, 8, "deflate method");
+    uLongf back_len = (uLongf)n;
+    int rc = uncompress(back, &back_len, out, (uLong)len);
+    cr_assert_eq(rc, Z_OK, "inflate failed (%d) for n = %zu", rc, n);
+    cr_assert_eq(back_len, n);
+    cr_assert_eq(memcmp(back, in, n), 0, "round trip differs for n = %zu", n);
+    /* The same bytes always give the same stream. */
+    unsigned char *again = malloc(cap);
+    cr_assert_eq(tm_panel_deflate(in, n, again, cap), len);
+    cr_assert_eq(memcmp(out, again, len), 0);
+    free(again);
+    free(out);
+    free(back);
+    return len;
+}
+
+Test(output_panel, all_zero_chunk_is_one_bit_per_byte)
+{
+    unsigned char *in = calloc(CHUNK, 1);
+    size_t len = roundtrip(in, CHUNK);
+    cr_expect_lt(len, CHUNK / 8 + 200);
+    free(in);
+}
+
+Test(output_panel, tiny_and_odd_lengths)
+{
+    unsigned char in[9] = {3, 1, 4, 1, 5, 9, 2, 6, 5};
+    for (size_t n = 1; n <= sizeof in; n++)
+        roundtrip(in, n);
+    unsigned char one = 200;
+    roundtrip(&one, 1);
+}
+
+Test(output_panel, every_byte_value_uniformly)
+{
+    unsigned char *in = malloc(CHUNK + 3);
+    uint64_t s = 1;
+    for (size_t i = 0; i < CHUNK + 3; i++)
+        in[i] = (unsigned char)lcg(&s);
+    size_t len = roundtrip(in, CHUNK + 3);
+    cr_expect_lt(len, CHUNK + 3 + 300); /* 8 bits per byte plus the header */
+    free(in);
+}
+
+Test(output_panel, skewed_frequencies_need_length_limiting)
+{
+    /* Fibonacci frequencies give an optimal code deeper than 15 bits. */
+    unsigned char *in = malloc(CHUNK);
+    size_t n = 0;
+    uint64_t a = 1, b = 2; /* with the end-of-block symbol: 1, 1, 2, 3, 5, ... */
+    for (int sym = 0; sym < 26 && n < CHUNK; sym++) {
+        for (uint64_t k = 0; k < a && n < CHUNK; k++)
+            in[n++] = (unsigned char)(sym * 7);
+        uint64_t c = a + b;
+        a = b;
+        b = c;
+    }
+    uint64_t s = 5;
+    for (size_t i = n; i > 1; i--) { /* shuffle */
+        size_t j = (size_t)(lcg(&s) % i);
+        unsigned char t = in[i - 1];
+        in[i - 1] = in[j];
+        in[j] = t;
+    }
+    roundtrip(in, n);
+    /* Powers of two: one byte value per halving, 40 values. */
+    n = 0;
+    for (int sym = 0; sym < 40 && n < CHUNK; sym++) {
+        size_t count = (CHUNK >> (sym + 1)) ? (CHUNK >> (sym + 1)) : 1;
+        for (size_t k = 0; k < count && n < CHUNK; k++)
+            in[n++] = (unsigned char)(255 - sym);
+    }
+    roundtrip(in, n);
+    free(in);
+}
+
+Test(output_panel, productivity_like_bytes_compress_near_their_entropy)
+{
+    /* A discretised normal over 41 grid points, as in the baseline panel. */
+    unsigned char *in = malloc(CHUNK);
+    uint64_t s = 9;
+    double count[256] = {0};
+    for (size_t i = 0; i < CHUNK; i++) {
+        int v = 0;
+        for (int k = 0; k < 40; k++)
+            v += (int)(lcg(&s) & 1);
+        in[i] = (unsigned char)v;
+        count[v]++;
+    }
+    double entropy_bits = 0;
+    for (int v = 0; v < 256; v++)
+        if (count[v] > 0)
+            entropy_bits -= count[v] * log2(count[v] / CHUNK);
+    size_t len = roundtrip(in, CHUNK);
+    cr_expect_lt((double)len * 8, entropy_bits + CHUNK * 0.1 + 2000);
+    free(in);
+}
+
+Test(output_panel, too_small_an_output_is_reported)
+{
+    unsigned char in[1000];
+    uint64_t s = 3;
+    for (size_t i = 0; i < sizeof in; i++)
+        in[i] = (unsigned char)lcg(&s);
+    unsigned char out[200];
+    cr_expect_eq(tm_panel_deflate(in, sizeof in, out, sizeof out), 0u);
+}
