@@ -26,7 +26,7 @@ typedef struct {
      * period) [n_z * n_states], with timing next also the state chosen for
      * this period [n_z * n_states * n_states]; firm arrays are not kept. */
     double *mass, *mass_next, *prob, *entry_law;
-    size_t mass_cells;
+    size_t mass_cells, mass_per_z; /* all cells; cells per (type, z) */
     /* Demand types (demand_types.points > 1): each firm's type, one policy
      * per type; flow, revenue and value tables hold one block per type. */
     uint8_t *type;
@@ -209,6 +209,8 @@ static int sector_init(tm_run *run, int s, tm_error *err)
     if (p->spells && !exact)
         sec->tenure = calloc((size_t)sec->n * (size_t)run->n_dest, 1);
     if (exact) {
+        /* cells counts every (type, z, state); timing next adds the state chosen. */
+        sec->mass_per_z = (size_t)run->n_states * (p->timing == TM_TIMING_NEXT ? (size_t)run->n_states : 1);
         sec->mass_cells = cells * (p->timing == TM_TIMING_NEXT ? (size_t)run->n_states : 1);
         sec->mass = calloc(sec->mass_cells, sizeof(double));
         sec->mass_next = calloc(sec->mass_cells, sizeof(double));
@@ -250,8 +252,10 @@ static int sector_init(tm_run *run, int s, tm_error *err)
     if (exact) {
         /* Everyone starts serving nothing, spread over the stationary law. */
         memcpy(sec->entry_law, stationary, (size_t)n_z * sizeof(double));
-        for (int iz = 0; iz < n_z; iz++)
-            sec->mass[(size_t)iz * (sec->mass_cells / (size_t)n_z)] = (double)sec->n * stationary[iz];
+        for (int t = 0; t < run->n_types; t++)
+            for (int iz = 0; iz < n_z; iz++)
+                sec->mass[((size_t)t * (size_t)n_z + (size_t)iz) * sec->mass_per_z] =
+                    (double)sec->n * stationary[iz] / (double)run->n_types;
     }
     free(stationary);
     if (rc)
@@ -364,11 +368,6 @@ int tm_run_open(const tm_params *p, const tm_run_options *opts, tm_run **out, tm
     if (!run->model) {
         tm_error_set(err, TM_ERR_INPUT, "run.model: the %s model is not available in this build",
                      tm_model_name(p->model));
-        goto fail;
-    }
-    if (p->exact && p->n_types > 1) {
-        tm_error_set(err, TM_ERR_INPUT, "demand_types.points: demand types are not available with run.aggregation: "
-                                        "exact yet; use run.aggregation: firms");
         goto fail;
     }
     if (p->exact && p->spells) {
@@ -503,6 +502,9 @@ static int build_policies(tm_run *run, tm_error *err)
             if (run->model->values(run->model_state, &ctx, sec->value, err))
                 return -1;
             tm_policy_build(sec->type_pol ? &sec->type_pol[t] : &sec->policy, sec->value, p->logit_scale);
+            if (sec->prob) /* exact aggregation: the choice probabilities of this type */
+                tm_policy_row_probabilities(sec->value, cells, run->n_sets, p->logit_scale,
+                                            sec->prob + (size_t)t * cells * (size_t)run->n_sets);
         }
     }
     return 0;
@@ -806,13 +808,17 @@ static void exact_step_sector(tm_run *run, int s, double *hist, double *trans, d
     const tm_mstate *ms = &run->ms;
     const int n_z = run->n_z, N = run->n_states, M = run->n_sets;
     const int next = ms->timing == TM_TIMING_NEXT;
-    const size_t per_z = sec->mass_cells / (size_t)n_z; /* N, or N * N with timing next */
-    tm_policy_row_probabilities(sec->value, (size_t)n_z * (size_t)N, M, p->logit_scale, sec->prob);
-    /* Deaths, then survivors move; mass_next holds the moved survivors. */
+    const size_t per_z = sec->mass_per_z; /* N, or N * N with timing next */
+    const int n_types = run->n_types;
+    (void)p;
+    /* Deaths, then survivors move; mass_next holds the moved survivors.
+     * Rows are (type, z): a firm keeps its type until it dies. */
     double born = 0.0;
     memset(sec->mass_next, 0, sec->mass_cells * sizeof(double));
-    for (int iz = 0; iz < n_z; iz++) {
-        double *row = sec->mass + (size_t)iz * per_z;
+    for (int tz = 0; tz < n_types * n_z; tz++) {
+        const int iz = tz % n_z;
+        const size_t base = (size_t)(tz - iz) * per_z; /* first row of this type */
+        double *row = sec->mass + (size_t)tz * per_z;
         const double *P = sec->P + (size_t)iz * (size_t)n_z;
         for (size_t c = 0; c < per_z; c++) {
             double w = row[c];
@@ -824,16 +830,18 @@ static void exact_step_sector(tm_run *run, int s, double *hist, double *trans, d
             w -= dead;
             for (int jz = 0; jz < n_z; jz++)
                 if (P[jz] != 0.0)
-                    sec->mass_next[(size_t)jz * per_z + c] += w * P[jz];
+                    sec->mass_next[base + (size_t)jz * per_z + c] += w * P[jz];
         }
     }
-    for (int jz = 0; jz < n_z; jz++)
-        sec->mass_next[(size_t)jz * per_z] += born * sec->entry_law[jz];
+    /* Entrants serve nothing; their types are equally likely. */
+    for (int t = 0; t < n_types; t++)
+        for (int jz = 0; jz < n_z; jz++)
+            sec->mass_next[((size_t)t * (size_t)n_z + (size_t)jz) * per_z] += born * sec->entry_law[jz] / n_types;
     /* Choices. */
     memset(sec->mass, 0, sec->mass_cells * sizeof(double));
-    for (int jz = 0; jz < n_z; jz++) {
-        const double *row = sec->mass_next + (size_t)jz * per_z;
-        double *out = sec->mass + (size_t)jz * per_z;
+    for (int tz = 0; tz < n_types * n_z; tz++) {
+        const double *row = sec->mass_next + (size_t)tz * per_z;
+        double *out = sec->mass + (size_t)tz * per_z;
         for (size_t c = 0; c < per_z; c++) {
             double w = row[c];
             if (w == 0.0)
@@ -857,26 +865,26 @@ static void exact_step_sector(tm_run *run, int s, double *hist, double *trans, d
                 double wc = next ? w : w * ms->law_prob[k];
                 if (next) {
                     /* Served this period: chosen last period. */
-                    hist[jz * N + cur] += wc;
+                    hist[tz * N + cur] += wc;
                     trans[prev_set * M + ms->set_of[cur]] += wc;
                     unsigned entered = (unsigned)(ms->set_of[cur] & ~prev_set);
                     for (int d = 0; entered; d++, entered >>= 1)
                         if (entered & 1u)
-                            enter[(size_t)d * run->hist_cells + (size_t)(jz * N + cur)] += wc;
+                            enter[(size_t)d * run->hist_cells + (size_t)(tz * N + cur)] += wc;
                 }
-                const double *pr = sec->prob + ((size_t)jz * (size_t)N + (size_t)cur) * (size_t)M;
+                const double *pr = sec->prob + ((size_t)tz * (size_t)N + (size_t)cur) * (size_t)M;
                 for (int S = 0; S < M; S++) {
                     if (pr[S] == 0.0)
                         continue;
                     double ws = wc * pr[S];
                     if (!next) {
                         int l = ms->served[cur * M + S];
-                        hist[jz * N + l] += ws;
+                        hist[tz * N + l] += ws;
                         trans[prev_set * M + ms->set_of[l]] += ws;
                         unsigned entered = (unsigned)(ms->set_of[l] & ~prev_set);
                         for (int d = 0; entered; d++, entered >>= 1)
                             if (entered & 1u)
-                                enter[(size_t)d * run->hist_cells + (size_t)(jz * N + l)] += ws;
+                                enter[(size_t)d * run->hist_cells + (size_t)(tz * N + l)] += ws;
                         out[l] += ws;
                         continue;
                     }

@@ -176,6 +176,32 @@ Test(exact, timing_next_follows_the_firm_simulation)
     tm_params_free(pf);
 }
 
+Test(exact, demand_types_follow_the_firm_simulation)
+{
+    const char *sets_x[] = {"demand_types.points=2", "demand_types.dispersion=1.5", "run.aggregation=exact",
+                            "sectors.goods.firms=200000"};
+    const char *sets_f[] = {"demand_types.points=2", "demand_types.dispersion=1.5", "sectors.goods.firms=200000"};
+    tm_params *px = load(sets_x, 4), *pf = load(sets_f, 3);
+    tm_run *rx = fixture_run(px, 2), *rf = fixture_run(pf, 2);
+    while (!tm_run_finished(rx)) {
+        fixture_step(rx);
+        fixture_step(rf);
+        const tm_period_result *x = tm_run_result(rx), *f = tm_run_result(rf);
+        double total = 0;
+        for (int S = 0; S < 4; S++)
+            total += x->x_firms_by_set[S];
+        cr_assert(fabs(total - 200000) < 1e-6, "mass %.9g", total);
+        for (int S = 1; S < 4; S++)
+            cr_expect(fabs(x->x_firms_by_set[S] - f->x_firms_by_set[S]) < 5 * 224,
+                      "period %d, set %d: exact %.1f, simulated %.0f", x->period, S, x->x_firms_by_set[S],
+                      f->x_firms_by_set[S]);
+    }
+    tm_run_close(rx);
+    tm_run_close(rf);
+    tm_params_free(px);
+    tm_params_free(pf);
+}
+
 Test(exact, checkpoint_restores_the_distribution)
 {
     const char *sets[] = {"run.aggregation=exact"};
