@@ -23,6 +23,7 @@
 /* Panel chunks hold at most this many firms of one period. */
 #define TM_PANEL_CHUNK ((hsize_t)1 << 18)
 #define TM_SERIES_CHUNK 64
+#define TM_SERIES_CHUNK_BYTES ((size_t)256 << 10)
 #define TM_MAX_SERIES 24
 #define TM_SERIES_RANK 4
 
@@ -181,9 +182,18 @@ static int series_create4(tm_output *o, hid_t group, const char *name, hid_t fil
     s->dims[2] = rank > 2 ? d2 : 1;
     s->dims[3] = rank > 3 ? d3 : 1;
     hsize_t maxdims[TM_SERIES_RANK] = {H5S_UNLIMITED, s->dims[1], s->dims[2], s->dims[3]};
-    hsize_t chunk[TM_SERIES_RANK] = {TM_SERIES_CHUNK, s->dims[1], s->dims[2], s->dims[3]};
     size_t elem = H5Tget_size(mem_type);
     s->slab_bytes = elem * s->dims[1] * s->dims[2] * s->dims[3];
+    /* Up to TM_SERIES_CHUNK periods a chunk, but a chunk small enough to
+     * stay in HDF5's chunk cache (1 MiB by default) while it fills: a chunk
+     * evicted between appends is read, inflated and deflated again every
+     * period. */
+    hsize_t periods = s->slab_bytes ? (hsize_t)(TM_SERIES_CHUNK_BYTES / s->slab_bytes) : TM_SERIES_CHUNK;
+    if (periods < 1)
+        periods = 1;
+    if (periods > TM_SERIES_CHUNK)
+        periods = TM_SERIES_CHUNK;
+    hsize_t chunk[TM_SERIES_RANK] = {periods, s->dims[1], s->dims[2], s->dims[3]};
     hid_t space = H5Screate_simple(rank, s->dims, maxdims);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_chunk(dcpl, rank, chunk);
