@@ -850,8 +850,9 @@ int tm_bellman_open(const tm_params *p, int n_classes, const tm_bellman_matrices
             sec->band = band;
             sec->bd = bd;
             sec->constant_bd = constant_bd;
-            /* Without belief matrices, several classes are demand types. */
-            sec->type = !class_trans && n_classes > 1 ? k : -1;
+            /* Classes are [belief class * n_types + demand type] (one belief
+             * class without belief matrices). */
+            sec->type = p->n_types > 1 ? k % p->n_types : -1;
             sec->entry_cut = malloc(joint * (size_t)st->n_dest * sizeof(double));
             sec->exit_cut = malloc(joint * (size_t)st->n_dest * sizeof(double));
             if (!sec->entry_cut || !sec->exit_cut) {
@@ -954,6 +955,14 @@ int tm_bellman_values(tm_bellman *b, int k, const tm_choice_ctx *ctx, double *va
         }
     }
     return 0;
+}
+
+int tm_bellman_median_type(const tm_params *p)
+{
+    int median = 0;
+    for (int t = 1; t < p->n_types; t *= p->type_points)
+        median = median * p->type_points + (p->type_points - 1) / 2;
+    return median;
 }
 
 const tm_params *tm_bellman_params(const tm_bellman *b)

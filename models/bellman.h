@@ -26,11 +26,11 @@ typedef double tm_bellman_matrices[TM_MAX_DEST][TM_MAX_REGIMES][TM_MAX_REGIMES];
 typedef struct tm_bellman tm_bellman;
 
 /* Discretise productivity as the simulation does and solve every sector
- * and class from t0 = -run.burn_in. class_trans[k] replaces the
- * transition matrices of class k (beliefs); with class_trans NULL the
- * classes know the true process and are the demand types of the
- * parameters (n_classes = n_types; 1 without types). With foresee, events
- * marked anticipated are foreseen. */
+ * and class from t0 = -run.burn_in. Class k faces demand type
+ * k % n_types of the parameters (n_classes is a multiple of n_types);
+ * class_trans[k] replaces its transition matrices (beliefs), with
+ * class_trans NULL it knows the true process. With foresee, events marked
+ * anticipated are foreseen. */
 int tm_bellman_open(const tm_params *p, int n_classes, const tm_bellman_matrices *class_trans, int foresee,
                     tm_bellman **out, tm_error *err);
 void tm_bellman_close(tm_bellman *b);
@@ -38,6 +38,9 @@ void tm_bellman_close(tm_bellman *b);
 /* Choice values of class k for ctx's sector and period (docs/model.md eq.
  * 10a); solves again when the process in force is not the expected one. */
 int tm_bellman_values(tm_bellman *b, int k, const tm_choice_ctx *ctx, double *value, tm_error *err);
+
+/* The type whose multipliers are every typed destination's middle one. */
+int tm_bellman_median_type(const tm_params *p);
 
 /* The parameters it was opened with. */
 const tm_params *tm_bellman_params(const tm_bellman *b);

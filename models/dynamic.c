@@ -29,11 +29,7 @@ static int dynamic_summary(const void *state, int sector, tm_policy_summary *out
 {
     /* With demand types, the policy of the median type (every destination's
      * middle multiplier). */
-    const tm_params *p = tm_bellman_params(state);
-    int median = 0;
-    for (int t = 1; t < p->n_types; t *= p->type_points)
-        median = median * p->type_points + (p->type_points - 1) / 2;
-    tm_bellman_summary(state, sector, median, out);
+    tm_bellman_summary(state, sector, tm_bellman_median_type(tm_bellman_params(state)), out);
     return 0;
 }
 

@@ -103,9 +103,6 @@ static void learning_free(void *state)
 static int learning_init(const tm_params *p, void **state, tm_error *err)
 {
     *state = NULL;
-    if (p->n_types > 1)
-        return tm_error_set(err, TM_ERR_INPUT, "demand_types.points: demand types are not available with the "
-                                               "learning model yet; use the dynamic or myopic model, or points: 1");
     learn_state *st = calloc(1, sizeof *st);
     tm_bellman_matrices *trans = NULL;
     if (!st)
@@ -167,7 +164,19 @@ static int learning_init(const tm_params *p, void **state, tm_error *err)
             h[st->learn_dest[i]] = st->grid[rest % st->G];
         believed_matrices(p, h, trans[k]);
     }
-    int rc = tm_bellman_open(p, st->K, (const tm_bellman_matrices *)trans, 0, &st->dp, err);
+    /* The programme's classes: every belief class for every demand type,
+     * [class * n_types + type]. */
+    tm_bellman_matrices *by_type = malloc((size_t)st->K * (size_t)p->n_types * sizeof *by_type);
+    int rc = -1;
+    if (!by_type) {
+        tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    } else {
+        for (int k = 0; k < st->K; k++)
+            for (int t = 0; t < p->n_types; t++)
+                memcpy(by_type[(size_t)k * (size_t)p->n_types + (size_t)t], trans[k], sizeof trans[k]);
+        rc = tm_bellman_open(p, st->K * p->n_types, (const tm_bellman_matrices *)by_type, 0, &st->dp, err);
+    }
+    free(by_type);
     free(trans);
     if (rc) {
         learning_free(st);
@@ -236,13 +245,13 @@ static int learning_classes(void *state, const tm_choice_ctx *ctx, int first_bir
 static int learning_values(void *state, const tm_choice_ctx *ctx, double *value, tm_error *err)
 {
     learn_state *st = state;
-    return tm_bellman_values(st->dp, ctx->belief_class, ctx, value, err);
+    return tm_bellman_values(st->dp, ctx->belief_class * st->p->n_types + ctx->type, ctx, value, err);
 }
 
 static int learning_summary(const void *state, int sector, tm_policy_summary *out)
 {
     const learn_state *st = state;
-    tm_bellman_summary(st->dp, sector, st->prior_class[sector], out);
+    tm_bellman_summary(st->dp, sector, st->prior_class[sector] * st->p->n_types + tm_bellman_median_type(st->p), out);
     return 0;
 }
 

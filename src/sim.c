@@ -116,7 +116,7 @@ static void sector_free(sector_state *s)
     tm_policy_free(&s->policy);
     free(s->birth);
     free(s->class_of_birth);
-    for (int k = 0; s->classes && k < s->n_classes; k++)
+    for (int k = 0; s->classes && k < s->n_classes * s->n_types; k++)
         tm_policy_free(&s->classes[k]);
     free(s->classes);
 }
@@ -264,10 +264,11 @@ static int sector_init(tm_run *run, int s, tm_error *err)
         sec->n_classes = run->model->belief_classes(run->model_state, NULL, 0, 0, NULL);
         sec->birth = malloc((size_t)sec->n * sizeof *sec->birth);
         sec->class_of_birth = malloc((size_t)(p->burn_in + p->periods) * sizeof *sec->class_of_birth);
-        sec->classes = calloc((size_t)sec->n_classes, sizeof *sec->classes);
+        /* One policy per (belief class, demand type): [class * n_types + type]. */
+        sec->classes = calloc((size_t)sec->n_classes * (size_t)run->n_types, sizeof *sec->classes);
         if (!sec->birth || !sec->class_of_birth || !sec->classes)
             return tm_error_set(err, TM_ERR_RUNTIME, "out of memory for sector %s beliefs", ps->name);
-        for (int k = 0; k < sec->n_classes; k++)
+        for (int k = 0; k < sec->n_classes * run->n_types; k++)
             if (tm_policy_alloc_rows(&sec->classes[k], n_z, run->n_states, run->n_sets, p->logit_scale > 0.0))
                 return tm_error_set(err, TM_ERR_RUNTIME, "out of memory for sector %s beliefs", ps->name);
         for (int64_t i = 0; i < sec->n; i++)
@@ -488,14 +489,17 @@ static int build_policies(tm_run *run, tm_error *err)
             ctx.flow = flow;
             ctx.type = t;
             if (sec->classes) {
-                /* One policy per belief class; firms pick theirs by birth cohort. */
-                run->model->belief_classes(run->model_state, &ctx, -p->burn_in, run->period + p->burn_in + 1,
-                                           sec->class_of_birth);
+                /* One policy per (belief class, type); firms pick theirs by
+                 * birth cohort and type. The model observes the period once. */
+                if (t == 0)
+                    run->model->belief_classes(run->model_state, &ctx, -p->burn_in, run->period + p->burn_in + 1,
+                                               sec->class_of_birth);
                 for (int k = 0; k < sec->n_classes; k++) {
                     ctx.belief_class = k;
                     if (run->model->values(run->model_state, &ctx, sec->value, err))
                         return -1;
-                    tm_policy_build(&sec->classes[k], sec->value, p->logit_scale);
+                    tm_policy_build(&sec->classes[(size_t)k * (size_t)run->n_types + (size_t)t], sec->value,
+                                    p->logit_scale);
                 }
                 continue;
             }
@@ -610,8 +614,9 @@ static TM_ALWAYS_INLINE void step_block_with(tm_run *run, const block *b, accum 
             cur = plain ? prev : next_timing ? pend[i] : draws && prev ? experience_step(mst, prev, &st, inc) : prev;
         }
         const size_t type_base = !plain && types ? (size_t)types[i] * (size_t)n_z : 0;
-        const tm_policy *own = learning ? &classes[cohort_class[births[i] - first_birth]]
-                               : !plain && types ? &type_pol[types[i]] : pol;
+        const tm_policy *own =
+            learning ? &classes[(size_t)cohort_class[births[i] - first_birth] * n_types + (!plain && types ? types[i] : 0)]
+            : !plain && types ? &type_pol[types[i]] : pol;
         int S = logit ? tm_policy_choose(own, z, cur, tm_pcg32_step(&st, inc))
                       : (learning || (!plain && types) ? own->choice : choice)[z * n_states + cur];
         int now_served, now_set, prev_set;

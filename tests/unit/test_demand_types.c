@@ -190,18 +190,32 @@ Test(demand_types, checkpoint_keeps_each_firms_type)
     tm_params_free(p);
 }
 
-Test(demand_types, refused_where_not_supported)
+Test(demand_types, learning_firms_have_types_too)
 {
-    const char *learning[] = {"demand_types.points=2", "run.model=learning"};
-    tm_params *p = load(learning, 2);
-    tm_run *run = NULL;
-    tm_error err = {0};
-    tm_run_options opts = {.threads = 1};
-    cr_expect_neq(tm_run_open(p, &opts, &run, &err), 0);
-    cr_expect(strstr(err.msg, "demand_types.points"), "%s", err.msg);
-    tm_params_free(p);
+    /* Belief classes and types together: one policy per (class, type). */
+    const char *sets[] = {"run.model=learning", "demand_types.points=2", "demand_types.dispersion=1"};
+    compare_runs(sets, 3, sets, 3, 1, 2);
+    const char *plain[] = {"run.model=learning"};
+    tm_params *pt = load(sets, 3), *pp = load(plain, 1);
+    tm_run *rt = fixture_run(pt, 2), *rp = fixture_run(pp, 2);
+    while (!tm_run_finished(rt)) {
+        fixture_step(rt);
+        fixture_step(rp);
+    }
+    /* Sets: bit 0 US, bit 1 CN, bit 2 ROW; types add small-market-only exporters. */
+    const tm_period_result *t = tm_run_result(rt), *q = tm_run_result(rp);
+    cr_expect_gt(t->firms_by_set[2] + t->firms_by_set[4], q->firms_by_set[2] + q->firms_by_set[4]);
+    tm_run_close(rt);
+    tm_run_close(rp);
+    tm_params_free(pt);
+    tm_params_free(pp);
+}
+
+Test(demand_types, too_many_types_is_an_input_error)
+{
     tm_params *q = NULL;
+    tm_error err = {0};
     const char *too_many[] = {"demand_types.points=7"};
     cr_expect_neq(tm_params_load_text("types-test", world, too_many, 1, &q, &err), 0, "7^3 > 256 types");
-    cr_expect(strstr(err.msg, "demand_types.points"), "%s", err.msg);
+    cr_expect(err.status == TM_ERR_INPUT && strstr(err.msg, "demand_types.points"), "%s", err.msg);
 }
