@@ -143,7 +143,9 @@ def _digest(f):
         for s in f["dimensions/sectors"][()]:
             s = s.decode() if isinstance(s, bytes) else s
             sha.update(s.encode() + b"\0")
-            for which in ("z_index", "markets"):
+            for which in ("z_index", "markets", "type"):  # type: only with demand types
+                if which not in f["panel"][s]:
+                    continue
                 ds = f["panel"][s][which]
                 h = hashlib.sha256()
                 periods, n = ds.shape

@@ -559,6 +559,17 @@ class Run:
             g = f["panel"][sector]
             return g["z_index"][periods, slots], g["markets"][periods, slots]
 
+    def panel_types(self, sector, periods=slice(None), slots=slice(None)):
+        """Demand type of each firm (rows of type_multipliers) for the same
+        selection as panel(); None without demand types."""
+        self._check_panel(sector)
+        if self.type_multipliers is None:
+            return None
+        if isinstance(periods, str):
+            periods = self._period_index(periods)
+        with h5py.File(self.path, "r") as f:
+            return f["panel"][sector]["type"][periods, slots]
+
     def iter_panel(self, sector, slots_per_read=1 << 18):
         """Yield (period index, slot offset, z_index, markets) in slices of at
         most `slots_per_read` firms of one period."""
@@ -659,9 +670,16 @@ class Run:
         period, from the panel and the revenue rule (docs/output.md)."""
         t = self._period_index(period)
         z_index, markets = self.panel(sector, t, slots)
-        table = self.revenue_table(sector, t)
         states = (np.asarray(markets) & SET_MASK).astype(np.intp)
-        return table[np.asarray(z_index, dtype=np.intp), states, :]
+        z_index = np.asarray(z_index, dtype=np.intp)
+        if self.type_multipliers is None:
+            return self.revenue_table(sector, t)[z_index, states, :]
+        types = np.asarray(self.panel_types(sector, t, slots), dtype=np.intp)
+        out = np.zeros(z_index.shape + (len(self.destinations),))
+        for k in np.unique(types):
+            pick = types == k
+            out[pick] = self.revenue_table(sector, t, int(k))[z_index[pick], states[pick], :]
+        return out
 
     def _period_index(self, period):
         if isinstance(period, str):

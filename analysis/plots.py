@@ -321,7 +321,7 @@ def size_distribution(run, period=-1):
     label = run.periods[t]
     sigma = run.sigma
     types = run.type_multipliers is not None
-    if run.has_panel and not types:
+    if run.has_panel:
         source = "panel"
     elif types and run.type_histogram is not None:
         source = "types"  # the panel does not hold firms' demand types
@@ -337,7 +337,9 @@ def size_distribution(run, period=-1):
                     "Not drawn: with experience levels the histogram by market set does not give firm sizes "
                     "(run with --panel).")
     try:
-        if source == "types":
+        if source == "panel":
+            tables = [None] * len(run.sectors)  # firm values come from firm_export_value
+        elif source == "types":
             # [type * n_z + z, set] total export value, one block of rows per type
             tables = [np.concatenate([run.revenue_table(s, t, k).sum(axis=2)
                                       for k in range(len(run.type_multipliers))]) for s in run.sectors]
@@ -351,10 +353,12 @@ def size_distribution(run, period=-1):
     for i, s in enumerate(run.sectors):
         table = tables[i]
         if source == "panel" and s in run.panel_sectors:
-            z, m = run.panel(s, t)
-            sets = (np.asarray(m) & SET_MASK).astype(np.intp)
-            size = table[np.asarray(z, dtype=np.intp), sets]
-            keep = sets != 0
+            try:
+                size = run.firm_export_value(s, t).sum(axis=1)
+            except AnalysisError as e:
+                return Plot("size_distribution", "Firm size distribution", None, f"Not drawn: {e.problem}")
+            _, m = run.panel(s, t)
+            keep = (np.asarray(m) & SET_MASK) != 0
             values, weights = size[keep], np.ones(int(keep.sum()))
         else:
             h = run.type_histogram[t, i] if source == "types" else run.histogram[t, i]

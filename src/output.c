@@ -38,10 +38,11 @@ typedef struct {
     tm_sha256 sha;
 } series_ds;
 
-/* One sector's two panel datasets. */
+/* One sector's panel datasets: z_index, markets and, with demand types,
+ * type (which = 0, 1, 2). */
 typedef struct {
-    hid_t z, markets;
-    tm_sha256 z_sha, m_sha;
+    hid_t z, markets, type;
+    tm_sha256 z_sha, m_sha, t_sha;
     hsize_t n;
     int z_bytes; /* stored size of a z_index: 1 (grids up to 256 points) or 2 */
 } panel_ds;
@@ -264,6 +265,18 @@ static int panel_create(tm_output *o, hid_t group, int s, tm_error *err)
     else
         pd->z = H5Dcreate2(g, "z_index", H5T_STD_U16LE, space, H5P_DEFAULT, wide_dcpl, H5P_DEFAULT);
     pd->markets = H5Dcreate2(g, "markets", H5T_STD_U8LE, space, H5P_DEFAULT, bytes_dcpl, H5P_DEFAULT);
+    pd->type = -1;
+    if (o->p->n_types > 1) {
+        pd->type = H5Dcreate2(g, "type", H5T_STD_U8LE, space, H5P_DEFAULT, bytes_dcpl, H5P_DEFAULT);
+        if (pd->type < 0 || describe(pd->type, "type index",
+                                     "firm's demand type (row of /dimensions/type_multipliers); [period, slot]")) {
+            H5Pclose(bytes_dcpl);
+            H5Pclose(wide_dcpl);
+            H5Sclose(space);
+            H5Gclose(g);
+            return tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot create panel datasets", o->tmp_path);
+        }
+    }
     H5Pclose(bytes_dcpl);
     H5Pclose(wide_dcpl);
     H5Sclose(space);
@@ -275,6 +288,7 @@ static int panel_create(tm_output *o, hid_t group, int s, tm_error *err)
     H5Gclose(g);
     tm_sha256_init(&pd->z_sha);
     tm_sha256_init(&pd->m_sha);
+    tm_sha256_init(&pd->t_sha);
     if (rc)
         return tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot create panel datasets", o->tmp_path);
     return 0;
@@ -329,7 +343,9 @@ static void close_handles(tm_output *o)
                 H5Dclose(o->panels[s].z);
             if (o->panels[s].markets > 0)
                 H5Dclose(o->panels[s].markets);
-            o->panels[s].z = o->panels[s].markets = 0;
+            if (o->panels[s].type > 0)
+                H5Dclose(o->panels[s].type);
+            o->panels[s].z = o->panels[s].markets = o->panels[s].type = 0;
         }
     if (o->file >= 0)
         H5Fclose(o->file);
@@ -510,6 +526,24 @@ static int write_static(tm_output *o, const tm_run *run, tm_sha256 *sha)
     return rc ? -1 : 0;
 }
 
+/* Keep dirty metadata in memory until an explicit flush (a checkpoint) or
+ * the close: a run killed between checkpoints then leaves the file's
+ * metadata as the last checkpoint wrote it, plus unreferenced bytes at its
+ * end, and --resume carries on from there. */
+static void hold_metadata(hid_t file)
+{
+    H5AC_cache_config_t mdc;
+    memset(&mdc, 0, sizeof mdc);
+    mdc.version = H5AC__CURR_CACHE_CONFIG_VERSION;
+    if (H5Fget_mdc_config(file, &mdc) < 0)
+        return;
+    mdc.evictions_enabled = 0;
+    mdc.incr_mode = H5C_incr__off;
+    mdc.flash_incr_mode = H5C_flash_incr__off;
+    mdc.decr_mode = H5C_decr__off;
+    H5Fset_mdc_config(file, &mdc);
+}
+
 int tm_output_open(const char *path, const tm_params *p, const tm_run *run, const tm_output_options *opts,
                    tm_output **out, tm_error *err)
 {
@@ -526,7 +560,17 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
     clock_gettime(CLOCK_MONOTONIC, &o->t0);
     iso_now(o->start_time, sizeof o->start_time);
-    o->file = H5Fcreate(o->tmp_path, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+    /* Crash safety of checkpoints: with checkpoints, freed file space is
+     * never reused, so the bytes a checkpoint's metadata points to are never
+     * overwritten (docs/reliability.md). */
+    const int checkpoints = opts && opts->checkpoints;
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    if (checkpoints)
+        H5Pset_file_space_strategy(fcpl, H5F_FSPACE_STRATEGY_NONE, 0, (hsize_t)1);
+    o->file = H5Fcreate(o->tmp_path, H5F_ACC_EXCL, fcpl, H5P_DEFAULT);
+    H5Pclose(fcpl);
+    if (o->file >= 0 && checkpoints)
+        hold_metadata(o->file);
     if (o->file < 0) {
         tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot create the output file (%s)", o->tmp_path,
                      errno ? strerror(errno) : "HDF5 error");
@@ -627,8 +671,8 @@ static const unsigned char *panel_chunk_bytes(const tm_run *run, int sector, int
                                               size_t n, size_t chunk_elems, unsigned char *scratch,
                                               unsigned char *wide, const unsigned char **raw)
 {
-    if (which == 1) {
-        const unsigned char *src = tm_run_firm_markets(run, sector) + offset;
+    if (which >= 1) {
+        const unsigned char *src = (which == 1 ? tm_run_firm_markets(run, sector) : tm_run_firm_type(run, sector)) + offset;
         *raw = src;
         if (n == chunk_elems)
             return src;
@@ -658,7 +702,7 @@ static const unsigned char *panel_chunk_bytes(const tm_run *run, int sector, int
 
 typedef struct {
     int sector;
-    int which; /* 0: z, 1: markets */
+    int which; /* 0: z, 1: markets, 2: type */
     hsize_t offset, n;
     unsigned char *buf;
     size_t len;
@@ -666,18 +710,29 @@ typedef struct {
     int failed;
 } chunk_job;
 
+static hid_t panel_dset(const panel_ds *pd, int which)
+{
+    return which == 0 ? pd->z : which == 1 ? pd->markets : pd->type;
+}
+
+static tm_sha256 *panel_sha(panel_ds *pd, int which)
+{
+    return which == 0 ? &pd->z_sha : which == 1 ? &pd->m_sha : &pd->t_sha;
+}
+
 static int write_panel(tm_output *o, const tm_run *run, hsize_t period, tm_error *err)
 {
     const tm_params *p = o->p;
+    const int n_which = p->n_types > 1 ? 3 : 2;
     size_t n_jobs = 0;
     for (int s = 0; s < p->n_sectors; s++)
-        n_jobs += 2 * (size_t)((o->panels[s].n + TM_PANEL_CHUNK - 1) / TM_PANEL_CHUNK);
+        n_jobs += (size_t)n_which * (size_t)((o->panels[s].n + TM_PANEL_CHUNK - 1) / TM_PANEL_CHUNK);
     chunk_job *jobs = calloc(n_jobs, sizeof *jobs);
     if (!jobs)
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
     size_t j = 0;
     for (int s = 0; s < p->n_sectors; s++)
-        for (int which = 0; which < 2; which++)
+        for (int which = 0; which < n_which; which++)
             for (hsize_t off = 0; off < o->panels[s].n; off += TM_PANEL_CHUNK) {
                 jobs[j].sector = s;
                 jobs[j].which = which;
@@ -723,19 +778,20 @@ static int write_panel(tm_output *o, const tm_run *run, hsize_t period, tm_error
     int rc = 0;
     for (int s = 0; s < p->n_sectors; s++) {
         hsize_t dims[2] = {period + 1, o->panels[s].n};
-        if (H5Dset_extent(o->panels[s].z, dims) < 0 || H5Dset_extent(o->panels[s].markets, dims) < 0)
-            rc = -1;
+        for (int which = 0; which < n_which; which++)
+            if (H5Dset_extent(panel_dset(&o->panels[s], which), dims) < 0)
+                rc = -1;
     }
     for (size_t k = 0; k < n_jobs && !rc; k++) {
         chunk_job *job = &jobs[k];
         panel_ds *pd = &o->panels[job->sector];
         hsize_t offset[2] = {period, job->offset};
         if (job->failed ||
-            H5Dwrite_chunk(job->which == 0 ? pd->z : pd->markets, H5P_DEFAULT, 0, offset, job->len, job->buf) < 0) {
+            H5Dwrite_chunk(panel_dset(pd, job->which), H5P_DEFAULT, 0, offset, job->len, job->buf) < 0) {
             rc = -1;
             break;
         }
-        tm_sha256_update(job->which == 0 ? &pd->z_sha : &pd->m_sha, job->hash, sizeof job->hash);
+        tm_sha256_update(panel_sha(pd, job->which), job->hash, sizeof job->hash);
     }
     for (size_t k = 0; k < n_jobs; k++)
         free(jobs[k].buf);
@@ -896,6 +952,10 @@ static int finish(tm_output *o, int complete, char digest_hex[65], char *where, 
             tm_sha256_update(&sha, h, sizeof h);
             tm_sha256_final(&o->panels[s].m_sha, h);
             tm_sha256_update(&sha, h, sizeof h);
+            if (p->n_types > 1) {
+                tm_sha256_final(&o->panels[s].t_sha, h);
+                tm_sha256_update(&sha, h, sizeof h);
+            }
         }
     int rc = write_events(o, &sha);
     tm_sha256_final(&sha, h);
@@ -1206,6 +1266,8 @@ int tm_output_save(tm_output *o, tm_ckbuf *b, tm_error *err)
         tm_ckbuf_put(b, &n, sizeof n);
         tm_ckbuf_put(b, &o->panels[s].z_sha, sizeof o->panels[s].z_sha);
         tm_ckbuf_put(b, &o->panels[s].m_sha, sizeof o->panels[s].m_sha);
+        if (o->p->n_types > 1)
+            tm_ckbuf_put(b, &o->panels[s].t_sha, sizeof o->panels[s].t_sha);
     }
     tm_ckbuf_put(b, &o->static_sha, sizeof o->static_sha);
     tm_ckbuf_put(b, o->event_index, (size_t)o->n_events * sizeof(int));
@@ -1264,6 +1326,8 @@ int tm_output_resume(const char *path, const tm_params *p, const tm_run *run, co
         }
     }
     o->file = H5Fopen(o->tmp_path, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (o->file >= 0)
+        hold_metadata(o->file);
     if (o->file < 0) {
         tm_error_set(err, TM_ERR_INPUT, "%s: cannot reopen the partial output (truncated or corrupt?)", o->tmp_path);
         free_output(o);
@@ -1303,7 +1367,8 @@ int tm_output_resume(const char *path, const tm_params *p, const tm_run *run, co
         uint64_t n;
         char where[256];
         rc = tm_ckbuf_get(b, &n, sizeof n) || n != (uint64_t)p->sector[s].firms ||
-             tm_ckbuf_get(b, &pd->z_sha, sizeof pd->z_sha) || tm_ckbuf_get(b, &pd->m_sha, sizeof pd->m_sha);
+             tm_ckbuf_get(b, &pd->z_sha, sizeof pd->z_sha) || tm_ckbuf_get(b, &pd->m_sha, sizeof pd->m_sha) ||
+             (p->n_types > 1 && tm_ckbuf_get(b, &pd->t_sha, sizeof pd->t_sha));
         if (rc)
             break;
         pd->n = (hsize_t)n;
@@ -1312,7 +1377,13 @@ int tm_output_resume(const char *path, const tm_params *p, const tm_run *run, co
         pd->z = H5Dopen2(o->file, where, H5P_DEFAULT);
         snprintf(where, sizeof where, "panel/%s/markets", p->sector[s].name);
         pd->markets = H5Dopen2(o->file, where, H5P_DEFAULT);
-        rc = pd->z < 0 || pd->markets < 0 || H5Dset_extent(pd->z, pdims) < 0 || H5Dset_extent(pd->markets, pdims) < 0;
+        pd->type = -1;
+        if (p->n_types > 1) {
+            snprintf(where, sizeof where, "panel/%s/type", p->sector[s].name);
+            pd->type = H5Dopen2(o->file, where, H5P_DEFAULT);
+        }
+        rc = pd->z < 0 || pd->markets < 0 || H5Dset_extent(pd->z, pdims) < 0 || H5Dset_extent(pd->markets, pdims) < 0 ||
+             (p->n_types > 1 && (pd->type < 0 || H5Dset_extent(pd->type, pdims) < 0));
         if (!rc) {
             /* The stored width of z_index, from the file (it follows the
              * grid size, but the file is what the chunks must match). */

@@ -19,6 +19,7 @@ typedef struct tm_output tm_output;
 typedef struct {
     int force; /* replace an existing file at the final path */
     int panel; /* write the firm panel */
+    int checkpoints; /* checkpoints will be taken: make the file resumable after a crash */
 } tm_output_options;
 
 /* Check that `path` may be written (absent, or force) and that its folder

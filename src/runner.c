@@ -1,5 +1,7 @@
 #include "runner.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +47,42 @@ int tm_runner_interrupted(void)
     return interrupted;
 }
 
+/* After a resumed run completes: checkpoint files a killed process was
+ * writing (`CKPT.tmp-PID`, PID no longer running) describe nothing any
+ * more; remove them so no debris stays next to the results. */
+static void remove_dead_temps(const char *ckpt_path)
+{
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", ckpt_path);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : ckpt_path;
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    char prefix[4200];
+    snprintf(prefix, sizeof prefix, "%s.tmp-", base);
+    size_t n = strlen(prefix);
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, n) != 0)
+            continue;
+        char *end;
+        long pid = strtol(e->d_name + n, &end, 10);
+        if (*end || pid <= 0)
+            continue; /* not a checkpoint temporary */
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* its writer still runs (or may: not ours to judge) */
+        char full[8400];
+        snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
+        unlink(full);
+    }
+    closedir(d);
+}
+
 /* Save the state after the period just written to `ckpt_path`. */
 static int save_checkpoint(const tm_params *p, tm_run *run, tm_output *out, const char *path, int every, int panel,
                            int force, const char *ckpt_path, tm_error *err)
@@ -78,7 +116,7 @@ int tm_simulate(const tm_params *p, const char *path, const tm_simulate_options 
         tm_run_close(run);
         return -1;
     }
-    tm_output_options oo = {.force = force, .panel = panel};
+    tm_output_options oo = {.force = force, .panel = panel, .checkpoints = every > 0 || resume != NULL};
     /* A checkpoint holds the engine state, then the writer's. */
     if (resume ? tm_run_restore(run, &resume->state, err) ||
                      tm_output_resume(path, p, run, &oo, &resume->state, &out, err)
@@ -140,6 +178,8 @@ int tm_simulate(const tm_params *p, const char *path, const tm_simulate_options 
         return -1;
     if (every > 0 || resume)
         unlink(ckpt_path);
+    if (resume)
+        remove_dead_temps(ckpt_path);
     return 0;
 fail:
     tm_output_discard(out);
