@@ -3,7 +3,9 @@ with its fixed seed, read back with h5py, reproduces every moment of the fit
 table in docs/calibration.md within its tolerance (moments marked as not
 matched must stay within a tolerance of their recorded value), and the
 moments computed here from the file agree with `tradeabm calibrate
---evaluate`, which computes them in memory."""
+--evaluate`, which computes them in memory. With demand types
+(demand_types.points > 1) a firm's revenue in a destination is multiplied by
+its type's multiplier (/panel/<sector>/type, /dimensions/type_multipliers)."""
 import os
 import re
 import subprocess
@@ -53,6 +55,8 @@ def python_moments(path):
         sectors = [s.decode() for s in f["dimensions/sectors"][:]]
         dests = [d.decode() for d in f["dimensions/destinations"][:]]
         ppy = p["run"]["periods_per_year"]
+        typed = "type_multipliers" in f["dimensions"]
+        mult = f["dimensions/type_multipliers"][:] if typed else np.ones((1, len(dests)))  # [type, dest]
         value = f["series/export_value"][:]            # [T, S, D]
         by_set = f["series/firms_by_market_set"][:]    # [T, S, sets]
         tariff = f["environment/tariff"][:]
@@ -74,11 +78,14 @@ def python_moments(path):
         # 12 quarters of the baseline panel are a few MB: read each sector once.
         panel_markets = [f[f"panel/{s}/markets"][:] for s in sectors]
         panel_z = [zgrid[i][f[f"panel/{s}/z_index"][:]] for i, s in enumerate(sectors)]
+        panel_type = [f[f"panel/{s}/type"][:] if typed else np.zeros_like(panel_markets[i])
+                      for i, s in enumerate(sectors)]
         for t in range(value.shape[0]):
             revenue = []
             for i, s in enumerate(sectors):
                 mk = panel_markets[i][t]
                 z = panel_z[i][t]
+                ty = panel_type[i][t]
                 if t > 0:
                     prev = panel_markets[i][t - 1] & 0x3F
                     now = mk & 0x3F
@@ -90,7 +97,7 @@ def python_moments(path):
                 for j, d in enumerate(dests):
                     mkt = p["sectors"][s]["markets"][d]
                     a = mkt["demand"] * mkt["iceberg"] ** (1 - sigma) * (1 + tariff[t, i, j]) ** (-sigma)
-                    rev += np.where(sets >> j & 1, sigma * np.exp((sigma - 1) * z) * a, 0.0)
+                    rev += np.where(sets >> j & 1, sigma * np.exp((sigma - 1) * z) * a * mult[ty, j], 0.0)
                 revenue.append(rev[sets != 0])
             r = np.sort(np.concatenate(revenue))[::-1]
             k = 0.01 * len(r)
