@@ -71,6 +71,16 @@ class AnalysisError(Exception):
         super().__init__(f"{self.path}: {problem}")
 
 
+def _dotted(parameters, path, default=None):
+    """The value at dotted `path` in nested parameter dicts, or default."""
+    node = parameters
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
 def _read_file(path, read):
     """Open `path` read-only and call read(f); every failure to open or read
     becomes one AnalysisError naming the file."""
@@ -514,12 +524,7 @@ class Run:
 
     def param(self, path, default=None):
         """A parameter by dotted path (`demand.elasticity`)."""
-        node = self.parameters
-        for part in path.split("."):
-            if not isinstance(node, dict) or part not in node:
-                return default
-            node = node[part]
-        return node
+        return _dotted(self.parameters, path, default)
 
     def frame(self, variable):
         """The tidy rows of one series."""
@@ -1129,12 +1134,7 @@ class Comparison:
 
     def param(self, path, default=None):
         """A parameter of replicate 1's base run by dotted path."""
-        node = self.parameters
-        for part in path.split("."):
-            if not isinstance(node, dict) or part not in node:
-                return default
-            node = node[part]
-        return node
+        return _dotted(self.parameters, path, default)
 
     def frame(self, variable):
         """The tidy rows of one difference series."""

@@ -931,18 +931,8 @@ int tm_bellman_values(tm_bellman *b, int k, const tm_choice_ctx *ctx, double *va
     for (int d = 0; d < st->n_dest; d++)
         j += ctx->regime[d] * st->stride[d];
     const int M = st->n_sets, J = st->n_joint, N = st->n_states;
-    const size_t NM = (size_t)N * (size_t)M;
-    /* This period's costs (spillovers, events): the context's, or the
-     * sunk costs of the markets entered. */
-    double *cost = st->work[0].cost;
-    if (ctx->cost) {
-        memcpy(cost, ctx->cost, NM * sizeof(double));
-    } else {
-        double fixed[TM_MAX_DEST];
-        for (int d = 0; d < st->n_dest; d++)
-            fixed[d] = p->sector[s].market[d].fixed_cost;
-        tm_mstate_costs(&st->ms, ctx->sunk, fixed, NULL, cost);
-    }
+    /* This period's costs (spillovers, events). */
+    const double *cost = tm_model_costs(ctx, &st->ms, &p->sector[s], st->work[0].cost);
     for (int iz = 0; iz < ctx->n_z; iz++) {
         const double *flow = ctx->flow + (size_t)iz * (size_t)N;
         const double *evz = ev + ((size_t)iz * (size_t)J + (size_t)j) * (size_t)N;

@@ -78,6 +78,11 @@ typedef struct tm_model_ops {
     int (*restore)(void *state, struct tm_ckbuf *b, tm_error *err);
 } tm_model_ops;
 
+/* The cost of each choice in this period, [m * n_sets + S]: ctx->cost, or
+ * for a context without one tm_mstate_costs of ctx->sunk and the sector's
+ * fixed costs, written to buf (n_states * n_sets doubles). */
+const double *tm_model_costs(const tm_choice_ctx *ctx, const struct tm_mstate *ms, const tm_sector *sector, double *buf);
+
 /* The model implementing params->model, or NULL if it is not built in. */
 const tm_model_ops *tm_model_lookup(int kind);
 

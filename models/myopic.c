@@ -15,6 +15,7 @@ typedef struct {
     tm_mstate sets; /* plain market sets, for contexts without states */
     int n_dest;
     const tm_params *p;
+    double cost[TM_MAX_STATES * TM_MAX_STATES]; /* contexts without a cost table */
 } myopic_state;
 
 static int myopic_init(const tm_params *p, void **state, tm_error *err)
@@ -35,10 +36,11 @@ static int myopic_init(const tm_params *p, void **state, tm_error *err)
 static int myopic_values(void *state, const tm_choice_ctx *ctx, double *value, tm_error *err)
 {
     (void)err;
-    const myopic_state *st = state;
+    myopic_state *st = state;
     const tm_mstate *ms = ctx->states ? ctx->states : &st->sets;
     const int M = ctx->n_sets, N = ms->n_states;
     const int next = ms->timing == TM_TIMING_NEXT;
+    const double *costs = next ? tm_model_costs(ctx, ms, &st->p->sector[ctx->sector], st->cost) : NULL;
     for (int iz = 0; iz < ctx->n_z; iz++) {
         const double *flow = ctx->flow + (size_t)iz * (size_t)N;
         double death = ctx->death ? ctx->death[iz] : ctx->death_rate;
@@ -58,16 +60,7 @@ static int myopic_values(void *state, const tm_choice_ctx *ctx, double *value, t
                     continue;
                 }
                 /* Cost now (sunk part annuitised if asked), profit next period. */
-                double cost = sunk;
-                if (ctx->cost) {
-                    cost = ctx->cost[m * M + S];
-                } else {
-                    /* No cost table: the parameters' fixed costs at the level paid for. */
-                    for (int d = 0; d < ctx->n_dest; d++)
-                        if (S >> d & 1)
-                            cost += st->p->sector[ctx->sector].market[d].fixed_cost *
-                                    ms->fixed_cost[ms->level[m][d] ? ms->level[m][d] - 1 : 0];
-                }
+                double cost = costs[m * M + S];
                 double ahead = 0.0;
                 for (int k = ms->law_start[m * M + S]; k < ms->law_start[m * M + S + 1]; k++)
                     ahead += ms->law_prob[k] * flow[ms->law_state[k]];

@@ -40,11 +40,11 @@ void tm_env_process_after(const tm_params *p, int d, int n_applied, const double
     }
 }
 
-/* The matrix in force for d once env->next_event events have applied. */
-static void refresh_transition(tm_env *env, int d)
+/* The matrix in force for d once the first n_applied events have applied. */
+static void refresh_transition(tm_env *env, int d, int n_applied)
 {
     const double(*base)[TM_MAX_REGIMES];
-    tm_env_process_after(env->params, d, env->next_event, &base, &env->escalation[d]);
+    tm_env_process_after(env->params, d, n_applied, &base, &env->escalation[d]);
     tm_env_escalate(env->params->dest[d].n_regimes, base, env->escalation[d], env->transition[d]);
 }
 
@@ -65,7 +65,7 @@ int tm_env_init(tm_env *env, const tm_params *p, tm_error *err)
     }
     for (int d = 0; d < p->n_dest; d++) {
         env->regime[d] = p->dest[d].initial_regime;
-        refresh_transition(env, d);
+        refresh_transition(env, d, 0);
     }
     tm_rng_env_stream(&env->rng, p->seed);
     return 0;
@@ -124,9 +124,7 @@ int tm_env_advance(tm_env *env, int t, int *applied)
             break;
         case TM_EVENT_ESCALATION:
         case TM_EVENT_TRANSITION:
-            env->next_event++; /* the process after this event */
-            refresh_transition(env, d);
-            env->next_event--;
+            refresh_transition(env, d, env->next_event + 1); /* the process after this event */
             break;
         case TM_EVENT_RELEASE:
             env->held[d] = 0;

@@ -806,6 +806,22 @@ static void round_counts(tm_run *run)
  * current), the choice (its probabilities from this period's values), and
  * the state carried into next period. Writes the period's masses into the
  * same tables the firm simulation counts into. */
+/* Exact aggregation: mass w of row tz (type, z) serves state `served` this
+ * period after serving the markets prev_set last period; counted as the
+ * firm loop counts a firm. */
+static inline void exact_record(const tm_run *run, double *hist, double *trans, double *enter, int tz, int prev_set,
+                                int served, double w)
+{
+    const int set = run->ms.set_of[served];
+    const size_t at = (size_t)tz * (size_t)run->n_states + (size_t)served;
+    hist[at] += w;
+    trans[prev_set * run->n_sets + set] += w;
+    unsigned entered = (unsigned)(set & ~prev_set);
+    for (int d = 0; entered; d++, entered >>= 1)
+        if (entered & 1u)
+            enter[(size_t)d * run->hist_cells + at] += w;
+}
+
 static void exact_step_sector(tm_run *run, int s, double *hist, double *trans, double *died, double *enter)
 {
     const tm_params *p = run->p;
@@ -868,15 +884,8 @@ static void exact_step_sector(tm_run *run, int s, double *hist, double *trans, d
             for (int k = cur_first; k <= cur_last; k++) {
                 int cur = next ? k : ms->law_state[k];
                 double wc = next ? w : w * ms->law_prob[k];
-                if (next) {
-                    /* Served this period: chosen last period. */
-                    hist[tz * N + cur] += wc;
-                    trans[prev_set * M + ms->set_of[cur]] += wc;
-                    unsigned entered = (unsigned)(ms->set_of[cur] & ~prev_set);
-                    for (int d = 0; entered; d++, entered >>= 1)
-                        if (entered & 1u)
-                            enter[(size_t)d * run->hist_cells + (size_t)(tz * N + cur)] += wc;
-                }
+                if (next) /* served this period: chosen last period */
+                    exact_record(run, hist, trans, enter, tz, prev_set, cur, wc);
                 const double *pr = sec->prob + ((size_t)tz * (size_t)N + (size_t)cur) * (size_t)M;
                 for (int S = 0; S < M; S++) {
                     if (pr[S] == 0.0)
@@ -884,12 +893,7 @@ static void exact_step_sector(tm_run *run, int s, double *hist, double *trans, d
                     double ws = wc * pr[S];
                     if (!next) {
                         int l = ms->served[cur * M + S];
-                        hist[tz * N + l] += ws;
-                        trans[prev_set * M + ms->set_of[l]] += ws;
-                        unsigned entered = (unsigned)(ms->set_of[l] & ~prev_set);
-                        for (int d = 0; entered; d++, entered >>= 1)
-                            if (entered & 1u)
-                                enter[(size_t)d * run->hist_cells + (size_t)(tz * N + l)] += ws;
+                        exact_record(run, hist, trans, enter, tz, prev_set, l, ws);
                         out[l] += ws;
                         continue;
                     }
