@@ -1,6 +1,6 @@
 """The digest of a run file, recomputed from what is stored in it.
 
-The C side (src/output.c, finish) hashes the data as it writes them; this
+The C side (src/io/output.c, finish) hashes the data as it writes them; this
 module recomputes the same SHA-256 from the file, so that a file can be
 checked without re-running it and so that docs/output.md's definition is
 tested. Layout and order are described in docs/output.md, "Digest".
@@ -57,7 +57,7 @@ def _finalise(z):
 
 
 def fingerprint(data):
-    """The 128-bit fingerprint of src/fingerprint.c (16 bytes)."""
+    """The 128-bit fingerprint of src/io/fingerprint.c (16 bytes)."""
     data = bytes(data)
     n = len(data)
     full = n // 32 * 32

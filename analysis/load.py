@@ -2,7 +2,7 @@
 
 `load(path)` opens any of them and returns a `Run`, a `Sweep` or a
 `Comparison`. The file layout is documented in docs/output.md; what is read
-here must stay in step with src/output.c and src/compare.c. Everything small (parameters, series, environment,
+here must stay in step with src/io/output.c and src/experiments/compare.c. Everything small (parameters, series, environment,
 events) is read when the file is opened and the file is closed again; the
 firm panel, which can be gigabytes, is only ever read in slices.
 """
@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 # The format version this reader understands (TM_FORMAT_VERSION in
-# src/output.h).
+# src/io/output.h).
 FORMAT_VERSION = 1
 
-# Bits of a panel `markets` byte (src/sim.h: TM_SET_MASK, TM_BORN_BIT).
+# Bits of a panel `markets` byte (src/engine/sim.h: TM_SET_MASK, TM_BORN_BIT).
 SET_MASK = 0x3F
 BORN_BIT = 0x80
 
@@ -198,7 +198,7 @@ def _split_key(content):
 
 def parse_parameters(text):
     """Parse the canonical parameter text written by the C side
-    (src/params.c canonical_text) into nested dicts and lists.
+    (src/params/params.c canonical_text) into nested dicts and lists.
 
     The subset: maps by indentation, `key: value` scalars, `- [a, b]` flow
     list items, and list items that are maps (`- at: 2025Q1` followed by
@@ -590,7 +590,7 @@ class Run:
 
     def market_weights(self, period):
         """a[s, d] = B tau^(1-sigma) (1+t)^(-sigma) in a period, with the
-        tariff in force and demand after crowding (src/economy.c). For the
+        tariff in force and demand after crowding (src/engine/economy.c). For the
         first logged period the crowding share of the last burn-in period is
         not in the file; the period's own share is used instead (exact when
         interactions.crowding is 0)."""
@@ -612,7 +612,7 @@ class Run:
     def revenue_table(self, sector, period, type=None):
         """revenue[z index, market state, destination]: producer revenue of a
         firm at each grid point in each market state, in model money
-        (src/economy.c tm_econ_state_tables). Without experience levels the
+        (src/engine/economy.c tm_econ_state_tables). Without experience levels the
         states are the market sets; with K levels state m holds level
         (m // (K+1)**d) % (K+1) in destination d (/dimensions/market_states).
         With demand types, `type` selects the firms' type (its row of
@@ -924,14 +924,14 @@ def outcome_units(outcome):
 DIFFERENCE_SERIES = ("export_value", "firms_serving", "entrants", "exiters", "tariff_paid")
 EFFECT_FIELDS = ("sector", "measure", "mean", "ci_low", "ci_high", "replicates")
 
-# 97.5% quantiles of Student's t by degrees of freedom (as src/compare.c).
+# 97.5% quantiles of Student's t by degrees of freedom (as src/experiments/compare.c).
 _T975 = (math.nan, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
          2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086)
 
 
 def student_t975(df):
     """The 97.5% quantile of Student's t with `df` degrees of freedom (NaN
-    below 1; beyond 20 the approximation of src/compare.c)."""
+    below 1; beyond 20 the approximation of src/experiments/compare.c)."""
     if df < 1:
         return math.nan
     return _T975[df] if df < len(_T975) else 1.96 + 2.5 / df

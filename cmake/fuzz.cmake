@@ -30,10 +30,10 @@ if(TRADEABM_FUZZ)
   # params.c or ytree.c start calling another module.
   set(TM_FUZZ_SOURCES
     ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_params.c
-    ${CMAKE_SOURCE_DIR}/src/params.c
-    ${CMAKE_SOURCE_DIR}/src/ytree.c
-    ${CMAKE_SOURCE_DIR}/src/error.c
-    ${CMAKE_SOURCE_DIR}/src/sha256.c
+    ${CMAKE_SOURCE_DIR}/src/params/params.c
+    ${CMAKE_SOURCE_DIR}/src/params/ytree.c
+    ${CMAKE_SOURCE_DIR}/src/base/error.c
+    ${CMAKE_SOURCE_DIR}/src/io/sha256.c
     ${CMAKE_BINARY_DIR}/generated/tm_embedded_baseline.c)
   set(TM_FUZZ_HANDWRITTEN ${TM_FUZZ_SOURCES})
   list(REMOVE_AT TM_FUZZ_HANDWRITTEN -1)
@@ -47,11 +47,11 @@ if(TRADEABM_FUZZ)
     OUTPUT ${TM_FUZZ_BIN}
     COMMAND ${TM_CLANG} -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
             -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-            -I${CMAKE_SOURCE_DIR}/src ${_yaml_cflags} ${TM_FUZZ_SOURCES}
+            -I${CMAKE_SOURCE_DIR}/src -I${CMAKE_SOURCE_DIR} ${_yaml_cflags} ${TM_FUZZ_SOURCES}
             ${YAML_LDFLAGS} -lm -o ${TM_FUZZ_BIN}
     # The embedded baseline is generated in the top folder (by tmcore's
     # rule): depend on its source here and on tmcore below.
-    DEPENDS ${TM_FUZZ_HANDWRITTEN} ${CMAKE_SOURCE_DIR}/src/params.h ${CMAKE_SOURCE_DIR}/src/ytree.h
+    DEPENDS ${TM_FUZZ_HANDWRITTEN} ${CMAKE_SOURCE_DIR}/src/params/params.h ${CMAKE_SOURCE_DIR}/src/params/ytree.h
             ${CMAKE_SOURCE_DIR}/params/canada_baseline.yaml
     COMMENT "Building the parameter fuzzer with clang (libFuzzer)")
   add_custom_target(fuzz_params ALL DEPENDS ${TM_FUZZ_BIN})
@@ -71,9 +71,9 @@ if(TRADEABM_FUZZ)
   # which a loader never calls, links from the gcc-built library.
   set(TM_SWEEP_FUZZ_SOURCES
     ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_sweep.c
-    ${CMAKE_SOURCE_DIR}/src/sweep.c
-    ${CMAKE_SOURCE_DIR}/src/ytree.c
-    ${CMAKE_SOURCE_DIR}/src/params.c)
+    ${CMAKE_SOURCE_DIR}/src/experiments/sweep.c
+    ${CMAKE_SOURCE_DIR}/src/params/ytree.c
+    ${CMAKE_SOURCE_DIR}/src/params/params.c)
   set(TM_SWEEP_FUZZ_BIN ${CMAKE_BINARY_DIR}/fuzz/sweep_fuzzer)
   set(_h5_cflags)
   foreach(dir ${HDF5_INCLUDE_DIRS})
@@ -83,10 +83,10 @@ if(TRADEABM_FUZZ)
     OUTPUT ${TM_SWEEP_FUZZ_BIN}
     COMMAND ${TM_CLANG} -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
             -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-            -I${CMAKE_SOURCE_DIR}/src -I${CMAKE_BINARY_DIR}/generated ${_yaml_cflags} ${_h5_cflags}
+            -I${CMAKE_SOURCE_DIR}/src -I${CMAKE_SOURCE_DIR} -I${CMAKE_BINARY_DIR}/generated ${_yaml_cflags} ${_h5_cflags}
             ${TM_SWEEP_FUZZ_SOURCES} $<TARGET_FILE:tmcore> ${HDF5_C_LIBRARIES} ${YAML_LDFLAGS}
             -lz -lm -lgomp -lpthread -o ${TM_SWEEP_FUZZ_BIN}
-    DEPENDS ${TM_SWEEP_FUZZ_SOURCES} ${CMAKE_SOURCE_DIR}/src/sweep.h tmcore
+    DEPENDS ${TM_SWEEP_FUZZ_SOURCES} ${CMAKE_SOURCE_DIR}/src/experiments/sweep.h tmcore
     COMMENT "Building the sweep-file fuzzer with clang (libFuzzer)")
   add_custom_target(fuzz_sweep ALL DEPENDS ${TM_SWEEP_FUZZ_BIN})
   file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/fuzz-sweep-corpus)

@@ -13,12 +13,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "economy.h"
-#include "env.h"
-#include "grid.h"
-#include "bellman.h"
-#include "mstate.h"
-#include "model.h"
+#include "engine/economy.h"
+#include "engine/env.h"
+#include "engine/grid.h"
+#include "models/bellman.h"
+#include "engine/mstate.h"
+#include "models/model.h"
 
 /* The cap on solver cells (productivity x joint regime x market set), and
  * the size from which a sweep is shared among OpenMP threads. */
@@ -35,7 +35,7 @@ typedef struct {
 } dp_law;
 
 /* The solution of one (sector, belief class). EV tables are E[V(z', m', r') | z, r], laid out
- * [(z * n_joint + j) * n_states + m'] over market states m' (src/mstate.h). */
+ * [(z * n_joint + j) * n_states + m'] over market states m' (src/engine/mstate.h). */
 typedef struct {
     int solved;
     int t0;           /* first period covered */
@@ -103,11 +103,11 @@ static double now_seconds(void)
 }
 
 /* ------------------------------------------------------------------------
- * The regime process and its events (mirrors src/env.c)
+ * The regime process and its events (mirrors src/engine/env.c)
  * ---------------------------------------------------------------------- */
 
 /* The process of every destination once the first n_applied events have
- * applied (src/env.c), without tariff or hold state. */
+ * applied (src/engine/env.c), without tariff or hold state. */
 static void process_after(const tm_params *p, int n_applied, dp_process *pr)
 {
     memset(pr, 0, sizeof *pr);
@@ -163,7 +163,7 @@ static int process_equal(const tm_params *p, const dp_process *a, const dp_proce
     return 1;
 }
 
-/* How event ev changes the process sector s faces (src/env.c). */
+/* How event ev changes the process sector s faces (src/engine/env.c). */
 static void process_apply(const tm_params *p, dp_process *pr, const tm_event *ev, int s)
 {
     int d = ev->destination;
@@ -258,7 +258,7 @@ static int law_build(const dp_state *st, const dp_process *pr, const int *forced
 /* Flow payoffs Pi(z, m, r) - fixed costs for every joint regime at the
  * parameters' demand (no crowding), under the process's tariff overrides:
  * flow[(z * n_joint + j) * n_states + m]; and the costs of each choice,
- * cost[(j * n_states + m) * n_sets + S] (src/mstate.h). */
+ * cost[(j * n_states + m) * n_sets + S] (src/engine/mstate.h). */
 static void dp_flows(const dp_state *st, dp_work *w, int s, const dp_sector *sec, const dp_process *pr)
 {
     const tm_params *p = st->p;
@@ -828,7 +828,7 @@ int tm_bellman_open(const tm_params *p, int n_classes, const tm_bellman_matrices
         const tm_sector *ps = &p->sector[s];
         double *z = st->grid_z + (size_t)s * n_z, *P = st->grid_P + (size_t)s * n_z * n_z;
         int *band = st->grid_band + (size_t)s * 2 * n_z;
-        /* The same discretisation as the simulation (src/sim.c). */
+        /* The same discretisation as the simulation (src/engine/sim.c). */
         int rc = p->grid_method == TM_GRID_ROUWENHORST
                      ? tm_grid_rouwenhorst(st->n_z, ps->persistence, ps->volatility, z, P)
                      : tm_grid_tauchen(st->n_z, ps->persistence, ps->volatility, p->tauchen_width, z, P);

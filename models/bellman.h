@@ -4,10 +4,10 @@
 #ifndef TM_BELLMAN_H
 #define TM_BELLMAN_H
 
-#include "model.h"
+#include "models/model.h"
 
 /* What firms must know of the regime process one sector faces: the
- * transition matrices (escalation applied, as src/env.c keeps them), which
+ * transition matrices (escalation applied, as src/engine/env.c keeps them), which
  * regimes an event pins, tariff overrides (NaN = none) and the sunk-cost
  * scale of events (1 = none). */
 typedef struct {

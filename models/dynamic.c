@@ -2,8 +2,8 @@
  * trade-policy uncertainty (docs/model.md section 6). Firms know the regime
  * process and foresee the events marked `anticipated`; the dynamic
  * programme itself lives in models/bellman.c. */
-#include "bellman.h"
-#include "model.h"
+#include "models/bellman.h"
+#include "models/model.h"
 
 static int dynamic_init(const tm_params *p, void **state, tm_error *err)
 {

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bellman.h"
-#include "checkpoint.h"
-#include "model.h"
+#include "models/bellman.h"
+#include "io/checkpoint.h"
+#include "models/model.h"
 
 /* Belief classes are indices into a uint16_t table per birth cohort. */
 #define LEARN_MAX_CLASSES 4096

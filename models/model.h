@@ -6,8 +6,8 @@
 
 #include <stdint.h>
 
-#include "error.h"
-#include "params.h"
+#include "base/error.h"
+#include "params/params.h"
 
 /* What a sector's firms face in one period. Tables are over the sector's
  * productivity grid; sets are bit masks over destinations. */
@@ -17,7 +17,7 @@ typedef struct {
     int sector;
     int period; /* logged period index; negative during burn-in */
     int n_z, n_sets, n_dest;
-    int n_states;          /* market states (src/mstate.h); 0: the n_sets market sets */
+    int n_states;          /* market states (src/engine/mstate.h); 0: the n_sets market sets */
     const struct tm_mstate *states; /* NULL: plain market sets, timing current */
     const double *z_grid;  /* [n_z] log productivity */
     const double *P;       /* [n_z * n_z] productivity transition */
@@ -70,7 +70,7 @@ typedef struct tm_model_ops {
      * engine then asks values() for each class (ctx->belief_class). */
     int (*belief_classes)(void *state, const tm_choice_ctx *ctx, int first_birth, int n_births,
                           uint16_t *class_of_birth);
-    /* Optional, for checkpoints (src/checkpoint.h): append the state that
+    /* Optional, for checkpoints (src/io/checkpoint.h): append the state that
      * evolves during a run (not what init() rebuilds from the parameters)
      * and read it back into a state fresh from init(). A model with belief
      * classes but no save cannot be checkpointed (the run refuses). */
@@ -95,7 +95,7 @@ extern const tm_model_ops tm_model_learning;
 double tm_learning_hazard_mean(const void *state, int sector, int birth, int d);
 
 /* The model of a run and its state (for output of the solved policy);
- * defined in src/sim.c. */
+ * defined in src/engine/sim.c. */
 typedef struct tm_run tm_run;
 const tm_model_ops *tm_run_model(const tm_run *run, const void **state);
 

@@ -6,8 +6,8 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "model.h"
-#include "mstate.h"
+#include "models/model.h"
+#include "engine/mstate.h"
 
 typedef struct {
     int annuity;

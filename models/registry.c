@@ -1,8 +1,8 @@
 /* The table of built-in decision models, indexed by run.model. */
 #include <stddef.h>
 
-#include "model.h"
-#include "mstate.h"
+#include "models/model.h"
+#include "engine/mstate.h"
 
 const double *tm_model_costs(const tm_choice_ctx *ctx, const struct tm_mstate *ms, const tm_sector *sector, double *buf)
 {

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
-#include "params.h"
+#include "base/error.h"
+#include "params/params.h"
 
 #define FUZZ_MAX_SETS 8
 

@@ -5,8 +5,8 @@
 
 #include <criterion/criterion.h>
 
-#include "params.h"
-#include "sim.h"
+#include "params/params.h"
+#include "engine/sim.h"
 
 static inline tm_params *fixture_params(const char *name, const char *text, const char *const *sets, int n_sets)
 {

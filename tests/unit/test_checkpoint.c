@@ -9,10 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
-#include "model.h"
-#include "params.h"
-#include "sim.h"
+#include "io/checkpoint.h"
+#include "models/model.h"
+#include "params/params.h"
+#include "engine/sim.h"
 
 /* Regimes that switch often, events, spillovers and crowding: every piece
  * of carried state matters for the periods after the checkpoint. */

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint.h"
+#include "io/checkpoint.h"
 #include "fixtures.h"
-#include "params.h"
-#include "sim.h"
+#include "params/params.h"
+#include "engine/sim.h"
 
 static const char *const world = "run: {model: dynamic, periods: 12, burn_in: 30}\n"
                                  "productivity: {grid: 21}\n"

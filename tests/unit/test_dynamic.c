@@ -12,12 +12,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "economy.h"
-#include "env.h"
-#include "grid.h"
-#include "model.h"
-#include "policy.h"
-#include "sim.h"
+#include "engine/economy.h"
+#include "engine/env.h"
+#include "engine/grid.h"
+#include "models/model.h"
+#include "engine/policy.h"
+#include "engine/sim.h"
 
 /* ------------------------------------------------------------------------
  * Fixtures
@@ -86,7 +86,7 @@ static tm_params *load1(const char *text, const char *set)
     return load(text, sets, set ? 1 : 0);
 }
 
-/* The tables build_policies (src/sim.c) gives a model for sector 0 at the
+/* The tables build_policies (src/engine/sim.c) gives a model for sector 0 at the
  * start of a run (no peers yet, so no crowding or spillover). */
 typedef struct {
     tm_params *p;

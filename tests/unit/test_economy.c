@@ -6,7 +6,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "economy.h"
+#include "engine/economy.h"
 
 #define SIGMA 3.8
 

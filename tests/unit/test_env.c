@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "env.h"
-#include "grid.h"
-#include "params.h"
+#include "engine/env.h"
+#include "engine/grid.h"
+#include "params/params.h"
 
 #define N_PERIODS 200000
 

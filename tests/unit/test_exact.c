@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint.h"
+#include "io/checkpoint.h"
 #include "fixtures.h"
-#include "params.h"
-#include "sim.h"
+#include "params/params.h"
+#include "engine/sim.h"
 
 /* Forward-looking firms, two destinations (CN can close), two experience
  * levels, productivity-dependent exit: every mechanism the exact mode

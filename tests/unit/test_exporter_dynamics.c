@@ -23,11 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "economy.h"
-#include "model.h"
-#include "mstate.h"
-#include "params.h"
-#include "sim.h"
+#include "engine/economy.h"
+#include "models/model.h"
+#include "engine/mstate.h"
+#include "params/params.h"
+#include "engine/sim.h"
 #include "fixtures.h"
 
 /* Two sectors (steel spans several blocks), two destinations whose regimes

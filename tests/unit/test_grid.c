@@ -5,7 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "grid.h"
+#include "engine/grid.h"
 
 static double *alloc_doubles(size_t n)
 {

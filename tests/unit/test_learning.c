@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "economy.h"
-#include "env.h"
-#include "grid.h"
-#include "model.h"
-#include "sim.h"
+#include "engine/economy.h"
+#include "engine/env.h"
+#include "engine/grid.h"
+#include "models/model.h"
+#include "engine/sim.h"
 
 /* One sector, one destination whose tariff may rise: the true hazard of an
  * escalation is 0.05 a period; the hazard grid {0, 0.05, 0.1, 0.15, 0.2}
@@ -43,7 +43,7 @@ static tm_params *load(const char *text, const char *const *sets, int n_sets)
     return p;
 }
 
-/* The choice context src/sim.c builds for sector s at the start of a run. */
+/* The choice context src/engine/sim.c builds for sector s at the start of a run. */
 typedef struct {
     tm_env env;
     int n_z, n_sets;

@@ -1,8 +1,8 @@
-/* The moment catalogue (src/calibrate.c) on a small myopic run. */
+/* The moment catalogue (src/experiments/calibrate.c) on a small myopic run. */
 #include <criterion/criterion.h>
 #include <math.h>
 
-#include "calibrate.h"
+#include "experiments/calibrate.h"
 
 static const char *const small_run =
     "run: {model: myopic, seed: 5, periods: 6, burn_in: 20}\n"

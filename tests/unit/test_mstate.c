@@ -1,5 +1,5 @@
-/* test_mstate: the market-state tables of src/mstate.c against their
- * definitions (src/mstate.h, docs/model.md "Exporter dynamics"): the
+/* test_mstate: the market-state tables of src/engine/mstate.c against their
+ * definitions (src/engine/mstate.h, docs/model.md "Exporter dynamics"): the
  * packing m = sum_d level_d (K+1)^d, the market set of a state, the state
  * served when choosing S (timing current), the law of next period's state
  * for both timings (recomputed here destination by destination), that one
@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "mstate.h"
-#include "params.h"
+#include "engine/mstate.h"
+#include "params/params.h"
 
 /* Two destinations, two experience levels; tests replace keys with --set
  * style overrides. */
@@ -69,7 +69,7 @@ static int ipow(int b, int e)
 
 /* The probability that a destination at level `from` (0: not served)
  * moves to level `to` when the firm chooses `in` (1: d in S), straight
- * from the definitions in src/mstate.h. */
+ * from the definitions in src/engine/mstate.h. */
 static double dest_law(const tm_params *p, int timing, int from, int in, int to)
 {
     if (!in)

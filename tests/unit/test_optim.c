@@ -2,7 +2,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 
-#include "optim.h"
+#include "experiments/optim.h"
 
 static int rosenbrock(const double *x, double *f, void *ctx, tm_error *err)
 {

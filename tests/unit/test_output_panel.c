@@ -1,4 +1,4 @@
-/* test_output_panel: the firm panel's chunk encoder (src/panel_deflate.c)
+/* test_output_panel: the firm panel's chunk encoder (src/io/panel_deflate.c)
  * produces zlib streams that zlib inflates back to the input, for byte
  * distributions that need every part of it: one symbol, all 256, code
  * lengths that must be limited to 15 bits, odd and tiny lengths. */
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "panel_deflate.h"
+#include "io/panel_deflate.h"
 
 #define CHUNK (1u << 18)
 

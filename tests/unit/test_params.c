@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "params.h"
+#include "params/params.h"
 
 /* The smallest valid file: one sector, one destination, one regime. */
 static const char *const minimal_text = "run:\n"

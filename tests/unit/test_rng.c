@@ -5,7 +5,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "rng.h"
+#include "base/rng.h"
 
 #define N_DRAWS 1000000
 

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "economy.h"
-#include "params.h"
-#include "sim.h"
+#include "engine/economy.h"
+#include "params/params.h"
+#include "engine/sim.h"
 #include "fixtures.h"
 
 /* Two sectors (steel spans several blocks of TM_BLOCK firms), two

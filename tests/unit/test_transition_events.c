@@ -12,9 +12,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "env.h"
-#include "params.h"
-#include "sim.h"
+#include "engine/env.h"
+#include "params/params.h"
+#include "engine/sim.h"
 
 #define N_PERIODS 200000
 

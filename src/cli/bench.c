@@ -1,0 +1,314 @@
+#include "cli/bench.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/error.h"
+#include "engine/grid.h"
+#include "models/model.h"
+#include "params/params.h"
+#include "base/rng.h"
+#include "engine/runner.h"
+#include "engine/sim.h"
+
+static const char *const bench_usage =
+    "usage: tradeabm bench [--quick] [--threads N] [--json FILE]\n"
+    "\n"
+    "Run the fixed benchmark workloads and print one line per figure:\n"
+    "  bench NAME VALUE UNIT\n"
+    "Full workload: 1,000,000 firms in 6 sectors, 100 logged periods, 2 destinations\n"
+    "with 3 regimes each, no panel. --quick uses 200,000 firms and 25 periods.\n"
+    "\n"
+    "      --quick        the small workload (under a minute on 2 cores)\n"
+    "      --threads N    OpenMP threads (default: all cores)\n"
+    "      --json FILE    also write the figures as JSON\n"
+    "  -h, --help         this help\n";
+
+typedef struct {
+    char name[48];
+    double value;
+    char unit[24];
+} figure;
+
+typedef struct {
+    figure f[32];
+    int n;
+} figures;
+
+static void report(figures *fs, const char *name, double value, const char *unit)
+{
+    figure *f = &fs->f[fs->n++];
+    snprintf(f->name, sizeof f->name, "%s", name);
+    snprintf(f->unit, sizeof f->unit, "%s", unit);
+    f->value = value;
+    if (isnan(value))
+        printf("bench %s unavailable %s\n", name, unit);
+    else
+        printf("bench %s %.6g %s\n", name, value, unit);
+    fflush(stdout);
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The benchmark world: 6 equal sectors, US and CN with 3 tariff regimes. */
+static int bench_params(const char *model, long firms, int sectors, int periods, int burn_in, int grid,
+                        tm_params **out, tm_error *err)
+{
+    char text[8192];
+    size_t n = (size_t)snprintf(text, sizeof text,
+                                "run: {model: %s, seed: 7, start: 2024Q1, periods: %d, burn_in: %d}\n"
+                                "productivity: {grid: %d}\n"
+                                "sectors:\n",
+                                model, periods, burn_in, grid);
+    for (int s = 0; s < sectors; s++)
+        n += (size_t)snprintf(text + n, sizeof text - n,
+                              "  s%d: {firms: %ld, persistence: 0.95, volatility: %.3f, death_rate: 0.02}\n", s,
+                              firms / sectors, 0.10 + 0.005 * s);
+    snprintf(text + n, sizeof text - n,
+             "destinations:\n"
+             "  US:\n"
+             "    market: {demand: 1.0, fixed_cost: 1.8, sunk_cost: 6.6}\n"
+             "    regimes: {low: {tariff: 0}, mid: {tariff: 0.1}, high: {tariff: 0.25}}\n"
+             "    transition: [[0.95, 0.04, 0.01], [0.1, 0.8, 0.1], [0.05, 0.15, 0.8]]\n"
+             "  CN:\n"
+             "    market: {demand: 0.3, fixed_cost: 1.8, sunk_cost: 6.6}\n"
+             "    regimes: {normal: {tariff: 0}, duties: {tariff: 0.25}, ban: {closed: true}}\n"
+             "    transition: [[0.97, 0.02, 0.01], [0.1, 0.85, 0.05], [0.1, 0.1, 0.8]]\n");
+    return tm_params_load_text("benchmark workload", text, NULL, 0, out, err);
+}
+
+/* Firm-periods per second per core of the logged periods (burn-in untimed). */
+static double engine_fps(const tm_params *p, int threads, double *state_bytes, tm_error *err)
+{
+    tm_run_options ro = {.threads = threads};
+    tm_run *run = NULL;
+    if (tm_run_open(p, &ro, &run, err))
+        return NAN;
+    while (tm_run_period(run) < -1)
+        if (tm_run_step(run, err)) {
+            tm_run_close(run);
+            return NAN;
+        }
+    double t0 = now();
+    while (!tm_run_finished(run))
+        if (tm_run_step(run, err)) {
+            tm_run_close(run);
+            return NAN;
+        }
+    double dt = now() - t0;
+    if (state_bytes)
+        *state_bytes = tm_run_state_bytes_per_firm(run);
+    int64_t firms = 0;
+    for (int s = 0; s < p->n_sectors; s++)
+        firms += p->sector[s].firms;
+    tm_run_close(run);
+    return (double)firms * (double)p->periods / dt / (double)threads;
+}
+
+/* The lower bound: per firm one PCG32 draw, an alias-table productivity
+ * move and a policy-table lookup, nothing else, over the same blocks. */
+static double kernel_fps(long firms, int periods, int threads, int n_z)
+{
+    uint64_t *state = malloc((size_t)firms * sizeof *state);
+    uint16_t *z = malloc((size_t)firms * sizeof *z);
+    uint8_t *set = malloc((size_t)firms);
+    double *zg = malloc((size_t)n_z * sizeof(double)), *P = malloc((size_t)n_z * (size_t)n_z * sizeof(double));
+    uint32_t *thr = malloc((size_t)n_z * (size_t)n_z * sizeof(uint32_t)),
+             *ali = malloc((size_t)n_z * (size_t)n_z * sizeof(uint32_t));
+    uint8_t *policy = malloc((size_t)n_z * 4);
+    if (!state || !z || !set || !zg || !P || !thr || !ali || !policy) {
+        free(state), free(z), free(set), free(zg), free(P), free(thr), free(ali), free(policy);
+        return NAN;
+    }
+    tm_grid_rouwenhorst(n_z, 0.95, 0.1, zg, P);
+    for (int i = 0; i < n_z; i++) {
+        tm_alias row;
+        tm_alias_init(&row, P + (size_t)i * (size_t)n_z, (uint32_t)n_z);
+        memcpy(thr + (size_t)i * (size_t)n_z, row.threshold, (size_t)n_z * sizeof(uint32_t));
+        memcpy(ali + (size_t)i * (size_t)n_z, row.alias, (size_t)n_z * sizeof(uint32_t));
+        tm_alias_free(&row);
+        for (int S = 0; S < 4; S++)
+            policy[i * 4 + S] = (uint8_t)(zg[i] > 0.1 ? 1 : 0) | (uint8_t)(zg[i] > 0.5 ? 2 : 0);
+    }
+    const uint64_t inc_base = 0x5851f42d4c957f2dULL | 1u;
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (long i = 0; i < firms; i++) {
+        state[i] = tm_rng_mix(7, (uint64_t)i);
+        z[i] = (uint16_t)(i % n_z);
+        set[i] = 0;
+    }
+    long n_blocks = (firms + TM_BLOCK - 1) / TM_BLOCK;
+    double t0 = now();
+    for (int t = 0; t < periods; t++) {
+#pragma omp parallel for schedule(static) num_threads(threads)
+        for (long b = 0; b < n_blocks; b++) {
+            long end = (b + 1) * TM_BLOCK < firms ? (b + 1) * TM_BLOCK : firms;
+            for (long i = b * TM_BLOCK; i < end; i++) {
+                uint64_t st = state[i];
+                uint32_t r = tm_pcg32_step(&st, inc_base + 2u * (uint64_t)i);
+                uint64_t scaled = (uint64_t)r * (uint64_t)n_z;
+                uint32_t col = (uint32_t)(scaled >> 32);
+                size_t cell = (size_t)z[i] * (size_t)n_z + col;
+                int zn = (uint32_t)scaled < thr[cell] ? (int)col : (int)ali[cell];
+                set[i] = policy[zn * 4 + set[i]];
+                z[i] = (uint16_t)zn;
+                state[i] = st;
+            }
+        }
+    }
+    double dt = now() - t0;
+    free(state), free(z), free(set), free(zg), free(P), free(thr), free(ali), free(policy);
+    return (double)firms * (double)periods / dt / (double)threads;
+}
+
+static double run_seconds(const tm_params *p, int threads, int panel, tm_error *err)
+{
+    const char *dir = getenv("TMPDIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tradeabm-bench-%ld-%d.h5", dir && *dir ? dir : "/tmp", (long)getpid(), panel);
+    tm_simulate_options so = {.threads = threads, .panel = panel, .force = 1};
+    char digest[65];
+    double t0 = now();
+    int rc = tm_simulate(p, path, &so, digest, err);
+    double dt = now() - t0;
+    unlink(path);
+    return rc ? NAN : dt;
+}
+
+/* One sector's DP solve on one core, if the dynamic model is built in. */
+static double dp_solve_seconds(tm_error *err)
+{
+    const tm_model_ops *ops = tm_model_lookup(TM_MODEL_DYNAMIC);
+    if (!ops)
+        return NAN;
+    tm_params *p = NULL;
+    if (bench_params("dynamic", 1000, 1, 1, 0, 201, &p, err))
+        return NAN;
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    void *state = NULL;
+    double t0 = now();
+    int rc = ops->init(p, &state, err);
+    double dt = now() - t0;
+    omp_set_num_threads(saved);
+    if (!rc && state)
+        ops->free(state);
+    tm_params_free(p);
+    return rc ? NAN : dt;
+}
+
+static void write_json(const char *path, const figures *fs, int threads, int quick)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "tradeabm: warning: cannot write %s\n", path);
+        return;
+    }
+    char host[256] = "unknown";
+    gethostname(host, sizeof host);
+    fprintf(f, "{\n  \"host\": \"%s\",\n  \"cores\": %ld,\n  \"threads\": %d,\n  \"quick\": %s,\n  \"figures\": {\n", host,
+            sysconf(_SC_NPROCESSORS_ONLN), threads, quick ? "true" : "false");
+    for (int i = 0; i < fs->n; i++) {
+        if (isnan(fs->f[i].value))
+            fprintf(f, "    \"%s\": {\"value\": null, \"unit\": \"%s\"}%s\n", fs->f[i].name, fs->f[i].unit,
+                    i + 1 < fs->n ? "," : "");
+        else
+            fprintf(f, "    \"%s\": {\"value\": %.6g, \"unit\": \"%s\"}%s\n", fs->f[i].name, fs->f[i].value,
+                    fs->f[i].unit, i + 1 < fs->n ? "," : "");
+    }
+    fprintf(f, "  }\n}\n");
+    fclose(f);
+}
+
+int tm_cli_bench(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"quick", no_argument, 0, 'q'}, {"threads", required_argument, 0, 't'},
+        {"json", required_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
+    };
+    int quick = 0, threads = omp_get_max_threads();
+    const char *json = NULL;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'q':
+            quick = 1;
+            break;
+        case 't': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 4096) {
+                fprintf(stderr, "tradeabm: --threads %s: expected a whole number from 1 to 4096\n\n%s", optarg,
+                        bench_usage);
+                return 2;
+            }
+            threads = (int)v;
+            break;
+        }
+        case 'j':
+            json = optarg;
+            break;
+        case 'h':
+            fputs(bench_usage, stdout);
+            return 0;
+        default:
+            fprintf(stderr, "\n%s", bench_usage);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "tradeabm: unexpected argument %s\n\n%s", argv[optind], bench_usage);
+        return 2;
+    }
+    long firms = quick ? 200000 : 1000000;
+    int periods = quick ? 25 : 100;
+    printf("# tradeabm bench: %ld firms, 6 sectors, %d periods, %d threads%s\n", firms, periods, threads,
+           quick ? " (quick)" : "");
+    figures fs = {0};
+    tm_error err = {0};
+    tm_params *myopic = NULL, *dynamic = NULL;
+    if (bench_params("myopic", firms, 6, periods, 10, 41, &myopic, &err)) {
+        fprintf(stderr, "tradeabm: error: %s\n", err.msg);
+        return 1;
+    }
+    int have_dynamic = tm_model_lookup(TM_MODEL_DYNAMIC) != NULL &&
+                       bench_params("dynamic", firms, 6, periods, 10, 41, &dynamic, &err) == 0;
+    double state_bytes = NAN;
+    double kernel = kernel_fps(firms, periods, threads, 41);
+    double dyn = have_dynamic ? engine_fps(dynamic, threads, &state_bytes, &err) : NAN;
+    double myo = engine_fps(myopic, threads, have_dynamic ? NULL : &state_bytes, &err);
+    report(&fs, "dynamic_fps_per_core", dyn, "firm-periods/s");
+    report(&fs, "myopic_fps_per_core", myo, "firm-periods/s");
+    report(&fs, "kernel_fps_per_core", kernel, "firm-periods/s");
+    report(&fs, "dynamic_vs_kernel", dyn / kernel, "ratio");
+    report(&fs, "myopic_vs_kernel", myo / kernel, "ratio");
+    const tm_params *io = have_dynamic ? dynamic : myopic;
+    double plain = run_seconds(io, threads, 0, &err);
+    double with_panel = run_seconds(io, threads, 1, &err);
+    report(&fs, "panel_overhead", with_panel / plain, "ratio");
+    report(&fs, "dp_solve_s", dp_solve_seconds(&err), "s");
+    report(&fs, "state_bytes_per_firm", state_bytes, "bytes");
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    report(&fs, "peak_rss_mb", (double)ru.ru_maxrss / 1024.0, "MiB");
+    if (json)
+        write_json(json, &fs, threads, quick);
+    tm_params_free(myopic);
+    tm_params_free(dynamic);
+    if (err.msg[0])
+        fprintf(stderr, "tradeabm: note: %s\n", err.msg);
+    return 0;
+}

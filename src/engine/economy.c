@@ -1,0 +1,92 @@
+#include "engine/economy.h"
+
+#include <math.h>
+
+double tm_econ_crowded_demand(double demand, double crowding, double share_serving)
+{
+    return demand / (1.0 + crowding * share_serving);
+}
+
+double tm_econ_spillover_sunk(double sunk, double spillover, double share_serving)
+{
+    return sunk * (1.0 - spillover * share_serving);
+}
+
+double tm_econ_weight(double demand, double iceberg, double tariff, double sigma)
+{
+    return demand * pow(iceberg, 1.0 - sigma) * pow(1.0 + tariff, -sigma);
+}
+
+void tm_profit_fn_init(tm_profit_fn *fn, double sigma, double gamma)
+{
+    double mu = sigma / (sigma - 1.0);
+    fn->sigma = sigma;
+    fn->gamma = gamma;
+    fn->theta = (1.0 + gamma) / (1.0 + gamma * sigma);
+    fn->z_exponent = sigma * fn->theta - 1.0;
+    /* Demand units are normalised so that gamma = 0 gives Pi = a phi^(sigma-1):
+     * a_d = k * (demand shifter of quantities), k = (mu - 1) mu^(-sigma). */
+    fn->weight_unit = (mu - 1.0) * pow(mu, -sigma);
+    fn->scale = (mu - 1.0 / (1.0 + gamma)) * pow(mu, -sigma * fn->theta);
+    fn->revenue_ratio = mu / (mu - 1.0 / (1.0 + gamma));
+}
+
+double tm_profit(const tm_profit_fn *fn, double z, double weight_sum)
+{
+    if (weight_sum <= 0.0)
+        return 0.0;
+    if (fn->gamma == 0.0)
+        return exp((fn->sigma - 1.0) * z) * weight_sum;
+    return fn->scale * exp(fn->z_exponent * z) * pow(weight_sum / fn->weight_unit, fn->theta);
+}
+
+double tm_revenue_total(const tm_profit_fn *fn, double profit)
+{
+    return fn->revenue_ratio * profit;
+}
+
+void tm_econ_state_tables(const tm_profit_fn *fn, const tm_sector *sector, const tm_mstate *ms,
+                          const tm_conditions *cond, const double *z_grid, int n_z, double *flow, double *revenue)
+{
+    const int n_dest = ms->n_dest, n_states = ms->n_states, K = ms->levels;
+    const int next = ms->timing == TM_TIMING_NEXT;
+    double weight[TM_MAX_DEST][TM_MAX_LEVELS];
+    for (int d = 0; d < n_dest; d++)
+        for (int k = 0; k < K; k++)
+            weight[d][k] = tm_econ_weight(cond->demand[d] * ms->demand[k], sector->market[d].iceberg * ms->iceberg[k],
+                                          cond->tariff[d], fn->sigma);
+    for (int iz = 0; iz < n_z; iz++) {
+        for (int m = 0; m < n_states; m++) {
+            double a = 0.0, fixed = 0.0, w[TM_MAX_DEST];
+            int closed = 0;
+            for (int d = 0; d < n_dest; d++) {
+                int k = ms->level[m][d];
+                w[d] = 0.0;
+                if (!k)
+                    continue;
+                if (next && cond->closed[d])
+                    continue; /* held for next period's choice; sells nothing */
+                w[d] = weight[d][k - 1];
+                a += w[d];
+                fixed += sector->market[d].fixed_cost * ms->fixed_cost[k - 1];
+                closed |= cond->closed[d];
+            }
+            double profit = tm_profit(fn, z_grid[iz], a);
+            double total = tm_revenue_total(fn, profit);
+            /* Timing next: fixed costs are paid with the choice (tm_mstate_costs). */
+            flow[iz * n_states + m] = closed ? -INFINITY : next ? profit : profit - fixed;
+            for (int d = 0; d < n_dest; d++)
+                revenue[(iz * n_states + m) * n_dest + d] = w[d] > 0.0 && a > 0.0 ? total * w[d] / a : 0.0;
+        }
+    }
+}
+
+void tm_econ_tables(const tm_profit_fn *fn, const tm_sector *sector, int n_dest, const tm_conditions *cond,
+                    const double *z_grid, int n_z, double *flow, double *revenue)
+{
+    tm_mstate ms;
+    if (tm_mstate_init_sets(&ms, n_dest))
+        return;
+    tm_econ_state_tables(fn, sector, &ms, cond, z_grid, n_z, flow, revenue);
+    tm_mstate_free(&ms);
+}

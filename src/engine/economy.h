@@ -1,0 +1,64 @@
+/* economy: per-period profit and revenue tables of each sector, from CES
+ * demand, iceberg and tariff costs and the capacity (power-cost) closed form.
+ * See docs/model.md, section "Profits". Owns no state beyond its tables. */
+#ifndef TM_ECONOMY_H
+#define TM_ECONOMY_H
+
+#include "engine/mstate.h"
+#include "params/params.h"
+
+/* Number of market sets for D destinations (bit d of a set = serves d). */
+static inline int tm_n_sets(int n_dest)
+{
+    return 1 << n_dest;
+}
+
+/* The conditions a sector faces in one period, per destination. */
+typedef struct {
+    double tariff[TM_MAX_DEST]; /* in force */
+    int closed[TM_MAX_DEST];    /* market closed by its regime */
+    double demand[TM_MAX_DEST]; /* B after crowding */
+    double sunk[TM_MAX_DEST];   /* F after spillovers */
+} tm_conditions;
+
+/* Effective demand and sunk cost given last period's share of sector firms
+ * serving d (DESIGN: crowding eta, spillover kappa). */
+double tm_econ_crowded_demand(double demand, double crowding, double share_serving);
+double tm_econ_spillover_sunk(double sunk, double spillover, double share_serving);
+
+/* Market weight a_d = B tau^(1-sigma) (1+t)^(-sigma): the operating profit of
+ * a firm with phi^(sigma-1) = 1 serving d alone when gamma = 0. */
+double tm_econ_weight(double demand, double iceberg, double tariff, double sigma);
+
+/* Profit and revenue of serving market set S at productivity exp(z).
+ *   gamma = 0: Pi(S) = exp((sigma-1) z) * sum_{d in S} a_d, R_d = sigma pi_d.
+ *   gamma > 0: the CES + power-cost closed form (docs/model.md eq. 4):
+ *     Pi(S) = c_gamma * exp((sigma theta - 1) z) * (A_S / k)^theta,
+ *     theta = (1+gamma)/(1+gamma sigma), A_S = sum_{d in S} a_d,
+ *   with revenue R = Pi * mu / (mu - 1/(1+gamma)) split over d in
+ *   proportion to a_d. Constants chosen so gamma = 0 gives the first line. */
+typedef struct {
+    double sigma, gamma;
+    double theta, z_exponent, scale, revenue_ratio, weight_unit;
+} tm_profit_fn;
+
+void tm_profit_fn_init(tm_profit_fn *fn, double sigma, double gamma);
+double tm_profit(const tm_profit_fn *fn, double z, double weight_sum);
+double tm_revenue_total(const tm_profit_fn *fn, double profit);
+
+/* Tables for one sector and period, over the productivity grid:
+ *   flow[z * n_sets + S]      = Pi(z, S) - sum_{d in S} f_d  (-inf if S has a closed market)
+ *   revenue[(z * n_sets + S) * n_dest + d] = producer revenue in d (0 if d not in S) */
+void tm_econ_tables(const tm_profit_fn *fn, const tm_sector *sector, int n_dest, const tm_conditions *cond,
+                    const double *z_grid, int n_z, double *flow, double *revenue);
+
+/* The same over market states (src/engine/mstate.h): flow[z * n_states + m] and
+ * revenue[(z * n_states + m) * n_dest + d], each served destination's
+ * demand and iceberg cost scaled by its experience level's multipliers and
+ * its fixed cost by the level's fixed-cost multiplier. Timing next: flow is
+ * the operating profit only (fixed costs go with the choice) and a closed
+ * market sells nothing instead of making the state infeasible. */
+void tm_econ_state_tables(const tm_profit_fn *fn, const tm_sector *sector, const tm_mstate *ms,
+                          const tm_conditions *cond, const double *z_grid, int n_z, double *flow, double *revenue);
+
+#endif

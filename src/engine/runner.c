@@ -1,0 +1,191 @@
+#include "engine/runner.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io/checkpoint.h"
+#include "io/output.h"
+#include "engine/preflight.h"
+#include "engine/sim.h"
+#include "io/summary.h"
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The one piece of process-wide state: set by SIGINT/SIGTERM, read at
+ * period boundaries. A second signal gets the default action (immediate
+ * exit); finished files are never touched by an interrupted run. */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    interrupted = sig;
+    signal(sig, SIG_DFL);
+}
+
+void tm_runner_catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int tm_runner_interrupted(void)
+{
+    return interrupted;
+}
+
+/* After a resumed run completes: checkpoint files a killed process was
+ * writing (`CKPT.tmp-PID`, PID no longer running) describe nothing any
+ * more; remove them so no debris stays next to the results. */
+static void remove_dead_temps(const char *ckpt_path)
+{
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", ckpt_path);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : ckpt_path;
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    char prefix[4200];
+    snprintf(prefix, sizeof prefix, "%s.tmp-", base);
+    size_t n = strlen(prefix);
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, n) != 0)
+            continue;
+        char *end;
+        long pid = strtol(e->d_name + n, &end, 10);
+        if (*end || pid <= 0)
+            continue; /* not a checkpoint temporary */
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* its writer still runs (or may: not ours to judge) */
+        char full[8400];
+        snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
+        unlink(full);
+    }
+    closedir(d);
+}
+
+/* Save the state after the period just written to `ckpt_path`. */
+static int save_checkpoint(const tm_params *p, tm_run *run, tm_output *out, const char *path, int every, int panel,
+                           int force, const char *ckpt_path, tm_error *err)
+{
+    tm_checkpoint ck = {.period = tm_run_period(run), .every = every, .panel = panel, .force = force};
+    ck.final_path = (char *)path;
+    int rc = tm_run_save(run, &ck.state, err) || tm_output_save(out, &ck.state, err) ||
+             tm_checkpoint_write(ckpt_path, p, &ck, err);
+    tm_ckbuf_free(&ck.state);
+    return rc ? -1 : 0;
+}
+
+int tm_simulate(const tm_params *p, const char *path, const tm_simulate_options *opts, char digest[65],
+                tm_error *err)
+{
+    int threads = opts ? opts->threads : 0, panel = opts && opts->panel, force = opts && opts->force;
+    int every = opts ? opts->checkpoint_every : 0;
+    tm_checkpoint *resume = opts ? opts->resume : NULL;
+    if (!resume && tm_output_check_path(path, force, err))
+        return -1;
+    if (tm_preflight_check(p, threads, panel, path, err))
+        return -1;
+    char ckpt_path[4200];
+    tm_checkpoint_path(path, ckpt_path, sizeof ckpt_path);
+    tm_run_options ro = {.threads = threads};
+    tm_run *run = NULL;
+    tm_output *out = NULL;
+    if (tm_run_open(p, &ro, &run, err))
+        return -1;
+    if ((every > 0 || resume) && tm_run_checkpointable(run, err)) {
+        tm_run_close(run);
+        return -1;
+    }
+    tm_output_options oo = {.force = force, .panel = panel, .checkpoints = every > 0 || resume != NULL};
+    /* A checkpoint holds the engine state, then the writer's. */
+    if (resume ? tm_run_restore(run, &resume->state, err) ||
+                     tm_output_resume(path, p, run, &oo, &resume->state, &out, err)
+               : tm_output_open(path, p, run, &oo, &out, err)) {
+        tm_run_close(run);
+        return -1;
+    }
+    int progress = opts && opts->progress && isatty(STDERR_FILENO);
+    double t0 = now_seconds(), last = t0;
+    int total = p->burn_in + p->periods;
+    while (!tm_run_finished(run)) {
+        if (tm_run_step(run, err))
+            goto fail;
+        if (tm_run_period(run) >= 0 && tm_output_period(out, run, err))
+            goto fail;
+        int period = tm_run_period(run);
+        if (every > 0 && period >= 0 && !tm_run_finished(run) && ((period + 1) % every == 0 || interrupted) &&
+            save_checkpoint(p, run, out, path, every, panel, force, ckpt_path, err))
+            goto fail;
+        if (interrupted && period >= 0) {
+            char label[TM_LABEL_MAX];
+            snprintf(label, sizeof label, "%s", tm_run_result(run)->label);
+            tm_run_close(run);
+            char where[4200];
+            if (tm_output_close_incomplete(out, where, sizeof where, err))
+                return -1;
+            return tm_error_set(err, TM_ERR_RUNTIME, "interrupted by signal %d after period %s; partial results in %s (status incomplete)%s%s",
+                                (int)interrupted, label, where, every > 0 ? "; continue with tradeabm run --resume " : "",
+                                every > 0 ? ckpt_path : "");
+        }
+        double t = now_seconds();
+        if (progress && t - last > 0.5) {
+            int done = tm_run_period(run) + p->burn_in + 1;
+            double eta = (t - t0) / done * (total - done);
+            fprintf(stderr, "\r  %s: period %d of %d (%s), %.0f s elapsed, about %.0f s left   ",
+                    tm_run_period(run) < 0 ? "burn-in" : "running", done, total, tm_run_result(run)->label, t - t0,
+                    eta);
+            last = t;
+        }
+    }
+    if (progress && last > t0)
+        fprintf(stderr, "\r%*s\r", 90, "");
+    if (opts && opts->summary) {
+        const tm_period_result *r = tm_run_result(run);
+        const char **snames = malloc((size_t)p->n_sectors * sizeof *snames);
+        const char *dnames[TM_MAX_DEST];
+        if (snames) {
+            for (int s = 0; s < p->n_sectors; s++)
+                snames[s] = p->sector[s].name;
+            for (int d = 0; d < p->n_dest; d++)
+                dnames[d] = p->dest[d].name;
+            tm_summary sum = {r->label, p->n_sectors, p->n_dest, snames, dnames, r->firms_by_set, r->export_value};
+            tm_summary_print(opts->summary, &sum);
+            free(snames);
+        }
+    }
+    tm_run_close(run);
+    if (tm_output_close(out, 1, digest, err))
+        return -1;
+    if (every > 0 || resume)
+        unlink(ckpt_path);
+    if (resume)
+        remove_dead_temps(ckpt_path);
+    return 0;
+fail:
+    tm_output_discard(out);
+    tm_run_close(run);
+    if (every > 0 || resume)
+        unlink(ckpt_path); /* it describes the partial file just discarded */
+    return -1;
+}
+

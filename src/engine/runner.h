@@ -1,0 +1,37 @@
+/* runner: one complete run from resolved parameters to a finished HDF5
+ * file (engine + output + progress), shared by `run`, `reproduce`, sweeps
+ * and comparisons. */
+#ifndef TM_RUNNER_H
+#define TM_RUNNER_H
+
+#include <stdio.h>
+
+#include "base/error.h"
+#include "params/params.h"
+
+struct tm_checkpoint;
+
+typedef struct {
+    int threads;   /* 0: OpenMP default */
+    int panel;     /* write the firm panel */
+    int force;     /* replace an existing output file */
+    int progress;  /* progress line on stderr (only if it is a terminal) */
+    FILE *summary; /* print the summary table here (NULL: none) */
+    int checkpoint_every;     /* save <path>.ckpt every N logged periods (0: never) */
+    struct tm_checkpoint *resume; /* continue the run this checkpoint describes */
+} tm_simulate_options;
+
+/* Simulate `params` into `path` (with `resume`: the checkpoint's params
+ * and final path, which the caller loaded from it). On success the file exists under its final
+ * name with status complete and `digest` holds its digest; on failure no
+ * file is left at `path` (an existing file there is untouched unless the
+ * run completed with force). */
+int tm_simulate(const tm_params *params, const char *path, const tm_simulate_options *opts, char digest[65],
+                tm_error *err);
+
+/* Install SIGINT/SIGTERM handlers: a run in progress stops at the next
+ * period boundary and keeps what it has with status `incomplete`. */
+void tm_runner_catch_signals(void);
+int tm_runner_interrupted(void);
+
+#endif

@@ -1,0 +1,104 @@
+/* sweep: batch experiments. Parses and validates a sweep file (base
+ * parameters, a design, replicates, a seed, summary outcomes), derives each
+ * run's parameters and seed, runs a share of the runs (local jobs, shards,
+ * MPI ranks) into their own files, and writes the index DIR/sweep.h5.
+ * Owns tm_sweep (the parsed design). Format and layout: docs/sweeps.md. */
+#ifndef TM_SWEEP_H
+#define TM_SWEEP_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "base/error.h"
+#include "params/params.h"
+
+#define TM_SWEEP_FORMAT_VERSION 1
+
+typedef struct tm_sweep tm_sweep;
+
+/* Parse and validate a sweep file. With `resolve` the base parameter file is
+ * loaded and every swept value, the fixed overrides, the outcome names and
+ * point 0's complete parameters are checked before anything runs. Without
+ * it only the sweep file itself is checked (used when re-indexing a folder
+ * from its stored copy). */
+int tm_sweep_open(const char *path, int resolve, tm_sweep **out, tm_error *err);
+void tm_sweep_close(tm_sweep *sweep);
+
+int tm_sweep_points(const tm_sweep *sweep);
+int tm_sweep_replicates(const tm_sweep *sweep);
+int64_t tm_sweep_runs(const tm_sweep *sweep); /* points x replicates */
+int tm_sweep_n_values(const tm_sweep *sweep); /* swept parameters */
+const char *tm_sweep_value_path(const tm_sweep *sweep, int j);
+double tm_sweep_value(const tm_sweep *sweep, int point, int j);
+uint64_t tm_sweep_seed(const tm_sweep *sweep);
+const char *tm_sweep_text(const tm_sweep *sweep);
+const char *tm_sweep_sha256(const tm_sweep *sweep);
+const char *tm_sweep_base_path(const tm_sweep *sweep); /* resolved against the sweep file's folder */
+
+/* Run index = point * replicates + replicate. Seed of a run: the sweep seed
+ * mixed with the point, then with the replicate (tm_rng_mix chain). */
+uint64_t tm_sweep_run_seed(const tm_sweep *sweep, int64_t run);
+/* "p0003-r01": file DIR/runs/<name>.h5. */
+void tm_sweep_run_name(const tm_sweep *sweep, int64_t run, char *buf, size_t size);
+
+/* The complete parameters of a run: base + fixed + point values + seed. */
+int tm_sweep_run_params(const tm_sweep *sweep, int64_t run, tm_params **out, tm_error *err);
+
+/* Whether DIR/runs/<run>.h5 exists with status "complete". */
+int tm_sweep_run_complete(const tm_sweep *sweep, const char *dir, int64_t run);
+
+/* Estimates for `--plan` from point 0 (a short timed probe of its periods). */
+typedef struct {
+    int64_t runs;
+    double seconds_per_run;   /* at one thread */
+    double memory_per_run;    /* bytes */
+    double output_per_run;    /* bytes */
+    int64_t firms, periods;   /* of point 0, burn-in included in periods */
+} tm_sweep_estimate;
+int tm_sweep_plan(const tm_sweep *sweep, tm_sweep_estimate *est, tm_error *err);
+
+/* Prepare DIR: create DIR and DIR/runs, store a copy of the sweep file as
+ * DIR/sweep.yaml; refuse a folder holding a different sweep. */
+int tm_sweep_prepare_dir(const tm_sweep *sweep, const char *dir, tm_error *err);
+
+typedef struct {
+    int jobs;          /* runs at once in this process */
+    int threads;       /* total OpenMP threads of this process (0: default) */
+    int shard, shards; /* this part (0-based) of `shards` disjoint parts */
+    int use_mpi;       /* share runs among MPI ranks (needs TM_HAVE_MPI) */
+    FILE *progress;    /* progress lines (NULL: none) */
+} tm_sweep_exec_options;
+
+typedef struct {
+    int64_t assigned;   /* runs of this shard */
+    int64_t skipped;    /* already complete */
+    int64_t done;       /* completed now */
+    int64_t failed;
+    int all_complete;   /* every run of the whole sweep is complete */
+    int index_written;  /* this process wrote sweep.h5 */
+    int rank, ranks;    /* MPI rank and size (0, 1 without MPI) */
+    double seconds;
+} tm_sweep_exec_stats;
+
+/* Run this process's share; when the whole sweep is complete afterwards,
+ * write the index. Failed runs are reported on `progress` and counted; the
+ * return value is -1 only for failures of the sweep as a whole. */
+int tm_sweep_execute(const tm_sweep *sweep, const char *dir, const tm_sweep_exec_options *opts,
+                     tm_sweep_exec_stats *stats, tm_error *err);
+
+/* Write DIR/sweep.h5 (temporary name, then renamed) from the run files. */
+int tm_sweep_write_index(const tm_sweep *sweep, const char *dir, int64_t *complete_runs, tm_error *err);
+
+/* MPI support: initialise only when launched by mpirun (OMPI_COMM_WORLD_SIZE
+ * or PMI_SIZE in the environment). tm_sweep_mpi_init returns 1 when MPI is
+ * now active, 0 when not launched by mpirun or built without MPI. */
+int tm_sweep_mpi_launched(void);
+int tm_sweep_mpi_init(int *argc, char ***argv);
+void tm_sweep_mpi_finalize(void);
+int tm_sweep_mpi_rank(void);      /* 0 when MPI is not active */
+int tm_sweep_mpi_available(void); /* built with MPI */
+
+/* Two-sided 95% t quantile with `dof` degrees of freedom. */
+double tm_sweep_t975(int dof);
+
+#endif

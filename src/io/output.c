@@ -1,0 +1,1417 @@
+#include "io/output.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "io/checkpoint.h"
+#include "io/fingerprint.h"
+#include "io/h5util.h"
+#include "io/sha256.h"
+#include "models/model.h"
+#include "io/panel_deflate.h"
+#include "io/summary.h"
+#include "tm_build_info.h"
+
+/* Panel chunks hold at most this many firms of one period. */
+#define TM_PANEL_CHUNK ((hsize_t)1 << 18)
+#define TM_SERIES_CHUNK 64
+#define TM_SERIES_CHUNK_BYTES ((size_t)256 << 10)
+#define TM_MAX_SERIES 24
+#define TM_SERIES_RANK 4
+
+/* A dataset that grows by one period at a time, hashed as it grows. */
+typedef struct {
+    const char *name;
+    hid_t dset;
+    hid_t mem_type;
+    int rank;
+    hsize_t dims[TM_SERIES_RANK]; /* dims[0] = periods written; unused trailing dims are 1 */
+    size_t slab_bytes;
+    tm_sha256 sha;
+} series_ds;
+
+/* One sector's panel datasets: z_index, markets and, with demand types,
+ * type (which = 0, 1, 2). */
+typedef struct {
+    hid_t z, markets, type;
+    tm_sha256 z_sha, m_sha, t_sha;
+    hsize_t n;
+    int z_bytes; /* stored size of a z_index: 1 (grids up to 256 points) or 2 */
+} panel_ds;
+
+struct tm_output {
+    char *final_path;
+    char *tmp_path;
+    hid_t file;
+    const tm_params *p;
+    int panel;
+    int force; /* the final path may be replaced */
+    int n_series;
+    series_ds series[TM_MAX_SERIES];
+    panel_ds *panels;
+    int n_events;
+    int *event_index, *event_period;
+    struct timespec t0;
+    char start_time[40];
+    int threads;
+    tm_sha256 static_sha; /* dimension names, grids, parameters */
+    hid_t label_type;
+    char series_names[TM_MAX_SERIES][64]; /* names of series reopened from a checkpoint */
+};
+
+static herr_t silence(hid_t stack, void *data)
+{
+    (void)stack;
+    (void)data;
+    return 0;
+}
+
+/* HDF5 prints its error stack by default; we report our own messages. */
+static void quiet_hdf5(void)
+{
+    /* No library shutdown at exit: after a failed write (disk full) HDF5
+     * 1.10 cannot close the file and its exit handler then crashes on it.
+     * Every file is closed or discarded explicitly before exit. Only
+     * effective before the library's first use; later calls fail harmlessly. */
+    H5dont_atexit();
+    H5Eset_auto2(H5E_DEFAULT, silence, NULL);
+}
+
+static void iso_now(char *buf, size_t size)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int tm_output_check_path(const char *path, int force, tm_error *err)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return tm_error_set(err, TM_ERR_INPUT, "%s: is a folder; expected the name of an .h5 file", path);
+        if (!force)
+            return tm_error_set(err, TM_ERR_INPUT,
+                                "%s: already exists; choose another name with -o or pass --force to replace it", path);
+    }
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (slash)
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path) + (slash == path), path);
+    else
+        snprintf(dir, sizeof dir, ".");
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return tm_error_set(err, TM_ERR_INPUT, "%s: the folder %s does not exist", path, dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return tm_error_set(err, TM_ERR_INPUT, "%s: the folder %s is not writable", path, dir);
+    /* access() says yes to root on read-only or pseudo file systems: try,
+     * with a unique name (several runs of one process may probe at once). */
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/.tradeabm-probe-XXXXXX", dir);
+    int fd = mkstemp(probe);
+    if (fd < 0)
+        return tm_error_set(err, TM_ERR_INPUT, "%s: cannot create files in the folder %s (%s)", path, dir,
+                            strerror(errno));
+    close(fd);
+    unlink(probe);
+    return 0;
+}
+
+static int describe(hid_t obj, const char *units, const char *description)
+{
+    return tm_h5_attr_string(obj, "units", units) || tm_h5_attr_string(obj, "description", description) ? -1 : 0;
+}
+
+/* A fixed dataset of strings (names of sectors, destinations, ...). */
+static int write_strings(hid_t loc, const char *name, const char *const *values, hsize_t n, const char *description,
+                         tm_sha256 *digest)
+{
+    hid_t t = tm_h5_vlen_string();
+    hid_t space = H5Screate_simple(1, &n, NULL);
+    hid_t d = H5Dcreate2(loc, name, t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = d < 0 || H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0 || describe(d, "", description);
+    if (d >= 0)
+        H5Dclose(d);
+    H5Sclose(space);
+    H5Tclose(t);
+    if (digest) {
+        tm_sha256_update(digest, name, strlen(name) + 1);
+        for (hsize_t i = 0; i < n; i++)
+            tm_sha256_update(digest, values[i], strlen(values[i]) + 1);
+    }
+    return rc ? -1 : 0;
+}
+
+static int write_array(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, int rank, const hsize_t *dims,
+                       const void *data, size_t bytes, const char *units, const char *description, tm_sha256 *digest)
+{
+    hid_t space = H5Screate_simple(rank, dims, NULL);
+    hid_t d = H5Dcreate2(loc, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = d < 0 || H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0 || describe(d, units, description);
+    if (d >= 0)
+        H5Dclose(d);
+    H5Sclose(space);
+    if (digest) {
+        tm_sha256_update(digest, name, strlen(name) + 1);
+        tm_sha256_update(digest, data, bytes);
+    }
+    return rc ? -1 : 0;
+}
+
+/* A series of `rank` dimensions, the first one periods; d1..d3 are the
+ * sizes of the others (ignored beyond the rank). */
+static int series_create4(tm_output *o, hid_t group, const char *name, hid_t file_type, hid_t mem_type, int rank,
+                          hsize_t d1, hsize_t d2, hsize_t d3, const char *units, const char *description)
+{
+    if (o->n_series >= TM_MAX_SERIES)
+        return -1;
+    series_ds *s = &o->series[o->n_series++];
+    s->name = name;
+    s->mem_type = mem_type;
+    s->rank = rank;
+    s->dims[0] = 0;
+    s->dims[1] = rank > 1 ? d1 : 1;
+    s->dims[2] = rank > 2 ? d2 : 1;
+    s->dims[3] = rank > 3 ? d3 : 1;
+    hsize_t maxdims[TM_SERIES_RANK] = {H5S_UNLIMITED, s->dims[1], s->dims[2], s->dims[3]};
+    size_t elem = H5Tget_size(mem_type);
+    s->slab_bytes = elem * s->dims[1] * s->dims[2] * s->dims[3];
+    /* Up to TM_SERIES_CHUNK periods a chunk, but a chunk small enough to
+     * stay in HDF5's chunk cache (1 MiB by default) while it fills: a chunk
+     * evicted between appends is read, inflated and deflated again every
+     * period. */
+    hsize_t periods = s->slab_bytes ? (hsize_t)(TM_SERIES_CHUNK_BYTES / s->slab_bytes) : TM_SERIES_CHUNK;
+    if (periods < 1)
+        periods = 1;
+    if (periods > TM_SERIES_CHUNK)
+        periods = TM_SERIES_CHUNK;
+    hsize_t chunk[TM_SERIES_RANK] = {periods, s->dims[1], s->dims[2], s->dims[3]};
+    hid_t space = H5Screate_simple(rank, s->dims, maxdims);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, rank, chunk);
+    H5Pset_shuffle(dcpl);
+    H5Pset_deflate(dcpl, 4);
+    s->dset = H5Dcreate2(group, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    tm_sha256_init(&s->sha);
+    if (s->dset < 0)
+        return -1;
+    return describe(s->dset, units, description);
+}
+
+static int series_create(tm_output *o, hid_t group, const char *name, hid_t file_type, hid_t mem_type, int rank,
+                         hsize_t d1, hsize_t d2, const char *units, const char *description)
+{
+    return series_create4(o, group, name, file_type, mem_type, rank, d1, d2, 1, units, description);
+}
+
+static int series_append(series_ds *s, const void *data)
+{
+    hsize_t start[TM_SERIES_RANK] = {s->dims[0], 0, 0, 0};
+    hsize_t count[TM_SERIES_RANK] = {1, s->dims[1], s->dims[2], s->dims[3]};
+    s->dims[0]++;
+    if (H5Dset_extent(s->dset, s->dims) < 0)
+        return -1;
+    hid_t fspace = H5Dget_space(s->dset);
+    hid_t mspace = H5Screate_simple(s->rank, count, NULL);
+    int rc = H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+             H5Dwrite(s->dset, s->mem_type, mspace, fspace, H5P_DEFAULT, data) < 0;
+    H5Sclose(mspace);
+    H5Sclose(fspace);
+    tm_sha256_update(&s->sha, data, s->slab_bytes);
+    return rc ? -1 : 0;
+}
+
+/* Productivity indices are stored in one byte when the grid has at most
+ * 256 points, else in two (byte-shuffled). */
+static int panel_z_bytes(const tm_params *p)
+{
+    return p->grid_points <= 256 ? 1 : 2;
+}
+
+static int panel_create(tm_output *o, hid_t group, int s, tm_error *err)
+{
+    const tm_sector *sec = &o->p->sector[s];
+    panel_ds *pd = &o->panels[s];
+    pd->n = (hsize_t)sec->firms;
+    pd->z_bytes = panel_z_bytes(o->p);
+    hid_t g = H5Gcreate2(group, sec->name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0)
+        return tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot create panel group %s", o->tmp_path, sec->name);
+    hsize_t dims[2] = {0, pd->n}, maxdims[2] = {H5S_UNLIMITED, pd->n};
+    hsize_t chunk[2] = {1, pd->n < TM_PANEL_CHUNK ? pd->n : TM_PANEL_CHUNK};
+    hid_t space = H5Screate_simple(2, dims, maxdims);
+    /* Byte datasets: deflate only (shuffling one-byte elements does
+     * nothing). Two-byte indices: shuffle, then deflate. write_panel
+     * produces exactly what these pipelines would. */
+    hid_t bytes_dcpl = H5Pcreate(H5P_DATASET_CREATE), wide_dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(bytes_dcpl, 2, chunk);
+    H5Pset_deflate(bytes_dcpl, 1);
+    H5Pset_chunk(wide_dcpl, 2, chunk);
+    H5Pset_shuffle(wide_dcpl);
+    H5Pset_deflate(wide_dcpl, 1);
+    if (pd->z_bytes == 1)
+        pd->z = H5Dcreate2(g, "z_index", H5T_STD_U8LE, space, H5P_DEFAULT, bytes_dcpl, H5P_DEFAULT);
+    else
+        pd->z = H5Dcreate2(g, "z_index", H5T_STD_U16LE, space, H5P_DEFAULT, wide_dcpl, H5P_DEFAULT);
+    pd->markets = H5Dcreate2(g, "markets", H5T_STD_U8LE, space, H5P_DEFAULT, bytes_dcpl, H5P_DEFAULT);
+    pd->type = -1;
+    if (o->p->n_types > 1) {
+        pd->type = H5Dcreate2(g, "type", H5T_STD_U8LE, space, H5P_DEFAULT, bytes_dcpl, H5P_DEFAULT);
+        if (pd->type < 0 || describe(pd->type, "type index",
+                                     "firm's demand type (row of /dimensions/type_multipliers); [period, slot]")) {
+            H5Pclose(bytes_dcpl);
+            H5Pclose(wide_dcpl);
+            H5Sclose(space);
+            H5Gclose(g);
+            return tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot create panel datasets", o->tmp_path);
+        }
+    }
+    H5Pclose(bytes_dcpl);
+    H5Pclose(wide_dcpl);
+    H5Sclose(space);
+    int rc = pd->z < 0 || pd->markets < 0 ||
+             describe(pd->z, "grid index", "firm log-productivity as an index into /grid/z[sector]; [period, slot]") ||
+             describe(pd->markets, "bit mask",
+                      "markets served: bit d = destination d (see /dimensions/destinations); bit 7 = firm born this "
+                      "period; [period, slot]");
+    H5Gclose(g);
+    tm_sha256_init(&pd->z_sha);
+    tm_sha256_init(&pd->m_sha);
+    tm_sha256_init(&pd->t_sha);
+    if (rc)
+        return tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot create panel datasets", o->tmp_path);
+    return 0;
+}
+
+static void free_output(tm_output *o)
+{
+    if (!o)
+        return;
+    free(o->final_path);
+    free(o->tmp_path);
+    free(o->panels);
+    free(o->event_index);
+    free(o->event_period);
+    free(o);
+}
+
+/* A new output handle with its arrays, no file open yet; NULL when out of
+ * memory. Shared by a fresh run and a resumed one. */
+static tm_output *output_new(const tm_params *p, const tm_run *run, const char *path, const char *tmp_path,
+                             int panel, int force)
+{
+    tm_output *o = calloc(1, sizeof *o);
+    if (!o)
+        return NULL;
+    o->file = -1;
+    o->p = p;
+    o->panel = panel;
+    o->force = force;
+    o->threads = tm_run_threads(run);
+    o->final_path = strdup(path);
+    o->tmp_path = strdup(tmp_path);
+    o->event_index = malloc((size_t)(p->n_events + 1) * sizeof(int));
+    o->event_period = malloc((size_t)(p->n_events + 1) * sizeof(int));
+    o->panels = calloc((size_t)p->n_sectors, sizeof *o->panels);
+    if (!o->final_path || !o->tmp_path || !o->event_index || !o->event_period || !o->panels) {
+        free_output(o);
+        return NULL;
+    }
+    return o;
+}
+
+static void close_handles(tm_output *o)
+{
+    for (int i = 0; i < o->n_series; i++)
+        if (o->series[i].dset >= 0)
+            H5Dclose(o->series[i].dset);
+    o->n_series = 0;
+    if (o->panels)
+        for (int s = 0; s < o->p->n_sectors; s++) {
+            if (o->panels[s].z > 0)
+                H5Dclose(o->panels[s].z);
+            if (o->panels[s].markets > 0)
+                H5Dclose(o->panels[s].markets);
+            if (o->panels[s].type > 0)
+                H5Dclose(o->panels[s].type);
+            o->panels[s].z = o->panels[s].markets = o->panels[s].type = 0;
+        }
+    if (o->file >= 0)
+        H5Fclose(o->file);
+    o->file = -1;
+    if (o->label_type > 0)
+        H5Tclose(o->label_type);
+    o->label_type = 0;
+}
+
+void tm_output_discard(tm_output *o)
+{
+    if (!o)
+        return;
+    close_handles(o);
+    unlink(o->tmp_path);
+    free_output(o);
+}
+
+static const char *set_name(int S, const tm_params *p, char *buf, size_t size)
+{
+    if (S == 0) {
+        snprintf(buf, size, "none");
+        return buf;
+    }
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int d = 0; d < p->n_dest; d++)
+        if (S >> d & 1)
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? "+" : "", p->dest[d].name);
+    return buf;
+}
+
+/* /policy: what a forward-looking model solved at the start of the run
+ * (cut-offs [sector, joint regime, destination] and solve statistics).
+ * The wall time is not reproducible, so it stays out of the digest. */
+static int write_policy(hid_t f, const tm_params *p, const tm_run *run, tm_sha256 *sha)
+{
+    const void *state;
+    const tm_model_ops *model = tm_run_model(run, &state);
+    if (!model->summary)
+        return 0;
+    tm_policy_summary sum;
+    model->summary(state, 0, &sum);
+    size_t S = (size_t)p->n_sectors, J = (size_t)sum.n_joint, D = (size_t)p->n_dest, cells = S * J * D;
+    double *entry = malloc(cells * sizeof(double)), *exit_ = malloc(cells * sizeof(double));
+    double *residual = malloc(S * sizeof(double)), *seconds = malloc(S * sizeof(double));
+    int *iterations = malloc(S * sizeof(int));
+    hid_t g = H5Gcreate2(f, "policy", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = !entry || !exit_ || !residual || !seconds || !iterations || g < 0;
+    for (size_t s = 0; s < S && !rc; s++) {
+        model->summary(state, (int)s, &sum);
+        memcpy(entry + s * J * D, sum.entry_cutoff, J * D * sizeof(double));
+        memcpy(exit_ + s * J * D, sum.exit_cutoff, J * D * sizeof(double));
+        iterations[s] = sum.iterations;
+        residual[s] = sum.residual;
+        seconds[s] = sum.seconds;
+    }
+    hsize_t dims[3] = {(hsize_t)S, (hsize_t)J, (hsize_t)D};
+    rc = rc || write_array(g, "entry_cutoff", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, dims, entry, cells * sizeof(double),
+                           "log productivity", "lowest grid z at which a firm serving nothing enters d, at the "
+                           "start of the run [sector, joint regime, destination]; inf: never", sha);
+    rc = rc || write_array(g, "exit_cutoff", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, dims, exit_, cells * sizeof(double),
+                           "log productivity", "lowest grid z at which a firm serving only d keeps d (below it, it "
+                           "exits) [sector, joint regime, destination]; inf: never", sha);
+    rc = rc || write_array(g, "solve_iterations", H5T_STD_I32LE, H5T_NATIVE_INT, 1, dims, iterations, S * sizeof(int),
+                           "iterations", "value-iteration sweeps of the stationary solve [sector]", sha);
+    rc = rc || write_array(g, "solve_residual", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims, residual,
+                           S * sizeof(double), "model money", "sup-norm error bound of the solved value [sector]", sha);
+    rc = rc || write_array(g, "solve_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims, seconds,
+                           S * sizeof(double), "s", "wall time of the first solve [sector]; not in the digest", NULL);
+    if (g >= 0)
+        H5Gclose(g);
+    free(entry);
+    free(exit_);
+    free(residual);
+    free(seconds);
+    free(iterations);
+    return rc ? -1 : 0;
+}
+
+/* Static datasets: dimension names, grids, parameters. Hashed into `sha`. */
+static int write_static(tm_output *o, const tm_run *run, tm_sha256 *sha)
+{
+    const tm_params *p = o->p;
+    hid_t f = o->file;
+    int n_sets = 1 << p->n_dest;
+    const char *names[4096];
+    hid_t dims = H5Gcreate2(f, "dimensions", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (dims < 0)
+        return -1;
+    int rc = 0;
+    for (int s = 0; s < p->n_sectors; s++)
+        names[s] = p->sector[s].name;
+    rc |= write_strings(dims, "sectors", names, (hsize_t)p->n_sectors, "sector names, in parameter order", sha);
+    for (int d = 0; d < p->n_dest; d++)
+        names[d] = p->dest[d].name;
+    rc |= write_strings(dims, "destinations", names, (hsize_t)p->n_dest, "destination names; bit d of a market set",
+                        sha);
+    char set_buf[64][96];
+    for (int S = 0; S < n_sets; S++)
+        names[S] = set_name(S, p, set_buf[S], sizeof set_buf[S]);
+    rc |= write_strings(dims, "market_sets", names, (hsize_t)n_sets, "market set names by bit mask", sha);
+    if (p->experience.levels > 1) {
+        /* State m holds level (m / (K+1)^d) mod (K+1) in destination d. */
+        int K1 = p->experience.levels + 1, n_states = tm_params_n_states(p);
+        if (n_states > TM_MAX_STATES)
+            n_states = TM_MAX_STATES;
+        char *state_buf = malloc((size_t)TM_MAX_STATES * 160);
+        if (!state_buf)
+            n_states = 0, rc = 1;
+        for (int m = 0; m < n_states; m++) {
+            char *buf = state_buf + (size_t)m * 160;
+            size_t used = 0;
+            buf[0] = '\0';
+            for (int d = 0, rest = m; d < p->n_dest && used < 160; d++, rest /= K1)
+                if (rest % K1)
+                    used += (size_t)snprintf(buf + used, 160 - used, "%s%s:%d", used ? "+" : "", p->dest[d].name,
+                                             rest % K1);
+            names[m] = used ? buf : "none";
+        }
+        rc |= write_strings(dims, "market_states", names, (hsize_t)n_states,
+                            "market states (destination:experience level) by state index m = sum_d level_d (K+1)^d; "
+                            "the panel's markets byte holds m", sha);
+        free(state_buf);
+    }
+    if (p->n_types > 1) {
+        double *mult = malloc((size_t)p->n_types * (size_t)p->n_dest * sizeof(double));
+        rc |= !mult;
+        for (int t = 0; mult && t < p->n_types; t++)
+            for (int d = 0; d < p->n_dest; d++)
+                mult[(size_t)t * (size_t)p->n_dest + (size_t)d] = tm_params_type_multiplier(p, t, d);
+        hsize_t td[2] = {(hsize_t)p->n_types, (hsize_t)p->n_dest};
+        if (mult)
+            rc |= write_array(dims, "type_multipliers", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, td, mult,
+                              (size_t)p->n_types * (size_t)p->n_dest * sizeof(double), "",
+                              "demand multiplier of each firm-by-destination demand type [type, destination]", sha);
+        free(mult);
+    }
+    hid_t regimes = H5Gcreate2(dims, "regimes", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    for (int d = 0; d < p->n_dest && regimes >= 0; d++) {
+        for (int r = 0; r < p->dest[d].n_regimes; r++)
+            names[r] = p->dest[d].regime[r].name;
+        rc |= write_strings(regimes, p->dest[d].name, names, (hsize_t)p->dest[d].n_regimes,
+                            "regime names of this destination, least restrictive first", sha);
+    }
+    if (regimes >= 0)
+        H5Gclose(regimes);
+    H5Gclose(dims);
+
+    int n_z = tm_run_grid_size(run);
+    double *grid = malloc((size_t)p->n_sectors * (size_t)n_z * sizeof(double));
+    if (!grid)
+        return -1;
+    for (int s = 0; s < p->n_sectors; s++)
+        memcpy(grid + (size_t)s * (size_t)n_z, tm_run_z_grid(run, s), (size_t)n_z * sizeof(double));
+    hid_t g = H5Gcreate2(f, "grid", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t gd[2] = {(hsize_t)p->n_sectors, (hsize_t)n_z};
+    rc |= g < 0 || write_array(g, "z", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, gd, grid,
+                               (size_t)p->n_sectors * (size_t)n_z * sizeof(double), "log productivity",
+                               "productivity grid points [sector, index]", sha);
+    free(grid);
+    if (g >= 0)
+        H5Gclose(g);
+    rc |= write_policy(f, p, run, sha);
+
+    const char *text = p->canonical;
+    hid_t t = tm_h5_vlen_string();
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t d = H5Dcreate2(f, "parameters", t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    rc |= d < 0 || H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &text) < 0 ||
+          describe(d, "", "canonical resolved parameters (YAML); `tradeabm run` accepts this text");
+    if (d >= 0) {
+        rc |= tm_h5_attr_string(d, "sha256", p->sha256);
+        H5Dclose(d);
+    }
+    H5Sclose(space);
+    H5Tclose(t);
+    return rc ? -1 : 0;
+}
+
+/* Keep dirty metadata in memory until an explicit flush (a checkpoint) or
+ * the close: a run killed between checkpoints then leaves the file's
+ * metadata as the last checkpoint wrote it, plus unreferenced bytes at its
+ * end, and --resume carries on from there. */
+static void hold_metadata(hid_t file)
+{
+    H5AC_cache_config_t mdc;
+    memset(&mdc, 0, sizeof mdc);
+    mdc.version = H5AC__CURR_CACHE_CONFIG_VERSION;
+    if (H5Fget_mdc_config(file, &mdc) < 0)
+        return;
+    mdc.evictions_enabled = 0;
+    mdc.incr_mode = H5C_incr__off;
+    mdc.flash_incr_mode = H5C_flash_incr__off;
+    mdc.decr_mode = H5C_decr__off;
+    H5Fset_mdc_config(file, &mdc);
+}
+
+int tm_output_open(const char *path, const tm_params *p, const tm_run *run, const tm_output_options *opts,
+                   tm_output **out, tm_error *err)
+{
+    quiet_hdf5();
+    *out = NULL;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    if (p->exact && opts && opts->panel)
+        return tm_error_set(err, TM_ERR_INPUT, "--panel: run.aggregation: exact follows the distribution of firms, "
+                                               "not single firms, so there is no firm panel; drop --panel or use "
+                                               "run.aggregation: firms");
+    tm_output *o = output_new(p, run, path, tmp, opts && opts->panel, opts && opts->force);
+    if (!o)
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    clock_gettime(CLOCK_MONOTONIC, &o->t0);
+    iso_now(o->start_time, sizeof o->start_time);
+    /* Crash safety of checkpoints: with checkpoints, freed file space is
+     * never reused, so the bytes a checkpoint's metadata points to are never
+     * overwritten (docs/reliability.md). */
+    const int checkpoints = opts && opts->checkpoints;
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    if (checkpoints)
+        H5Pset_file_space_strategy(fcpl, H5F_FSPACE_STRATEGY_NONE, 0, (hsize_t)1);
+    o->file = H5Fcreate(o->tmp_path, H5F_ACC_EXCL, fcpl, H5P_DEFAULT);
+    H5Pclose(fcpl);
+    if (o->file >= 0 && checkpoints)
+        hold_metadata(o->file);
+    if (o->file < 0) {
+        tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot create the output file (%s)", o->tmp_path,
+                     errno ? strerror(errno) : "HDF5 error");
+        free_output(o);
+        return -1;
+    }
+    hid_t series = H5Gcreate2(o->file, "series", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t envg = H5Gcreate2(o->file, "environment", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t periods = H5Gcreate2(o->file, "periods", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t S = (hsize_t)p->n_sectors, D = (hsize_t)p->n_dest, NS = (hsize_t)1 << p->n_dest;
+    int rc = series < 0 || envg < 0 || periods < 0;
+    /* Counts of firms: integers, or expected numbers with run.aggregation: exact. */
+    hid_t cf = p->exact ? H5T_IEEE_F64LE : H5T_STD_I64LE, cm = p->exact ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64;
+    const char *firms = p->exact ? "firms (expected)" : "firms";
+    /* The order here is the order of the digest. */
+    /* Fixed-length labels, so the digest can hash them as bytes. */
+    o->label_type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(o->label_type, TM_LABEL_MAX);
+    rc = rc || series_create(o, periods, "label", o->label_type, o->label_type, 1, 0, 0, "",
+                             "period label (2024Q1, ...)");
+    rc = rc || series_create(o, series, "firms_serving", cf, cm, 3, S, D, firms,
+                             "firms serving the destination [period, sector, destination]");
+    rc = rc || series_create(o, series, "entrants", cf, cm, 3, S, D, firms,
+                             "firms that started serving the destination this period");
+    rc = rc || series_create(o, series, "exiters", cf, cm, 3, S, D, firms,
+                             "firms that stopped serving the destination this period (deaths included)");
+    rc = rc || series_create(o, series, "export_value", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, S, D, "model money",
+                             "producer revenue from the destination");
+    rc = rc || series_create(o, series, "tariff_paid", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, S, D, "model money",
+                             "ad-valorem tariff on the customs (producer) value");
+    rc = rc || series_create(o, series, "mean_log_productivity", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, S, D,
+                             "log productivity", "mean log productivity of the destination's exporters (NaN if none)");
+    rc = rc || series_create(o, series, "top10_share", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, S, D, "fraction",
+                             "share of export value of the largest 10% of the destination's exporters");
+    rc = rc || series_create(o, series, "firms_by_market_set", cf, cm, 3, S, NS, firms,
+                             "firms serving each market set [period, sector, set] (names in /dimensions/market_sets)");
+    rc = rc || series_create(o, series, "deaths", cf, cm, 2, S, 0, firms,
+                             "firms that died and were replaced by entrants [period, sector]");
+    rc = rc || series_create(o, series, "non_us_share", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, 0, 0, "fraction",
+                             "economy-wide share of export value going to destinations other than US");
+    rc = rc || series_create(o, envg, "regime", H5T_STD_I32LE, H5T_NATIVE_INT, 2, D, 0, "regime index",
+                             "regime in force [period, destination] (names in /dimensions/regimes)");
+    rc = rc || series_create(o, envg, "tariff", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, S, D, "fraction",
+                             "ad-valorem tariff in force [period, sector, destination]");
+    rc = rc || series_create4(o, series, "firms_by_productivity_and_set", cf, cm, 4, S,
+                              (hsize_t)tm_run_grid_size(run), NS, firms,
+                              "firms by productivity grid index (/grid/z) and market set [period, sector, z, set]");
+    rc = rc || series_create4(o, series, "exporters_by_level", cf, cm, 4, S, D,
+                              (hsize_t)p->experience.levels, firms,
+                              "firms serving the destination at each experience level [period, sector, destination, level 1..K]");
+    rc = rc || series_create(o, series, "entrant_export_value", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, S, D,
+                             "model money", "export value of firms in the first period of a spell in the destination (new exporters)");
+    if (p->n_types > 1)
+        rc = rc || series_create4(o, series, "firms_by_type_productivity_and_set", cf, cm, 4, S,
+                                  (hsize_t)p->n_types * (hsize_t)tm_run_grid_size(run), NS, firms,
+                                  "firms by demand type and productivity grid index (index type * n_z + z) and market "
+                                  "set [period, sector, type * n_z + z, set]; /dimensions/type_multipliers gives each "
+                                  "type's demand multipliers");
+    if (p->spells)
+        rc = rc || series_create4(o, series, "completed_spells", H5T_STD_I64LE, H5T_NATIVE_INT64, 4, S, D,
+                                  TM_SPELL_MAX, "spells",
+                                  "export spells that ended this period (exit or death) by length in periods [period, sector, "
+                                  "destination, length]; index 0 unused, the last index counts longer spells");
+    if (series >= 0)
+        H5Gclose(series);
+    if (envg >= 0)
+        H5Gclose(envg);
+    if (periods >= 0)
+        H5Gclose(periods);
+    tm_sha256_init(&o->static_sha);
+    if (!rc && write_static(o, run, &o->static_sha))
+        rc = 1;
+    if (!rc && o->panel) {
+        hid_t pg = H5Gcreate2(o->file, "panel", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        rc = pg < 0;
+        for (int s = 0; s < p->n_sectors && !rc; s++)
+            rc = panel_create(o, pg, s, err) != 0;
+        if (pg >= 0)
+            H5Gclose(pg);
+    }
+    if (rc) {
+        if (!err || err->status == TM_OK || !err->msg[0])
+            tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot create datasets", o->tmp_path);
+        tm_output_discard(o);
+        return -1;
+    }
+    *out = o;
+    return 0;
+}
+
+/* The stored bytes of one panel chunk, as the dataset's filter pipeline
+ * sees them before deflate: z_index narrowed to one byte, or byte-shuffled
+ * when two bytes wide; markets as they are. The last chunk of a sector is
+ * zero-padded to the full chunk. Returns the bytes to deflate (src itself
+ * when nothing needs rearranging) and sets *raw to the chunk's n stored
+ * elements in their stored type, which is what is fingerprinted. */
+static const unsigned char *panel_chunk_bytes(const tm_run *run, int sector, int which, int z_bytes, hsize_t offset,
+                                              size_t n, size_t chunk_elems, unsigned char *scratch,
+                                              unsigned char *wide, const unsigned char **raw)
+{
+    if (which >= 1) {
+        const unsigned char *src = (which == 1 ? tm_run_firm_markets(run, sector) : tm_run_firm_type(run, sector)) + offset;
+        *raw = src;
+        if (n == chunk_elems)
+            return src;
+        memcpy(scratch, src, n);
+        memset(scratch + n, 0, chunk_elems - n);
+        return scratch;
+    }
+    const uint16_t *z = tm_run_firm_z(run, sector) + offset;
+    if (z_bytes == 1) {
+        for (size_t i = 0; i < n; i++)
+            scratch[i] = (unsigned char)z[i];
+        memset(scratch + n, 0, chunk_elems - n);
+        *raw = scratch;
+        return scratch;
+    }
+    /* Two bytes, little-endian, shuffled: low bytes then high bytes. */
+    unsigned char *lo = wide, *hi = wide + chunk_elems;
+    for (size_t i = 0; i < n; i++) {
+        lo[i] = (unsigned char)z[i];
+        hi[i] = (unsigned char)(z[i] >> 8);
+    }
+    memset(lo + n, 0, chunk_elems - n);
+    memset(hi + n, 0, chunk_elems - n);
+    *raw = (const unsigned char *)z; /* native order: little-endian, as the digest assumes */
+    return wide;
+}
+
+typedef struct {
+    int sector;
+    int which; /* 0: z, 1: markets, 2: type */
+    hsize_t offset, n;
+    unsigned char *buf;
+    size_t len;
+    uint8_t hash[16];
+    int failed;
+} chunk_job;
+
+static hid_t panel_dset(const panel_ds *pd, int which)
+{
+    return which == 0 ? pd->z : which == 1 ? pd->markets : pd->type;
+}
+
+static tm_sha256 *panel_sha(panel_ds *pd, int which)
+{
+    return which == 0 ? &pd->z_sha : which == 1 ? &pd->m_sha : &pd->t_sha;
+}
+
+static int write_panel(tm_output *o, const tm_run *run, hsize_t period, tm_error *err)
+{
+    const tm_params *p = o->p;
+    const int n_which = p->n_types > 1 ? 3 : 2;
+    size_t n_jobs = 0;
+    for (int s = 0; s < p->n_sectors; s++)
+        n_jobs += (size_t)n_which * (size_t)((o->panels[s].n + TM_PANEL_CHUNK - 1) / TM_PANEL_CHUNK);
+    chunk_job *jobs = calloc(n_jobs, sizeof *jobs);
+    if (!jobs)
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    size_t j = 0;
+    for (int s = 0; s < p->n_sectors; s++)
+        for (int which = 0; which < n_which; which++)
+            for (hsize_t off = 0; off < o->panels[s].n; off += TM_PANEL_CHUNK) {
+                jobs[j].sector = s;
+                jobs[j].which = which;
+                jobs[j].offset = off;
+                jobs[j].n = o->panels[s].n - off < TM_PANEL_CHUNK ? o->panels[s].n - off : TM_PANEL_CHUNK;
+                j++;
+            }
+    int threads = o->threads;
+    /* Compression and hashing in parallel; HDF5 calls stay on one thread.
+     * Chunks are deflated by tm_panel_deflate (one block of literals with a
+     * Huffman code fitted to the chunk), which any zlib inflater reads and
+     * which costs a fraction of zlib's deflate; see docs/performance.md. */
+#pragma omp parallel num_threads(threads)
+    {
+        size_t cap = tm_panel_deflate_bound(TM_PANEL_CHUNK * 2);
+        unsigned char *scratch = malloc(TM_PANEL_CHUNK), *wide = malloc(TM_PANEL_CHUNK * 2), *out = malloc(cap);
+#pragma omp for schedule(dynamic, 1)
+        for (size_t k = 0; k < n_jobs; k++) {
+            chunk_job *job = &jobs[k];
+            const panel_ds *pd = &o->panels[job->sector];
+            size_t chunk_elems = (size_t)(pd->n < TM_PANEL_CHUNK ? pd->n : TM_PANEL_CHUNK);
+            size_t elem = job->which == 0 ? (size_t)pd->z_bytes : 1;
+            if (!scratch || !wide || !out) {
+                job->failed = 1;
+                continue;
+            }
+            const unsigned char *raw;
+            const unsigned char *bytes = panel_chunk_bytes(run, job->sector, job->which, pd->z_bytes, job->offset,
+                                                           (size_t)job->n, chunk_elems, scratch, wide, &raw);
+            job->len = tm_panel_deflate(bytes, chunk_elems * elem, out, cap);
+            job->buf = job->len ? malloc(job->len) : NULL;
+            if (!job->buf) {
+                job->failed = 1;
+                continue;
+            }
+            memcpy(job->buf, out, job->len);
+            tm_fingerprint(raw, (size_t)job->n * elem, job->hash);
+        }
+        free(scratch);
+        free(wide);
+        free(out);
+    }
+    int rc = 0;
+    for (int s = 0; s < p->n_sectors; s++) {
+        hsize_t dims[2] = {period + 1, o->panels[s].n};
+        for (int which = 0; which < n_which; which++)
+            if (H5Dset_extent(panel_dset(&o->panels[s], which), dims) < 0)
+                rc = -1;
+    }
+    for (size_t k = 0; k < n_jobs && !rc; k++) {
+        chunk_job *job = &jobs[k];
+        panel_ds *pd = &o->panels[job->sector];
+        hsize_t offset[2] = {period, job->offset};
+        if (job->failed ||
+            H5Dwrite_chunk(panel_dset(pd, job->which), H5P_DEFAULT, 0, offset, job->len, job->buf) < 0) {
+            rc = -1;
+            break;
+        }
+        tm_sha256_update(panel_sha(pd, job->which), job->hash, sizeof job->hash);
+    }
+    for (size_t k = 0; k < n_jobs; k++)
+        free(jobs[k].buf);
+    free(jobs);
+    if (rc)
+        return tm_error_set(err, TM_ERR_RUNTIME, "%s: writing the firm panel failed (disk full?)", o->tmp_path);
+    return 0;
+}
+
+int tm_output_period(tm_output *o, const tm_run *run, tm_error *err)
+{
+    const tm_period_result *r = tm_run_result(run);
+    char label[TM_LABEL_MAX] = {0};
+    snprintf(label, sizeof label, "%s", r->label);
+    int regime[TM_MAX_DEST];
+    for (int d = 0; d < o->p->n_dest; d++)
+        regime[d] = r->regime[d];
+    const int x = o->p->exact; /* counts as expected masses */
+    const void *slabs[] = {label,
+                           x ? (const void *)r->x_serving : r->serving,
+                           x ? (const void *)r->x_entrants : r->entrants,
+                           x ? (const void *)r->x_exiters : r->exiters,
+                           r->export_value, r->tariff_paid, r->mean_log_productivity, r->top10_share,
+                           x ? (const void *)r->x_firms_by_set : r->firms_by_set,
+                           x ? (const void *)r->x_deaths : r->deaths,
+                           &r->non_us_share, regime, r->tariff,
+                           x ? (const void *)r->x_firms_by_z_set : r->firms_by_z_set,
+                           x ? (const void *)r->x_by_level : r->by_level,
+                           r->entrant_value,
+                           o->p->n_types > 1 ? (x ? (const void *)r->x_firms_by_type_z_set : r->firms_by_type_z_set)
+                                             : r->spells,
+                           r->spells};
+    hsize_t period = o->series[0].dims[0];
+    for (int i = 0; i < o->n_series; i++)
+        if (series_append(&o->series[i], slabs[i]))
+            return tm_error_set(err, TM_ERR_RUNTIME, "%s: writing %s failed (disk full?)", o->tmp_path,
+                                o->series[i].name);
+    for (int e = 0; e < r->n_events; e++) {
+        o->event_index[o->n_events] = r->events[e];
+        o->event_period[o->n_events] = r->period;
+        o->n_events++;
+    }
+    if (o->panel && write_panel(o, run, period, err))
+        return -1;
+    if (H5Fflush(o->file, H5F_SCOPE_LOCAL) < 0)
+        return tm_error_set(err, TM_ERR_RUNTIME, "%s: flush failed (disk full?)", o->tmp_path);
+    return 0;
+}
+
+/* The realised-events table: one row per event that took effect. */
+typedef struct {
+    int period;
+    char label[TM_LABEL_MAX];
+    char kind[16];
+    char destination[TM_NAME_MAX];
+    char sector[TM_NAME_MAX];
+    char regime[TM_NAME_MAX];
+    double value;
+    char note[TM_NOTE_MAX];
+} event_row;
+
+static int write_events(tm_output *o, tm_sha256 *sha)
+{
+    static const char *const kinds[] = {"regime", "tariff", "escalation", "release", "sunk_cost", "transition"};
+    hsize_t n = (hsize_t)o->n_events;
+    event_row *rows = calloc(n ? n : 1, sizeof *rows);
+    if (!rows)
+        return -1;
+    for (hsize_t i = 0; i < n; i++) {
+        const tm_event *ev = &o->p->event[o->event_index[i]];
+        event_row *row = &rows[i];
+        row->period = o->event_period[i];
+        snprintf(row->label, sizeof row->label, "%s", ev->at);
+        snprintf(row->kind, sizeof row->kind, "%s", kinds[ev->kind]);
+        snprintf(row->destination, sizeof row->destination, "%s", ev->destination_name);
+        snprintf(row->sector, sizeof row->sector, "%s", ev->sector >= 0 ? ev->sector_name : "");
+        snprintf(row->regime, sizeof row->regime, "%s", ev->regime_name);
+        row->value = ev->kind == TM_EVENT_TARIFF ? ev->tariff : ev->kind == TM_EVENT_ESCALATION ? ev->escalation_scale
+                     : ev->kind == TM_EVENT_SUNK_COST ? ev->sunk_cost_scale : NAN;
+        snprintf(row->note, sizeof row->note, "%s", ev->note);
+    }
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(event_row));
+    hid_t s16 = H5Tcopy(H5T_C_S1), s32 = H5Tcopy(H5T_C_S1), snote = H5Tcopy(H5T_C_S1), skind = H5Tcopy(H5T_C_S1);
+    H5Tset_size(s16, TM_LABEL_MAX);
+    H5Tset_size(skind, 16);
+    H5Tset_size(s32, TM_NAME_MAX);
+    H5Tset_size(snote, TM_NOTE_MAX);
+    H5Tinsert(t, "period", HOFFSET(event_row, period), H5T_NATIVE_INT);
+    H5Tinsert(t, "label", HOFFSET(event_row, label), s16);
+    H5Tinsert(t, "kind", HOFFSET(event_row, kind), skind);
+    H5Tinsert(t, "destination", HOFFSET(event_row, destination), s32);
+    H5Tinsert(t, "sector", HOFFSET(event_row, sector), s32);
+    H5Tinsert(t, "regime", HOFFSET(event_row, regime), s32);
+    H5Tinsert(t, "value", HOFFSET(event_row, value), H5T_NATIVE_DOUBLE);
+    H5Tinsert(t, "note", HOFFSET(event_row, note), snote);
+    hid_t space = H5Screate_simple(1, &n, NULL);
+    hid_t d = H5Dcreate2(o->file, "events", t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = d < 0 || (n > 0 && H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0) ||
+             describe(d, "", "scenario events that took effect: logged period index, label, kind, destination, "
+                             "sector (empty: all), regime, value (tariff or scale), note");
+    if (d >= 0)
+        H5Dclose(d);
+    H5Sclose(space);
+    H5Tclose(t);
+    H5Tclose(s16);
+    H5Tclose(s32);
+    H5Tclose(snote);
+    H5Tclose(skind);
+    /* Hash field by field: struct padding bytes are not data. */
+    tm_sha256_update(sha, "events", 7);
+    for (hsize_t i = 0; i < n; i++) {
+        tm_sha256_update(sha, &rows[i].period, sizeof rows[i].period);
+        tm_sha256_update(sha, rows[i].label, sizeof rows[i].label);
+        tm_sha256_update(sha, rows[i].kind, sizeof rows[i].kind);
+        tm_sha256_update(sha, rows[i].destination, sizeof rows[i].destination);
+        tm_sha256_update(sha, rows[i].sector, sizeof rows[i].sector);
+        tm_sha256_update(sha, rows[i].regime, sizeof rows[i].regime);
+        tm_sha256_update(sha, &rows[i].value, sizeof rows[i].value);
+        tm_sha256_update(sha, rows[i].note, sizeof rows[i].note);
+    }
+    free(rows);
+    return rc ? -1 : 0;
+}
+
+static int finish(tm_output *o, int complete, char digest_hex[65], char *where, size_t where_size, tm_error *err);
+
+int tm_output_close(tm_output *o, int complete, char digest_hex[65], tm_error *err)
+{
+    return finish(o, complete, digest_hex, NULL, 0, err);
+}
+
+int tm_output_close_incomplete(tm_output *o, char *where, size_t size, tm_error *err)
+{
+    char digest[65];
+    return finish(o, 0, digest, where, size, err);
+}
+
+static int finish(tm_output *o, int complete, char digest_hex[65], char *where, size_t where_size, tm_error *err)
+{
+    const tm_params *p = o->p;
+    tm_sha256 sha;
+    tm_sha256_init(&sha);
+    static const char tag[] = "tradeabm-digest-v1";
+    tm_sha256_update(&sha, tag, sizeof tag);
+    tm_sha256_update(&sha, p->canonical, strlen(p->canonical) + 1);
+    uint8_t h[32];
+    tm_sha256_final(&o->static_sha, h);
+    tm_sha256_update(&sha, h, sizeof h);
+    for (int i = 0; i < o->n_series; i++) {
+        tm_sha256_final(&o->series[i].sha, h);
+        tm_sha256_update(&sha, o->series[i].name, strlen(o->series[i].name) + 1);
+        tm_sha256_update(&sha, h, sizeof h);
+    }
+    if (o->panel)
+        for (int s = 0; s < p->n_sectors; s++) {
+            tm_sha256_update(&sha, p->sector[s].name, strlen(p->sector[s].name) + 1);
+            tm_sha256_final(&o->panels[s].z_sha, h);
+            tm_sha256_update(&sha, h, sizeof h);
+            tm_sha256_final(&o->panels[s].m_sha, h);
+            tm_sha256_update(&sha, h, sizeof h);
+            if (p->n_types > 1) {
+                tm_sha256_final(&o->panels[s].t_sha, h);
+                tm_sha256_update(&sha, h, sizeof h);
+            }
+        }
+    int rc = write_events(o, &sha);
+    tm_sha256_final(&sha, h);
+    tm_sha256_hex(h, digest_hex);
+
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double wall = (double)(t1.tv_sec - o->t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - o->t0.tv_nsec);
+    char end_time[40], hdf5_version[32];
+    iso_now(end_time, sizeof end_time);
+    unsigned maj, min, rel;
+    H5get_libversion(&maj, &min, &rel);
+    snprintf(hdf5_version, sizeof hdf5_version, "%u.%u.%u", maj, min, rel);
+    int format = TM_FORMAT_VERSION, block = TM_BLOCK, panel = o->panel;
+    hid_t f = o->file;
+    rc |= tm_h5_attr_string(f, "program", "tradeabm");
+    rc |= tm_h5_attr_string(f, "version", TM_VERSION);
+    rc |= tm_h5_attr_string(f, "git_commit", TM_GIT_COMMIT);
+    rc |= tm_h5_attr_string(f, "compiler", TM_C_COMPILER);
+    rc |= tm_h5_attr_string(f, "compiler_flags", TM_C_FLAGS);
+    rc |= tm_h5_attr_string(f, "build_type", TM_BUILD_TYPE);
+    rc |= tm_h5_attr_string(f, "hdf5_version", hdf5_version);
+    rc |= tm_h5_attr_scalar(f, "threads", H5T_NATIVE_INT, &o->threads);
+    rc |= tm_h5_attr_scalar(f, "seed", H5T_NATIVE_UINT64, &p->seed);
+    rc |= tm_h5_attr_string(f, "model", tm_model_name(p->model));
+    rc |= tm_h5_attr_string(f, "params_sha256", p->sha256);
+    rc |= tm_h5_attr_string(f, "params_source", p->source);
+    rc |= tm_h5_attr_string(f, "start_time", o->start_time);
+    rc |= tm_h5_attr_string(f, "end_time", end_time);
+    rc |= tm_h5_attr_scalar(f, "wall_seconds", H5T_NATIVE_DOUBLE, &wall);
+    rc |= tm_h5_attr_string(f, "status", complete ? "complete" : "incomplete");
+    rc |= tm_h5_attr_scalar(f, "format_version", H5T_NATIVE_INT, &format);
+    rc |= tm_h5_attr_scalar(f, "block_size", H5T_NATIVE_INT, &block);
+    rc |= tm_h5_attr_scalar(f, "panel", H5T_NATIVE_INT, &panel);
+    rc |= tm_h5_attr_string(f, "digest", digest_hex);
+    close_handles(o);
+    if (rc) {
+        tm_error_set(err, TM_ERR_RUNTIME, "%s: writing the closing attributes failed (disk full?)", o->tmp_path);
+        unlink(o->tmp_path);
+        free_output(o);
+        return -1;
+    }
+    struct stat st;
+    if (!complete && stat(o->final_path, &st) == 0) {
+        snprintf(where, where_size, "%s", o->tmp_path);
+        free_output(o);
+        return 0;
+    }
+    if (where)
+        snprintf(where, where_size, "%s", o->final_path);
+    if (!o->force) {
+        /* A file may have appeared at the final path while we ran (another
+         * run chose the same default name): link() never replaces it, and
+         * the finished results then stay under the temporary name. Where
+         * hard links are unsupported, fall back to rename(). */
+        if (link(o->tmp_path, o->final_path) == 0) {
+            unlink(o->tmp_path);
+            free_output(o);
+            return 0;
+        }
+        if (errno == EEXIST) {
+            tm_error_set(err, TM_ERR_RUNTIME,
+                         "%s appeared while this run was writing and was not replaced (pass --force to "
+                         "replace it); the results are in %s",
+                         o->final_path, o->tmp_path);
+            free_output(o);
+            return -1;
+        }
+    }
+    if (rename(o->tmp_path, o->final_path) != 0) {
+        tm_error_set(err, TM_ERR_RUNTIME, "cannot rename %s to %s: %s", o->tmp_path, o->final_path, strerror(errno));
+        unlink(o->tmp_path);
+        free_output(o);
+        return -1;
+    }
+    free_output(o);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Reading finished files
+ * ---------------------------------------------------------------------- */
+
+static int read_attr_string(hid_t obj, const char *name, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (H5Aexists(obj, name) <= 0)
+        return -1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t t = tm_h5_vlen_string();
+    char *value = NULL;
+    int rc = a < 0 || H5Aread(a, t, &value) < 0;
+    if (!rc && value)
+        snprintf(buf, size, "%s", value);
+    if (value)
+        H5free_memory(value);
+    H5Tclose(t);
+    if (a >= 0)
+        H5Aclose(a);
+    return rc ? -1 : 0;
+}
+
+static int read_attr_scalar(hid_t obj, const char *name, hid_t type, void *value)
+{
+    if (H5Aexists(obj, name) <= 0)
+        return -1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    int rc = a < 0 || H5Aread(a, type, value) < 0;
+    if (a >= 0)
+        H5Aclose(a);
+    return rc ? -1 : 0;
+}
+
+static hid_t open_existing(const char *path, tm_error *err)
+{
+    quiet_hdf5();
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        tm_error_set(err, TM_ERR_INPUT, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (H5Fis_hdf5(path) <= 0) {
+        tm_error_set(err, TM_ERR_INPUT, "%s: not an HDF5 file (or truncated/corrupt)", path);
+        return -1;
+    }
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        tm_error_set(err, TM_ERR_INPUT, "%s: cannot open as HDF5 (truncated or corrupt?)", path);
+    return f;
+}
+
+void tm_file_info_free(tm_file_info *info)
+{
+    free(info->parameters);
+    info->parameters = NULL;
+}
+
+int tm_output_read_info(const char *path, tm_file_info *info, tm_error *err)
+{
+    memset(info, 0, sizeof *info);
+    hid_t f = open_existing(path, err);
+    if (f < 0)
+        return -1;
+    char program[64];
+    int rc = 0;
+    if (read_attr_string(f, "program", program, sizeof program) || strcmp(program, "tradeabm") != 0) {
+        H5Fclose(f);
+        return tm_error_set(err, TM_ERR_INPUT, "%s: not a tradeabm run file (no program attribute)", path);
+    }
+    rc |= read_attr_scalar(f, "format_version", H5T_NATIVE_INT, &info->format_version);
+    if (!rc && info->format_version != TM_FORMAT_VERSION) {
+        H5Fclose(f);
+        return tm_error_set(err, TM_ERR_INPUT, "%s: format version %d, this build reads version %d", path,
+                            info->format_version, TM_FORMAT_VERSION);
+    }
+    rc |= read_attr_string(f, "status", info->status, sizeof info->status);
+    rc |= read_attr_string(f, "digest", info->digest, sizeof info->digest);
+    rc |= read_attr_string(f, "params_sha256", info->params_sha256, sizeof info->params_sha256);
+    rc |= read_attr_string(f, "version", info->version, sizeof info->version);
+    rc |= read_attr_string(f, "git_commit", info->git_commit, sizeof info->git_commit);
+    rc |= read_attr_scalar(f, "seed", H5T_NATIVE_UINT64, &info->seed);
+    rc |= read_attr_scalar(f, "threads", H5T_NATIVE_INT, &info->threads);
+    rc |= read_attr_scalar(f, "panel", H5T_NATIVE_INT, &info->panel);
+    rc |= read_attr_scalar(f, "wall_seconds", H5T_NATIVE_DOUBLE, &info->wall_seconds);
+    hid_t d = H5Dopen2(f, "parameters", H5P_DEFAULT);
+    if (d >= 0) {
+        hid_t t = tm_h5_vlen_string();
+        char *text = NULL;
+        if (H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &text) >= 0 && text) {
+            info->parameters = strdup(text);
+            H5free_memory(text);
+        }
+        H5Tclose(t);
+        H5Dclose(d);
+    }
+    H5Fclose(f);
+    if (rc || !info->parameters) {
+        tm_file_info_free(info);
+        return tm_error_set(err, TM_ERR_INPUT, "%s: missing provenance attributes or parameters (corrupt file?)", path);
+    }
+    return 0;
+}
+
+/* Read the slab of the last period of a [T, a, b] dataset. */
+static int read_last(hid_t f, const char *name, hid_t mem_type, void *buf, size_t expect, hsize_t *periods)
+{
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d < 0)
+        return -1;
+    hid_t space = H5Dget_space(d);
+    int rank = H5Sget_simple_extent_ndims(space);
+    hsize_t dims[3] = {0, 1, 1};
+    int rc = rank != 3 || H5Sget_simple_extent_dims(space, dims, NULL) < 0 || dims[0] == 0 ||
+             dims[1] * dims[2] != expect;
+    if (!rc) {
+        hsize_t start[3] = {dims[0] - 1, 0, 0}, count[3] = {1, dims[1], dims[2]};
+        hid_t mspace = H5Screate_simple(3, count, NULL);
+        rc = H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+             H5Dread(d, mem_type, mspace, space, H5P_DEFAULT, buf) < 0;
+        H5Sclose(mspace);
+        *periods = dims[0];
+    }
+    H5Sclose(space);
+    H5Dclose(d);
+    return rc ? -1 : 0;
+}
+
+int tm_output_print_info(const char *path, FILE *out, tm_error *err)
+{
+    tm_file_info info;
+    if (tm_output_read_info(path, &info, err))
+        return -1;
+    tm_params *p = NULL;
+    if (tm_params_load_text(path, info.parameters, NULL, 0, &p, err)) {
+        tm_error_prefix(err, "%s: stored parameters", path);
+        tm_file_info_free(&info);
+        return -1;
+    }
+    fprintf(out, "file           %s\n", path);
+    fprintf(out, "status         %s\n", info.status);
+    fprintf(out, "program        tradeabm %s (commit %s)\n", info.version, info.git_commit);
+    fprintf(out, "model          %s\n", tm_model_name(p->model));
+    fprintf(out, "seed           %llu\n", (unsigned long long)info.seed);
+    fprintf(out, "threads        %d\n", info.threads);
+    fprintf(out, "wall time      %.2f s\n", info.wall_seconds);
+    fprintf(out, "params sha256  %s\n", info.params_sha256);
+    fprintf(out, "digest         %s\n", info.digest);
+    fprintf(out, "firm panel     %s\n", info.panel ? "yes" : "no");
+    tm_file_info_free(&info);
+
+    hid_t f = open_existing(path, err);
+    int n_sets = 1 << p->n_dest;
+    size_t sd = (size_t)p->n_sectors * (size_t)p->n_dest, ss = (size_t)p->n_sectors * (size_t)n_sets;
+    int64_t *by_set = malloc(ss * sizeof *by_set);
+    double *value = malloc(sd * sizeof *value);
+    const char **snames = malloc((size_t)p->n_sectors * sizeof *snames);
+    const char *dnames[TM_MAX_DEST];
+    hsize_t periods = 0;
+    int rc = f < 0 || !by_set || !value || !snames ||
+             read_last(f, "series/firms_by_market_set", H5T_NATIVE_INT64, by_set, ss, &periods) ||
+             read_last(f, "series/export_value", H5T_NATIVE_DOUBLE, value, sd, &periods);
+    if (!rc) {
+        for (int s = 0; s < p->n_sectors; s++)
+            snames[s] = p->sector[s].name;
+        for (int d = 0; d < p->n_dest; d++)
+            dnames[d] = p->dest[d].name;
+        char label[TM_LABEL_MAX];
+        tm_period_label(p->start_index + (int)periods - 1, p->periods_per_year, label, sizeof label);
+        tm_summary sum = {label, p->n_sectors, p->n_dest, snames, dnames, by_set, value};
+        fprintf(out, "periods        %llu logged (%s to %s)\n\n", (unsigned long long)periods, p->start, label);
+        tm_summary_print(out, &sum);
+    } else if (f >= 0) {
+        tm_error_set(err, TM_ERR_INPUT, "%s: cannot read the series (corrupt or incomplete file?)", path);
+    }
+    if (f >= 0)
+        H5Fclose(f);
+    free(by_set);
+    free(value);
+    free(snames);
+    tm_params_free(p);
+    return rc ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Checkpoints: the writer's state at a period boundary (what each dataset
+ * holds and its running digest) and reopening the temporary file to
+ * continue. Datasets are found again by their HDF5 paths, saved with the
+ * state, and cut back to the checkpointed period: a run killed after the
+ * checkpoint may have written more.
+ * ---------------------------------------------------------------------- */
+
+enum { MEM_LABEL = 0, MEM_INT64, MEM_DOUBLE, MEM_INT };
+
+static const char output_state_tag[8] = {'o', 'u', 't', 's', 't', 'a', 't', '1'};
+
+int tm_output_save(tm_output *o, tm_ckbuf *b, tm_error *err)
+{
+    if (H5Fflush(o->file, H5F_SCOPE_GLOBAL) < 0)
+        return tm_error_set(err, TM_ERR_RUNTIME, "%s: flush failed (disk full?)", o->tmp_path);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double elapsed = (double)(now.tv_sec - o->t0.tv_sec) + 1e-9 * (double)(now.tv_nsec - o->t0.tv_nsec);
+    int32_t counts[3] = {o->n_series, o->panel, o->n_events};
+    tm_ckbuf_put(b, output_state_tag, sizeof output_state_tag);
+    tm_ckbuf_put_string(b, o->tmp_path);
+    tm_ckbuf_put(b, counts, sizeof counts);
+    for (int i = 0; i < o->n_series; i++) {
+        series_ds *s = &o->series[i];
+        char where[256];
+        if (H5Iget_name(s->dset, where, sizeof where) <= 0)
+            return tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot name dataset %s", o->tmp_path, s->name);
+        int32_t mem = H5Tequal(s->mem_type, H5T_NATIVE_INT64) > 0    ? MEM_INT64
+                      : H5Tequal(s->mem_type, H5T_NATIVE_DOUBLE) > 0 ? MEM_DOUBLE
+                      : H5Tequal(s->mem_type, H5T_NATIVE_INT) > 0    ? MEM_INT
+                                                                      : MEM_LABEL;
+        int32_t rank = s->rank;
+        uint64_t dims[TM_SERIES_RANK] = {s->dims[0], s->dims[1], s->dims[2], s->dims[3]}, slab = s->slab_bytes;
+        tm_ckbuf_put_string(b, where);
+        tm_ckbuf_put_string(b, s->name);
+        tm_ckbuf_put(b, &mem, sizeof mem);
+        tm_ckbuf_put(b, &rank, sizeof rank);
+        tm_ckbuf_put(b, dims, sizeof dims);
+        tm_ckbuf_put(b, &slab, sizeof slab);
+        tm_ckbuf_put(b, &s->sha, sizeof s->sha);
+    }
+    for (int s = 0; o->panel && s < o->p->n_sectors; s++) {
+        uint64_t n = o->panels[s].n;
+        tm_ckbuf_put(b, &n, sizeof n);
+        tm_ckbuf_put(b, &o->panels[s].z_sha, sizeof o->panels[s].z_sha);
+        tm_ckbuf_put(b, &o->panels[s].m_sha, sizeof o->panels[s].m_sha);
+        if (o->p->n_types > 1)
+            tm_ckbuf_put(b, &o->panels[s].t_sha, sizeof o->panels[s].t_sha);
+    }
+    tm_ckbuf_put(b, &o->static_sha, sizeof o->static_sha);
+    tm_ckbuf_put(b, o->event_index, (size_t)o->n_events * sizeof(int));
+    tm_ckbuf_put(b, o->event_period, (size_t)o->n_events * sizeof(int));
+    tm_ckbuf_put(b, &elapsed, sizeof elapsed);
+    tm_ckbuf_put(b, o->start_time, sizeof o->start_time);
+    if (b->failed)
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory saving the output state");
+    return 0;
+}
+
+/* Remove what finish() adds, in case the run was stopped while finishing
+ * or the file was closed as incomplete. */
+static void strip_closing(hid_t f)
+{
+    static const char *const attrs[] = {"program", "version", "git_commit", "compiler", "compiler_flags",
+                                        "build_type", "hdf5_version", "threads", "seed", "model", "params_sha256",
+                                        "params_source", "start_time", "end_time", "wall_seconds", "status",
+                                        "format_version", "block_size", "panel", "digest"};
+    for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++)
+        if (H5Aexists(f, attrs[i]) > 0)
+            H5Adelete(f, attrs[i]);
+    if (H5Lexists(f, "events", H5P_DEFAULT) > 0)
+        H5Ldelete(f, "events", H5P_DEFAULT);
+}
+
+int tm_output_resume(const char *path, const tm_params *p, const tm_run *run, const tm_output_options *opts,
+                     tm_ckbuf *b, tm_output **out, tm_error *err)
+{
+    quiet_hdf5();
+    *out = NULL;
+    char tag[8], tmp[4200];
+    int32_t counts[3];
+    if (tm_ckbuf_get(b, tag, sizeof tag) || memcmp(tag, output_state_tag, sizeof tag) != 0 ||
+        tm_ckbuf_get_string(b, tmp, sizeof tmp) || tm_ckbuf_get(b, counts, sizeof counts) || counts[0] < 1 ||
+        counts[0] > TM_MAX_SERIES || counts[2] < 0 || counts[2] > p->n_events)
+        return tm_error_set(err, TM_ERR_INPUT, "%s: malformed output state in the checkpoint", path);
+    tm_output *o = output_new(p, run, path, tmp, counts[1], opts && opts->force);
+    if (!o)
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    /* The partial file is under its temporary name, or (after a signal
+     * stopped the run) under the final name with status incomplete. */
+    struct stat st;
+    if (stat(o->tmp_path, &st) != 0) {
+        tm_file_info info;
+        tm_error ignored = {0};
+        int incomplete = tm_output_read_info(path, &info, &ignored) == 0 && strcmp(info.status, "incomplete") == 0;
+        if (incomplete)
+            tm_file_info_free(&info);
+        if (!incomplete || rename(path, o->tmp_path) != 0) {
+            tm_error_set(err, TM_ERR_INPUT,
+                         "%s: the partial output of this checkpoint is gone (neither %s nor an incomplete %s exists)",
+                         path, o->tmp_path, path);
+            free_output(o);
+            return -1;
+        }
+    }
+    o->file = H5Fopen(o->tmp_path, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (o->file >= 0)
+        hold_metadata(o->file);
+    if (o->file < 0) {
+        tm_error_set(err, TM_ERR_INPUT, "%s: cannot reopen the partial output (truncated or corrupt?)", o->tmp_path);
+        free_output(o);
+        return -1;
+    }
+    strip_closing(o->file);
+    o->label_type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(o->label_type, TM_LABEL_MAX);
+    int rc = 0;
+    for (int i = 0; i < counts[0] && !rc; i++) {
+        series_ds *s = &o->series[i];
+        char where[256];
+        int32_t mem, rank;
+        uint64_t dims[TM_SERIES_RANK], slab;
+        s->dset = -1;
+        o->n_series = i + 1;
+        rc = tm_ckbuf_get_string(b, where, sizeof where) ||
+             tm_ckbuf_get_string(b, o->series_names[i], sizeof o->series_names[i]) ||
+             tm_ckbuf_get(b, &mem, sizeof mem) || tm_ckbuf_get(b, &rank, sizeof rank) ||
+             tm_ckbuf_get(b, dims, sizeof dims) || tm_ckbuf_get(b, &slab, sizeof slab) ||
+             tm_ckbuf_get(b, &s->sha, sizeof s->sha) || rank < 1 || rank > TM_SERIES_RANK;
+        if (rc)
+            break;
+        s->name = o->series_names[i];
+        s->rank = rank;
+        s->mem_type = mem == MEM_INT64 ? H5T_NATIVE_INT64 : mem == MEM_DOUBLE ? H5T_NATIVE_DOUBLE
+                                                       : mem == MEM_INT    ? H5T_NATIVE_INT
+                                                                           : o->label_type;
+        for (int k = 0; k < TM_SERIES_RANK; k++)
+            s->dims[k] = (hsize_t)dims[k];
+        s->slab_bytes = (size_t)slab;
+        s->dset = H5Dopen2(o->file, where, H5P_DEFAULT);
+        rc = s->dset < 0 || H5Dset_extent(s->dset, s->dims) < 0;
+    }
+    for (int s = 0; o->panel && s < p->n_sectors && !rc; s++) {
+        panel_ds *pd = &o->panels[s];
+        uint64_t n;
+        char where[256];
+        rc = tm_ckbuf_get(b, &n, sizeof n) || n != (uint64_t)p->sector[s].firms ||
+             tm_ckbuf_get(b, &pd->z_sha, sizeof pd->z_sha) || tm_ckbuf_get(b, &pd->m_sha, sizeof pd->m_sha) ||
+             (p->n_types > 1 && tm_ckbuf_get(b, &pd->t_sha, sizeof pd->t_sha));
+        if (rc)
+            break;
+        pd->n = (hsize_t)n;
+        hsize_t pdims[2] = {o->series[0].dims[0], pd->n};
+        snprintf(where, sizeof where, "panel/%s/z_index", p->sector[s].name);
+        pd->z = H5Dopen2(o->file, where, H5P_DEFAULT);
+        snprintf(where, sizeof where, "panel/%s/markets", p->sector[s].name);
+        pd->markets = H5Dopen2(o->file, where, H5P_DEFAULT);
+        pd->type = -1;
+        if (p->n_types > 1) {
+            snprintf(where, sizeof where, "panel/%s/type", p->sector[s].name);
+            pd->type = H5Dopen2(o->file, where, H5P_DEFAULT);
+        }
+        rc = pd->z < 0 || pd->markets < 0 || H5Dset_extent(pd->z, pdims) < 0 || H5Dset_extent(pd->markets, pdims) < 0 ||
+             (p->n_types > 1 && (pd->type < 0 || H5Dset_extent(pd->type, pdims) < 0));
+        if (!rc) {
+            /* The stored width of z_index, from the file (it follows the
+             * grid size, but the file is what the chunks must match). */
+            hid_t zt = H5Dget_type(pd->z);
+            size_t zb = zt < 0 ? 0 : H5Tget_size(zt);
+            if (zt >= 0)
+                H5Tclose(zt);
+            rc = zb != 1 && zb != 2;
+            pd->z_bytes = (int)zb;
+        }
+    }
+    double elapsed = 0;
+    o->n_events = counts[2];
+    rc = rc || tm_ckbuf_get(b, &o->static_sha, sizeof o->static_sha) ||
+         tm_ckbuf_get(b, o->event_index, (size_t)o->n_events * sizeof(int)) ||
+         tm_ckbuf_get(b, o->event_period, (size_t)o->n_events * sizeof(int)) ||
+         tm_ckbuf_get(b, &elapsed, sizeof elapsed) || tm_ckbuf_get(b, o->start_time, sizeof o->start_time);
+    if (rc) {
+        tm_error_set(err, TM_ERR_INPUT, "%s: the partial output does not match the checkpoint (corrupt?)",
+                     o->tmp_path);
+        close_handles(o);
+        free_output(o);
+        return -1;
+    }
+    o->start_time[sizeof o->start_time - 1] = '\0';
+    /* Wall time counts the time before the interruption too. */
+    clock_gettime(CLOCK_MONOTONIC, &o->t0);
+    o->t0.tv_sec -= (time_t)elapsed;
+    *out = o;
+    return 0;
+}

@@ -1,0 +1,253 @@
+/* panel_deflate: a fast encoder of zlib streams (RFC 1950/1951) for firm
+ * panel chunks. See panel_deflate.h. */
+#include "io/panel_deflate.h"
+
+#include <stdint.h>
+#include <string.h>
+#include <zlib.h>
+
+#define MAX_BITS 15
+#define N_LIT 257 /* literals 0..255 and end-of-block 256; no lengths */
+
+/* Huffman code lengths of n symbols with frequencies freq (0 = unused),
+ * at most MAX_BITS bits, forming a complete prefix code whenever two or
+ * more symbols are used. Ties are broken by symbol index, so the result is
+ * a function of the frequencies alone. */
+static void code_lengths(const uint32_t *freq, int n, uint8_t *len)
+{
+    int sym[N_LIT], used = 0;
+    memset(len, 0, (size_t)n);
+    for (int s = 0; s < n; s++)
+        if (freq[s])
+            sym[used++] = s;
+    if (used == 0)
+        return;
+    if (used == 1) {
+        len[sym[0]] = 1;
+        return;
+    }
+    /* Sort used symbols by frequency ascending (insertion sort: n <= 257),
+     * stable by symbol index. */
+    for (int i = 1; i < used; i++) {
+        int s = sym[i], j = i;
+        while (j > 0 && freq[sym[j - 1]] > freq[s]) {
+            sym[j] = sym[j - 1];
+            j--;
+        }
+        sym[j] = s;
+    }
+    /* Two-queue Huffman construction: leaves in sorted order, internal
+     * nodes in creation order (non-decreasing weights). */
+    uint64_t w[2 * N_LIT];
+    int parent[2 * N_LIT];
+    for (int i = 0; i < used; i++)
+        w[i] = freq[sym[i]];
+    int leaf = 0, node = used, next = used;
+    for (int k = 0; k < used - 1; k++) {
+        int pick[2];
+        for (int c = 0; c < 2; c++) {
+            if (leaf < used && (node >= next || w[leaf] <= w[node]))
+                pick[c] = leaf++;
+            else
+                pick[c] = node++;
+        }
+        w[next] = w[pick[0]] + w[pick[1]];
+        parent[pick[0]] = parent[pick[1]] = next;
+        next++;
+    }
+    /* Depths: the root is next - 1, parents come after their children. */
+    int depth[2 * N_LIT];
+    depth[next - 1] = 0;
+    for (int i = next - 2; i >= 0; i--)
+        depth[i] = depth[parent[i]] + 1;
+    /* Count leaves per length, fold lengths above MAX_BITS and restore a
+     * complete code (Kraft sum exactly 1), then hand out lengths, shortest
+     * to the most frequent symbols. */
+    int count[2 * N_LIT + 1] = {0};
+    int max_depth = 0;
+    for (int i = 0; i < used; i++) {
+        count[depth[i]]++;
+        if (depth[i] > max_depth)
+            max_depth = depth[i];
+    }
+    if (max_depth > MAX_BITS) {
+        for (int d = MAX_BITS + 1; d <= max_depth; d++) {
+            count[MAX_BITS] += count[d];
+            count[d] = 0;
+        }
+        uint32_t total = 0;
+        for (int d = 1; d <= MAX_BITS; d++)
+            total += (uint32_t)count[d] << (MAX_BITS - d);
+        while (total != 1u << MAX_BITS) {
+            count[MAX_BITS]--;
+            for (int d = MAX_BITS - 1; d > 0; d--)
+                if (count[d]) {
+                    count[d]--;
+                    count[d + 1] += 2;
+                    break;
+                }
+            total--;
+        }
+    }
+    int i = used - 1; /* most frequent first */
+    for (int d = 1; d <= MAX_BITS && i >= 0; d++)
+        for (int c = 0; c < count[d]; c++)
+            len[sym[i--]] = (uint8_t)d;
+}
+
+/* Canonical codes (RFC 1951 3.2.2), bit-reversed for LSB-first output. */
+static void canonical_codes(const uint8_t *len, int n, uint16_t *code)
+{
+    int bl_count[MAX_BITS + 1] = {0};
+    uint16_t next_code[MAX_BITS + 1];
+    for (int s = 0; s < n; s++)
+        bl_count[len[s]]++;
+    bl_count[0] = 0;
+    unsigned c = 0;
+    for (int b = 1; b <= MAX_BITS; b++) {
+        c = (c + (unsigned)bl_count[b - 1]) << 1;
+        next_code[b] = (uint16_t)c;
+    }
+    for (int s = 0; s < n; s++) {
+        code[s] = 0;
+        if (!len[s])
+            continue;
+        unsigned v = next_code[len[s]]++, r = 0;
+        for (int b = 0; b < len[s]; b++)
+            r |= ((v >> b) & 1u) << (len[s] - 1 - b);
+        code[s] = (uint16_t)r;
+    }
+}
+
+typedef struct {
+    unsigned char *out, *end;
+    uint64_t buf;
+    int bits;
+} bit_writer;
+
+static inline void put_bits(bit_writer *w, uint64_t v, int n)
+{
+    w->buf |= v << w->bits;
+    w->bits += n;
+    if (w->bits >= 32) {
+        if (w->out + 4 <= w->end) {
+            uint32_t x = (uint32_t)w->buf;
+            unsigned char b[4] = {(unsigned char)x, (unsigned char)(x >> 8), (unsigned char)(x >> 16),
+                                  (unsigned char)(x >> 24)};
+            memcpy(w->out, b, 4);
+        }
+        w->out += 4;
+        w->buf >>= 32;
+        w->bits -= 32;
+    }
+}
+
+size_t tm_panel_deflate_bound(size_t n)
+{
+    /* Header 2 + block header and code lengths < 160 + at most 15 bits per
+     * byte + end of block and padding 4 + adler-32 4. */
+    return n * 15 / 8 + 256;
+}
+
+size_t tm_panel_deflate(const unsigned char *in, size_t n, unsigned char *out, size_t cap)
+{
+    uint32_t freq[N_LIT] = {0};
+    {
+        uint32_t f[4][256];
+        memset(f, 0, sizeof f);
+        size_t i = 0;
+        for (; i + 4 <= n; i += 4) {
+            f[0][in[i]]++;
+            f[1][in[i + 1]]++;
+            f[2][in[i + 2]]++;
+            f[3][in[i + 3]]++;
+        }
+        for (; i < n; i++)
+            f[0][in[i]]++;
+        for (int s = 0; s < 256; s++)
+            freq[s] = f[0][s] + f[1][s] + f[2][s] + f[3][s];
+    }
+    freq[256] = 1; /* end of block */
+    uint8_t len[N_LIT];
+    uint16_t code[N_LIT];
+    code_lengths(freq, N_LIT, len);
+    canonical_codes(len, N_LIT, code);
+
+    if (cap < 8)
+        return 0;
+    bit_writer w = {out, out + cap - 8, 0, 0};
+    /* zlib header: deflate, 32 KiB window, no dictionary, level "fastest". */
+    put_bits(&w, 0x78, 8);
+    put_bits(&w, 0x01, 8);
+    /* One final block with dynamic Huffman codes. */
+    put_bits(&w, 1, 1);
+    put_bits(&w, 2, 2);
+    put_bits(&w, N_LIT - 257, 5); /* HLIT */
+    put_bits(&w, 2 - 1, 5);       /* HDIST: two distance codes, never used */
+    put_bits(&w, 19 - 4, 4);      /* HCLEN: all 19 code-length code lengths */
+    /* Code-length code: symbols 0..15 (literal lengths) get 4 bits each,
+     * 16-18 (repeats) are unused; complete since 16 x 2^-4 = 1. In the
+     * transmission order 16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13,
+     * 2, 14, 1, 15 that is three zeros then sixteen fours. */
+    for (int k = 0; k < 19; k++)
+        put_bits(&w, k < 3 ? 0 : 4, 3);
+    /* With all lengths 4 bits, the canonical code of length value v is v,
+     * sent most significant bit first. */
+    static const uint8_t rev4[16] = {0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15};
+    for (int s = 0; s < N_LIT; s++)
+        put_bits(&w, rev4[len[s]], 4);
+    put_bits(&w, rev4[1], 4); /* distance codes 0 and 1: one bit each */
+    put_bits(&w, rev4[1], 4);
+    /* The data: one literal per byte. Codes are at most 15 bits, so two fit
+     * in the buffer before it must be flushed. */
+    uint32_t table[256];
+    for (int s = 0; s < 256; s++)
+        table[s] = (uint32_t)code[s] | (uint32_t)len[s] << 16;
+    size_t i = 0;
+    if (n >= 2 && (size_t)(w.end - w.out) >= (n * 15 + 7) / 8 + 8) {
+        /* Fast path: room for the worst case, no bounds checks. */
+        unsigned char *o = w.out;
+        uint64_t buf = w.buf;
+        int bits = w.bits;
+        for (; i + 2 <= n; i += 2) {
+            uint32_t a = table[in[i]], b = table[in[i + 1]];
+            buf |= (uint64_t)(a & 0xFFFF) << bits;
+            bits += (int)(a >> 16);
+            buf |= (uint64_t)(b & 0xFFFF) << bits;
+            bits += (int)(b >> 16);
+            if (bits >= 32) {
+                uint32_t x = (uint32_t)buf;
+                o[0] = (unsigned char)x;
+                o[1] = (unsigned char)(x >> 8);
+                o[2] = (unsigned char)(x >> 16);
+                o[3] = (unsigned char)(x >> 24);
+                o += 4;
+                buf >>= 32;
+                bits -= 32;
+            }
+        }
+        w.out = o;
+        w.buf = buf;
+        w.bits = bits;
+    }
+    for (; i < n; i++)
+        put_bits(&w, code[in[i]], len[in[i]]);
+    put_bits(&w, code[256], len[256]);
+    /* Pad to a byte boundary and flush. */
+    put_bits(&w, 0, (8 - (w.bits & 7)) & 7);
+    while (w.bits > 0) {
+        if (w.out < w.end)
+            *w.out = (unsigned char)w.buf;
+        w.out++;
+        w.buf >>= 8;
+        w.bits -= 8;
+    }
+    if (w.out + 4 > out + cap || w.out > w.end)
+        return 0;
+    uint32_t a = (uint32_t)adler32(adler32(0L, Z_NULL, 0), in, (uInt)n);
+    w.out[0] = (unsigned char)(a >> 24);
+    w.out[1] = (unsigned char)(a >> 16);
+    w.out[2] = (unsigned char)(a >> 8);
+    w.out[3] = (unsigned char)a;
+    return (size_t)(w.out + 4 - out);
+}

@@ -1,0 +1,1624 @@
+#include "params/params.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/sha256.h"
+#include "params/ytree.h"
+
+/* ------------------------------------------------------------------------
+ * The parameter table. Each scope (a YAML mapping) is an array of
+ * descriptors; adding a parameter is adding one line here plus its field.
+ * ---------------------------------------------------------------------- */
+
+typedef enum { P_INT, P_INT64, P_UINT64, P_DOUBLE, P_BOOL, P_ENUM, P_PERIOD, P_NAME, P_TEXT } ptype;
+
+enum {
+    P_MIN_OPEN = 1u << 0, /* lower bound excluded */
+    P_MAX_OPEN = 1u << 1, /* upper bound excluded */
+    P_OPTIONAL = 1u << 2, /* absent means unset (NaN, or empty text) */
+    P_REQUIRED = 1u << 3, /* must be given */
+    P_NODUMP = 1u << 4,   /* resolved elsewhere; not in the canonical text */
+    P_QUIET = 1u << 5,    /* in the canonical text only when not at its default, so that
+                           * files written before the parameter existed keep their digests */
+};
+
+typedef struct {
+    const char *key;
+    ptype type;
+    size_t offset;
+    const char *def; /* default, as YAML text; NULL when optional/required */
+    double min, max;
+    unsigned flags;
+    const char *unit;
+    const char *symbol;
+    const char *doc;
+    const char *source;
+    const char *const *choices; /* P_ENUM */
+} pdesc;
+
+static const char *const model_choices[] = {"myopic", "dynamic", "learning", NULL};
+static const char *const grid_choices[] = {"rouwenhorst", "tauchen", NULL};
+static const char *const sunk_choices[] = {"full", "annuity", NULL};
+static const char *const aggregation_choices[] = {"firms", "exact", NULL};
+static const char *const solver_choices[] = {"auto", "joint", NULL};
+static const char *const timing_choices[] = {"current", "next", NULL};
+static const char *const death_choices[] = {"constant", "productivity", "profitability", NULL};
+
+#define F(field) offsetof(tm_params, field)
+#define NOSRC "-"
+
+static const pdesc run_desc[] = {
+    {"model", P_ENUM, F(model), "myopic", 0, 0, 0, "", "", "decision model of firms (models/)", NOSRC, model_choices},
+    {"seed", P_UINT64, F(seed), "20240101", 0, 0, 0, "", "", "run seed; every random stream derives from it", NOSRC, NULL},
+    {"start", P_PERIOD, F(start), "2024Q1", 1900, 2200, 0, "period", "", "label of the first logged period", NOSRC, NULL},
+    {"periods", P_INT, F(periods), "12", 1, 100000, 0, "periods", "T", "number of logged periods", NOSRC, NULL},
+    {"periods_per_year", P_INT, F(periods_per_year), "4", 1, 12, 0, "1/year", "", "periods per year: 1, 2, 4 or 12", NOSRC, NULL},
+    {"burn_in", P_INT, F(burn_in), "80", 0, 100000, 0, "periods", "", "unlogged periods before start, regimes held at their initial state", NOSRC, NULL},
+    {"aggregation", P_ENUM, F(exact), "firms", 0, 0, P_QUIET, "", "", "firms: simulate every firm; exact: iterate the distribution of firms over (productivity, market state) under the same policies, giving noise-free aggregates (counts become expected numbers of firms)", NOSRC, aggregation_choices},
+    {"spells", P_BOOL, F(spells), "false", 0, 0, P_QUIET, "", "", "count completed export spells by length (series completed_spells; 1 byte a firm per destination)", NOSRC, NULL},
+};
+
+static const pdesc productivity_desc[] = {
+    {"grid", P_INT, F(grid_points), "41", 2, 4001, 0, "points", "N_z", "points of the log-productivity grid", NOSRC, NULL},
+    {"method", P_ENUM, F(grid_method), "rouwenhorst", 0, 0, 0, "", "", "AR(1) discretisation", "Rouwenhorst (1995); Tauchen (1986)", grid_choices},
+    {"tauchen_width", P_DOUBLE, F(tauchen_width), "3", 0, 10, P_MIN_OPEN, "s.d.", "m", "Tauchen grid half-width in unconditional s.d.", NOSRC, NULL},
+};
+
+static const pdesc demand_desc[] = {
+    {"elasticity", P_DOUBLE, F(elasticity), "3.8", 1, 20, P_MIN_OPEN, "", "sigma", "CES elasticity of substitution", "CALIBRATION.md: sigma about 3.8 [M]", NULL},
+};
+
+static const pdesc decision_desc[] = {
+    {"myopic_sunk", P_ENUM, F(myopic_sunk), "full", 0, 0, 0, "", "", "myopic firms weigh the sunk cost in full or as an annuity", NOSRC, sunk_choices},
+    {"logit_scale", P_DOUBLE, F(logit_scale), "0", 0, 1e6, 0, "model money", "lambda", "scale of logit choice noise; 0 = exact argmax", NOSRC, NULL},
+    {"timing", P_ENUM, F(timing), "current", 0, 0, P_QUIET, "", "", "current: a market choice takes effect this period; next: firms decide and pay the entry or continuation cost now for next period's market state", NOSRC, timing_choices},
+    {"discount", P_DOUBLE, F(discount), "0.985", 0, 1, P_MAX_OPEN, "per period", "beta", "discount factor per period", NOSRC, NULL},
+    {"tolerance", P_DOUBLE, F(dp_tolerance), "1e-7", 0, 1, P_MIN_OPEN, "model money", "epsilon", "dynamic models: value iteration stops when its sup-norm error bound is below this", NOSRC, NULL},
+    {"solver", P_ENUM, F(dp_solver), "auto", 0, 0, P_QUIET, "", "", "dynamic models: auto solves one programme per destination when markets are independent (capacity.elasticity 0), the same solution far faster; joint always solves over all destinations together", NOSRC, solver_choices},
+    {"max_iterations", P_INT, F(dp_max_iterations), "20000", 1, 10000000, 0, "iterations", "", "dynamic models: value iteration cap; reaching it is an error", NOSRC, NULL},
+    {"belief_points", P_INT, F(belief_points), "5", 2, 64, 0, "points", "G", "learning: points of each destination's hazard grid h_k = hazard_max k / (G - 1)", NOSRC, NULL},
+    {"hazard_max", P_DOUBLE, F(hazard_max), "0.5", 0, 1, P_MIN_OPEN, "per period", "h_max", "learning: top of the hazard grid", NOSRC, NULL},
+    {"forgetting", P_DOUBLE, F(forgetting), "1", 0, 1, P_MIN_OPEN, "", "omega", "learning: weight kept on past evidence each observation (1 = none forgotten)", NOSRC, NULL},
+};
+
+static const pdesc types_desc[] = {
+    {"points", P_INT, F(type_points), "1", 1, TM_MAX_TYPE_POINTS, P_QUIET, "points", "", "firm-by-destination demand types: equally likely multipliers per destination, drawn at birth for life (1 = none); points^destinations types, at most 256", "Eaton, Kortum and Kramarz (2011): firm-destination demand shocks [P]", NULL},
+    {"dispersion", P_DOUBLE, F(type_dispersion), "0", 0, 5, P_QUIET, "log points", "sigma_a", "log s.d. of the firm-by-destination demand multiplier (lognormal, mean 1)", NOSRC, NULL},
+};
+
+static const pdesc capacity_desc[] = {
+    {"elasticity", P_DOUBLE, F(capacity_elasticity), "0", 0, 10, 0, "", "gamma", "marginal cost elasticity in total output; > 0 makes markets substitutes", NOSRC, NULL},
+};
+
+static const pdesc interactions_desc[] = {
+    {"spillover", P_DOUBLE, F(spillover), "0", 0, 1, 0, "", "kappa", "sunk cost falls by kappa x share of sector peers serving d last period", NOSRC, NULL},
+    {"crowding", P_DOUBLE, F(crowding), "0", 0, 100, 0, "", "eta", "demand divided by 1 + eta x share of sector peers serving d last period", NOSRC, NULL},
+};
+#undef F
+
+#define F(field) offsetof(tm_sector, field)
+static const pdesc sector_desc[] = {
+    {"firms", P_INT64, F(firms), "2000", 1, 100000000, 0, "firms", "n_s", "number of firm slots (constant: deaths are replaced)", NOSRC, NULL},
+    {"persistence", P_DOUBLE, F(persistence), "0.95", 0, 1, P_MAX_OPEN, "per period", "rho_s", "AR(1) persistence of log productivity", NOSRC, NULL},
+    {"volatility", P_DOUBLE, F(volatility), "0.1", 0, 5, P_MIN_OPEN, "log points", "sigma_s", "s.d. of log-productivity innovations", NOSRC, NULL},
+    {"death_rate", P_DOUBLE, F(death_rate), "0.01", 0, 1, P_MAX_OPEN, "per period", "delta_s", "probability a firm dies (and is replaced by an entrant); death_rule constant", NOSRC, NULL},
+    {"death_rule", P_ENUM, F(death_rule), "constant", 0, 0, P_QUIET, "", "", "constant: death_rate; productivity: clip(exp(-a z) + b, 0, 1) at log productivity z; profitability: clip(exp(-a exp((sigma - 1) z)) + b, 0, 1)", NOSRC, death_choices},
+    {"death_slope", P_DOUBLE, F(death_slope), "0", -100, 100, P_QUIET, "1/log point", "a", "death_rule productivity or profitability: slope a of clip(exp(-a x) + b, 0, 1), x = z or exp((sigma - 1) z)", NOSRC, NULL},
+    {"death_shift", P_DOUBLE, F(death_shift), "0", -1, 1, P_QUIET, "per period", "b", "death_rule productivity or profitability: shift b of clip(exp(-a x) + b, 0, 1)", NOSRC, NULL},
+    {"hazard_prior_mean", P_DOUBLE, F(hazard_prior_mean), "0.05", 0, 1, 0, "per period", "m_s", "learning: prior mean of the hazard of an escalation, every destination", NOSRC, NULL},
+    {"hazard_prior_strength", P_DOUBLE, F(hazard_prior_strength), "10", 0, 1e12, P_MIN_OPEN, "observations", "n_s", "learning: prior Beta(m n, (1 - m) n) is worth n observations", NOSRC, NULL},
+};
+#undef F
+
+#define F(field) offsetof(tm_market, field)
+static const pdesc market_desc[] = {
+    {"demand", P_DOUBLE, F(demand), "1", 0, 1e12, P_MIN_OPEN, "model money", "B", "demand shifter: market size times price index", NOSRC, NULL},
+    {"iceberg", P_DOUBLE, F(iceberg), "1", 1, 100, 0, "", "tau", "iceberg trade cost", NOSRC, NULL},
+    {"fixed_cost", P_DOUBLE, F(fixed_cost), "0.1", 0, 1e12, 0, "model money", "f", "fixed cost per period of serving the market", NOSRC, NULL},
+    {"sunk_cost", P_DOUBLE, F(sunk_cost), "0.3", 0, 1e12, 0, "model money", "F", "sunk cost paid in a period the firm enters", NOSRC, NULL},
+};
+#undef F
+
+#define F(field) offsetof(tm_destination, field)
+static const pdesc dest_desc[] = {
+    {"initial_regime", P_NAME, F(initial_regime_name), "", 0, 0, 0, "", "r_0", "regime at the start (default: the first listed)", NOSRC, NULL},
+};
+#undef F
+
+#define F(field) offsetof(tm_regime, field)
+static const pdesc regime_desc[] = {
+    {"tariff", P_DOUBLE, F(tariff), "0", 0, 10, P_NODUMP, "fraction", "t", "ad-valorem tariff for sectors not in sector_tariffs", NOSRC, NULL},
+    {"closed", P_BOOL, F(closed), "false", 0, 0, 0, "", "", "market closed to all firms (a ban)", NOSRC, NULL},
+};
+#undef F
+
+#define F(field) offsetof(tm_event, field)
+static const pdesc event_desc[] = {
+    {"at", P_PERIOD, F(at), NULL, 1900, 2200, P_REQUIRED, "period", "", "period the event takes effect", NOSRC, NULL},
+    {"destination", P_NAME, F(destination_name), NULL, 0, 0, P_REQUIRED, "", "d", "destination it applies to", NOSRC, NULL},
+    {"sector", P_NAME, F(sector_name), NULL, 0, 0, P_OPTIONAL, "", "s", "sector (tariff events; default every sector)", NOSRC, NULL},
+    {"regime", P_NAME, F(regime_name), NULL, 0, 0, P_OPTIONAL, "", "r", "force this regime", NOSRC, NULL},
+    {"hold", P_BOOL, F(hold), "true", 0, 0, 0, "", "", "regime events: hold the regime until a release event", NOSRC, NULL},
+    {"tariff", P_DOUBLE, F(tariff), NULL, 0, 10, P_OPTIONAL, "fraction", "t", "override the tariff in every regime from this date", NOSRC, NULL},
+    {"escalation_scale", P_DOUBLE, F(escalation_scale), NULL, 0, 1e6, P_OPTIONAL, "", "", "scale the hazards of moving to more restrictive regimes", NOSRC, NULL},
+    {"sunk_cost_scale", P_DOUBLE, F(sunk_cost_scale), NULL, 0, 100, P_OPTIONAL, "", "", "from this date multiply the sunk cost of entering the destination (one sector or all) by this", NOSRC, NULL},
+    {"release", P_BOOL, F(release), "false", 0, 0, 0, "", "", "let a held regime follow its Markov chain again", NOSRC, NULL},
+    {"anticipated", P_BOOL, F(anticipated), "false", 0, 0, 0, "", "", "dynamic models: firms know the event and its date from the start of the run", NOSRC, NULL},
+    {"note", P_TEXT, F(note), NULL, 0, 0, P_OPTIONAL, "", "", "free text (source, legal basis)", NOSRC, NULL},
+};
+#undef F
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+typedef struct {
+    const char *name;
+    const pdesc *desc;
+    size_t n;
+    const char *const *structural; /* keys the section's loader reads itself */
+} section;
+
+static const char *const types_structural[] = {"destinations", NULL};
+
+static const section root_sections[] = {
+    {"run", run_desc, COUNT(run_desc), NULL},
+    {"productivity", productivity_desc, COUNT(productivity_desc), NULL},
+    {"demand", demand_desc, COUNT(demand_desc), NULL},
+    {"demand_types", types_desc, COUNT(types_desc), types_structural},
+    {"decision", decision_desc, COUNT(decision_desc), NULL},
+    {"capacity", capacity_desc, COUNT(capacity_desc), NULL},
+    {"interactions", interactions_desc, COUNT(interactions_desc), NULL},
+};
+
+static const char *const root_structural[] = {"sectors", "destinations", "events", "experience", NULL};
+
+/* ------------------------------------------------------------------------
+ * Messages
+ * ---------------------------------------------------------------------- */
+
+static int fail_at(tm_error *err, const tm_ynode *node, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail_at(tm_error *err, const tm_ynode *node, const char *path, const char *fmt, ...)
+{
+    char detail[700];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    if (node)
+        tm_error_set(err, TM_ERR_INPUT, "%s:%d:%d: %s: %s", node->file, node->line, node->col, path,
+                     detail);
+    else
+        tm_error_set(err, TM_ERR_INPUT, "%s: %s", path, detail);
+    return -1;
+}
+
+/* Where a key itself stands (for "unknown key" and "missing" messages). */
+static tm_ynode key_node(const tm_ynode *map, size_t i)
+{
+    tm_ynode k = {0};
+    /* A key may come from another file than its map (`extends:` merges,
+     * `--set` creations); the map records each key's file. */
+    k.file = map->key_file[i];
+    k.line = map->key_line[i];
+    k.col = map->key_col[i];
+    return k;
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 40 || lb > 40)
+        return 99;
+    size_t row[41];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t prev = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cur = row[j];
+            size_t sub = prev + (a[i - 1] != b[j - 1]);
+            size_t best = row[j] + 1 < row[j - 1] + 1 ? row[j] + 1 : row[j - 1] + 1;
+            row[j] = sub < best ? sub : best;
+            prev = cur;
+        }
+    }
+    return row[lb];
+}
+
+/* "expected one of: a, b, c (did you mean `b`?)" */
+static void describe_choices(char *buf, size_t size, const char *found, const char *const *names,
+                             size_t n)
+{
+    size_t used = (size_t)snprintf(buf, size, "expected one of: ");
+    const char *best = NULL;
+    size_t best_d = 3;
+    for (size_t i = 0; i < n && used < size; i++) {
+        used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "", names[i]);
+        size_t d = edit_distance(found, names[i]);
+        if (d < best_d) {
+            best_d = d;
+            best = names[i];
+        }
+    }
+    if (best && used < size)
+        snprintf(buf + used, size - used, " (did you mean `%s`?)", best);
+}
+
+static void describe_expected(const pdesc *d, char *buf, size_t size)
+{
+    const char *lo = d->flags & P_MIN_OPEN ? "(" : "[";
+    const char *hi = d->flags & P_MAX_OPEN ? ")" : "]";
+    switch (d->type) {
+    case P_INT:
+    case P_INT64:
+        snprintf(buf, size, "an integer in [%.0f, %.0f]", d->min, d->max);
+        break;
+    case P_UINT64:
+        snprintf(buf, size, "a non-negative integer below 2^64");
+        break;
+    case P_DOUBLE:
+        snprintf(buf, size, "a number in %s%g, %g%s", lo, d->min, d->max, hi);
+        break;
+    case P_BOOL:
+        snprintf(buf, size, "true or false");
+        break;
+    case P_ENUM: {
+        size_t used = (size_t)snprintf(buf, size, "one of ");
+        for (size_t i = 0; d->choices[i] && used < size; i++)
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "", d->choices[i]);
+        break;
+    }
+    case P_PERIOD:
+        snprintf(buf, size, "a period label like 2024Q1 (quarters), 2024M03 (months), 2024H2 or 2024");
+        break;
+    case P_NAME:
+        snprintf(buf, size, "a name of letters, digits, '_' or '-' (at most %d characters)",
+                 TM_NAME_MAX - 1);
+        break;
+    case P_TEXT:
+        snprintf(buf, size, "text of at most %d characters", TM_NOTE_MAX - 1);
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Scalars
+ * ---------------------------------------------------------------------- */
+
+static int parse_double(const char *s, double *out)
+{
+    if (!*s || isspace((unsigned char)*s))
+        return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end != '\0' || errno == ERANGE || !isfinite(v))
+        return -1;
+    /* strtod accepts hexadecimal and "infinity"/"nan" spellings; YAML numbers
+     * are decimal, so insist on a digit. */
+    if (!strpbrk(s, "0123456789") || strpbrk(s, "xXnN"))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_int(const char *s, long long *out)
+{
+    if (!*s || isspace((unsigned char)*s))
+        return -1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (*end != '\0' || errno == ERANGE)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int valid_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= TM_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
+            return 0;
+    return 1;
+}
+
+int tm_period_parse(const char *label, int periods_per_year, int *index)
+{
+    int year = 0, digits = 0;
+    const char *p = label;
+    while (isdigit((unsigned char)*p) && digits < 5) {
+        year = year * 10 + (*p - '0');
+        p++;
+        digits++;
+    }
+    if (digits != 4)
+        return -1;
+    int sub = 1;
+    char want = periods_per_year == 4 ? 'Q' : periods_per_year == 12 ? 'M' : periods_per_year == 2 ? 'H' : 0;
+    if (*p) {
+        if (*p != want)
+            return -1;
+        p++;
+        long long v;
+        if (parse_int(p, &v) || v < 1 || v > periods_per_year || !isdigit((unsigned char)*p))
+            return -1;
+        sub = (int)v;
+    } else if (periods_per_year != 1) {
+        return -1;
+    }
+    *index = year * periods_per_year + (sub - 1);
+    return 0;
+}
+
+void tm_period_label(int index, int periods_per_year, char *buf, size_t size)
+{
+    int year = index / periods_per_year, sub = index % periods_per_year + 1;
+    switch (periods_per_year) {
+    case 4:
+        snprintf(buf, size, "%dQ%d", year, sub);
+        break;
+    case 12:
+        snprintf(buf, size, "%dM%02d", year, sub);
+        break;
+    case 2:
+        snprintf(buf, size, "%dH%d", year, sub);
+        break;
+    default:
+        snprintf(buf, size, "%d", year);
+        break;
+    }
+}
+
+const char *tm_model_name(int model)
+{
+    return model >= 0 && model < (int)COUNT(model_choices) - 1 ? model_choices[model] : "?";
+}
+
+/* Parse one scalar into its field. `ppy` is needed for period labels. */
+static int parse_field(const pdesc *d, const tm_ynode *node, void *obj, const char *path, int ppy,
+                       tm_error *err)
+{
+    char expected[400];
+    describe_expected(d, expected, sizeof expected);
+    if (node->kind != TM_Y_SCALAR)
+        return fail_at(err, node, path, "found a %s, expected %s",
+                       node->kind == TM_Y_MAP ? "mapping" : "list", expected);
+    const char *s = node->value;
+    char *field = (char *)obj + d->offset;
+    int out_of_range = 0;
+    switch (d->type) {
+    case P_INT:
+    case P_INT64: {
+        long long v;
+        if (parse_int(s, &v))
+            return fail_at(err, node, path, "found \"%s\", expected %s", s, expected);
+        if ((double)v < d->min || (double)v > d->max)
+            out_of_range = 1;
+        else if (d->type == P_INT64)
+            *(int64_t *)field = v;
+        else
+            *(int *)field = (int)v;
+        break;
+    }
+    case P_UINT64: {
+        if (!isdigit((unsigned char)s[0]))
+            return fail_at(err, node, path, "found \"%s\", expected %s", s, expected);
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (*end || errno == ERANGE)
+            return fail_at(err, node, path, "found \"%s\", expected %s", s, expected);
+        *(uint64_t *)field = (uint64_t)v;
+        break;
+    }
+    case P_DOUBLE: {
+        double v;
+        if (parse_double(s, &v))
+            return fail_at(err, node, path, "found \"%s\", expected %s", s, expected);
+        int below = (d->flags & P_MIN_OPEN) ? v <= d->min : v < d->min;
+        int above = (d->flags & P_MAX_OPEN) ? v >= d->max : v > d->max;
+        if (below || above)
+            out_of_range = 1;
+        else
+            *(double *)field = v;
+        break;
+    }
+    case P_BOOL:
+        if (strcmp(s, "true") == 0)
+            *(int *)field = 1;
+        else if (strcmp(s, "false") == 0)
+            *(int *)field = 0;
+        else
+            return fail_at(err, node, path, "found \"%s\", expected %s", s, expected);
+        break;
+    case P_ENUM: {
+        int i;
+        for (i = 0; d->choices[i]; i++)
+            if (strcmp(s, d->choices[i]) == 0)
+                break;
+        if (!d->choices[i]) {
+            size_t n = 0;
+            while (d->choices[n])
+                n++;
+            describe_choices(expected, sizeof expected, s, d->choices, n);
+            return fail_at(err, node, path, "found \"%s\", %s", s, expected);
+        }
+        *(int *)field = i;
+        break;
+    }
+    case P_PERIOD: {
+        int index;
+        if (tm_period_parse(s, ppy, &index))
+            return fail_at(err, node, path, "found \"%s\", expected a period label like %s with %d periods per year",
+                           s, ppy == 4 ? "2024Q1" : ppy == 12 ? "2024M01" : ppy == 2 ? "2024H1" : "2024", ppy);
+        if (index / ppy < d->min || index / ppy > d->max)
+            out_of_range = 1;
+        else
+            snprintf(field, TM_LABEL_MAX, "%s", s);
+        break;
+    }
+    case P_NAME:
+        if (!valid_name(s))
+            return fail_at(err, node, path, "found \"%s\", expected %s", s, expected);
+        snprintf(field, TM_NAME_MAX, "%s", s);
+        break;
+    case P_TEXT:
+        if (strlen(s) >= TM_NOTE_MAX)
+            return fail_at(err, node, path, "found text of %zu characters, expected %s", strlen(s), expected);
+        snprintf(field, TM_NOTE_MAX, "%s", s);
+        break;
+    }
+    if (out_of_range)
+        return fail_at(err, node, path, "found %s, out of range: expected %s", s, expected);
+    return 0;
+}
+
+static void set_unset(const pdesc *d, void *obj)
+{
+    char *field = (char *)obj + d->offset;
+    if (d->type == P_DOUBLE)
+        *(double *)field = NAN;
+    else if (d->type == P_NAME || d->type == P_TEXT || d->type == P_PERIOD)
+        field[0] = '\0';
+}
+
+static int is_set(const pdesc *d, const void *obj)
+{
+    const char *field = (const char *)obj + d->offset;
+    if (d->type == P_DOUBLE)
+        return !isnan(*(const double *)field);
+    if (d->type == P_NAME || d->type == P_TEXT || d->type == P_PERIOD)
+        return field[0] != '\0';
+    return 1;
+}
+
+static int set_defaults(const pdesc *desc, size_t n, void *obj, int ppy, tm_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        const pdesc *d = &desc[i];
+        if (!d->def || (d->type == P_NAME && d->def[0] == '\0')) {
+            set_unset(d, obj);
+            continue;
+        }
+        tm_ynode node = {.kind = TM_Y_SCALAR, .file = "built-in default", .line = 0, .col = 0,
+                         .value = (char *)d->def};
+        /* A default date means the first period of its year at whatever
+         * frequency the run uses ("2024Q1" is "2024M01" for monthly runs). */
+        char label[TM_LABEL_MAX];
+        if (d->type == P_PERIOD) {
+            tm_period_label(atoi(d->def) * ppy, ppy, label, sizeof label);
+            node.value = label;
+        }
+        if (parse_field(d, &node, obj, d->key, ppy, err))
+            return -1;
+    }
+    return 0;
+}
+
+static int in_list(const char *key, const char *const *list)
+{
+    for (size_t i = 0; list && list[i]; i++)
+        if (strcmp(key, list[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Apply a mapping to one scope: every key must be a parameter of the scope
+ * or one of its structural keys (handled by the caller). */
+static int apply_scope(const pdesc *desc, size_t n, const tm_ynode *map, void *obj,
+                       const char *prefix, const char *const *structural, int fill_defaults,
+                       int ppy, tm_error *err)
+{
+    if (fill_defaults && set_defaults(desc, n, obj, ppy, err))
+        return -1;
+    if (!map)
+        map = NULL;
+    else if (map->kind != TM_Y_MAP)
+        return fail_at(err, map, prefix, "found a %s, expected a mapping of key: value lines",
+                       map->kind == TM_Y_SEQ ? "list" : "single value");
+    for (size_t k = 0; map && k < map->n; k++) {
+        const char *key = map->keys[k];
+        if (in_list(key, structural))
+            continue;
+        const pdesc *d = NULL;
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(desc[i].key, key) == 0)
+                d = &desc[i];
+        char path[300];
+        snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", key);
+        if (!d) {
+            const char *names[32];
+            size_t m = 0;
+            for (size_t i = 0; i < n && m < 28; i++)
+                names[m++] = desc[i].key;
+            for (size_t i = 0; structural && structural[i] && m < 32; i++)
+                names[m++] = structural[i];
+            char expected[600];
+            describe_choices(expected, sizeof expected, key, names, m);
+            tm_ynode where = key_node(map, k);
+            return fail_at(err, &where, path, "unknown key; %s", expected);
+        }
+        if (parse_field(d, map->items[k], obj, path, ppy, err))
+            return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!(desc[i].flags & P_REQUIRED))
+            continue;
+        if (!map || !tm_ytree_get(map, desc[i].key, NULL)) {
+            char path[300];
+            snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", desc[i].key);
+            char expected[400];
+            describe_expected(&desc[i], expected, sizeof expected);
+            return fail_at(err, map, path, "missing; expected %s", expected);
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Structure: sectors, destinations, regimes, events
+ * ---------------------------------------------------------------------- */
+
+static int require_map(const tm_ynode *node, const char *path, tm_error *err)
+{
+    if (node->kind != TM_Y_MAP)
+        return fail_at(err, node, path, "found a %s, expected a mapping",
+                       node->kind == TM_Y_SEQ ? "list" : "single value");
+    return 0;
+}
+
+static int check_key_name(const tm_ynode *map, size_t k, const char *prefix, const char *what,
+                          tm_error *err)
+{
+    if (valid_name(map->keys[k]))
+        return 0;
+    tm_ynode where = key_node(map, k);
+    char path[300];
+    snprintf(path, sizeof path, "%s.%s", prefix, map->keys[k]);
+    return fail_at(err, &where, path,
+                   "invalid %s name; expected letters, digits, '_' or '-' (at most %d characters)",
+                   what, TM_NAME_MAX - 1);
+}
+
+static int find_sector(const tm_params *p, const char *name)
+{
+    for (int s = 0; s < p->n_sectors; s++)
+        if (strcmp(p->sector[s].name, name) == 0)
+            return s;
+    return -1;
+}
+
+static int find_dest(const tm_params *p, const char *name)
+{
+    for (int d = 0; d < p->n_dest; d++)
+        if (strcmp(p->dest[d].name, name) == 0)
+            return d;
+    return -1;
+}
+
+int tm_params_us_index(const tm_params *p)
+{
+    int d = find_dest(p, "US");
+    return d >= 0 ? d : 0;
+}
+
+static int find_regime(const tm_destination *dest, const char *name)
+{
+    for (int r = 0; r < dest->n_regimes; r++)
+        if (strcmp(dest->regime[r].name, name) == 0)
+            return r;
+    return -1;
+}
+
+static int unknown_name(tm_error *err, const tm_ynode *node, const char *path, const char *what,
+                        const char *found, const char *const *names, size_t n)
+{
+    char expected[600];
+    describe_choices(expected, sizeof expected, found, names, n);
+    return fail_at(err, node, path, "unknown %s \"%s\"; %s", what, found, expected);
+}
+
+static int load_sectors(tm_params *p, const tm_ynode *root, tm_error *err)
+{
+    const tm_ynode *node = tm_ytree_get(root, "sectors", NULL);
+    if (!node)
+        return fail_at(err, root, "sectors", "missing; expected a mapping of sector names to their parameters");
+    if (require_map(node, "sectors", err))
+        return -1;
+    if (node->n == 0)
+        return fail_at(err, node, "sectors", "empty; expected at least one sector");
+    if (node->n > 4096)
+        return fail_at(err, node, "sectors", "%zu sectors; at most 4096 are supported", node->n);
+    p->sector = calloc(node->n, sizeof *p->sector);
+    if (!p->sector)
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    p->n_sectors = (int)node->n;
+    static const char *const structural[] = {"markets", NULL};
+    for (size_t k = 0; k < node->n; k++) {
+        if (check_key_name(node, k, "sectors", "sector", err))
+            return -1;
+        tm_sector *s = &p->sector[k];
+        snprintf(s->name, sizeof s->name, "%s", node->keys[k]);
+        char prefix[200];
+        snprintf(prefix, sizeof prefix, "sectors.%s", s->name);
+        if (apply_scope(sector_desc, COUNT(sector_desc), node->items[k], s, prefix, structural, 1,
+                        p->periods_per_year, err))
+            return -1;
+    }
+    return 0;
+}
+
+/* A regime transition matrix of `dest` into out (rows sum to 1). */
+static int load_matrix(const tm_destination *dest, double (*out)[TM_MAX_REGIMES], const tm_ynode *node,
+                       const char *path, tm_error *err)
+{
+    int n = dest->n_regimes;
+    if (!node) {
+        if (n == 1) {
+            out[0][0] = 1.0;
+            return 0;
+        }
+        return fail_at(err, NULL, path,
+                       "missing; expected a %d x %d transition matrix (one list per regime, in the order the regimes are listed)",
+                       n, n);
+    }
+    if (node->kind != TM_Y_SEQ || (int)node->n != n)
+        return fail_at(err, node, path, "expected a list of %d rows (one per regime), found %s", n,
+                       node->kind == TM_Y_SEQ ? "a different number of rows" : "no list");
+    for (int i = 0; i < n; i++) {
+        const tm_ynode *row = node->items[i];
+        char rpath[300];
+        snprintf(rpath, sizeof rpath, "%s[%d]", path, i);
+        if (row->kind != TM_Y_SEQ || (int)row->n != n)
+            return fail_at(err, row, rpath, "expected a row of %d probabilities, one per regime (from regime %s)",
+                           n, dest->regime[i].name);
+        double sum = 0;
+        for (int j = 0; j < n; j++) {
+            const tm_ynode *cell = row->items[j];
+            double v;
+            if (cell->kind != TM_Y_SCALAR || parse_double(cell->value, &v) || v < 0 || v > 1)
+                return fail_at(err, cell, rpath, "found \"%s\", expected a probability in [0, 1]",
+                               cell->kind == TM_Y_SCALAR ? cell->value : "(not a number)");
+            out[i][j] = v;
+            sum += v;
+        }
+        if (fabs(sum - 1.0) > 1e-9)
+            return fail_at(err, row, rpath, "row sums to %.12g, expected 1 (probabilities of moving from regime %s)",
+                           sum, dest->regime[i].name);
+    }
+    return 0;
+}
+
+static int load_destinations(tm_params *p, const tm_ynode *root, tm_error *err)
+{
+    const tm_ynode *node = tm_ytree_get(root, "destinations", NULL);
+    if (!node)
+        return fail_at(err, root, "destinations", "missing; expected a mapping of destination names (US, CN, ...)");
+    if (require_map(node, "destinations", err))
+        return -1;
+    if (node->n == 0 || node->n > TM_MAX_DEST)
+        return fail_at(err, node, "destinations", "%zu destinations; expected 1 to %d", node->n, TM_MAX_DEST);
+    p->n_dest = (int)node->n;
+    static const char *const structural[] = {"market", "regimes", "transition", NULL};
+    static const char *const regime_structural[] = {"sector_tariffs", NULL};
+    for (size_t k = 0; k < node->n; k++) {
+        if (check_key_name(node, k, "destinations", "destination", err))
+            return -1;
+        tm_destination *dest = &p->dest[k];
+        snprintf(dest->name, sizeof dest->name, "%s", node->keys[k]);
+        char prefix[200];
+        snprintf(prefix, sizeof prefix, "destinations.%s", dest->name);
+        const tm_ynode *dn = node->items[k];
+        if (apply_scope(dest_desc, COUNT(dest_desc), dn, dest, prefix, structural, 1, p->periods_per_year, err))
+            return -1;
+        char path[300];
+        snprintf(path, sizeof path, "%s.market", prefix);
+        if (apply_scope(market_desc, COUNT(market_desc), tm_ytree_get(dn, "market", NULL), &dest->defaults,
+                        path, NULL, 1, p->periods_per_year, err))
+            return -1;
+
+        snprintf(path, sizeof path, "%s.regimes", prefix);
+        const tm_ynode *rn = tm_ytree_get(dn, "regimes", NULL);
+        if (!rn)
+            return fail_at(err, dn, path, "missing; expected a mapping of regime names, least restrictive first");
+        if (require_map(rn, path, err))
+            return -1;
+        if (rn->n == 0 || rn->n > TM_MAX_REGIMES)
+            return fail_at(err, rn, path, "%zu regimes; expected 1 to %d", rn->n, TM_MAX_REGIMES);
+        dest->n_regimes = (int)rn->n;
+        for (size_t r = 0; r < rn->n; r++) {
+            if (check_key_name(rn, r, path, "regime", err))
+                return -1;
+            tm_regime *reg = &dest->regime[r];
+            snprintf(reg->name, sizeof reg->name, "%s", rn->keys[r]);
+            char rpath[300];
+            snprintf(rpath, sizeof rpath, "%s.%s", path, reg->name);
+            if (apply_scope(regime_desc, COUNT(regime_desc), rn->items[r], reg, rpath, regime_structural, 1,
+                            p->periods_per_year, err))
+                return -1;
+            reg->sector_tariff = malloc((size_t)p->n_sectors * sizeof(double));
+            if (!reg->sector_tariff)
+                return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+            for (int s = 0; s < p->n_sectors; s++)
+                reg->sector_tariff[s] = reg->tariff;
+            const tm_ynode *st = tm_ytree_get(rn->items[r], "sector_tariffs", NULL);
+            if (!st)
+                continue;
+            char spath[300];
+            snprintf(spath, sizeof spath, "%s.sector_tariffs", rpath);
+            if (require_map(st, spath, err))
+                return -1;
+            for (size_t j = 0; j < st->n; j++) {
+                int s = find_sector(p, st->keys[j]);
+                char epath[400];
+                snprintf(epath, sizeof epath, "%s.%s", spath, st->keys[j]);
+                if (s < 0) {
+                    const char *names[4096];
+                    for (int i = 0; i < p->n_sectors; i++)
+                        names[i] = p->sector[i].name;
+                    tm_ynode where = key_node(st, j);
+                    return unknown_name(err, &where, epath, "sector", st->keys[j], names, (size_t)p->n_sectors);
+                }
+                pdesc d = regime_desc[0];
+                d.offset = 0;
+                if (parse_field(&d, st->items[j], &reg->sector_tariff[s], epath, p->periods_per_year, err))
+                    return -1;
+            }
+        }
+        snprintf(path, sizeof path, "%s.transition", prefix);
+        if (load_matrix(dest, dest->transition, tm_ytree_get(dn, "transition", NULL), path, err))
+            return -1;
+        dest->initial_regime = 0;
+        if (dest->initial_regime_name[0]) {
+            dest->initial_regime = find_regime(dest, dest->initial_regime_name);
+            if (dest->initial_regime < 0) {
+                const char *names[TM_MAX_REGIMES];
+                for (int r = 0; r < dest->n_regimes; r++)
+                    names[r] = dest->regime[r].name;
+                snprintf(path, sizeof path, "%s.initial_regime", prefix);
+                return unknown_name(err, tm_ytree_get(dn, "initial_regime", NULL), path, "regime",
+                                    dest->initial_regime_name, names, (size_t)dest->n_regimes);
+            }
+        }
+        /* Through a copy: GCC cannot tell the two arrays apart (-Wrestrict). */
+        char initial[sizeof dest->initial_regime_name];
+        snprintf(initial, sizeof initial, "%s", dest->regime[dest->initial_regime].name);
+        memcpy(dest->initial_regime_name, initial, sizeof initial);
+    }
+    return 0;
+}
+
+static int load_markets(tm_params *p, const tm_ynode *root, tm_error *err)
+{
+    const tm_ynode *sectors = tm_ytree_get(root, "sectors", NULL);
+    for (int s = 0; s < p->n_sectors; s++) {
+        tm_sector *sec = &p->sector[s];
+        for (int d = 0; d < p->n_dest; d++)
+            sec->market[d] = p->dest[d].defaults;
+        const tm_ynode *mn = tm_ytree_get(sectors->items[s], "markets", NULL);
+        if (!mn)
+            continue;
+        char path[300];
+        snprintf(path, sizeof path, "sectors.%s.markets", sec->name);
+        if (require_map(mn, path, err))
+            return -1;
+        for (size_t k = 0; k < mn->n; k++) {
+            int d = find_dest(p, mn->keys[k]);
+            char mpath[400];
+            snprintf(mpath, sizeof mpath, "%s.%s", path, mn->keys[k]);
+            if (d < 0) {
+                const char *names[TM_MAX_DEST];
+                for (int i = 0; i < p->n_dest; i++)
+                    names[i] = p->dest[i].name;
+                tm_ynode where = key_node(mn, k);
+                return unknown_name(err, &where, mpath, "destination", mn->keys[k], names, (size_t)p->n_dest);
+            }
+            if (apply_scope(market_desc, COUNT(market_desc), mn->items[k], &sec->market[d], mpath, NULL, 0,
+                            p->periods_per_year, err))
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* A list of numbers, each in [lo, hi] (lo excluded when lo_open). */
+static int load_numbers(const tm_ynode *node, const char *path, int n, double lo, int lo_open, double hi,
+                        const char *what, double *out, tm_error *err)
+{
+    if (node->kind != TM_Y_SEQ || (int)node->n != n)
+        return fail_at(err, node, path, "expected a list of %d %s (one per experience level, level 1 first)", n,
+                       what);
+    for (int k = 0; k < n; k++) {
+        const tm_ynode *cell = node->items[k];
+        double v;
+        if (cell->kind != TM_Y_SCALAR || parse_double(cell->value, &v) || (lo_open ? v <= lo : v < lo) || v > hi)
+            return fail_at(err, cell, path, "item %d: found \"%s\", expected %s in %s%g, %g]", k + 1,
+                           cell->kind == TM_Y_SCALAR ? cell->value : "(not a number)", what, lo_open ? "(" : "[",
+                           lo, hi);
+        out[k] = v;
+    }
+    return 0;
+}
+
+static int load_experience(tm_params *p, const tm_ynode *root, tm_error *err)
+{
+    tm_experience *x = &p->experience;
+    memset(x, 0, sizeof *x);
+    x->levels = 1;
+    for (int k = 0; k < TM_MAX_LEVELS; k++) {
+        x->demand[k] = x->iceberg[k] = x->fixed_cost[k] = 1.0;
+        x->transition[k][k] = 1.0;
+    }
+    const tm_ynode *node = tm_ytree_get(root, "experience", NULL);
+    if (node) {
+        if (require_map(node, "experience", err))
+            return -1;
+        static const char *const keys[] = {"levels", "demand", "iceberg", "fixed_cost", "transition", NULL};
+        for (size_t k = 0; k < node->n; k++)
+            if (!in_list(node->keys[k], keys)) {
+                char path[300], expected[400];
+                snprintf(path, sizeof path, "experience.%s", node->keys[k]);
+                describe_choices(expected, sizeof expected, node->keys[k], keys, 5);
+                tm_ynode where = key_node(node, k);
+                return fail_at(err, &where, path, "unknown key; %s", expected);
+            }
+        const tm_ynode *ln = tm_ytree_get(node, "levels", NULL);
+        long long levels = 1;
+        if (ln && (ln->kind != TM_Y_SCALAR || parse_int(ln->value, &levels) || levels < 1 || levels > TM_MAX_LEVELS))
+            return fail_at(err, ln, "experience.levels", "found \"%s\", expected an integer in [1, %d]",
+                           ln->kind == TM_Y_SCALAR ? ln->value : "(not a number)", TM_MAX_LEVELS);
+        x->levels = (int)levels;
+        int K = x->levels;
+        const tm_ynode *v;
+        if ((v = tm_ytree_get(node, "demand", NULL)) &&
+            load_numbers(v, "experience.demand", K, 0, 1, 1e6, "demand multipliers", x->demand, err))
+            return -1;
+        if ((v = tm_ytree_get(node, "iceberg", NULL)) &&
+            load_numbers(v, "experience.iceberg", K, 0, 1, 100, "iceberg multipliers", x->iceberg, err))
+            return -1;
+        if ((v = tm_ytree_get(node, "fixed_cost", NULL)) &&
+            load_numbers(v, "experience.fixed_cost", K, 0, 0, 1e6, "fixed-cost multipliers", x->fixed_cost, err))
+            return -1;
+        if ((v = tm_ytree_get(node, "transition", NULL))) {
+            if (v->kind != TM_Y_SEQ || (int)v->n != K)
+                return fail_at(err, v, "experience.transition",
+                               "expected %d rows of %d probabilities (row k: next level of a firm that keeps serving at level k)",
+                               K, K);
+            for (int i = 0; i < K; i++) {
+                char path[64];
+                snprintf(path, sizeof path, "experience.transition[%d]", i);
+                if (load_numbers(v->items[i], path, K, 0, 0, 1, "probabilities", x->transition[i], err))
+                    return -1;
+                double sum = 0;
+                for (int j = 0; j < K; j++)
+                    sum += x->transition[i][j];
+                if (fabs(sum - 1.0) > 1e-9)
+                    return fail_at(err, v->items[i], path, "row sums to %.12g, expected 1", sum);
+            }
+        } else if (K > 1) {
+            return fail_at(err, node, "experience.transition",
+                           "missing; expected %d rows of %d probabilities (row k: next level of a firm that keeps serving at level k)",
+                           K, K);
+        }
+    }
+    int states = tm_params_n_states(p);
+    if (states > TM_MAX_STATES)
+        return fail_at(err, node, "experience.levels",
+                       "%d levels and %d destinations make %d market states ((levels + 1)^destinations); at most %d are supported",
+                       x->levels, p->n_dest, states, TM_MAX_STATES);
+    return 0;
+}
+
+/* Standard normal CDF and its inverse (bisection; exact enough for bin edges). */
+static double norm_cdf(double x)
+{
+    return 0.5 * erfc(-x / sqrt(2.0));
+}
+
+static double norm_quantile(double q)
+{
+    double lo = -40.0, hi = 40.0;
+    for (int i = 0; i < 200; i++) {
+        double mid = 0.5 * (lo + hi);
+        if (norm_cdf(mid) < q)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
+static int resolve_types(tm_params *p, const tm_ynode *root, tm_error *err)
+{
+    /* Which destinations the types vary over: demand_types.destinations
+     * (a list of names), every destination by default. */
+    const tm_ynode *sec = tm_ytree_get(root, "demand_types", NULL);
+    const tm_ynode *list = sec && sec->kind == TM_Y_MAP ? tm_ytree_get(sec, "destinations", NULL) : NULL;
+    int n_typed = 0;
+    for (int d = 0; d < p->n_dest; d++)
+        p->type_dest[d] = list ? -1 : n_typed++;
+    if (list) {
+        if (list->kind != TM_Y_SEQ || list->n == 0)
+            return fail_at(err, list, "demand_types.destinations", "expected a list of destination names");
+        for (size_t i = 0; i < list->n; i++) {
+            const tm_ynode *item = list->items[i];
+            int d = item->kind == TM_Y_SCALAR ? find_dest(p, item->value) : -1;
+            if (d < 0) {
+                const char *names[TM_MAX_DEST];
+                for (int e = 0; e < p->n_dest; e++)
+                    names[e] = p->dest[e].name;
+                return unknown_name(err, item, "demand_types.destinations", "destination",
+                                    item->kind == TM_Y_SCALAR ? item->value : "(not a name)", names, (size_t)p->n_dest);
+            }
+            if (p->type_dest[d] >= 0)
+                return fail_at(err, item, "demand_types.destinations", "%s is listed twice", item->value);
+            p->type_dest[d] = n_typed++;
+        }
+    }
+    int n = 1;
+    for (int i = 0; i < n_typed && n <= TM_MAX_TYPES; i++)
+        n *= p->type_points;
+    if (n > TM_MAX_TYPES) {
+        return fail_at(err, sec ? tm_ytree_get(sec, "points", NULL) : NULL, "demand_types.points",
+                       "%d points and %d destinations make more than %d types (points^destinations); expected fewer points",
+                       p->type_points, n_typed, TM_MAX_TYPES);
+    }
+    p->n_types = n;
+    /* Bin j of k equally likely bins of a standard normal X: the mean of
+     * exp(sigma X) over the bin, divided by E[exp(sigma X)], so that the
+     * multipliers average exactly 1. */
+    int k = p->type_points;
+    double sigma = p->type_dispersion;
+    for (int j = 0; j < k; j++) {
+        double a = j == 0 ? -INFINITY : norm_quantile((double)j / k);
+        double b = j == k - 1 ? INFINITY : norm_quantile((double)(j + 1) / k);
+        double mass = norm_cdf(b - sigma) - norm_cdf(a - sigma);
+        p->type_multiplier[j] = k == 1 ? 1.0 : mass * (double)k;
+    }
+    return 0;
+}
+
+double tm_params_type_multiplier(const tm_params *p, int t, int d)
+{
+    if (p->type_dest[d] < 0)
+        return 1.0;
+    for (int e = 0; e < p->type_dest[d]; e++)
+        t /= p->type_points;
+    return p->type_multiplier[t % p->type_points];
+}
+
+int tm_params_n_states(const tm_params *p)
+{
+    int n = 1;
+    for (int d = 0; d < p->n_dest; d++) {
+        n *= p->experience.levels + 1;
+        if (n > 1 << 20)
+            break;
+    }
+    return n;
+}
+
+double tm_params_death_probability(const tm_params *p, const tm_sector *sector, double z)
+{
+    if (sector->death_rule == TM_DEATH_CONSTANT)
+        return sector->death_rate;
+    double x = sector->death_rule == TM_DEATH_PROFITABILITY ? exp((p->elasticity - 1.0) * z) : z;
+    double q = exp(-sector->death_slope * x) + sector->death_shift;
+    return q < 0.0 ? 0.0 : q > 1.0 ? 1.0 : q;
+}
+
+static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
+{
+    const tm_ynode *node = tm_ytree_get(root, "events", NULL);
+    if (!node)
+        return 0;
+    if (node->kind != TM_Y_SEQ)
+        return fail_at(err, node, "events", "expected a list of events (lines starting with '- ')");
+    if (node->n > 100000)
+        return fail_at(err, node, "events", "%zu events; at most 100000 are supported", node->n);
+    p->event = calloc(node->n ? node->n : 1, sizeof *p->event);
+    if (!p->event)
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    p->n_events = (int)node->n;
+    for (size_t k = 0; k < node->n; k++) {
+        tm_event *ev = &p->event[k];
+        const tm_ynode *en = node->items[k];
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "events[%zu]", k);
+        static const char *const structural[] = {"transition", NULL};
+        if (apply_scope(event_desc, COUNT(event_desc), en, ev, prefix, structural, 1, p->periods_per_year, err))
+            return -1;
+        char path[200];
+        int index;
+        tm_period_parse(ev->at, p->periods_per_year, &index);
+        ev->period = index - p->start_index;
+        if (ev->period < 0) {
+            snprintf(path, sizeof path, "%s.at", prefix);
+            return fail_at(err, tm_ytree_get(en, "at", NULL), path,
+                           "%s is before run.start (%s); expected a period from the start on", ev->at, p->start);
+        }
+        ev->destination = find_dest(p, ev->destination_name);
+        if (ev->destination < 0) {
+            const char *names[TM_MAX_DEST];
+            for (int i = 0; i < p->n_dest; i++)
+                names[i] = p->dest[i].name;
+            snprintf(path, sizeof path, "%s.destination", prefix);
+            return unknown_name(err, tm_ytree_get(en, "destination", NULL), path, "destination",
+                                ev->destination_name, names, (size_t)p->n_dest);
+        }
+        const tm_destination *dest = &p->dest[ev->destination];
+        ev->sector = -1;
+        if (ev->sector_name[0]) {
+            ev->sector = find_sector(p, ev->sector_name);
+            if (ev->sector < 0) {
+                const char *names[4096];
+                for (int i = 0; i < p->n_sectors; i++)
+                    names[i] = p->sector[i].name;
+                snprintf(path, sizeof path, "%s.sector", prefix);
+                return unknown_name(err, tm_ytree_get(en, "sector", NULL), path, "sector", ev->sector_name,
+                                    names, (size_t)p->n_sectors);
+            }
+        }
+        const tm_ynode *tn = tm_ytree_get(en, "transition", NULL);
+        int actions = (ev->regime_name[0] != 0) + !isnan(ev->tariff) + !isnan(ev->escalation_scale) + ev->release +
+                      !isnan(ev->sunk_cost_scale) + (tn != NULL);
+        if (actions != 1)
+            return fail_at(err, en, prefix,
+                           "%s; expected exactly one of `regime`, `tariff`, `escalation_scale`, `sunk_cost_scale`, "
+                           "`transition` or `release: true`",
+                           actions ? "several actions in one event" : "no action");
+        ev->regime = -1;
+        if (tn) {
+            ev->kind = TM_EVENT_TRANSITION;
+            snprintf(path, sizeof path, "%s.transition", prefix);
+            if (load_matrix(dest, ev->transition, tn, path, err))
+                return -1;
+        } else if (ev->regime_name[0]) {
+            ev->kind = TM_EVENT_REGIME;
+            ev->regime = find_regime(dest, ev->regime_name);
+            if (ev->regime < 0) {
+                const char *names[TM_MAX_REGIMES];
+                for (int r = 0; r < dest->n_regimes; r++)
+                    names[r] = dest->regime[r].name;
+                snprintf(path, sizeof path, "%s.regime", prefix);
+                return unknown_name(err, tm_ytree_get(en, "regime", NULL), path, "regime", ev->regime_name,
+                                    names, (size_t)dest->n_regimes);
+            }
+        } else if (!isnan(ev->tariff)) {
+            ev->kind = TM_EVENT_TARIFF;
+        } else if (!isnan(ev->sunk_cost_scale)) {
+            ev->kind = TM_EVENT_SUNK_COST;
+        } else if (!isnan(ev->escalation_scale)) {
+            ev->kind = TM_EVENT_ESCALATION;
+            /* The scaled hazards must still leave a probability of staying. */
+            for (int i = 0; i < dest->n_regimes; i++) {
+                double up = 0, stay_budget = 1;
+                for (int j = 0; j < dest->n_regimes; j++) {
+                    if (j > i)
+                        up += dest->transition[i][j] * ev->escalation_scale;
+                    else if (j < i)
+                        stay_budget -= dest->transition[i][j];
+                }
+                if (up > stay_budget + 1e-12) {
+                    snprintf(path, sizeof path, "%s.escalation_scale", prefix);
+                    return fail_at(err, tm_ytree_get(en, "escalation_scale", NULL), path,
+                                   "scaling the escalation hazards of regime %s by %g makes its row sum above 1; expected at most %g",
+                                   dest->regime[i].name, ev->escalation_scale,
+                                   ev->escalation_scale * stay_budget / up);
+                }
+            }
+        } else {
+            ev->kind = TM_EVENT_RELEASE;
+        }
+        if (ev->sector >= 0 && ev->kind != TM_EVENT_TARIFF && ev->kind != TM_EVENT_SUNK_COST) {
+            snprintf(path, sizeof path, "%s.sector", prefix);
+            return fail_at(err, tm_ytree_get(en, "sector", NULL), path,
+                           "only tariff and sunk_cost_scale events apply to one sector; remove `sector`");
+        }
+    }
+    /* Events of one period apply in file order; keep them sorted by period
+     * (stable) so the simulation can walk them once. */
+    for (int i = 1; i < p->n_events; i++) {
+        tm_event tmp = p->event[i];
+        int j = i - 1;
+        while (j >= 0 && p->event[j].period > tmp.period) {
+            p->event[j + 1] = p->event[j];
+            j--;
+        }
+        p->event[j + 1] = tmp;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Canonical text
+ * ---------------------------------------------------------------------- */
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    int failed;
+} sbuf;
+
+static void sb_printf(sbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *sb, const char *fmt, ...)
+{
+    if (sb->failed)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        /* The first call has no buffer yet: measure (NULL + 0 is undefined). */
+        int n = vsnprintf(sb->buf ? sb->buf + sb->len : NULL, sb->cap - sb->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            sb->failed = 1;
+            return;
+        }
+        if (sb->len + (size_t)n < sb->cap) {
+            sb->len += (size_t)n;
+            return;
+        }
+        size_t cap = sb->cap ? sb->cap * 2 : 4096;
+        while (cap <= sb->len + (size_t)n)
+            cap *= 2;
+        char *grown = realloc(sb->buf, cap);
+        if (!grown) {
+            sb->failed = 1;
+            return;
+        }
+        sb->buf = grown;
+        sb->cap = cap;
+    }
+}
+
+/* Shortest decimal that reads back to exactly the same double. */
+static void format_double(double v, char *buf, size_t size)
+{
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, size, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    /* A bare integer such as "1" must stay a number, which it does here. */
+}
+
+static void format_value(const pdesc *d, const void *obj, char *buf, size_t size)
+{
+    const char *field = (const char *)obj + d->offset;
+    switch (d->type) {
+    case P_INT:
+        snprintf(buf, size, "%d", *(const int *)field);
+        break;
+    case P_INT64:
+        snprintf(buf, size, "%" PRId64, *(const int64_t *)field);
+        break;
+    case P_UINT64:
+        snprintf(buf, size, "%" PRIu64, *(const uint64_t *)field);
+        break;
+    case P_DOUBLE:
+        format_double(*(const double *)field, buf, size);
+        break;
+    case P_BOOL:
+        snprintf(buf, size, "%s", *(const int *)field ? "true" : "false");
+        break;
+    case P_ENUM:
+        snprintf(buf, size, "%s", d->choices[*(const int *)field]);
+        break;
+    case P_PERIOD:
+    case P_NAME:
+        snprintf(buf, size, "%s", field);
+        break;
+    case P_TEXT: {
+        size_t o = 0;
+        if (o < size)
+            buf[o++] = '"';
+        for (const char *c = field; *c && o + 3 < size; c++) {
+            if (*c == '"' || *c == '\\')
+                buf[o++] = '\\';
+            buf[o++] = *c;
+        }
+        buf[o++] = '"';
+        buf[o] = '\0';
+        break;
+    }
+    }
+}
+
+static void dump_scope(sbuf *sb, const pdesc *desc, size_t n, const void *obj, int indent, int skip_unset)
+{
+    for (size_t i = 0; i < n; i++) {
+        const pdesc *d = &desc[i];
+        if (d->flags & P_NODUMP)
+            continue;
+        if (skip_unset && !is_set(d, obj))
+            continue;
+        char value[TM_NOTE_MAX * 2 + 8];
+        format_value(d, obj, value, sizeof value);
+        if ((d->flags & P_QUIET) && d->def && strcmp(value, d->def) == 0)
+            continue;
+        sb_printf(sb, "%*s%s: %s\n", indent, "", d->key, value);
+    }
+}
+
+/* "key:" then one "- [a, b, ...]" line per row. */
+static void dump_rows(sbuf *sb, const char *key, int indent, const double *m, int rows, int cols, int stride)
+{
+    sb_printf(sb, "%s:\n", key);
+    for (int i = 0; i < rows; i++) {
+        sb_printf(sb, "%*s- [", indent, "");
+        for (int j = 0; j < cols; j++) {
+            char v[64];
+            format_double(m[i * stride + j], v, sizeof v);
+            sb_printf(sb, "%s%s", j ? ", " : "", v);
+        }
+        sb_printf(sb, "]\n");
+    }
+}
+
+static void dump_matrix(sbuf *sb, const char *key, int indent, const double (*m)[TM_MAX_REGIMES], int n)
+{
+    dump_rows(sb, key, indent, &m[0][0], n, n, TM_MAX_REGIMES);
+}
+
+/* The experience section, only when there are experience states (files
+ * without them keep the canonical text they always had). */
+static void dump_experience(sbuf *sb, const tm_experience *x)
+{
+    if (x->levels <= 1)
+        return;
+    sb_printf(sb, "experience:\n  levels: %d\n", x->levels);
+    const char *names[3] = {"demand", "iceberg", "fixed_cost"};
+    const double *rows[3] = {x->demand, x->iceberg, x->fixed_cost};
+    for (int i = 0; i < 3; i++) {
+        sb_printf(sb, "  %s: [", names[i]);
+        for (int k = 0; k < x->levels; k++) {
+            char v[64];
+            format_double(rows[i][k], v, sizeof v);
+            sb_printf(sb, "%s%s", k ? ", " : "", v);
+        }
+        sb_printf(sb, "]\n");
+    }
+    dump_rows(sb, "  transition", 4, &x->transition[0][0], x->levels, x->levels, TM_MAX_LEVELS);
+}
+
+static char *canonical_text(const tm_params *p)
+{
+    sbuf sb = {0};
+    sb_printf(&sb, "# tradeabm resolved parameters (canonical form)\n");
+    for (size_t i = 0; i < COUNT(root_sections); i++) {
+        /* A section whose parameters are all quiet defaults is left out. */
+        sbuf item = {0};
+        dump_scope(&item, root_sections[i].desc, root_sections[i].n, p, 2, 0);
+        if (root_sections[i].structural == types_structural) {
+            /* The destinations the types vary over, unless all of them. */
+            int all = 1;
+            for (int d = 0; d < p->n_dest; d++)
+                all &= p->type_dest[d] == d;
+            if (!all) {
+                sb_printf(&item, "  destinations: [");
+                for (int k = 0, first = 1; k < p->n_dest; k++)
+                    for (int d = 0; d < p->n_dest; d++)
+                        if (p->type_dest[d] == k) {
+                            sb_printf(&item, "%s%s", first ? "" : ", ", p->dest[d].name);
+                            first = 0;
+                        }
+                sb_printf(&item, "]\n");
+            }
+        }
+        if (item.failed)
+            sb.failed = 1;
+        if (item.buf && item.len)
+            sb_printf(&sb, "%s:\n%s", root_sections[i].name, item.buf);
+        free(item.buf);
+    }
+    dump_experience(&sb, &p->experience);
+    sb_printf(&sb, "sectors:\n");
+    for (int s = 0; s < p->n_sectors; s++) {
+        const tm_sector *sec = &p->sector[s];
+        sb_printf(&sb, "  %s:\n", sec->name);
+        dump_scope(&sb, sector_desc, COUNT(sector_desc), sec, 4, 0);
+        sb_printf(&sb, "    markets:\n");
+        for (int d = 0; d < p->n_dest; d++) {
+            sb_printf(&sb, "      %s:\n", p->dest[d].name);
+            dump_scope(&sb, market_desc, COUNT(market_desc), &sec->market[d], 8, 0);
+        }
+    }
+    sb_printf(&sb, "destinations:\n");
+    for (int d = 0; d < p->n_dest; d++) {
+        const tm_destination *dest = &p->dest[d];
+        sb_printf(&sb, "  %s:\n", dest->name);
+        dump_scope(&sb, dest_desc, COUNT(dest_desc), dest, 4, 0);
+        sb_printf(&sb, "    regimes:\n");
+        for (int r = 0; r < dest->n_regimes; r++) {
+            const tm_regime *reg = &dest->regime[r];
+            sb_printf(&sb, "      %s:\n", reg->name);
+            dump_scope(&sb, regime_desc, COUNT(regime_desc), reg, 8, 0);
+            sb_printf(&sb, "        sector_tariffs:\n");
+            for (int s = 0; s < p->n_sectors; s++) {
+                char v[64];
+                format_double(reg->sector_tariff[s], v, sizeof v);
+                sb_printf(&sb, "          %s: %s\n", p->sector[s].name, v);
+            }
+        }
+        dump_matrix(&sb, "    transition", 6, dest->transition, dest->n_regimes);
+    }
+    if (p->n_events) {
+        sb_printf(&sb, "events:\n");
+        for (int e = 0; e < p->n_events; e++) {
+            sbuf item = {0};
+            dump_scope(&item, event_desc, COUNT(event_desc), &p->event[e], 4, 1);
+            if (item.failed || !item.buf) {
+                sb.failed = 1;
+                free(item.buf);
+                break;
+            }
+            item.buf[2] = '-'; /* "    at: ..." becomes "  - at: ..." */
+            sb_printf(&sb, "%s", item.buf);
+            free(item.buf);
+            const tm_event *ev = &p->event[e];
+            if (ev->kind == TM_EVENT_TRANSITION)
+                dump_matrix(&sb, "    transition", 6, ev->transition, p->dest[ev->destination].n_regimes);
+        }
+    }
+    if (sb.failed) {
+        free(sb.buf);
+        return NULL;
+    }
+    return sb.buf;
+}
+
+/* ------------------------------------------------------------------------
+ * Loading
+ * ---------------------------------------------------------------------- */
+
+void tm_params_free(tm_params *p)
+{
+    if (!p)
+        return;
+    for (int d = 0; d < p->n_dest; d++)
+        for (int r = 0; r < p->dest[d].n_regimes; r++)
+            free(p->dest[d].regime[r].sector_tariff);
+    free(p->sector);
+    free(p->event);
+    free(p->source);
+    free(p->canonical);
+    free(p);
+}
+
+static int resolve(tm_params *p, const tm_ynode *root, tm_error *err)
+{
+    if (root->kind != TM_Y_MAP)
+        return fail_at(err, root, "(document)", "expected a mapping of parameters");
+    /* Unknown top-level keys first: a typo there explains later errors. */
+    for (size_t k = 0; k < root->n; k++) {
+        const char *key = root->keys[k];
+        int known = in_list(key, root_structural);
+        for (size_t i = 0; i < COUNT(root_sections) && !known; i++)
+            known = strcmp(key, root_sections[i].name) == 0;
+        if (!known) {
+            const char *names[16];
+            size_t m = 0;
+            for (size_t i = 0; i < COUNT(root_sections); i++)
+                names[m++] = root_sections[i].name;
+            for (size_t i = 0; root_structural[i]; i++)
+                names[m++] = root_structural[i];
+            tm_ynode where = key_node(root, k);
+            char expected[600];
+            describe_choices(expected, sizeof expected, key, names, m);
+            return fail_at(err, &where, key, "unknown section; %s", expected);
+        }
+    }
+    /* run first: period labels elsewhere depend on periods_per_year. */
+    const tm_ynode *run = tm_ytree_get(root, "run", NULL);
+    const tm_ynode *ppy_node = run && run->kind == TM_Y_MAP ? tm_ytree_get(run, "periods_per_year", NULL) : NULL;
+    p->periods_per_year = 4;
+    if (ppy_node && parse_field(&run_desc[4], ppy_node, p, "run.periods_per_year", 4, err))
+        return -1;
+    int ppy = p->periods_per_year;
+    if (ppy != 1 && ppy != 2 && ppy != 4 && ppy != 12)
+        return fail_at(err, ppy_node, "run.periods_per_year", "found %d, expected 1, 2, 4 or 12", ppy);
+    for (size_t i = 0; i < COUNT(root_sections); i++) {
+        const section *sec = &root_sections[i];
+        if (apply_scope(sec->desc, sec->n, tm_ytree_get(root, sec->name, NULL), p, sec->name, sec->structural, 1, ppy,
+                        err))
+            return -1;
+    }
+    p->periods_per_year = ppy;
+    tm_period_parse(p->start, ppy, &p->start_index);
+    if (load_sectors(p, root, err) || load_destinations(p, root, err) || load_markets(p, root, err) ||
+        load_experience(p, root, err) || load_events(p, root, err) || resolve_types(p, root, err))
+        return -1;
+    return 0;
+}
+
+static int finish(tm_params *p, tm_ynode *tree, tm_ypool *pool, const char *const *sets, int n_sets,
+                  tm_params **out, tm_error *err)
+{
+    int rc = -1;
+    for (int i = 0; i < n_sets; i++)
+        if (tm_ytree_set(pool, tree, sets[i], err))
+            goto done;
+    if (resolve(p, tree, err))
+        goto done;
+    p->canonical = canonical_text(p);
+    if (!p->canonical) {
+        tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+        goto done;
+    }
+    tm_sha256_buffer(p->canonical, strlen(p->canonical), p->sha256);
+    *out = p;
+    p = NULL;
+    rc = 0;
+done:
+    tm_params_free(p);
+    tm_ytree_free(tree);
+    tm_ypool_free(pool);
+    return rc;
+}
+
+int tm_params_load_text(const char *name, const char *text, const char *const *sets, int n_sets,
+                        tm_params **out, tm_error *err)
+{
+    *out = NULL;
+    tm_ypool *pool = tm_ypool_new();
+    tm_params *p = calloc(1, sizeof *p);
+    tm_ynode *tree = NULL;
+    if (!pool || !p || !(p->source = strdup(name))) {
+        tm_ypool_free(pool);
+        tm_params_free(p);
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    }
+    if (tm_ytree_parse(pool, name, text, strlen(text), &tree, err)) {
+        tm_ypool_free(pool);
+        tm_params_free(p);
+        return -1;
+    }
+    if (tree->kind == TM_Y_MAP && tm_ytree_get(tree, "extends", NULL)) {
+        fail_at(err, tm_ytree_get(tree, "extends", NULL), "extends",
+                "not allowed in built-in or stored parameters (they are already resolved)");
+        tm_ytree_free(tree);
+        tm_ypool_free(pool);
+        tm_params_free(p);
+        return -1;
+    }
+    return finish(p, tree, pool, sets, n_sets, out, err);
+}
+
+int tm_params_load(const char *path, const char *const *sets, int n_sets, tm_params **out, tm_error *err)
+{
+    if (!path)
+        return tm_params_load_text("built-in canada_baseline.yaml", tm_embedded_baseline, sets, n_sets, out, err);
+    *out = NULL;
+    tm_ypool *pool = tm_ypool_new();
+    tm_params *p = calloc(1, sizeof *p);
+    tm_ynode *tree = NULL;
+    if (!pool || !p || !(p->source = strdup(path))) {
+        tm_ypool_free(pool);
+        tm_params_free(p);
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    }
+    if (tm_ytree_load(pool, path, &tree, err)) {
+        tm_ypool_free(pool);
+        tm_params_free(p);
+        return -1;
+    }
+    return finish(p, tree, pool, sets, n_sets, out, err);
+}
+
+/* ------------------------------------------------------------------------
+ * Documentation
+ * ---------------------------------------------------------------------- */
+
+static void doc_scope(FILE *out, const char *prefix, const pdesc *desc, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const pdesc *d = &desc[i];
+        char range[160] = "";
+        static const char *const type_names[] = {"integer", "integer", "integer", "number", "bool", "choice", "period", "name", "text"};
+        if (d->type == P_INT || d->type == P_INT64 || d->type == P_DOUBLE) {
+            if (d->type != P_DOUBLE)
+                snprintf(range, sizeof range, "[%.0f, %.0f]", d->min, d->max);
+            else
+                snprintf(range, sizeof range, "%s%g, %g%s", d->flags & P_MIN_OPEN ? "(" : "[", d->min, d->max,
+                         d->flags & P_MAX_OPEN ? ")" : "]");
+        } else if (d->type == P_ENUM) {
+            size_t used = 0;
+            for (size_t c = 0; d->choices[c] && used < sizeof range; c++)
+                used += (size_t)snprintf(range + used, sizeof range - used, "%s%s", c ? "|" : "", d->choices[c]);
+        }
+        const char *def = d->flags & P_REQUIRED ? "(required)" : d->def ? (d->def[0] ? d->def : "(see doc)") : "(unset)";
+        fprintf(out, "| `%s%s` | %s | %s | %s | %s | %s | %s | %s |\n", prefix, d->key, type_names[d->type], def,
+                range, d->unit, d->symbol, d->doc, d->source);
+    }
+}
+
+void tm_params_doc(FILE *out)
+{
+    fprintf(out, "# tradeabm parameters\n\n"
+                 "Every parameter, as defined in src/params/params.c. `<sector>`, `<dest>` and `<regime>` stand for names\n"
+                 "you choose. Destination `market` values are defaults for every sector's `markets.<dest>`.\n\n"
+                 "| path | type | default | range | unit | symbol | description | source |\n"
+                 "|---|---|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < COUNT(root_sections); i++) {
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "%s.", root_sections[i].name);
+        doc_scope(out, prefix, root_sections[i].desc, root_sections[i].n);
+    }
+    doc_scope(out, "sectors.<sector>.", sector_desc, COUNT(sector_desc));
+    doc_scope(out, "sectors.<sector>.markets.<dest>.", market_desc, COUNT(market_desc));
+    doc_scope(out, "destinations.<dest>.", dest_desc, COUNT(dest_desc));
+    doc_scope(out, "destinations.<dest>.market.", market_desc, COUNT(market_desc));
+    doc_scope(out, "destinations.<dest>.regimes.<regime>.", regime_desc, COUNT(regime_desc));
+    fprintf(out, "| `destinations.<dest>.regimes.<regime>.sector_tariffs.<sector>` | number | regime tariff | [0, 10] | fraction | t(d,s,r) | tariff of one sector in this regime | - |\n");
+    fprintf(out, "| `destinations.<dest>.transition` | matrix | [[1]] with one regime | rows sum to 1 | per period | P_d | regime transition probabilities, rows and columns in regime order | - |\n");
+    doc_scope(out, "events[].", event_desc, COUNT(event_desc));
+    fprintf(out, "| `events[].transition` | matrix | - | rows sum to 1 | per period | P_d(t) | from this date the destination's regime transition matrix (a list of such events is a time-varying process; `anticipated` says whether firms know it in advance) | - |\n");
+    fprintf(out, "| `experience.levels` | integer | 1 | [1, %d] | levels | K | experience levels per market (1 = none); (K + 1)^destinations <= %d |  - |\n", TM_MAX_LEVELS, TM_MAX_STATES);
+    fprintf(out, "| `experience.demand` | list | [1, ...] | (0, 1e6] | | | demand multiplier of level k (level 1 first) | - |\n");
+    fprintf(out, "| `experience.iceberg` | list | [1, ...] | (0, 100] | | | iceberg-cost multiplier of level k | - |\n");
+    fprintf(out, "| `experience.fixed_cost` | list | [1, ...] | [0, 1e6] | | | fixed-cost multiplier of level k | - |\n");
+    fprintf(out, "| `experience.transition` | matrix | identity | rows sum to 1 | per period | Q | row k: law of next period's level of a firm that keeps serving at level k; entry lands in level 1 | - |\n");
+}
+
+/* ------------------------------------------------------------------------
+ * Message helpers shared with other input formats (sweep files), so every
+ * input error reads the same way.
+ * ---------------------------------------------------------------------- */
+
+int tm_params_fail_at(tm_error *err, const tm_ynode *node, const char *path, const char *fmt, ...)
+{
+    char detail[700];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    return fail_at(err, node, path, "%s", detail);
+}
+
+void tm_params_describe_choices(char *buf, size_t size, const char *found, const char *const *names, size_t n)
+{
+    describe_choices(buf, size, found, names, n);
+}
+
+int tm_params_parse_number(const char *text, double *out)
+{
+    return parse_double(text, out);
+}
+
+int tm_params_parse_integer(const char *text, long long *out)
+{
+    return parse_int(text, out);
+}

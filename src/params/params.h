@@ -1,0 +1,232 @@
+/* params: every model parameter, defined once in a descriptor table that
+ * drives parsing, defaults, validation, the canonical dump and `params --doc`.
+ * Owns tm_params (the resolved, validated parameters of one run). */
+#ifndef TM_PARAMS_H
+#define TM_PARAMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "base/error.h"
+
+/* Limits (not model sizes): market sets are bit masks in one byte and the
+ * joint regime space grows as the product of regimes per destination. */
+#define TM_MAX_DEST 6
+#define TM_MAX_REGIMES 8
+#define TM_NAME_MAX 32
+#define TM_NOTE_MAX 160
+#define TM_LABEL_MAX 16
+/* Experience levels per market, and the joint market states (a firm's
+ * level in every destination, 0 = not serving) that fit in one byte. */
+#define TM_MAX_LEVELS 8
+#define TM_MAX_STATES 64
+/* Completed export spells are counted by length 1 .. TM_SPELL_MAX - 1
+ * periods, longer ones in the last bin. */
+#define TM_SPELL_MAX 41
+/* Firm-by-destination demand types: points per destination, and types. */
+#define TM_MAX_TYPE_POINTS 8
+#define TM_MAX_TYPES 256
+
+typedef enum { TM_MODEL_MYOPIC = 0, TM_MODEL_DYNAMIC, TM_MODEL_LEARNING } tm_model_kind;
+typedef enum { TM_GRID_ROUWENHORST = 0, TM_GRID_TAUCHEN } tm_grid_method;
+typedef enum { TM_SUNK_FULL = 0, TM_SUNK_ANNUITY } tm_sunk_rule;
+/* When a market choice takes effect: this period, or next period (firms
+ * decide and pay now for next period's market state). */
+typedef enum { TM_TIMING_CURRENT = 0, TM_TIMING_NEXT } tm_timing;
+/* Dynamic programmes: one per destination when markets are independent
+ * (auto), or always over all destinations jointly. */
+typedef enum { TM_SOLVER_AUTO = 0, TM_SOLVER_JOINT } tm_solver;
+/* Death probability: constant, clip(exp(-a z) + b, 0, 1) in log productivity
+ * z, or clip(exp(-a exp((sigma - 1) z)) + b, 0, 1) in profitability. */
+typedef enum { TM_DEATH_CONSTANT = 0, TM_DEATH_PRODUCTIVITY, TM_DEATH_PROFITABILITY } tm_death_rule;
+
+/* Market-specific experience (docs/model.md): level k = 1..K of a firm
+ * serving a market scales demand, the iceberg cost and the fixed cost;
+ * entry lands in level 1; a firm that keeps serving moves from level k to
+ * level k' with probability transition[k-1][k'-1]; leaving resets it. */
+typedef struct {
+    int levels; /* K; 1 = no experience states */
+    double demand[TM_MAX_LEVELS];
+    double iceberg[TM_MAX_LEVELS];
+    double fixed_cost[TM_MAX_LEVELS];
+    double transition[TM_MAX_LEVELS][TM_MAX_LEVELS];
+} tm_experience;
+
+/* Demand and trade costs of one sector in one destination (DESIGN eq. pi). */
+typedef struct {
+    double demand;     /* B(d,s): market size and price index, model units */
+    double iceberg;    /* tau(d,s) >= 1 */
+    double fixed_cost; /* f(d,s) per period of service */
+    double sunk_cost;  /* F(d,s) in a period the firm enters d */
+} tm_market;
+
+typedef struct {
+    char name[TM_NAME_MAX];
+    int64_t firms;
+    double persistence; /* rho_s of the log-productivity AR(1) */
+    double volatility;  /* sigma_s, innovation s.d. */
+    double death_rate;  /* delta_s per period (death_rule constant) */
+    int death_rule;     /* tm_death_rule */
+    double death_slope; /* a: productivity rule clip(exp(-a z) + b, 0, 1) */
+    double death_shift; /* b */
+    double hazard_prior_mean;     /* learning: prior mean of the escalation hazard */
+    double hazard_prior_strength; /* learning: prior weight in observations */
+    tm_market market[TM_MAX_DEST];
+} tm_sector;
+
+typedef struct {
+    char name[TM_NAME_MAX];
+    double tariff; /* default ad-valorem rate for sectors not listed */
+    int closed;    /* market closed (a ban): nobody may serve it */
+    double *sector_tariff; /* [n_sectors], resolved */
+} tm_regime;
+
+typedef struct {
+    char name[TM_NAME_MAX];
+    int n_regimes;
+    tm_regime regime[TM_MAX_REGIMES]; /* ordered from least to most restrictive */
+    double transition[TM_MAX_REGIMES][TM_MAX_REGIMES];
+    char initial_regime_name[TM_NAME_MAX];
+    int initial_regime;
+    tm_market defaults;
+} tm_destination;
+
+typedef enum {
+    TM_EVENT_REGIME = 0,     /* force the regime; optionally hold it */
+    TM_EVENT_TARIFF,         /* override a tariff in every regime */
+    TM_EVENT_ESCALATION,     /* scale the hazards of moving to more restrictive regimes */
+    TM_EVENT_RELEASE,        /* let a held regime follow its Markov chain again */
+    TM_EVENT_SUNK_COST,      /* scale the sunk cost of entering a destination (a policy lever) */
+    TM_EVENT_TRANSITION,     /* replace the regime transition matrix (time-varying processes) */
+} tm_event_kind;
+
+typedef struct {
+    tm_event_kind kind;
+    char at[TM_LABEL_MAX];
+    int period; /* logged-period index (0 = run.start) */
+    char destination_name[TM_NAME_MAX];
+    char sector_name[TM_NAME_MAX];
+    char regime_name[TM_NAME_MAX];
+    int destination;
+    int sector; /* -1: every sector */
+    int regime;
+    int hold;
+    double tariff;           /* NaN when unset */
+    double escalation_scale; /* NaN when unset */
+    double sunk_cost_scale;  /* NaN when unset */
+    int release;
+    int anticipated; /* known to forward-looking firms from the start of the run */
+    char note[TM_NOTE_MAX];
+    double transition[TM_MAX_REGIMES][TM_MAX_REGIMES]; /* TM_EVENT_TRANSITION: the new matrix */
+} tm_event;
+
+typedef struct tm_params {
+    /* run */
+    int model;
+    uint64_t seed;
+    char start[TM_LABEL_MAX];
+    int start_index; /* year * periods_per_year + sub-period */
+    int periods;
+    int periods_per_year;
+    int burn_in;
+    int spells;            /* track each firm's export spells (run.spells) */
+    int exact;             /* run.aggregation: exact (iterate the distribution of firms) */
+    /* productivity */
+    int grid_points;
+    int grid_method;
+    double tauchen_width;
+    /* demand, decisions, capacity, interactions */
+    double elasticity;
+    int myopic_sunk;
+    double logit_scale;
+    int timing;            /* tm_timing */
+    int dp_solver;         /* tm_solver */
+    double discount;
+    double dp_tolerance;   /* value iteration: bound on the sup-norm error */
+    int dp_max_iterations;
+    int belief_points;     /* learning: hazard grid points per destination */
+    double hazard_max;     /* learning: top of the hazard grid */
+    double forgetting;     /* learning: omega */
+    double capacity_elasticity;
+    double spillover;
+    double crowding;
+
+    tm_experience experience;
+    /* Firm-by-destination demand types: each firm draws, at birth and for
+     * life, one of `type_points` equally likely demand multipliers per
+     * destination (a lognormal of log s.d. type_dispersion cut into equal-
+     * probability bins, bin means, mean 1). n_types = points^n_dest. */
+    int type_points;
+    double type_dispersion;
+    int type_dest[TM_MAX_DEST]; /* position of d among the destinations with types, -1: none */
+    int n_types;
+    double type_multiplier[TM_MAX_TYPE_POINTS];
+
+    int n_sectors;
+    tm_sector *sector;
+    int n_dest;
+    tm_destination dest[TM_MAX_DEST];
+    int n_events;
+    tm_event *event;
+
+    char *source;    /* where the parameters came from (file, or "built-in baseline") */
+    char *canonical; /* canonical resolved YAML text */
+    char sha256[65]; /* SHA-256 of canonical */
+} tm_params;
+
+/* Load a parameter file (NULL: the built-in Canadian baseline), apply
+ * `--set` overrides in order, validate. On error *out is NULL. */
+int tm_params_load(const char *path, const char *const *sets, int n_sets, tm_params **out,
+                   tm_error *err);
+
+/* Same from text in memory (used by `reproduce` with the stored text). */
+int tm_params_load_text(const char *name, const char *text, const char *const *sets, int n_sets,
+                        tm_params **out, tm_error *err);
+
+void tm_params_free(tm_params *params);
+
+/* Write the listing of every parameter (path, type, default, range, unit,
+ * symbol, description, source) as Markdown-ish text. */
+void tm_params_doc(FILE *out);
+
+/* Period labels: "2024Q1" (4 per year), "2024M03" (12), "2024H2" (2),
+ * "2024" (1). Index = year * periods_per_year + (sub-period - 1). */
+int tm_period_parse(const char *label, int periods_per_year, int *index);
+void tm_period_label(int index, int periods_per_year, char *buf, size_t size);
+
+/* Index of the destination named "US", or 0 if none is: the reference for
+ * every "non-US share" (summary tables, series, moments, comparisons). */
+int tm_params_us_index(const tm_params *params);
+
+/* Death probability of a firm of `sector` with log productivity z. */
+double tm_params_death_probability(const tm_params *params, const tm_sector *sector, double z);
+
+/* Demand multiplier of firms of type t in destination d. */
+double tm_params_type_multiplier(const tm_params *params, int t, int d);
+
+/* Number of joint market states: (levels + 1)^n_dest (2^n_dest without
+ * experience states, the market sets). */
+int tm_params_n_states(const tm_params *params);
+
+/* Name of the model kind ("myopic", ...). */
+const char *tm_model_name(int model);
+
+/* The Canadian baseline compiled into the binary. */
+extern const char tm_embedded_baseline[];
+
+/* Helpers for other input files (sweeps) so their messages match ours.
+ * tm_params_fail_at sets an input error "file:line:col: path: detail" at
+ * `node` (plain "path: detail" when node is NULL) and returns -1. */
+struct tm_ynode;
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+int tm_params_fail_at(tm_error *err, const struct tm_ynode *node, const char *path, const char *fmt, ...);
+/* "expected one of: a, b, c (did you mean `b`?)" into buf. */
+void tm_params_describe_choices(char *buf, size_t size, const char *found, const char *const *names, size_t n);
+/* Strict decimal number / integer parsing as parameter files use; 0 on success. */
+int tm_params_parse_number(const char *text, double *out);
+int tm_params_parse_integer(const char *text, long long *out);
+
+#endif
