@@ -48,7 +48,7 @@ if(TRADEABM_FUZZ)
     COMMAND ${TM_CLANG} -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
             -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
             -I${CMAKE_SOURCE_DIR}/src -I${CMAKE_SOURCE_DIR} ${_yaml_cflags} ${TM_FUZZ_SOURCES}
-            ${YAML_LDFLAGS} -lm -o ${TM_FUZZ_BIN}
+            ${YAML_LDFLAGS} ${GSL_LDFLAGS} -lm -o ${TM_FUZZ_BIN}
     # The embedded baseline is generated in the top folder (by tmcore's
     # rule): depend on its source here and on tmcore below.
     DEPENDS ${TM_FUZZ_HANDWRITTEN} ${CMAKE_SOURCE_DIR}/src/params/params.h ${CMAKE_SOURCE_DIR}/src/params/ytree.h
@@ -84,7 +84,7 @@ if(TRADEABM_FUZZ)
     COMMAND ${TM_CLANG} -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
             -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
             -I${CMAKE_SOURCE_DIR}/src -I${CMAKE_SOURCE_DIR} -I${CMAKE_BINARY_DIR}/generated ${_yaml_cflags} ${_h5_cflags}
-            ${TM_SWEEP_FUZZ_SOURCES} $<TARGET_FILE:tmcore> ${HDF5_C_LIBRARIES} ${YAML_LDFLAGS}
+            ${TM_SWEEP_FUZZ_SOURCES} $<TARGET_FILE:tmcore> ${HDF5_C_LIBRARIES} ${YAML_LDFLAGS} ${GSL_LDFLAGS} ${NLOPT_LDFLAGS}
             -lz -lm -lgomp -lpthread -o ${TM_SWEEP_FUZZ_BIN}
     DEPENDS ${TM_SWEEP_FUZZ_SOURCES} ${CMAKE_SOURCE_DIR}/src/experiments/sweep.h tmcore
     COMMENT "Building the sweep-file fuzzer with clang (libFuzzer)")
