@@ -24,6 +24,10 @@ def main(argv=None):
     rep.add_argument("--dpi", type=int, default=110, help="resolution of the PNG files (default 110)")
     rep.add_argument("--allow-incomplete", action="store_true",
                      help="report on a run whose status is not complete (interrupted runs)")
+    rep.add_argument("--money", choices=("cad", "model"), default="cad",
+                     help="money in C$ billion, scaled so that the model's 2024 exports match the data of "
+                     "analysis/data/canada_facts.yaml (cad, the default, where the run covers 2024), or in "
+                     "model units (model)")
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
@@ -33,8 +37,10 @@ def main(argv=None):
     try:
         obj = load(args.file, allow_incomplete=args.allow_incomplete)
         from .report import report  # matplotlib: only once there is something to draw
+        from .units import model_units
 
-        path, page = report(obj, args.output, dpi=args.dpi)
+        money = model_units("--money model") if args.money == "model" else None
+        path, page = report(obj, args.output, dpi=args.dpi, money=money)
     except AnalysisError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -184,7 +184,10 @@ def plot_transition(paths, base, final, path=None, years=None, title=None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from .palette import SERIES
+
     fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.set_prop_cycle(color=list(SERIES))  # the reports' colour-blind-safe palette
     for label, values in paths.items():
         share = share_of_long_run_change(values, base, final)
         t = np.arange(len(share)) if years is None else np.asarray(years)

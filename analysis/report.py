@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import plots
+from .labels import number_text, outcome_label, sector_label
 from .load import AnalysisError, load
+from .units import comparison_money_scale, display, run_money_scale, sweep_money_scale
 
 DPI = 110
 
@@ -38,6 +40,7 @@ class Page:
     source: str
     items: list = field(default_factory=list)  # Plot or Table, in order
     notes: list = field(default_factory=list)
+    units: str = ""  # how money is shown (the C$ scale or model units)
 
     @property
     def plots(self):
@@ -50,26 +53,27 @@ def _fmt(value):
     if isinstance(value, (int, np.integer)):
         return f"{int(value):,}"
     if isinstance(value, (float, np.floating)):
-        v = float(value)
-        if math.isnan(v):
-            return "–"
-        if v != 0 and (abs(v) >= 1e6 or abs(v) < 1e-3):
-            return f"{v:.4g}"
-        return f"{v:,.4f}".rstrip("0").rstrip(".") if abs(v) < 1000 else f"{v:,.1f}"
+        return number_text(value)
     return str(value)
 
 
 def html_table(header, rows, numeric_from=1):
+    """A table in a container that scrolls sideways when the table is wider
+    than the page (the page itself never does); text with line breaks is
+    shown as a <pre> block."""
     esc = html.escape
-    out = ["<table>", "<thead><tr>" + "".join(f"<th>{esc(str(h))}</th>" for h in header) + "</tr></thead>",
-           "<tbody>"]
+    out = ['<div class="table-wrap"><table>',
+           "<thead><tr>" + "".join(f"<th>{esc(str(h))}</th>" for h in header) + "</tr></thead>", "<tbody>"]
     for row in rows:
         cells = []
         for k, v in enumerate(row):
+            if isinstance(v, str) and "\n" in v:
+                cells.append(f"<td><pre>{esc(v)}</pre></td>")
+                continue
             cls = ' class="num"' if k >= numeric_from and isinstance(v, (int, float, np.number)) else ""
             cells.append(f"<td{cls}>{esc(_fmt(v))}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return "\n".join(out)
 
 
@@ -90,17 +94,29 @@ def provenance_table(prov):
 # ---------------------------------------------------------------------------
 
 
-def build_run_page(run):
+def _headline_rows(run, money):
+    """run.headline() with money in the page's unit and fractions in percent."""
+    rows = []
+    for name, value, unit in run.headline():
+        if unit in ("model money", "fraction"):
+            shown = display(unit, money)
+            value, unit = shown.factor * value, shown.unit
+        rows.append((name, value, unit))
+    return rows
+
+
+def build_run_page(run, money=None):
     if run.n_periods == 0:
         raise AnalysisError(run.path, "no logged periods: nothing to report")
+    money = money or run_money_scale(run)
     items = []
-    items.append(Table("Headline numbers",
-                       html_table(("quantity", "value", "unit"), [(n, v, u) for n, v, u in run.headline()]),
-                       "Totals over sectors; export value is producer revenue in model money."))
-    items.extend(plots.run_plots(run))
+    items.append(Table("Headline numbers", html_table(("quantity", "value", "unit"), _headline_rows(run, money)),
+                       "Totals over sectors; export value is producer revenue per period (the period in the "
+                       "quantity's name) or summed over all periods. " + money.note))
+    items.extend(plots.run_plots(run, money))
     if len(run.events):
-        rows = [(r["label"], r["kind"], r["destination"], r["sector"] or "all", r["regime"],
-                 r["value"], r["note"]) for _, r in run.events.iterrows()]
+        rows = [(r["label"], r["kind"], r["destination"], sector_label(r["sector"]) if r["sector"] else "all",
+                 r["regime"], r["value"], r["note"]) for _, r in run.events.iterrows()]
         items.append(Table("Scenario events that took effect",
                            html_table(("period", "kind", "destination", "sector", "regime", "value", "note"), rows)))
     items.append(Table("Provenance", provenance_table(run.provenance),
@@ -114,10 +130,44 @@ def build_run_page(run):
     if run.provenance.get("status") != "complete":
         sub += f" — status {run.provenance.get('status')!r}: the run did not finish"
     notes = [p.caption for p in items if isinstance(p, plots.Plot) and p.figure is None]
-    return Page(f"tradeabm run: {os.path.basename(run.path)}", sub, run.path, items, notes)
+    return Page(f"tradeabm run: {os.path.basename(run.path)}", sub, run.path, items, notes, money.note)
 
 
-def build_sweep_page(sweep):
+def _interval_text(mean, lo, hi):
+    if not math.isfinite(lo):
+        return number_text(mean)
+    return f"{number_text(mean)} [{number_text(lo)}, {number_text(hi)}]"
+
+
+def sweep_summary_table(sweep, money):
+    """One row per design point: the swept values, then per outcome its
+    mean and band (the figures' band: t interval or replicate range) in
+    display units, one column per outcome."""
+    params = [p for p in sweep.parameters if p in sweep.summary]
+    header = ["point"] + [plots.parameter_display(p)[0] for p in params]
+    columns, kinds = [], set()
+    for o in sweep.outcomes:
+        disp = plots.outcome_display(sweep, o, money)
+        mean, lo, hi, what, _ = plots.sweep_band(sweep, o)
+        if what is not None:
+            kinds.add(what)
+            lo, hi = disp.clip(disp.factor * lo), disp.clip(disp.factor * hi)
+        header.append(f"{outcome_label(o)} ({disp.unit})")
+        columns.append((disp.factor * mean, lo, hi))
+    body = []
+    for i, (_, row) in enumerate(sweep.summary.iterrows()):
+        cells = [int(row["point"])] + [plots.parameter_display(p)[1] * float(row[p]) for p in params]
+        cells += [_interval_text(m[i], lo[i], hi[i]) for m, lo, hi in columns]
+        body.append(tuple(cells))
+    bracket = ["95% t interval of the mean" if k.startswith("95%") else "lowest, highest replicate" for k in kinds]
+    caption = ("Mean across replicates" + (" [" + "; ".join(sorted(set(bracket))) + "], clipped to feasible values"
+                                            if kinds else " (no spread across replicates in the index)") + ". "
+               + money.note)
+    return html_table(header, body), caption
+
+
+def build_sweep_page(sweep, money=None):
+    money = money or sweep_money_scale(sweep)
     items = []
     d = sweep.design
     status = d["status"].value_counts().to_dict() if "status" in d else {}
@@ -126,24 +176,20 @@ def build_sweep_page(sweep):
     rows += [(f"runs {k}", int(v)) for k, v in sorted(status.items())]
     if "wall_seconds" in d:
         rows.append(("total wall time (s)", float(np.nansum(d["wall_seconds"].to_numpy(float)))))
-    rows += [(f"swept: {p}", f"{sweep.summary[p].nunique()} values, {sweep.summary[p].min():g} to "
-              f"{sweep.summary[p].max():g}") for p in sweep.parameters if p in sweep.summary]
+    for p in sweep.parameters:
+        if p in sweep.summary:
+            label, factor = plots.parameter_display(p)
+            rows.append((f"swept: {label}", f"{sweep.summary[p].nunique()} values, {factor * sweep.summary[p].min():g} "
+                                            f"to {factor * sweep.summary[p].max():g} ({p})"))
     items.append(Table("Sweep", html_table(("quantity", "value"), rows)))
-    items.extend(plots.sweep_plots(sweep))
+    items.extend(plots.sweep_plots(sweep, money))
     if sweep.outcomes:
-        header = ["point"] + [p for p in sweep.parameters if p in sweep.summary]
-        cols = list(header)
-        for o in sweep.outcomes:
-            for stat in ("mean", "ci_low", "ci_high"):
-                if f"{o}_{stat}" in sweep.summary:
-                    header.append(f"{o} {stat}")
-                    cols.append(f"{o}_{stat}")
-        body = [tuple(r) for r in sweep.summary[cols].itertuples(index=False)]
-        items.append(Table("Summary by design point", html_table(header, body)))
+        table, caption = sweep_summary_table(sweep, money)
+        items.append(Table("Summary by design point", table, caption))
     items.append(Table("Provenance", provenance_table(sweep.provenance), "Root attributes of the sweep index."))
     notes = list(sweep.notes) + [p.caption for p in items if isinstance(p, plots.Plot) and p.figure is None]
     sub = f"{len(sweep.summary)} points x {reps} replicates; parameters: {', '.join(sweep.parameters) or 'none'}"
-    return Page(f"tradeabm sweep: {os.path.basename(sweep.path)}", sub, sweep.path, items, notes)
+    return Page(f"tradeabm sweep: {os.path.basename(sweep.path)}", sub, sweep.path, items, notes, money.note)
 
 
 def _effect_num(v):
@@ -175,10 +221,12 @@ def effects_table(cmp):
             sel = eff[(eff["measure"] == m) & (eff["sector"] == s)]
             row.append(_effect_cell(sel.iloc[0]) if len(sel) else "–")
         rows.append(tuple(row))
-    return html_table(["measure", "unit"] + sectors, rows, numeric_from=2)
+    return html_table(["measure", "unit"] + [sector_label(s) for s in sectors], rows, numeric_from=2)
 
 
-def build_comparison_page(cmp):
+def build_comparison_page(cmp, money=None):
+    levels, _ = plots.comparison_levels(cmp)  # the linked runs, read once for the scale and the figures
+    money = money or comparison_money_scale(cmp, levels["base"] if levels else None)
     prov = cmp.provenance
     items = []
     rows = [("base parameters", prov.get("base_parameters", "?")),
@@ -200,9 +248,10 @@ def build_comparison_page(cmp):
                           f"mean across {cmp.replicates} replicates [95% t interval].")
                        + " Percent changes are of export value summed over the window; entries and exits are "
                          "summed over destinations and periods."))
-    items.extend(plots.comparison_plots(cmp))
+    items.extend(plots.comparison_plots(cmp, money, levels))
     if len(cmp.events):
-        ev_rows = [(r["label"], r["kind"], r["destination"], r["sector"] or "all", r["regime"],
+        ev_rows = [(r["label"], r["kind"], r["destination"], sector_label(r["sector"]) if r["sector"] else "all",
+                    r["regime"],
                     r["value"], r["note"]) for _, r in cmp.events.iterrows()]
         items.append(Table("Scenario events that took effect",
                            html_table(("period", "kind", "destination", "sector", "regime", "value", "note"), ev_rows),
@@ -215,18 +264,20 @@ def build_comparison_page(cmp):
            f"{cmp.n_periods} periods {cmp.periods[0]}–{cmp.periods[-1]}")
     if one:
         sub += "; one replicate: no intervals"
-    return Page(f"tradeabm comparison: {os.path.basename(cmp.path)}", sub, cmp.path, items, notes)
+    return Page(f"tradeabm comparison: {os.path.basename(cmp.path)}", sub, cmp.path, items, notes, money.note)
 
 
 # kind -> builder.
 BUILDERS = {"run": build_run_page, "sweep": build_sweep_page, "comparison": build_comparison_page}
 
 
-def build_page(obj):
+def build_page(obj, money=None):
+    """The page of a loaded object; `money`: a units.MoneyScale, or None for
+    the C$ scale where it applies."""
     builder = BUILDERS.get(getattr(obj, "kind", None))
     if builder is None:
         raise TypeError(f"no report for {type(obj).__name__}")
-    return builder(obj)
+    return builder(obj, money)
 
 
 # ---------------------------------------------------------------------------
@@ -238,12 +289,15 @@ body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 2e
        padding: 0 1em; color: #222; line-height: 1.45; }
 h1 { font-size: 1.6em; margin-bottom: 0.1em; }
 h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
-.sub { color: #555; margin-top: 0; }
+.sub { color: #555; margin-top: 0; overflow-wrap: anywhere; }
 figure { margin: 1em 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption, .caption { color: #444; font-size: 0.93em; margin-top: 0.4em; }
-table { border-collapse: collapse; font-size: 0.92em; margin: 0.5em 0; }
-th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
+.table-wrap { max-width: 100%; overflow-x: auto; margin: 0.5em 0; }
+table { border-collapse: collapse; font-size: 0.92em; }
+th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: left; vertical-align: top;
+         overflow-wrap: break-word; }
+td pre { margin: 0; padding: 0.4em; white-space: pre; max-width: 70em; overflow-x: auto; }
 th { background: #f4f4f4; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .note { background: #fff8e1; border-left: 4px solid #f0b400; padding: 0.5em 0.8em; margin: 0.6em 0; }
@@ -259,6 +313,8 @@ def render_html(page, images):
              f"<h1>{esc(page.title)}</h1>", f'<p class="sub">{esc(page.subtitle)}</p>',
              f'<p class="sub">Source: <code>{esc(os.path.abspath(page.source))}</code>; report written '
              f"{datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}.</p>"]
+    if page.units:
+        parts.append(f'<p class="sub">Money: {esc(page.units)}</p>')
     for item in page.items:
         parts.append(f'<h2 id="{esc(getattr(item, "name", item.title).replace(" ", "-").lower())}">'
                      f"{esc(item.title)}</h2>")
@@ -304,9 +360,9 @@ def write(page, outdir, dpi=DPI):
     return path
 
 
-def report(source, outdir, dpi=DPI):
+def report(source, outdir, dpi=DPI, money=None):
     """Load `source` (a path or a loaded object), build its page and write it
     to `outdir`. Returns (html path, page)."""
     obj = load(source) if isinstance(source, (str, os.PathLike)) else source
-    page = build_page(obj)
+    page = build_page(obj, money)
     return write(page, outdir, dpi), page

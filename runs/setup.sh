@@ -8,7 +8,8 @@ build="${TRADEABM_BUILD:-$here/build}"
 
 packages=(cmake build-essential pkg-config libhdf5-dev hdf5-tools libcriterion-dev
   libcyaml-dev libyaml-dev zlib1g-dev libgsl-dev libnlopt-dev libopenmpi-dev openmpi-bin python3-h5py python3-numpy
-  python3-pandas python3-matplotlib python3-pytest python3-yaml python3-scipy slurm-wlm munge)
+  python3-pandas python3-matplotlib python3-pytest python3-yaml python3-scipy slurm-wlm munge
+  chromium)  # chromium: the analysis tests render the report pages headless
 
 missing=()
 for p in "${packages[@]}"; do

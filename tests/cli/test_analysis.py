@@ -6,12 +6,14 @@ compare) of it and tests/data/analysis_scenario.yaml."""
 import html
 import math
 import os
+import pathlib
 import re
 import shutil
 import subprocess
 import sys
 
 import h5py
+import matplotlib.collections
 import numpy as np
 import pytest
 
@@ -23,6 +25,7 @@ import analysis  # noqa: E402
 from analysis import AnalysisError, load, parse_parameters  # noqa: E402
 from analysis import plots as ap  # noqa: E402
 from analysis import report as ar  # noqa: E402
+from analysis.labels import sector_label  # noqa: E402
 from analysis.load import SECTOR_DEST_SERIES, SET_MASK, mean_interval  # noqa: E402
 
 BINARY = os.environ.get("TRADEABM", os.path.join(SOURCE, "build", "tradeabm"))
@@ -295,29 +298,29 @@ def legend_texts(fig):
 
 def test_run_figures_have_titles_axes_units_and_legends(events):
     p = ap.export_shares(events)
-    check_time_axes(p.figure, "fraction")
-    assert [ax.get_title() for ax in p.figure.axes if ax.get_visible()] == events.sectors + ["all sectors"]
-    assert legend_texts(p.figure) == ["US", "CN"]
+    check_time_axes(p.figure, "percent")
+    assert [ax.get_title() for ax in p.figure.axes if ax.get_visible()] == [
+        "Agri-food", "Steel & aluminum", "Machinery & tech", "All sectors"]
+    assert legend_texts(p.figure) == ["US", "China"]
 
     p = ap.market_sets(events)
     check_time_axes(p.figure, "firms")
-    assert legend_texts(p.figure) == ["US only", "CN only", "US+CN"]
+    assert legend_texts(p.figure) == ["US only", "China only", "US + China"]
 
     p = ap.entries_exits(events)
     check_time_axes(p.figure, "firms")
-    assert "entries into US" in legend_texts(p.figure) and "exits from CN" in legend_texts(p.figure)
+    assert "entries into US" in legend_texts(p.figure) and "exits from China" in legend_texts(p.figure)
 
     p = ap.productivity(events)
     check_time_axes(p.figure, "log productivity")
-    assert legend_texts(p.figure) == ["exporters to US", "exporters to CN"]
+    assert legend_texts(p.figure) == ["exporters to US", "exporters to China"]
 
     p = ap.environment(events)
     check_time_axes(p.figure, "percent")
     axes = p.figure.axes
-    assert [t.get_text() for t in axes[0].get_yticklabels()] == events.regime_names["US"]
-    assert legend_texts(p.figure) == events.sectors
-    notes = [t.get_text() for ax in axes for t in ax.texts]
-    assert "2025Q1: tariff 100% agrifood" in notes and "2024Q3: regime tariffs" in notes
+    assert [t.get_text() for t in axes[0].get_yticklabels()] == ["CUSMA", "Threat", "Tariffs"]
+    legend = legend_texts(p.figure)
+    assert "E2 China 2025Q1: tariff 100% on Agri-food" in legend and "E1 US 2024Q3: regime Tariffs" in legend
     assert "4 scenario event(s)" in p.caption
 
 
@@ -325,13 +328,13 @@ def test_size_distribution_from_the_panel(work, panel, plain):
     p = ap.size_distribution(panel)
     ax = p.figure.axes[0]
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
-    assert ax.get_xlabel() == "export value per firm (model money)"
-    assert "fraction" in ax.get_ylabel() and "2026Q4" in ax.get_title()
+    assert ax.get_xlabel() == "export value per firm (C$ million per quarter)"
+    assert "percent" in ax.get_ylabel() and "2026Q4" in ax.get_title()
     assert "from the firm panel" in p.caption and "sigma = 3.8" in p.caption
     assert len(ax.get_lines()) == len(panel.sectors)
     for line in ax.get_lines():
         y = line.get_ydata()
-        assert y[0] == pytest.approx(1.0) and np.all(np.diff(y) < 0)
+        assert y[0] == pytest.approx(100.0) and np.all(np.diff(y) < 0)
     from_histogram = ap.size_distribution(plain)
     assert from_histogram.figure is not None and "histogram" in from_histogram.caption
     path = copy_file(work, "plain.h5", "no_histogram.h5")
@@ -382,7 +385,7 @@ def test_dynamic_run_policy_is_loaded_drawn_and_in_the_digest(work):
     assert run.policy["entry_cutoff"].shape == (S, J, D)
     p = ap.policy_cutoffs(run)
     shown = [ax for ax in p.figure.axes if ax.get_visible()]
-    assert [ax.get_title() for ax in shown] == run.sectors
+    assert [ax.get_title() for ax in shown] == [sector_label(s) for s in run.sectors]
     assert shown[0].get_ylabel() == "cut-off log productivity (log productivity)"
     assert "Value iteration" in p.caption
 
@@ -400,8 +403,8 @@ def test_policy_cutoffs_drawn_when_present_and_noted_when_absent(work, plain):
         f.create_dataset("policy/exit_cutoff", data=entry - 0.3)
     p = ap.policy_cutoffs(load(path))
     shown = [ax for ax in p.figure.axes if ax.get_visible()]
-    assert [ax.get_title() for ax in shown] == plain.sectors
-    assert [t.get_text() for t in shown[0].get_xticklabels()][:2] == ["cusma/normal", "threat/normal"]
+    assert [ax.get_title() for ax in shown] == [sector_label(s) for s in plain.sectors]
+    assert [t.get_text() for t in shown[0].get_xticklabels()][:2] == ["CUSMA/Normal", "Threat/Normal"]
     assert "log productivity" in shown[0].get_ylabel()
     assert len(shown[0].get_lines()) == 2 * D
     assert "entry cut-off, US" in legend_texts(p.figure)
@@ -418,7 +421,7 @@ def test_run_report_embeds_every_figure(work, panel):
     text = open(html_path, encoding="utf-8").read()
     drawn = [p for p in page.plots if p.figure is not None]
     assert [p.name for p in drawn] == ["export_shares", "market_sets", "entries_exits", "environment",
-                                       "productivity", "size_distribution"]
+                                       "productivity", "size_distribution", "model_vs_data"]
     assert text.count('src="data:image/png;base64,') == len(drawn)
     for p in drawn:
         png = out / f"{p.name}.png"
@@ -609,17 +612,19 @@ def test_sweep_figures_and_report(work, sweep_path):
     rc = ap.response_curves(sw)
     axes = rc.figure.axes
     assert len(axes) == len(sw.outcomes) * len(sw.parameters)
-    assert {ax.get_xlabel() for ax in axes} == set(sw.parameters)
-    assert "non_us_share (fraction)" in {ax.get_ylabel() for ax in axes}
-    assert all(ax.collections for ax in axes)  # interval bands
+    assert {ax.get_xlabel() for ax in axes} == {"US sunk entry cost (model units)",
+                                                "entry-cost spillover kappa (dimensionless)"}
+    assert "Non-US share of export value (percent)" in {ax.get_ylabel() for ax in axes}
+    assert all(ax.collections for ax in axes)  # replicate ranges
     assert all(ax.get_legend() for ax in axes[: len(sw.parameters)])
-    assert "confidence interval" in rc.caption
+    assert "values of the replicates" in rc.caption
     hm = ap.heat_maps(sw)
     images = [ax for ax in hm.figure.axes if ax.images]
     assert len(images) == len(sw.outcomes)
-    assert images[0].get_xlabel() == sw.parameters[0] and images[0].get_ylabel() == sw.parameters[1]
+    assert images[0].get_xlabel() == "US sunk entry cost (model units)"
+    assert images[0].get_ylabel() == "entry-cost spillover kappa (dimensionless)"
     bars = [ax for ax in hm.figure.axes if not ax.images and ax.get_ylabel()]
-    assert any("(fraction)" in ax.get_ylabel() for ax in bars)
+    assert any("(percent)" in ax.get_ylabel() for ax in bars)
     html_path, page = ar.report(sw, work / "report_sweep", dpi=50)
     text = open(html_path, encoding="utf-8").read()
     assert text.count("data:image/png;base64,") == 2
@@ -658,7 +663,7 @@ def test_one_parameter_sweep_has_no_heat_map(work, sweep_path):
     sw = load(path)
     assert sw.parameters == ["destinations.US.market.sunk_cost"]
     hm = ap.heat_maps(sw)
-    assert hm.figure is None and "exactly two parameters" in hm.caption
+    assert hm.figure is None and "need a grid over two parameters" in hm.caption
     assert ap.response_curves(sw).figure is not None
 
 
@@ -764,35 +769,42 @@ def test_comparison_loads_runs_differences_and_effects(comparison_path, comparis
 def test_comparison_figures_have_titles_axes_units_legends_bands_and_events(comparison):
     c = comparison
     plots = ap.comparison_plots(c)
-    assert [p.name for p in plots] == ["cmp_export_value", "cmp_firms_serving", "cmp_entries_exits", "cmp_us_share"]
-    units = {"cmp_export_value": "model money", "cmp_firms_serving": "firms", "cmp_entries_exits": "firms",
+    assert [p.name for p in plots] == ["cmp_export_value", "cmp_firms_serving", "cmp_entries_exits", "cmp_us_share",
+                                       "cmp_model_vs_data"]
+    units = {"cmp_export_value": "percent of base", "cmp_firms_serving": "firms", "cmp_entries_exits": "firms",
              "cmp_us_share": "percentage points"}
-    events = ["E1 US 2025Q1: tariff 25% steel_aluminum", "E2 CN 2025Q3: tariff 50% agrifood"]
-    for p in plots:
+    events = ["E1 US 2025Q1: tariff 25% on Steel & aluminum", "E2 China 2025Q3: tariff 50% on Agri-food"]
+    for p in plots[:4]:
         fig = p.figure
         check_time_axes(fig, units[p.name])
         assert "scenario minus base" in fig._suptitle.get_text()
         legend = legend_texts(fig)
         assert legend[-2:] == events
+        assert "range (min to max) across the 2 replicates" in legend  # the band's legend entry
         if p.name != "cmp_us_share":
-            assert legend[:2] == ["US", "CN"]
+            assert legend[:2] == ["US", "China"]
         shown = [ax for ax in fig.axes if ax.get_visible()]
         for ax in shown:
             vertical = sorted({line.get_xdata()[0] for line in ax.get_lines()
                                if line.get_linestyle() == ":" and len(set(line.get_xdata())) == 1})
             assert vertical == [4, 6], (p.name, ax.get_title())
-        # A band (95% t interval) per drawn line on every panel with a difference.
+        # A band (the replicates' range: 2 replicates) per drawn line on every panel with a difference.
         assert any(len(ax.collections) >= 1 for ax in shown)
-        assert "95% t interval" in p.caption and "E1-E2" in p.caption
+        assert "range (min to max) across the 2 replicates" in p.caption and "E1-E2" in p.caption
     titles = [ax.get_title() for ax in plots[0].figure.axes if ax.get_visible()]
-    assert titles == c.sectors + ["all sectors"]
-    # The line is the mean across replicates.
+    assert titles == [sector_label(s) for s in c.sectors] + ["All sectors"]
+    # The line is the mean across replicates of the percent effect.
     ax = plots[0].figure.axes[1]
     us_line = [line for line in ax.get_lines() if line.get_label() == "US"][0]
-    np.testing.assert_allclose(us_line.get_ydata(), c.arrays["export_value"][:, :, 1, 0].mean(axis=0))
+    base = np.stack([c.base_run(r).arrays["export_value"][:, 1, 0] for r in (1, 2)])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = (100 * c.arrays["export_value"][:, :, 1, 0] / base).mean(axis=0)
+    np.testing.assert_allclose(us_line.get_ydata(), expected)
     assert "no difference in any period" in [t.get_text() for t in plots[0].figure.axes[2].texts]
     titles = [ax.get_title() for ax in plots[2].figure.axes if ax.get_visible()]
-    assert titles == [f"{s}: entries" for s in c.sectors] + [f"{s}: exits" for s in c.sectors]
+    changed = [s for k, s in enumerate(c.sectors)
+               if np.any(c.arrays["entrants"][:, :, k]) or np.any(c.arrays["exiters"][:, :, k])]
+    assert titles == [f"{sector_label(s)}: {w}" for s in changed + ["all"] for w in ("entries", "exits")]
     ylabels = {ax.get_ylabel() for ax in plots[2].figure.axes if ax.get_ylabel()}
     assert ylabels == {"change in entries (firms)", "change in exits (firms)"}
 
@@ -800,10 +812,10 @@ def test_comparison_figures_have_titles_axes_units_legends_bands_and_events(comp
 def test_comparison_with_one_replicate_has_no_band_and_says_so(comparison_one):
     c = comparison_one
     assert c.replicates == 1 and np.isnan(c.effects["ci_low"]).all()
-    for p in ap.comparison_plots(c):
+    for p in ap.comparison_plots(c)[:4]:
         assert p.figure is not None
         assert not any(ax.collections for ax in p.figure.axes)
-        assert "one replicate, so no interval" in p.caption
+        assert "One replicate, so no band" in p.caption
     page = ar.build_page(c)
     assert "one replicate: no intervals" in page.subtitle
     table = [t for t in page.items if getattr(t, "title", "") == "Effects by sector"][0]
@@ -815,12 +827,12 @@ def test_comparison_report_embeds_every_figure(work, comparison_path, capsys):
 
     out = work / "report_cmp"
     assert main(["report", str(comparison_path), "-o", str(out), "--dpi", "50"]) == 0
-    assert ("4 figures: cmp_export_value, cmp_firms_serving, cmp_entries_exits, cmp_us_share"
+    assert ("5 figures: cmp_export_value, cmp_firms_serving, cmp_entries_exits, cmp_us_share, cmp_model_vs_data"
             in capsys.readouterr().out)
     text = (out / "report.html").read_text(encoding="utf-8")
     page = ar.build_page(load(comparison_path))
     drawn = [p for p in page.plots if p.figure is not None]
-    assert len(drawn) == 4 and text.count('src="data:image/png;base64,') == 4
+    assert len(drawn) == 5 and text.count('src="data:image/png;base64,') == 5
     for p in drawn:
         png = out / f"{p.name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
@@ -828,7 +840,7 @@ def test_comparison_report_embeds_every_figure(work, comparison_path, capsys):
     assert "tradeabm comparison: compare.h5" in text
     for heading in ("Comparison", "Effects by sector", "Scenario events that took effect", "Provenance"):
         assert f">{heading}</h2>" in text
-    assert "<th>agrifood</th>" in text and "<th>all</th>" in text and "us_share_change_pp" in text
+    assert "<th>Agri-food</th>" in text and "<th>All sectors</th>" in text and "us_share_change_pp" in text
     assert "percentage points" in text and "compare-runs/scenario-r02.h5" in text
     assert "<img src=\"http" not in text and "<script" not in text
 
@@ -886,3 +898,405 @@ def test_bad_comparison_files_are_clear_errors(work, comparison_path):
     us = [p for p in page.plots if p.name == "cmp_us_share"][0]
     assert us.figure is None and "linked run files" in us.caption
     assert any("4 of 4 linked run files are missing" in n and "compare-runs" in n for n in page.notes)
+
+
+# ---------------------------------------------------------------------------
+# Figures a reader can trust: labels, units, palette, layout, data
+# ---------------------------------------------------------------------------
+
+from matplotlib.colors import to_hex  # noqa: E402
+
+from analysis import facts as af  # noqa: E402
+from analysis import labels as al  # noqa: E402
+from analysis import palette as apal  # noqa: E402
+from analysis import units as au  # noqa: E402
+
+PRECISE_EVENTS = """
+events:
+  - at: 2024Q3
+    destination: US
+    sector: steel_aluminum
+    tariff: 0.025
+  - at: 2025Q1
+    destination: CN
+    tariff: 0.035
+"""
+
+
+def test_labels_are_human_with_a_fallback():
+    assert al.sector_label("machinery_tech") == "Machinery & tech"
+    assert al.sector_label("steel_aluminum") == "Steel & aluminum"
+    assert al.sector_label("new_sector") == "New sector"  # unknown: humanised
+    assert al.destination_label("CN") == "China" and al.destination_label("EU") == "EU"
+    assert al.regime_label("cusma") == "CUSMA" and al.regime_label("trade_war") == "Trade war"
+    assert al.market_set_label("US+CN") == "US + China" and al.market_set_label("ROW") == "Rest of world only"
+    assert al.outcome_label("exporters_CN") == "Exporters to China"
+    assert al.outcome_label("mystery_stat") == "Mystery stat"
+    assert al.parameter_label("destinations.US.regimes.tariffs.tariff") == ("US tariff, Tariffs regime", "fraction")
+    assert al.parameter_label("some.new.path") == ("some.new.path", "")
+
+
+def test_percentages_and_numbers_keep_their_digits():
+    assert [al.percent_text(v) for v in (0.025, 0.035, 0.25, 1 / 3, 0, -0.001, 1.0)] == [
+        "2.5%", "3.5%", "25%", "33.33%", "0%", "-0.1%", "100%"]
+    texts = [al.number_text(v) for v in (1234567.8, 123.4, 13.2, 3.3, 0.0000123, -4450.0, math.nan)]
+    assert texts == ["1,234,568", "123", "13.2", "3.3", "0.0000123", "-4,450", "–"]
+    assert not any("e" in t for t in texts)
+
+
+def test_event_legends_keep_their_precision(work):
+    (work / "precise.yaml").write_text(open(SMALL).read() + PRECISE_EVENTS)
+    tradeabm("run", str(work / "precise.yaml"), "-o", str(work / "precise.h5"), "-q", "--threads", "2")
+    legend = legend_texts(ap.environment(load(work / "precise.h5")).figure)
+    assert "E1 US 2024Q3: tariff 2.5% on Steel & aluminum" in legend
+    assert "E2 China 2025Q1: tariff 3.5%" in legend
+
+
+def test_one_colour_blind_safe_palette_with_a_colour_per_destination(events, comparison):
+    allowed = {to_hex(c) for c in apal.SERIES} | {to_hex(c) for c in ("0.35", "0.2", "white")}
+    for p in ap.run_plots(events):
+        if p.figure is None:
+            continue
+        for ax in p.figure.axes:
+            for line in ax.get_lines():
+                assert to_hex(line.get_color()) in allowed, (p.name, line.get_label(), line.get_color())
+    us, cn = to_hex(apal.BLUE), to_hex(apal.VERMILLION)
+    lines = ap.productivity(events).figure.axes[0].get_lines()
+    assert [to_hex(line.get_color()) for line in lines] == [us, cn]
+    lines = ap.comparison_plots(comparison)[1].figure.axes[0].get_lines()
+    colours = {line.get_label(): to_hex(line.get_color()) for line in lines}
+    assert colours["US"] == us and colours["China"] == cn
+
+
+def tariff_lines(ax):
+    return [line for line in ax.get_lines() if line.get_linestyle() != ":"]
+
+
+def test_environment_draws_one_line_per_group_of_sectors_with_the_same_tariff(work, events):
+    p = ap.environment(events)
+    tariff = events.arrays["tariff"]
+    for j, d in enumerate(events.destinations):
+        ax = p.figure.axes[len(events.destinations) + j]  # second row: tariffs
+        paths = {tuple(tariff[:, i, j]) for i in range(len(events.sectors))}
+        assert len(tariff_lines(ax)) == len(paths), d
+    # Every sector facing the same tariff: one line, named so, and said in the caption.
+    path = copy_file(work, "events.h5", "flat_tariffs.h5")
+    with h5py.File(path, "r+") as f:
+        data = f["environment/tariff"][()]
+        data[:, :, 1] = 0.0
+        f["environment/tariff"][...] = data
+    flat = ap.environment(load(path))
+    ax = flat.figure.axes[3]
+    assert [line.get_label() for line in tariff_lines(ax)] == ["all sectors"]
+    assert "one line for all sectors: China" in flat.caption
+    assert ax.get_ylabel() == "ad-valorem tariff (percent)"
+
+
+def test_size_distribution_is_a_step_function_in_c_dollars(plain):
+    p = ap.size_distribution(plain)
+    ax = p.figure.axes[0]
+    for line in ax.get_lines():
+        assert line.get_drawstyle() == "steps-pre"
+        assert line.get_ydata()[0] == pytest.approx(100.0)
+    assert "C$ million per quarter" in ax.get_xlabel() and "C$" in p.caption
+
+
+def test_policy_cutoffs_over_regimes_are_categories_not_lines(work, plain):
+    path = copy_file(work, "plain.h5", "policy_categories.h5")
+    S, D, J = len(plain.sectors), len(plain.destinations), 9
+    entry = np.linspace(0.5, 1.5, S * J * D).reshape(S, J * D)
+    with h5py.File(path, "r+") as f:
+        f.create_dataset("policy/entry_cutoff", data=entry).attrs["units"] = "log productivity"
+        f.create_dataset("policy/exit_cutoff", data=entry - 0.3)
+    p = ap.policy_cutoffs(load(path))
+    shown = [ax for ax in p.figure.axes if ax.get_visible()]
+    for ax in shown:
+        assert all(line.get_linestyle() == "None" for line in ax.get_lines())  # markers only
+        assert ax.collections  # the hysteresis bars
+        assert "category" in ax.get_xlabel()
+    assert "hysteresis band (exit to entry cut-off)" in legend_texts(p.figure)
+
+
+def test_comparison_entries_and_exits_are_laid_out_sector_by_sector(comparison):
+    c = comparison
+    p = ap.comparison_entries_exits(c)
+    axes = p.figure.axes
+    changed = [k for k in range(len(c.sectors))
+               if np.any(c.arrays["entrants"][:, :, k]) or np.any(c.arrays["exiters"][:, :, k])]
+    rows = len(changed) + 1
+    assert len(axes) == 2 * rows and all(ax.get_visible() for ax in axes)  # no blank panels
+    for r in range(rows):
+        left, right = axes[2 * r], axes[2 * r + 1]
+        assert left.get_title().endswith(": entries") and right.get_title().endswith(": exits")
+        assert left.get_title().split(":")[0] == right.get_title().split(":")[0]
+        assert left.get_ylim() == right.get_ylim()
+    unchanged = [al.sector_label(s) for k, s in enumerate(c.sectors) if k not in changed]
+    for name in unchanged:
+        assert name in p.caption
+
+
+def test_money_scale_sets_2024_exports_to_the_data(work, plain):
+    scale = au.run_money_scale(plain)
+    targets = {f.destination: f.value for f in af.load_facts() if f.measure == "export_value" and f.year == 2024}
+    model = plain.arrays["export_value"][:4].sum()  # 2024Q1-2024Q4
+    expected = targets["US"] + targets["CN"]
+    assert scale.unit == "C$ billion" and scale.period == "quarter"
+    assert scale.factor * model == pytest.approx(expected, rel=1e-12)  # one division and one product
+    assert f"C${expected:,.1f}bn" in scale.note
+    late = au.money_scale([plain.arrays["export_value"][1:]], plain.periods[1:], 4, plain.destinations)
+    assert late.unit == "model units" and "do not cover all of 2024" in late.note
+    other = au.money_scale([plain.arrays["export_value"]], plain.periods, 4, ["US", "XX"])
+    assert other.unit == "model units" and "XX" in other.note
+    page = ar.build_page(plain)
+    headline = page.items[0].html
+    assert "C$ billion" in headline and "percent" in headline
+    assert "model money" not in headline and "fraction" not in headline
+    page = ar.build_page(plain, au.model_units("--money model"))
+    assert "model units" in page.items[0].html and "--money model" in page.units
+    from analysis.__main__ import main
+
+    assert main(["report", str(work / "plain.h5"), "-o", str(work / "report_model_units"), "--dpi", "30",
+                 "--money", "model"]) == 0
+    assert "Money: Money in model units" in (work / "report_model_units" / "report.html").read_text()
+
+
+def test_facts_file_is_complete_and_checked(tmp_path):
+    facts = af.load_facts()
+    assert facts and len({f.id for f in facts}) == len(facts)
+    for f in facts:
+        assert f.source and f.tag in af.TAGS and f.unit
+    money = {f.destination: f.value for f in facts if f.measure == "export_value" and f.year == 2024}
+    # The destination figures are derived from the total: they add up to it.
+    assert money["US"] + money["CN"] + money["ROW"] == pytest.approx(money["all"], abs=0.05)
+    assert money["US"] == pytest.approx(0.759 * money["all"], abs=0.05)
+    good = ("facts:\n  - {id: a, measure: share, destination: US, sector: all, year: 2024, value: 75.9, "
+            "unit: percent, date: '2024', source: s, tag: P}\n")
+    path = tmp_path / "facts.yaml"
+    for text, message in ((good.replace("tag: P", "tag: Q"), r"facts\[0\] \(a\): tag: found 'Q'"),
+                          (good.replace(", tag: P", ""), r"facts\[0\] \(a\): missing key `tag`"),
+                          (good.replace("share", "level"), r"facts\[0\] \(a\): measure: found 'level'"),
+                          (good + good[7:], r"facts\[1\] \(a\): id: 'a' used twice"),
+                          (good.replace("measure: share", "measure: growth"), r"facts\[0\] \(a\): measure growth needs `base_year`"),
+                          ("facts: 3\n", r"expected a top-level key `facts` holding a list")):
+        path.write_text(text)
+        with pytest.raises(AnalysisError, match=re.escape(str(path)) + ": " + message):
+            af.load_facts(str(path))
+    path.write_text(good)
+    assert af.load_facts(str(path))[0].value == 75.9
+
+
+def test_model_vs_data_shows_the_facts_beside_the_model(plain):
+    p = ap.run_model_vs_data(plain)
+    share_ax, growth_ax = p.figure.axes[:2]
+    facts = {f.id: f for f in af.load_facts()}
+    ev = plain.arrays["export_value"].astype(float)
+    data = [line for line in share_ax.get_lines() if line.get_marker() == "D"]
+    model = [line for line in share_ax.get_lines() if line.get_marker() == "o"]
+    assert [float(line.get_ydata()[0]) for line in data] == [facts["us_share_2024"].value,
+                                                             facts["us_share_2025"].value]
+    us_share_2024 = 100 * ev[:4, :, 0].sum() / ev[:4].sum()
+    assert float(model[0].get_ydata()[0]) == pytest.approx(us_share_2024, rel=1e-12)
+    ticks = [t.get_text() for t in growth_ax.get_xticklabels()]
+    assert "Steel exports\n2025 vs 2024" in ticks and not any(t.startswith("Autos") for t in ticks)  # no autos sector
+    growth_us = 100 * (ev[4:8, :, 0].sum() / ev[:4, :, 0].sum() - 1)
+    first = [line for line in growth_ax.get_lines() if line.get_marker() == "o"][0]
+    assert float(first.get_ydata()[0]) == pytest.approx(growth_us, rel=1e-12)
+    notes = [t.get_text() for t in growth_ax.texts]
+    assert "-5.8% [P/N]" in notes and "-31% [N]" in notes
+    assert "data [source tag]" in legend_texts(p.figure) and "Statistics Canada" in p.caption
+
+
+def test_comparison_model_vs_data_has_base_and_scenario(comparison):
+    p = ap.comparison_plots(comparison)[-1]
+    assert p.name == "cmp_model_vs_data"
+    legend = legend_texts(p.figure)
+    assert legend[:3] == ["model: base", "model: scenario", "data [source tag]"]
+    assert "model: range across replicates" in legend
+
+
+def sweep_copy(work, name, change):
+    path = copy_file(work / "sweep", "sweep.h5", name)  # beside the runs: links resolve
+    with h5py.File(path, "r+") as f:
+        change(f)
+    return load(path)
+
+
+def run_values(sw, outcome):
+    """Per point, the outcome of each replicate read from its run file (as
+    the sweep_path fixture computes it)."""
+    out = []
+    for point in sw.summary["point"]:
+        values = []
+        for _, row in sw.design[sw.design["point"] == point].iterrows():
+            with h5py.File(sw.run_path(row), "r") as f:
+                if outcome == "non_us_share":
+                    values.append(float(f["series/non_us_share"][-1]))
+                else:
+                    values.append(float(f["series/firms_serving"][-1, :, 0].sum()))
+        out.append(np.array(values))
+    return out
+
+
+def test_sweep_with_few_replicates_shows_the_replicates(sweep_path):
+    sw = load(sweep_path)
+    for outcome in ("non_us_share", "exporters_us"):
+        mean, lo, hi, what, reps = ap.sweep_band(sw, outcome)
+        assert what.startswith("replicates (2 per point)")
+        truth = run_values(sw, outcome)
+        # Two values are mean -/+ sd / sqrt(2): exact up to a few roundings (relative 1e-12 is ample).
+        np.testing.assert_allclose(lo, [v.min() for v in truth], rtol=1e-12)
+        np.testing.assert_allclose(hi, [v.max() for v in truth], rtol=1e-12)
+    rc = ap.response_curves(sw)
+    assert not any(isinstance(c, matplotlib.collections.PolyCollection) for ax in rc.figure.axes
+                   for c in ax.collections)  # no t bands
+    assert "replicates (2 per point): values and range" in legend_texts(rc.figure)
+
+
+def test_sweep_reads_per_run_outcomes_when_the_index_stores_them(work, sweep_path):
+    truth = run_values(load(sweep_path), "non_us_share")
+    sw = sweep_copy(work, "sweep_per_run.h5",
+                    lambda f: f["design"].create_dataset("non_us_share", data=np.concatenate(truth)))
+    for mine, theirs in zip(ap.sweep_replicates(sw, "non_us_share"), truth):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_sweep_t_bands_from_five_replicates_clipped_to_feasible_values(work, sweep_path):
+    def five(f):
+        for outcome in ("non_us_share", "exporters_us"):
+            g = f["summary"][outcome]
+            g.create_dataset("n", data=np.full(4, 5, dtype=np.int32))
+        f["summary/non_us_share/ci_high"][...] = 1.3  # above 100%
+        f["summary/exporters_us/ci_low"][...] = -50.0  # negative firms
+
+    sw = sweep_copy(work, "sweep_five.h5", five)
+    rc = ap.response_curves(sw)
+    assert any("95% t interval" in t for t in legend_texts(rc.figure))
+    rows = {ax.get_ylabel(): ax for ax in rc.figure.axes}
+    for label, low, high in (("Non-US share of export value (percent)", 0, 100), ("Exporters to US (firms)", 0, None)):
+        bands = [c for c in rows[label].collections if isinstance(c, matplotlib.collections.PolyCollection)]
+        assert bands
+        for band in bands:
+            y = np.concatenate([path.vertices[:, 1] for path in band.get_paths()])
+            assert y.min() >= low and (high is None or y.max() <= high)
+
+    def three(f):
+        for outcome in ("non_us_share", "exporters_us"):
+            f["summary"][outcome].create_dataset("n", data=np.full(4, 3, dtype=np.int32))
+
+    few = sweep_copy(work, "sweep_three.h5", three)
+    assert ap.sweep_band(few, "non_us_share")[3] is None
+    assert "No spread across replicates drawn" in ap.response_curves(few).caption
+
+
+def test_heat_maps_share_one_colour_scale_per_outcome(tmp_path):
+    """A 2 x 2 x 3 grid (no run files: money stays in model units)."""
+    path = tmp_path / "grid3.h5"
+    grid = [(a, b, c) for a in (1.0, 2.0) for b in (0.1, 0.2) for c in (0.0, 0.5, 1.0)]
+    with h5py.File(path, "w") as f:
+        f.attrs.update({"kind": "sweep", "program": "tradeabm", "format_version": np.int32(1)})
+        f["design/point"] = np.repeat(np.arange(len(grid)), 2).astype(np.int32)
+        f["design/replicate"] = np.tile([0, 1], len(grid)).astype(np.int32)
+        for k, name in enumerate(("destinations.US.market.sunk_cost", "interactions.spillover",
+                                  "interactions.crowding")):
+            f[f"summary/points/{name}"] = np.array([g[k] for g in grid])
+        mean = 100 + np.arange(len(grid), dtype=float) * 10
+        f["summary/exporters_US/mean"] = mean
+        f["summary/exporters_US/sd"] = np.full(len(grid), 2.0)
+        f["summary/exporters_US/n"] = np.full(len(grid), 2, dtype=np.int32)
+        f["summary/exporters_US"].attrs["units"] = "firms"
+    sw = load(path)
+    hm = ap.heat_maps(sw)
+    images = [ax.images[0] for ax in hm.figure.axes if ax.images]
+    facets = sw.summary[sw.parameters[2]].nunique()
+    assert facets in (2, 3) and len(images) == facets  # one panel per value of the third parameter
+    assert len({im.get_clim() for im in images}) == 1
+    low, high = images[0].get_clim()
+    half = 2.0 / math.sqrt(2)  # replicate spread of every point
+    assert low == pytest.approx(mean.min() - half) and high == pytest.approx(mean.max() + half)
+    assert "one scale per outcome" in hm.caption and "shared by its panels" in hm.caption
+    assert "model units" in hm.caption
+
+
+def test_sweep_page_wraps_its_table_and_keeps_the_yaml_line_breaks(work, sweep_path):
+    text = "# a sweep\nbase: small.yaml\nreplicates: 2\n"
+    sw = sweep_copy(work, "sweep_text.h5", lambda f: f.attrs.__setitem__("sweep_text", text))
+    page = ar.build_page(sw)
+    out = ar.render_html(page, {p.name: b"" for p in page.plots})
+    summary = out[out.index(">Summary by design point</h2>"):]
+    assert summary.split("</h2>\n", 1)[1].startswith('<div class="table-wrap"><table>')
+    assert f"<pre>{html.escape(text)}</pre>" in out
+    assert "US sunk entry cost (model units)" in summary and "Non-US share of export value (percent)" in summary
+
+
+# A script added to a copy of a report page (the pages themselves hold no
+# scripts): after load it writes the page's width, its scroll width, each
+# image's decoded size and every element that reaches past the right edge
+# (outside scroll containers) into the DOM, which --dump-dom prints.
+LAYOUT_PROBE = """<script>
+window.addEventListener("load", function () {
+  var root = document.documentElement, width = root.clientWidth;
+  var images = Array.prototype.map.call(document.images, function (img) {
+    var r = img.getBoundingClientRect();
+    return {file: img.getAttribute("data-file"), complete: img.complete, naturalWidth: img.naturalWidth,
+            naturalHeight: img.naturalHeight, right: r.right};
+  });
+  var wide = [];
+  Array.prototype.forEach.call(document.body.querySelectorAll("*"), function (e) {
+    var inside = e.parentElement && e.parentElement.closest(".table-wrap, pre");
+    if (!inside && e.getBoundingClientRect().right > width + 0.5) {
+      wide.push(e.tagName.toLowerCase() + (e.className ? "." + e.className : ""));
+    }
+  });
+  var out = document.createElement("pre");
+  out.id = "layout-probe";
+  out.textContent = JSON.stringify({clientWidth: width, scrollWidth: root.scrollWidth, images: images,
+                                    wide: wide, title: document.title});
+  document.body.appendChild(out);
+});
+</script>"""
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--disable-sync")
+
+
+def chromium():
+    path = shutil.which("chromium") or ("/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None)
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is not installed; runs/setup.sh installs it and CI must run the page test")
+        pytest.skip("chromium is not installed (apt-get install chromium): report pages not rendered")
+    return path
+
+
+def page_layout(browser, page, width, profile):
+    """Render `page` (report.html) with the probe in headless chromium at
+    `width` pixels and return the probe's measurements."""
+    probe = page.with_name("probe.html")
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", LAYOUT_PROBE + "</body>"),
+                     encoding="utf-8")
+    proc = subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={width},1200",
+                           "--virtual-time-budget=10000", "--dump-dom", probe.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found = re.search(r'<pre id="layout-probe">(.*?)</pre>', proc.stdout, re.S)
+    assert found, f"the page did not load in chromium: {proc.stdout[:500]} {proc.stderr[-1000:]}"
+    import json
+
+    return json.loads(html.unescape(found.group(1)))
+
+
+def test_report_pages_render_in_chromium(work, panel, sweep_path, comparison_path, tmp_path):
+    browser = chromium()
+    pages = {"run": ar.report(panel, work / "browser_run", dpi=60),
+             "sweep": ar.report(load(sweep_path), work / "browser_sweep", dpi=60),
+             "comparison": ar.report(load(comparison_path), work / "browser_cmp", dpi=60)}
+    for kind, (path, page) in pages.items():
+        drawn = [p.name + ".png" for p in page.plots if p.figure is not None]
+        for width in (1280, 800):
+            got = page_layout(browser, pathlib.Path(path), width, tmp_path / f"profile-{kind}-{width}")
+            assert got["title"] == page.title
+            assert [img["file"] for img in got["images"]] == drawn, kind
+            for img in got["images"]:
+                assert img["complete"] and img["naturalWidth"] > 0 and img["naturalHeight"] > 0, (kind, img)
+                assert img["right"] <= got["clientWidth"] + 0.5, (kind, width, img)
+            assert got["scrollWidth"] <= got["clientWidth"], (kind, width, got["wide"][:10])
+            assert got["wide"] == [], (kind, width)
