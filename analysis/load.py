@@ -14,6 +14,7 @@ import re
 import h5py
 import numpy as np
 import pandas as pd
+import yaml
 
 # The format version this reader understands (TM_FORMAT_VERSION in
 # src/io/output.h).
@@ -101,174 +102,38 @@ def _read_file(path, read):
 # Canonical parameter text
 # ---------------------------------------------------------------------------
 
-_INT_RE = re.compile(r"^[-+]?\d+$")
-_FLOAT_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+class _ParameterLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with the YAML 1.2 core schema's plain scalars,
+    which is how the C side (libyaml plus its own scalar rules) reads them.
+    PyYAML resolves YAML 1.1: `1e-07` and `1e+01` (the canonical text's
+    shortest round-trip doubles) would load as text, since its floats need
+    a dot, and `no`, `on`, `off` (a destination named NO, say) as booleans."""
 
 
-def _scalar(text):
-    """A YAML scalar of the canonical form: integers, shortest-round-trip
-    doubles (including nan and inf), booleans, double-quoted text with
-    backslash escapes, and plain names."""
-    t = text.strip()
-    if t.startswith('"'):
-        if len(t) < 2 or not t.endswith('"'):
-            raise ValueError(f"unterminated quoted text {t!r}")
-        out, i, body = [], 0, t[1:-1]
-        while i < len(body):
-            c = body[i]
-            if c == "\\" and i + 1 < len(body):
-                nxt = body[i + 1]
-                out.append({"n": "\n", "t": "\t"}.get(nxt, nxt))
-                i += 2
-            else:
-                out.append(c)
-                i += 1
-        return "".join(out)
-    if t.startswith("'") and t.endswith("'") and len(t) >= 2:
-        return t[1:-1].replace("''", "'")
-    if t in ("true", "True"):
-        return True
-    if t in ("false", "False"):
-        return False
-    if t in ("null", "~", ""):
-        return None
-    if _INT_RE.match(t):
-        return int(t)
-    if _FLOAT_RE.match(t):
-        return float(t)
-    low = t.lower().lstrip("+")
-    if low in ("nan", ".nan"):
-        return math.nan
-    if low in ("inf", ".inf", "infinity"):
-        return math.inf
-    if low in ("-inf", "-.inf", "-infinity"):
-        return -math.inf
-    return t
-
-
-def _flow(text):
-    """A flow list `[a, b, [c, d]]` of scalars (nesting allowed)."""
-    pos = 0
-
-    def parse():
-        nonlocal pos
-        assert text[pos] == "["
-        pos += 1
-        items, buf = [], ""
-        while pos < len(text):
-            c = text[pos]
-            if c == "[":
-                items.append(parse())
-                buf = None
-                continue
-            if c in ",]":
-                if buf is not None and buf.strip():
-                    items.append(_scalar(buf))
-                buf = ""
-                pos += 1
-                if c == "]":
-                    return items
-                continue
-            if buf is None:
-                buf = ""
-            buf += c
-            pos += 1
-        raise ValueError(f"unterminated flow list {text!r}")
-
-    value = parse()
-    if text[pos:].strip():
-        raise ValueError(f"text after a flow list: {text!r}")
-    return value
-
-
-def _value(text):
-    t = text.strip()
-    return _flow(t) if t.startswith("[") else _scalar(t)
-
-
-def _split_key(content):
-    """`key: value` -> (key, value text or None). Keys never contain ': '."""
-    if content.endswith(":"):
-        return content[:-1].strip(), None
-    k, sep, v = content.partition(": ")
-    if not sep:
-        raise ValueError(f"expected `key: value`, found {content!r}")
-    return k.strip(), v
+_ParameterLoader.yaml_implicit_resolvers = {}
+for _tag, _pattern, _first in (
+        ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+        ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
+        ("tag:yaml.org,2002:int", r"^[-+]?[0-9]+$", list("-+0123456789")),
+        # Doubles as C prints them: exponent with or without a dot, and
+        # nan/inf in C's and YAML's spellings.
+        ("tag:yaml.org,2002:float",
+         r"^(?:[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+         r"|[-+]?\.?(?:inf|Inf|INF)|\.?(?:nan|NaN|NAN))$", list("-+0123456789.iInN"))):
+    _ParameterLoader.add_implicit_resolver(_tag, re.compile(_pattern), _first)
 
 
 def parse_parameters(text):
-    """Parse the canonical parameter text written by the C side
-    (src/params/params.c canonical_text) into nested dicts and lists.
-
-    The subset: maps by indentation, `key: value` scalars, `- [a, b]` flow
-    list items, and list items that are maps (`- at: 2025Q1` followed by
-    their other keys indented two more spaces)."""
-    lines = []
-    for number, raw in enumerate(text.splitlines(), 1):
-        stripped = raw.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        indent = len(raw) - len(raw.lstrip(" "))
-        lines.append((indent, stripped, number))
-
-    pos = 0
-
-    def block(indent):
-        nonlocal pos
-        if pos >= len(lines):
-            return None
-        if lines[pos][1].startswith("- ") or lines[pos][1] == "-":
-            return sequence(indent)
-        return mapping(indent)
-
-    def mapping(indent, into=None):
-        nonlocal pos
-        out = {} if into is None else into
-        while pos < len(lines):
-            ind, content, number = lines[pos]
-            if ind < indent:
-                break
-            if ind > indent or content.startswith("- "):
-                raise ValueError(f"line {number}: unexpected indentation")
-            key, rest = _split_key(content)
-            pos += 1
-            if rest is None:
-                if pos < len(lines) and lines[pos][0] > ind:
-                    out[key] = block(lines[pos][0])
-                elif pos < len(lines) and lines[pos][0] == ind and lines[pos][1].startswith("- "):
-                    out[key] = sequence(ind)
-                else:
-                    out[key] = {}
-            else:
-                out[key] = _value(rest)
-        return out
-
-    def sequence(indent):
-        nonlocal pos
-        out = []
-        while pos < len(lines):
-            ind, content, number = lines[pos]
-            if ind != indent or not content.startswith("-"):
-                break
-            item = content[1:].strip()
-            if item.startswith("[") or ": " not in item and not item.endswith(":"):
-                out.append(_value(item))
-                pos += 1
-                continue
-            # A map item: its first key sits after "- ", the rest two
-            # columns further in than the dash.
-            inner = indent + 2
-            lines[pos] = (inner, item, number)
-            out.append(mapping(inner))
-        return out
-
+    """The canonical parameter text written by the C side
+    (src/params/params.c canonical_text) as nested dicts and lists, read by
+    PyYAML with the scalar rules of `_ParameterLoader`. Raises ValueError
+    for text that is not YAML."""
     try:
-        result = block(lines[0][0]) if lines else {}
-    except (ValueError, AssertionError, IndexError) as exc:
+        result = yaml.load(text, Loader=_ParameterLoader)
+    except yaml.YAMLError as exc:
         raise ValueError(f"canonical parameters: {exc}") from None
-    if pos != len(lines):
-        raise ValueError(f"canonical parameters: cannot parse line {lines[pos][2]}")
-    return result if result is not None else {}
+    return {} if result is None else result
 
 
 # ---------------------------------------------------------------------------

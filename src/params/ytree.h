@@ -1,6 +1,24 @@
 /* ytree: a small YAML document tree with exact source positions, built on
  * libyaml's event parser. Owns parsing, `extends:` merging and `--set` edits;
- * the parameter module interprets the tree. */
+ * the parameter module interprets the tree.
+ *
+ * Why not libyaml's document API (yaml_parser_load, yaml_document_t)? Its
+ * nodes keep start_mark and end_mark, and syntax errors carry the same
+ * problem_mark, but it loses three things the loader reports at their
+ * place. Measured with libyaml 0.2.5 on
+ *     a: &p 4        (line 1)
+ *     b: *p          (line 2)
+ *     c: !!str 5     (line 3)
+ *     d: 5           (line 4)
+ * (1) anchors: yaml_node_t has no anchor, so `&p` at 1:4 leaves no trace
+ *     (an anchor never aliased cannot be refused at all);
+ * (2) aliases: b's value is node #3 again, a's scalar at 1:4, so the alias
+ *     `*p` at 2:4 has no position of its own (tests/data/bad/syntax_alias.yaml
+ *     is refused today at its anchor, 5:12);
+ * (3) explicit tags: `!!str 5` and plain `5` both come back tagged
+ *     tag:yaml.org,2002:str, so the `!!str` at 3:4 cannot be refused.
+ * Key marks, duplicate keys, scalar styles and syntax-error marks would
+ * survive; the three losses above decide it. */
 #ifndef TM_YTREE_H
 #define TM_YTREE_H
 

@@ -8,8 +8,7 @@ import subprocess
 import h5py
 import numpy as np
 
-SOURCE_DIR = pathlib.Path(os.environ.get("TRADEABM_SOURCE_DIR", pathlib.Path(__file__).resolve().parents[2]))
-BINARY = os.path.abspath(os.environ.get("TRADEABM", str(SOURCE_DIR / "build" / "tradeabm")))
+from helpers import BINARY, SOURCE_DIR  # noqa: F401  (the sweep tests import BINARY from here)
 
 # A few thousand firms and a short burn-in: each run takes a few hundredths
 # of a second, so whole sweeps stay well inside the test budget.

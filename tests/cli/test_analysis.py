@@ -17,19 +17,16 @@ import matplotlib.collections
 import numpy as np
 import pytest
 
-SOURCE = os.environ.get("TRADEABM_SOURCE_DIR", os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))))
-sys.path.insert(0, SOURCE)
+from helpers import BASELINE, DATA, PARAMS, SMALL, SOURCE_DIR, check_parameters, leaves, write
+from helpers import run as tradeabm
 
-import analysis  # noqa: E402
+import analysis  # noqa: E402  (helpers puts the source tree on sys.path)
 from analysis import AnalysisError, load, parse_parameters  # noqa: E402
 from analysis import plots as ap  # noqa: E402
 from analysis import report as ar  # noqa: E402
 from analysis.labels import sector_label  # noqa: E402
 from analysis.load import SECTOR_DEST_SERIES, SET_MASK, mean_interval  # noqa: E402
 
-BINARY = os.environ.get("TRADEABM", os.path.join(SOURCE, "build", "tradeabm"))
-SMALL = os.path.join(SOURCE, "tests", "data", "analysis_small.yaml")
 QUARTER = re.compile(r"^\d{4}Q[1-4]$")
 
 EVENTS = """
@@ -51,23 +48,13 @@ events:
 """
 
 
-def tradeabm(*args):
-    proc = subprocess.run([BINARY, *args], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    return proc
-
-
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
-    if not os.access(BINARY, os.X_OK):
-        pytest.skip(f"no tradeabm binary at {BINARY} (set TRADEABM)")
     d = tmp_path_factory.mktemp("analysis")
-    with open(SMALL) as f:
-        text = f.read()
-    (d / "events.yaml").write_text(text + EVENTS)
-    tradeabm("run", SMALL, "-o", str(d / "plain.h5"), "-q", "--threads", "2")
-    tradeabm("run", SMALL, "-o", str(d / "panel.h5"), "-q", "--panel", "--threads", "2")
-    tradeabm("run", str(d / "events.yaml"), "-o", str(d / "events.h5"), "-q", "--threads", "2")
+    write(d, "events.yaml", SMALL.read_text() + EVENTS)
+    tradeabm("run", SMALL, "-o", d / "plain.h5", "-q", "--threads", "2")
+    tradeabm("run", SMALL, "-o", d / "panel.h5", "-q", "--panel", "--threads", "2")
+    tradeabm("run", d / "events.yaml", "-o", d / "events.h5", "-q", "--threads", "2")
     return d
 
 
@@ -137,19 +124,35 @@ def test_parameters_round_trip_the_stored_text(work, events):
         assert got == (value.item() if isinstance(value, np.generic) else value), key
 
 
-def test_parameters_match_python_yaml_where_installed(plain):
-    yaml = pytest.importorskip("yaml")
-    number = re.compile(r"^[-+]?\d+(\.\d*)?[eE][-+]?\d+$")
+def test_parameters_are_read_as_yaml_with_exponents_as_numbers(plain):
+    """PyYAML's own safe loader (YAML 1.1) reads 1e-07 as text; the
+    parameter loader reads it as the number the C side wrote."""
+    import yaml
+    assert "tolerance: 1e-07" in plain.parameters_text
+    assert yaml.safe_load(plain.parameters_text)["decision"]["tolerance"] == "1e-07"
+    assert plain.parameters["decision"]["tolerance"] == 1e-07
+    assert parse_parameters("a: 1e+01\nb: NO\nc: on\n") == {"a": 10.0, "b": "NO", "c": "on"}
 
-    def numbers(node):
-        # PyYAML (YAML 1.1) reads 1e-07 or 1e+01 (no dot) as text.
-        if isinstance(node, dict):
-            return {k: numbers(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [numbers(v) for v in node]
-        return float(node) if isinstance(node, str) and number.match(node) else node
 
-    assert numbers(yaml.safe_load(plain.parameters_text)) == plain.parameters
+def canonical_files():
+    paths = [BASELINE, *sorted(PARAMS.glob("scenarios/*.yaml")), *sorted(PARAMS.glob("replications/*.yaml")),
+             PARAMS / "calibration" / "canada_fitted.yaml", *sorted(DATA.glob("*.yaml"))]
+    return [p for p in paths if p.exists()]
+
+
+@pytest.mark.parametrize("path", canonical_files(), ids=lambda p: str(p.relative_to(SOURCE_DIR)))
+def test_parameters_round_trip_through_the_c_side(path, tmp_path):
+    """Every canonical text of the repository's parameter files, read by
+    analysis.parse_parameters and written back as YAML, resolves in the C
+    side to the same canonical text (so the same values), and no number
+    was read as text."""
+    import yaml
+    canonical, parameters = check_parameters(path)
+    numeric_text = [(k, v) for k, v in leaves(parameters)
+                    if isinstance(v, str) and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", v)]
+    assert numeric_text == []
+    again = write(tmp_path, "again.yaml", yaml.safe_dump(parameters, sort_keys=False))
+    assert check_parameters(again)[0] == canonical
 
 
 # ---------------------------------------------------------------------------
@@ -371,11 +374,8 @@ def test_size_distribution_from_a_histogram_matches_the_panel(work, panel):
 
 def test_dynamic_run_policy_is_loaded_drawn_and_in_the_digest(work):
     path = work / "dynamic.h5"
-    proc = subprocess.run([BINARY, "run", SMALL, "-o", str(path), "-q", "--set", "run.model=dynamic",
-                           "--set", "run.periods=4", "--set", "productivity.grid=11", "--set", "run.burn_in=4"],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.skip(f"the dynamic model did not run: {proc.stderr.strip()}")
+    tradeabm("run", SMALL, "-o", path, "-q", "--set", "run.model=dynamic", "--set", "run.periods=4",
+             "--set", "productivity.grid=11", "--set", "run.burn_in=4")
     run = load(path)
     S, D = len(run.sectors), len(run.destinations)
     J = int(np.prod([len(run.regime_names[d]) for d in run.destinations]))
@@ -446,7 +446,7 @@ def test_report_command_line(work, capsys, sweep_path):
     # The module runs as a program (on a sweep index: two figures, quick).
     out = work / "report_cli"
     proc = subprocess.run([sys.executable, "-m", "analysis", "report", str(sweep_path), "-o", str(out),
-                           "--dpi", "40"], cwd=SOURCE, capture_output=True, text=True)
+                           "--dpi", "40"], cwd=SOURCE_DIR, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "2 figures: response_curves, heat_maps" in proc.stdout
     assert (out / "report.html").exists() and (out / "heat_maps.png").exists()
@@ -638,10 +638,7 @@ def test_sweep_index_written_by_the_binary(work):
         f"base: {SMALL}\nseed: 3\nreplicates: 2\nfixed:\n  run.periods: 3\n  run.burn_in: 4\n"
         "design:\n  grid:\n    interactions.spillover: [0, 0.5]\n    sectors.agrifood.markets.CN.demand: [0.3, 0.6]\n"
         "summary:\n  outcomes: [non_us_share, exporters_CN]\n")
-    proc = subprocess.run([BINARY, "sweep", str(d / "grid.yaml"), "-o", str(d / "out"), "-q"],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.skip(f"tradeabm sweep did not run: {proc.stderr.strip()}")
+    tradeabm("sweep", d / "grid.yaml", "-o", d / "out", "-q")
     sw = load(d / "out" / "sweep.h5")
     assert sw.parameters == ["interactions.spillover", "sectors.agrifood.markets.CN.demand"]
     assert sw.outcomes == ["exporters_CN", "non_us_share"]
@@ -684,7 +681,7 @@ def test_sweep_of_another_format_version_is_a_clear_error(work, sweep_path):
 # Comparisons (tradeabm compare)
 # ---------------------------------------------------------------------------
 
-SCENARIO = os.path.join(SOURCE, "tests", "data", "analysis_scenario.yaml")
+SCENARIO = DATA / "analysis_scenario.yaml"
 DIFF_VARIABLES = ("export_value", "firms_serving", "entrants", "exiters", "tariff_paid")
 
 

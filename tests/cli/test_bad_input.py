@@ -1,18 +1,14 @@
 """Malformed inputs: every case in tests/data/bad/ must fail with one clear
 error (naming the file, line and key), exit status 2, and write nothing."""
-import os
 import re
 import resource
 import shutil
 import signal
-import subprocess
-from pathlib import Path
 
 import pytest
 
-BIN = os.environ.get("TRADEABM", "tradeabm")
-SOURCE = Path(os.environ.get("TRADEABM_SOURCE_DIR", Path(__file__).resolve().parents[2]))
-CATALOGUE = SOURCE / "tests" / "data" / "bad"
+from helpers import BAD as CATALOGUE
+from helpers import listing, run
 
 
 def header(path):
@@ -48,10 +44,6 @@ def limits(fields):
     return apply
 
 
-def listing(folder):
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
-
-
 def run_case(tmp_path, name, command="run"):
     work = tmp_path / "work"
     shutil.copytree(CATALOGUE, work / "bad")
@@ -61,12 +53,9 @@ def run_case(tmp_path, name, command="run"):
     before = listing(work)
     fields = header(CATALOGUE / name)
     args = fields.get("args", "").split()
-    cmd = [BIN, command, "bad/" + name, *args]
     if command == "run":
-        cmd += ["-o", "out/result.h5", "-q"]
-    env = dict(os.environ, OMP_NUM_THREADS="2")
-    proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, errors="replace",
-                          preexec_fn=limits(fields), env=env, timeout=120)
+        args += ["-o", "out/result.h5", "-q"]
+    proc = run(command, "bad/" + name, *args, status=None, cwd=work, preexec_fn=limits(fields), timeout=120)
     after = listing(work)
     return proc, fields, before, after, work
 
@@ -99,26 +88,20 @@ def test_check_agrees_with_run(tmp_path, name):
 
 def test_zero_byte_file(tmp_path):
     (tmp_path / "empty.yaml").write_bytes(b"")
-    proc = subprocess.run([BIN, "run", "empty.yaml", "-o", "x.h5", "-q"], cwd=tmp_path, capture_output=True,
-                          text=True)
-    assert proc.returncode == 2
+    proc = run("run", "empty.yaml", "-o", "x.h5", "-q", status=2, cwd=tmp_path)
     assert "empty.yaml" in proc.stderr and "empty" in proc.stderr.split("empty.yaml", 1)[1]
     assert listing(tmp_path) == ["empty.yaml"]
 
 
 def test_missing_parameter_file(tmp_path):
-    proc = subprocess.run([BIN, "run", "no_such.yaml", "-o", "x.h5", "-q"], cwd=tmp_path, capture_output=True,
-                          text=True)
-    assert proc.returncode == 2
+    proc = run("run", "no_such.yaml", "-o", "x.h5", "-q", status=2, cwd=tmp_path)
     assert "no_such.yaml: cannot open" in proc.stderr
     assert listing(tmp_path) == []
 
 
 def test_parameter_file_is_a_folder(tmp_path):
     (tmp_path / "params.yaml").mkdir()
-    proc = subprocess.run([BIN, "run", "params.yaml", "-o", "x.h5", "-q"], cwd=tmp_path, capture_output=True,
-                          text=True)
-    assert proc.returncode == 2
+    proc = run("run", "params.yaml", "-o", "x.h5", "-q", status=2, cwd=tmp_path)
     assert "params.yaml" in proc.stderr
     assert listing(tmp_path) == ["params.yaml"]
 

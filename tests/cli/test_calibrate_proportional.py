@@ -3,11 +3,9 @@ sets sector demand shifters: each parameter is scaled towards its own moment
 until every moment is within f_tolerance of its target; the fitted file is a
 parameter file that reproduces the fit; a parameter without a moment is a
 clear input error."""
-import os
 import re
-import subprocess
 
-TM = os.environ.get("TRADEABM", "build/tradeabm")
+from helpers import run as tradeabm
 
 WORLD = """run: {model: myopic, periods: 4, burn_in: 20, seed: 7}
 productivity: {grid: 41}
@@ -41,7 +39,7 @@ def calibration(moment_key=True):
 
 
 def run(args, cwd):
-    return subprocess.run([TM, *args], cwd=cwd, capture_output=True, text=True)
+    return tradeabm(*args, status=None, cwd=cwd)
 
 
 def test_proportional_updates_reach_every_target(tmp_path):

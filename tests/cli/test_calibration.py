@@ -6,7 +6,6 @@ moments computed here from the file agree with `tradeabm calibrate
 --evaluate`, which computes them in memory. With demand types
 (demand_types.points > 1) a firm's revenue in a destination is multiplied by
 its type's multiplier (/panel/<sector>/type, /dimensions/type_multipliers)."""
-import os
 import re
 import subprocess
 
@@ -15,11 +14,12 @@ import numpy as np
 import pytest
 import yaml
 
-TM = os.environ.get("TRADEABM", "build/tradeabm")
-SRC = os.environ.get("TRADEABM_SOURCE_DIR", os.getcwd())
-BASE = os.path.join(SRC, "params", "canada_baseline.yaml")
-CAL = os.path.join(SRC, "params", "calibration", "canada.yaml")
-DOC = os.path.join(SRC, "docs", "calibration.md")
+from helpers import BASELINE, BINARY, PARAMS, SOURCE_DIR
+
+TM = str(BINARY)
+BASE = str(BASELINE)
+CAL = str(PARAMS / "calibration" / "canada.yaml")
+DOC = str(SOURCE_DIR / "docs" / "calibration.md")
 SEED = "20240101"
 
 

@@ -8,9 +8,8 @@ a few seconds.
 """
 
 import hashlib
-import os
+import math
 import re
-import subprocess
 import time
 from pathlib import Path
 
@@ -18,28 +17,12 @@ import h5py
 import numpy as np
 import pytest
 
-TRADEABM = os.environ.get("TRADEABM", "tradeabm")
-SOURCE_DIR = Path(os.environ.get("TRADEABM_SOURCE_DIR", Path(__file__).resolve().parents[2]))
-BASELINE = SOURCE_DIR / "params" / "canada_baseline.yaml"
-ONE_SECTOR = SOURCE_DIR / "tests" / "data" / "cli_one_sector.yaml"
+from helpers import BASELINE, ONE_SECTOR, check_parameters, copy_to, leaves, run, start, text as attr_str
 
 
 def tradeabm(*args, cwd=None, check_status=None):
-    """Run the binary; return the CompletedProcess (text output)."""
-    proc = subprocess.run(
-        [TRADEABM, *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "OMP_NUM_THREADS": "2"},
-    )
-    if check_status is not None:
-        assert proc.returncode == check_status, (
-            f"exit {proc.returncode}, expected {check_status}\n"
-            f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-        )
-    return proc
+    """Run the binary; with check_status, the exit status must be that."""
+    return run(*args, cwd=cwd, status=check_status)
 
 
 def baseline_sectors():
@@ -73,10 +56,6 @@ def run_file(tmp_path_factory, small_sets):
     path = tmp_path_factory.mktemp("run") / "base.h5"
     run_small(path, small_sets, "--threads", "1")
     return path
-
-
-def attr_str(value):
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def leftovers(folder):
@@ -205,8 +184,7 @@ def test_reproduce_exits_0_and_reports_matching_digests(run_file):
 
 
 def test_reproduce_of_a_tampered_digest_exits_1(tmp_path, run_file):
-    copy = tmp_path / "tampered.h5"
-    copy.write_bytes(run_file.read_bytes())
+    copy = copy_to(run_file, tmp_path, "tampered.h5")
     with h5py.File(copy, "r+") as f:
         old = attr_str(f.attrs["digest"])
         new = ("0" if old[0] != "0" else "1") + old[1:]
@@ -216,8 +194,7 @@ def test_reproduce_of_a_tampered_digest_exits_1(tmp_path, run_file):
 
 
 def test_reproduce_of_tampered_parameters_exits_2(tmp_path, run_file):
-    copy = tmp_path / "params_tampered.h5"
-    copy.write_bytes(run_file.read_bytes())
+    copy = copy_to(run_file, tmp_path, "params_tampered.h5")
     with h5py.File(copy, "r+") as f:
         text = f["parameters"][()]
         text = text.decode() if isinstance(text, bytes) else text
@@ -267,10 +244,156 @@ def test_check_output_is_itself_a_valid_parameter_file_with_the_same_hash(tmp_pa
     assert second == first
 
 
-def test_params_doc_lists_every_parameter_path():
-    proc = tradeabm("params", "--doc", check_status=0)
-    for path in ("run.seed", "sectors.<sector>.firms", "demand.elasticity", "events[].at"):
-        assert f"`{path}`" in proc.stdout
+def doc_rows():
+    """(path, type, default, range) of every row of `tradeabm params --doc`.
+    Cells are separated by " | "; a choice's options are joined by "|"."""
+    rows = []
+    for line in tradeabm("params", "--doc", check_status=0).stdout.splitlines():
+        if line.startswith("| `"):
+            cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+            rows.append((cells[0].strip("`"), cells[1], cells[2], cells[3]))
+    return rows
+
+
+DOC_ROWS = doc_rows()
+
+# Names in tests/data/cli_one_sector.yaml for the placeholders of --doc.
+PLACEHOLDERS = {"<sector>": "steel", "<dest>": "US", "<regime>": "war"}
+
+# Values that the generic rule below would get wrong (a constraint beyond
+# the range), and settings a value needs alongside (the keys it depends on).
+SPECIAL_VALUES = {"run.periods_per_year": 12, "run.start": "2023Q3",
+                  "destinations.US.initial_regime": "war",
+                  "destinations.US.transition": [[0.5, 0.5], [0.25, 0.75]],
+                  "events[].at": "2025Q2", "events[].destination": "CN", "events[].sector": "steel",
+                  "events[].regime": "war", "events[].escalation_scale": 2.0,
+                  "events[].transition": [[0.5, 0.5], [0.25, 0.75]],
+                  "experience.levels": 2, "experience.demand": [1.0, 1.5], "experience.iceberg": [1.0, 0.8],
+                  "experience.fixed_cost": [1.0, 0.5], "experience.transition": [[0.9, 0.1], [0.2, 0.8]]}
+COMPANIONS = {"experience.": ["experience.levels=2", "experience.transition=[[0.9, 0.1], [0.2, 0.8]]"]}
+# Where `check` shows a value that resolves into other keys: destination
+# market values are the defaults of every sector's market, a regime's
+# tariff that of every sector.
+SHOWN_AT = {"destinations.US.market.": "sectors.steel.markets.US.",
+            "destinations.US.regimes.war.tariff": "destinations.US.regimes.war.sector_tariffs.steel"}
+
+
+def in_range(value, rng):
+    """Whether a number lies in a --doc range like "(0, 1]" or "[1, 1e+06]"."""
+    m = re.fullmatch(r"([\[(])\s*([^,]+),\s*([^\])]+)([\])])", rng)
+    if not m:
+        return True
+    lo, hi = float(m.group(2)), float(m.group(3))
+    return (value > lo or m.group(1) == "[" and value == lo) and (value < hi or m.group(4) == "]" and value == hi)
+
+
+def other_value(path, kind, default, rng):
+    """A valid value of the parameter other than its default."""
+    if path in SPECIAL_VALUES:
+        return SPECIAL_VALUES[path]
+    if kind == "bool":
+        return default != "true"
+    if kind == "choice":
+        return next(c for c in rng.split("|") if c != default)
+    if kind == "text":
+        return "a note"
+    try:
+        base = float(default)
+    except ValueError:
+        base = math.nan
+    m = re.fullmatch(r"[\[(]\s*([^,]+),\s*([^\])]+)[\])]", rng)
+    lo, hi = (float(m.group(1)), float(m.group(2))) if m else (math.nan, math.nan)
+    for value in (base / 2, (lo + hi) / 2, (lo + 3 * hi) / 4, base + 1):
+        if kind == "integer":
+            value = int(base + 1) if in_range(base + 1, rng) else int(base - 1)
+        if math.isfinite(value) and value != base and in_range(value, rng):
+            return value
+    raise AssertionError(f"no value found for {path} ({kind}, default {default}, range {rng})")
+
+
+def flow(value):
+    """A value in YAML flow form for --set."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(flow(v) for v in value) + "]"
+    return str(value)
+
+
+EVENT_ACTIONS = {"regime": "war", "tariff": 0.2, "escalation_scale": 2.0, "sunk_cost_scale": 0.5,
+                 "release": True, "transition": [[0.5, 0.5], [0.25, 0.75]]}
+
+
+def event_setting(key, value):
+    """--set of an event list whose one event sets `key` to `value`, with the
+    action the key needs (hold goes with a regime, sector with a tariff)."""
+    event = {"at": "2024Q3", "destination": "US"}
+    if key not in EVENT_ACTIONS:
+        event.update({"hold": {"regime": "war"}, "sector": {"tariff": 0.2}}.get(key, {"tariff": 0.2}))
+    event[key] = value
+    return "events=[{" + ", ".join(f"{k}: {flow(v)}" for k, v in event.items()) + "}]"
+
+
+def at_path(parameters, path):
+    node = parameters
+    for part in re.split(r"\.(?![^\[]*\])", path):
+        m = re.fullmatch(r"(\w+)\[(\d+)\]", part)
+        node = node[m.group(1)][int(m.group(2))] if m else node[part]
+    return node
+
+
+@pytest.mark.parametrize("row", DOC_ROWS, ids=[r[0] for r in DOC_ROWS])
+def test_every_parameter_path_listed_by_params_doc_is_settable_and_shown_by_check(row):
+    """Each path `params --doc` lists takes a non-default value through
+    --set (events through an event list) and `check` shows that value at
+    that path of the resolved parameters."""
+    doc_path, kind, default, rng = row
+    path = doc_path
+    for placeholder, name in PLACEHOLDERS.items():
+        path = path.replace(placeholder, name)
+    event_key = path[len("events[]."):] if path.startswith("events[].") else None
+    value = other_value(path, kind, default, rng)
+    if event_key:
+        sets, shown_at = [event_setting(event_key, value)], f"events[0].{event_key}"
+    else:
+        sets, shown_at = [f"{path}={flow(value)}"], path
+        for prefix, resolved in SHOWN_AT.items():
+            if path.startswith(prefix):
+                shown_at = resolved + path[len(prefix):]
+    sets = [c for prefix, extra in COMPANIONS.items() if path.startswith(prefix) for c in extra] + sets
+    args = [a for s in sets for a in ("--set", s)]
+    _, parameters = check_parameters(ONE_SECTOR, *args)
+    assert at_path(parameters, shown_at) == value, f"{doc_path}: set {value!r}"
+
+
+def doc_pattern(path):
+    """A resolved parameter path with its names replaced by --doc's placeholders."""
+    parts = path.split(".")
+    if parts[0] == "sectors" and len(parts) > 1:
+        parts[1] = "<sector>"
+        if len(parts) > 3 and parts[2] == "markets":
+            parts[3] = "<dest>"
+    if parts[0] == "destinations" and len(parts) > 1:
+        parts[1] = "<dest>"
+        if len(parts) > 3 and parts[2] == "regimes":
+            parts[3] = "<regime>"
+            if len(parts) > 5 and parts[4] == "sector_tariffs":
+                parts[5] = "<sector>"
+    return re.sub(r"^events\[\d+\]", "events[]", ".".join(parts))
+
+
+@pytest.mark.parametrize("path", [BASELINE, ONE_SECTOR], ids=lambda p: p.name)
+def test_params_doc_lists_every_parameter_of_a_resolved_file(path):
+    """The other direction: every parameter `check` resolves for the
+    baseline and the one-sector file (with experience and an event) is a
+    row of `params --doc`."""
+    listed = {r[0] for r in DOC_ROWS}
+    _, parameters = check_parameters(path, "--set", "experience.levels=2",
+                                     "--set", "experience.transition=[[0.9, 0.1], [0.2, 0.8]]",
+                                     "--set", "events=[{at: 2024Q3, destination: US, tariff: 0.2, note: a note}]")
+    assert parameters["events"] and parameters["experience"]
+    missing = sorted({doc_pattern(p) for p, _ in leaves(parameters, matrices=True)} - listed)
+    assert missing == []
 
 
 # ---- bad input writes nothing ---------------------------------------------------
@@ -403,13 +526,8 @@ def test_file_appearing_at_the_output_path_during_a_run_is_not_replaced(tmp_path
     """Two runs may pick the same name; the later one must not clobber the
     file the earlier one finished. A bigger run gives time to step in."""
     target = tmp_path / "race.h5"
-    proc = subprocess.Popen(
-        [TRADEABM, "run", "-q", ONE_SECTOR, "--set", "sectors.steel.firms=400000", "--set", "run.periods=60",
-         "--threads", "2", "-o", target],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start("run", "-q", ONE_SECTOR, "--set", "sectors.steel.firms=400000", "--set", "run.periods=60",
+                 "--threads", "2", "-o", target)
     deadline = time.monotonic() + 60
     while not any(".tmp-" in name for name in leftovers(tmp_path)):
         assert proc.poll() is None, "the run ended before its temporary file was seen"
@@ -442,8 +560,7 @@ def test_info_on_an_hdf5_file_that_is_not_a_run_file_exits_2(tmp_path):
 
 
 def test_reproduce_refuses_an_incomplete_file_with_exit_2(tmp_path, run_file):
-    copy = tmp_path / "partial.h5"
-    copy.write_bytes(run_file.read_bytes())
+    copy = copy_to(run_file, tmp_path, "partial.h5")
     with h5py.File(copy, "r+") as f:
         f.attrs["status"] = "incomplete"
     proc = tradeabm("reproduce", copy, check_status=2)

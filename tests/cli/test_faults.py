@@ -6,31 +6,23 @@ import os
 import resource
 import shutil
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
 
-BIN = os.environ.get("TRADEABM", "tradeabm")
-SOURCE = Path(os.environ.get("TRADEABM_SOURCE_DIR", Path(__file__).resolve().parents[2]))
-SMALL = SOURCE / "tests" / "data" / "analysis_small.yaml"
-ENV = dict(os.environ, OMP_NUM_THREADS="2")
+from helpers import SMALL, environment, one_error
+from helpers import run as tradeabm
 
 
 def run(args, cwd, fsize=None, env=None):
+    """The binary with `args` in `cwd`, optionally under a file-size limit
+    (SIGXFSZ ignored, so that writes past it fail with EFBIG)."""
     def limits():
         if fsize is not None:
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
             resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
 
-    return subprocess.run([BIN, *args], cwd=cwd, capture_output=True, text=True, preexec_fn=limits,
-                          env=dict(ENV, **(env or {})), timeout=300)
-
-
-def one_error(proc):
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("tradeabm: error: "), proc.stderr
-    return lines[0]
+    return tradeabm(*args, status=None, cwd=cwd, preexec_fn=limits, env=environment(2, env))
 
 
 def names(folder):

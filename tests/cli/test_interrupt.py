@@ -2,20 +2,15 @@
 boundary with status incomplete; a second signal kills it at once; no
 finished file is ever replaced by a partial one; `--checkpoint-every` and
 `run --resume` give the same digest as an uninterrupted run."""
-import os
 import signal
-import subprocess
 import time
-from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
-BIN = os.environ.get("TRADEABM", "tradeabm")
-SOURCE = Path(os.environ.get("TRADEABM_SOURCE_DIR", Path(__file__).resolve().parents[2]))
-SMALL = SOURCE / "tests" / "data" / "analysis_small.yaml"
-ENV = dict(os.environ, OMP_NUM_THREADS="2")
+from helpers import SMALL, copy_to, run, start
+from helpers import h5_attrs as attrs
 
 # About 20 ms a period (50 ms with the panel) on two cores.
 LONG = ["--set", "run.periods=3000", "--set", "run.burn_in=2", "--set", "sectors.agrifood.firms=1000000"]
@@ -24,13 +19,7 @@ MEDIUM = ["--set", "run.periods=40", "--set", "run.burn_in=2", "--set", "sectors
 
 def params_copy(tmp_path):
     """A private copy of the parameters, so edits elsewhere cannot change a run."""
-    path = tmp_path / "small.yaml"
-    path.write_text(SMALL.read_text())
-    return path
-
-
-def start(cmd, cwd):
-    return subprocess.Popen([BIN, *cmd], cwd=cwd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return copy_to(SMALL, tmp_path, "small.yaml")
 
 
 def wait_for(predicate, proc, timeout=60):
@@ -46,11 +35,6 @@ def wait_for(predicate, proc, timeout=60):
 
 def temp_files(folder):
     return sorted(p.name for p in folder.iterdir() if ".tmp-" in p.name)
-
-
-def attrs(path):
-    with h5py.File(path, "r") as f:
-        return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
 
 
 def datasets(path):
@@ -83,7 +67,7 @@ def test_signal_stops_at_a_period_boundary_with_status_incomplete(tmp_path, sig)
     earlier = tmp_path / "earlier.h5"
     earlier.write_bytes(b"an earlier result")
     mtime = earlier.stat().st_mtime_ns
-    proc = start(["run", str(params), "-o", "run.h5", "-q", *LONG], tmp_path)
+    proc = start("run", params, "-o", "run.h5", "-q", *LONG, cwd=tmp_path)
     wait_for(lambda: temp_files(tmp_path), proc)
     time.sleep(0.3)
     proc.send_signal(sig)
@@ -99,20 +83,18 @@ def test_signal_stops_at_a_period_boundary_with_status_incomplete(tmp_path, sig)
     assert temp_files(tmp_path) == []
     assert earlier.read_bytes() == b"an earlier result" and earlier.stat().st_mtime_ns == mtime
     # `info` reads the partial file.
-    info = subprocess.run([BIN, "info", "run.h5"], cwd=tmp_path, capture_output=True, text=True)
-    assert info.returncode == 0 and "incomplete" in info.stdout
+    assert "incomplete" in run("info", "run.h5", cwd=tmp_path).stdout
 
 
 def complete_file(tmp_path, name):
     params = params_copy(tmp_path)
-    subprocess.run([BIN, "run", str(params), "-o", name, "-q", "--set", "run.periods=3"], cwd=tmp_path, env=ENV,
-                   check=True)
+    run("run", params, "-o", name, "-q", "--set", "run.periods=3", cwd=tmp_path)
     return (tmp_path / name).read_bytes()
 
 
 def test_partial_run_never_replaces_a_complete_file_even_with_force(tmp_path):
     before = complete_file(tmp_path, "dest.h5")
-    proc = start(["run", "small.yaml", "-o", "dest.h5", "-q", "--force", *LONG], tmp_path)
+    proc = start("run", "small.yaml", "-o", "dest.h5", "-q", "--force", *LONG, cwd=tmp_path)
     wait_for(lambda: temp_files(tmp_path), proc)
     time.sleep(0.3)
     proc.send_signal(signal.SIGTERM)
@@ -126,7 +108,7 @@ def test_partial_run_never_replaces_a_complete_file_even_with_force(tmp_path):
 
 def test_second_signal_kills_at_once_and_leaves_the_complete_file(tmp_path):
     before = complete_file(tmp_path, "dest.h5")
-    proc = start(["run", "small.yaml", "-o", "dest.h5", "-q", "--force", *LONG], tmp_path)
+    proc = start("run", "small.yaml", "-o", "dest.h5", "-q", "--force", *LONG, cwd=tmp_path)
     wait_for(lambda: temp_files(tmp_path), proc)
     proc.send_signal(signal.SIGTERM)
     proc.send_signal(signal.SIGTERM)
@@ -138,15 +120,13 @@ def test_second_signal_kills_at_once_and_leaves_the_complete_file(tmp_path):
 
 
 def reference(tmp_path, params, extra=()):
-    subprocess.run([BIN, "run", str(params), "-o", "ref.h5", "-q", *MEDIUM, *extra], cwd=tmp_path, env=ENV,
-                   check=True)
+    run("run", params, "-o", "ref.h5", "-q", *MEDIUM, *extra, cwd=tmp_path)
     return attrs(tmp_path / "ref.h5")["digest"]
 
 
-def test_resume_after_sigkill_gives_the_uninterrupted_digest(tmp_path):
-    params = params_copy(tmp_path)
-    digest = reference(tmp_path, params)
-    proc = start(["run", str(params), "-o", "run.h5", "-q", "--checkpoint-every", "4", *MEDIUM], tmp_path)
+def killed_after_a_checkpoint(proc, tmp_path):
+    """SIGKILL `proc` shortly after its first checkpoint; nothing may stand
+    under the final name. Returns the checkpoint's path."""
     ckpt = tmp_path / "run.h5.ckpt"
     wait_for(ckpt.exists, proc)
     time.sleep(0.15)
@@ -154,32 +134,35 @@ def test_resume_after_sigkill_gives_the_uninterrupted_digest(tmp_path):
     proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL
     assert not (tmp_path / "run.h5").exists()
+    return ckpt
+
+
+def test_resume_after_sigkill_gives_the_uninterrupted_digest(tmp_path):
+    params = params_copy(tmp_path)
+    digest = reference(tmp_path, params)
+    proc = start("run", params, "-o", "run.h5", "-q", "--checkpoint-every", "4", *MEDIUM, cwd=tmp_path)
+    ckpt = killed_after_a_checkpoint(proc, tmp_path)
     assert temp_files(tmp_path), "the partial file stays under its temporary name"
-    res = subprocess.run([BIN, "run", "--resume", "run.h5.ckpt", "-q", "--threads", "1"], cwd=tmp_path, env=ENV,
-                         capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr
+    run("run", "--resume", "run.h5.ckpt", "-q", "--threads", "1", cwd=tmp_path)
     a = attrs(tmp_path / "run.h5")
     assert a["status"] == "complete"
     assert a["digest"] == digest
     assert_same_data(tmp_path / "ref.h5", tmp_path / "run.h5")
     assert not ckpt.exists() and temp_files(tmp_path) == []
-    rep = subprocess.run([BIN, "reproduce", "run.h5"], cwd=tmp_path, env=ENV, capture_output=True, text=True)
-    assert rep.returncode == 0, rep.stdout + rep.stderr
+    run("reproduce", "run.h5", cwd=tmp_path)
 
 
 def test_resume_after_sigterm_gives_the_uninterrupted_digest(tmp_path):
     params = params_copy(tmp_path)
     digest = reference(tmp_path, params)
-    proc = start(["run", str(params), "-o", "run.h5", "-q", "--checkpoint-every", "50", *MEDIUM], tmp_path)
+    proc = start("run", params, "-o", "run.h5", "-q", "--checkpoint-every", "50", *MEDIUM, cwd=tmp_path)
     wait_for(lambda: temp_files(tmp_path), proc)
     time.sleep(0.4)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1 and "--resume" in err
     assert attrs(tmp_path / "run.h5")["status"] == "incomplete"
-    res = subprocess.run([BIN, "run", "--resume", "run.h5", "-q"], cwd=tmp_path, env=ENV, capture_output=True,
-                         text=True)
-    assert res.returncode == 0, res.stderr
+    run("run", "--resume", "run.h5", "-q", cwd=tmp_path)
     assert attrs(tmp_path / "run.h5")["digest"] == digest
     assert_same_data(tmp_path / "ref.h5", tmp_path / "run.h5")
 
@@ -195,18 +178,9 @@ def test_learning_run_resumed_after_sigkill_gives_the_uninterrupted_digest(tmp_p
     params = params_copy(tmp_path)
     digest = reference(tmp_path, params, LEARNING)
     assert attrs(tmp_path / "ref.h5")["model"] == "learning"
-    proc = start(["run", str(params), "-o", "run.h5", "-q", "--checkpoint-every", "4", *MEDIUM, *LEARNING],
-                 tmp_path)
-    ckpt = tmp_path / "run.h5.ckpt"
-    wait_for(ckpt.exists, proc)
-    time.sleep(0.15)
-    proc.kill()
-    proc.communicate(timeout=60)
-    assert proc.returncode == -signal.SIGKILL
-    assert not (tmp_path / "run.h5").exists()
-    res = subprocess.run([BIN, "run", "--resume", "run.h5.ckpt", "-q", "--threads", "3"], cwd=tmp_path, env=ENV,
-                         capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr
+    proc = start("run", params, "-o", "run.h5", "-q", "--checkpoint-every", "4", *MEDIUM, *LEARNING, cwd=tmp_path)
+    ckpt = killed_after_a_checkpoint(proc, tmp_path)
+    run("run", "--resume", "run.h5.ckpt", "-q", "--threads", "3", cwd=tmp_path)
     a = attrs(tmp_path / "run.h5")
     assert a["status"] == "complete"
     assert a["digest"] == digest
@@ -216,7 +190,7 @@ def test_learning_run_resumed_after_sigkill_gives_the_uninterrupted_digest(tmp_p
 
 def killed_checkpoint(tmp_path):
     params = params_copy(tmp_path)
-    proc = start(["run", str(params), "-o", "run.h5", "-q", "--checkpoint-every", "2", *MEDIUM], tmp_path)
+    proc = start("run", params, "-o", "run.h5", "-q", "--checkpoint-every", "2", *MEDIUM, cwd=tmp_path)
     ckpt = tmp_path / "run.h5.ckpt"
     wait_for(ckpt.exists, proc)
     proc.kill()
@@ -236,9 +210,7 @@ def test_damaged_checkpoint_is_refused(tmp_path, damage):
         data = bytearray(b"not a checkpoint at all")
     ckpt.write_bytes(bytes(data))
     before = sorted(p.name for p in tmp_path.iterdir())
-    res = subprocess.run([BIN, "run", "--resume", str(ckpt), "-q"], cwd=tmp_path, env=ENV, capture_output=True,
-                         text=True)
-    assert res.returncode == 2, res.stderr
+    res = run("run", "--resume", ckpt, "-q", status=2, cwd=tmp_path)
     assert "run.h5.ckpt" in res.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     assert not (tmp_path / "run.h5").exists()
@@ -246,14 +218,10 @@ def test_damaged_checkpoint_is_refused(tmp_path, damage):
 
 def test_resume_takes_no_parameter_file(tmp_path):
     ckpt = killed_checkpoint(tmp_path)
-    res = subprocess.run([BIN, "run", "small.yaml", "--resume", str(ckpt)], cwd=tmp_path, env=ENV,
-                         capture_output=True, text=True)
-    assert res.returncode == 2
+    res = run("run", "small.yaml", "--resume", ckpt, status=2, cwd=tmp_path)
     assert "--resume" in res.stderr
 
 
 def test_resume_of_a_missing_checkpoint(tmp_path):
-    res = subprocess.run([BIN, "run", "--resume", "nothing.h5"], cwd=tmp_path, env=ENV, capture_output=True,
-                         text=True)
-    assert res.returncode == 2
+    res = run("run", "--resume", "nothing.h5", status=2, cwd=tmp_path)
     assert "nothing.h5.ckpt" in res.stderr

@@ -5,39 +5,29 @@ that Python's zlib inflates to the stored bytes; the same file digest at 1 and
 2 threads, equal to analysis.compute_digest. A sector of 300,000 firms spans
 two chunks, the second one partial."""
 
-import os
-import subprocess
-import sys
 import zlib
 
 import h5py
 import numpy as np
 import pytest
 
-SOURCE = os.environ.get("TRADEABM_SOURCE_DIR", os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))))
-sys.path.insert(0, SOURCE)
+from helpers import SMALL
+from helpers import run as tradeabm
 
-from analysis import compute_digest  # noqa: E402
+from analysis import compute_digest  # noqa: E402  (helpers puts the source tree on sys.path)
 
-BINARY = os.environ.get("TRADEABM", os.path.join(SOURCE, "build", "tradeabm"))
-SMALL = os.path.join(SOURCE, "tests", "data", "analysis_small.yaml")
 CHUNK = 1 << 18
 STANDARD_FILTERS = {h5py.h5z.FILTER_DEFLATE, h5py.h5z.FILTER_SHUFFLE}
 
 
 def run(out, grid, threads):
-    proc = subprocess.run([BINARY, "run", SMALL, "-o", str(out), "-q", "--panel", "--threads", str(threads),
-                           "--set", f"productivity.grid={grid}", "--set", "run.periods=3",
-                           "--set", "sectors.agrifood.firms=300000"], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    tradeabm("run", SMALL, "-o", out, "-q", "--panel", "--threads", threads, "--set", f"productivity.grid={grid}",
+             "--set", "run.periods=3", "--set", "sectors.agrifood.firms=300000")
     return out
 
 
 @pytest.fixture(scope="module", params=[21, 300])
 def files(request, tmp_path_factory):
-    if not os.access(BINARY, os.X_OK):
-        pytest.skip(f"no tradeabm binary at {BINARY} (set TRADEABM)")
     d = tmp_path_factory.mktemp(f"panel{request.param}")
     return request.param, run(d / "t1.h5", request.param, 1), run(d / "t2.h5", request.param, 2)
 

@@ -4,30 +4,22 @@ from the panel add up to the series; the file digest is the same at 1 and 2
 threads and equal to analysis.compute_digest; a run interrupted after a
 checkpoint resumes to the same digest."""
 
-import os
 import signal
-import subprocess
-import sys
 import time
 
 import h5py
 import numpy as np
 
-SOURCE = os.environ.get("TRADEABM_SOURCE_DIR", os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))))
-sys.path.insert(0, SOURCE)
+from helpers import SMALL, start
+from helpers import run as tradeabm
 
-import analysis  # noqa: E402
+import analysis  # noqa: E402  (helpers puts the source tree on sys.path)
 
-BINARY = os.environ.get("TRADEABM", os.path.join(SOURCE, "build", "tradeabm"))
-SMALL = os.path.join(SOURCE, "tests", "data", "analysis_small.yaml")
 TYPES = ["--set", "demand_types.points=2", "--set", "demand_types.dispersion=1.2", "--set", "run.periods=4"]
 
 
 def run(out, *extra):
-    proc = subprocess.run([BINARY, "run", SMALL, "-o", str(out), "-q", "--panel", *TYPES, *extra],
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    tradeabm("run", SMALL, "-o", out, "-q", "--panel", *TYPES, *extra)
     return out
 
 
@@ -61,8 +53,7 @@ def test_resume_after_sigkill_gives_the_same_digest(tmp_path):
     big = ["--set", "run.periods=60", "--set", "sectors.agrifood.firms=600000", "--threads", "1"]
     ref = run(tmp_path / "ref.h5", *big)
     out = tmp_path / "cut.h5"
-    proc = subprocess.Popen([BINARY, "run", SMALL, "-o", str(out), "-q", "--panel", *TYPES, *big,
-                             "--checkpoint-every", "3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = start("run", SMALL, "-o", out, "-q", "--panel", *TYPES, *big, "--checkpoint-every", "3")
     ckpt = tmp_path / "cut.h5.ckpt"
     deadline = time.time() + 120
     while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
@@ -71,6 +62,5 @@ def test_resume_after_sigkill_gives_the_same_digest(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)
     assert not out.exists()
-    res = subprocess.run([BINARY, "run", "--resume", str(ckpt), "-q", "--threads", "2"], capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr
+    tradeabm("run", "--resume", ckpt, "-q", "--threads", "2")
     assert h5py.File(out).attrs["digest"] == h5py.File(ref).attrs["digest"]

@@ -2,36 +2,26 @@
 US tariffs lower US exports of steel and aluminum against the baseline, and
 a two-replicate comparison has the documented layout (docs/output.md,
 "Comparison files") with confidence intervals."""
-import glob
 import os
-import subprocess
+import re
 
 import h5py
 import numpy as np
 import pytest
 
-TM = os.environ.get("TRADEABM", "build/tradeabm")
-SRC = os.environ.get("TRADEABM_SOURCE_DIR", os.getcwd())
-BASE = os.path.join(SRC, "params", "canada_baseline.yaml")
-SCEN = os.path.join(SRC, "params", "scenarios")
+from helpers import BASELINE as BASE
+from helpers import SCENARIOS, check_parameters, run, text
 
 # Small and fast: fewer firm slots keep the comparison under a few seconds.
 SMALL = ["--set", "run.burn_in=40"]
 
 
-def text(v):
-    return v.decode() if isinstance(v, bytes) else str(v)
-
-
 def tm(*args, check=True):
-    r = subprocess.run([TM, *args], capture_output=True, text=True, timeout=300)
-    if check:
-        assert r.returncode == 0, r.stderr
-    return r
+    return run(*args, status=0 if check else None)
 
 
 def scenario_files():
-    return sorted(glob.glob(os.path.join(SCEN, "*.yaml")))
+    return sorted(str(p) for p in SCENARIOS.glob("*.yaml"))
 
 
 def test_the_issue_scenarios_exist():
@@ -49,18 +39,34 @@ def test_scenario_passes_check(path):
         assert "extends: ../canada_baseline.yaml" in f.read()
 
 
+# A source tag in brackets, as the parameter files use them: [P], [N], [M],
+# [E], alone or combined and annotated ("[P/N]", "[P; lapse assumed E]").
+TAG = re.compile(r"\[[PNME]\b[^\]]*\]")
+
+
+def uncited_events(events):
+    """The events (index, date) whose note is missing or cites no tag."""
+    return [(i, e.get("at")) for i, e in enumerate(events) if not TAG.search(str(e.get("note", "")))]
+
+
+def test_citation_check_finds_an_event_without_a_note_or_tag():
+    events = [{"at": "2025Q1", "note": "duties from 4 Mar 2025 [P/N]"}, {"at": "2025Q2", "tariff": 0.1},
+              {"at": "2025Q3", "note": "no source"}, {"at": "2025Q4", "note": "lapse [P; lapse assumed E]"}]
+    assert uncited_events(events) == [(1, "2025Q2"), (2, "2025Q3")]
+
+
 @pytest.mark.parametrize("path", scenario_files(), ids=os.path.basename)
-def test_every_scenario_event_cites_a_tag(path):
-    text = tm("check", path).stdout
-    notes = [line for line in text.splitlines() if line.strip().startswith("note:")]
-    for note in notes:
-        assert any(tag in note for tag in ("[P", "[N", "[M", "[E", "P]", "N]", "E]")), note
+def test_every_scenario_event_has_a_note_citing_a_tag(path):
+    _, parameters = check_parameters(path)
+    events = parameters.get("events") or []
+    assert events, "a scenario is a list of dated events"
+    assert uncited_events(events) == []
 
 
 @pytest.fixture(scope="module")
 def tariff_comparison(tmp_path_factory):
     out = tmp_path_factory.mktemp("cmp") / "us_tariffs.h5"
-    r = tm("compare", BASE, os.path.join(SCEN, "us_tariffs_2025.yaml"), "-o", str(out), "--replicates", "2",
+    r = tm("compare", BASE, SCENARIOS / "us_tariffs_2025.yaml", "-o", out, "--replicates", "2",
            *SMALL)
     return out, r.stdout
 
@@ -118,13 +124,13 @@ def test_comparison_file_has_the_documented_layout(tariff_comparison):
 
 def test_base_against_itself_has_zero_difference(tmp_path):
     out = tmp_path / "same.h5"
-    tm("compare", BASE, BASE, "-o", str(out), "-q", *SMALL)
+    tm("compare", BASE, BASE, "-o", out, "-q", *SMALL)
     with h5py.File(out, "r") as f:
         assert np.all(f["difference/export_value"][:] == 0)
 
 
 def test_compare_rejects_different_periods(tmp_path):
-    r = tm("compare", BASE, os.path.join(SCEN, "canola_ban_2019.yaml"), "-o", str(tmp_path / "x.h5"), check=False)
+    r = tm("compare", BASE, SCENARIOS / "canola_ban_2019.yaml", "-o", tmp_path / "x.h5", check=False)
     assert r.returncode == 2
     assert "same periods" in r.stderr
     assert not (tmp_path / "x.h5").exists()

@@ -9,10 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/sim.h"
+#include "fixtures.h"
 #include "io/checkpoint.h"
 #include "models/model.h"
 #include "params/params.h"
-#include "engine/sim.h"
 
 /* Regimes that switch often, events, spillovers and crowding: every piece
  * of carried state matters for the periods after the checkpoint. */
@@ -72,10 +73,7 @@ static const char *const learning_text = "run: {model: learning, periods: 18, bu
 
 static tm_params *load_text(const char *yaml)
 {
-    tm_params *p = NULL;
-    tm_error err = {0};
-    cr_assert_eq(tm_params_load_text("checkpoint.yaml", yaml, NULL, 0, &p, &err), 0, "%s", err.msg);
-    return p;
+    return fixture_params("checkpoint.yaml", yaml, NULL, 0);
 }
 
 static tm_params *load(void)
@@ -83,19 +81,32 @@ static tm_params *load(void)
     return load_text(text);
 }
 
-static tm_run *open_run(const tm_params *p, int threads)
+#define open_run fixture_run
+#define step fixture_step
+
+/* A run of p on `threads` threads stepped to logged period `at`. */
+static tm_run *run_to(const tm_params *p, int threads, int at)
 {
-    tm_run *run = NULL;
-    tm_error err = {0};
-    tm_run_options opts = {.threads = threads};
-    cr_assert_eq(tm_run_open(p, &opts, &run, &err), 0, "%s", err.msg);
+    tm_run *run = open_run(p, threads);
+    while (tm_run_period(run) < at)
+        step(run);
     return run;
 }
 
-static void step(tm_run *run)
+static void save(const tm_run *run, tm_ckbuf *saved)
 {
     tm_error err = {0};
-    cr_assert_eq(tm_run_step(run, &err), 0, "%s", err.msg);
+    cr_assert_eq(tm_run_save(run, saved, &err), 0, "%s", err.msg);
+}
+
+/* `saved` must be refused by a fresh run of p as bad input. */
+static void expect_refused(const tm_params *p, tm_ckbuf *saved)
+{
+    tm_run *run = open_run(p, 1);
+    tm_error err = {0};
+    cr_assert_neq(tm_run_restore(run, saved, &err), 0);
+    cr_assert_eq(err.status, TM_ERR_INPUT);
+    tm_run_close(run);
 }
 
 static void assert_same_period(const tm_run *a, const tm_run *b, const tm_params *p)
@@ -120,17 +131,10 @@ static void assert_same_period(const tm_run *a, const tm_run *b, const tm_params
 Test(checkpoint, restored_run_continues_exactly_as_the_original)
 {
     tm_params *p = load();
-    tm_run *original = open_run(p, 2);
     /* Checkpoint after logged period 4 (the US regime is held by then). */
-    while (tm_run_period(original) < 4)
-        step(original);
-    tm_ckbuf saved = {0};
-    tm_error err = {0};
-    cr_assert_eq(tm_run_save(original, &saved, &err), 0, "%s", err.msg);
+    tm_run *original = run_to(p, 2, 4);
     /* Restored with another thread count: results must not depend on it. */
-    tm_run *restored = open_run(p, 3);
-    cr_assert_eq(tm_run_restore(restored, &saved, &err), 0, "%s", err.msg);
-    cr_assert_eq(saved.pos, saved.len, "the whole state is read back");
+    tm_run *restored = fixture_run_copy(p, original, 3);
     cr_assert_eq(tm_run_period(restored), 4);
     while (!tm_run_finished(original)) {
         step(original);
@@ -138,7 +142,6 @@ Test(checkpoint, restored_run_continues_exactly_as_the_original)
         assert_same_period(original, restored, p);
     }
     cr_assert(tm_run_finished(restored));
-    tm_ckbuf_free(&saved);
     tm_run_close(original);
     tm_run_close(restored);
     tm_params_free(p);
@@ -162,15 +165,8 @@ static void assert_same_beliefs(const tm_run *a, const tm_run *b, const tm_param
 static void check_learning_resume(int at, int threads_before, int threads_after)
 {
     tm_params *p = load_text(learning_text);
-    tm_run *original = open_run(p, threads_before);
-    while (tm_run_period(original) < at)
-        step(original);
-    tm_ckbuf saved = {0};
-    tm_error err = {0};
-    cr_assert_eq(tm_run_save(original, &saved, &err), 0, "%s", err.msg);
-    tm_run *restored = open_run(p, threads_after);
-    cr_assert_eq(tm_run_restore(restored, &saved, &err), 0, "%s", err.msg);
-    cr_assert_eq(saved.pos, saved.len, "the whole state is read back");
+    tm_run *original = run_to(p, threads_before, at);
+    tm_run *restored = fixture_run_copy(p, original, threads_after);
     cr_assert_eq(tm_run_period(restored), at);
     assert_same_beliefs(original, restored, p);
     while (!tm_run_finished(original)) {
@@ -185,7 +181,6 @@ static void check_learning_resume(int at, int threads_before, int threads_after)
     tm_run_model(original, &st);
     cr_assert_neq(tm_learning_hazard_mean(st, 0, -p->burn_in, 0), p->sector[0].hazard_prior_mean,
                   "the oldest cohort still holds its prior");
-    tm_ckbuf_free(&saved);
     tm_run_close(original);
     tm_run_close(restored);
     tm_params_free(p);
@@ -208,28 +203,17 @@ Test(checkpoint, learning_run_restored_early_and_single_threaded)
 Test(checkpoint, damaged_learning_state_is_refused)
 {
     tm_params *p = load_text(learning_text);
-    tm_run *run = open_run(p, 1);
-    while (tm_run_period(run) < 3)
-        step(run);
+    tm_run *run = run_to(p, 1, 3);
     tm_ckbuf saved = {0};
-    tm_error err = {0};
-    cr_assert_eq(tm_run_save(run, &saved, &err), 0, "%s", err.msg);
+    save(run, &saved);
     /* The model's section ends the state; cut into it. */
     saved.len -= 8;
-    tm_run *other = open_run(p, 1);
-    cr_assert_neq(tm_run_restore(other, &saved, &err), 0);
-    cr_assert_eq(err.status, TM_ERR_INPUT);
-    tm_run_close(other);
+    expect_refused(p, &saved);
     /* A learning state does not restore into a run of another model. */
     saved.len += 8;
     saved.pos = 0;
-    tm_params *q = NULL;
-    const char *const myopic_model[] = {"run.model=myopic"};
-    cr_assert_eq(tm_params_load_text("checkpoint.yaml", learning_text, myopic_model, 1, &q, &err), 0, "%s", err.msg);
-    tm_run *myopic = open_run(q, 1);
-    cr_assert_neq(tm_run_restore(myopic, &saved, &err), 0);
-    cr_assert_eq(err.status, TM_ERR_INPUT);
-    tm_run_close(myopic);
+    tm_params *q = fixture_params("checkpoint.yaml", learning_text, (const char *const[]){"run.model=myopic"}, 1);
+    expect_refused(q, &saved);
     tm_params_free(q);
     tm_ckbuf_free(&saved);
     tm_run_close(run);
@@ -239,19 +223,13 @@ Test(checkpoint, damaged_learning_state_is_refused)
 Test(checkpoint, short_state_is_refused)
 {
     tm_params *p = load();
-    tm_run *run = open_run(p, 1);
-    while (tm_run_period(run) < 1)
-        step(run);
+    tm_run *run = run_to(p, 1, 1);
     tm_ckbuf saved = {0};
-    tm_error err = {0};
-    cr_assert_eq(tm_run_save(run, &saved, &err), 0, "%s", err.msg);
+    save(run, &saved);
     saved.len /= 2;
-    tm_run *other = open_run(p, 1);
-    cr_assert_neq(tm_run_restore(other, &saved, &err), 0);
-    cr_assert_eq(err.status, TM_ERR_INPUT);
+    expect_refused(p, &saved);
     tm_ckbuf_free(&saved);
     tm_run_close(run);
-    tm_run_close(other);
     tm_params_free(p);
 }
 

@@ -169,14 +169,10 @@ Test(demand_types, checkpoint_keeps_each_firms_type)
 {
     const char *sets[] = {"demand_types.points=2", "demand_types.dispersion=1"};
     tm_params *p = load(sets, 2);
-    tm_run *a = fixture_run(p, 2), *b = fixture_run(p, 2);
+    tm_run *a = fixture_run(p, 2);
     for (int i = 0; i < p->burn_in + 3; i++)
         fixture_step(a);
-    tm_ckbuf buf = {0};
-    tm_error err = {0};
-    cr_assert_eq(tm_run_save(a, &buf, &err), 0, "%s", err.msg);
-    buf.pos = 0;
-    cr_assert_eq(tm_run_restore(b, &buf, &err), 0, "%s", err.msg);
+    tm_run *b = fixture_run_copy(p, a, 2);
     cr_assert_eq(memcmp(tm_run_firm_type(a, 0), tm_run_firm_type(b, 0), (size_t)p->sector[0].firms), 0);
     while (!tm_run_finished(a)) {
         fixture_step(a);
@@ -184,7 +180,6 @@ Test(demand_types, checkpoint_keeps_each_firms_type)
         for (int k = 0; k < 3; k++)
             cr_assert_eq(tm_run_result(a)->export_value[k], tm_run_result(b)->export_value[k]);
     }
-    tm_ckbuf_free(&buf);
     tm_run_close(a);
     tm_run_close(b);
     tm_params_free(p);
@@ -198,10 +193,8 @@ Test(demand_types, learning_firms_have_types_too)
     const char *plain[] = {"run.model=learning"};
     tm_params *pt = load(sets, 3), *pp = load(plain, 1);
     tm_run *rt = fixture_run(pt, 2), *rp = fixture_run(pp, 2);
-    while (!tm_run_finished(rt)) {
-        fixture_step(rt);
-        fixture_step(rp);
-    }
+    fixture_finish(rt);
+    fixture_finish(rp);
     /* Sets: bit 0 US, bit 1 CN, bit 2 ROW; types add small-market-only exporters. */
     const tm_period_result *t = tm_run_result(rt), *q = tm_run_result(rp);
     cr_expect_gt(t->firms_by_set[2] + t->firms_by_set[4], q->firms_by_set[2] + q->firms_by_set[4]);

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "engine/economy.h"
 #include "engine/env.h"
@@ -18,6 +17,7 @@
 #include "models/model.h"
 #include "engine/policy.h"
 #include "engine/sim.h"
+#include "fixtures.h"
 
 /* ------------------------------------------------------------------------
  * Fixtures
@@ -73,92 +73,13 @@ static const char *uncertain_market =
 
 static tm_params *load(const char *text, const char *const *sets, int n_sets)
 {
-    tm_params *p = NULL;
-    tm_error err = {0};
-    int rc = tm_params_load_text("test", text, sets, n_sets, &p, &err);
-    cr_assert_eq(rc, 0, "parameters: %s", err.msg);
-    return p;
+    return fixture_params("test", text, sets, n_sets);
 }
 
-static tm_params *load1(const char *text, const char *set)
-{
-    const char *sets[] = {set};
-    return load(text, sets, set ? 1 : 0);
-}
-
-/* The tables build_policies (src/engine/sim.c) gives a model for sector 0 at the
- * start of a run (no peers yet, so no crowding or spillover). */
-typedef struct {
-    tm_params *p;
-    tm_env env;
-    int n_z, n_sets;
-    double *z, *P, *flow, *revenue, *value;
-    double sunk[TM_MAX_DEST];
-    tm_choice_ctx ctx;
-} fixture;
-
-static void fixture_open(fixture *f, tm_params *p)
-{
-    memset(f, 0, sizeof *f);
-    f->p = p;
-    tm_error err = {0};
-    cr_assert_eq(tm_env_init(&f->env, p, &err), 0);
-    f->n_z = p->grid_points;
-    f->n_sets = tm_n_sets(p->n_dest);
-    size_t cells = (size_t)f->n_z * (size_t)f->n_sets;
-    f->z = malloc((size_t)f->n_z * sizeof(double));
-    f->P = malloc((size_t)f->n_z * (size_t)f->n_z * sizeof(double));
-    f->flow = malloc(cells * sizeof(double));
-    f->revenue = malloc(cells * (size_t)p->n_dest * sizeof(double));
-    f->value = malloc(cells * (size_t)f->n_sets * sizeof(double));
-    cr_assert(f->z && f->P && f->flow && f->revenue && f->value);
-    const tm_sector *ps = &p->sector[0];
-    cr_assert_eq(tm_grid_rouwenhorst(f->n_z, ps->persistence, ps->volatility, f->z, f->P), 0);
-    tm_profit_fn fn;
-    tm_profit_fn_init(&fn, p->elasticity, p->capacity_elasticity);
-    tm_conditions cond;
-    memset(&cond, 0, sizeof cond);
-    for (int d = 0; d < p->n_dest; d++) {
-        cond.tariff[d] = tm_env_tariff(&f->env, 0, d);
-        cond.closed[d] = tm_env_closed(&f->env, d);
-        cond.demand[d] = ps->market[d].demand;
-        cond.sunk[d] = ps->market[d].sunk_cost;
-        f->sunk[d] = cond.sunk[d];
-    }
-    tm_econ_tables(&fn, ps, p->n_dest, &cond, f->z, f->n_z, f->flow, f->revenue);
-    f->ctx = (tm_choice_ctx){
-        .sector = 0,
-        .period = -p->burn_in,
-        .n_z = f->n_z,
-        .n_sets = f->n_sets,
-        .n_dest = p->n_dest,
-        .z_grid = f->z,
-        .P = f->P,
-        .flow = f->flow,
-        .sunk = f->sunk,
-        .regime = f->env.regime,
-        .death_rate = ps->death_rate,
-        .transition = (const double(*)[TM_MAX_REGIMES][TM_MAX_REGIMES])f->env.transition,
-        .held = f->env.held,
-        .tariff_override = f->env.tariff_override,
-        .sunk_scale = f->env.sunk_scale,
-        .threads = 1,
-    };
-}
-
-static void fixture_close(fixture *f)
-{
-    tm_env_free(&f->env);
-    free(f->z);
-    free(f->P);
-    free(f->flow);
-    free(f->revenue);
-    free(f->value);
-    tm_params_free(f->p);
-}
+#define load1(text, set) fixture_params_set("test", text, set)
 
 /* Values of `model` for the fixture's period; argmax into choice[z*n_sets+prev]. */
-static void model_choices(fixture *f, const tm_model_ops *model, uint8_t *choice)
+static void model_choices(fixture_ctx *f, const tm_model_ops *model, uint8_t *choice)
 {
     void *state = NULL;
     tm_error err = {0};
@@ -172,50 +93,7 @@ static void model_choices(fixture *f, const tm_model_ops *model, uint8_t *choice
     model->free(state);
 }
 
-/* Entry and exit cut-offs for destination d in joint regime j. */
-static void cutoffs(tm_params *p, int j, int d, double *entry, double *exit_cut)
-{
-    void *state = NULL;
-    tm_error err = {0};
-    cr_assert_eq(tm_model_dynamic.init(p, &state, &err), 0, "init: %s", err.msg);
-    tm_policy_summary sum;
-    cr_assert_eq(tm_model_dynamic.summary(state, 0, &sum), 0);
-    *entry = sum.entry_cutoff[j * p->n_dest + d];
-    *exit_cut = sum.exit_cutoff[j * p->n_dest + d];
-    tm_model_dynamic.free(state);
-}
-
-/* Simulate and keep firms serving, entrants (per destination of sector 0)
- * and the sector's firms by market set, for every logged period. */
-typedef struct {
-    int periods;
-    int64_t serving[64][TM_MAX_DEST], entrants[64][TM_MAX_DEST], by_set[64][64];
-} path;
-
-static void simulate(const tm_params *p, path *out)
-{
-    tm_run *run = NULL;
-    tm_error err = {0};
-    tm_run_options opts = {.threads = 2};
-    cr_assert_eq(tm_run_open(p, &opts, &run, &err), 0, "open: %s", err.msg);
-    cr_assert_leq(p->periods, 64);
-    memset(out, 0, sizeof *out);
-    out->periods = p->periods;
-    while (!tm_run_finished(run)) {
-        cr_assert_eq(tm_run_step(run, &err), 0, "step: %s", err.msg);
-        int t = tm_run_period(run);
-        if (t < 0)
-            continue;
-        const tm_period_result *r = tm_run_result(run);
-        for (int d = 0; d < p->n_dest; d++) {
-            out->serving[t][d] = r->serving[d];
-            out->entrants[t][d] = r->entrants[d];
-        }
-        for (int S = 0; S < tm_n_sets(p->n_dest); S++)
-            out->by_set[t][S] = r->firms_by_set[S];
-    }
-    tm_run_close(run);
-}
+#define cutoffs fixture_cutoffs
 
 /* ------------------------------------------------------------------------
  * Static limit
@@ -223,8 +101,9 @@ static void simulate(const tm_params *p, path *out)
 
 static void expect_dynamic_equals_myopic(const char *text, const char *const *sets, int n_sets)
 {
-    fixture f;
-    fixture_open(&f, load(text, sets, n_sets));
+    tm_params *p = load(text, sets, n_sets);
+    fixture_ctx f;
+    fixture_ctx_open(&f, p, 0);
     size_t cells = (size_t)f.n_z * (size_t)f.n_sets;
     uint8_t *dyn = malloc(cells), *myo = malloc(cells);
     cr_assert(dyn && myo);
@@ -236,7 +115,8 @@ static void expect_dynamic_equals_myopic(const char *text, const char *const *se
                          iz, prev, dyn[iz * f.n_sets + prev], myo[iz * f.n_sets + prev]);
     free(dyn);
     free(myo);
-    fixture_close(&f);
+    fixture_ctx_close(&f);
+    tm_params_free(p);
 }
 
 Test(dynamic, static_limit_choice_equals_myopic_at_every_grid_point)
@@ -294,8 +174,8 @@ Test(dynamic, static_limit_participation_matches_closed_form)
         if (z[i] >= entry)
             share += pi[i];
     cr_assert(share > 0.05 && share < 0.95, "closed-form participation %g: choose another calibration", share);
-    path sim;
-    simulate(p, &sim);
+    fixture_path sim;
+    fixture_simulate(p, &sim);
     /* Firms are independent draws from the stationary law: binomial error. */
     double sd = sqrt(share * (1.0 - share) / (double)ps->firms);
     for (int t = 0; t < sim.periods; t++) {
@@ -390,7 +270,7 @@ Test(dynamic, entry_rises_when_worst_case_tariff_falls)
  * probabilities: a firm dies with probability delta and is replaced by an
  * entrant drawn from the stationary law of z, with S_prev = {}; otherwise
  * z moves by P and S_prev is last period's S. */
-static void exact_distribution(const fixture *f, const double *prob, double *mu)
+static void exact_distribution(const fixture_ctx *f, const double *prob, double *mu)
 {
     int n_z = f->n_z, M = f->n_sets;
     double delta = f->p->sector[0].death_rate;
@@ -434,8 +314,8 @@ static void expect_simulation_matches_exact(const char *logit)
     const char *sets[] = {"destinations.US.market.sunk_cost=2", "destinations.CN.market.sunk_cost=1.5",
                           "sectors.a.firms=100000", "run.burn_in=300", "sectors.a.death_rate=0.05", logit};
     tm_params *p = load(two_markets, sets, logit ? 6 : 5);
-    fixture f;
-    fixture_open(&f, p);
+    fixture_ctx f;
+    fixture_ctx_open(&f, p, 0);
     void *state = NULL;
     tm_error err = {0};
     cr_assert_eq(tm_model_dynamic.init(p, &state, &err), 0, "%s", err.msg);
@@ -446,8 +326,8 @@ static void expect_simulation_matches_exact(const char *logit)
     double *mu = malloc((size_t)f.n_z * (size_t)M * sizeof(double));
     tm_policy_probabilities(f.value, f.n_z, M, p->logit_scale, prob);
     exact_distribution(&f, prob, mu);
-    path sim;
-    simulate(p, &sim);
+    fixture_path sim;
+    fixture_simulate(p, &sim);
     double n = (double)p->sector[0].firms;
     for (int S = 0; S < M; S++) {
         double share = 0.0;
@@ -462,7 +342,8 @@ static void expect_simulation_matches_exact(const char *logit)
     }
     free(prob);
     free(mu);
-    fixture_close(&f);
+    fixture_ctx_close(&f);
+    tm_params_free(p);
 }
 
 Test(dynamic, stationary_market_sets_match_exact_distribution_of_policy_chain)
@@ -495,20 +376,9 @@ static tm_params *with_hike(const char *anticipated)
 
 Test(dynamic, anticipated_hike_lowers_pre_event_entry)
 {
-    tm_params *foreseen = with_hike("true"), *surprise = with_hike("false");
-    path a, b;
-    simulate(foreseen, &a);
-    simulate(surprise, &b);
-    int64_t entry_a = 0, entry_b = 0;
-    for (int t = 0; t < 12; t++) {
-        entry_a += a.entrants[t][0];
-        entry_b += b.entrants[t][0];
-    }
-    cr_expect_lt(entry_a, entry_b, "entrants before the hike: %lld foreseen, %lld unforeseen", (long long)entry_a,
-                 (long long)entry_b);
+    fixture_path a, b;
+    fixture_expect_foresight_lowers_entry(with_hike("true"), with_hike("false"), 12, &a, &b);
     cr_expect_lt(a.serving[11][0], b.serving[11][0]);
-    tm_params_free(foreseen);
-    tm_params_free(surprise);
 }
 
 Test(dynamic, unanticipated_event_leaves_pre_event_path_unchanged)
@@ -516,13 +386,10 @@ Test(dynamic, unanticipated_event_leaves_pre_event_path_unchanged)
     tm_params *surprise = with_hike("false");
     const char *sets[] = {"run.start=2021Q1", "run.periods=16", "run.burn_in=200", "sectors.a.firms=100000"};
     tm_params *none = load(one_market, sets, 4);
-    path a, b;
-    simulate(surprise, &a);
-    simulate(none, &b);
-    for (int t = 0; t < 12; t++) {
-        cr_expect_eq(a.serving[t][0], b.serving[t][0], "period %d", t);
-        cr_expect_eq(a.entrants[t][0], b.entrants[t][0], "period %d", t);
-    }
+    fixture_path a, b;
+    fixture_simulate(surprise, &a);
+    fixture_simulate(none, &b);
+    fixture_expect_same_path(&a, &b, 12);
     /* After the surprise the policy is solved again: fewer firms serve. */
     cr_expect_lt(a.serving[15][0], b.serving[15][0]);
     tm_params_free(surprise);
@@ -532,8 +399,8 @@ Test(dynamic, unanticipated_event_leaves_pre_event_path_unchanged)
 Test(dynamic, foreseen_hike_raises_entry_cutoff_as_the_date_nears)
 {
     tm_params *p = with_hike("true");
-    fixture f;
-    fixture_open(&f, p);
+    fixture_ctx f;
+    fixture_ctx_open(&f, p, 0);
     void *state = NULL;
     tm_error err = {0};
     cr_assert_eq(tm_model_dynamic.init(p, &state, &err), 0, "%s", err.msg);
@@ -551,7 +418,8 @@ Test(dynamic, foreseen_hike_raises_entry_cutoff_as_the_date_nears)
         previous_cut = cut;
     }
     tm_model_dynamic.free(state);
-    fixture_close(&f);
+    fixture_ctx_close(&f);
+    tm_params_free(p);
 }
 
 static tm_params *with_regime_switch(const char *anticipated)
@@ -571,19 +439,8 @@ Test(dynamic, anticipated_regime_switch_lowers_pre_event_entry)
     /* A switch to the 60% regime, held from period 12: foreseen, the regime
      * law from period 11 to 12 is forced and the held regime no longer
      * moves, so the value of entering falls as the date nears. */
-    tm_params *foreseen = with_regime_switch("true"), *surprise = with_regime_switch("false");
-    path a, b;
-    simulate(foreseen, &a);
-    simulate(surprise, &b);
-    int64_t entry_a = 0, entry_b = 0;
-    for (int t = 0; t < 12; t++) {
-        entry_a += a.entrants[t][0];
-        entry_b += b.entrants[t][0];
-    }
-    cr_expect_lt(entry_a, entry_b, "entrants before the switch: %lld foreseen, %lld unforeseen", (long long)entry_a,
-                 (long long)entry_b);
-    tm_params_free(foreseen);
-    tm_params_free(surprise);
+    fixture_path a, b;
+    fixture_expect_foresight_lowers_entry(with_regime_switch("true"), with_regime_switch("false"), 12, &a, &b);
 }
 
 /* ------------------------------------------------------------------------
@@ -640,24 +497,63 @@ static const char *benchmark_case =
     "    regimes: {normal: {tariff: 0}, duties: {tariff: 0.25}, ban: {closed: true}}\n"
     "    transition: [[0.99, 0.008, 0.002], [0.05, 0.93, 0.02], [0.05, 0.05, 0.9]]\n";
 
-/* Not a timed test: reports the solve time of the benchmark case on one
- * thread (thread CPU time, so other load on the machine does not count). */
-Test(dynamic, benchmark_solve_201_points_two_destinations_three_regimes)
+/* The cut-offs of the benchmark case (`decision.solver` auto or joint) in
+ * every joint regime, and the error bound each solve reached. Its solve
+ * time is a benchmark figure (`tradeabm bench`, dp_solve_s), not a test. */
+typedef struct {
+    double entry[9 * 2], exit_cut[9 * 2], residual, tolerance;
+} benchmark_solution;
+
+static void solve_benchmark_case(const char *solver, benchmark_solution *out)
 {
-    tm_params *p = load1(benchmark_case, NULL);
-    omp_set_num_threads(1);
+    tm_params *p = load1(benchmark_case, solver);
     void *state = NULL;
     tm_error err = {0};
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
     cr_assert_eq(tm_model_dynamic.init(p, &state, &err), 0, "%s", err.msg);
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
-    double cpu = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     tm_policy_summary sum;
-    tm_model_dynamic.summary(state, 0, &sum);
-    cr_expect_lt(sum.residual, p->dp_tolerance);
-    fprintf(stderr, "dynamic solve, 201 points x 9 joint regimes x 4 sets, 1 thread: %.3f s CPU (%.3f s wall), "
-                    "%d sweeps\n", cpu, sum.seconds, sum.iterations);
+    cr_assert_eq(tm_model_dynamic.summary(state, 0, &sum), 0);
+    cr_assert_eq(sum.n_joint, 9);
+    memcpy(out->entry, sum.entry_cutoff, sizeof out->entry);
+    memcpy(out->exit_cut, sum.exit_cutoff, sizeof out->exit_cut);
+    out->residual = sum.residual;
+    out->tolerance = p->dp_tolerance;
     tm_model_dynamic.free(state);
     tm_params_free(p);
+}
+
+Test(dynamic, benchmark_case_separable_and_joint_solvers_give_the_same_cutoffs)
+{
+    /* Without a capacity constraint the joint programme is the sum of one
+     * programme per destination (docs/model.md, "Independent markets"), so
+     * both solvers reach the same policy: every cut-off is the same grid
+     * point, within each solver's error bound. */
+    benchmark_solution sep, joint;
+    solve_benchmark_case(NULL, &sep);
+    solve_benchmark_case("decision.solver=joint", &joint);
+    cr_expect_lt(sep.residual, sep.tolerance);
+    cr_expect_lt(joint.residual, joint.tolerance);
+    for (int k = 0; k < 9 * 2; k++) {
+        cr_expect_eq(sep.entry[k], joint.entry[k], "joint regime %d, destination %d: entry %g vs %g", k / 2, k % 2,
+                     sep.entry[k], joint.entry[k]);
+        cr_expect_eq(sep.exit_cut[k], joint.exit_cut[k], "joint regime %d, destination %d: exit %g vs %g", k / 2,
+                     k % 2, sep.exit_cut[k], joint.exit_cut[k]);
+    }
+}
+
+Test(dynamic, benchmark_case_us_entry_cutoff_rises_with_the_tariff_threat)
+{
+    /* US regimes free, threat (no tariff yet, 20% a quarter of moving to
+     * the 25% tariff) and tariffs, with CN in `normal` (joint regime
+     * r_US + 3 r_CN): entering the US is worth less the nearer the tariff,
+     * so the entry cut-off rises from free to threat to tariffs; with a
+     * sunk cost, exit happens below entry (hysteresis). */
+    benchmark_solution sol;
+    solve_benchmark_case(NULL, &sol);
+    const double *entry = sol.entry, *exit_cut = sol.exit_cut;
+    cr_assert(isfinite(entry[2 * 2]), "the tariffs regime must have entry inside the grid");
+    cr_expect_lt(entry[0 * 2], entry[1 * 2], "entry free %g, threat %g", entry[0], entry[2]);
+    cr_expect_lt(entry[1 * 2], entry[2 * 2], "entry threat %g, tariffs %g", entry[2], entry[4]);
+    for (int r = 0; r < 3; r++)
+        cr_expect_lt(exit_cut[r * 2], entry[r * 2], "US regime %d: exit %g, entry %g", r, exit_cut[r * 2],
+                     entry[r * 2]);
 }

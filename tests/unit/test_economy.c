@@ -57,9 +57,11 @@ Test(economy, crowding_divides_demand_and_spillover_cuts_sunk_cost)
     cr_expect_eq(tm_econ_spillover_sunk(3.0, 0.0, 0.9), 3.0);
 }
 
-/* A sector with two destinations and the conditions it faces. */
-static void two_markets(tm_sector *sec, tm_conditions *cond)
+/* Profits at capacity elasticity gamma, a sector with two destinations and
+ * the conditions it faces. */
+static void two_markets(tm_profit_fn *fn, double gamma, tm_sector *sec, tm_conditions *cond)
 {
+    tm_profit_fn_init(fn, SIGMA, gamma);
     memset(sec, 0, sizeof *sec);
     memset(cond, 0, sizeof *cond);
     sec->market[0] = (tm_market){.demand = 1.0, .iceberg = 1.1, .fixed_cost = 0.4, .sunk_cost = 1.0};
@@ -73,10 +75,9 @@ static void two_markets(tm_sector *sec, tm_conditions *cond)
 Test(economy, tables_with_independent_markets_match_hand_formulas)
 {
     tm_profit_fn fn;
-    tm_profit_fn_init(&fn, SIGMA, 0.0);
     tm_sector sec;
     tm_conditions cond;
-    two_markets(&sec, &cond);
+    two_markets(&fn, 0.0, &sec, &cond);
     enum { NZ = 5, NS = 4, ND = 2 };
     const double z[NZ] = {-0.8, -0.3, 0.0, 0.4, 1.1};
     double flow[NZ * NS], revenue[NZ * NS * ND];
@@ -105,10 +106,9 @@ Test(economy, tables_with_independent_markets_match_hand_formulas)
 Test(economy, closed_market_makes_every_set_containing_it_infeasible)
 {
     tm_profit_fn fn;
-    tm_profit_fn_init(&fn, SIGMA, 0.0);
     tm_sector sec;
     tm_conditions cond;
-    two_markets(&sec, &cond);
+    two_markets(&fn, 0.0, &sec, &cond);
     cond.closed[1] = 1;
     const double z[2] = {-0.5, 0.5};
     double flow[2 * 4], revenue[2 * 4 * 2];
@@ -237,10 +237,9 @@ Test(economy, profit_is_continuous_as_capacity_elasticity_goes_to_zero)
 Test(economy, tables_with_capacity_split_revenue_in_proportion_to_weights)
 {
     tm_profit_fn fn;
-    tm_profit_fn_init(&fn, SIGMA, 0.5);
     tm_sector sec;
     tm_conditions cond;
-    two_markets(&sec, &cond);
+    two_markets(&fn, 0.5, &sec, &cond);
     const double z[3] = {-0.4, 0.0, 0.6};
     double flow[3 * 4], revenue[3 * 4 * 2];
     tm_econ_tables(&fn, &sec, 2, &cond, z, 3, flow, revenue);

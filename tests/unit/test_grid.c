@@ -39,6 +39,16 @@ static void expect_stationary_fixed_point(int n, const double *P, const double *
     cr_expect(fabs(total - 1.0) < 1e-12);
 }
 
+/* Mean and variance of the grid z under the law pi. */
+static void law_moments(int n, const double *z, const double *pi, double *mean, double *var)
+{
+    *mean = *var = 0.0;
+    for (int i = 0; i < n; i++)
+        *mean += pi[i] * z[i];
+    for (int i = 0; i < n; i++)
+        *var += pi[i] * (z[i] - *mean) * (z[i] - *mean);
+}
+
 static const struct {
     int n;
     double rho, sigma;
@@ -73,11 +83,8 @@ Test(grid, rouwenhorst_stationary_mean_is_zero_and_variance_matches_ar1)
         cr_assert_eq(tm_grid_stationary(n, P, pi, 1e-14, 100000), 0, "case %zu", c);
         expect_stationary_fixed_point(n, P, pi, 1e-13);
 
-        double mean = 0.0, var = 0.0;
-        for (int i = 0; i < n; i++)
-            mean += pi[i] * z[i];
-        for (int i = 0; i < n; i++)
-            var += pi[i] * (z[i] - mean) * (z[i] - mean);
+        double mean, var;
+        law_moments(n, z, pi, &mean, &var);
         double target = sigma * sigma / (1.0 - rho * rho);
         cr_expect(fabs(mean) < 1e-9 * sqrt(target), "case %zu: mean %.3g", c, mean);
         cr_expect(fabs(var / target - 1.0) < 1e-9, "case %zu: variance %.17g vs %.17g", c, var,
@@ -150,11 +157,8 @@ Test(grid, tauchen_fine_grid_stationary_variance_within_2_percent_of_ar1)
     cr_assert_eq(tm_grid_tauchen(n, rho, sigma, 4.0, z, P), 0);
     cr_assert_eq(tm_grid_stationary(n, P, pi, 1e-13, 100000), 0);
     expect_stationary_fixed_point(n, P, pi, 1e-12);
-    double mean = 0.0, var = 0.0;
-    for (int i = 0; i < n; i++)
-        mean += pi[i] * z[i];
-    for (int i = 0; i < n; i++)
-        var += pi[i] * (z[i] - mean) * (z[i] - mean);
+    double mean, var;
+    law_moments(n, z, pi, &mean, &var);
     double target = sigma * sigma / (1.0 - rho * rho);
     cr_expect(fabs(mean) < 1e-8, "mean %.3g", mean);
     cr_expect(fabs(var / target - 1.0) < 0.02, "variance %.6g vs %.6g", var, target);

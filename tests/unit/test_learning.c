@@ -13,6 +13,7 @@
 #include "engine/grid.h"
 #include "models/model.h"
 #include "engine/sim.h"
+#include "fixtures.h"
 
 /* One sector, one destination whose tariff may rise: the true hazard of an
  * escalation is 0.05 a period; the hazard grid {0, 0.05, 0.1, 0.15, 0.2}
@@ -36,83 +37,14 @@ static const char *two_regimes =
 
 static tm_params *load(const char *text, const char *const *sets, int n_sets)
 {
-    tm_params *p = NULL;
-    tm_error err = {0};
-    int rc = tm_params_load_text("test", text, sets, n_sets, &p, &err);
-    cr_assert_eq(rc, 0, "parameters: %s", err.msg);
-    return p;
-}
-
-/* The choice context src/engine/sim.c builds for sector s at the start of a run. */
-typedef struct {
-    tm_env env;
-    int n_z, n_sets;
-    double *z, *P, *flow, *revenue;
-    double sunk[TM_MAX_DEST];
-    tm_choice_ctx ctx;
-} fixture;
-
-static void fixture_open(fixture *f, const tm_params *p, int s)
-{
-    memset(f, 0, sizeof *f);
-    tm_error err = {0};
-    cr_assert_eq(tm_env_init(&f->env, p, &err), 0);
-    f->n_z = p->grid_points;
-    f->n_sets = tm_n_sets(p->n_dest);
-    size_t cells = (size_t)f->n_z * (size_t)f->n_sets;
-    f->z = malloc((size_t)f->n_z * sizeof(double));
-    f->P = malloc((size_t)f->n_z * (size_t)f->n_z * sizeof(double));
-    f->flow = malloc(cells * sizeof(double));
-    f->revenue = malloc(cells * (size_t)p->n_dest * sizeof(double));
-    cr_assert(f->z && f->P && f->flow && f->revenue);
-    const tm_sector *ps = &p->sector[s];
-    cr_assert_eq(tm_grid_rouwenhorst(f->n_z, ps->persistence, ps->volatility, f->z, f->P), 0);
-    tm_profit_fn fn;
-    tm_profit_fn_init(&fn, p->elasticity, p->capacity_elasticity);
-    tm_conditions cond;
-    memset(&cond, 0, sizeof cond);
-    for (int d = 0; d < p->n_dest; d++) {
-        cond.tariff[d] = tm_env_tariff(&f->env, s, d);
-        cond.closed[d] = tm_env_closed(&f->env, d);
-        cond.demand[d] = ps->market[d].demand;
-        cond.sunk[d] = ps->market[d].sunk_cost;
-        f->sunk[d] = cond.sunk[d];
-    }
-    tm_econ_tables(&fn, ps, p->n_dest, &cond, f->z, f->n_z, f->flow, f->revenue);
-    f->ctx = (tm_choice_ctx){
-        .sector = s,
-        .period = -p->burn_in,
-        .n_z = f->n_z,
-        .n_sets = f->n_sets,
-        .n_dest = p->n_dest,
-        .z_grid = f->z,
-        .P = f->P,
-        .flow = f->flow,
-        .sunk = f->sunk,
-        .regime = f->env.regime,
-        .death_rate = ps->death_rate,
-        .transition = (const double(*)[TM_MAX_REGIMES][TM_MAX_REGIMES])f->env.transition,
-        .held = f->env.held,
-        .tariff_override = f->env.tariff_override + (size_t)s * (size_t)p->n_dest,
-        .sunk_scale = f->env.sunk_scale + (size_t)s * (size_t)p->n_dest,
-        .threads = 1,
-    };
-}
-
-static void fixture_close(fixture *f)
-{
-    tm_env_free(&f->env);
-    free(f->z);
-    free(f->P);
-    free(f->flow);
-    free(f->revenue);
+    return fixture_params("test", text, sets, n_sets);
 }
 
 Test(learning, certain_correct_beliefs_give_the_dynamic_values_at_every_grid_point)
 {
     tm_params *p = load(two_regimes, NULL, 0);
-    fixture f;
-    fixture_open(&f, p, 0);
+    fixture_ctx f;
+    fixture_ctx_open(&f, p, 0);
     void *learn = NULL, *dyn = NULL;
     tm_error err = {0};
     cr_assert_eq(tm_model_learning.init(p, &learn, &err), 0, "%s", err.msg);
@@ -134,34 +66,8 @@ Test(learning, certain_correct_beliefs_give_the_dynamic_values_at_every_grid_poi
     free(vd);
     tm_model_learning.free(learn);
     tm_model_dynamic.free(dyn);
-    fixture_close(&f);
+    fixture_ctx_close(&f);
     tm_params_free(p);
-}
-
-typedef struct {
-    int64_t serving[64], entrants[64], exiters[64];
-    int regime[64];
-} path;
-
-static void simulate(const tm_params *p, path *out)
-{
-    tm_run *run = NULL;
-    tm_error err = {0};
-    tm_run_options opts = {.threads = 2};
-    cr_assert_eq(tm_run_open(p, &opts, &run, &err), 0, "open: %s", err.msg);
-    cr_assert_leq(p->periods, 64);
-    while (!tm_run_finished(run)) {
-        cr_assert_eq(tm_run_step(run, &err), 0, "step: %s", err.msg);
-        int t = tm_run_period(run);
-        if (t < 0)
-            continue;
-        const tm_period_result *r = tm_run_result(run);
-        out->serving[t] = r->serving[0];
-        out->entrants[t] = r->entrants[0];
-        out->exiters[t] = r->exiters[0];
-        out->regime[t] = r->regime[0];
-    }
-    tm_run_close(run);
 }
 
 Test(learning, certain_correct_beliefs_simulate_the_dynamic_path)
@@ -169,15 +75,15 @@ Test(learning, certain_correct_beliefs_simulate_the_dynamic_path)
     tm_params *learn = load(two_regimes, NULL, 0);
     const char *sets[] = {"run.model=dynamic"};
     tm_params *dyn = load(two_regimes, sets, 1);
-    path a, b;
-    simulate(learn, &a);
-    simulate(dyn, &b);
+    fixture_path a, b;
+    fixture_simulate(learn, &a);
+    fixture_simulate(dyn, &b);
     int switches = 0;
     for (int t = 0; t < learn->periods; t++) {
-        cr_expect_eq(a.serving[t], b.serving[t], "period %d", t);
-        cr_expect_eq(a.entrants[t], b.entrants[t], "period %d", t);
-        cr_expect_eq(a.exiters[t], b.exiters[t], "period %d", t);
-        switches += t > 0 && a.regime[t] != a.regime[t - 1];
+        cr_expect_eq(a.serving[t][0], b.serving[t][0], "period %d", t);
+        cr_expect_eq(a.entrants[t][0], b.entrants[t][0], "period %d", t);
+        cr_expect_eq(a.exiters[t][0], b.exiters[t][0], "period %d", t);
+        switches += t > 0 && a.regime[t][0] != a.regime[t - 1][0];
     }
     cr_expect_gt(switches, 0, "the regime should move in 40 periods");
     tm_params_free(learn);
@@ -189,8 +95,8 @@ Test(learning, certain_correct_beliefs_simulate_the_dynamic_path)
  * escalations. */
 static void observe_history(const tm_params *p, void *state, int n, int *trials, int *escalations)
 {
-    fixture f;
-    fixture_open(&f, p, 0);
+    fixture_ctx f;
+    fixture_ctx_open(&f, p, 0);
     uint16_t *cls = malloc((size_t)(p->burn_in + p->periods) * sizeof *cls);
     *trials = *escalations = 0;
     int last = f.env.regime[0];
@@ -205,7 +111,7 @@ static void observe_history(const tm_params *p, void *state, int n, int *trials,
         tm_model_learning.belief_classes(state, &f.ctx, -p->burn_in, t + p->burn_in + 1, cls);
     }
     free(cls);
-    fixture_close(&f);
+    fixture_ctx_close(&f);
 }
 
 Test(learning, beliefs_converge_to_the_true_hazard_under_a_long_stable_history)
@@ -239,8 +145,8 @@ Test(learning, beliefs_follow_the_beta_update_with_forgetting)
     cr_assert_eq(tm_model_learning.init(p, &state, &err), 0, "%s", err.msg);
     /* Replay the same history here: a <- omega a + x, b <- omega b + 1 - x
      * for every trial, from a = m n, b = (1 - m) n. */
-    fixture f;
-    fixture_open(&f, p, 0);
+    fixture_ctx f;
+    fixture_ctx_open(&f, p, 0);
     uint16_t *cls = malloc((size_t)p->periods * sizeof *cls);
     double a = 0.3 * 4, b = 0.7 * 4, a_late = 0.3 * 4, b_late = 0.7 * 4;
     int last = f.env.regime[0], born = 250;
@@ -264,7 +170,7 @@ Test(learning, beliefs_follow_the_beta_update_with_forgetting)
     /* An entrant of the last period starts from the prior. */
     cr_expect_float_eq(tm_learning_hazard_mean(state, 0, p->periods - 1, 0), 0.3, 1e-15);
     free(cls);
-    fixture_close(&f);
+    fixture_ctx_close(&f);
     tm_model_learning.free(state);
     tm_params_free(p);
 }

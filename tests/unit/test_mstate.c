@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "engine/mstate.h"
+#include "fixtures.h"
 #include "params/params.h"
 
 /* Two destinations, two experience levels; tests replace keys with --set
@@ -45,18 +46,32 @@ static const char *const three_levels = "run: {periods: 4, burn_in: 0}\n"
                                         "  US:\n"
                                         "    regimes: {open: {tariff: 0}}\n";
 
-static tm_params *load(const char *text, const char *const *sets, int n_sets)
+/* Parameters and their market-state table. */
+typedef struct {
+    tm_params *p;
+    tm_mstate ms;
+} mcase;
+
+/* `text` with at most one override (NULL: none). */
+static void open_case(mcase *c, const char *text, const char *set)
 {
-    tm_params *p = NULL;
-    tm_error err = {0};
-    int rc = tm_params_load_text("mstate-test", text, sets, n_sets, &p, &err);
-    cr_assert_eq(rc, 0, "%s", err.msg);
-    return p;
+    c->p = fixture_params_set("mstate-test", text, set);
+    cr_assert_eq(tm_mstate_init(&c->ms, c->p), 0);
 }
 
-static void init(tm_mstate *ms, const tm_params *p)
+static void close_case(mcase *c)
 {
-    cr_assert_eq(tm_mstate_init(ms, p), 0);
+    tm_mstate_free(&c->ms);
+    tm_params_free(c->p);
+}
+
+/* The law of the next state of row (m, S): got[state] = probability. */
+static void law_row(const tm_mstate *ms, int m, int S, double got[TM_MAX_STATES])
+{
+    int row = m * ms->n_sets + S;
+    memset(got, 0, TM_MAX_STATES * sizeof got[0]);
+    for (int k = ms->law_start[row]; k < ms->law_start[row + 1]; k++)
+        got[ms->law_state[k]] = ms->law_prob[k];
 }
 
 static int ipow(int b, int e)
@@ -92,65 +107,59 @@ static double dest_law(const tm_params *p, int timing, int from, int in, int to)
 
 Test(mstate, states_pack_one_level_per_destination_in_base_k_plus_1)
 {
-    tm_params *p = load(two_levels, NULL, 0);
-    tm_mstate ms;
-    init(&ms, p);
-    cr_expect_eq(ms.n_dest, 2);
-    cr_expect_eq(ms.levels, 2);
-    cr_expect_eq(ms.radix, 3);
-    cr_expect_eq(ms.n_sets, 4);
-    cr_expect_eq(ms.n_states, 9);
-    cr_expect_eq(tm_params_n_states(p), 9);
+    mcase c;
+    open_case(&c, two_levels, NULL);
+    cr_expect_eq(c.ms.n_dest, 2);
+    cr_expect_eq(c.ms.levels, 2);
+    cr_expect_eq(c.ms.radix, 3);
+    cr_expect_eq(c.ms.n_sets, 4);
+    cr_expect_eq(c.ms.n_states, 9);
+    cr_expect_eq(tm_params_n_states(c.p), 9);
     int seen[TM_MAX_STATES] = {0};
     for (int a = 0; a <= 2; a++)
         for (int b = 0; b <= 2; b++) {
             int m = a + 3 * b; /* US fastest */
-            cr_assert_lt(m, ms.n_states);
+            cr_assert_lt(m, c.ms.n_states);
             seen[m]++;
-            cr_expect_eq(ms.level[m][0], a, "state %d: US level %d, want %d", m, ms.level[m][0], a);
-            cr_expect_eq(ms.level[m][1], b, "state %d: CN level %d, want %d", m, ms.level[m][1], b);
+            cr_expect_eq(c.ms.level[m][0], a, "state %d: US level %d, want %d", m, c.ms.level[m][0], a);
+            cr_expect_eq(c.ms.level[m][1], b, "state %d: CN level %d, want %d", m, c.ms.level[m][1], b);
             int set = (a ? 1 : 0) | (b ? 2 : 0);
-            cr_expect_eq(ms.set_of[m], set, "state %d: set %d, want %d", m, ms.set_of[m], set);
+            cr_expect_eq(c.ms.set_of[m], set, "state %d: set %d, want %d", m, c.ms.set_of[m], set);
         }
-    for (int m = 0; m < ms.n_states; m++)
+    for (int m = 0; m < c.ms.n_states; m++)
         cr_expect_eq(seen[m], 1, "state %d decoded %d times", m, seen[m]);
-    tm_mstate_free(&ms);
-    tm_params_free(p);
+    close_case(&c);
 }
 
 Test(mstate, decoding_inverts_encoding_for_every_state)
 {
-    tm_params *p = load(three_levels, NULL, 0);
-    tm_mstate ms;
-    init(&ms, p);
-    cr_expect_eq(ms.n_states, 4);
-    for (int m = 0; m < ms.n_states; m++) {
+    mcase c;
+    open_case(&c, three_levels, NULL);
+    cr_expect_eq(c.ms.n_states, 4);
+    for (int m = 0; m < c.ms.n_states; m++) {
         int back = 0;
-        for (int d = 0; d < ms.n_dest; d++) {
-            cr_expect_leq(ms.level[m][d], ms.levels);
-            back += ms.level[m][d] * ipow(ms.radix, d);
+        for (int d = 0; d < c.ms.n_dest; d++) {
+            cr_expect_leq(c.ms.level[m][d], c.ms.levels);
+            back += c.ms.level[m][d] * ipow(c.ms.radix, d);
         }
         cr_expect_eq(back, m);
     }
-    tm_mstate_free(&ms);
-    tm_params_free(p);
+    close_case(&c);
 }
 
 Test(mstate, multipliers_are_copied_from_the_parameters)
 {
-    tm_params *p = load(two_levels, NULL, 0);
-    tm_mstate ms;
-    init(&ms, p);
-    cr_expect_eq(ms.demand[0], 0.5);
-    cr_expect_eq(ms.demand[1], 1.5);
-    cr_expect_eq(ms.iceberg[0], 1.2);
-    cr_expect_eq(ms.iceberg[1], 1.0);
-    cr_expect_eq(ms.fixed_cost[0], 1.0);
-    cr_expect_eq(ms.fixed_cost[1], 0.6);
-    cr_expect_eq(ms.timing, TM_TIMING_CURRENT);
-    cr_expect_eq(ms.identity, 0);
-    tm_mstate_free(&ms);
-    tm_params_free(p);
+    mcase c;
+    open_case(&c, two_levels, NULL);
+    cr_expect_eq(c.ms.demand[0], 0.5);
+    cr_expect_eq(c.ms.demand[1], 1.5);
+    cr_expect_eq(c.ms.iceberg[0], 1.2);
+    cr_expect_eq(c.ms.iceberg[1], 1.0);
+    cr_expect_eq(c.ms.fixed_cost[0], 1.0);
+    cr_expect_eq(c.ms.fixed_cost[1], 0.6);
+    cr_expect_eq(c.ms.timing, TM_TIMING_CURRENT);
+    cr_expect_eq(c.ms.identity, 0);
+    close_case(&c);
 }
 
 /* ------------------------------------------------------------------------
@@ -159,60 +168,56 @@ Test(mstate, multipliers_are_copied_from_the_parameters)
 
 Test(mstate, served_state_keeps_levels_of_continued_markets_and_enters_at_level_1)
 {
-    tm_params *p = load(two_levels, NULL, 0);
-    tm_mstate ms;
-    init(&ms, p);
-    const int M = ms.n_sets;
-    for (int m = 0; m < ms.n_states; m++)
+    mcase c;
+    open_case(&c, two_levels, NULL);
+    const int M = c.ms.n_sets;
+    for (int m = 0; m < c.ms.n_states; m++)
         for (int S = 0; S < M; S++) {
             int want = 0;
-            for (int d = 0; d < ms.n_dest; d++)
+            for (int d = 0; d < c.ms.n_dest; d++)
                 if (S >> d & 1)
-                    want += (ms.level[m][d] ? ms.level[m][d] : 1) * ipow(ms.radix, d);
-            int got = ms.served[m * M + S];
+                    want += (c.ms.level[m][d] ? c.ms.level[m][d] : 1) * ipow(c.ms.radix, d);
+            int got = c.ms.served[m * M + S];
             cr_expect_eq(got, want, "m %d, S %d: served %d, want %d", m, S, got, want);
-            cr_expect_eq(ms.set_of[got], S, "the state served serves exactly S");
+            cr_expect_eq(c.ms.set_of[got], S, "the state served serves exactly S");
         }
-    tm_mstate_free(&ms);
-    tm_params_free(p);
+    close_case(&c);
 }
 
 static void expect_laws(const char *text, const char *timing)
 {
     char set[64];
     snprintf(set, sizeof set, "decision.timing=%s", timing);
-    const char *sets[] = {set};
-    tm_params *p = load(text, sets, 1);
-    tm_mstate ms;
-    init(&ms, p);
-    const int M = ms.n_sets, N = ms.n_states;
-    cr_assert_eq(ms.timing, strcmp(timing, "next") == 0 ? TM_TIMING_NEXT : TM_TIMING_CURRENT);
-    cr_expect_eq(ms.law_start[0], 0);
+    mcase c;
+    open_case(&c, text, set);
+    const tm_mstate *ms = &c.ms;
+    const int M = ms->n_sets, N = ms->n_states;
+    cr_assert_eq(ms->timing, strcmp(timing, "next") == 0 ? TM_TIMING_NEXT : TM_TIMING_CURRENT);
+    cr_expect_eq(ms->law_start[0], 0);
     for (int m = 0; m < N; m++)
         for (int S = 0; S < M; S++) {
             int row = m * M + S;
-            cr_assert_leq(ms.law_start[row], ms.law_start[row + 1]);
+            cr_assert_leq(ms->law_start[row], ms->law_start[row + 1]);
             double sum = 0.0, got[TM_MAX_STATES] = {0};
-            for (int k = ms.law_start[row]; k < ms.law_start[row + 1]; k++) {
-                int to = ms.law_state[k];
+            for (int k = ms->law_start[row]; k < ms->law_start[row + 1]; k++) {
+                int to = ms->law_state[k];
                 cr_assert_lt(to, N);
-                cr_expect_gt(ms.law_prob[k], 0.0, "only states of positive probability are stored");
+                cr_expect_gt(ms->law_prob[k], 0.0, "only states of positive probability are stored");
                 cr_expect_eq(got[to], 0.0, "m %d, S %d: state %d listed twice", m, S, to);
-                cr_expect_eq(ms.set_of[to], S, "m %d, S %d: next state %d does not serve S", m, S, to);
-                got[to] = ms.law_prob[k];
-                sum += ms.law_prob[k];
+                cr_expect_eq(ms->set_of[to], S, "m %d, S %d: next state %d does not serve S", m, S, to);
+                got[to] = ms->law_prob[k];
+                sum += ms->law_prob[k];
             }
             cr_expect(fabs(sum - 1.0) < 1e-12, "%s timing, m %d, S %d: law sums to %.17g", timing, m, S, sum);
             for (int to = 0; to < N; to++) {
                 double want = 1.0;
-                for (int d = 0; d < ms.n_dest; d++)
-                    want *= dest_law(p, ms.timing, ms.level[m][d], S >> d & 1, ms.level[to][d]);
+                for (int d = 0; d < ms->n_dest; d++)
+                    want *= dest_law(c.p, ms->timing, ms->level[m][d], S >> d & 1, ms->level[to][d]);
                 cr_expect(fabs(got[to] - want) < 1e-15, "%s timing, m %d, S %d -> %d: %.17g, want %.17g", timing, m,
                           S, to, got[to], want);
             }
         }
-    tm_mstate_free(&ms);
-    tm_params_free(p);
+    close_case(&c);
 }
 
 Test(mstate, every_law_row_sums_to_one_and_matches_the_definition_timing_current)
@@ -229,40 +234,29 @@ Test(mstate, every_law_row_sums_to_one_and_matches_the_definition_timing_next)
 
 Test(mstate, timing_next_entry_lands_in_level_1_and_continuation_draws_from_the_row)
 {
-    const char *sets[] = {"decision.timing=next"};
-    tm_params *p = load(two_levels, sets, 1);
-    tm_mstate ms;
-    init(&ms, p);
-    const int M = ms.n_sets;
+    mcase next, cur;
+    open_case(&next, two_levels, "decision.timing=next");
+    open_case(&cur, two_levels, NULL);
+    const int M = next.ms.n_sets;
     /* From nothing, choosing {US}: next state US at level 1, for sure. */
     int row = 0 * M + 1;
-    cr_assert_eq(ms.law_start[row + 1] - ms.law_start[row], 1);
-    cr_expect_eq(ms.law_state[ms.law_start[row]], 1);
-    cr_expect_eq(ms.law_prob[ms.law_start[row]], 1.0);
+    cr_assert_eq(next.ms.law_start[row + 1] - next.ms.law_start[row], 1);
+    cr_expect_eq(next.ms.law_state[next.ms.law_start[row]], 1);
+    cr_expect_eq(next.ms.law_prob[next.ms.law_start[row]], 1.0);
     /* From US level 2 (m = 2), continuing {US}: level 1 w.p. 0.1, level 2 w.p. 0.9. */
-    row = 2 * M + 1;
-    double got[3] = {0};
-    for (int k = ms.law_start[row]; k < ms.law_start[row + 1]; k++)
-        got[ms.law_state[k]] = ms.law_prob[k];
+    double got[TM_MAX_STATES];
+    law_row(&next.ms, 2, 1, got);
     cr_expect_eq(got[1], 0.1);
     cr_expect_eq(got[2], 0.9);
     /* Timing current, same (m, S): US is served at level 2 now, and moves
      * on by the same row. */
-    tm_mstate cur;
-    tm_params *q = load(two_levels, NULL, 0);
-    init(&cur, q);
-    cr_expect_eq(cur.served[2 * M + 1], 2);
+    cr_expect_eq(cur.ms.served[2 * M + 1], 2);
     /* Current timing, entry: served at level 1 now, then row 1 of Q. */
-    row = 0 * M + 1;
-    double g1[3] = {0};
-    for (int k = cur.law_start[row]; k < cur.law_start[row + 1]; k++)
-        g1[cur.law_state[k]] = cur.law_prob[k];
-    cr_expect_eq(g1[1], 0.7);
-    cr_expect_eq(g1[2], 0.3);
-    tm_mstate_free(&cur);
-    tm_mstate_free(&ms);
-    tm_params_free(q);
-    tm_params_free(p);
+    law_row(&cur.ms, 0, 1, got);
+    cr_expect_eq(got[1], 0.7);
+    cr_expect_eq(got[2], 0.3);
+    close_case(&cur);
+    close_case(&next);
 }
 
 /* ------------------------------------------------------------------------
@@ -314,29 +308,24 @@ Test(mstate, parameters_without_experience_give_the_bit_mask_model_in_both_timin
                        "  EU: {regimes: {open: {}}}\n";
     const char *timings[] = {"decision.timing=current", "decision.timing=next"};
     for (int i = 0; i < 2; i++) {
-        tm_params *p = load(text, &timings[i], 1);
-        cr_expect_eq(p->experience.levels, 1);
-        cr_expect_eq(tm_params_n_states(p), 8);
-        tm_mstate ms;
-        init(&ms, p);
-        expect_bit_mask_model(&ms, 3, timings[i]);
-        cr_expect_eq(ms.demand[0], 1.0);
-        cr_expect_eq(ms.iceberg[0], 1.0);
-        cr_expect_eq(ms.fixed_cost[0], 1.0);
-        tm_mstate_free(&ms);
-        tm_params_free(p);
+        mcase c;
+        open_case(&c, text, timings[i]);
+        cr_expect_eq(c.p->experience.levels, 1);
+        cr_expect_eq(tm_params_n_states(c.p), 8);
+        expect_bit_mask_model(&c.ms, 3, timings[i]);
+        cr_expect_eq(c.ms.demand[0], 1.0);
+        cr_expect_eq(c.ms.iceberg[0], 1.0);
+        cr_expect_eq(c.ms.fixed_cost[0], 1.0);
+        close_case(&c);
     }
 }
 
 Test(mstate, identity_transition_needs_no_draws)
 {
-    const char *sets[] = {"experience.transition=[[1, 0], [0, 1]]"};
-    tm_params *p = load(two_levels, sets, 1);
-    tm_mstate ms;
-    init(&ms, p);
-    cr_expect_eq(ms.identity, 1);
-    tm_mstate_free(&ms);
-    tm_params_free(p);
+    mcase c;
+    open_case(&c, two_levels, "experience.transition=[[1, 0], [0, 1]]");
+    cr_expect_eq(c.ms.identity, 1);
+    close_case(&c);
 }
 
 /* ------------------------------------------------------------------------
@@ -347,18 +336,17 @@ static const double sunk[2] = {3.0, 5.0}, fixed[2] = {0.4, 0.7};
 
 Test(mstate, costs_timing_current_are_the_sunk_costs_of_markets_entered)
 {
-    tm_params *p = load(two_levels, NULL, 0);
-    tm_mstate ms;
-    init(&ms, p);
-    const int M = ms.n_sets;
+    mcase c;
+    open_case(&c, two_levels, NULL);
+    const int M = c.ms.n_sets;
     double cost[TM_MAX_STATES * 4];
     int closed[2] = {1, 1}; /* closed markets enter through the flow (-inf), not the cost */
-    tm_mstate_costs(&ms, sunk, fixed, closed, cost);
-    for (int m = 0; m < ms.n_states; m++)
+    tm_mstate_costs(&c.ms, sunk, fixed, closed, cost);
+    for (int m = 0; m < c.ms.n_states; m++)
         for (int S = 0; S < M; S++) {
             double want = 0.0;
             for (int d = 0; d < 2; d++)
-                if ((S >> d & 1) && ms.level[m][d] == 0)
+                if ((S >> d & 1) && c.ms.level[m][d] == 0)
                     want += sunk[d];
             cr_expect_eq(cost[m * M + S], want, "m %d, S %d: %g, want %g", m, S, cost[m * M + S], want);
         }
@@ -366,28 +354,25 @@ Test(mstate, costs_timing_current_are_the_sunk_costs_of_markets_entered)
     cr_expect_eq(cost[0 * M + 3], 8.0);
     cr_expect_eq(cost[2 * M + 3], 5.0);
     cr_expect_eq(cost[8 * M + 3], 0.0);
-    tm_mstate_free(&ms);
-    tm_params_free(p);
+    close_case(&c);
 }
 
 Test(mstate, costs_timing_next_are_entry_plus_fixed_cost_by_level)
 {
-    const char *sets[] = {"decision.timing=next"};
-    tm_params *p = load(two_levels, sets, 1);
-    tm_mstate ms;
-    init(&ms, p);
-    const int M = ms.n_sets;
+    mcase c;
+    open_case(&c, two_levels, "decision.timing=next");
+    const int M = c.ms.n_sets;
     double cost[TM_MAX_STATES * 4];
-    tm_mstate_costs(&ms, sunk, fixed, NULL, cost);
-    for (int m = 0; m < ms.n_states; m++)
+    tm_mstate_costs(&c.ms, sunk, fixed, NULL, cost);
+    for (int m = 0; m < c.ms.n_states; m++)
         for (int S = 0; S < M; S++) {
             double want = 0.0;
             for (int d = 0; d < 2; d++) {
                 if (!(S >> d & 1))
                     continue;
-                int k = ms.level[m][d];
-                want += k == 0 ? sunk[d] + fixed[d] * p->experience.fixed_cost[0]
-                               : fixed[d] * p->experience.fixed_cost[k - 1];
+                int k = c.ms.level[m][d];
+                want += k == 0 ? sunk[d] + fixed[d] * c.p->experience.fixed_cost[0]
+                               : fixed[d] * c.p->experience.fixed_cost[k - 1];
             }
             cr_expect(fabs(cost[m * M + S] - want) < 1e-15, "m %d, S %d: %g, want %g", m, S, cost[m * M + S], want);
         }
@@ -399,33 +384,29 @@ Test(mstate, costs_timing_next_are_entry_plus_fixed_cost_by_level)
     cr_expect(fabs(cost[2 * M + 3] - (0.24 + 5.7)) < 1e-15, "%.17g", cost[2 * M + 3]);
     /* Both at level 1 (m = 1 + 3 = 4), continuing both: f_US + f_CN. */
     cr_expect(fabs(cost[4 * M + 3] - 1.1) < 1e-15);
-    tm_mstate_free(&ms);
-    tm_params_free(p);
+    close_case(&c);
 }
 
 Test(mstate, costs_timing_next_make_choosing_a_closed_market_infinite)
 {
-    const char *sets[] = {"decision.timing=next"};
-    tm_params *p = load(two_levels, sets, 1);
-    tm_mstate ms;
-    init(&ms, p);
-    const int M = ms.n_sets;
+    mcase c;
+    open_case(&c, two_levels, "decision.timing=next");
+    const int M = c.ms.n_sets;
     double cost[TM_MAX_STATES * 4];
     int closed[2] = {0, 1}; /* CN closed */
-    tm_mstate_costs(&ms, sunk, fixed, closed, cost);
-    for (int m = 0; m < ms.n_states; m++)
+    tm_mstate_costs(&c.ms, sunk, fixed, closed, cost);
+    for (int m = 0; m < c.ms.n_states; m++)
         for (int S = 0; S < M; S++) {
-            double c = cost[m * M + S];
+            double x = cost[m * M + S];
             if (S & 2)
-                cr_expect(isinf(c) && c > 0, "m %d, S %d: choosing closed CN costs %g, want +inf", m, S, c);
+                cr_expect(isinf(x) && x > 0, "m %d, S %d: choosing closed CN costs %g, want +inf", m, S, x);
             else
-                cr_expect(isfinite(c), "m %d, S %d: %g", m, S, c);
+                cr_expect(isfinite(x), "m %d, S %d: %g", m, S, x);
         }
     /* Leaving the closed market (not choosing it) is free. */
     cr_expect_eq(cost[1 * M + 0], 0.0);
     cr_expect_eq(cost[3 * M + 0], 0.0);
-    tm_mstate_free(&ms);
-    tm_params_free(p);
+    close_case(&c);
 }
 
 Test(mstate, costs_with_one_level_in_timing_next_are_f_plus_f_on_entry_and_f_to_continue)
@@ -436,11 +417,10 @@ Test(mstate, costs_with_one_level_in_timing_next_are_f_plus_f_on_entry_and_f_to_
                        "destinations:\n"
                        "  US: {regimes: {open: {}}}\n"
                        "  CN: {regimes: {open: {}}}\n";
-    tm_params *p = load(text, NULL, 0);
-    tm_mstate ms;
-    init(&ms, p);
+    mcase c;
+    open_case(&c, text, NULL);
     double cost[16];
-    tm_mstate_costs(&ms, sunk, fixed, NULL, cost);
+    tm_mstate_costs(&c.ms, sunk, fixed, NULL, cost);
     for (int m = 0; m < 4; m++)
         for (int S = 0; S < 4; S++) {
             double want = 0;
@@ -449,8 +429,7 @@ Test(mstate, costs_with_one_level_in_timing_next_are_f_plus_f_on_entry_and_f_to_
                     want += fixed[d] + ((m >> d & 1) ? 0.0 : sunk[d]);
             cr_expect(fabs(cost[m * 4 + S] - want) < 1e-15, "m %d, S %d", m, S);
         }
-    tm_mstate_free(&ms);
-    tm_params_free(p);
+    close_case(&c);
 }
 
 /* ------------------------------------------------------------------------
@@ -459,33 +438,31 @@ Test(mstate, costs_with_one_level_in_timing_next_are_f_plus_f_on_entry_and_f_to_
 
 Test(mstate, next_level_draws_follow_the_transition_rows)
 {
-    tm_params *p = load(three_levels, NULL, 0);
-    tm_mstate ms;
-    init(&ms, p);
-    const int K = ms.levels;
+    mcase c;
+    open_case(&c, three_levels, NULL);
+    const int K = c.ms.levels;
     /* 2^20 evenly spaced 32-bit draws: each level's share is its
      * probability to within 2^-20. */
     const uint32_t n = 1u << 20;
     for (int k = 1; k <= K; k++) {
         long count[TM_MAX_LEVELS + 1] = {0};
         for (uint32_t i = 0; i < n; i++) {
-            int next = tm_mstate_next_level(&ms, k, i << 12);
+            int next = tm_mstate_next_level(&c.ms, k, i << 12);
             cr_assert(next >= 1 && next <= K, "level %d -> %d", k, next);
             count[next]++;
         }
         for (int j = 1; j <= K; j++) {
-            double share = (double)count[j] / n, want = p->experience.transition[k - 1][j - 1];
+            double share = (double)count[j] / n, want = c.p->experience.transition[k - 1][j - 1];
             cr_expect(fabs(share - want) <= 2.0 / n, "row %d: level %d share %.8f, want %g", k, j, share, want);
         }
     }
     /* The extremes land on levels of positive probability. */
-    cr_expect_eq(tm_mstate_next_level(&ms, 1, 0), 1);
-    cr_expect_eq(tm_mstate_next_level(&ms, 1, UINT32_MAX), 2, "row 1 puts nothing on level 3");
-    cr_expect_eq(tm_mstate_next_level(&ms, 2, 0), 2, "row 2 puts nothing on level 1");
-    cr_expect_eq(tm_mstate_next_level(&ms, 3, UINT32_MAX), 3);
-    cr_expect_eq(tm_mstate_next_level(&ms, 3, 0), 1);
-    tm_mstate_free(&ms);
-    tm_params_free(p);
+    cr_expect_eq(tm_mstate_next_level(&c.ms, 1, 0), 1);
+    cr_expect_eq(tm_mstate_next_level(&c.ms, 1, UINT32_MAX), 2, "row 1 puts nothing on level 3");
+    cr_expect_eq(tm_mstate_next_level(&c.ms, 2, 0), 2, "row 2 puts nothing on level 1");
+    cr_expect_eq(tm_mstate_next_level(&c.ms, 3, UINT32_MAX), 3);
+    cr_expect_eq(tm_mstate_next_level(&c.ms, 3, 0), 1);
+    close_case(&c);
 }
 
 /* ------------------------------------------------------------------------
@@ -496,7 +473,7 @@ Test(mstate, experience_timing_and_death_rule_survive_the_canonical_text)
 {
     const char *sets[] = {"decision.timing=next", "run.spells=true", "sectors.a.death_rule=productivity",
                           "sectors.a.death_slope=0.5", "sectors.a.death_shift=-0.9"};
-    tm_params *p = load(two_levels, sets, 5);
+    tm_params *p = fixture_params("mstate-test", two_levels, sets, 5);
     cr_assert(strstr(p->canonical, "experience:"), "%s", p->canonical);
     tm_params *q = NULL;
     tm_error err = {0};
@@ -522,7 +499,7 @@ Test(mstate, files_without_the_new_keys_keep_their_canonical_text)
                        "sectors: {a: {firms: 10}}\n"
                        "destinations:\n"
                        "  US: {regimes: {open: {}}}\n";
-    tm_params *p = load(text, NULL, 0);
+    tm_params *p = fixture_params("mstate-test", text, NULL, 0);
     cr_expect_null(strstr(p->canonical, "experience"), "%s", p->canonical);
     cr_expect_null(strstr(p->canonical, "timing"), "%s", p->canonical);
     cr_expect_null(strstr(p->canonical, "spells"), "%s", p->canonical);
@@ -531,7 +508,7 @@ Test(mstate, files_without_the_new_keys_keep_their_canonical_text)
     /* Setting them to their defaults explicitly changes nothing. */
     const char *sets[] = {"decision.timing=current", "run.spells=false", "sectors.a.death_rule=constant",
                           "experience.levels=1"};
-    tm_params *q = load(text, sets, 4);
+    tm_params *q = fixture_params("mstate-test", text, sets, 4);
     cr_expect_str_eq(q->sha256, p->sha256);
     tm_params_free(p);
     tm_params_free(q);

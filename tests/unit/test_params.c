@@ -3,6 +3,7 @@
  * what was expected; good input resolves defaults, `extends:` chains and
  * `--set` overrides, and the canonical text round-trips. */
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 
 #include <ftw.h>
 #include <math.h>
@@ -110,85 +111,197 @@ static tm_params *load_text_ok(const char *name, const char *text, const char *c
 
 /* ---- errors: keys, types, ranges ------------------------------------- */
 
-Test(params, unknown_key_names_file_line_col_path_and_suggests_the_nearest_key)
+/* Bad files, each with the strings its message must hold: the file name
+ * with line:column where the input has one, the key path and what was
+ * expected. */
+typedef struct {
+    const char *property; /* what the case shows */
+    const char *file;
+    const char *text;
+    const char *needles[8]; /* NULL-terminated */
+} bad_text_case;
+
+/* World fragments the cases share (line numbers in the needles count them). */
+#define US_OPEN \
+    "destinations:\n" \
+    "  US:\n" \
+    "    regimes:\n" \
+    "      open: {tariff: 0}\n"
+#define STEEL_IN_US_OPEN_OR_SHUT \
+    "sectors:\n" \
+    "  steel: {}\n" \
+    "destinations:\n" \
+    "  US:\n" \
+    "    regimes:\n" \
+    "      open: {tariff: 0}\n" \
+    "      shut: {closed: true}\n"
+/* A file whose one event is completed by the case's text. */
+#define EVENT_HEAD \
+    "sectors:\n" \
+    "  steel: {}\n" \
+    US_OPEN \
+    "events:\n" \
+    "  - at: 2024Q3\n"
+
+static const bad_text_case bad_text_cases[] = {
+    {"unknown key names file line col path and suggests the nearest key",
+     "typo.yaml",
+     "run:\n"
+         "  perods: 4\n"
+         "sectors:\n"
+         "  steel: {}\n"
+         US_OPEN,
+     {"typo.yaml:2:3:", "run.perods", "unknown key", "expected one of:", "did you mean `periods`?", NULL}},
+    {"unknown section is reported at its key with a suggestion",
+     "section.yaml",
+     "runn:\n  seed: 1\n",
+     {"section.yaml:1:1:", "runn", "unknown section", "did you mean `run`?", NULL}},
+    {"unknown key in a sector names the full path",
+     "sector_key.yaml",
+     "sectors:\n"
+         "  steel:\n"
+         "    firms: 10\n"
+         "    volatilty: 0.2\n"
+         US_OPEN,
+     {"sector_key.yaml:4:5:", "sectors.steel.volatilty", "unknown key", "did you mean `volatility`?", NULL}},
+    {"wrong scalar type names the value and the expected type",
+     "type.yaml",
+     "run:\n"
+         "  periods: four\n",
+     {"type.yaml:2:12:", "run.periods", "found \"four\"", "an integer in [1, 100000]", NULL}},
+    {"list where a number is expected is a type error",
+     "list.yaml",
+     "sectors:\n"
+         "  steel:\n"
+         "    volatility: [0.1]\n"
+         US_OPEN,
+     {"list.yaml:3:17:", "sectors.steel.volatility", "found a list", "a number in (0, 5]", NULL}},
+    {"bad enum value lists the choices and suggests one",
+     "enum.yaml",
+     "productivity:\n  method: tauchn\n",
+     {"enum.yaml:2:11:", "productivity.method", "found \"tauchn\"", "rouwenhorst, tauchen", "did you mean `tauchen`?", NULL}},
+    {"out of range value names the closed open interval",
+     "range.yaml",
+     "sectors:\n"
+         "  steel:\n"
+         "    death_rate: 1.5\n"
+         US_OPEN,
+     {"range.yaml:3:17:", "sectors.steel.death_rate", "found 1.5", "out of range", "[0, 1)", NULL}},
+    {"integer out of range is rejected",
+     "int_range.yaml",
+     "run:\n  periods: 0\n",
+     {"int_range.yaml:2:12:", "run.periods", "out of range", "[1, 100000]", NULL}},
+    {"transition row not summing to one names the row and its sum",
+     "rows.yaml",
+     STEEL_IN_US_OPEN_OR_SHUT
+         "    transition:\n"
+         "      - [0.9, 0.1]\n"
+         "      - [0.5, 0.4]\n",
+     {"rows.yaml:10:9:", "destinations.US.transition[1]", "row sums to 0.9", "expected 1", "shut", NULL}},
+    {"transition probability outside unit interval is rejected",
+     "prob.yaml",
+     STEEL_IN_US_OPEN_OR_SHUT
+         "    transition:\n"
+         "      - [1.2, -0.2]\n"
+         "      - [0.5, 0.5]\n",
+     {"prob.yaml:9:10:", "destinations.US.transition[0]", "found \"1.2\"", "a probability in [0, 1]", NULL}},
+    {"missing transition with several regimes is an error",
+     "no_matrix.yaml",
+     STEEL_IN_US_OPEN_OR_SHUT,
+     {"destinations.US.transition", "missing", "2 x 2", NULL}},
+    {"empty file is an error",
+     "empty.yaml",
+     "",
+     {"empty.yaml", "empty", NULL}},
+    {"comment only file counts as empty",
+     "comments.yaml",
+     "# nothing here\n\n",
+     {"comments.yaml", "empty", NULL}},
+    {"unclosed flow sequence is a syntax error",
+     "flow.yaml",
+     "run:\n  seed: [1, 2\nsectors: x\n",
+     {"flow.yaml:3:", "YAML syntax error", "flow sequence", NULL}},
+    {"duplicate key is rejected at the second occurrence",
+     "dup.yaml",
+     "run:\n  seed: 1\n  seed: 2\n",
+     {"dup.yaml:3:3:", "seed", "duplicate key", NULL}},
+    {"document that is not a mapping is rejected",
+     "seq.yaml",
+     "- 1\n- 2\n",
+     {"seq.yaml:1:1:", "sequence", "expected a mapping", NULL}},
+    {"missing extends file names the including line and the missing file",
+     "child.yaml",
+     "# a child\nextends: nothere.yaml\nrun: {seed: 1}\n",
+     {"child.yaml:2:10: extends", "nothere.yaml", "cannot open", NULL}},
+    {"unknown destination in sector markets is named with a suggestion",
+     "markets.yaml",
+     "sectors:\n"
+         "  steel: {}\n"
+         "  agri:\n"
+         "    markets:\n"
+         "      UK: {demand: 2}\n"
+         US_OPEN,
+     {"markets.yaml:5:7:", "sectors.agri.markets.UK", "unknown destination \"UK\"", "expected one of: US", NULL}},
+    {"unknown sector in sector tariffs is named with a suggestion",
+     "tariffs.yaml",
+     "sectors:\n"
+         "  steel: {}\n"
+         "destinations:\n"
+         "  US:\n"
+         "    regimes:\n"
+         "      open:\n"
+         "        sector_tariffs:\n"
+         "          steal: 0.2\n",
+     {"tariffs.yaml:8:11:", "destinations.US.regimes.open.sector_tariffs.steal", "unknown sector \"steal\"", "did you mean `steel`?", NULL}},
+    {"unknown destination in an event is named",
+     "ev_dest.yaml",
+     EVENT_HEAD "    destination: CA\n    regime: open\n",
+     {"ev_dest.yaml:9:18:", "events[0].destination", "unknown destination \"CA\"", "expected one of: US", NULL}},
+    {"unknown regime in an event is named with a suggestion",
+     "ev_regime.yaml",
+     EVENT_HEAD "    destination: US\n    regime: opn\n",
+     {"ev_regime.yaml:10:13:", "events[0].regime", "unknown regime \"opn\"", "did you mean `open`?", NULL}},
+    {"unknown sector in an event is named with a suggestion",
+     "ev_sector.yaml",
+     EVENT_HEAD "    destination: US\n    sector: steal\n    tariff: 0.5\n",
+     {"ev_sector.yaml:10:13:", "events[0].sector", "unknown sector \"steal\"", "did you mean `steel`?", NULL}},
+    {"event with two actions is rejected",
+     "ev_two.yaml",
+     EVENT_HEAD "    destination: US\n    regime: open\n    tariff: 0.5\n",
+     {"ev_two.yaml:8:5:", "events[0]", "several actions", "exactly one of", NULL}},
+    {"event without an action is rejected",
+     "ev_none.yaml",
+     EVENT_HEAD "    destination: US\n",
+     {"ev_none.yaml:8:5:", "events[0]", "no action", NULL}},
+    {"event without a destination reports the missing key",
+     "ev_missing.yaml",
+     EVENT_HEAD "    regime: open\n",
+     {"ev_missing.yaml:8:5:", "events[0].destination", "missing", NULL}},
+    {"sector on a regime event is rejected",
+     "ev_sector_regime.yaml",
+     EVENT_HEAD "    destination: US\n    sector: steel\n    regime: open\n",
+     {"events[0].sector", "apply to one sector", NULL}},
+};
+
+#define N_CASES(table) (sizeof table / sizeof table[0])
+
+/* Case numbers 0, 1, ...: Criterion hands each test process a copy of its
+ * parameter, and a copy of a pointer into this executable's data would not
+ * be valid in the test process, so the parameter is the case's index. */
+static int case_index[32] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
+                             16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
+
+ParameterizedTestParameters(params, bad_file_fails_with_one_message_naming_where_and_what)
 {
-    expect_text_failure("typo.yaml",
-                        "run:\n"
-                        "  perods: 4\n"
-                        "sectors:\n"
-                        "  steel: {}\n"
-                        "destinations:\n"
-                        "  US:\n"
-                        "    regimes:\n"
-                        "      open: {tariff: 0}\n",
-                        (const char *const[]){"typo.yaml:2:3:", "run.perods", "unknown key", "expected one of:",
-                                              "did you mean `periods`?", NULL});
+    cr_assert_leq(N_CASES(bad_text_cases), N_CASES(case_index));
+    return cr_make_param_array(int, case_index, N_CASES(bad_text_cases));
 }
 
-Test(params, unknown_section_is_reported_at_its_key_with_a_suggestion)
+ParameterizedTest(int *k, params, bad_file_fails_with_one_message_naming_where_and_what)
 {
-    expect_text_failure("section.yaml", "runn:\n  seed: 1\n",
-                        (const char *const[]){"section.yaml:1:1:", "runn", "unknown section", "did you mean `run`?",
-                                              NULL});
-}
-
-Test(params, unknown_key_in_a_sector_names_the_full_path)
-{
-    expect_text_failure("sector_key.yaml",
-                        "sectors:\n"
-                        "  steel:\n"
-                        "    firms: 10\n"
-                        "    volatilty: 0.2\n"
-                        "destinations:\n"
-                        "  US:\n"
-                        "    regimes:\n"
-                        "      open: {tariff: 0}\n",
-                        (const char *const[]){"sector_key.yaml:4:5:", "sectors.steel.volatilty", "unknown key",
-                                              "did you mean `volatility`?", NULL});
-}
-
-Test(params, wrong_scalar_type_names_the_value_and_the_expected_type)
-{
-    expect_text_failure("type.yaml",
-                        "run:\n"
-                        "  periods: four\n",
-                        (const char *const[]){"type.yaml:2:12:", "run.periods", "found \"four\"",
-                                              "an integer in [1, 100000]", NULL});
-}
-
-Test(params, list_where_a_number_is_expected_is_a_type_error)
-{
-    expect_text_failure("list.yaml",
-                        "sectors:\n"
-                        "  steel:\n"
-                        "    volatility: [0.1]\n"
-                        "destinations:\n"
-                        "  US:\n"
-                        "    regimes:\n"
-                        "      open: {tariff: 0}\n",
-                        (const char *const[]){"list.yaml:3:17:", "sectors.steel.volatility", "found a list",
-                                              "a number in (0, 5]", NULL});
-}
-
-Test(params, bad_enum_value_lists_the_choices_and_suggests_one)
-{
-    expect_text_failure("enum.yaml", "productivity:\n  method: tauchn\n",
-                        (const char *const[]){"enum.yaml:2:11:", "productivity.method", "found \"tauchn\"",
-                                              "rouwenhorst, tauchen", "did you mean `tauchen`?", NULL});
-}
-
-Test(params, out_of_range_value_names_the_closed_open_interval)
-{
-    expect_text_failure("range.yaml",
-                        "sectors:\n"
-                        "  steel:\n"
-                        "    death_rate: 1.5\n"
-                        "destinations:\n"
-                        "  US:\n"
-                        "    regimes:\n"
-                        "      open: {tariff: 0}\n",
-                        (const char *const[]){"range.yaml:3:17:", "sectors.steel.death_rate", "found 1.5",
-                                              "out of range", "[0, 1)", NULL});
+    const bad_text_case *c = &bad_text_cases[*k];
+    cr_log_info("%s", c->property);
+    expect_text_failure(c->file, c->text, c->needles);
 }
 
 Test(params, value_on_an_open_bound_is_out_of_range)
@@ -196,13 +309,6 @@ Test(params, value_on_an_open_bound_is_out_of_range)
     /* sigma = 1 makes CES profits degenerate: the bound is open. */
     expect_text_failure("bound.yaml", "demand:\n  elasticity: 1\n",
                         (const char *const[]){"bound.yaml:2:15:", "demand.elasticity", "out of range", "(1, 20]",
-                                              NULL});
-}
-
-Test(params, integer_out_of_range_is_rejected)
-{
-    expect_text_failure("int_range.yaml", "run:\n  periods: 0\n",
-                        (const char *const[]){"int_range.yaml:2:12:", "run.periods", "out of range", "[1, 100000]",
                                               NULL});
 }
 
@@ -221,64 +327,7 @@ Test(params, nan_and_infinity_are_rejected_in_every_spelling)
     }
 }
 
-Test(params, transition_row_not_summing_to_one_names_the_row_and_its_sum)
-{
-    expect_text_failure("rows.yaml",
-                        "sectors:\n"
-                        "  steel: {}\n"
-                        "destinations:\n"
-                        "  US:\n"
-                        "    regimes:\n"
-                        "      open: {tariff: 0}\n"
-                        "      shut: {closed: true}\n"
-                        "    transition:\n"
-                        "      - [0.9, 0.1]\n"
-                        "      - [0.5, 0.4]\n",
-                        (const char *const[]){"rows.yaml:10:9:", "destinations.US.transition[1]", "row sums to 0.9",
-                                              "expected 1", "shut", NULL});
-}
-
-Test(params, transition_probability_outside_unit_interval_is_rejected)
-{
-    expect_text_failure("prob.yaml",
-                        "sectors:\n"
-                        "  steel: {}\n"
-                        "destinations:\n"
-                        "  US:\n"
-                        "    regimes:\n"
-                        "      open: {tariff: 0}\n"
-                        "      shut: {closed: true}\n"
-                        "    transition:\n"
-                        "      - [1.2, -0.2]\n"
-                        "      - [0.5, 0.5]\n",
-                        (const char *const[]){"prob.yaml:9:10:", "destinations.US.transition[0]", "found \"1.2\"",
-                                              "a probability in [0, 1]", NULL});
-}
-
-Test(params, missing_transition_with_several_regimes_is_an_error)
-{
-    expect_text_failure("no_matrix.yaml",
-                        "sectors:\n"
-                        "  steel: {}\n"
-                        "destinations:\n"
-                        "  US:\n"
-                        "    regimes:\n"
-                        "      open: {tariff: 0}\n"
-                        "      shut: {closed: true}\n",
-                        (const char *const[]){"destinations.US.transition", "missing", "2 x 2", NULL});
-}
-
 /* ---- errors: files and YAML ------------------------------------------ */
-
-Test(params, empty_file_is_an_error)
-{
-    expect_text_failure("empty.yaml", "", (const char *const[]){"empty.yaml", "empty", NULL});
-}
-
-Test(params, comment_only_file_counts_as_empty)
-{
-    expect_text_failure("comments.yaml", "# nothing here\n\n", (const char *const[]){"comments.yaml", "empty", NULL});
-}
 
 Test(params, binary_file_with_nul_bytes_is_rejected_as_not_text)
 {
@@ -293,24 +342,6 @@ Test(params, yaml_syntax_error_gives_the_parser_position)
     /* A tab cannot indent YAML: the scanner stops at line 2, column 1. */
     expect_text_failure("tab.yaml", "run:\n\tseed: 1\n",
                         (const char *const[]){"tab.yaml:2:1:", "YAML syntax error", NULL});
-}
-
-Test(params, unclosed_flow_sequence_is_a_syntax_error)
-{
-    expect_text_failure("flow.yaml", "run:\n  seed: [1, 2\nsectors: x\n",
-                        (const char *const[]){"flow.yaml:3:", "YAML syntax error", "flow sequence", NULL});
-}
-
-Test(params, duplicate_key_is_rejected_at_the_second_occurrence)
-{
-    expect_text_failure("dup.yaml", "run:\n  seed: 1\n  seed: 2\n",
-                        (const char *const[]){"dup.yaml:3:3:", "seed", "duplicate key", NULL});
-}
-
-Test(params, document_that_is_not_a_mapping_is_rejected)
-{
-    expect_text_failure("seq.yaml", "- 1\n- 2\n",
-                        (const char *const[]){"seq.yaml:1:1:", "sequence", "expected a mapping", NULL});
 }
 
 Test(params, missing_file_is_an_input_error_naming_the_file)
@@ -335,12 +366,6 @@ Test(params, file_extending_itself_is_a_cycle)
     expect_failure(a, NULL, 0, (const char *const[]){"self.yaml:1:10: extends", "cycle", NULL});
 }
 
-Test(params, missing_extends_file_names_the_including_line_and_the_missing_file)
-{
-    expect_text_failure("child.yaml", "# a child\nextends: nothere.yaml\nrun: {seed: 1}\n",
-                        (const char *const[]){"child.yaml:2:10: extends", "nothere.yaml", "cannot open", NULL});
-}
-
 Test(params, unknown_key_in_an_extending_file_is_reported_in_that_file)
 {
     char base[256], child[256];
@@ -363,107 +388,12 @@ Test(params, extends_in_stored_text_is_rejected)
     cr_expect_not_null(strstr(err.msg, "extends"), "%s", err.msg);
 }
 
-/* ---- errors: names that must refer to something ---------------------- */
-
-Test(params, unknown_destination_in_sector_markets_is_named_with_a_suggestion)
-{
-    expect_text_failure("markets.yaml",
-                        "sectors:\n"
-                        "  steel: {}\n"
-                        "  agri:\n"
-                        "    markets:\n"
-                        "      UK: {demand: 2}\n"
-                        "destinations:\n"
-                        "  US:\n"
-                        "    regimes:\n"
-                        "      open: {tariff: 0}\n",
-                        (const char *const[]){"markets.yaml:5:7:", "sectors.agri.markets.UK", "unknown destination \"UK\"",
-                                              "expected one of: US", NULL});
-}
-
-Test(params, unknown_sector_in_sector_tariffs_is_named_with_a_suggestion)
-{
-    expect_text_failure("tariffs.yaml",
-                        "sectors:\n"
-                        "  steel: {}\n"
-                        "destinations:\n"
-                        "  US:\n"
-                        "    regimes:\n"
-                        "      open:\n"
-                        "        sector_tariffs:\n"
-                        "          steal: 0.2\n",
-                        (const char *const[]){"tariffs.yaml:8:11:", "destinations.US.regimes.open.sector_tariffs.steal",
-                                              "unknown sector \"steal\"", "did you mean `steel`?", NULL});
-}
-
-static const char *const event_head = "sectors:\n"
-                                      "  steel: {}\n"
-                                      "destinations:\n"
-                                      "  US:\n"
-                                      "    regimes:\n"
-                                      "      open: {tariff: 0}\n"
-                                      "events:\n"
-                                      "  - at: 2024Q3\n";
-
-static void expect_event_failure(const char *name, const char *event_tail, const char *const *needles)
-{
-    char text[1024];
-    snprintf(text, sizeof text, "%s%s", event_head, event_tail);
-    expect_text_failure(name, text, needles);
-}
-
-Test(params, unknown_destination_in_an_event_is_named)
-{
-    expect_event_failure("ev_dest.yaml", "    destination: CA\n    regime: open\n",
-                         (const char *const[]){"ev_dest.yaml:9:18:", "events[0].destination",
-                                               "unknown destination \"CA\"", "expected one of: US", NULL});
-}
-
-Test(params, unknown_regime_in_an_event_is_named_with_a_suggestion)
-{
-    expect_event_failure("ev_regime.yaml", "    destination: US\n    regime: opn\n",
-                         (const char *const[]){"ev_regime.yaml:10:13:", "events[0].regime", "unknown regime \"opn\"",
-                                               "did you mean `open`?", NULL});
-}
-
-Test(params, unknown_sector_in_an_event_is_named_with_a_suggestion)
-{
-    expect_event_failure("ev_sector.yaml", "    destination: US\n    sector: steal\n    tariff: 0.5\n",
-                         (const char *const[]){"ev_sector.yaml:10:13:", "events[0].sector", "unknown sector \"steal\"",
-                                               "did you mean `steel`?", NULL});
-}
-
-Test(params, event_with_two_actions_is_rejected)
-{
-    expect_event_failure("ev_two.yaml", "    destination: US\n    regime: open\n    tariff: 0.5\n",
-                         (const char *const[]){"ev_two.yaml:8:5:", "events[0]", "several actions",
-                                               "exactly one of", NULL});
-}
-
-Test(params, event_without_an_action_is_rejected)
-{
-    expect_event_failure("ev_none.yaml", "    destination: US\n",
-                         (const char *const[]){"ev_none.yaml:8:5:", "events[0]", "no action", NULL});
-}
-
-Test(params, event_without_a_destination_reports_the_missing_key)
-{
-    expect_event_failure("ev_missing.yaml", "    regime: open\n",
-                         (const char *const[]){"ev_missing.yaml:8:5:", "events[0].destination", "missing", NULL});
-}
+/* ---- errors: events -------------------------------------------------- */
 
 Test(params, event_dated_before_the_start_is_rejected)
 {
-    char text[1024];
-    snprintf(text, sizeof text, "run: {start: 2025Q1}\n%s    destination: US\n    regime: open\n", event_head);
-    expect_text_failure("ev_early.yaml", text,
+    expect_text_failure("ev_early.yaml", "run: {start: 2025Q1}\n" EVENT_HEAD "    destination: US\n    regime: open\n",
                         (const char *const[]){"ev_early.yaml:9:9:", "events[0].at", "before run.start", NULL});
-}
-
-Test(params, sector_on_a_regime_event_is_rejected)
-{
-    expect_event_failure("ev_sector_regime.yaml", "    destination: US\n    sector: steel\n    regime: open\n",
-                         (const char *const[]){"events[0].sector", "apply to one sector", NULL});
 }
 
 /* ---- errors: --set ---------------------------------------------------- */

@@ -54,6 +54,7 @@ static tm_params *load(const char *text, const char *const *sets, int n_sets)
     return fixture_params("sim-test", text, sets, n_sets);
 }
 
+/* A run on `threads` threads, which it must report. */
 static tm_run *open_run(const tm_params *p, int threads)
 {
     tm_run *run = fixture_run(p, threads);
@@ -63,35 +64,41 @@ static tm_run *open_run(const tm_params *p, int threads)
 
 #define step fixture_step
 
+/* `text` run on two threads, visited period by period. */
+static void open_sim(fixture_sim *s, const char *text)
+{
+    fixture_sim_open(s, load(text, NULL, 0), 2);
+    cr_assert_eq(tm_run_threads(s->run), 2);
+}
+
 Test(sim, steps_run_burn_in_then_the_logged_periods)
 {
-    tm_params *p = load(busy_text, NULL, 0);
-    tm_run *run = open_run(p, 2);
+    fixture_sim sim;
+    open_sim(&sim, busy_text);
+    const tm_params *p = sim.p;
     int steps = 0;
-    while (!tm_run_finished(run)) {
-        step(run);
-        cr_expect_eq(tm_run_period(run), steps - p->burn_in);
-        cr_expect_eq(tm_run_result(run)->period, tm_run_period(run));
+    while (fixture_sim_next(&sim)) {
+        cr_expect_eq(tm_run_period(sim.run), steps - p->burn_in);
+        cr_expect_eq(sim.result->period, tm_run_period(sim.run));
         steps++;
     }
     cr_expect_eq(steps, p->burn_in + p->periods);
-    cr_expect_str_eq(tm_run_result(run)->label, "2029Q4", "24 quarters from 2024Q1 end in 2029Q4");
+    cr_expect_str_eq(sim.result->label, "2029Q4", "24 quarters from 2024Q1 end in 2029Q4");
     tm_error err = {0};
-    cr_expect_neq(tm_run_step(run, &err), 0, "stepping a finished run is an error");
-    tm_run_close(run);
-    tm_params_free(p);
+    cr_expect_neq(tm_run_step(sim.run, &err), 0, "stepping a finished run is an error");
+    fixture_sim_close(&sim);
 }
 
 Test(sim, entrants_minus_exiters_equals_change_in_serving)
 {
-    tm_params *p = load(busy_text, NULL, 0);
-    tm_run *run = open_run(p, 2);
+    fixture_sim sim;
+    open_sim(&sim, busy_text);
+    const tm_params *p = sim.p;
     size_t cells = (size_t)p->n_sectors * (size_t)p->n_dest;
     int64_t *before = calloc(cells, sizeof *before); /* nobody serves before the first period */
     int64_t total_entrants = 0, total_exiters = 0;
-    while (!tm_run_finished(run)) {
-        step(run);
-        const tm_period_result *r = tm_run_result(run);
+    while (fixture_sim_next(&sim)) {
+        const tm_period_result *r = sim.result;
         for (size_t k = 0; k < cells; k++) {
             cr_assert_eq(r->serving[k] - before[k], r->entrants[k] - r->exiters[k],
                          "period %d, cell %zu: serving %lld -> %lld, entrants %lld, exiters %lld", r->period, k,
@@ -107,23 +114,22 @@ Test(sim, entrants_minus_exiters_equals_change_in_serving)
     cr_expect_gt(total_entrants, 0, "the scenario must have entry");
     cr_expect_gt(total_exiters, 0, "the scenario must have exit");
     free(before);
-    tm_run_close(run);
-    tm_params_free(p);
+    fixture_sim_close(&sim);
 }
 
 Test(sim, entrants_and_exiters_match_a_recount_from_the_firm_arrays)
 {
-    tm_params *p = load(busy_text, NULL, 0);
-    tm_run *run = open_run(p, 2);
+    fixture_sim sim;
+    open_sim(&sim, busy_text);
+    const tm_params *p = sim.p;
     int nd = p->n_dest;
     uint8_t *prev[2];
     for (int s = 0; s < p->n_sectors; s++)
         prev[s] = calloc((size_t)p->sector[s].firms, 1);
-    while (!tm_run_finished(run)) {
-        step(run);
-        const tm_period_result *r = tm_run_result(run);
+    while (fixture_sim_next(&sim)) {
+        const tm_period_result *r = sim.result;
         for (int s = 0; s < p->n_sectors; s++) {
-            const uint8_t *m = tm_run_firm_markets(run, s);
+            const uint8_t *m = tm_run_firm_markets(sim.run, s);
             int64_t n = p->sector[s].firms, born = 0;
             int64_t entrants[TM_MAX_DEST] = {0}, exiters[TM_MAX_DEST] = {0}, serving[TM_MAX_DEST] = {0};
             for (int64_t i = 0; i < n; i++) {
@@ -150,25 +156,24 @@ Test(sim, entrants_and_exiters_match_a_recount_from_the_firm_arrays)
     }
     for (int s = 0; s < p->n_sectors; s++)
         free(prev[s]);
-    tm_run_close(run);
-    tm_params_free(p);
+    fixture_sim_close(&sim);
 }
 
 Test(sim, sum_of_firm_exports_equals_export_value_series)
 {
-    tm_params *p = load(busy_text, NULL, 0);
-    tm_run *run = open_run(p, 2);
-    int nd = p->n_dest, n_sets = tm_n_sets(nd), nz = tm_run_grid_size(run);
+    fixture_sim sim;
+    open_sim(&sim, busy_text);
+    const tm_params *p = sim.p;
+    int nd = p->n_dest, n_sets = tm_n_sets(nd), nz = tm_run_grid_size(sim.run);
     double grand_total = 0.0;
-    while (!tm_run_finished(run)) {
-        step(run);
-        const tm_period_result *r = tm_run_result(run);
+    while (fixture_sim_next(&sim)) {
+        const tm_period_result *r = sim.result;
         double total = 0.0, non_us = 0.0;
         for (int s = 0; s < p->n_sectors; s++) {
-            const uint8_t *m = tm_run_firm_markets(run, s);
-            const uint16_t *z = tm_run_firm_z(run, s);
-            const double *rev = tm_run_revenue_table(run, s);
-            const double *zg = tm_run_z_grid(run, s);
+            const uint8_t *m = tm_run_firm_markets(sim.run, s);
+            const uint16_t *z = tm_run_firm_z(sim.run, s);
+            const double *rev = tm_run_revenue_table(sim.run, s);
+            const double *zg = tm_run_z_grid(sim.run, s);
             double value[TM_MAX_DEST] = {0}, zsum[TM_MAX_DEST] = {0};
             int64_t count[TM_MAX_DEST] = {0};
             for (int64_t i = 0; i < p->sector[s].firms; i++) {
@@ -210,19 +215,18 @@ Test(sim, sum_of_firm_exports_equals_export_value_series)
         grand_total += total;
     }
     cr_expect_gt(grand_total, 0.0, "the scenario must export");
-    tm_run_close(run);
-    tm_params_free(p);
+    fixture_sim_close(&sim);
 }
 
 Test(sim, firms_by_market_set_sum_to_firms_and_give_serving_counts)
 {
-    tm_params *p = load(busy_text, NULL, 0);
-    tm_run *run = open_run(p, 2);
+    fixture_sim sim;
+    open_sim(&sim, busy_text);
+    const tm_params *p = sim.p;
     int nd = p->n_dest, n_sets = tm_n_sets(nd);
     int64_t several = 0;
-    while (!tm_run_finished(run)) {
-        step(run);
-        const tm_period_result *r = tm_run_result(run);
+    while (fixture_sim_next(&sim)) {
+        const tm_period_result *r = sim.result;
         for (int s = 0; s < p->n_sectors; s++) {
             const int64_t *by_set = r->firms_by_set + (size_t)s * (size_t)n_sets;
             int64_t total = 0;
@@ -242,18 +246,17 @@ Test(sim, firms_by_market_set_sum_to_firms_and_give_serving_counts)
         }
     }
     cr_expect_gt(several, 0, "some firms must serve both markets");
-    tm_run_close(run);
-    tm_params_free(p);
+    fixture_sim_close(&sim);
 }
 
 Test(sim, closed_market_has_no_firms_serving_it)
 {
-    tm_params *p = load(busy_text, NULL, 0);
-    tm_run *run = open_run(p, 2);
+    fixture_sim sim;
+    open_sim(&sim, busy_text);
+    const tm_params *p = sim.p;
     int closed_periods = 0;
-    while (!tm_run_finished(run)) {
-        step(run);
-        const tm_period_result *r = tm_run_result(run);
+    while (fixture_sim_next(&sim)) {
+        const tm_period_result *r = sim.result;
         if (r->regime[1] != 2)
             continue;
         closed_periods++;
@@ -263,8 +266,7 @@ Test(sim, closed_market_has_no_firms_serving_it)
         }
     }
     cr_expect_gt(closed_periods, 0, "the CN ban must occur in the scenario");
-    tm_run_close(run);
-    tm_params_free(p);
+    fixture_sim_close(&sim);
 }
 
 /* Bitwise comparison of every result of two runs' current period. */
@@ -350,10 +352,8 @@ Test(sim, logit_noise_changes_choices)
     tm_params *exact = load(busy_text, NULL, 0);
     tm_params *noisy = load(busy_text, (const char *const[]){"decision.logit_scale=0.3"}, 1);
     tm_run *a = open_run(exact, 2), *b = open_run(noisy, 2);
-    while (!tm_run_finished(a)) {
-        step(a);
-        step(b);
-    }
+    fixture_finish(a);
+    fixture_finish(b);
     const tm_period_result *x = tm_run_result(a), *y = tm_run_result(b);
     size_t ss = (size_t)exact->n_sectors * 4;
     cr_expect_neq(memcmp(x->firms_by_set, y->firms_by_set, ss * sizeof(int64_t)), 0);
@@ -368,10 +368,8 @@ Test(sim, different_seeds_give_different_firm_paths)
     tm_params *p = load(busy_text, NULL, 0);
     tm_params *q = load(busy_text, (const char *const[]){"run.seed=9002"}, 1);
     tm_run *a = open_run(p, 2), *b = open_run(q, 2);
-    while (!tm_run_finished(a)) {
-        step(a);
-        step(b);
-    }
+    fixture_finish(a);
+    fixture_finish(b);
     cr_expect_neq(memcmp(tm_run_firm_z(a, 0), tm_run_firm_z(b, 0), (size_t)p->sector[0].firms * sizeof(uint16_t)), 0);
     tm_run_close(a);
     tm_run_close(b);
@@ -397,17 +395,17 @@ static const char *const static_text = "run: {periods: 8, burn_in: 4, seed: 77}\
 
 Test(sim, static_limit_every_firm_serves_exactly_the_markets_with_positive_flow_profit)
 {
-    tm_params *p = load(static_text, NULL, 0);
-    tm_run *run = open_run(p, 2);
+    fixture_sim sim;
+    open_sim(&sim, static_text);
+    const tm_params *p = sim.p;
     int nd = p->n_dest;
     int64_t exporters = 0, non_exporters = 0;
-    while (!tm_run_finished(run)) {
-        step(run);
+    while (fixture_sim_next(&sim)) {
         for (int s = 0; s < p->n_sectors; s++) {
             const tm_sector *sec = &p->sector[s];
-            const double *zg = tm_run_z_grid(run, s);
-            const uint16_t *z = tm_run_firm_z(run, s);
-            const uint8_t *m = tm_run_firm_markets(run, s);
+            const double *zg = tm_run_z_grid(sim.run, s);
+            const uint16_t *z = tm_run_firm_z(sim.run, s);
+            const uint8_t *m = tm_run_firm_markets(sim.run, s);
             double a[TM_MAX_DEST];
             for (int d = 0; d < nd; d++)
                 a[d] = sec->market[d].demand * pow(sec->market[d].iceberg, 1.0 - p->elasticity) *
@@ -418,7 +416,7 @@ Test(sim, static_limit_every_firm_serves_exactly_the_markets_with_positive_flow_
                     if (exp((p->elasticity - 1.0) * zg[z[i]]) * a[d] - sec->market[d].fixed_cost > 0.0)
                         want |= 1 << d;
                 cr_assert_eq(m[i] & TM_SET_MASK, want, "period %d sector %d firm %lld at z=%g",
-                             tm_run_period(run), s, (long long)i, zg[z[i]]);
+                             tm_run_period(sim.run), s, (long long)i, zg[z[i]]);
                 exporters += want != 0;
                 non_exporters += want == 0;
             }
@@ -426,8 +424,7 @@ Test(sim, static_limit_every_firm_serves_exactly_the_markets_with_positive_flow_
     }
     cr_expect_gt(exporters, 0, "the cutoff must fall inside the productivity range");
     cr_expect_gt(non_exporters, 0, "the cutoff must fall inside the productivity range");
-    tm_run_close(run);
-    tm_params_free(p);
+    fixture_sim_close(&sim);
 }
 
 Test(sim, static_limit_participation_matches_the_stationary_productivity_law)
@@ -435,13 +432,14 @@ Test(sim, static_limit_participation_matches_the_stationary_productivity_law)
     /* The share of firms above the cutoff is the entry (stationary) law's
      * mass above it; firms are independent, so the sample share has
      * binomial standard error sqrt(q (1 - q) / n) within a period. */
-    tm_params *p = load(static_text, NULL, 0);
-    tm_run *run = open_run(p, 2);
-    while (!tm_run_finished(run))
-        step(run);
+    fixture_sim sim;
+    open_sim(&sim, static_text);
+    const tm_params *p = sim.p;
+    while (fixture_sim_next(&sim))
+        continue;
     const tm_sector *sec = &p->sector[0];
-    int nz = tm_run_grid_size(run);
-    const double *zg = tm_run_z_grid(run, 0);
+    int nz = tm_run_grid_size(sim.run);
+    const double *zg = tm_run_z_grid(sim.run, 0);
     /* Rouwenhorst stationary law: binomial(nz - 1, 1/2) over the grid. */
     double a_us = sec->market[0].demand * pow(sec->market[0].iceberg, 1.0 - p->elasticity) *
                   pow(1.0 + p->dest[0].regime[0].sector_tariff[0], -p->elasticity);
@@ -449,23 +447,22 @@ Test(sim, static_limit_participation_matches_the_stationary_productivity_law)
     for (int k = 0; k < nz; k++)
         if (exp((p->elasticity - 1.0) * zg[k]) * a_us > sec->market[0].fixed_cost)
             q += exp(lgamma(nz) - lgamma(k + 1.0) - lgamma((double)(nz - k)) - (nz - 1) * log(2.0));
-    const tm_period_result *r = tm_run_result(run);
+    const tm_period_result *r = sim.result;
     double share = (double)r->serving[0] / (double)sec->firms;
     double se = sqrt(q * (1.0 - q) / (double)sec->firms);
     cr_expect_gt(q, 0.01);
     cr_expect_lt(fabs(share - q), 5.0 * se, "share %.4f, closed form %.4f, se %.4f", share, q, se);
-    tm_run_close(run);
-    tm_params_free(p);
+    fixture_sim_close(&sim);
 }
 
 Test(sim, tariff_series_and_regimes_follow_the_events)
 {
-    tm_params *p = load(busy_text, NULL, 0);
-    tm_run *run = open_run(p, 2);
+    fixture_sim sim;
+    open_sim(&sim, busy_text);
+    const tm_params *p = sim.p;
     int events_seen = 0;
-    while (!tm_run_finished(run)) {
-        step(run);
-        const tm_period_result *r = tm_run_result(run);
+    while (fixture_sim_next(&sim)) {
+        const tm_period_result *r = sim.result;
         events_seen += r->n_events;
         if (r->period < 0) {
             cr_assert_eq(r->n_events, 0, "no events in burn-in");
@@ -483,6 +480,5 @@ Test(sim, tariff_series_and_regimes_follow_the_events)
             cr_assert_eq(r->regime[1], 2, "CN is held in the ban from 2026Q1 to its release in 2026Q3");
     }
     cr_expect_eq(events_seen, p->n_events, "every event applied exactly once");
-    tm_run_close(run);
-    tm_params_free(p);
+    fixture_sim_close(&sim);
 }

@@ -13,8 +13,9 @@
 #include <string.h>
 
 #include "engine/env.h"
-#include "params/params.h"
 #include "engine/sim.h"
+#include "fixtures.h"
+#include "params/params.h"
 
 #define N_PERIODS 200000
 
@@ -43,19 +44,7 @@ static const double new_us[3][3] = {{0.5, 0.3, 0.2}, {0.1, 0.5, 0.4}, {0.05, 0.1
 
 static tm_params *load(const char *events)
 {
-    char text[4096];
-    snprintf(text, sizeof text, "%s%s", base_text, events ? events : "");
-    tm_params *p = NULL;
-    tm_error err = {0};
-    int rc = tm_params_load_text("transition-test", text, NULL, 0, &p, &err);
-    cr_assert_eq(rc, 0, "%s", err.msg);
-    return p;
-}
-
-static void open_env(tm_env *env, const tm_params *p)
-{
-    tm_error err = {0};
-    cr_assert_eq(tm_env_init(env, p, &err), 0, "%s", err.msg);
+    return fixture_params_fmt("transition-test", NULL, 0, "%s%s", base_text, events ? events : "");
 }
 
 static void expect_matrix(const double (*got)[TM_MAX_REGIMES], const double (*want)[3], int n, const char *what)
@@ -64,6 +53,12 @@ static void expect_matrix(const double (*got)[TM_MAX_REGIMES], const double (*wa
         for (int j = 0; j < n; j++)
             cr_expect(fabs(got[i][j] - want[i][j]) < 1e-15, "%s [%d][%d]: %.17g, want %.17g", what, i, j, got[i][j],
                       want[i][j]);
+}
+
+/* The matrix in force in destination d of e's environment. */
+static void expect_in_force(const fixture_env *e, int d, const double (*want)[3], int n, const char *what)
+{
+    expect_matrix((const double(*)[TM_MAX_REGIMES])e->env.transition[d], want, n, what);
 }
 
 /* The destination's own matrix as a 3x3 array. */
@@ -125,29 +120,27 @@ Test(transition_events, canonical_text_keeps_the_matrix_and_reloads_to_the_same_
 
 Test(transition_events, event_replaces_the_matrix_from_its_date)
 {
-    tm_params *p = load("events:\n"
-                        "  - {at: 2024Q3, destination: US, transition: " NEW_US "}\n");
-    tm_env env;
-    open_env(&env, p);
+    fixture_env e;
+    fixture_env_open(&e, load("events:\n"
+                              "  - {at: 2024Q3, destination: US, transition: " NEW_US "}\n"));
     double own[3][3], cn[3][3];
-    own_matrix(&p->dest[0], own);
-    own_matrix(&p->dest[1], cn);
-    expect_matrix((const double(*)[TM_MAX_REGIMES])env.transition[0], (const double(*)[3])own, 3, "at the start");
+    own_matrix(&e.p->dest[0], own);
+    own_matrix(&e.p->dest[1], cn);
+    expect_in_force(&e, 0, (const double(*)[3])own, 3, "at the start");
     for (int t = -5; t <= 1; t++) {
-        cr_expect_eq(tm_env_advance(&env, t, NULL), 0, "no event before 2024Q3 (t = %d)", t);
-        expect_matrix((const double(*)[TM_MAX_REGIMES])env.transition[0], (const double(*)[3])own, 3, "before");
+        cr_expect_eq(tm_env_advance(&e.env, t, NULL), 0, "no event before 2024Q3 (t = %d)", t);
+        expect_in_force(&e, 0, (const double(*)[3])own, 3, "before");
     }
     int applied[1];
-    cr_assert_eq(tm_env_advance(&env, 2, applied), 1);
+    cr_assert_eq(tm_env_advance(&e.env, 2, applied), 1);
     cr_expect_eq(applied[0], 0);
-    expect_matrix((const double(*)[TM_MAX_REGIMES])env.transition[0], new_us, 3, "from the date");
-    cr_expect_eq(env.escalation[0], 1.0);
+    expect_in_force(&e, 0, new_us, 3, "from the date");
+    cr_expect_eq(e.env.escalation[0], 1.0);
     for (int t = 3; t < 50; t++)
-        tm_env_advance(&env, t, NULL);
-    expect_matrix((const double(*)[TM_MAX_REGIMES])env.transition[0], new_us, 3, "later");
-    expect_matrix((const double(*)[TM_MAX_REGIMES])env.transition[1], (const double(*)[3])cn, 2, "CN untouched");
-    tm_env_free(&env);
-    tm_params_free(p);
+        tm_env_advance(&e.env, t, NULL);
+    expect_in_force(&e, 0, new_us, 3, "later");
+    expect_in_force(&e, 1, (const double(*)[3])cn, 2, "CN untouched");
+    fixture_env_close(&e);
 }
 
 Test(transition_events, regimes_switch_with_the_new_rows_after_the_date)
@@ -155,144 +148,119 @@ Test(transition_events, regimes_switch_with_the_new_rows_after_the_date)
     /* Given the regime left, each switch after the date is a draw from the
      * new row (5 binomial s.e.); the new matrix differs from the old by far
      * more than that. */
-    tm_params *p = load("events:\n"
-                        "  - {at: 2024Q2, destination: US, transition: " NEW_US "}\n");
-    tm_env env;
-    open_env(&env, p);
-    tm_env_advance(&env, 0, NULL);
-    tm_env_advance(&env, 1, NULL);
-    long moves[3][3] = {{0}}, from[3] = {0};
-    int prev = env.regime[0];
-    for (int t = 2; t < N_PERIODS; t++) {
-        tm_env_advance(&env, t, NULL);
-        moves[prev][env.regime[0]]++;
-        from[prev]++;
-        prev = env.regime[0];
-    }
-    for (int i = 0; i < 3; i++)
-        for (int j = 0; j < 3; j++) {
-            double q = new_us[i][j], freq = (double)moves[i][j] / (double)from[i];
-            double se = sqrt(q * (1 - q) / (double)from[i]);
-            cr_expect_lt(fabs(freq - q), 5 * se, "%d->%d: %.5f vs %.5f (se %.5f)", i, j, freq, q, se);
-        }
-    tm_env_free(&env);
-    tm_params_free(p);
+    fixture_env e;
+    fixture_env_open(&e, load("events:\n"
+                              "  - {at: 2024Q2, destination: US, transition: " NEW_US "}\n"));
+    tm_env_advance(&e.env, 0, NULL);
+    fixture_env_expect_switch_rows(&e, 0, 1, N_PERIODS - 1, &new_us[0][0], 3);
+    fixture_env_close(&e);
 }
 
 Test(transition_events, escalation_after_a_transition_event_scales_the_new_matrix)
 {
-    tm_params *p = load("events:\n"
-                        "  - {at: 2024Q2, destination: US, transition: " NEW_US "}\n"
-                        "  - {at: 2024Q3, destination: US, escalation_scale: 1.5}\n");
-    tm_env env;
-    open_env(&env, p);
-    tm_env_advance(&env, 0, NULL);
-    tm_env_advance(&env, 1, NULL);
-    expect_matrix((const double(*)[TM_MAX_REGIMES])env.transition[0], new_us, 3, "after the transition event");
-    tm_env_advance(&env, 2, NULL);
+    fixture_env e;
+    fixture_env_open(&e, load("events:\n"
+                              "  - {at: 2024Q2, destination: US, transition: " NEW_US "}\n"
+                              "  - {at: 2024Q3, destination: US, escalation_scale: 1.5}\n"));
+    tm_env_advance(&e.env, 0, NULL);
+    tm_env_advance(&e.env, 1, NULL);
+    expect_in_force(&e, 0, new_us, 3, "after the transition event");
+    tm_env_advance(&e.env, 2, NULL);
     double want[3][3];
     escalated(new_us, 1.5, want);
-    cr_expect_eq(env.escalation[0], 1.5);
-    expect_matrix((const double(*)[TM_MAX_REGIMES])env.transition[0], (const double(*)[3])want, 3,
+    cr_expect_eq(e.env.escalation[0], 1.5);
+    expect_in_force(&e, 0, (const double(*)[3])want, 3,
                   "escalated new base");
     for (int i = 0; i < 3; i++) {
         double row = 0;
         for (int j = 0; j < 3; j++)
-            row += env.transition[0][i][j];
+            row += e.env.transition[0][i][j];
         cr_expect(fabs(row - 1) < 1e-12, "row %d sums to %.17g", i, row);
     }
-    tm_env_free(&env);
-    tm_params_free(p);
+    fixture_env_close(&e);
 }
 
 Test(transition_events, escalation_in_force_scales_a_later_transition_matrix)
 {
     /* The scale of the last escalation event applies to whichever base
      * matrix is in force, including one installed later. */
-    tm_params *p = load("events:\n"
-                        "  - {at: 2024Q2, destination: US, escalation_scale: 0.5}\n"
-                        "  - {at: 2024Q3, destination: US, transition: " NEW_US "}\n");
-    tm_env env;
-    open_env(&env, p);
+    fixture_env e;
+    fixture_env_open(&e, load("events:\n"
+                              "  - {at: 2024Q2, destination: US, escalation_scale: 0.5}\n"
+                              "  - {at: 2024Q3, destination: US, transition: " NEW_US "}\n"));
     double own[3][3], want[3][3];
-    own_matrix(&p->dest[0], own);
-    tm_env_advance(&env, 0, NULL);
-    tm_env_advance(&env, 1, NULL);
+    own_matrix(&e.p->dest[0], own);
+    tm_env_advance(&e.env, 0, NULL);
+    tm_env_advance(&e.env, 1, NULL);
     escalated((const double(*)[3])own, 0.5, want);
-    expect_matrix((const double(*)[TM_MAX_REGIMES])env.transition[0], (const double(*)[3])want, 3,
+    expect_in_force(&e, 0, (const double(*)[3])want, 3,
                   "escalated own matrix");
-    tm_env_advance(&env, 2, NULL);
+    tm_env_advance(&e.env, 2, NULL);
     escalated(new_us, 0.5, want);
-    cr_expect_eq(env.escalation[0], 0.5);
-    expect_matrix((const double(*)[TM_MAX_REGIMES])env.transition[0], (const double(*)[3])want, 3,
+    cr_expect_eq(e.env.escalation[0], 0.5);
+    expect_in_force(&e, 0, (const double(*)[3])want, 3,
                   "new base under the scale in force");
-    tm_env_free(&env);
-    tm_params_free(p);
+    fixture_env_close(&e);
 }
 
 Test(transition_events, a_list_of_transition_events_is_a_time_varying_process)
 {
-    tm_params *p = load("events:\n"
-                        "  - {at: 2024Q2, destination: US, transition: " NEW_US "}\n"
-                        "  - {at: 2024Q4, destination: US, transition: [[1, 0, 0], [0, 1, 0], [0, 0, 1]]}\n"
-                        "  - {at: 2024Q4, destination: CN, transition: [[0.5, 0.5], [0.5, 0.5]]}\n");
-    tm_env env;
-    open_env(&env, p);
+    fixture_env e;
+    fixture_env_open(&e, load("events:\n"
+                              "  - {at: 2024Q2, destination: US, transition: " NEW_US "}\n"
+                              "  - {at: 2024Q4, destination: US, transition: [[1, 0, 0], [0, 1, 0], [0, 0, 1]]}\n"
+                              "  - {at: 2024Q4, destination: CN, transition: [[0.5, 0.5], [0.5, 0.5]]}\n"));
     const double id[3][3] = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}, half[3][3] = {{0.5, 0.5, 0}, {0.5, 0.5, 0}};
     double own[3][3], cn[3][3];
-    own_matrix(&p->dest[0], own);
-    own_matrix(&p->dest[1], cn);
+    own_matrix(&e.p->dest[0], own);
+    own_matrix(&e.p->dest[1], cn);
     /* tm_env_process_after gives the base in force after n events. */
     const double(*base)[TM_MAX_REGIMES];
     double scale;
-    tm_env_process_after(p, 0, 0, &base, &scale);
+    tm_env_process_after(e.p, 0, 0, &base, &scale);
     expect_matrix(base, (const double(*)[3])own, 3, "US after 0 events");
     cr_expect_eq(scale, 1.0);
-    tm_env_process_after(p, 0, 1, &base, &scale);
+    tm_env_process_after(e.p, 0, 1, &base, &scale);
     expect_matrix(base, new_us, 3, "US after 1 event");
-    tm_env_process_after(p, 0, 3, &base, &scale);
+    tm_env_process_after(e.p, 0, 3, &base, &scale);
     expect_matrix(base, id, 3, "US after 3 events");
-    tm_env_process_after(p, 1, 2, &base, &scale);
+    tm_env_process_after(e.p, 1, 2, &base, &scale);
     expect_matrix(base, (const double(*)[3])cn, 2, "CN after 2 events");
-    tm_env_process_after(p, 1, 3, &base, &scale);
+    tm_env_process_after(e.p, 1, 3, &base, &scale);
     expect_matrix(base, half, 2, "CN after 3 events");
 
     for (int t = 0; t <= 2; t++)
-        tm_env_advance(&env, t, NULL);
-    expect_matrix((const double(*)[TM_MAX_REGIMES])env.transition[0], new_us, 3, "US in 2024Q3");
-    expect_matrix((const double(*)[TM_MAX_REGIMES])env.transition[1], (const double(*)[3])cn, 2, "CN in 2024Q3");
-    tm_env_advance(&env, 3, NULL);
-    expect_matrix((const double(*)[TM_MAX_REGIMES])env.transition[0], id, 3, "US in 2024Q4");
-    expect_matrix((const double(*)[TM_MAX_REGIMES])env.transition[1], half, 2, "CN in 2024Q4");
+        tm_env_advance(&e.env, t, NULL);
+    expect_in_force(&e, 0, new_us, 3, "US in 2024Q3");
+    expect_in_force(&e, 1, (const double(*)[3])cn, 2, "CN in 2024Q3");
+    tm_env_advance(&e.env, 3, NULL);
+    expect_in_force(&e, 0, id, 3, "US in 2024Q4");
+    expect_in_force(&e, 1, half, 2, "CN in 2024Q4");
     /* Under the identity the US regime no longer moves. */
-    int r = env.regime[0];
+    int r = e.env.regime[0];
     for (int t = 4; t < 500; t++) {
-        tm_env_advance(&env, t, NULL);
-        cr_assert_eq(env.regime[0], r, "period %d", t);
+        tm_env_advance(&e.env, t, NULL);
+        cr_assert_eq(e.env.regime[0], r, "period %d", t);
     }
-    tm_env_free(&env);
-    tm_params_free(p);
+    fixture_env_close(&e);
 }
 
 Test(transition_events, transition_event_does_not_change_another_destinations_regime_path)
 {
-    tm_params *p = load(NULL), *q = load("events:\n"
-                                         "  - {at: 2024Q2, destination: US, transition: " NEW_US "}\n");
-    tm_env a, b;
-    open_env(&a, p);
-    open_env(&b, q);
+    fixture_env a, b;
+    fixture_env_open(&a, load(NULL));
+    fixture_env_open(&b, load("events:\n"
+                              "  - {at: 2024Q2, destination: US, transition: " NEW_US "}\n"));
     int differ = 0;
     for (int t = 0; t < 5000; t++) {
-        tm_env_advance(&a, t, NULL);
-        tm_env_advance(&b, t, NULL);
-        cr_assert_eq(a.regime[1], b.regime[1], "CN, period %d", t);
-        differ |= a.regime[0] != b.regime[0];
+        tm_env_advance(&a.env, t, NULL);
+        tm_env_advance(&b.env, t, NULL);
+        cr_assert_eq(a.env.regime[1], b.env.regime[1], "CN, period %d", t);
+        differ |= a.env.regime[0] != b.env.regime[0];
     }
     cr_expect(differ, "the US path changes with its matrix");
-    tm_env_free(&a);
-    tm_env_free(&b);
-    tm_params_free(p);
-    tm_params_free(q);
+    fixture_env_close(&a);
+    fixture_env_close(&b);
 }
 
 /* ------------------------------------------------------------------------
@@ -318,82 +286,35 @@ static const char *const uncertain_market = "run: {model: dynamic, start: 2021Q1
 
 static tm_params *with_hazard_rise(const char *anticipated)
 {
-    char text[4096], events[256] = "";
+    char events[256] = "";
     if (anticipated)
         snprintf(events, sizeof events,
                  "events:\n"
                  "  - {at: 2024Q1, destination: US, transition: [[0.7, 0.3], [0.05, 0.95]], anticipated: %s}\n",
                  anticipated);
-    snprintf(text, sizeof text, uncertain_market, events);
-    tm_params *p = NULL;
-    tm_error err = {0};
-    cr_assert_eq(tm_params_load_text("transition-test", text, NULL, 0, &p, &err), 0, "%s", err.msg);
-    return p;
-}
-
-typedef struct {
-    int64_t serving[64], entrants[64];
-    int regime[64];
-} path;
-
-static void simulate(const tm_params *p, path *out)
-{
-    tm_run *run = NULL;
-    tm_error err = {0};
-    tm_run_options opts = {.threads = 2};
-    cr_assert_eq(tm_run_open(p, &opts, &run, &err), 0, "open: %s", err.msg);
-    cr_assert_leq(p->periods, 64);
-    memset(out, 0, sizeof *out);
-    while (!tm_run_finished(run)) {
-        cr_assert_eq(tm_run_step(run, &err), 0, "step: %s", err.msg);
-        int t = tm_run_period(run);
-        if (t < 0)
-            continue;
-        const tm_period_result *r = tm_run_result(run);
-        out->serving[t] = r->serving[0];
-        out->entrants[t] = r->entrants[0];
-        out->regime[t] = r->regime[0];
-    }
-    tm_run_close(run);
+    return fixture_params_fmt("transition-test", NULL, 0, uncertain_market, events);
 }
 
 Test(transition_events, anticipated_rise_in_hike_hazard_lowers_entry_before_the_date)
 {
-    tm_params *foreseen = with_hazard_rise("true"), *surprise = with_hazard_rise("false");
-    path a, b;
-    simulate(foreseen, &a);
-    simulate(surprise, &b);
-    int64_t entry_a = 0, entry_b = 0;
-    for (int t = 0; t < 12; t++) {
-        cr_expect_eq(a.regime[t], b.regime[t], "the regime path is the same (period %d)", t);
-        entry_a += a.entrants[t];
-        entry_b += b.entrants[t];
-    }
-    cr_expect_lt(entry_a, entry_b, "entrants before the date: %lld foreseen, %lld unforeseen", (long long)entry_a,
-                 (long long)entry_b);
-    cr_expect_lt(a.serving[11], b.serving[11], "exporters just before the date: %lld foreseen, %lld unforeseen",
-                 (long long)a.serving[11], (long long)b.serving[11]);
-    tm_params_free(foreseen);
-    tm_params_free(surprise);
+    fixture_path a, b;
+    fixture_expect_foresight_lowers_entry(with_hazard_rise("true"), with_hazard_rise("false"), 12, &a, &b);
+    for (int t = 0; t < 12; t++)
+        cr_expect_eq(a.regime[t][0], b.regime[t][0], "the regime path is the same (period %d)", t);
+    cr_expect_lt(a.serving[11][0], b.serving[11][0], "exporters just before the date: %lld foreseen, %lld unforeseen",
+                 (long long)a.serving[11][0], (long long)b.serving[11][0]);
 }
 
 Test(transition_events, unanticipated_transition_event_leaves_the_pre_event_path_unchanged)
 {
     tm_params *surprise = with_hazard_rise("false"), *none = with_hazard_rise(NULL);
-    path a, b;
-    simulate(surprise, &a);
-    simulate(none, &b);
-    for (int t = 0; t < 12; t++) {
-        cr_expect_eq(a.serving[t], b.serving[t], "period %d", t);
-        cr_expect_eq(a.entrants[t], b.entrants[t], "period %d", t);
-    }
+    fixture_path a, b;
+    fixture_simulate(surprise, &a);
+    fixture_simulate(none, &b);
+    fixture_expect_same_path(&a, &b, 12);
     /* From the date firms solve again for the riskier process: fewer
      * enter, fewer serve. */
-    int64_t entry_a = 0, entry_b = 0;
-    for (int t = 12; t < 16; t++) {
-        entry_a += a.entrants[t];
-        entry_b += b.entrants[t];
-    }
+    int64_t entry_a = fixture_path_entrants(&a, 0, 12, 16), entry_b = fixture_path_entrants(&b, 0, 12, 16);
     cr_expect_lt(entry_a, entry_b, "entrants from the date: %lld with the event, %lld without", (long long)entry_a,
                  (long long)entry_b);
     tm_params_free(surprise);
