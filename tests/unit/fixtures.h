@@ -6,7 +6,7 @@
 #include <criterion/criterion.h>
 
 #include "params/params.h"
-#include "engine/sim.h"
+#include "engine/run.h"
 
 static inline tm_params *fixture_params(const char *name, const char *text, const char *const *sets, int n_sets)
 {

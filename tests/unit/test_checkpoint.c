@@ -12,7 +12,7 @@
 #include "io/checkpoint.h"
 #include "models/model.h"
 #include "params/params.h"
-#include "engine/sim.h"
+#include "engine/run.h"
 
 /* Regimes that switch often, events, spillovers and crowding: every piece
  * of carried state matters for the periods after the checkpoint. */

@@ -319,27 +319,27 @@ Test(env, escalation_event_scales_hazards_towards_more_restrictive_regimes)
     const tm_destination *us = &p->dest[0];
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < 3; j++)
-            cr_expect(fabs(env.transition[0][i][j] - us->transition[i][j]) < 1e-15, "unscaled before the event");
+            cr_expect(fabs(env.process[0].transition[0][i][j] - us->transition[i][j]) < 1e-15, "unscaled before the event");
     tm_env_advance(&env, 0, NULL);
     tm_env_advance(&env, 1, NULL);
-    cr_expect_eq(env.escalation[0], 1.5);
+    cr_expect_eq(env.process[0].escalation[0], 1.5);
     for (int i = 0; i < 3; i++) {
         double row = 0.0;
         for (int j = 0; j < 3; j++) {
             double want = j > i ? 1.5 * us->transition[i][j] : us->transition[i][j];
             if (j != i)
-                cr_expect(fabs(env.transition[0][i][j] - want) < 1e-15, "[%d][%d] = %g, want %g", i, j,
-                          env.transition[0][i][j], want);
-            row += env.transition[0][i][j];
+                cr_expect(fabs(env.process[0].transition[0][i][j] - want) < 1e-15, "[%d][%d] = %g, want %g", i, j,
+                          env.process[0].transition[0][i][j], want);
+            row += env.process[0].transition[0][i][j];
         }
         cr_expect(fabs(row - 1.0) < 1e-12, "row %d sums to %.15g", i, row);
     }
     /* Staying absorbs the change: open stays with 1 - 1.5 (0.15 + 0.05). */
-    cr_expect(fabs(env.transition[0][0][0] - 0.7) < 1e-12);
-    cr_expect(fabs(env.transition[0][2][2] - 0.6) < 1e-12, "the most restrictive regime has no escalation");
+    cr_expect(fabs(env.process[0].transition[0][0][0] - 0.7) < 1e-12);
+    cr_expect(fabs(env.process[0].transition[0][2][2] - 0.6) < 1e-12, "the most restrictive regime has no escalation");
     for (int i = 0; i < 2; i++)
         for (int j = 0; j < 2; j++)
-            cr_expect(fabs(env.transition[1][i][j] - p->dest[1].transition[i][j]) < 1e-15, "CN untouched");
+            cr_expect(fabs(env.process[0].transition[1][i][j] - p->dest[1].transition[i][j]) < 1e-15, "CN untouched");
     tm_env_free(&env);
     tm_params_free(p);
 }
@@ -356,7 +356,7 @@ Test(env, escalation_scale_changes_switch_frequencies_accordingly)
     double flat[9], pi[3], P[TM_MAX_REGIMES][TM_MAX_REGIMES] = {{0}};
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < 3; j++)
-            flat[i * 3 + j] = P[i][j] = env.transition[0][i][j];
+            flat[i * 3 + j] = P[i][j] = env.process[0].transition[0][i][j];
     cr_assert_eq(tm_grid_stationary(3, flat, pi, 1e-14, 100000), 0);
     long visits[3] = {0};
     for (int t = 1; t <= N_PERIODS; t++) {

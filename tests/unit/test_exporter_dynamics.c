@@ -27,7 +27,7 @@
 #include "models/model.h"
 #include "engine/mstate.h"
 #include "params/params.h"
-#include "engine/sim.h"
+#include "engine/run.h"
 #include "fixtures.h"
 
 /* Two sectors (steel spans several blocks), two destinations whose regimes
@@ -649,7 +649,7 @@ static void cutoffs(const tm_params *p, double *entry, double *exit_cut)
 {
     void *state = NULL;
     tm_error err = {0};
-    cr_assert_eq(tm_model_dynamic.init(p, &state, &err), 0, "init: %s", err.msg);
+    cr_assert_eq(tm_model_open(&tm_model_dynamic, p, 1, &state, &err), 0, "init: %s", err.msg);
     tm_policy_summary sum;
     cr_assert_eq(tm_model_dynamic.summary(state, 0, &sum), 0);
     *entry = sum.entry_cutoff[0];
@@ -764,18 +764,18 @@ Test(exporter_dynamics, death_probability_follows_each_rule)
     for (double z = -3; z <= 3; z += 0.25) {
         double q = exp(-0.5 * z) - 0.9;
         q = q < 0 ? 0 : q > 1 ? 1 : q;
-        cr_expect(fabs(tm_params_death_probability(p, steel, z) - q) < 1e-15, "productivity rule at z = %g", z);
+        cr_expect(fabs(tm_econ_death_probability(p, steel, z) - q) < 1e-15, "productivity rule at z = %g", z);
         double r = exp(-2 * exp(3 * z)) + 0.01;
         r = r < 0 ? 0 : r > 1 ? 1 : r;
-        cr_expect(fabs(tm_params_death_probability(p, agri, z) - r) < 1e-15, "profitability rule at z = %g", z);
+        cr_expect(fabs(tm_econ_death_probability(p, agri, z) - r) < 1e-15, "profitability rule at z = %g", z);
     }
     /* Clipping: very low z dies for sure, high z never. */
-    cr_expect_eq(tm_params_death_probability(p, steel, -5), 1.0);
-    cr_expect_eq(tm_params_death_probability(p, steel, 5), 0.0);
+    cr_expect_eq(tm_econ_death_probability(p, steel, -5), 1.0);
+    cr_expect_eq(tm_econ_death_probability(p, steel, 5), 0.0);
     tm_params_free(p);
     tm_params *c = load(no_experience, NULL, 0);
-    cr_expect_eq(tm_params_death_probability(c, &c->sector[0], -2), 0.03, "constant rule: death_rate");
-    cr_expect_eq(tm_params_death_probability(c, &c->sector[0], 2), 0.03);
+    cr_expect_eq(tm_econ_death_probability(c, &c->sector[0], -2), 0.03, "constant rule: death_rate");
+    cr_expect_eq(tm_econ_death_probability(c, &c->sector[0], 2), 0.03);
     tm_params_free(c);
 }
 
@@ -814,7 +814,7 @@ static void expect_deaths_follow_rule(const tm_params *p)
             if (have_prev) {
                 double mean = 0, var = 0;
                 for (int iz = 0; iz < nz; iz++) {
-                    double q = tm_params_death_probability(p, ps, zg[iz]);
+                    double q = tm_econ_death_probability(p, ps, zg[iz]);
                     mean += (double)prev_by_z[iz] * q;
                     var += (double)prev_by_z[iz] * q * (1 - q);
                 }
@@ -838,7 +838,7 @@ static void expect_deaths_follow_rule(const tm_params *p)
         cr_assert_gt(periods, 10);
         int informative = 0;
         for (int iz = 0; iz < nz; iz++) {
-            double q = tm_params_death_probability(p, ps, zg[iz]);
+            double q = tm_econ_death_probability(p, ps, zg[iz]);
             if (exposed[iz] == 0)
                 continue;
             if (q == 0.0) {

@@ -13,8 +13,9 @@
 #include <string.h>
 
 #include "engine/env.h"
+#include "engine/process.h"
 #include "params/params.h"
-#include "engine/sim.h"
+#include "engine/run.h"
 
 #define N_PERIODS 200000
 
@@ -132,20 +133,20 @@ Test(transition_events, event_replaces_the_matrix_from_its_date)
     double own[3][3], cn[3][3];
     own_matrix(&p->dest[0], own);
     own_matrix(&p->dest[1], cn);
-    expect_matrix((const double(*)[TM_MAX_REGIMES])env.transition[0], (const double(*)[3])own, 3, "at the start");
+    expect_matrix((const double(*)[TM_MAX_REGIMES])env.process[0].transition[0], (const double(*)[3])own, 3, "at the start");
     for (int t = -5; t <= 1; t++) {
         cr_expect_eq(tm_env_advance(&env, t, NULL), 0, "no event before 2024Q3 (t = %d)", t);
-        expect_matrix((const double(*)[TM_MAX_REGIMES])env.transition[0], (const double(*)[3])own, 3, "before");
+        expect_matrix((const double(*)[TM_MAX_REGIMES])env.process[0].transition[0], (const double(*)[3])own, 3, "before");
     }
     int applied[1];
     cr_assert_eq(tm_env_advance(&env, 2, applied), 1);
     cr_expect_eq(applied[0], 0);
-    expect_matrix((const double(*)[TM_MAX_REGIMES])env.transition[0], new_us, 3, "from the date");
-    cr_expect_eq(env.escalation[0], 1.0);
+    expect_matrix((const double(*)[TM_MAX_REGIMES])env.process[0].transition[0], new_us, 3, "from the date");
+    cr_expect_eq(env.process[0].escalation[0], 1.0);
     for (int t = 3; t < 50; t++)
         tm_env_advance(&env, t, NULL);
-    expect_matrix((const double(*)[TM_MAX_REGIMES])env.transition[0], new_us, 3, "later");
-    expect_matrix((const double(*)[TM_MAX_REGIMES])env.transition[1], (const double(*)[3])cn, 2, "CN untouched");
+    expect_matrix((const double(*)[TM_MAX_REGIMES])env.process[0].transition[0], new_us, 3, "later");
+    expect_matrix((const double(*)[TM_MAX_REGIMES])env.process[0].transition[1], (const double(*)[3])cn, 2, "CN untouched");
     tm_env_free(&env);
     tm_params_free(p);
 }
@@ -188,17 +189,17 @@ Test(transition_events, escalation_after_a_transition_event_scales_the_new_matri
     open_env(&env, p);
     tm_env_advance(&env, 0, NULL);
     tm_env_advance(&env, 1, NULL);
-    expect_matrix((const double(*)[TM_MAX_REGIMES])env.transition[0], new_us, 3, "after the transition event");
+    expect_matrix((const double(*)[TM_MAX_REGIMES])env.process[0].transition[0], new_us, 3, "after the transition event");
     tm_env_advance(&env, 2, NULL);
     double want[3][3];
     escalated(new_us, 1.5, want);
-    cr_expect_eq(env.escalation[0], 1.5);
-    expect_matrix((const double(*)[TM_MAX_REGIMES])env.transition[0], (const double(*)[3])want, 3,
+    cr_expect_eq(env.process[0].escalation[0], 1.5);
+    expect_matrix((const double(*)[TM_MAX_REGIMES])env.process[0].transition[0], (const double(*)[3])want, 3,
                   "escalated new base");
     for (int i = 0; i < 3; i++) {
         double row = 0;
         for (int j = 0; j < 3; j++)
-            row += env.transition[0][i][j];
+            row += env.process[0].transition[0][i][j];
         cr_expect(fabs(row - 1) < 1e-12, "row %d sums to %.17g", i, row);
     }
     tm_env_free(&env);
@@ -219,12 +220,12 @@ Test(transition_events, escalation_in_force_scales_a_later_transition_matrix)
     tm_env_advance(&env, 0, NULL);
     tm_env_advance(&env, 1, NULL);
     escalated((const double(*)[3])own, 0.5, want);
-    expect_matrix((const double(*)[TM_MAX_REGIMES])env.transition[0], (const double(*)[3])want, 3,
+    expect_matrix((const double(*)[TM_MAX_REGIMES])env.process[0].transition[0], (const double(*)[3])want, 3,
                   "escalated own matrix");
     tm_env_advance(&env, 2, NULL);
     escalated(new_us, 0.5, want);
-    cr_expect_eq(env.escalation[0], 0.5);
-    expect_matrix((const double(*)[TM_MAX_REGIMES])env.transition[0], (const double(*)[3])want, 3,
+    cr_expect_eq(env.process[0].escalation[0], 0.5);
+    expect_matrix((const double(*)[TM_MAX_REGIMES])env.process[0].transition[0], (const double(*)[3])want, 3,
                   "new base under the scale in force");
     tm_env_free(&env);
     tm_params_free(p);
@@ -242,28 +243,27 @@ Test(transition_events, a_list_of_transition_events_is_a_time_varying_process)
     double own[3][3], cn[3][3];
     own_matrix(&p->dest[0], own);
     own_matrix(&p->dest[1], cn);
-    /* tm_env_process_after gives the base in force after n events. */
-    const double(*base)[TM_MAX_REGIMES];
-    double scale;
-    tm_env_process_after(p, 0, 0, &base, &scale);
-    expect_matrix(base, (const double(*)[3])own, 3, "US after 0 events");
-    cr_expect_eq(scale, 1.0);
-    tm_env_process_after(p, 0, 1, &base, &scale);
-    expect_matrix(base, new_us, 3, "US after 1 event");
-    tm_env_process_after(p, 0, 3, &base, &scale);
-    expect_matrix(base, id, 3, "US after 3 events");
-    tm_env_process_after(p, 1, 2, &base, &scale);
-    expect_matrix(base, (const double(*)[3])cn, 2, "CN after 2 events");
-    tm_env_process_after(p, 1, 3, &base, &scale);
-    expect_matrix(base, half, 2, "CN after 3 events");
+    /* tm_process_after gives the base in force after n events. */
+    tm_process pr;
+    tm_process_after(p, 0, 0, &pr);
+    expect_matrix(pr.base[0], (const double(*)[3])own, 3, "US after 0 events");
+    cr_expect_eq(pr.escalation[0], 1.0);
+    tm_process_after(p, 0, 1, &pr);
+    expect_matrix(pr.base[0], new_us, 3, "US after 1 event");
+    tm_process_after(p, 0, 3, &pr);
+    expect_matrix(pr.base[0], id, 3, "US after 3 events");
+    tm_process_after(p, 0, 2, &pr);
+    expect_matrix(pr.base[1], (const double(*)[3])cn, 2, "CN after 2 events");
+    tm_process_after(p, 0, 3, &pr);
+    expect_matrix(pr.base[1], half, 2, "CN after 3 events");
 
     for (int t = 0; t <= 2; t++)
         tm_env_advance(&env, t, NULL);
-    expect_matrix((const double(*)[TM_MAX_REGIMES])env.transition[0], new_us, 3, "US in 2024Q3");
-    expect_matrix((const double(*)[TM_MAX_REGIMES])env.transition[1], (const double(*)[3])cn, 2, "CN in 2024Q3");
+    expect_matrix((const double(*)[TM_MAX_REGIMES])env.process[0].transition[0], new_us, 3, "US in 2024Q3");
+    expect_matrix((const double(*)[TM_MAX_REGIMES])env.process[0].transition[1], (const double(*)[3])cn, 2, "CN in 2024Q3");
     tm_env_advance(&env, 3, NULL);
-    expect_matrix((const double(*)[TM_MAX_REGIMES])env.transition[0], id, 3, "US in 2024Q4");
-    expect_matrix((const double(*)[TM_MAX_REGIMES])env.transition[1], half, 2, "CN in 2024Q4");
+    expect_matrix((const double(*)[TM_MAX_REGIMES])env.process[0].transition[0], id, 3, "US in 2024Q4");
+    expect_matrix((const double(*)[TM_MAX_REGIMES])env.process[0].transition[1], half, 2, "CN in 2024Q4");
     /* Under the identity the US regime no longer moves. */
     int r = env.regime[0];
     for (int t = 4; t < 500; t++) {
