@@ -13,6 +13,7 @@
 #include "engine/mstate.h"
 #include "engine/policy.h"
 #include "base/rng.h"
+#include "base/stats.h"
 
 /* One sector's firms and tables. */
 typedef struct {
@@ -670,16 +671,7 @@ static void step_block(tm_run *run, const block *b, accum *acc)
         plain ? step_block_with(run, b, acc, 0, 1) : step_block_with(run, b, acc, 0, 0);
 }
 
-typedef struct {
-    double revenue;
-    double count;
-} cell;
-
-static int cell_desc(const void *a, const void *b)
-{
-    double x = ((const cell *)a)->revenue, y = ((const cell *)b)->revenue;
-    return (x < y) - (x > y);
-}
+typedef tm_stats_cell cell;
 
 /* Aggregates of one sector from the summed counts: integers held exactly
  * in doubles when firms are simulated (so the result does not depend on the
@@ -746,24 +738,14 @@ static void aggregate_sector(tm_run *run, int s, const double *hist, const doubl
                 serving += c;
                 value += c * rev;
                 zsum += c * sec->z_grid[iz];
-                scratch[n_cells].revenue = rev;
+                scratch[n_cells].value = rev;
                 scratch[n_cells].count = c;
                 n_cells++;
             }
         }
         /* Top-decile share: the largest 10% of this destination's exporters,
          * taking a fraction of the boundary cell. */
-        double top = NAN;
-        if (serving > 0 && value > 0) {
-            qsort(scratch, (size_t)n_cells, sizeof *scratch, cell_desc);
-            double want = 0.1 * serving, got = 0, sum = 0;
-            for (int i = 0; i < n_cells && got < want; i++) {
-                double take = scratch[i].count < want - got ? scratch[i].count : want - got;
-                sum += take * scratch[i].revenue;
-                got += take;
-            }
-            top = sum / value;
-        }
+        double top = tm_stats_top_share(scratch, (size_t)n_cells, 0.1, serving, value);
         double tariff = r->tariff[k];
         r->x_serving[k] = serving;
         r->x_entrants[k] = entrants;
