@@ -556,7 +556,7 @@ def sweep_path(work):
         s = f.create_group("summary")
         s["points/destinations/US/market/sunk_cost"] = np.array([p[0] for p in grid])
         s["points/interactions/spillover"] = np.array([p[1] for p in grid])
-        for k, (outcome, unit) in enumerate((("non_us_share", "fraction"), ("exporters_us", "firms"))):
+        for k, (outcome, unit) in enumerate((("non_us_share", "fraction"), ("firms_serving.US", "firms"))):
             vals = np.array([[r[6 + k] for r in rows if r[0] == p] for p in range(len(grid))])
             og = s.create_group(outcome)
             og.attrs["units"] = unit
@@ -575,7 +575,7 @@ def test_sweep_index_loads_design_joined_with_summaries(sweep_path):
     assert isinstance(sw, analysis.Sweep)
     params = list(SWEEP_PARAMS)
     assert sw.parameters == params
-    assert sw.outcomes == ["exporters_us", "non_us_share"]
+    assert sw.outcomes == ["firms_serving.US", "non_us_share"]
     assert len(sw.design) == 8 and len(sw.summary) == 4
     assert set(["point", "replicate", "seed", "file", "status", "wall_seconds"] + params) <= set(sw.design.columns)
     assert len(sw.table) == 8
@@ -632,15 +632,15 @@ def test_sweep_index_written_by_the_binary(work):
     (d / "grid.yaml").write_text(
         f"base: {SMALL}\nseed: 3\nreplicates: 2\nfixed:\n  run.periods: 3\n  run.burn_in: 4\n"
         "design:\n  grid:\n    interactions.spillover: [0, 0.5]\n    sectors.agrifood.markets.CN.demand: [0.3, 0.6]\n"
-        "summary:\n  outcomes: [non_us_share, exporters_CN]\n")
+        "summary:\n  outcomes: [non_us_share, firms_serving.CN]\n")
     proc = subprocess.run([BINARY, "sweep", str(d / "grid.yaml"), "-o", str(d / "out"), "-q"],
                           capture_output=True, text=True)
     if proc.returncode != 0:
         pytest.skip(f"tradeabm sweep did not run: {proc.stderr.strip()}")
     sw = load(d / "out" / "sweep.h5")
     assert sw.parameters == ["interactions.spillover", "sectors.agrifood.markets.CN.demand"]
-    assert sw.outcomes == ["exporters_CN", "non_us_share"]
-    assert sw.units == {"exporters_CN": "firms", "non_us_share": "fraction"}
+    assert sw.outcomes == ["firms_serving.CN", "non_us_share"]
+    assert sw.units == {"firms_serving.CN": "firms", "non_us_share": "fraction"}
     assert len(sw.table) == 8 and sw.table["non_us_share_mean"].notna().all()
     runs = list(sw.runs())
     assert len(runs) == 8
@@ -731,12 +731,13 @@ def test_comparison_loads_runs_differences_and_effects(comparison_path, comparis
     for k, rec in enumerate(effects):
         row = c.effects.iloc[k]
         assert row["sector"] == rec["sector"].decode() and row["measure"] == rec["measure"].decode()
+        assert row["units"] == rec["units"].decode()
         for col in ("mean", "ci_low", "ci_high"):
             assert row[col] == rec[col]
         assert row["replicates"] == 2
     units = dict(zip(c.effects["measure"], c.effects["units"]))
-    assert units["us_share_change_pp"] == "percentage points" and units["entries_change"] == "firms"
-    assert units["cn_exports_change_pct"] == "percent"
+    assert units["export_share.US"] == "percentage points" and units["entrants"] == "firms"
+    assert units["export_value.CN"] == "percent"
     # The loader's t interval is the one of the file (/effects: sector-major;
     # /effects_by_replicate: [measure, sector]).
     mean, lo, hi, n = mean_interval(by_rep, axis=2)
@@ -744,7 +745,7 @@ def test_comparison_loads_runs_differences_and_effects(comparison_path, comparis
     np.testing.assert_allclose(c.effects["mean"].to_numpy(), mean.T.reshape(-1), rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(c.effects["ci_low"].to_numpy(), lo.T.reshape(-1), rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(c.effects["ci_high"].to_numpy(), hi.T.reshape(-1), rtol=1e-9, atol=1e-9)
-    assert c.effect("all", "entries_change")["mean"] == pytest.approx(by_rep[3, -1].mean())
+    assert c.effect("all", "entrants")["mean"] == pytest.approx(by_rep[3, -1].mean())
     # The differences are scenario minus base of the linked runs; so is the US share.
     for r in (1, 2):
         base, scen = c.base_run(r), c.scenario_run(r)
@@ -828,7 +829,7 @@ def test_comparison_report_embeds_every_figure(work, comparison_path, capsys):
     assert "tradeabm comparison: compare.h5" in text
     for heading in ("Comparison", "Effects by sector", "Scenario events that took effect", "Provenance"):
         assert f">{heading}</h2>" in text
-    assert "<th>agrifood</th>" in text and "<th>all</th>" in text and "us_share_change_pp" in text
+    assert "<th>agrifood</th>" in text and "<th>all</th>" in text and "export_share.US" in text
     assert "percentage points" in text and "compare-runs/scenario-r02.h5" in text
     assert "<img src=\"http" not in text and "<script" not in text
 
@@ -866,7 +867,8 @@ def test_bad_comparison_files_are_clear_errors(work, comparison_path):
         f["effects"] = data[["sector", "measure", "mean"]]
 
     path = damaged("no_ci.h5", no_fields)
-    with pytest.raises(AnalysisError, match=r"no_ci\.h5: /effects lacks the field\(s\) ci_low, ci_high, replicates"):
+    with pytest.raises(AnalysisError, match=r"no_ci\.h5: /effects lacks the field\(s\) units, ci_low, ci_high, "
+                                            r"replicates"):
         load(path)
     path = damaged("no_link.h5", lambda f: f["scenario"].__delitem__("r02"))
     with pytest.raises(AnalysisError, match=r"no_link\.h5: /scenario/r02 is not an external link"):
@@ -876,13 +878,14 @@ def test_bad_comparison_files_are_clear_errors(work, comparison_path):
         load(path)
     with pytest.raises(AnalysisError, match=r"kind\.h5: not a tradeabm comparison file"):
         analysis.Comparison(path)
-    # Run files gone: the comparison still loads and reports, without the US share.
+    # Run files gone: the comparison still loads and reports, the US share
+    # over time included (it is in the comparison file); no events marked.
     moved = work / "moved"
     moved.mkdir()
     shutil.copyfile(comparison_path, moved / "compare.h5")
     c = load(moved / "compare.h5")
-    assert c.us_share is None and len(c.events) == 0 and c.notes
+    assert c.us_share is not None and len(c.events) == 0 and c.notes
     page = ar.build_page(c)
     us = [p for p in page.plots if p.name == "cmp_us_share"][0]
-    assert us.figure is None and "linked run files" in us.caption
+    assert us.figure is not None
     assert any("4 of 4 linked run files are missing" in n and "compare-runs" in n for n in page.notes)
