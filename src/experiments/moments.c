@@ -6,7 +6,6 @@
 
 #include "base/stats.h"
 #include "engine/economy.h"
-#include "engine/runner.h"
 #include "experiments/outcomes.h"
 
 /* The period's counts as doubles (the window's one type), the firm
