@@ -66,12 +66,16 @@ if(TRADEABM_FUZZ)
             ${CMAKE_BINARY_DIR}/fuzz-corpus ${CMAKE_SOURCE_DIR}/tests/fuzz/corpus)
   set_tests_properties(fuzz.params_short PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE)
 
-  # The sweep-file loader: its parsing modules are compiled by clang with
-  # coverage and sanitizers; the rest of the engine (runner, output, sim),
-  # which a loader never calls, links from the gcc-built library.
+  # The sweep-file loader: its parsing modules (sweep_file, outcomes,
+  # stats, yfield, ytree, params) are compiled by clang with coverage and
+  # sanitizers; the rest of the engine (runner, output, sim), which a
+  # loader never calls, links from the gcc-built library.
   set(TM_SWEEP_FUZZ_SOURCES
     ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_sweep.c
-    ${CMAKE_SOURCE_DIR}/src/experiments/sweep.c
+    ${CMAKE_SOURCE_DIR}/src/experiments/sweep_file.c
+    ${CMAKE_SOURCE_DIR}/src/experiments/outcomes.c
+    ${CMAKE_SOURCE_DIR}/src/base/stats.c
+    ${CMAKE_SOURCE_DIR}/src/params/yfield.c
     ${CMAKE_SOURCE_DIR}/src/params/ytree.c
     ${CMAKE_SOURCE_DIR}/src/params/params.c)
   set(TM_SWEEP_FUZZ_BIN ${CMAKE_BINARY_DIR}/fuzz/sweep_fuzzer)

@@ -62,15 +62,15 @@ def python_moments(path):
         tariff = f["environment/tariff"][:]
         zgrid = f["grid/z"][:]
         for j, d in enumerate(dests):
-            m[f"{d.lower()}_share"] = value[:, :, j].sum() / value.sum()
+            m[f"export_share.{d}"] = value[:, :, j].sum() / value.sum()
             for i, s in enumerate(sectors):
-                m[f"{d.lower()}_share.{s}"] = value[:, i, j].sum() / value[:, i, :].sum()
+                m[f"export_share.{d}.{s}"] = value[:, i, j].sum() / value[:, i, :].sum()
         slots = sum(p["sectors"][s]["firms"] for s in sectors) * value.shape[0]
         exporters = by_set[:, :, 1:].sum()
         single_sets = [1 << j for j in range(len(dests))]
         m["export_participation"] = exporters / slots
         m["single_market_share"] = by_set[:, :, single_sets].sum() / exporters
-        m["us_only_share"] = by_set[:, :, 1 << dests.index("US")].sum() / exporters
+        m["only_share.US"] = by_set[:, :, 1 << dests.index("US")].sum() / exporters
         # Firm level, from the panel: persistence of exporting and the top 1%.
         sigma = p["demand"]["elasticity"]
         kept = before = 0
@@ -172,11 +172,11 @@ moments:
   - name: export_participation
     target: 0.25
     tolerance: 0.02
-  - name: us_share.steel_aluminum
+  - name: export_share.US.steel_aluminum
     target: 0.9
     weight: 0
 optimizer:
-  max_iterations: 6
+  max_evaluations: 12
 """
 
 
@@ -186,9 +186,10 @@ def test_calibrate_writes_a_fitted_file_that_run_accepts(tmp_path):
     fitted = tmp_path / "fitted.yaml"
     r = subprocess.run([TM, "calibrate", str(cal), "-o", str(fitted)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    assert "iter" in r.stdout and "export_participation" in r.stdout
+    assert "evals" in r.stdout and "export_participation" in r.stdout
     text = fitted.read_text()
-    for field in ("# date:", "# calibration file sha256:", "# objective:", "# iterations:", "extends:"):
+    for field in ("# date:", "# calibration file sha256:", "# method: nelder-mead", "# objective:", "# evaluations:",
+                  "extends:"):
         assert field in text
     fitted_values = yaml.safe_load(text)
     us = fitted_values["destinations"]["US"]["market"]
@@ -201,10 +202,42 @@ def test_calibrate_writes_a_fitted_file_that_run_accepts(tmp_path):
 
 def test_calibrate_rejects_an_unknown_moment_with_its_name(tmp_path):
     cal = tmp_path / "cal.yaml"
-    cal.write_text(SMALL_CAL.format(base=BASE).replace("us_share.steel_aluminum", "us_shares"))
+    cal.write_text(SMALL_CAL.format(base=BASE).replace("export_share.US.steel_aluminum", "export_shares.US"))
     r = subprocess.run([TM, "calibrate", str(cal), "--evaluate"], capture_output=True, text=True)
     assert r.returncode == 2
-    assert "us_shares" in r.stderr and "moments[1]" in r.stderr
+    assert "cal.yaml:14:11: moments[1].name: unknown outcome `export_shares.US`" in r.stderr, r.stderr
+
+
+def test_calibrate_refuses_an_older_moment_name_and_names_its_successor(tmp_path):
+    cal = tmp_path / "cal.yaml"
+    cal.write_text(SMALL_CAL.format(base=BASE).replace("export_share.US.steel_aluminum", "us_share.steel_aluminum"))
+    r = subprocess.run([TM, "calibrate", str(cal), "--evaluate"], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "moments[1].name" in r.stderr and "did you mean `export_share.US.steel_aluminum`?" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("method", ["nelder-mead", "bobyqa"])
+def test_each_optimizer_lowers_the_objective_within_its_budget(tmp_path, method):
+    cal = tmp_path / "cal.yaml"
+    cal.write_text(SMALL_CAL.format(base=BASE).replace("  max_evaluations: 12", f"  method: {method}\n  max_evaluations: 8"))
+    r = subprocess.run([TM, "calibrate", str(cal), "-o", str(tmp_path / "fitted.yaml")], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    objectives = [float(m) for m in re.findall(r"^evals\s+\d+\s+objective\s+(\S+)", r.stdout, re.M)]
+    assert len(objectives) >= 2 and objectives[-1] < objectives[0], r.stdout
+    assert "after 8 evaluations" in r.stdout
+    assert f"# method: {method}" in (tmp_path / "fitted.yaml").read_text()
+
+
+def test_calibrate_refuses_an_optimizer_setting_of_another_method(tmp_path):
+    cal = tmp_path / "cal.yaml"
+    cal.write_text(SMALL_CAL.format(base=BASE).replace("  max_evaluations: 12", "  max_iterations: 6"))
+    r = subprocess.run([TM, "calibrate", str(cal), "--evaluate"], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "optimizer.max_iterations: does not apply to method nelder-mead" in r.stderr, r.stderr
+    cal.write_text(SMALL_CAL.format(base=BASE).replace("  max_evaluations: 12", "  method: nelder_mead"))
+    r = subprocess.run([TM, "calibrate", str(cal), "--evaluate"], capture_output=True, text=True)
+    assert r.returncode == 2 and "did you mean `nelder-mead`?" in r.stderr, r.stderr
 
 
 def test_calibrate_rejects_an_unknown_key_with_its_line(tmp_path):

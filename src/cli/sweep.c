@@ -1,5 +1,5 @@
-/* The `sweep` and `sweep-index` commands: options, shards, Slurm scripts
- * and messages; the work itself is in sweep.c. */
+/* The `sweep` and `sweep-index` commands: options, shards, Slurm scripts,
+ * progress lines and messages; the work itself is src/experiments/sweep_*.c. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -176,6 +176,29 @@ static int emit_slurm(const tm_sweep *s, const char *sweep_path, const char *dir
     return 0;
 }
 
+/* One line per finished run on stderr; a failed run is an error and is
+ * shown even with --quiet. */
+static void progress(void *ctx, const tm_sweep_progress *p)
+{
+    int quiet = *(const int *)ctx;
+    char who[32] = "";
+    if (p->rank >= 0)
+        snprintf(who, sizeof who, "rank %d ", p->rank);
+    if (p->error) {
+        fprintf(stderr, "tradeabm: error: %s%s failed: %s\n", who, p->run, p->error);
+    } else if (quiet) {
+        return;
+    } else if (p->todo >= 0) {
+        double eta = p->finished ? p->elapsed / (double)p->finished * (double)(p->todo - p->finished) : 0;
+        fprintf(stderr, "[%lld/%lld] %s done in %.2f s; %.1f s elapsed, about %.0f s left\n", (long long)p->finished,
+                (long long)p->todo, p->run, p->seconds, p->elapsed, eta < 0 ? 0 : eta);
+    } else {
+        fprintf(stderr, "%s[%lld done here] %s done in %.2f s; %.1f s elapsed\n", who, (long long)p->finished, p->run,
+                p->seconds, p->elapsed);
+    }
+    fflush(stderr);
+}
+
 static int print_plan(const tm_sweep *s, int jobs, int threads, int shards, tm_error *err)
 {
     tm_sweep_estimate est;
@@ -333,7 +356,7 @@ int tm_cli_sweep(int argc, char **argv)
         }
     }
     tm_sweep_exec_options eo = {.jobs = (int)jobs, .threads = total_threads, .shard = shard, .shards = shards,
-                                .use_mpi = mpi, .progress = quiet ? NULL : stderr};
+                                .use_mpi = mpi, .progress = progress, .progress_ctx = &quiet};
     tm_sweep_exec_stats st;
     if (!quiet && tm_sweep_mpi_rank() == 0) {
         if (mpi)
