@@ -28,7 +28,7 @@ int tm_sweep_run_complete(const tm_sweep *s, const char *dir, int64_t run)
     if (tm_reader_read_info(path, &info, &err))
         return 0;
     int complete = strcmp(info.status, "complete") == 0 && info.seed == tm_sweep_run_seed(s, run);
-    tm_file_info_free(&info);
+    tm_reader_info_free(&info);
     return complete;
 }
 
@@ -257,7 +257,7 @@ int tm_sweep_write_index(const tm_sweep *s, const char *dir, int64_t *complete_r
                     }
                     b_digest[nb] = strdup(digest);
                 }
-                tm_file_info_free(&info);
+                tm_reader_info_free(&info);
                 tm_reader_close(rd);
             }
             if (!b_digest[nb])

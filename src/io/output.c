@@ -15,7 +15,6 @@
 #include "io/h5util.h"
 #include "base/sha256.h"
 #include "io/output_private.h"
-#include "io/reader.h"
 #include "models/model.h"
 #include "io/panel_deflate.h"
 #include "io/summary.h"
@@ -959,19 +958,4 @@ static int finish(tm_output *o, int complete, char digest_hex[65], char *where, 
     }
     tm_output_free_handle(o);
     return 0;
-}
-
-/* ------------------------------------------------------------------------
- * Reading finished files: io/reader.h. These two names stay for the
- * commands that call them.
- * ---------------------------------------------------------------------- */
-
-int tm_output_read_info(const char *path, tm_file_info *info, tm_error *err)
-{
-    return tm_reader_read_info(path, info, err);
-}
-
-int tm_output_print_info(const char *path, FILE *out, tm_error *err)
-{
-    return tm_reader_print_info(path, out, err);
 }

@@ -7,13 +7,12 @@
 #ifndef TM_OUTPUT_H
 #define TM_OUTPUT_H
 
+#include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "base/error.h"
 #include "params/params.h"
 #include "engine/run.h"
-#include "io/reader.h"
 
 #define TM_FORMAT_VERSION 1
 
@@ -46,11 +45,6 @@ int tm_output_close_incomplete(tm_output *out, char *where, size_t size, tm_erro
 
 /* Abandon: close and delete the temporary file. */
 void tm_output_discard(tm_output *out);
-
-/* Reading finished files is io/reader.h's job; these two names remain for
- * the commands (`info`, `reproduce`) until they call tm_reader_* directly. */
-int tm_output_read_info(const char *path, tm_file_info *info, tm_error *err);
-int tm_output_print_info(const char *path, FILE *out, tm_error *err);
 
 /* Checkpoints (output_resume.c, io/checkpoint.h): flush and append the
  * writer's state to `b`; reopen the partial file a checkpoint describes

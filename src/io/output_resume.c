@@ -111,7 +111,7 @@ int tm_output_resume(const char *path, const tm_params *p, const tm_run *run, co
         tm_error ignored = {0};
         int incomplete = tm_reader_read_info(path, &info, &ignored) == 0 && strcmp(info.status, "incomplete") == 0;
         if (incomplete)
-            tm_file_info_free(&info);
+            tm_reader_info_free(&info);
         if (!incomplete || rename(path, o->tmp_path) != 0) {
             tm_error_set(err, TM_ERR_INPUT,
                          "%s: the partial output of this checkpoint is gone (neither %s nor an incomplete %s exists)",

@@ -109,7 +109,7 @@ int tm_reader_open(const char *path, tm_reader **out, tm_error *err)
     return 0;
 }
 
-void tm_file_info_free(tm_file_info *info)
+void tm_reader_info_free(tm_file_info *info)
 {
     free(info->parameters);
     info->parameters = NULL;
@@ -336,7 +336,7 @@ int tm_reader_print_info(const char *path, FILE *out, tm_error *err)
     tm_summary_print(out, &sum);
     rc = 0;
 done:
-    tm_file_info_free(&info);
+    tm_reader_info_free(&info);
     tm_reader_close(r);
     tm_params_free(p);
     free(by_set);

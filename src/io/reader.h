@@ -25,7 +25,8 @@ typedef struct {
     char *parameters; /* canonical text (malloc'd) */
 } tm_file_info;
 
-void tm_file_info_free(tm_file_info *info);
+/* Free what tm_reader_info or tm_reader_read_info filled in. */
+void tm_reader_info_free(tm_file_info *info);
 
 typedef struct tm_reader tm_reader;
 

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io/runner.h"
 #include "fixtures.h"
 #include "io/reader.h"
-#include "io/runner.h"
 
 static const char *const small_run =
     "run: {model: myopic, seed: 3, periods: 4, burn_in: 2}\n"
@@ -57,7 +57,7 @@ Test(reader, reads_provenance_names_and_series_as_stored)
     cr_assert_str_eq(info.status, "complete");
     cr_assert_eq(info.seed, 3u);
     cr_assert(info.parameters && strstr(info.parameters, "myopic"));
-    tm_file_info_free(&info);
+    tm_reader_info_free(&info);
     const char *const *dests;
     int n = 0, periods = 0;
     cr_assert_eq(tm_reader_names(r, "destinations", &dests, &n, &err), 0, "%s", err.msg);
