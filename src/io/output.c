@@ -11,13 +11,14 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "base/clock.h"
+#include "base/sha256.h"
 #include "io/fingerprint.h"
 #include "io/h5util.h"
-#include "base/sha256.h"
 #include "io/output_private.h"
-#include "models/model.h"
 #include "io/panel_deflate.h"
 #include "io/summary.h"
+#include "models/model.h"
 #include "tm_build_info.h"
 
 
@@ -483,7 +484,7 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
     tm_output *o = tm_output_new_handle(p, run, path, tmp, opts && opts->panel, opts && opts->force);
     if (!o)
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
-    clock_gettime(CLOCK_MONOTONIC, &o->t0);
+    o->started = tm_clock_seconds();
     iso_now(o->start_time, sizeof o->start_time);
     /* Crash safety of checkpoints: with checkpoints, freed file space is
      * never reused, so the bytes a checkpoint's metadata points to are never
@@ -886,9 +887,7 @@ static int finish(tm_output *o, int complete, char digest_hex[65], char *where, 
     tm_sha256_final(&sha, h);
     tm_sha256_hex(h, digest_hex);
 
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double wall = (double)(t1.tv_sec - o->t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - o->t0.tv_nsec);
+    double wall = tm_clock_seconds() - o->started;
     char end_time[40], hdf5_version[32];
     iso_now(end_time, sizeof end_time);
     unsigned maj, min, rel;

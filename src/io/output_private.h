@@ -5,7 +5,6 @@
 #define TM_OUTPUT_PRIVATE_H
 
 #include <hdf5.h>
-#include <time.h>
 
 #include "base/sha256.h"
 #include "io/output.h"
@@ -49,7 +48,7 @@ struct tm_output {
     panel_ds *panels;
     int n_events;
     int *event_index, *event_period;
-    struct timespec t0;
+    double started; /* tm_clock_seconds() at the start, less wall time before a resume */
     char start_time[40];
     int threads;
     tm_sha256 static_sha; /* dimension names, grids, parameters */

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
+#include "base/clock.h"
 #include "io/checkpoint.h"
 #include "io/h5util.h"
 #include "io/output_private.h"
@@ -30,9 +30,7 @@ int tm_output_save(tm_output *o, tm_ckbuf *b, tm_error *err)
 {
     if (H5Fflush(o->file, H5F_SCOPE_GLOBAL) < 0)
         return tm_error_set(err, TM_ERR_RUNTIME, "%s: flush failed (disk full?)", o->tmp_path);
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    double elapsed = (double)(now.tv_sec - o->t0.tv_sec) + 1e-9 * (double)(now.tv_nsec - o->t0.tv_nsec);
+    double elapsed = tm_clock_seconds() - o->started;
     int32_t counts[3] = {o->n_series, o->panel, o->n_events};
     tm_ckbuf_put(b, output_state_tag, sizeof output_state_tag);
     tm_ckbuf_put_string(b, o->tmp_path);
@@ -205,8 +203,7 @@ int tm_output_resume(const char *path, const tm_params *p, const tm_run *run, co
     }
     o->start_time[sizeof o->start_time - 1] = '\0';
     /* Wall time counts the time before the interruption too. */
-    clock_gettime(CLOCK_MONOTONIC, &o->t0);
-    o->t0.tv_sec -= (time_t)elapsed;
+    o->started = tm_clock_seconds() - elapsed;
     *out = o;
     return 0;
 }
