@@ -34,14 +34,15 @@ static const char *const calibrate_usage =
     "  -h, --help               this help\n";
 
 /* One line per improvement (optimisers) or per round (proportional). */
-static void progress(void *ctx, const tm_calibration_step *step)
+static void progress(void *user, const tm_progress_report *r)
 {
-    const tm_calibration *c = ctx;
+    const tm_calibration *c = user;
+    const tm_calibration_step *step = r->detail;
     if (step->round >= 0)
         printf("round %3d  objective %-12.6g  worst relative gap %.3g\n", step->round, step->objective,
                step->worst_gap);
     else {
-        printf("evals %5d  objective %-12.6g", step->evaluations, step->objective);
+        printf("evals %5lld  objective %-12.6g", (long long)r->done, step->objective);
         for (int i = 0; i < step->n; i++)
             printf("  %s=%.5g", tm_calibration_param_name(c, i), step->x[i]);
         printf("\n");
@@ -125,8 +126,7 @@ int tm_cli_calibrate(int argc, char **argv)
     }
     int n = tm_calibration_n_params(cal), rc = 1;
     tm_calibration_options co = {.threads = (int)threads, .max_iterations = (int)max_iter,
-                                 .max_evaluations = (int)max_eval, .progress = quiet ? NULL : progress,
-                                 .progress_ctx = cal};
+                                 .max_evaluations = (int)max_eval, .progress = {quiet ? NULL : progress, cal}};
     tm_calibration_result res = {0};
     if (!(x = malloc((size_t)n * sizeof *x))) {
         tm_error_set(&err, TM_ERR_RUNTIME, "out of memory");

@@ -2,6 +2,7 @@
  * the comparison itself is src/experiments/compare.c. */
 #include <getopt.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,11 +31,12 @@ static const char *const compare_usage =
     "  -q, --quiet            print nothing but errors\n"
     "  -h, --help             this help\n";
 
-static void progress(void *ctx, int replicate, int replicates, int scenario, uint64_t seed, const char *path)
+static void progress(void *user, const tm_progress_report *r)
 {
-    (void)ctx;
-    printf("  replicate %d/%d, %s (seed %llu) -> %s\n", replicate, replicates, scenario ? "scenario" : "base",
-           (unsigned long long)seed, path);
+    (void)user;
+    const uint64_t *seed = r->detail;
+    printf("  replicate %lld/%lld, %s (seed %llu) -> %s\n", (long long)r->done, (long long)r->total, r->stage,
+           (unsigned long long)*seed, r->label);
     fflush(stdout);
 }
 
@@ -142,7 +144,7 @@ int tm_cli_compare(int argc, char **argv)
     }
     co.sets = sets;
     co.n_sets = n_sets;
-    co.progress = quiet ? NULL : progress;
+    co.progress = (tm_progress){quiet ? NULL : progress, NULL};
     tm_error err = {0};
     tm_compare_result res;
     if (tm_compare(&co, &res, &err))

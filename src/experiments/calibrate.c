@@ -540,16 +540,16 @@ int tm_calibration_evaluate(tm_calibration *c, const tm_calibration_options *opt
 
 static void report(const tm_calibration *c, int round, int evaluations, double f, double gap, const double *x)
 {
-    if (!c->run || !c->run->progress)
+    if (!c->run)
         return;
-    tm_calibration_step step = {round, evaluations, f, gap, x, c->n_par};
-    c->run->progress(c->run->progress_ctx, &step);
+    tm_calibration_step step = {round, f, gap, x, c->n_par};
+    tm_progress_report_to(&c->run->progress, "calibration", evaluations, -1, NULL, &step);
 }
 
-static void optim_progress(int evaluations, double best, const double *x, int n, void *ctx)
+static void optim_progress(void *user, const tm_progress_report *r)
 {
-    (void)n;
-    report(ctx, -1, evaluations, best, NAN, x);
+    const tm_optim_step *step = r->detail;
+    report(user, -1, (int)r->done, step->best, NAN, step->x);
 }
 
 /* optimizer.method: proportional. Each parameter scales towards its own
@@ -612,7 +612,7 @@ int tm_calibration_fit(tm_calibration *c, const tm_calibration_options *opts, do
             hi[i] = c->par[i].upper;
         }
         tm_optim_options o = c->opt;
-        o.progress = optim_progress;
+        o.progress = (tm_progress){optim_progress, c};
         if (opts && opts->max_evaluations > 0)
             o.max_evaluations = opts->max_evaluations;
         tm_optim_result r = {0};

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "base/error.h"
+#include "base/progress.h"
 
 typedef struct tm_calibration tm_calibration;
 
@@ -26,11 +27,12 @@ int tm_calibration_n_moments(const tm_calibration *c);
 /* The start values (the base values unless the file gives `start`). */
 void tm_calibration_start(const tm_calibration *c, double *x);
 
-/* One step of a fit, for progress lines: an evaluation that improved the
- * objective (round -1), or a round of proportional updates. */
+/* The detail of a fit's progress report (base/progress.h), one per step:
+ * an evaluation that improved the objective (round -1), or a round of
+ * proportional updates. Stage "calibration", done the evaluations so far,
+ * total -1. */
 typedef struct {
     int round;         /* proportional: the round; else -1 */
-    int evaluations;
     double objective;  /* best so far (proportional: this round's) */
     double worst_gap;  /* proportional: largest |model / target - 1|; else NaN */
     const double *x;   /* the point, natural units */
@@ -41,8 +43,7 @@ typedef struct {
     int threads;          /* OpenMP threads per evaluation (0: default) */
     int max_iterations;   /* > 0: overrides optimizer.max_iterations (proportional rounds) */
     int max_evaluations;  /* > 0: overrides optimizer.max_evaluations (nelder-mead, bobyqa) */
-    void (*progress)(void *ctx, const tm_calibration_step *step);
-    void *progress_ctx;
+    tm_progress progress; /* detail: tm_calibration_step */
 } tm_calibration_options;
 
 typedef struct {

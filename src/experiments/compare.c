@@ -407,8 +407,7 @@ int tm_compare(const tm_compare_options *o, tm_compare_result *res, tm_error *er
             if (tm_params_load(k ? o->scenario_path : o->base_path, sets, o->n_sets + 1, &p, err))
                 goto done;
             snprintf(path, sizeof path, "%s/%s-r%02d.h5", runs_dir, k ? "scenario" : "base", r + 1);
-            if (o->progress)
-                o->progress(o->progress_ctx, r + 1, R, k, seeds[r], path);
+            tm_progress_report_to(&o->progress, k ? "scenario" : "base", r + 1, R, path, &seeds[r]);
             char digest[65];
             tm_simulate_options so = {.threads = o->threads, .force = 1};
             int bad = tm_simulate(p, path, &so, digest, err);

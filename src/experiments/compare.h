@@ -6,15 +6,9 @@
 #ifndef TM_COMPARE_H
 #define TM_COMPARE_H
 
-#include <stdint.h>
-
 #include "base/error.h"
+#include "base/progress.h"
 #include "params/params.h"
-
-/* Called before each run: replicate (1-based), base or scenario, seed and
- * the run file. */
-typedef void (*tm_compare_progress)(void *ctx, int replicate, int replicates, int scenario, uint64_t seed,
-                                    const char *path);
 
 typedef struct {
     const char *base_path, *scenario_path;
@@ -25,8 +19,10 @@ typedef struct {
     int threads;
     int force;
     const char *from;         /* first period of the effect window (NULL: first scenario event) */
-    tm_compare_progress progress;
-    void *progress_ctx;
+    /* Before each run: stage "base" or "scenario", done the replicate
+     * (1-based), total the replicates, label the run file, detail its seed
+     * (const uint64_t *). */
+    tm_progress progress;
 } tm_compare_options;
 
 /* One row of /effects: an outcome's scenario-minus-base effect in one

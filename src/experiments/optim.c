@@ -9,7 +9,7 @@ typedef struct {
     int n;
     tm_optim_fn fn;
     void *ctx;
-    tm_optim_progress progress;
+    tm_progress progress;
     nlopt_opt opt;
     int evaluations, max_evaluations;
     double best;
@@ -36,8 +36,8 @@ static double evaluate(unsigned n, const double *x, double *grad, void *data)
     if (v < pb->best) {
         pb->best = v;
         memcpy(pb->best_x, x, n * sizeof *x);
-        if (pb->progress)
-            pb->progress(pb->evaluations, v, x, (int)n, pb->ctx);
+        tm_optim_step step = {v, x, (int)n};
+        tm_progress_report_to(&pb->progress, "optimiser", pb->evaluations, pb->max_evaluations, NULL, &step);
     }
     return v;
 }
@@ -76,7 +76,8 @@ int tm_optim_minimize(int n, double *x, const double *lower, const double *upper
         if (o.method == TM_OPTIM_BOBYQA && !(isfinite(lo) && isfinite(hi)))
             return tm_error_set(err, TM_ERR_INPUT, "optimiser: BOBYQA needs finite bounds (variable %d)", i + 1);
     }
-    problem pb = {.n = n, .fn = fn, .ctx = ctx, .progress = o.progress, .best = HUGE_VAL, .err = err};
+    problem pb = {.n = n, .fn = fn, .ctx = ctx, .progress = o.progress, .max_evaluations = o.max_evaluations,
+                  .best = HUGE_VAL, .err = err};
     double *step = malloc((size_t)n * sizeof *step), *xtol = malloc((size_t)n * sizeof *xtol);
     pb.best_x = malloc((size_t)n * sizeof *pb.best_x);
     pb.opt = nlopt_create(o.method == TM_OPTIM_BOBYQA ? NLOPT_LN_BOBYQA : NLOPT_LN_NELDERMEAD, (unsigned)n);

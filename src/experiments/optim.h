@@ -6,6 +6,7 @@
 #define TM_OPTIM_H
 
 #include "base/error.h"
+#include "base/progress.h"
 
 typedef enum { TM_OPTIM_NELDER_MEAD = 0, TM_OPTIM_BOBYQA } tm_optim_method;
 
@@ -13,8 +14,14 @@ typedef enum { TM_OPTIM_NELDER_MEAD = 0, TM_OPTIM_BOBYQA } tm_optim_method;
  * set) to stop the search. A non-finite *value counts as +infinity. */
 typedef int (*tm_optim_fn)(const double *x, double *value, void *ctx, tm_error *err);
 
-/* Called when an evaluation improves on the best value so far. */
-typedef void (*tm_optim_progress)(int evaluations, double best, const double *x, int n, void *ctx);
+/* The detail of the optimiser's progress report (base/progress.h), made
+ * when an evaluation improves on the best value so far: stage "optimiser",
+ * done the evaluations so far, total the evaluation budget. */
+typedef struct {
+    double best;     /* the new best value */
+    const double *x; /* where it was found */
+    int n;
+} tm_optim_step;
 
 typedef struct {
     tm_optim_method method;
@@ -25,7 +32,7 @@ typedef struct {
     double initial_step;  /* first step: this fraction of each range, or of max(|x|, 1) (0: 0.1) */
     int restarts;         /* start again from the best point this many times after convergence,
                            * stopping early when a restart gains less than f_tolerance */
-    tm_optim_progress progress;
+    tm_progress progress; /* detail: tm_optim_step */
 } tm_optim_options;
 
 typedef struct {

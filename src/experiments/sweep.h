@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "base/error.h"
+#include "base/progress.h"
 #include "params/params.h"
 
 #define TM_SWEEP_FORMAT_VERSION 1
@@ -74,13 +75,14 @@ void tm_sweep_temp_path(const char *path, char *buf, size_t size);
  * DIR/sweep.yaml; refuse a folder holding a different sweep. */
 int tm_sweep_prepare_dir(const tm_sweep *sweep, const char *dir, tm_error *err);
 
-/* What a finished run reports (from a worker thread; calls are serialised). */
+/* The detail of a sweep's progress report (base/progress.h): after every
+ * run, from a worker thread (calls are serialised), stage "sweep", label
+ * the run ("p0003-r01"), done the runs finished here so far (failed ones
+ * included), total the runs this process expects to do (-1 under MPI: not
+ * known). */
 typedef struct {
-    const char *run;        /* "p0003-r01" */
     double seconds;         /* of this run */
     double elapsed;         /* since this process's share started */
-    int64_t finished;       /* runs finished here so far, failed ones included */
-    int64_t todo;           /* runs this process expects to do; -1 under MPI (not known) */
     const char *error;      /* NULL when the run completed */
     int rank;               /* MPI rank, -1 without MPI */
 } tm_sweep_progress;
@@ -90,8 +92,7 @@ typedef struct {
     int threads;       /* total OpenMP threads of this process (0: default) */
     int shard, shards; /* this part (0-based) of `shards` disjoint parts */
     int use_mpi;       /* share runs among MPI ranks (needs TM_HAVE_MPI) */
-    void (*progress)(void *ctx, const tm_sweep_progress *p); /* after every run (NULL: none) */
-    void *progress_ctx;
+    tm_progress progress; /* after every run; detail: tm_sweep_progress */
 } tm_sweep_exec_options;
 
 typedef struct {

@@ -279,12 +279,11 @@ static const work_source mpi_source = {"mpi", take_mpi, serve_mpi, finish_mpi};
 
 static void report(exec_ctx *c, const char *name, double seconds, const tm_error *err)
 {
-    if (!c->opts->progress)
+    if (!c->opts->progress.fn)
         return;
     pthread_mutex_lock(&c->lock);
-    tm_sweep_progress p = {name,     seconds, tm_clock_seconds() - c->t0, c->done + c->failed, c->todo,
-                           err ? err->msg : NULL, c->mpi ? c->rank : -1};
-    c->opts->progress(c->opts->progress_ctx, &p);
+    tm_sweep_progress p = {seconds, tm_clock_seconds() - c->t0, err ? err->msg : NULL, c->mpi ? c->rank : -1};
+    tm_progress_report_to(&c->opts->progress, "sweep", c->done + c->failed, c->todo, name, &p);
     pthread_mutex_unlock(&c->lock);
 }
 

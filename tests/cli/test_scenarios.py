@@ -71,6 +71,16 @@ def tariff_comparison(tmp_path_factory):
     return out, r.stdout
 
 
+def test_compare_prints_a_line_before_each_run_with_its_seed_and_file(tariff_comparison):
+    out, stdout = tariff_comparison
+    lines = [line.strip() for line in stdout.splitlines() if line.strip().startswith("replicate ")]
+    with h5py.File(out, "r") as f:
+        seeds = [int(s) for s in f.attrs["seeds"]]
+    runs = out.parent / "us_tariffs-runs"
+    assert lines == [f"replicate {r}/2, {side} (seed {seeds[r - 1]}) -> {runs}/{side}-r{r:02d}.h5"
+                     for r in (1, 2) for side in ("base", "scenario")]
+
+
 def test_us_tariffs_lower_us_steel_exports(tariff_comparison):
     out, _ = tariff_comparison
     with h5py.File(out, "r") as f:

@@ -2,6 +2,7 @@
  * minima of standard test functions, bounds, budgets and failures. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdint.h>
 
 #include "experiments/optim.h"
 
@@ -195,4 +196,51 @@ Test(optim, bobyqa_needs_finite_bounds)
     cr_assert_neq(tm_optim_minimize(2, x, NULL, NULL, rosenbrock, NULL, &o, &r, &err), 0);
     cr_assert_eq(err.status, TM_ERR_INPUT);
     cr_assert(strstr(err.msg, "BOBYQA") != NULL, "%s", err.msg);
+}
+
+/* Progress: one report per improvement, through the one progress
+ * mechanism (base/progress.h): stage "optimiser", the evaluations so far,
+ * the budget, and the new best value with its point. */
+typedef struct {
+    int n;
+    int64_t done[512], total;
+    double best[512];
+    double last_x[2];
+} reports;
+
+static void record_report(void *user, const tm_progress_report *r)
+{
+    reports *rec = user;
+    const tm_optim_step *step = r->detail;
+    cr_assert_str_eq(r->stage, "optimiser");
+    cr_assert_lt(rec->n, 512);
+    cr_assert_eq(step->n, 2);
+    rec->done[rec->n] = r->done;
+    rec->best[rec->n] = step->best;
+    rec->total = r->total;
+    rec->last_x[0] = step->x[0];
+    rec->last_x[1] = step->x[1];
+    rec->n++;
+}
+
+Test(optim, reports_every_improvement_with_its_evaluation_and_the_budget)
+{
+    double x[2] = {-1.2, 1.0};
+    reports rec = {0};
+    int evaluations = 0;
+    tm_optim_options o = {.max_evaluations = 300, .progress = {record_report, &rec}};
+    tm_optim_result r;
+    tm_error err = {0};
+    cr_assert_eq(tm_optim_minimize(2, x, NULL, NULL, rosenbrock, &evaluations, &o, &r, &err), 0, "%s", err.msg);
+    cr_assert_gt(rec.n, 1);
+    cr_assert_eq(rec.total, 300);
+    cr_assert_eq(rec.done[0], 1, "the first evaluation always improves on +infinity");
+    for (int i = 1; i < rec.n; i++) {
+        cr_assert_gt(rec.done[i], rec.done[i - 1]);
+        cr_assert_lt(rec.best[i], rec.best[i - 1]);
+    }
+    cr_assert_leq(rec.done[rec.n - 1], evaluations);
+    /* The last report is the best point, the one returned. */
+    cr_assert_eq(rec.best[rec.n - 1], r.value);
+    cr_assert(rec.last_x[0] == x[0] && rec.last_x[1] == x[1]);
 }
