@@ -3,30 +3,17 @@ the table the program prints, the shipped sweep and calibration files use
 the names the program accepts, and the analysis package's t quantile is
 the exact one (scipy), as the program's is GSL's."""
 import math
-import os
-import pathlib
-import subprocess
-import sys
 
 import pytest
 
-SRC = pathlib.Path(os.environ.get("TRADEABM_SOURCE_DIR", pathlib.Path(__file__).resolve().parents[2]))
-TM = os.environ.get("TRADEABM", str(SRC / "build" / "tradeabm"))
-sys.path.insert(0, str(SRC))
+from helpers import PARAMS, SOURCE_DIR, run
 
-from analysis.load import mean_interval, student_t975  # noqa: E402
-
-
-def tm(*args, check=True):
-    r = subprocess.run([TM, *map(str, args)], capture_output=True, text=True, timeout=120)
-    if check:
-        assert r.returncode == 0, r.stderr
-    return r
+from analysis.load import mean_interval, student_t975
 
 
 def test_the_page_shows_the_table_the_program_prints():
-    table = tm("calibrate", "--moments").stdout.splitlines()
-    page = (SRC / "docs" / "statistics.md").read_text().splitlines()
+    table = run("calibrate", "--moments").stdout.splitlines()
+    page = (SOURCE_DIR / "docs" / "statistics.md").read_text().splitlines()
     assert len(table) > 10
     start = page.index(table[0])
     assert page[start:start + len(table)] == table
@@ -35,7 +22,7 @@ def test_the_page_shows_the_table_the_program_prints():
 @pytest.mark.parametrize("name", ["canada.yaml", "canada_sectors.yaml"])
 def test_shipped_calibrations_use_accepted_names(name):
     # --evaluate validates every moment and parameter before it simulates.
-    r = tm("calibrate", SRC / "params" / "calibration" / name, "--evaluate", "--threads", "2")
+    r = run("calibrate", PARAMS / "calibration" / name, "--evaluate", "--threads", "2")
     assert "objective at the start values" in r.stdout
 
 

@@ -1,6 +1,5 @@
 """`tradeabm sweep`: sweep files, plans, runs, the index, resume and errors."""
 import os
-import pathlib
 import signal
 import subprocess
 import time
@@ -9,8 +8,8 @@ import h5py
 import numpy as np
 import pytest
 
-from sweep_helpers import (BINARY, grid_sweep, index_contents, run, run_files, same_summaries, write_small_base,
-                           write_sweep)
+from sweep_helpers import (BINARY, SOURCE_DIR, grid_sweep, index_contents, run, run_files, same_summaries,
+                           write_small_base, write_sweep)
 
 
 def test_plan_prints_runs_time_memory_and_output_without_running(tmp_path):
@@ -276,8 +275,7 @@ def test_sweep_file_errors_exit_2_name_the_position_and_write_nothing(tmp_path, 
 
 @pytest.mark.parametrize("name", ["us_tariff_grid.yaml", "interactions_lhs.yaml"])
 def test_example_sweeps_are_valid(name):
-    sweep = pathlib.Path(os.environ.get("TRADEABM_SOURCE_DIR", pathlib.Path(__file__).resolve().parents[2]))
-    proc = run(["sweep", sweep / "params" / "sweeps" / name, "--plan"])
+    proc = run(["sweep", SOURCE_DIR / "params" / "sweeps" / name, "--plan"])
     assert " runs" in proc.stdout
 
 
