@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/bench.h"
+#include "cli/export_cli.h"
 #include "io/checkpoint.h"
 #include "base/error.h"
 #include "io/output.h"
@@ -37,6 +38,7 @@ static const char *const main_usage =
     "  sweep-index DIR       rebuild a sweep's index DIR/sweep.h5 from its run files\n"
     "  calibrate CAL.yaml -o FITTED.yaml  fit parameters to target moments (SMM)\n"
     "  compare BASE.yaml SCENARIO.yaml    scenario against base with common random numbers\n"
+    "  export FILE.h5 -o DIR tidy tables (CSV or Parquet) for Stata and R\n"
     "  bench [--quick]       run the performance benchmarks\n"
     "\n"
     "Options: --help (also after a command), --version.\n"
@@ -468,7 +470,7 @@ int tm_cli_main(int argc, char **argv)
         {"run", cmd_run}, {"check", cmd_check}, {"params", cmd_params}, {"info", cmd_info}, {"reproduce", cmd_reproduce},
         {"sweep", tm_cli_sweep}, {"sweep-index", tm_cli_sweep_index},
         {"calibrate", tm_cli_calibrate}, {"compare", tm_cli_compare},
-        {"bench", tm_cli_bench},
+        {"export", tm_cli_export}, {"bench", tm_cli_bench},
     };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(cmd, commands[i].name) == 0)
