@@ -446,6 +446,13 @@ def test_tradeabm_export_writes_the_same_tables(work, tmp_path):
         assert (tmp_path / "t" / path.name).read_bytes() == path.read_bytes(), path.name
 
 
+def test_tradeabm_lists_export_and_hands_it_the_options():
+    assert "export FILE.h5 -o DIR" in tradeabm("--help").stdout
+    text = tradeabm("export", "--help").stdout
+    assert text.startswith("usage: tradeabm export") and "--format {csv,parquet}" in text
+    assert "pyarrow" in text
+
+
 def test_existing_tables_are_replaced_only_with_force(work, tmp_path):
     out = tmp_path / "t"
     out.mkdir()
