@@ -31,7 +31,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from .load import AnalysisError, Comparison, Run, Sweep, _plain, effect_units, load, outcome_units
+from .load import AnalysisError, Comparison, Run, Sweep, _plain, load
 
 FORMATS = ("csv", "parquet")
 
@@ -402,7 +402,7 @@ def _sweep_export(sweep, wanted, columns):
                 cols[stat] = s[key].to_numpy(dtype=np.float64) if key in s else np.full(len(s), np.nan)
             key = f"{outcome}_n"
             cols["n"] = (s[key] if key in s else s["point"].map(complete).fillna(0)).to_numpy(dtype=np.int64)
-            cols["unit"] = sweep.units.get(outcome) or outcome_units(outcome)
+            cols["unit"] = sweep.units.get(outcome, "")
             if periods is not None:
                 cols["summary_periods"] = int(periods)
             yield "summary", _frame({}, cols)
@@ -448,7 +448,10 @@ def _comparison_export(cmp, wanted):
             "window_start": start,
         })
     if (wanted is None or "effects_by_replicate" in wanted) and cmp.effects_by_replicate is not None:
-        yield "effects_by_replicate", _effects_by_replicate(cmp, seed_of)
+        yield "effects_by_replicate", _effects_by_replicate(cmp, seed_of, cmp.effects_by_replicate)
+    by_period = getattr(cmp, "effects_by_period", None)
+    if (wanted is None or "effects_by_period" in wanted) and by_period is not None:
+        yield "effects_by_period", _effects_by_replicate(cmp, seed_of, by_period)
     if wanted is None or "differences" in wanted:
         dates = _dates(cmp.path, cmp.periods)
         R, T, S, D = cmp.arrays["export_value"].shape
@@ -484,27 +487,31 @@ def _comparison_export(cmp, wanted):
     yield "metadata", _metadata("", Path(cmp.path).name, "comparison", cmp.provenance)
 
 
-def _effects_by_replicate(cmp, seed_of):
-    """/effects_by_replicate [measure, sector + all, replicate] as long rows;
-    measures in the order of their first row in /effects."""
-    values = cmp.effects_by_replicate
+def _effects_by_replicate(cmp, seed_of, values):
+    """/effects_by_replicate [measure, sector + all, replicate] or
+    /effects_by_period [..., replicate, period] as long rows; measures in
+    the order of their first row in /effects."""
     measures = list(dict.fromkeys(cmp.effects["measure"]))
     sectors = list(cmp.sectors) + ["all"]
-    if values.shape != (len(measures), len(sectors), cmp.replicates):
-        raise AnalysisError(cmp.path, f"/effects_by_replicate has shape {values.shape}; expected "
-                                      f"{(len(measures), len(sectors), cmp.replicates)} (measure, sector + all, "
-                                      f"replicate)")
+    expected = (len(measures), len(sectors), cmp.replicates) + ((len(cmp.periods),) if values.ndim == 4 else ())
+    if values.shape != expected:
+        raise AnalysisError(cmp.path, f"effects by replicate have shape {values.shape}; expected {expected} "
+                                      f"(measure, sector + all, replicate{', period' if values.ndim == 4 else ''})")
+    units = dict(zip(cmp.effects["measure"], cmp.effects["units"]))
     index = np.unravel_index(np.arange(values.size), values.shape)
     replicate = index[2] + 1
     measure = np.asarray(measures, dtype=object)[index[0]]
-    return pd.DataFrame({
-        "replicate": replicate,
-        "seed": np.asarray([seed_of[r] for r in replicate], dtype=object),
+    cols = {"replicate": replicate, "seed": np.asarray([seed_of[r] for r in replicate], dtype=object)}
+    if values.ndim == 4:
+        cols["date"] = np.asarray(_dates(cmp.path, cmp.periods), dtype=object)[index[3]]
+        cols["period"] = np.asarray(cmp.periods, dtype=object)[index[3]]
+    cols.update({
         "sector": np.asarray(sectors, dtype=object)[index[1]],
         "measure": measure,
         "value": values.reshape(-1).astype(np.float64),
-        "unit": np.asarray([effect_units(m) for m in measure], dtype=object),
+        "unit": np.asarray([units[m] for m in measure], dtype=object),
     })
+    return pd.DataFrame(cols)
 
 
 def _first_run(obj):
@@ -537,7 +544,8 @@ def table_names(obj):
     if isinstance(obj, Sweep):
         return ["design", "summary"] + runs + ["metadata"]
     if isinstance(obj, Comparison):
-        return ["effects", "effects_by_replicate", "differences"] + runs + ["metadata"]
+        by_period = ["effects_by_period"] if getattr(obj, "effects_by_period", None) is not None else []
+        return ["effects", "effects_by_replicate"] + by_period + ["differences"] + runs + ["metadata"]
     return runs + ["metadata"]
 
 

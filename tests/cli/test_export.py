@@ -65,7 +65,7 @@ design:
     destinations.US.regimes.tariffs.sector_tariffs.steel_aluminum: [0.1, 0.5]
     destinations.US.market.sunk_cost: [4, 9]
 summary:
-  outcomes: [non_us_share, exports_US]
+  outcomes: [non_us_share]
   periods: 3
 """
 
@@ -343,10 +343,11 @@ def test_sweep_design_summary_and_metadata(sweep):
     with h5py.File(index, "r") as f:
         assert list(design["seed"]) == [str(int(s)) for s in f["design/seed"][()]]
         assert list(design["digest"]) == labels(f["design/digest"][()])
-        for outcome in ("non_us_share", "exports_US"):
+        for outcome in ("non_us_share",):
             rows = summary[summary["outcome"] == outcome]
             for stat in ("mean", "sd", "ci_low", "ci_high", "n"):
                 assert np.array_equal(rows[stat].to_numpy(), f[f"summary/{outcome}/{stat}"][()], equal_nan=True)
+            assert rows["unit"].notna().all()
         sweep_seed = str(int(f.attrs["seed"]))
     index_rows = meta[meta["run"] == ""]
     values = dict(zip(index_rows["key"], index_rows["value"]))
@@ -407,7 +408,9 @@ def test_comparison_effects_and_differences_are_exact(comparison):
         for name, ds in f["difference"].items():
             check_series(diffs.drop(columns="replicate"), ds[()], name, labels([ds.attrs["units"]])[0])
     assert list(by_rep["seed"].unique()) == seeds and list(diffs["seed"].unique()) == seeds
-    assert set(effects["unit"]) >= {"percent", "percentage points", "firms"}
+    units = analysis.load(path).effects["units"]
+    assert list(effects["unit"]) == list(units) and all(units)
+    assert dict(zip(by_rep["measure"], by_rep["unit"])) == dict(zip(effects["measure"], effects["unit"]))
     # The mean over replicates of each measure is the /effects mean, which
     # pins the order of /effects_by_replicate's axes. Two replicates: C's
     # mean and numpy's differ by the rounding of one addition and one
