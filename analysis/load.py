@@ -20,7 +20,7 @@ import yaml
 # src/io/output.h).
 FORMAT_VERSION = 1
 
-# Bits of a panel `markets` byte (src/engine/sim.h: TM_SET_MASK, TM_BORN_BIT).
+# Bits of a panel `markets` byte (src/engine/run.h: TM_SET_MASK, TM_BORN_BIT).
 SET_MASK = 0x3F
 BORN_BIT = 0x80
 

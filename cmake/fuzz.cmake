@@ -33,7 +33,7 @@ if(TRADEABM_FUZZ)
     ${CMAKE_SOURCE_DIR}/src/params/params.c
     ${CMAKE_SOURCE_DIR}/src/params/ytree.c
     ${CMAKE_SOURCE_DIR}/src/base/error.c
-    ${CMAKE_SOURCE_DIR}/src/io/sha256.c
+    ${CMAKE_SOURCE_DIR}/src/base/sha256.c
     ${CMAKE_BINARY_DIR}/generated/tm_embedded_baseline.c)
   set(TM_FUZZ_HANDWRITTEN ${TM_FUZZ_SOURCES})
   list(REMOVE_AT TM_FUZZ_HANDWRITTEN -1)

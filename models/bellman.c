@@ -11,13 +11,14 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/clock.h"
+#include "engine/demand_types.h"
 #include "engine/economy.h"
-#include "engine/env.h"
 #include "engine/grid.h"
-#include "models/bellman.h"
 #include "engine/mstate.h"
+#include "engine/process.h"
+#include "models/bellman.h"
 #include "models/model.h"
 
 /* The cap on solver cells (productivity x joint regime x market set), and
@@ -25,7 +26,7 @@
 #define DP_MAX_CELLS ((size_t)1 << 26)
 #define DP_PARALLEL_CELLS ((size_t)1 << 14)
 
-typedef tm_bellman_process dp_process;
+typedef tm_process dp_process;
 
 /* The joint regime law of one period: sparse rows, j -> (j', prob). */
 typedef struct {
@@ -64,6 +65,7 @@ typedef struct {
 
 typedef struct {
     const tm_params *p;
+    tm_demand_types types;
     tm_profit_fn profit;
     double discount; /* beta (1 - delta) is per sector */
     double lambda, tolerance;
@@ -89,109 +91,16 @@ typedef struct {
      * room for every thread); the start-of-run solves use one each. */
     dp_work *work;
     int n_work;
+    int solve_threads; /* threads the start-of-run solves ran on */
 } dp_state;
 
 struct tm_bellman {
     dp_state st;
 };
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* ------------------------------------------------------------------------
- * The regime process and its events (mirrors src/engine/env.c)
+ * The regime law
  * ---------------------------------------------------------------------- */
-
-/* The process of every destination once the first n_applied events have
- * applied (src/engine/env.c), without tariff or hold state. */
-static void process_after(const tm_params *p, int n_applied, dp_process *pr)
-{
-    memset(pr, 0, sizeof *pr);
-    for (int d = 0; d < p->n_dest; d++) {
-        tm_env_process_after(p, d, n_applied, &pr->base[d], &pr->scale[d]);
-        tm_env_escalate(p->dest[d].n_regimes, pr->base[d], pr->scale[d], pr->trans[d]);
-        pr->override[d] = NAN;
-        pr->sunk_scale[d] = 1.0;
-    }
-}
-
-static void process_initial(const tm_params *p, dp_process *pr)
-{
-    process_after(p, 0, pr);
-}
-
-/* The process in force in ctx's period (transition matrices from the
- * context, which learning classes may replace later). */
-static void process_from_ctx(const tm_params *p, const tm_choice_ctx *ctx, dp_process *pr)
-{
-    int applied = 0;
-    while (ctx->period >= 0 && applied < p->n_events && p->event[applied].period <= ctx->period)
-        applied++;
-    process_after(p, applied, pr);
-    for (int d = 0; d < p->n_dest; d++) {
-        int n = p->dest[d].n_regimes;
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < n; j++)
-                pr->trans[d][i][j] = ctx->transition[d][i][j];
-        pr->held[d] = ctx->held[d] != 0;
-        pr->override[d] = ctx->tariff_override[d];
-        pr->sunk_scale[d] = ctx->sunk_scale ? ctx->sunk_scale[d] : 1.0;
-    }
-}
-
-static int same_double(double a, double b)
-{
-    return a == b || (isnan(a) && isnan(b));
-}
-
-static int process_equal(const tm_params *p, const dp_process *a, const dp_process *b)
-{
-    for (int d = 0; d < p->n_dest; d++) {
-        if (a->held[d] != b->held[d] || !same_double(a->override[d], b->override[d]) ||
-            a->sunk_scale[d] != b->sunk_scale[d])
-            return 0;
-        int n = p->dest[d].n_regimes;
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < n; j++)
-                if (a->trans[d][i][j] != b->trans[d][i][j])
-                    return 0;
-    }
-    return 1;
-}
-
-/* How event ev changes the process sector s faces (src/engine/env.c). */
-static void process_apply(const tm_params *p, dp_process *pr, const tm_event *ev, int s)
-{
-    int d = ev->destination;
-    switch (ev->kind) {
-    case TM_EVENT_REGIME:
-        pr->held[d] = ev->hold;
-        break;
-    case TM_EVENT_TARIFF:
-        if (ev->sector < 0 || ev->sector == s)
-            pr->override[d] = ev->tariff;
-        break;
-    case TM_EVENT_ESCALATION:
-        pr->scale[d] = ev->escalation_scale;
-        tm_env_escalate(p->dest[d].n_regimes, pr->base[d], pr->scale[d], pr->trans[d]);
-        break;
-    case TM_EVENT_TRANSITION:
-        pr->base[d] = (const double(*)[TM_MAX_REGIMES])ev->transition;
-        tm_env_escalate(p->dest[d].n_regimes, pr->base[d], pr->scale[d], pr->trans[d]);
-        break;
-    case TM_EVENT_RELEASE:
-        pr->held[d] = 0;
-        break;
-    case TM_EVENT_SUNK_COST:
-        if (ev->sector < 0 || ev->sector == s)
-            pr->sunk_scale[d] = ev->sunk_cost_scale;
-        break;
-    }
-}
 
 static void law_free(dp_law *law)
 {
@@ -217,7 +126,7 @@ static int law_build(const dp_state *st, const dp_process *pr, const int *forced
         int dd = st->dest_of[d];
         for (int i = 0; i < n; i++)
             for (int k = 0; k < n; k++) {
-                double q = pr->held[dd] ? (double)(i == k) : pr->trans[dd][i][k];
+                double q = pr->held[dd] ? (double)(i == k) : pr->transition[dd][i][k];
                 if (forced[dd] >= 0)
                     q = (double)(k == forced[dd]);
                 T[d][i][k] = q;
@@ -278,9 +187,10 @@ static void dp_flows(const dp_state *st, dp_work *w, int s, const dp_sector *sec
             int dd = st->dest_of[d];
             int r = j / st->stride[d] % st->n_regimes[d];
             const tm_regime *reg = &p->dest[dd].regime[r];
-            cond.tariff[d] = isnan(pr->override[dd]) ? reg->sector_tariff[s] : pr->override[dd];
+            cond.tariff[d] = isnan(pr->tariff_override[dd]) ? reg->sector_tariff[s] : pr->tariff_override[dd];
             cond.closed[d] = reg->closed;
-            cond.demand[d] = ps->market[dd].demand * (sec->type >= 0 ? tm_params_type_multiplier(p, sec->type, dd) : 1.0);
+            cond.demand[d] =
+                ps->market[dd].demand * (sec->type >= 0 ? tm_demand_types_multiplier(&st->types, sec->type, dd) : 1.0);
             cond.sunk[d] = ps->market[dd].sunk_cost * pr->sunk_scale[dd];
             fixed[d] = ps->market[dd].fixed_cost;
         }
@@ -586,7 +496,7 @@ static int solve_sector(dp_state *st, dp_work *w, int s, int k_class, int t0, co
     const tm_sector *ps = &p->sector[s];
     dp_sector *sec = &st->sec[(size_t)s * (size_t)st->n_classes + (size_t)k_class];
     const size_t cells = st->cells;
-    double started = now_seconds();
+    double started = tm_clock_seconds();
     sector_clear_solution(sec);
 
     /* Models that do not foresee events (learning) solve the process now. */
@@ -612,7 +522,7 @@ static int solve_sector(dp_state *st, dp_work *w, int s, int k_class, int t0, co
     for (int k = 0, e = first; k <= n_steps; k++) {
         for (; e < p->n_events && p->event[e].period <= t0 + k; e++)
             if (p->event[e].anticipated)
-                process_apply(p, &cur, &p->event[e], s);
+                tm_process_apply(p, &cur, &p->event[e], s);
         sec->proc[k] = cur;
     }
 
@@ -675,7 +585,7 @@ static int solve_sector(dp_state *st, dp_work *w, int s, int k_class, int t0, co
         summarise(st, w, sec, n_steps ? sec->ev_step : sec->ev_stat);
         sec->iterations = it;
         sec->residual = bound;
-        sec->seconds = now_seconds() - started;
+        sec->seconds = tm_clock_seconds() - started;
         sec->summarised = 1;
     }
     return 0;
@@ -709,7 +619,7 @@ static void process_for_class(const dp_state *st, int k, dp_process *pr)
     for (int d = 0; d < st->n_dest; d++)
         for (int i = 0; i < st->n_regimes[d]; i++)
             for (int j = 0; j < st->n_regimes[d]; j++)
-                pr->trans[d][i][j] = st->class_trans[k][d][i][j];
+                pr->transition[d][i][j] = st->class_trans[k][d][i][j];
 }
 
 /* ------------------------------------------------------------------------
@@ -746,15 +656,19 @@ void tm_bellman_close(tm_bellman *b)
     free(b);
 }
 
-int tm_bellman_open(const tm_params *p, int n_classes, const tm_bellman_matrices *class_trans, int foresee,
-                    tm_bellman **out, tm_error *err)
+int tm_bellman_open(const tm_params *p, const tm_model_env *env, int n_classes, const tm_bellman_matrices *class_trans,
+                    int foresee, tm_bellman **out, tm_error *err)
 {
     *out = NULL;
+    if (env->grids->n_z != p->grid_points || env->grids->n_sectors != p->n_sectors)
+        return tm_error_set(err, TM_ERR_RUNTIME, "%s model: its grids do not match its parameters",
+                            tm_model_name(p->model));
     tm_bellman *b = calloc(1, sizeof *b);
     if (!b)
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
     dp_state *st = &b->st;
     st->p = p;
+    tm_demand_types_init(&st->types, p);
     tm_profit_fn_init(&st->profit, p->elasticity, p->capacity_elasticity);
     st->discount = p->discount;
     st->lambda = p->logit_scale;
@@ -790,7 +704,7 @@ int tm_bellman_open(const tm_params *p, int n_classes, const tm_bellman_matrices
     st->n_joint = (int)joint;
     size_t C = joint * (size_t)st->n_states, n_z = (size_t)st->n_z, S = (size_t)p->n_sectors;
     size_t NM = (size_t)st->n_states * (size_t)st->n_sets;
-    int threads = omp_get_max_threads() > 0 ? omp_get_max_threads() : 1;
+    const int threads = env->threads > 0 ? env->threads : 1;
     size_t one = n_z * (size_t)st->n_states;
     st->sec = calloc(S * (size_t)n_classes, sizeof *st->sec);
     st->grid_z = malloc(S * n_z * sizeof(double));
@@ -828,19 +742,14 @@ int tm_bellman_open(const tm_params *p, int n_classes, const tm_bellman_matrices
         const tm_sector *ps = &p->sector[s];
         double *z = st->grid_z + (size_t)s * n_z, *P = st->grid_P + (size_t)s * n_z * n_z;
         int *band = st->grid_band + (size_t)s * 2 * n_z;
-        /* The same discretisation as the simulation (src/engine/sim.c). */
-        int rc = p->grid_method == TM_GRID_ROUWENHORST
-                     ? tm_grid_rouwenhorst(st->n_z, ps->persistence, ps->volatility, z, P)
-                     : tm_grid_tauchen(st->n_z, ps->persistence, ps->volatility, p->tauchen_width, z, P);
-        if (rc) {
-            tm_error_set(err, TM_ERR_INPUT, "sector %s: cannot discretise productivity", ps->name);
-            goto fail;
-        }
+        /* The firms' own grid (src/engine/grid.h). */
+        memcpy(z, env->grids->z + (size_t)s * n_z, n_z * sizeof(double));
+        memcpy(P, env->grids->P + (size_t)s * n_z * n_z, n_z * n_z * sizeof(double));
         band_rows(st->n_z, P, band);
         double *bd = st->grid_bd + (size_t)s * n_z;
         int constant_bd = 1;
         for (int iz = 0; iz < st->n_z; iz++) {
-            bd[iz] = p->discount * (1.0 - tm_params_death_probability(p, ps, z[iz]));
+            bd[iz] = p->discount * (1.0 - tm_econ_death_probability(p, ps, z[iz]));
             constant_bd &= bd[iz] == bd[0];
         }
         for (int k = 0; k < n_classes; k++) {
@@ -862,8 +771,9 @@ int tm_bellman_open(const tm_params *p, int n_classes, const tm_bellman_matrices
         }
     }
     /* The start-of-run solves are independent: one (sector, class) per
-     * thread, each with its own work space. The error reported is that of
-     * the first failing (sector, class), whatever the thread count. */
+     * thread, each with its own work space, from the process in force at the
+     * start. The error reported is that of the first failing (sector,
+     * class), whatever the thread count. */
     int items = p->n_sectors * n_classes, first_failed = items;
     tm_error *errs = calloc((size_t)threads, sizeof *errs);
     int *failed = malloc((size_t)threads * sizeof *failed);
@@ -875,16 +785,24 @@ int tm_bellman_open(const tm_params *p, int n_classes, const tm_bellman_matrices
     }
     for (int i = 0; i < threads; i++)
         failed[i] = items;
-#pragma omp parallel for schedule(dynamic) num_threads(threads)
-    for (int item = 0; item < items; item++) {
-        int me = omp_get_thread_num(), s = item / n_classes, k = item % n_classes;
-        dp_process initial;
-        process_initial(p, &initial);
-        process_for_class(st, k, &initial);
-        tm_error e = {0};
-        if (solve_sector(st, &st->work[me], s, k, -p->burn_in, &initial, 1, &e) && item < failed[me]) {
-            failed[me] = item;
-            errs[me] = e;
+    int solved = 0;
+    tm_progress_report_to(&env->progress, "solving", 0, items, NULL);
+#pragma omp parallel num_threads(threads)
+    {
+#pragma omp master
+        st->solve_threads = omp_get_num_threads();
+#pragma omp for schedule(dynamic)
+        for (int item = 0; item < items; item++) {
+            int me = omp_get_thread_num(), s = item / n_classes, k = item % n_classes;
+            dp_process initial = env->process[s];
+            process_for_class(st, k, &initial);
+            tm_error e = {0};
+            if (solve_sector(st, &st->work[me], s, k, -p->burn_in, &initial, 1, &e) && item < failed[me]) {
+                failed[me] = item;
+                errs[me] = e;
+            }
+#pragma omp critical(tm_bellman_progress)
+            tm_progress_report_to(&env->progress, "solving", ++solved, items, NULL);
         }
     }
     for (int i = 0; i < threads; i++)
@@ -915,13 +833,15 @@ int tm_bellman_values(tm_bellman *b, int k, const tm_choice_ctx *ctx, double *va
         return tm_error_set(err, TM_ERR_RUNTIME, "%s model: choice context does not match its parameters",
                             tm_model_name(p->model));
     dp_sector *sec = &st->sec[(size_t)s * (size_t)st->n_classes + (size_t)k];
-    dp_process now;
-    process_from_ctx(p, ctx, &now);
+    if (!ctx->process)
+        return tm_error_set(err, TM_ERR_RUNTIME, "%s model: the choice context has no regime process",
+                            tm_model_name(p->model));
+    dp_process now = *ctx->process;
     process_for_class(st, k, &now);
     int t = ctx->period;
     int step = t - sec->t0;
     if (!sec->solved || step < 0 ||
-        !process_equal(p, &now, &sec->proc[step < sec->n_steps ? step : sec->n_steps])) {
+        !tm_process_equal(p, &now, &sec->proc[step < sec->n_steps ? step : sec->n_steps])) {
         if (solve_sector(st, &st->work[0], s, k, t, &now, ctx->threads, err))
             return -1;
         step = 0;
@@ -970,4 +890,18 @@ void tm_bellman_summary(const tm_bellman *b, int sector, int k, tm_policy_summar
     out->iterations = sec->iterations;
     out->residual = sec->residual;
     out->seconds = sec->seconds;
+    out->threads = st->solve_threads;
+}
+
+int tm_bellman_expected_process(const tm_bellman *b, int sector, int k, int period, tm_process *out)
+{
+    const dp_state *st = &b->st;
+    if (sector < 0 || sector >= st->p->n_sectors || k < 0 || k >= st->n_classes)
+        return -1;
+    const dp_sector *sec = &st->sec[(size_t)sector * (size_t)st->n_classes + (size_t)k];
+    int step = period - sec->t0;
+    if (!sec->solved || step < 0)
+        return -1;
+    *out = sec->proc[step < sec->n_steps ? step : sec->n_steps];
+    return 0;
 }

@@ -4,35 +4,21 @@
 #ifndef TM_BELLMAN_H
 #define TM_BELLMAN_H
 
+#include "engine/process.h"
 #include "models/model.h"
-
-/* What firms must know of the regime process one sector faces: the
- * transition matrices (escalation applied, as src/engine/env.c keeps them), which
- * regimes an event pins, tariff overrides (NaN = none) and the sunk-cost
- * scale of events (1 = none). */
-typedef struct {
-    double trans[TM_MAX_DEST][TM_MAX_REGIMES][TM_MAX_REGIMES];
-    /* What trans derives from: the base matrix in force (the destination's
-     * or a `transition` event's) and the escalation scale. */
-    const double (*base[TM_MAX_DEST])[TM_MAX_REGIMES];
-    double scale[TM_MAX_DEST];
-    int held[TM_MAX_DEST];
-    double override[TM_MAX_DEST];
-    double sunk_scale[TM_MAX_DEST];
-} tm_bellman_process;
 
 typedef double tm_bellman_matrices[TM_MAX_DEST][TM_MAX_REGIMES][TM_MAX_REGIMES];
 
 typedef struct tm_bellman tm_bellman;
 
-/* Discretise productivity as the simulation does and solve every sector
- * and class from t0 = -run.burn_in. Class k faces demand type
- * k % n_types of the parameters (n_classes is a multiple of n_types);
- * class_trans[k] replaces its transition matrices (beliefs), with
- * class_trans NULL it knows the true process. With foresee, events marked
- * anticipated are foreseen. */
-int tm_bellman_open(const tm_params *p, int n_classes, const tm_bellman_matrices *class_trans, int foresee,
-                    tm_bellman **out, tm_error *err);
+/* Solve every sector and class from t0 = -run.burn_in on the grids of
+ * env, with env->threads threads, from the process in force env->process.
+ * Class k faces demand type k % n_types of the parameters (n_classes is a
+ * multiple of n_types); class_trans[k] replaces its transition matrices
+ * (beliefs), with class_trans NULL it knows the true process. With
+ * foresee, events marked anticipated are foreseen. */
+int tm_bellman_open(const tm_params *p, const tm_model_env *env, int n_classes, const tm_bellman_matrices *class_trans,
+                    int foresee, tm_bellman **out, tm_error *err);
 void tm_bellman_close(tm_bellman *b);
 
 /* Choice values of class k for ctx's sector and period (docs/model.md eq.
@@ -47,5 +33,10 @@ const tm_params *tm_bellman_params(const tm_bellman *b);
 
 /* Cut-offs and statistics of the first solve of (sector, class k). */
 void tm_bellman_summary(const tm_bellman *b, int sector, int k, tm_policy_summary *out);
+
+/* The process the current solution of (sector, class k) expects in
+ * `period` (the process in force when it was solved, with the anticipated
+ * events up to `period` applied); -1 if it does not cover that period. */
+int tm_bellman_expected_process(const tm_bellman *b, int sector, int k, int period, tm_process *out);
 
 #endif

@@ -5,11 +5,11 @@
 #include "models/bellman.h"
 #include "models/model.h"
 
-static int dynamic_init(const tm_params *p, void **state, tm_error *err)
+static int dynamic_init(const tm_params *p, const tm_model_env *env, void **state, tm_error *err)
 {
     tm_bellman *b = NULL;
     *state = NULL;
-    if (tm_bellman_open(p, p->n_types, NULL, 1, &b, err))
+    if (tm_bellman_open(p, env, p->n_types, NULL, 1, &b, err))
         return -1;
     *state = b;
     return 0;

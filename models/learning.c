@@ -11,8 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/ckbuf.h"
+#include "engine/process.h"
 #include "models/bellman.h"
-#include "io/checkpoint.h"
 #include "models/model.h"
 
 /* Belief classes are indices into a uint16_t table per birth cohort. */
@@ -100,7 +101,7 @@ static void learning_free(void *state)
     free(st);
 }
 
-static int learning_init(const tm_params *p, void **state, tm_error *err)
+static int learning_init(const tm_params *p, const tm_model_env *env, void **state, tm_error *err)
 {
     *state = NULL;
     learn_state *st = calloc(1, sizeof *st);
@@ -174,7 +175,7 @@ static int learning_init(const tm_params *p, void **state, tm_error *err)
         for (int k = 0; k < st->K; k++)
             for (int t = 0; t < p->n_types; t++)
                 memcpy(by_type[(size_t)k * (size_t)p->n_types + (size_t)t], trans[k], sizeof trans[k]);
-        rc = tm_bellman_open(p, st->K * p->n_types, (const tm_bellman_matrices *)by_type, 0, &st->dp, err);
+        rc = tm_bellman_open(p, env, st->K * p->n_types, (const tm_bellman_matrices *)by_type, 0, &st->dp, err);
     }
     free(by_type);
     free(trans);
@@ -217,7 +218,7 @@ static void observe(learn_state *st, const tm_choice_ctx *ctx)
     }
     for (int d = 0; d < p->n_dest; d++) {
         last[d] = ctx->regime[d];
-        held[d] = ctx->held ? ctx->held[d] != 0 : 0;
+        held[d] = ctx->process ? ctx->process->held[d] != 0 : 0;
     }
     st->observed[s] = t;
 }

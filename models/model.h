@@ -7,11 +7,14 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "base/progress.h"
 #include "params/params.h"
 
 /* What a sector's firms face in one period. Tables are over the sector's
  * productivity grid; sets are bit masks over destinations. */
 struct tm_mstate;
+struct tm_process;
+struct tm_grid_tables;
 
 typedef struct {
     int sector;
@@ -27,12 +30,10 @@ typedef struct {
     const double *death;   /* [n_z]: death probability at each z; NULL: death_rate */
     const int *regime;     /* [n_dest] regimes in force */
     double death_rate;     /* delta_s */
-    /* The regime process in force (what forward-looking models expect). */
-    const double (*transition)[TM_MAX_REGIMES][TM_MAX_REGIMES]; /* [n_dest], escalation applied */
-    const int *held;              /* [n_dest]: 1 while an event pins the regime */
-    const double *tariff_override; /* [n_dest] for this sector; NaN = none */
-    const double *sunk_scale;     /* [n_dest] for this sector: events' scale of F (1 = none); NULL = none */
-    int threads;                  /* OpenMP threads a model may use (0: default) */
+    /* The regime process this sector faces now (what forward-looking
+     * models expect; src/engine/process.h). */
+    const struct tm_process *process;
+    int threads;                  /* OpenMP threads a model may use (>= 1) */
     int belief_class;             /* learning: the belief class whose values are wanted */
     int type;                     /* demand type whose values are wanted (flow is that type's) */
 } tm_choice_ctx;
@@ -48,14 +49,24 @@ typedef struct {
     int iterations;             /* value-iteration sweeps of the stationary solve */
     double residual;            /* sup-norm error bound when it stopped */
     double seconds;             /* wall time of the solve (not reproducible; not in the digest) */
+    int threads;                /* threads the start-of-run solves ran on */
 } tm_policy_summary;
+
+/* What a model is given to prepare itself at the start of a run. It
+ * copies what it keeps: the environment need only live during init. */
+typedef struct {
+    int threads;                         /* threads init may use (>= 1): the run's --threads */
+    const struct tm_grid_tables *grids;  /* every sector's productivity grid and transition */
+    const struct tm_process *process;    /* [n_sectors]: the process in force at the start */
+    tm_progress progress;                /* optional: reports of a long start-of-run solve */
+} tm_model_env;
 
 struct tm_ckbuf;
 
 typedef struct tm_model_ops {
     const char *name;
     /* Prepare (e.g. solve a dynamic programme); *state may stay NULL. */
-    int (*init)(const tm_params *params, void **state, tm_error *err);
+    int (*init)(const tm_params *params, const tm_model_env *env, void **state, tm_error *err);
     /* value[(z * n_states + m) * n_sets + S] for this sector and period:
      * the value of choosing market set S from state m. */
     int (*values)(void *state, const tm_choice_ctx *ctx, double *value, tm_error *err);
@@ -83,8 +94,16 @@ typedef struct tm_model_ops {
  * fixed costs, written to buf (n_states * n_sets doubles). */
 const double *tm_model_costs(const tm_choice_ctx *ctx, const struct tm_mstate *ms, const tm_sector *sector, double *buf);
 
-/* The model implementing params->model, or NULL if it is not built in. */
+/* The model of kind `kind` (run.model), or NULL for none. */
 const tm_model_ops *tm_model_lookup(int kind);
+
+/* Name of the model kind ("myopic", ...; "?" for none). */
+const char *tm_model_name(int kind);
+
+/* Prepare `model` for `params` as a run does at its start (the run's grids
+ * and initial process) with `threads` threads: for a model used outside a
+ * run (tests, benchmarks). Free the state with model->free. */
+int tm_model_open(const tm_model_ops *model, const tm_params *params, int threads, void **state, tm_error *err);
 
 extern const tm_model_ops tm_model_myopic;
 extern const tm_model_ops tm_model_dynamic;
@@ -93,10 +112,5 @@ extern const tm_model_ops tm_model_learning;
 /* Learning model: posterior mean of the escalation hazard of destination d
  * held by firms of `sector` born in period `birth` (NaN outside the run). */
 double tm_learning_hazard_mean(const void *state, int sector, int birth, int d);
-
-/* The model of a run and its state (for output of the solved policy);
- * defined in src/engine/sim.c. */
-typedef struct tm_run tm_run;
-const tm_model_ops *tm_run_model(const tm_run *run, const void **state);
 
 #endif

@@ -18,8 +18,9 @@ typedef struct {
     double cost[TM_MAX_STATES * TM_MAX_STATES]; /* contexts without a cost table */
 } myopic_state;
 
-static int myopic_init(const tm_params *p, void **state, tm_error *err)
+static int myopic_init(const tm_params *p, const tm_model_env *env, void **state, tm_error *err)
 {
+    (void)env;
     myopic_state *st = calloc(1, sizeof *st);
     if (!st || tm_mstate_init_sets(&st->sets, p->n_dest)) {
         free(st);

@@ -1,5 +1,6 @@
-#include "cli/bench.h"
-
+/* `tradeabm bench`: fixed workloads that measure throughput per core, the
+ * gap to a bare lower-bound kernel, panel I/O overhead, the dynamic
+ * programme's solve time, state size and memory (docs/performance.md). */
 #include <getopt.h>
 #include <math.h>
 #include <omp.h>
@@ -7,16 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/error.h"
+#include "base/rng.h"
+#include "cli/cli.h"
 #include "engine/grid.h"
+#include "engine/run.h"
+#include "io/runner.h"
 #include "models/model.h"
 #include "params/params.h"
-#include "base/rng.h"
-#include "engine/runner.h"
-#include "engine/sim.h"
 
 static const char *const bench_usage =
     "usage: tradeabm bench [--quick] [--threads N] [--json FILE]\n"
@@ -53,13 +55,6 @@ static void report(figures *fs, const char *name, double value, const char *unit
     else
         printf("bench %s %.6g %s\n", name, value, unit);
     fflush(stdout);
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* The benchmark world: 6 equal sectors, US and CN with 3 tariff regimes. */
@@ -101,13 +96,13 @@ static double engine_fps(const tm_params *p, int threads, double *state_bytes, t
             tm_run_close(run);
             return NAN;
         }
-    double t0 = now();
+    double t0 = tm_clock_seconds();
     while (!tm_run_finished(run))
         if (tm_run_step(run, err)) {
             tm_run_close(run);
             return NAN;
         }
-    double dt = now() - t0;
+    double dt = tm_clock_seconds() - t0;
     if (state_bytes)
         *state_bytes = tm_run_state_bytes_per_firm(run);
     int64_t firms = 0;
@@ -150,7 +145,7 @@ static double kernel_fps(long firms, int periods, int threads, int n_z)
         set[i] = 0;
     }
     long n_blocks = (firms + TM_BLOCK - 1) / TM_BLOCK;
-    double t0 = now();
+    double t0 = tm_clock_seconds();
     for (int t = 0; t < periods; t++) {
 #pragma omp parallel for schedule(static) num_threads(threads)
         for (long b = 0; b < n_blocks; b++) {
@@ -168,7 +163,7 @@ static double kernel_fps(long firms, int periods, int threads, int n_z)
             }
         }
     }
-    double dt = now() - t0;
+    double dt = tm_clock_seconds() - t0;
     free(state), free(z), free(set), free(zg), free(P), free(thr), free(ali), free(policy);
     return (double)firms * (double)periods / dt / (double)threads;
 }
@@ -180,9 +175,9 @@ static double run_seconds(const tm_params *p, int threads, int panel, tm_error *
     snprintf(path, sizeof path, "%s/tradeabm-bench-%ld-%d.h5", dir && *dir ? dir : "/tmp", (long)getpid(), panel);
     tm_simulate_options so = {.threads = threads, .panel = panel, .force = 1};
     char digest[65];
-    double t0 = now();
+    double t0 = tm_clock_seconds();
     int rc = tm_simulate(p, path, &so, digest, err);
-    double dt = now() - t0;
+    double dt = tm_clock_seconds() - t0;
     unlink(path);
     return rc ? NAN : dt;
 }
@@ -196,13 +191,10 @@ static double dp_solve_seconds(tm_error *err)
     tm_params *p = NULL;
     if (bench_params("dynamic", 1000, 1, 1, 0, 201, &p, err))
         return NAN;
-    int saved = omp_get_max_threads();
-    omp_set_num_threads(1);
     void *state = NULL;
-    double t0 = now();
-    int rc = ops->init(p, &state, err);
-    double dt = now() - t0;
-    omp_set_num_threads(saved);
+    double t0 = tm_clock_seconds();
+    int rc = tm_model_open(ops, p, 1, &state, err);
+    double dt = tm_clock_seconds() - t0;
     if (!rc && state)
         ops->free(state);
     tm_params_free(p);
@@ -248,13 +240,9 @@ int tm_cli_bench(int argc, char **argv)
             quick = 1;
             break;
         case 't': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 4096) {
-                fprintf(stderr, "tradeabm: --threads %s: expected a whole number from 1 to 4096\n\n%s", optarg,
-                        bench_usage);
-                return 2;
-            }
+            long v;
+            if (tm_cli_parse_count(optarg, 1, 4096, &v))
+                return tm_cli_usage_error(bench_usage, "--threads %s: expected a whole number from 1 to 4096", optarg);
             threads = (int)v;
             break;
         }
@@ -269,10 +257,8 @@ int tm_cli_bench(int argc, char **argv)
             return 2;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "tradeabm: unexpected argument %s\n\n%s", argv[optind], bench_usage);
-        return 2;
-    }
+    if (optind < argc)
+        return tm_cli_usage_error(bench_usage, "unexpected argument %s", argv[optind]);
     long firms = quick ? 200000 : 1000000;
     int periods = quick ? 25 : 100;
     printf("# tradeabm bench: %ld firms, 6 sectors, %d periods, %d threads%s\n", firms, periods, threads,

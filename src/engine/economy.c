@@ -2,6 +2,15 @@
 
 #include <math.h>
 
+double tm_econ_death_probability(const tm_params *p, const tm_sector *sector, double z)
+{
+    if (sector->death_rule == TM_DEATH_CONSTANT)
+        return sector->death_rate;
+    double x = sector->death_rule == TM_DEATH_PROFITABILITY ? exp((p->elasticity - 1.0) * z) : z;
+    double q = exp(-sector->death_slope * x) + sector->death_shift;
+    return q < 0.0 ? 0.0 : q > 1.0 ? 1.0 : q;
+}
+
 double tm_econ_crowded_demand(double demand, double crowding, double share_serving)
 {
     return demand / (1.0 + crowding * share_serving);

@@ -1,6 +1,7 @@
 /* economy: per-period profit and revenue tables of each sector, from CES
  * demand, iceberg and tariff costs and the capacity (power-cost) closed form.
- * See docs/model.md, section "Profits". Owns no state beyond its tables. */
+ * See docs/model.md, section "Profits"; and the death probability of a firm.
+ * Owns no state beyond its tables. */
 #ifndef TM_ECONOMY_H
 #define TM_ECONOMY_H
 
@@ -20,6 +21,12 @@ typedef struct {
     double demand[TM_MAX_DEST]; /* B after crowding */
     double sunk[TM_MAX_DEST];   /* F after spillovers */
 } tm_conditions;
+
+/* Probability that a firm of `sector` with log productivity z dies this
+ * period (sectors.<s>.death_rule): the constant death_rate, or
+ * clip(exp(-a x) + b, 0, 1) with x = z (productivity) or
+ * x = exp((sigma - 1) z) (profitability). */
+double tm_econ_death_probability(const tm_params *params, const tm_sector *sector, double z);
 
 /* Effective demand and sunk cost given last period's share of sector firms
  * serving d (DESIGN: crowding eta, spillover kappa). */

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/normal.h"
+
 static int valid_ar1(int n, double rho, double sigma, const double *z, const double *P)
 {
     return n >= 2 && z && P && isfinite(rho) && fabs(rho) < 1.0 && isfinite(sigma) &&
@@ -49,24 +51,12 @@ int tm_grid_rouwenhorst(int n, double rho, double sigma, double *z, double *P)
     return 0;
 }
 
-/* Lower and upper normal tail probabilities, each from erfc so that neither
- * loses precision far out in its own tail. */
-static double norm_cdf(double x)
-{
-    return 0.5 * erfc(-x / sqrt(2.0));
-}
-
-static double norm_sf(double x)
-{
-    return 0.5 * erfc(x / sqrt(2.0));
-}
-
 /* P(a < X <= b) for standard normal X, from whichever tail is smaller. */
 static double norm_interval(double a, double b)
 {
     if (a > 0.0)
-        return norm_sf(a) - norm_sf(b);
-    return norm_cdf(b) - norm_cdf(a);
+        return tm_normal_sf(a) - tm_normal_sf(b);
+    return tm_normal_cdf(b) - tm_normal_cdf(a);
 }
 
 int tm_grid_tauchen(int n, double rho, double sigma, double width, double *z, double *P)
@@ -94,9 +84,9 @@ int tm_grid_tauchen(int n, double rho, double sigma, double width, double *z, do
             double hi = (z[j] + 0.5 * step - mean) / sigma;
             double q;
             if (j == 0)
-                q = norm_cdf(hi);
+                q = tm_normal_cdf(hi);
             else if (j + 1 == m)
-                q = norm_sf(lo);
+                q = tm_normal_sf(lo);
             else
                 q = norm_interval(lo, hi);
             row[j] = q > 0.0 ? q : 0.0;
@@ -209,4 +199,38 @@ int tm_grid_stationary_exact(int n, const double *P, double *pi)
     }
     free(a);
     return status;
+}
+
+int tm_grid_tables_init(tm_grid_tables *g, const tm_params *p, tm_error *err)
+{
+    const size_t n_z = (size_t)p->grid_points, S = (size_t)p->n_sectors;
+    g->n_z = p->grid_points;
+    g->n_sectors = p->n_sectors;
+    g->z = malloc(S * n_z * sizeof(double));
+    g->P = malloc(S * n_z * n_z * sizeof(double));
+    if (!g->z || !g->P) {
+        tm_grid_tables_free(g);
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory for the productivity grids (%zu points)", n_z);
+    }
+    for (int s = 0; s < p->n_sectors; s++) {
+        const tm_sector *ps = &p->sector[s];
+        double *z = g->z + (size_t)s * n_z, *P = g->P + (size_t)s * n_z * n_z;
+        int rc = p->grid_method == TM_GRID_ROUWENHORST
+                     ? tm_grid_rouwenhorst(g->n_z, ps->persistence, ps->volatility, z, P)
+                     : tm_grid_tauchen(g->n_z, ps->persistence, ps->volatility, p->tauchen_width, z, P);
+        if (rc) {
+            tm_grid_tables_free(g);
+            return tm_error_set(err, TM_ERR_INPUT,
+                                "sector %s: cannot discretise productivity (persistence %g, volatility %g)", ps->name,
+                                ps->persistence, ps->volatility);
+        }
+    }
+    return 0;
+}
+
+void tm_grid_tables_free(tm_grid_tables *g)
+{
+    free(g->z);
+    free(g->P);
+    g->z = g->P = NULL;
 }

@@ -1,7 +1,12 @@
 /* grid: finite-state Markov approximations of the AR(1) log-productivity
- * process z' = rho z + sigma e, e ~ N(0, 1), and their stationary laws. */
+ * process z' = rho z + sigma e, e ~ N(0, 1), their stationary laws, and
+ * the grids of a run's sectors by the method its parameters choose (the one
+ * place that choice is made: the firms and the models get these tables). */
 #ifndef TM_GRID_H
 #define TM_GRID_H
+
+#include "base/error.h"
+#include "params/params.h"
 
 /* Rouwenhorst (1995), as in Kopecky and Suen (2010): n >= 2 points, evenly
  * spaced and symmetric around 0 with half-width sqrt(n - 1) * sigma_z, where
@@ -29,5 +34,16 @@ int tm_grid_stationary(int n, const double *P, double *pi, double tol, int max_i
  * O(n^3) operations and without iteration. Returns 0, or -1 for bad
  * arguments, allocation failure or a reducible chain. */
 int tm_grid_stationary_exact(int n, const double *P, double *pi);
+
+/* Every sector's grid and transition, by productivity.method:
+ * z[s * n_z + i], P[(s * n_z + i) * n_z + j] (row i: the law of z' given
+ * z_i). Input error if a sector's process cannot be discretised. */
+typedef struct tm_grid_tables {
+    int n_z, n_sectors;
+    double *z, *P;
+} tm_grid_tables;
+
+int tm_grid_tables_init(tm_grid_tables *grids, const tm_params *params, tm_error *err);
+void tm_grid_tables_free(tm_grid_tables *grids);
 
 #endif

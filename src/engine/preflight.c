@@ -11,7 +11,7 @@
 #include "engine/economy.h"
 
 /* Bytes of state per firm slot: PCG32 state (8), productivity index (2),
- * market byte (1); see sim.h. */
+ * market byte (1); see src/engine/run.h. */
 #define FIRM_STATE_BYTES 11.0
 /* Compressed firm panel, measured on the baseline: about 1.5 bytes per
  * firm-period (2-byte productivity index and 1-byte market mask, shuffled

@@ -13,7 +13,7 @@
 #include "cli/cli.h"
 #include "engine/economy.h"
 #include "experiments/optim.h"
-#include "io/sha256.h"
+#include "base/sha256.h"
 #include "params/ytree.h"
 
 /* ------------------------------------------------------------------------

@@ -8,7 +8,7 @@
 
 #include "base/error.h"
 #include "params/params.h"
-#include "engine/sim.h"
+#include "engine/run.h"
 
 /* Accumulates what the moments need over the logged periods of one run. */
 typedef struct tm_moments tm_moments;

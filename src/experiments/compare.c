@@ -13,7 +13,7 @@
 #include "io/h5util.h"
 #include "params/params.h"
 #include "base/rng.h"
-#include "engine/runner.h"
+#include "io/runner.h"
 #include "tm_build_info.h"
 
 /* Series differenced between scenario and base, [replicate, period, sector, destination]. */

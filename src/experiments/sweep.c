@@ -19,9 +19,9 @@
 #include "io/h5util.h"
 #include "io/output.h"
 #include "base/rng.h"
-#include "engine/runner.h"
-#include "io/sha256.h"
-#include "engine/sim.h"
+#include "io/runner.h"
+#include "base/sha256.h"
+#include "engine/run.h"
 #include "tm_build_info.h"
 #include "params/ytree.h"
 

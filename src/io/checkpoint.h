@@ -1,32 +1,19 @@
 /* checkpoint: the sidecar file `<output>.ckpt` that lets an interrupted run
  * continue (`tradeabm run --resume`). Owns the file format (header, payload,
- * trailing SHA-256) and a small byte buffer into which the engine (sim.c)
- * and the writer (output.c) save their state. Format: docs/reliability.md. */
+ * trailing SHA-256) around the state the engine (src/engine/run_checkpoint.c)
+ * and the writer (output.c) save into a tm_ckbuf (src/base/ckbuf.h).
+ * Format: docs/reliability.md. */
 #ifndef TM_CHECKPOINT_H
 #define TM_CHECKPOINT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/ckbuf.h"
 #include "base/error.h"
 #include "params/params.h"
 
 #define TM_CHECKPOINT_VERSION 3
-
-/* A growable byte buffer with a read position. Writers append; readers
- * take bytes in the same order and get -1 when the buffer runs short. */
-typedef struct tm_ckbuf {
-    unsigned char *data;
-    size_t len, cap, pos;
-    int failed; /* an append ran out of memory */
-} tm_ckbuf;
-
-void tm_ckbuf_put(tm_ckbuf *b, const void *data, size_t n);
-int tm_ckbuf_get(tm_ckbuf *b, void *data, size_t n);
-void tm_ckbuf_put_string(tm_ckbuf *b, const char *s);
-/* Reads a string written by tm_ckbuf_put_string into buf (size bytes). */
-int tm_ckbuf_get_string(tm_ckbuf *b, char *buf, size_t size);
-void tm_ckbuf_free(tm_ckbuf *b);
 
 /* What a checkpoint file holds besides the engine and writer state. */
 typedef struct tm_checkpoint {

@@ -14,7 +14,7 @@
 #include "io/checkpoint.h"
 #include "io/fingerprint.h"
 #include "io/h5util.h"
-#include "io/sha256.h"
+#include "base/sha256.h"
 #include "models/model.h"
 #include "io/panel_deflate.h"
 #include "io/summary.h"
@@ -476,7 +476,7 @@ static int write_static(tm_output *o, const tm_run *run, tm_sha256 *sha)
         rc |= !mult;
         for (int t = 0; mult && t < p->n_types; t++)
             for (int d = 0; d < p->n_dest; d++)
-                mult[(size_t)t * (size_t)p->n_dest + (size_t)d] = tm_params_type_multiplier(p, t, d);
+                mult[(size_t)t * (size_t)p->n_dest + (size_t)d] = tm_demand_types_multiplier(tm_run_demand_types(run), t, d);
         hsize_t td[2] = {(hsize_t)p->n_types, (hsize_t)p->n_dest};
         if (mult)
             rc |= write_array(dims, "type_multipliers", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, td, mult,

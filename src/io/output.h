@@ -10,7 +10,7 @@
 
 #include "base/error.h"
 #include "params/params.h"
-#include "engine/sim.h"
+#include "engine/run.h"
 
 #define TM_FORMAT_VERSION 1
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/sha256.h"
+#include "base/sha256.h"
 #include "params/ytree.h"
 
 /* ------------------------------------------------------------------------
@@ -379,11 +379,6 @@ void tm_period_label(int index, int periods_per_year, char *buf, size_t size)
         snprintf(buf, size, "%d", year);
         break;
     }
-}
-
-const char *tm_model_name(int model)
-{
-    return model >= 0 && model < (int)COUNT(model_choices) - 1 ? model_choices[model] : "?";
 }
 
 /* Parse one scalar into its field. `ppy` is needed for period labels. */
@@ -941,25 +936,6 @@ static int load_experience(tm_params *p, const tm_ynode *root, tm_error *err)
     return 0;
 }
 
-/* Standard normal CDF and its inverse (bisection; exact enough for bin edges). */
-static double norm_cdf(double x)
-{
-    return 0.5 * erfc(-x / sqrt(2.0));
-}
-
-static double norm_quantile(double q)
-{
-    double lo = -40.0, hi = 40.0;
-    for (int i = 0; i < 200; i++) {
-        double mid = 0.5 * (lo + hi);
-        if (norm_cdf(mid) < q)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return 0.5 * (lo + hi);
-}
-
 static int resolve_types(tm_params *p, const tm_ynode *root, tm_error *err)
 {
     /* Which destinations the types vary over: demand_types.destinations
@@ -996,27 +972,7 @@ static int resolve_types(tm_params *p, const tm_ynode *root, tm_error *err)
                        p->type_points, n_typed, TM_MAX_TYPES);
     }
     p->n_types = n;
-    /* Bin j of k equally likely bins of a standard normal X: the mean of
-     * exp(sigma X) over the bin, divided by E[exp(sigma X)], so that the
-     * multipliers average exactly 1. */
-    int k = p->type_points;
-    double sigma = p->type_dispersion;
-    for (int j = 0; j < k; j++) {
-        double a = j == 0 ? -INFINITY : norm_quantile((double)j / k);
-        double b = j == k - 1 ? INFINITY : norm_quantile((double)(j + 1) / k);
-        double mass = norm_cdf(b - sigma) - norm_cdf(a - sigma);
-        p->type_multiplier[j] = k == 1 ? 1.0 : mass * (double)k;
-    }
     return 0;
-}
-
-double tm_params_type_multiplier(const tm_params *p, int t, int d)
-{
-    if (p->type_dest[d] < 0)
-        return 1.0;
-    for (int e = 0; e < p->type_dest[d]; e++)
-        t /= p->type_points;
-    return p->type_multiplier[t % p->type_points];
 }
 
 int tm_params_n_states(const tm_params *p)
@@ -1028,15 +984,6 @@ int tm_params_n_states(const tm_params *p)
             break;
     }
     return n;
-}
-
-double tm_params_death_probability(const tm_params *p, const tm_sector *sector, double z)
-{
-    if (sector->death_rule == TM_DEATH_CONSTANT)
-        return sector->death_rate;
-    double x = sector->death_rule == TM_DEATH_PROFITABILITY ? exp((p->elasticity - 1.0) * z) : z;
-    double q = exp(-sector->death_slope * x) + sector->death_shift;
-    return q < 0.0 ? 0.0 : q > 1.0 ? 1.0 : q;
 }
 
 static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
@@ -1542,7 +1489,54 @@ int tm_params_load(const char *path, const char *const *sets, int n_sets, tm_par
  * Documentation
  * ---------------------------------------------------------------------- */
 
-static void doc_scope(FILE *out, const char *prefix, const pdesc *desc, size_t n)
+/* Keys with a shape of their own (matrices, lists, maps keyed by names),
+ * which their own loaders above parse: their documentation rows, each
+ * listed after the scope named by `after` (NULL: at the end). */
+#define TM_STR_(x) #x
+#define TM_STR(x) TM_STR_(x)
+typedef struct {
+    const char *after;
+    const char *path, *type, *def, *range, *unit, *symbol, *doc;
+} doc_row;
+
+static const doc_row structural_doc[] = {
+    {"demand_types.", "demand_types.destinations", "list", "every destination", "destination names", "", "",
+     "the destinations whose demand varies by type (the first listed varies fastest in the type index)"},
+    {"destinations.<dest>.regimes.<regime>.", "destinations.<dest>.regimes.<regime>.sector_tariffs.<sector>", "number",
+     "regime tariff", "[0, 10]", "fraction", "t(d,s,r)", "tariff of one sector in this regime"},
+    {"destinations.<dest>.regimes.<regime>.", "destinations.<dest>.transition", "matrix", "[[1]] with one regime",
+     "rows sum to 1", "per period", "P_d", "regime transition probabilities, rows and columns in regime order"},
+    {"events[].", "events[].transition", "matrix", "-", "rows sum to 1", "per period", "P_d(t)",
+     "from this date the destination's regime transition matrix (a list of such events is a time-varying process; "
+     "`anticipated` says whether firms know it in advance)"},
+    {NULL, "experience.levels", "integer", "1", "[1, " TM_STR(TM_MAX_LEVELS) "]", "levels", "K",
+     "experience levels per market (1 = none); (K + 1)^destinations <= " TM_STR(TM_MAX_STATES)},
+    {NULL, "experience.demand", "list", "[1, ...]", "(0, 1e6]", "", "", "demand multiplier of level k (level 1 first)"},
+    {NULL, "experience.iceberg", "list", "[1, ...]", "(0, 100]", "", "", "iceberg-cost multiplier of level k"},
+    {NULL, "experience.fixed_cost", "list", "[1, ...]", "[0, 1e6]", "", "", "fixed-cost multiplier of level k"},
+    {NULL, "experience.transition", "matrix", "identity", "rows sum to 1", "per period", "Q",
+     "row k: law of next period's level of a firm that keeps serving at level k; entry lands in level 1"},
+};
+
+/* The scopes of the descriptor tables in the order --doc lists them. */
+typedef struct {
+    const char *prefix;
+    const pdesc *desc;
+    size_t n;
+} doc_scope_entry;
+
+static void doc_rows_after(sbuf *sb, const char *after)
+{
+    for (size_t i = 0; i < COUNT(structural_doc); i++) {
+        const doc_row *r = &structural_doc[i];
+        if ((r->after == NULL) != (after == NULL) || (after && strcmp(r->after, after) != 0))
+            continue;
+        sb_printf(sb, "| `%s` | %s | %s | %s | %s | %s | %s | - |\n", r->path, r->type, r->def, r->range, r->unit,
+                  r->symbol, r->doc);
+    }
+}
+
+static void doc_scope(sbuf *sb, const char *prefix, const pdesc *desc, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const pdesc *d = &desc[i];
@@ -1560,37 +1554,41 @@ static void doc_scope(FILE *out, const char *prefix, const pdesc *desc, size_t n
                 used += (size_t)snprintf(range + used, sizeof range - used, "%s%s", c ? "|" : "", d->choices[c]);
         }
         const char *def = d->flags & P_REQUIRED ? "(required)" : d->def ? (d->def[0] ? d->def : "(see doc)") : "(unset)";
-        fprintf(out, "| `%s%s` | %s | %s | %s | %s | %s | %s | %s |\n", prefix, d->key, type_names[d->type], def,
-                range, d->unit, d->symbol, d->doc, d->source);
+        sb_printf(sb, "| `%s%s` | %s | %s | %s | %s | %s | %s | %s |\n", prefix, d->key, type_names[d->type], def, range,
+                  d->unit, d->symbol, d->doc, d->source);
     }
+    doc_rows_after(sb, prefix);
 }
 
-void tm_params_doc(FILE *out)
+char *tm_params_doc(void)
 {
-    fprintf(out, "# tradeabm parameters\n\n"
-                 "Every parameter, as defined in src/params/params.c. `<sector>`, `<dest>` and `<regime>` stand for names\n"
-                 "you choose. Destination `market` values are defaults for every sector's `markets.<dest>`.\n\n"
-                 "| path | type | default | range | unit | symbol | description | source |\n"
-                 "|---|---|---|---|---|---|---|---|\n");
+    static const doc_scope_entry named[] = {
+        {"sectors.<sector>.", sector_desc, COUNT(sector_desc)},
+        {"sectors.<sector>.markets.<dest>.", market_desc, COUNT(market_desc)},
+        {"destinations.<dest>.", dest_desc, COUNT(dest_desc)},
+        {"destinations.<dest>.market.", market_desc, COUNT(market_desc)},
+        {"destinations.<dest>.regimes.<regime>.", regime_desc, COUNT(regime_desc)},
+        {"events[].", event_desc, COUNT(event_desc)},
+    };
+    sbuf sb = {0};
+    sb_printf(&sb, "# tradeabm parameters\n\n"
+                   "Every parameter, as defined in src/params/params.c. `<sector>`, `<dest>` and `<regime>` stand for names\n"
+                   "you choose. Destination `market` values are defaults for every sector's `markets.<dest>`.\n\n"
+                   "| path | type | default | range | unit | symbol | description | source |\n"
+                   "|---|---|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < COUNT(root_sections); i++) {
         char prefix[64];
         snprintf(prefix, sizeof prefix, "%s.", root_sections[i].name);
-        doc_scope(out, prefix, root_sections[i].desc, root_sections[i].n);
+        doc_scope(&sb, prefix, root_sections[i].desc, root_sections[i].n);
     }
-    doc_scope(out, "sectors.<sector>.", sector_desc, COUNT(sector_desc));
-    doc_scope(out, "sectors.<sector>.markets.<dest>.", market_desc, COUNT(market_desc));
-    doc_scope(out, "destinations.<dest>.", dest_desc, COUNT(dest_desc));
-    doc_scope(out, "destinations.<dest>.market.", market_desc, COUNT(market_desc));
-    doc_scope(out, "destinations.<dest>.regimes.<regime>.", regime_desc, COUNT(regime_desc));
-    fprintf(out, "| `destinations.<dest>.regimes.<regime>.sector_tariffs.<sector>` | number | regime tariff | [0, 10] | fraction | t(d,s,r) | tariff of one sector in this regime | - |\n");
-    fprintf(out, "| `destinations.<dest>.transition` | matrix | [[1]] with one regime | rows sum to 1 | per period | P_d | regime transition probabilities, rows and columns in regime order | - |\n");
-    doc_scope(out, "events[].", event_desc, COUNT(event_desc));
-    fprintf(out, "| `events[].transition` | matrix | - | rows sum to 1 | per period | P_d(t) | from this date the destination's regime transition matrix (a list of such events is a time-varying process; `anticipated` says whether firms know it in advance) | - |\n");
-    fprintf(out, "| `experience.levels` | integer | 1 | [1, %d] | levels | K | experience levels per market (1 = none); (K + 1)^destinations <= %d |  - |\n", TM_MAX_LEVELS, TM_MAX_STATES);
-    fprintf(out, "| `experience.demand` | list | [1, ...] | (0, 1e6] | | | demand multiplier of level k (level 1 first) | - |\n");
-    fprintf(out, "| `experience.iceberg` | list | [1, ...] | (0, 100] | | | iceberg-cost multiplier of level k | - |\n");
-    fprintf(out, "| `experience.fixed_cost` | list | [1, ...] | [0, 1e6] | | | fixed-cost multiplier of level k | - |\n");
-    fprintf(out, "| `experience.transition` | matrix | identity | rows sum to 1 | per period | Q | row k: law of next period's level of a firm that keeps serving at level k; entry lands in level 1 | - |\n");
+    for (size_t i = 0; i < COUNT(named); i++)
+        doc_scope(&sb, named[i].prefix, named[i].desc, named[i].n);
+    doc_rows_after(&sb, NULL);
+    if (sb.failed) {
+        free(sb.buf);
+        return NULL;
+    }
+    return sb.buf;
 }
 
 /* ------------------------------------------------------------------------

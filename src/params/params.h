@@ -153,15 +153,13 @@ typedef struct tm_params {
     double crowding;
 
     tm_experience experience;
-    /* Firm-by-destination demand types: each firm draws, at birth and for
-     * life, one of `type_points` equally likely demand multipliers per
-     * destination (a lognormal of log s.d. type_dispersion cut into equal-
-     * probability bins, bin means, mean 1). n_types = points^n_dest. */
+    /* Firm-by-destination demand types (src/engine/demand_types.h): each
+     * firm draws, at birth and for life, one of `type_points` equally likely
+     * demand multipliers per typed destination. n_types = points^typed. */
     int type_points;
     double type_dispersion;
     int type_dest[TM_MAX_DEST]; /* position of d among the destinations with types, -1: none */
     int n_types;
-    double type_multiplier[TM_MAX_TYPE_POINTS];
 
     int n_sectors;
     tm_sector *sector;
@@ -186,9 +184,10 @@ int tm_params_load_text(const char *name, const char *text, const char *const *s
 
 void tm_params_free(tm_params *params);
 
-/* Write the listing of every parameter (path, type, default, range, unit,
- * symbol, description, source) as Markdown-ish text. */
-void tm_params_doc(FILE *out);
+/* The listing of every parameter (path, type, default, range, unit,
+ * symbol, description, source) as a Markdown table, generated from the
+ * descriptor tables; malloc'd (NULL: out of memory). */
+char *tm_params_doc(void);
 
 /* Period labels: "2024Q1" (4 per year), "2024M03" (12), "2024H2" (2),
  * "2024" (1). Index = year * periods_per_year + (sub-period - 1). */
@@ -199,18 +198,9 @@ void tm_period_label(int index, int periods_per_year, char *buf, size_t size);
  * every "non-US share" (summary tables, series, moments, comparisons). */
 int tm_params_us_index(const tm_params *params);
 
-/* Death probability of a firm of `sector` with log productivity z. */
-double tm_params_death_probability(const tm_params *params, const tm_sector *sector, double z);
-
-/* Demand multiplier of firms of type t in destination d. */
-double tm_params_type_multiplier(const tm_params *params, int t, int d);
-
 /* Number of joint market states: (levels + 1)^n_dest (2^n_dest without
  * experience states, the market sets). */
 int tm_params_n_states(const tm_params *params);
-
-/* Name of the model kind ("myopic", ...). */
-const char *tm_model_name(int model);
 
 /* The Canadian baseline compiled into the binary. */
 extern const char tm_embedded_baseline[];

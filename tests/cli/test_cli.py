@@ -263,6 +263,7 @@ PLACEHOLDERS = {"<sector>": "steel", "<dest>": "US", "<regime>": "war"}
 # Values that the generic rule below would get wrong (a constraint beyond
 # the range), and settings a value needs alongside (the keys it depends on).
 SPECIAL_VALUES = {"run.periods_per_year": 12, "run.start": "2023Q3",
+                  "demand_types.destinations": ["CN"],
                   "destinations.US.initial_regime": "war",
                   "destinations.US.transition": [[0.5, 0.5], [0.25, 0.75]],
                   "events[].at": "2025Q2", "events[].destination": "CN", "events[].sector": "steel",

@@ -153,7 +153,7 @@ void fixture_cutoffs(const tm_params *p, int j, int d, double *entry, double *ex
 {
     void *state = NULL;
     tm_error err = {0};
-    cr_assert_eq(tm_model_dynamic.init(p, &state, &err), 0, "init: %s", err.msg);
+    cr_assert_eq(tm_model_open(&tm_model_dynamic, p, 1, &state, &err), 0, "init: %s", err.msg);
     tm_policy_summary sum;
     cr_assert_eq(tm_model_dynamic.summary(state, 0, &sum), 0);
     *entry = sum.entry_cutoff[j * p->n_dest + d];
@@ -220,15 +220,15 @@ void fixture_ctx_open(fixture_ctx *f, const tm_params *p, int sector)
     cr_assert_eq(tm_env_init(&f->env, p, &err), 0, "environment: %s", err.msg);
     f->n_z = p->grid_points;
     f->n_sets = tm_n_sets(p->n_dest);
+    cr_assert_eq(tm_grid_tables_init(&f->grids, p, &err), 0, "grids: %s", err.msg);
+    f->z = f->grids.z + (size_t)sector * (size_t)f->n_z;
+    f->P = f->grids.P + (size_t)sector * (size_t)f->n_z * (size_t)f->n_z;
     size_t cells = (size_t)f->n_z * (size_t)f->n_sets;
-    f->z = malloc((size_t)f->n_z * sizeof(double));
-    f->P = malloc((size_t)f->n_z * (size_t)f->n_z * sizeof(double));
     f->flow = malloc(cells * sizeof(double));
     f->revenue = malloc(cells * (size_t)p->n_dest * sizeof(double));
     f->value = malloc(cells * (size_t)f->n_sets * sizeof(double));
-    cr_assert(f->z && f->P && f->flow && f->revenue && f->value);
+    cr_assert(f->flow && f->revenue && f->value);
     const tm_sector *ps = &p->sector[sector];
-    cr_assert_eq(tm_grid_rouwenhorst(f->n_z, ps->persistence, ps->volatility, f->z, f->P), 0);
     tm_profit_fn fn;
     tm_profit_fn_init(&fn, p->elasticity, p->capacity_elasticity);
     tm_conditions cond;
@@ -241,7 +241,6 @@ void fixture_ctx_open(fixture_ctx *f, const tm_params *p, int sector)
         f->sunk[d] = cond.sunk[d];
     }
     tm_econ_tables(&fn, ps, p->n_dest, &cond, f->z, f->n_z, f->flow, f->revenue);
-    size_t offset = (size_t)sector * (size_t)p->n_dest;
     f->ctx = (tm_choice_ctx){
         .sector = sector,
         .period = -p->burn_in,
@@ -254,10 +253,7 @@ void fixture_ctx_open(fixture_ctx *f, const tm_params *p, int sector)
         .sunk = f->sunk,
         .regime = f->env.regime,
         .death_rate = ps->death_rate,
-        .transition = (const double(*)[TM_MAX_REGIMES][TM_MAX_REGIMES])f->env.transition,
-        .held = f->env.held,
-        .tariff_override = f->env.tariff_override + offset,
-        .sunk_scale = f->env.sunk_scale + offset,
+        .process = &f->env.process[sector],
         .threads = 1,
     };
 }
@@ -265,8 +261,7 @@ void fixture_ctx_open(fixture_ctx *f, const tm_params *p, int sector)
 void fixture_ctx_close(fixture_ctx *f)
 {
     tm_env_free(&f->env);
-    free(f->z);
-    free(f->P);
+    tm_grid_tables_free(&f->grids);
     free(f->flow);
     free(f->revenue);
     free(f->value);

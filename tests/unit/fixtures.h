@@ -11,7 +11,8 @@
 #include <stdint.h>
 
 #include "engine/env.h"
-#include "engine/sim.h"
+#include "engine/grid.h"
+#include "engine/run.h"
 #include "models/model.h"
 #include "params/params.h"
 
@@ -81,7 +82,7 @@ void fixture_expect_foresight_lowers_entry(tm_params *foreseen, tm_params *surpr
                                            fixture_path *b);
 
 /* Entry and exit cut-offs the dynamic model solves at the start of a run
- * for sector 0, joint regime j, destination d (src/engine/sim.c /policy). */
+ * for sector 0, joint regime j, destination d (src/engine/run.c /policy). */
 void fixture_cutoffs(const tm_params *p, int j, int d, double *entry, double *exit_cut);
 
 /* ---- environment ------------------------------------------------------- */
@@ -111,16 +112,18 @@ void fixture_env_expect_switch_rows(fixture_env *e, int d, int first, int last, 
 
 /* ---- a model's view of one sector ------------------------------------- */
 
-/* The tables src/engine/sim.c gives a model for sector s at the start of a
- * run (no peers yet, so no crowding or spillover): Rouwenhorst grid,
- * flows at the tariffs in force, the environment's regime process, one
- * thread; `value` has room for one values() call. The parameters stay the
- * caller's. */
+/* The tables src/engine/run.c gives a model for sector s at the start of a
+ * run (no peers yet, so no crowding or spillover): the run's grids
+ * (tm_grid_tables, productivity.method), flows at the tariffs in force,
+ * the sector's regime process in force, one thread; `value` has room for
+ * one values() call. The parameters stay the caller's. */
 typedef struct {
     const tm_params *p;
     tm_env env;
+    tm_grid_tables grids;
     int n_z, n_sets;
-    double *z, *P, *flow, *revenue, *value;
+    const double *z, *P; /* sector s's rows of grids */
+    double *flow, *revenue, *value;
     double sunk[TM_MAX_DEST];
     tm_choice_ctx ctx;
 } fixture_ctx;

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/sim.h"
+#include "engine/run.h"
 #include "fixtures.h"
 #include "io/checkpoint.h"
 #include "models/model.h"

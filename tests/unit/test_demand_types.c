@@ -8,10 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/demand_types.h"
 #include "io/checkpoint.h"
 #include "fixtures.h"
 #include "params/params.h"
-#include "engine/sim.h"
+#include "engine/run.h"
 
 static const char *const world = "run: {model: dynamic, periods: 12, burn_in: 30}\n"
                                  "productivity: {grid: 21}\n"
@@ -44,23 +45,27 @@ Test(demand_types, multipliers_average_one_and_spread_with_dispersion)
         const char *sets[] = {a, "demand_types.dispersion=1.2"};
         tm_params *p = load(sets, 2);
         cr_assert_eq(p->n_types, points * points * points);
+        tm_demand_types types;
+        tm_demand_types_init(&types, p);
         double mean = 0;
         for (int k = 0; k < points; k++) {
-            mean += p->type_multiplier[k] / points;
+            mean += types.multiplier[k] / points;
             if (k)
-                cr_expect_gt(p->type_multiplier[k], p->type_multiplier[k - 1], "multipliers rise with the bin");
+                cr_expect_gt(types.multiplier[k], types.multiplier[k - 1], "multipliers rise with the bin");
         }
         cr_expect(fabs(mean - 1.0) < 1e-12, "%d points: mean multiplier %.15g", points, mean);
         /* Type t holds point (t / points^d) % points in destination d. */
-        cr_expect_eq(tm_params_type_multiplier(p, 1, 0), p->type_multiplier[1]);
-        cr_expect_eq(tm_params_type_multiplier(p, 1, 1), p->type_multiplier[0]);
-        cr_expect_eq(tm_params_type_multiplier(p, points, 1), p->type_multiplier[1]);
+        cr_expect_eq(tm_demand_types_multiplier(&types, 1, 0), types.multiplier[1]);
+        cr_expect_eq(tm_demand_types_multiplier(&types, 1, 1), types.multiplier[0]);
+        cr_expect_eq(tm_demand_types_multiplier(&types, points, 1), types.multiplier[1]);
         tm_params_free(p);
     }
     const char *none[] = {"demand_types.points=1", "demand_types.dispersion=2"};
     tm_params *p = load(none, 2);
     cr_expect_eq(p->n_types, 1);
-    cr_expect_eq(tm_params_type_multiplier(p, 0, 2), 1.0);
+    tm_demand_types types;
+    tm_demand_types_init(&types, p);
+    cr_expect_eq(tm_demand_types_multiplier(&types, 0, 2), 1.0);
     tm_params_free(p);
 }
 
@@ -69,10 +74,12 @@ Test(demand_types, listed_destinations_only)
     const char *sets[] = {"demand_types.points=3", "demand_types.dispersion=1", "demand_types.destinations=[ROW, CN]"};
     tm_params *p = load(sets, 3);
     cr_assert_eq(p->n_types, 9);
+    tm_demand_types types;
+    tm_demand_types_init(&types, p);
     for (int t = 0; t < 9; t++) {
-        cr_expect_eq(tm_params_type_multiplier(p, t, 0), 1.0, "US has no types");
-        cr_expect_eq(tm_params_type_multiplier(p, t, 2), p->type_multiplier[t % 3], "ROW listed first");
-        cr_expect_eq(tm_params_type_multiplier(p, t, 1), p->type_multiplier[t / 3]);
+        cr_expect_eq(tm_demand_types_multiplier(&types, t, 0), 1.0, "US has no types");
+        cr_expect_eq(tm_demand_types_multiplier(&types, t, 2), types.multiplier[t % 3], "ROW listed first");
+        cr_expect_eq(tm_demand_types_multiplier(&types, t, 1), types.multiplier[t / 3]);
     }
     cr_expect(strstr(p->canonical, "destinations: [ROW, CN]"), "the list is in the canonical text");
     tm_params_free(p);

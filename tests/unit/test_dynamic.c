@@ -6,7 +6,6 @@
 #include <criterion/criterion.h>
 
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +15,7 @@
 #include "engine/grid.h"
 #include "models/model.h"
 #include "engine/policy.h"
-#include "engine/sim.h"
+#include "engine/run.h"
 #include "fixtures.h"
 
 /* ------------------------------------------------------------------------
@@ -83,7 +82,7 @@ static void model_choices(fixture_ctx *f, const tm_model_ops *model, uint8_t *ch
 {
     void *state = NULL;
     tm_error err = {0};
-    cr_assert_eq(model->init(f->p, &state, &err), 0, "%s init: %s", model->name, err.msg);
+    cr_assert_eq(tm_model_open(model, f->p, 1, &state, &err), 0, "%s init: %s", model->name, err.msg);
     cr_assert_eq(model->values(state, &f->ctx, f->value, &err), 0, "%s values: %s", model->name, err.msg);
     tm_policy pol;
     cr_assert_eq(tm_policy_alloc(&pol, f->n_z, f->n_sets, 0), 0);
@@ -318,7 +317,7 @@ static void expect_simulation_matches_exact(const char *logit)
     fixture_ctx_open(&f, p, 0);
     void *state = NULL;
     tm_error err = {0};
-    cr_assert_eq(tm_model_dynamic.init(p, &state, &err), 0, "%s", err.msg);
+    cr_assert_eq(tm_model_open(&tm_model_dynamic, p, 1, &state, &err), 0, "%s", err.msg);
     cr_assert_eq(tm_model_dynamic.values(state, &f.ctx, f.value, &err), 0, "%s", err.msg);
     tm_model_dynamic.free(state);
     int M = f.n_sets;
@@ -403,7 +402,7 @@ Test(dynamic, foreseen_hike_raises_entry_cutoff_as_the_date_nears)
     fixture_ctx_open(&f, p, 0);
     void *state = NULL;
     tm_error err = {0};
-    cr_assert_eq(tm_model_dynamic.init(p, &state, &err), 0, "%s", err.msg);
+    cr_assert_eq(tm_model_open(&tm_model_dynamic, p, 1, &state, &err), 0, "%s", err.msg);
     int M = f.n_sets, previous_cut = -1;
     for (int t = 0; t < 12; t++) {
         f.ctx.period = t;
@@ -452,7 +451,7 @@ Test(dynamic, non_convergence_is_a_runtime_error_with_the_residual)
     tm_params *p = load1(one_market, "decision.max_iterations=3");
     void *state = NULL;
     tm_error err = {0};
-    cr_expect_eq(tm_model_dynamic.init(p, &state, &err), -1);
+    cr_expect_eq(tm_model_open(&tm_model_dynamic, p, 1, &state, &err), -1);
     cr_expect_eq(err.status, TM_ERR_RUNTIME);
     cr_expect(strstr(err.msg, "did not converge in 3 iterations") && strstr(err.msg, "error bound"), "%s", err.msg);
     cr_expect_null(state);
@@ -464,10 +463,9 @@ Test(dynamic, solution_does_not_depend_on_thread_count)
     tm_params *p = load1(uncertain_market, NULL);
     double cuts[2][2];
     for (int k = 0; k < 2; k++) {
-        omp_set_num_threads(k ? 2 : 1);
         void *state = NULL;
         tm_error err = {0};
-        cr_assert_eq(tm_model_dynamic.init(p, &state, &err), 0, "%s", err.msg);
+        cr_assert_eq(tm_model_open(&tm_model_dynamic, p, k ? 2 : 1, &state, &err), 0, "%s", err.msg);
         tm_policy_summary sum;
         tm_model_dynamic.summary(state, 0, &sum);
         cuts[k][0] = sum.entry_cutoff[0];
@@ -476,6 +474,38 @@ Test(dynamic, solution_does_not_depend_on_thread_count)
     }
     cr_expect_eq(cuts[0][0], cuts[1][0]);
     cr_expect_eq(cuts[0][1], cuts[1][1]);
+    tm_params_free(p);
+}
+
+/* ctest runs the unit tests with OMP_NUM_THREADS=2: 1 and 3 threads are
+ * what the caller asked for, not the process-wide OpenMP setting. */
+Test(dynamic, start_of_run_solve_runs_on_the_threads_it_is_given)
+{
+    tm_params *p = load1(uncertain_market, NULL);
+    for (int threads = 1; threads <= 3; threads += 2) {
+        void *state = NULL;
+        tm_error err = {0};
+        cr_assert_eq(tm_model_open(&tm_model_dynamic, p, threads, &state, &err), 0, "%s", err.msg);
+        tm_policy_summary sum;
+        tm_model_dynamic.summary(state, 0, &sum);
+        cr_expect_eq(sum.threads, threads, "asked for %d threads, the solve ran on %d", threads, sum.threads);
+        tm_model_dynamic.free(state);
+    }
+    tm_params_free(p);
+}
+
+Test(dynamic, a_run_solves_its_model_on_the_run_threads)
+{
+    tm_params *p = load1(uncertain_market, NULL);
+    for (int threads = 1; threads <= 3; threads += 2) {
+        tm_run *run = fixture_run(p, threads);
+        const void *state = NULL;
+        const tm_model_ops *model = tm_run_model(run, &state);
+        tm_policy_summary sum;
+        model->summary(state, 0, &sum);
+        cr_expect_eq(sum.threads, threads, "--threads %d, the solve ran on %d", threads, sum.threads);
+        tm_run_close(run);
+    }
     tm_params_free(p);
 }
 
@@ -509,7 +539,7 @@ static void solve_benchmark_case(const char *solver, benchmark_solution *out)
     tm_params *p = load1(benchmark_case, solver);
     void *state = NULL;
     tm_error err = {0};
-    cr_assert_eq(tm_model_dynamic.init(p, &state, &err), 0, "%s", err.msg);
+    cr_assert_eq(tm_model_open(&tm_model_dynamic, p, 1, &state, &err), 0, "%s", err.msg);
     tm_policy_summary sum;
     cr_assert_eq(tm_model_dynamic.summary(state, 0, &sum), 0);
     cr_assert_eq(sum.n_joint, 9);

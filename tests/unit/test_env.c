@@ -73,7 +73,7 @@ static void expect_stationary_visits(fixture_env *e, int first)
     double flat[TM_MAX_REGIMES * TM_MAX_REGIMES], pi[TM_MAX_REGIMES], P[TM_MAX_REGIMES][TM_MAX_REGIMES] = {{0}};
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++)
-            flat[i * n + j] = P[i][j] = e->env.transition[0][i][j];
+            flat[i * n + j] = P[i][j] = e->env.process[0].transition[0][i][j];
     cr_assert_eq(tm_grid_stationary(n, flat, pi, 1e-14, 100000), 0);
     long visits[TM_MAX_REGIMES] = {0};
     for (int t = first; t < first + N_PERIODS; t++) {
@@ -250,12 +250,12 @@ Test(env, escalation_event_scales_hazards_towards_more_restrictive_regimes)
     open_case(&e, "events:\n"
                   "  - {at: 2024Q2, destination: US, escalation_scale: 1.5}\n");
     const tm_destination *us = &e.p->dest[0];
-    const double(*T)[TM_MAX_REGIMES] = (const double(*)[TM_MAX_REGIMES])e.env.transition[0];
+    const double(*T)[TM_MAX_REGIMES] = (const double(*)[TM_MAX_REGIMES])e.env.process[0].transition[0];
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < 3; j++)
             cr_expect(fabs(T[i][j] - us->transition[i][j]) < 1e-15, "unscaled before the event");
     fixture_env_advance(&e, 0, 1);
-    cr_expect_eq(e.env.escalation[0], 1.5);
+    cr_expect_eq(e.env.process[0].escalation[0], 1.5);
     for (int i = 0; i < 3; i++) {
         double row = 0.0;
         for (int j = 0; j < 3; j++) {
@@ -271,7 +271,8 @@ Test(env, escalation_event_scales_hazards_towards_more_restrictive_regimes)
     cr_expect(fabs(T[2][2] - 0.6) < 1e-12, "the most restrictive regime has no escalation");
     for (int i = 0; i < 2; i++)
         for (int j = 0; j < 2; j++)
-            cr_expect(fabs(e.env.transition[1][i][j] - e.p->dest[1].transition[i][j]) < 1e-15, "CN untouched");
+            cr_expect(fabs(e.env.process[0].transition[1][i][j] - e.p->dest[1].transition[i][j]) < 1e-15,
+                      "CN untouched");
     fixture_env_close(&e);
 }
 

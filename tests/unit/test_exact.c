@@ -13,7 +13,7 @@
 #include "io/checkpoint.h"
 #include "fixtures.h"
 #include "params/params.h"
-#include "engine/sim.h"
+#include "engine/run.h"
 
 /* Forward-looking firms, two destinations (CN can close), two experience
  * levels, productivity-dependent exit: every mechanism the exact mode

@@ -27,7 +27,7 @@
 #include "models/model.h"
 #include "engine/mstate.h"
 #include "params/params.h"
-#include "engine/sim.h"
+#include "engine/run.h"
 #include "fixtures.h"
 
 /* Two sectors (steel spans several blocks), two destinations whose regimes
@@ -812,18 +812,18 @@ Test(exporter_dynamics, death_probability_follows_each_rule)
     for (double z = -3; z <= 3; z += 0.25) {
         double q = exp(-0.5 * z) - 0.9;
         q = q < 0 ? 0 : q > 1 ? 1 : q;
-        cr_expect(fabs(tm_params_death_probability(p, steel, z) - q) < 1e-15, "productivity rule at z = %g", z);
+        cr_expect(fabs(tm_econ_death_probability(p, steel, z) - q) < 1e-15, "productivity rule at z = %g", z);
         double r = exp(-2 * exp(3 * z)) + 0.01;
         r = r < 0 ? 0 : r > 1 ? 1 : r;
-        cr_expect(fabs(tm_params_death_probability(p, agri, z) - r) < 1e-15, "profitability rule at z = %g", z);
+        cr_expect(fabs(tm_econ_death_probability(p, agri, z) - r) < 1e-15, "profitability rule at z = %g", z);
     }
     /* Clipping: very low z dies for sure, high z never. */
-    cr_expect_eq(tm_params_death_probability(p, steel, -5), 1.0);
-    cr_expect_eq(tm_params_death_probability(p, steel, 5), 0.0);
+    cr_expect_eq(tm_econ_death_probability(p, steel, -5), 1.0);
+    cr_expect_eq(tm_econ_death_probability(p, steel, 5), 0.0);
     tm_params_free(p);
     tm_params *c = load(no_experience, NULL, 0);
-    cr_expect_eq(tm_params_death_probability(c, &c->sector[0], -2), 0.03, "constant rule: death_rate");
-    cr_expect_eq(tm_params_death_probability(c, &c->sector[0], 2), 0.03);
+    cr_expect_eq(tm_econ_death_probability(c, &c->sector[0], -2), 0.03, "constant rule: death_rate");
+    cr_expect_eq(tm_econ_death_probability(c, &c->sector[0], 2), 0.03);
     tm_params_free(c);
 }
 
@@ -862,7 +862,7 @@ static void expect_deaths_follow_rule(const tm_params *p)
             if (have_prev) {
                 double mean = 0, var = 0;
                 for (int iz = 0; iz < nz; iz++) {
-                    double q = tm_params_death_probability(p, ps, zg[iz]);
+                    double q = tm_econ_death_probability(p, ps, zg[iz]);
                     mean += (double)prev_by_z[iz] * q;
                     var += (double)prev_by_z[iz] * q * (1 - q);
                 }
@@ -886,7 +886,7 @@ static void expect_deaths_follow_rule(const tm_params *p)
         cr_assert_gt(periods, 10);
         int informative = 0;
         for (int iz = 0; iz < nz; iz++) {
-            double q = tm_params_death_probability(p, ps, zg[iz]);
+            double q = tm_econ_death_probability(p, ps, zg[iz]);
             if (exposed[iz] == 0)
                 continue;
             if (q == 0.0) {

@@ -1,11 +1,19 @@
 /* test_grid: Rouwenhorst and Tauchen discretisations of the AR(1) process
- * reproduce its moments; stationary distributions are fixed points of P. */
+ * reproduce its moments; stationary distributions are fixed points of P;
+ * a run's grids follow the method its parameters choose; the normal
+ * distribution functions agree with GSL's within their rounding error. */
 #include <criterion/criterion.h>
 
+#include <float.h>
+#include <gsl/gsl_cdf.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/grid.h"
+#include "engine/normal.h"
+#include "fixtures.h"
+#include "params/params.h"
 
 static double *alloc_doubles(size_t n)
 {
@@ -265,4 +273,74 @@ Test(grid, exact_stationary_rejects_reducible_chain)
 {
     double P[4] = {1.0, 0.0, 0.0, 1.0}, pi[2];
     cr_assert_eq(tm_grid_stationary_exact(2, P, pi), -1);
+}
+
+/* ------------------------------------------------------------------------
+ * The normal distribution functions the grids and demand types use
+ * (src/engine/normal.h), against GSL's.
+ * ---------------------------------------------------------------------- */
+
+/* tm_normal_cdf(x) = 0.5 erfc(-x / sqrt 2). Rounding x / sqrt 2 (a
+ * correctly rounded sqrt and a division: at most 2 eps relative) moves
+ * erfc(u) by a relative 2 u^2 = x^2 times that in the tail, where
+ * d log erfc(u) / du ~ -2u; erfc itself and GSL's function add a few eps.
+ * So the relative gap to gsl_cdf_ugaussian_P is at most (2 x^2 + 8) eps;
+ * likewise for the upper tail. */
+Test(normal, cdf_and_upper_tail_agree_with_gsl_within_their_rounding_bound)
+{
+    for (double x = -37.0; x <= 37.0; x += 0.01) {
+        double bound = (2.0 * x * x + 8.0) * DBL_EPSILON;
+        double lower = gsl_cdf_ugaussian_P(x), upper = gsl_cdf_ugaussian_Q(x);
+        if (lower > DBL_MIN)
+            cr_expect_leq(fabs(tm_normal_cdf(x) - lower) / lower, bound, "P(X <= %g)", x);
+        if (upper > DBL_MIN)
+            cr_expect_leq(fabs(tm_normal_sf(x) - upper) / upper, bound, "P(X > %g)", x);
+    }
+}
+
+/* The bisection stops at the last bit (2 eps relative to max(|x|, 1));
+ * the CDF's error dq (the bound above on the smaller tail) moves the root
+ * by dq / phi(x). */
+Test(normal, quantile_agrees_with_gsl_within_the_cdf_error_over_the_density)
+{
+    for (int k = 2; k <= 64; k++)
+        for (int j = 1; j < k; j++) {
+            double q = (double)j / k, x = gsl_cdf_ugaussian_Pinv(q);
+            double density = exp(-0.5 * x * x) / sqrt(2.0 * M_PI);
+            double bound = (2.0 * x * x + 8.0) * DBL_EPSILON * fmin(q, 1.0 - q) / density +
+                           2.0 * DBL_EPSILON * fmax(fabs(x), 1.0);
+            cr_expect_leq(fabs(tm_normal_quantile(q) - x), bound, "quantile %d/%d", j, k);
+        }
+}
+
+/* The grids a run and its model share are the discretisation the
+ * parameters name, sector by sector. */
+Test(grid, tables_follow_the_method_the_parameters_choose)
+{
+    static const char *const methods[] = {"rouwenhorst", "tauchen"};
+    for (int m = 0; m < 2; m++) {
+        tm_params *p = fixture_params_fmt(
+            "grid-test", NULL, 0,
+            "productivity: {grid: 15, method: %s, tauchen_width: 2.5}\n"
+            "sectors:\n  a: {persistence: 0.9, volatility: 0.1}\n  b: {persistence: 0.5, volatility: 0.3}\n"
+            "destinations:\n  US: {regimes: {low: {tariff: 0}}}\n",
+            methods[m]);
+        tm_error err = {0};
+        tm_grid_tables g;
+        cr_assert_eq(tm_grid_tables_init(&g, p, &err), 0, "%s", err.msg);
+        cr_assert_eq(g.n_z, 15);
+        cr_assert_eq(g.n_sectors, 2);
+        for (int s = 0; s < 2; s++) {
+            double z[15], P[15 * 15];
+            const tm_sector *ps = &p->sector[s];
+            if (m == 0)
+                tm_grid_rouwenhorst(15, ps->persistence, ps->volatility, z, P);
+            else
+                tm_grid_tauchen(15, ps->persistence, ps->volatility, 2.5, z, P);
+            cr_expect(memcmp(g.z + s * 15, z, sizeof z) == 0, "%s: sector %d grid", methods[m], s);
+            cr_expect(memcmp(g.P + s * 15 * 15, P, sizeof P) == 0, "%s: sector %d transition", methods[m], s);
+        }
+        tm_grid_tables_free(&g);
+        tm_params_free(p);
+    }
 }

@@ -12,7 +12,7 @@
 #include "engine/env.h"
 #include "engine/grid.h"
 #include "models/model.h"
-#include "engine/sim.h"
+#include "engine/run.h"
 #include "fixtures.h"
 
 /* One sector, one destination whose tariff may rise: the true hazard of an
@@ -47,8 +47,8 @@ Test(learning, certain_correct_beliefs_give_the_dynamic_values_at_every_grid_poi
     fixture_ctx_open(&f, p, 0);
     void *learn = NULL, *dyn = NULL;
     tm_error err = {0};
-    cr_assert_eq(tm_model_learning.init(p, &learn, &err), 0, "%s", err.msg);
-    cr_assert_eq(tm_model_dynamic.init(p, &dyn, &err), 0, "%s", err.msg);
+    cr_assert_eq(tm_model_open(&tm_model_learning, p, 1, &learn, &err), 0, "%s", err.msg);
+    cr_assert_eq(tm_model_open(&tm_model_dynamic, p, 1, &dyn, &err), 0, "%s", err.msg);
     uint16_t cls;
     cr_assert_eq(tm_model_learning.belief_classes(learn, &f.ctx, -p->burn_in, 1, &cls), 5);
     cr_expect_eq(cls, 1, "the prior mean 0.05 is grid point 1");
@@ -122,7 +122,7 @@ Test(learning, beliefs_converge_to_the_true_hazard_under_a_long_stable_history)
     tm_params *p = load(two_regimes, sets, 6);
     void *state = NULL;
     tm_error err = {0};
-    cr_assert_eq(tm_model_learning.init(p, &state, &err), 0, "%s", err.msg);
+    cr_assert_eq(tm_model_open(&tm_model_learning, p, 1, &state, &err), 0, "%s", err.msg);
     int trials, escalations;
     observe_history(p, state, p->periods, &trials, &escalations);
     double mean = tm_learning_hazard_mean(state, 0, 0, 0);
@@ -142,7 +142,7 @@ Test(learning, beliefs_follow_the_beta_update_with_forgetting)
     tm_params *p = load(two_regimes, sets, 7);
     void *state = NULL;
     tm_error err = {0};
-    cr_assert_eq(tm_model_learning.init(p, &state, &err), 0, "%s", err.msg);
+    cr_assert_eq(tm_model_open(&tm_model_learning, p, 1, &state, &err), 0, "%s", err.msg);
     /* Replay the same history here: a <- omega a + x, b <- omega b + 1 - x
      * for every trial, from a = m n, b = (1 - m) n. */
     fixture_ctx f;
@@ -193,7 +193,7 @@ Test(learning, pessimistic_sector_prior_raises_the_entry_cutoff)
     tm_params *p = load(text, NULL, 0);
     void *state = NULL;
     tm_error err = {0};
-    cr_assert_eq(tm_model_learning.init(p, &state, &err), 0, "%s", err.msg);
+    cr_assert_eq(tm_model_open(&tm_model_learning, p, 1, &state, &err), 0, "%s", err.msg);
     tm_policy_summary calm, wary;
     tm_model_learning.summary(state, 0, &calm);
     tm_model_learning.summary(state, 1, &wary);

@@ -716,3 +716,27 @@ Test(params, period_labels_parse_and_print_for_every_frequency)
     cr_expect_neq(tm_period_parse("25Q1", 4, &index), 0);
     cr_expect_neq(tm_period_parse("2025", 4, &index), 0);
 }
+
+/* Keys with their own loaders (matrices, lists, per-name maps) are listed
+ * with the table's keys, each in its own section. */
+Test(params, doc_lists_the_keys_with_their_own_loaders_in_their_sections)
+{
+    char *doc = tm_params_doc();
+    cr_assert_not_null(doc);
+    static const char *const in_order[][2] = {
+        {"`demand_types.dispersion`", "`demand_types.destinations`"},
+        {"`demand_types.destinations`", "`decision.myopic_sunk`"},
+        {"`destinations.<dest>.regimes.<regime>.closed`", "`destinations.<dest>.regimes.<regime>.sector_tariffs.<sector>`"},
+        {"`destinations.<dest>.regimes.<regime>.sector_tariffs.<sector>`", "`destinations.<dest>.transition`"},
+        {"`events[].note`", "`events[].transition`"},
+        {"`events[].transition`", "`experience.levels`"},
+        {"`experience.levels`", "`experience.demand`"},
+        {"`experience.fixed_cost`", "`experience.transition`"},
+    };
+    for (size_t i = 0; i < sizeof in_order / sizeof in_order[0]; i++) {
+        const char *a = strstr(doc, in_order[i][0]), *b = strstr(doc, in_order[i][1]);
+        cr_expect(a && b && a < b, "%s before %s", in_order[i][0], in_order[i][1]);
+    }
+    cr_expect(strstr(doc, "| `experience.levels` | integer | 1 | [1, 8] |"), "limits written from TM_MAX_LEVELS");
+    free(doc);
+}

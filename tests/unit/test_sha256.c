@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/sha256.h"
+#include "base/sha256.h"
 
 static void expect_digest(const void *data, size_t len, const char *expected)
 {

@@ -10,7 +10,7 @@
 
 #include "engine/economy.h"
 #include "params/params.h"
-#include "engine/sim.h"
+#include "engine/run.h"
 #include "fixtures.h"
 
 /* Two sectors (steel spans several blocks of TM_BLOCK firms), two

@@ -13,7 +13,8 @@
 #include <string.h>
 
 #include "engine/env.h"
-#include "engine/sim.h"
+#include "engine/process.h"
+#include "engine/run.h"
 #include "fixtures.h"
 #include "params/params.h"
 
@@ -58,7 +59,7 @@ static void expect_matrix(const double (*got)[TM_MAX_REGIMES], const double (*wa
 /* The matrix in force in destination d of e's environment. */
 static void expect_in_force(const fixture_env *e, int d, const double (*want)[3], int n, const char *what)
 {
-    expect_matrix((const double(*)[TM_MAX_REGIMES])e->env.transition[d], want, n, what);
+    expect_matrix((const double(*)[TM_MAX_REGIMES])e->env.process[0].transition[d], want, n, what);
 }
 
 /* The destination's own matrix as a 3x3 array. */
@@ -135,7 +136,7 @@ Test(transition_events, event_replaces_the_matrix_from_its_date)
     cr_assert_eq(tm_env_advance(&e.env, 2, applied), 1);
     cr_expect_eq(applied[0], 0);
     expect_in_force(&e, 0, new_us, 3, "from the date");
-    cr_expect_eq(e.env.escalation[0], 1.0);
+    cr_expect_eq(e.env.process[0].escalation[0], 1.0);
     for (int t = 3; t < 50; t++)
         tm_env_advance(&e.env, t, NULL);
     expect_in_force(&e, 0, new_us, 3, "later");
@@ -168,13 +169,13 @@ Test(transition_events, escalation_after_a_transition_event_scales_the_new_matri
     tm_env_advance(&e.env, 2, NULL);
     double want[3][3];
     escalated(new_us, 1.5, want);
-    cr_expect_eq(e.env.escalation[0], 1.5);
+    cr_expect_eq(e.env.process[0].escalation[0], 1.5);
     expect_in_force(&e, 0, (const double(*)[3])want, 3,
                   "escalated new base");
     for (int i = 0; i < 3; i++) {
         double row = 0;
         for (int j = 0; j < 3; j++)
-            row += e.env.transition[0][i][j];
+            row += e.env.process[0].transition[0][i][j];
         cr_expect(fabs(row - 1) < 1e-12, "row %d sums to %.17g", i, row);
     }
     fixture_env_close(&e);
@@ -197,7 +198,7 @@ Test(transition_events, escalation_in_force_scales_a_later_transition_matrix)
                   "escalated own matrix");
     tm_env_advance(&e.env, 2, NULL);
     escalated(new_us, 0.5, want);
-    cr_expect_eq(e.env.escalation[0], 0.5);
+    cr_expect_eq(e.env.process[0].escalation[0], 0.5);
     expect_in_force(&e, 0, (const double(*)[3])want, 3,
                   "new base under the scale in force");
     fixture_env_close(&e);
@@ -214,20 +215,19 @@ Test(transition_events, a_list_of_transition_events_is_a_time_varying_process)
     double own[3][3], cn[3][3];
     own_matrix(&e.p->dest[0], own);
     own_matrix(&e.p->dest[1], cn);
-    /* tm_env_process_after gives the base in force after n events. */
-    const double(*base)[TM_MAX_REGIMES];
-    double scale;
-    tm_env_process_after(e.p, 0, 0, &base, &scale);
-    expect_matrix(base, (const double(*)[3])own, 3, "US after 0 events");
-    cr_expect_eq(scale, 1.0);
-    tm_env_process_after(e.p, 0, 1, &base, &scale);
-    expect_matrix(base, new_us, 3, "US after 1 event");
-    tm_env_process_after(e.p, 0, 3, &base, &scale);
-    expect_matrix(base, id, 3, "US after 3 events");
-    tm_env_process_after(e.p, 1, 2, &base, &scale);
-    expect_matrix(base, (const double(*)[3])cn, 2, "CN after 2 events");
-    tm_env_process_after(e.p, 1, 3, &base, &scale);
-    expect_matrix(base, half, 2, "CN after 3 events");
+    /* tm_process_after gives the base in force after n events. */
+    tm_process pr;
+    tm_process_after(e.p, 0, 0, &pr);
+    expect_matrix(pr.base[0], (const double(*)[3])own, 3, "US after 0 events");
+    cr_expect_eq(pr.escalation[0], 1.0);
+    tm_process_after(e.p, 0, 1, &pr);
+    expect_matrix(pr.base[0], new_us, 3, "US after 1 event");
+    tm_process_after(e.p, 0, 3, &pr);
+    expect_matrix(pr.base[0], id, 3, "US after 3 events");
+    tm_process_after(e.p, 0, 2, &pr);
+    expect_matrix(pr.base[1], (const double(*)[3])cn, 2, "CN after 2 events");
+    tm_process_after(e.p, 0, 3, &pr);
+    expect_matrix(pr.base[1], half, 2, "CN after 3 events");
 
     for (int t = 0; t <= 2; t++)
         tm_env_advance(&e.env, t, NULL);

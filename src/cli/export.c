@@ -1,11 +1,15 @@
-#include "cli/export_cli.h"
-
+/* `tradeabm export`: tidy tables of a run, sweep or comparison for Stata
+ * and R. The tables are written by the analysis package
+ * (analysis/export.py, the one definition of the export); this command
+ * runs it with Debian's Python from the source tree the program was built
+ * from. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "tm_build_info.h"
 
 /* Debian's interpreter, which has python3-h5py, -numpy and -pandas; a

@@ -1,12 +1,17 @@
-/* sim: the period loop of one run. Owns the firm state (structs of arrays,
- * 11 bytes a firm; 15 with learning beliefs), the environment, the per-period policy tables and the
- * aggregates; OpenMP over fixed blocks of firms. */
-#ifndef TM_SIM_H
-#define TM_SIM_H
+/* run: the period loop of one run. Owns the firm state (structs of arrays,
+ * 11 bytes a firm; 15 with learning beliefs), the environment, the grids,
+ * the model, the per-period policy tables and the aggregates; OpenMP over
+ * fixed blocks of firms. Implemented by src/engine/run*.c, firms.c,
+ * kernel.c, aggregate.c and exact.c. */
+#ifndef TM_RUN_H
+#define TM_RUN_H
 
 #include <stdint.h>
 
+#include "base/ckbuf.h"
 #include "base/error.h"
+#include "base/progress.h"
+#include "engine/demand_types.h"
 #include "params/params.h"
 
 /* Firms are processed in blocks of this many slots (a constant of the build,
@@ -48,7 +53,8 @@ typedef struct {
 typedef struct tm_run tm_run;
 
 typedef struct {
-    int threads; /* 0: OpenMP default */
+    int threads;          /* 0: OpenMP default */
+    tm_progress progress; /* optional: reports of the model's start-of-run solve */
 } tm_run_options;
 
 int tm_run_open(const tm_params *params, const tm_run_options *opts, tm_run **out, tm_error *err);
@@ -81,14 +87,18 @@ const uint8_t *tm_run_firm_type(const tm_run *run, int sector);
 const double *tm_run_revenue_table(const tm_run *run, int sector);
 /* Bytes of simulation state per firm. */
 double tm_run_state_bytes_per_firm(const tm_run *run);
+/* The demand types' multipliers (src/engine/demand_types.h). */
+const tm_demand_types *tm_run_demand_types(const tm_run *run);
+/* The run's decision model and its state (output of the solved policy). */
+struct tm_model_ops;
+const struct tm_model_ops *tm_run_model(const tm_run *run, const void **state);
 
 /* Checkpoints (src/io/checkpoint.h): append the state a run carries between
  * periods to `b`; restore it into a run freshly opened with the same
  * parameters, which then continues after the saved period. */
-struct tm_ckbuf;
 /* Whether this run's model can be checkpointed (input error if not). */
 int tm_run_checkpointable(const tm_run *run, tm_error *err);
-int tm_run_save(const tm_run *run, struct tm_ckbuf *b, tm_error *err);
-int tm_run_restore(tm_run *run, struct tm_ckbuf *b, tm_error *err);
+int tm_run_save(const tm_run *run, tm_ckbuf *b, tm_error *err);
+int tm_run_restore(tm_run *run, tm_ckbuf *b, tm_error *err);
 
 #endif

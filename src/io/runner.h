@@ -1,12 +1,14 @@
 /* runner: one complete run from resolved parameters to a finished HDF5
- * file (engine + output + progress), shared by `run`, `reproduce`, sweeps
- * and comparisons. */
+ * file (the engine, the writer and checkpoints), shared by `run`,
+ * `reproduce`, sweeps and comparisons. It sits above the engine and the
+ * writer it drives. Prints nothing: how far the run has got and its last
+ * period go to the caller's callbacks. */
 #ifndef TM_RUNNER_H
 #define TM_RUNNER_H
 
-#include <stdio.h>
-
 #include "base/error.h"
+#include "base/progress.h"
+#include "engine/run.h"
 #include "params/params.h"
 
 struct tm_checkpoint;
@@ -15,10 +17,16 @@ typedef struct {
     int threads;   /* 0: OpenMP default */
     int panel;     /* write the firm panel */
     int force;     /* replace an existing output file */
-    int progress;  /* progress line on stderr (only if it is a terminal) */
-    FILE *summary; /* print the summary table here (NULL: none) */
     int checkpoint_every;     /* save <path>.ckpt every N logged periods (0: never) */
     struct tm_checkpoint *resume; /* continue the run this checkpoint describes */
+    /* Optional: the model's start-of-run solve (stage "solving"), then
+     * every period ("burn-in", "running"; done counts periods from the
+     * first burn-in one, of burn_in + periods). */
+    tm_progress progress;
+    /* Optional: the last logged period's results, once, before the file
+     * is closed (the table a command prints after a run). */
+    void (*finished)(void *user, const tm_params *params, const tm_period_result *last);
+    void *finished_user;
 } tm_simulate_options;
 
 /* Simulate `params` into `path` (with `resume`: the checkpoint's params

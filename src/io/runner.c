@@ -1,25 +1,17 @@
-#include "engine/runner.h"
+#include "io/runner.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "engine/preflight.h"
+#include "engine/run.h"
 #include "io/checkpoint.h"
 #include "io/output.h"
-#include "engine/preflight.h"
-#include "engine/sim.h"
-#include "io/summary.h"
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* The one piece of process-wide state: set by SIGINT/SIGTERM, read at
  * period boundaries. A second signal gets the default action (immediate
@@ -108,6 +100,8 @@ int tm_simulate(const tm_params *p, const char *path, const tm_simulate_options 
     char ckpt_path[4200];
     tm_checkpoint_path(path, ckpt_path, sizeof ckpt_path);
     tm_run_options ro = {.threads = threads};
+    if (opts)
+        ro.progress = opts->progress;
     tm_run *run = NULL;
     tm_output *out = NULL;
     if (tm_run_open(p, &ro, &run, err))
@@ -124,9 +118,7 @@ int tm_simulate(const tm_params *p, const char *path, const tm_simulate_options 
         tm_run_close(run);
         return -1;
     }
-    int progress = opts && opts->progress && isatty(STDERR_FILENO);
-    double t0 = now_seconds(), last = t0;
-    int total = p->burn_in + p->periods;
+    const int total = p->burn_in + p->periods;
     while (!tm_run_finished(run)) {
         if (tm_run_step(run, err))
             goto fail;
@@ -147,32 +139,12 @@ int tm_simulate(const tm_params *p, const char *path, const tm_simulate_options 
                                 (int)interrupted, label, where, every > 0 ? "; continue with tradeabm run --resume " : "",
                                 every > 0 ? ckpt_path : "");
         }
-        double t = now_seconds();
-        if (progress && t - last > 0.5) {
-            int done = tm_run_period(run) + p->burn_in + 1;
-            double eta = (t - t0) / done * (total - done);
-            fprintf(stderr, "\r  %s: period %d of %d (%s), %.0f s elapsed, about %.0f s left   ",
-                    tm_run_period(run) < 0 ? "burn-in" : "running", done, total, tm_run_result(run)->label, t - t0,
-                    eta);
-            last = t;
-        }
+        if (opts)
+            tm_progress_report_to(&opts->progress, period < 0 ? "burn-in" : "running", period + p->burn_in + 1,
+                                  total, tm_run_result(run)->label);
     }
-    if (progress && last > t0)
-        fprintf(stderr, "\r%*s\r", 90, "");
-    if (opts && opts->summary) {
-        const tm_period_result *r = tm_run_result(run);
-        const char **snames = malloc((size_t)p->n_sectors * sizeof *snames);
-        const char *dnames[TM_MAX_DEST];
-        if (snames) {
-            for (int s = 0; s < p->n_sectors; s++)
-                snames[s] = p->sector[s].name;
-            for (int d = 0; d < p->n_dest; d++)
-                dnames[d] = p->dest[d].name;
-            tm_summary sum = {r->label, p->n_sectors, p->n_dest, snames, dnames, r->firms_by_set, r->export_value};
-            tm_summary_print(opts->summary, &sum);
-            free(snames);
-        }
-    }
+    if (opts && opts->finished)
+        opts->finished(opts->finished_user, p, tm_run_result(run));
     tm_run_close(run);
     if (tm_output_close(out, 1, digest, err))
         return -1;

@@ -1,0 +1,197 @@
+/* aggregate: a period's aggregates from the counts of firms by
+ * (type, productivity, market state), moves between market sets, deaths
+ * and entries: integers when firms are simulated, expected masses with
+ * run.aggregation: exact; both land in the same tables. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/run_state.h"
+
+typedef struct {
+    double revenue;
+    double count;
+} cell;
+
+static int cell_desc(const void *a, const void *b)
+{
+    double x = ((const cell *)a)->revenue, y = ((const cell *)b)->revenue;
+    return (x < y) - (x > y);
+}
+
+/* Aggregates of one sector from the summed counts: integers held exactly
+ * in doubles when firms are simulated (so the result does not depend on the
+ * order of the sums), expected masses with run.aggregation: exact. */
+static void aggregate_sector(tm_run *run, int s, const double *hist, const double *trans, const double *died,
+                             const double *enter, cell *scratch)
+{
+    const int n_z = run->n_z, n_sets = run->n_sets, n_dest = run->n_dest, N = run->n_states, K = run->levels;
+    const sector_state *sec = &run->sec[s];
+    const tm_mstate *ms = &run->ms;
+    tm_period_result *r = &run->res;
+    double deaths = 0;
+    /* Firms by (productivity, market set): states folded onto their sets. */
+    double *by_z_set = r->x_firms_by_z_set + (size_t)s * (size_t)n_z * (size_t)n_sets;
+    double *by_set = r->x_firms_by_set + (size_t)s * (size_t)n_sets;
+    memset(by_z_set, 0, (size_t)n_z * (size_t)n_sets * sizeof(double));
+    memset(by_set, 0, (size_t)n_sets * sizeof(double));
+    double *by_tz_set = r->x_firms_by_type_z_set + (size_t)s * (size_t)run->n_types * (size_t)n_z * (size_t)n_sets;
+    memset(by_tz_set, 0, (size_t)run->n_types * (size_t)n_z * (size_t)n_sets * sizeof(double));
+    for (size_t at = 0; at < run->hist_cells; at++) {
+        /* at = (type * n_z + z) * n_states + m */
+        int m = (int)(at % (size_t)N), iz = (int)(at / (size_t)N % (size_t)n_z);
+        double c = hist[at];
+        by_z_set[iz * n_sets + ms->set_of[m]] += c;
+        by_set[ms->set_of[m]] += c;
+        by_tz_set[at / (size_t)N * (size_t)n_sets + ms->set_of[m]] += c;
+    }
+    for (int S = 0; S < n_sets; S++)
+        deaths += died[S];
+    r->x_deaths[s] = deaths;
+    for (int d = 0; d < n_dest; d++) {
+        size_t k = (size_t)s * (size_t)n_dest + (size_t)d;
+        double serving = 0, entrants = 0, exiters = 0;
+        double value = 0, zsum = 0, entrant_value = 0;
+        double *by_level = r->x_by_level + k * (size_t)K;
+        for (int l = 0; l < K; l++)
+            by_level[l] = 0;
+        int n_cells = 0;
+        for (int prev = 0; prev < n_sets; prev++) {
+            for (int S = 0; S < n_sets; S++) {
+                double c = trans[prev * n_sets + S];
+                if ((S >> d & 1) && !(prev >> d & 1))
+                    entrants += c;
+                if (!(S >> d & 1) && (prev >> d & 1))
+                    exiters += c;
+            }
+            if (prev >> d & 1)
+                exiters += died[prev];
+        }
+        for (size_t at = 0; at < run->hist_cells; at++) {
+            {
+                int m = (int)(at % (size_t)N), iz = (int)(at / (size_t)N % (size_t)n_z);
+                int level = ms->level[m][d];
+                if (!level)
+                    continue;
+                double c = hist[at];
+                if (c == 0)
+                    continue;
+                double rev = sec->revenue[at * (size_t)n_dest + (size_t)d];
+                double e = enter[(size_t)d * run->hist_cells + at];
+                if (e != 0)
+                    entrant_value += e * rev;
+                by_level[level - 1] += c;
+                serving += c;
+                value += c * rev;
+                zsum += c * sec->z_grid[iz];
+                scratch[n_cells].revenue = rev;
+                scratch[n_cells].count = c;
+                n_cells++;
+            }
+        }
+        /* Top-decile share: the largest 10% of this destination's exporters,
+         * taking a fraction of the boundary cell. */
+        double top = NAN;
+        if (serving > 0 && value > 0) {
+            qsort(scratch, (size_t)n_cells, sizeof *scratch, cell_desc);
+            double want = 0.1 * serving, got = 0, sum = 0;
+            for (int i = 0; i < n_cells && got < want; i++) {
+                double take = scratch[i].count < want - got ? scratch[i].count : want - got;
+                sum += take * scratch[i].revenue;
+                got += take;
+            }
+            top = sum / value;
+        }
+        double tariff = r->tariff[k];
+        r->x_serving[k] = serving;
+        r->x_entrants[k] = entrants;
+        r->x_exiters[k] = exiters;
+        r->export_value[k] = value;
+        r->entrant_value[k] = entrant_value;
+        r->tariff_paid[k] = tariff * value;
+        r->mean_log_productivity[k] = serving > 0 ? zsum / serving : NAN;
+        r->top10_share[k] = top;
+        run->share_serving[k] = serving / (double)run->p->sector[s].firms;
+    }
+}
+
+/* The integer counts of the period (rounded expected masses when exact). */
+static void round_counts(tm_run *run)
+{
+    tm_period_result *r = &run->res;
+    size_t sd = (size_t)run->n_sectors * (size_t)run->n_dest;
+    for (size_t k = 0; k < sd; k++) {
+        r->serving[k] = llround(r->x_serving[k]);
+        r->entrants[k] = llround(r->x_entrants[k]);
+        r->exiters[k] = llround(r->x_exiters[k]);
+    }
+    for (size_t k = 0; k < sd * (size_t)run->levels; k++)
+        r->by_level[k] = llround(r->x_by_level[k]);
+    for (size_t k = 0; k < (size_t)run->n_sectors * (size_t)run->n_sets; k++)
+        r->firms_by_set[k] = llround(r->x_firms_by_set[k]);
+    for (size_t k = 0; k < (size_t)run->n_sectors * (size_t)run->n_z * (size_t)run->n_sets; k++)
+        r->firms_by_z_set[k] = llround(r->x_firms_by_z_set[k]);
+    for (int s = 0; s < run->n_sectors; s++)
+        r->deaths[s] = llround(r->x_deaths[s]);
+    for (size_t k = 0; k < (size_t)run->n_sectors * (size_t)run->n_types * (size_t)run->n_z * (size_t)run->n_sets; k++)
+        r->firms_by_type_z_set[k] = llround(r->x_firms_by_type_z_set[k]);
+}
+
+/* Economy-wide figures and integer counts once every sector is aggregated. */
+static void finish_period(tm_run *run)
+{
+    double total = 0, non_us = 0;
+    for (int s = 0; s < run->n_sectors; s++)
+        for (int d = 0; d < run->n_dest; d++) {
+            double v = run->res.export_value[(size_t)s * (size_t)run->n_dest + (size_t)d];
+            total += v;
+            if (d != run->us_index)
+                non_us += v;
+        }
+    run->res.non_us_share = total > 0 ? non_us / total : NAN;
+    round_counts(run);
+}
+
+/* The simulated firms' tables: the threads' integer counts summed (integer
+ * counts below 2^53 add exactly in doubles, in any order). */
+void tm_run_count_firms(tm_run *run, int s, double *hist, double *trans, double *died, double *enter)
+{
+    for (int th = 0; th < run->threads; th++) {
+        const accum *acc = &run->acc[th];
+        for (size_t c = 0; c < run->hist_cells; c++)
+            hist[c] += acc->hist[(size_t)s * run->hist_cells + c];
+        for (size_t c = 0; c < run->trans_cells; c++)
+            trans[c] += acc->trans[(size_t)s * run->trans_cells + c];
+        for (int c = 0; c < run->n_sets; c++)
+            died[c] += acc->died[(size_t)s * (size_t)run->n_sets + (size_t)c];
+        for (size_t c = 0; c < run->enter_cells; c++)
+            enter[c] += acc->enter[(size_t)s * run->enter_cells + c];
+        for (size_t c = 0; c < run->spell_cells; c++)
+            run->res.spells[(size_t)s * run->spell_cells + c] += (int64_t)acc->spell[(size_t)s * run->spell_cells + c];
+    }
+}
+
+/* Every sector's tables, then the period's aggregates. */
+int tm_run_aggregate_period(tm_run *run, tm_run_sector_fill fill, tm_error *err)
+{
+    const size_t sum_cells = run->hist_cells + run->trans_cells + (size_t)run->n_sets + run->enter_cells;
+    double *hist = malloc(sum_cells * sizeof(double));
+    cell *scratch = malloc(run->hist_cells * sizeof *scratch);
+    if (!hist || !scratch) {
+        free(hist);
+        free(scratch);
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    }
+    double *trans = hist + run->hist_cells, *died = trans + run->trans_cells, *enter = died + run->n_sets;
+    memset(run->res.spells, 0, (size_t)run->n_sectors * run->spell_cells * sizeof(int64_t));
+    for (int s = 0; s < run->n_sectors; s++) {
+        memset(hist, 0, sum_cells * sizeof(double));
+        fill(run, s, hist, trans, died, enter);
+        aggregate_sector(run, s, hist, trans, died, enter, scratch);
+    }
+    finish_period(run);
+    free(hist);
+    free(scratch);
+    return 0;
+}
+

@@ -1,0 +1,183 @@
+/* kernel: the hot loop of a run, one period of every simulated firm, in
+ * one translation unit so that the per-case loops below are built inline
+ * (docs/performance.md). */
+#include <omp.h>
+#include <string.h>
+
+#include "engine/run_state.h"
+
+/* The hot loop: death and replacement, productivity move, decision.
+ * Two PCG32 draws a firm (three with logit noise), no allocation, no
+ * branches on the model; with belief classes (learning) the firm's policy
+ * is the one of its birth cohort's class (a table lookup). */
+#if defined(__GNUC__)
+#define TM_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define TM_ALWAYS_INLINE inline
+#endif
+
+/* The state a firm carries into this period after serving `served` last
+ * period (timing current): each market served moves to its next experience
+ * level, one draw per market. */
+static TM_ALWAYS_INLINE int experience_step(const tm_mstate *ms, int served, uint64_t *st, uint64_t inc)
+{
+    int m = 0;
+    for (int d = 0, stride = 1; d < ms->n_dest; d++, stride *= ms->radix) {
+        int k = ms->level[served][d];
+        if (k)
+            m += tm_mstate_next_level(ms, k, tm_pcg32_step(st, inc)) * stride;
+    }
+    return m;
+}
+
+/* Timing next: next period's state after choosing S from state m (entry
+ * lands in level 1, continuing markets draw their next level). */
+static TM_ALWAYS_INLINE int next_state(const tm_mstate *ms, int m, int S, uint64_t *st, uint64_t inc)
+{
+    int out = 0;
+    for (int d = 0, stride = 1; d < ms->n_dest; d++, stride *= ms->radix) {
+        if (!(S >> d & 1))
+            continue;
+        int k = ms->level[m][d];
+        int next = k == 0 ? 1 : ms->identity ? k : tm_mstate_next_level(ms, k, tm_pcg32_step(st, inc));
+        out += next * stride;
+    }
+    return out;
+}
+
+/* `learning` and `plain` (market sets only: one experience level, timing
+ * current) are constants at each call site, so the compiler builds the
+ * loop for each case and the default path keeps no per-firm test. */
+static TM_ALWAYS_INLINE void step_block_with(tm_run *run, const block *b, accum *acc, const int learning,
+                                             const int plain)
+{
+    sector_state *sec = &run->sec[b->sector];
+    const int n_z = run->n_z, n_sets = run->n_sets, n_states = run->n_states;
+    uint32_t *hist = acc->hist + (size_t)b->sector * run->hist_cells;
+    uint32_t *trans = acc->trans + (size_t)b->sector * run->trans_cells;
+    uint32_t *died = acc->died + (size_t)b->sector * (size_t)n_sets;
+    uint32_t *enter = acc->enter + (size_t)b->sector * run->enter_cells;
+    const size_t hist_cells = run->hist_cells;
+    const uint64_t *death = sec->death_threshold;
+    const uint32_t *mt = sec->move_threshold, *ma = sec->move_alias;
+    const tm_policy *pol = &sec->policy;
+    const uint8_t *choice = pol->choice;
+    const int logit = pol->logit;
+    const tm_mstate *mst = &run->ms;
+    const uint8_t *set_of = mst->set_of, *served = mst->served;
+    const int next_timing = mst->timing == TM_TIMING_NEXT, draws = !mst->identity;
+    uint8_t *pend = sec->pending;
+    uint8_t *tenure = sec->tenure;
+    uint8_t *types = sec->type;
+    const tm_policy *type_pol = sec->type_pol;
+    const uint64_t n_types = (uint64_t)run->n_types;
+    uint32_t *spell = acc->spell + (size_t)b->sector * run->spell_cells;
+    const int n_dest = run->n_dest;
+    uint64_t *state = sec->rng_state;
+    uint16_t *zs = sec->z;
+    uint8_t *ms = sec->markets;
+    int32_t *births = sec->birth;
+    const uint16_t *cohort_class = sec->class_of_birth;
+    const tm_policy *classes = sec->classes;
+    const int now = run->period, first_birth = -run->p->burn_in;
+    for (int64_t i = b->start; i < b->end; i++) {
+        const uint64_t inc = sec->inc_base + 2u * (uint64_t)i;
+        uint64_t st = state[i];
+        int prev = ms[i] & TM_SET_MASK; /* state served last period */
+        int z, cur;
+        unsigned born = 0;
+        uint32_t r = tm_pcg32_step(&st, inc);
+        uint32_t r2 = tm_pcg32_step(&st, inc);
+        if ((uint64_t)r < death[zs[i]]) {
+            died[plain ? prev : set_of[prev]]++;
+            prev = 0;
+            cur = 0;
+            born = TM_BORN_BIT;
+            z = (int)tm_alias_draw(&sec->entry, r2);
+            if (learning)
+                births[i] = now;
+            if (!plain && types)
+                types[i] = (uint8_t)(((uint64_t)tm_pcg32_step(&st, inc) * n_types) >> 32);
+        } else {
+            uint64_t scaled = (uint64_t)r2 * (uint64_t)n_z;
+            uint32_t col = (uint32_t)(scaled >> 32);
+            size_t cell = (size_t)zs[i] * (size_t)n_z + col;
+            z = (uint32_t)scaled < mt[cell] ? (int)col : (int)ma[cell];
+            cur = plain ? prev : next_timing ? pend[i] : draws && prev ? experience_step(mst, prev, &st, inc) : prev;
+        }
+        const size_t type_base = !plain && types ? (size_t)types[i] * (size_t)n_z : 0;
+        const tm_policy *own =
+            learning ? &classes[(size_t)cohort_class[births[i] - first_birth] * n_types + (!plain && types ? types[i] : 0)]
+            : !plain && types ? &type_pol[types[i]] : pol;
+        int S = logit ? tm_policy_choose(own, z, cur, tm_pcg32_step(&st, inc))
+                      : (learning || (!plain && types) ? own->choice : choice)[z * n_states + cur];
+        int now_served, now_set, prev_set;
+        if (plain) {
+            now_served = now_set = S;
+            prev_set = prev;
+        } else {
+            if (next_timing) {
+                now_served = cur;
+                pend[i] = (uint8_t)next_state(mst, cur, S, &st, inc);
+            } else {
+                now_served = served[cur * n_sets + S];
+            }
+            now_set = set_of[now_served];
+            prev_set = set_of[prev];
+        }
+        trans[prev_set * n_sets + now_set]++;
+        const size_t at = (type_base + (size_t)z) * (size_t)n_states + (size_t)now_served;
+        hist[at]++;
+        unsigned entered = (unsigned)(now_set & ~prev_set);
+        for (int d = 0; entered; d++, entered >>= 1)
+            if (entered & 1u)
+                enter[(size_t)d * hist_cells + at]++;
+        if (!plain && tenure) {
+            /* Spells: a death or an exit ends one (its length is counted), a
+             * period of service extends or starts one. */
+            uint8_t *ten = tenure + (size_t)i * (size_t)n_dest;
+            for (int d = 0; d < n_dest; d++) {
+                if (ten[d] && (born || !(now_set >> d & 1))) {
+                    spell[d * TM_SPELL_MAX + (ten[d] < TM_SPELL_MAX ? ten[d] : TM_SPELL_MAX - 1)]++;
+                    ten[d] = 0;
+                }
+                if (now_set >> d & 1)
+                    ten[d] = ten[d] < 255 ? (uint8_t)(ten[d] + 1) : 255;
+            }
+        }
+        zs[i] = (uint16_t)z;
+        ms[i] = (uint8_t)((unsigned)now_served | born);
+        state[i] = st;
+    }
+}
+
+static void step_block(tm_run *run, const block *b, accum *acc)
+{
+    int learning = run->sec[b->sector].birth != NULL;
+    int plain = run->levels == 1 && run->ms.timing == TM_TIMING_CURRENT && !run->sec[b->sector].tenure &&
+                run->n_types == 1;
+    if (learning)
+        plain ? step_block_with(run, b, acc, 1, 1) : step_block_with(run, b, acc, 1, 0);
+    else
+        plain ? step_block_with(run, b, acc, 0, 1) : step_block_with(run, b, acc, 0, 0);
+}
+
+void tm_run_kernel_step(tm_run *run)
+{
+    const size_t hist_all = (size_t)run->n_sectors * run->hist_cells;
+    const size_t trans_all = (size_t)run->n_sectors * run->trans_cells;
+    const size_t died_all = (size_t)run->n_sectors * (size_t)run->n_sets;
+    const size_t enter_all = (size_t)run->n_sectors * run->enter_cells;
+#pragma omp parallel num_threads(run->threads)
+    {
+        accum *acc = &run->acc[omp_get_thread_num()];
+        memset(acc->hist, 0, hist_all * sizeof(uint32_t));
+        memset(acc->trans, 0, trans_all * sizeof(uint32_t));
+        memset(acc->died, 0, died_all * sizeof(uint32_t));
+        memset(acc->enter, 0, enter_all * sizeof(uint32_t));
+        memset(acc->spell, 0, (size_t)run->n_sectors * run->spell_cells * sizeof(uint32_t));
+#pragma omp for schedule(static)
+        for (size_t b = 0; b < run->n_blocks; b++)
+            step_block(run, &run->blocks[b], acc);
+    }
+}

@@ -1,0 +1,89 @@
+#include "engine/process.h"
+
+#include <math.h>
+#include <string.h>
+
+void tm_process_escalate(int n, const double (*base)[TM_MAX_REGIMES], double scale, double (*out)[TM_MAX_REGIMES])
+{
+    for (int i = 0; i < n; i++) {
+        double stay = 1.0;
+        for (int j = 0; j < n; j++) {
+            if (j == i)
+                continue;
+            double q = base[i][j] * (j > i ? scale : 1.0);
+            out[i][j] = q;
+            stay -= q;
+        }
+        /* Validation guarantees stay >= 0 up to rounding. */
+        out[i][i] = stay > 0.0 ? stay : 0.0;
+    }
+}
+
+void tm_process_init(const tm_params *p, tm_process *pr)
+{
+    memset(pr, 0, sizeof *pr);
+    for (int d = 0; d < p->n_dest; d++) {
+        pr->base[d] = (const double(*)[TM_MAX_REGIMES])p->dest[d].transition;
+        pr->escalation[d] = 1.0;
+        tm_process_escalate(p->dest[d].n_regimes, pr->base[d], pr->escalation[d], pr->transition[d]);
+        pr->tariff_override[d] = NAN;
+        pr->sunk_scale[d] = 1.0;
+    }
+}
+
+void tm_process_apply(const tm_params *p, tm_process *pr, const tm_event *ev, int sector)
+{
+    int d = ev->destination;
+    int mine = ev->sector < 0 || ev->sector == sector;
+    switch (ev->kind) {
+    case TM_EVENT_REGIME:
+        pr->held[d] = ev->hold;
+        break;
+    case TM_EVENT_RELEASE:
+        pr->held[d] = 0;
+        break;
+    case TM_EVENT_TARIFF:
+        if (mine)
+            pr->tariff_override[d] = ev->tariff;
+        break;
+    case TM_EVENT_SUNK_COST:
+        if (mine)
+            pr->sunk_scale[d] = ev->sunk_cost_scale;
+        break;
+    case TM_EVENT_ESCALATION:
+        pr->escalation[d] = ev->escalation_scale;
+        tm_process_escalate(p->dest[d].n_regimes, pr->base[d], pr->escalation[d], pr->transition[d]);
+        break;
+    case TM_EVENT_TRANSITION:
+        pr->base[d] = (const double(*)[TM_MAX_REGIMES])ev->transition;
+        tm_process_escalate(p->dest[d].n_regimes, pr->base[d], pr->escalation[d], pr->transition[d]);
+        break;
+    }
+}
+
+void tm_process_after(const tm_params *p, int sector, int n_applied, tm_process *pr)
+{
+    tm_process_init(p, pr);
+    for (int e = 0; e < n_applied && e < p->n_events; e++)
+        tm_process_apply(p, pr, &p->event[e], sector);
+}
+
+static int same_double(double a, double b)
+{
+    return a == b || (isnan(a) && isnan(b));
+}
+
+int tm_process_equal(const tm_params *p, const tm_process *a, const tm_process *b)
+{
+    for (int d = 0; d < p->n_dest; d++) {
+        if (a->held[d] != b->held[d] || !same_double(a->tariff_override[d], b->tariff_override[d]) ||
+            a->sunk_scale[d] != b->sunk_scale[d])
+            return 0;
+        int n = p->dest[d].n_regimes;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+                if (a->transition[d][i][j] != b->transition[d][i][j])
+                    return 0;
+    }
+    return 1;
+}

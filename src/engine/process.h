@@ -1,0 +1,47 @@
+/* process: the regime process one sector faces (each destination's
+ * transition matrix in force, the regimes events hold, events' tariff
+ * overrides and sunk-cost scales) and the one definition of what a
+ * scenario event does to it. The environment (src/engine/env.c) applies
+ * events as they happen; forward-looking models (models/bellman.c) apply
+ * the anticipated ones ahead of time with the same function. */
+#ifndef TM_PROCESS_H
+#define TM_PROCESS_H
+
+#include "params/params.h"
+
+typedef struct tm_process {
+    /* In force: base with the hazards of moving to more restrictive
+     * regimes scaled by escalation (tm_process_escalate). */
+    double transition[TM_MAX_DEST][TM_MAX_REGIMES][TM_MAX_REGIMES];
+    /* What transition derives from: the destination's matrix or the last
+     * `transition` event's (pointing into the parameters). */
+    const double (*base[TM_MAX_DEST])[TM_MAX_REGIMES];
+    double escalation[TM_MAX_DEST];
+    int held[TM_MAX_DEST];               /* 1 while an event pins the regime */
+    double tariff_override[TM_MAX_DEST]; /* NaN: none */
+    double sunk_scale[TM_MAX_DEST];      /* scale of the sunk cost F (1: none) */
+} tm_process;
+
+/* The process before any event: the destinations' matrices, nothing held,
+ * no override, unscaled sunk costs. */
+void tm_process_init(const tm_params *params, tm_process *process);
+
+/* What event ev does to the process of sector `sector`. The realised
+ * regime a `regime` event forces is not part of the process (the
+ * environment sets it). */
+void tm_process_apply(const tm_params *params, tm_process *process, const tm_event *ev, int sector);
+
+/* The process of `sector` once the first n_applied events (in file order,
+ * which is period order) have applied. */
+void tm_process_after(const tm_params *params, int sector, int n_applied, tm_process *process);
+
+/* Whether two processes give firms the same problem: same matrices in
+ * force, holds, overrides and scales (base and escalation matter only
+ * through the matrices). */
+int tm_process_equal(const tm_params *params, const tm_process *a, const tm_process *b);
+
+/* out = base with the hazards of moving to more restrictive regimes (j > i)
+ * scaled by `scale` and the probability of staying adjusted (n regimes). */
+void tm_process_escalate(int n, const double (*base)[TM_MAX_REGIMES], double scale, double (*out)[TM_MAX_REGIMES]);
+
+#endif

@@ -1,0 +1,386 @@
+/* run: one run of the engine, period by period: open (the environment,
+ * the grids, the model, every sector's firms), step (the policies of the
+ * period, then the firm loop or the exact distribution, then the
+ * aggregates), the accessors output and tests read, close. The parts of a
+ * period live in firms.c, kernel.c, aggregate.c and exact.c, checkpoints in
+ * run_checkpoint.c; their shared state in run_state.h. */
+#include "engine/run.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/run_state.h"
+
+void tm_run_close(tm_run *run)
+{
+    if (!run)
+        return;
+    if (run->model && run->model_state)
+        run->model->free(run->model_state);
+    for (int s = 0; run->sec && s < run->n_sectors; s++)
+        tm_run_sector_free(&run->sec[s]);
+    free(run->sec);
+    free(run->blocks);
+    for (int t = 0; run->acc && t < run->threads; t++) {
+        free(run->acc[t].hist);
+        free(run->acc[t].trans);
+        free(run->acc[t].died);
+        free(run->acc[t].enter);
+        free(run->acc[t].spell);
+    }
+    free(run->acc);
+    free(run->share_serving);
+    tm_mstate_free(&run->ms);
+    tm_env_free(&run->env);
+    tm_grid_tables_free(&run->grids);
+    tm_period_result *r = &run->res;
+    free(r->serving);
+    free(r->entrants);
+    free(r->exiters);
+    free(r->export_value);
+    free(r->tariff_paid);
+    free(r->mean_log_productivity);
+    free(r->top10_share);
+    free(r->tariff);
+    free(r->firms_by_set);
+    free(r->firms_by_z_set);
+    free(r->by_level);
+    free(r->entrant_value);
+    free(r->spells);
+    free(r->x_serving);
+    free(r->x_entrants);
+    free(r->x_exiters);
+    free(r->x_firms_by_set);
+    free(r->x_firms_by_z_set);
+    free(r->x_deaths);
+    free(r->x_by_level);
+    free(r->firms_by_type_z_set);
+    free(r->x_firms_by_type_z_set);
+    free(r->deaths);
+    free(r->events);
+    free(run);
+}
+
+static int alloc_results(tm_run *run)
+{
+    tm_period_result *r = &run->res;
+    size_t sd = (size_t)run->n_sectors * (size_t)run->n_dest;
+    r->serving = calloc(sd, sizeof(int64_t));
+    r->entrants = calloc(sd, sizeof(int64_t));
+    r->exiters = calloc(sd, sizeof(int64_t));
+    r->export_value = calloc(sd, sizeof(double));
+    r->tariff_paid = calloc(sd, sizeof(double));
+    r->mean_log_productivity = calloc(sd, sizeof(double));
+    r->top10_share = calloc(sd, sizeof(double));
+    r->tariff = calloc(sd, sizeof(double));
+    r->firms_by_set = calloc((size_t)run->n_sectors * (size_t)run->n_sets, sizeof(int64_t));
+    r->firms_by_z_set = calloc((size_t)run->n_sectors * (size_t)run->n_z * (size_t)run->n_sets, sizeof(int64_t));
+    r->by_level = calloc(sd * (size_t)run->levels, sizeof(int64_t));
+    r->entrant_value = calloc(sd, sizeof(double));
+    r->spells = calloc(sd * TM_SPELL_MAX, sizeof(int64_t));
+    r->exact = run->p->exact;
+    r->x_serving = calloc(sd, sizeof(double));
+    r->x_entrants = calloc(sd, sizeof(double));
+    r->x_exiters = calloc(sd, sizeof(double));
+    r->x_firms_by_set = calloc((size_t)run->n_sectors * (size_t)run->n_sets, sizeof(double));
+    r->x_firms_by_z_set = calloc((size_t)run->n_sectors * (size_t)run->n_z * (size_t)run->n_sets, sizeof(double));
+    r->x_deaths = calloc((size_t)run->n_sectors, sizeof(double));
+    r->x_by_level = calloc(sd * (size_t)run->levels, sizeof(double));
+    size_t tzs = (size_t)run->n_sectors * (size_t)run->n_types * (size_t)run->n_z * (size_t)run->n_sets;
+    r->firms_by_type_z_set = calloc(tzs, sizeof(int64_t));
+    r->x_firms_by_type_z_set = calloc(tzs, sizeof(double));
+    r->deaths = calloc((size_t)run->n_sectors, sizeof(int64_t));
+    r->events = calloc((size_t)(run->p->n_events ? run->p->n_events : 1), sizeof(int));
+    run->share_serving = calloc(sd, sizeof(double));
+    return r->serving && r->entrants && r->exiters && r->export_value && r->tariff_paid &&
+                   r->mean_log_productivity && r->top10_share && r->tariff && r->firms_by_set && r->firms_by_z_set &&
+                   r->by_level && r->entrant_value && r->spells && r->deaths && r->x_serving && r->x_entrants &&
+                   r->x_exiters && r->x_firms_by_set && r->x_firms_by_z_set && r->x_deaths && r->x_by_level &&
+                   r->firms_by_type_z_set && r->x_firms_by_type_z_set &&
+                   r->events && run->share_serving
+               ? 0
+               : -1;
+}
+
+int tm_run_open(const tm_params *p, const tm_run_options *opts, tm_run **out, tm_error *err)
+{
+    *out = NULL;
+    tm_run *run = calloc(1, sizeof *run);
+    if (!run)
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    run->p = p;
+    run->n_z = p->grid_points;
+    run->n_dest = p->n_dest;
+    run->n_sets = tm_n_sets(p->n_dest);
+    run->n_sectors = p->n_sectors;
+    if (tm_mstate_init(&run->ms, p)) {
+        free(run);
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    }
+    run->n_states = run->ms.n_states;
+    run->levels = run->ms.levels;
+    run->n_types = p->n_types;
+    run->threads = opts && opts->threads > 0 ? opts->threads : omp_get_max_threads();
+    run->period = -p->burn_in - 1;
+    run->us_index = tm_params_us_index(p);
+    tm_profit_fn_init(&run->profit, p->elasticity, p->capacity_elasticity);
+    tm_demand_types_init(&run->types, p);
+    if (tm_env_init(&run->env, p, err) || tm_grid_tables_init(&run->grids, p, err))
+        goto fail;
+    run->model = tm_model_lookup(p->model);
+    if (!run->model) {
+        tm_error_set(err, TM_ERR_INPUT, "run.model: the %s model is not available in this build",
+                     tm_model_name(p->model));
+        goto fail;
+    }
+    if (p->exact && p->spells) {
+        tm_error_set(err, TM_ERR_INPUT, "run.spells: not available with run.aggregation: exact (spells belong to "
+                                        "single firms); use run.aggregation: firms");
+        goto fail;
+    }
+    /* The model is prepared on the firms' grids, with the run's threads. */
+    tm_model_env model_env = {.threads = run->threads, .grids = &run->grids, .process = run->env.process};
+    if (opts)
+        model_env.progress = opts->progress;
+    if (run->model->init(p, &model_env, &run->model_state, err))
+        goto fail;
+    if (p->exact && run->model->belief_classes) {
+        tm_error_set(err, TM_ERR_INPUT, "run.aggregation: exact is not available for the %s model (firms' beliefs "
+                                        "differ by birth cohort); use run.aggregation: firms",
+                     run->model->name);
+        goto fail;
+    }
+    run->sec = calloc((size_t)p->n_sectors, sizeof *run->sec);
+    if (!run->sec || alloc_results(run)) {
+        tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+        goto fail;
+    }
+    size_t n_blocks = 0;
+    for (int s = 0; s < p->n_sectors && !p->exact; s++)
+        n_blocks += (size_t)((p->sector[s].firms + TM_BLOCK - 1) / TM_BLOCK);
+    run->blocks = malloc((n_blocks ? n_blocks : 1) * sizeof *run->blocks);
+    run->acc = calloc((size_t)run->threads, sizeof *run->acc);
+    if (!run->blocks || !run->acc) {
+        tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+        goto fail;
+    }
+    run->n_blocks = 0;
+    for (int s = 0; s < p->n_sectors && !p->exact; s++)
+        for (int64_t start = 0; start < p->sector[s].firms; start += TM_BLOCK) {
+            block *b = &run->blocks[run->n_blocks++];
+            b->sector = s;
+            b->start = start;
+            b->end = start + TM_BLOCK < p->sector[s].firms ? start + TM_BLOCK : p->sector[s].firms;
+        }
+    run->hist_cells = (size_t)run->n_types * (size_t)run->n_z * (size_t)run->n_states;
+    run->trans_cells = (size_t)run->n_sets * (size_t)run->n_sets;
+    run->enter_cells = (size_t)run->n_dest * run->hist_cells;
+    run->spell_cells = (size_t)run->n_dest * TM_SPELL_MAX;
+    for (int t = 0; t < run->threads; t++) {
+        run->acc[t].hist = malloc((size_t)p->n_sectors * run->hist_cells * sizeof(uint32_t));
+        run->acc[t].trans = malloc((size_t)p->n_sectors * run->trans_cells * sizeof(uint32_t));
+        run->acc[t].died = malloc((size_t)p->n_sectors * (size_t)run->n_sets * sizeof(uint32_t));
+        run->acc[t].enter = malloc((size_t)p->n_sectors * run->enter_cells * sizeof(uint32_t));
+        run->acc[t].spell = malloc((size_t)p->n_sectors * run->spell_cells * sizeof(uint32_t));
+        if (!run->acc[t].hist || !run->acc[t].trans || !run->acc[t].died || !run->acc[t].enter ||
+            !run->acc[t].spell) {
+            tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+            goto fail;
+        }
+    }
+    for (int s = 0; s < p->n_sectors; s++)
+        if (tm_run_sector_init(run, s, err))
+            goto fail;
+    *out = run;
+    return 0;
+fail:
+    tm_run_close(run);
+    return -1;
+}
+
+/* Build this period's policy for every sector from the environment and last
+ * period's aggregates. */
+static int build_policies(tm_run *run, tm_error *err)
+{
+    const tm_params *p = run->p;
+    int regime[TM_MAX_DEST];
+    for (int d = 0; d < run->n_dest; d++)
+        regime[d] = run->env.regime[d];
+    for (int s = 0; s < run->n_sectors; s++) {
+        sector_state *sec = &run->sec[s];
+        const tm_sector *ps = &p->sector[s];
+        tm_conditions cond;
+        double fixed[TM_MAX_DEST];
+        for (int d = 0; d < run->n_dest; d++) {
+            fixed[d] = ps->market[d].fixed_cost;
+            double share = run->share_serving[(size_t)s * (size_t)run->n_dest + (size_t)d];
+            cond.tariff[d] = tm_env_tariff(&run->env, s, d);
+            cond.closed[d] = tm_env_closed(&run->env, d);
+            cond.demand[d] = tm_econ_crowded_demand(ps->market[d].demand, p->crowding, share);
+            cond.sunk[d] =
+                tm_econ_spillover_sunk(ps->market[d].sunk_cost * run->env.process[s].sunk_scale[d], p->spillover, share);
+            run->res.tariff[(size_t)s * (size_t)run->n_dest + (size_t)d] = cond.tariff[d];
+        }
+        tm_mstate_costs(&run->ms, cond.sunk, fixed, cond.closed, sec->cost);
+        tm_choice_ctx ctx = {
+            .sector = s,
+            .period = run->period,
+            .n_z = run->n_z,
+            .n_sets = run->n_sets,
+            .n_dest = run->n_dest,
+            .n_states = run->n_states,
+            .states = &run->ms,
+            .cost = sec->cost,
+            .death = sec->death,
+            .z_grid = sec->z_grid,
+            .P = sec->P,
+            .flow = sec->flow,
+            .sunk = cond.sunk,
+            .regime = regime,
+            .death_rate = ps->death_rate,
+            .process = &run->env.process[s],
+            .threads = run->threads,
+        };
+        /* One set of tables and one policy per demand type (one without). */
+        const size_t cells = (size_t)run->n_z * (size_t)run->n_states;
+        for (int t = 0; t < run->n_types; t++) {
+            tm_conditions typed = cond;
+            for (int d = 0; d < run->n_dest; d++)
+                typed.demand[d] = cond.demand[d] * tm_demand_types_multiplier(&run->types, t, d);
+            double *flow = sec->flow + (size_t)t * cells, *revenue = sec->revenue + (size_t)t * cells * (size_t)run->n_dest;
+            tm_econ_state_tables(&run->profit, ps, &run->ms, &typed, sec->z_grid, run->n_z, flow, revenue);
+            ctx.flow = flow;
+            ctx.type = t;
+            if (sec->classes) {
+                /* One policy per (belief class, type); firms pick theirs by
+                 * birth cohort and type. The model observes the period once. */
+                if (t == 0)
+                    run->model->belief_classes(run->model_state, &ctx, -p->burn_in, run->period + p->burn_in + 1,
+                                               sec->class_of_birth);
+                for (int k = 0; k < sec->n_classes; k++) {
+                    ctx.belief_class = k;
+                    if (run->model->values(run->model_state, &ctx, sec->value, err))
+                        return -1;
+                    tm_policy_build(&sec->classes[(size_t)k * (size_t)run->n_types + (size_t)t], sec->value,
+                                    p->logit_scale);
+                }
+                continue;
+            }
+            if (run->model->values(run->model_state, &ctx, sec->value, err))
+                return -1;
+            tm_policy_build(sec->type_pol ? &sec->type_pol[t] : &sec->policy, sec->value, p->logit_scale);
+            if (sec->prob) /* exact aggregation: the choice probabilities of this type */
+                tm_policy_row_probabilities(sec->value, cells, run->n_sets, p->logit_scale,
+                                            sec->prob + (size_t)t * cells * (size_t)run->n_sets);
+        }
+    }
+    return 0;
+}
+
+int tm_run_step(tm_run *run, tm_error *err)
+{
+    const tm_params *p = run->p;
+    if (tm_run_finished(run))
+        return tm_error_set(err, TM_ERR_RUNTIME, "the run has already finished");
+    int t = run->period + 1;
+    run->period = t;
+    run->res.period = t;
+    tm_period_label(p->start_index + t, p->periods_per_year, run->res.label, sizeof run->res.label);
+    run->res.n_events = tm_env_advance(&run->env, t, run->res.events);
+    for (int d = 0; d < run->n_dest; d++)
+        run->res.regime[d] = run->env.regime[d];
+    if (build_policies(run, err))
+        return -1;
+
+    if (run->p->exact)
+        return tm_run_aggregate_period(run, tm_run_exact_step, err);
+    tm_run_kernel_step(run);
+    return tm_run_aggregate_period(run, tm_run_count_firms, err);
+}
+
+const tm_model_ops *tm_run_model(const tm_run *run, const void **state)
+{
+    *state = run->model_state;
+    return run->model;
+}
+
+int tm_run_period(const tm_run *run)
+{
+    return run->period;
+}
+
+int tm_run_finished(const tm_run *run)
+{
+    return run->period >= run->p->periods - 1;
+}
+
+const tm_period_result *tm_run_result(const tm_run *run)
+{
+    return &run->res;
+}
+
+int tm_run_threads(const tm_run *run)
+{
+    return run->threads;
+}
+
+int tm_run_grid_size(const tm_run *run)
+{
+    return run->n_z;
+}
+
+int tm_run_n_states(const tm_run *run)
+{
+    return run->n_states;
+}
+
+const tm_mstate *tm_run_states(const tm_run *run)
+{
+    return &run->ms;
+}
+
+const double *tm_run_z_grid(const tm_run *run, int sector)
+{
+    return run->sec[sector].z_grid;
+}
+
+const uint16_t *tm_run_firm_z(const tm_run *run, int sector)
+{
+    return run->sec[sector].z;
+}
+
+const uint8_t *tm_run_firm_type(const tm_run *run, int sector)
+{
+    return run->sec[sector].type;
+}
+
+int tm_run_n_types(const tm_run *run)
+{
+    return run->n_types;
+}
+
+const uint8_t *tm_run_firm_markets(const tm_run *run, int sector)
+{
+    return run->sec[sector].markets;
+}
+
+const tm_demand_types *tm_run_demand_types(const tm_run *run)
+{
+    return &run->types;
+}
+
+const double *tm_run_revenue_table(const tm_run *run, int sector)
+{
+    return run->sec[sector].revenue;
+}
+
+double tm_run_state_bytes_per_firm(const tm_run *run)
+{
+    size_t learning = run->sec && run->sec[0].birth ? sizeof(int32_t) : 0;
+    size_t pending = run->sec && run->sec[0].pending ? 1 : 0;
+    size_t tenure = run->sec && run->sec[0].tenure ? (size_t)run->n_dest : 0;
+    size_t type = run->sec && run->sec[0].type ? 1 : 0;
+    return (double)(sizeof(uint64_t) + sizeof(uint16_t) + sizeof(uint8_t) + learning + pending + tenure + type);
+}
+

@@ -1,0 +1,122 @@
+/* run_state: the state of one run, shared by the files of the run module
+ * (src/engine/run.h): run.c (open, close, step, accessors), firms.c
+ * (each sector's firms and tables), kernel.c (the firm loop), aggregate.c
+ * (a period's aggregates), exact.c (run.aggregation: exact) and
+ * run_checkpoint.c. Not for use outside them. */
+#ifndef TM_RUN_STATE_H
+#define TM_RUN_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "base/rng.h"
+#include "engine/demand_types.h"
+#include "engine/economy.h"
+#include "engine/env.h"
+#include "engine/grid.h"
+#include "engine/mstate.h"
+#include "engine/policy.h"
+#include "engine/run.h"
+#include "models/model.h"
+
+/* One sector's firms and tables. */
+typedef struct {
+    int64_t n;
+    uint64_t *rng_state; /* PCG32 state per slot */
+    uint16_t *z;         /* productivity grid index */
+    uint8_t *markets;    /* market state served (bits 0-5, src/engine/mstate.h) and born flag (bit 7) */
+    uint8_t *pending;    /* timing next: the state chosen for next period; else NULL */
+    uint8_t *tenure;     /* run.spells: [i * n_dest + d] periods of the current spell in d (capped) */
+    /* run.aggregation: exact: the mass of firms over (z, state served last
+     * period) [n_z * n_states], with timing next also the state chosen for
+     * this period [n_z * n_states * n_states]; firm arrays are not kept. */
+    double *mass, *mass_next, *prob, *entry_law;
+    size_t mass_cells, mass_per_z; /* all cells; cells per (type, z) */
+    /* Demand types (demand_types.points > 1): each firm's type, one policy
+     * per type; flow, revenue and value tables hold one block per type. */
+    uint8_t *type;
+    tm_policy *type_pol;
+    uint64_t inc_base;   /* odd; slot i's stream increment is inc_base + 2 i */
+    const double *z_grid; /* [n_z]: this sector's part of the run's grids */
+    const double *P;      /* [n_z * n_z] */
+    uint32_t *move_threshold, *move_alias; /* flattened alias tables, [n_z * n_z] */
+    tm_alias entry;      /* entrants' productivity (the stationary law) */
+    uint64_t *death_threshold; /* [n_z]: a firm at z dies if its draw is below */
+    double *death;             /* [n_z]: death probability at z */
+    double *flow, *revenue, *value, *cost;
+    tm_policy policy;
+    /* Models whose firms hold different beliefs (learning) only, else NULL:
+     * each firm's birth period, the belief class of each birth cohort
+     * (index birth + burn_in) and one policy per class. */
+    int32_t *birth;
+    uint16_t *class_of_birth;
+    tm_policy *classes;
+    int n_classes;
+    int n_types;
+} sector_state;
+
+/* A block of consecutive slots of one sector. */
+typedef struct {
+    int sector;
+    int64_t start, end;
+} block;
+
+/* Integer accumulators of one thread (counts add exactly in any order). */
+typedef struct {
+    uint32_t *hist;  /* [s][z * n_states + m] firms by the state they serve after the decision */
+    uint32_t *trans; /* [s][prev * n_sets + S] survivors' and entrants' moves between market sets */
+    uint32_t *died;  /* [s][S] market set of firms that died */
+    uint32_t *enter; /* [s][d][z * n_states + m] firms serving d for the first period of a spell */
+    uint32_t *spell; /* [s][d][length]: spells in d that ended (run.spells) */
+} accum;
+
+struct tm_run {
+    const tm_params *p;
+    const tm_model_ops *model;
+    void *model_state;
+    tm_env env;
+    tm_grid_tables grids;  /* every sector's productivity grid (the model is given the same) */
+    tm_demand_types types;
+    tm_profit_fn profit;
+    int n_z, n_sets, n_dest, n_sectors;
+    int n_states, levels, n_types;
+    tm_mstate ms;
+    int threads;
+    sector_state *sec;
+    block *blocks;
+    size_t n_blocks;
+    accum *acc; /* [threads] */
+    size_t hist_cells, trans_cells, enter_cells, spell_cells;
+    int period; /* last computed */
+    int started;
+    double *share_serving; /* [s * n_dest] previous period's share serving d */
+    int us_index;
+    tm_period_result res;
+};
+
+/* firms.c: set up sector s (its firms, or their distribution with
+ * run.aggregation: exact, and its tables) once run->grids and the model
+ * exist; free what it allocated. */
+int tm_run_sector_init(tm_run *run, int s, tm_error *err);
+void tm_run_sector_free(sector_state *sec);
+
+/* kernel.c: one period of every simulated firm (death and replacement,
+ * productivity move, decision) into the threads' accumulators. */
+void tm_run_kernel_step(tm_run *run);
+
+/* Fills one sector's period tables: firms by (type, z, state served),
+ * moves between market sets, deaths by set, first periods of spells. */
+typedef void (*tm_run_sector_fill)(tm_run *run, int s, double *hist, double *trans, double *died, double *enter);
+
+/* aggregate.c: every sector's tables from `fill`, then the period's
+ * aggregates (run->res). tm_run_count_firms fills them from the threads'
+ * accumulators of the kernel. */
+int tm_run_aggregate_period(tm_run *run, tm_run_sector_fill fill, tm_error *err);
+void tm_run_count_firms(tm_run *run, int s, double *hist, double *trans, double *died, double *enter);
+
+/* exact.c: one period of sector s's distribution of firms, counted into
+ * the same tables (run.aggregation: exact). */
+void tm_run_exact_step(tm_run *run, int s, double *hist, double *trans, double *died, double *enter);
+
+#endif
