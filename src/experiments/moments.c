@@ -17,9 +17,9 @@ struct tm_moments {
     int n_sectors, n_dest, n_sets;
     double *serving, *entrants, *exiters, *by_set, *before; /* one block */
     int have_prev;
-    uint8_t **prev_markets;  /* [s][firm] of the previous step */
-    tm_stats_cell *pool;     /* exporters by (type, productivity, market state) */
-    double *cell_count;      /* [n_types * n_z * n_states] of one sector */
+    uint8_t **prev_markets; /* [s][firm] of the previous step */
+    tm_stats_cell *pool;    /* exporters by (type, productivity, market state) */
+    double *cell_count;     /* [n_types * n_z * n_states] of one sector */
     size_t max_cells;
 };
 
@@ -127,8 +127,12 @@ void tm_moments_observe(tm_moments *m, const tm_run *run)
         }
         for (size_t k = 0; k < ss; k++)
             m->by_set[k] = (double)r->firms_by_set[k];
-        tm_stats_period period = {r->export_value, m->serving,   m->entrants,
-                                  m->exiters,      r->tariff_paid, m->by_set,
+        tm_stats_period period = {r->export_value,
+                                  m->serving,
+                                  m->entrants,
+                                  m->exiters,
+                                  r->tariff_paid,
+                                  m->by_set,
                                   m->have_prev ? m->before : NULL};
         tm_stats_window_add(m->window, &period);
         /* Firm-level persistence: exporters of the previous period whose
