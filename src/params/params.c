@@ -660,6 +660,53 @@ static int check_key_name(const tm_ynode *map, size_t k, const char *prefix, con
                    what, TM_NAME_MAX - 1);
 }
 
+/* A name that a file extending another (or a --set) adds to sectors,
+ * destinations or a destination's regimes, where the base already defines
+ * that collection, is a typo unless the entry declares it with `new: true`
+ * (docs/parameters.md, "Adding a sector, destination or regime"). Without
+ * this, `sectors.enrgy.firms=200` would add a sector of template defaults. */
+static int check_declared(const tm_ynode *map, size_t k, const char *prefix, const char *what, tm_error *err)
+{
+    const tm_ynode *entry = map->items[k];
+    const tm_ynode *mark = entry->kind == TM_Y_MAP ? tm_ytree_get(entry, "new", NULL) : NULL;
+    char path[300];
+    snprintf(path, sizeof path, "%s.%s", prefix, map->keys[k]);
+    tm_ynode where = key_node(map, k);
+    if (mark && (mark->kind != TM_Y_SCALAR || (strcmp(mark->value, "true") && strcmp(mark->value, "false")))) {
+        char mpath[340];
+        snprintf(mpath, sizeof mpath, "%s.new", path);
+        return fail_at(err, mark, mpath, "expected true (a %s the base does not define) or false", what);
+    }
+    int declared = mark && strcmp(mark->value, "true") == 0;
+    if (!map->key_added[k]) {
+        /* `new: true` written over a name the base defines would merge into
+         * the base's entry, not replace it: say so rather than mislead. */
+        size_t at;
+        tm_ytree_get(entry, "new", &at);
+        if (declared && entry->key_file[at] != map->key_file[k]) {
+            tm_ynode mark_where = key_node(entry, at);
+            return fail_at(err, &mark_where, path,
+                           "`new: true`, but %s \"%s\" is already defined at %s:%d; remove `new: true` to change "
+                           "that %s, or choose another name",
+                           what, map->keys[k], map->key_file[k], map->key_line[k], what);
+        }
+        return 0;
+    }
+    if (declared)
+        return 0;
+    const char *names[4096];
+    size_t n = 0;
+    for (size_t i = 0; i < map->n && n < 4096; i++)
+        if (!map->key_added[i])
+            names[n++] = map->keys[i];
+    char expected[600];
+    describe_choices(expected, sizeof expected, map->keys[k], names, n);
+    return fail_at(err, &where, path,
+                   "unknown %s \"%s\"; %s. To add a %s, write `new: true` in its entry (keys left out take the "
+                   "defaults of `tradeabm params --doc`)",
+                   what, map->keys[k], expected, what);
+}
+
 static int find_sector(const tm_params *p, const char *name)
 {
     for (int s = 0; s < p->n_sectors; s++)
@@ -713,9 +760,9 @@ static int load_sectors(tm_params *p, const tm_ynode *root, tm_error *err)
     if (!p->sector)
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
     p->n_sectors = (int)node->n;
-    static const char *const structural[] = {"markets", NULL};
+    static const char *const structural[] = {"markets", "new", NULL};
     for (size_t k = 0; k < node->n; k++) {
-        if (check_key_name(node, k, "sectors", "sector", err))
+        if (check_key_name(node, k, "sectors", "sector", err) || check_declared(node, k, "sectors", "sector", err))
             return -1;
         tm_sector *s = &p->sector[k];
         snprintf(s->name, sizeof s->name, "%s", node->keys[k]);
@@ -780,10 +827,11 @@ static int load_destinations(tm_params *p, const tm_ynode *root, tm_error *err)
     if (node->n == 0 || node->n > TM_MAX_DEST)
         return fail_at(err, node, "destinations", "%zu destinations; expected 1 to %d", node->n, TM_MAX_DEST);
     p->n_dest = (int)node->n;
-    static const char *const structural[] = {"market", "regimes", "transition", NULL};
-    static const char *const regime_structural[] = {"sector_tariffs", NULL};
+    static const char *const structural[] = {"market", "regimes", "transition", "new", NULL};
+    static const char *const regime_structural[] = {"sector_tariffs", "new", NULL};
     for (size_t k = 0; k < node->n; k++) {
-        if (check_key_name(node, k, "destinations", "destination", err))
+        if (check_key_name(node, k, "destinations", "destination", err) ||
+            check_declared(node, k, "destinations", "destination", err))
             return -1;
         tm_destination *dest = &p->dest[k];
         snprintf(dest->name, sizeof dest->name, "%s", node->keys[k]);
@@ -808,7 +856,7 @@ static int load_destinations(tm_params *p, const tm_ynode *root, tm_error *err)
             return fail_at(err, rn, path, "%zu regimes; expected 1 to %d", rn->n, TM_MAX_REGIMES);
         dest->n_regimes = (int)rn->n;
         for (size_t r = 0; r < rn->n; r++) {
-            if (check_key_name(rn, r, path, "regime", err))
+            if (check_key_name(rn, r, path, "regime", err) || check_declared(rn, r, path, "regime", err))
                 return -1;
             tm_regime *reg = &dest->regime[r];
             snprintf(reg->name, sizeof reg->name, "%s", rn->keys[r]);
@@ -847,7 +895,23 @@ static int load_destinations(tm_params *p, const tm_ynode *root, tm_error *err)
             }
         }
         snprintf(path, sizeof path, "%s.transition", prefix);
-        if (load_matrix(dest, dest->transition, tm_ytree_get(dn, "transition", NULL), path, err))
+        size_t ti;
+        const tm_ynode *tn = tm_ytree_get(dn, "transition", &ti);
+        for (size_t r = 0; tn && r < rn->n; r++) {
+            /* A regime added over a base whose matrix no longer fits: blame
+             * the line that added it, not the base's matrix. */
+            if (!rn->key_added[r] || dn->key_file[ti] == rn->key_file[r] ||
+                (tn->kind == TM_Y_SEQ && (int)tn->n == dest->n_regimes))
+                continue;
+            tm_ynode where = key_node(rn, r);
+            char rpath[340];
+            snprintf(rpath, sizeof rpath, "%s.regimes.%s", prefix, rn->keys[r]);
+            return fail_at(err, &where, rpath,
+                           "a new regime, so %s (from %s:%d) no longer fits: give the whole %d x %d matrix here too "
+                           "(one row per regime, in the order they are listed)",
+                           path, dn->key_file[ti], dn->key_line[ti], dest->n_regimes, dest->n_regimes);
+        }
+        if (load_matrix(dest, dest->transition, tn, path, err))
             return -1;
         dest->initial_regime = 0;
         if (dest->initial_regime_name[0]) {

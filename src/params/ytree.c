@@ -1,17 +1,18 @@
 #include "params/ytree.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 /* Deeper nesting than this is no parameter file: refuse it rather than risk
  * the stack on hostile input. */
 #define TM_YTREE_MAX_DEPTH 64
-/* Parameter files are small; a larger file is almost surely a mistake. */
-#define TM_YTREE_MAX_FILE (16L * 1024 * 1024)
 #define TM_YTREE_MAX_EXTENDS 32
 
 struct tm_ypool {
@@ -68,6 +69,7 @@ void tm_ytree_free(tm_ynode *node)
     free(node->key_line);
     free(node->key_col);
     free(node->key_file);
+    free(node->key_added);
     free(node->items);
     free(node);
 }
@@ -103,7 +105,8 @@ static tm_ynode *node_new(tm_ykind kind, const char *file, int line, int col)
 }
 
 /* Append an item (and, for maps, its key) to a container. */
-static int node_push(tm_ynode *parent, char *key, const char *key_file, int key_line, int key_col, tm_ynode *item)
+static int node_push(tm_ynode *parent, char *key, const char *key_file, int key_line, int key_col, int added,
+                     tm_ynode *item)
 {
     size_t n = parent->n + 1;
     tm_ynode **items = realloc(parent->items, n * sizeof *items);
@@ -127,6 +130,11 @@ static int node_push(tm_ynode *parent, char *key, const char *key_file, int key_
         if (!kf)
             return -1;
         parent->key_file = kf;
+        int *ka = realloc(parent->key_added, n * sizeof *ka);
+        if (!ka)
+            return -1;
+        parent->key_added = ka;
+        ka[parent->n] = added;
         kf[parent->n] = key_file;
         keys[parent->n] = key;
         kl[parent->n] = key_line;
@@ -258,7 +266,7 @@ static int parse_container(parse_ctx *ctx, tm_ynode *node, int depth)
             free(key);
             return -1;
         }
-        if (node_push(node, key, ctx->file, key_line, key_col, child)) {
+        if (node_push(node, key, ctx->file, key_line, key_col, 0, child)) {
             free(key);
             tm_ytree_free(child);
             return tm_error_set(ctx->err, TM_ERR_RUNTIME, "out of memory");
@@ -364,29 +372,53 @@ done:
 
 int tm_ytree_read_file(const char *path, char **text, size_t *len, tm_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+     * writer forever; the type is checked before any read. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return tm_error_set(err, TM_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 4096, n = 0;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return tm_error_set(err, TM_ERR_INPUT, "%s: cannot open: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        const char *kind = S_ISDIR(st.st_mode)    ? "a folder"
+                           : S_ISFIFO(st.st_mode) ? "a FIFO (named pipe)"
+                           : S_ISSOCK(st.st_mode) ? "a socket"
+                                                  : "a device";
+        return tm_error_set(err, TM_ERR_INPUT, "%s: is %s, not a regular file; expected a YAML parameter file", path,
+                            kind);
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0)
+        fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory reading %s", path);
+    }
+    /* One byte beyond the cap tells a file at the cap from a larger one. */
+    size_t cap = 4096, n = 0, limit = (size_t)TM_YTREE_MAX_FILE + 1;
     char *buf = malloc(cap);
-    while (buf) {
+    while (buf && n < limit) {
         if (n + 1 >= cap) {
-            if (cap > (size_t)TM_YTREE_MAX_FILE) {
-                free(buf);
-                fclose(f);
-                return tm_error_set(err, TM_ERR_INPUT, "%s: larger than %ld bytes; not a parameter file", path,
-                                    TM_YTREE_MAX_FILE);
-            }
-            char *grown = realloc(buf, cap * 2);
+            size_t want = cap * 2 > limit + 1 ? limit + 1 : cap * 2;
+            char *grown = realloc(buf, want);
             if (!grown) {
                 free(buf);
                 buf = NULL;
                 break;
             }
             buf = grown;
-            cap *= 2;
+            cap = want;
         }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        size_t room = cap - n - 1;
+        if (room > limit - n)
+            room = limit - n;
+        size_t got = fread(buf + n, 1, room, f);
         n += got;
         if (got == 0)
             break;
@@ -398,6 +430,11 @@ int tm_ytree_read_file(const char *path, char **text, size_t *len, tm_error *err
     if (failed) {
         free(buf);
         return tm_error_set(err, TM_ERR_INPUT, "%s: read error", path);
+    }
+    if (n > (size_t)TM_YTREE_MAX_FILE) {
+        free(buf);
+        return tm_error_set(err, TM_ERR_INPUT, "%s: larger than %ld bytes (16 MiB), the limit for a parameter file",
+                            path, TM_YTREE_MAX_FILE);
     }
     buf[n] = '\0';
     *text = buf;
@@ -428,7 +465,7 @@ static tm_ynode *merge(tm_ynode *base, tm_ynode *over)
                 base->key_col[j] = over->key_col[i];
             }
             free(over->keys[i]);
-        } else if (node_push(base, over->keys[i], over->key_file[i], over->key_line[i], over->key_col[i],
+        } else if (node_push(base, over->keys[i], over->key_file[i], over->key_line[i], over->key_col[i], 1,
                              over->items[i])) {
             return NULL;
         }
@@ -450,6 +487,7 @@ static void remove_key(tm_ynode *map, size_t i)
         map->key_line[k - 1] = map->key_line[k];
         map->key_col[k - 1] = map->key_col[k];
         map->key_file[k - 1] = map->key_file[k];
+        map->key_added[k - 1] = map->key_added[k];
     }
     map->n--;
 }
@@ -544,6 +582,16 @@ int tm_ytree_set(tm_ypool *pool, tm_ynode *root, const char *assignment, tm_erro
     if (!path)
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
     const char *value = eq + 1;
+    /* strtok_r would skip empty segments: `run..periods` must not read as
+     * `run.periods`. */
+    if (path[0] == '.' || path[path_len - 1] == '.' || strstr(path, "..")) {
+        tm_error_set(err, TM_ERR_INPUT,
+                     "--set %s: empty name in the key path (a leading, trailing or doubled `.`); expected "
+                     "path.to.key=value (for example run.seed=7)",
+                     assignment);
+        free(path);
+        return -1;
+    }
     char label[300];
     snprintf(label, sizeof label, "--set %s", path);
     tm_ynode *val = NULL;
@@ -577,7 +625,7 @@ int tm_ytree_set(tm_ypool *pool, tm_ynode *root, const char *assignment, tm_erro
                 node->key_col[at] = 1;
             } else {
                 char *key = strdup(part);
-                if (!key || node_push(node, key, val->file, 1, 1, val)) {
+                if (!key || node_push(node, key, val->file, 1, 1, 1, val)) {
                     free(key);
                     tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
                     goto done;
@@ -589,7 +637,7 @@ int tm_ytree_set(tm_ypool *pool, tm_ynode *root, const char *assignment, tm_erro
         if (!child) {
             child = node_new(TM_Y_MAP, val->file, 1, 1);
             char *key = strdup(part);
-            if (!child || !key || node_push(node, key, val->file, 1, 1, child)) {
+            if (!child || !key || node_push(node, key, val->file, 1, 1, 1, child)) {
                 free(key);
                 tm_ytree_free(child);
                 tm_error_set(err, TM_ERR_RUNTIME, "out of memory");

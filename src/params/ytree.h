@@ -40,6 +40,10 @@ typedef struct tm_ynode {
     char **keys;      /* maps only */
     int *key_line, *key_col;
     const char **key_file; /* where each key was written (extends, --set) */
+    /* 1: the key was added to this map by a file extending another, or by
+     * --set, while the base already had the map (a name the base does not
+     * define: the parameter module refuses it unless marked `new: true`). */
+    int *key_added;
     struct tm_ynode **items;
 } tm_ynode;
 
@@ -54,8 +58,10 @@ const char *tm_ypool_intern(tm_ypool *pool, const char *name);
  * rejected. */
 int tm_ytree_parse(tm_ypool *pool, const char *name, const char *text, size_t len, tm_ynode **out, tm_error *err);
 
-/* Read a whole text file (at most 16 MiB) into a NUL-terminated buffer the
- * caller frees; errors name the file. */
+/* Read a whole regular text file (at most TM_YTREE_MAX_FILE bytes) into a
+ * NUL-terminated buffer the caller frees; errors name the file. A FIFO,
+ * device or folder is refused without reading from it. */
+#define TM_YTREE_MAX_FILE (16L * 1024 * 1024)
 int tm_ytree_read_file(const char *path, char **text, size_t *len, tm_error *err);
 
 /* Read and parse a file, then resolve `extends:` chains (paths relative to
@@ -63,7 +69,8 @@ int tm_ytree_read_file(const char *path, char **text, size_t *len, tm_error *err
 int tm_ytree_load(tm_ypool *pool, const char *path, tm_ynode **out, tm_error *err);
 
 /* Apply one "dotted.path=value" override; value is parsed as YAML (so lists
- * work) and replaces or creates the entry. */
+ * work) and replaces or creates the entry. A path with an empty segment
+ * (`a..b`, `.a`, `a.`) is refused. */
 int tm_ytree_set(tm_ypool *pool, tm_ynode *root, const char *assignment, tm_error *err);
 
 void tm_ytree_free(tm_ynode *node);

@@ -1,5 +1,6 @@
 """Malformed inputs: every case in tests/data/bad/ must fail with one clear
 error (naming the file, line and key), exit status 2, and write nothing."""
+import os
 import re
 import resource
 import shutil
@@ -108,3 +109,12 @@ def test_parameter_file_is_a_folder(tmp_path):
 
 def test_catalogue_is_not_empty():
     assert len(CASES) >= 40
+
+
+def test_extends_of_a_fifo_is_refused_at_once(tmp_path):
+    """A FIFO named in `extends:` is refused before any read (it used to
+    wait for a writer forever); the timeout turns a hang into a failure."""
+    os.mkfifo(tmp_path / "pipe.yaml")
+    (tmp_path / "child.yaml").write_text("extends: pipe.yaml\nrun: {seed: 1}\n")
+    proc = run("check", "child.yaml", status=2, cwd=tmp_path, timeout=30)
+    assert "child.yaml:1:10: extends: pipe.yaml: is a FIFO (named pipe), not a regular file" in proc.stderr

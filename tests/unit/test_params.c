@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "params/params.h"
@@ -580,9 +581,10 @@ Test(params, later_set_wins_over_earlier_set)
 
 Test(params, set_creates_missing_sections_and_entries)
 {
-    tm_params *p = load_text_ok(
-        "minimal", minimal_text,
-        (const char *const[]){"decision.logit_scale=0.5", "sectors.agri.firms=12", "capacity.elasticity=0.25"}, 3);
+    tm_params *p = load_text_ok("minimal", minimal_text,
+                                (const char *const[]){"decision.logit_scale=0.5", "sectors.agri.new=true",
+                                                      "sectors.agri.firms=12", "capacity.elasticity=0.25"},
+                                4);
     cr_expect_eq(p->logit_scale, 0.5);
     cr_expect_eq(p->capacity_elasticity, 0.25);
     cr_assert_eq(p->n_sectors, 2);
@@ -730,4 +732,156 @@ Test(params, doc_lists_the_keys_with_their_own_loaders_in_their_sections)
     }
     cr_expect(strstr(doc, "| `experience.levels` | integer | 1 | [1, 8] |"), "limits written from TM_MAX_LEVELS");
     free(doc);
+}
+
+/* Strict names: a sector, destination or regime that a --set or a file
+ * extending another adds to a base that defines the collection is refused
+ * unless its entry says `new: true`; the message names the line the user
+ * wrote and the closest defined name. */
+static const char *const two_regime_text =
+    "sectors:\n"
+    "  steel:\n"
+    "    firms: 100\n"
+    "  energy:\n"
+    "    firms: 50\n"
+    "destinations:\n"
+    "  US:\n"
+    "    regimes:\n"
+    "      open: {tariff: 0}\n"
+    "      tariffs: {tariff: 0.25}\n"
+    "    transition: [[0.9, 0.1], [0.2, 0.8]]\n";
+
+Test(params, set_into_an_undefined_sector_is_refused_with_a_suggestion)
+{
+    char path[256];
+    write_text("base.yaml", two_regime_text, path, sizeof path);
+    expect_failure(path, (const char *const[]){"sectors.enrgy.firms=200"}, 1,
+                   (const char *const[]){"--set sectors.enrgy.firms:1:1: sectors.enrgy", "unknown sector \"enrgy\"",
+                                         "did you mean `energy`", "new: true", NULL});
+}
+
+Test(params, set_into_an_undefined_regime_or_destination_is_refused)
+{
+    char path[256];
+    write_text("base.yaml", two_regime_text, path, sizeof path);
+    expect_failure(
+        path, (const char *const[]){"destinations.US.regimes.tarifs.tariff=0.3"}, 1,
+        (const char *const[]){"destinations.US.regimes.tarifs", "unknown regime", "did you mean `tariffs`", NULL});
+    expect_failure(path, (const char *const[]){"destinations.UK.market.demand=2"}, 1,
+                   (const char *const[]){"destinations.UK", "unknown destination", "did you mean `US`", NULL});
+}
+
+Test(params, extending_file_typo_blames_its_own_line_not_the_base)
+{
+    char base[256], child[256];
+    write_text("base.yaml", two_regime_text, base, sizeof base);
+    write_text("sector.yaml", "extends: base.yaml\nsectors:\n  stel:\n    firms: 5\n", child, sizeof child);
+    expect_failure(child, NULL, 0,
+                   (const char *const[]){"sector.yaml:3:3: sectors.stel", "did you mean `steel`", NULL});
+    write_text("regime.yaml", "extends: base.yaml\ndestinations:\n  US:\n    regimes:\n      tarifs: {tariff: 0.3}\n",
+               child, sizeof child);
+    expect_failure(
+        child, NULL, 0,
+        (const char *const[]){"regime.yaml:5:7: destinations.US.regimes.tarifs", "did you mean `tariffs`", NULL});
+    write_text("dest.yaml", "extends: base.yaml\ndestinations:\n  USA:\n    market: {demand: 2}\n", child,
+               sizeof child);
+    expect_failure(child, NULL, 0, (const char *const[]){"dest.yaml:3:3: destinations.USA", "did you mean `US`", NULL});
+}
+
+Test(params, new_sector_in_an_extending_file_is_added_when_declared)
+{
+    char base[256], child[256];
+    write_text("base.yaml", two_regime_text, base, sizeof base);
+    write_text("gold.yaml",
+               "extends: base.yaml\nsectors:\n  gold:\n    new: true\n    firms: 40\n    persistence: 0.9\n"
+               "destinations:\n  US:\n    regimes:\n      tariffs:\n        sector_tariffs: {gold: 0.1}\n",
+               child, sizeof child);
+    tm_params *p = load_ok(child, NULL, 0);
+    cr_assert_eq(p->n_sectors, 3);
+    cr_expect_str_eq(p->sector[2].name, "gold");
+    cr_expect_eq(p->sector[2].firms, 40);
+    cr_expect_eq(p->sector[2].persistence, 0.9);
+    cr_expect_eq(p->dest[0].regime[1].sector_tariff[2], 0.1);
+    /* The declaration is not a parameter: the canonical text is the same
+     * as for a base that defines the sector itself. */
+    cr_expect_null(strstr(p->canonical, "new:"));
+    tm_params_free(p);
+    /* The same through --set, as one YAML value. */
+    p = load_ok(base, (const char *const[]){"sectors.gold={new: true, firms: 40}"}, 1);
+    cr_expect_eq(p->n_sectors, 3);
+    tm_params_free(p);
+}
+
+Test(params, new_over_a_defined_name_or_a_non_boolean_new_is_refused)
+{
+    char base[256], child[256];
+    write_text("base.yaml", two_regime_text, base, sizeof base);
+    write_text("again.yaml", "extends: base.yaml\nsectors:\n  steel:\n    new: true\n    firms: 5\n", child,
+               sizeof child);
+    expect_failure(child, NULL, 0,
+                   (const char *const[]){"again.yaml:4:5: sectors.steel", "already defined at", "base.yaml:2", NULL});
+    expect_failure(base, (const char *const[]){"sectors.gold.new=yes"}, 1,
+                   (const char *const[]){"sectors.gold.new", "expected true", NULL});
+}
+
+Test(params, new_regime_over_a_base_matrix_blames_the_line_that_added_it)
+{
+    char base[256], child[256];
+    write_text("base.yaml", two_regime_text, base, sizeof base);
+    write_text("third.yaml",
+               "extends: base.yaml\ndestinations:\n  US:\n    regimes:\n      ban: {new: true, closed: true}\n", child,
+               sizeof child);
+    expect_failure(
+        child, NULL, 0,
+        (const char *const[]){"third.yaml:5:7: destinations.US.regimes.ban", "3 x 3 matrix", "base.yaml:11", NULL});
+    write_text("third_ok.yaml",
+               "extends: base.yaml\ndestinations:\n  US:\n    regimes:\n      ban: {new: true, closed: true}\n"
+               "    transition: [[0.9, 0.1, 0], [0.2, 0.7, 0.1], [0, 0.5, 0.5]]\n",
+               child, sizeof child);
+    tm_params *p = load_ok(child, NULL, 0);
+    cr_expect_eq(p->dest[0].n_regimes, 3);
+    cr_expect(p->dest[0].regime[2].closed);
+    tm_params_free(p);
+}
+
+Test(params, set_path_with_an_empty_segment_is_refused)
+{
+    char path[256];
+    write_text("base.yaml", minimal_text, path, sizeof path);
+    static const char *const bad[] = {"run..periods=3", ".run.periods=3", "run.periods.=3", "..=3"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        expect_failure(path, &bad[i], 1, (const char *const[]){bad[i], "empty name in the key path", NULL});
+}
+
+Test(params, extends_of_a_fifo_or_folder_is_refused_without_reading)
+{
+    char fifo[256], child[256];
+    snprintf(fifo, sizeof fifo, "%s/pipe.yaml", scratch);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    write_text("child.yaml", "extends: pipe.yaml\n", child, sizeof child);
+    /* Before the fix this blocked forever waiting for a writer. */
+    expect_failure(child, NULL, 0,
+                   (const char *const[]){"child.yaml:1:10: extends", "FIFO", "not a regular file", NULL});
+    expect_failure(scratch, NULL, 0, (const char *const[]){"a folder", "not a regular file", NULL});
+}
+
+Test(params, file_over_the_size_cap_names_the_real_cap)
+{
+    /* One byte over TM_YTREE_MAX_FILE is refused, exactly at it is read. */
+    size_t n = (size_t)16 * 1024 * 1024 + 1;
+    char *text = malloc(n);
+    cr_assert_not_null(text);
+    memset(text, '#', n);
+    text[n - 1] = '\n';
+    char path[256];
+    write_bytes("big.yaml", text, n, path, sizeof path);
+    expect_failure(path, NULL, 0, (const char *const[]){"larger than 16777216 bytes (16 MiB)", NULL});
+    /* At the cap: read, then refused as YAML holding no document (only a
+     * comment), not for its size. */
+    write_bytes("cap.yaml", text + 1, n - 1, path, sizeof path);
+    tm_params *p = NULL;
+    tm_error err = {0};
+    cr_expect_neq(tm_params_load(path, NULL, 0, &p, &err), 0);
+    cr_expect_null(strstr(err.msg, "larger than"), "%s", err.msg);
+    free(text);
 }
