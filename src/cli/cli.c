@@ -17,7 +17,7 @@ static const char *const main_usage =
     "Agent-based model of firms choosing export markets under tariffs and\n"
     "political risk. Commands:\n"
     "  run [PARAMS.yaml]     simulate (default: the built-in Canadian baseline)\n"
-    "  check PARAMS.yaml     validate and print the resolved parameters\n"
+    "  check [PARAMS.yaml]   validate and print the resolved parameters (default: the baseline)\n"
     "  params --doc          list every parameter with default, range and unit\n"
     "  info FILE.h5          print a run file's provenance and summary\n"
     "  reproduce FILE.h5     re-run a file from its stored parameters and compare digests\n"
@@ -95,7 +95,7 @@ int tm_cli_one_file(int argc, char **argv, const char *usage, unsigned accept, t
         out->file = argv[optind++];
     if (optind < argc)
         return tm_cli_usage_error(usage, "unexpected argument %s", argv[optind]);
-    if (!out->file && !(accept & TM_CLI_DOC))
+    if (!out->file && !(accept & (TM_CLI_DOC | TM_CLI_NO_FILE)))
         return tm_cli_usage_error(usage, "%s", "missing the file argument");
     return -1;
 }

@@ -37,8 +37,9 @@ int tm_cli_parse_count(const char *s, long lo, long hi, long *out);
 #define TM_CLI_MAX_SETS 256
 
 /* Commands taking one file argument and few options: --help always, and
- * the options `accept` names. With TM_CLI_DOC the file is optional. */
-enum { TM_CLI_SET = 1u << 0, TM_CLI_THREADS = 1u << 1, TM_CLI_DOC = 1u << 2 };
+ * the options `accept` names. With TM_CLI_DOC or TM_CLI_NO_FILE the file
+ * is optional. */
+enum { TM_CLI_SET = 1u << 0, TM_CLI_THREADS = 1u << 1, TM_CLI_DOC = 1u << 2, TM_CLI_NO_FILE = 1u << 3 };
 typedef struct {
     const char *file; /* NULL if none was given */
     const char *sets[TM_CLI_MAX_SETS];

@@ -1532,26 +1532,74 @@ static int resolve(tm_params *p, const tm_ynode *root, tm_error *err)
     return 0;
 }
 
-static int finish(tm_params *p, tm_ynode *tree, tm_ypool *pool, const char *const *sets, int n_sets, tm_params **out,
-                  tm_error *err)
+/* The merged tree of a file (NULL: the built-in baseline) or of text in
+ * memory, with the --set overrides applied. */
+static int build_tree(const char *path, const char *name, const char *text, const char *const *sets, int n_sets,
+                      tm_ypool **pool_out, tm_ynode **tree_out, tm_error *err)
 {
-    int rc = -1;
+    tm_ypool *pool = tm_ypool_new();
+    tm_ynode *tree = NULL;
+    if (!pool)
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    if (path) {
+        if (tm_ytree_load(pool, path, &tree, err))
+            goto fail;
+    } else {
+        if (tm_ytree_parse(pool, name, text, strlen(text), &tree, err))
+            goto fail;
+        const tm_ynode *ext = tree->kind == TM_Y_MAP ? tm_ytree_get(tree, "extends", NULL) : NULL;
+        if (ext) {
+            fail_at(err, ext, "extends", "not allowed in built-in or stored parameters (they are already resolved)");
+            goto fail;
+        }
+    }
     for (int i = 0; i < n_sets; i++)
         if (tm_ytree_set(pool, tree, sets[i], err))
-            goto done;
+            goto fail;
+    *pool_out = pool;
+    *tree_out = tree;
+    return 0;
+fail:
+    tm_ytree_free(tree);
+    tm_ypool_free(pool);
+    return -1;
+}
+
+/* Resolve a tree into new parameters with their canonical text. */
+static int resolve_tree(const char *source, const tm_ynode *tree, tm_params **out, tm_error *err)
+{
+    *out = NULL;
+    tm_params *p = calloc(1, sizeof *p);
+    if (!p || !(p->source = strdup(source))) {
+        tm_params_free(p);
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    }
     if (resolve(p, tree, err))
-        goto done;
+        goto fail;
     p->canonical = canonical_text(p);
     if (!p->canonical) {
         tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
-        goto done;
+        goto fail;
     }
     tm_sha256_buffer(p->canonical, strlen(p->canonical), p->sha256);
     *out = p;
-    p = NULL;
-    rc = 0;
-done:
+    return 0;
+fail:
     tm_params_free(p);
+    return -1;
+}
+
+static const char *const built_in_name = "built-in canada_baseline.yaml";
+
+static int load_any(const char *path, const char *name, const char *text, const char *const *sets, int n_sets,
+                    tm_params **out, tm_error *err)
+{
+    *out = NULL;
+    tm_ypool *pool = NULL;
+    tm_ynode *tree = NULL;
+    if (build_tree(path, name, text, sets, n_sets, &pool, &tree, err))
+        return -1;
+    int rc = resolve_tree(path ? path : name, tree, out, err);
     tm_ytree_free(tree);
     tm_ypool_free(pool);
     return rc;
@@ -1560,50 +1608,96 @@ done:
 int tm_params_load_text(const char *name, const char *text, const char *const *sets, int n_sets, tm_params **out,
                         tm_error *err)
 {
-    *out = NULL;
-    tm_ypool *pool = tm_ypool_new();
-    tm_params *p = calloc(1, sizeof *p);
-    tm_ynode *tree = NULL;
-    if (!pool || !p || !(p->source = strdup(name))) {
-        tm_ypool_free(pool);
-        tm_params_free(p);
-        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
-    }
-    if (tm_ytree_parse(pool, name, text, strlen(text), &tree, err)) {
-        tm_ypool_free(pool);
-        tm_params_free(p);
-        return -1;
-    }
-    if (tree->kind == TM_Y_MAP && tm_ytree_get(tree, "extends", NULL)) {
-        fail_at(err, tm_ytree_get(tree, "extends", NULL), "extends",
-                "not allowed in built-in or stored parameters (they are already resolved)");
-        tm_ytree_free(tree);
-        tm_ypool_free(pool);
-        tm_params_free(p);
-        return -1;
-    }
-    return finish(p, tree, pool, sets, n_sets, out, err);
+    return load_any(NULL, name, text, sets, n_sets, out, err);
 }
 
 int tm_params_load(const char *path, const char *const *sets, int n_sets, tm_params **out, tm_error *err)
 {
-    if (!path)
-        return tm_params_load_text("built-in canada_baseline.yaml", tm_embedded_baseline, sets, n_sets, out, err);
-    *out = NULL;
-    tm_ypool *pool = tm_ypool_new();
-    tm_params *p = calloc(1, sizeof *p);
-    tm_ynode *tree = NULL;
-    if (!pool || !p || !(p->source = strdup(path))) {
-        tm_ypool_free(pool);
-        tm_params_free(p);
-        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    return load_any(path, built_in_name, tm_embedded_baseline, sets, n_sets, out, err);
+}
+
+/* The key path an error message names: "file:line:col: PATH: detail" or
+ * "PATH: detail" (fail_at's two forms), cut at the first list index. */
+static int error_path(const char *msg, char *path, size_t size)
+{
+    const char *p = msg;
+    for (const char *c = msg; *c; c++) {
+        int line, col, used = 0;
+        if (*c == ':' && sscanf(c, ":%d:%d: %n", &line, &col, &used) == 2 && used > 0) {
+            p = c + used;
+            break;
+        }
     }
-    if (tm_ytree_load(pool, path, &tree, err)) {
-        tm_ypool_free(pool);
-        tm_params_free(p);
+    size_t n = strcspn(p, ":[ ");
+    if (n == 0 || n >= size || p[n] == ' ')
         return -1;
+    memcpy(path, p, n);
+    path[n] = '\0';
+    return 0;
+}
+
+/* Remove the entry at a dotted path; -1 if there is none. */
+static int remove_path(tm_ynode *tree, const char *path)
+{
+    char buf[300];
+    snprintf(buf, sizeof buf, "%s", path);
+    tm_ynode *node = tree;
+    char *save = NULL;
+    char *part = strtok_r(buf, ".", &save);
+    while (part) {
+        char *next = strtok_r(NULL, ".", &save);
+        size_t at;
+        tm_ynode *child = tm_ytree_get(node, part, &at);
+        if (!child)
+            return -1;
+        if (!next) {
+            tm_ytree_remove(node, at);
+            return 0;
+        }
+        node = child;
+        part = next;
     }
-    return finish(p, tree, pool, sets, n_sets, out, err);
+    return -1;
+}
+
+int tm_params_check_all(const char *path, const char *const *sets, int n_sets, tm_params **out, tm_error *errs,
+                        int max_errs, int *n_errs)
+{
+    *out = NULL;
+    *n_errs = 0;
+    char aside[TM_PARAMS_MAX_CHECK_ERRORS][300];
+    int n_aside = 0;
+    if (max_errs > TM_PARAMS_MAX_CHECK_ERRORS)
+        max_errs = TM_PARAMS_MAX_CHECK_ERRORS;
+    for (;;) {
+        tm_ypool *pool = NULL;
+        tm_ynode *tree = NULL;
+        tm_error *err = &errs[*n_errs];
+        /* Reading, syntax and --set errors leave no tree to go on with. */
+        if (build_tree(path, built_in_name, tm_embedded_baseline, sets, n_sets, &pool, &tree, err)) {
+            (*n_errs)++;
+            return -1;
+        }
+        int rc = 0;
+        for (int i = 0; i < n_aside && rc == 0; i++)
+            rc = remove_path(tree, aside[i]);
+        /* A key that cannot be set aside (its absence is the error): stop. */
+        if (rc == 0)
+            rc = resolve_tree(path ? path : built_in_name, tree, out, err) ? 1 : 0;
+        tm_ytree_free(tree);
+        tm_ypool_free(pool);
+        if (rc == 0)
+            return *n_errs ? -1 : 0;
+        if (rc < 0)
+            return -1;
+        (*n_errs)++;
+        if (err->status != TM_ERR_INPUT || *n_errs == max_errs || error_path(err->msg, aside[n_aside], sizeof aside[0]))
+            return -1;
+        for (int i = 0; i < n_aside; i++)
+            if (strcmp(aside[i], aside[n_aside]) == 0)
+                return -1;
+        n_aside++;
+    }
 }
 
 /* ------------------------------------------------------------------------
@@ -1646,19 +1740,116 @@ typedef struct {
     size_t n;
 } doc_scope_entry;
 
+/* One Markdown table cell: `|` would end the cell, so it is escaped. */
+static void md_cell(sbuf *sb, const char *text)
+{
+    sb_printf(sb, " ");
+    for (const char *c = text; *c; c++) {
+        if (*c == '|')
+            sb_printf(sb, "\\|");
+        else
+            sb_printf(sb, "%c", *c);
+    }
+    sb_printf(sb, " |");
+}
+
+static void md_row(sbuf *sb, const char *const *cells, size_t n)
+{
+    sb_printf(sb, "|");
+    for (size_t i = 0; i < n; i++)
+        md_cell(sb, cells[i]);
+    sb_printf(sb, "\n");
+}
+
 static void doc_rows_after(sbuf *sb, const char *after)
 {
     for (size_t i = 0; i < COUNT(structural_doc); i++) {
         const doc_row *r = &structural_doc[i];
         if ((r->after == NULL) != (after == NULL) || (after && strcmp(r->after, after) != 0))
             continue;
-        sb_printf(sb, "| `%s` | %s | %s | %s | %s | %s | %s | - |\n", r->path, r->type, r->def, r->range, r->unit,
-                  r->symbol, r->doc);
+        char path[200];
+        snprintf(path, sizeof path, "`%s`", r->path);
+        /* These keys have shapes of their own: the baseline file shows them. */
+        const char *cells[] = {path, r->type, r->def, "see the file", r->range, r->unit, r->symbol, r->doc, "-"};
+        md_row(sb, cells, COUNT(cells));
     }
 }
 
-static void doc_scope(sbuf *sb, const char *prefix, const pdesc *desc, size_t n)
+/* The objects a --doc scope describes in parameters p (a sector's fields:
+ * every sector, ...); malloc'd, *n of them (0: none, e.g. no events). */
+static const void **scope_objects(const tm_params *p, const char *prefix, size_t *n)
 {
+    size_t cap = (size_t)p->n_sectors * TM_MAX_DEST + TM_MAX_DEST * TM_MAX_REGIMES + (size_t)p->n_events + 1;
+    const void **objs = malloc(cap * sizeof *objs);
+    *n = 0;
+    if (!objs)
+        return NULL;
+    if (strcmp(prefix, "sectors.<sector>.") == 0) {
+        for (int s = 0; s < p->n_sectors; s++)
+            objs[(*n)++] = &p->sector[s];
+    } else if (strcmp(prefix, "sectors.<sector>.markets.<dest>.") == 0) {
+        for (int s = 0; s < p->n_sectors; s++)
+            for (int d = 0; d < p->n_dest; d++)
+                objs[(*n)++] = &p->sector[s].market[d];
+    } else if (strcmp(prefix, "destinations.<dest>.") == 0) {
+        for (int d = 0; d < p->n_dest; d++)
+            objs[(*n)++] = &p->dest[d];
+    } else if (strcmp(prefix, "destinations.<dest>.market.") == 0) {
+        for (int d = 0; d < p->n_dest; d++)
+            objs[(*n)++] = &p->dest[d].defaults;
+    } else if (strcmp(prefix, "destinations.<dest>.regimes.<regime>.") == 0) {
+        for (int d = 0; d < p->n_dest; d++)
+            for (int r = 0; r < p->dest[d].n_regimes; r++)
+                objs[(*n)++] = &p->dest[d].regime[r];
+    } else if (strcmp(prefix, "events[].") == 0) {
+        for (int e = 0; e < p->n_events; e++)
+            objs[(*n)++] = &p->event[e];
+    } else {
+        objs[(*n)++] = p;
+    }
+    return objs;
+}
+
+/* The baseline's value of a parameter over the objects of its scope: the
+ * value when they agree, "lo to hi" for numbers that vary, "varies"
+ * otherwise, "-" when the scope is empty or the value unset. */
+static void baseline_cell(const pdesc *d, const void *const *objs, size_t n, char *buf, size_t size)
+{
+    snprintf(buf, size, "-");
+    if (n == 0 || !is_set(d, objs[0]))
+        return;
+    char first[TM_NOTE_MAX + 8], other[TM_NOTE_MAX + 8];
+    format_value(d, objs[0], first, sizeof first);
+    int same = 1;
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        format_value(d, objs[i], other, sizeof other);
+        same &= strcmp(first, other) == 0;
+        double v = strtod(other, NULL);
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    int numeric = d->type == P_INT || d->type == P_INT64 || d->type == P_DOUBLE;
+    if (same && d->type == P_DOUBLE)
+        snprintf(buf, size, "%.6g", lo);
+    else if (same)
+        snprintf(buf, size, "%s", first);
+    else if (numeric && d->type != P_DOUBLE)
+        snprintf(buf, size, "%.0f to %.0f", lo, hi);
+    else if (numeric)
+        snprintf(buf, size, "%.4g to %.4g", lo, hi);
+    else
+        snprintf(buf, size, "varies");
+}
+
+static void doc_scope(sbuf *sb, const char *prefix, const pdesc *desc, size_t n, const tm_params *baseline)
+{
+    size_t n_objs = 0;
+    const void **objs = scope_objects(baseline, prefix, &n_objs);
+    if (!objs) {
+        sb->failed = 1;
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         const pdesc *d = &desc[i];
         char range[160] = "";
@@ -1678,9 +1869,13 @@ static void doc_scope(sbuf *sb, const char *prefix, const pdesc *desc, size_t n)
         const char *def = d->flags & P_REQUIRED ? "(required)"
                           : d->def              ? (d->def[0] ? d->def : "(see doc)")
                                                 : "(unset)";
-        sb_printf(sb, "| `%s%s` | %s | %s | %s | %s | %s | %s | %s |\n", prefix, d->key, type_names[d->type], def,
-                  range, d->unit, d->symbol, d->doc, d->source);
+        char path[200], base[TM_NOTE_MAX + 40];
+        snprintf(path, sizeof path, "`%s%s`", prefix, d->key);
+        baseline_cell(d, objs, n_objs, base, sizeof base);
+        const char *cells[] = {path, type_names[d->type], def, base, range, d->unit, d->symbol, d->doc, d->source};
+        md_row(sb, cells, COUNT(cells));
     }
+    free(objs);
     doc_rows_after(sb, prefix);
 }
 
@@ -1694,22 +1889,30 @@ char *tm_params_doc(void)
         {"destinations.<dest>.regimes.<regime>.", regime_desc, COUNT(regime_desc)},
         {"events[].", event_desc, COUNT(event_desc)},
     };
+    tm_params *baseline = NULL;
+    tm_error err = {0};
+    if (tm_params_load(NULL, NULL, 0, &baseline, &err))
+        return NULL;
     sbuf sb = {0};
-    sb_printf(
-        &sb,
-        "# tradeabm parameters\n\n"
-        "Every parameter, as defined in src/params/params.c. `<sector>`, `<dest>` and `<regime>` stand for names\n"
-        "you choose. Destination `market` values are defaults for every sector's `markets.<dest>`.\n\n"
-        "| path | type | default | range | unit | symbol | description | source |\n"
-        "|---|---|---|---|---|---|---|---|\n");
+    sb_printf(&sb,
+              "# tradeabm parameters\n\n"
+              "Every parameter, as defined in src/params/params.c. `<sector>`, `<dest>` and `<regime>` stand for "
+              "names\n"
+              "you choose. Destination `market` values are defaults for every sector's `markets.<dest>`.\n"
+              "`default` is the engine's default (what a key left out takes); `baseline` is the value in the\n"
+              "built-in Canadian baseline (params/canada_baseline.yaml), a range when it differs across\n"
+              "sectors, destinations or regimes.\n\n"
+              "| path | type | default | baseline | range | unit | symbol | description | source |\n"
+              "|---|---|---|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < COUNT(root_sections); i++) {
         char prefix[64];
         snprintf(prefix, sizeof prefix, "%s.", root_sections[i].name);
-        doc_scope(&sb, prefix, root_sections[i].desc, root_sections[i].n);
+        doc_scope(&sb, prefix, root_sections[i].desc, root_sections[i].n, baseline);
     }
     for (size_t i = 0; i < COUNT(named); i++)
-        doc_scope(&sb, named[i].prefix, named[i].desc, named[i].n);
+        doc_scope(&sb, named[i].prefix, named[i].desc, named[i].n, baseline);
     doc_rows_after(&sb, NULL);
+    tm_params_free(baseline);
     if (sb.failed) {
         free(sb.buf);
         return NULL;

@@ -181,6 +181,16 @@ int tm_params_load(const char *path, const char *const *sets, int n_sets, tm_par
 int tm_params_load_text(const char *name, const char *text, const char *const *sets, int n_sets, tm_params **out,
                         tm_error *err);
 
+/* Like tm_params_load, for `check`: after an error in the parameters, the
+ * key it names is set aside and checking goes on, so that one pass finds
+ * every error it can (up to max_errs, at most TM_PARAMS_MAX_CHECK_ERRORS),
+ * into errs[0 .. *n_errs - 1]. An error that leaves nothing to go on with
+ * (reading, syntax, --set, a missing section) ends the list; a later error
+ * may follow from an earlier key's absence. 0 and *out when none. */
+#define TM_PARAMS_MAX_CHECK_ERRORS 20
+int tm_params_check_all(const char *path, const char *const *sets, int n_sets, tm_params **out, tm_error *errs,
+                        int max_errs, int *n_errs);
+
 void tm_params_free(tm_params *params);
 
 /* The listing of every parameter (path, type, default, range, unit,

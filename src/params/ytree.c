@@ -477,7 +477,7 @@ static tm_ynode *merge(tm_ynode *base, tm_ynode *over)
     return base;
 }
 
-static void remove_key(tm_ynode *map, size_t i)
+void tm_ytree_remove(tm_ynode *map, size_t i)
 {
     free(map->keys[i]);
     tm_ytree_free(map->items[i]);
@@ -556,7 +556,7 @@ static int load_chain(tm_ypool *pool, const char *path, const char **stack, int 
         tm_ytree_free(tree);
         return -1;
     }
-    remove_key(tree, at);
+    tm_ytree_remove(tree, at);
     tm_ynode *merged = merge(base, tree);
     if (!merged)
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");

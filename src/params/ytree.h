@@ -75,6 +75,9 @@ int tm_ytree_set(tm_ypool *pool, tm_ynode *root, const char *assignment, tm_erro
 
 void tm_ytree_free(tm_ynode *node);
 
+/* Remove entry i of a map (its key and value). */
+void tm_ytree_remove(tm_ynode *map, size_t i);
+
 /* Lookup of a key in a map (NULL if absent or node is not a map). */
 tm_ynode *tm_ytree_get(const tm_ynode *map, const char *key, size_t *index);
 

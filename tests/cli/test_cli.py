@@ -244,15 +244,115 @@ def test_check_output_is_itself_a_valid_parameter_file_with_the_same_hash(tmp_pa
     assert second == first
 
 
+def test_check_without_a_file_checks_the_built_in_baseline(tmp_path):
+    """`check` alone resolves the baseline compiled into the binary: from a
+    folder without parameter files, the same text as the shipped file."""
+    built_in = tradeabm("check", cwd=tmp_path, check_status=0).stdout
+    assert built_in == tradeabm("check", BASELINE, check_status=0).stdout
+    with_set = tradeabm("check", "--set", "run.seed=5", cwd=tmp_path, check_status=0).stdout
+    assert "seed: 5" in with_set
+
+
+SEVEN_ERRORS = """\
+extends: {base}
+run:
+  periods: -3
+  sed: 4
+sectors:
+  enrgy:
+    firms: 5
+  energy:
+    firms: many
+    volatility: 9
+destinations:
+  US:
+    regimes:
+      tarifs: {{tariff: 0.2}}
+events:
+  - {{at: 2025Q1, destination: USA, tariff: 0.1}}
+"""
+
+
+def test_check_reports_every_error_in_one_pass(tmp_path):
+    """Seven independent mistakes, seven error lines (each with its line
+    and key), then the count; `run` still stops at the first."""
+    params = tmp_path / "seven.yaml"
+    params.write_text(SEVEN_ERRORS.format(base=BASELINE))
+    proc = tradeabm("check", params, check_status=2)
+    lines = proc.stderr.strip().splitlines()
+    expected = ["seven.yaml:3:12: run.periods: found -3", "seven.yaml:4:3: run.sed: unknown key",
+                "seven.yaml:9:12: sectors.energy.firms: found \"many\"",
+                "seven.yaml:10:17: sectors.energy.volatility: found 9",
+                "seven.yaml:6:3: sectors.enrgy: unknown sector", "seven.yaml:14:7: destinations.US.regimes.tarifs",
+                "seven.yaml:16:31: events[0].destination: unknown destination \"USA\""]
+    assert len(lines) == len(expected) + 1, proc.stderr
+    for line, fragment in zip(lines, expected):
+        assert line.startswith("tradeabm: error: ") and fragment in line, (fragment, line)
+    assert lines[-1] == "tradeabm: 7 errors"
+    assert proc.stdout == ""
+    first = tradeabm("run", params, "-o", tmp_path / "x.h5", "-q", check_status=2)
+    assert first.stderr.strip().splitlines() == [lines[0]]
+
+
+DOC_COLUMNS = ["path", "type", "default", "baseline", "range", "unit", "symbol", "description", "source"]
+
+
+def doc_cells(line):
+    """The cells of one Markdown table row: split at `|` not escaped as
+    `\\|`, then unescaped."""
+    cells = re.split(r"(?<!\\)\|", line.strip())[1:-1]
+    return [c.strip().replace("\\|", "|") for c in cells]
+
+
+def doc_table():
+    """Every row of `tradeabm params --doc` as a dict by column name."""
+    out = tradeabm("params", "--doc", check_status=0).stdout
+    return [dict(zip(DOC_COLUMNS, doc_cells(line))) for line in out.splitlines() if line.startswith("| `")]
+
+
 def doc_rows():
-    """(path, type, default, range) of every row of `tradeabm params --doc`.
-    Cells are separated by " | "; a choice's options are joined by "|"."""
-    rows = []
-    for line in tradeabm("params", "--doc", check_status=0).stdout.splitlines():
-        if line.startswith("| `"):
-            cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
-            rows.append((cells[0].strip("`"), cells[1], cells[2], cells[3]))
-    return rows
+    """(path, type, default, range) of every row of `tradeabm params --doc`;
+    a choice's options are joined by "|"."""
+    return [(r["path"].strip("`"), r["type"], r["default"], r["range"]) for r in doc_table()]
+
+
+def test_params_doc_rows_have_every_cell_with_bars_escaped():
+    """Every row splits into exactly the header's cells (a bare `|` inside a
+    description or a choice list would add cells), and `|` is escaped."""
+    out = tradeabm("params", "--doc", check_status=0).stdout
+    header = next(line for line in out.splitlines() if line.startswith("| path"))
+    assert doc_cells(header) == DOC_COLUMNS
+    rows = [line for line in out.splitlines() if line.startswith("| `")]
+    assert len(rows) > 50
+    for line in rows:
+        assert len(doc_cells(line)) == len(DOC_COLUMNS), line
+    assert any("\\|" in line for line in rows)
+
+
+def test_params_doc_shows_the_baseline_value_beside_the_default():
+    """The baseline column holds the built-in baseline's resolved value of
+    each single-valued parameter (as `check` prints it, to the 6 significant
+    digits the table shows), and a range "lo to hi" for per-sector values."""
+    _, baseline = check_parameters()
+    checked = 0
+    for row in doc_table():
+        path = row["path"].strip("`")
+        if "<" in path or "[" in path or row["baseline"] == "see the file":
+            continue
+        try:
+            value = at_path(baseline, path)
+        except KeyError:  # `check` leaves out a quiet key at its default
+            assert row["baseline"] == row["default"], path
+            continue
+        if isinstance(value, float):
+            assert float(row["baseline"]) == pytest.approx(value, rel=5e-6), path
+        else:
+            assert row["baseline"] == flow(value), path
+        checked += 1
+    assert checked >= 20  # run, productivity, demand, decision, ... sections
+    firms = [s["firms"] for s in baseline["sectors"].values()]
+    row = next(r for r in doc_table() if r["path"] == "`sectors.<sector>.firms`")
+    assert row["baseline"] == f"{min(firms)} to {max(firms)}" and row["default"] == "2000"
 
 
 DOC_ROWS = doc_rows()
