@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/numfmt.h"
 #include "cli/cli.h"
 #include "experiments/compare.h"
 
@@ -40,37 +41,28 @@ static void progress(void *user, const tm_progress_report *r)
     fflush(stdout);
 }
 
-/* Effects of the order of rounding error (a ratio of two sums that differ
- * only in their last bits) print as 0. */
-static double shown(double v)
-{
-    return fabs(v) < 1e-9 ? 0.0 : v;
-}
-
+/* One row per sector and outcome (a long table fits 100 columns however
+ * many outcomes there are); numbers in fixed point to three significant
+ * digits, intervals as "lo to hi" so that no comma reads as a separator. */
 static void print_effects(const tm_compare_result *res)
 {
     int M = res->n_measures, R = res->replicates;
-    printf("Effects, scenario - base, %s to the end; mean [95%% CI] over %d replicate%s\n", res->window_start, R,
-           R == 1 ? "" : "s");
-    for (int line = 0; line < 2; line++) {
-        printf("%-16s", line ? "(units)" : "measure");
-        for (int m = 0; m < M; m++)
-            printf(" %27s", line ? res->rows[m].units : res->rows[m].measure);
-        printf("\n");
-    }
+    printf("Effects, scenario - base, %s to the end; mean%s over %d replicate%s\n", res->window_start,
+           R > 1 ? " and 95% confidence interval" : "", R, tm_numfmt_plural(R));
+    printf("%-16s %-24s %-18s %10s%s\n", "sector", "outcome", "units", "mean", R > 1 ? "   95% CI" : "");
     for (int s = 0; s < res->n_sector_rows; s++) {
-        printf("%-16s", res->rows[s * M].sector);
         for (int m = 0; m < M; m++) {
             const tm_compare_effect *row = &res->rows[s * M + m];
-            char text[64];
-            if (R > 1)
-                snprintf(text, sizeof text, "%.3g [%.3g, %.3g]", shown(row->mean), shown(row->ci_low),
-                         shown(row->ci_high));
-            else
-                snprintf(text, sizeof text, "%.3g", shown(row->mean));
-            printf(" %27s", text);
+            char mean[32], lo[32], hi[32];
+            tm_numfmt_plain(row->mean, mean, sizeof mean);
+            printf("%-16s %-24s %-18s %10s", m == 0 ? row->sector : "", row->measure, row->units, mean);
+            if (R > 1) {
+                tm_numfmt_plain(row->ci_low, lo, sizeof lo);
+                tm_numfmt_plain(row->ci_high, hi, sizeof hi);
+                printf("   %s to %s", lo, hi);
+            }
+            printf("\n");
         }
-        printf("\n");
     }
 }
 

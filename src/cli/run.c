@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/numfmt.h"
 #include "cli/cli.h"
 #include "io/checkpoint.h"
 #include "io/runner.h"
@@ -291,11 +292,16 @@ int tm_cli_run(int argc, char **argv)
         int64_t firms = 0;
         for (int s = 0; s < p->n_sectors; s++)
             firms += p->sector[s].firms;
+        int threads = a.threads ? (int)a.threads : omp_get_max_threads();
+        char count[32];
+        tm_numfmt_count(firms, count, sizeof count);
         printf(
-            "tradeabm %s: %s model, %lld firms in %d sectors, %d destinations, %d periods from %s "
-            "(+%d burn-in), seed %llu, %d threads\n",
-            TM_VERSION, tm_model_name(p->model), (long long)firms, p->n_sectors, p->n_dest, p->periods, p->start,
-            p->burn_in, (unsigned long long)p->seed, a.threads ? (int)a.threads : omp_get_max_threads());
+            "tradeabm %s: %s model, %s firm%s in %d sector%s, %d destination%s\n"
+            "  %d period%s from %s (+%d burn-in), seed %llu, %d thread%s\n",
+            TM_VERSION, tm_model_name(p->model), count, tm_numfmt_plural(firms), p->n_sectors,
+            tm_numfmt_plural(p->n_sectors), p->n_dest, tm_numfmt_plural(p->n_dest), p->periods,
+            tm_numfmt_plural(p->periods), p->start, p->burn_in, (unsigned long long)p->seed, threads,
+            tm_numfmt_plural(threads));
         fflush(stdout);
     }
     char digest[65];

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/numfmt.h"
 #include "base/stats.h"
 
 /* The non-US share of one sector (or all, sector < 0) from the period's
@@ -23,8 +24,14 @@ static double non_us_share(const tm_stats_window *w, const tm_summary *sum, int 
     return w && tm_stats_outcome_parse(name, &shape, &o, NULL) == 0 ? tm_stats_outcome_value(w, &o) : NAN;
 }
 
-static void print_row(FILE *out, const tm_summary *sum, const char *name, const int64_t *by_set, const double *value,
-                      double non_us)
+/* Column widths: both blocks fit 100 columns with TM_MAX_DEST (6)
+ * destinations. */
+#define NAME_W 18
+#define CELL_W 9
+
+/* Block 1: how many firms, and the share of them serving each destination
+ * alone or several. */
+static void print_firms_row(FILE *out, const tm_summary *sum, const char *name, const int64_t *by_set)
 {
     int n_sets = 1 << sum->n_dest;
     int64_t firms = 0, several = 0;
@@ -34,17 +41,30 @@ static void print_row(FILE *out, const tm_summary *sum, const char *name, const 
             several += by_set[S];
     }
     double scale = firms > 0 ? 100.0 / (double)firms : 0.0;
-    fprintf(out, "%-18s %9lld", name, (long long)firms);
+    char count[32];
+    tm_numfmt_count(firms, count, sizeof count);
+    fprintf(out, "%-*s %*s", NAME_W, name, CELL_W + 1, count);
     for (int d = 0; d < sum->n_dest; d++)
-        fprintf(out, " %7.1f%%", scale * (double)by_set[1 << d]);
+        fprintf(out, " %*.1f%%", CELL_W - 1, scale * (double)by_set[1 << d]);
     if (sum->n_dest > 1)
-        fprintf(out, " %7.1f%%", scale * (double)several);
-    for (int d = 0; d < sum->n_dest; d++)
-        fprintf(out, " %11.1f", value[d]);
+        fprintf(out, " %*.1f%%", CELL_W - 1, scale * (double)several);
+    fprintf(out, "\n");
+}
+
+/* Block 2: export value by destination (SI suffixes) and the non-US share
+ * of it. */
+static void print_value_row(FILE *out, const tm_summary *sum, const char *name, const double *value, double non_us)
+{
+    fprintf(out, "%-*s", NAME_W, name);
+    for (int d = 0; d < sum->n_dest; d++) {
+        char cell[32];
+        tm_numfmt_si(value[d], cell, sizeof cell);
+        fprintf(out, " %*s", CELL_W, cell);
+    }
     if (isfinite(non_us))
-        fprintf(out, " %7.1f%%\n", 100.0 * non_us);
+        fprintf(out, " %*.1f%%\n", CELL_W - 1, 100.0 * non_us);
     else
-        fprintf(out, " %8s\n", "-");
+        fprintf(out, " %*s\n", CELL_W, "-");
 }
 
 /* A window of this one period (export values and market sets; the other
@@ -69,34 +89,41 @@ void tm_summary_print(FILE *out, const tm_summary *sum)
     int n_sets = 1 << sum->n_dest, D = sum->n_dest;
     double *buf = calloc((size_t)sum->n_sectors * ((size_t)D + (size_t)n_sets), sizeof *buf);
     tm_stats_window *w = period_window(sum, buf);
-    fprintf(out, "Summary for %s (firms serving each market alone or several; export value, model units)\n",
-            sum->label);
-    fprintf(out, "%-18s %9s", "sector", "firms");
+    int64_t all_sets[1 << TM_SUMMARY_MAX_DEST] = {0};
+    double all_value[TM_SUMMARY_MAX_DEST] = {0};
+    for (int s = 0; s < sum->n_sectors; s++) {
+        for (int S = 0; S < n_sets; S++)
+            all_sets[S] += sum->firms_by_set[(size_t)s * (size_t)n_sets + (size_t)S];
+        for (int d = 0; d < D; d++)
+            all_value[d] += sum->export_value[(size_t)s * (size_t)D + (size_t)d];
+    }
+
+    fprintf(out, "Summary for %s\n", sum->label);
+    fprintf(out, "Firms, and the share of them serving each destination only or several\n");
+    fprintf(out, "%-*s %*s", NAME_W, "sector", CELL_W + 1, "firms");
     for (int d = 0; d < D; d++) {
         char head[48];
-        snprintf(head, sizeof head, "%.3s only", sum->dest_names[d]);
-        fprintf(out, " %8s", head);
+        snprintf(head, sizeof head, "%.4s only", sum->dest_names[d]);
+        fprintf(out, " %*s", CELL_W, head);
     }
     if (D > 1)
-        fprintf(out, " %8s", "several");
-    for (int d = 0; d < D; d++) {
-        char head[48];
-        snprintf(head, sizeof head, "exp %.6s", sum->dest_names[d]);
-        fprintf(out, " %11s", head);
-    }
-    fprintf(out, " %8s\n", "non-US");
-    int64_t all_sets[256] = {0};
-    double all_value[16] = {0};
-    for (int s = 0; s < sum->n_sectors; s++) {
-        const int64_t *by_set = sum->firms_by_set + (size_t)s * (size_t)n_sets;
-        const double *value = sum->export_value + (size_t)s * (size_t)D;
-        print_row(out, sum, sum->sector_names[s], by_set, value, non_us_share(w, sum, s));
-        for (int S = 0; S < n_sets; S++)
-            all_sets[S] += by_set[S];
-        for (int d = 0; d < D; d++)
-            all_value[d] += value[d];
-    }
-    print_row(out, sum, "all sectors", all_sets, all_value, non_us_share(w, sum, -1));
+        fprintf(out, " %*s", CELL_W, "several");
+    fprintf(out, "\n");
+    for (int s = 0; s < sum->n_sectors; s++)
+        print_firms_row(out, sum, sum->sector_names[s], sum->firms_by_set + (size_t)s * (size_t)n_sets);
+    print_firms_row(out, sum, "all sectors", all_sets);
+
+    fprintf(out,
+            "\nExport value by destination (model money; k thousand, M million, G billion),\n"
+            "and the non-US share of it\n");
+    fprintf(out, "%-*s", NAME_W, "sector");
+    for (int d = 0; d < D; d++)
+        fprintf(out, " %*.*s", CELL_W, CELL_W, sum->dest_names[d]);
+    fprintf(out, " %*s\n", CELL_W, "non-US");
+    for (int s = 0; s < sum->n_sectors; s++)
+        print_value_row(out, sum, sum->sector_names[s], sum->export_value + (size_t)s * (size_t)D,
+                        non_us_share(w, sum, s));
+    print_value_row(out, sum, "all sectors", all_value, non_us_share(w, sum, -1));
     tm_stats_window_close(w);
     free(buf);
 }

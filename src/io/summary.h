@@ -8,6 +8,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* Destinations the table lays out (TM_MAX_DEST of params.h). */
+#define TM_SUMMARY_MAX_DEST 6
+
 typedef struct {
     const char *label; /* period */
     int n_sectors, n_dest;

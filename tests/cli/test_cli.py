@@ -666,3 +666,47 @@ def test_reproduce_refuses_an_incomplete_file_with_exit_2(tmp_path, run_file):
         f.attrs["status"] = "incomplete"
     proc = tradeabm("reproduce", copy, check_status=2)
     assert "incomplete" in proc.stderr
+
+
+# ---- tables people read ------------------------------------------------------------
+
+E_NOTATION = re.compile(r"\d[eE][+-]?\d")
+
+
+def assert_readable(stdout):
+    """No line wider than 100 columns, no number in e-notation."""
+    for line in stdout.splitlines():
+        assert len(line) <= 100, line
+        assert not E_NOTATION.search(line), line
+
+
+def test_run_header_and_summary_are_readable_and_singular_where_one(tmp_path):
+    """One sector, one thread: "1 sector", "1 thread" (not "1 sectors"); firm
+    counts with thousands separators; export values with SI suffixes in a
+    block of their own, apart from the firm shares."""
+    proc = tradeabm("run", ONE_SECTOR, "-o", "one.h5", "--threads", "1",
+                    "--set", "sectors.steel.firms=12000", cwd=tmp_path, check_status=0)
+    assert_readable(proc.stdout)
+    header = " ".join(proc.stdout.splitlines()[:2])
+    assert "12,000 firms in 1 sector, 2 destinations   8 periods" in header and "1 thread" in header, header
+    assert "1 threads" not in header and "1 sectors" not in header
+    firms_block, value_block = proc.stdout.split("Export value by destination", 1)
+    assert "US only" in firms_block and "%" in firms_block
+    assert "non-US" in value_block and "US only" not in value_block
+    # Model money has no decimal places beyond four significant digits.
+    assert not re.search(r"\d{5,}\.\d", proc.stdout), proc.stdout
+
+
+def test_compare_table_fits_100_columns_without_e_notation(tmp_path):
+    """The effects table is long (one row per sector and outcome), intervals
+    read "lo to hi" with no thousands separator inside them."""
+    from helpers import DATA
+    proc = tradeabm("compare", DATA / "analysis_small.yaml", DATA / "analysis_scenario.yaml",
+                    "--replicates", "2", "-o", tmp_path / "c.h5", check_status=0)
+    table = proc.stdout[proc.stdout.index("Effects"):proc.stdout.index("\nwrote ")]
+    assert_readable(table)
+    rows = [line for line in table.splitlines() if " to " in line and not line.startswith("Effects")]
+    assert len(rows) >= 6, proc.stdout
+    for line in rows:
+        interval = line.rsplit("   ", 1)[1]
+        assert "," not in interval and re.fullmatch(r"-?[\d.]+ to -?[\d.]+", interval), line
