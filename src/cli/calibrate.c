@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "base/error.h"
+#include "base/numfmt.h"
 #include "base/stats.h"
 #include "cli/cli.h"
 #include "experiments/calibrate.h"
@@ -33,11 +34,19 @@ static const char *const calibrate_usage =
     "  -q, --quiet              no progress lines\n"
     "  -h, --help               this help\n";
 
-/* One line per improvement (optimisers) or per round (proportional). */
+typedef struct {
+    const tm_calibration *cal;
+    tm_cli_progress reporter;
+} fit_progress;
+
+/* The fit's record on stdout, one line per improvement (optimisers) or per
+ * round (proportional), and the progress line on stderr. */
 static void progress(void *user, const tm_progress_report *r)
 {
-    const tm_calibration *c = user;
+    fit_progress *fp = user;
+    const tm_calibration *c = fp->cal;
     const tm_calibration_step *step = r->detail;
+    tm_cli_progress_clear(&fp->reporter);
     if (step->round >= 0)
         printf("round %3d  objective %-12.6g  worst relative gap %.3g\n", step->round, step->objective,
                step->worst_gap);
@@ -48,6 +57,9 @@ static void progress(void *user, const tm_progress_report *r)
         printf("\n");
     }
     fflush(stdout);
+    char what[96];
+    snprintf(what, sizeof what, "evaluations, objective %.6g", step->objective);
+    tm_cli_progress_update(&fp->reporter, r->done, r->total, what);
 }
 
 int tm_cli_calibrate(int argc, char **argv)
@@ -137,7 +149,10 @@ int tm_cli_calibrate(int argc, char **argv)
     tm_calibration_options co = {.threads = (int)threads,
                                  .max_iterations = (int)max_iter,
                                  .max_evaluations = (int)max_eval,
-                                 .progress = {quiet ? NULL : progress, cal}};
+                                 .progress = {quiet ? NULL : progress, NULL}};
+    fit_progress fp = {.cal = cal};
+    tm_cli_progress_init(&fp.reporter);
+    co.progress.user = &fp;
     tm_calibration_result res = {0};
     if (!(x = malloc((size_t)n * sizeof *x))) {
         tm_error_set(&err, TM_ERR_RUNTIME, "out of memory");
@@ -154,12 +169,15 @@ int tm_cli_calibrate(int argc, char **argv)
         goto done;
     }
     if (!quiet) {
-        printf("calibrating %d parameter%s to %d moments of %s (%s, common random numbers)\n", n, n == 1 ? "" : "s",
-               tm_calibration_n_moments(cal), tm_calibration_base_path(cal),
+        int moments = tm_calibration_n_moments(cal);
+        printf("calibrating %d parameter%s to %d moment%s of %s (%s, common random numbers)\n", n, tm_numfmt_plural(n),
+               moments, tm_numfmt_plural(moments), tm_calibration_base_path(cal),
                proportional ? "proportional updates" : method);
         fflush(stdout);
     }
-    if (tm_calibration_fit(cal, &co, x, &res, &err))
+    int failed = tm_calibration_fit(cal, &co, x, &res, &err);
+    tm_cli_progress_clear(&fp.reporter);
+    if (failed)
         goto fail;
     if (proportional)
         printf("\nobjective %.6g after %d rounds (%d evaluations)%s\n", res.objective, res.rounds, res.evaluations,

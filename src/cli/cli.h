@@ -5,7 +5,11 @@
 #ifndef TM_CLI_H
 #define TM_CLI_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "base/error.h"
+#include "base/progress.h"
 
 int tm_cli_main(int argc, char **argv);
 
@@ -32,6 +36,42 @@ int tm_cli_compare(int argc, char **argv);
 int tm_cli_fail(const tm_error *err);
 int tm_cli_usage_error(const char *usage, const char *fmt, const char *arg);
 int tm_cli_parse_count(const char *s, long lo, long hi, long *out);
+
+/* The one progress reporter of every long command (src/cli/progress.c):
+ * on stderr, "[done/total] what; 3.1 s elapsed, about 12 s left". On a
+ * terminal one line is rewritten in place at most twice a second; in a
+ * batch log (stderr not a terminal) a plain line is written at the first
+ * update, then every TRADEABM_PROGRESS_SECONDS seconds (default 10) and
+ * when the work is done, so a log shows progress without one line per
+ * step. The time left comes from the rate since the work began (since
+ * total last changed, so a run's solve and its periods are timed apart). */
+typedef struct {
+    int tty;            /* stderr is a terminal */
+    int every;          /* a line at every update (sweeps: one per finished run) */
+    double interval;    /* seconds between lines */
+    double started;     /* clock at init */
+    double last_line;   /* clock at the last line written */
+    double last_update; /* clock at the last update */
+    int64_t last_done;  /* done at the last update */
+    int64_t rate_total; /* total the rate is measured for */
+    int64_t rate_done;  /* done when the rate's measure began ... */
+    double rate_t;      /* ... and the clock then */
+    int shown;          /* width of the line on the terminal, 0: none */
+    int lines;          /* lines written */
+    const char *prefix; /* before "[done/total]" (e.g. "rank 1 "), or NULL */
+} tm_cli_progress;
+
+void tm_cli_progress_init(tm_cli_progress *p);
+/* done units of total (-1: not known) are finished; `what` says what is
+ * under way. */
+void tm_cli_progress_update(tm_cli_progress *p, int64_t done, int64_t total, const char *what);
+/* Clear the terminal line (before printing anything else). */
+void tm_cli_progress_clear(tm_cli_progress *p);
+/* The progress callback of one run (its solve, burn-in and periods) for
+ * tm_simulate, user a tm_cli_progress: `run` and `reproduce`. */
+void tm_cli_progress_of_run(void *user, const tm_progress_report *r);
+/* "12.3 s", "4.5 min", "2.1 h". */
+void tm_cli_human_seconds(double s, char *buf, size_t size);
 
 /* Most `--set KEY=VALUE` options one command line may carry. */
 #define TM_CLI_MAX_SETS 256

@@ -32,13 +32,15 @@ static const char *const compare_usage =
     "  -q, --quiet            print nothing but errors\n"
     "  -h, --help             this help\n";
 
+/* Reported as each run begins: replicate r (1-based), base or scenario. */
 static void progress(void *user, const tm_progress_report *r)
 {
-    (void)user;
     const uint64_t *seed = r->detail;
-    printf("  replicate %lld/%lld, %s (seed %llu) -> %s\n", (long long)r->done, (long long)r->total, r->stage,
-           (unsigned long long)*seed, r->label);
-    fflush(stdout);
+    int64_t begun = 2 * (r->done - 1) + (strcmp(r->stage, "scenario") == 0);
+    char what[4400];
+    snprintf(what, sizeof what, "runs; now replicate %lld of %lld, %s (seed %llu) -> %s", (long long)r->done,
+             (long long)r->total, r->stage, (unsigned long long)*seed, r->label);
+    tm_cli_progress_update(user, begun, 2 * r->total, what);
 }
 
 /* One row per sector and outcome (a long table fits 100 columns however
@@ -140,10 +142,16 @@ int tm_cli_compare(int argc, char **argv)
     }
     co.sets = sets;
     co.n_sets = n_sets;
-    co.progress = (tm_progress){quiet ? NULL : progress, NULL};
+    tm_cli_progress reporter;
+    tm_cli_progress_init(&reporter);
+    co.progress = (tm_progress){quiet ? NULL : progress, &reporter};
     tm_error err = {0};
     tm_compare_result res;
-    if (tm_compare(&co, &res, &err))
+    int failed = tm_compare(&co, &res, &err);
+    if (!quiet && !failed)
+        tm_cli_progress_update(&reporter, 2 * co.replicates, 2 * co.replicates, "runs done");
+    tm_cli_progress_clear(&reporter);
+    if (failed)
         return tm_cli_fail(&err);
     if (!quiet) {
         print_effects(&res);

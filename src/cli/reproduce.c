@@ -52,8 +52,12 @@ int tm_cli_reproduce(int argc, char **argv)
     char digest[65];
     printf("re-running %s (seed %llu, %s model)...\n", file, (unsigned long long)p->seed, tm_model_name(p->model));
     fflush(stdout);
-    tm_simulate_options so = {.threads = (int)a.threads, .panel = info.panel, .force = 1};
+    tm_cli_progress reporter;
+    tm_cli_progress_init(&reporter);
+    tm_simulate_options so = {
+        .threads = (int)a.threads, .panel = info.panel, .force = 1, .progress = {tm_cli_progress_of_run, &reporter}};
     rc = tm_simulate(p, path, &so, digest, &err);
+    tm_cli_progress_clear(&reporter);
     tm_params_free(p);
     unlink(path);
     if (rc) {

@@ -51,52 +51,10 @@ typedef struct {
     char seed_set[64];
 } run_args;
 
-/* The progress line on a terminal: rewritten in place at most every half
- * second, cleared before anything else is printed. */
-typedef struct {
-    double started, last; /* clock when the command started the run, and at the last line */
-    int have_periods;     /* a period has been reported */
-    double periods_from;  /* clock at the first period report */
-    int64_t done_from;    /* periods done by then (a resumed run starts late) */
-    int shown;            /* a line is on the screen */
-} progress_line;
-
-static void progress_clear(progress_line *pl)
-{
-    if (pl->shown)
-        fprintf(stderr, "\r%*s\r", 90, "");
-    pl->shown = 0;
-}
-
-static void progress_show(void *user, const tm_progress_report *r)
-{
-    progress_line *pl = user;
-    double t = tm_clock_seconds();
-    if (r->label && !pl->have_periods) {
-        pl->have_periods = 1;
-        pl->periods_from = t;
-        pl->done_from = r->done;
-    }
-    if (t - pl->last <= 0.5)
-        return;
-    if (!r->label) {
-        fprintf(stderr, "\r  %s: %lld of %lld decision problems solved, %.0f s elapsed   ", r->stage,
-                (long long)r->done, (long long)r->total, t - pl->started);
-    } else if (r->done > pl->done_from) {
-        double eta = (t - pl->periods_from) / (double)(r->done - pl->done_from) * (double)(r->total - r->done);
-        fprintf(stderr, "\r  %s: period %lld of %lld (%s), %.0f s elapsed, about %.0f s left   ", r->stage,
-                (long long)r->done, (long long)r->total, r->label, t - pl->started, eta);
-    } else {
-        return;
-    }
-    pl->last = t;
-    pl->shown = 1;
-}
-
 /* The summary table of the last logged period, after the progress line. */
 static void print_summary(void *user, const tm_params *p, const tm_period_result *r)
 {
-    progress_clear(user);
+    tm_cli_progress_clear(user);
     const char **snames = malloc((size_t)p->n_sectors * sizeof *snames);
     const char *dnames[TM_MAX_DEST];
     if (!snames)
@@ -110,21 +68,20 @@ static void print_summary(void *user, const tm_params *p, const tm_period_result
     free(snames);
 }
 
-/* tm_simulate with the progress line (on a terminal) and the summary
- * table, unless quiet. */
+/* tm_simulate with the progress reporter and the summary table, unless
+ * quiet. */
 static int simulate(const tm_params *p, const char *path, tm_simulate_options *so, int quiet, char digest[65],
                     tm_error *err)
 {
-    progress_line pl = {.started = tm_clock_seconds()};
-    pl.last = pl.started;
+    tm_cli_progress pl;
+    tm_cli_progress_init(&pl);
     if (!quiet) {
-        if (isatty(STDERR_FILENO))
-            so->progress = (tm_progress){progress_show, &pl};
+        so->progress = (tm_progress){tm_cli_progress_of_run, &pl};
         so->finished = print_summary;
         so->finished_user = &pl;
     }
     int rc = tm_simulate(p, path, so, digest, err);
-    progress_clear(&pl);
+    tm_cli_progress_clear(&pl);
     return rc;
 }
 

@@ -65,16 +65,6 @@ static void human_bytes(double b, char *buf, size_t size)
     snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", b, units[u]);
 }
 
-static void human_seconds(double s, char *buf, size_t size)
-{
-    if (s < 120)
-        snprintf(buf, size, "%.1f s", s);
-    else if (s < 7200)
-        snprintf(buf, size, "%.1f min", s / 60);
-    else
-        snprintf(buf, size, "%.1f h", s / 3600);
-}
-
 /* The part of the sweep this process runs: --shard, else a Slurm array. */
 static int find_shard(const char *arg, int *shard, int *shards, tm_error *err)
 {
@@ -178,28 +168,33 @@ static int emit_slurm(const tm_sweep *s, const char *sweep_path, const char *dir
     return 0;
 }
 
-/* One line per finished run on stderr; a failed run is an error and is
- * shown even with --quiet. */
+typedef struct {
+    int quiet;
+    char who[32]; /* "rank N " under MPI */
+    tm_cli_progress reporter;
+} sweep_progress;
+
+/* One line per finished run on stderr through the progress reporter (the
+ * record of which run ran where); a failed run is an error and is shown
+ * even with --quiet. */
 static void progress(void *user, const tm_progress_report *r)
 {
-    int quiet = *(const int *)user;
+    sweep_progress *sp = user;
     const tm_sweep_progress *p = r->detail;
-    char who[32] = "";
     if (p->rank >= 0)
-        snprintf(who, sizeof who, "rank %d ", p->rank);
+        snprintf(sp->who, sizeof sp->who, "rank %d ", p->rank);
     if (p->error) {
-        fprintf(stderr, "tradeabm: error: %s%s failed: %s\n", who, r->label, p->error);
-    } else if (quiet) {
+        fprintf(stderr, "tradeabm: error: %s%s failed: %s\n", sp->who, r->label, p->error);
+        fflush(stderr);
         return;
-    } else if (r->total >= 0) {
-        double eta = r->done ? p->elapsed / (double)r->done * (double)(r->total - r->done) : 0;
-        fprintf(stderr, "[%lld/%lld] %s done in %.2f s; %.1f s elapsed, about %.0f s left\n", (long long)r->done,
-                (long long)r->total, r->label, p->seconds, p->elapsed, eta < 0 ? 0 : eta);
-    } else {
-        fprintf(stderr, "%s[%lld done here] %s done in %.2f s; %.1f s elapsed\n", who, (long long)r->done, r->label,
-                p->seconds, p->elapsed);
     }
-    fflush(stderr);
+    if (sp->quiet)
+        return;
+    char what[200], took[32];
+    tm_cli_human_seconds(p->seconds, took, sizeof took);
+    snprintf(what, sizeof what, "%s done in %s", r->label, took);
+    sp->reporter.prefix = sp->who;
+    tm_cli_progress_update(&sp->reporter, r->done, r->total, what);
 }
 
 static int print_plan(const tm_sweep *s, int jobs, int threads, int shards, tm_error *err)
@@ -213,8 +208,8 @@ static int print_plan(const tm_sweep *s, int jobs, int threads, int shards, tm_e
      * are counted at 80% efficiency (DESIGN.md's scaling target). */
     double speed = per_run == 1 ? 1.0 : 0.8 * per_run;
     double wall = est.seconds_per_run * (double)est.runs / (jobs * speed) / shards;
-    human_seconds(est.seconds_per_run, t1, sizeof t1);
-    human_seconds(wall, tall, sizeof tall);
+    tm_cli_human_seconds(est.seconds_per_run, t1, sizeof t1);
+    tm_cli_human_seconds(wall, tall, sizeof tall);
     human_bytes(est.memory_per_run * jobs, mem, sizeof mem);
     human_bytes(est.output_per_run, out, sizeof out);
     human_bytes(est.output_per_run * (double)est.runs, outall, sizeof outall);
@@ -363,12 +358,15 @@ int tm_cli_sweep(int argc, char **argv)
             shards = (int)n;
         }
     }
+    sweep_progress sp = {.quiet = quiet};
+    tm_cli_progress_init(&sp.reporter);
+    sp.reporter.every = 1;
     tm_sweep_exec_options eo = {.jobs = (int)jobs,
                                 .threads = total_threads,
                                 .shard = shard,
                                 .shards = shards,
                                 .use_mpi = mpi,
-                                .progress = {progress, &quiet}};
+                                .progress = {progress, &sp}};
     tm_sweep_exec_stats st;
     if (!quiet && tm_sweep_mpi_rank() == 0) {
         if (mpi)

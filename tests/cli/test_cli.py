@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 import pytest
 
-from helpers import BASELINE, ONE_SECTOR, check_parameters, copy_to, leaves, run, start, text as attr_str
+from helpers import BASELINE, ONE_SECTOR, check_parameters, copy_to, environment, leaves, run, start, text as attr_str
 
 
 def tradeabm(*args, cwd=None, check_status=None):
@@ -710,3 +710,46 @@ def test_compare_table_fits_100_columns_without_e_notation(tmp_path):
     for line in rows:
         interval = line.rsplit("   ", 1)[1]
         assert "," not in interval and re.fullmatch(r"-?[\d.]+ to -?[\d.]+", interval), line
+
+
+# ---- progress on stderr --------------------------------------------------------------
+
+PROGRESS_LINE = re.compile(r"\[\d+/\d+\] .+; [\d.]+ (s|min|h) elapsed(, about [\d.]+ (s|min|h) left)?")
+
+
+def progress_lines(stderr):
+    lines = stderr.splitlines()
+    for line in lines:
+        assert PROGRESS_LINE.fullmatch(line), line
+    assert "\r" not in stderr  # a batch log gets whole lines, never a rewritten one
+    return lines
+
+
+def test_run_progress_in_a_batch_log_is_plain_periodic_lines_with_time_left(tmp_path):
+    """stderr is a pipe here, as in a batch job: with a line at every update
+    (TRADEABM_PROGRESS_SECONDS=0) every period of 4 burn-in + 8 logged shows,
+    with the time left; with the default interval a short run writes only
+    its first and last lines; -q writes nothing."""
+    every = environment(extra={"TRADEABM_PROGRESS_SECONDS": "0"})
+    proc = run("run", ONE_SECTOR, "-o", "a.h5", cwd=tmp_path, env=every)
+    lines = progress_lines(proc.stderr)
+    assert [line.split("]")[0] for line in lines] == [f"[{k}/12" for k in range(1, 13)]
+    assert any("left" in line for line in lines) and "2025Q4" in lines[-1]
+    default = run("run", ONE_SECTOR, "-o", "b.h5", cwd=tmp_path)
+    lines = progress_lines(default.stderr)
+    assert len(lines) == 2 and lines[0].startswith("[1/12]") and lines[-1].startswith("[12/12]")
+    assert run("run", ONE_SECTOR, "-o", "c.h5", "-q", cwd=tmp_path).stderr == ""
+
+
+def test_compare_and_reproduce_report_progress_on_stderr(tmp_path):
+    """compare used to print its progress on stdout without a time left."""
+    from helpers import DATA
+    every = environment(extra={"TRADEABM_PROGRESS_SECONDS": "0"})
+    proc = run("compare", DATA / "analysis_small.yaml", DATA / "analysis_scenario.yaml", "--replicates", "2",
+               "-o", "c.h5", cwd=tmp_path, env=every)
+    lines = progress_lines(proc.stderr)
+    assert [line.split("]")[0] for line in lines] == ["[0/4", "[1/4", "[2/4", "[3/4", "[4/4"]
+    assert "replicate 2 of 2, scenario" in lines[3] and "left" in lines[3]
+    assert "replicate 1 of 2" not in proc.stdout and "seed" not in proc.stdout
+    proc = run("reproduce", tmp_path / "c-runs" / "base-r01.h5", env=every)
+    assert progress_lines(proc.stderr)[-1].startswith("[32/32] periods")
