@@ -6,14 +6,16 @@
 # build-asan/).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-"$here/runs/setup.sh"
+"$here/runs/setup.sh" --tests
 cd "${TRADEABM_BUILD:-$here/build}"
 status=0
 ctest --output-on-failure -j 2 "$@" || status=$?
+# ctest lists skipped tests without their reason; the tests printed it.
+grep -h "^tradeabm-tests: skipped: " Testing/Temporary/LastTest*.log 2>/dev/null | sort -u >&2 || true
 if [ "${CI:-}" = "true" ]; then
   asan="${TRADEABM_ASAN_BUILD:-$here/build-asan}"
   start=$(date +%s)
-  cmake -S "$here" -B "$asan" -DPython3_EXECUTABLE=/usr/bin/python3 -DCMAKE_BUILD_TYPE=Debug \
+  cmake -S "$here" -B "$asan" -DCMAKE_BUILD_TYPE=Debug \
     -DTRADEABM_SANITIZE=ON -DTRADEABM_WERROR=ON -DTRADEABM_FUZZ=OFF >/dev/null
   cmake --build "$asan" -j "$(nproc)"
   # Leaks are errors; the first sanitizer report fails the test.

@@ -151,3 +151,23 @@ def check_parameters(*args):
     body, _, last = out.rstrip("\n").rpartition("\n")
     assert last.startswith("# sha256: "), out
     return body + "\n", parse_parameters(body)
+
+
+# Tests that need something of the machine (Slurm daemons, mpirun, cgroups,
+# a browser) call require(); conftest.py turns such skips into ctest's SKIP
+# status (77) with the reason printed, and CI makes them failures.
+ENVIRONMENT_SKIP = "needs the machine: "
+
+
+def require(available, reason):
+    """Go on if `available`; else skip this test, saying what is missing
+    and how to get it (`reason`) - or fail under CI=true, where
+    tests/run_all.sh has installed everything and a skip would hide that
+    something is broken. A skip is for what the machine lacks, never for
+    a program failure."""
+    import pytest
+    if available:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true and {reason}", pytrace=False)
+    pytest.skip(ENVIRONMENT_SKIP + reason)

@@ -753,3 +753,41 @@ def test_compare_and_reproduce_report_progress_on_stderr(tmp_path):
     assert "replicate 1 of 2" not in proc.stdout and "seed" not in proc.stdout
     proc = run("reproduce", tmp_path / "c-runs" / "base-r01.h5", env=every)
     assert progress_lines(proc.stderr)[-1].startswith("[32/32] periods")
+
+
+# ---- skips for what the machine lacks ----------------------------------------------
+
+NEEDS_SLURM = """\
+from helpers import require
+
+
+def test_runs_here():
+    assert True
+
+
+def test_needs_a_daemon():
+    require(False, "slurmd is not installed (apt-get install slurm-wlm)")
+"""
+
+
+@pytest.mark.parametrize("ci", ["", "true"])
+def test_a_skip_for_the_machine_is_ctest_skip_with_its_reason_and_a_failure_in_ci(tmp_path, ci):
+    """helpers.require: outside CI the file exits 77 (ctest's SKIP_RETURN_CODE)
+    and prints the reason, after the other tests ran; under CI=true it fails."""
+    import shutil
+    import subprocess
+    import sys
+    here = Path(__file__).resolve().parent
+    for name in ("helpers.py", "conftest.py"):
+        shutil.copy(here / name, tmp_path / name)
+    (tmp_path / "test_needs.py").write_text(NEEDS_SLURM)
+    env = environment(extra={"CI": ci})
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_needs.py"],
+                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
+    if ci:
+        assert proc.returncode == 1, proc.stdout
+        assert "CI=true and slurmd is not installed" in proc.stdout and "1 passed" in proc.stdout
+    else:
+        assert proc.returncode == 77, proc.stdout
+        assert "tradeabm-tests: skipped: slurmd is not installed (apt-get install slurm-wlm)" in proc.stdout
+        assert "1 passed, 1 skipped" in proc.stdout

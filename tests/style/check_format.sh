@@ -8,7 +8,7 @@ cd "$here"
 fmt=$(command -v clang-format || command -v clang-format-14 || true)
 if [ -z "$fmt" ]; then
   if [ "${CI:-}" = "true" ]; then
-    echo "check_format: clang-format is not installed (runs/setup.sh installs it)" >&2
+    echo "check_format: clang-format is not installed (runs/setup.sh --tests installs it)" >&2
     exit 1
   fi
   echo "check_format: skipped: clang-format is not installed" >&2
