@@ -83,7 +83,7 @@ static const pdesc productivity_desc[] = {
 
 static const pdesc demand_desc[] = {
     {"elasticity", P_DOUBLE, F(elasticity), "3.8", 1, 20, P_MIN_OPEN, "", "sigma", "CES elasticity of substitution",
-     "CALIBRATION.md: sigma about 3.8 [M]", NULL},
+     "docs/sources.md: sigma about 3.8 [M]", NULL},
 };
 
 static const pdesc decision_desc[] = {
@@ -663,7 +663,7 @@ static int check_key_name(const tm_ynode *map, size_t k, const char *prefix, con
 /* A name that a file extending another (or a --set) adds to sectors,
  * destinations or a destination's regimes, where the base already defines
  * that collection, is a typo unless the entry declares it with `new: true`
- * (docs/parameters.md, "Adding a sector, destination or regime"). Without
+ * (README, "Parameters"). Without
  * this, `sectors.enrgy.firms=200` would add a sector of template defaults. */
 static int check_declared(const tm_ynode *map, size_t k, const char *prefix, const char *what, tm_error *err)
 {

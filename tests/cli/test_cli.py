@@ -791,3 +791,29 @@ def test_a_skip_for_the_machine_is_ctest_skip_with_its_reason_and_a_failure_in_c
         assert proc.returncode == 77, proc.stdout
         assert "tradeabm-tests: skipped: slurmd is not installed (apt-get install slurm-wlm)" in proc.stdout
         assert "1 passed, 1 skipped" in proc.stdout
+
+
+# ---- sources cited stay inside the repository ------------------------------------------
+
+
+def test_every_cited_source_is_inside_the_repository():
+    """Parameter files, docs and sources cite docs/sources.md and other
+    files of the repository, never a folder outside it; every docs/*.md
+    they name exists."""
+    from helpers import SOURCE_DIR
+    outside = re.compile(r"/work/|\.\./shared|CALIBRATION\.md|shared/DESIGN|shared/STYLE")
+    named = re.compile(r"\bdocs/[\w-]+\.md\b")
+    files = [p for pattern in ("params/**/*.yaml", "docs/**/*.md", "README.md", "src/**/*.[ch]", "models/*.[ch]",
+                               "analysis/**/*.py", "runs/*.sh", "tests/data/**/*.yaml")
+             for p in SOURCE_DIR.glob(pattern)]
+    assert len(files) > 50
+    for path in files:
+        text = path.read_text(errors="replace")
+        assert not outside.search(text), f"{path}: {outside.search(text).group(0)}"
+        if path.parts[len(SOURCE_DIR.parts)] == "analysis":
+            continue  # its pages are the analysis package's (docs/reports.md); not checked here
+        for doc in set(named.findall(text)):
+            assert (SOURCE_DIR / doc).is_file(), f"{path} names {doc}, which does not exist"
+    sources = (SOURCE_DIR / "docs" / "sources.md").read_text()
+    for fact in ("48,036", "77.7%", "4 Mar 2025", "20 Feb 2026", "Simonovska and Waugh"):
+        assert fact in sources
