@@ -817,3 +817,21 @@ def test_every_cited_source_is_inside_the_repository():
     sources = (SOURCE_DIR / "docs" / "sources.md").read_text()
     for fact in ("48,036", "77.7%", "4 Mar 2025", "20 Feb 2026", "Simonovska and Waugh"):
         assert fact in sources
+
+
+def test_analysis_launcher_works_from_any_folder_and_through_a_link(tmp_path):
+    """runs/analysis from a folder outside the repository, called through a
+    symbolic link as the README suggests, with no PYTHONPATH set."""
+    import os
+    import subprocess
+    from helpers import SOURCE_DIR
+    run("run", ONE_SECTOR, "-o", "one.h5", "-q", cwd=tmp_path)
+    link = tmp_path / "tradeabm-analysis"
+    link.symlink_to(SOURCE_DIR / "runs" / "analysis")
+    env = environment()
+    env.pop("PYTHONPATH", None)
+    proc = subprocess.run([str(link), "export", "one.h5", "-o", "tables"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "tables" / "series.csv").stat().st_size > 0
+    assert os.access(SOURCE_DIR / "runs" / "analysis", os.X_OK)
