@@ -10,6 +10,7 @@
 
 #include "base/rng.h"
 #include "base/stats.h"
+#include "base/tmpfile.h"
 #include "experiments/outcomes.h"
 #include "io/h5util.h"
 #include "io/reader.h"
@@ -428,13 +429,12 @@ int tm_compare(const tm_compare_options *o, tm_compare_result *res, tm_error *er
         goto done;
 
     /* The comparison file, written under a temporary name and renamed. */
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", o->output, (long)getpid());
+    char tmp_stem[sizeof tmp];
+    tm_tmpfile_stem(o->output, tmp_stem, sizeof tmp_stem - 32);
     tm_h5_quiet();
-    f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) {
-        tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot create", tmp);
+    f = tm_h5_create_temp(tmp_stem, tmp, sizeof tmp, H5P_DEFAULT, H5P_DEFAULT, err);
+    if (f < 0)
         goto done;
-    }
     int bad = write_file(f, o, pb, ps, &pn, seeds, runs_rel, res, vals, by_period);
     H5Fclose(f);
     f = -1;

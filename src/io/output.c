@@ -13,6 +13,7 @@
 
 #include "base/clock.h"
 #include "base/sha256.h"
+#include "base/tmpfile.h"
 #include "io/fingerprint.h"
 #include "io/h5util.h"
 #include "io/output_private.h"
@@ -484,18 +485,11 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
 {
     tm_h5_quiet();
     *out = NULL;
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
     if (p->exact && opts && opts->panel)
         return tm_error_set(err, TM_ERR_INPUT,
                             "--panel: run.aggregation: exact follows the distribution of firms, "
                             "not single firms, so there is no firm panel; drop --panel or use "
                             "run.aggregation: firms");
-    tm_output *o = tm_output_new_handle(p, run, path, tmp, opts && opts->panel, opts && opts->force);
-    if (!o)
-        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
-    o->started = tm_clock_seconds();
-    iso_now(o->start_time, sizeof o->start_time);
     /* Crash safety of checkpoints: with checkpoints, freed file space is
      * never reused, so the bytes a checkpoint's metadata points to are never
      * overwritten (docs/reliability.md). */
@@ -503,16 +497,23 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
     if (checkpoints)
         H5Pset_file_space_strategy(fcpl, H5F_FSPACE_STRATEGY_NONE, 0, (hsize_t)1);
-    o->file = H5Fcreate(o->tmp_path, H5F_ACC_EXCL, fcpl, H5P_DEFAULT);
+    char stem[4200], tmp[4300];
+    tm_tmpfile_stem(path, stem, sizeof stem);
+    hid_t file = tm_h5_create_temp(stem, tmp, sizeof tmp, fcpl, H5P_DEFAULT, err);
     H5Pclose(fcpl);
-    if (o->file >= 0 && checkpoints)
-        tm_output_hold_metadata(o->file);
-    if (o->file < 0) {
-        tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot create the output file (%s)", o->tmp_path,
-                     errno ? strerror(errno) : "HDF5 error");
-        tm_output_free_handle(o);
+    if (file < 0)
         return -1;
+    tm_output *o = tm_output_new_handle(p, run, path, tmp, opts && opts->panel, opts && opts->force);
+    if (!o) {
+        H5Fclose(file);
+        unlink(tmp);
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
     }
+    o->file = file;
+    o->started = tm_clock_seconds();
+    iso_now(o->start_time, sizeof o->start_time);
+    if (checkpoints)
+        tm_output_hold_metadata(o->file);
     hid_t series = H5Gcreate2(o->file, "series", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     hid_t envg = H5Gcreate2(o->file, "environment", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     hid_t periods = H5Gcreate2(o->file, "periods", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);

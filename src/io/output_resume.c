@@ -104,7 +104,13 @@ int tm_output_resume(const char *path, const tm_params *p, const tm_run *run, co
     /* The partial file is under its temporary name, or (after a signal
      * stopped the run) under the final name with status incomplete. */
     struct stat st;
-    if (stat(o->tmp_path, &st) != 0) {
+    if (lstat(o->tmp_path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* Never write through a link planted at the recorded name. */
+        tm_error_set(err, TM_ERR_INPUT, "%s: the partial output %s is not a regular file", path, o->tmp_path);
+        tm_output_free_handle(o);
+        return -1;
+    }
+    if (lstat(o->tmp_path, &st) != 0) {
         tm_file_info info;
         tm_error ignored = {0};
         int incomplete = tm_reader_read_info(path, &info, &ignored) == 0 && strcmp(info.status, "incomplete") == 0;

@@ -40,7 +40,7 @@ int tm_runner_interrupted(void)
 }
 
 /* After a resumed run completes: checkpoint files a killed process was
- * writing (`CKPT.tmp-PID`, PID no longer running) describe nothing any
+ * writing (`CKPT.tmp-PID-RANDOM`, PID no longer running) describe nothing any
  * more; remove them so no debris stays next to the results. */
 static void remove_dead_temps(const char *ckpt_path)
 {
@@ -64,8 +64,8 @@ static void remove_dead_temps(const char *ckpt_path)
             continue;
         char *end;
         long pid = strtol(e->d_name + n, &end, 10);
-        if (*end || pid <= 0)
-            continue; /* not a checkpoint temporary */
+        if ((*end && *end != '-') || pid <= 0)
+            continue; /* not a checkpoint temporary (CKPT.tmp-PID-RANDOM) */
         if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
             continue; /* its writer still runs (or may: not ours to judge) */
         char full[8400];
