@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
+#include "engine/preflight.h"
 #include "params/params.h"
 
 static const char *const check_usage =
@@ -21,6 +22,10 @@ int tm_cli_check(int argc, char **argv)
     tm_params *p = NULL;
     if (tm_params_load(a.file, a.sets, a.n_sets, &p, &err))
         return tm_cli_fail(&err);
+    if (tm_preflight_check_values(p, &err)) {
+        tm_params_free(p);
+        return tm_cli_fail(&err);
+    }
     fputs(p->canonical, stdout);
     printf("# sha256: %s\n", p->sha256);
     tm_params_free(p);

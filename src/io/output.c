@@ -32,10 +32,14 @@ static void iso_now(char *buf, size_t size)
 
 int tm_output_check_path(const char *path, int force, tm_error *err)
 {
+    const char *slash_end = strrchr(path, '/');
+    if (!*path || (slash_end && !slash_end[1]))
+        return tm_error_set(err, TM_ERR_INPUT, "'%s': expected the name of a file (found %s)", path,
+                            *path ? "a folder name ending in /" : "an empty name");
     struct stat st;
     if (stat(path, &st) == 0) {
         if (S_ISDIR(st.st_mode))
-            return tm_error_set(err, TM_ERR_INPUT, "%s: is a folder; expected the name of an .h5 file", path);
+            return tm_error_set(err, TM_ERR_INPUT, "%s: is a folder; expected the name of a file", path);
         if (!force)
             return tm_error_set(err, TM_ERR_INPUT,
                                 "%s: already exists; choose another name with -o or pass --force to replace it", path);
