@@ -131,6 +131,7 @@ static int series_create4(tm_output *o, hid_t group, const char *name, hid_t fil
     H5Pset_chunk(dcpl, rank, chunk);
     H5Pset_shuffle(dcpl);
     H5Pset_deflate(dcpl, 4);
+    H5Pset_fletcher32(dcpl); /* HDF5 verifies every chunk it reads */
     s->dset = H5Dcreate2(group, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     H5Pclose(dcpl);
     H5Sclose(space);
@@ -188,9 +189,11 @@ static int panel_create(tm_output *o, hid_t group, int s, tm_error *err)
     hid_t bytes_dcpl = H5Pcreate(H5P_DATASET_CREATE), wide_dcpl = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_chunk(bytes_dcpl, 2, chunk);
     H5Pset_deflate(bytes_dcpl, 1);
+    H5Pset_fletcher32(bytes_dcpl);
     H5Pset_chunk(wide_dcpl, 2, chunk);
     H5Pset_shuffle(wide_dcpl);
     H5Pset_deflate(wide_dcpl, 1);
+    H5Pset_fletcher32(wide_dcpl);
     if (pd->z_bytes == 1)
         pd->z = H5Dcreate2(g, "z_index", H5T_STD_U8LE, space, H5P_DEFAULT, bytes_dcpl, H5P_DEFAULT);
     else
@@ -706,12 +709,18 @@ static int write_panel(tm_output *o, const tm_run *run, hsize_t period, tm_error
             const unsigned char *bytes = panel_chunk_bytes(run, job->sector, job->which, pd->z_bytes, job->offset,
                                                            (size_t)job->n, chunk_elems, scratch, wide, &raw);
             job->len = tm_panel_deflate(bytes, chunk_elems * elem, out, cap);
-            job->buf = job->len ? malloc(job->len) : NULL;
+            job->buf = job->len ? malloc(job->len + 4) : NULL;
             if (!job->buf) {
                 job->failed = 1;
                 continue;
             }
             memcpy(job->buf, out, job->len);
+            /* The Fletcher32 filter's part of the pipeline: its checksum
+             * of the deflated bytes, least significant byte first. */
+            unsigned long check = tm_panel_fletcher32(out, job->len);
+            for (int b = 0; b < 4; b++)
+                job->buf[job->len + (size_t)b] = (unsigned char)(check >> (8 * b));
+            job->len += 4;
             tm_fingerprint(raw, (size_t)job->n * elem, job->hash);
         }
         free(scratch);
