@@ -47,6 +47,14 @@ int tm_cli_reproduce(int argc, char **argv)
         tm_error_set(&err, TM_ERR_INPUT, "%s: stored parameters do not match their recorded SHA-256", file);
         return tm_cli_fail(&err);
     }
+    /* The stored data must give the recorded digest before the run is
+     * repeated: otherwise "reproduced" would vouch for a damaged file. */
+    char stored_data[65];
+    if (tm_reader_check_digest(file, stored_data, &err)) {
+        tm_reader_info_free(&info);
+        tm_params_free(p);
+        return tm_cli_fail(&err);
+    }
     /* The new run goes to a private folder (mkdtemp: unpredictable name,
      * mode 0700), so nobody else sharing TMPDIR can plant a name in it. */
     const char *tmpdir = getenv("TMPDIR");
@@ -72,7 +80,7 @@ int tm_cli_reproduce(int argc, char **argv)
         return tm_cli_fail(&err);
     }
     int same = strcmp(digest, info.digest) == 0;
-    printf("stored digest  %s\nnew digest     %s\n%s\n", info.digest, digest,
+    printf("stored digest  %s (the stored data give it too)\nnew digest     %s\n%s\n", info.digest, digest,
            same ? "reproduced: digests match" : "NOT reproduced: digests differ");
     if (!same && strcmp(info.git_commit, TM_GIT_COMMIT) != 0)
         printf("note: the file was written by commit %s, this is %s; results may differ between builds\n",

@@ -899,10 +899,17 @@ static int finish(tm_output *o, int complete, char digest_hex[65], char *where, 
     uint8_t h[32];
     tm_sha256_final(&o->static_sha, h);
     tm_sha256_update(&sha, h, sizeof h);
+    int rc = 0;
     for (int i = 0; i < o->n_series; i++) {
         tm_sha256_final(&o->series[i].sha, h);
         tm_sha256_update(&sha, o->series[i].name, strlen(o->series[i].name) + 1);
         tm_sha256_update(&sha, h, sizeof h);
+        /* Each series' own hash (its term of the digest), so that `verify`
+         * can name the series whose values were changed. */
+        char hex[65];
+        tm_sha256_hex(h, hex);
+        if (complete)
+            rc |= tm_h5_attr_string(o->series[i].dset, "sha256", hex);
     }
     if (o->panel)
         for (int s = 0; s < p->n_sectors; s++) {
@@ -916,7 +923,7 @@ static int finish(tm_output *o, int complete, char digest_hex[65], char *where, 
                 tm_sha256_update(&sha, h, sizeof h);
             }
         }
-    int rc = write_events(o, &sha);
+    rc |= write_events(o, &sha);
     tm_sha256_final(&sha, h);
     tm_sha256_hex(h, digest_hex);
 

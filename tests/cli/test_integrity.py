@@ -85,3 +85,39 @@ def test_resume_refuses_a_damaged_partial_file_naming_the_dataset(tmp_path, dama
     assert expect in one_error(res)
     assert partial.read_bytes() == before, "the damaged file is left as it is"
     assert ckpt.exists() and not (tmp_path / "run.h5").exists()
+
+
+@pytest.fixture
+def finished(tmp_path):
+    run("run", SMALL, "-o", "run.h5", "-q", "--set", "run.periods=40", cwd=tmp_path)
+    return tmp_path / "run.h5"
+
+
+def test_verify_accepts_an_intact_file(finished):
+    res = run("verify", finished)
+    with h5py.File(finished, "r") as f:
+        assert f"recorded digest {f.attrs['digest']}" in res.stdout
+
+
+def damage_by(path, how):
+    if how == "doubled value":
+        with h5py.File(path, "r+") as f:  # through HDF5: the chunk checksum is recomputed
+            f["series/export_value"][1, 0, 0] *= 2
+        return "dataset /series/export_value is damaged: its values differ"
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 4096] = bytes((i * 151 + 7) % 256 for i in range(4096))
+    path.write_bytes(bytes(data))
+    return "is damaged (a chunk fails its checksum"
+
+
+@pytest.mark.parametrize("command", ["verify", "info", "reproduce"])
+@pytest.mark.parametrize("how", ["doubled value", "4 KiB overwritten"])
+def test_damage_is_detected_and_named(finished, command, how):
+    expect = damage_by(finished, how)
+    before = finished.read_bytes()
+    res = run(command, finished, status=1)
+    msg = one_error(res)
+    assert expect in msg and "dataset /" in msg, msg
+    assert "reproduced" not in res.stdout
+    assert finished.read_bytes() == before
