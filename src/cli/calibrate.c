@@ -12,6 +12,7 @@
 #include "base/stats.h"
 #include "cli/cli.h"
 #include "experiments/calibrate.h"
+#include "io/output.h"
 
 static const char *const calibrate_usage =
     "usage: tradeabm calibrate CALIBRATION.yaml -o FITTED.yaml [options]\n"
@@ -128,12 +129,10 @@ int tm_cli_calibrate(int argc, char **argv)
         return tm_cli_usage_error(calibrate_usage, "%s", "calibrate: expected one calibration file");
     if (!output && !evaluate)
         return tm_cli_usage_error(calibrate_usage, "%s", "calibrate: missing -o FITTED.yaml (or --evaluate)");
-    struct stat st;
-    if (output && !evaluate && !force && stat(output, &st) == 0) {
-        fprintf(stderr, "tradeabm: error: %s exists; use --force to replace it\n", output);
-        return 2;
-    }
     tm_error err = {0};
+    /* The output is checked before the fit, which may take hours. */
+    if (output && !evaluate && tm_output_check_path(output, force, &err))
+        return tm_cli_fail(&err);
     tm_calibration *cal = NULL;
     double *x = NULL;
     if (tm_calibration_open(argv[optind], &cal, &err))

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
+#include "engine/preflight.h"
 #include "params/params.h"
 
 static const char *const check_usage =
@@ -32,6 +33,10 @@ int tm_cli_check(int argc, char **argv)
             fprintf(stderr, "tradeabm: %d errors%s\n", n_errs,
                     n_errs == TM_PARAMS_MAX_CHECK_ERRORS ? " (the first ones; fix them and check again)" : "");
         return status;
+    }
+    if (tm_preflight_check_values(p, &errs[0])) {
+        tm_params_free(p);
+        return tm_cli_fail(&errs[0]);
     }
     fputs(p->canonical, stdout);
     printf("# sha256: %s\n", p->sha256);

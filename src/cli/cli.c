@@ -21,6 +21,7 @@ static const char *const main_usage =
     "  params --doc          list every parameter with default, range and unit\n"
     "  info FILE.h5          print a run file's provenance and summary\n"
     "  reproduce FILE.h5     re-run a file from its stored parameters and compare digests\n"
+    "  verify FILE.h5        recompute a file's digest from its stored data and compare\n"
     "  sweep SWEEP.yaml      run a batch experiment (grid, list or Latin hypercube)\n"
     "  sweep-index DIR       rebuild a sweep's index DIR/sweep.h5 from its run files\n"
     "  calibrate CAL.yaml -o FITTED.yaml  fit parameters to target moments (SMM)\n"
@@ -129,6 +130,7 @@ int tm_cli_main(int argc, char **argv)
         {"params", tm_cli_params},
         {"info", tm_cli_info},
         {"reproduce", tm_cli_reproduce},
+        {"verify", tm_cli_verify},
         {"sweep", tm_cli_sweep},
         {"sweep-index", tm_cli_sweep_index},
         {"calibrate", tm_cli_calibrate},

@@ -19,6 +19,7 @@ int tm_cli_check(int argc, char **argv);     /* src/cli/check.c */
 int tm_cli_params(int argc, char **argv);    /* src/cli/params.c */
 int tm_cli_info(int argc, char **argv);      /* src/cli/info.c */
 int tm_cli_reproduce(int argc, char **argv); /* src/cli/reproduce.c */
+int tm_cli_verify(int argc, char **argv);    /* src/cli/verify.c */
 int tm_cli_bench(int argc, char **argv);     /* src/cli/bench.c */
 int tm_cli_export(int argc, char **argv);    /* src/cli/export.c */
 

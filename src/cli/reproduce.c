@@ -1,5 +1,6 @@
 /* `tradeabm reproduce`: run a file again from its stored parameters and
  * seed and compare the digests. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,9 +47,26 @@ int tm_cli_reproduce(int argc, char **argv)
         tm_error_set(&err, TM_ERR_INPUT, "%s: stored parameters do not match their recorded SHA-256", file);
         return tm_cli_fail(&err);
     }
+    /* The stored data must give the recorded digest before the run is
+     * repeated: otherwise "reproduced" would vouch for a damaged file. */
+    char stored_data[65];
+    if (tm_reader_check_digest(file, stored_data, &err)) {
+        tm_reader_info_free(&info);
+        tm_params_free(p);
+        return tm_cli_fail(&err);
+    }
+    /* The new run goes to a private folder (mkdtemp: unpredictable name,
+     * mode 0700), so nobody else sharing TMPDIR can plant a name in it. */
     const char *tmpdir = getenv("TMPDIR");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/tradeabm-reproduce-%ld.h5", tmpdir && *tmpdir ? tmpdir : "/tmp", (long)getpid());
+    char dir[4096], path[4200];
+    snprintf(dir, sizeof dir, "%s/tradeabm-reproduce-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    if (!mkdtemp(dir)) {
+        tm_reader_info_free(&info);
+        tm_params_free(p);
+        tm_error_set(&err, TM_ERR_RUNTIME, "%s: cannot create a private temporary folder: %s", dir, strerror(errno));
+        return tm_cli_fail(&err);
+    }
+    snprintf(path, sizeof path, "%s/run.h5", dir);
     char digest[65];
     printf("re-running %s (seed %llu, %s model)...\n", file, (unsigned long long)p->seed, tm_model_name(p->model));
     fflush(stdout);
@@ -60,12 +78,13 @@ int tm_cli_reproduce(int argc, char **argv)
     tm_cli_progress_clear(&reporter);
     tm_params_free(p);
     unlink(path);
+    rmdir(dir);
     if (rc) {
         tm_reader_info_free(&info);
         return tm_cli_fail(&err);
     }
     int same = strcmp(digest, info.digest) == 0;
-    printf("stored digest  %s\nnew digest     %s\n%s\n", info.digest, digest,
+    printf("stored digest  %s (the stored data give it too)\nnew digest     %s\n%s\n", info.digest, digest,
            same ? "reproduced: digests match" : "NOT reproduced: digests differ");
     if (!same && strcmp(info.git_commit, TM_GIT_COMMIT) != 0)
         printf("note: the file was written by commit %s, this is %s; results may differ between builds\n",

@@ -11,14 +11,19 @@ static int valid_ar1(int n, double rho, double sigma, const double *z, const dou
     return n >= 2 && z && P && isfinite(rho) && fabs(rho) < 1.0 && isfinite(sigma) && sigma > 0.0;
 }
 
+double tm_grid_half_width(int method, int n, double rho, double sigma, double width)
+{
+    const double sigma_z = sigma / sqrt(1.0 - rho * rho);
+    return method == TM_GRID_ROUWENHORST ? sqrt((double)(n - 1)) * sigma_z : width * sigma_z;
+}
+
 int tm_grid_rouwenhorst(int n, double rho, double sigma, double *z, double *P)
 {
     if (!valid_ar1(n, rho, sigma, z, P))
         return -1;
 
     const size_t m = (size_t)n;
-    const double sigma_z = sigma / sqrt(1.0 - rho * rho);
-    const double psi = sqrt((double)(n - 1)) * sigma_z;
+    const double psi = tm_grid_half_width(TM_GRID_ROUWENHORST, n, rho, sigma, 0.0);
     for (size_t i = 0; i < m; i++)
         z[i] = -psi + 2.0 * psi * (double)i / (double)(n - 1);
     /* Exact symmetry, so the stationary mean is 0 to rounding. */
@@ -64,8 +69,7 @@ int tm_grid_tauchen(int n, double rho, double sigma, double width, double *z, do
         return -1;
 
     const size_t m = (size_t)n;
-    const double sigma_z = sigma / sqrt(1.0 - rho * rho);
-    const double zmax = width * sigma_z;
+    const double zmax = tm_grid_half_width(TM_GRID_TAUCHEN, n, rho, sigma, width);
     const double step = 2.0 * zmax / (double)(n - 1);
     for (size_t i = 0; i < m; i++)
         z[i] = -zmax + step * (double)i;

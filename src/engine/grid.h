@@ -22,6 +22,12 @@ int tm_grid_rouwenhorst(int n, double rho, double sigma, double *z, double *P);
  * return value as for tm_grid_rouwenhorst. */
 int tm_grid_tauchen(int n, double rho, double sigma, double width, double *z, double *P);
 
+/* Largest |z| of the grid that tm_grid_rouwenhorst (method
+ * TM_GRID_ROUWENHORST: sqrt(n - 1) sigma_z) or tm_grid_tauchen (width
+ * sigma_z) builds, sigma_z = sigma / sqrt(1 - rho^2); pre-flight bounds
+ * profits with it before any grid exists. */
+double tm_grid_half_width(int method, int n, double rho, double sigma, double width);
+
 /* Stationary distribution pi = pi P of a row-stochastic n * n matrix by
  * power iteration from the uniform law, stopping when successive iterates
  * differ by less than tol in the L1 norm. Returns 0; -1 for bad arguments

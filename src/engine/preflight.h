@@ -24,4 +24,10 @@ void tm_preflight_estimate(const tm_params *params, int threads, int panel, cons
  * TRADEABM_PREFLIGHT=off skips the comparison (estimates are rough). */
 int tm_preflight_check(const tm_params *params, int threads, int panel, const char *output_path, tm_error *err);
 
+/* Refuse (input error) parameters whose export values would overflow a
+ * double: the largest CES revenue of a sector (its best grid point, every
+ * destination at its largest demand, times its firms) must stay below
+ * DBL_MAX with 2^64 to spare. Needs no machine; `check` calls it too. */
+int tm_preflight_check_values(const tm_params *params, tm_error *err);
+
 #endif

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/sha256.h"
+#include "base/tmpfile.h"
 #include "experiments/moments.h"
 #include "experiments/optim.h"
 #include "params/params.h"
@@ -743,11 +744,16 @@ int tm_calibration_write_fitted(const tm_calibration *c, const char *path, const
     assignment *as = malloc((size_t)total * sizeof *as);
     if (!as)
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
-    char tmp[PATH_MAX + 32];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
-    FILE *out = fopen(tmp, "w");
+    char stem[PATH_MAX + 32], tmp[PATH_MAX + 64];
+    tm_tmpfile_stem(path, stem, sizeof stem);
+    int fd = tm_tmpfile_create(stem, tmp, sizeof tmp, err);
+    FILE *out = fd < 0 ? NULL : fdopen(fd, "w");
     if (!out) {
         free(as);
+        if (fd < 0)
+            return -1;
+        close(fd);
+        unlink(tmp);
         return tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot write", tmp);
     }
     char date[64];

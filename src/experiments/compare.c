@@ -10,8 +10,10 @@
 
 #include "base/rng.h"
 #include "base/stats.h"
+#include "base/tmpfile.h"
 #include "experiments/outcomes.h"
 #include "io/h5util.h"
+#include "io/output.h"
 #include "io/reader.h"
 #include "io/runner.h"
 #include "tm_build_info.h"
@@ -342,7 +344,8 @@ int tm_compare(const tm_compare_options *o, tm_compare_result *res, tm_error *er
     uint64_t *seeds = NULL;
     hid_t f = -1;
     char tmp[4200] = "";
-    char stem[4096], runs_dir[4200], runs_rel[4200];
+    char stem[4096], runs_dir[4200] = "", runs_rel[4200];
+    int created_runs_dir = 0, runs_written = 0;
     const char **sets = malloc(((size_t)o->n_sets + 1) * sizeof *sets);
     if (!sets)
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
@@ -351,19 +354,10 @@ int tm_compare(const tm_compare_options *o, tm_compare_result *res, tm_error *er
     if (tm_params_load(o->base_path, sets, o->n_sets, &pb, err) ||
         tm_params_load(o->scenario_path, sets, o->n_sets, &ps, err) || same_shape(pb, ps, err))
         goto done;
-    struct stat st;
-    if (!o->force && stat(o->output, &st) == 0) {
-        tm_error_set(err, TM_ERR_INPUT, "%s exists; use --force to replace it", o->output);
+    /* Every check before anything is created: the output path (exit 2 for
+     * a missing or unwritable folder), then the window. */
+    if (tm_output_check_path(o->output, o->force, err))
         goto done;
-    }
-    stem_of(o->output, stem, sizeof stem);
-    snprintf(runs_dir, sizeof runs_dir, "%s-runs", stem);
-    const char *base_name = strrchr(runs_dir, '/');
-    snprintf(runs_rel, sizeof runs_rel, "%s", base_name ? base_name + 1 : runs_dir);
-    if (mkdir(runs_dir, 0777) != 0 && errno != EEXIST) {
-        tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot create the folder for the runs (%s)", runs_dir, strerror(errno));
-        goto done;
-    }
     int t0 = 0;
     if (o->from) {
         int idx;
@@ -378,6 +372,16 @@ int tm_compare(const tm_compare_options *o, tm_compare_result *res, tm_error *er
         t0 = ps->event[0].period > 0 ? ps->event[0].period : 0;
         if (t0 >= ps->periods)
             t0 = 0;
+    }
+    stem_of(o->output, stem, sizeof stem);
+    snprintf(runs_dir, sizeof runs_dir, "%s-runs", stem);
+    const char *base_name = strrchr(runs_dir, '/');
+    snprintf(runs_rel, sizeof runs_rel, "%s", base_name ? base_name + 1 : runs_dir);
+    if (mkdir(runs_dir, 0777) == 0)
+        created_runs_dir = 1;
+    else if (errno != EEXIST) {
+        tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot create the folder for the runs (%s)", runs_dir, strerror(errno));
+        goto done;
     }
     pn.T = pb->periods;
     pn.S = pb->n_sectors;
@@ -412,6 +416,7 @@ int tm_compare(const tm_compare_options *o, tm_compare_result *res, tm_error *er
             char digest[65];
             tm_simulate_options so = {.threads = o->threads, .force = 1};
             int bad = tm_simulate(p, path, &so, digest, err);
+            runs_written = 2 * r + k + 1;
             tm_params_free(p);
             if (bad || read_run(&pn, path, k, r, err))
                 goto done;
@@ -428,13 +433,12 @@ int tm_compare(const tm_compare_options *o, tm_compare_result *res, tm_error *er
         goto done;
 
     /* The comparison file, written under a temporary name and renamed. */
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", o->output, (long)getpid());
+    char tmp_stem[sizeof tmp];
+    tm_tmpfile_stem(o->output, tmp_stem, sizeof tmp_stem - 32);
     tm_h5_quiet();
-    f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) {
-        tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot create", tmp);
+    f = tm_h5_create_temp(tmp_stem, tmp, sizeof tmp, H5P_DEFAULT, H5P_DEFAULT, err);
+    if (f < 0)
         goto done;
-    }
     int bad = write_file(f, o, pb, ps, &pn, seeds, runs_rel, res, vals, by_period);
     H5Fclose(f);
     f = -1;
@@ -454,6 +458,16 @@ done:
     }
     if (rc)
         tm_compare_result_free(res);
+    if (rc && created_runs_dir) {
+        /* A failed comparison leaves nothing behind: the runs it wrote
+         * into the folder it created go with the folder. */
+        for (int i = 0; i < runs_written; i++) {
+            char path[4400];
+            snprintf(path, sizeof path, "%s/%s-r%02d.h5", runs_dir, i % 2 ? "scenario" : "base", i / 2 + 1);
+            unlink(path);
+        }
+        rmdir(runs_dir);
+    }
     for (int k = 0; k < 2; k++) {
         for (size_t x = 0; x < N_DIFF; x++)
             free(pn.data[x][k]);

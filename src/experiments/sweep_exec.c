@@ -15,6 +15,7 @@
 
 #include "base/clock.h"
 #include "base/sha256.h"
+#include "base/tmpfile.h"
 #include "engine/run.h"
 #include "io/runner.h"
 #include "params/ytree.h"
@@ -116,11 +117,17 @@ int tm_sweep_prepare_dir(const tm_sweep *s, const char *dir, tm_error *err)
     }
     /* Shards may start together: each writes its own temporary copy and
      * renames it; the copies are identical. */
-    char tmp[4400];
-    tm_sweep_temp_path(path, tmp, sizeof tmp);
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return tm_error_set(err, TM_ERR_INPUT, "%s: cannot write: %s", tmp, strerror(errno));
+    char stem[4400], tmp[4500];
+    tm_sweep_temp_path(path, stem, sizeof stem);
+    int fd = tm_tmpfile_create(stem, tmp, sizeof tmp, err);
+    if (fd < 0)
+        return -1;
+    FILE *f = fdopen(fd, "wb");
+    if (!f) {
+        close(fd);
+        unlink(tmp);
+        return tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot write: %s", tmp, strerror(errno));
+    }
     size_t n = strlen(tm_sweep_text(s));
     int bad = fwrite(tm_sweep_text(s), 1, n, f) != n;
     bad |= fclose(f) != 0;

@@ -127,16 +127,16 @@ typedef struct {
 
 int tm_sweep_write_index(const tm_sweep *s, const char *dir, int64_t *complete_runs, tm_error *err)
 {
-    char final_path[4096], tmp[4400];
+    char final_path[4096], stem[4400], tmp[4500];
     snprintf(final_path, sizeof final_path, "%s/sweep.h5", dir);
-    tm_sweep_temp_path(final_path, tmp, sizeof tmp);
+    tm_sweep_temp_path(final_path, stem, sizeof stem);
     tm_h5_quiet();
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    hid_t f = tm_h5_create_temp(stem, tmp, sizeof tmp, H5P_DEFAULT, fapl, err);
     H5Pclose(fapl);
     if (f < 0)
-        return tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot create the index file", tmp);
+        return tm_error_prefix(err, "cannot create the index file");
     int64_t runs = tm_sweep_runs(s);
     int R = tm_sweep_replicates(s), P = tm_sweep_points(s), V = tm_sweep_n_values(s), O = tm_sweep_n_outcomes(s);
     int rc = 0, format = TM_SWEEP_FORMAT_VERSION, summary_periods = tm_sweep_summary_periods(s);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "base/sha256.h"
+#include "base/tmpfile.h"
 #include "tm_build_info.h"
 
 static const char magic[8] = {'T', 'M', 'C', 'K', 'P', 'T', '\r', '\n'};
@@ -69,9 +70,16 @@ int tm_checkpoint_write(const char *path, const tm_params *p, const tm_checkpoin
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory writing a checkpoint");
     }
 
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
+    char stem[4200], tmp[4300];
+    tm_tmpfile_stem(path, stem, sizeof stem);
+    int fd = tm_tmpfile_create(stem, tmp, sizeof tmp, err);
+    if (fd < 0) {
+        tm_ckbuf_free(&b);
+        return tm_error_prefix(err, "%s: cannot write the checkpoint", path);
+    }
+    FILE *f = fdopen(fd, "wb");
+    if (!f)
+        close(fd);
     int rc = !f || fwrite(b.data, 1, b.len, f) != b.len || fflush(f) != 0 || fsync(fileno(f)) != 0;
     int saved = errno;
     if (f && fclose(f) != 0 && !rc) {

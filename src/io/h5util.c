@@ -1,5 +1,12 @@
 #include "io/h5util.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/tmpfile.h"
+
 static herr_t silence(hid_t stack, void *data)
 {
     (void)stack;
@@ -58,4 +65,33 @@ int tm_h5_write_strings(hid_t loc, const char *name, const char *const *values, 
     H5Sclose(space);
     H5Tclose(t);
     return rc ? -1 : 0;
+}
+
+hid_t tm_h5_create_temp(const char *stem, char *name, size_t size, hid_t fcpl, hid_t fapl, tm_error *err)
+{
+    int fd = tm_tmpfile_create(stem, name, size, err);
+    if (fd < 0)
+        return -1;
+    char self[64];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+    hid_t f;
+    int saved = 0;
+    if (access(self, F_OK) == 0) {
+        f = H5Fcreate(self, H5F_ACC_TRUNC, fcpl, fapl);
+        saved = errno;
+        if (f < 0)
+            unlink(name);
+    } else {
+        /* Without /proc the name is released for an instant and taken by
+         * HDF5 with O_CREAT|O_EXCL, which refuses whatever was planted
+         * there meanwhile (the name is unpredictable besides). */
+        unlink(name);
+        f = H5Fcreate(name, H5F_ACC_EXCL, fcpl, fapl);
+        saved = errno;
+    }
+    close(fd);
+    if (f < 0)
+        tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot create the file (%s)", name,
+                     saved ? strerror(saved) : "HDF5 error");
+    return f;
 }

@@ -6,6 +6,9 @@
 #define TM_H5UTIL_H
 
 #include <hdf5.h>
+#include <stddef.h>
+
+#include "base/error.h"
 
 /* Silence HDF5's own error printing (we report our own messages) and turn
  * off its shutdown at exit: after a failed write (disk full) HDF5 1.10
@@ -24,5 +27,13 @@ int tm_h5_describe(hid_t obj, const char *units, const char *description);
 
 /* A 1-D dataset of n variable-length strings, described. */
 int tm_h5_write_strings(hid_t loc, const char *name, const char *const *values, hsize_t n, const char *description);
+
+/* Create an HDF5 file under a fresh temporary name next to its final
+ * name (base/tmpfile.h: STEM-random, O_EXCL|O_NOFOLLOW), so a planted link
+ * is never followed. The file is created by our own exclusive open and
+ * HDF5 is handed /proc/self/fd/N, which names that very inode whatever
+ * happens to the folder entry meanwhile. Returns the file, its name in
+ * `name`; -1 with `err` set (nothing left behind). */
+hid_t tm_h5_create_temp(const char *stem, char *name, size_t size, hid_t fcpl, hid_t fapl, tm_error *err);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "base/clock.h"
 #include "base/sha256.h"
+#include "base/tmpfile.h"
 #include "io/fingerprint.h"
 #include "io/h5util.h"
 #include "io/output_private.h"
@@ -31,10 +32,14 @@ static void iso_now(char *buf, size_t size)
 
 int tm_output_check_path(const char *path, int force, tm_error *err)
 {
+    const char *slash_end = strrchr(path, '/');
+    if (!*path || (slash_end && !slash_end[1]))
+        return tm_error_set(err, TM_ERR_INPUT, "'%s': expected the name of a file (found %s)", path,
+                            *path ? "a folder name ending in /" : "an empty name");
     struct stat st;
     if (stat(path, &st) == 0) {
         if (S_ISDIR(st.st_mode))
-            return tm_error_set(err, TM_ERR_INPUT, "%s: is a folder; expected the name of an .h5 file", path);
+            return tm_error_set(err, TM_ERR_INPUT, "%s: is a folder; expected the name of a file", path);
         if (!force)
             return tm_error_set(err, TM_ERR_INPUT,
                                 "%s: already exists; choose another name with -o or pass --force to replace it", path);
@@ -126,6 +131,7 @@ static int series_create4(tm_output *o, hid_t group, const char *name, hid_t fil
     H5Pset_chunk(dcpl, rank, chunk);
     H5Pset_shuffle(dcpl);
     H5Pset_deflate(dcpl, 4);
+    H5Pset_fletcher32(dcpl); /* HDF5 verifies every chunk it reads */
     s->dset = H5Dcreate2(group, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     H5Pclose(dcpl);
     H5Sclose(space);
@@ -183,9 +189,11 @@ static int panel_create(tm_output *o, hid_t group, int s, tm_error *err)
     hid_t bytes_dcpl = H5Pcreate(H5P_DATASET_CREATE), wide_dcpl = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_chunk(bytes_dcpl, 2, chunk);
     H5Pset_deflate(bytes_dcpl, 1);
+    H5Pset_fletcher32(bytes_dcpl);
     H5Pset_chunk(wide_dcpl, 2, chunk);
     H5Pset_shuffle(wide_dcpl);
     H5Pset_deflate(wide_dcpl, 1);
+    H5Pset_fletcher32(wide_dcpl);
     if (pd->z_bytes == 1)
         pd->z = H5Dcreate2(g, "z_index", H5T_STD_U8LE, space, H5P_DEFAULT, bytes_dcpl, H5P_DEFAULT);
     else
@@ -484,18 +492,11 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
 {
     tm_h5_quiet();
     *out = NULL;
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
     if (p->exact && opts && opts->panel)
         return tm_error_set(err, TM_ERR_INPUT,
                             "--panel: run.aggregation: exact follows the distribution of firms, "
                             "not single firms, so there is no firm panel; drop --panel or use "
                             "run.aggregation: firms");
-    tm_output *o = tm_output_new_handle(p, run, path, tmp, opts && opts->panel, opts && opts->force);
-    if (!o)
-        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
-    o->started = tm_clock_seconds();
-    iso_now(o->start_time, sizeof o->start_time);
     /* Crash safety of checkpoints: with checkpoints, freed file space is
      * never reused, so the bytes a checkpoint's metadata points to are never
      * overwritten (docs/reliability.md). */
@@ -503,16 +504,23 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
     if (checkpoints)
         H5Pset_file_space_strategy(fcpl, H5F_FSPACE_STRATEGY_NONE, 0, (hsize_t)1);
-    o->file = H5Fcreate(o->tmp_path, H5F_ACC_EXCL, fcpl, H5P_DEFAULT);
+    char stem[4200], tmp[4300];
+    tm_tmpfile_stem(path, stem, sizeof stem);
+    hid_t file = tm_h5_create_temp(stem, tmp, sizeof tmp, fcpl, H5P_DEFAULT, err);
     H5Pclose(fcpl);
-    if (o->file >= 0 && checkpoints)
-        tm_output_hold_metadata(o->file);
-    if (o->file < 0) {
-        tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot create the output file (%s)", o->tmp_path,
-                     errno ? strerror(errno) : "HDF5 error");
-        tm_output_free_handle(o);
+    if (file < 0)
         return -1;
+    tm_output *o = tm_output_new_handle(p, run, path, tmp, opts && opts->panel, opts && opts->force);
+    if (!o) {
+        H5Fclose(file);
+        unlink(tmp);
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
     }
+    o->file = file;
+    o->started = tm_clock_seconds();
+    iso_now(o->start_time, sizeof o->start_time);
+    if (checkpoints)
+        tm_output_hold_metadata(o->file);
     hid_t series = H5Gcreate2(o->file, "series", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     hid_t envg = H5Gcreate2(o->file, "environment", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     hid_t periods = H5Gcreate2(o->file, "periods", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -701,12 +709,18 @@ static int write_panel(tm_output *o, const tm_run *run, hsize_t period, tm_error
             const unsigned char *bytes = panel_chunk_bytes(run, job->sector, job->which, pd->z_bytes, job->offset,
                                                            (size_t)job->n, chunk_elems, scratch, wide, &raw);
             job->len = tm_panel_deflate(bytes, chunk_elems * elem, out, cap);
-            job->buf = job->len ? malloc(job->len) : NULL;
+            job->buf = job->len ? malloc(job->len + 4) : NULL;
             if (!job->buf) {
                 job->failed = 1;
                 continue;
             }
             memcpy(job->buf, out, job->len);
+            /* The Fletcher32 filter's part of the pipeline: its checksum
+             * of the deflated bytes, least significant byte first. */
+            unsigned long check = tm_panel_fletcher32(out, job->len);
+            for (int b = 0; b < 4; b++)
+                job->buf[job->len + (size_t)b] = (unsigned char)(check >> (8 * b));
+            job->len += 4;
             tm_fingerprint(raw, (size_t)job->n * elem, job->hash);
         }
         free(scratch);
@@ -778,8 +792,10 @@ int tm_output_period(tm_output *o, const tm_run *run, tm_error *err)
     }
     if (o->panel && write_panel(o, run, period, err))
         return -1;
-    if (H5Fflush(o->file, H5F_SCOPE_LOCAL) < 0)
-        return tm_error_set(err, TM_ERR_RUNTIME, "%s: flush failed (disk full?)", o->tmp_path);
+    /* No flush here: flushing deflates every partly filled series chunk
+     * again each period (13-28% of a run). The file is flushed at each
+     * checkpoint (tm_output_save) and closed (complete, or incomplete
+     * after a signal) at the end, which is when it must be consistent. */
     return 0;
 }
 
@@ -885,10 +901,17 @@ static int finish(tm_output *o, int complete, char digest_hex[65], char *where, 
     uint8_t h[32];
     tm_sha256_final(&o->static_sha, h);
     tm_sha256_update(&sha, h, sizeof h);
+    int rc = 0;
     for (int i = 0; i < o->n_series; i++) {
         tm_sha256_final(&o->series[i].sha, h);
         tm_sha256_update(&sha, o->series[i].name, strlen(o->series[i].name) + 1);
         tm_sha256_update(&sha, h, sizeof h);
+        /* Each series' own hash (its term of the digest), so that `verify`
+         * can name the series whose values were changed. */
+        char hex[65];
+        tm_sha256_hex(h, hex);
+        if (complete)
+            rc |= tm_h5_attr_string(o->series[i].dset, "sha256", hex);
     }
     if (o->panel)
         for (int s = 0; s < p->n_sectors; s++) {
@@ -902,7 +925,7 @@ static int finish(tm_output *o, int complete, char digest_hex[65], char *where, 
                 tm_sha256_update(&sha, h, sizeof h);
             }
         }
-    int rc = write_events(o, &sha);
+    rc |= write_events(o, &sha);
     tm_sha256_final(&sha, h);
     tm_sha256_hex(h, digest_hex);
 
@@ -934,6 +957,10 @@ static int finish(tm_output *o, int complete, char digest_hex[65], char *where, 
     rc |= tm_h5_attr_scalar(f, "block_size", H5T_NATIVE_INT, &block);
     rc |= tm_h5_attr_scalar(f, "panel", H5T_NATIVE_INT, &panel);
     rc |= tm_h5_attr_string(f, "digest", digest_hex);
+    /* Periods are not flushed one by one (tm_output_period): this flush
+     * writes what is still cached, and its failure (disk full) must be
+     * seen here, since closing the file does not report it. */
+    rc |= H5Fflush(f, H5F_SCOPE_GLOBAL) < 0;
     tm_output_close_handles(o);
     if (rc) {
         tm_error_set(err, TM_ERR_RUNTIME, "%s: writing the closing attributes failed (disk full?)", o->tmp_path);

@@ -87,6 +87,110 @@ static void strip_closing(hid_t f)
         H5Ldelete(f, "events", H5P_DEFAULT);
 }
 
+/* Before appending, the stored rows of a series must be the rows the
+ * checkpoint hashed: read them back (HDF5 checks each chunk's Fletcher32
+ * checksum) and compare their SHA-256 with the checkpoint's running one.
+ * A damaged partial file is refused, naming the dataset, and left as it is. */
+static int verify_series(tm_output *o, series_ds *s, const char *where, tm_error *err)
+{
+    unsigned char *row = malloc(s->slab_bytes ? s->slab_bytes : 1);
+    if (!row)
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    tm_sha256 fresh;
+    tm_sha256_init(&fresh);
+    hsize_t count[TM_SERIES_RANK] = {1, s->dims[1], s->dims[2], s->dims[3]};
+    hid_t fspace = H5Dget_space(s->dset), mspace = H5Screate_simple(s->rank, count, NULL);
+    int bad = fspace < 0 || mspace < 0;
+    for (hsize_t t = 0; t < s->dims[0] && !bad; t++) {
+        hsize_t start[TM_SERIES_RANK] = {t, 0, 0, 0};
+        bad = H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+              H5Dread(s->dset, s->mem_type, mspace, fspace, H5P_DEFAULT, row) < 0;
+        if (!bad)
+            tm_sha256_update(&fresh, row, s->slab_bytes);
+    }
+    H5Sclose(mspace);
+    H5Sclose(fspace);
+    free(row);
+    if (bad)
+        return tm_error_set(err, TM_ERR_RUNTIME,
+                            "%s: dataset %s is damaged (a chunk fails its checksum or cannot be read); the partial "
+                            "file is left as it is",
+                            o->tmp_path, where);
+    tm_sha256 expected = s->sha;
+    uint8_t a[32], b[32];
+    tm_sha256_final(&fresh, a);
+    tm_sha256_final(&expected, b);
+    if (memcmp(a, b, sizeof a) != 0)
+        return tm_error_set(err, TM_ERR_RUNTIME,
+                            "%s: dataset %s differs from what the checkpoint recorded (damaged); the partial file "
+                            "is left as it is",
+                            o->tmp_path, where);
+    return 0;
+}
+
+/* Series i's description in the checkpoint (its dataset not opened):
+ * path in the file into `where`, name, memory type, rank, rows and the
+ * running SHA-256 of the rows written. */
+static int series_from_checkpoint(tm_output *o, tm_ckbuf *b, int i, char where[256])
+{
+    series_ds *s = &o->series[i];
+    int32_t mem, rank;
+    uint64_t dims[TM_SERIES_RANK], slab;
+    s->dset = -1;
+    if (tm_ckbuf_get_string(b, where, 256) || tm_ckbuf_get_string(b, o->series_names[i], sizeof o->series_names[i]) ||
+        tm_ckbuf_get(b, &mem, sizeof mem) || tm_ckbuf_get(b, &rank, sizeof rank) ||
+        tm_ckbuf_get(b, dims, sizeof dims) || tm_ckbuf_get(b, &slab, sizeof slab) ||
+        tm_ckbuf_get(b, &s->sha, sizeof s->sha) || rank < 1 || rank > TM_SERIES_RANK)
+        return -1;
+    s->name = o->series_names[i];
+    s->rank = rank;
+    s->mem_type = mem == MEM_INT64    ? H5T_NATIVE_INT64
+                  : mem == MEM_DOUBLE ? H5T_NATIVE_DOUBLE
+                  : mem == MEM_INT    ? H5T_NATIVE_INT
+                                      : o->label_type;
+    for (int k = 0; k < TM_SERIES_RANK; k++)
+        s->dims[k] = (hsize_t)dims[k];
+    s->slab_bytes = (size_t)slab;
+    return 0;
+}
+
+/* Every series of the partial file checked read-only before anything is
+ * written to it (verify_series); the checkpoint is read again afterwards. */
+static int verify_partial(tm_output *o, tm_ckbuf *b, int n_series, tm_error *err)
+{
+    size_t mark = b->pos;
+    hid_t file = H5Fopen(o->tmp_path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file < 0)
+        return tm_error_set(err, TM_ERR_INPUT, "%s: cannot reopen the partial output (truncated or corrupt?)",
+                            o->tmp_path);
+    hid_t label_type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(label_type, TM_LABEL_MAX);
+    o->label_type = label_type;
+    int rc = 0;
+    for (int i = 0; i < n_series && !rc; i++) {
+        char where[256];
+        series_ds *s = &o->series[i];
+        if (series_from_checkpoint(o, b, i, where)) {
+            rc = tm_error_set(err, TM_ERR_INPUT, "%s: the partial output does not match the checkpoint (corrupt?)",
+                              o->tmp_path);
+            break;
+        }
+        s->dset = H5Dopen2(file, where, H5P_DEFAULT);
+        if (s->dset < 0)
+            rc = tm_error_set(err, TM_ERR_RUNTIME, "%s: dataset %s is missing (damaged)", o->tmp_path, where);
+        else
+            rc = verify_series(o, s, where, err) ? -1 : 0;
+        if (s->dset >= 0)
+            H5Dclose(s->dset);
+        s->dset = -1;
+    }
+    H5Tclose(label_type);
+    o->label_type = 0;
+    H5Fclose(file);
+    b->pos = mark;
+    return rc ? -1 : 0;
+}
+
 int tm_output_resume(const char *path, const tm_params *p, const tm_run *run, const tm_output_options *opts,
                      tm_ckbuf *b, tm_output **out, tm_error *err)
 {
@@ -104,7 +208,13 @@ int tm_output_resume(const char *path, const tm_params *p, const tm_run *run, co
     /* The partial file is under its temporary name, or (after a signal
      * stopped the run) under the final name with status incomplete. */
     struct stat st;
-    if (stat(o->tmp_path, &st) != 0) {
+    if (lstat(o->tmp_path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* Never write through a link planted at the recorded name. */
+        tm_error_set(err, TM_ERR_INPUT, "%s: the partial output %s is not a regular file", path, o->tmp_path);
+        tm_output_free_handle(o);
+        return -1;
+    }
+    if (lstat(o->tmp_path, &st) != 0) {
         tm_file_info info;
         tm_error ignored = {0};
         int incomplete = tm_reader_read_info(path, &info, &ignored) == 0 && strcmp(info.status, "incomplete") == 0;
@@ -117,6 +227,10 @@ int tm_output_resume(const char *path, const tm_params *p, const tm_run *run, co
             tm_output_free_handle(o);
             return -1;
         }
+    }
+    if (verify_partial(o, b, counts[0], err)) {
+        tm_output_free_handle(o);
+        return -1;
     }
     o->file = H5Fopen(o->tmp_path, H5F_ACC_RDWR, H5P_DEFAULT);
     if (o->file >= 0)
@@ -133,28 +247,25 @@ int tm_output_resume(const char *path, const tm_params *p, const tm_run *run, co
     for (int i = 0; i < counts[0] && !rc; i++) {
         series_ds *s = &o->series[i];
         char where[256];
-        int32_t mem, rank;
-        uint64_t dims[TM_SERIES_RANK], slab;
-        s->dset = -1;
         o->n_series = i + 1;
-        rc = tm_ckbuf_get_string(b, where, sizeof where) ||
-             tm_ckbuf_get_string(b, o->series_names[i], sizeof o->series_names[i]) ||
-             tm_ckbuf_get(b, &mem, sizeof mem) || tm_ckbuf_get(b, &rank, sizeof rank) ||
-             tm_ckbuf_get(b, dims, sizeof dims) || tm_ckbuf_get(b, &slab, sizeof slab) ||
-             tm_ckbuf_get(b, &s->sha, sizeof s->sha) || rank < 1 || rank > TM_SERIES_RANK;
+        rc = series_from_checkpoint(o, b, i, where);
         if (rc)
             break;
-        s->name = o->series_names[i];
-        s->rank = rank;
-        s->mem_type = mem == MEM_INT64    ? H5T_NATIVE_INT64
-                      : mem == MEM_DOUBLE ? H5T_NATIVE_DOUBLE
-                      : mem == MEM_INT    ? H5T_NATIVE_INT
-                                          : o->label_type;
-        for (int k = 0; k < TM_SERIES_RANK; k++)
-            s->dims[k] = (hsize_t)dims[k];
-        s->slab_bytes = (size_t)slab;
         s->dset = H5Dopen2(o->file, where, H5P_DEFAULT);
-        rc = s->dset < 0 || H5Dset_extent(s->dset, s->dims) < 0;
+        /* Shrinking to the checkpoint's rows rewrites the last chunk, so
+         * a damaged chunk can already fail here. */
+        int damaged = s->dset >= 0 && H5Dset_extent(s->dset, s->dims) < 0;
+        if (damaged)
+            tm_error_set(err, TM_ERR_RUNTIME,
+                         "%s: dataset %s is damaged (a chunk fails its checksum or cannot be read); the partial "
+                         "file is left as it is",
+                         o->tmp_path, where);
+        rc = s->dset < 0;
+        if (!rc && damaged) {
+            tm_output_close_handles(o);
+            tm_output_free_handle(o);
+            return -1;
+        }
     }
     for (int s = 0; o->panel && s < p->n_sectors && !rc; s++) {
         panel_ds *pd = &o->panels[s];

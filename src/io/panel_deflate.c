@@ -251,3 +251,29 @@ size_t tm_panel_deflate(const unsigned char *in, size_t n, unsigned char *out, s
     w.out[3] = (unsigned char)a;
     return (size_t)(w.out + 4 - out);
 }
+
+unsigned long tm_panel_fletcher32(const unsigned char *data, size_t n)
+{
+    unsigned long sum1 = 0, sum2 = 0;
+    size_t words = n / 2;
+    /* 360 words keep both sums below 2^32 before they are folded. */
+    while (words) {
+        size_t block = words > 360 ? 360 : words;
+        words -= block;
+        for (size_t i = 0; i < block; i++, data += 2) {
+            sum1 += ((unsigned long)data[0] << 8) | data[1];
+            sum2 += sum1;
+        }
+        sum1 = (sum1 & 0xffff) + (sum1 >> 16);
+        sum2 = (sum2 & 0xffff) + (sum2 >> 16);
+    }
+    if (n % 2) {
+        sum1 += (unsigned long)data[0] << 8;
+        sum2 += sum1;
+        sum1 = (sum1 & 0xffff) + (sum1 >> 16);
+        sum2 = (sum2 & 0xffff) + (sum2 >> 16);
+    }
+    sum1 = (sum1 & 0xffff) + (sum1 >> 16);
+    sum2 = (sum2 & 0xffff) + (sum2 >> 16);
+    return ((sum2 & 0xffff) << 16) | (sum1 & 0xffff);
+}

@@ -18,4 +18,12 @@ size_t tm_panel_deflate_bound(size_t n);
  * or 0 if cap was too small. */
 size_t tm_panel_deflate(const unsigned char *in, size_t n, unsigned char *out, size_t cap);
 
+/* Fletcher-32 checksum of data[0..n) as HDF5's Fletcher32 filter computes
+ * it (16-bit words, most significant byte first, sums reduced modulo
+ * 65535, an odd last byte padded with zero). The filter stores it after
+ * the chunk's bytes, least significant byte first; chunks written
+ * directly (H5Dwrite_chunk) append it themselves so that HDF5 verifies
+ * them on every read. */
+unsigned long tm_panel_fletcher32(const unsigned char *data, size_t n);
+
 #endif

@@ -25,7 +25,7 @@ struct tm_reader {
     int n_dims;
 };
 
-static int read_attr_string(hid_t obj, const char *name, char *buf, size_t size)
+int tm_reader_attr_string(hid_t obj, const char *name, char *buf, size_t size)
 {
     buf[0] = '\0';
     if (H5Aexists(obj, name) <= 0)
@@ -70,6 +70,11 @@ void tm_reader_close(tm_reader *r)
     free(r);
 }
 
+hid_t tm_reader_file(const tm_reader *r)
+{
+    return r->file;
+}
+
 const char *tm_reader_path(const tm_reader *r)
 {
     return r->path;
@@ -96,7 +101,7 @@ int tm_reader_open(const char *path, tm_reader **out, tm_error *err)
     }
     char program[64];
     int version = 0;
-    if (read_attr_string(r->file, "program", program, sizeof program) || strcmp(program, "tradeabm") != 0) {
+    if (tm_reader_attr_string(r->file, "program", program, sizeof program) || strcmp(program, "tradeabm") != 0) {
         tm_reader_close(r);
         return tm_error_set(err, TM_ERR_INPUT, "%s: not a tradeabm run file (no program attribute)", path);
     }
@@ -120,11 +125,11 @@ int tm_reader_info(tm_reader *r, tm_file_info *info, tm_error *err)
     memset(info, 0, sizeof *info);
     hid_t f = r->file;
     int rc = read_attr_scalar(f, "format_version", H5T_NATIVE_INT, &info->format_version);
-    rc |= read_attr_string(f, "status", info->status, sizeof info->status);
-    rc |= read_attr_string(f, "digest", info->digest, sizeof info->digest);
-    rc |= read_attr_string(f, "params_sha256", info->params_sha256, sizeof info->params_sha256);
-    rc |= read_attr_string(f, "version", info->version, sizeof info->version);
-    rc |= read_attr_string(f, "git_commit", info->git_commit, sizeof info->git_commit);
+    rc |= tm_reader_attr_string(f, "status", info->status, sizeof info->status);
+    rc |= tm_reader_attr_string(f, "digest", info->digest, sizeof info->digest);
+    rc |= tm_reader_attr_string(f, "params_sha256", info->params_sha256, sizeof info->params_sha256);
+    rc |= tm_reader_attr_string(f, "version", info->version, sizeof info->version);
+    rc |= tm_reader_attr_string(f, "git_commit", info->git_commit, sizeof info->git_commit);
     rc |= read_attr_scalar(f, "seed", H5T_NATIVE_UINT64, &info->seed);
     rc |= read_attr_scalar(f, "threads", H5T_NATIVE_INT, &info->threads);
     rc |= read_attr_scalar(f, "panel", H5T_NATIVE_INT, &info->panel);
@@ -292,6 +297,11 @@ int tm_reader_print_info(const char *path, FILE *out, tm_error *err)
         tm_error_prefix(err, "%s: stored parameters", path);
         goto done;
     }
+    /* A complete file's data must give its digest (damage is named). */
+    int complete = strcmp(info.status, "complete") == 0;
+    char data_digest[65];
+    if (complete && tm_reader_digest_matches(r, info.digest, data_digest, err))
+        goto done;
     fprintf(out, "file           %s\n", path);
     fprintf(out, "status         %s\n", info.status);
     fprintf(out, "program        tradeabm %s (commit %s)\n", info.version, info.git_commit);
@@ -300,7 +310,7 @@ int tm_reader_print_info(const char *path, FILE *out, tm_error *err)
     fprintf(out, "threads        %d\n", info.threads);
     fprintf(out, "wall time      %.2f s\n", info.wall_seconds);
     fprintf(out, "params sha256  %s\n", info.params_sha256);
-    fprintf(out, "digest         %s\n", info.digest);
+    fprintf(out, "digest         %s%s\n", info.digest, complete ? " (the stored data give it)" : "");
     fprintf(out, "firm panel     %s\n", info.panel ? "yes" : "no");
     int periods = 0, n_sets = 1 << p->n_dest;
     size_t sd = (size_t)p->n_sectors * (size_t)p->n_dest, ss = (size_t)p->n_sectors * (size_t)n_sets;

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <hdf5.h>
+
 #include "base/error.h"
 
 /* What `info`, `reproduce` and `resume` need from a file's provenance. */
@@ -53,6 +55,25 @@ int tm_reader_periods(tm_reader *r, int *periods, tm_error *err);
  * `per_period` values. */
 int tm_reader_series(tm_reader *r, const char *name, int first, int count, size_t per_period, double *out,
                      tm_error *err);
+
+/* The digest recomputed from the stored data (docs/output.md, "Digest"),
+ * as hex; a dataset that cannot be read (a chunk failing its checksum) is
+ * a runtime error naming it. Compare with the `digest` attribute. */
+int tm_reader_digest(tm_reader *r, char hex[65], tm_error *err);
+
+/* Recompute the digest into hex; 0 if it equals `recorded`, else a runtime
+ * error (damaged dataset named, or the two digests). */
+int tm_reader_digest_matches(tm_reader *r, const char *recorded, char hex[65], tm_error *err);
+
+/* Open `path`, recompute its digest into hex and compare it with the
+ * recorded one: 0 if equal, else a runtime error (damaged dataset named,
+ * or the mismatch). */
+int tm_reader_check_digest(const char *path, char hex[65], tm_error *err);
+
+/* The HDF5 file handle and a string attribute (0, or -1 if missing), for
+ * the modules of this reader. */
+hid_t tm_reader_file(const tm_reader *r);
+int tm_reader_attr_string(hid_t obj, const char *name, char *buf, size_t size);
 
 /* Provenance and the summary table of the last logged period, for `info`. */
 int tm_reader_print_info(const char *path, FILE *out, tm_error *err);

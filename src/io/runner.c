@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +41,7 @@ int tm_runner_interrupted(void)
 }
 
 /* After a resumed run completes: checkpoint files a killed process was
- * writing (`CKPT.tmp-PID`, PID no longer running) describe nothing any
+ * writing (`CKPT.tmp-PID-RANDOM`, PID no longer running) describe nothing any
  * more; remove them so no debris stays next to the results. */
 static void remove_dead_temps(const char *ckpt_path)
 {
@@ -64,8 +65,8 @@ static void remove_dead_temps(const char *ckpt_path)
             continue;
         char *end;
         long pid = strtol(e->d_name + n, &end, 10);
-        if (*end || pid <= 0)
-            continue; /* not a checkpoint temporary */
+        if ((*end && *end != '-') || pid <= 0)
+            continue; /* not a checkpoint temporary (CKPT.tmp-PID-RANDOM) */
         if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
             continue; /* its writer still runs (or may: not ours to judge) */
         char full[8400];
@@ -73,6 +74,33 @@ static void remove_dead_temps(const char *ckpt_path)
         unlink(full);
     }
     closedir(d);
+}
+
+/* The numerical guard: a value that is not finite (profits past the range
+ * of a double, or NaN from inf - inf) stops the run before it is written.
+ * Averages and shares of nothing (mean log productivity and top-10 share
+ * of a destination nobody serves, the non-US share of no exports) are NaN
+ * by definition and not checked. */
+static int check_finite(const tm_params *p, const tm_period_result *r, tm_error *err)
+{
+    static const char *const names[] = {"export value", "tariff paid", "export value of new exporters"};
+    const double *values[] = {r->export_value, r->tariff_paid, r->entrant_value};
+    for (int s = 0; s < p->n_sectors; s++)
+        for (int d = 0; d < p->n_dest; d++)
+            for (int v = 0; v < 3; v++) {
+                double x = values[v] ? values[v][s * p->n_dest + d] : 0.0;
+                if (isfinite(x))
+                    continue;
+                const tm_sector *sec = &p->sector[s];
+                return tm_error_set(err, TM_ERR_RUNTIME,
+                                    "%s is %g in sector %s, destination %s, period %s%s: the run is stopped "
+                                    "and nothing is kept; likely parameters: demand.elasticity %g, "
+                                    "sectors.%s.volatility %g, sectors.%s.markets.%s.demand %g",
+                                    names[v], x, sec->name, p->dest[d].name, r->label,
+                                    r->period < 0 ? " (burn-in)" : "", p->elasticity, sec->name, sec->volatility,
+                                    sec->name, p->dest[d].name, sec->market[d].demand);
+            }
+    return 0;
 }
 
 /* Save the state after the period just written to `ckpt_path`. */
@@ -119,7 +147,7 @@ int tm_simulate(const tm_params *p, const char *path, const tm_simulate_options 
     }
     const int total = p->burn_in + p->periods;
     while (!tm_run_finished(run)) {
-        if (tm_run_step(run, err))
+        if (tm_run_step(run, err) || check_finite(p, tm_run_result(run), err))
             goto fail;
         if (tm_run_period(run) >= 0 && tm_output_period(out, run, err))
             goto fail;

@@ -190,7 +190,8 @@ def test_reproduce_of_a_tampered_digest_exits_1(tmp_path, run_file):
         new = ("0" if old[0] != "0" else "1") + old[1:]
         f.attrs["digest"] = new  # a Python str is stored as a UTF-8 variable-length string, as written
     proc = tradeabm("reproduce", copy, check_status=1)
-    assert "NOT reproduced" in proc.stdout
+    # The stored data no longer give the recorded digest: refused before re-running.
+    assert "not the recorded " + new[:12] in proc.stderr and proc.stdout == ""
 
 
 def test_reproduce_of_tampered_parameters_exits_2(tmp_path, run_file):

@@ -156,3 +156,70 @@ def test_missing_file_for_info_and_reproduce(tmp_path):
         proc = run([command, "absent.h5"], tmp_path)
         assert proc.returncode == 2
         assert "absent.h5" in one_error(proc)
+
+
+def test_non_finite_result_stops_the_run_naming_where(tmp_path):
+    # Issue 14, item 7: with the pre-flight bound switched off, elasticity
+    # 20 and volatility 5 overflow to inf; the run must stop (exit 1)
+    # naming the sector, destination, period and parameters, keep nothing.
+    proc = run(["run", str(SMALL), "-o", "x.h5", "-q", "--set", "demand.elasticity=20", "--set",
+                "sectors.energy.volatility=5"], tmp_path, env={"TRADEABM_PREFLIGHT": "off"})
+    assert proc.returncode == 1, proc.stderr
+    msg = one_error(proc)
+    assert "export value is inf in sector energy, destination US, period" in msg
+    assert "demand.elasticity 20" in msg and "sectors.energy.volatility 5" in msg
+    assert names(tmp_path) == []
+
+
+def test_overflowing_parameters_are_refused_before_the_run(tmp_path):
+    proc = run(["run", str(SMALL), "-o", "x.h5", "-q", "--set", "demand.elasticity=20", "--set",
+                "sectors.energy.volatility=5"], tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "sector energy: profits overflow a double" in one_error(proc)
+    assert names(tmp_path) == []
+
+
+# Issue 14, item 8: output paths are checked before any work.
+@pytest.mark.parametrize("output, expect", [("", "an empty name"), ("out/", "a folder name ending in /")])
+def test_unusable_output_name_is_refused_before_the_run(tmp_path, output, expect):
+    proc = run(["run", str(SMALL), "-o", output, "-q", "--set", "run.periods=400"], tmp_path)
+    assert proc.returncode == 2
+    assert expect in one_error(proc)
+    assert names(tmp_path) == []
+
+
+def test_compare_with_a_missing_output_folder_is_an_input_error(tmp_path):
+    proc = run(["compare", str(SMALL), str(SMALL), "-o", "nowhere/result.h5", "-q"], tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "nowhere" in one_error(proc) and "does not exist" in proc.stderr
+    assert names(tmp_path) == []
+
+
+def test_compare_with_a_bad_window_leaves_nothing(tmp_path):
+    proc = run(["compare", str(SMALL), str(SMALL), "-o", "result.h5", "-q", "--from", "1999Q1"], tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "--from 1999Q1" in one_error(proc)
+    assert names(tmp_path) == []  # no result-runs/ folder
+
+
+def test_compare_whose_run_fails_removes_its_runs_folder(tmp_path):
+    # The first run fails (its file exceeds the file-size limit, pre-flight
+    # off): the runs folder the comparison created goes too.
+    proc = run(["compare", str(SMALL), str(SMALL), "-o", "result.h5", "-q", "--set", "run.periods=400"], tmp_path,
+               fsize=20_000, env={"TRADEABM_PREFLIGHT": "off"})
+    assert proc.returncode == 1, proc.stderr
+    assert names(tmp_path) == []
+
+
+@pytest.mark.parametrize("output, expect", [("nowhere/fitted.yaml", "does not exist"), ("", "an empty name")])
+def test_calibrate_checks_its_output_before_the_fit(tmp_path, output, expect):
+    (tmp_path / "cal.yaml").write_text(
+        f"base: {SMALL}\nseed: 7\noptimizer: {{method: proportional, max_iterations: 50}}\nparameters:\n"
+        "  - {name: d, mode: scale, path: sectors.energy.markets.US.demand, lower: 0.01, upper: 100, "
+        "moment: export_weight.US.energy}\nmoments:\n"
+        "  - {name: export_weight.US.energy, target: 0.3, tolerance: 0.0001, weight: 1}\n")
+    proc = run(["calibrate", "cal.yaml", "-o", output], tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert expect in one_error(proc)
+    assert proc.stdout == ""  # not one line of the fit's progress: it never started
+    assert names(tmp_path) == ["cal.yaml"]

@@ -17,7 +17,7 @@ from helpers import run as tradeabm
 from analysis import compute_digest  # noqa: E402  (helpers puts the source tree on sys.path)
 
 CHUNK = 1 << 18
-STANDARD_FILTERS = {h5py.h5z.FILTER_DEFLATE, h5py.h5z.FILTER_SHUFFLE}
+STANDARD_FILTERS = {h5py.h5z.FILTER_DEFLATE, h5py.h5z.FILTER_SHUFFLE, h5py.h5z.FILTER_FLETCHER32}
 
 
 def run(out, grid, threads):
@@ -47,8 +47,10 @@ def test_index_width_follows_the_grid(files):
             values = z[:]
             assert values.max() < grid
             assert f["grid/z"].shape[1] == grid
-            assert set(filters(z)) <= STANDARD_FILTERS and filters(z)[-1] == h5py.h5z.FILTER_DEFLATE
-            assert filters(m) == [h5py.h5z.FILTER_DEFLATE]
+            # Deflate, then the Fletcher32 checksum HDF5 verifies on read.
+            assert set(filters(z)) <= STANDARD_FILTERS and filters(z)[-2:] == [h5py.h5z.FILTER_DEFLATE,
+                                                                                 h5py.h5z.FILTER_FLETCHER32]
+            assert filters(m) == [h5py.h5z.FILTER_DEFLATE, h5py.h5z.FILTER_FLETCHER32]
             assert (h5py.h5z.FILTER_SHUFFLE in filters(z)) == (grid > 256)
 
 
@@ -63,7 +65,7 @@ def test_chunks_inflate_with_plain_zlib(files):
                 for off in (0, CHUNK):
                     mask, raw = ds.id.read_direct_chunk((t, off))
                     assert mask == 0
-                    data = zlib.decompress(raw)
+                    data = zlib.decompress(raw[:-4])  # the last 4 bytes: the checksum
                     assert len(data) == CHUNK * item
                     row = np.zeros(CHUNK, ds.dtype.newbyteorder("<"))
                     end = min(ds.shape[1], off + CHUNK)
