@@ -115,6 +115,40 @@ static int find_shard(const char *arg, int *shard, int *shards, tm_error *err)
     return 0;
 }
 
+/* Text for a bash script: one single-quoted word ('\'' for each quote),
+ * which bash takes literally whatever it holds ($(), backticks, spaces,
+ * quotes, newlines). */
+static void put_shell_word(FILE *f, const char *s)
+{
+    fputc('\'', f);
+    for (; *s; s++) {
+        if (*s == '\'')
+            fputs("'\\''", f);
+        else
+            fputc(*s, f);
+    }
+    fputc('\'', f);
+}
+
+/* Text inside a comment line: control characters (a newline would end the
+ * comment and start a command) shown as '?'. */
+static void put_comment_text(FILE *f, const char *s)
+{
+    for (; *s; s++)
+        fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
+}
+
+/* Whether a path can stand unquoted in an #SBATCH line: sbatch reads those
+ * lines itself (no shell), splits at white space, gives quotes and
+ * backslashes meanings of its own and expands %-patterns in file names. */
+static int directive_safe(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f || strchr("\"'\\%#", *s))
+            return 0;
+    return 1;
+}
+
 static int emit_slurm(const tm_sweep *s, const char *sweep_path, const char *dir, const char *script, long tasks,
                       int threads, int jobs, tm_error *err)
 {
@@ -146,35 +180,62 @@ static int emit_slurm(const tm_sweep *s, const char *sweep_path, const char *dir
     FILE *f = fopen(script, "w");
     if (!f)
         return tm_error_set(err, TM_ERR_INPUT, "%s: cannot write: %s", script, strerror(errno));
+    /* The job name is the sweep file's stem reduced to characters that mean
+     * nothing to sbatch or bash. */
     char name[200];
     stem_of(sweep_path, name, sizeof name);
+    for (char *c = name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' ||
+              *c == '-' || *c == '.'))
+            *c = '_';
+    int plain_logs = directive_safe(abs_dir);
+    fputs("#!/bin/bash\n# Slurm array job for the sweep ", f);
+    put_comment_text(f, abs_sweep);
     fprintf(f,
-            "#!/bin/bash\n"
-            "# Slurm array job for the sweep %s (%lld runs: %d points x %d replicates).\n"
+            " (%lld runs: %d points x %d replicates).\n"
             "# Each array task runs one disjoint part of the runs (the part is read from\n"
-            "# SLURM_ARRAY_TASK_ID); the last task to finish writes the index %s/sweep.h5.\n"
+            "# SLURM_ARRAY_TASK_ID); the last task to finish writes the index sweep.h5 of\n# ",
+            (long long)runs, tm_sweep_points(s), tm_sweep_replicates(s));
+    put_comment_text(f, abs_dir);
+    fprintf(f,
+            "\n"
             "# Re-submitting resumes: complete runs are skipped. Edit and submit with sbatch.\n"
             "#SBATCH --job-name=tradeabm-%s\n"
             "#SBATCH --array=0-%ld\n"
             "#SBATCH --ntasks=1\n"
             "#SBATCH --cpus-per-task=%d\n"
-            "#SBATCH --time=%ld\n"
-            "#SBATCH --output=%s/logs/%%A_%%a.out\n"
-            "#SBATCH --error=%s/logs/%%A_%%a.err\n"
+            "#SBATCH --time=%ld\n",
+            name, tasks - 1, cpus, minutes);
+    if (plain_logs)
+        fprintf(f, "#SBATCH --output=%s/logs/%%A_%%a.out\n#SBATCH --error=%s/logs/%%A_%%a.err\n", abs_dir, abs_dir);
+    fprintf(f,
             "# Estimated per run (one thread): %.1f s, memory %.0f MB. Clusters that\n"
             "# schedule memory want a request: remove one '#' from the next line.\n"
-            "##SBATCH --mem-per-cpu=%.0fM\n"
-            "\n"
-            "export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-%d}\n"
-            "exec \"%s\" sweep \"%s\" -o \"%s\" --jobs %d --threads \"$OMP_NUM_THREADS\"\n",
-            abs_sweep, (long long)runs, tm_sweep_points(s), tm_sweep_replicates(s), abs_dir, name, tasks - 1, cpus,
-            minutes, abs_dir, abs_dir, est.seconds_per_run, est.memory_per_run / 1e6,
-            est.memory_per_run * jobs / cpus / 1e6 + 256, cpus, exe, abs_sweep, abs_dir, jobs);
+            "##SBATCH --mem-per-cpu=%.0fM\n\n",
+            est.seconds_per_run, est.memory_per_run / 1e6, est.memory_per_run * jobs / cpus / 1e6 + 256);
+    /* Paths go to bash as single-quoted words only. */
+    fputs("out=", f);
+    put_shell_word(f, abs_dir);
+    if (!plain_logs)
+        fputs(
+            "\n# The output folder's name cannot stand in an #SBATCH line, so each task\n"
+            "# sends its own output to the folder's logs (Slurm's own messages go to\n"
+            "# slurm-JOB_TASK.out in the folder sbatch was run from).\n"
+            "exec >>\"$out/logs/${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}.out\" "
+            "2>>\"$out/logs/${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}.err\"",
+            f);
+    fprintf(f, "\nexport OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-%d}\nexec ", cpus);
+    put_shell_word(f, exe);
+    fputs(" sweep ", f);
+    put_shell_word(f, abs_sweep);
+    fprintf(f, " -o \"$out\" --jobs %d --threads \"$OMP_NUM_THREADS\"\n", jobs);
     if (fclose(f) != 0)
         return tm_error_set(err, TM_ERR_RUNTIME, "%s: write failed", script);
     chmod(script, 0755);
-    printf("wrote %s: %ld array tasks, %d CPUs each, %lld runs; submit with: sbatch %s\n", script, tasks, cpus,
-           (long long)runs, script);
+    printf("wrote %s: %ld array tasks, %d CPUs each, %lld runs; submit with: sbatch ", script, tasks, cpus,
+           (long long)runs);
+    put_shell_word(stdout, script);
+    putchar('\n');
     return 0;
 }
 

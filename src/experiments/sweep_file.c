@@ -15,7 +15,6 @@
 #define MAX_VALUES 64
 #define MAX_OUTCOMES 64
 #define MAX_FIXED 256
-#define MAX_CHECKED_POINTS 200 /* listed points validated value by value */
 
 typedef enum { DESIGN_GRID = 0, DESIGN_POINTS, DESIGN_LHS } design_kind;
 
@@ -455,6 +454,51 @@ static tm_ynode key_of(const tm_ynode *map, const char *key)
     return tm_yfield_key_at(map, i);
 }
 
+/* A listed value and the point that lists it. */
+typedef struct {
+    double value;
+    int point;
+} listed_value;
+
+static int by_value_then_point(const void *a, const void *b)
+{
+    const listed_value *x = a, *y = b;
+    if (x->value != y->value)
+        return x->value < y->value ? -1 : 1;
+    return (x->point > y->point) - (x->point < y->point);
+}
+
+static int by_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* The points where parameter j's listed value appears for the first time,
+ * in point order: checking these checks every value of the list. */
+static int distinct_firsts(const tm_sweep *s, int j, int **out, int *n_out, tm_error *err)
+{
+    listed_value *all = malloc((size_t)s->n_points * sizeof *all);
+    int *first = malloc((size_t)s->n_points * sizeof *first);
+    if (!all || !first) {
+        free(all);
+        free(first);
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    }
+    for (int i = 0; i < s->n_points; i++)
+        all[i] = (listed_value){s->matrix[(size_t)i * (size_t)s->n_values + (size_t)j], i};
+    qsort(all, (size_t)s->n_points, sizeof *all, by_value_then_point);
+    int n = 0;
+    for (int i = 0; i < s->n_points; i++)
+        if (i == 0 || all[i].value != all[i - 1].value)
+            first[n++] = all[i].point;
+    free(all);
+    qsort(first, (size_t)n, sizeof *first, by_int);
+    *out = first;
+    *n_out = n;
+    return 0;
+}
+
 /* Resolve the paths against the base file: every fixed override, every
  * grid level (or hypercube bound, or listed point) alone, then point 0 as
  * a whole with its seed. Errors name the sweep file's line and key. */
@@ -519,28 +563,26 @@ static int validate_against_base(tm_sweep *s, const tm_ynode *root, tm_error *er
                     return -1;
             }
         } else {
-            /* Long lists: every value is still range-checked when its run
-             * starts; here the extremes stand for the rest. */
-            int lo = 0, hi = 0;
-            for (int i = 1; i < s->n_points; i++) {
-                double x = s->matrix[(size_t)i * (size_t)s->n_values + (size_t)j];
-                if (x < s->matrix[(size_t)lo * (size_t)s->n_values + (size_t)j])
-                    lo = i;
-                if (x > s->matrix[(size_t)hi * (size_t)s->n_values + (size_t)j])
-                    hi = i;
-            }
-            for (int i = 0; i < s->n_points; i++) {
-                if (s->n_points > MAX_CHECKED_POINTS && i != lo && i != hi)
-                    continue;
+            /* Every listed value, however long the list: each distinct
+             * value once, at the first point that lists it, in the order
+             * of the points (the first bad point is the one reported). */
+            int *first = NULL, n_first = 0;
+            if (distinct_firsts(s, j, &first, &n_first, err))
+                return -1;
+            for (int f = 0; f < n_first; f++) {
+                int i = first[f];
                 const tm_ynode *pt = body->items[i];
                 const tm_ynode *val = tm_ytree_get(pt, v->path, NULL);
                 tm_ynode key = key_of(pt, v->path);
                 tm_yfield_format_number(s->matrix[(size_t)i * (size_t)s->n_values + (size_t)j], num, sizeof num);
                 snprintf(buf, sizeof buf, "%s=%s", v->path, num);
                 snprintf(path, sizeof path, "design.points[%d].%s", i, v->path);
-                if (try_sets(s, &set, 1, &key, val, path, err))
+                if (try_sets(s, &set, 1, &key, val, path, err)) {
+                    free(first);
                     return -1;
+                }
             }
+            free(first);
         }
     }
     /* Point 0 as a whole (combinations can fail where single values pass). */

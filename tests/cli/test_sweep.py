@@ -226,7 +226,7 @@ def test_emit_slurm_writes_an_array_script(tmp_path):
     script = (tmp_path / "runs" / "sweep.sbatch").read_text()
     assert "sbatch" in proc.stdout
     assert "#SBATCH --array=0-3" in script and "#SBATCH --cpus-per-task=2" in script
-    assert f"-o \"{tmp_path / 'out'}\"" in script and str(tmp_path / "out" / "logs") in script
+    assert f"out='{tmp_path / 'out'}'" in script and str(tmp_path / "out" / "logs") in script
     assert not run_files(tmp_path / "out")
 
 

@@ -1,0 +1,90 @@
+"""Sweeps under hostile names and overlapping use: generated scripts quote
+every path, every listed value is checked before the first run, and
+several sweep processes over one folder do every run exactly once."""
+import os
+import pathlib
+import subprocess
+
+import pytest
+
+from sweep_helpers import BINARY, grid_sweep, index_contents, run, run_files, write_sweep
+
+# Folder names a shell would act on if a path were pasted into a script
+# unquoted or in double quotes: each would create a file named INJECTED*.
+HOSTILE_NAMES = {
+    "command_substitution": "out$(touch INJECTED1)",
+    "backticks": "out`touch INJECTED2`",
+    "spaces_and_quotes": "my \"quoted\" out 'dir' here",
+    "newline": "out\ntouch INJECTED3\n#",
+    "everything": "a'$(touch INJECTED4)'\"`touch INJECTED5`\" ;touch INJECTED6 %x \\",
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES.values(), ids=HOSTILE_NAMES.keys())
+def test_emitted_script_runs_nothing_from_a_folder_name(tmp_path, name):
+    # The sweep file and the output both live under the hostile name, so
+    # the script carries it in the sweep path, the output path and the
+    # log paths.
+    hostile = tmp_path / name
+    hostile.mkdir()
+    sweep = grid_sweep(hostile, replicates=1)
+    out = hostile / name
+    script = tmp_path / "job.sbatch"
+    run(["sweep", sweep, "-o", out, "--emit-slurm", "--script", script, "--tasks", "1"], cwd=tmp_path)
+    text = script.read_text()
+    # sbatch reads only the leading comment block; every line there must
+    # be a comment, and the script must be valid bash.
+    header = text.split("\n\n")[0].splitlines()
+    assert header[0] == "#!/bin/bash" and all(line.startswith("#") for line in header), text
+    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0, text
+    # Run it as the one task of a one-task array, from a clean folder.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
+    env.update(SLURM_ARRAY_TASK_ID="0", SLURM_ARRAY_TASK_COUNT="1", SLURM_ARRAY_JOB_ID="77", OMP_NUM_THREADS="1")
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = subprocess.run(["bash", str(script)], cwd=work, env=env, capture_output=True, text=True, timeout=300)
+    injected = [p for p in tmp_path.rglob("INJECTED*")] + [p for p in pathlib.Path("/").glob("INJECTED*")]
+    assert not injected, (injected, text)
+    assert proc.returncode == 0, proc.stdout + proc.stderr + "\n" + text
+    # The sweep ran into the named folder, and its output went to the logs
+    # there (through #SBATCH lines for a plain path, else the script's own
+    # redirection, which Slurm's %A_%a pattern names the same way).
+    assert index_contents(out / "sweep.h5")["status"] == ["complete"] * 6
+    logs = out / "logs"
+    if "#SBATCH --output" not in text:
+        assert "6 runs in all" in (logs / "77_0.out").read_text()
+
+
+def test_plain_folder_keeps_the_log_directives(tmp_path):
+    sweep = grid_sweep(tmp_path)
+    script = tmp_path / "job.sbatch"
+    run(["sweep", sweep, "-o", tmp_path / "out", "--emit-slurm", "--script", script])
+    text = script.read_text()
+    assert f"#SBATCH --output={tmp_path / 'out'}/logs/%A_%a.out" in text
+    assert f"out='{tmp_path / 'out'}'" in text and "exec >>" not in text
+
+
+def points_sweep(values, path="sectors.energy.firms"):
+    lines = "".join(f"    - {{{path}: {v}}}\n" for v in values)
+    return f"base: small.yaml\nseed: 1\ndesign:\n  points:\n{lines}"
+
+
+def test_every_listed_value_is_checked_before_the_first_run(tmp_path):
+    # 301 points; the bad one (a firm count must be a whole number) lies in
+    # the middle of the list and inside the range of the good values, so
+    # checking only the extremes would start 150 runs before failing.
+    values = [100 + i for i in range(301)]
+    values[150] = 250.5
+    sweep = write_sweep(tmp_path, points_sweep(values))
+    proc = run(["sweep", sweep, "-o", tmp_path / "out"], check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "sweep.yaml:155:" in proc.stderr and "design.points[150].sectors.energy.firms" in proc.stderr, \
+        proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_long_list_of_good_values_is_accepted(tmp_path):
+    values = [round(0.001 * i, 3) for i in range(400)] + [0.2] * 100
+    sweep = write_sweep(tmp_path, points_sweep(values, "interactions.spillover"))
+    proc = run(["sweep", sweep, "--plan"])
+    assert "500 points" in proc.stdout or "500 runs" in proc.stdout, proc.stdout
