@@ -76,7 +76,8 @@ void tm_sweep_temp_path(const char *path, char *buf, size_t size);
 int tm_sweep_prepare_dir(const tm_sweep *sweep, const char *dir, tm_error *err);
 
 /* The detail of a sweep's progress report (base/progress.h): after every
- * run, from a worker thread (calls are serialised), stage "sweep", label
+ * run, in the calling process (from a worker thread under MPI; calls are
+ * serialised), stage "sweep", label
  * the run ("p0003-r01"), done the runs finished here so far (failed ones
  * included), total the runs this process expects to do (-1 under MPI: not
  * known). */
@@ -88,7 +89,7 @@ typedef struct {
 } tm_sweep_progress;
 
 typedef struct {
-    int jobs;             /* runs at once in this process */
+    int jobs;             /* runs at once: worker processes (threads under MPI) */
     int threads;          /* total OpenMP threads of this process (0: default) */
     int shard, shards;    /* this part (0-based) of `shards` disjoint parts */
     int use_mpi;          /* share runs among MPI ranks (needs TM_HAVE_MPI) */

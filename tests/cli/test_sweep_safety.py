@@ -3,7 +3,9 @@ every path, every listed value is checked before the first run, and
 several sweep processes over one folder do every run exactly once."""
 import os
 import pathlib
+import signal
 import subprocess
+import time
 
 import pytest
 
@@ -88,3 +90,60 @@ def test_a_long_list_of_good_values_is_accepted(tmp_path):
     sweep = write_sweep(tmp_path, points_sweep(values, "interactions.spillover"))
     proc = run(["sweep", sweep, "--plan"])
     assert "500 points" in proc.stdout or "500 runs" in proc.stdout, proc.stdout
+
+
+def children_of(pid):
+    """Process ids whose parent is `pid` (from /proc)."""
+    found = []
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_a_failed_run_in_a_worker_process_is_reported_and_the_rest_finish(tmp_path):
+    sweep = grid_sweep(tmp_path)
+    # A non-empty folder under a run's final name: that run cannot be
+    # written, the other eleven can.
+    blocker = tmp_path / "out" / "runs" / "p0001-r00.h5"
+    blocker.mkdir(parents=True)
+    (blocker / "keep").write_text("x")
+    proc = run(["sweep", sweep, "-o", tmp_path / "out", "--jobs", "2", "--threads", "2"], check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.count("p0001-r00 failed:") == 1, proc.stderr
+    assert "11 runs done" in proc.stdout and "1 failed" in proc.stdout, proc.stdout
+    assert len(run_files(tmp_path / "out")) == 12  # eleven runs and the folder
+    assert not (tmp_path / "out" / "sweep.h5").exists()
+
+
+def test_jobs_run_in_worker_processes_and_a_killed_worker_fails_only_its_run(tmp_path):
+    sweep = grid_sweep(tmp_path, replicates=4)
+    out = tmp_path / "out"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env = {k: v for k, v in env.items() if not k.startswith("SLURM_")}
+    proc = subprocess.Popen([BINARY, "sweep", str(sweep), "-o", str(out), "--jobs", "2", "--threads", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # Wait until both workers exist and one of them is writing a run.
+    deadline = time.time() + 120
+    workers = []
+    while time.time() < deadline and proc.poll() is None:
+        workers = children_of(proc.pid)
+        if len(workers) == 2 and list((out / "runs").glob("*.h5.tmp-*")):
+            break
+        time.sleep(0.01)
+    assert len(workers) == 2, "expected two worker processes"
+    os.kill(workers[0], signal.SIGKILL)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 1, stdout + stderr
+    assert stderr.count("ended by signal 9") == 1, stderr
+    assert "23 runs done" in stdout and "1 failed" in stdout, stdout
+    # Running again redoes what is missing; the result is the sweep run at
+    # one job.
+    again = run(["sweep", sweep, "-o", out, "--jobs", "2", "--threads", "2"])
+    assert "1 runs done" in again.stdout, again.stdout
+    run(["sweep", sweep, "-o", tmp_path / "one", "-q"])
+    assert index_contents(out / "sweep.h5")["digest"] == index_contents(tmp_path / "one" / "sweep.h5")["digest"]
