@@ -105,6 +105,14 @@ static int find_shard(const char *arg, int *shard, int *shards, tm_error *err)
         return tm_error_set(err, TM_ERR_INPUT, "SLURM_ARRAY_TASK_* variables are not whole numbers");
     if (!n && hi >= lo)
         n = hi - lo + 1;
+    /* `sbatch --array=3 job.sbatch` resubmits one task of a larger array:
+     * an array of one task whose index is not 0. Taken as "part 1 of 1" it
+     * would run the whole sweep beside the other tasks. */
+    if (n == 1 && i > 0)
+        return tm_error_set(err, TM_ERR_INPUT,
+                            "SLURM_ARRAY_TASK_ID=%s in an array of one task: a resubmitted task of a larger array "
+                            "cannot tell its part of the sweep; pass --shard K/N (scripts from --emit-slurm do)",
+                            id);
     if (!n || i < lo || i - lo >= n)
         return tm_error_set(err, TM_ERR_INPUT,
                             "SLURM_ARRAY_TASK_ID=%s: cannot tell the part of the sweep (set SLURM_ARRAY_TASK_COUNT or "
@@ -224,11 +232,18 @@ static int emit_slurm(const tm_sweep *s, const char *sweep_path, const char *dir
             "exec >>\"$out/logs/${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}.out\" "
             "2>>\"$out/logs/${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}.err\"",
             f);
-    fprintf(f, "\nexport OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-%d}\nexec ", cpus);
+    fprintf(f,
+            "\n: \"${SLURM_ARRAY_TASK_ID:?is not set; submit this script with sbatch}\"\n"
+            "export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-%d}\nexec ",
+            cpus);
     put_shell_word(f, exe);
     fputs(" sweep ", f);
     put_shell_word(f, abs_sweep);
-    fprintf(f, " -o \"$out\" --jobs %d --threads \"$OMP_NUM_THREADS\"\n", jobs);
+    /* The part comes from the array index with the number of parts written
+     * here, so a task resubmitted alone (sbatch --array=3) runs its own
+     * part, not the whole sweep. */
+    fprintf(f, " -o \"$out\" --shard \"$((SLURM_ARRAY_TASK_ID + 1))/%ld\" --jobs %d --threads \"$OMP_NUM_THREADS\"\n",
+            tasks, jobs);
     if (fclose(f) != 0)
         return tm_error_set(err, TM_ERR_RUNTIME, "%s: write failed", script);
     chmod(script, 0755);
@@ -447,13 +462,16 @@ int tm_cli_sweep(int argc, char **argv)
         rc = tm_cli_fail(&err);
     } else if (st.rank == 0) {
         if (!quiet) {
-            if (st.done == 0 && st.failed == 0)
+            if (st.done == 0 && st.failed == 0 && st.busy == 0)
                 printf("nothing to do: all %lld runs%s are already complete\n", (long long)st.skipped,
                        shards > 1 ? " of this part" : "");
             else
                 printf("%lld runs done in %.1f s (%.2f runs/s), %lld already complete, %lld failed\n",
                        (long long)st.done, st.seconds, st.seconds > 0 ? (double)st.done / st.seconds : 0.0,
                        (long long)st.skipped, (long long)st.failed);
+            if (st.busy)
+                printf("%lld runs were being written by another sweep process and were left to it\n",
+                       (long long)st.busy);
             if (st.index_written)
                 printf("wrote %s/sweep.h5\n", dir);
             else if (!st.all_complete)

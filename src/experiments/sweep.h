@@ -99,6 +99,7 @@ typedef struct {
 typedef struct {
     int64_t assigned; /* runs of this shard */
     int64_t skipped;  /* already complete */
+    int64_t busy;     /* being written by another live process (left to it) */
     int64_t done;     /* completed now */
     int64_t failed;
     int all_complete;  /* every run of the whole sweep is complete */

@@ -2,11 +2,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -87,14 +89,21 @@ static int make_dir(const char *path, tm_error *err)
     return tm_error_set(err, TM_ERR_INPUT, "%s: cannot create the folder: %s", path, strerror(errno));
 }
 
-void tm_sweep_temp_path(const char *path, char *buf, size_t size)
+/* This machine's name, usable inside a file name. */
+static void host_name(char *buf, size_t size)
 {
-    char host[128] = "host";
-    gethostname(host, sizeof host - 1);
-    host[sizeof host - 1] = '\0';
-    for (char *c = host; *c; c++)
+    snprintf(buf, size, "host");
+    gethostname(buf, size - 1);
+    buf[size - 1] = '\0';
+    for (char *c = buf; *c; c++)
         if (*c == '/' || *c == ' ')
             *c = '_';
+}
+
+void tm_sweep_temp_path(const char *path, char *buf, size_t size)
+{
+    char host[128];
+    host_name(host, sizeof host);
     snprintf(buf, size, "%s.tmp-%s-%ld", path, host, (long)getpid());
 }
 
@@ -138,9 +147,68 @@ int tm_sweep_prepare_dir(const tm_sweep *s, const char *dir, tm_error *err)
     return 0;
 }
 
-/* Remove the temporary files that killed runs of this part left behind,
- * once, before any run starts: a run belongs to exactly one part, so no
- * one else can be writing them (one pass over the folder, not one per run). */
+/* ------------------------------------------------------------------------
+ * Ownership. A run is written only by the process that holds an exclusive
+ * lock (flock) on DIR/runs/<name>.h5.lock, taken before the run starts and
+ * held until its file is complete. The kernel drops the lock when its
+ * holder dies, so a lock that can be taken is a lock nobody alive holds:
+ * that is the liveness check, on one machine and across NFS clients
+ * (Linux maps flock to NFS byte-range locks). The file itself holds the
+ * owner's host and PID for people looking at the folder.
+ * ---------------------------------------------------------------------- */
+
+static void lock_path(const char *run_path, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s.lock", run_path);
+}
+
+/* Take run `path`: 1 and the lock's descriptor when this process owns it
+ * now, 0 when another live process does, -1 when the lock cannot be made. */
+static int own_run(const char *path, int *fd_out)
+{
+    char lock[4200];
+    lock_path(path, lock, sizeof lock);
+    /* The owner removes the lock file when done; a file opened just
+     * before that is no longer the lock, so the lock is taken only on the
+     * file that is still under the name (a few tries, then "busy"). */
+    for (int tries = 0; tries < 4; tries++) {
+        int fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return -1;
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int busy = errno == EWOULDBLOCK;
+            close(fd);
+            return busy ? 0 : -1;
+        }
+        struct stat held, named;
+        if (fstat(fd, &held) == 0 && stat(lock, &named) == 0 && held.st_ino == named.st_ino &&
+            held.st_dev == named.st_dev) {
+            char host[128], line[200];
+            host_name(host, sizeof host);
+            int n = snprintf(line, sizeof line, "%s %ld\n", host, (long)getpid());
+            if (ftruncate(fd, 0) != 0 || write(fd, line, (size_t)n) != n) {
+                /* Only information for people is lost. */
+            }
+            *fd_out = fd;
+            return 1;
+        }
+        close(fd);
+    }
+    return 0;
+}
+
+static void release_run(const char *path, int fd)
+{
+    char lock[4200];
+    lock_path(path, lock, sizeof lock);
+    unlink(lock); /* while still held: see own_run */
+    close(fd);
+}
+
+/* Remove the temporary files that dead runs left behind, once, before any
+ * run starts (one pass over the folder, not one per run). A temporary is
+ * removed only under its run's lock: a live sweep process writing it holds
+ * that lock, and it is left alone. */
 static void remove_stale(const tm_sweep *s, const char *dir, int shard, int shards)
 {
     char path[4096];
@@ -158,12 +226,17 @@ static void remove_stale(const tm_sweep *s, const char *dir, int shard, int shar
         int64_t run = (int64_t)point * tm_sweep_replicates(s) + rep;
         if (run % shards != shard)
             continue;
-        char name[64];
+        char name[64], run_path[4096];
         tm_sweep_run_name(s, run, name, sizeof name);
         if (strncmp(e->d_name, name, strlen(name)) != 0)
             continue;
+        tm_sweep_run_path(s, dir, run, run_path, sizeof run_path);
+        int fd;
+        if (own_run(run_path, &fd) != 1)
+            continue;
         snprintf(path, sizeof path, "%s/runs/%s", dir, e->d_name);
         unlink(path);
+        release_run(run_path, fd);
     }
     closedir(d);
 }
@@ -206,13 +279,13 @@ struct exec_ctx {
     int64_t todo;          /* runs expected to need work (progress denominator; -1: unknown) */
     int mpi, rank, ranks;
     pthread_mutex_t lock;
-    int64_t done, failed, skipped;
+    int64_t done, failed, skipped, busy;
     double t0;
 };
 
 /* What became of one run, sent whole through a pipe from a worker process
  * (smaller than PIPE_BUF, so the writes of several workers never mix). */
-enum { RUN_STARTED, RUN_DONE, RUN_FAILED, RUN_SKIPPED };
+enum { RUN_STARTED, RUN_DONE, RUN_FAILED, RUN_SKIPPED, RUN_BUSY };
 typedef struct {
     int64_t run;
     int outcome;
@@ -273,12 +346,13 @@ static void serve_mpi(exec_ctx *c)
             long long run = (long long)take_counter(c);
             MPI_Send(&run, 1, MPI_LONG_LONG, st.MPI_SOURCE, TAG_WORK, MPI_COMM_WORLD);
         } else {
-            long long counts[3];
-            MPI_Recv(counts, 3, MPI_LONG_LONG, st.MPI_SOURCE, TAG_DONE, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            long long counts[4];
+            MPI_Recv(counts, 4, MPI_LONG_LONG, st.MPI_SOURCE, TAG_DONE, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
             pthread_mutex_lock(&c->lock);
             c->done += counts[0];
             c->failed += counts[1];
             c->skipped += counts[2];
+            c->busy += counts[3];
             pthread_mutex_unlock(&c->lock);
             finished_ranks++;
         }
@@ -289,8 +363,8 @@ static void finish_mpi(exec_ctx *c)
 {
     if (c->rank == 0)
         return;
-    long long counts[3] = {c->done, c->failed, c->skipped};
-    MPI_Send(counts, 3, MPI_LONG_LONG, 0, TAG_DONE, MPI_COMM_WORLD);
+    long long counts[4] = {c->done, c->failed, c->skipped, c->busy};
+    MPI_Send(counts, 4, MPI_LONG_LONG, 0, TAG_DONE, MPI_COMM_WORLD);
 }
 
 static const work_source mpi_source = {"mpi", take_mpi, serve_mpi, finish_mpi};
@@ -309,6 +383,22 @@ static void do_run(exec_ctx *c, int64_t run, run_record *rec)
     }
     char path[4096], digest[65];
     tm_sweep_run_path(c->s, c->dir, run, path, sizeof path);
+    int lock = -1, owned = own_run(path, &lock);
+    if (owned == 0) {
+        rec->outcome = RUN_BUSY;
+        return;
+    }
+    if (owned < 0) {
+        rec->outcome = RUN_FAILED;
+        snprintf(rec->msg, sizeof rec->msg, "cannot make the lock file %s.lock: %s", path, strerror(errno));
+        return;
+    }
+    /* Another process may have finished it before the lock was taken. */
+    if (tm_sweep_run_complete(c->s, c->dir, run)) {
+        release_run(path, lock);
+        rec->outcome = RUN_SKIPPED;
+        return;
+    }
     tm_error err = {0};
     tm_params *p = NULL;
     double t0 = tm_clock_seconds();
@@ -318,6 +408,7 @@ static void do_run(exec_ctx *c, int64_t run, run_record *rec)
     if (!rc)
         rc = tm_simulate(p, path, &so, digest, &err);
     tm_params_free(p);
+    release_run(path, lock);
     rec->seconds = tm_clock_seconds() - t0;
     rec->outcome = rc ? RUN_FAILED : RUN_DONE;
     if (rc)
@@ -332,11 +423,13 @@ static void record(exec_ctx *c, const run_record *rec)
     pthread_mutex_lock(&c->lock);
     if (rec->outcome == RUN_SKIPPED)
         c->skipped++;
+    else if (rec->outcome == RUN_BUSY)
+        c->busy++;
     else if (rec->outcome == RUN_FAILED)
         c->failed++;
     else
         c->done++;
-    if (rec->outcome != RUN_SKIPPED && c->opts->progress.fn) {
+    if ((rec->outcome == RUN_DONE || rec->outcome == RUN_FAILED) && c->opts->progress.fn) {
         char name[64] = "a worker";
         if (rec->run >= 0)
             tm_sweep_run_name(c->s, rec->run, name, sizeof name);
@@ -428,10 +521,10 @@ static int run_processes(exec_ctx *c, int jobs, tm_error *err)
     if (pipe(fds) != 0)
         return tm_error_set(err, TM_ERR_RUNTIME, "cannot start worker processes: %s", strerror(errno));
     pid_t *pid = calloc((size_t)jobs, sizeof *pid);
-    int64_t *busy = calloc((size_t)jobs, sizeof *busy); /* the run each worker is doing, -1: none */
-    if (!pid || !busy) {
+    int64_t *current = calloc((size_t)jobs, sizeof *current); /* the run each worker is doing, -1: none */
+    if (!pid || !current) {
         free(pid);
-        free(busy);
+        free(current);
         close(fds[0]);
         close(fds[1]);
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
@@ -442,7 +535,7 @@ static int run_processes(exec_ctx *c, int jobs, tm_error *err)
     pid_t parent = getpid();
     int started = 0;
     for (; started < jobs; started++) {
-        busy[started] = -1;
+        current[started] = -1;
         pid[started] = fork();
         if (pid[started] < 0)
             break;
@@ -460,7 +553,7 @@ static int run_processes(exec_ctx *c, int jobs, tm_error *err)
     while ((got = read_record(fds[0], &rec)) > 0) {
         for (int i = 0; i < started; i++)
             if (pid[i] == rec.pid)
-                busy[i] = rec.outcome == RUN_STARTED ? rec.run : -1;
+                current[i] = rec.outcome == RUN_STARTED ? rec.run : -1;
         record(c, &rec);
     }
     close(fds[0]);
@@ -472,9 +565,9 @@ static int run_processes(exec_ctx *c, int jobs, tm_error *err)
         int status = 0;
         while (waitpid(pid[i], &status, 0) < 0 && errno == EINTR)
             ;
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && busy[i] < 0)
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && current[i] < 0)
             continue;
-        rec = (run_record){.run = busy[i], .outcome = RUN_FAILED, .pid = pid[i]};
+        rec = (run_record){.run = current[i], .outcome = RUN_FAILED, .pid = pid[i]};
         if (WIFSIGNALED(status))
             snprintf(rec.msg, sizeof rec.msg, "the worker process ended by signal %d (%s) during the run",
                      WTERMSIG(status), strsignal(WTERMSIG(status)));
@@ -484,7 +577,7 @@ static int run_processes(exec_ctx *c, int jobs, tm_error *err)
         record(c, &rec);
     }
     free(pid);
-    free(busy);
+    free(current);
     return rc;
 }
 
@@ -564,6 +657,7 @@ int tm_sweep_execute(const tm_sweep *s, const char *dir, const tm_sweep_exec_opt
     stats->done = c.done;
     stats->failed = c.failed;
     stats->skipped = c.skipped;
+    stats->busy = c.busy;
     stats->seconds = tm_clock_seconds() - c.t0;
     if (rc)
         return -1;
@@ -572,7 +666,7 @@ int tm_sweep_execute(const tm_sweep *s, const char *dir, const tm_sweep_exec_opt
     /* The index is written by whoever finds the whole sweep complete after
      * its own runs: the last shard to finish, or rank 0. */
     int all = c.failed == 0;
-    if (all && (c.shards > 1 || c.mpi))
+    if (all && (c.shards > 1 || c.mpi || c.busy > 0))
         for (int64_t run = 0; run < runs && all; run++)
             all = tm_sweep_run_complete(s, dir, run);
     stats->all_complete = all;

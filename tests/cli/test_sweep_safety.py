@@ -3,6 +3,7 @@ every path, every listed value is checked before the first run, and
 several sweep processes over one folder do every run exactly once."""
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import time
@@ -32,7 +33,7 @@ def test_emitted_script_runs_nothing_from_a_folder_name(tmp_path, name):
     sweep = grid_sweep(hostile, replicates=1)
     out = hostile / name
     script = tmp_path / "job.sbatch"
-    run(["sweep", sweep, "-o", out, "--emit-slurm", "--script", script, "--tasks", "1"], cwd=tmp_path)
+    run(["sweep", sweep, "-o", out, "--emit-slurm", "--script", script, "--tasks", "1"], cwd=tmp_path, timeout=600)
     text = script.read_text()
     # sbatch reads only the leading comment block; every line there must
     # be a comment, and the script must be valid bash.
@@ -112,7 +113,7 @@ def test_a_failed_run_in_a_worker_process_is_reported_and_the_rest_finish(tmp_pa
     blocker = tmp_path / "out" / "runs" / "p0001-r00.h5"
     blocker.mkdir(parents=True)
     (blocker / "keep").write_text("x")
-    proc = run(["sweep", sweep, "-o", tmp_path / "out", "--jobs", "2", "--threads", "2"], check=False)
+    proc = run(["sweep", sweep, "-o", tmp_path / "out", "--jobs", "2", "--threads", "2"], check=False, timeout=600)
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr.count("p0001-r00 failed:") == 1, proc.stderr
     assert "11 runs done" in proc.stdout and "1 failed" in proc.stdout, proc.stdout
@@ -143,7 +144,71 @@ def test_jobs_run_in_worker_processes_and_a_killed_worker_fails_only_its_run(tmp
     assert "23 runs done" in stdout and "1 failed" in stdout, stdout
     # Running again redoes what is missing; the result is the sweep run at
     # one job.
-    again = run(["sweep", sweep, "-o", out, "--jobs", "2", "--threads", "2"])
+    again = run(["sweep", sweep, "-o", out, "--jobs", "2", "--threads", "2"], timeout=600)
     assert "1 runs done" in again.stdout, again.stdout
-    run(["sweep", sweep, "-o", tmp_path / "one", "-q"])
+    run(["sweep", sweep, "-o", tmp_path / "one", "-q"], timeout=600)
     assert index_contents(out / "sweep.h5")["digest"] == index_contents(tmp_path / "one" / "sweep.h5")["digest"]
+
+
+def runs_done(stdout):
+    found = re.search(r"(\d+) runs done", stdout)
+    return int(found.group(1)) if found else 0
+
+
+def start(args, env=None):
+    full = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
+    full["OMP_NUM_THREADS"] = "1"
+    full.update(env or {})
+    return subprocess.Popen([str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=full)
+
+
+def finish(procs):
+    results = [p.communicate(timeout=600) for p in procs]
+    for p, (out, err) in zip(procs, results):
+        assert p.returncode == 0, out + err
+    return [out for out, _ in results]
+
+
+def assert_done_once(out, reference, total):
+    index = index_contents(out / "sweep.h5")
+    assert index["status"] == ["complete"] * total
+    assert index["digest"] == index_contents(reference / "sweep.h5")["digest"]
+    leftovers = [p.name for p in (out / "runs").iterdir() if not p.name.endswith(".h5")]
+    assert not leftovers, leftovers
+
+
+def test_overlapping_sweeps_do_every_run_exactly_once(tmp_path):
+    sweep = grid_sweep(tmp_path, replicates=4)
+    run(["sweep", sweep, "-o", tmp_path / "one", "-q"], timeout=600)
+    out = tmp_path / "out"
+    # Three processes over one folder at once, two of them with two workers.
+    procs = [start([BINARY, "sweep", sweep, "-o", out, "--jobs", str(j), "--threads", str(j)]) for j in (2, 1, 2)]
+    outputs = finish(procs)
+    # Before run ownership, the processes deleted each other's live
+    # temporaries and redid each other's runs (more than 24 done).
+    assert sum(runs_done(o) for o in outputs) == 24, outputs
+    assert_done_once(out, tmp_path / "one", 24)
+
+
+def test_a_resubmitted_array_task_runs_only_its_part(tmp_path):
+    sweep = grid_sweep(tmp_path, replicates=2)
+    run(["sweep", sweep, "-o", tmp_path / "one", "-q"], timeout=600)
+    out = tmp_path / "out"
+    script = tmp_path / "job.sbatch"
+    run(["sweep", sweep, "-o", out, "--emit-slurm", "--script", script, "--tasks", "3"])
+    array = {"SLURM_ARRAY_JOB_ID": "5", "SLURM_ARRAY_TASK_COUNT": "3", "SLURM_ARRAY_TASK_MIN": "0",
+             "SLURM_ARRAY_TASK_MAX": "2"}
+    # `sbatch --array=1 job.sbatch` while the original task 1 still runs.
+    resubmitted = {"SLURM_ARRAY_JOB_ID": "6", "SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_COUNT": "1",
+                   "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_MAX": "1"}
+    procs = [start(["bash", script], dict(array, SLURM_ARRAY_TASK_ID=str(k))) for k in range(3)]
+    procs.append(start(["bash", script], resubmitted))
+    outputs = finish(procs)
+    assert sum(runs_done(o) for o in outputs) == 12, outputs
+    assert "part 2 of 3" in outputs[3], outputs[3]
+    assert_done_once(out, tmp_path / "one", 12)
+    # The same resubmission of a command without --shard is refused: it
+    # cannot tell its part.
+    proc = run(["sweep", sweep, "-o", out], env=resubmitted, check=False)
+    assert proc.returncode == 2 and "resubmitted task" in proc.stderr, proc.stderr
