@@ -44,9 +44,12 @@ int tm_sweep_n_outcomes(const tm_sweep *sweep);
 const char *tm_sweep_outcome_name(const tm_sweep *sweep, int i);
 int tm_sweep_summary_periods(const tm_sweep *sweep);
 
-/* Run index = point * replicates + replicate. Seed of a run: the sweep seed
- * mixed with the point, then with the replicate (tm_rng_mix chain). */
+/* Run index = point * replicates + replicate. Seed of a run (63 bits):
+ * the sweep seed mixed with the replicate (common random numbers, the
+ * default), or with the point and then the replicate (`seeds:
+ * independent`); tm_rng_mix chain, shifted right by one bit. */
 uint64_t tm_sweep_run_seed(const tm_sweep *sweep, int64_t run);
+int tm_sweep_independent_seeds(const tm_sweep *sweep);
 /* "p0003-r01": file DIR/runs/<name>.h5. */
 void tm_sweep_run_name(const tm_sweep *sweep, int64_t run, char *buf, size_t size);
 void tm_sweep_run_path(const tm_sweep *sweep, const char *dir, int64_t run, char *buf, size_t size);

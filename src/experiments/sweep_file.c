@@ -31,6 +31,7 @@ struct tm_sweep {
     char *path, *text, *base_path;
     char sha256[65];
     uint64_t seed;
+    int independent_seeds; /* `seeds: independent`; default: common random numbers */
     int replicates;
     int n_fixed;
     char **fixed; /* "path=value" overrides applied to every run */
@@ -617,7 +618,7 @@ static int validate_against_base(tm_sweep *s, const tm_ynode *root, tm_error *er
 
 static int parse_root(tm_sweep *s, const tm_ynode *root, int resolve, tm_error *err)
 {
-    static const char *const keys[] = {"base", "seed", "replicates", "fixed", "design", "summary", NULL};
+    static const char *const keys[] = {"base", "seed", "seeds", "replicates", "fixed", "design", "summary", NULL};
     if (root->kind != TM_Y_MAP) {
         char where[600];
         tm_ytree_where(root, where, sizeof where);
@@ -653,6 +654,18 @@ static int parse_root(tm_sweep *s, const tm_ynode *root, int resolve, tm_error *
         return tm_params_fail_at(err, root, "seed", "missing; expected the sweep seed (a non-negative integer)");
     if (tm_yfield_seed(seed, "seed", &s->seed, err))
         return -1;
+    const tm_ynode *seeds = tm_ytree_get(root, "seeds", NULL);
+    if (seeds) {
+        if (seeds->kind != TM_Y_SCALAR ||
+            (strcmp(seeds->value, "common") != 0 && strcmp(seeds->value, "independent") != 0))
+            return tm_params_fail_at(err, seeds, "seeds",
+                                     "found %s%s%s, expected common (replicate r has the same seed at every point) "
+                                     "or independent (a seed per run)",
+                                     seeds->kind == TM_Y_SCALAR ? "\"" : "a ",
+                                     seeds->kind == TM_Y_SCALAR ? seeds->value : tm_yfield_kind_name(seeds),
+                                     seeds->kind == TM_Y_SCALAR ? "\"" : "");
+        s->independent_seeds = strcmp(seeds->value, "independent") == 0;
+    }
     const tm_ynode *reps = tm_ytree_get(root, "replicates", NULL);
     s->replicates = 1;
     if (reps) {
@@ -804,10 +817,19 @@ double tm_sweep_value(const tm_sweep *s, int point, int j)
     return s->value[j].levels[rest % s->value[j].n_levels];
 }
 
+/* Common random numbers (the default): replicate r draws the same seed at
+ * every point, so points differ by their parameters, not by their luck.
+ * Seeds keep 63 bits: they fit a signed 64-bit integer (Stata, R, JSON). */
 uint64_t tm_sweep_run_seed(const tm_sweep *s, int64_t run)
 {
     uint64_t point = (uint64_t)(run / s->replicates), rep = (uint64_t)(run % s->replicates);
-    return tm_rng_mix(tm_rng_mix(s->seed, point), rep);
+    uint64_t mixed = s->independent_seeds ? tm_rng_mix(tm_rng_mix(s->seed, point), rep) : tm_rng_mix(s->seed, rep);
+    return mixed >> 1;
+}
+
+int tm_sweep_independent_seeds(const tm_sweep *s)
+{
+    return s->independent_seeds;
 }
 
 void tm_sweep_run_name(const tm_sweep *s, int64_t run, char *buf, size_t size)
