@@ -22,9 +22,11 @@ static const char *const sweep_usage =
     "skipped, so an interrupted sweep resumes where it stopped. Format: docs/sweeps.md.\n"
     "\n"
     "  -o, --output DIR     output folder (default: runs/<sweep name>)\n"
+    "      --set KEY=VALUE  set a parameter of every run (after the sweep file's\n"
+    "                       `fixed`; not a swept one); repeatable\n"
     "      --plan           print the number of runs and their estimated time, memory\n"
     "                       and output size, then exit\n"
-    "  -j, --jobs J         runs at once in this process (default 1)\n"
+    "  -j, --jobs J         runs at once, each in a worker process (default 1)\n"
     "      --threads T      OpenMP threads in all (default: OMP_NUM_THREADS or all\n"
     "                       cores); each run gets T/J\n"
     "      --shard K/N      run only the K-th (1 <= K <= N) of N disjoint parts; inside a\n"
@@ -310,6 +312,8 @@ static int print_plan(const tm_sweep *s, int jobs, int threads, int shards, tm_e
 
 int tm_cli_sweep(int argc, char **argv)
 {
+    /* One option a line: */
+    /* clang-format off */
     static const struct option opts[] = {
         {"output", required_argument, 0, 'o'},
         {"plan", no_argument, 0, 'P'},
@@ -321,9 +325,13 @@ int tm_cli_sweep(int argc, char **argv)
         {"script", required_argument, 0, 'S'},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
+        {"set", required_argument, 0, 's'},
         {0, 0, 0, 0},
     };
+    /* clang-format on */
     const char *dir_arg = NULL, *shard_arg = NULL, *script_arg = NULL;
+    const char *sets[TM_CLI_MAX_SETS];
+    int n_sets = 0;
     int plan = 0, emit = 0, quiet = 0;
     long jobs = 1, threads = 0, tasks = 0;
     optind = 1;
@@ -360,6 +368,11 @@ int tm_cli_sweep(int argc, char **argv)
         case 'q':
             quiet = 1;
             break;
+        case 's':
+            if (n_sets == TM_CLI_MAX_SETS)
+                return tm_cli_usage_error(sweep_usage, "%s: too many --set options", "--set");
+            sets[n_sets++] = optarg;
+            break;
         case 'h':
             fputs(sweep_usage, stdout);
             printf("This build %s MPI.\n", tm_sweep_mpi_available() ? "has" : "was made without");
@@ -380,7 +393,7 @@ int tm_cli_sweep(int argc, char **argv)
     if (find_shard(shard_arg, &shard, &shards, &err))
         return tm_cli_fail(&err);
     tm_sweep *s = NULL;
-    if (tm_sweep_open(path, 1, &s, &err))
+    if (tm_sweep_open_with_sets(path, 1, sets, n_sets, &s, &err))
         return tm_cli_fail(&err);
     char stem[200], dir[4096];
     stem_of(path, stem, sizeof stem);

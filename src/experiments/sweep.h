@@ -24,6 +24,11 @@ typedef struct tm_sweep tm_sweep;
  * it only the sweep file itself is checked (used when re-indexing a folder
  * from its stored copy). */
 int tm_sweep_open(const char *path, int resolve, tm_sweep **out, tm_error *err);
+/* The same with `sweep --set` overrides ("path=value"), applied to every
+ * run after `fixed` (a swept path is refused); they are appended to the
+ * sweep's text as comment lines, so they are part of its identity. */
+int tm_sweep_open_with_sets(const char *path, int resolve, const char *const *sets, int n_sets, tm_sweep **out,
+                            tm_error *err);
 void tm_sweep_close(tm_sweep *sweep);
 
 int tm_sweep_points(const tm_sweep *sweep);

@@ -35,6 +35,8 @@ struct tm_sweep {
     int replicates;
     int n_fixed;
     char **fixed; /* "path=value" overrides applied to every run */
+    int n_sets;
+    char **sets; /* `sweep --set` overrides, applied after `fixed` */
     design_kind kind;
     int n_values;
     swept value[MAX_VALUES];
@@ -500,6 +502,51 @@ static int distinct_firsts(const tm_sweep *s, int j, int **out, int *n_out, tm_e
     return 0;
 }
 
+/* `sweep --set path=value`: a path that is not swept and names no new
+ * sector, destination or regime, and the base with `fixed` and every
+ * --set loads. Errors name the option, as `run --set` does. */
+static int check_command_line_sets(const tm_sweep *s, tm_error *err)
+{
+    if (s->n_sets == 0)
+        return 0;
+    tm_params *p = NULL;
+    if (tm_params_load(s->base_path, NULL, 0, &p, err))
+        return -1;
+    char bad[400];
+    for (int i = 0; i < s->n_sets; i++) {
+        const char *eq = strchr(s->sets[i], '=');
+        size_t klen = (size_t)(eq - s->sets[i]);
+        char key[300];
+        snprintf(key, sizeof key, "%.*s", (int)(klen < sizeof key ? klen : sizeof key - 1), s->sets[i]);
+        for (int j = 0; j < s->n_values; j++)
+            if (strcmp(key, s->value[j].path) == 0) {
+                tm_params_free(p);
+                return tm_error_set(err, TM_ERR_INPUT,
+                                    "--set %s: %s is swept by the design of %s; a parameter is either set or swept",
+                                    s->sets[i], key, s->path);
+            }
+        if (check_names(p, key, bad, sizeof bad)) {
+            tm_params_free(p);
+            return tm_error_set(err, TM_ERR_INPUT, "--set %s: %s", s->sets[i], bad);
+        }
+    }
+    tm_params_free(p);
+    int n = s->n_fixed + s->n_sets;
+    const char **all = malloc((size_t)n * sizeof *all);
+    if (!all)
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    for (int i = 0; i < s->n_fixed; i++)
+        all[i] = s->fixed[i];
+    for (int i = 0; i < s->n_sets; i++)
+        all[s->n_fixed + i] = s->sets[i];
+    int rc = tm_params_load(s->base_path, all, n, &p, err);
+    free(all);
+    if (rc)
+        return -1;
+    tm_params_free(p);
+    return 0;
+}
+
 /* Resolve the paths against the base file: every fixed override, every
  * grid level (or hypercube bound, or listed point) alone, then point 0 as
  * a whole with its seed. Errors name the sweep file's line and key. */
@@ -538,6 +585,8 @@ static int validate_against_base(tm_sweep *s, const tm_ynode *root, tm_error *er
         if (try_sets(s, &set, 1, &key, fixed->items[i], path, err))
             return -1;
     }
+    if (check_command_line_sets(s, err))
+        return -1;
     char buf[512];
     const char *set = buf;
     for (int j = 0; j < s->n_values; j++) {
@@ -715,6 +764,46 @@ static int parse_root(tm_sweep *s, const tm_ynode *root, int resolve, tm_error *
 
 int tm_sweep_open(const char *path, int resolve, tm_sweep **out, tm_error *err)
 {
+    return tm_sweep_open_with_sets(path, resolve, NULL, 0, out, err);
+}
+
+/* The --set overrides become comment lines at the end of the sweep's text:
+ * the copy stored in the sweep folder and the index then say how the runs
+ * were made, and a folder made with other overrides is a different sweep. */
+static int append_sets(tm_sweep *s, const char *const *sets, int n_sets, size_t *len, tm_error *err)
+{
+    s->sets = calloc((size_t)n_sets + 1, sizeof *s->sets);
+    if (!s->sets)
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    static const char head[] = "\n# Applied to every run after `fixed` by `tradeabm sweep --set`:\n";
+    size_t extra = sizeof head;
+    for (int i = 0; i < n_sets; i++) {
+        const char *eq = strchr(sets[i], '=');
+        if (!eq || eq == sets[i] || eq[1] == '\0')
+            return tm_error_set(err, TM_ERR_INPUT, "--set %s: expected KEY=VALUE, e.g. run.periods=8", sets[i]);
+        for (const char *c = sets[i]; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                return tm_error_set(err, TM_ERR_INPUT, "--set %s: contains a control character", sets[i]);
+        if (!(s->sets[i] = strdup(sets[i])))
+            return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+        s->n_sets++;
+        extra += strlen(sets[i]) + 9;
+    }
+    char *text = realloc(s->text, *len + extra + 1);
+    if (!text)
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    s->text = text;
+    size_t n = *len;
+    n += (size_t)snprintf(text + n, extra + 1, "%s", head);
+    for (int i = 0; i < n_sets; i++)
+        n += (size_t)snprintf(text + n, *len + extra + 1 - n, "# --set %s\n", sets[i]);
+    *len = n;
+    return 0;
+}
+
+int tm_sweep_open_with_sets(const char *path, int resolve, const char *const *sets, int n_sets, tm_sweep **out,
+                            tm_error *err)
+{
     *out = NULL;
     tm_sweep *s = calloc(1, sizeof *s);
     tm_ypool *pool = tm_ypool_new();
@@ -731,6 +820,8 @@ int tm_sweep_open(const char *path, int resolve, tm_sweep **out, tm_error *err)
         tm_error_set(err, TM_ERR_INPUT, "%s: contains a NUL byte; expected a YAML text file", path);
         goto done;
     }
+    if (n_sets > 0 && append_sets(s, sets, n_sets, &len, err))
+        goto done;
     tm_sha256_buffer(s->text, len, s->sha256);
     if (tm_ytree_parse(pool, path, s->text, len, &root, err))
         goto done;
@@ -757,6 +848,9 @@ void tm_sweep_close(tm_sweep *s)
     for (int i = 0; i < s->n_fixed; i++)
         free(s->fixed[i]);
     free(s->fixed);
+    for (int i = 0; i < s->n_sets; i++)
+        free(s->sets[i]);
+    free(s->sets);
     free(s->matrix);
     free(s->path);
     free(s->text);
@@ -840,7 +934,7 @@ void tm_sweep_run_name(const tm_sweep *s, int64_t run, char *buf, size_t size)
 
 int tm_sweep_run_params(const tm_sweep *s, int64_t run, tm_params **out, tm_error *err)
 {
-    int n = s->n_fixed + s->n_values + 1;
+    int n = s->n_fixed + s->n_sets + s->n_values + 1;
     const char **sets = malloc((size_t)n * sizeof *sets);
     char *buf = malloc((size_t)(s->n_values + 1) * 320);
     if (!sets || !buf) {
@@ -851,6 +945,8 @@ int tm_sweep_run_params(const tm_sweep *s, int64_t run, tm_params **out, tm_erro
     int k = 0;
     for (int i = 0; i < s->n_fixed; i++)
         sets[k++] = s->fixed[i];
+    for (int i = 0; i < s->n_sets; i++)
+        sets[k++] = s->sets[i];
     int point = (int)(run / s->replicates);
     for (int j = 0; j < s->n_values; j++) {
         char num[40];

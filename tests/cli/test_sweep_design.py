@@ -51,3 +51,33 @@ def test_a_bad_seeds_value_is_refused_with_its_line(tmp_path, value):
     proc = run(["sweep", sweep, "-o", tmp_path / "out"], check=False)
     assert proc.returncode == 2 and "sweep.yaml:3:8: seeds: found" in proc.stderr, proc.stderr
     assert "expected common" in proc.stderr and not (tmp_path / "out").exists()
+
+
+def test_set_applies_to_every_run_and_is_part_of_the_sweep(tmp_path):
+    sweep = write_sweep(tmp_path, TWIN_POINTS.format(seeds=""))
+    out = tmp_path / "out"
+    run(["sweep", sweep, "-o", out, "-q", "--set", "run.periods=3", "--set", "interactions.spillover=0.1"])
+    with h5py.File(out / "runs" / "p0001-r01.h5", "r") as f:
+        assert f["series/non_us_share"].shape[0] == 3
+    stored = (out / "sweep.yaml").read_text()
+    assert stored.startswith(sweep.read_text())
+    assert "# --set run.periods=3\n# --set interactions.spillover=0.1\n" in stored
+    # The same overrides resume; other overrides are another sweep.
+    again = run(["sweep", sweep, "-o", out, "--set", "run.periods=3", "--set", "interactions.spillover=0.1"])
+    assert "nothing to do" in again.stdout
+    other = run(["sweep", sweep, "-o", out, "--set", "run.periods=4"], check=False)
+    assert other.returncode == 2 and "different sweep" in other.stderr
+
+
+@pytest.mark.parametrize("option,expected", [
+    ("destinations.US.market.sunk_cost=3", "--set destinations.US.market.sunk_cost=3: "
+                                           "destinations.US.market.sunk_cost is swept"),
+    ("sectors.tobacco.firms=10", "--set sectors.tobacco.firms=10: no sector \"tobacco\""),
+    ("interactions.spillover=7", "--set interactions.spillover:1:1: interactions.spillover: found 7, out of range"),
+    ("run.periods", "--set run.periods: expected KEY=VALUE"),
+], ids=["swept", "new_sector", "out_of_range", "no_value"])
+def test_bad_set_options_exit_2_and_write_nothing(tmp_path, option, expected):
+    sweep = write_sweep(tmp_path, TWIN_POINTS.format(seeds=""))
+    proc = run(["sweep", sweep, "-o", tmp_path / "out", "--set", option], check=False)
+    assert proc.returncode == 2 and expected in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()
