@@ -273,7 +273,7 @@ def test_sweep_file_errors_exit_2_name_the_position_and_write_nothing(tmp_path, 
     assert run(["sweep", sweep, "--plan"], check=False).returncode == 2
 
 
-@pytest.mark.parametrize("name", ["us_tariff_grid.yaml", "interactions_lhs.yaml"])
+@pytest.mark.parametrize("name", ["us_tariff_grid.yaml", "interactions_lhs.yaml", "tiny.yaml"])
 def test_example_sweeps_are_valid(name):
     proc = run(["sweep", SOURCE_DIR / "params" / "sweeps" / name, "--plan"])
     assert " runs" in proc.stdout
