@@ -28,7 +28,8 @@ static const char *const sweep_usage =
     "                       and output size, then exit\n"
     "  -j, --jobs J         runs at once, each in a worker process (default 1)\n"
     "      --threads T      OpenMP threads in all (default: OMP_NUM_THREADS or all\n"
-    "                       cores); each run gets T/J\n"
+    "                       cores); each run gets T/J; with --emit-slurm the CPUs\n"
+    "                       of each array task, the same total (default J)\n"
     "      --shard K/N      run only the K-th (1 <= K <= N) of N disjoint parts; inside a\n"
     "                       Slurm array job the part comes from SLURM_ARRAY_TASK_ID\n"
     "      --emit-slurm     write an sbatch array script (runs/<sweep name>.sbatch, or\n"
@@ -184,7 +185,9 @@ static int emit_slurm(const tm_sweep *s, const char *sweep_path, const char *dir
     tm_sweep_estimate est;
     if (tm_sweep_plan(s, &est, err))
         return -1;
-    int cpus = threads * jobs;
+    /* --threads is the total of a process here as for a local sweep: the
+     * CPUs of one array task, T/J threads per run (at least one each). */
+    int cpus = threads > jobs ? threads : jobs;
     double per_task = est.seconds_per_run * (double)((runs + tasks - 1) / tasks) / (double)cpus;
     long minutes = (long)(3 * per_task / 60) + 10;
     FILE *f = fopen(script, "w");
@@ -428,7 +431,7 @@ int tm_cli_sweep(int argc, char **argv)
         }
         /* Scripts default to one thread per run: small runs scale best as
          * independent tasks. */
-        if (emit_slurm(s, path, dir, script, tasks, threads ? (int)threads : 1, (int)jobs, &err))
+        if (emit_slurm(s, path, dir, script, tasks, threads ? (int)threads : (int)jobs, (int)jobs, &err))
             rc = tm_cli_fail(&err);
         tm_sweep_close(s);
         return rc;

@@ -81,3 +81,16 @@ def test_bad_set_options_exit_2_and_write_nothing(tmp_path, option, expected):
     proc = run(["sweep", sweep, "-o", tmp_path / "out", "--set", option], check=False)
     assert proc.returncode == 2 and expected in proc.stderr, proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_threads_means_the_total_for_a_sweep_and_its_script(tmp_path):
+    # --threads 4 --jobs 2: four CPUs for the task, two threads a run, as
+    # a local sweep with the same options would use.
+    sweep = write_sweep(tmp_path, TWIN_POINTS.format(seeds=""))
+    script = tmp_path / "job.sbatch"
+    run(["sweep", sweep, "-o", tmp_path / "out", "--emit-slurm", "--script", script, "--threads", "4", "--jobs",
+         "2"])
+    text = script.read_text()
+    assert "#SBATCH --cpus-per-task=4" in text and "--jobs 2 --threads \"$OMP_NUM_THREADS\"" in text
+    run(["sweep", sweep, "-o", tmp_path / "out2", "--emit-slurm", "--script", script, "--jobs", "3"])
+    assert "#SBATCH --cpus-per-task=3" in script.read_text()
