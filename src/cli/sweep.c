@@ -22,11 +22,14 @@ static const char *const sweep_usage =
     "skipped, so an interrupted sweep resumes where it stopped. Format: docs/sweeps.md.\n"
     "\n"
     "  -o, --output DIR     output folder (default: runs/<sweep name>)\n"
+    "      --set KEY=VALUE  set a parameter of every run (after the sweep file's\n"
+    "                       `fixed`; not a swept one); repeatable\n"
     "      --plan           print the number of runs and their estimated time, memory\n"
     "                       and output size, then exit\n"
-    "  -j, --jobs J         runs at once in this process (default 1)\n"
+    "  -j, --jobs J         runs at once, each in a worker process (default 1)\n"
     "      --threads T      OpenMP threads in all (default: OMP_NUM_THREADS or all\n"
-    "                       cores); each run gets T/J\n"
+    "                       cores); each run gets T/J; with --emit-slurm the CPUs\n"
+    "                       of each array task, the same total (default J)\n"
     "      --shard K/N      run only the K-th (1 <= K <= N) of N disjoint parts; inside a\n"
     "                       Slurm array job the part comes from SLURM_ARRAY_TASK_ID\n"
     "      --emit-slurm     write an sbatch array script (runs/<sweep name>.sbatch, or\n"
@@ -95,6 +98,14 @@ static int find_shard(const char *arg, int *shard, int *shards, tm_error *err)
         return tm_error_set(err, TM_ERR_INPUT, "SLURM_ARRAY_TASK_* variables are not whole numbers");
     if (!n && hi >= lo)
         n = hi - lo + 1;
+    /* `sbatch --array=3 job.sbatch` resubmits one task of a larger array:
+     * an array of one task whose index is not 0. Taken as "part 1 of 1" it
+     * would run the whole sweep beside the other tasks. */
+    if (n == 1 && i > 0)
+        return tm_error_set(err, TM_ERR_INPUT,
+                            "SLURM_ARRAY_TASK_ID=%s in an array of one task: a resubmitted task of a larger array "
+                            "cannot tell its part of the sweep; pass --shard K/N (scripts from --emit-slurm do)",
+                            id);
     if (!n || i < lo || i - lo >= n)
         return tm_error_set(err, TM_ERR_INPUT,
                             "SLURM_ARRAY_TASK_ID=%s: cannot tell the part of the sweep (set SLURM_ARRAY_TASK_COUNT or "
@@ -103,6 +114,40 @@ static int find_shard(const char *arg, int *shard, int *shards, tm_error *err)
     *shard = (int)(i - lo);
     *shards = (int)n;
     return 0;
+}
+
+/* Text for a bash script: one single-quoted word ('\'' for each quote),
+ * which bash takes literally whatever it holds ($(), backticks, spaces,
+ * quotes, newlines). */
+static void put_shell_word(FILE *f, const char *s)
+{
+    fputc('\'', f);
+    for (; *s; s++) {
+        if (*s == '\'')
+            fputs("'\\''", f);
+        else
+            fputc(*s, f);
+    }
+    fputc('\'', f);
+}
+
+/* Text inside a comment line: control characters (a newline would end the
+ * comment and start a command) shown as '?'. */
+static void put_comment_text(FILE *f, const char *s)
+{
+    for (; *s; s++)
+        fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
+}
+
+/* Whether a path can stand unquoted in an #SBATCH line: sbatch reads those
+ * lines itself (no shell), splits at white space, gives quotes and
+ * backslashes meanings of its own and expands %-patterns in file names. */
+static int directive_safe(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f || strchr("\"'\\%#", *s))
+            return 0;
+    return 1;
 }
 
 static int emit_slurm(const tm_sweep *s, const char *sweep_path, const char *dir, const char *script, long tasks,
@@ -130,41 +175,77 @@ static int emit_slurm(const tm_sweep *s, const char *sweep_path, const char *dir
     tm_sweep_estimate est;
     if (tm_sweep_plan(s, &est, err))
         return -1;
-    int cpus = threads * jobs;
+    /* --threads is the total of a process here as for a local sweep: the
+     * CPUs of one array task, T/J threads per run (at least one each). */
+    int cpus = threads > jobs ? threads : jobs;
     double per_task = est.seconds_per_run * (double)((runs + tasks - 1) / tasks) / (double)cpus;
     long minutes = (long)(3 * per_task / 60) + 10;
     FILE *f = fopen(script, "w");
     if (!f)
         return tm_error_set(err, TM_ERR_INPUT, "%s: cannot write: %s", script, strerror(errno));
+    /* The job name is the sweep file's stem reduced to characters that mean
+     * nothing to sbatch or bash. */
     char name[200];
     stem_of(sweep_path, name, sizeof name);
+    for (char *c = name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' ||
+              *c == '-' || *c == '.'))
+            *c = '_';
+    int plain_logs = directive_safe(abs_dir);
+    fputs("#!/bin/bash\n# Slurm array job for the sweep ", f);
+    put_comment_text(f, abs_sweep);
     fprintf(f,
-            "#!/bin/bash\n"
-            "# Slurm array job for the sweep %s (%lld runs: %d points x %d replicates).\n"
+            " (%lld runs: %d points x %d replicates).\n"
             "# Each array task runs one disjoint part of the runs (the part is read from\n"
-            "# SLURM_ARRAY_TASK_ID); the last task to finish writes the index %s/sweep.h5.\n"
+            "# SLURM_ARRAY_TASK_ID); the last task to finish writes the index sweep.h5 of\n# ",
+            (long long)runs, tm_sweep_points(s), tm_sweep_replicates(s));
+    put_comment_text(f, abs_dir);
+    fprintf(f,
+            "\n"
             "# Re-submitting resumes: complete runs are skipped. Edit and submit with sbatch.\n"
             "#SBATCH --job-name=tradeabm-%s\n"
             "#SBATCH --array=0-%ld\n"
             "#SBATCH --ntasks=1\n"
             "#SBATCH --cpus-per-task=%d\n"
-            "#SBATCH --time=%ld\n"
-            "#SBATCH --output=%s/logs/%%A_%%a.out\n"
-            "#SBATCH --error=%s/logs/%%A_%%a.err\n"
+            "#SBATCH --time=%ld\n",
+            name, tasks - 1, cpus, minutes);
+    if (plain_logs)
+        fprintf(f, "#SBATCH --output=%s/logs/%%A_%%a.out\n#SBATCH --error=%s/logs/%%A_%%a.err\n", abs_dir, abs_dir);
+    fprintf(f,
             "# Estimated per run (one thread): %.1f s, memory %.0f MB. Clusters that\n"
             "# schedule memory want a request: remove one '#' from the next line.\n"
-            "##SBATCH --mem-per-cpu=%.0fM\n"
-            "\n"
-            "export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-%d}\n"
-            "exec \"%s\" sweep \"%s\" -o \"%s\" --jobs %d --threads \"$OMP_NUM_THREADS\"\n",
-            abs_sweep, (long long)runs, tm_sweep_points(s), tm_sweep_replicates(s), abs_dir, name, tasks - 1, cpus,
-            minutes, abs_dir, abs_dir, est.seconds_per_run, est.memory_per_run / 1e6,
-            est.memory_per_run * jobs / cpus / 1e6 + 256, cpus, exe, abs_sweep, abs_dir, jobs);
+            "##SBATCH --mem-per-cpu=%.0fM\n\n",
+            est.seconds_per_run, est.memory_per_run / 1e6, est.memory_per_run * jobs / cpus / 1e6 + 256);
+    /* Paths go to bash as single-quoted words only. */
+    fputs("out=", f);
+    put_shell_word(f, abs_dir);
+    if (!plain_logs)
+        fputs(
+            "\n# The output folder's name cannot stand in an #SBATCH line, so each task\n"
+            "# sends its own output to the folder's logs (Slurm's own messages go to\n"
+            "# slurm-JOB_TASK.out in the folder sbatch was run from).\n"
+            "exec >>\"$out/logs/${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}.out\" "
+            "2>>\"$out/logs/${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}.err\"",
+            f);
+    fprintf(f,
+            "\n: \"${SLURM_ARRAY_TASK_ID:?is not set; submit this script with sbatch}\"\n"
+            "export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-%d}\nexec ",
+            cpus);
+    put_shell_word(f, exe);
+    fputs(" sweep ", f);
+    put_shell_word(f, abs_sweep);
+    /* The part comes from the array index with the number of parts written
+     * here, so a task resubmitted alone (sbatch --array=3) runs its own
+     * part, not the whole sweep. */
+    fprintf(f, " -o \"$out\" --shard \"$((SLURM_ARRAY_TASK_ID + 1))/%ld\" --jobs %d --threads \"$OMP_NUM_THREADS\"\n",
+            tasks, jobs);
     if (fclose(f) != 0)
         return tm_error_set(err, TM_ERR_RUNTIME, "%s: write failed", script);
     chmod(script, 0755);
-    printf("wrote %s: %ld array tasks, %d CPUs each, %lld runs; submit with: sbatch %s\n", script, tasks, cpus,
-           (long long)runs, script);
+    printf("wrote %s: %ld array tasks, %d CPUs each, %lld runs; submit with: sbatch ", script, tasks, cpus,
+           (long long)runs);
+    put_shell_word(stdout, script);
+    putchar('\n');
     return 0;
 }
 
@@ -229,6 +310,8 @@ static int print_plan(const tm_sweep *s, int jobs, int threads, int shards, tm_e
 
 int tm_cli_sweep(int argc, char **argv)
 {
+    /* One option a line: */
+    /* clang-format off */
     static const struct option opts[] = {
         {"output", required_argument, 0, 'o'},
         {"plan", no_argument, 0, 'P'},
@@ -240,9 +323,13 @@ int tm_cli_sweep(int argc, char **argv)
         {"script", required_argument, 0, 'S'},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
+        {"set", required_argument, 0, 's'},
         {0, 0, 0, 0},
     };
+    /* clang-format on */
     const char *dir_arg = NULL, *shard_arg = NULL, *script_arg = NULL;
+    const char *sets[TM_CLI_MAX_SETS];
+    int n_sets = 0;
     int plan = 0, emit = 0, quiet = 0;
     long jobs = 1, threads = 0, tasks = 0;
     optind = 1;
@@ -279,6 +366,11 @@ int tm_cli_sweep(int argc, char **argv)
         case 'q':
             quiet = 1;
             break;
+        case 's':
+            if (n_sets == TM_CLI_MAX_SETS)
+                return tm_cli_usage_error(sweep_usage, "%s: too many --set options", "--set");
+            sets[n_sets++] = optarg;
+            break;
         case 'h':
             fputs(sweep_usage, stdout);
             printf("This build %s MPI.\n", tm_sweep_mpi_available() ? "has" : "was made without");
@@ -299,7 +391,7 @@ int tm_cli_sweep(int argc, char **argv)
     if (find_shard(shard_arg, &shard, &shards, &err))
         return tm_cli_fail(&err);
     tm_sweep *s = NULL;
-    if (tm_sweep_open(path, 1, &s, &err))
+    if (tm_sweep_open_with_sets(path, 1, sets, n_sets, &s, &err))
         return tm_cli_fail(&err);
     char stem[200], dir[4096];
     stem_of(path, stem, sizeof stem);
@@ -334,7 +426,7 @@ int tm_cli_sweep(int argc, char **argv)
         }
         /* Scripts default to one thread per run: small runs scale best as
          * independent tasks. */
-        if (emit_slurm(s, path, dir, script, tasks, threads ? (int)threads : 1, (int)jobs, &err))
+        if (emit_slurm(s, path, dir, script, tasks, threads ? (int)threads : (int)jobs, (int)jobs, &err))
             rc = tm_cli_fail(&err);
         tm_sweep_close(s);
         return rc;
@@ -384,13 +476,16 @@ int tm_cli_sweep(int argc, char **argv)
         rc = tm_cli_fail(&err);
     } else if (st.rank == 0) {
         if (!quiet) {
-            if (st.done == 0 && st.failed == 0)
+            if (st.done == 0 && st.failed == 0 && st.busy == 0)
                 printf("nothing to do: all %lld runs%s are already complete\n", (long long)st.skipped,
                        shards > 1 ? " of this part" : "");
             else
                 printf("%lld runs done in %.1f s (%.2f runs/s), %lld already complete, %lld failed\n",
                        (long long)st.done, st.seconds, st.seconds > 0 ? (double)st.done / st.seconds : 0.0,
                        (long long)st.skipped, (long long)st.failed);
+            if (st.busy)
+                printf("%lld runs were being written by another sweep process and were left to it\n",
+                       (long long)st.busy);
             if (st.index_written)
                 printf("wrote %s/sweep.h5\n", dir);
             else if (!st.all_complete)

@@ -24,6 +24,11 @@ typedef struct tm_sweep tm_sweep;
  * it only the sweep file itself is checked (used when re-indexing a folder
  * from its stored copy). */
 int tm_sweep_open(const char *path, int resolve, tm_sweep **out, tm_error *err);
+/* The same with `sweep --set` overrides ("path=value"), applied to every
+ * run after `fixed` (a swept path is refused); they are appended to the
+ * sweep's text as comment lines, so they are part of its identity. */
+int tm_sweep_open_with_sets(const char *path, int resolve, const char *const *sets, int n_sets, tm_sweep **out,
+                            tm_error *err);
 void tm_sweep_close(tm_sweep *sweep);
 
 int tm_sweep_points(const tm_sweep *sweep);
@@ -44,9 +49,12 @@ int tm_sweep_n_outcomes(const tm_sweep *sweep);
 const char *tm_sweep_outcome_name(const tm_sweep *sweep, int i);
 int tm_sweep_summary_periods(const tm_sweep *sweep);
 
-/* Run index = point * replicates + replicate. Seed of a run: the sweep seed
- * mixed with the point, then with the replicate (tm_rng_mix chain). */
+/* Run index = point * replicates + replicate. Seed of a run (63 bits):
+ * the sweep seed mixed with the replicate (common random numbers, the
+ * default), or with the point and then the replicate (`seeds:
+ * independent`); tm_rng_mix chain, shifted right by one bit. */
 uint64_t tm_sweep_run_seed(const tm_sweep *sweep, int64_t run);
+int tm_sweep_independent_seeds(const tm_sweep *sweep);
 /* "p0003-r01": file DIR/runs/<name>.h5. */
 void tm_sweep_run_name(const tm_sweep *sweep, int64_t run, char *buf, size_t size);
 void tm_sweep_run_path(const tm_sweep *sweep, const char *dir, int64_t run, char *buf, size_t size);
@@ -76,7 +84,8 @@ void tm_sweep_temp_path(const char *path, char *buf, size_t size);
 int tm_sweep_prepare_dir(const tm_sweep *sweep, const char *dir, tm_error *err);
 
 /* The detail of a sweep's progress report (base/progress.h): after every
- * run, from a worker thread (calls are serialised), stage "sweep", label
+ * run, in the calling process (from a worker thread under MPI; calls are
+ * serialised), stage "sweep", label
  * the run ("p0003-r01"), done the runs finished here so far (failed ones
  * included), total the runs this process expects to do (-1 under MPI: not
  * known). */
@@ -88,7 +97,7 @@ typedef struct {
 } tm_sweep_progress;
 
 typedef struct {
-    int jobs;             /* runs at once in this process */
+    int jobs;             /* runs at once: worker processes (threads under MPI) */
     int threads;          /* total OpenMP threads of this process (0: default) */
     int shard, shards;    /* this part (0-based) of `shards` disjoint parts */
     int use_mpi;          /* share runs among MPI ranks (needs TM_HAVE_MPI) */
@@ -98,6 +107,7 @@ typedef struct {
 typedef struct {
     int64_t assigned; /* runs of this shard */
     int64_t skipped;  /* already complete */
+    int64_t busy;     /* being written by another live process (left to it) */
     int64_t done;     /* completed now */
     int64_t failed;
     int all_complete;  /* every run of the whole sweep is complete */

@@ -2,12 +2,21 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #ifdef TM_HAVE_MPI
 #include <mpi.h>
@@ -81,14 +90,21 @@ static int make_dir(const char *path, tm_error *err)
     return tm_error_set(err, TM_ERR_INPUT, "%s: cannot create the folder: %s", path, strerror(errno));
 }
 
-void tm_sweep_temp_path(const char *path, char *buf, size_t size)
+/* This machine's name, usable inside a file name. */
+static void host_name(char *buf, size_t size)
 {
-    char host[128] = "host";
-    gethostname(host, sizeof host - 1);
-    host[sizeof host - 1] = '\0';
-    for (char *c = host; *c; c++)
+    snprintf(buf, size, "host");
+    gethostname(buf, size - 1);
+    buf[size - 1] = '\0';
+    for (char *c = buf; *c; c++)
         if (*c == '/' || *c == ' ')
             *c = '_';
+}
+
+void tm_sweep_temp_path(const char *path, char *buf, size_t size)
+{
+    char host[128];
+    host_name(host, sizeof host);
     snprintf(buf, size, "%s.tmp-%s-%ld", path, host, (long)getpid());
 }
 
@@ -138,9 +154,68 @@ int tm_sweep_prepare_dir(const tm_sweep *s, const char *dir, tm_error *err)
     return 0;
 }
 
-/* Remove the temporary files that killed runs of this part left behind,
- * once, before any run starts: a run belongs to exactly one part, so no
- * one else can be writing them (one pass over the folder, not one per run). */
+/* ------------------------------------------------------------------------
+ * Ownership. A run is written only by the process that holds an exclusive
+ * lock (flock) on DIR/runs/<name>.h5.lock, taken before the run starts and
+ * held until its file is complete. The kernel drops the lock when its
+ * holder dies, so a lock that can be taken is a lock nobody alive holds:
+ * that is the liveness check, on one machine and across NFS clients
+ * (Linux maps flock to NFS byte-range locks). The file itself holds the
+ * owner's host and PID for people looking at the folder.
+ * ---------------------------------------------------------------------- */
+
+static void lock_path(const char *run_path, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s.lock", run_path);
+}
+
+/* Take run `path`: 1 and the lock's descriptor when this process owns it
+ * now, 0 when another live process does, -1 when the lock cannot be made. */
+static int own_run(const char *path, int *fd_out)
+{
+    char lock[4200];
+    lock_path(path, lock, sizeof lock);
+    /* The owner removes the lock file when done; a file opened just
+     * before that is no longer the lock, so the lock is taken only on the
+     * file that is still under the name (a few tries, then "busy"). */
+    for (int tries = 0; tries < 4; tries++) {
+        int fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return -1;
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int busy = errno == EWOULDBLOCK;
+            close(fd);
+            return busy ? 0 : -1;
+        }
+        struct stat held, named;
+        if (fstat(fd, &held) == 0 && stat(lock, &named) == 0 && held.st_ino == named.st_ino &&
+            held.st_dev == named.st_dev) {
+            char host[128], line[200];
+            host_name(host, sizeof host);
+            int n = snprintf(line, sizeof line, "%s %ld\n", host, (long)getpid());
+            if (ftruncate(fd, 0) != 0 || write(fd, line, (size_t)n) != n) {
+                /* Only information for people is lost. */
+            }
+            *fd_out = fd;
+            return 1;
+        }
+        close(fd);
+    }
+    return 0;
+}
+
+static void release_run(const char *path, int fd)
+{
+    char lock[4200];
+    lock_path(path, lock, sizeof lock);
+    unlink(lock); /* while still held: see own_run */
+    close(fd);
+}
+
+/* Remove the temporary files that dead runs left behind, once, before any
+ * run starts (one pass over the folder, not one per run). A temporary is
+ * removed only under its run's lock: a live sweep process writing it holds
+ * that lock, and it is left alone. */
 static void remove_stale(const tm_sweep *s, const char *dir, int shard, int shards)
 {
     char path[4096];
@@ -158,20 +233,29 @@ static void remove_stale(const tm_sweep *s, const char *dir, int shard, int shar
         int64_t run = (int64_t)point * tm_sweep_replicates(s) + rep;
         if (run % shards != shard)
             continue;
-        char name[64];
+        char name[64], run_path[4096];
         tm_sweep_run_name(s, run, name, sizeof name);
         if (strncmp(e->d_name, name, strlen(name)) != 0)
             continue;
+        tm_sweep_run_path(s, dir, run, run_path, sizeof run_path);
+        int fd;
+        if (own_run(run_path, &fd) != 1)
+            continue;
         snprintf(path, sizeof path, "%s/runs/%s", dir, e->d_name);
         unlink(path);
+        release_run(run_path, fd);
     }
     closedir(d);
 }
 
 /* ------------------------------------------------------------------------
- * Execution. A work source hands out run indices to this process's worker
- * threads; each worker runs one simulation at a time with threads/jobs
- * OpenMP threads and reports it through the caller's callback.
+ * Execution. A work source hands out run indices to this process's
+ * workers; each worker runs one simulation at a time with threads/jobs
+ * OpenMP threads. Local and shard work with several jobs runs in worker
+ * processes, each with its own HDF5 library state (threads of one process
+ * would queue on the thread-safe HDF5's global lock); MPI ranks use
+ * threads. Either way, what a worker did reaches the caller's callback as
+ * a run_record, in the main process.
  * ---------------------------------------------------------------------- */
 
 typedef struct exec_ctx exec_ctx;
@@ -197,24 +281,31 @@ struct exec_ctx {
     const work_source *src;
     int threads_per_run;
     int shard, shards;
-    int64_t n_mine; /* runs of this shard */
-    int64_t next;   /* next position handed out (local or rank 0) */
-    int64_t todo;   /* runs expected to need work (progress denominator; -1: unknown) */
+    int64_t n_mine;        /* runs of this shard */
+    _Atomic int64_t *next; /* next position handed out (local or rank 0); shared with worker processes */
+    int64_t todo;          /* runs expected to need work (progress denominator; -1: unknown) */
     int mpi, rank, ranks;
     pthread_mutex_t lock;
-    int64_t done, failed, skipped;
+    int64_t done, failed, skipped, busy;
     double t0;
 };
+
+/* What became of one run, sent whole through a pipe from a worker process
+ * (smaller than PIPE_BUF, so the writes of several workers never mix). */
+enum { RUN_STARTED, RUN_DONE, RUN_FAILED, RUN_SKIPPED, RUN_BUSY };
+typedef struct {
+    int64_t run;
+    int outcome;
+    pid_t pid;
+    double seconds;
+    char msg[sizeof(((tm_error *)0)->msg)];
+} run_record;
 
 /* Local and shard: one counter over this process's share. */
 static int64_t take_counter(exec_ctx *c)
 {
-    int64_t run = -1;
-    pthread_mutex_lock(&c->lock);
-    if (c->next < c->n_mine)
-        run = (int64_t)c->shard + c->next++ * (int64_t)c->shards;
-    pthread_mutex_unlock(&c->lock);
-    return run;
+    int64_t pos = atomic_fetch_add(c->next, 1);
+    return pos < c->n_mine ? (int64_t)c->shard + pos * (int64_t)c->shards : -1;
 }
 
 static void no_service(exec_ctx *c)
@@ -262,12 +353,13 @@ static void serve_mpi(exec_ctx *c)
             long long run = (long long)take_counter(c);
             MPI_Send(&run, 1, MPI_LONG_LONG, st.MPI_SOURCE, TAG_WORK, MPI_COMM_WORLD);
         } else {
-            long long counts[3];
-            MPI_Recv(counts, 3, MPI_LONG_LONG, st.MPI_SOURCE, TAG_DONE, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            long long counts[4];
+            MPI_Recv(counts, 4, MPI_LONG_LONG, st.MPI_SOURCE, TAG_DONE, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
             pthread_mutex_lock(&c->lock);
             c->done += counts[0];
             c->failed += counts[1];
             c->skipped += counts[2];
+            c->busy += counts[3];
             pthread_mutex_unlock(&c->lock);
             finished_ranks++;
         }
@@ -278,68 +370,102 @@ static void finish_mpi(exec_ctx *c)
 {
     if (c->rank == 0)
         return;
-    long long counts[3] = {c->done, c->failed, c->skipped};
-    MPI_Send(counts, 3, MPI_LONG_LONG, 0, TAG_DONE, MPI_COMM_WORLD);
+    long long counts[4] = {c->done, c->failed, c->skipped, c->busy};
+    MPI_Send(counts, 4, MPI_LONG_LONG, 0, TAG_DONE, MPI_COMM_WORLD);
 }
 
 static const work_source mpi_source = {"mpi", take_mpi, serve_mpi, finish_mpi};
 #endif
 
-static void report(exec_ctx *c, const char *name, double seconds, const tm_error *err)
+/* Do one run (or find it complete) into `rec`. */
+static void do_run(exec_ctx *c, int64_t run, run_record *rec)
 {
-    if (!c->opts->progress.fn)
+    rec->run = run;
+    rec->pid = getpid();
+    rec->seconds = 0;
+    rec->msg[0] = '\0';
+    if (tm_sweep_run_complete(c->s, c->dir, run)) {
+        rec->outcome = RUN_SKIPPED;
+        return;
+    }
+    char path[4096], digest[65];
+    tm_sweep_run_path(c->s, c->dir, run, path, sizeof path);
+    int lock = -1, owned = own_run(path, &lock);
+    if (owned == 0) {
+        rec->outcome = RUN_BUSY;
+        return;
+    }
+    if (owned < 0) {
+        rec->outcome = RUN_FAILED;
+        snprintf(rec->msg, sizeof rec->msg, "cannot make the lock file %s.lock: %s", path, strerror(errno));
+        return;
+    }
+    /* Another process may have finished it before the lock was taken. */
+    if (tm_sweep_run_complete(c->s, c->dir, run)) {
+        release_run(path, lock);
+        rec->outcome = RUN_SKIPPED;
+        return;
+    }
+    tm_error err = {0};
+    tm_params *p = NULL;
+    double t0 = tm_clock_seconds();
+    /* force: a file under the final name here is incomplete or corrupt. */
+    tm_simulate_options so = {.threads = c->threads_per_run, .force = 1};
+    int rc = tm_sweep_run_params(c->s, run, &p, &err);
+    if (!rc)
+        rc = tm_simulate(p, path, &so, digest, &err);
+    tm_params_free(p);
+    release_run(path, lock);
+    rec->seconds = tm_clock_seconds() - t0;
+    rec->outcome = rc ? RUN_FAILED : RUN_DONE;
+    if (rc)
+        snprintf(rec->msg, sizeof rec->msg, "%s", err.msg);
+}
+
+/* Count a finished run and report it (serialised: workers are threads). */
+static void record(exec_ctx *c, const run_record *rec)
+{
+    if (rec->outcome == RUN_STARTED)
         return;
     pthread_mutex_lock(&c->lock);
-    tm_sweep_progress p = {seconds, tm_clock_seconds() - c->t0, err ? err->msg : NULL, c->mpi ? c->rank : -1};
-    tm_progress_report_to(&c->opts->progress, "sweep", c->done + c->failed, c->todo, name, &p);
+    if (rec->outcome == RUN_SKIPPED)
+        c->skipped++;
+    else if (rec->outcome == RUN_BUSY)
+        c->busy++;
+    else if (rec->outcome == RUN_FAILED)
+        c->failed++;
+    else
+        c->done++;
+    if ((rec->outcome == RUN_DONE || rec->outcome == RUN_FAILED) && c->opts->progress.fn) {
+        char name[64] = "a worker";
+        if (rec->run >= 0)
+            tm_sweep_run_name(c->s, rec->run, name, sizeof name);
+        tm_sweep_progress p = {rec->seconds, tm_clock_seconds() - c->t0, rec->outcome == RUN_FAILED ? rec->msg : NULL,
+                               c->mpi ? c->rank : -1};
+        tm_progress_report_to(&c->opts->progress, "sweep", c->done + c->failed, c->todo, name, &p);
+    }
     pthread_mutex_unlock(&c->lock);
 }
 
-static void *worker(void *arg)
+static void *worker_thread(void *arg)
 {
     exec_ctx *c = arg;
-    for (;;) {
-        int64_t run = c->src->take(c);
-        if (run < 0)
-            break;
-        char path[4096], name[64];
-        tm_sweep_run_path(c->s, c->dir, run, path, sizeof path);
-        tm_sweep_run_name(c->s, run, name, sizeof name);
-        if (tm_sweep_run_complete(c->s, c->dir, run)) {
-            pthread_mutex_lock(&c->lock);
-            c->skipped++;
-            pthread_mutex_unlock(&c->lock);
-            continue;
-        }
-        tm_error err = {0};
-        tm_params *p = NULL;
-        char digest[65];
-        double t0 = tm_clock_seconds();
-        /* force: a file under the final name here is incomplete or corrupt. */
-        tm_simulate_options so = {.threads = c->threads_per_run, .force = 1};
-        int rc = tm_sweep_run_params(c->s, run, &p, &err);
-        if (!rc)
-            rc = tm_simulate(p, path, &so, digest, &err);
-        tm_params_free(p);
-        pthread_mutex_lock(&c->lock);
-        if (rc)
-            c->failed++;
-        else
-            c->done++;
-        pthread_mutex_unlock(&c->lock);
-        report(c, name, tm_clock_seconds() - t0, rc ? &err : NULL);
+    run_record rec;
+    for (int64_t run; (run = c->src->take(c)) >= 0;) {
+        do_run(c, run, &rec);
+        record(c, &rec);
     }
     return NULL;
 }
 
-static int run_workers(exec_ctx *c, int jobs, tm_error *err)
+static int run_threads(exec_ctx *c, int jobs, tm_error *err)
 {
     pthread_t *tid = calloc((size_t)jobs, sizeof *tid);
     if (!tid)
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
     int started = 0;
     for (; started < jobs; started++)
-        if (pthread_create(&tid[started], NULL, worker, c) != 0)
+        if (pthread_create(&tid[started], NULL, worker_thread, c) != 0)
             break;
     if (started == 0) {
         free(tid);
@@ -351,6 +477,115 @@ static int run_workers(exec_ctx *c, int jobs, tm_error *err)
     free(tid);
     c->src->finish(c);
     return 0;
+}
+
+static int write_record(int fd, const run_record *rec)
+{
+    return write(fd, rec, sizeof *rec) == (ssize_t)sizeof *rec ? 0 : -1;
+}
+
+/* A worker process: take runs from the shared counter until none is left,
+ * telling the main process before and after each. It ends with the main
+ * process (a sweep stopped by a signal stops every worker). */
+static void worker_process(exec_ctx *c, int fd, pid_t parent)
+{
+#ifdef __linux__
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
+    if (getppid() != parent)
+        _exit(1);
+    run_record rec = {.outcome = RUN_STARTED, .pid = getpid()};
+    for (int64_t run; (run = c->src->take(c)) >= 0;) {
+        rec.run = run;
+        rec.outcome = RUN_STARTED;
+        if (write_record(fd, &rec))
+            _exit(1);
+        do_run(c, run, &rec);
+        if (write_record(fd, &rec))
+            _exit(1);
+    }
+    _exit(0);
+}
+
+/* Read one whole record; 0 at the end of the pipe (every worker gone). */
+static int read_record(int fd, run_record *rec)
+{
+    size_t got = 0;
+    while (got < sizeof *rec) {
+        ssize_t n = read(fd, (char *)rec + got, sizeof *rec - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return got ? -1 : 0;
+        got += (size_t)n;
+    }
+    return 1;
+}
+
+static int run_processes(exec_ctx *c, int jobs, tm_error *err)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return tm_error_set(err, TM_ERR_RUNTIME, "cannot start worker processes: %s", strerror(errno));
+    pid_t *pid = calloc((size_t)jobs, sizeof *pid);
+    int64_t *current = calloc((size_t)jobs, sizeof *current); /* the run each worker is doing, -1: none */
+    if (!pid || !current) {
+        free(pid);
+        free(current);
+        close(fds[0]);
+        close(fds[1]);
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    }
+    /* Whatever is buffered would otherwise be printed once per worker. */
+    fflush(stdout);
+    fflush(stderr);
+    pid_t parent = getpid();
+    int started = 0;
+    for (; started < jobs; started++) {
+        current[started] = -1;
+        pid[started] = fork();
+        if (pid[started] < 0)
+            break;
+        if (pid[started] == 0) {
+            close(fds[0]);
+            worker_process(c, fds[1], parent);
+        }
+    }
+    close(fds[1]);
+    int rc = 0;
+    if (started == 0)
+        rc = tm_error_set(err, TM_ERR_RUNTIME, "cannot start worker processes: %s", strerror(errno));
+    run_record rec;
+    int got;
+    while ((got = read_record(fds[0], &rec)) > 0) {
+        for (int i = 0; i < started; i++)
+            if (pid[i] == rec.pid)
+                current[i] = rec.outcome == RUN_STARTED ? rec.run : -1;
+        record(c, &rec);
+    }
+    close(fds[0]);
+    /* A worker that died (a crash, the kernel's OOM killer) fails its run
+     * (its temporary file is removed when the run is redone); one that
+     * died between runs may have taken a run it never announced, so it
+     * counts as a failure too. The other runs went to the other workers. */
+    for (int i = 0; i < started; i++) {
+        int status = 0;
+        while (waitpid(pid[i], &status, 0) < 0 && errno == EINTR)
+            ;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && current[i] < 0)
+            continue;
+        rec = (run_record){.run = current[i], .outcome = RUN_FAILED, .pid = pid[i]};
+        if (WIFSIGNALED(status))
+            snprintf(rec.msg, sizeof rec.msg, "the worker process ended by signal %d (%s) during the run",
+                     WTERMSIG(status), strsignal(WTERMSIG(status)));
+        else
+            snprintf(rec.msg, sizeof rec.msg, "the worker process exited with status %d during the run",
+                     WEXITSTATUS(status));
+        record(c, &rec);
+    }
+    free(pid);
+    free(current);
+    return rc;
 }
 
 static int index_exists(const char *dir)
@@ -409,16 +644,27 @@ int tm_sweep_execute(const tm_sweep *s, const char *dir, const tm_sweep_exec_opt
     }
     if (!c.mpi || c.rank == 0)
         remove_stale(s, dir, c.shard, c.shards);
+    /* The counter lives in memory shared with the worker processes. */
+    c.next = mmap(NULL, sizeof *c.next, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (c.next == MAP_FAILED) {
+        pthread_mutex_destroy(&c.lock);
+        return tm_error_set(err, TM_ERR_RUNTIME, "cannot map shared memory: %s", strerror(errno));
+    }
+    atomic_init(c.next, 0);
     c.t0 = tm_clock_seconds();
     int rc = 0;
-    if (c.todo != 0)
-        rc = run_workers(&c, jobs, err);
-    else
+    if (c.todo == 0)
         c.skipped = c.n_mine;
+    else if (jobs > 1 && !c.mpi)
+        rc = run_processes(&c, jobs, err);
+    else
+        rc = run_threads(&c, jobs, err);
+    munmap((void *)c.next, sizeof *c.next);
     pthread_mutex_destroy(&c.lock);
     stats->done = c.done;
     stats->failed = c.failed;
     stats->skipped = c.skipped;
+    stats->busy = c.busy;
     stats->seconds = tm_clock_seconds() - c.t0;
     if (rc)
         return -1;
@@ -427,7 +673,7 @@ int tm_sweep_execute(const tm_sweep *s, const char *dir, const tm_sweep_exec_opt
     /* The index is written by whoever finds the whole sweep complete after
      * its own runs: the last shard to finish, or rank 0. */
     int all = c.failed == 0;
-    if (all && (c.shards > 1 || c.mpi))
+    if (all && (c.shards > 1 || c.mpi || c.busy > 0))
         for (int64_t run = 0; run < runs && all; run++)
             all = tm_sweep_run_complete(s, dir, run);
     stats->all_complete = all;

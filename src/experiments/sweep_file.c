@@ -15,7 +15,6 @@
 #define MAX_VALUES 64
 #define MAX_OUTCOMES 64
 #define MAX_FIXED 256
-#define MAX_CHECKED_POINTS 200 /* listed points validated value by value */
 
 typedef enum { DESIGN_GRID = 0, DESIGN_POINTS, DESIGN_LHS } design_kind;
 
@@ -32,9 +31,12 @@ struct tm_sweep {
     char *path, *text, *base_path;
     char sha256[65];
     uint64_t seed;
+    int independent_seeds; /* `seeds: independent`; default: common random numbers */
     int replicates;
     int n_fixed;
     char **fixed; /* "path=value" overrides applied to every run */
+    int n_sets;
+    char **sets; /* `sweep --set` overrides, applied after `fixed` */
     design_kind kind;
     int n_values;
     swept value[MAX_VALUES];
@@ -455,6 +457,96 @@ static tm_ynode key_of(const tm_ynode *map, const char *key)
     return tm_yfield_key_at(map, i);
 }
 
+/* A listed value and the point that lists it. */
+typedef struct {
+    double value;
+    int point;
+} listed_value;
+
+static int by_value_then_point(const void *a, const void *b)
+{
+    const listed_value *x = a, *y = b;
+    if (x->value != y->value)
+        return x->value < y->value ? -1 : 1;
+    return (x->point > y->point) - (x->point < y->point);
+}
+
+static int by_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* The points where parameter j's listed value appears for the first time,
+ * in point order: checking these checks every value of the list. */
+static int distinct_firsts(const tm_sweep *s, int j, int **out, int *n_out, tm_error *err)
+{
+    listed_value *all = malloc((size_t)s->n_points * sizeof *all);
+    int *first = malloc((size_t)s->n_points * sizeof *first);
+    if (!all || !first) {
+        free(all);
+        free(first);
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    }
+    for (int i = 0; i < s->n_points; i++)
+        all[i] = (listed_value){s->matrix[(size_t)i * (size_t)s->n_values + (size_t)j], i};
+    qsort(all, (size_t)s->n_points, sizeof *all, by_value_then_point);
+    int n = 0;
+    for (int i = 0; i < s->n_points; i++)
+        if (i == 0 || all[i].value != all[i - 1].value)
+            first[n++] = all[i].point;
+    free(all);
+    qsort(first, (size_t)n, sizeof *first, by_int);
+    *out = first;
+    *n_out = n;
+    return 0;
+}
+
+/* `sweep --set path=value`: a path that is not swept and names no new
+ * sector, destination or regime, and the base with `fixed` and every
+ * --set loads. Errors name the option, as `run --set` does. */
+static int check_command_line_sets(const tm_sweep *s, tm_error *err)
+{
+    if (s->n_sets == 0)
+        return 0;
+    tm_params *p = NULL;
+    if (tm_params_load(s->base_path, NULL, 0, &p, err))
+        return -1;
+    char bad[400];
+    for (int i = 0; i < s->n_sets; i++) {
+        const char *eq = strchr(s->sets[i], '=');
+        size_t klen = (size_t)(eq - s->sets[i]);
+        char key[300];
+        snprintf(key, sizeof key, "%.*s", (int)(klen < sizeof key ? klen : sizeof key - 1), s->sets[i]);
+        for (int j = 0; j < s->n_values; j++)
+            if (strcmp(key, s->value[j].path) == 0) {
+                tm_params_free(p);
+                return tm_error_set(err, TM_ERR_INPUT,
+                                    "--set %s: %s is swept by the design of %s; a parameter is either set or swept",
+                                    s->sets[i], key, s->path);
+            }
+        if (check_names(p, key, bad, sizeof bad)) {
+            tm_params_free(p);
+            return tm_error_set(err, TM_ERR_INPUT, "--set %s: %s", s->sets[i], bad);
+        }
+    }
+    tm_params_free(p);
+    int n = s->n_fixed + s->n_sets;
+    const char **all = malloc((size_t)n * sizeof *all);
+    if (!all)
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    for (int i = 0; i < s->n_fixed; i++)
+        all[i] = s->fixed[i];
+    for (int i = 0; i < s->n_sets; i++)
+        all[s->n_fixed + i] = s->sets[i];
+    int rc = tm_params_load(s->base_path, all, n, &p, err);
+    free(all);
+    if (rc)
+        return -1;
+    tm_params_free(p);
+    return 0;
+}
+
 /* Resolve the paths against the base file: every fixed override, every
  * grid level (or hypercube bound, or listed point) alone, then point 0 as
  * a whole with its seed. Errors name the sweep file's line and key. */
@@ -493,6 +585,8 @@ static int validate_against_base(tm_sweep *s, const tm_ynode *root, tm_error *er
         if (try_sets(s, &set, 1, &key, fixed->items[i], path, err))
             return -1;
     }
+    if (check_command_line_sets(s, err))
+        return -1;
     char buf[512];
     const char *set = buf;
     for (int j = 0; j < s->n_values; j++) {
@@ -519,28 +613,26 @@ static int validate_against_base(tm_sweep *s, const tm_ynode *root, tm_error *er
                     return -1;
             }
         } else {
-            /* Long lists: every value is still range-checked when its run
-             * starts; here the extremes stand for the rest. */
-            int lo = 0, hi = 0;
-            for (int i = 1; i < s->n_points; i++) {
-                double x = s->matrix[(size_t)i * (size_t)s->n_values + (size_t)j];
-                if (x < s->matrix[(size_t)lo * (size_t)s->n_values + (size_t)j])
-                    lo = i;
-                if (x > s->matrix[(size_t)hi * (size_t)s->n_values + (size_t)j])
-                    hi = i;
-            }
-            for (int i = 0; i < s->n_points; i++) {
-                if (s->n_points > MAX_CHECKED_POINTS && i != lo && i != hi)
-                    continue;
+            /* Every listed value, however long the list: each distinct
+             * value once, at the first point that lists it, in the order
+             * of the points (the first bad point is the one reported). */
+            int *first = NULL, n_first = 0;
+            if (distinct_firsts(s, j, &first, &n_first, err))
+                return -1;
+            for (int f = 0; f < n_first; f++) {
+                int i = first[f];
                 const tm_ynode *pt = body->items[i];
                 const tm_ynode *val = tm_ytree_get(pt, v->path, NULL);
                 tm_ynode key = key_of(pt, v->path);
                 tm_yfield_format_number(s->matrix[(size_t)i * (size_t)s->n_values + (size_t)j], num, sizeof num);
                 snprintf(buf, sizeof buf, "%s=%s", v->path, num);
                 snprintf(path, sizeof path, "design.points[%d].%s", i, v->path);
-                if (try_sets(s, &set, 1, &key, val, path, err))
+                if (try_sets(s, &set, 1, &key, val, path, err)) {
+                    free(first);
                     return -1;
+                }
             }
+            free(first);
         }
     }
     /* Point 0 as a whole (combinations can fail where single values pass). */
@@ -575,7 +667,7 @@ static int validate_against_base(tm_sweep *s, const tm_ynode *root, tm_error *er
 
 static int parse_root(tm_sweep *s, const tm_ynode *root, int resolve, tm_error *err)
 {
-    static const char *const keys[] = {"base", "seed", "replicates", "fixed", "design", "summary", NULL};
+    static const char *const keys[] = {"base", "seed", "seeds", "replicates", "fixed", "design", "summary", NULL};
     if (root->kind != TM_Y_MAP) {
         char where[600];
         tm_ytree_where(root, where, sizeof where);
@@ -611,6 +703,18 @@ static int parse_root(tm_sweep *s, const tm_ynode *root, int resolve, tm_error *
         return tm_params_fail_at(err, root, "seed", "missing; expected the sweep seed (a non-negative integer)");
     if (tm_yfield_seed(seed, "seed", &s->seed, err))
         return -1;
+    const tm_ynode *seeds = tm_ytree_get(root, "seeds", NULL);
+    if (seeds) {
+        if (seeds->kind != TM_Y_SCALAR ||
+            (strcmp(seeds->value, "common") != 0 && strcmp(seeds->value, "independent") != 0))
+            return tm_params_fail_at(err, seeds, "seeds",
+                                     "found %s%s%s, expected common (replicate r has the same seed at every point) "
+                                     "or independent (a seed per run)",
+                                     seeds->kind == TM_Y_SCALAR ? "\"" : "a ",
+                                     seeds->kind == TM_Y_SCALAR ? seeds->value : tm_yfield_kind_name(seeds),
+                                     seeds->kind == TM_Y_SCALAR ? "\"" : "");
+        s->independent_seeds = strcmp(seeds->value, "independent") == 0;
+    }
     const tm_ynode *reps = tm_ytree_get(root, "replicates", NULL);
     s->replicates = 1;
     if (reps) {
@@ -660,6 +764,46 @@ static int parse_root(tm_sweep *s, const tm_ynode *root, int resolve, tm_error *
 
 int tm_sweep_open(const char *path, int resolve, tm_sweep **out, tm_error *err)
 {
+    return tm_sweep_open_with_sets(path, resolve, NULL, 0, out, err);
+}
+
+/* The --set overrides become comment lines at the end of the sweep's text:
+ * the copy stored in the sweep folder and the index then say how the runs
+ * were made, and a folder made with other overrides is a different sweep. */
+static int append_sets(tm_sweep *s, const char *const *sets, int n_sets, size_t *len, tm_error *err)
+{
+    s->sets = calloc((size_t)n_sets + 1, sizeof *s->sets);
+    if (!s->sets)
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    static const char head[] = "\n# Applied to every run after `fixed` by `tradeabm sweep --set`:\n";
+    size_t extra = sizeof head;
+    for (int i = 0; i < n_sets; i++) {
+        const char *eq = strchr(sets[i], '=');
+        if (!eq || eq == sets[i] || eq[1] == '\0')
+            return tm_error_set(err, TM_ERR_INPUT, "--set %s: expected KEY=VALUE, e.g. run.periods=8", sets[i]);
+        for (const char *c = sets[i]; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                return tm_error_set(err, TM_ERR_INPUT, "--set %s: contains a control character", sets[i]);
+        if (!(s->sets[i] = strdup(sets[i])))
+            return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+        s->n_sets++;
+        extra += strlen(sets[i]) + 9;
+    }
+    char *text = realloc(s->text, *len + extra + 1);
+    if (!text)
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    s->text = text;
+    size_t n = *len;
+    n += (size_t)snprintf(text + n, extra + 1, "%s", head);
+    for (int i = 0; i < n_sets; i++)
+        n += (size_t)snprintf(text + n, *len + extra + 1 - n, "# --set %s\n", sets[i]);
+    *len = n;
+    return 0;
+}
+
+int tm_sweep_open_with_sets(const char *path, int resolve, const char *const *sets, int n_sets, tm_sweep **out,
+                            tm_error *err)
+{
     *out = NULL;
     tm_sweep *s = calloc(1, sizeof *s);
     tm_ypool *pool = tm_ypool_new();
@@ -676,6 +820,8 @@ int tm_sweep_open(const char *path, int resolve, tm_sweep **out, tm_error *err)
         tm_error_set(err, TM_ERR_INPUT, "%s: contains a NUL byte; expected a YAML text file", path);
         goto done;
     }
+    if (n_sets > 0 && append_sets(s, sets, n_sets, &len, err))
+        goto done;
     tm_sha256_buffer(s->text, len, s->sha256);
     if (tm_ytree_parse(pool, path, s->text, len, &root, err))
         goto done;
@@ -702,6 +848,9 @@ void tm_sweep_close(tm_sweep *s)
     for (int i = 0; i < s->n_fixed; i++)
         free(s->fixed[i]);
     free(s->fixed);
+    for (int i = 0; i < s->n_sets; i++)
+        free(s->sets[i]);
+    free(s->sets);
     free(s->matrix);
     free(s->path);
     free(s->text);
@@ -762,10 +911,19 @@ double tm_sweep_value(const tm_sweep *s, int point, int j)
     return s->value[j].levels[rest % s->value[j].n_levels];
 }
 
+/* Common random numbers (the default): replicate r draws the same seed at
+ * every point, so points differ by their parameters, not by their luck.
+ * Seeds keep 63 bits: they fit a signed 64-bit integer (Stata, R, JSON). */
 uint64_t tm_sweep_run_seed(const tm_sweep *s, int64_t run)
 {
     uint64_t point = (uint64_t)(run / s->replicates), rep = (uint64_t)(run % s->replicates);
-    return tm_rng_mix(tm_rng_mix(s->seed, point), rep);
+    uint64_t mixed = s->independent_seeds ? tm_rng_mix(tm_rng_mix(s->seed, point), rep) : tm_rng_mix(s->seed, rep);
+    return mixed >> 1;
+}
+
+int tm_sweep_independent_seeds(const tm_sweep *s)
+{
+    return s->independent_seeds;
 }
 
 void tm_sweep_run_name(const tm_sweep *s, int64_t run, char *buf, size_t size)
@@ -776,7 +934,7 @@ void tm_sweep_run_name(const tm_sweep *s, int64_t run, char *buf, size_t size)
 
 int tm_sweep_run_params(const tm_sweep *s, int64_t run, tm_params **out, tm_error *err)
 {
-    int n = s->n_fixed + s->n_values + 1;
+    int n = s->n_fixed + s->n_sets + s->n_values + 1;
     const char **sets = malloc((size_t)n * sizeof *sets);
     char *buf = malloc((size_t)(s->n_values + 1) * 320);
     if (!sets || !buf) {
@@ -787,6 +945,8 @@ int tm_sweep_run_params(const tm_sweep *s, int64_t run, tm_params **out, tm_erro
     int k = 0;
     for (int i = 0; i < s->n_fixed; i++)
         sets[k++] = s->fixed[i];
+    for (int i = 0; i < s->n_sets; i++)
+        sets[k++] = s->sets[i];
     int point = (int)(run / s->replicates);
     for (int j = 0; j < s->n_values; j++) {
         char num[40];

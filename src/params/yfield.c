@@ -1,6 +1,7 @@
 #include "params/yfield.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,12 @@ int tm_yfield_seed(const tm_ynode *node, const char *path, uint64_t *out, tm_err
 
 void tm_yfield_format_number(double v, char *buf, size_t size)
 {
+    /* Whole numbers in full ("100", not "1e+02"), which integer keys
+     * accept; 2^53 bounds the whole numbers a double holds exactly. */
+    if (v == floor(v) && fabs(v) < 9007199254740992.0) {
+        snprintf(buf, size, "%.0f", v);
+        return;
+    }
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(buf, size, "%.*g", prec, v);
         if (strtod(buf, NULL) == v)

@@ -226,7 +226,7 @@ def test_emit_slurm_writes_an_array_script(tmp_path):
     script = (tmp_path / "runs" / "sweep.sbatch").read_text()
     assert "sbatch" in proc.stdout
     assert "#SBATCH --array=0-3" in script and "#SBATCH --cpus-per-task=2" in script
-    assert f"-o \"{tmp_path / 'out'}\"" in script and str(tmp_path / "out" / "logs") in script
+    assert f"out='{tmp_path / 'out'}'" in script and str(tmp_path / "out" / "logs") in script
     assert not run_files(tmp_path / "out")
 
 
@@ -273,7 +273,7 @@ def test_sweep_file_errors_exit_2_name_the_position_and_write_nothing(tmp_path, 
     assert run(["sweep", sweep, "--plan"], check=False).returncode == 2
 
 
-@pytest.mark.parametrize("name", ["us_tariff_grid.yaml", "interactions_lhs.yaml"])
+@pytest.mark.parametrize("name", ["us_tariff_grid.yaml", "interactions_lhs.yaml", "tiny.yaml"])
 def test_example_sweeps_are_valid(name):
     proc = run(["sweep", SOURCE_DIR / "params" / "sweeps" / name, "--plan"])
     assert " runs" in proc.stdout

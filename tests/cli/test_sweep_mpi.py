@@ -4,15 +4,14 @@ import os
 import re
 import subprocess
 
-import pytest
-
-from sweep_helpers import BINARY, grid_sweep, index_contents, mpi_env, mpirun_available, run, run_files, same_summaries
+from sweep_helpers import (BINARY, grid_sweep, index_contents, mpi_env, mpirun_available, run, run_files,
+                           same_summaries, unavailable)
 
 
 def mpirun(args, timeout=120):
     ok, why = mpirun_available()
     if not ok:
-        pytest.skip(why)
+        unavailable(why)
     env = dict(os.environ)
     env.update(mpi_env())
     cmd = ["mpirun", "-np", "2", BINARY] + [str(a) for a in args]

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from sweep_helpers import grid_sweep, index_contents, run, run_files
+from sweep_helpers import grid_sweep, index_contents, run, run_files, unavailable
 
 DAEMONS = ("munged", "mungekey", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo")
 
@@ -63,9 +63,9 @@ PartitionName=test Nodes={host} Default=YES MaxTime=INFINITE State=UP
 def slurm():
     missing = [p for p in DAEMONS if not find(p)]
     if missing:
-        pytest.skip(f"Slurm test skipped: {', '.join(missing)} not installed (apt-get install slurm-wlm munge)")
+        unavailable(f"Slurm test skipped: {', '.join(missing)} not installed (apt-get install slurm-wlm munge)")
     if os.geteuid() != 0:
-        pytest.skip("Slurm test skipped: the private slurmd needs root (SlurmdUser=root)")
+        unavailable("Slurm test skipped: the private slurmd needs root (SlurmdUser=root)")
     folder = pathlib.Path(tempfile.mkdtemp(prefix="tm-slurm-"))
     for sub in ("munge", "state", "spool", "log"):
         (folder / sub).mkdir()
@@ -108,7 +108,14 @@ def slurm():
             state = subprocess.run([find("sinfo"), "-h", "-o", "%T"], capture_output=True, text=True, env=env)
             if state.stdout.strip() == "idle":
                 break
-            assert time.time() < deadline, f"Slurm node not idle: {state.stdout} {state.stderr}\n" + logs()
+            if time.time() >= deadline:
+                # Without cgroups slurmd cannot run jobs: the machine lacks
+                # what the test needs; anything else is a failure.
+                slurmd_log = folder / "log" / "slurmd.log"
+                text = slurmd_log.read_text(errors="replace") if slurmd_log.exists() else ""
+                if "cgroup" in text.lower():
+                    unavailable("Slurm test skipped: slurmd cannot start without cgroups on this machine")
+                raise AssertionError(f"Slurm node not idle: {state.stdout} {state.stderr}\n" + logs())
             time.sleep(0.2)
         yield {"env": env, "logs": logs}
     finally:
