@@ -15,13 +15,15 @@
 #include "base/rng.h"
 #include "cli/cli.h"
 #include "engine/grid.h"
+#include "engine/mstate.h"
 #include "engine/run.h"
+#include "experiments/calibrate.h"
 #include "io/runner.h"
 #include "models/model.h"
 #include "params/params.h"
 
 static const char *const bench_usage =
-    "usage: tradeabm bench [--quick] [--threads N] [--json FILE]\n"
+    "usage: tradeabm bench [--quick] [--threads N] [--params-dir DIR] [--json FILE]\n"
     "\n"
     "Run the fixed benchmark workloads and print one line per figure:\n"
     "  bench NAME VALUE UNIT\n"
@@ -30,6 +32,8 @@ static const char *const bench_usage =
     "\n"
     "      --quick        the small workload (under a minute on 2 cores)\n"
     "      --threads N    OpenMP threads (default: all cores)\n"
+    "      --params-dir DIR  the repository's params/ folder, for exact_cells_per_s\n"
+    "                     and calibrate_eval_s (default: params)\n"
     "      --json FILE    also write the figures as JSON\n"
     "  -h, --help         this help\n";
 
@@ -201,6 +205,60 @@ static double dp_solve_seconds(tm_error *err)
     return rc ? NAN : dt;
 }
 
+/* Distribution updates per second with run.aggregation: exact: each
+ * period moves the mass of every (type, productivity, market state) cell
+ * to every productivity of the next period, n_types n_z^2 cells_per_z
+ * updates a sector, the count a distribution pass over a dense
+ * transition matrix does. All periods timed, burn-in included (the same
+ * work). */
+static double exact_cells_per_s(const char *path, int threads, tm_error *err)
+{
+    tm_params *p = NULL;
+    if (tm_params_load(path, NULL, 0, &p, err))
+        return NAN;
+    tm_run_options ro = {.threads = threads};
+    tm_run *run = NULL;
+    if (!p->exact || tm_run_open(p, &ro, &run, err)) {
+        if (!p->exact)
+            tm_error_set(err, TM_ERR_INPUT, "%s: run.aggregation is not exact", path);
+        tm_params_free(p);
+        return NAN;
+    }
+    const tm_mstate *ms = tm_run_states(run);
+    double per_z = ms->timing == TM_TIMING_NEXT ? (double)ms->n_states * ms->n_states : (double)ms->n_states;
+    double n_z = (double)tm_run_grid_size(run);
+    double cells = (double)p->n_sectors * (double)tm_run_n_types(run) * n_z * n_z * per_z;
+    int steps = 0, rc = 0;
+    double t0 = tm_clock_seconds();
+    while (!tm_run_finished(run) && !(rc = tm_run_step(run, err)))
+        steps++;
+    double dt = tm_clock_seconds() - t0;
+    tm_run_close(run);
+    tm_params_free(p);
+    return rc ? NAN : cells * steps / dt;
+}
+
+/* One evaluation of a calibration's objective at its start values (one
+ * run of the base with the calibration's seed, moments and objective). */
+static double calibrate_eval_seconds(const char *path, int threads, tm_error *err)
+{
+    tm_calibration *cal = NULL;
+    if (tm_calibration_open(path, &cal, err))
+        return NAN;
+    double *x = malloc((size_t)tm_calibration_n_params(cal) * sizeof *x + 1), objective = NAN, dt = NAN;
+    int rc = x == NULL;
+    if (x) {
+        tm_calibration_start(cal, x);
+        tm_calibration_options opts = {.threads = threads};
+        double t0 = tm_clock_seconds();
+        rc = tm_calibration_evaluate(cal, &opts, x, &objective, err);
+        dt = tm_clock_seconds() - t0;
+    }
+    free(x);
+    tm_calibration_close(cal);
+    return rc ? NAN : dt;
+}
+
 static void write_json(const char *path, const figures *fs, int threads, int quick)
 {
     FILE *f = fopen(path, "w");
@@ -227,14 +285,12 @@ static void write_json(const char *path, const figures *fs, int threads, int qui
 int tm_cli_bench(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"quick", no_argument, 0, 'q'},
-        {"threads", required_argument, 0, 't'},
-        {"json", required_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
+        {"quick", no_argument, 0, 'q'},      {"threads", required_argument, 0, 't'},
+        {"json", required_argument, 0, 'j'}, {"params-dir", required_argument, 0, 'p'},
+        {"help", no_argument, 0, 'h'},       {0, 0, 0, 0},
     };
     int quick = 0, threads = omp_get_max_threads();
-    const char *json = NULL;
+    const char *json = NULL, *params_dir = "params";
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -251,6 +307,9 @@ int tm_cli_bench(int argc, char **argv)
         }
         case 'j':
             json = optarg;
+            break;
+        case 'p':
+            params_dir = optarg;
             break;
         case 'h':
             fputs(bench_usage, stdout);
@@ -290,6 +349,11 @@ int tm_cli_bench(int argc, char **argv)
     report(&fs, "panel_overhead", with_panel / plain, "ratio");
     report(&fs, "dp_solve_s", dp_solve_seconds(&err), "s");
     report(&fs, "state_bytes_per_firm", state_bytes, "bytes");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/replications/akkrs_steady_state.yaml", params_dir);
+    report(&fs, "exact_cells_per_s", exact_cells_per_s(path, threads, &err), "updates/s");
+    snprintf(path, sizeof path, "%s/calibration/canada.yaml", params_dir);
+    report(&fs, "calibrate_eval_s", calibrate_eval_seconds(path, threads, &err), "s");
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     report(&fs, "peak_rss_mb", (double)ru.ru_maxrss / 1024.0, "MiB");

@@ -132,20 +132,28 @@ static void finish_period(tm_run *run)
     round_counts(run);
 }
 
+/* One thread's count table of `cells` cells, its lanes added to `out`. */
+static void add_lanes(double *out, const uint32_t *lanes, size_t cells)
+{
+    for (size_t c = 0; c < cells; c++) {
+        uint64_t n = 0;
+        for (size_t l = 0; l < TM_COUNT_LANES; l++)
+            n += lanes[c * TM_COUNT_LANES + l];
+        out[c] += (double)n;
+    }
+}
+
 /* The simulated firms' tables: the threads' integer counts summed (integer
  * counts below 2^53 add exactly in doubles, in any order). */
 void tm_run_count_firms(tm_run *run, int s, double *hist, double *trans, double *died, double *enter)
 {
     for (int th = 0; th < run->threads; th++) {
         const accum *acc = &run->acc[th];
-        for (size_t c = 0; c < run->hist_cells; c++)
-            hist[c] += acc->hist[(size_t)s * run->hist_cells + c];
-        for (size_t c = 0; c < run->trans_cells; c++)
-            trans[c] += acc->trans[(size_t)s * run->trans_cells + c];
+        add_lanes(hist, acc->hist + (size_t)s * run->hist_cells * TM_COUNT_LANES, run->hist_cells);
+        add_lanes(trans, acc->trans + (size_t)s * run->trans_cells * TM_COUNT_LANES, run->trans_cells);
         for (int c = 0; c < run->n_sets; c++)
             died[c] += acc->died[(size_t)s * (size_t)run->n_sets + (size_t)c];
-        for (size_t c = 0; c < run->enter_cells; c++)
-            enter[c] += acc->enter[(size_t)s * run->enter_cells + c];
+        add_lanes(enter, acc->enter + (size_t)s * run->enter_cells * TM_COUNT_LANES, run->enter_cells);
         for (size_t c = 0; c < run->spell_cells; c++)
             run->res.spells[(size_t)s * run->spell_cells + c] += (int64_t)acc->spell[(size_t)s * run->spell_cells + c];
     }

@@ -12,8 +12,10 @@
  * is the one of its birth cohort's class (a table lookup). */
 #if defined(__GNUC__)
 #define TM_ALWAYS_INLINE inline __attribute__((always_inline))
+#define TM_NOINLINE __attribute__((noinline))
 #else
 #define TM_ALWAYS_INLINE inline
+#define TM_NOINLINE
 #endif
 
 /* The state a firm carries into this period after serving `served` last
@@ -53,16 +55,16 @@ static TM_ALWAYS_INLINE void step_block_with(tm_run *run, const block *b, accum 
 {
     sector_state *sec = &run->sec[b->sector];
     const int n_z = run->n_z, n_sets = run->n_sets, n_states = run->n_states;
-    uint32_t *hist = acc->hist + (size_t)b->sector * run->hist_cells;
-    uint32_t *trans = acc->trans + (size_t)b->sector * run->trans_cells;
+    uint32_t *hist = acc->hist + (size_t)b->sector * run->hist_cells * TM_COUNT_LANES;
+    uint32_t *trans = acc->trans + (size_t)b->sector * run->trans_cells * TM_COUNT_LANES;
     uint32_t *died = acc->died + (size_t)b->sector * (size_t)n_sets;
-    uint32_t *enter = acc->enter + (size_t)b->sector * run->enter_cells;
+    uint32_t *enter = acc->enter + (size_t)b->sector * run->enter_cells * TM_COUNT_LANES;
     const size_t hist_cells = run->hist_cells;
     const uint64_t *death = sec->death_threshold;
     const uint32_t *mt = sec->move_threshold, *ma = sec->move_alias;
     const tm_policy *pol = &sec->policy;
     const uint8_t *choice = pol->choice;
-    const int logit = pol->logit;
+    const int logit = !plain && pol->logit; /* logit noise takes the general loop */
     const tm_mstate *mst = &run->ms;
     const uint8_t *set_of = mst->set_of, *served = mst->served;
     const int next_timing = mst->timing == TM_TIMING_NEXT, draws = !mst->identity;
@@ -80,96 +82,140 @@ static TM_ALWAYS_INLINE void step_block_with(tm_run *run, const block *b, accum 
     const uint16_t *cohort_class = sec->class_of_birth;
     const tm_policy *classes = sec->classes;
     const int now = run->period, first_birth = -run->p->burn_in;
-    for (int64_t i = b->start; i < b->end; i++) {
-        const uint64_t inc = sec->inc_base + 2u * (uint64_t)i;
-        uint64_t st = state[i];
-        int prev = ms[i] & TM_SET_MASK; /* state served last period */
-        int z, cur;
-        unsigned born = 0;
-        uint32_t r = tm_pcg32_step(&st, inc);
-        uint32_t r2 = tm_pcg32_step(&st, inc);
-        if ((uint64_t)r < death[zs[i]]) {
-            died[plain ? prev : set_of[prev]]++;
-            prev = 0;
-            cur = 0;
-            born = TM_BORN_BIT;
-            z = (int)tm_alias_draw(&sec->entry, r2);
-            if (learning)
-                births[i] = now;
-            if (!plain && types)
-                types[i] = (uint8_t)(((uint64_t)tm_pcg32_step(&st, inc) * n_types) >> 32);
-        } else {
-            uint64_t scaled = (uint64_t)r2 * (uint64_t)n_z;
-            uint32_t col = (uint32_t)(scaled >> 32);
-            size_t cell = (size_t)zs[i] * (size_t)n_z + col;
-            z = (uint32_t)scaled < mt[cell] ? (int)col : (int)ma[cell];
-            cur = plain ? prev : next_timing ? pend[i] : draws && prev ? experience_step(mst, prev, &st, inc) : prev;
-        }
-        const size_t type_base = !plain && types ? (size_t)types[i] * (size_t)n_z : 0;
-        const tm_policy *own =
-            learning
-                ? &classes[(size_t)cohort_class[births[i] - first_birth] * n_types + (!plain && types ? types[i] : 0)]
-            : !plain && types ? &type_pol[types[i]]
-                              : pol;
-        int S = logit ? tm_policy_choose(own, z, cur, tm_pcg32_step(&st, inc))
-                      : (learning || (!plain && types) ? own->choice : choice)[z * n_states + cur];
-        int now_served, now_set, prev_set;
-        if (plain) {
-            now_served = now_set = S;
-            prev_set = prev;
-        } else {
-            if (next_timing) {
-                now_served = cur;
-                pend[i] = (uint8_t)next_state(mst, cur, S, &st, inc);
+    /* Copies: the byte stores below may alias anything, so a value read
+     * through a pointer inside the loop would be read again for each firm. */
+    const uint64_t inc_base = sec->inc_base;
+    const tm_alias entry = sec->entry;
+    const int64_t first = b->start, last = b->end;
+    /* Firms in groups of TM_COUNT_LANES, the loop body repeated for each
+     * (the lane is a constant in each copy, so counting into it costs no
+     * instruction): see the lanes in src/engine/run_state.h. */
+    for (int64_t i0 = first; i0 < last; i0 += TM_COUNT_LANES) {
+#pragma GCC unroll 8
+        for (int lane = 0; lane < TM_COUNT_LANES; lane++) {
+            const int64_t i = i0 + lane;
+            if (i >= last)
+                break;
+            const uint64_t inc = inc_base + 2u * (uint64_t)i;
+            uint64_t st = state[i];
+            int prev = ms[i] & TM_SET_MASK; /* state served last period */
+            int z, cur;
+            unsigned born = 0;
+            uint32_t r = tm_pcg32_step(&st, inc);
+            uint32_t r2 = tm_pcg32_step(&st, inc);
+            if ((uint64_t)r < death[zs[i]]) {
+                died[plain ? prev : set_of[prev]]++;
+                prev = 0;
+                cur = 0;
+                born = TM_BORN_BIT;
+                z = (int)tm_alias_draw(&entry, r2);
+                if (learning)
+                    births[i] = now;
+                if (!plain && types)
+                    types[i] = (uint8_t)(((uint64_t)tm_pcg32_step(&st, inc) * n_types) >> 32);
             } else {
-                now_served = served[cur * n_sets + S];
+                uint64_t scaled = (uint64_t)r2 * (uint64_t)n_z;
+                uint32_t col = (uint32_t)(scaled >> 32);
+                size_t cell = (size_t)zs[i] * (size_t)n_z + col;
+                /* Both outcomes read and one kept by a mask: the test goes either
+             * way unpredictably, and a branch there costs about a tenth of
+             * the loop (docs/performance.md). */
+                const uint32_t keep = 0u - (uint32_t)((uint32_t)scaled < mt[cell]);
+                z = (int)((col & keep) | (ma[cell] & ~keep));
+                cur = plain           ? prev
+                      : next_timing   ? pend[i]
+                      : draws && prev ? experience_step(mst, prev, &st, inc)
+                                      : prev;
             }
-            now_set = set_of[now_served];
-            prev_set = set_of[prev];
-        }
-        trans[prev_set * n_sets + now_set]++;
-        const size_t at = (type_base + (size_t)z) * (size_t)n_states + (size_t)now_served;
-        hist[at]++;
-        unsigned entered = (unsigned)(now_set & ~prev_set);
-        for (int d = 0; entered; d++, entered >>= 1)
-            if (entered & 1u)
-                enter[(size_t)d * hist_cells + at]++;
-        if (!plain && tenure) {
-            /* Spells: a death or an exit ends one (its length is counted), a
-             * period of service extends or starts one. */
-            uint8_t *ten = tenure + (size_t)i * (size_t)n_dest;
-            for (int d = 0; d < n_dest; d++) {
-                if (ten[d] && (born || !(now_set >> d & 1))) {
-                    spell[d * TM_SPELL_MAX + (ten[d] < TM_SPELL_MAX ? ten[d] : TM_SPELL_MAX - 1)]++;
-                    ten[d] = 0;
+            const size_t type_base = !plain && types ? (size_t)types[i] * (size_t)n_z : 0;
+            const tm_policy *own = learning ? &classes[(size_t)cohort_class[births[i] - first_birth] * n_types +
+                                                       (!plain && types ? types[i] : 0)]
+                                   : !plain && types ? &type_pol[types[i]]
+                                                     : pol;
+            int S = logit ? tm_policy_choose(own, z, cur, tm_pcg32_step(&st, inc))
+                          : (learning || (!plain && types) ? own->choice : choice)[z * n_states + cur];
+            int now_served, now_set, prev_set;
+            if (plain) {
+                now_served = now_set = S;
+                prev_set = prev;
+            } else {
+                if (next_timing) {
+                    now_served = cur;
+                    pend[i] = (uint8_t)next_state(mst, cur, S, &st, inc);
+                } else {
+                    now_served = served[cur * n_sets + S];
                 }
-                if (now_set >> d & 1)
-                    ten[d] = ten[d] < 255 ? (uint8_t)(ten[d] + 1) : 255;
+                now_set = set_of[now_served];
+                prev_set = set_of[prev];
             }
+            trans[(size_t)(prev_set * n_sets + now_set) * TM_COUNT_LANES + (size_t)lane]++;
+            const size_t at = (type_base + (size_t)z) * (size_t)n_states + (size_t)now_served;
+            hist[at * TM_COUNT_LANES + (size_t)lane]++;
+            unsigned entered = (unsigned)(now_set & ~prev_set);
+            for (int d = 0; entered; d++, entered >>= 1)
+                if (entered & 1u)
+                    enter[((size_t)d * hist_cells + at) * TM_COUNT_LANES + (size_t)lane]++;
+            if (!plain && tenure) {
+                /* Spells: a death or an exit ends one (its length is counted), a
+             * period of service extends or starts one. */
+                uint8_t *ten = tenure + (size_t)i * (size_t)n_dest;
+                for (int d = 0; d < n_dest; d++) {
+                    if (ten[d] && (born || !(now_set >> d & 1))) {
+                        spell[d * TM_SPELL_MAX + (ten[d] < TM_SPELL_MAX ? ten[d] : TM_SPELL_MAX - 1)]++;
+                        ten[d] = 0;
+                    }
+                    if (now_set >> d & 1)
+                        ten[d] = ten[d] < 255 ? (uint8_t)(ten[d] + 1) : 255;
+                }
+            }
+            zs[i] = (uint16_t)z;
+            ms[i] = (uint8_t)((unsigned)now_served | born);
+            state[i] = st;
         }
-        zs[i] = (uint16_t)z;
-        ms[i] = (uint8_t)((unsigned)now_served | born);
-        state[i] = st;
     }
+}
+
+/* One function for each case, so that each loop has the registers to
+ * itself: inlined into one function, the four loops shared them and kept
+ * loop constants on the stack. */
+static TM_NOINLINE void step_block_plain(tm_run *run, const block *b, accum *acc)
+{
+    step_block_with(run, b, acc, 0, 1);
+}
+
+static TM_NOINLINE void step_block_general(tm_run *run, const block *b, accum *acc)
+{
+    step_block_with(run, b, acc, 0, 0);
+}
+
+static TM_NOINLINE void step_block_learning_plain(tm_run *run, const block *b, accum *acc)
+{
+    step_block_with(run, b, acc, 1, 1);
+}
+
+static TM_NOINLINE void step_block_learning(tm_run *run, const block *b, accum *acc)
+{
+    step_block_with(run, b, acc, 1, 0);
 }
 
 static void step_block(tm_run *run, const block *b, accum *acc)
 {
-    int learning = run->sec[b->sector].birth != NULL;
-    int plain = run->levels == 1 && run->ms.timing == TM_TIMING_CURRENT && !run->sec[b->sector].tenure &&
-                run->n_types == 1;
+    const sector_state *sec = &run->sec[b->sector];
+    int learning = sec->birth != NULL;
+    int plain = run->levels == 1 && run->ms.timing == TM_TIMING_CURRENT && !sec->tenure && run->n_types == 1 &&
+                !sec->policy.logit;
     if (learning)
-        plain ? step_block_with(run, b, acc, 1, 1) : step_block_with(run, b, acc, 1, 0);
+        plain ? step_block_learning_plain(run, b, acc) : step_block_learning(run, b, acc);
     else
-        plain ? step_block_with(run, b, acc, 0, 1) : step_block_with(run, b, acc, 0, 0);
+        plain ? step_block_plain(run, b, acc) : step_block_general(run, b, acc);
 }
 
 void tm_run_kernel_step(tm_run *run)
 {
-    const size_t hist_all = (size_t)run->n_sectors * run->hist_cells;
-    const size_t trans_all = (size_t)run->n_sectors * run->trans_cells;
+    const size_t hist_all = (size_t)run->n_sectors * run->hist_cells * TM_COUNT_LANES;
+    const size_t trans_all = (size_t)run->n_sectors * run->trans_cells * TM_COUNT_LANES;
     const size_t died_all = (size_t)run->n_sectors * (size_t)run->n_sets;
-    const size_t enter_all = (size_t)run->n_sectors * run->enter_cells;
+    const size_t enter_all = (size_t)run->n_sectors * run->enter_cells * TM_COUNT_LANES;
 #pragma omp parallel num_threads(run->threads)
     {
         accum *acc = &run->acc[omp_get_thread_num()];

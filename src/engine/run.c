@@ -179,10 +179,10 @@ int tm_run_open(const tm_params *p, const tm_run_options *opts, tm_run **out, tm
     run->enter_cells = (size_t)run->n_dest * run->hist_cells;
     run->spell_cells = (size_t)run->n_dest * TM_SPELL_MAX;
     for (int t = 0; t < run->threads; t++) {
-        run->acc[t].hist = malloc((size_t)p->n_sectors * run->hist_cells * sizeof(uint32_t));
-        run->acc[t].trans = malloc((size_t)p->n_sectors * run->trans_cells * sizeof(uint32_t));
+        run->acc[t].hist = malloc((size_t)p->n_sectors * run->hist_cells * TM_COUNT_LANES * sizeof(uint32_t));
+        run->acc[t].trans = malloc((size_t)p->n_sectors * run->trans_cells * TM_COUNT_LANES * sizeof(uint32_t));
         run->acc[t].died = malloc((size_t)p->n_sectors * (size_t)run->n_sets * sizeof(uint32_t));
-        run->acc[t].enter = malloc((size_t)p->n_sectors * run->enter_cells * sizeof(uint32_t));
+        run->acc[t].enter = malloc((size_t)p->n_sectors * run->enter_cells * TM_COUNT_LANES * sizeof(uint32_t));
         run->acc[t].spell = malloc((size_t)p->n_sectors * run->spell_cells * sizeof(uint32_t));
         if (!run->acc[t].hist || !run->acc[t].trans || !run->acc[t].died || !run->acc[t].enter || !run->acc[t].spell) {
             tm_error_set(err, TM_ERR_RUNTIME, "out of memory");

@@ -62,12 +62,21 @@ typedef struct {
     int64_t start, end;
 } block;
 
+/* Lanes of the count tables hist, trans and enter: each cell holds
+ * TM_COUNT_LANES counters side by side ([cell][lane]) and the firm loop
+ * counts firm i into lane i % TM_COUNT_LANES. Neighbouring firms mostly
+ * land in the same cell (they stay where they were), and with one counter
+ * each increment had to wait for the previous firm's; the lanes are added
+ * up when the period is aggregated. Two lanes measured fastest (four cost
+ * more instructions than they save: docs/performance.md). */
+#define TM_COUNT_LANES 2
+
 /* Integer accumulators of one thread (counts add exactly in any order). */
 typedef struct {
-    uint32_t *hist;  /* [s][z * n_states + m] firms by the state they serve after the decision */
-    uint32_t *trans; /* [s][prev * n_sets + S] survivors' and entrants' moves between market sets */
+    uint32_t *hist;  /* [s][z * n_states + m][lane] firms by the state they serve after the decision */
+    uint32_t *trans; /* [s][prev * n_sets + S][lane] survivors' and entrants' moves between market sets */
     uint32_t *died;  /* [s][S] market set of firms that died */
-    uint32_t *enter; /* [s][d][z * n_states + m] firms serving d for the first period of a spell */
+    uint32_t *enter; /* [s][d][z * n_states + m][lane] firms serving d for the first period of a spell */
     uint32_t *spell; /* [s][d][length]: spells in d that ended (run.spells) */
 } accum;
 
