@@ -46,12 +46,26 @@ double tm_econ_weight(double demand, double iceberg, double tariff, double sigma
  *   proportion to a_d. Constants chosen so gamma = 0 gives the first line. */
 typedef struct {
     double sigma, gamma;
-    double theta, z_exponent, scale, revenue_ratio, weight_unit;
+    double theta, z_exponent, scale, revenue_ratio, weight_unit, mu;
 } tm_profit_fn;
 
 void tm_profit_fn_init(tm_profit_fn *fn, double sigma, double gamma);
 double tm_profit(const tm_profit_fn *fn, double z, double weight_sum);
 double tm_revenue_total(const tm_profit_fn *fn, double profit);
+
+/* Tariff incidence (docs/model.md eq. 4b): the exporter absorbs the share
+ * alpha of the duty, its producer price is (1+t)^(-alpha) times the
+ * duty-free mark-up price and buyers pay (1+t)^(1-alpha) times it. The
+ * quantity weight is a_d = B tau^(1-sigma) (1+t)^(-sigma (1-alpha)), which
+ * is eq. 2 at alpha = 0. */
+double tm_econ_absorbed_weight(double demand, double iceberg, double tariff, double sigma, double absorption);
+
+/* Profit and total producer revenue of serving markets with quantity
+ * weights summing to weight_sum and price-weighted sum
+ * price_weight_sum = sum_d a_d (1+t_d)^(-alpha_d) (eq. 4b); equals
+ * tm_profit and tm_revenue_total, up to rounding, when the two sums agree. */
+double tm_profit_absorbed(const tm_profit_fn *fn, double z, double weight_sum, double price_weight_sum,
+                          double *revenue);
 
 /* Tables for one sector and period, over the productivity grid:
  *   flow[z * n_sets + S]      = Pi(z, S) - sum_{d in S} f_d  (-inf if S has a closed market)

@@ -170,6 +170,12 @@ static const pdesc market_desc[] = {
      "fixed cost per period of serving the market", NOSRC, NULL},
     {"sunk_cost", P_DOUBLE, F(sunk_cost), "0.3", 0, 1e12, 0, "model money", "F",
      "sunk cost paid in a period the firm enters", NOSRC, NULL},
+    {"tariff_absorption", P_DOUBLE, F(tariff_absorption), "0", 0, 1, P_QUIET, "fraction", "alpha",
+     "share of the duty the exporter absorbs: producer price (1+t)^(-alpha) times the duty-free price, buyer price "
+     "(1+t)^(1-alpha) times it (0 = full pass-through to buyers, 1 = buyers pay the duty-free price)",
+     "CALIBRATION.md: US 2018-19 duties passed almost fully into import prices (Amiti, Redding and Weinstein 2019; "
+     "Fajgelbaum et al. 2020) [M]",
+     NULL},
 };
 #undef F
 

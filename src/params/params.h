@@ -55,10 +55,11 @@ typedef struct {
 
 /* Demand and trade costs of one sector in one destination (DESIGN eq. pi). */
 typedef struct {
-    double demand;     /* B(d,s): market size and price index, model units */
-    double iceberg;    /* tau(d,s) >= 1 */
-    double fixed_cost; /* f(d,s) per period of service */
-    double sunk_cost;  /* F(d,s) in a period the firm enters d */
+    double demand;            /* B(d,s): market size and price index, model units */
+    double iceberg;           /* tau(d,s) >= 1 */
+    double fixed_cost;        /* f(d,s) per period of service */
+    double sunk_cost;         /* F(d,s) in a period the firm enters d */
+    double tariff_absorption; /* alpha(d,s): share of the duty absorbed in the producer price */
 } tm_market;
 
 typedef struct {
