@@ -41,6 +41,17 @@ void tm_profit_fn_init(tm_profit_fn *fn, double sigma, double gamma)
     fn->mu = mu;
 }
 
+double tm_econ_capacity_elasticity(const tm_params *p, int sector)
+{
+    double gamma = p->sector[sector].capacity_elasticity;
+    return isnan(gamma) ? p->capacity_elasticity : gamma;
+}
+
+void tm_econ_sector_profit_fn(tm_profit_fn *fn, const tm_params *p, int sector)
+{
+    tm_profit_fn_init(fn, p->elasticity, tm_econ_capacity_elasticity(p, sector));
+}
+
 double tm_profit(const tm_profit_fn *fn, double z, double weight_sum)
 {
     if (weight_sum <= 0.0)

@@ -50,6 +50,12 @@ typedef struct {
 } tm_profit_fn;
 
 void tm_profit_fn_init(tm_profit_fn *fn, double sigma, double gamma);
+
+/* Sector s's capacity elasticity gamma_s: sectors.<s>.capacity_elasticity,
+ * or capacity.elasticity when the sector does not set it; and its profit
+ * function. */
+double tm_econ_capacity_elasticity(const tm_params *params, int sector);
+void tm_econ_sector_profit_fn(tm_profit_fn *fn, const tm_params *params, int sector);
 double tm_profit(const tm_profit_fn *fn, double z, double weight_sum);
 double tm_revenue_total(const tm_profit_fn *fn, double profit);
 

@@ -123,7 +123,6 @@ int tm_run_open(const tm_params *p, const tm_run_options *opts, tm_run **out, tm
     run->threads = opts && opts->threads > 0 ? opts->threads : omp_get_max_threads();
     run->period = -p->burn_in - 1;
     run->us_index = tm_params_us_index(p);
-    tm_profit_fn_init(&run->profit, p->elasticity, p->capacity_elasticity);
     tm_demand_types_init(&run->types, p);
     if (tm_env_init(&run->env, p, err) || tm_grid_tables_init(&run->grids, p, err))
         goto fail;
@@ -211,6 +210,8 @@ static int build_policies(tm_run *run, tm_error *err)
         sector_state *sec = &run->sec[s];
         const tm_sector *ps = &p->sector[s];
         tm_conditions cond;
+        tm_profit_fn profit;
+        tm_econ_sector_profit_fn(&profit, p, s);
         double fixed[TM_MAX_DEST];
         for (int d = 0; d < run->n_dest; d++) {
             fixed[d] = ps->market[d].fixed_cost;
@@ -250,7 +251,7 @@ static int build_policies(tm_run *run, tm_error *err)
                 typed.demand[d] = cond.demand[d] * tm_demand_types_multiplier(&run->types, t, d);
             double *flow = sec->flow + (size_t)t * cells,
                    *revenue = sec->revenue + (size_t)t * cells * (size_t)run->n_dest;
-            tm_econ_state_tables(&run->profit, ps, &run->ms, &typed, sec->z_grid, run->n_z, flow, revenue);
+            tm_econ_state_tables(&profit, ps, &run->ms, &typed, sec->z_grid, run->n_z, flow, revenue);
             ctx.flow = flow;
             ctx.type = t;
             if (sec->classes) {

@@ -78,7 +78,6 @@ struct tm_run {
     tm_env env;
     tm_grid_tables grids; /* every sector's productivity grid (the model is given the same) */
     tm_demand_types types;
-    tm_profit_fn profit;
     int n_z, n_sets, n_dest, n_sectors;
     int n_states, levels, n_types;
     tm_mstate ms;

@@ -158,6 +158,10 @@ static const pdesc sector_desc[] = {
      "learning: prior mean of the hazard of an escalation, every destination", NOSRC, NULL},
     {"hazard_prior_strength", P_DOUBLE, F(hazard_prior_strength), "10", 0, 1e12, P_MIN_OPEN, "observations", "n_s",
      "learning: prior Beta(m n, (1 - m) n) is worth n observations", NOSRC, NULL},
+    {"capacity_elasticity", P_DOUBLE, F(capacity_elasticity), NULL, 0, 10, P_OPTIONAL | P_QUIET, "", "gamma_s",
+     "marginal cost elasticity in total output for this sector; overrides capacity.elasticity (absent: that value)",
+     "CALIBRATION.md: convex marginal costs make markets substitutes (Vannoorenberghe 2012; Almunia et al. 2021) [M]",
+     NULL},
 };
 #undef F
 
@@ -1273,7 +1277,7 @@ static void dump_scope(sbuf *sb, const pdesc *desc, size_t n, const void *obj, i
         const pdesc *d = &desc[i];
         if (d->flags & P_NODUMP)
             continue;
-        if (skip_unset && !is_set(d, obj))
+        if ((skip_unset || (d->flags & P_QUIET)) && !is_set(d, obj))
             continue;
         char value[TM_NOTE_MAX * 2 + 8];
         format_value(d, obj, value, sizeof value);

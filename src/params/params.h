@@ -73,6 +73,7 @@ typedef struct {
     double death_shift;           /* b */
     double hazard_prior_mean;     /* learning: prior mean of the escalation hazard */
     double hazard_prior_strength; /* learning: prior weight in observations */
+    double capacity_elasticity;   /* gamma_s; NaN: capacity.elasticity */
     tm_market market[TM_MAX_DEST];
 } tm_sector;
 
