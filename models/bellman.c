@@ -198,6 +198,10 @@ static void dp_flows(const dp_state *st, dp_work *w, int s, const dp_sector *sec
             cond.closed[d] = reg->closed;
             cond.demand[d] = ps->market[dd].demand *
                              (sec->type >= 0 ? tm_demand_types_multiplier(&st->types, sec->type, dd) : 1.0);
+            /* Partial adjustment: firms expect each regime's long-run demand,
+             * the stock at its steady state ln(1 + t) (docs/model.md eq. 2b). */
+            if (tm_econ_adjusts(p))
+                cond.demand[d] *= tm_econ_adjusted_demand(p, cond.tariff[d], log1p(cond.tariff[d]));
             cond.sunk[d] = ps->market[dd].sunk_cost * pr->sunk_scale[dd];
             fixed[d] = ps->market[dd].fixed_cost;
         }

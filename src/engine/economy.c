@@ -21,6 +21,24 @@ double tm_econ_spillover_sunk(double sunk, double spillover, double share_servin
     return sunk * (1.0 - spillover * share_serving);
 }
 
+int tm_econ_adjusts(const tm_params *p)
+{
+    return !isnan(p->demand_impact_elasticity) || !isnan(p->demand_long_run_elasticity);
+}
+
+double tm_econ_stock_step(const tm_params *p, double stock, double tariff)
+{
+    return (1.0 - p->demand_adjustment) * stock + p->demand_adjustment * log1p(tariff);
+}
+
+double tm_econ_adjusted_demand(const tm_params *p, double tariff, double stock)
+{
+    double sigma = p->elasticity;
+    double e0 = isnan(p->demand_impact_elasticity) ? sigma : p->demand_impact_elasticity;
+    double eL = isnan(p->demand_long_run_elasticity) ? sigma : p->demand_long_run_elasticity;
+    return exp((sigma - e0) * log1p(tariff) - (eL - e0) * stock);
+}
+
 double tm_econ_weight(double demand, double iceberg, double tariff, double sigma)
 {
     return demand * pow(iceberg, 1.0 - sigma) * pow(1.0 + tariff, -sigma);

@@ -33,6 +33,17 @@ double tm_econ_death_probability(const tm_params *params, const tm_sector *secto
 double tm_econ_crowded_demand(double demand, double crowding, double share_serving);
 double tm_econ_spillover_sunk(double sunk, double spillover, double share_serving);
 
+/* Partial adjustment of demand to tariffs (docs/model.md eq. 2b): on when
+ * demand.impact_elasticity or demand.long_run_elasticity is set. A stock
+ * L(s,d) (log units of 1 + tariff) follows
+ *     L' = (1 - lambda_c) L + lambda_c ln(1 + t),
+ * and demand is multiplied by (1+t)^(sigma - e_0) exp(-(e_L - e_0) L), so
+ * the weight of eq. 2 is B tau^(1-sigma) (1+t)^(-e_0) exp(-(e_L - e_0) L).
+ * At the steady stock L = ln(1 + t) the multiplier is (1+t)^(sigma - e_L). */
+int tm_econ_adjusts(const tm_params *params);
+double tm_econ_stock_step(const tm_params *params, double stock, double tariff);
+double tm_econ_adjusted_demand(const tm_params *params, double tariff, double stock);
+
 /* Market weight a_d = B tau^(1-sigma) (1+t)^(-sigma): the operating profit of
  * a firm with phi^(sigma-1) = 1 serving d alone when gamma = 0. */
 double tm_econ_weight(double demand, double iceberg, double tariff, double sigma);

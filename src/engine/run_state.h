@@ -90,6 +90,7 @@ struct tm_run {
     int period; /* last computed */
     int started;
     double *share_serving; /* [s * n_dest] previous period's share serving d */
+    double *stock;         /* [s * n_dest] partial adjustment's customer stock L (NULL when off) */
     int us_index;
     tm_period_result res;
 };

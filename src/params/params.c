@@ -84,6 +84,16 @@ static const pdesc productivity_desc[] = {
 static const pdesc demand_desc[] = {
     {"elasticity", P_DOUBLE, F(elasticity), "3.8", 1, 20, P_MIN_OPEN, "", "sigma", "CES elasticity of substitution",
      "CALIBRATION.md: sigma about 3.8 [M]", NULL},
+    {"impact_elasticity", P_DOUBLE, F(demand_impact_elasticity), NULL, 0, 20, P_OPTIONAL | P_QUIET, "", "e_0",
+     "partial adjustment: elasticity of a market's demand to 1 + tariff in the period of a change (absent: sigma; "
+     "absent with long_run_elasticity too: no adjustment)",
+     "CALIBRATION.md: about 0.76 at one year (Boehm, Levchenko and Pandalai-Nayar 2023) [P]", NULL},
+    {"long_run_elasticity", P_DOUBLE, F(demand_long_run_elasticity), NULL, 0, 20, P_OPTIONAL | P_QUIET, "", "e_L",
+     "partial adjustment: elasticity once the customer stock has adjusted (absent: sigma)",
+     "CALIBRATION.md: about 2 after 7-10 years (Boehm, Levchenko and Pandalai-Nayar 2023) [P]", NULL},
+    {"adjustment", P_DOUBLE, F(demand_adjustment), "1", 0, 1, P_MIN_OPEN | P_QUIET, "per period", "lambda_c",
+     "partial adjustment: share of the gap between the customer stock and 1 + tariff closed each period",
+     "Drozd and Nosal (2012), Arkolakis (2010): demand builds with time in a market [M]", NULL},
 };
 
 static const pdesc decision_desc[] = {
@@ -1472,6 +1482,12 @@ static int resolve(tm_params *p, const tm_ynode *root, tm_error *err)
     }
     p->periods_per_year = ppy;
     tm_period_parse(p->start, ppy, &p->start_index);
+    const tm_ynode *demand = tm_ytree_get(root, "demand", NULL);
+    const tm_ynode *adjustment = demand && demand->kind == TM_Y_MAP ? tm_ytree_get(demand, "adjustment", NULL) : NULL;
+    if (adjustment && isnan(p->demand_impact_elasticity) && isnan(p->demand_long_run_elasticity))
+        return fail_at(err, adjustment, "demand.adjustment",
+                       "has no effect without demand.impact_elasticity or demand.long_run_elasticity; expected one "
+                       "of them too, or no demand.adjustment");
     if (load_sectors(p, root, err) || load_destinations(p, root, err) || load_markets(p, root, err) ||
         load_experience(p, root, err) || load_events(p, root, err) || resolve_types(p, root, err))
         return -1;

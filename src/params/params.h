@@ -140,6 +140,11 @@ typedef struct tm_params {
     double tauchen_width;
     /* demand, decisions, capacity, interactions */
     double elasticity;
+    /* Partial adjustment of demand to tariffs (docs/model.md eq. 2b): NaN
+     * when unset (sigma); off when both are unset. */
+    double demand_impact_elasticity;
+    double demand_long_run_elasticity;
+    double demand_adjustment; /* lambda_c per period */
     int myopic_sunk;
     double logit_scale;
     int timing;    /* tm_timing */
