@@ -1,5 +1,6 @@
 """Command line: /usr/bin/python3 -m analysis report FILE.h5 -o DIR
-              /usr/bin/python3 -m analysis export FILE.h5 -o DIR [--format csv|parquet]"""
+              /usr/bin/python3 -m analysis export FILE.h5 -o DIR [--format csv|parquet]
+              /usr/bin/python3 -m analysis elasticity BASE.h5 TARIFF.h5 --from PERIOD --tariff T -o FIG.png"""
 
 import argparse
 import os
@@ -48,6 +49,21 @@ def main(argv=None):
                      help="write only these tables (default: all; an unknown name lists the file's tables)")
     exp.add_argument("--force", action="store_true", help="replace tables already in DIR")
     exp.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    ela = sub.add_parser(
+        "elasticity",
+        help="export elasticity by horizon from a base run and a run with a permanent tariff rise",
+        description="Print the export elasticity e(h) = -[ln X(tariff run) - ln X(base)] / "
+        "ln((1 + t1) / (1 + t0)) at each period h from the rise (docs/model.md eq. 2b) and write its figure.",
+    )
+    ela.add_argument("base", metavar="BASE.h5", help="run without the tariff rise")
+    ela.add_argument("tariff_run", metavar="TARIFF.h5", help="the same run (same seed) with the rise")
+    ela.add_argument("--from", dest="start", required=True, metavar="PERIOD", help="period of the rise, e.g. 2025Q1")
+    ela.add_argument("--tariff", type=float, required=True, help="tariff after the rise (fraction, e.g. 0.1)")
+    ela.add_argument("--tariff-before", type=float, default=0.0, help="tariff before the rise (default 0)")
+    ela.add_argument("--destination", default="US", help="destination of the rise (default US)")
+    ela.add_argument("--sectors", metavar="NAME,...", help="sectors summed (default: all)")
+    ela.add_argument("-o", "--output", metavar="FIG.png", required=True, help="figure to write")
+    ela.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     prog = os.environ.get("TRADEABM_COMMAND")
     if prog:
         exp.prog = prog
@@ -55,6 +71,14 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 2
+    if args.command == "elasticity":
+        from .elasticity import main as elasticity_main
+
+        try:
+            return elasticity_main(args)
+        except AnalysisError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if args.command == "export":
         from .export import main as export_main
 

@@ -66,7 +66,6 @@ typedef struct {
 typedef struct {
     const tm_params *p;
     tm_demand_types types;
-    tm_profit_fn profit;
     double discount; /* beta (1 - delta) is per sector */
     double lambda, tolerance;
     int max_iterations;
@@ -74,13 +73,19 @@ typedef struct {
     int n_regimes[TM_MAX_DEST], stride[TM_MAX_DEST];
     size_t cells; /* n_z * n_joint * n_states */
     tm_mstate ms;
+    /* When next period's state and this period's flow depend on the choice
+     * S alone (plain market sets, timing current), the continuation of S is
+     * the same from every state m: bellman() computes it once per S. */
+    int choice_law;
+    int law_entry[TM_MAX_STATES]; /* S -> its law entry (point mass) */
     /* The destinations of this problem: dest_of[i] is the parameters'
      * index of local destination i (identity for the whole problem; one
      * destination for a part of a separable one). */
     int dest_of[TM_MAX_DEST];
     /* Markets are independent (no capacity constraint): the value is a sum
-     * over destinations, each solved on its own (docs/model.md). */
-    int separable;
+     * over destinations, each solved on its own (docs/model.md); per sector,
+     * as each has its own capacity elasticity. */
+    int separable; /* decision.solver auto and more than one destination */
     int n_classes, foresee;
     double (*class_trans)[TM_MAX_DEST][TM_MAX_REGIMES][TM_MAX_REGIMES]; /* [n_classes] or NULL */
     double *grid_z, *grid_P;                                            /* [n_sectors * n_z], [n_sectors * n_z * n_z] */
@@ -179,6 +184,8 @@ static void dp_flows(const dp_state *st, dp_work *w, int s, const dp_sector *sec
     tm_sector view = *ps;
     for (int d = 0; d < st->n_dest; d++)
         view.market[d] = ps->market[st->dest_of[d]];
+    tm_profit_fn profit;
+    tm_econ_sector_profit_fn(&profit, p, s);
     for (int j = 0; j < J; j++) {
         tm_conditions cond;
         double fixed[TM_MAX_DEST];
@@ -191,10 +198,14 @@ static void dp_flows(const dp_state *st, dp_work *w, int s, const dp_sector *sec
             cond.closed[d] = reg->closed;
             cond.demand[d] = ps->market[dd].demand *
                              (sec->type >= 0 ? tm_demand_types_multiplier(&st->types, sec->type, dd) : 1.0);
+            /* Partial adjustment: firms expect each regime's long-run demand,
+             * the stock at its steady state ln(1 + t) (docs/model.md eq. 2b). */
+            if (tm_econ_adjusts(p))
+                cond.demand[d] *= tm_econ_adjusted_demand(p, cond.tariff[d], log1p(cond.tariff[d]));
             cond.sunk[d] = ps->market[dd].sunk_cost * pr->sunk_scale[dd];
             fixed[d] = ps->market[dd].fixed_cost;
         }
-        tm_econ_state_tables(&st->profit, &view, &st->ms, &cond, sec->z_grid, st->n_z, one, w->revenue);
+        tm_econ_state_tables(&profit, &view, &st->ms, &cond, sec->z_grid, st->n_z, one, w->revenue);
         for (int iz = 0; iz < st->n_z; iz++)
             memcpy(w->flow + ((size_t)iz * (size_t)J + (size_t)j) * (size_t)N, one + (size_t)iz * (size_t)N,
                    (size_t)N * sizeof(double));
@@ -248,6 +259,24 @@ static inline double choice_value(const tm_mstate *ms, const double *flow, const
     return cost_first ? f - cost[m * M + S] + bd * cont : f + bd * cont - cost[m * M + S];
 }
 
+/* Sets st->choice_law: every law row (m, S) is one entry of probability 1,
+ * and it and the state served are those of row (0, S). */
+static void detect_choice_law(dp_state *st)
+{
+    const tm_mstate *ms = &st->ms;
+    const int M = ms->n_sets;
+    st->choice_law = ms->timing == TM_TIMING_CURRENT;
+    for (int S = 0; S < M && st->choice_law; S++) {
+        int first = ms->law_start[S];
+        st->law_entry[S] = first;
+        for (int m = 0; m < ms->n_states && st->choice_law; m++) {
+            int k = ms->law_start[m * M + S];
+            st->choice_law = ms->law_start[m * M + S + 1] == k + 1 && ms->law_prob[k] == 1.0 &&
+                             ms->law_state[k] == ms->law_state[first] && ms->served[m * M + S] == ms->served[S];
+        }
+    }
+}
+
 /* v_out = B(v_in): for each (z, r, m),
  *   max_S { flow - cost(m, S) + bd(z) E[v_in(z', m', r') | z, r, m, S] }
  * (log-sum-exp with logit noise). Writes E[v_in] to ev_out when not NULL,
@@ -260,6 +289,7 @@ static void bellman(const dp_state *st, dp_work *work, const dp_step *step, cons
     const size_t C = (size_t)J * (size_t)N, NM = (size_t)N * (size_t)M;
     const double lambda = st->lambda;
     double lo_all = INFINITY, hi_all = -INFINITY;
+    const int choice_law = st->choice_law;
     if (threads <= 0 || threads > work->scratch_threads)
         threads = work->scratch_threads;
     /* Small problems are faster on one thread than with a barrier a sweep. */
@@ -270,8 +300,8 @@ static void bellman(const dp_state *st, dp_work *work, const dp_step *step, cons
     reduction(max                                                                                                      \
               : hi_all)
     for (int iz = 0; iz < n_z; iz++) {
-        double *y = work->scratch + (size_t)omp_get_thread_num() * (C + (size_t)N + (size_t)M);
-        double *w = y + C, *x = w + N;
+        double *y = work->scratch + (size_t)omp_get_thread_num() * (C + (size_t)N + 2 * (size_t)M);
+        double *w = y + C, *x = w + N, *g = x + M;
         /* y[j', m'] = sum_z' P(z, z') v_in(z', m', j') */
         memset(y, 0, C * sizeof(double));
         const double *Prow = step->P + (size_t)iz * (size_t)n_z;
@@ -299,9 +329,25 @@ static void bellman(const dp_state *st, dp_work *work, const dp_step *step, cons
             if (!v_out)
                 continue;
             const double *flow = step->flow + row, *cost = step->cost + (size_t)j * NM;
+            if (choice_law) {
+                /* flow + bd cont of each S, added as choice_value adds them
+                 * (cont = 0 + 1 x E[V]), so the values are the same bits. */
+                for (int S = 0; S < M; S++) {
+                    int k = st->law_entry[S];
+                    double cont = 0.0;
+                    cont += st->ms.law_prob[k] * w[st->ms.law_state[k]];
+                    g[S] = flow[st->ms.served[S]] + bd * cont;
+                }
+            }
             for (int m = 0; m < N; m++) {
-                for (int S = 0; S < M; S++)
-                    x[S] = choice_value(&st->ms, flow, w, cost, m, S, bd, 0);
+                if (choice_law) {
+                    const double *cost_m = cost + (size_t)m * (size_t)M;
+                    for (int S = 0; S < M; S++)
+                        x[S] = g[S] - cost_m[S];
+                } else {
+                    for (int S = 0; S < M; S++)
+                        x[S] = choice_value(&st->ms, flow, w, cost, m, S, bd, 0);
+                }
                 double v = aggregate(x, M, lambda);
                 v_out[row + (size_t)m] = v;
                 double diff = v - v_in[row + (size_t)m];
@@ -469,6 +515,7 @@ static int part_open(const dp_state *st, int d, dp_state *one)
     if (tm_mstate_init_dest(&one->ms, 1, &st->p->experience, st->p->timing))
         return -1;
     one->n_states = one->ms.n_states;
+    detect_choice_law(one);
     one->cells = (size_t)one->n_z * (size_t)one->n_joint * (size_t)one->n_states;
     return 0;
 }
@@ -529,7 +576,8 @@ static int solve_sector(dp_state *st, dp_work *w, int s, int k_class, int t0, co
 
     int it = 0;
     double bound = 0.0;
-    if (!st->separable) {
+    const int separable = st->separable && tm_econ_capacity_elasticity(p, s) == 0.0;
+    if (!separable) {
         if (solve_problem(st, w, sec, s, first, n_steps, t0, threads, sec->ev_stat, sec->ev_step, &it, &bound, err)) {
             sector_clear_solution(sec);
             return -1;
@@ -581,7 +629,7 @@ static int solve_sector(dp_state *st, dp_work *w, int s, int k_class, int t0, co
     if (!sec->summarised) {
         /* The whole problem's tables for period t0's process (dp_flows
          * last ran for it unless the problem was solved in parts). */
-        if (n_steps == 0 || st->separable)
+        if (n_steps == 0 || separable)
             dp_flows(st, w, s, sec, &sec->proc[0]);
         summarise(st, w, sec, n_steps ? sec->ev_step : sec->ev_stat);
         sec->iterations = it;
@@ -670,7 +718,6 @@ int tm_bellman_open(const tm_params *p, const tm_model_env *env, int n_classes, 
     dp_state *st = &b->st;
     st->p = p;
     tm_demand_types_init(&st->types, p);
-    tm_profit_fn_init(&st->profit, p->elasticity, p->capacity_elasticity);
     st->discount = p->discount;
     st->lambda = p->logit_scale;
     st->tolerance = p->dp_tolerance;
@@ -683,9 +730,10 @@ int tm_bellman_open(const tm_params *p, const tm_model_env *env, int n_classes, 
         goto fail;
     }
     st->n_states = st->ms.n_states;
+    detect_choice_law(st);
     for (int d = 0; d < TM_MAX_DEST; d++)
         st->dest_of[d] = d;
-    st->separable = p->n_dest > 1 && p->capacity_elasticity == 0.0 && p->dp_solver == TM_SOLVER_AUTO;
+    st->separable = p->n_dest > 1 && p->dp_solver == TM_SOLVER_AUTO;
     st->n_classes = n_classes;
     st->foresee = foresee;
     size_t joint = 1;
@@ -717,7 +765,7 @@ int tm_bellman_open(const tm_params *p, const tm_model_env *env, int n_classes, 
     for (int i = 0; st->work && i < threads; i++) {
         dp_work *w = &st->work[i];
         w->scratch_threads = i == 0 ? threads : 1;
-        size_t scratch = (size_t)w->scratch_threads * (C + (size_t)st->n_states + (size_t)st->n_sets);
+        size_t scratch = (size_t)w->scratch_threads * (C + (size_t)st->n_states + 2 * (size_t)st->n_sets);
         w->v = malloc(st->cells * sizeof(double));
         w->v_next = malloc(st->cells * sizeof(double));
         w->flow = malloc(st->cells * sizeof(double));

@@ -21,6 +21,24 @@ double tm_econ_spillover_sunk(double sunk, double spillover, double share_servin
     return sunk * (1.0 - spillover * share_serving);
 }
 
+int tm_econ_adjusts(const tm_params *p)
+{
+    return !isnan(p->demand_impact_elasticity) || !isnan(p->demand_long_run_elasticity);
+}
+
+double tm_econ_stock_step(const tm_params *p, double stock, double tariff)
+{
+    return (1.0 - p->demand_adjustment) * stock + p->demand_adjustment * log1p(tariff);
+}
+
+double tm_econ_adjusted_demand(const tm_params *p, double tariff, double stock)
+{
+    double sigma = p->elasticity;
+    double e0 = isnan(p->demand_impact_elasticity) ? sigma : p->demand_impact_elasticity;
+    double eL = isnan(p->demand_long_run_elasticity) ? sigma : p->demand_long_run_elasticity;
+    return exp((sigma - e0) * log1p(tariff) - (eL - e0) * stock);
+}
+
 double tm_econ_weight(double demand, double iceberg, double tariff, double sigma)
 {
     return demand * pow(iceberg, 1.0 - sigma) * pow(1.0 + tariff, -sigma);
@@ -38,6 +56,18 @@ void tm_profit_fn_init(tm_profit_fn *fn, double sigma, double gamma)
     fn->weight_unit = (mu - 1.0) * pow(mu, -sigma);
     fn->scale = (mu - 1.0 / (1.0 + gamma)) * pow(mu, -sigma * fn->theta);
     fn->revenue_ratio = mu / (mu - 1.0 / (1.0 + gamma));
+    fn->mu = mu;
+}
+
+double tm_econ_capacity_elasticity(const tm_params *p, int sector)
+{
+    double gamma = p->sector[sector].capacity_elasticity;
+    return isnan(gamma) ? p->capacity_elasticity : gamma;
+}
+
+void tm_econ_sector_profit_fn(tm_profit_fn *fn, const tm_params *p, int sector)
+{
+    tm_profit_fn_init(fn, p->elasticity, tm_econ_capacity_elasticity(p, sector));
 }
 
 double tm_profit(const tm_profit_fn *fn, double z, double weight_sum)
@@ -54,19 +84,49 @@ double tm_revenue_total(const tm_profit_fn *fn, double profit)
     return fn->revenue_ratio * profit;
 }
 
+double tm_econ_absorbed_weight(double demand, double iceberg, double tariff, double sigma, double absorption)
+{
+    return demand * pow(iceberg, 1.0 - sigma) * pow(1.0 + tariff, -sigma * (1.0 - absorption));
+}
+
+/* docs/model.md eq. 4b. Prices are mu MC (1+t_d)^(-alpha_d), so quantities
+ * and marginal cost are those of eq. 4 at the quantity weights a_d, and
+ * R0 = revenue_ratio tm_profit(A) = mu MC Q is what the output would earn at
+ * the undiscounted price mu MC; total cost is MC Q / (1 + gamma). */
+double tm_profit_absorbed(const tm_profit_fn *fn, double z, double weight_sum, double price_weight_sum, double *revenue)
+{
+    if (weight_sum <= 0.0) {
+        *revenue = 0.0;
+        return 0.0;
+    }
+    double undiscounted = tm_revenue_total(fn, tm_profit(fn, z, weight_sum));
+    *revenue = undiscounted * (price_weight_sum / weight_sum);
+    return *revenue - undiscounted / (fn->mu * (1.0 + fn->gamma));
+}
+
 void tm_econ_state_tables(const tm_profit_fn *fn, const tm_sector *sector, const tm_mstate *ms,
                           const tm_conditions *cond, const double *z_grid, int n_z, double *flow, double *revenue)
 {
     const int n_dest = ms->n_dest, n_states = ms->n_states, K = ms->levels;
     const int next = ms->timing == TM_TIMING_NEXT;
-    double weight[TM_MAX_DEST][TM_MAX_LEVELS];
-    for (int d = 0; d < n_dest; d++)
-        for (int k = 0; k < K; k++)
-            weight[d][k] = tm_econ_weight(cond->demand[d] * ms->demand[k], sector->market[d].iceberg * ms->iceberg[k],
-                                          cond->tariff[d], fn->sigma);
+    /* Quantity weights a_d (eq. 2, or eq. 4b with absorption) and the
+     * producer-price factors (1+t)^(-alpha) of the revenue; with no duty
+     * absorbed anywhere the factors are 1 and eqs. 3-4 are used as they are. */
+    double weight[TM_MAX_DEST][TM_MAX_LEVELS], price[TM_MAX_DEST];
+    int absorbs = 0;
+    for (int d = 0; d < n_dest; d++) {
+        double alpha = sector->market[d].tariff_absorption;
+        absorbs |= alpha > 0.0;
+        price[d] = alpha > 0.0 ? pow(1.0 + cond->tariff[d], -alpha) : 1.0;
+        for (int k = 0; k < K; k++) {
+            double demand = cond->demand[d] * ms->demand[k], iceberg = sector->market[d].iceberg * ms->iceberg[k];
+            weight[d][k] = alpha > 0.0 ? tm_econ_absorbed_weight(demand, iceberg, cond->tariff[d], fn->sigma, alpha)
+                                       : tm_econ_weight(demand, iceberg, cond->tariff[d], fn->sigma);
+        }
+    }
     for (int iz = 0; iz < n_z; iz++) {
         for (int m = 0; m < n_states; m++) {
-            double a = 0.0, fixed = 0.0, w[TM_MAX_DEST];
+            double a = 0.0, a_price = 0.0, fixed = 0.0, w[TM_MAX_DEST];
             int closed = 0;
             for (int d = 0; d < n_dest; d++) {
                 int k = ms->level[m][d];
@@ -77,15 +137,25 @@ void tm_econ_state_tables(const tm_profit_fn *fn, const tm_sector *sector, const
                     continue; /* held for next period's choice; sells nothing */
                 w[d] = weight[d][k - 1];
                 a += w[d];
+                a_price += w[d] * price[d];
                 fixed += sector->market[d].fixed_cost * ms->fixed_cost[k - 1];
                 closed |= cond->closed[d];
             }
-            double profit = tm_profit(fn, z_grid[iz], a);
-            double total = tm_revenue_total(fn, profit);
+            double profit, total;
+            if (absorbs) {
+                profit = tm_profit_absorbed(fn, z_grid[iz], a, a_price, &total);
+            } else {
+                profit = tm_profit(fn, z_grid[iz], a);
+                total = tm_revenue_total(fn, profit);
+            }
             /* Timing next: fixed costs are paid with the choice (tm_mstate_costs). */
             flow[iz * n_states + m] = closed ? -INFINITY : next ? profit : profit - fixed;
-            for (int d = 0; d < n_dest; d++)
-                revenue[(iz * n_states + m) * n_dest + d] = w[d] > 0.0 && a > 0.0 ? total * w[d] / a : 0.0;
+            for (int d = 0; d < n_dest; d++) {
+                double r = 0.0;
+                if (w[d] > 0.0 && a > 0.0)
+                    r = absorbs ? total * (w[d] * price[d]) / a_price : total * w[d] / a;
+                revenue[(iz * n_states + m) * n_dest + d] = r;
+            }
         }
     }
 }

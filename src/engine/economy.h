@@ -33,6 +33,17 @@ double tm_econ_death_probability(const tm_params *params, const tm_sector *secto
 double tm_econ_crowded_demand(double demand, double crowding, double share_serving);
 double tm_econ_spillover_sunk(double sunk, double spillover, double share_serving);
 
+/* Partial adjustment of demand to tariffs (docs/model.md eq. 2b): on when
+ * demand.impact_elasticity or demand.long_run_elasticity is set. A stock
+ * L(s,d) (log units of 1 + tariff) follows
+ *     L' = (1 - lambda_c) L + lambda_c ln(1 + t),
+ * and demand is multiplied by (1+t)^(sigma - e_0) exp(-(e_L - e_0) L), so
+ * the weight of eq. 2 is B tau^(1-sigma) (1+t)^(-e_0) exp(-(e_L - e_0) L).
+ * At the steady stock L = ln(1 + t) the multiplier is (1+t)^(sigma - e_L). */
+int tm_econ_adjusts(const tm_params *params);
+double tm_econ_stock_step(const tm_params *params, double stock, double tariff);
+double tm_econ_adjusted_demand(const tm_params *params, double tariff, double stock);
+
 /* Market weight a_d = B tau^(1-sigma) (1+t)^(-sigma): the operating profit of
  * a firm with phi^(sigma-1) = 1 serving d alone when gamma = 0. */
 double tm_econ_weight(double demand, double iceberg, double tariff, double sigma);
@@ -46,12 +57,32 @@ double tm_econ_weight(double demand, double iceberg, double tariff, double sigma
  *   proportion to a_d. Constants chosen so gamma = 0 gives the first line. */
 typedef struct {
     double sigma, gamma;
-    double theta, z_exponent, scale, revenue_ratio, weight_unit;
+    double theta, z_exponent, scale, revenue_ratio, weight_unit, mu;
 } tm_profit_fn;
 
 void tm_profit_fn_init(tm_profit_fn *fn, double sigma, double gamma);
+
+/* Sector s's capacity elasticity gamma_s: sectors.<s>.capacity_elasticity,
+ * or capacity.elasticity when the sector does not set it; and its profit
+ * function. */
+double tm_econ_capacity_elasticity(const tm_params *params, int sector);
+void tm_econ_sector_profit_fn(tm_profit_fn *fn, const tm_params *params, int sector);
 double tm_profit(const tm_profit_fn *fn, double z, double weight_sum);
 double tm_revenue_total(const tm_profit_fn *fn, double profit);
+
+/* Tariff incidence (docs/model.md eq. 4b): the exporter absorbs the share
+ * alpha of the duty, its producer price is (1+t)^(-alpha) times the
+ * duty-free mark-up price and buyers pay (1+t)^(1-alpha) times it. The
+ * quantity weight is a_d = B tau^(1-sigma) (1+t)^(-sigma (1-alpha)), which
+ * is eq. 2 at alpha = 0. */
+double tm_econ_absorbed_weight(double demand, double iceberg, double tariff, double sigma, double absorption);
+
+/* Profit and total producer revenue of serving markets with quantity
+ * weights summing to weight_sum and price-weighted sum
+ * price_weight_sum = sum_d a_d (1+t_d)^(-alpha_d) (eq. 4b); equals
+ * tm_profit and tm_revenue_total, up to rounding, when the two sums agree. */
+double tm_profit_absorbed(const tm_profit_fn *fn, double z, double weight_sum, double price_weight_sum,
+                          double *revenue);
 
 /* Tables for one sector and period, over the productivity grid:
  *   flow[z * n_sets + S]      = Pi(z, S) - sum_{d in S} f_d  (-inf if S has a closed market)

@@ -6,6 +6,7 @@
  * run_checkpoint.c; their shared state in run_state.h. */
 #include "engine/run.h"
 
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ void tm_run_close(tm_run *run)
     }
     free(run->acc);
     free(run->share_serving);
+    free(run->stock);
     tm_mstate_free(&run->ms);
     tm_env_free(&run->env);
     tm_grid_tables_free(&run->grids);
@@ -93,6 +95,8 @@ static int alloc_results(tm_run *run)
     r->deaths = calloc((size_t)run->n_sectors, sizeof(int64_t));
     r->events = calloc((size_t)(run->p->n_events ? run->p->n_events : 1), sizeof(int));
     run->share_serving = calloc(sd, sizeof(double));
+    if (tm_econ_adjusts(run->p) && !(run->stock = calloc(sd, sizeof(double))))
+        return -1;
     return r->serving && r->entrants && r->exiters && r->export_value && r->tariff_paid && r->mean_log_productivity &&
                    r->top10_share && r->tariff && r->firms_by_set && r->firms_by_z_set && r->by_level &&
                    r->entrant_value && r->spells && r->deaths && r->x_serving && r->x_entrants && r->x_exiters &&
@@ -123,7 +127,6 @@ int tm_run_open(const tm_params *p, const tm_run_options *opts, tm_run **out, tm
     run->threads = opts && opts->threads > 0 ? opts->threads : omp_get_max_threads();
     run->period = -p->burn_in - 1;
     run->us_index = tm_params_us_index(p);
-    tm_profit_fn_init(&run->profit, p->elasticity, p->capacity_elasticity);
     tm_demand_types_init(&run->types, p);
     if (tm_env_init(&run->env, p, err) || tm_grid_tables_init(&run->grids, p, err))
         goto fail;
@@ -211,6 +214,8 @@ static int build_policies(tm_run *run, tm_error *err)
         sector_state *sec = &run->sec[s];
         const tm_sector *ps = &p->sector[s];
         tm_conditions cond;
+        tm_profit_fn profit;
+        tm_econ_sector_profit_fn(&profit, p, s);
         double fixed[TM_MAX_DEST];
         for (int d = 0; d < run->n_dest; d++) {
             fixed[d] = ps->market[d].fixed_cost;
@@ -218,6 +223,13 @@ static int build_policies(tm_run *run, tm_error *err)
             cond.tariff[d] = tm_env_tariff(&run->env, s, d);
             cond.closed[d] = tm_env_closed(&run->env, d);
             cond.demand[d] = tm_econ_crowded_demand(ps->market[d].demand, p->crowding, share);
+            if (run->stock) {
+                /* Eq. 2b: the stock starts at its steady state in the first
+                 * period and moves towards this period's tariff. */
+                double *L = &run->stock[(size_t)s * (size_t)run->n_dest + (size_t)d];
+                *L = run->period == -p->burn_in ? log1p(cond.tariff[d]) : tm_econ_stock_step(p, *L, cond.tariff[d]);
+                cond.demand[d] *= tm_econ_adjusted_demand(p, cond.tariff[d], *L);
+            }
             cond.sunk[d] = tm_econ_spillover_sunk(ps->market[d].sunk_cost * run->env.process[s].sunk_scale[d],
                                                   p->spillover, share);
             run->res.tariff[(size_t)s * (size_t)run->n_dest + (size_t)d] = cond.tariff[d];
@@ -250,7 +262,7 @@ static int build_policies(tm_run *run, tm_error *err)
                 typed.demand[d] = cond.demand[d] * tm_demand_types_multiplier(&run->types, t, d);
             double *flow = sec->flow + (size_t)t * cells,
                    *revenue = sec->revenue + (size_t)t * cells * (size_t)run->n_dest;
-            tm_econ_state_tables(&run->profit, ps, &run->ms, &typed, sec->z_grid, run->n_z, flow, revenue);
+            tm_econ_state_tables(&profit, ps, &run->ms, &typed, sec->z_grid, run->n_z, flow, revenue);
             ctx.flow = flow;
             ctx.type = t;
             if (sec->classes) {

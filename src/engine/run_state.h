@@ -87,7 +87,6 @@ struct tm_run {
     tm_env env;
     tm_grid_tables grids; /* every sector's productivity grid (the model is given the same) */
     tm_demand_types types;
-    tm_profit_fn profit;
     int n_z, n_sets, n_dest, n_sectors;
     int n_states, levels, n_types;
     tm_mstate ms;
@@ -100,6 +99,7 @@ struct tm_run {
     int period; /* last computed */
     int started;
     double *share_serving; /* [s * n_dest] previous period's share serving d */
+    double *stock;         /* [s * n_dest] partial adjustment's customer stock L (NULL when off) */
     int us_index;
     tm_period_result res;
 };

@@ -84,6 +84,16 @@ static const pdesc productivity_desc[] = {
 static const pdesc demand_desc[] = {
     {"elasticity", P_DOUBLE, F(elasticity), "3.8", 1, 20, P_MIN_OPEN, "", "sigma", "CES elasticity of substitution",
      "docs/sources.md: sigma about 3.8 [M]", NULL},
+    {"impact_elasticity", P_DOUBLE, F(demand_impact_elasticity), NULL, 0, 20, P_OPTIONAL | P_QUIET, "", "e_0",
+     "partial adjustment: elasticity of a market's demand to 1 + tariff in the period of a change (absent: sigma; "
+     "absent with long_run_elasticity too: no adjustment)",
+     "CALIBRATION.md: about 0.76 at one year (Boehm, Levchenko and Pandalai-Nayar 2023) [P]", NULL},
+    {"long_run_elasticity", P_DOUBLE, F(demand_long_run_elasticity), NULL, 0, 20, P_OPTIONAL | P_QUIET, "", "e_L",
+     "partial adjustment: elasticity once the customer stock has adjusted (absent: sigma)",
+     "CALIBRATION.md: about 2 after 7-10 years (Boehm, Levchenko and Pandalai-Nayar 2023) [P]", NULL},
+    {"adjustment", P_DOUBLE, F(demand_adjustment), "1", 0, 1, P_MIN_OPEN | P_QUIET, "per period", "lambda_c",
+     "partial adjustment: share of the gap between the customer stock and 1 + tariff closed each period",
+     "Drozd and Nosal (2012), Arkolakis (2010): demand builds with time in a market [M]", NULL},
 };
 
 static const pdesc decision_desc[] = {
@@ -158,6 +168,10 @@ static const pdesc sector_desc[] = {
      "learning: prior mean of the hazard of an escalation, every destination", NOSRC, NULL},
     {"hazard_prior_strength", P_DOUBLE, F(hazard_prior_strength), "10", 0, 1e12, P_MIN_OPEN, "observations", "n_s",
      "learning: prior Beta(m n, (1 - m) n) is worth n observations", NOSRC, NULL},
+    {"capacity_elasticity", P_DOUBLE, F(capacity_elasticity), NULL, 0, 10, P_OPTIONAL | P_QUIET, "", "gamma_s",
+     "marginal cost elasticity in total output for this sector; overrides capacity.elasticity (absent: that value)",
+     "CALIBRATION.md: convex marginal costs make markets substitutes (Vannoorenberghe 2012; Almunia et al. 2021) [M]",
+     NULL},
 };
 #undef F
 
@@ -170,6 +184,12 @@ static const pdesc market_desc[] = {
      "fixed cost per period of serving the market", NOSRC, NULL},
     {"sunk_cost", P_DOUBLE, F(sunk_cost), "0.3", 0, 1e12, 0, "model money", "F",
      "sunk cost paid in a period the firm enters", NOSRC, NULL},
+    {"tariff_absorption", P_DOUBLE, F(tariff_absorption), "0", 0, 1, P_QUIET, "fraction", "alpha",
+     "share of the duty the exporter absorbs: producer price (1+t)^(-alpha) times the duty-free price, buyer price "
+     "(1+t)^(1-alpha) times it (0 = full pass-through to buyers, 1 = buyers pay the duty-free price)",
+     "CALIBRATION.md: US 2018-19 duties passed almost fully into import prices (Amiti, Redding and Weinstein 2019; "
+     "Fajgelbaum et al. 2020) [M]",
+     NULL},
 };
 #undef F
 
@@ -1331,7 +1351,7 @@ static void dump_scope(sbuf *sb, const pdesc *desc, size_t n, const void *obj, i
         const pdesc *d = &desc[i];
         if (d->flags & P_NODUMP)
             continue;
-        if (skip_unset && !is_set(d, obj))
+        if ((skip_unset || (d->flags & P_QUIET)) && !is_set(d, obj))
             continue;
         char value[TM_NOTE_MAX * 2 + 8];
         format_value(d, obj, value, sizeof value);
@@ -1526,6 +1546,12 @@ static int resolve(tm_params *p, const tm_ynode *root, tm_error *err)
     }
     p->periods_per_year = ppy;
     tm_period_parse(p->start, ppy, &p->start_index);
+    const tm_ynode *demand = tm_ytree_get(root, "demand", NULL);
+    const tm_ynode *adjustment = demand && demand->kind == TM_Y_MAP ? tm_ytree_get(demand, "adjustment", NULL) : NULL;
+    if (adjustment && isnan(p->demand_impact_elasticity) && isnan(p->demand_long_run_elasticity))
+        return fail_at(err, adjustment, "demand.adjustment",
+                       "has no effect without demand.impact_elasticity or demand.long_run_elasticity; expected one "
+                       "of them too, or no demand.adjustment");
     if (load_sectors(p, root, err) || load_destinations(p, root, err) || load_markets(p, root, err) ||
         load_experience(p, root, err) || load_events(p, root, err) || resolve_types(p, root, err))
         return -1;

@@ -55,10 +55,11 @@ typedef struct {
 
 /* Demand and trade costs of one sector in one destination (DESIGN eq. pi). */
 typedef struct {
-    double demand;     /* B(d,s): market size and price index, model units */
-    double iceberg;    /* tau(d,s) >= 1 */
-    double fixed_cost; /* f(d,s) per period of service */
-    double sunk_cost;  /* F(d,s) in a period the firm enters d */
+    double demand;            /* B(d,s): market size and price index, model units */
+    double iceberg;           /* tau(d,s) >= 1 */
+    double fixed_cost;        /* f(d,s) per period of service */
+    double sunk_cost;         /* F(d,s) in a period the firm enters d */
+    double tariff_absorption; /* alpha(d,s): share of the duty absorbed in the producer price */
 } tm_market;
 
 typedef struct {
@@ -72,6 +73,7 @@ typedef struct {
     double death_shift;           /* b */
     double hazard_prior_mean;     /* learning: prior mean of the escalation hazard */
     double hazard_prior_strength; /* learning: prior weight in observations */
+    double capacity_elasticity;   /* gamma_s; NaN: capacity.elasticity */
     tm_market market[TM_MAX_DEST];
 } tm_sector;
 
@@ -138,6 +140,11 @@ typedef struct tm_params {
     double tauchen_width;
     /* demand, decisions, capacity, interactions */
     double elasticity;
+    /* Partial adjustment of demand to tariffs (docs/model.md eq. 2b): NaN
+     * when unset (sigma); off when both are unset. */
+    double demand_impact_elasticity;
+    double demand_long_run_elasticity;
+    double demand_adjustment; /* lambda_c per period */
     int myopic_sunk;
     double logit_scale;
     int timing;    /* tm_timing */

@@ -372,7 +372,8 @@ SPECIAL_VALUES = {"run.periods_per_year": 12, "run.start": "2023Q3",
                   "events[].transition": [[0.5, 0.5], [0.25, 0.75]],
                   "experience.levels": 2, "experience.demand": [1.0, 1.5], "experience.iceberg": [1.0, 0.8],
                   "experience.fixed_cost": [1.0, 0.5], "experience.transition": [[0.9, 0.1], [0.2, 0.8]]}
-COMPANIONS = {"experience.": ["experience.levels=2", "experience.transition=[[0.9, 0.1], [0.2, 0.8]]"]}
+COMPANIONS = {"experience.": ["experience.levels=2", "experience.transition=[[0.9, 0.1], [0.2, 0.8]]"],
+              "demand.adjustment": ["demand.impact_elasticity=0.5"]}
 # Where `check` shows a value that resolves into other keys: destination
 # market values are the defaults of every sector's market, a regime's
 # tariff that of every sector.

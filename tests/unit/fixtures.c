@@ -230,7 +230,7 @@ void fixture_ctx_open(fixture_ctx *f, const tm_params *p, int sector)
     cr_assert(f->flow && f->revenue && f->value);
     const tm_sector *ps = &p->sector[sector];
     tm_profit_fn fn;
-    tm_profit_fn_init(&fn, p->elasticity, p->capacity_elasticity);
+    tm_econ_sector_profit_fn(&fn, p, sector);
     tm_conditions cond;
     memset(&cond, 0, sizeof cond);
     for (int d = 0; d < p->n_dest; d++) {

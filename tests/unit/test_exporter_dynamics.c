@@ -175,6 +175,16 @@ Test(exporter_dynamics, neutral_experience_with_identity_transition_is_the_plain
     expect_same_as_plain(sets, 1);
 }
 
+Test(exporter_dynamics, neutral_experience_with_identity_transition_is_the_plain_model_joint_capacity)
+{
+    /* Capacity costs: the joint programme. With K = 1 its sweep takes the
+     * path for a law that depends on the choice alone (models/bellman.c),
+     * with K = 2 the general one; the values, hence the runs, are the same
+     * bit for bit. */
+    const char *sets[] = {"run.model=dynamic", "capacity.elasticity=0.5"};
+    expect_same_as_plain(sets, 2);
+}
+
 Test(exporter_dynamics, neutral_experience_with_identity_transition_is_the_plain_model_timing_next)
 {
     const char *sets[] = {"decision.timing=next"};
