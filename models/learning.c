@@ -174,7 +174,7 @@ static int learning_init(const tm_params *p, const tm_model_env *env, void **sta
     st->prior_class = malloc(S * sizeof(int));
     st->last_share = malloc(S * TM_MAX_DEST * sizeof(double));
     st->n_slots = p->belief_interpolation == TM_BELIEF_NEAREST ? 0 : p->periods + 1;
-    size_t slot_cells = S * (size_t)st->n_slots * (size_t)(st->n_learn > 0 ? st->n_learn : 1);
+    size_t slot_cells = S * (size_t)(st->n_slots > 0 ? st->n_slots : 1) * (size_t)(st->n_learn > 0 ? st->n_learn : 1);
     st->slot_lo = malloc(slot_cells * sizeof(int));
     st->slot_w = malloc(slot_cells * sizeof(double));
     st->slots_in_use = calloc(S, sizeof(int));
