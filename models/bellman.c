@@ -871,9 +871,11 @@ fail:
     return -1;
 }
 
-int tm_bellman_values(tm_bellman *b, int k, const tm_choice_ctx *ctx, double *value, tm_error *err)
+/* The continuation table E[V] of class k that serves ctx's period (solving
+ * again when the process in force is not the one it expected), and the
+ * joint regime index of ctx. */
+static int class_ev(dp_state *st, int k, const tm_choice_ctx *ctx, const double **ev, int *joint, tm_error *err)
 {
-    dp_state *st = &b->st;
     const tm_params *p = st->p;
     int s = ctx->sector;
     if (ctx->n_z != st->n_z || ctx->n_sets != st->n_sets || ctx->n_dest != st->n_dest ||
@@ -894,16 +896,50 @@ int tm_bellman_values(tm_bellman *b, int k, const tm_choice_ctx *ctx, double *va
             return -1;
         step = 0;
     }
-    const double *ev = step < sec->n_steps ? sec->ev_step + (size_t)step * st->cells : sec->ev_stat;
+    *ev = step < sec->n_steps ? sec->ev_step + (size_t)step * st->cells : sec->ev_stat;
     int j = 0;
     for (int d = 0; d < st->n_dest; d++)
         j += ctx->regime[d] * st->stride[d];
+    *joint = j;
+    return 0;
+}
+
+int tm_bellman_values(tm_bellman *b, int k, const tm_choice_ctx *ctx, double *value, tm_error *err)
+{
+    double one = 1.0;
+    return tm_bellman_values_mix(b, 1, &k, &one, ctx, value, err);
+}
+
+int tm_bellman_values_mix(tm_bellman *b, int n, const int *k, const double *weight, const tm_choice_ctx *ctx,
+                          double *value, tm_error *err)
+{
+    dp_state *st = &b->st;
+    const tm_params *p = st->p;
+    const double *ev[TM_BELLMAN_MAX_MIX];
+    int j = 0;
+    if (n < 1 || n > TM_BELLMAN_MAX_MIX)
+        return tm_error_set(err, TM_ERR_RUNTIME, "%s model: %d classes to mix; expected 1 to %d",
+                            tm_model_name(p->model), n, TM_BELLMAN_MAX_MIX);
+    for (int c = 0; c < n; c++)
+        if (class_ev(st, k[c], ctx, &ev[c], &j, err))
+            return -1;
     const int M = st->n_sets, J = st->n_joint, N = st->n_states;
     /* This period's costs (spillovers, events). */
-    const double *cost = tm_model_costs(ctx, &st->ms, &p->sector[s], st->work[0].cost);
+    const double *cost = tm_model_costs(ctx, &st->ms, &p->sector[ctx->sector], st->work[0].cost);
+    double mixed[TM_MAX_STATES];
     for (int iz = 0; iz < ctx->n_z; iz++) {
         const double *flow = ctx->flow + (size_t)iz * (size_t)N;
-        const double *evz = ev + ((size_t)iz * (size_t)J + (size_t)j) * (size_t)N;
+        const size_t row = ((size_t)iz * (size_t)J + (size_t)j) * (size_t)N;
+        const double *evz = ev[0] + row;
+        if (n > 1) {
+            for (int m = 0; m < N; m++) {
+                double x = 0.0;
+                for (int c = 0; c < n; c++)
+                    x += weight[c] * ev[c][row + (size_t)m];
+                mixed[m] = x;
+            }
+            evz = mixed;
+        }
         double death = ctx->death ? ctx->death[iz] : ctx->death_rate;
         const double bd = p->discount * (1.0 - death);
         for (int m = 0; m < N; m++) {

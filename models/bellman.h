@@ -25,6 +25,14 @@ void tm_bellman_close(tm_bellman *b);
  * 10a); solves again when the process in force is not the expected one. */
 int tm_bellman_values(tm_bellman *b, int k, const tm_choice_ctx *ctx, double *value, tm_error *err);
 
+/* Choice values with the continuation interpolated between classes:
+ * E[V] = sum_c weight[c] E[V of class k[c]] (weights sum to 1), so the
+ * values are the weighted sum of the classes' values (eq. 10a is linear in
+ * E[V]). With n = 1 they are tm_bellman_values of k[0], bit for bit. */
+#define TM_BELLMAN_MAX_MIX 64
+int tm_bellman_values_mix(tm_bellman *b, int n, const int *k, const double *weight, const tm_choice_ctx *ctx,
+                          double *value, tm_error *err);
+
 /* The type whose multipliers are every typed destination's middle one. */
 int tm_bellman_median_type(const tm_params *p);
 

@@ -1,9 +1,11 @@
 /* Learning firms: they do not know the regime transition probabilities.
  * Each holds a Beta belief about the per-period hazard of an escalation
  * (a switch to a more restrictive regime) of every destination, updated
- * from the switches it observes with forgetting, and acts on the dynamic
- * policy solved for its posterior mean (anticipated utility) on a grid of
- * hazards (docs/model.md section 7). Every firm sees the same regime
+ * from the switches it observes with forgetting (and, optionally, from
+ * peers entering and leaving), and acts on the dynamic policy solved for
+ * its posterior mean (anticipated utility) on a grid of hazards: the
+ * nearest grid point's, or continuation values interpolated between grid
+ * points (docs/model.md section 7). Every firm sees the same regime
  * history, so a belief depends only on the sector (prior) and the firm's
  * birth period: beliefs are kept per (sector, birth cohort) here and the
  * engine keeps one birth period per firm. */
@@ -22,7 +24,7 @@
 typedef struct {
     const tm_params *p;
     tm_bellman *dp;
-    int G, K;    /* grid points per destination, classes = G^n_learn */
+    int G, K;    /* grid points per destination, solved classes = G^n_learn */
     int n_learn; /* destinations with an escalation to learn about */
     int learn_dest[TM_MAX_DEST];
     double grid[64];              /* h_g = hazard_max g / (G - 1) */
@@ -31,6 +33,15 @@ typedef struct {
     int *observed;                /* [s]: last period whose regimes were seen */
     int *last_regime, *last_held; /* [s * TM_MAX_DEST] */
     int *prior_class;             /* [s] */
+    double *last_share;           /* [s * TM_MAX_DEST]: peers' share serving d when last observed (NaN: none) */
+    /* Interpolated beliefs (belief_interpolation linear): the
+     * engine's classes are slots, one per distinct belief in use; slot k of
+     * sector s lies between grid points lo and lo + 1 of each learned
+     * destination i with weight w on lo + 1. */
+    int n_slots;       /* slots per sector: run.periods + 1 bounds the distinct beliefs */
+    int *slot_lo;      /* [(s * n_slots + k) * n_learn + i] */
+    double *slot_w;    /* same layout */
+    int *slots_in_use; /* [s] */
 } learn_state;
 
 static int nearest_point(const learn_state *st, double mean)
@@ -49,6 +60,28 @@ static int class_of(const learn_state *st, const double *a, const double *b)
         scale *= st->G;
     }
     return k;
+}
+
+/* Where a posterior mean lies on the grid: *lo and the weight on lo + 1
+ * (docs/model.md eq. 13a); beliefs above the top use the top point. */
+static void bracket(const learn_state *st, double mean, int *lo, double *w)
+{
+    int G = st->G;
+    if (!(mean < st->grid[G - 1])) {
+        *lo = G - 1;
+        *w = 0.0;
+        return;
+    }
+    int k = (int)floor(mean / st->p->hazard_max * (double)(G - 1));
+    if (k < 0)
+        k = 0;
+    if (k > G - 2)
+        k = G - 2;
+    if (mean >= st->grid[k + 1]) /* the division rounded below a grid point */
+        k++;
+    double x = k == G - 1 ? 0.0 : (mean - st->grid[k]) / (st->grid[k + 1] - st->grid[k]);
+    *lo = k;
+    *w = x < 0.0 ? 0.0 : x > 1.0 ? 1.0 : x;
 }
 
 /* The transition matrices a firm with hazards h (one per destination)
@@ -98,6 +131,10 @@ static void learning_free(void *state)
     free(st->last_regime);
     free(st->last_held);
     free(st->prior_class);
+    free(st->last_share);
+    free(st->slot_lo);
+    free(st->slot_w);
+    free(st->slots_in_use);
     free(st);
 }
 
@@ -135,8 +172,15 @@ static int learning_init(const tm_params *p, const tm_model_env *env, void **sta
     st->last_regime = malloc(S * TM_MAX_DEST * sizeof(int));
     st->last_held = calloc(S * TM_MAX_DEST, sizeof(int));
     st->prior_class = malloc(S * sizeof(int));
+    st->last_share = malloc(S * TM_MAX_DEST * sizeof(double));
+    st->n_slots = p->belief_interpolation == TM_BELIEF_NEAREST ? 0 : p->periods + 1;
+    size_t slot_cells = S * (size_t)(st->n_slots > 0 ? st->n_slots : 1) * (size_t)(st->n_learn > 0 ? st->n_learn : 1);
+    st->slot_lo = malloc(slot_cells * sizeof(int));
+    st->slot_w = malloc(slot_cells * sizeof(double));
+    st->slots_in_use = calloc(S, sizeof(int));
     trans = malloc((size_t)st->K * sizeof *trans);
-    if (!st->alpha || !st->beta || !st->observed || !st->last_regime || !st->last_held || !st->prior_class || !trans) {
+    if (!st->alpha || !st->beta || !st->observed || !st->last_regime || !st->last_held || !st->prior_class ||
+        !st->last_share || !st->slot_lo || !st->slot_w || !st->slots_in_use || !trans) {
         free(trans);
         learning_free(st);
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
@@ -155,6 +199,8 @@ static int learning_init(const tm_params *p, const tm_model_env *env, void **sta
         st->observed[s] = st->first_birth;
         for (int d = 0; d < p->n_dest; d++)
             st->last_regime[s * TM_MAX_DEST + d] = p->dest[d].initial_regime;
+        for (int d = 0; d < TM_MAX_DEST; d++)
+            st->last_share[s * TM_MAX_DEST + d] = NAN;
     }
     for (int k = 0; k < st->K; k++) {
         double h[TM_MAX_DEST];
@@ -189,7 +235,11 @@ static int learning_init(const tm_params *p, const tm_model_env *env, void **sta
 /* Bring sector s's cohorts up to period t: from t > 0 (regimes are frozen
  * before), each destination not held last period and not already in its
  * most restrictive regime is one Bernoulli trial, success = it escalated.
- * Every cohort born before t sees it: a <- omega a + x, b <- omega b + 1 - x. */
+ * Every cohort born before t sees it: a <- omega a + x, b <- omega b + 1 - x
+ * (eq. 12). With a peer weight w_p, every learned destination then adds
+ * the change in peers' participation since the last observation,
+ * Delta = m_d(now) - m_d(before): a <- a + w_p max(0, -Delta),
+ * b <- b + w_p max(0, Delta) (eq. 12b). */
 static void observe(learn_state *st, const tm_choice_ctx *ctx)
 {
     const tm_params *p = st->p;
@@ -197,6 +247,7 @@ static void observe(learn_state *st, const tm_choice_ctx *ctx)
     if (t <= st->observed[s])
         return;
     int *last = st->last_regime + s * TM_MAX_DEST, *held = st->last_held + s * TM_MAX_DEST;
+    double *share_before = st->last_share + s * TM_MAX_DEST;
     if (t > 0) {
         double omega = p->forgetting;
         int born_before = t - st->first_birth;
@@ -204,22 +255,84 @@ static void observe(learn_state *st, const tm_choice_ctx *ctx)
             born_before = st->n_births;
         for (int i = 0; i < st->n_learn; i++) {
             int d = st->learn_dest[i];
-            if (held[d] || last[d] >= p->dest[d].n_regimes - 1)
-                continue;
-            double x = ctx->regime[d] > last[d] ? 1.0 : 0.0;
             size_t base = (size_t)s * (size_t)st->n_births * (size_t)p->n_dest + (size_t)d;
-            for (int c = 0; c < born_before; c++) {
-                size_t at = base + (size_t)c * (size_t)p->n_dest;
-                st->alpha[at] = omega * st->alpha[at] + x;
-                st->beta[at] = omega * st->beta[at] + (1.0 - x);
+            if (!held[d] && last[d] < p->dest[d].n_regimes - 1) {
+                double x = ctx->regime[d] > last[d] ? 1.0 : 0.0;
+                for (int c = 0; c < born_before; c++) {
+                    size_t at = base + (size_t)c * (size_t)p->n_dest;
+                    st->alpha[at] = omega * st->alpha[at] + x;
+                    st->beta[at] = omega * st->beta[at] + (1.0 - x);
+                }
+            }
+            if (p->peer_weight > 0.0 && ctx->share_serving && !isnan(share_before[d])) {
+                double change = ctx->share_serving[d] - share_before[d];
+                double leave = p->peer_weight * (change < 0.0 ? -change : 0.0);
+                double join = p->peer_weight * (change > 0.0 ? change : 0.0);
+                for (int c = 0; c < born_before; c++) {
+                    size_t at = base + (size_t)c * (size_t)p->n_dest;
+                    st->alpha[at] += leave;
+                    st->beta[at] += join;
+                }
             }
         }
     }
     for (int d = 0; d < p->n_dest; d++) {
         last[d] = ctx->regime[d];
         held[d] = ctx->process ? ctx->process->held[d] != 0 : 0;
+        if (ctx->share_serving)
+            share_before[d] = ctx->share_serving[d];
     }
     st->observed[s] = t;
+}
+
+/* Where the beliefs of sector s's firms born in period `birth` start in
+ * alpha and beta (births outside the run: the nearest cohort). */
+static size_t cohort_at(const learn_state *st, int s, int birth)
+{
+    int c = birth - st->first_birth;
+    if (c < 0)
+        c = 0;
+    if (c >= st->n_births)
+        c = st->n_births - 1;
+    return ((size_t)s * (size_t)st->n_births + (size_t)c) * (size_t)st->p->n_dest;
+}
+
+/* Interpolated beliefs: one slot per run of consecutive cohorts with the
+ * same grid brackets and weights (cohorts born up to period 0 share one;
+ * each later cohort has seen one period less, so at most run.periods + 1
+ * slots are ever in use). */
+static int assign_slots(learn_state *st, const tm_choice_ctx *ctx, int first_birth, int n_births,
+                        uint16_t *class_of_birth)
+{
+    int s = ctx->sector, n = st->n_learn, used = 0;
+    int *lo_all = st->slot_lo + (size_t)s * (size_t)st->n_slots * (size_t)n;
+    double *w_all = st->slot_w + (size_t)s * (size_t)st->n_slots * (size_t)n;
+    for (int b = 0; b < n_births; b++) {
+        size_t at = cohort_at(st, s, first_birth + b);
+        int lo[TM_MAX_DEST];
+        double w[TM_MAX_DEST];
+        for (int i = 0; i < n; i++) {
+            int d = st->learn_dest[i];
+            bracket(st, st->alpha[at + (size_t)d] / (st->alpha[at + (size_t)d] + st->beta[at + (size_t)d]), &lo[i],
+                    &w[i]);
+        }
+        int same = used > 0;
+        for (int i = 0; same && i < n; i++)
+            same = lo[i] == lo_all[(size_t)(used - 1) * (size_t)n + (size_t)i] &&
+                   w[i] == w_all[(size_t)(used - 1) * (size_t)n + (size_t)i];
+        /* used < n_slots always holds (see above); the test keeps the
+         * tables in bounds whatever happens. */
+        if (!same && used < st->n_slots) {
+            for (int i = 0; i < n; i++) {
+                lo_all[(size_t)used * (size_t)n + (size_t)i] = lo[i];
+                w_all[(size_t)used * (size_t)n + (size_t)i] = w[i];
+            }
+            used++;
+        }
+        class_of_birth[b] = (uint16_t)(used - 1);
+    }
+    st->slots_in_use[s] = used;
+    return used;
 }
 
 static int learning_classes(void *state, const tm_choice_ctx *ctx, int first_birth, int n_births,
@@ -227,16 +340,12 @@ static int learning_classes(void *state, const tm_choice_ctx *ctx, int first_bir
 {
     learn_state *st = state;
     if (!class_of_birth)
-        return st->K;
+        return st->n_slots ? st->n_slots : st->K;
     observe(st, ctx);
-    const tm_params *p = st->p;
+    if (st->n_slots)
+        return assign_slots(st, ctx, first_birth, n_births, class_of_birth);
     for (int i = 0; i < n_births; i++) {
-        int c = first_birth + i - st->first_birth;
-        if (c < 0)
-            c = 0;
-        if (c >= st->n_births)
-            c = st->n_births - 1;
-        size_t at = ((size_t)ctx->sector * (size_t)st->n_births + (size_t)c) * (size_t)p->n_dest;
+        size_t at = cohort_at(st, ctx->sector, first_birth + i);
         class_of_birth[i] = (uint16_t)class_of(st, st->alpha + at, st->beta + at);
     }
     return st->K;
@@ -245,7 +354,34 @@ static int learning_classes(void *state, const tm_choice_ctx *ctx, int first_bir
 static int learning_values(void *state, const tm_choice_ctx *ctx, double *value, tm_error *err)
 {
     learn_state *st = state;
-    return tm_bellman_values(st->dp, ctx->belief_class * st->p->n_types + ctx->type, ctx, value, err);
+    const tm_params *p = st->p;
+    if (!st->n_slots)
+        return tm_bellman_values(st->dp, ctx->belief_class * p->n_types + ctx->type, ctx, value, err);
+    int s = ctx->sector, n = st->n_learn, k = ctx->belief_class;
+    if (s < 0 || s >= p->n_sectors || k < 0 || k >= st->slots_in_use[s])
+        return tm_error_set(err, TM_ERR_RUNTIME, "learning model: belief slot %d of sector %d is not in use", k, s);
+    const int *lo = st->slot_lo + ((size_t)s * (size_t)st->n_slots + (size_t)k) * (size_t)n;
+    const double *w = st->slot_w + ((size_t)s * (size_t)st->n_slots + (size_t)k) * (size_t)n;
+    /* The corners of the slot's box of grid points, multilinear weights;
+     * corners of weight 0 are left out, so a belief on a grid point gives
+     * that class's values exactly. */
+    int corner_class[TM_BELLMAN_MAX_MIX], n_corners = 0;
+    double corner_w[TM_BELLMAN_MAX_MIX];
+    for (int mask = 0; mask < 1 << n; mask++) {
+        double weight = 1.0;
+        int cls = 0, scale = 1;
+        for (int i = 0; i < n; i++) {
+            int up = (mask >> i) & 1;
+            weight *= up ? w[i] : 1.0 - w[i];
+            cls += (lo[i] + up) * scale;
+            scale *= st->G;
+        }
+        if (weight == 0.0)
+            continue;
+        corner_class[n_corners] = cls * p->n_types + ctx->type;
+        corner_w[n_corners++] = weight;
+    }
+    return tm_bellman_values_mix(st->dp, n_corners, corner_class, corner_w, ctx, value, err);
 }
 
 static int learning_summary(const void *state, int sector, tm_policy_summary *out)
@@ -271,7 +407,8 @@ double tm_learning_hazard_mean(const void *state, int sector, int birth, int d)
  *   i32 n_learn, i32 belief_points,
  *   f64 alpha[n_sectors * n_births * n_dest], f64 beta[same],
  *   then per sector: i32 observed, i32 last_regime[n_dest],
- *   i32 last_held[n_dest].
+ *   i32 last_held[n_dest]; with decision.peer_weight > 0 then
+ *   f64 last_share[n_sectors * n_dest] (NaN: not yet seen).
  * The solved programmes are not saved: init() solves them from the
  * parameters, and a class's programme is solved again whenever the process
  * in force differs from the one it was solved for, with the same result. */
@@ -298,6 +435,9 @@ static int learning_save(const void *state, tm_ckbuf *b, tm_error *err)
         tm_ckbuf_put(b, regime, (size_t)p->n_dest * sizeof *regime);
         tm_ckbuf_put(b, held, (size_t)p->n_dest * sizeof *held);
     }
+    if (p->peer_weight > 0.0)
+        for (int s = 0; s < p->n_sectors; s++)
+            tm_ckbuf_put(b, st->last_share + s * TM_MAX_DEST, (size_t)p->n_dest * sizeof(double));
     return 0;
 }
 
@@ -311,7 +451,8 @@ static int learning_restore(void *state, tm_ckbuf *b, tm_error *err)
     size_t per_sector = (size_t)(1 + 2 * p->n_dest);
     char tag[8];
     int32_t dims[5];
-    double *alpha = NULL, *beta = NULL;
+    size_t n_share = p->peer_weight > 0.0 ? (size_t)p->n_sectors * (size_t)p->n_dest : 0;
+    double *alpha = NULL, *beta = NULL, *share = NULL;
     int32_t *rest = NULL;
     if (tm_ckbuf_get(b, tag, sizeof tag) || memcmp(tag, learn_tag, sizeof tag) != 0 ||
         tm_ckbuf_get(b, dims, sizeof dims) || dims[0] != p->n_sectors || dims[1] != st->n_births ||
@@ -320,15 +461,21 @@ static int learning_restore(void *state, tm_ckbuf *b, tm_error *err)
     alpha = malloc(cells * sizeof *alpha);
     beta = malloc(cells * sizeof *beta);
     rest = malloc((size_t)p->n_sectors * per_sector * sizeof *rest);
-    if (!alpha || !beta || !rest) {
+    share = malloc((n_share ? n_share : 1) * sizeof *share);
+    if (!alpha || !beta || !rest || !share) {
         free(alpha);
         free(beta);
         free(rest);
+        free(share);
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory restoring the learning model's beliefs");
     }
     if (tm_ckbuf_get(b, alpha, cells * sizeof *alpha) || tm_ckbuf_get(b, beta, cells * sizeof *beta) ||
-        tm_ckbuf_get(b, rest, (size_t)p->n_sectors * per_sector * sizeof *rest))
+        tm_ckbuf_get(b, rest, (size_t)p->n_sectors * per_sector * sizeof *rest) ||
+        (n_share && tm_ckbuf_get(b, share, n_share * sizeof *share)))
         goto bad;
+    for (size_t i = 0; i < n_share; i++)
+        if (!isnan(share[i]) && !(share[i] >= 0.0 && share[i] <= 1.0))
+            goto bad;
     for (size_t i = 0; i < cells; i++)
         if (!isfinite(alpha[i]) || !isfinite(beta[i]) || alpha[i] < 0.0 || beta[i] < 0.0 || !(alpha[i] + beta[i] > 0.0))
             goto bad;
@@ -350,16 +497,20 @@ static int learning_restore(void *state, tm_ckbuf *b, tm_error *err)
         for (int d = 0; d < p->n_dest; d++) {
             st->last_regime[s * TM_MAX_DEST + d] = r[1 + d];
             st->last_held[s * TM_MAX_DEST + d] = r[1 + p->n_dest + d];
+            if (n_share)
+                st->last_share[s * TM_MAX_DEST + d] = share[(size_t)s * (size_t)p->n_dest + (size_t)d];
         }
     }
     free(alpha);
     free(beta);
     free(rest);
+    free(share);
     return 0;
 bad:
     free(alpha);
     free(beta);
     free(rest);
+    free(share);
     return tm_error_set(err, TM_ERR_INPUT, "the checkpoint's learning beliefs do not match its parameters (corrupt?)");
 }
 

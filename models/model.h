@@ -36,6 +36,9 @@ typedef struct {
     int threads;      /* OpenMP threads a model may use (>= 1) */
     int belief_class; /* learning: the belief class whose values are wanted */
     int type;         /* demand type whose values are wanted (flow is that type's) */
+    /* [n_dest]: share of the sector's firms serving d last period (what
+     * crowding and spillovers use; learning from peers); NULL: unknown. */
+    const double *share_serving;
 } tm_choice_ctx;
 
 /* What a forward-looking model reports about the policy it solved at the
@@ -77,8 +80,10 @@ typedef struct tm_model_ops {
     /* Optional (NULL unless firms' beliefs differ): with class_of_birth
      * NULL, the number of belief classes K; otherwise observe this period
      * (ctx) and write the class of firms born in periods first_birth ..
-     * first_birth + n_births - 1 (births before the run: -burn_in). The
-     * engine then asks values() for each class (ctx->belief_class). */
+     * first_birth + n_births - 1 (births before the run: -burn_in), and
+     * return the number of classes in use now: the classes written are
+     * below it. The engine then asks values() for each class in use
+     * (ctx->belief_class). */
     int (*belief_classes)(void *state, const tm_choice_ctx *ctx, int first_birth, int n_births,
                           uint16_t *class_of_birth);
     /* Optional, for checkpoints (src/io/checkpoint.h): append the state that

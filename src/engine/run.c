@@ -253,9 +253,11 @@ static int build_policies(tm_run *run, tm_error *err)
             .death_rate = ps->death_rate,
             .process = &run->env.process[s],
             .threads = run->threads,
+            .share_serving = run->share_serving + (size_t)s * (size_t)run->n_dest,
         };
         /* One set of tables and one policy per demand type (one without). */
         const size_t cells = (size_t)run->n_z * (size_t)run->n_states;
+        int classes_in_use = sec->n_classes;
         for (int t = 0; t < run->n_types; t++) {
             tm_conditions typed = cond;
             for (int d = 0; d < run->n_dest; d++)
@@ -269,9 +271,9 @@ static int build_policies(tm_run *run, tm_error *err)
                 /* One policy per (belief class, type); firms pick theirs by
                  * birth cohort and type. The model observes the period once. */
                 if (t == 0)
-                    run->model->belief_classes(run->model_state, &ctx, -p->burn_in, run->period + p->burn_in + 1,
-                                               sec->class_of_birth);
-                for (int k = 0; k < sec->n_classes; k++) {
+                    classes_in_use = run->model->belief_classes(run->model_state, &ctx, -p->burn_in,
+                                                                run->period + p->burn_in + 1, sec->class_of_birth);
+                for (int k = 0; k < classes_in_use; k++) {
                     ctx.belief_class = k;
                     if (run->model->values(run->model_state, &ctx, sec->value, err))
                         return -1;

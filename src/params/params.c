@@ -49,6 +49,7 @@ static const char *const aggregation_choices[] = {"firms", "exact", NULL};
 static const char *const solver_choices[] = {"auto", "joint", NULL};
 static const char *const timing_choices[] = {"current", "next", NULL};
 static const char *const death_choices[] = {"constant", "productivity", "profitability", NULL};
+static const char *const belief_interp_choices[] = {"nearest", "linear", NULL};
 
 #define F(field) offsetof(tm_params, field)
 #define NOSRC "-"
@@ -121,6 +122,15 @@ static const pdesc decision_desc[] = {
      "learning: top of the hazard grid", NOSRC, NULL},
     {"forgetting", P_DOUBLE, F(forgetting), "1", 0, 1, P_MIN_OPEN, "", "omega",
      "learning: weight kept on past evidence each observation (1 = none forgotten)", NOSRC, NULL},
+    {"belief_interpolation", P_ENUM, F(belief_interpolation), "nearest", 0, 0, P_QUIET, "", "",
+     "learning: a belief between hazard grid points acts on the nearest point's policy (nearest), or on the "
+     "continuation values of the two neighbouring points interpolated linearly in the hazard (linear; multilinear "
+     "over destinations)",
+     NOSRC, belief_interp_choices},
+    {"peer_weight", P_DOUBLE, F(peer_weight), "0", 0, 1e6, P_QUIET, "observations per unit share", "w_p",
+     "learning: a fall (rise) in the share of the sector's firms serving d counts as w_p x its size escalations "
+     "(non-escalations) of d; 0 = beliefs ignore peers",
+     NOSRC, NULL},
 };
 
 static const pdesc types_desc[] = {
@@ -1076,6 +1086,28 @@ static int load_experience(tm_params *p, const tm_ynode *root, tm_error *err)
     return 0;
 }
 
+/* Learning keys that depend on others: peers' participation is compared
+ * with the period before (the burn-in's last one at the first logged
+ * period), and an interpolated belief keeps one policy per distinct belief
+ * (at most run.periods + 1 of them, uint16 indices in the engine). */
+static int check_learning(const tm_params *p, const tm_ynode *root, tm_error *err)
+{
+    const tm_ynode *dec = tm_ytree_get(root, "decision", NULL);
+    if (!dec || dec->kind != TM_Y_MAP)
+        return 0;
+    if (p->peer_weight > 0.0 && p->burn_in < 1)
+        return fail_at(err, tm_ytree_get(dec, "peer_weight", NULL), "decision.peer_weight",
+                       "%g needs run.burn_in >= 1 (peers' participation is compared with the period before), found "
+                       "run.burn_in %d",
+                       p->peer_weight, p->burn_in);
+    if (p->belief_interpolation != TM_BELIEF_NEAREST && p->periods + 1 > 65535)
+        return fail_at(err, tm_ytree_get(dec, "belief_interpolation", NULL), "decision.belief_interpolation",
+                       "keeps one policy per distinct belief, at most run.periods + 1 = %d; expected run.periods <= "
+                       "65534 or nearest",
+                       p->periods + 1);
+    return 0;
+}
+
 static int resolve_types(tm_params *p, const tm_ynode *root, tm_error *err)
 {
     /* Which destinations the types vary over: demand_types.destinations
@@ -1554,6 +1586,8 @@ static int resolve(tm_params *p, const tm_ynode *root, tm_error *err)
                        "of them too, or no demand.adjustment");
     if (load_sectors(p, root, err) || load_destinations(p, root, err) || load_markets(p, root, err) ||
         load_experience(p, root, err) || load_events(p, root, err) || resolve_types(p, root, err))
+        return -1;
+    if (check_learning(p, root, err))
         return -1;
     return 0;
 }

@@ -40,6 +40,10 @@ typedef enum { TM_SOLVER_AUTO = 0, TM_SOLVER_JOINT } tm_solver;
 /* Death probability: constant, clip(exp(-a z) + b, 0, 1) in log productivity
  * z, or clip(exp(-a exp((sigma - 1) z)) + b, 0, 1) in profitability. */
 typedef enum { TM_DEATH_CONSTANT = 0, TM_DEATH_PRODUCTIVITY, TM_DEATH_PROFITABILITY } tm_death_rule;
+/* Learning: a belief between hazard grid points uses the nearest point's
+ * policy, or continuation values interpolated linearly in the hazard
+ * (docs/model.md section 7). */
+typedef enum { TM_BELIEF_NEAREST = 0, TM_BELIEF_LINEAR } tm_belief_interp;
 
 /* Market-specific experience (docs/model.md): level k = 1..K of a firm
  * serving a market scales demand, the iceberg cost and the fixed cost;
@@ -152,9 +156,11 @@ typedef struct tm_params {
     double discount;
     double dp_tolerance; /* value iteration: bound on the sup-norm error */
     int dp_max_iterations;
-    int belief_points; /* learning: hazard grid points per destination */
-    double hazard_max; /* learning: top of the hazard grid */
-    double forgetting; /* learning: omega */
+    int belief_points;        /* learning: hazard grid points per destination */
+    double hazard_max;        /* learning: top of the hazard grid */
+    double forgetting;        /* learning: omega */
+    int belief_interpolation; /* learning: tm_belief_interp */
+    double peer_weight;       /* learning: pseudo-observations per unit change in peers' participation */
     double capacity_elasticity;
     double spillover;
     double crowding;
