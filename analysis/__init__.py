@@ -11,6 +11,7 @@ comparison files, plot them and write reports.
     analysis.compute_digest("baseline.h5")   # == the file's digest attribute
 
 Command line: /usr/bin/python3 -m analysis report RUN.h5 -o DIR
+              /usr/bin/python3 -m analysis export FILE.h5 -o DIR   (tidy tables, analysis/export.py)
 """
 
 from .digest import compute_digest

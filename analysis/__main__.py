@@ -1,6 +1,8 @@
-"""Command line: /usr/bin/python3 -m analysis report FILE.h5 -o DIR"""
+"""Command line: /usr/bin/python3 -m analysis report FILE.h5 -o DIR
+              /usr/bin/python3 -m analysis export FILE.h5 -o DIR [--format csv|parquet]"""
 
 import argparse
+import os
 import sys
 
 from .load import AnalysisError
@@ -28,10 +30,35 @@ def main(argv=None):
                      help="money in C$ billion, scaled so that the model's 2024 exports match the data of "
                      "analysis/data/canada_facts.yaml (cad, the default, where the run covers 2024), or in "
                      "model units (model)")
+    exp = sub.add_parser(
+        "export",
+        help="write tidy (long) tables of a run, every run of a sweep, or a comparison, for Stata and R",
+        description="Write the contents of a run file, a sweep index (every run at every period) or a "
+        "comparison file as long tables, one file per table, in DIR: CSV (UTF-8, header, no index column, "
+        "full precision) or Parquet (needs the Python package pyarrow, not packaged in Debian 12). Seeds are "
+        "text in the second column. Tables and columns: docs/output.md, 'Using results in Stata or R'. "
+        "Nothing is written if the export fails.",
+    )
+    exp.add_argument("file", metavar="FILE.h5",
+                     help="a run file (tradeabm run), a sweep index (sweep.h5) or a comparison file (tradeabm compare)")
+    exp.add_argument("-o", "--output", metavar="DIR", required=True,
+                     help="folder for the tables (created if missing; its parent must exist)")
+    exp.add_argument("--format", choices=("csv", "parquet"), default="csv", help="file format (default csv)")
+    exp.add_argument("--tables", metavar="NAME,...",
+                     help="write only these tables (default: all; an unknown name lists the file's tables)")
+    exp.add_argument("--force", action="store_true", help="replace tables already in DIR")
+    exp.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    prog = os.environ.get("TRADEABM_COMMAND")
+    if prog:
+        exp.prog = prog
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
+    if args.command == "export":
+        from .export import main as export_main
+
+        return export_main(args)
     from .load import load
 
     try:

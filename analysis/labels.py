@@ -58,7 +58,7 @@ def sector_label(name):
 
 
 def destination_label(name):
-    """Known codes in any case (outcome names may write `exporters_us`)."""
+    """Known codes in any case (`us` -> 'US')."""
     return DESTINATIONS.get(name) or DESTINATIONS.get(str(name).upper()) or humanise(name)
 
 
@@ -84,29 +84,52 @@ def percent_text(fraction, decimals=2):
 
 
 # ---------------------------------------------------------------------------
-# Sweep outcomes (docs/sweeps.md, outcome catalogue) by name pattern; the
-# catalogue may grow or be renamed, so an unknown outcome is humanised.
+# Named outcomes (docs/statistics.md): a root, then optionally a destination
+# and a sector, dot-separated (`export_value.US.canola`). The table may grow,
+# so an unknown root is humanised.
 # ---------------------------------------------------------------------------
 
-_OUTCOMES = (
-    (re.compile(r"^non_us_share$"), lambda m: "Non-US share of export value"),
-    (re.compile(r"^us_share$"), lambda m: "US share of export value"),
-    (re.compile(r"^(\w+)_share$"), lambda m: f"{destination_label(m.group(1))} share of export value"),
-    (re.compile(r"^exports_total$"), lambda m: "Total export value"),
-    (re.compile(r"^exports_(\w+)$"), lambda m: f"Export value to {destination_label(m.group(1))}"),
-    (re.compile(r"^(?:exporters|firms_serving)_(\w+)$"), lambda m: f"Exporters to {destination_label(m.group(1))}"),
-    (re.compile(r"^(?:entrants|entries)_(\w+)$"), lambda m: f"Entries into {destination_label(m.group(1))}"),
-    (re.compile(r"^(?:exiters|exits)_(\w+)$"), lambda m: f"Exits from {destination_label(m.group(1))}"),
-    (re.compile(r"^tariff_paid_(\w+)$"), lambda m: f"Tariff paid on exports to {destination_label(m.group(1))}"),
-)
+# Root -> label without and with a destination ({d}: the destination's label).
+_OUTCOME_ROOTS = {
+    "export_value": ("Export value", "Export value to {d}"),
+    "firms_serving": ("Firm-destination pairs served", "Firms serving {d}"),
+    "entrants": ("Entries into destinations", "Entries into {d}"),
+    "exiters": ("Exits from destinations", "Exits from {d}"),
+    "tariff_paid": ("Tariff paid", "Tariff paid on exports to {d}"),
+    "export_share": (None, "{d} share of export value"),
+    "non_us_share": ("Non-US share of export value", None),
+    "non_us_export_value": ("Non-US export value", None),
+    "export_weight": (None, "{d} weight in all exports"),
+    "exporters": ("Exporters", None),
+    "export_participation": ("Export participation", None),
+    "single_market_share": ("Share of exporters serving one destination", None),
+    "only_share": (None, "Share of exporters serving {d} only"),
+    "market_persistence": (None, "Annual persistence of firms serving {d}"),
+    "exporter_persistence": ("Annual persistence of exporters", None),
+    "top1_share": ("Top 1% exporters' share of export value", None),
+    "top10_share": ("Top 10% exporters' share of export value", None),
+}
 
 
 def outcome_label(name):
-    for pattern, make in _OUTCOMES:
-        m = pattern.match(name)
-        if m:
-            return make(m)
-    return humanise(name)
+    """'firms_serving.CN' -> 'Firms serving China', 'export_share.US.canola'
+    -> 'US share of export value (Canola)'. A qualifier is read as a
+    destination where the root takes one, else as a sector."""
+    root, *quals = str(name).split(".")
+    forms = _OUTCOME_ROOTS.get(root)
+    if forms is None or len(quals) > 2:
+        return humanise(name)
+    plain, with_dest = forms
+    dest = None
+    if quals and with_dest is not None and (plain is None or len(quals) == 2 or quals[0] in DESTINATIONS
+                                            or quals[0].upper() == quals[0]):
+        dest = quals.pop(0)
+    if quals and len(quals) > 1:
+        return humanise(name)
+    text = with_dest.format(d=destination_label(dest)) if dest is not None else plain
+    if text is None:
+        return humanise(name)
+    return f"{text} ({sector_label(quals[0])})" if quals else text
 
 
 # ---------------------------------------------------------------------------

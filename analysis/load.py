@@ -15,6 +15,7 @@ import h5py
 import numpy as np
 import pandas as pd
 import yaml
+from scipy import stats as scipy_stats
 
 # The format version this reader understands (TM_FORMAT_VERSION in
 # src/io/output.h).
@@ -162,6 +163,21 @@ def _plain(value):
 
 def _strings(ds):
     return [_text(v) for v in ds[()]]
+
+
+def _compound_frame(path, data, where, columns):
+    """The fields `columns` of a compound table as a DataFrame (strings
+    decoded); an AnalysisError names the table and the missing fields."""
+    if data.dtype.names is None:
+        raise AnalysisError(path, f"{where} is not a compound table")
+    missing = [c for c in columns if c not in data.dtype.names]
+    if missing:
+        raise AnalysisError(path, f"{where} lacks the field(s) {', '.join(missing)}")
+    out = {}
+    for c in columns:
+        col = data[c]
+        out[c] = [_text(v) for v in col] if col.dtype.kind in "SOU" else col.tolist()
+    return pd.DataFrame(out, columns=list(columns))
 
 
 def period_labels_ticks(labels, max_ticks=12):
@@ -337,17 +353,7 @@ class Run:
 
     def _read_events(self, ds):
         columns = ["period", "label", "kind", "destination", "sector", "regime", "value", "note"]
-        data = ds[()]
-        if data.dtype.names is None:
-            raise AnalysisError(self.path, "/events is not a compound table")
-        missing = [c for c in columns if c not in data.dtype.names]
-        if missing:
-            raise AnalysisError(self.path, f"/events lacks the field(s) {', '.join(missing)}")
-        out = {}
-        for c in columns:
-            col = data[c]
-            out[c] = [_text(v) for v in col] if col.dtype.kind in "SOU" else col.tolist()
-        return pd.DataFrame(out, columns=columns)
+        return _compound_frame(self.path, ds[()], "/events", columns)
 
     def _find_histogram(self, f):
         S, Z, NS = len(self.sectors), self.z_grid.shape[1], len(self.market_sets)
@@ -688,7 +694,9 @@ class Sweep:
                         summary[f"{outcome}_n"] = og["n"][()]
                     self.outcomes.append(outcome)
                     unit = _text(og.attrs.get("units", "")) or _text(og["mean"].attrs.get("units", ""))
-                    self.units[outcome] = unit or outcome_units(outcome)
+                    if not unit:
+                        self.notes.append(f"/summary/{outcome} states no units")
+                    self.units[outcome] = unit
         else:
             self.notes.append("no /summary group: no summaries across replicates")
         lengths = {len(v) for v in summary.values()}
@@ -764,47 +772,29 @@ class Sweep:
         return {p: int(self.summary[p].nunique()) for p in self.parameters if p in self.summary}
 
 
-# Units of the sweep outcome catalogue (docs/sweeps.md), by name pattern,
-# for indexes that do not store them.
-_OUTCOME_UNITS = (
-    (re.compile(r"^(non_us|us)_share$"), "fraction"),
-    (re.compile(r"^(exports|tariff_paid)_\w+$"), "model money"),
-    (re.compile(r"^(exporters|entrants|exiters)_\w+$"), "firms"),
-)
-
-
-def outcome_units(outcome):
-    """Units of a sweep outcome from its name ('' if unknown)."""
-    for pattern, unit in _OUTCOME_UNITS:
-        if pattern.match(outcome):
-            return unit
-    return ""
-
-
 # ---------------------------------------------------------------------------
 # A comparison of a base and a scenario (tradeabm compare)
 # ---------------------------------------------------------------------------
 
 # Series in /difference, [replicate, period, sector, destination].
 DIFFERENCE_SERIES = ("export_value", "firms_serving", "entrants", "exiters", "tariff_paid")
-EFFECT_FIELDS = ("sector", "measure", "mean", "ci_low", "ci_high", "replicates")
+EFFECT_FIELDS = ("sector", "measure", "units", "mean", "ci_low", "ci_high", "replicates")
 
-# 97.5% quantiles of Student's t by degrees of freedom (as src/experiments/compare.c).
-_T975 = (math.nan, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-         2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086)
 
 
 def student_t975(df):
     """The 97.5% quantile of Student's t with `df` degrees of freedom (NaN
-    below 1; beyond 20 the approximation of src/experiments/compare.c)."""
+    below 1): scipy's, as the C side uses GSL's (src/base/stats.c)."""
     if df < 1:
         return math.nan
-    return _T975[df] if df < len(_T975) else 1.96 + 2.5 / df
+    return float(scipy_stats.t.ppf(0.975, df))
 
 
 def mean_interval(values, axis=0):
     """Mean across `axis` and the 95% t interval of the mean; the interval
-    is NaN with one value. Returns (mean, low, high, n)."""
+    is NaN with one value. Returns (mean, low, high, n). For series that
+    the files do not summarise (differences per period); outcomes and
+    effects come with their intervals in the files."""
     values = np.asarray(values, dtype=float)
     n = values.shape[axis]
     mean = values.mean(axis=axis)
@@ -813,17 +803,6 @@ def mean_interval(values, axis=0):
         return mean, nan, nan.copy(), n
     half = student_t975(n - 1) * values.std(axis=axis, ddof=1) / math.sqrt(n)
     return mean, mean - half, mean + half, n
-
-
-def effect_units(measure):
-    """Units of an /effects measure from its name."""
-    if measure.endswith("_pp"):
-        return "percentage points"
-    if measure.endswith("_pct"):
-        return "percent"
-    if measure in ("entries_change", "exits_change"):
-        return "firms"
-    return ""
 
 
 class Comparison:
@@ -842,9 +821,10 @@ class Comparison:
       effects_by_replicate (array [measure, sector + all, replicate]),
       parameters (parsed parameters of replicate 1's base run, {} if that
       run is unreadable), events (scenario events that took effect, from
-      replicate 1's scenario run), us_share (scenario minus base US share of
-      export value [replicate, period, sector + all], percentage points,
-      None if the run files cannot be read) and notes.
+      replicate 1's scenario run), effects_by_period (array [measure,
+      sector + all, replicate, period]: each effect in one period alone),
+      us_share (its export_share.US part as [replicate, period, sector +
+      all], percentage points; None without a destination US) and notes.
     `base_run(r)` / `scenario_run(r)` open the runs of replicate r (1-based).
     """
 
@@ -899,20 +879,11 @@ class Comparison:
             self.units[name] = _text(ds.attrs.get("units", ""))
             self.descriptions[name] = _text(ds.attrs.get("description", ""))
 
-        data = self._need(f, "effects")[()]
-        if data.dtype.names is None:
-            raise AnalysisError(self.path, "/effects is not a compound table")
-        missing = [c for c in EFFECT_FIELDS if c not in data.dtype.names]
-        if missing:
-            raise AnalysisError(self.path, f"/effects lacks the field(s) {', '.join(missing)}")
-        cols = {}
-        for c in EFFECT_FIELDS:
-            col = data[c]
-            cols[c] = [_text(v) for v in col] if col.dtype.kind in "SOU" else col
-        self.effects = pd.DataFrame(cols, columns=list(EFFECT_FIELDS))
-        self.effects["units"] = [effect_units(m) for m in self.effects["measure"]]
+        self.effects = _compound_frame(self.path, self._need(f, "effects")[()], "/effects", EFFECT_FIELDS)
         ebr = f.get("effects_by_replicate")
         self.effects_by_replicate = ebr[()] if isinstance(ebr, h5py.Dataset) else None
+        ebp = f.get("effects_by_period")
+        self.effects_by_period = ebp[()] if isinstance(ebp, h5py.Dataset) else None
 
         base = os.path.dirname(os.path.abspath(self.path))
         self.base_paths, self.scenario_paths = [], []
@@ -943,21 +914,39 @@ class Comparison:
         frame["period"] = pd.Categorical(frame["period"], categories=self.periods, ordered=True)
         return frame
 
+    def _us_share(self):
+        """The scenario-minus-base US share of export value per period, as
+        the comparison file stores it (/effects_by_period, outcome
+        export_share.US): [replicate, period, sector + all], percentage
+        points; None (with a note) where the file has none."""
+        measures = list(dict.fromkeys(self.effects["measure"]))
+        ebp = self.effects_by_period
+        if "export_share.US" not in measures:
+            self.notes.append("no destination US: no US share")
+            return None
+        shape = (len(measures), len(self.sectors) + 1, self.replicates, len(self.periods))
+        if ebp is None or ebp.shape != shape:
+            self.notes.append(f"/effects_by_period is missing or not of shape {shape}: no US share over time")
+            return None
+        row = self.effects[self.effects["measure"] == "export_share.US"].iloc[0]
+        self.units["us_share"] = row["units"]
+        return np.transpose(ebp[measures.index("export_share.US")], (1, 2, 0))
+
     def _read_runs(self):
         """Read what the report needs from the linked runs: the parameters
-        and events of replicate 1 and the US share of export value. A
-        missing run leaves a note, not an error: the comparison file alone
-        still holds the differences and effects."""
-        self.notes, self.parameters, self.us_share = [], {}, None
+        and events of replicate 1. A missing run leaves a note, not an
+        error: the comparison file alone holds the differences and the
+        effects, over the window and per period (the US share over time)."""
+        self.notes, self.parameters = [], {}
+        self.us_share = self._us_share()
         self.events = pd.DataFrame(columns=["period", "label", "kind", "destination", "sector", "regime",
                                             "value", "note"])
-        shape = (len(self.periods), len(self.sectors), len(self.destinations))
         missing = [p for p in self.base_paths + self.scenario_paths if not os.path.exists(p)]
         if missing:
             self.notes.append(
                 f"{len(missing)} of {2 * self.replicates} linked run files are missing (first: {missing[0]}); keep "
                 f"the runs folder {self.provenance.get('runs_folder', '')!r} beside the comparison file. Without "
-                f"them: no US share over time and no scenario events marked.")
+                f"them: no scenario events marked.")
             return
         try:
             with h5py.File(self.base_paths[0], "r") as f:
@@ -966,30 +955,6 @@ class Comparison:
                 self.events = Run._read_events(self, f["events"])
         except (OSError, KeyError, ValueError, AnalysisError) as exc:
             self.notes.append(f"the runs of replicate 1 could not be read ({exc}): no scenario events marked")
-        if "US" not in self.destinations:
-            self.notes.append("no destination US: no US share")
-            return
-        us = self.destinations.index("US")
-        shares = []
-        try:
-            for b, s in zip(self.base_paths, self.scenario_paths):
-                pair = []
-                for p in (b, s):
-                    with h5py.File(p, "r") as f:
-                        ev = f["series/export_value"][()].astype(float)
-                    if ev.shape != shape:
-                        raise ValueError(f"{p}: /series/export_value has shape {ev.shape}; expected {shape}")
-                    full = np.concatenate([ev, ev.sum(axis=1, keepdims=True)], axis=1)  # sectors + all
-                    total = full.sum(axis=2)
-                    with np.errstate(invalid="ignore", divide="ignore"):
-                        pair.append(np.where(total > 0, 100.0 * full[:, :, us] / np.where(total > 0, total, 1),
-                                             np.nan))
-                shares.append(pair[1] - pair[0])
-        except (OSError, KeyError, ValueError) as exc:
-            self.notes.append(f"the run files could not be read ({exc}): no US share over time")
-            return
-        self.us_share = np.stack(shares)
-        self.units["us_share"] = "percentage points"
 
     # -- convenience ----------------------------------------------------
 

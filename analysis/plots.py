@@ -1063,8 +1063,8 @@ def comparison_by_destination(cmp, variable, title, what, name, money=None, leve
             diff = _percent_effect(diff, _all_sectors(np.stack(levels["base"]), axis=2))
             unit = "percent of base"
             how = ("percent effect: 100 x (scenario - base) / base per replicate and period, from /difference/"
-                   "export_value and the base runs' /series/export_value; the effects table's *_pct measures use "
-                   "the same ratio summed over the effect window")
+                   "export_value and the base runs' /series/export_value; the effects table's percent measures "
+                   "(export_value, tariff_paid) use the same ratio of sums over the effect window")
         else:
             money = money or comparison_money_scale(cmp)
             shown = display(unit, money, change=True, per=period_name(cmp))
@@ -1153,8 +1153,8 @@ def comparison_us_share(cmp):
     for all sectors together."""
     if cmp.us_share is None:
         return Plot("cmp_us_share", "US share of exports: scenario minus base", None,
-                    "Not drawn: the US share over time is computed from the linked run files and needs a "
-                    "destination named US (see the notes).")
+                    "Not drawn: the US share over time is the comparison file's /effects_by_period of "
+                    "export_share.US, which needs a destination named US (see the notes).")
     titles = _sector_titles(cmp)
     fig = _figure(*_grid_size(len(titles)))
     axes, ncols, _ = _sector_axes(fig, len(titles))
@@ -1174,7 +1174,7 @@ def comparison_us_share(cmp):
     _comparison_legend(fig, cmp, [h], [h.get_label()], band)
     fig.suptitle("US share of export value: scenario minus base")
     caption = ("Scenario minus base of the US share of export value (100 x US export value / total export value, "
-               "in percentage points), per period, from /series/export_value of the linked run files; gaps: no "
+               "in percentage points), per period (/effects_by_period, outcome export_share.US); gaps: no "
                "exports in the base or the scenario." + _band_caption(band, cmp.replicates)
                + _events_caption(cmp.events, " (replicate 1's scenario run)"))
     return Plot("cmp_us_share", "US share of exports: scenario minus base", fig, caption)

@@ -1,6 +1,7 @@
 # Fuzzing the parameter and sweep-file loaders with libFuzzer. The main build may use gcc,
-# so the fuzz binary is compiled by clang directly from the sources it
-# needs (params, ytree, error, sha256 and the embedded baseline).
+# so the fuzz binaries are compiled by clang directly from the sources they
+# need (the parameter fuzzer: params, ytree, error, sha256 and the embedded
+# baseline; the sweep fuzzer: below).
 # TRADEABM_FUZZ defaults to ON when clang links -fsanitize=fuzzer.
 
 find_program(TM_CLANG NAMES clang-14 clang)
@@ -48,7 +49,7 @@ if(TRADEABM_FUZZ)
     COMMAND ${TM_CLANG} -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
             -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
             -I${CMAKE_SOURCE_DIR}/src -I${CMAKE_SOURCE_DIR} ${_yaml_cflags} ${TM_FUZZ_SOURCES}
-            ${YAML_LDFLAGS} ${GSL_LDFLAGS} -lm -o ${TM_FUZZ_BIN}
+            ${YAML_LDFLAGS} -lm -o ${TM_FUZZ_BIN}
     # The embedded baseline is generated in the top folder (by tmcore's
     # rule): depend on its source here and on tmcore below.
     DEPENDS ${TM_FUZZ_HANDWRITTEN} ${CMAKE_SOURCE_DIR}/src/params/params.h ${CMAKE_SOURCE_DIR}/src/params/ytree.h
@@ -66,14 +67,23 @@ if(TRADEABM_FUZZ)
             ${CMAKE_BINARY_DIR}/fuzz-corpus ${CMAKE_SOURCE_DIR}/tests/fuzz/corpus)
   set_tests_properties(fuzz.params_short PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE)
 
-  # The sweep-file loader: its parsing modules are compiled by clang with
-  # coverage and sanitizers; the rest of the engine (runner, output, sim),
-  # which a loader never calls, links from the gcc-built library.
+  # The sweep-file loader: its parsing modules (sweep_file, outcomes,
+  # stats, yfield, ytree, params) and the base modules they call (error,
+  # sha256, rng) are compiled by clang with coverage and sanitizers; the
+  # rest (runner, output, the engine), which a loader never calls, and the
+  # embedded baseline link from the gcc-built library. Extend this list
+  # when sweep_file.c or the modules above start calling another module.
   set(TM_SWEEP_FUZZ_SOURCES
     ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_sweep.c
-    ${CMAKE_SOURCE_DIR}/src/experiments/sweep.c
+    ${CMAKE_SOURCE_DIR}/src/experiments/sweep_file.c
+    ${CMAKE_SOURCE_DIR}/src/experiments/outcomes.c
+    ${CMAKE_SOURCE_DIR}/src/base/stats.c
+    ${CMAKE_SOURCE_DIR}/src/params/yfield.c
     ${CMAKE_SOURCE_DIR}/src/params/ytree.c
-    ${CMAKE_SOURCE_DIR}/src/params/params.c)
+    ${CMAKE_SOURCE_DIR}/src/params/params.c
+    ${CMAKE_SOURCE_DIR}/src/base/error.c
+    ${CMAKE_SOURCE_DIR}/src/base/sha256.c
+    ${CMAKE_SOURCE_DIR}/src/base/rng.c)
   set(TM_SWEEP_FUZZ_BIN ${CMAKE_BINARY_DIR}/fuzz/sweep_fuzzer)
   set(_h5_cflags)
   foreach(dir ${HDF5_INCLUDE_DIRS})

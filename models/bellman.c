@@ -786,7 +786,7 @@ int tm_bellman_open(const tm_params *p, const tm_model_env *env, int n_classes, 
     for (int i = 0; i < threads; i++)
         failed[i] = items;
     int solved = 0;
-    tm_progress_report_to(&env->progress, "solving", 0, items, NULL);
+    tm_progress_report_to(&env->progress, "solving", 0, items, NULL, NULL);
 #pragma omp parallel num_threads(threads)
     {
 #pragma omp master
@@ -802,7 +802,7 @@ int tm_bellman_open(const tm_params *p, const tm_model_env *env, int n_classes, 
                 errs[me] = e;
             }
 #pragma omp critical(tm_bellman_progress)
-            tm_progress_report_to(&env->progress, "solving", ++solved, items, NULL);
+            tm_progress_report_to(&env->progress, "solving", ++solved, items, NULL, NULL);
         }
     }
     for (int i = 0; i < threads; i++)

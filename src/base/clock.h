@@ -1,5 +1,6 @@
 /* clock: the monotonic wall clock every timing in tradeabm reads (progress
- * lines, solve times, benchmarks). Timings are never part of a result. */
+ * lines, estimates, solve times, benchmarks). Timings are never part of a
+ * result. Owns nothing. */
 #ifndef TM_CLOCK_H
 #define TM_CLOCK_H
 

@@ -25,6 +25,7 @@ static const char *const main_usage =
     "  sweep-index DIR       rebuild a sweep's index DIR/sweep.h5 from its run files\n"
     "  calibrate CAL.yaml -o FITTED.yaml  fit parameters to target moments (SMM)\n"
     "  compare BASE.yaml SCENARIO.yaml    scenario against base with common random numbers\n"
+    "  export FILE.h5 -o DIR tidy tables (CSV or Parquet) for Stata and R\n"
     "  bench [--quick]       run the performance benchmarks\n"
     "\n"
     "Options: --help (also after a command), --version.\n"
@@ -123,7 +124,7 @@ int tm_cli_main(int argc, char **argv)
         {"run", tm_cli_run},         {"check", tm_cli_check},         {"params", tm_cli_params},
         {"info", tm_cli_info},       {"reproduce", tm_cli_reproduce}, {"sweep", tm_cli_sweep},
         {"sweep-index", tm_cli_sweep_index}, {"calibrate", tm_cli_calibrate}, {"compare", tm_cli_compare},
-        {"bench", tm_cli_bench},
+        {"export", tm_cli_export},   {"bench", tm_cli_bench},
     };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(cmd, commands[i].name) == 0)

@@ -16,12 +16,13 @@ int tm_cli_params(int argc, char **argv);    /* src/cli/params.c */
 int tm_cli_info(int argc, char **argv);      /* src/cli/info.c */
 int tm_cli_reproduce(int argc, char **argv); /* src/cli/reproduce.c */
 int tm_cli_bench(int argc, char **argv);     /* src/cli/bench.c */
+int tm_cli_export(int argc, char **argv);    /* src/cli/export.c */
 
-/* `sweep` and `sweep-index` (src/cli/sweep_cli.c). */
+/* `sweep` and `sweep-index` (src/cli/sweep.c). */
 int tm_cli_sweep(int argc, char **argv);
 int tm_cli_sweep_index(int argc, char **argv);
 
-/* `calibrate` (src/experiments/calibrate.c) and `compare` (src/experiments/compare.c). */
+/* `calibrate` (src/cli/calibrate.c) and `compare` (src/cli/compare.c). */
 int tm_cli_calibrate(int argc, char **argv);
 int tm_cli_compare(int argc, char **argv);
 

@@ -3,7 +3,7 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
-#include "io/output.h"
+#include "io/reader.h"
 
 static const char *const info_usage =
     "usage: tradeabm info FILE.h5\n"
@@ -18,7 +18,7 @@ int tm_cli_info(int argc, char **argv)
     if (rc >= 0)
         return rc;
     tm_error err = {0};
-    if (tm_output_print_info(a.file, stdout, &err))
+    if (tm_reader_print_info(a.file, stdout, &err))
         return tm_cli_fail(&err);
     return 0;
 }

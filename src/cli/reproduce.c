@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "io/output.h"
+#include "io/reader.h"
 #include "io/runner.h"
 #include "models/model.h"
 #include "params/params.h"
@@ -27,21 +27,21 @@ int tm_cli_reproduce(int argc, char **argv)
     const char *file = a.file;
     tm_error err = {0};
     tm_file_info info;
-    if (tm_output_read_info(file, &info, &err))
+    if (tm_reader_read_info(file, &info, &err))
         return tm_cli_fail(&err);
     if (strcmp(info.status, "complete") != 0) {
-        tm_file_info_free(&info);
+        tm_reader_info_free(&info);
         tm_error_set(&err, TM_ERR_INPUT, "%s: status is %s; only complete runs can be reproduced", file, info.status);
         return tm_cli_fail(&err);
     }
     tm_params *p = NULL;
     rc = tm_params_load_text(file, info.parameters, NULL, 0, &p, &err);
     if (rc) {
-        tm_file_info_free(&info);
+        tm_reader_info_free(&info);
         return tm_cli_fail(&err);
     }
     if (strcmp(p->sha256, info.params_sha256) != 0) {
-        tm_file_info_free(&info);
+        tm_reader_info_free(&info);
         tm_params_free(p);
         tm_error_set(&err, TM_ERR_INPUT, "%s: stored parameters do not match their recorded SHA-256", file);
         return tm_cli_fail(&err);
@@ -57,7 +57,7 @@ int tm_cli_reproduce(int argc, char **argv)
     tm_params_free(p);
     unlink(path);
     if (rc) {
-        tm_file_info_free(&info);
+        tm_reader_info_free(&info);
         return tm_cli_fail(&err);
     }
     int same = strcmp(digest, info.digest) == 0;
@@ -66,6 +66,6 @@ int tm_cli_reproduce(int argc, char **argv)
     if (!same && strcmp(info.git_commit, TM_GIT_COMMIT) != 0)
         printf("note: the file was written by commit %s, this is %s; results may differ between builds\n",
                info.git_commit, TM_GIT_COMMIT);
-    tm_file_info_free(&info);
+    tm_reader_info_free(&info);
     return same ? 0 : 1;
 }

@@ -56,7 +56,7 @@ typedef struct {
     double started, last; /* clock when the command started the run, and at the last line */
     int have_periods;     /* a period has been reported */
     double periods_from;  /* clock at the first period report */
-    int done_from;        /* periods done by then (a resumed run starts late) */
+    int64_t done_from;    /* periods done by then (a resumed run starts late) */
     int shown;            /* a line is on the screen */
 } progress_line;
 
@@ -79,12 +79,12 @@ static void progress_show(void *user, const tm_progress_report *r)
     if (t - pl->last <= 0.5)
         return;
     if (!r->label) {
-        fprintf(stderr, "\r  %s: %d of %d decision problems solved, %.0f s elapsed   ", r->stage, r->done, r->total,
-                t - pl->started);
+        fprintf(stderr, "\r  %s: %lld of %lld decision problems solved, %.0f s elapsed   ", r->stage,
+                (long long)r->done, (long long)r->total, t - pl->started);
     } else if (r->done > pl->done_from) {
-        double eta = (t - pl->periods_from) / (r->done - pl->done_from) * (r->total - r->done);
-        fprintf(stderr, "\r  %s: period %d of %d (%s), %.0f s elapsed, about %.0f s left   ", r->stage, r->done,
-                r->total, r->label, t - pl->started, eta);
+        double eta = (t - pl->periods_from) / (double)(r->done - pl->done_from) * (double)(r->total - r->done);
+        fprintf(stderr, "\r  %s: period %lld of %lld (%s), %.0f s elapsed, about %.0f s left   ", r->stage,
+                (long long)r->done, (long long)r->total, r->label, t - pl->started, eta);
     } else {
         return;
     }

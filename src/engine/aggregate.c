@@ -6,24 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/stats.h"
 #include "engine/run_state.h"
-
-typedef struct {
-    double revenue;
-    double count;
-} cell;
-
-static int cell_desc(const void *a, const void *b)
-{
-    double x = ((const cell *)a)->revenue, y = ((const cell *)b)->revenue;
-    return (x < y) - (x > y);
-}
 
 /* Aggregates of one sector from the summed counts: integers held exactly
  * in doubles when firms are simulated (so the result does not depend on the
  * order of the sums), expected masses with run.aggregation: exact. */
 static void aggregate_sector(tm_run *run, int s, const double *hist, const double *trans, const double *died,
-                             const double *enter, cell *scratch)
+                             const double *enter, tm_stats_cell *scratch)
 {
     const int n_z = run->n_z, n_sets = run->n_sets, n_dest = run->n_dest, N = run->n_states, K = run->levels;
     const sector_state *sec = &run->sec[s];
@@ -84,24 +74,14 @@ static void aggregate_sector(tm_run *run, int s, const double *hist, const doubl
                 serving += c;
                 value += c * rev;
                 zsum += c * sec->z_grid[iz];
-                scratch[n_cells].revenue = rev;
+                scratch[n_cells].value = rev;
                 scratch[n_cells].count = c;
                 n_cells++;
             }
         }
         /* Top-decile share: the largest 10% of this destination's exporters,
          * taking a fraction of the boundary cell. */
-        double top = NAN;
-        if (serving > 0 && value > 0) {
-            qsort(scratch, (size_t)n_cells, sizeof *scratch, cell_desc);
-            double want = 0.1 * serving, got = 0, sum = 0;
-            for (int i = 0; i < n_cells && got < want; i++) {
-                double take = scratch[i].count < want - got ? scratch[i].count : want - got;
-                sum += take * scratch[i].revenue;
-                got += take;
-            }
-            top = sum / value;
-        }
+        double top = tm_stats_top_share(scratch, (size_t)n_cells, 0.1, serving, value);
         double tariff = r->tariff[k];
         r->x_serving[k] = serving;
         r->x_entrants[k] = entrants;
@@ -176,7 +156,7 @@ int tm_run_aggregate_period(tm_run *run, tm_run_sector_fill fill, tm_error *err)
 {
     const size_t sum_cells = run->hist_cells + run->trans_cells + (size_t)run->n_sets + run->enter_cells;
     double *hist = malloc(sum_cells * sizeof(double));
-    cell *scratch = malloc(run->hist_cells * sizeof *scratch);
+    tm_stats_cell *scratch = malloc(run->hist_cells * sizeof *scratch);
     if (!hist || !scratch) {
         free(hist);
         free(scratch);

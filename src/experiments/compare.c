@@ -1,7 +1,6 @@
 #include "experiments/compare.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdlib.h>
@@ -9,12 +8,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
-#include "io/h5util.h"
-#include "params/params.h"
 #include "base/rng.h"
+#include "base/stats.h"
+#include "experiments/outcomes.h"
+#include "io/h5util.h"
+#include "io/reader.h"
 #include "io/runner.h"
 #include "tm_build_info.h"
+
+#define COMPARE_FORMAT_VERSION 1
 
 /* Series differenced between scenario and base, [replicate, period, sector, destination]. */
 static const struct {
@@ -27,170 +29,78 @@ static const struct {
     {"tariff_paid", "model money", "scenario - base: tariff paid on the customs value"},
 };
 #define N_DIFF (sizeof diff_series / sizeof diff_series[0])
-enum { X_VALUE = 0, X_SERVING, X_ENTRANTS, X_EXITERS };
+enum { X_VALUE = 0, X_SERVING, X_ENTRANTS, X_EXITERS, X_TARIFF };
 
-/* Headline measures, per sector and for all sectors together, over the
- * effect window: US share change (percentage points), US and non-US export
- * change (percent), change in entries and exits summed over destinations
- * and periods (firms), and export change per other destination (percent). */
-enum { M_US_SHARE = 0, M_US_EXPORTS, M_NON_US_EXPORTS, M_ENTRIES, M_EXITS, M_FIXED };
-
+/* The runs' series: data[x][k] for series x of side k (0 base, 1
+ * scenario), [R][T][S][D]; by_set[k], [R][T][S][NS]. */
 typedef struct {
-    int T, S, D, R, us;
-    double *data[N_DIFF][2]; /* [series][0 base, 1 scenario]: [R][T][S][D] */
+    int T, S, D, NS, R;
+    double *data[N_DIFF][2];
+    double *by_set[2];
 } panel;
 
-static size_t cell(const panel *pn, int r, int t, int s, int d)
+static size_t cell(const panel *pn, int r, int t)
 {
-    return (((size_t)r * (size_t)pn->T + (size_t)t) * (size_t)pn->S + (size_t)s) * (size_t)pn->D + (size_t)d;
+    return ((size_t)r * (size_t)pn->T + (size_t)t) * (size_t)pn->S * (size_t)pn->D;
 }
 
-static int read_series(const char *path, const char *name, size_t count, double *out, tm_error *err)
+/* Read one run's series into replicate r of side k. */
+static int read_run(panel *pn, const char *path, int k, int r, tm_error *err)
 {
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0)
-        return tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot open the run file", path);
-    char dpath[128];
-    snprintf(dpath, sizeof dpath, "/series/%s", name);
-    hid_t d = H5Dopen2(f, dpath, H5P_DEFAULT);
-    int rc = -1;
-    if (d >= 0) {
-        hid_t sp = H5Dget_space(d);
-        hssize_t n = H5Sget_simple_extent_npoints(sp);
-        H5Sclose(sp);
-        if (n == (hssize_t)count && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0)
-            rc = 0;
-        H5Dclose(d);
-    }
-    H5Fclose(f);
-    if (rc)
-        tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot read %s with the expected shape", path, dpath);
+    tm_reader *rd = NULL;
+    if (tm_reader_open(path, &rd, err))
+        return -1;
+    size_t sd = (size_t)pn->S * (size_t)pn->D, ss = (size_t)pn->S * (size_t)pn->NS;
+    int rc = 0;
+    for (size_t x = 0; x < N_DIFF && !rc; x++)
+        rc = tm_reader_series(rd, diff_series[x].name, 0, pn->T, sd, pn->data[x][k] + cell(pn, r, 0), err);
+    if (!rc)
+        rc = tm_reader_series(rd, "firms_by_market_set", 0, pn->T, ss,
+                              pn->by_set[k] + (size_t)r * (size_t)pn->T * ss, err);
+    tm_reader_close(rd);
     return rc;
 }
 
-static int attr_int(hid_t obj, const char *name, long long value)
+/* The window [t0, t1) of replicate r, side k. */
+static void fill_window(tm_stats_window *w, const panel *pn, int k, int r, int t0, int t1)
 {
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = a < 0 || H5Awrite(a, H5T_NATIVE_LLONG, &value) < 0;
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(sp);
-    return rc;
-}
-
-/* A list of fixed-length names as a 1-D string dataset. */
-static int write_names(hid_t loc, const char *name, const char *const *names, int n)
-{
-    size_t width = 1;
-    for (int i = 0; i < n; i++)
-        if (strlen(names[i]) + 1 > width)
-            width = strlen(names[i]) + 1;
-    char *buf = calloc(n > 0 ? (size_t)n : 1u, width);
-    if (!buf)
-        return 1;
-    for (int i = 0; i < n; i++)
-        memcpy(buf + (size_t)i * width, names[i], strlen(names[i]));
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, width);
-    hsize_t dims[1] = {(hsize_t)n};
-    hid_t sp = H5Screate_simple(1, dims, NULL);
-    hid_t d = H5Dcreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = d < 0 || H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0;
-    if (d >= 0)
-        H5Dclose(d);
-    H5Sclose(sp);
-    H5Tclose(t);
-    free(buf);
-    return rc;
-}
-
-static double student_t975(int df)
-{
-    static const double t[] = {0, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-                               2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086};
-    if (df < 1)
-        return NAN;
-    if (df <= 20)
-        return t[df];
-    return 1.96 + 2.5 / df; /* close to the t quantile beyond 20 degrees of freedom */
-}
-
-typedef struct {
-    char sector[64];
-    char measure[64];
-    double mean, ci_low, ci_high;
-    int replicates;
-} effect_row;
-
-/* Measure m of replicate r for sector s (s == S: all sectors) over periods
- * [t0, T). */
-static double measure(const panel *pn, int m, int r, int s, int t0)
-{
-    int s0 = s == pn->S ? 0 : s, s1 = s == pn->S ? pn->S : s + 1;
-    double v[2][TM_MAX_DEST] = {{0}}, flows[2][2] = {{0}};
-    for (int k = 0; k < 2; k++)
-        for (int t = t0; t < pn->T; t++)
-            for (int ss = s0; ss < s1; ss++)
-                for (int d = 0; d < pn->D; d++) {
-                    size_t c = cell(pn, r, t, ss, d);
-                    v[k][d] += pn->data[X_VALUE][k][c];
-                    flows[k][0] += pn->data[X_ENTRANTS][k][c];
-                    flows[k][1] += pn->data[X_EXITERS][k][c];
-                }
-    double total[2] = {0, 0}, us[2], non_us[2];
-    for (int k = 0; k < 2; k++) {
-        for (int d = 0; d < pn->D; d++)
-            total[k] += v[k][d];
-        us[k] = v[k][pn->us];
-        non_us[k] = total[k] - us[k];
-    }
-    switch (m) {
-    case M_US_SHARE:
-        return total[0] > 0 && total[1] > 0 ? 100.0 * (us[1] / total[1] - us[0] / total[0]) : NAN;
-    case M_US_EXPORTS:
-        return us[0] > 0 ? 100.0 * (us[1] / us[0] - 1.0) : NAN;
-    case M_NON_US_EXPORTS:
-        return non_us[0] > 0 ? 100.0 * (non_us[1] / non_us[0] - 1.0) : NAN;
-    case M_ENTRIES:
-        return flows[1][0] - flows[0][0];
-    case M_EXITS:
-        return flows[1][1] - flows[0][1];
-    default: {
-        /* M_FIXED + j: the j-th destination other than US. */
-        int j = m - M_FIXED, d = 0;
-        for (int seen = -1; d < pn->D; d++)
-            if (d != pn->us && ++seen == j)
-                break;
-        return v[0][d] > 0 ? 100.0 * (v[1][d] / v[0][d] - 1.0) : NAN;
-    }
+    size_t ss = (size_t)pn->S * (size_t)pn->NS;
+    tm_stats_window_clear(w);
+    for (int t = t0; t < t1; t++) {
+        size_t c = cell(pn, r, t);
+        tm_stats_period p = {pn->data[X_VALUE][k] + c,
+                             pn->data[X_SERVING][k] + c,
+                             pn->data[X_ENTRANTS][k] + c,
+                             pn->data[X_EXITERS][k] + c,
+                             pn->data[X_TARIFF][k] + c,
+                             pn->by_set[k] + ((size_t)r * (size_t)pn->T + (size_t)t) * ss,
+                             t > 0 ? pn->data[X_SERVING][k] + cell(pn, r, t - 1) : NULL};
+        tm_stats_window_add(w, &p);
     }
 }
 
-static void measure_name(const tm_params *p, int us, int m, char *buf, size_t size)
+/* The headline outcomes, per sector and for all sectors: the US share of
+ * export value, exports to the US and elsewhere, entries and exits, and
+ * exports to each other destination (names in docs/statistics.md). */
+static int measure_names(const tm_params *p, char (*names)[64], int max)
 {
-    static const char *const fixed[] = {"us_share_change_pp", "us_exports_change_pct", "non_us_exports_change_pct",
-                                        "entries_change", "exits_change"};
-    if (m < M_FIXED) {
-        snprintf(buf, size, "%s", fixed[m]);
-        return;
-    }
-    int j = m - M_FIXED, d = 0;
-    for (int seen = -1; d < p->n_dest; d++)
-        if (d != us && ++seen == j)
-            break;
-    char lower[TM_NAME_MAX];
-    size_t i = 0;
-    for (; p->dest[d].name[i] && i + 1 < sizeof lower; i++)
-        lower[i] = (char)((p->dest[d].name[i] >= 'A' && p->dest[d].name[i] <= 'Z') ? p->dest[d].name[i] + 32 : p->dest[d].name[i]);
-    lower[i] = '\0';
-    snprintf(buf, size, "%s_exports_change_pct", lower);
+    int us = tm_params_us_index(p), n = 0;
+    snprintf(names[n++], 64, "export_share.%s", p->dest[us].name);
+    snprintf(names[n++], 64, "export_value.%s", p->dest[us].name);
+    snprintf(names[n++], 64, "non_us_export_value");
+    snprintf(names[n++], 64, "entrants");
+    snprintf(names[n++], 64, "exiters");
+    for (int d = 0; d < p->n_dest && n < max; d++)
+        if (d != us)
+            snprintf(names[n++], 64, "export_value.%s", p->dest[d].name);
+    return n;
 }
 
 static int same_shape(const tm_params *a, const tm_params *b, tm_error *err)
 {
     if (a->n_sectors != b->n_sectors || a->n_dest != b->n_dest)
-        return tm_error_set(err, TM_ERR_INPUT, "base and scenario must have the same sectors and destinations (%d x %d vs %d x %d)",
+        return tm_error_set(err, TM_ERR_INPUT,
+                            "base and scenario must have the same sectors and destinations (%d x %d vs %d x %d)",
                             a->n_sectors, a->n_dest, b->n_sectors, b->n_dest);
     for (int s = 0; s < a->n_sectors; s++)
         if (strcmp(a->sector[s].name, b->sector[s].name))
@@ -201,16 +111,11 @@ static int same_shape(const tm_params *a, const tm_params *b, tm_error *err)
             return tm_error_set(err, TM_ERR_INPUT, "destination %d is %s in the base but %s in the scenario", d + 1,
                                 a->dest[d].name, b->dest[d].name);
     if (a->periods != b->periods || a->start_index != b->start_index || a->periods_per_year != b->periods_per_year)
-        return tm_error_set(err, TM_ERR_INPUT, "base (%s, %d periods) and scenario (%s, %d periods) must cover the same periods; "
-                            "use --set run.start=... --set run.periods=... for both", a->start, a->periods, b->start, b->periods);
+        return tm_error_set(err, TM_ERR_INPUT,
+                            "base (%s, %d periods) and scenario (%s, %d periods) must cover the same periods; "
+                            "use --set run.start=... --set run.periods=... for both",
+                            a->start, a->periods, b->start, b->periods);
     return 0;
-}
-
-/* For the printed table: effects of the order of rounding error (a ratio
- * of two sums that differ only in their last bits) print as 0. */
-static double shown(double v)
-{
-    return fabs(v) < 1e-9 ? 0.0 : v;
 }
 
 /* Path of the comparison file without its .h5 suffix. */
@@ -222,14 +127,218 @@ static void stem_of(const char *path, char *buf, size_t size)
         buf[n - 3] = '\0';
 }
 
-int tm_compare(const tm_compare_options *o, tm_error *err)
+/* The effects per replicate over the window (vals[m][s][r]), across
+ * replicates (rows) and per replicate in each period alone
+ * (by_period[m][s][r][t], for figures over time). */
+static int effects(const tm_params *pb, const panel *pn, int t0, double *vals, double *by_period,
+                   tm_compare_result *res, tm_error *err)
 {
-    int rc = -1;
-    int R = o->replicates > 0 ? o->replicates : 1;
+    tm_outcomes names;
+    tm_stats_window *w[2] = {NULL, NULL};
+    tm_stats_outcome *out = NULL;
+    char measures[5 + TM_MAX_DEST][64];
+    int M = measure_names(pb, measures, 5 + TM_MAX_DEST), SR = pn->S + 1, R = pn->R, rc = -1;
+    if (tm_outcomes_init(&names, pb, 0, err))
+        return -1;
+    out = malloc((size_t)M * (size_t)SR * sizeof *out);
+    res->rows = calloc((size_t)M * (size_t)SR, sizeof *res->rows);
+    if (!out || !res->rows) {
+        tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+        goto done;
+    }
+    res->n_measures = M;
+    res->n_sector_rows = SR;
+    for (int s = 0; s < SR; s++)
+        for (int m = 0; m < M; m++) {
+            char name[TM_STATS_NAME_MAX];
+            snprintf(name, sizeof name, "%s%s%s", measures[m], s < pn->S ? "." : "", s < pn->S ? pb->sector[s].name : "");
+            if (tm_outcomes_parse(&names, name, &out[s * M + m], err))
+                goto done;
+        }
+    if (tm_stats_window_open(&names.shape, pb->periods_per_year, &w[0], err) ||
+        tm_stats_window_open(&names.shape, pb->periods_per_year, &w[1], err))
+        goto done;
+    for (int r = 0; r < R; r++)
+        for (int t = -1; t < pn->T; t++) {
+            /* t = -1: the effect window; t >= 0: period t alone. */
+            for (int k = 0; k < 2; k++)
+                fill_window(w[k], pn, k, r, t < 0 ? t0 : t, t < 0 ? pn->T : t + 1);
+            for (int s = 0; s < SR; s++)
+                for (int m = 0; m < M; m++) {
+                    const tm_stats_outcome *o = &out[s * M + m];
+                    double e = tm_stats_effect(o, tm_stats_outcome_value(w[0], o), tm_stats_outcome_value(w[1], o));
+                    size_t at = ((size_t)m * (size_t)SR + (size_t)s) * (size_t)R + (size_t)r;
+                    if (t < 0)
+                        vals[at] = e;
+                    else
+                        by_period[at * (size_t)pn->T + (size_t)t] = e;
+                }
+        }
+    for (int s = 0; s < SR; s++)
+        for (int m = 0; m < M; m++) {
+            tm_stats_acc acc = {0};
+            for (int r = 0; r < R; r++)
+                tm_stats_acc_add(&acc, vals[((size_t)m * (size_t)SR + (size_t)s) * (size_t)R + (size_t)r]);
+            tm_stats_summary sum = tm_stats_acc_summary(&acc);
+            tm_compare_effect *row = &res->rows[s * M + m];
+            snprintf(row->sector, sizeof row->sector, "%s", s == pn->S ? "all" : pb->sector[s].name);
+            snprintf(row->measure, sizeof row->measure, "%s", measures[m]);
+            snprintf(row->units, sizeof row->units, "%s", tm_stats_effect_units(&out[s * M + m]));
+            row->mean = sum.mean;
+            row->ci_low = sum.ci_low;
+            row->ci_high = sum.ci_high;
+            row->replicates = sum.n;
+        }
+    rc = 0;
+done:
+    tm_stats_window_close(w[0]);
+    tm_stats_window_close(w[1]);
+    free(out);
+    tm_outcomes_free(&names);
+    return rc;
+}
+
+/* A dataset of doubles with its description attributes. */
+static int write_doubles(hid_t loc, const char *name, int rank, const hsize_t *dims, const double *data,
+                         const char *units, const char *description)
+{
+    hid_t sp = H5Screate_simple(rank, dims, NULL);
+    hid_t d = H5Dcreate2(loc, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int bad = d < 0 || H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0 ||
+              tm_h5_describe(d, units, description);
+    if (d >= 0)
+        H5Dclose(d);
+    H5Sclose(sp);
+    return bad;
+}
+
+static int write_effects(hid_t f, const tm_compare_result *res, const double *vals, const double *by_period,
+                         int periods)
+{
+    hid_t st64 = H5Tcopy(H5T_C_S1), st32 = H5Tcopy(H5T_C_S1);
+    H5Tset_size(st64, 64);
+    H5Tset_size(st32, 32);
+    hid_t ct = H5Tcreate(H5T_COMPOUND, sizeof(tm_compare_effect));
+    H5Tinsert(ct, "sector", HOFFSET(tm_compare_effect, sector), st64);
+    H5Tinsert(ct, "measure", HOFFSET(tm_compare_effect, measure), st64);
+    H5Tinsert(ct, "units", HOFFSET(tm_compare_effect, units), st32);
+    H5Tinsert(ct, "mean", HOFFSET(tm_compare_effect, mean), H5T_NATIVE_DOUBLE);
+    H5Tinsert(ct, "ci_low", HOFFSET(tm_compare_effect, ci_low), H5T_NATIVE_DOUBLE);
+    H5Tinsert(ct, "ci_high", HOFFSET(tm_compare_effect, ci_high), H5T_NATIVE_DOUBLE);
+    H5Tinsert(ct, "replicates", HOFFSET(tm_compare_effect, replicates), H5T_NATIVE_INT);
+    hsize_t n = (hsize_t)res->n_measures * (hsize_t)res->n_sector_rows;
+    hid_t sp = H5Screate_simple(1, &n, NULL);
+    hid_t d = H5Dcreate2(f, "effects", ct, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int bad = d < 0 || H5Dwrite(d, ct, H5S_ALL, H5S_ALL, H5P_DEFAULT, res->rows) < 0 ||
+              tm_h5_describe(d, "", "effects of named outcomes (docs/statistics.md), scenario - base, over the "
+                                    "effect window: mean across replicates and a 95% t interval (NaN with one "
+                                    "replicate); units per row") ||
+              tm_h5_attr_string(d, "effect_window_start", res->window_start);
+    if (d >= 0)
+        H5Dclose(d);
+    H5Sclose(sp);
+    H5Tclose(ct);
+    H5Tclose(st64);
+    H5Tclose(st32);
+    hsize_t vd[4] = {(hsize_t)res->n_measures, (hsize_t)res->n_sector_rows, (hsize_t)res->replicates,
+                     (hsize_t)periods};
+    return bad ||
+           write_doubles(f, "effects_by_replicate", 3, vd, vals, "",
+                         "measure, sector (last: all), replicate; same order as /effects; units as /effects") ||
+           write_doubles(f, "effects_by_period", 4, vd, by_period, "",
+                         "the effect in each logged period alone: measure, sector (last: all), replicate, period; "
+                         "same order and units as /effects");
+}
+
+static int write_file(hid_t f, const tm_compare_options *o, const tm_params *pb, const tm_params *ps,
+                      const panel *pn, const uint64_t *seeds, const char *runs_rel, const tm_compare_result *res,
+                      const double *vals, const double *by_period)
+{
+    long long format = COMPARE_FORMAT_VERSION, R = pn->R;
+    int bad = tm_h5_attr_string(f, "program", "tradeabm") || tm_h5_attr_string(f, "kind", "comparison") ||
+              tm_h5_attr_scalar(f, "format_version", H5T_NATIVE_LLONG, &format) ||
+              tm_h5_attr_string(f, "version", TM_VERSION) || tm_h5_attr_string(f, "git_commit", TM_GIT_COMMIT) ||
+              tm_h5_attr_string(f, "base_parameters", o->base_path) ||
+              tm_h5_attr_string(f, "scenario_parameters", o->scenario_path) ||
+              tm_h5_attr_string(f, "base_sha256", pb->sha256) || tm_h5_attr_string(f, "scenario_sha256", ps->sha256) ||
+              tm_h5_attr_scalar(f, "replicates", H5T_NATIVE_LLONG, &R) ||
+              tm_h5_attr_string(f, "effect_window_start", res->window_start) ||
+              tm_h5_attr_string(f, "runs_folder", runs_rel);
+    {
+        hsize_t dims[1] = {(hsize_t)pn->R};
+        hid_t sp = H5Screate_simple(1, dims, NULL);
+        hid_t a = H5Acreate2(f, "seeds", H5T_STD_U64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+        bad = bad || a < 0 || H5Awrite(a, H5T_NATIVE_UINT64, seeds) < 0;
+        if (a >= 0)
+            H5Aclose(a);
+        H5Sclose(sp);
+    }
+    /* Dimensions. */
+    hid_t g = H5Gcreate2(f, "dimensions", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    const char **names = malloc(((size_t)pn->S + (size_t)pn->T + (size_t)pn->D) * sizeof *names);
+    char(*labels)[TM_LABEL_MAX] = malloc((size_t)pn->T * sizeof *labels);
+    bad = bad || g < 0 || !names || !labels;
+    if (!bad) {
+        for (int s = 0; s < pn->S; s++)
+            names[s] = pb->sector[s].name;
+        bad = tm_h5_write_strings(g, "sectors", names, (hsize_t)pn->S, "sector names, in parameter order");
+        for (int d = 0; d < pn->D; d++)
+            names[d] = pb->dest[d].name;
+        bad = bad || tm_h5_write_strings(g, "destinations", names, (hsize_t)pn->D, "destination names");
+        for (int t = 0; t < pn->T; t++) {
+            tm_period_label(pb->start_index + t, pb->periods_per_year, labels[t], TM_LABEL_MAX);
+            names[t] = labels[t];
+        }
+        bad = bad || tm_h5_write_strings(g, "periods", names, (hsize_t)pn->T, "logged period labels");
+    }
+    free(names);
+    free(labels);
+    if (g >= 0)
+        H5Gclose(g);
+    /* Runs, linked. */
+    for (int k = 0; k < 2 && !bad; k++) {
+        g = H5Gcreate2(f, k ? "scenario" : "base", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        bad = g < 0 || tm_h5_attr_string(g, "parameters", k ? o->scenario_path : o->base_path);
+        for (int r = 0; r < pn->R && !bad; r++) {
+            char target[4400], link[16];
+            snprintf(target, sizeof target, "%s/%s-r%02d.h5", runs_rel, k ? "scenario" : "base", r + 1);
+            snprintf(link, sizeof link, "r%02d", r + 1);
+            bad = H5Lcreate_external(target, "/", g, link, H5P_DEFAULT, H5P_DEFAULT) < 0;
+        }
+        if (g >= 0)
+            H5Gclose(g);
+    }
+    /* Differences. */
+    size_t all = cell(pn, pn->R, 0);
+    double *diff = bad ? NULL : malloc(all * sizeof *diff);
+    g = bad || !diff ? -1 : H5Gcreate2(f, "difference", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    bad = bad || g < 0 || tm_h5_attr_string(g, "dimensions", "replicate, period, sector, destination");
+    hsize_t dims[4] = {(hsize_t)pn->R, (hsize_t)pn->T, (hsize_t)pn->S, (hsize_t)pn->D};
+    for (size_t x = 0; x < N_DIFF && !bad; x++) {
+        for (size_t i = 0; i < all; i++)
+            diff[i] = pn->data[x][1][i] - pn->data[x][0][i];
+        bad = write_doubles(g, diff_series[x].name, 4, dims, diff, diff_series[x].units, diff_series[x].doc);
+    }
+    if (g >= 0)
+        H5Gclose(g);
+    free(diff);
+    return bad || write_effects(f, res, vals, by_period, pn->T) ? -1 : 0;
+}
+
+void tm_compare_result_free(tm_compare_result *res)
+{
+    free(res->rows);
+    res->rows = NULL;
+}
+
+int tm_compare(const tm_compare_options *o, tm_compare_result *res, tm_error *err)
+{
+    memset(res, 0, sizeof *res);
+    int rc = -1, R = o->replicates > 0 ? o->replicates : 1;
     tm_params *pb = NULL, *ps = NULL;
     panel pn = {0};
-    effect_row *rows = NULL;
-    double *vals = NULL, *diff = NULL;
+    double *vals = NULL, *by_period = NULL;
+    uint64_t *seeds = NULL;
     hid_t f = -1;
     char tmp[4200] = "";
     char stem[4096], runs_dir[4200], runs_rel[4200];
@@ -272,209 +381,60 @@ int tm_compare(const tm_compare_options *o, tm_error *err)
     pn.T = pb->periods;
     pn.S = pb->n_sectors;
     pn.D = pb->n_dest;
+    pn.NS = 1 << pb->n_dest;
     pn.R = R;
-    pn.us = tm_params_us_index(pb);
-    size_t per_run = (size_t)pn.T * (size_t)pn.S * (size_t)pn.D, all = per_run * (size_t)R;
-    for (size_t x = 0; x < N_DIFF; x++)
-        for (int k = 0; k < 2; k++)
-            if (!(pn.data[x][k] = malloc(all * sizeof(double)))) {
-                tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
-                goto done;
-            }
-    uint64_t *seeds = malloc((size_t)R * sizeof *seeds);
-    if (!seeds) {
-        tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
-        goto done;
+    size_t all = cell(&pn, R, 0), all_sets = all / (size_t)pn.D * (size_t)pn.NS;
+    for (int k = 0; k < 2; k++) {
+        for (size_t x = 0; x < N_DIFF; x++)
+            if (!(pn.data[x][k] = malloc(all * sizeof(double))))
+                goto oom;
+        if (!(pn.by_set[k] = malloc(all_sets * sizeof(double))))
+            goto oom;
     }
+    if (!(seeds = malloc((size_t)R * sizeof *seeds)))
+        goto oom;
     /* Replicate 1 keeps the base file's seed; later replicates derive theirs
      * from it. Base and scenario of a replicate share the seed, hence every
      * firm's and the environment's random streams. */
     for (int r = 0; r < R; r++)
         seeds[r] = r == 0 ? pb->seed : tm_rng_mix(pb->seed, (uint64_t)r);
-    for (int r = 0; r < R; r++) {
+    for (int r = 0; r < R; r++)
         for (int k = 0; k < 2; k++) {
-            const char *src = k ? o->scenario_path : o->base_path;
             char seed_set[64], path[4400];
             snprintf(seed_set, sizeof seed_set, "run.seed=%llu", (unsigned long long)seeds[r]);
             sets[o->n_sets] = seed_set;
             tm_params *p = NULL;
-            if (tm_params_load(src, sets, o->n_sets + 1, &p, err)) {
-                free(seeds);
+            if (tm_params_load(k ? o->scenario_path : o->base_path, sets, o->n_sets + 1, &p, err))
                 goto done;
-            }
             snprintf(path, sizeof path, "%s/%s-r%02d.h5", runs_dir, k ? "scenario" : "base", r + 1);
-            if (o->progress) {
-                fprintf(o->progress, "  replicate %d/%d, %s (seed %llu) -> %s\n", r + 1, R, k ? "scenario" : "base",
-                        (unsigned long long)seeds[r], path);
-                fflush(o->progress);
-            }
+            tm_progress_report_to(&o->progress, k ? "scenario" : "base", r + 1, R, path, &seeds[r]);
             char digest[65];
             tm_simulate_options so = {.threads = o->threads, .force = 1};
             int bad = tm_simulate(p, path, &so, digest, err);
             tm_params_free(p);
-            for (size_t x = 0; !bad && x < N_DIFF; x++)
-                bad = read_series(path, diff_series[x].name, per_run, pn.data[x][k] + (size_t)r * per_run, err);
-            if (bad) {
-                free(seeds);
+            if (bad || read_run(&pn, path, k, r, err))
                 goto done;
-            }
         }
-    }
 
-    /* Effects per replicate, then mean and a t interval across replicates. */
-    int n_measures = M_FIXED + pn.D - 1, n_rows_s = pn.S + 1;
-    vals = malloc((size_t)n_measures * (size_t)n_rows_s * (size_t)R * sizeof *vals);
-    rows = calloc((size_t)n_measures * (size_t)n_rows_s, sizeof *rows);
-    diff = malloc(all * sizeof *diff);
-    if (!vals || !rows || !diff) {
-        free(seeds);
-        tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    res->replicates = R;
+    tm_period_label(pb->start_index + t0, pb->periods_per_year, res->window_start, sizeof res->window_start);
+    size_t n_vals = (size_t)(5 + TM_MAX_DEST) * (size_t)(pn.S + 1) * (size_t)R;
+    vals = malloc(n_vals * sizeof *vals);
+    by_period = malloc(n_vals * (size_t)pn.T * sizeof *by_period);
+    if (!vals || !by_period)
+        goto oom;
+    if (effects(pb, &pn, t0, vals, by_period, res, err))
         goto done;
-    }
-    int n_rows = 0;
-    for (int s = 0; s < n_rows_s; s++)
-        for (int m = 0; m < n_measures; m++) {
-            double sum = 0, ss = 0;
-            int n = 0;
-            for (int r = 0; r < R; r++) {
-                double v = measure(&pn, m, r, s, t0);
-                vals[((size_t)m * (size_t)n_rows_s + (size_t)s) * (size_t)R + (size_t)r] = v;
-                if (isfinite(v)) {
-                    sum += v;
-                    n++;
-                }
-            }
-            double mean = n ? sum / n : NAN;
-            for (int r = 0; r < R; r++) {
-                double v = vals[((size_t)m * (size_t)n_rows_s + (size_t)s) * (size_t)R + (size_t)r];
-                if (isfinite(v))
-                    ss += (v - mean) * (v - mean);
-            }
-            double half = n > 1 ? student_t975(n - 1) * sqrt(ss / (n - 1) / n) : NAN;
-            effect_row *row = &rows[n_rows++];
-            snprintf(row->sector, sizeof row->sector, "%s", s == pn.S ? "all" : pb->sector[s].name);
-            measure_name(pb, pn.us, m, row->measure, sizeof row->measure);
-            row->mean = mean;
-            row->ci_low = mean - half;
-            row->ci_high = mean + half;
-            row->replicates = n;
-        }
 
     /* The comparison file, written under a temporary name and renamed. */
     snprintf(tmp, sizeof tmp, "%s.tmp-%ld", o->output, (long)getpid());
+    tm_h5_quiet();
     f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f < 0) {
-        free(seeds);
         tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot create", tmp);
         goto done;
     }
-    char label[TM_LABEL_MAX];
-    tm_period_label(pb->start_index + t0, pb->periods_per_year, label, sizeof label);
-    int bad = tm_h5_attr_string(f, "program", "tradeabm") || tm_h5_attr_string(f, "kind", "comparison") ||
-              attr_int(f, "format_version", 1) || tm_h5_attr_string(f, "version", TM_VERSION) ||
-              tm_h5_attr_string(f, "git_commit", TM_GIT_COMMIT) || tm_h5_attr_string(f, "base_parameters", o->base_path) ||
-              tm_h5_attr_string(f, "scenario_parameters", o->scenario_path) || tm_h5_attr_string(f, "base_sha256", pb->sha256) ||
-              tm_h5_attr_string(f, "scenario_sha256", ps->sha256) || attr_int(f, "replicates", R) ||
-              tm_h5_attr_string(f, "effect_window_start", label) || tm_h5_attr_string(f, "runs_folder", runs_rel);
-    {
-        hsize_t dims[1] = {(hsize_t)R};
-        hid_t sp = H5Screate_simple(1, dims, NULL);
-        hid_t a = H5Acreate2(f, "seeds", H5T_STD_U64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
-        bad = bad || a < 0 || H5Awrite(a, H5T_NATIVE_UINT64, seeds) < 0;
-        if (a >= 0)
-            H5Aclose(a);
-        H5Sclose(sp);
-    }
-    free(seeds);
-    /* Dimensions. */
-    {
-        hid_t g = H5Gcreate2(f, "dimensions", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        const char **names = malloc(((size_t)pn.S + (size_t)pn.T + (size_t)pn.D) * sizeof *names);
-        char(*labels)[TM_LABEL_MAX] = malloc((size_t)pn.T * sizeof *labels);
-        if (g < 0 || !names || !labels) {
-            bad = 1;
-        } else {
-            for (int s = 0; s < pn.S; s++)
-                names[s] = pb->sector[s].name;
-            bad = bad || write_names(g, "sectors", names, pn.S);
-            for (int d = 0; d < pn.D; d++)
-                names[d] = pb->dest[d].name;
-            bad = bad || write_names(g, "destinations", names, pn.D);
-            for (int t = 0; t < pn.T; t++) {
-                tm_period_label(pb->start_index + t, pb->periods_per_year, labels[t], TM_LABEL_MAX);
-                names[t] = labels[t];
-            }
-            bad = bad || write_names(g, "periods", names, pn.T);
-        }
-        free(names);
-        free(labels);
-        if (g >= 0)
-            H5Gclose(g);
-    }
-    /* Runs, linked. */
-    for (int k = 0; k < 2 && !bad; k++) {
-        hid_t g = H5Gcreate2(f, k ? "scenario" : "base", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        bad = g < 0 || tm_h5_attr_string(g, "parameters", k ? o->scenario_path : o->base_path);
-        for (int r = 0; r < R && !bad; r++) {
-            char target[4400], link[16];
-            snprintf(target, sizeof target, "%s/%s-r%02d.h5", runs_rel, k ? "scenario" : "base", r + 1);
-            snprintf(link, sizeof link, "r%02d", r + 1);
-            bad = H5Lcreate_external(target, "/", g, link, H5P_DEFAULT, H5P_DEFAULT) < 0;
-        }
-        if (g >= 0)
-            H5Gclose(g);
-    }
-    /* Differences. */
-    if (!bad) {
-        hid_t g = H5Gcreate2(f, "difference", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        bad = g < 0 || tm_h5_attr_string(g, "dimensions", "replicate, period, sector, destination");
-        hsize_t dims[4] = {(hsize_t)R, (hsize_t)pn.T, (hsize_t)pn.S, (hsize_t)pn.D};
-        for (size_t x = 0; x < N_DIFF && !bad; x++) {
-            for (size_t i = 0; i < all; i++)
-                diff[i] = pn.data[x][1][i] - pn.data[x][0][i];
-            hid_t sp = H5Screate_simple(4, dims, NULL);
-            hid_t d = H5Dcreate2(g, diff_series[x].name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-            bad = d < 0 || H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, diff) < 0 ||
-                  tm_h5_attr_string(d, "units", diff_series[x].units) || tm_h5_attr_string(d, "description", diff_series[x].doc);
-            if (d >= 0)
-                H5Dclose(d);
-            H5Sclose(sp);
-        }
-        if (g >= 0)
-            H5Gclose(g);
-    }
-    /* Effects: a table (compound rows) plus every replicate's value. */
-    if (!bad) {
-        hid_t st64 = H5Tcopy(H5T_C_S1);
-        H5Tset_size(st64, 64);
-        hid_t ct = H5Tcreate(H5T_COMPOUND, sizeof(effect_row));
-        H5Tinsert(ct, "sector", HOFFSET(effect_row, sector), st64);
-        H5Tinsert(ct, "measure", HOFFSET(effect_row, measure), st64);
-        H5Tinsert(ct, "mean", HOFFSET(effect_row, mean), H5T_NATIVE_DOUBLE);
-        H5Tinsert(ct, "ci_low", HOFFSET(effect_row, ci_low), H5T_NATIVE_DOUBLE);
-        H5Tinsert(ct, "ci_high", HOFFSET(effect_row, ci_high), H5T_NATIVE_DOUBLE);
-        H5Tinsert(ct, "replicates", HOFFSET(effect_row, replicates), H5T_NATIVE_INT);
-        hsize_t dims[1] = {(hsize_t)n_rows};
-        hid_t sp = H5Screate_simple(1, dims, NULL);
-        hid_t d = H5Dcreate2(f, "effects", ct, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        bad = d < 0 || H5Dwrite(d, ct, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0 ||
-              tm_h5_attr_string(d, "description", "headline effects, scenario - base, over the effect window: mean across "
-                                          "replicates and a 95% t interval (NaN with one replicate)") ||
-              tm_h5_attr_string(d, "effect_window_start", label);
-        if (d >= 0)
-            H5Dclose(d);
-        H5Sclose(sp);
-        H5Tclose(ct);
-        H5Tclose(st64);
-        hsize_t vd[3] = {(hsize_t)n_measures, (hsize_t)n_rows_s, (hsize_t)R};
-        sp = H5Screate_simple(3, vd, NULL);
-        d = H5Dcreate2(f, "effects_by_replicate", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        bad = bad || d < 0 || H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, vals) < 0 ||
-              tm_h5_attr_string(d, "dimensions", "measure, sector (last: all), replicate; same order as /effects");
-        if (d >= 0)
-            H5Dclose(d);
-        H5Sclose(sp);
-    }
+    int bad = write_file(f, o, pb, ps, &pn, seeds, runs_rel, res, vals, by_period);
     H5Fclose(f);
     f = -1;
     if (bad || rename(tmp, o->output) != 0) {
@@ -482,148 +442,27 @@ int tm_compare(const tm_compare_options *o, tm_error *err)
         tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot write the comparison file", o->output);
         goto done;
     }
-    if (o->report) {
-        FILE *out = o->report;
-        fprintf(out, "Headline effects, scenario - base, %s to the end; mean [95%% CI] over %d replicate%s\n", label, R,
-                R == 1 ? "" : "s");
-        fprintf(out, "%-16s", "sector");
-        for (int m = 0; m < n_measures; m++)
-            fprintf(out, " %27s", rows[m].measure);
-        fprintf(out, "\n");
-        for (int s = 0; s < n_rows_s; s++) {
-            fprintf(out, "%-16s", rows[s * n_measures].sector);
-            for (int m = 0; m < n_measures; m++) {
-                const effect_row *row = &rows[s * n_measures + m];
-                char text[64];
-                if (R > 1)
-                    snprintf(text, sizeof text, "%.3g [%.3g, %.3g]", shown(row->mean), shown(row->ci_low),
-                             shown(row->ci_high));
-                else
-                    snprintf(text, sizeof text, "%.3g", shown(row->mean));
-                fprintf(out, " %27s", text);
-            }
-            fprintf(out, "\n");
-        }
-    }
     rc = 0;
+    goto done;
+oom:
+    tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
 done:
     if (f >= 0) {
         H5Fclose(f);
         unlink(tmp);
     }
-    for (size_t x = 0; x < N_DIFF; x++)
-        for (int k = 0; k < 2; k++)
+    if (rc)
+        tm_compare_result_free(res);
+    for (int k = 0; k < 2; k++) {
+        for (size_t x = 0; x < N_DIFF; x++)
             free(pn.data[x][k]);
+        free(pn.by_set[k]);
+    }
+    free(seeds);
     free(vals);
-    free(rows);
-    free(diff);
+    free(by_period);
     free(sets);
     tm_params_free(pb);
     tm_params_free(ps);
     return rc;
-}
-
-static const char *const compare_usage =
-    "usage: tradeabm compare BASE.yaml SCENARIO.yaml [options]\n"
-    "\n"
-    "Run a base and a scenario with common random numbers (the same seed for\n"
-    "both in each replicate), store both runs, their difference and headline\n"
-    "effects per sector with 95% confidence intervals across replicates.\n"
-    "\n"
-    "  -o, --output FILE.h5   comparison file (default: compare-<scenario>.h5); the\n"
-    "                         runs go to FILE-runs/ and are linked from it\n"
-    "      --replicates N     replicates (default 1; 2 or more give intervals)\n"
-    "      --from PERIOD      start of the effect window (default: the scenario's\n"
-    "                         first event, else the first period)\n"
-    "      --set KEY=VALUE    override a parameter in both files (repeatable)\n"
-    "      --threads N        OpenMP threads per run\n"
-    "      --force            replace FILE.h5 and its runs\n"
-    "  -q, --quiet            print nothing but errors\n"
-    "  -h, --help             this help\n";
-
-int tm_cli_compare(int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"output", required_argument, 0, 'o'}, {"replicates", required_argument, 0, 'r'},
-        {"from", required_argument, 0, 'F'},   {"set", required_argument, 0, 's'},
-        {"threads", required_argument, 0, 't'}, {"force", no_argument, 0, 'f'},
-        {"quiet", no_argument, 0, 'q'},        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
-    };
-    tm_compare_options co = {.replicates = 1};
-    const char *sets[256];
-    int n_sets = 0, quiet = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
-        char *end;
-        long v;
-        switch (c) {
-        case 'o':
-            co.output = optarg;
-            break;
-        case 'r':
-        case 't':
-            v = strtol(optarg, &end, 10);
-            if (!*optarg || *end || v < 1 || v > (c == 'r' ? 99 : 4096)) {
-                fprintf(stderr, "tradeabm: --%s %s: expected a whole number from 1 to %d\n\n%s",
-                        c == 'r' ? "replicates" : "threads", optarg, c == 'r' ? 99 : 4096, compare_usage);
-                return 2;
-            }
-            if (c == 'r')
-                co.replicates = (int)v;
-            else
-                co.threads = (int)v;
-            break;
-        case 'F':
-            co.from = optarg;
-            break;
-        case 's':
-            if (n_sets == 255) {
-                fprintf(stderr, "tradeabm: too many --set options\n");
-                return 2;
-            }
-            sets[n_sets++] = optarg;
-            break;
-        case 'f':
-            co.force = 1;
-            break;
-        case 'q':
-            quiet = 1;
-            break;
-        case 'h':
-            fputs(compare_usage, stdout);
-            return 0;
-        default:
-            fprintf(stderr, "\n%s", compare_usage);
-            return 2;
-        }
-    }
-    if (argc - optind != 2) {
-        fprintf(stderr, "tradeabm: compare: expected BASE.yaml and SCENARIO.yaml\n\n%s", compare_usage);
-        return 2;
-    }
-    co.base_path = argv[optind];
-    co.scenario_path = argv[optind + 1];
-    char output[4096];
-    if (!co.output) {
-        const char *b = strrchr(co.scenario_path, '/');
-        char stem[1024];
-        snprintf(stem, sizeof stem, "%s", b ? b + 1 : co.scenario_path);
-        char *dot = strrchr(stem, '.');
-        if (dot && dot != stem)
-            *dot = '\0';
-        snprintf(output, sizeof output, "compare-%s.h5", stem);
-        co.output = output;
-    }
-    co.sets = sets;
-    co.n_sets = n_sets;
-    co.report = quiet ? NULL : stdout;
-    co.progress = quiet ? NULL : stdout;
-    tm_error err = {0};
-    if (tm_compare(&co, &err)) {
-        return tm_cli_fail(&err);
-    }
-    if (!quiet)
-        printf("wrote %s\n", co.output);
-    return 0;
 }

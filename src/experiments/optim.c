@@ -1,225 +1,53 @@
 #include "experiments/optim.h"
 
 #include <math.h>
+#include <nlopt.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Change of variables between the box and the unconstrained search space. */
 typedef struct {
     int n;
-    const double *lo, *hi; /* may be NULL */
-} transform;
-
-static double lower_of(const transform *t, int i)
-{
-    return t->lo ? t->lo[i] : -INFINITY;
-}
-
-static double upper_of(const transform *t, int i)
-{
-    return t->hi ? t->hi[i] : INFINITY;
-}
-
-static double to_natural(const transform *t, int i, double u)
-{
-    double lo = lower_of(t, i), hi = upper_of(t, i);
-    if (isfinite(lo) && isfinite(hi))
-        return lo + (hi - lo) / (1.0 + exp(-u));
-    if (isfinite(lo))
-        return lo + exp(u);
-    if (isfinite(hi))
-        return hi - exp(u);
-    return u;
-}
-
-static double to_search(const transform *t, int i, double x)
-{
-    double lo = lower_of(t, i), hi = upper_of(t, i);
-    if (isfinite(lo) && isfinite(hi)) {
-        double q = (x - lo) / (hi - lo);
-        return log(q / (1.0 - q));
-    }
-    if (isfinite(lo))
-        return log(x - lo);
-    if (isfinite(hi))
-        return log(hi - x);
-    return x;
-}
-
-typedef struct {
-    int n;
-    transform tr;
     tm_optim_fn fn;
     void *ctx;
-    double *x; /* scratch natural point */
+    tm_progress progress;
+    nlopt_opt opt;
     int evaluations, max_evaluations;
+    double best;
+    double *best_x;
+    int failed; /* the objective returned an error (in err) */
     tm_error *err;
 } problem;
 
-/* f at search point u; nonzero return stops the search. */
-static int evaluate(problem *pb, const double *u, double *f)
+/* NLopt's objective: our function, the evaluation count, the best point
+ * (NLopt returns its own best, but a forced stop must not lose it). */
+static double evaluate(unsigned n, const double *x, double *grad, void *data)
 {
-    for (int i = 0; i < pb->n; i++)
-        pb->x[i] = to_natural(&pb->tr, i, u[i]);
-    double v = INFINITY;
-    if (pb->fn(pb->x, &v, pb->ctx, pb->err))
-        return -1;
+    (void)grad; /* derivative-free methods pass NULL */
+    problem *pb = data;
+    double v = HUGE_VAL;
+    if (pb->fn(x, &v, pb->ctx, pb->err)) {
+        pb->failed = 1;
+        nlopt_force_stop(pb->opt);
+        return HUGE_VAL;
+    }
     pb->evaluations++;
-    *f = isfinite(v) ? v : INFINITY;
-    return 0;
+    if (!isfinite(v))
+        v = HUGE_VAL;
+    if (v < pb->best) {
+        pb->best = v;
+        memcpy(pb->best_x, x, n * sizeof *x);
+        tm_optim_step step = {v, x, (int)n};
+        tm_progress_report_to(&pb->progress, "optimiser", pb->evaluations, pb->max_evaluations, NULL, &step);
+    }
+    return v;
 }
 
-/* Vertices sorted by value, best first (insertion sort: n is small). */
-static void order(int n, double *simplex, double *fv, int *idx)
+static double scale_of(const double *lower, const double *upper, const double *x, int i)
 {
-    for (int i = 0; i <= n; i++)
-        idx[i] = i;
-    for (int i = 1; i <= n; i++) {
-        int k = idx[i];
-        int j = i - 1;
-        while (j >= 0 && fv[idx[j]] > fv[k]) {
-            idx[j + 1] = idx[j];
-            j--;
-        }
-        idx[j + 1] = k;
-    }
-    (void)simplex;
-}
-
-/* One Nelder-Mead search from u (in/out). Returns 0, or -1 when the
- * objective failed. *converged is set when the tolerances were met. */
-static int nelder_mead(problem *pb, double *u, double *fu, const double *step, int max_iter, double ftol,
-                       double xtol, tm_optim_progress progress, int *iterations, int *converged)
-{
-    const int n = pb->n;
-    /* Coefficients adapted to the dimension (Gao & Han 2012); n = 2 gives
-     * the classic 1, 2, 0.5, 0.5. */
-    const double alpha = 1.0, beta = 1.0 + 2.0 / n, gamma = 0.75 - 0.5 / n, delta = 1.0 - 1.0 / n;
-    const double beta_eff = n >= 2 ? beta : 2.0, gamma_eff = n >= 2 ? gamma : 0.5, delta_eff = n >= 2 ? delta : 0.5;
-    double *simplex = malloc((size_t)(n + 1) * (size_t)n * sizeof(double));
-    double *fv = malloc((size_t)(n + 1) * sizeof(double));
-    int *idx = malloc((size_t)(n + 1) * sizeof(int));
-    double *centroid = malloc((size_t)n * sizeof(double));
-    double *xr = malloc((size_t)n * sizeof(double));
-    double *xe = malloc((size_t)n * sizeof(double));
-    double *xc = malloc((size_t)n * sizeof(double));
-    double *best_x = malloc((size_t)n * sizeof(double));
-    int rc = -1;
-    *converged = 0;
-    if (!simplex || !fv || !idx || !centroid || !xr || !xe || !xc || !best_x) {
-        tm_error_set(pb->err, TM_ERR_RUNTIME, "out of memory");
-        goto done;
-    }
-#define V(k) (simplex + (size_t)(k) * (size_t)n)
-    memcpy(V(0), u, (size_t)n * sizeof(double));
-    if (evaluate(pb, V(0), &fv[0]))
-        goto done;
-    for (int k = 1; k <= n; k++) {
-        memcpy(V(k), u, (size_t)n * sizeof(double));
-        V(k)[k - 1] += step[k - 1];
-        if (evaluate(pb, V(k), &fv[k]))
-            goto done;
-    }
-    int it = 0;
-    for (;;) {
-        order(n, simplex, fv, idx);
-        int b = idx[0], w = idx[n], sw = idx[n - 1];
-        if (progress) {
-            for (int i = 0; i < n; i++)
-                best_x[i] = to_natural(&pb->tr, i, V(b)[i]);
-            progress(*iterations + it, pb->evaluations, fv[b], best_x, n, pb->ctx);
-        }
-        /* Convergence: values and vertices both within tolerance of the best. */
-        double fspread = 0, xspread = 0;
-        for (int k = 1; k <= n; k++) {
-            double df = fabs(fv[idx[k]] - fv[b]);
-            if (!(df <= fspread))
-                fspread = df;
-            for (int i = 0; i < n; i++) {
-                double dx = fabs(V(idx[k])[i] - V(b)[i]);
-                if (dx > xspread)
-                    xspread = dx;
-            }
-        }
-        if (fspread <= ftol && xspread <= xtol) {
-            *converged = 1;
-            break;
-        }
-        if (it >= max_iter || (pb->max_evaluations > 0 && pb->evaluations >= pb->max_evaluations))
-            break;
-        it++;
-        for (int i = 0; i < n; i++) {
-            double s = 0;
-            for (int k = 0; k < n; k++)
-                s += V(idx[k])[i];
-            centroid[i] = s / n;
-        }
-        for (int i = 0; i < n; i++)
-            xr[i] = centroid[i] + alpha * (centroid[i] - V(w)[i]);
-        double fr;
-        if (evaluate(pb, xr, &fr))
-            goto done;
-        if (fr < fv[b]) {
-            for (int i = 0; i < n; i++)
-                xe[i] = centroid[i] + beta_eff * (xr[i] - centroid[i]);
-            double fe;
-            if (evaluate(pb, xe, &fe))
-                goto done;
-            if (fe < fr) {
-                memcpy(V(w), xe, (size_t)n * sizeof(double));
-                fv[w] = fe;
-            } else {
-                memcpy(V(w), xr, (size_t)n * sizeof(double));
-                fv[w] = fr;
-            }
-            continue;
-        }
-        if (fr < fv[sw]) {
-            memcpy(V(w), xr, (size_t)n * sizeof(double));
-            fv[w] = fr;
-            continue;
-        }
-        /* Contraction: outside if the reflection improved on the worst,
-         * inside otherwise. */
-        int outside = fr < fv[w];
-        for (int i = 0; i < n; i++)
-            xc[i] = outside ? centroid[i] + gamma_eff * (xr[i] - centroid[i])
-                            : centroid[i] - gamma_eff * (centroid[i] - V(w)[i]);
-        double fc;
-        if (evaluate(pb, xc, &fc))
-            goto done;
-        if (outside ? fc <= fr : fc < fv[w]) {
-            memcpy(V(w), xc, (size_t)n * sizeof(double));
-            fv[w] = fc;
-            continue;
-        }
-        /* Shrink towards the best vertex. */
-        for (int k = 1; k <= n; k++) {
-            int v = idx[k];
-            for (int i = 0; i < n; i++)
-                V(v)[i] = V(b)[i] + delta_eff * (V(v)[i] - V(b)[i]);
-            if (evaluate(pb, V(v), &fv[v]))
-                goto done;
-        }
-    }
-    {
-        int b = idx[0];
-        memcpy(u, V(b), (size_t)n * sizeof(double));
-        *fu = fv[b];
-    }
-    *iterations += it;
-    rc = 0;
-#undef V
-done:
-    free(simplex);
-    free(fv);
-    free(idx);
-    free(centroid);
-    free(xr);
-    free(xe);
-    free(xc);
-    free(best_x);
-    return rc;
+    double lo = lower ? lower[i] : -INFINITY, hi = upper ? upper[i] : INFINITY;
+    if (isfinite(lo) && isfinite(hi))
+        return hi - lo;
+    return fabs(x[i]) > 1 ? fabs(x[i]) : 1.0;
 }
 
 int tm_optim_minimize(int n, double *x, const double *lower, const double *upper, tm_optim_fn fn, void *ctx,
@@ -228,8 +56,8 @@ int tm_optim_minimize(int n, double *x, const double *lower, const double *upper
     tm_optim_options o = {0};
     if (opts)
         o = *opts;
-    if (o.max_iterations <= 0)
-        o.max_iterations = 200 * n;
+    if (o.max_evaluations <= 0)
+        o.max_evaluations = 100 * (n + 1);
     if (!(o.f_tolerance > 0))
         o.f_tolerance = 1e-8;
     if (!(o.x_tolerance > 0))
@@ -237,64 +65,72 @@ int tm_optim_minimize(int n, double *x, const double *lower, const double *upper
     if (!(o.initial_step > 0))
         o.initial_step = 0.1;
     memset(result, 0, sizeof *result);
+    result->value = HUGE_VAL;
     if (n < 1)
         return tm_error_set(err, TM_ERR_INPUT, "optimiser: nothing to fit (no parameters)");
-    problem pb = {.n = n, .tr = {n, lower, upper}, .fn = fn, .ctx = ctx, .max_evaluations = o.max_evaluations,
-                  .err = err};
-    double *u = malloc((size_t)n * sizeof(double));
-    double *step = malloc((size_t)n * sizeof(double));
-    pb.x = malloc((size_t)n * sizeof(double));
+    for (int i = 0; i < n; i++) {
+        double lo = lower ? lower[i] : -INFINITY, hi = upper ? upper[i] : INFINITY;
+        if (!isfinite(x[i]) || x[i] < lo || x[i] > hi || !(lo < hi))
+            return tm_error_set(err, TM_ERR_INPUT, "optimiser: start value %g of variable %d is not inside [%g, %g]",
+                                x[i], i + 1, lo, hi);
+        if (o.method == TM_OPTIM_BOBYQA && !(isfinite(lo) && isfinite(hi)))
+            return tm_error_set(err, TM_ERR_INPUT, "optimiser: BOBYQA needs finite bounds (variable %d)", i + 1);
+    }
+    problem pb = {.n = n, .fn = fn, .ctx = ctx, .progress = o.progress, .max_evaluations = o.max_evaluations,
+                  .best = HUGE_VAL, .err = err};
+    double *step = malloc((size_t)n * sizeof *step), *xtol = malloc((size_t)n * sizeof *xtol);
+    pb.best_x = malloc((size_t)n * sizeof *pb.best_x);
+    pb.opt = nlopt_create(o.method == TM_OPTIM_BOBYQA ? NLOPT_LN_BOBYQA : NLOPT_LN_NELDERMEAD, (unsigned)n);
     int rc = -1;
-    if (!u || !step || !pb.x) {
+    if (!step || !xtol || !pb.best_x || !pb.opt) {
         tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
         goto done;
     }
-    for (int i = 0; i < n; i++) {
-        double lo = lower_of(&pb.tr, i), hi = upper_of(&pb.tr, i);
-        if (!isfinite(x[i]) || !(x[i] > lo) || !(x[i] < hi) || (lo >= hi)) {
-            tm_error_set(err, TM_ERR_INPUT, "optimiser: start value %g of variable %d is not strictly inside (%g, %g)",
-                         x[i], i + 1, lo, hi);
-            goto done;
-        }
-        u[i] = to_search(&pb.tr, i, x[i]);
-    }
-    double fu = INFINITY;
+    memcpy(pb.best_x, x, (size_t)n * sizeof *x);
+    if (lower)
+        nlopt_set_lower_bounds(pb.opt, lower);
+    if (upper)
+        nlopt_set_upper_bounds(pb.opt, upper);
+    nlopt_set_min_objective(pb.opt, evaluate, &pb);
+    nlopt_set_ftol_abs(pb.opt, o.f_tolerance);
+    for (int i = 0; i < n; i++)
+        xtol[i] = o.x_tolerance * scale_of(lower, upper, x, i);
+    nlopt_set_xtol_abs(pb.opt, xtol);
     for (int start = 0; start <= o.restarts; start++) {
-        /* The first simplex steps a fraction of each range in natural units,
-         * towards the side with more room, converted to search units. */
-        for (int i = 0; i < n; i++) {
-            double lo = lower_of(&pb.tr, i), hi = upper_of(&pb.tr, i);
-            double xi = to_natural(&pb.tr, i, u[i]);
-            double h = isfinite(lo) && isfinite(hi) ? o.initial_step * (hi - lo)
-                                                    : o.initial_step * (fabs(xi) > 1 ? fabs(xi) : 1.0);
-            double target = (isfinite(hi) ? hi - xi : INFINITY) >= (isfinite(lo) ? xi - lo : INFINITY) ? xi + h : xi - h;
-            if (isfinite(lo) && target <= lo)
-                target = lo + 0.5 * (xi - lo);
-            if (isfinite(hi) && target >= hi)
-                target = hi - 0.5 * (hi - xi);
-            double s = to_search(&pb.tr, i, target) - u[i];
-            step[i] = s != 0 ? s : o.initial_step;
-        }
-        double before = fu;
-        int converged = 0;
-        if (nelder_mead(&pb, u, &fu, step, o.max_iterations, o.f_tolerance, o.x_tolerance, o.progress,
-                        &result->iterations, &converged))
+        int left = o.max_evaluations - pb.evaluations;
+        if (left <= 0)
+            break;
+        nlopt_set_maxeval(pb.opt, left);
+        /* The first step is a fraction of each range (NLopt turns a step
+         * that would leave the box the other way). */
+        for (int i = 0; i < n; i++)
+            step[i] = o.initial_step * scale_of(lower, upper, x, i);
+        nlopt_set_initial_step(pb.opt, step);
+        double before = pb.best, f = HUGE_VAL;
+        nlopt_result res = nlopt_optimize(pb.opt, x, &f);
+        if (pb.failed)
             goto done;
-        result->converged = converged;
-        if (!converged || (pb.max_evaluations > 0 && pb.evaluations >= pb.max_evaluations))
+        if (res < 0 && res != NLOPT_ROUNDOFF_LIMITED) {
+            tm_error_set(err, TM_ERR_RUNTIME, "optimiser: NLopt stopped with %s", nlopt_result_to_string(res));
+            goto done;
+        }
+        memcpy(x, pb.best_x, (size_t)n * sizeof *x);
+        result->converged = res != NLOPT_MAXEVAL_REACHED;
+        if (!result->converged)
             break;
         /* A restart that gains nothing confirms the optimum. */
-        if (start > 0 && !(fu < before - o.f_tolerance))
+        if (start > 0 && !(pb.best < before - o.f_tolerance))
             break;
     }
-    for (int i = 0; i < n; i++)
-        x[i] = to_natural(&pb.tr, i, u[i]);
-    result->value = fu;
-    result->evaluations = pb.evaluations;
+    memcpy(x, pb.best_x, (size_t)n * sizeof *x);
+    result->value = pb.best;
     rc = 0;
 done:
-    free(u);
+    result->evaluations = pb.evaluations;
+    if (pb.opt)
+        nlopt_destroy(pb.opt);
     free(step);
-    free(pb.x);
+    free(xtol);
+    free(pb.best_x);
     return rc;
 }

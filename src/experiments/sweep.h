@@ -1,15 +1,17 @@
-/* sweep: batch experiments. Parses and validates a sweep file (base
- * parameters, a design, replicates, a seed, summary outcomes), derives each
- * run's parameters and seed, runs a share of the runs (local jobs, shards,
- * MPI ranks) into their own files, and writes the index DIR/sweep.h5.
- * Owns tm_sweep (the parsed design). Format and layout: docs/sweeps.md. */
+/* sweep: batch experiments. sweep_file.c parses and validates a sweep file
+ * (base parameters, a design, replicates, a seed, outcome names) and
+ * derives each run's parameters and seed; sweep_exec.c runs a share of the
+ * runs (local jobs, shards, MPI ranks) into their own files; sweep_index.c
+ * writes the index DIR/sweep.h5. Owns tm_sweep (the parsed design).
+ * Format and layout: docs/sweeps.md. */
 #ifndef TM_SWEEP_H
 #define TM_SWEEP_H
 
 #include <stdint.h>
-#include <stdio.h>
+#include <stddef.h>
 
 #include "base/error.h"
+#include "base/progress.h"
 #include "params/params.h"
 
 #define TM_SWEEP_FORMAT_VERSION 1
@@ -34,12 +36,20 @@ uint64_t tm_sweep_seed(const tm_sweep *sweep);
 const char *tm_sweep_text(const tm_sweep *sweep);
 const char *tm_sweep_sha256(const tm_sweep *sweep);
 const char *tm_sweep_base_path(const tm_sweep *sweep); /* resolved against the sweep file's folder */
+const char *tm_sweep_path(const tm_sweep *sweep);      /* the sweep file as opened */
+
+/* Outcome names of `summary.outcomes` (docs/statistics.md), each averaged
+ * over the last tm_sweep_summary_periods logged periods of a run. */
+int tm_sweep_n_outcomes(const tm_sweep *sweep);
+const char *tm_sweep_outcome_name(const tm_sweep *sweep, int i);
+int tm_sweep_summary_periods(const tm_sweep *sweep);
 
 /* Run index = point * replicates + replicate. Seed of a run: the sweep seed
  * mixed with the point, then with the replicate (tm_rng_mix chain). */
 uint64_t tm_sweep_run_seed(const tm_sweep *sweep, int64_t run);
 /* "p0003-r01": file DIR/runs/<name>.h5. */
 void tm_sweep_run_name(const tm_sweep *sweep, int64_t run, char *buf, size_t size);
+void tm_sweep_run_path(const tm_sweep *sweep, const char *dir, int64_t run, char *buf, size_t size);
 
 /* The complete parameters of a run: base + fixed + point values + seed. */
 int tm_sweep_run_params(const tm_sweep *sweep, int64_t run, tm_params **out, tm_error *err);
@@ -57,16 +67,32 @@ typedef struct {
 } tm_sweep_estimate;
 int tm_sweep_plan(const tm_sweep *sweep, tm_sweep_estimate *est, tm_error *err);
 
+/* A temporary name beside `path`, unique to this host and process (files
+ * are written under it and renamed: shards may share a folder). */
+void tm_sweep_temp_path(const char *path, char *buf, size_t size);
+
 /* Prepare DIR: create DIR and DIR/runs, store a copy of the sweep file as
  * DIR/sweep.yaml; refuse a folder holding a different sweep. */
 int tm_sweep_prepare_dir(const tm_sweep *sweep, const char *dir, tm_error *err);
+
+/* The detail of a sweep's progress report (base/progress.h): after every
+ * run, from a worker thread (calls are serialised), stage "sweep", label
+ * the run ("p0003-r01"), done the runs finished here so far (failed ones
+ * included), total the runs this process expects to do (-1 under MPI: not
+ * known). */
+typedef struct {
+    double seconds;         /* of this run */
+    double elapsed;         /* since this process's share started */
+    const char *error;      /* NULL when the run completed */
+    int rank;               /* MPI rank, -1 without MPI */
+} tm_sweep_progress;
 
 typedef struct {
     int jobs;          /* runs at once in this process */
     int threads;       /* total OpenMP threads of this process (0: default) */
     int shard, shards; /* this part (0-based) of `shards` disjoint parts */
     int use_mpi;       /* share runs among MPI ranks (needs TM_HAVE_MPI) */
-    FILE *progress;    /* progress lines (NULL: none) */
+    tm_progress progress; /* after every run; detail: tm_sweep_progress */
 } tm_sweep_exec_options;
 
 typedef struct {
@@ -81,8 +107,9 @@ typedef struct {
 } tm_sweep_exec_stats;
 
 /* Run this process's share; when the whole sweep is complete afterwards,
- * write the index. Failed runs are reported on `progress` and counted; the
- * return value is -1 only for failures of the sweep as a whole. */
+ * write the index. Failed runs are reported through `progress` and
+ * counted; the return value is -1 only for failures of the sweep as a
+ * whole. */
 int tm_sweep_execute(const tm_sweep *sweep, const char *dir, const tm_sweep_exec_options *opts,
                      tm_sweep_exec_stats *stats, tm_error *err);
 
@@ -97,8 +124,5 @@ int tm_sweep_mpi_init(int *argc, char ***argv);
 void tm_sweep_mpi_finalize(void);
 int tm_sweep_mpi_rank(void);      /* 0 when MPI is not active */
 int tm_sweep_mpi_available(void); /* built with MPI */
-
-/* Two-sided 95% t quantile with `dof` degrees of freedom. */
-double tm_sweep_t975(int dof);
 
 #endif

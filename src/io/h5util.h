@@ -1,15 +1,28 @@
-/* h5util: the few HDF5 idioms every file writer shares (run files, sweep
- * indexes, comparisons): UTF-8 variable-length strings and scalar
- * attributes. Functions return 0 or -1 and leave no handle open. */
+/* h5util: the few HDF5 idioms every file writer and the reader share (run
+ * files, sweep indexes, comparisons): quiet error stacks, UTF-8 strings,
+ * scalar attributes, described datasets. Functions return 0 or -1 and
+ * leave no handle open. */
 #ifndef TM_H5UTIL_H
 #define TM_H5UTIL_H
 
 #include <hdf5.h>
+
+/* Silence HDF5's own error printing (we report our own messages) and turn
+ * off its shutdown at exit: after a failed write (disk full) HDF5 1.10
+ * cannot close the file and its exit handler then crashes on it. Every
+ * file is closed or discarded explicitly before exit. */
+void tm_h5_quiet(void);
 
 /* A new variable-length UTF-8 string type; the caller closes it. */
 hid_t tm_h5_vlen_string(void);
 
 int tm_h5_attr_string(hid_t obj, const char *name, const char *value);
 int tm_h5_attr_scalar(hid_t obj, const char *name, hid_t type, const void *value);
+
+/* The `units` and `description` attributes every dataset carries. */
+int tm_h5_describe(hid_t obj, const char *units, const char *description);
+
+/* A 1-D dataset of n variable-length strings, described. */
+int tm_h5_write_strings(hid_t loc, const char *name, const char *const *values, hsize_t n, const char *description);
 
 #endif

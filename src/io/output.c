@@ -11,79 +11,16 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "io/checkpoint.h"
+#include "base/clock.h"
+#include "base/sha256.h"
 #include "io/fingerprint.h"
 #include "io/h5util.h"
-#include "base/sha256.h"
-#include "models/model.h"
+#include "io/output_private.h"
 #include "io/panel_deflate.h"
 #include "io/summary.h"
+#include "models/model.h"
 #include "tm_build_info.h"
 
-/* Panel chunks hold at most this many firms of one period. */
-#define TM_PANEL_CHUNK ((hsize_t)1 << 18)
-#define TM_SERIES_CHUNK 64
-#define TM_SERIES_CHUNK_BYTES ((size_t)256 << 10)
-#define TM_MAX_SERIES 24
-#define TM_SERIES_RANK 4
-
-/* A dataset that grows by one period at a time, hashed as it grows. */
-typedef struct {
-    const char *name;
-    hid_t dset;
-    hid_t mem_type;
-    int rank;
-    hsize_t dims[TM_SERIES_RANK]; /* dims[0] = periods written; unused trailing dims are 1 */
-    size_t slab_bytes;
-    tm_sha256 sha;
-} series_ds;
-
-/* One sector's panel datasets: z_index, markets and, with demand types,
- * type (which = 0, 1, 2). */
-typedef struct {
-    hid_t z, markets, type;
-    tm_sha256 z_sha, m_sha, t_sha;
-    hsize_t n;
-    int z_bytes; /* stored size of a z_index: 1 (grids up to 256 points) or 2 */
-} panel_ds;
-
-struct tm_output {
-    char *final_path;
-    char *tmp_path;
-    hid_t file;
-    const tm_params *p;
-    int panel;
-    int force; /* the final path may be replaced */
-    int n_series;
-    series_ds series[TM_MAX_SERIES];
-    panel_ds *panels;
-    int n_events;
-    int *event_index, *event_period;
-    struct timespec t0;
-    char start_time[40];
-    int threads;
-    tm_sha256 static_sha; /* dimension names, grids, parameters */
-    hid_t label_type;
-    char series_names[TM_MAX_SERIES][64]; /* names of series reopened from a checkpoint */
-};
-
-static herr_t silence(hid_t stack, void *data)
-{
-    (void)stack;
-    (void)data;
-    return 0;
-}
-
-/* HDF5 prints its error stack by default; we report our own messages. */
-static void quiet_hdf5(void)
-{
-    /* No library shutdown at exit: after a failed write (disk full) HDF5
-     * 1.10 cannot close the file and its exit handler then crashes on it.
-     * Every file is closed or discarded explicitly before exit. Only
-     * effective before the library's first use; later calls fail harmlessly. */
-    H5dont_atexit();
-    H5Eset_auto2(H5E_DEFAULT, silence, NULL);
-}
 
 static void iso_now(char *buf, size_t size)
 {
@@ -126,29 +63,18 @@ int tm_output_check_path(const char *path, int force, tm_error *err)
     return 0;
 }
 
-static int describe(hid_t obj, const char *units, const char *description)
-{
-    return tm_h5_attr_string(obj, "units", units) || tm_h5_attr_string(obj, "description", description) ? -1 : 0;
-}
-
-/* A fixed dataset of strings (names of sectors, destinations, ...). */
+/* A fixed dataset of strings (names of sectors, destinations, ...), hashed
+ * into the digest by name and value. */
 static int write_strings(hid_t loc, const char *name, const char *const *values, hsize_t n, const char *description,
                          tm_sha256 *digest)
 {
-    hid_t t = tm_h5_vlen_string();
-    hid_t space = H5Screate_simple(1, &n, NULL);
-    hid_t d = H5Dcreate2(loc, name, t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = d < 0 || H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0 || describe(d, "", description);
-    if (d >= 0)
-        H5Dclose(d);
-    H5Sclose(space);
-    H5Tclose(t);
+    int rc = tm_h5_write_strings(loc, name, values, n, description);
     if (digest) {
         tm_sha256_update(digest, name, strlen(name) + 1);
         for (hsize_t i = 0; i < n; i++)
             tm_sha256_update(digest, values[i], strlen(values[i]) + 1);
     }
-    return rc ? -1 : 0;
+    return rc;
 }
 
 static int write_array(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, int rank, const hsize_t *dims,
@@ -156,7 +82,7 @@ static int write_array(hid_t loc, const char *name, hid_t file_type, hid_t mem_t
 {
     hid_t space = H5Screate_simple(rank, dims, NULL);
     hid_t d = H5Dcreate2(loc, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = d < 0 || H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0 || describe(d, units, description);
+    int rc = d < 0 || H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0 || tm_h5_describe(d, units, description);
     if (d >= 0)
         H5Dclose(d);
     H5Sclose(space);
@@ -206,7 +132,7 @@ static int series_create4(tm_output *o, hid_t group, const char *name, hid_t fil
     tm_sha256_init(&s->sha);
     if (s->dset < 0)
         return -1;
-    return describe(s->dset, units, description);
+    return tm_h5_describe(s->dset, units, description);
 }
 
 static int series_create(tm_output *o, hid_t group, const char *name, hid_t file_type, hid_t mem_type, int rank,
@@ -268,7 +194,7 @@ static int panel_create(tm_output *o, hid_t group, int s, tm_error *err)
     pd->type = -1;
     if (o->p->n_types > 1) {
         pd->type = H5Dcreate2(g, "type", H5T_STD_U8LE, space, H5P_DEFAULT, bytes_dcpl, H5P_DEFAULT);
-        if (pd->type < 0 || describe(pd->type, "type index",
+        if (pd->type < 0 || tm_h5_describe(pd->type, "type index",
                                      "firm's demand type (row of /dimensions/type_multipliers); [period, slot]")) {
             H5Pclose(bytes_dcpl);
             H5Pclose(wide_dcpl);
@@ -281,8 +207,8 @@ static int panel_create(tm_output *o, hid_t group, int s, tm_error *err)
     H5Pclose(wide_dcpl);
     H5Sclose(space);
     int rc = pd->z < 0 || pd->markets < 0 ||
-             describe(pd->z, "grid index", "firm log-productivity as an index into /grid/z[sector]; [period, slot]") ||
-             describe(pd->markets, "bit mask",
+             tm_h5_describe(pd->z, "grid index", "firm log-productivity as an index into /grid/z[sector]; [period, slot]") ||
+             tm_h5_describe(pd->markets, "bit mask",
                       "markets served: bit d = destination d (see /dimensions/destinations); bit 7 = firm born this "
                       "period; [period, slot]");
     H5Gclose(g);
@@ -294,7 +220,7 @@ static int panel_create(tm_output *o, hid_t group, int s, tm_error *err)
     return 0;
 }
 
-static void free_output(tm_output *o)
+void tm_output_free_handle(tm_output *o)
 {
     if (!o)
         return;
@@ -308,8 +234,8 @@ static void free_output(tm_output *o)
 
 /* A new output handle with its arrays, no file open yet; NULL when out of
  * memory. Shared by a fresh run and a resumed one. */
-static tm_output *output_new(const tm_params *p, const tm_run *run, const char *path, const char *tmp_path,
-                             int panel, int force)
+tm_output *tm_output_new_handle(const tm_params *p, const tm_run *run, const char *path, const char *tmp_path,
+                                  int panel, int force)
 {
     tm_output *o = calloc(1, sizeof *o);
     if (!o)
@@ -325,13 +251,13 @@ static tm_output *output_new(const tm_params *p, const tm_run *run, const char *
     o->event_period = malloc((size_t)(p->n_events + 1) * sizeof(int));
     o->panels = calloc((size_t)p->n_sectors, sizeof *o->panels);
     if (!o->final_path || !o->tmp_path || !o->event_index || !o->event_period || !o->panels) {
-        free_output(o);
+        tm_output_free_handle(o);
         return NULL;
     }
     return o;
 }
 
-static void close_handles(tm_output *o)
+void tm_output_close_handles(tm_output *o)
 {
     for (int i = 0; i < o->n_series; i++)
         if (o->series[i].dset >= 0)
@@ -359,9 +285,9 @@ void tm_output_discard(tm_output *o)
 {
     if (!o)
         return;
-    close_handles(o);
+    tm_output_close_handles(o);
     unlink(o->tmp_path);
-    free_output(o);
+    tm_output_free_handle(o);
 }
 
 static const char *set_name(int S, const tm_params *p, char *buf, size_t size)
@@ -516,7 +442,7 @@ static int write_static(tm_output *o, const tm_run *run, tm_sha256 *sha)
     hid_t space = H5Screate(H5S_SCALAR);
     hid_t d = H5Dcreate2(f, "parameters", t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     rc |= d < 0 || H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &text) < 0 ||
-          describe(d, "", "canonical resolved parameters (YAML); `tradeabm run` accepts this text");
+          tm_h5_describe(d, "", "canonical resolved parameters (YAML); `tradeabm run` accepts this text");
     if (d >= 0) {
         rc |= tm_h5_attr_string(d, "sha256", p->sha256);
         H5Dclose(d);
@@ -530,7 +456,7 @@ static int write_static(tm_output *o, const tm_run *run, tm_sha256 *sha)
  * the close: a run killed between checkpoints then leaves the file's
  * metadata as the last checkpoint wrote it, plus unreferenced bytes at its
  * end, and --resume carries on from there. */
-static void hold_metadata(hid_t file)
+void tm_output_hold_metadata(hid_t file)
 {
     H5AC_cache_config_t mdc;
     memset(&mdc, 0, sizeof mdc);
@@ -547,7 +473,7 @@ static void hold_metadata(hid_t file)
 int tm_output_open(const char *path, const tm_params *p, const tm_run *run, const tm_output_options *opts,
                    tm_output **out, tm_error *err)
 {
-    quiet_hdf5();
+    tm_h5_quiet();
     *out = NULL;
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
@@ -555,10 +481,10 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
         return tm_error_set(err, TM_ERR_INPUT, "--panel: run.aggregation: exact follows the distribution of firms, "
                                                "not single firms, so there is no firm panel; drop --panel or use "
                                                "run.aggregation: firms");
-    tm_output *o = output_new(p, run, path, tmp, opts && opts->panel, opts && opts->force);
+    tm_output *o = tm_output_new_handle(p, run, path, tmp, opts && opts->panel, opts && opts->force);
     if (!o)
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
-    clock_gettime(CLOCK_MONOTONIC, &o->t0);
+    o->started = tm_clock_seconds();
     iso_now(o->start_time, sizeof o->start_time);
     /* Crash safety of checkpoints: with checkpoints, freed file space is
      * never reused, so the bytes a checkpoint's metadata points to are never
@@ -570,11 +496,11 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
     o->file = H5Fcreate(o->tmp_path, H5F_ACC_EXCL, fcpl, H5P_DEFAULT);
     H5Pclose(fcpl);
     if (o->file >= 0 && checkpoints)
-        hold_metadata(o->file);
+        tm_output_hold_metadata(o->file);
     if (o->file < 0) {
         tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot create the output file (%s)", o->tmp_path,
                      errno ? strerror(errno) : "HDF5 error");
-        free_output(o);
+        tm_output_free_handle(o);
         return -1;
     }
     hid_t series = H5Gcreate2(o->file, "series", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -890,7 +816,7 @@ static int write_events(tm_output *o, tm_sha256 *sha)
     hid_t space = H5Screate_simple(1, &n, NULL);
     hid_t d = H5Dcreate2(o->file, "events", t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     int rc = d < 0 || (n > 0 && H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0) ||
-             describe(d, "", "scenario events that took effect: logged period index, label, kind, destination, "
+             tm_h5_describe(d, "", "scenario events that took effect: logged period index, label, kind, destination, "
                              "sector (empty: all), regime, value (tariff or scale), note");
     if (d >= 0)
         H5Dclose(d);
@@ -961,9 +887,7 @@ static int finish(tm_output *o, int complete, char digest_hex[65], char *where, 
     tm_sha256_final(&sha, h);
     tm_sha256_hex(h, digest_hex);
 
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double wall = (double)(t1.tv_sec - o->t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - o->t0.tv_nsec);
+    double wall = tm_clock_seconds() - o->started;
     char end_time[40], hdf5_version[32];
     iso_now(end_time, sizeof end_time);
     unsigned maj, min, rel;
@@ -991,17 +915,17 @@ static int finish(tm_output *o, int complete, char digest_hex[65], char *where, 
     rc |= tm_h5_attr_scalar(f, "block_size", H5T_NATIVE_INT, &block);
     rc |= tm_h5_attr_scalar(f, "panel", H5T_NATIVE_INT, &panel);
     rc |= tm_h5_attr_string(f, "digest", digest_hex);
-    close_handles(o);
+    tm_output_close_handles(o);
     if (rc) {
         tm_error_set(err, TM_ERR_RUNTIME, "%s: writing the closing attributes failed (disk full?)", o->tmp_path);
         unlink(o->tmp_path);
-        free_output(o);
+        tm_output_free_handle(o);
         return -1;
     }
     struct stat st;
     if (!complete && stat(o->final_path, &st) == 0) {
         snprintf(where, where_size, "%s", o->tmp_path);
-        free_output(o);
+        tm_output_free_handle(o);
         return 0;
     }
     if (where)
@@ -1013,7 +937,7 @@ static int finish(tm_output *o, int complete, char digest_hex[65], char *where, 
          * hard links are unsupported, fall back to rename(). */
         if (link(o->tmp_path, o->final_path) == 0) {
             unlink(o->tmp_path);
-            free_output(o);
+            tm_output_free_handle(o);
             return 0;
         }
         if (errno == EEXIST) {
@@ -1021,397 +945,16 @@ static int finish(tm_output *o, int complete, char digest_hex[65], char *where, 
                          "%s appeared while this run was writing and was not replaced (pass --force to "
                          "replace it); the results are in %s",
                          o->final_path, o->tmp_path);
-            free_output(o);
+            tm_output_free_handle(o);
             return -1;
         }
     }
     if (rename(o->tmp_path, o->final_path) != 0) {
         tm_error_set(err, TM_ERR_RUNTIME, "cannot rename %s to %s: %s", o->tmp_path, o->final_path, strerror(errno));
         unlink(o->tmp_path);
-        free_output(o);
+        tm_output_free_handle(o);
         return -1;
     }
-    free_output(o);
-    return 0;
-}
-
-/* ------------------------------------------------------------------------
- * Reading finished files
- * ---------------------------------------------------------------------- */
-
-static int read_attr_string(hid_t obj, const char *name, char *buf, size_t size)
-{
-    buf[0] = '\0';
-    if (H5Aexists(obj, name) <= 0)
-        return -1;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    hid_t t = tm_h5_vlen_string();
-    char *value = NULL;
-    int rc = a < 0 || H5Aread(a, t, &value) < 0;
-    if (!rc && value)
-        snprintf(buf, size, "%s", value);
-    if (value)
-        H5free_memory(value);
-    H5Tclose(t);
-    if (a >= 0)
-        H5Aclose(a);
-    return rc ? -1 : 0;
-}
-
-static int read_attr_scalar(hid_t obj, const char *name, hid_t type, void *value)
-{
-    if (H5Aexists(obj, name) <= 0)
-        return -1;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    int rc = a < 0 || H5Aread(a, type, value) < 0;
-    if (a >= 0)
-        H5Aclose(a);
-    return rc ? -1 : 0;
-}
-
-static hid_t open_existing(const char *path, tm_error *err)
-{
-    quiet_hdf5();
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        tm_error_set(err, TM_ERR_INPUT, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (H5Fis_hdf5(path) <= 0) {
-        tm_error_set(err, TM_ERR_INPUT, "%s: not an HDF5 file (or truncated/corrupt)", path);
-        return -1;
-    }
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0)
-        tm_error_set(err, TM_ERR_INPUT, "%s: cannot open as HDF5 (truncated or corrupt?)", path);
-    return f;
-}
-
-void tm_file_info_free(tm_file_info *info)
-{
-    free(info->parameters);
-    info->parameters = NULL;
-}
-
-int tm_output_read_info(const char *path, tm_file_info *info, tm_error *err)
-{
-    memset(info, 0, sizeof *info);
-    hid_t f = open_existing(path, err);
-    if (f < 0)
-        return -1;
-    char program[64];
-    int rc = 0;
-    if (read_attr_string(f, "program", program, sizeof program) || strcmp(program, "tradeabm") != 0) {
-        H5Fclose(f);
-        return tm_error_set(err, TM_ERR_INPUT, "%s: not a tradeabm run file (no program attribute)", path);
-    }
-    rc |= read_attr_scalar(f, "format_version", H5T_NATIVE_INT, &info->format_version);
-    if (!rc && info->format_version != TM_FORMAT_VERSION) {
-        H5Fclose(f);
-        return tm_error_set(err, TM_ERR_INPUT, "%s: format version %d, this build reads version %d", path,
-                            info->format_version, TM_FORMAT_VERSION);
-    }
-    rc |= read_attr_string(f, "status", info->status, sizeof info->status);
-    rc |= read_attr_string(f, "digest", info->digest, sizeof info->digest);
-    rc |= read_attr_string(f, "params_sha256", info->params_sha256, sizeof info->params_sha256);
-    rc |= read_attr_string(f, "version", info->version, sizeof info->version);
-    rc |= read_attr_string(f, "git_commit", info->git_commit, sizeof info->git_commit);
-    rc |= read_attr_scalar(f, "seed", H5T_NATIVE_UINT64, &info->seed);
-    rc |= read_attr_scalar(f, "threads", H5T_NATIVE_INT, &info->threads);
-    rc |= read_attr_scalar(f, "panel", H5T_NATIVE_INT, &info->panel);
-    rc |= read_attr_scalar(f, "wall_seconds", H5T_NATIVE_DOUBLE, &info->wall_seconds);
-    hid_t d = H5Dopen2(f, "parameters", H5P_DEFAULT);
-    if (d >= 0) {
-        hid_t t = tm_h5_vlen_string();
-        char *text = NULL;
-        if (H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &text) >= 0 && text) {
-            info->parameters = strdup(text);
-            H5free_memory(text);
-        }
-        H5Tclose(t);
-        H5Dclose(d);
-    }
-    H5Fclose(f);
-    if (rc || !info->parameters) {
-        tm_file_info_free(info);
-        return tm_error_set(err, TM_ERR_INPUT, "%s: missing provenance attributes or parameters (corrupt file?)", path);
-    }
-    return 0;
-}
-
-/* Read the slab of the last period of a [T, a, b] dataset. */
-static int read_last(hid_t f, const char *name, hid_t mem_type, void *buf, size_t expect, hsize_t *periods)
-{
-    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
-    if (d < 0)
-        return -1;
-    hid_t space = H5Dget_space(d);
-    int rank = H5Sget_simple_extent_ndims(space);
-    hsize_t dims[3] = {0, 1, 1};
-    int rc = rank != 3 || H5Sget_simple_extent_dims(space, dims, NULL) < 0 || dims[0] == 0 ||
-             dims[1] * dims[2] != expect;
-    if (!rc) {
-        hsize_t start[3] = {dims[0] - 1, 0, 0}, count[3] = {1, dims[1], dims[2]};
-        hid_t mspace = H5Screate_simple(3, count, NULL);
-        rc = H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
-             H5Dread(d, mem_type, mspace, space, H5P_DEFAULT, buf) < 0;
-        H5Sclose(mspace);
-        *periods = dims[0];
-    }
-    H5Sclose(space);
-    H5Dclose(d);
-    return rc ? -1 : 0;
-}
-
-int tm_output_print_info(const char *path, FILE *out, tm_error *err)
-{
-    tm_file_info info;
-    if (tm_output_read_info(path, &info, err))
-        return -1;
-    tm_params *p = NULL;
-    if (tm_params_load_text(path, info.parameters, NULL, 0, &p, err)) {
-        tm_error_prefix(err, "%s: stored parameters", path);
-        tm_file_info_free(&info);
-        return -1;
-    }
-    fprintf(out, "file           %s\n", path);
-    fprintf(out, "status         %s\n", info.status);
-    fprintf(out, "program        tradeabm %s (commit %s)\n", info.version, info.git_commit);
-    fprintf(out, "model          %s\n", tm_model_name(p->model));
-    fprintf(out, "seed           %llu\n", (unsigned long long)info.seed);
-    fprintf(out, "threads        %d\n", info.threads);
-    fprintf(out, "wall time      %.2f s\n", info.wall_seconds);
-    fprintf(out, "params sha256  %s\n", info.params_sha256);
-    fprintf(out, "digest         %s\n", info.digest);
-    fprintf(out, "firm panel     %s\n", info.panel ? "yes" : "no");
-    tm_file_info_free(&info);
-
-    hid_t f = open_existing(path, err);
-    int n_sets = 1 << p->n_dest;
-    size_t sd = (size_t)p->n_sectors * (size_t)p->n_dest, ss = (size_t)p->n_sectors * (size_t)n_sets;
-    int64_t *by_set = malloc(ss * sizeof *by_set);
-    double *value = malloc(sd * sizeof *value);
-    const char **snames = malloc((size_t)p->n_sectors * sizeof *snames);
-    const char *dnames[TM_MAX_DEST];
-    hsize_t periods = 0;
-    int rc = f < 0 || !by_set || !value || !snames ||
-             read_last(f, "series/firms_by_market_set", H5T_NATIVE_INT64, by_set, ss, &periods) ||
-             read_last(f, "series/export_value", H5T_NATIVE_DOUBLE, value, sd, &periods);
-    if (!rc) {
-        for (int s = 0; s < p->n_sectors; s++)
-            snames[s] = p->sector[s].name;
-        for (int d = 0; d < p->n_dest; d++)
-            dnames[d] = p->dest[d].name;
-        char label[TM_LABEL_MAX];
-        tm_period_label(p->start_index + (int)periods - 1, p->periods_per_year, label, sizeof label);
-        tm_summary sum = {label, p->n_sectors, p->n_dest, snames, dnames, by_set, value};
-        fprintf(out, "periods        %llu logged (%s to %s)\n\n", (unsigned long long)periods, p->start, label);
-        tm_summary_print(out, &sum);
-    } else if (f >= 0) {
-        tm_error_set(err, TM_ERR_INPUT, "%s: cannot read the series (corrupt or incomplete file?)", path);
-    }
-    if (f >= 0)
-        H5Fclose(f);
-    free(by_set);
-    free(value);
-    free(snames);
-    tm_params_free(p);
-    return rc ? -1 : 0;
-}
-
-/* ------------------------------------------------------------------------
- * Checkpoints: the writer's state at a period boundary (what each dataset
- * holds and its running digest) and reopening the temporary file to
- * continue. Datasets are found again by their HDF5 paths, saved with the
- * state, and cut back to the checkpointed period: a run killed after the
- * checkpoint may have written more.
- * ---------------------------------------------------------------------- */
-
-enum { MEM_LABEL = 0, MEM_INT64, MEM_DOUBLE, MEM_INT };
-
-static const char output_state_tag[8] = {'o', 'u', 't', 's', 't', 'a', 't', '1'};
-
-int tm_output_save(tm_output *o, tm_ckbuf *b, tm_error *err)
-{
-    if (H5Fflush(o->file, H5F_SCOPE_GLOBAL) < 0)
-        return tm_error_set(err, TM_ERR_RUNTIME, "%s: flush failed (disk full?)", o->tmp_path);
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    double elapsed = (double)(now.tv_sec - o->t0.tv_sec) + 1e-9 * (double)(now.tv_nsec - o->t0.tv_nsec);
-    int32_t counts[3] = {o->n_series, o->panel, o->n_events};
-    tm_ckbuf_put(b, output_state_tag, sizeof output_state_tag);
-    tm_ckbuf_put_string(b, o->tmp_path);
-    tm_ckbuf_put(b, counts, sizeof counts);
-    for (int i = 0; i < o->n_series; i++) {
-        series_ds *s = &o->series[i];
-        char where[256];
-        if (H5Iget_name(s->dset, where, sizeof where) <= 0)
-            return tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot name dataset %s", o->tmp_path, s->name);
-        int32_t mem = H5Tequal(s->mem_type, H5T_NATIVE_INT64) > 0    ? MEM_INT64
-                      : H5Tequal(s->mem_type, H5T_NATIVE_DOUBLE) > 0 ? MEM_DOUBLE
-                      : H5Tequal(s->mem_type, H5T_NATIVE_INT) > 0    ? MEM_INT
-                                                                      : MEM_LABEL;
-        int32_t rank = s->rank;
-        uint64_t dims[TM_SERIES_RANK] = {s->dims[0], s->dims[1], s->dims[2], s->dims[3]}, slab = s->slab_bytes;
-        tm_ckbuf_put_string(b, where);
-        tm_ckbuf_put_string(b, s->name);
-        tm_ckbuf_put(b, &mem, sizeof mem);
-        tm_ckbuf_put(b, &rank, sizeof rank);
-        tm_ckbuf_put(b, dims, sizeof dims);
-        tm_ckbuf_put(b, &slab, sizeof slab);
-        tm_ckbuf_put(b, &s->sha, sizeof s->sha);
-    }
-    for (int s = 0; o->panel && s < o->p->n_sectors; s++) {
-        uint64_t n = o->panels[s].n;
-        tm_ckbuf_put(b, &n, sizeof n);
-        tm_ckbuf_put(b, &o->panels[s].z_sha, sizeof o->panels[s].z_sha);
-        tm_ckbuf_put(b, &o->panels[s].m_sha, sizeof o->panels[s].m_sha);
-        if (o->p->n_types > 1)
-            tm_ckbuf_put(b, &o->panels[s].t_sha, sizeof o->panels[s].t_sha);
-    }
-    tm_ckbuf_put(b, &o->static_sha, sizeof o->static_sha);
-    tm_ckbuf_put(b, o->event_index, (size_t)o->n_events * sizeof(int));
-    tm_ckbuf_put(b, o->event_period, (size_t)o->n_events * sizeof(int));
-    tm_ckbuf_put(b, &elapsed, sizeof elapsed);
-    tm_ckbuf_put(b, o->start_time, sizeof o->start_time);
-    if (b->failed)
-        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory saving the output state");
-    return 0;
-}
-
-/* Remove what finish() adds, in case the run was stopped while finishing
- * or the file was closed as incomplete. */
-static void strip_closing(hid_t f)
-{
-    static const char *const attrs[] = {"program", "version", "git_commit", "compiler", "compiler_flags",
-                                        "build_type", "hdf5_version", "threads", "seed", "model", "params_sha256",
-                                        "params_source", "start_time", "end_time", "wall_seconds", "status",
-                                        "format_version", "block_size", "panel", "digest"};
-    for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++)
-        if (H5Aexists(f, attrs[i]) > 0)
-            H5Adelete(f, attrs[i]);
-    if (H5Lexists(f, "events", H5P_DEFAULT) > 0)
-        H5Ldelete(f, "events", H5P_DEFAULT);
-}
-
-int tm_output_resume(const char *path, const tm_params *p, const tm_run *run, const tm_output_options *opts,
-                     tm_ckbuf *b, tm_output **out, tm_error *err)
-{
-    quiet_hdf5();
-    *out = NULL;
-    char tag[8], tmp[4200];
-    int32_t counts[3];
-    if (tm_ckbuf_get(b, tag, sizeof tag) || memcmp(tag, output_state_tag, sizeof tag) != 0 ||
-        tm_ckbuf_get_string(b, tmp, sizeof tmp) || tm_ckbuf_get(b, counts, sizeof counts) || counts[0] < 1 ||
-        counts[0] > TM_MAX_SERIES || counts[2] < 0 || counts[2] > p->n_events)
-        return tm_error_set(err, TM_ERR_INPUT, "%s: malformed output state in the checkpoint", path);
-    tm_output *o = output_new(p, run, path, tmp, counts[1], opts && opts->force);
-    if (!o)
-        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
-    /* The partial file is under its temporary name, or (after a signal
-     * stopped the run) under the final name with status incomplete. */
-    struct stat st;
-    if (stat(o->tmp_path, &st) != 0) {
-        tm_file_info info;
-        tm_error ignored = {0};
-        int incomplete = tm_output_read_info(path, &info, &ignored) == 0 && strcmp(info.status, "incomplete") == 0;
-        if (incomplete)
-            tm_file_info_free(&info);
-        if (!incomplete || rename(path, o->tmp_path) != 0) {
-            tm_error_set(err, TM_ERR_INPUT,
-                         "%s: the partial output of this checkpoint is gone (neither %s nor an incomplete %s exists)",
-                         path, o->tmp_path, path);
-            free_output(o);
-            return -1;
-        }
-    }
-    o->file = H5Fopen(o->tmp_path, H5F_ACC_RDWR, H5P_DEFAULT);
-    if (o->file >= 0)
-        hold_metadata(o->file);
-    if (o->file < 0) {
-        tm_error_set(err, TM_ERR_INPUT, "%s: cannot reopen the partial output (truncated or corrupt?)", o->tmp_path);
-        free_output(o);
-        return -1;
-    }
-    strip_closing(o->file);
-    o->label_type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(o->label_type, TM_LABEL_MAX);
-    int rc = 0;
-    for (int i = 0; i < counts[0] && !rc; i++) {
-        series_ds *s = &o->series[i];
-        char where[256];
-        int32_t mem, rank;
-        uint64_t dims[TM_SERIES_RANK], slab;
-        s->dset = -1;
-        o->n_series = i + 1;
-        rc = tm_ckbuf_get_string(b, where, sizeof where) ||
-             tm_ckbuf_get_string(b, o->series_names[i], sizeof o->series_names[i]) ||
-             tm_ckbuf_get(b, &mem, sizeof mem) || tm_ckbuf_get(b, &rank, sizeof rank) ||
-             tm_ckbuf_get(b, dims, sizeof dims) || tm_ckbuf_get(b, &slab, sizeof slab) ||
-             tm_ckbuf_get(b, &s->sha, sizeof s->sha) || rank < 1 || rank > TM_SERIES_RANK;
-        if (rc)
-            break;
-        s->name = o->series_names[i];
-        s->rank = rank;
-        s->mem_type = mem == MEM_INT64 ? H5T_NATIVE_INT64 : mem == MEM_DOUBLE ? H5T_NATIVE_DOUBLE
-                                                       : mem == MEM_INT    ? H5T_NATIVE_INT
-                                                                           : o->label_type;
-        for (int k = 0; k < TM_SERIES_RANK; k++)
-            s->dims[k] = (hsize_t)dims[k];
-        s->slab_bytes = (size_t)slab;
-        s->dset = H5Dopen2(o->file, where, H5P_DEFAULT);
-        rc = s->dset < 0 || H5Dset_extent(s->dset, s->dims) < 0;
-    }
-    for (int s = 0; o->panel && s < p->n_sectors && !rc; s++) {
-        panel_ds *pd = &o->panels[s];
-        uint64_t n;
-        char where[256];
-        rc = tm_ckbuf_get(b, &n, sizeof n) || n != (uint64_t)p->sector[s].firms ||
-             tm_ckbuf_get(b, &pd->z_sha, sizeof pd->z_sha) || tm_ckbuf_get(b, &pd->m_sha, sizeof pd->m_sha) ||
-             (p->n_types > 1 && tm_ckbuf_get(b, &pd->t_sha, sizeof pd->t_sha));
-        if (rc)
-            break;
-        pd->n = (hsize_t)n;
-        hsize_t pdims[2] = {o->series[0].dims[0], pd->n};
-        snprintf(where, sizeof where, "panel/%s/z_index", p->sector[s].name);
-        pd->z = H5Dopen2(o->file, where, H5P_DEFAULT);
-        snprintf(where, sizeof where, "panel/%s/markets", p->sector[s].name);
-        pd->markets = H5Dopen2(o->file, where, H5P_DEFAULT);
-        pd->type = -1;
-        if (p->n_types > 1) {
-            snprintf(where, sizeof where, "panel/%s/type", p->sector[s].name);
-            pd->type = H5Dopen2(o->file, where, H5P_DEFAULT);
-        }
-        rc = pd->z < 0 || pd->markets < 0 || H5Dset_extent(pd->z, pdims) < 0 || H5Dset_extent(pd->markets, pdims) < 0 ||
-             (p->n_types > 1 && (pd->type < 0 || H5Dset_extent(pd->type, pdims) < 0));
-        if (!rc) {
-            /* The stored width of z_index, from the file (it follows the
-             * grid size, but the file is what the chunks must match). */
-            hid_t zt = H5Dget_type(pd->z);
-            size_t zb = zt < 0 ? 0 : H5Tget_size(zt);
-            if (zt >= 0)
-                H5Tclose(zt);
-            rc = zb != 1 && zb != 2;
-            pd->z_bytes = (int)zb;
-        }
-    }
-    double elapsed = 0;
-    o->n_events = counts[2];
-    rc = rc || tm_ckbuf_get(b, &o->static_sha, sizeof o->static_sha) ||
-         tm_ckbuf_get(b, o->event_index, (size_t)o->n_events * sizeof(int)) ||
-         tm_ckbuf_get(b, o->event_period, (size_t)o->n_events * sizeof(int)) ||
-         tm_ckbuf_get(b, &elapsed, sizeof elapsed) || tm_ckbuf_get(b, o->start_time, sizeof o->start_time);
-    if (rc) {
-        tm_error_set(err, TM_ERR_INPUT, "%s: the partial output does not match the checkpoint (corrupt?)",
-                     o->tmp_path);
-        close_handles(o);
-        free_output(o);
-        return -1;
-    }
-    o->start_time[sizeof o->start_time - 1] = '\0';
-    /* Wall time counts the time before the interruption too. */
-    clock_gettime(CLOCK_MONOTONIC, &o->t0);
-    o->t0.tv_sec -= (time_t)elapsed;
-    *out = o;
+    tm_output_free_handle(o);
     return 0;
 }

@@ -1,11 +1,13 @@
-/* output: the HDF5 file of one run: provenance, per-period series, regimes,
- * tariffs, realised events and the optional firm panel (compressed chunks
- * written directly), plus the digest that `reproduce` checks. Layout in
+/* output: the writer of one run's HDF5 file: provenance, per-period
+ * series, regimes, tariffs, realised events and the optional firm panel
+ * (compressed chunks written directly), plus the digest that `reproduce`
+ * checks; output_resume.c saves and reopens it at checkpoints. Layout in
  * docs/output.md. Files are written under a temporary name and renamed
  * when complete; an existing file is never replaced without `force`. */
 #ifndef TM_OUTPUT_H
 #define TM_OUTPUT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/error.h"
@@ -44,30 +46,10 @@ int tm_output_close_incomplete(tm_output *out, char *where, size_t size, tm_erro
 /* Abandon: close and delete the temporary file. */
 void tm_output_discard(tm_output *out);
 
-/* What `info` and `reproduce` need from a finished file. */
-typedef struct {
-    char status[32];
-    char digest[65];
-    char params_sha256[65];
-    char version[64];
-    char git_commit[64];
-    uint64_t seed;
-    int threads;
-    int format_version;
-    int panel;
-    double wall_seconds;
-    char *parameters; /* canonical text (malloc'd) */
-} tm_file_info;
-
-int tm_output_read_info(const char *path, tm_file_info *info, tm_error *err);
-void tm_file_info_free(tm_file_info *info);
-
-/* Print provenance and the summary table of the last logged period. */
-int tm_output_print_info(const char *path, FILE *out, tm_error *err);
-
-/* Checkpoints (src/io/checkpoint.h): flush and append the writer's state to
- * `b`; reopen the partial file a checkpoint describes (cutting datasets
- * back to its period) to continue writing at the next period. */
+/* Checkpoints (output_resume.c, io/checkpoint.h): flush and append the
+ * writer's state to `b`; reopen the partial file a checkpoint describes
+ * (cutting datasets back to its period) to continue writing at the next
+ * period. */
 struct tm_ckbuf;
 int tm_output_save(tm_output *out, struct tm_ckbuf *b, tm_error *err);
 int tm_output_resume(const char *path, const tm_params *params, const tm_run *run, const tm_output_options *opts,

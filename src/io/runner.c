@@ -141,7 +141,7 @@ int tm_simulate(const tm_params *p, const char *path, const tm_simulate_options 
         }
         if (opts)
             tm_progress_report_to(&opts->progress, period < 0 ? "burn-in" : "running", period + p->burn_in + 1,
-                                  total, tm_run_result(run)->label);
+                                  total, tm_run_result(run)->label, NULL);
     }
     if (opts && opts->finished)
         opts->finished(opts->finished_user, p, tm_run_result(run));

@@ -1,6 +1,7 @@
 /* summary: the short per-sector table printed after a run and by `info`:
  * share of firms serving each destination alone and several, export value
- * by destination, and the non-US share. */
+ * by destination, and the non-US share (the outcome non_us_share of
+ * base/stats.h, over the one period). */
 #ifndef TM_SUMMARY_H
 #define TM_SUMMARY_H
 

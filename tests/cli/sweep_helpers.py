@@ -36,7 +36,7 @@ design:
     destinations.US.regimes.tariffs.sector_tariffs.steel_aluminum: [0.1, 0.5]
     destinations.US.market.sunk_cost: [4, 6.6, 9]
 summary:
-  outcomes: [non_us_share, us_share, exports_US, exporters_CN, entrants_US, exiters_US]
+  outcomes: [non_us_share, export_share.US, export_value.US, firms_serving.CN, entrants.US, exiters.US]
   periods: 3
 """
 

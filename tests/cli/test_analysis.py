@@ -559,7 +559,7 @@ def sweep_path(work):
         s = f.create_group("summary")
         s["points/destinations/US/market/sunk_cost"] = np.array([p[0] for p in grid])
         s["points/interactions/spillover"] = np.array([p[1] for p in grid])
-        for k, (outcome, unit) in enumerate((("non_us_share", "fraction"), ("exporters_us", "firms"))):
+        for k, (outcome, unit) in enumerate((("non_us_share", "fraction"), ("firms_serving.US", "firms"))):
             vals = np.array([[r[6 + k] for r in rows if r[0] == p] for p in range(len(grid))])
             og = s.create_group(outcome)
             og.attrs["units"] = unit
@@ -578,7 +578,7 @@ def test_sweep_index_loads_design_joined_with_summaries(sweep_path):
     assert isinstance(sw, analysis.Sweep)
     params = list(SWEEP_PARAMS)
     assert sw.parameters == params
-    assert sw.outcomes == ["exporters_us", "non_us_share"]
+    assert sw.outcomes == ["firms_serving.US", "non_us_share"]
     assert len(sw.design) == 8 and len(sw.summary) == 4
     assert set(["point", "replicate", "seed", "file", "status", "wall_seconds"] + params) <= set(sw.design.columns)
     assert len(sw.table) == 8
@@ -637,12 +637,12 @@ def test_sweep_index_written_by_the_binary(work):
     (d / "grid.yaml").write_text(
         f"base: {SMALL}\nseed: 3\nreplicates: 2\nfixed:\n  run.periods: 3\n  run.burn_in: 4\n"
         "design:\n  grid:\n    interactions.spillover: [0, 0.5]\n    sectors.agrifood.markets.CN.demand: [0.3, 0.6]\n"
-        "summary:\n  outcomes: [non_us_share, exporters_CN]\n")
+        "summary:\n  outcomes: [non_us_share, firms_serving.CN]\n")
     tradeabm("sweep", d / "grid.yaml", "-o", d / "out", "-q")
     sw = load(d / "out" / "sweep.h5")
     assert sw.parameters == ["interactions.spillover", "sectors.agrifood.markets.CN.demand"]
-    assert sw.outcomes == ["exporters_CN", "non_us_share"]
-    assert sw.units == {"exporters_CN": "firms", "non_us_share": "fraction"}
+    assert sw.outcomes == ["firms_serving.CN", "non_us_share"]
+    assert sw.units == {"firms_serving.CN": "firms", "non_us_share": "fraction"}
     assert len(sw.table) == 8 and sw.table["non_us_share_mean"].notna().all()
     runs = list(sw.runs())
     assert len(runs) == 8
@@ -733,12 +733,13 @@ def test_comparison_loads_runs_differences_and_effects(comparison_path, comparis
     for k, rec in enumerate(effects):
         row = c.effects.iloc[k]
         assert row["sector"] == rec["sector"].decode() and row["measure"] == rec["measure"].decode()
+        assert row["units"] == rec["units"].decode()
         for col in ("mean", "ci_low", "ci_high"):
             assert row[col] == rec[col]
         assert row["replicates"] == 2
     units = dict(zip(c.effects["measure"], c.effects["units"]))
-    assert units["us_share_change_pp"] == "percentage points" and units["entries_change"] == "firms"
-    assert units["cn_exports_change_pct"] == "percent"
+    assert units["export_share.US"] == "percentage points" and units["entrants"] == "firms"
+    assert units["export_value.CN"] == "percent"
     # The loader's t interval is the one of the file (/effects: sector-major;
     # /effects_by_replicate: [measure, sector]).
     mean, lo, hi, n = mean_interval(by_rep, axis=2)
@@ -746,7 +747,7 @@ def test_comparison_loads_runs_differences_and_effects(comparison_path, comparis
     np.testing.assert_allclose(c.effects["mean"].to_numpy(), mean.T.reshape(-1), rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(c.effects["ci_low"].to_numpy(), lo.T.reshape(-1), rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(c.effects["ci_high"].to_numpy(), hi.T.reshape(-1), rtol=1e-9, atol=1e-9)
-    assert c.effect("all", "entries_change")["mean"] == pytest.approx(by_rep[3, -1].mean())
+    assert c.effect("all", "entrants")["mean"] == pytest.approx(by_rep[3, -1].mean())
     # The differences are scenario minus base of the linked runs; so is the US share.
     for r in (1, 2):
         base, scen = c.base_run(r), c.scenario_run(r)
@@ -837,7 +838,7 @@ def test_comparison_report_embeds_every_figure(work, comparison_path, capsys):
     assert "tradeabm comparison: compare.h5" in text
     for heading in ("Comparison", "Effects by sector", "Scenario events that took effect", "Provenance"):
         assert f">{heading}</h2>" in text
-    assert "<th>Agri-food</th>" in text and "<th>All sectors</th>" in text and "us_share_change_pp" in text
+    assert "<th>Agri-food</th>" in text and "<th>All sectors</th>" in text and "export_share.US" in text
     assert "percentage points" in text and "compare-runs/scenario-r02.h5" in text
     assert "<img src=\"http" not in text and "<script" not in text
 
@@ -875,7 +876,8 @@ def test_bad_comparison_files_are_clear_errors(work, comparison_path):
         f["effects"] = data[["sector", "measure", "mean"]]
 
     path = damaged("no_ci.h5", no_fields)
-    with pytest.raises(AnalysisError, match=r"no_ci\.h5: /effects lacks the field\(s\) ci_low, ci_high, replicates"):
+    with pytest.raises(AnalysisError, match=r"no_ci\.h5: /effects lacks the field\(s\) units, ci_low, ci_high, "
+                                            r"replicates"):
         load(path)
     path = damaged("no_link.h5", lambda f: f["scenario"].__delitem__("r02"))
     with pytest.raises(AnalysisError, match=r"no_link\.h5: /scenario/r02 is not an external link"):
@@ -885,15 +887,16 @@ def test_bad_comparison_files_are_clear_errors(work, comparison_path):
         load(path)
     with pytest.raises(AnalysisError, match=r"kind\.h5: not a tradeabm comparison file"):
         analysis.Comparison(path)
-    # Run files gone: the comparison still loads and reports, without the US share.
+    # Run files gone: the comparison still loads and reports, the US share
+    # over time included (it is in the comparison file); no events marked.
     moved = work / "moved"
     moved.mkdir()
     shutil.copyfile(comparison_path, moved / "compare.h5")
     c = load(moved / "compare.h5")
-    assert c.us_share is None and len(c.events) == 0 and c.notes
+    assert c.us_share is not None and len(c.events) == 0 and c.notes
     page = ar.build_page(c)
     us = [p for p in page.plots if p.name == "cmp_us_share"][0]
-    assert us.figure is None and "linked run files" in us.caption
+    assert us.figure is not None
     assert any("4 of 4 linked run files are missing" in n and "compare-runs" in n for n in page.notes)
 
 
@@ -927,7 +930,9 @@ def test_labels_are_human_with_a_fallback():
     assert al.destination_label("CN") == "China" and al.destination_label("EU") == "EU"
     assert al.regime_label("cusma") == "CUSMA" and al.regime_label("trade_war") == "Trade war"
     assert al.market_set_label("US+CN") == "US + China" and al.market_set_label("ROW") == "Rest of world only"
-    assert al.outcome_label("exporters_CN") == "Exporters to China"
+    assert al.outcome_label("firms_serving.CN") == "Firms serving China"
+    assert al.outcome_label("export_share.US.canola") == "US share of export value (Canola)"
+    assert al.outcome_label("exporters.steel_aluminum") == "Exporters (Steel & aluminum)"
     assert al.outcome_label("mystery_stat") == "Mystery stat"
     assert al.parameter_label("destinations.US.regimes.tariffs.tariff") == ("US tariff, Tariffs regime", "fraction")
     assert al.parameter_label("some.new.path") == ("some.new.path", "")
@@ -1136,7 +1141,7 @@ def run_values(sw, outcome):
 
 def test_sweep_with_few_replicates_shows_the_replicates(sweep_path):
     sw = load(sweep_path)
-    for outcome in ("non_us_share", "exporters_us"):
+    for outcome in ("non_us_share", "firms_serving.US"):
         mean, lo, hi, what, reps = ap.sweep_band(sw, outcome)
         assert what.startswith("replicates (2 per point)")
         truth = run_values(sw, outcome)
@@ -1159,17 +1164,17 @@ def test_sweep_reads_per_run_outcomes_when_the_index_stores_them(work, sweep_pat
 
 def test_sweep_t_bands_from_five_replicates_clipped_to_feasible_values(work, sweep_path):
     def five(f):
-        for outcome in ("non_us_share", "exporters_us"):
+        for outcome in ("non_us_share", "firms_serving.US"):
             g = f["summary"][outcome]
             g.create_dataset("n", data=np.full(4, 5, dtype=np.int32))
         f["summary/non_us_share/ci_high"][...] = 1.3  # above 100%
-        f["summary/exporters_us/ci_low"][...] = -50.0  # negative firms
+        f["summary/firms_serving.US/ci_low"][...] = -50.0  # negative firms
 
     sw = sweep_copy(work, "sweep_five.h5", five)
     rc = ap.response_curves(sw)
     assert any("95% t interval" in t for t in legend_texts(rc.figure))
     rows = {ax.get_ylabel(): ax for ax in rc.figure.axes}
-    for label, low, high in (("Non-US share of export value (percent)", 0, 100), ("Exporters to US (firms)", 0, None)):
+    for label, low, high in (("Non-US share of export value (percent)", 0, 100), ("Firms serving US (firms)", 0, None)):
         bands = [c for c in rows[label].collections if isinstance(c, matplotlib.collections.PolyCollection)]
         assert bands
         for band in bands:
@@ -1177,7 +1182,7 @@ def test_sweep_t_bands_from_five_replicates_clipped_to_feasible_values(work, swe
             assert y.min() >= low and (high is None or y.max() <= high)
 
     def three(f):
-        for outcome in ("non_us_share", "exporters_us"):
+        for outcome in ("non_us_share", "firms_serving.US"):
             f["summary"][outcome].create_dataset("n", data=np.full(4, 3, dtype=np.int32))
 
     few = sweep_copy(work, "sweep_three.h5", three)
@@ -1197,10 +1202,10 @@ def test_heat_maps_share_one_colour_scale_per_outcome(tmp_path):
                                   "interactions.crowding")):
             f[f"summary/points/{name}"] = np.array([g[k] for g in grid])
         mean = 100 + np.arange(len(grid), dtype=float) * 10
-        f["summary/exporters_US/mean"] = mean
-        f["summary/exporters_US/sd"] = np.full(len(grid), 2.0)
-        f["summary/exporters_US/n"] = np.full(len(grid), 2, dtype=np.int32)
-        f["summary/exporters_US"].attrs["units"] = "firms"
+        f["summary/firms_serving.US/mean"] = mean
+        f["summary/firms_serving.US/sd"] = np.full(len(grid), 2.0)
+        f["summary/firms_serving.US/n"] = np.full(len(grid), 2, dtype=np.int32)
+        f["summary/firms_serving.US"].attrs["units"] = "firms"
     sw = load(path)
     hm = ap.heat_maps(sw)
     images = [ax.images[0] for ax in hm.figure.axes if ax.images]

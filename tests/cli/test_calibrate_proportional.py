@@ -29,12 +29,12 @@ def calibration(moment_key=True):
     lines = ["base: world.yaml", "seed: 7", "optimizer: {method: proportional, max_iterations: 40, f_tolerance: 0.002}",
              "parameters:"]
     for (s, d) in TARGETS:
-        extra = f", moment: {d.lower()}_weight.{s}" if moment_key else ""
+        extra = f", moment: export_weight.{d}.{s}" if moment_key else ""
         lines.append(f"  - {{name: {s}_{d}, mode: scale, path: sectors.{s}.markets.{d}.demand, "
                      f"lower: 0.01, upper: 100{extra}}}")
     lines.append("moments:")
     for (s, d), t in TARGETS.items():
-        lines.append(f"  - {{name: {d.lower()}_weight.{s}, target: {t}, tolerance: {t * 0.002}, weight: 1}}")
+        lines.append(f"  - {{name: export_weight.{d}.{s}, target: {t}, tolerance: {t * 0.002}, weight: 1}}")
     return "\n".join(lines) + "\n"
 
 
@@ -51,7 +51,7 @@ def test_proportional_updates_reach_every_target(tmp_path):
     rounds = [int(m) for m in re.findall(r"^round\s+(\d+)", res.stdout, re.M)]
     assert rounds and rounds[-1] < 40, "converged before the budget"
     table = {m.group(1): (float(m.group(2)), float(m.group(3)), m.group(4))
-             for m in re.finditer(r"^(\w+_weight\.\w+)\s+([\d.eE+-]+)\s+([\d.eE+-]+)\s+[\d.eE+-]+\s+(\w+)",
+             for m in re.finditer(r"^(export_weight\.\w+\.\w+)\s+([\d.eE+-]+)\s+([\d.eE+-]+)\s+[\d.eE+-]+\s+(\w+)",
                                   res.stdout, re.M)}
     assert len(table) == 4
     for name, (target, model, within) in table.items():

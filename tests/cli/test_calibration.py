@@ -7,16 +7,14 @@ moments computed here from the file agree with `tradeabm calibrate
 (demand_types.points > 1) a firm's revenue in a destination is multiplied by
 its type's multiplier (/panel/<sector>/type, /dimensions/type_multipliers)."""
 import re
-import subprocess
 
 import h5py
 import numpy as np
 import pytest
 import yaml
 
-from helpers import BASELINE, BINARY, PARAMS, SOURCE_DIR
+from helpers import BASELINE, PARAMS, SOURCE_DIR, run, write
 
-TM = str(BINARY)
 BASE = str(BASELINE)
 CAL = str(PARAMS / "calibration" / "canada.yaml")
 DOC = str(SOURCE_DIR / "docs" / "calibration.md")
@@ -40,9 +38,7 @@ def fit_table():
 @pytest.fixture(scope="module")
 def baseline_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("cal") / "baseline.h5"
-    r = subprocess.run([TM, "run", BASE, "--seed", SEED, "--panel", "-q", "-o", str(out)], capture_output=True,
-                       text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
+    run("run", BASE, "--seed", SEED, "--panel", "-q", "-o", out)
     return out
 
 
@@ -62,15 +58,15 @@ def python_moments(path):
         tariff = f["environment/tariff"][:]
         zgrid = f["grid/z"][:]
         for j, d in enumerate(dests):
-            m[f"{d.lower()}_share"] = value[:, :, j].sum() / value.sum()
+            m[f"export_share.{d}"] = value[:, :, j].sum() / value.sum()
             for i, s in enumerate(sectors):
-                m[f"{d.lower()}_share.{s}"] = value[:, i, j].sum() / value[:, i, :].sum()
+                m[f"export_share.{d}.{s}"] = value[:, i, j].sum() / value[:, i, :].sum()
         slots = sum(p["sectors"][s]["firms"] for s in sectors) * value.shape[0]
         exporters = by_set[:, :, 1:].sum()
         single_sets = [1 << j for j in range(len(dests))]
         m["export_participation"] = exporters / slots
         m["single_market_share"] = by_set[:, :, single_sets].sum() / exporters
-        m["us_only_share"] = by_set[:, :, 1 << dests.index("US")].sum() / exporters
+        m["only_share.US"] = by_set[:, :, 1 << dests.index("US")].sum() / exporters
         # Firm level, from the panel: persistence of exporting and the top 1%.
         sigma = p["demand"]["elasticity"]
         kept = before = 0
@@ -131,8 +127,7 @@ def test_baseline_matches_the_fit_table(file_moments):
 
 
 def test_in_memory_moments_agree_with_the_file(file_moments):
-    r = subprocess.run([TM, "calibrate", CAL, "--evaluate"], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
+    r = run("calibrate", CAL, "--evaluate")
     c_values = {}
     for line in r.stdout.splitlines():
         parts = line.split()
@@ -172,44 +167,66 @@ moments:
   - name: export_participation
     target: 0.25
     tolerance: 0.02
-  - name: us_share.steel_aluminum
+  - name: export_share.US.steel_aluminum
     target: 0.9
     weight: 0
 optimizer:
-  max_iterations: 6
+  max_evaluations: 12
 """
 
 
 def test_calibrate_writes_a_fitted_file_that_run_accepts(tmp_path):
-    cal = tmp_path / "cal.yaml"
-    cal.write_text(SMALL_CAL.format(base=BASE))
+    cal = write(tmp_path, "cal.yaml", SMALL_CAL.format(base=BASE))
     fitted = tmp_path / "fitted.yaml"
-    r = subprocess.run([TM, "calibrate", str(cal), "-o", str(fitted)], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    assert "iter" in r.stdout and "export_participation" in r.stdout
+    r = run("calibrate", cal, "-o", fitted)
+    assert "evals" in r.stdout and "export_participation" in r.stdout
     text = fitted.read_text()
-    for field in ("# date:", "# calibration file sha256:", "# objective:", "# iterations:", "extends:"):
+    for field in ("# date:", "# calibration file sha256:", "# method: nelder-mead", "# objective:", "# evaluations:",
+                  "extends:"):
         assert field in text
     fitted_values = yaml.safe_load(text)
     us = fitted_values["destinations"]["US"]["market"]
     assert us["sunk_cost"] / us["fixed_cost"] == pytest.approx(
         yaml.safe_load(open(BASE))["destinations"]["US"]["market"]["sunk_cost"]
         / yaml.safe_load(open(BASE))["destinations"]["US"]["market"]["fixed_cost"], rel=1e-9)
-    r = subprocess.run([TM, "check", str(fitted)], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    run("check", fitted)
 
 
 def test_calibrate_rejects_an_unknown_moment_with_its_name(tmp_path):
-    cal = tmp_path / "cal.yaml"
-    cal.write_text(SMALL_CAL.format(base=BASE).replace("us_share.steel_aluminum", "us_shares"))
-    r = subprocess.run([TM, "calibrate", str(cal), "--evaluate"], capture_output=True, text=True)
-    assert r.returncode == 2
-    assert "us_shares" in r.stderr and "moments[1]" in r.stderr
+    cal = write(tmp_path, "cal.yaml", SMALL_CAL.format(base=BASE).replace("export_share.US.steel_aluminum",
+                                                                          "export_shares.US"))
+    r = run("calibrate", cal, "--evaluate", status=2)
+    assert "cal.yaml:14:11: moments[1].name: unknown outcome `export_shares.US`" in r.stderr, r.stderr
+
+
+def test_calibrate_refuses_an_older_moment_name_and_names_its_successor(tmp_path):
+    cal = write(tmp_path, "cal.yaml", SMALL_CAL.format(base=BASE).replace("export_share.US.steel_aluminum",
+                                                                          "us_share.steel_aluminum"))
+    r = run("calibrate", cal, "--evaluate", status=2)
+    assert "moments[1].name" in r.stderr and "did you mean `export_share.US.steel_aluminum`?" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("method", ["nelder-mead", "bobyqa"])
+def test_each_optimizer_lowers_the_objective_within_its_budget(tmp_path, method):
+    cal = write(tmp_path, "cal.yaml", SMALL_CAL.format(base=BASE).replace("  max_evaluations: 12",
+                                                                          f"  method: {method}\n  max_evaluations: 8"))
+    r = run("calibrate", cal, "-o", tmp_path / "fitted.yaml")
+    objectives = [float(m) for m in re.findall(r"^evals\s+\d+\s+objective\s+(\S+)", r.stdout, re.M)]
+    assert len(objectives) >= 2 and objectives[-1] < objectives[0], r.stdout
+    assert "after 8 evaluations" in r.stdout
+    assert f"# method: {method}" in (tmp_path / "fitted.yaml").read_text()
+
+
+def test_calibrate_refuses_an_optimizer_setting_of_another_method(tmp_path):
+    cal = write(tmp_path, "cal.yaml", SMALL_CAL.format(base=BASE).replace("  max_evaluations: 12", "  max_iterations: 6"))
+    r = run("calibrate", cal, "--evaluate", status=2)
+    assert "optimizer.max_iterations: does not apply to method nelder-mead" in r.stderr, r.stderr
+    write(tmp_path, "cal.yaml", SMALL_CAL.format(base=BASE).replace("  max_evaluations: 12", "  method: nelder_mead"))
+    r = run("calibrate", cal, "--evaluate", status=2)
+    assert "did you mean `nelder-mead`?" in r.stderr, r.stderr
 
 
 def test_calibrate_rejects_an_unknown_key_with_its_line(tmp_path):
-    cal = tmp_path / "cal.yaml"
-    cal.write_text(SMALL_CAL.format(base=BASE).replace("    lower: 0.2", "    lowr: 0.2"))
-    r = subprocess.run([TM, "calibrate", str(cal), "--evaluate"], capture_output=True, text=True)
-    assert r.returncode == 2
+    cal = write(tmp_path, "cal.yaml", SMALL_CAL.format(base=BASE).replace("    lower: 0.2", "    lowr: 0.2"))
+    r = run("calibrate", cal, "--evaluate", status=2)
     assert "lowr" in r.stderr and "cal.yaml:" in r.stderr

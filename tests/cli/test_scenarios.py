@@ -71,6 +71,16 @@ def tariff_comparison(tmp_path_factory):
     return out, r.stdout
 
 
+def test_compare_prints_a_line_before_each_run_with_its_seed_and_file(tariff_comparison):
+    out, stdout = tariff_comparison
+    lines = [line.strip() for line in stdout.splitlines() if line.strip().startswith("replicate ")]
+    with h5py.File(out, "r") as f:
+        seeds = [int(s) for s in f.attrs["seeds"]]
+    runs = out.parent / "us_tariffs-runs"
+    assert lines == [f"replicate {r}/2, {side} (seed {seeds[r - 1]}) -> {runs}/{side}-r{r:02d}.h5"
+                     for r in (1, 2) for side in ("base", "scenario")]
+
+
 def test_us_tariffs_lower_us_steel_exports(tariff_comparison):
     out, _ = tariff_comparison
     with h5py.File(out, "r") as f:
@@ -84,8 +94,8 @@ def test_us_tariffs_lower_us_steel_exports(tariff_comparison):
         assert np.all(diff[:, t:, s, us] < 0)
         eff = f["effects"][:]
         row = [e for e in eff if e["sector"].decode() == "steel_aluminum"
-               and e["measure"].decode() == "us_exports_change_pct"][0]
-        assert row["mean"] < -10
+               and e["measure"].decode() == "export_value.US"][0]
+        assert row["units"].decode() == "percent" and row["mean"] < -10
         assert row["ci_high"] < 0
 
 
@@ -111,11 +121,21 @@ def test_comparison_file_has_the_documented_layout(tariff_comparison):
                 want = f[f"scenario/{r}/series/{name}"][:] - f[f"base/{r}/series/{name}"][:]
                 np.testing.assert_array_equal(d[k], want)
         eff = f["effects"][:]
-        assert set(eff.dtype.names) >= {"sector", "measure", "mean", "ci_low", "ci_high"}
+        assert set(eff.dtype.names) >= {"sector", "measure", "units", "mean", "ci_low", "ci_high", "replicates"}
         sectors = {e["sector"].decode() for e in eff}
         assert "all" in sectors and "steel_aluminum" in sectors
         measures = {e["measure"].decode() for e in eff}
-        assert {"us_share_change_pp", "non_us_exports_change_pct", "entries_change", "exits_change"} <= measures
+        assert {"export_share.US", "export_value.US", "non_us_export_value", "entrants", "exiters"} <= measures
+        units = {e["measure"].decode(): e["units"].decode() for e in eff}
+        assert units["export_share.US"] == "percentage points" and units["entrants"] == "firms"
+        # An effect is the outcome of the scenario minus that of the base over
+        # the window: entrants per period, from the stored series.
+        start = text(f.attrs["effect_window_start"])
+        t0 = [p.decode() for p in f["dimensions/periods"][:]].index(start)
+        per_rep = [(f[f"scenario/{r}/series/entrants"][t0:].sum() - f[f"base/{r}/series/entrants"][t0:].sum())
+                   / (T - t0) for r in ("r01", "r02")]
+        row = [e for e in eff if e["sector"].decode() == "all" and e["measure"].decode() == "entrants"][0]
+        assert row["mean"] == pytest.approx(np.mean(per_rep), rel=1e-12, abs=1e-9)
         finite = eff[np.isfinite(eff["mean"])]
         assert np.all(finite["ci_low"] <= finite["mean"]) and np.all(finite["mean"] <= finite["ci_high"])
     assert "steel_aluminum" in stdout and "[" in stdout  # printed table with intervals

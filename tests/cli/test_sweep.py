@@ -1,6 +1,5 @@
 """`tradeabm sweep`: sweep files, plans, runs, the index, resume and errors."""
 import os
-import pathlib
 import signal
 import subprocess
 import time
@@ -9,8 +8,8 @@ import h5py
 import numpy as np
 import pytest
 
-from sweep_helpers import (BINARY, grid_sweep, index_contents, run, run_files, same_summaries, write_small_base,
-                           write_sweep)
+from sweep_helpers import (BINARY, SOURCE_DIR, grid_sweep, index_contents, run, run_files, same_summaries,
+                           write_small_base, write_sweep)
 
 
 def test_plan_prints_runs_time_memory_and_output_without_running(tmp_path):
@@ -45,9 +44,13 @@ def test_sweep_writes_every_run_and_the_index_layout(tmp_path):
         assert tariff.tolist() == [0.1] * 6 + [0.5] * 6
         assert sunk.tolist() == [4, 4, 6.6, 6.6, 9, 9] * 2
         assert f["summary/points/destinations.US.market.sunk_cost"][...].tolist() == [4, 6.6, 9, 4, 6.6, 9]
-        for outcome in ("non_us_share", "us_share", "exports_US", "exporters_CN", "entrants_US", "exiters_US"):
+        units = {"non_us_share": "fraction", "export_share.US": "fraction", "export_value.US": "model money",
+                 "firms_serving.CN": "firms", "entrants.US": "firms", "exiters.US": "firms"}
+        for outcome, unit in units.items():
             group = f["summary"][outcome]
             assert set(group) == {"mean", "sd", "ci_low", "ci_high", "n"}
+            assert group.attrs["units"] == unit and group["mean"].attrs["units"] == unit
+            assert group.attrs["description"]
             assert group["n"][...].tolist() == [2] * 6
             mean, low, high = group["mean"][...], group["ci_low"][...], group["ci_high"][...]
             assert np.all(low <= mean) and np.all(mean <= high)
@@ -55,11 +58,19 @@ def test_sweep_writes_every_run_and_the_index_layout(tmp_path):
         assert sorted(f["runs"]) == [f"p{p:04d}-r{r:02d}" for p in range(6) for r in range(2)]
         assert f["runs/p0003-r01"].attrs["status"] == "complete"
         assert f["runs/p0003-r01"].attrs["digest"] == f["design/digest"][7].decode()
-        # The summary of a point is the mean over its replicates' outcomes.
-        shares = [f[f"runs/p0002-r{r:02d}/series/non_us_share"][-3:].mean() for r in range(2)]
+        # The summary of a point is the mean over its replicates' outcomes;
+        # a run's non-US share is the ratio of its export sums over the last
+        # 3 periods (docs/statistics.md); US is destination 0 of the base.
+        shares, exporters = [], []
+        for r in range(2):
+            value = f[f"runs/p0002-r{r:02d}/series/export_value"][-3:]
+            shares.append(value[:, :, 1:].sum() / value.sum())
+            exporters.append(f[f"runs/p0002-r{r:02d}/series/firms_serving"][-3:, :, 1].sum() / 3)
         assert f["summary/non_us_share/mean"][2] == pytest.approx(np.mean(shares), rel=1e-12)
+        assert f["summary/firms_serving.CN/mean"][2] == pytest.approx(np.mean(exporters), rel=1e-12)
         sd = np.std(shares, ddof=1)
         assert f["summary/non_us_share/sd"][2] == pytest.approx(sd, rel=1e-9)
+        # t(0.975, 1) = tan(0.475 pi) = 12.7062047...
         assert f["summary/non_us_share/ci_high"][2] == pytest.approx(np.mean(shares) + 12.706204736 * sd / 2 ** 0.5,
                                                                       rel=1e-8)
 
@@ -68,10 +79,10 @@ def test_one_replicate_gives_nan_interval(tmp_path):
     sweep = grid_sweep(tmp_path, replicates=1)
     run(["sweep", sweep, "-o", tmp_path / "out", "-q"])
     with h5py.File(tmp_path / "out" / "sweep.h5", "r") as f:
-        assert f["summary/us_share/n"][...].tolist() == [1] * 6
-        assert np.all(np.isnan(f["summary/us_share/ci_low"][...]))
-        assert np.all(np.isnan(f["summary/us_share/sd"][...]))
-        assert not np.any(np.isnan(f["summary/us_share/mean"][...]))
+        assert f["summary/export_share.US/n"][...].tolist() == [1] * 6
+        assert np.all(np.isnan(f["summary/export_share.US/ci_low"][...]))
+        assert np.all(np.isnan(f["summary/export_share.US/sd"][...]))
+        assert not np.any(np.isnan(f["summary/export_share.US/mean"][...]))
 
 
 def test_any_run_can_be_recreated_alone_from_the_design_table(tmp_path):
@@ -181,7 +192,7 @@ def test_sweep_index_rebuilds_the_same_index(tmp_path):
     second = index_contents(out / "sweep.h5")
     assert second["status"][3] == "missing" and second["digest"][3] == ""
     with h5py.File(out / "sweep.h5", "r") as f:
-        assert f["summary/us_share/n"][1] == 1 and "p0001-r01" not in f["runs"]
+        assert f["summary/export_share.US/n"][1] == 1 and "p0001-r01" not in f["runs"]
 
 
 def test_latin_hypercube_puts_one_point_in_every_stratum(tmp_path):
@@ -196,7 +207,7 @@ design:
       interactions.spillover: [0, 0.4]
       destinations.CN.market.sunk_cost: [2, 10]
 summary:
-  outcomes: [exports_CN]
+  outcomes: [export_value.CN]
 """
     sweep = write_sweep(tmp_path, text)
     run(["sweep", sweep, "-o", tmp_path / "out", "-q"])
@@ -205,7 +216,7 @@ summary:
         sunk = f["summary/points/destinations.CN.market.sunk_cost"][...]
         assert sorted(np.floor(spill / 0.05).astype(int)) == list(range(8))
         assert sorted(np.floor((sunk - 2) / 1.0).astype(int)) == list(range(8))
-        assert f["summary/exports_CN/n"][...].tolist() == [1] * 8
+        assert f["summary/export_value.CN/n"][...].tolist() == [1] * 8
 
 
 def test_emit_slurm_writes_an_array_script(tmp_path):
@@ -231,8 +242,13 @@ ERRORS = [
      "sweep.yaml:4:10: design.grid.sectors.tobacco.firms: no sector"),
     ("base: missing.yaml\nseed: 1\ndesign:\n  grid: {run.periods: [3]}\n", "sweep.yaml:1:7: base: cannot load"),
     ("base: small.yaml\nseed: x\ndesign:\n  grid: {run.periods: [3]}\n", "sweep.yaml:2:7: seed:"),
+    ("base: small.yaml\nseed: 1\ndesign:\n  grid: {run.periods: [3]}\nsummary:\n  outcomes: [export_value.JP]\n",
+     "sweep.yaml:6:14: summary.outcomes[0]: outcome `export_value.JP`: `JP` is not a destination or sector"),
     ("base: small.yaml\nseed: 1\ndesign:\n  grid: {run.periods: [3]}\nsummary:\n  outcomes: [exports_JP]\n",
-     "sweep.yaml:6:14: summary.outcomes[0]: exports_JP"),
+     "sweep.yaml:6:14: summary.outcomes[0]: outcome `exports_JP` is a name of the older vocabulary; did you mean "
+     "`export_value.JP`?"),
+    ("base: small.yaml\nseed: 1\ndesign:\n  grid: {run.periods: [3]}\nsummary:\n  outcomes: [top1_share]\n",
+     "sweep.yaml:6:14: summary.outcomes[0]: outcome `top1_share` is computed firm by firm"),
     ("base: small.yaml\nseed: 1\ndesign:\n  latin_hypercube: {n: 4, seed: 1, ranges: {run.periods: [9, 2]}}\n",
      "sweep.yaml:4:58: design.latin_hypercube.ranges.run.periods: low"),
     ("base: small.yaml\nseed: 1\ndesign:\n  points:\n    - {interactions.crowding: 1}\n    - {run.periods: 2}\n",
@@ -242,7 +258,8 @@ ERRORS = [
 
 
 ERROR_IDS = ["unknown_key", "unknown_parameter", "value_out_of_range", "new_sector", "missing_base", "bad_seed",
-             "unknown_destination", "inverted_range", "points_differ", "yaml_syntax"]
+             "unknown_destination", "older_outcome_name", "firm_level_outcome", "inverted_range", "points_differ",
+             "yaml_syntax"]
 
 
 @pytest.mark.parametrize("text,expected", ERRORS, ids=ERROR_IDS)
@@ -258,8 +275,7 @@ def test_sweep_file_errors_exit_2_name_the_position_and_write_nothing(tmp_path, 
 
 @pytest.mark.parametrize("name", ["us_tariff_grid.yaml", "interactions_lhs.yaml"])
 def test_example_sweeps_are_valid(name):
-    sweep = pathlib.Path(os.environ.get("TRADEABM_SOURCE_DIR", pathlib.Path(__file__).resolve().parents[2]))
-    proc = run(["sweep", sweep / "params" / "sweeps" / name, "--plan"])
+    proc = run(["sweep", SOURCE_DIR / "params" / "sweeps" / name, "--plan"])
     assert " runs" in proc.stdout
 
 

@@ -1,11 +1,22 @@
-/* The moment catalogue (src/experiments/calibrate.c) on a small myopic run. */
+/* Calibration's moments (src/experiments/moments.c), computed in memory
+ * while a run steps, against the same statistics computed here, by plain
+ * loops, from the datasets the same run stored in its file (read with
+ * HDF5 directly, not through the reader or the statistics module). */
 #include <criterion/criterion.h>
+#include <hdf5.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
-#include "experiments/calibrate.h"
+#include "io/runner.h"
+#include "experiments/moments.h"
+#include "fixtures.h"
 
+/* burn_in 0: the first logged period has no period before in memory
+ * either, so the file holds every period the moments use. */
 static const char *const small_run =
-    "run: {model: myopic, seed: 5, periods: 6, burn_in: 20}\n"
+    "run: {model: myopic, seed: 5, periods: 6, burn_in: 0}\n"
     "productivity: {grid: 21}\n"
     "decision: {myopic_sunk: annuity}\n"
     "sectors:\n"
@@ -18,23 +29,59 @@ static const char *const small_run =
     "  CN: {market: {fixed_cost: 0.6, sunk_cost: 2.0}, regimes: {open: {tariff: 0}}, transition: [[1]]}\n"
     "  ROW: {market: {fixed_cost: 0.6, sunk_cost: 2.0}, regimes: {open: {tariff: 0}}, transition: [[1]]}\n";
 
+enum { T = 6, S = 2, D = 3, NS = 8, US = 0, CN = 1, ROW = 2 };
+static const int firms[S] = {3000, 2000};
+
 static tm_params *params;
 static tm_moments *moments;
+static char path[256];
+/* Stored series, [period][sector][destination] and [period][sector][set]. */
+static double value[T][S][D], serving[T][S][D], exiters[T][S][D], by_set[T][S][NS];
+static unsigned char *markets[S]; /* panel: [period][slot] */
+
+static void read_all(hid_t f, const char *name, hid_t type, void *out)
+{
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    cr_assert_geq(d, 0, "%s missing", name);
+    cr_assert_geq(H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out), 0, "%s unreadable", name);
+    H5Dclose(d);
+}
 
 static void setup(void)
 {
     tm_error err = {0};
-    cr_assert_eq(tm_params_load_text("small", small_run, NULL, 0, &params, &err), 0, "%s", err.msg);
+    char digest[65];
+    params = fixture_params("small", small_run, NULL, 0);
+    snprintf(path, sizeof path, "/tmp/tradeabm-test-moments-%ld.h5", (long)getpid());
+    tm_simulate_options so = {.threads = 1, .panel = 1, .force = 1};
+    cr_assert_eq(tm_simulate(params, path, &so, digest, &err), 0, "%s", err.msg);
     cr_assert_eq(tm_moments_of_run(params, 1, &moments, &err), 0, "%s", err.msg);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    cr_assert_geq(f, 0);
+    read_all(f, "series/export_value", H5T_NATIVE_DOUBLE, value);
+    read_all(f, "series/firms_serving", H5T_NATIVE_DOUBLE, serving);
+    read_all(f, "series/exiters", H5T_NATIVE_DOUBLE, exiters);
+    read_all(f, "series/firms_by_market_set", H5T_NATIVE_DOUBLE, by_set);
+    for (int s = 0; s < S; s++) {
+        char name[64];
+        snprintf(name, sizeof name, "panel/%s/markets", s ? "b" : "a");
+        markets[s] = malloc((size_t)T * (size_t)firms[s]);
+        cr_assert(markets[s]);
+        read_all(f, name, H5T_NATIVE_UCHAR, markets[s]);
+    }
+    H5Fclose(f);
 }
 
 static void teardown(void)
 {
+    for (int s = 0; s < S; s++)
+        free(markets[s]);
+    unlink(path);
     tm_moments_close(moments);
     tm_params_free(params);
 }
 
-static double value(const char *name)
+static double moment(const char *name)
 {
     tm_error err = {0};
     double v = NAN;
@@ -42,53 +89,103 @@ static double value(const char *name)
     return v;
 }
 
+/* The file holds the same numbers the run had in memory; only the order of
+ * the sums differs, each of at most T * S * 2^D = 96 terms of one sign, so
+ * the relative difference is below 96 * 2^-53 < 1.1e-14. */
+#define REL 1.1e-14
+
+static void close_to(const char *name, double expected)
+{
+    double got = moment(name);
+    cr_assert(isfinite(expected) && expected != 0, "%s: expected %g is not a useful check", name, expected);
+    cr_assert_float_eq(got, expected, REL * fabs(expected), "%s: memory %.17g, file %.17g", name, got, expected);
+}
+
+/* Sum of stored export values over periods, sectors in [s0, s1) and
+ * destinations in [d0, d1). */
+static double exports(int s0, int s1, int d0, int d1)
+{
+    double sum = 0;
+    for (int t = 0; t < T; t++)
+        for (int s = s0; s < s1; s++)
+            for (int d = d0; d < d1; d++)
+                sum += value[t][s][d];
+    return sum;
+}
+
 TestSuite(moments, .init = setup, .fini = teardown);
 
-Test(moments, destination_shares_sum_to_one)
+Test(moments, destination_shares_are_those_of_the_stored_export_values)
 {
-    cr_assert_float_eq(value("us_share") + value("cn_share") + value("row_share"), 1.0, 1e-12);
-    cr_assert_float_eq(value("us_share.b") + value("cn_share.b") + value("row_share.b"), 1.0, 1e-12);
-    cr_assert_float_eq(value("non_us_share"), 1.0 - value("us_share"), 1e-12);
+    close_to("export_share.US", exports(0, S, US, US + 1) / exports(0, S, 0, D));
+    close_to("export_share.CN.b", exports(1, 2, CN, CN + 1) / exports(1, 2, 0, D));
+    close_to("non_us_share", exports(0, S, CN, D) / exports(0, S, 0, D));
+    close_to("export_weight.ROW.a", exports(0, 1, ROW, ROW + 1) / exports(0, S, 0, D));
 }
 
-Test(moments, export_totals_add_up_over_destinations_and_sectors)
+Test(moments, export_values_are_stored_values_per_period)
 {
-    double total = value("exports");
-    cr_assert_float_eq(value("us_exports") + value("non_us_exports"), total, 1e-9 * total);
-    cr_assert_float_eq(value("exports.a") + value("exports.b"), total, 1e-9 * total);
-    cr_assert_float_eq(value("us_share"), value("us_exports") / total, 1e-12);
+    close_to("export_value", exports(0, S, 0, D) / T);
+    close_to("export_value.US.a", exports(0, 1, US, US + 1) / T);
+    close_to("non_us_export_value", exports(0, S, CN, D) / T);
 }
 
-Test(moments, one_market_shares_are_ordered)
+Test(moments, market_set_shares_are_those_of_the_stored_sets)
 {
-    double single = value("single_market_share");
-    double only = value("us_only_share") + value("cn_only_share") + value("row_only_share");
-    cr_assert_float_eq(single, only, 1e-12);
-    cr_assert(single > 0 && single <= 1);
+    double exporters = 0, single = 0, only_us = 0, exporters_b = 0;
+    for (int t = 0; t < T; t++)
+        for (int s = 0; s < S; s++)
+            for (int set = 1; set < NS; set++) {
+                exporters += by_set[t][s][set];
+                exporters_b += s == 1 ? by_set[t][s][set] : 0;
+                single += set == 1 || set == 2 || set == 4 ? by_set[t][s][set] : 0;
+                only_us += set == 1 << US ? by_set[t][s][set] : 0;
+            }
+    /* Slots from the parameters: every slot is in exactly one set. */
+    close_to("export_participation", exporters / (T * (double)(firms[0] + firms[1])));
+    close_to("single_market_share", single / exporters);
+    close_to("only_share.US", only_us / exporters);
+    close_to("exporters.b", exporters_b / T);
 }
 
-Test(moments, participation_is_exporters_over_slots)
+Test(moments, persistence_is_that_of_the_stored_panel_and_series)
 {
-    double p = value("export_participation");
-    cr_assert(p > 0 && p < 1);
-    cr_assert_float_eq(value("exporters"), p * 5000.0, 1e-9 * 5000.0);
+    /* Firm level: exporters of period t - 1 still exporting at t, their
+     * slot not reborn (panel markets: set in bits 0-5, born in bit 7). */
+    double before = 0, kept = 0;
+    for (int s = 0; s < S; s++)
+        for (int t = 1; t < T; t++)
+            for (int i = 0; i < firms[s]; i++) {
+                unsigned char prev = markets[s][(t - 1) * firms[s] + i], now = markets[s][t * firms[s] + i];
+                if (prev & 0x3F) {
+                    before++;
+                    kept += (now & 0x3F) && !(now & 0x80);
+                }
+            }
+    close_to("exporter_persistence", pow(kept / before, 4));
+    /* Destination level: exiters from US over firms serving it a period before. */
+    double exits = 0, served = 0;
+    for (int t = 1; t < T; t++)
+        for (int s = 0; s < S; s++) {
+            exits += exiters[t][s][US];
+            served += serving[t - 1][s][US];
+        }
+    close_to("market_persistence.US", pow(1.0 - exits / served, 4));
 }
 
-Test(moments, concentration_and_persistence_are_probabilities)
+Test(moments, pooled_top_shares_are_ordered_shares)
 {
-    double t1 = value("top1_share"), t10 = value("top10_share"), pers = value("exporter_persistence");
-    cr_assert(t1 > 0.01 && t1 <= t10 && t10 <= 1.0, "top1 %g top10 %g", t1, t10);
-    cr_assert(pers > 0 && pers <= 1, "persistence %g", pers);
-    double us = value("us_persistence");
-    cr_assert(us > 0 && us <= 1);
+    double t1 = moment("top1_share"), t10 = moment("top10_share");
+    cr_assert(t1 > 0.01 && t1 < t10 && t10 < 1.0, "top1 %g top10 %g", t1, t10);
 }
 
-Test(moments, unknown_names_are_input_errors)
+Test(moments, unknown_and_older_names_are_input_errors)
 {
     tm_error err = {0};
     double v;
-    cr_assert_neq(tm_moments_value(moments, "eu_share", &v, &err), 0);
+    cr_assert_neq(tm_moments_value(moments, "export_share.EU", &v, &err), 0);
     cr_assert_eq(err.status, TM_ERR_INPUT);
-    cr_assert_neq(tm_moments_value(moments, "us_share.nosuch", &v, &err), 0);
+    cr_assert_neq(tm_moments_value(moments, "us_share.a", &v, &err), 0);
+    cr_assert(strstr(err.msg, "did you mean `export_share.US.a`?") != NULL, "%s", err.msg);
     cr_assert_neq(tm_moments_value(moments, "top1_share.a", &v, &err), 0);
 }

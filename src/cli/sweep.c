@@ -1,5 +1,5 @@
-/* The `sweep` and `sweep-index` commands: options, shards, Slurm scripts
- * and messages; the work itself is in sweep.c. */
+/* The `sweep` and `sweep-index` commands: options, shards, Slurm scripts,
+ * progress lines and messages; the work itself is src/experiments/sweep_*.c. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -176,6 +176,30 @@ static int emit_slurm(const tm_sweep *s, const char *sweep_path, const char *dir
     return 0;
 }
 
+/* One line per finished run on stderr; a failed run is an error and is
+ * shown even with --quiet. */
+static void progress(void *user, const tm_progress_report *r)
+{
+    int quiet = *(const int *)user;
+    const tm_sweep_progress *p = r->detail;
+    char who[32] = "";
+    if (p->rank >= 0)
+        snprintf(who, sizeof who, "rank %d ", p->rank);
+    if (p->error) {
+        fprintf(stderr, "tradeabm: error: %s%s failed: %s\n", who, r->label, p->error);
+    } else if (quiet) {
+        return;
+    } else if (r->total >= 0) {
+        double eta = r->done ? p->elapsed / (double)r->done * (double)(r->total - r->done) : 0;
+        fprintf(stderr, "[%lld/%lld] %s done in %.2f s; %.1f s elapsed, about %.0f s left\n", (long long)r->done,
+                (long long)r->total, r->label, p->seconds, p->elapsed, eta < 0 ? 0 : eta);
+    } else {
+        fprintf(stderr, "%s[%lld done here] %s done in %.2f s; %.1f s elapsed\n", who, (long long)r->done, r->label,
+                p->seconds, p->elapsed);
+    }
+    fflush(stderr);
+}
+
 static int print_plan(const tm_sweep *s, int jobs, int threads, int shards, tm_error *err)
 {
     tm_sweep_estimate est;
@@ -333,7 +357,7 @@ int tm_cli_sweep(int argc, char **argv)
         }
     }
     tm_sweep_exec_options eo = {.jobs = (int)jobs, .threads = total_threads, .shard = shard, .shards = shards,
-                                .use_mpi = mpi, .progress = quiet ? NULL : stderr};
+                                .use_mpi = mpi, .progress = {progress, &quiet}};
     tm_sweep_exec_stats st;
     if (!quiet && tm_sweep_mpi_rank() == 0) {
         if (mpi)

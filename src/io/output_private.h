@@ -1,0 +1,68 @@
+/* output_private: what the two files of the run-file writer share
+ * (output.c writes, output_resume.c saves and reopens): the writer's
+ * handle and its lifetime helpers. Not for other modules. */
+#ifndef TM_OUTPUT_PRIVATE_H
+#define TM_OUTPUT_PRIVATE_H
+
+#include <hdf5.h>
+
+#include "base/sha256.h"
+#include "io/output.h"
+
+/* Panel chunks hold at most this many firms of one period. */
+#define TM_PANEL_CHUNK ((hsize_t)1 << 18)
+#define TM_SERIES_CHUNK 64
+#define TM_SERIES_CHUNK_BYTES ((size_t)256 << 10)
+#define TM_MAX_SERIES 24
+#define TM_SERIES_RANK 4
+
+/* A dataset that grows by one period at a time, hashed as it grows. */
+typedef struct {
+    const char *name;
+    hid_t dset;
+    hid_t mem_type;
+    int rank;
+    hsize_t dims[TM_SERIES_RANK]; /* dims[0] = periods written; unused trailing dims are 1 */
+    size_t slab_bytes;
+    tm_sha256 sha;
+} series_ds;
+
+/* One sector's panel datasets: z_index, markets and, with demand types,
+ * type (which = 0, 1, 2). */
+typedef struct {
+    hid_t z, markets, type;
+    tm_sha256 z_sha, m_sha, t_sha;
+    hsize_t n;
+    int z_bytes; /* stored size of a z_index: 1 (grids up to 256 points) or 2 */
+} panel_ds;
+
+struct tm_output {
+    char *final_path;
+    char *tmp_path;
+    hid_t file;
+    const tm_params *p;
+    int panel;
+    int force; /* the final path may be replaced */
+    int n_series;
+    series_ds series[TM_MAX_SERIES];
+    panel_ds *panels;
+    int n_events;
+    int *event_index, *event_period;
+    double started; /* tm_clock_seconds() at the start, less wall time before a resume */
+    char start_time[40];
+    int threads;
+    tm_sha256 static_sha; /* dimension names, grids, parameters */
+    hid_t label_type;
+    char series_names[TM_MAX_SERIES][64]; /* names of series reopened from a checkpoint */
+};
+
+/* A handle with its arrays and no file open yet; NULL when out of memory. */
+tm_output *tm_output_new_handle(const tm_params *p, const tm_run *run, const char *path, const char *tmp_path,
+                                int panel, int force);
+void tm_output_free_handle(tm_output *o);
+/* Close every dataset and the file (the handle stays allocated). */
+void tm_output_close_handles(tm_output *o);
+/* Keep dirty metadata in memory until a checkpoint's flush or the close. */
+void tm_output_hold_metadata(hid_t file);
+
+#endif
