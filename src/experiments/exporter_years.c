@@ -23,7 +23,7 @@ struct tm_exporter_years {
     sector_years *sec;
     int observed;   /* periods seen */
     int year_ends;  /* year ends seen */
-    tm_exporter_years_sums sums;
+    tm_stats_years sums;
 };
 
 void tm_exporter_years_close(tm_exporter_years *y)
@@ -66,14 +66,14 @@ int tm_exporter_years_open(const tm_params *p, tm_exporter_years **out, tm_error
     return 0;
 }
 
-const tm_exporter_years_sums *tm_exporter_years_sums_of(const tm_exporter_years *y)
+const tm_stats_years *tm_exporter_years_sums(const tm_exporter_years *y)
 {
     return &y->sums;
 }
 
-static void count_spell(tm_exporter_years_sums *sums, unsigned years)
+static void count_spell(tm_stats_years *sums, unsigned years)
 {
-    sums->spells[years < TM_EXPORTER_YEARS_MAX ? years : TM_EXPORTER_YEARS_MAX - 1] += 1.0;
+    sums->spells[years < TM_STATS_SPELL_YEARS ? years : TM_STATS_SPELL_YEARS - 1] += 1.0;
 }
 
 /* The firm in slot i died at the start of this period (logged or not): its
@@ -83,7 +83,7 @@ static void firm_died(tm_exporter_years *y, sector_years *sy, int64_t i, int log
     unsigned f = sy->flags[i], spell = sy->spell[i];
     int exported = (f & EXPORTED_THIS_YEAR) != 0;
     if (logged) {
-        tm_exporter_years_sums *sums = &y->sums;
+        tm_stats_years *sums = &y->sums;
         if ((f & EXPORTED_LAST_YEAR) && (f & EXPORTED_YEAR_BEFORE)) {
             sums->established += 1.0;
             sums->continuing += exported;
@@ -101,7 +101,7 @@ static void firm_died(tm_exporter_years *y, sector_years *sy, int64_t i, int log
 /* The last period of a calendar year: histories move on by one year. */
 static void year_end(tm_exporter_years *y, sector_years *sy, int64_t firms, int logged, int whole_year)
 {
-    tm_exporter_years_sums *sums = &y->sums;
+    tm_stats_years *sums = &y->sums;
     for (int64_t i = 0; i < firms; i++) {
         unsigned f = sy->flags[i], spell = sy->spell[i];
         int exported = (f & EXPORTED_THIS_YEAR) != 0;
@@ -170,22 +170,4 @@ void tm_exporter_years_observe(tm_exporter_years *y, const tm_run *run)
     if (last_of_year)
         y->year_ends++;
     y->observed++;
-}
-
-double tm_exporter_years_median_spell(const tm_exporter_years_sums *s)
-{
-    double total = 0.0;
-    for (int L = 1; L < TM_EXPORTER_YEARS_MAX; L++)
-        total += s->spells[L];
-    if (!(total > 0.0))
-        return NAN;
-    /* Whole years L carry their share uniformly over (L - 1/2, L + 1/2]. */
-    double below = 0.0;
-    for (int L = 1; L < TM_EXPORTER_YEARS_MAX; L++) {
-        double share = s->spells[L] / total;
-        if (below + share >= 0.5)
-            return L - 0.5 + (0.5 - below) / share;
-        below += share;
-    }
-    return TM_EXPORTER_YEARS_MAX - 0.5;
 }

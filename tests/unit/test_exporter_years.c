@@ -38,7 +38,7 @@ static const char *const always_exporting = "run: {model: myopic, periods: 40, b
                                             "    market: {fixed_cost: 0, sunk_cost: 0}\n"
                                             "    regimes: {open: {tariff: 0}}\n";
 
-static tm_exporter_years_sums run_histories(void)
+static tm_stats_years run_histories(void)
 {
     tm_params *p = fixture_params("always.yaml", always_exporting, NULL, 0);
     tm_error err = {0};
@@ -48,7 +48,7 @@ static tm_exporter_years_sums run_histories(void)
     fixture_sim_open(&s, p, 2);
     while (fixture_sim_next(&s))
         tm_exporter_years_observe(y, s.run);
-    tm_exporter_years_sums sums = *tm_exporter_years_sums_of(y);
+    tm_stats_years sums = *tm_exporter_years_sums(y);
     tm_exporter_years_close(y);
     fixture_sim_close(&s);
     return sums;
@@ -56,7 +56,7 @@ static tm_exporter_years_sums run_histories(void)
 
 Test(exporter_years, established_exporters_continue_unless_they_die_in_the_first_quarter)
 {
-    tm_exporter_years_sums s = run_histories();
+    tm_stats_years s = run_histories();
     cr_assert_gt(s.established, 1000.0);
     double rate = s.continuing / s.established, se = sqrt(DELTA * (1 - DELTA) / s.established);
     cr_assert_leq(fabs(rate - (1 - DELTA)), 5 * se, "continuation %.5f, expected %.5f (se %.5f)", rate, 1 - DELTA, se);
@@ -64,7 +64,7 @@ Test(exporter_years, established_exporters_continue_unless_they_die_in_the_first
 
 Test(exporter_years, new_exporters_sell_the_share_of_the_year_they_were_alive)
 {
-    tm_exporter_years_sums s = run_histories();
+    tm_stats_years s = run_histories();
     double w = 0, m = 0, m2 = 0;
     for (int q = 1; q <= 4; q++) {
         double weight = pow(1 - DELTA, 4 - q), quarters = 5 - q;
@@ -83,39 +83,22 @@ Test(exporter_years, new_exporters_sell_the_share_of_the_year_they_were_alive)
 
 Test(exporter_years, spell_lengths_follow_lifetimes_in_calendar_years)
 {
-    tm_exporter_years_sums s = run_histories();
-    double law[TM_EXPORTER_YEARS_MAX] = {0};
+    tm_stats_years s = run_histories();
+    double law[TM_STATS_SPELL_YEARS] = {0};
     for (int q = 1; q <= 4; q++)
-        for (int k = 1; k < 4 * TM_EXPORTER_YEARS_MAX; k++) {
+        for (int k = 1; k < 4 * TM_STATS_SPELL_YEARS; k++) {
             int years = (q - 1 + k - 1) / 4 + 1;
-            law[years < TM_EXPORTER_YEARS_MAX ? years : TM_EXPORTER_YEARS_MAX - 1] +=
+            law[years < TM_STATS_SPELL_YEARS ? years : TM_STATS_SPELL_YEARS - 1] +=
                 0.25 * pow(1 - DELTA, k - 1) * DELTA;
         }
     double total = 0;
-    for (int L = 1; L < TM_EXPORTER_YEARS_MAX; L++)
+    for (int L = 1; L < TM_STATS_SPELL_YEARS; L++)
         total += s.spells[L];
     cr_assert_gt(total, 1000.0);
     for (int L = 1; L <= 6; L++) {
         double share = s.spells[L] / total, se = sqrt(law[L] * (1 - law[L]) / total);
         cr_assert_leq(fabs(share - law[L]), 5 * se, "spells of %d years: %.4f, expected %.4f", L, share, law[L]);
     }
-}
-
-Test(exporter_years, median_spreads_each_whole_year_over_the_year_around_it)
-{
-    tm_exporter_years_sums s = {0};
-    s.spells[1] = 3;
-    s.spells[2] = 5;
-    s.spells[3] = 2;
-    /* F(1) = 0.3, then 2's half of the mass: 1.5 + (0.5 - 0.3) / 0.5. */
-    cr_assert_float_eq(tm_exporter_years_median_spell(&s), 1.9, 1e-12);
-    s.spells[2] = 0;
-    s.spells[1] = 1;
-    s.spells[3] = 1;
-    /* Half the mass at 1: the median is the top of 1's year. */
-    cr_assert_float_eq(tm_exporter_years_median_spell(&s), 1.5, 1e-12);
-    tm_exporter_years_sums none = {0};
-    cr_assert(isnan(tm_exporter_years_median_spell(&none)));
 }
 
 Test(exporter_years, refuses_exact_aggregation)
