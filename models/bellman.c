@@ -39,11 +39,11 @@ typedef struct {
  * [(z * n_joint + j) * n_states + m'] over market states m' (src/engine/mstate.h). */
 typedef struct {
     int solved;
-    int t0;           /* first period covered */
-    int n_steps;      /* ev_step[k] serves period t0 + k for k < n_steps */
-    double *ev_step;  /* [n_steps * cells] */
-    double *ev_stat;  /* [cells]: periods t0 + n_steps and later */
-    dp_process *proc; /* [n_steps + 1]: process expected at t0 + k */
+    int t0;                   /* first period covered */
+    int n_steps;              /* ev_step[k] serves period t0 + k for k < n_steps */
+    double *ev_step;          /* [n_steps * cells] */
+    double *ev_stat;          /* [cells]: periods t0 + n_steps and later */
+    dp_process *proc;         /* [n_steps + 1]: process expected at t0 + k */
     const double *z_grid, *P; /* the sector's grid (owned by dp_state) */
     const double *bd;         /* [n_z]: beta (1 - delta(z)) (owned by dp_state) */
     int constant_bd;          /* delta does not depend on z */
@@ -83,10 +83,10 @@ typedef struct {
     int separable;
     int n_classes, foresee;
     double (*class_trans)[TM_MAX_DEST][TM_MAX_REGIMES][TM_MAX_REGIMES]; /* [n_classes] or NULL */
-    double *grid_z, *grid_P; /* [n_sectors * n_z], [n_sectors * n_z * n_z] */
-    double *grid_bd;         /* [n_sectors * n_z] */
-    int *grid_band;          /* [n_sectors * 2 * n_z] */
-    dp_sector *sec;          /* [n_sectors * n_classes] */
+    double *grid_z, *grid_P;                                            /* [n_sectors * n_z], [n_sectors * n_z * n_z] */
+    double *grid_bd;                                                    /* [n_sectors * n_z] */
+    int *grid_band;                                                     /* [n_sectors * 2 * n_z] */
+    dp_sector *sec;                                                     /* [n_sectors * n_classes] */
     /* Work spaces: work[0] serves solves during the run (its scratch has
      * room for every thread); the start-of-run solves use one each. */
     dp_work *work;
@@ -189,8 +189,8 @@ static void dp_flows(const dp_state *st, dp_work *w, int s, const dp_sector *sec
             const tm_regime *reg = &p->dest[dd].regime[r];
             cond.tariff[d] = isnan(pr->tariff_override[dd]) ? reg->sector_tariff[s] : pr->tariff_override[dd];
             cond.closed[d] = reg->closed;
-            cond.demand[d] =
-                ps->market[dd].demand * (sec->type >= 0 ? tm_demand_types_multiplier(&st->types, sec->type, dd) : 1.0);
+            cond.demand[d] = ps->market[dd].demand *
+                             (sec->type >= 0 ? tm_demand_types_multiplier(&st->types, sec->type, dd) : 1.0);
             cond.sunk[d] = ps->market[dd].sunk_cost * pr->sunk_scale[dd];
             fixed[d] = ps->market[dd].fixed_cost;
         }
@@ -226,7 +226,7 @@ typedef struct {
     const double *flow; /* [cells] */
     const double *cost; /* [n_joint * n_states * n_sets] */
     const dp_law *law;
-    const double *bd;   /* [n_z]: beta (1 - delta(z)) */
+    const double *bd; /* [n_z]: beta (1 - delta(z)) */
 } dp_step;
 
 /* The value of choosing S from state m at one (z, j): flow row `flow`
@@ -236,8 +236,8 @@ typedef struct {
  * solver adds the continuation before subtracting the cost and the
  * per-period values subtract the cost first (cost_first), the orders the
  * plain sunk-cost model always used, so that its results do not change. */
-static inline double choice_value(const tm_mstate *ms, const double *flow, const double *ev, const double *cost,
-                                  int m, int S, double bd, int cost_first)
+static inline double choice_value(const tm_mstate *ms, const double *flow, const double *ev, const double *cost, int m,
+                                  int S, double bd, int cost_first)
 {
     const int M = ms->n_sets;
     const int *start = ms->law_start + m * M + S;
@@ -253,8 +253,8 @@ static inline double choice_value(const tm_mstate *ms, const double *flow, const
  * (log-sum-exp with logit noise). Writes E[v_in] to ev_out when not NULL,
  * and the range of v_out - v_in to lo, hi. Rows of z are independent, so
  * the result does not depend on the number of threads. */
-static void bellman(const dp_state *st, dp_work *work, const dp_step *step, const double *v_in, double *v_out, double *ev_out,
-                    double *lo, double *hi, int threads)
+static void bellman(const dp_state *st, dp_work *work, const dp_step *step, const double *v_in, double *v_out,
+                    double *ev_out, double *lo, double *hi, int threads)
 {
     const int n_z = st->n_z, J = st->n_joint, N = st->n_states, M = st->n_sets;
     const size_t C = (size_t)J * (size_t)N, NM = (size_t)N * (size_t)M;
@@ -265,8 +265,10 @@ static void bellman(const dp_state *st, dp_work *work, const dp_step *step, cons
     /* Small problems are faster on one thread than with a barrier a sweep. */
     if ((size_t)n_z * C < DP_PARALLEL_CELLS)
         threads = 1;
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1) reduction(min : lo_all) \
-    reduction(max : hi_all)
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1) reduction(min                          \
+                                                                                          : lo_all)                    \
+    reduction(max                                                                                                      \
+              : hi_all)
     for (int iz = 0; iz < n_z; iz++) {
         double *y = work->scratch + (size_t)omp_get_thread_num() * (C + (size_t)N + (size_t)M);
         double *w = y + C, *x = w + N;
@@ -406,8 +408,7 @@ static int solve_problem(const dp_state *st, dp_work *w, const dp_sector *sec, i
         /* MacQueen-Porteus: V* lies within bd/(1-bd) [lo, hi] of the new
          * iterate; the midpoint is off by at most half the width. With a
          * discount that varies with z, the plain contraction bound. */
-        bound = sec->constant_bd ? bd * (hi - lo) / (2.0 * (1.0 - bd))
-                                 : bd * fmax(fabs(lo), fabs(hi)) / (1.0 - bd);
+        bound = sec->constant_bd ? bd * (hi - lo) / (2.0 * (1.0 - bd)) : bd * fmax(fabs(lo), fabs(hi)) / (1.0 - bd);
         if (bound < st->tolerance)
             break;
     }
@@ -828,8 +829,8 @@ int tm_bellman_values(tm_bellman *b, int k, const tm_choice_ctx *ctx, double *va
     const tm_params *p = st->p;
     int s = ctx->sector;
     if (ctx->n_z != st->n_z || ctx->n_sets != st->n_sets || ctx->n_dest != st->n_dest ||
-        (ctx->n_states ? ctx->n_states : ctx->n_sets) != st->n_states || k < 0 ||
-        k >= st->n_classes || s < 0 || s >= p->n_sectors)
+        (ctx->n_states ? ctx->n_states : ctx->n_sets) != st->n_states || k < 0 || k >= st->n_classes || s < 0 ||
+        s >= p->n_sectors)
         return tm_error_set(err, TM_ERR_RUNTIME, "%s model: choice context does not match its parameters",
                             tm_model_name(p->model));
     dp_sector *sec = &st->sec[(size_t)s * (size_t)st->n_classes + (size_t)k];
@@ -840,8 +841,7 @@ int tm_bellman_values(tm_bellman *b, int k, const tm_choice_ctx *ctx, double *va
     process_for_class(st, k, &now);
     int t = ctx->period;
     int step = t - sec->t0;
-    if (!sec->solved || step < 0 ||
-        !tm_process_equal(p, &now, &sec->proc[step < sec->n_steps ? step : sec->n_steps])) {
+    if (!sec->solved || step < 0 || !tm_process_equal(p, &now, &sec->proc[step < sec->n_steps ? step : sec->n_steps])) {
         if (solve_sector(st, &st->work[0], s, k, t, &now, ctx->threads, err))
             return -1;
         step = 0;

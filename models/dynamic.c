@@ -33,5 +33,5 @@ static int dynamic_summary(const void *state, int sector, tm_policy_summary *out
     return 0;
 }
 
-const tm_model_ops tm_model_dynamic = {"dynamic", dynamic_init, dynamic_values, dynamic_free,
-                                       dynamic_summary, NULL, NULL, NULL};
+const tm_model_ops tm_model_dynamic = {"dynamic",       dynamic_init, dynamic_values, dynamic_free,
+                                       dynamic_summary, NULL,         NULL,           NULL};

@@ -22,8 +22,8 @@
 typedef struct {
     const tm_params *p;
     tm_bellman *dp;
-    int G, K;                     /* grid points per destination, classes = G^n_learn */
-    int n_learn;                  /* destinations with an escalation to learn about */
+    int G, K;    /* grid points per destination, classes = G^n_learn */
+    int n_learn; /* destinations with an escalation to learn about */
     int learn_dest[TM_MAX_DEST];
     double grid[64];              /* h_g = hazard_max g / (G - 1) */
     int first_birth, n_births;    /* cohorts born -burn_in .. periods - 1 */
@@ -136,8 +136,7 @@ static int learning_init(const tm_params *p, const tm_model_env *env, void **sta
     st->last_held = calloc(S * TM_MAX_DEST, sizeof(int));
     st->prior_class = malloc(S * sizeof(int));
     trans = malloc((size_t)st->K * sizeof *trans);
-    if (!st->alpha || !st->beta || !st->observed || !st->last_regime || !st->last_held || !st->prior_class ||
-        !trans) {
+    if (!st->alpha || !st->beta || !st->observed || !st->last_regime || !st->last_held || !st->prior_class || !trans) {
         free(trans);
         learning_free(st);
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
@@ -331,8 +330,7 @@ static int learning_restore(void *state, tm_ckbuf *b, tm_error *err)
         tm_ckbuf_get(b, rest, (size_t)p->n_sectors * per_sector * sizeof *rest))
         goto bad;
     for (size_t i = 0; i < cells; i++)
-        if (!isfinite(alpha[i]) || !isfinite(beta[i]) || alpha[i] < 0.0 || beta[i] < 0.0 ||
-            !(alpha[i] + beta[i] > 0.0))
+        if (!isfinite(alpha[i]) || !isfinite(beta[i]) || alpha[i] < 0.0 || beta[i] < 0.0 || !(alpha[i] + beta[i] > 0.0))
             goto bad;
     for (int s = 0; s < p->n_sectors; s++) {
         const int32_t *r = rest + (size_t)s * per_sector;

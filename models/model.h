@@ -20,22 +20,22 @@ typedef struct {
     int sector;
     int period; /* logged period index; negative during burn-in */
     int n_z, n_sets, n_dest;
-    int n_states;          /* market states (src/engine/mstate.h); 0: the n_sets market sets */
+    int n_states;                   /* market states (src/engine/mstate.h); 0: the n_sets market sets */
     const struct tm_mstate *states; /* NULL: plain market sets, timing current */
-    const double *z_grid;  /* [n_z] log productivity */
-    const double *P;       /* [n_z * n_z] productivity transition */
-    const double *flow;    /* [n_z * n_states]: Pi(z,m) - fixed costs (timing next: Pi only); -inf if infeasible */
-    const double *sunk;    /* [n_dest] sunk cost of entering d this period */
-    const double *cost;    /* [n_states * n_sets]: tm_mstate_costs of this period; NULL: sunk of entered markets */
-    const double *death;   /* [n_z]: death probability at each z; NULL: death_rate */
-    const int *regime;     /* [n_dest] regimes in force */
-    double death_rate;     /* delta_s */
+    const double *z_grid;           /* [n_z] log productivity */
+    const double *P;                /* [n_z * n_z] productivity transition */
+    const double *flow;  /* [n_z * n_states]: Pi(z,m) - fixed costs (timing next: Pi only); -inf if infeasible */
+    const double *sunk;  /* [n_dest] sunk cost of entering d this period */
+    const double *cost;  /* [n_states * n_sets]: tm_mstate_costs of this period; NULL: sunk of entered markets */
+    const double *death; /* [n_z]: death probability at each z; NULL: death_rate */
+    const int *regime;   /* [n_dest] regimes in force */
+    double death_rate;   /* delta_s */
     /* The regime process this sector faces now (what forward-looking
      * models expect; src/engine/process.h). */
     const struct tm_process *process;
-    int threads;                  /* OpenMP threads a model may use (>= 1) */
-    int belief_class;             /* learning: the belief class whose values are wanted */
-    int type;                     /* demand type whose values are wanted (flow is that type's) */
+    int threads;      /* OpenMP threads a model may use (>= 1) */
+    int belief_class; /* learning: the belief class whose values are wanted */
+    int type;         /* demand type whose values are wanted (flow is that type's) */
 } tm_choice_ctx;
 
 /* What a forward-looking model reports about the policy it solved at the
@@ -55,10 +55,10 @@ typedef struct {
 /* What a model is given to prepare itself at the start of a run. It
  * copies what it keeps: the environment need only live during init. */
 typedef struct {
-    int threads;                         /* threads init may use (>= 1): the run's --threads */
-    const struct tm_grid_tables *grids;  /* every sector's productivity grid and transition */
-    const struct tm_process *process;    /* [n_sectors]: the process in force at the start */
-    tm_progress progress;                /* optional: reports of a long start-of-run solve */
+    int threads;                        /* threads init may use (>= 1): the run's --threads */
+    const struct tm_grid_tables *grids; /* every sector's productivity grid and transition */
+    const struct tm_process *process;   /* [n_sectors]: the process in force at the start */
+    tm_progress progress;               /* optional: reports of a long start-of-run solve */
 } tm_model_env;
 
 struct tm_ckbuf;
@@ -92,7 +92,8 @@ typedef struct tm_model_ops {
 /* The cost of each choice in this period, [m * n_sets + S]: ctx->cost, or
  * for a context without one tm_mstate_costs of ctx->sunk and the sector's
  * fixed costs, written to buf (n_states * n_sets doubles). */
-const double *tm_model_costs(const tm_choice_ctx *ctx, const struct tm_mstate *ms, const tm_sector *sector, double *buf);
+const double *tm_model_costs(const tm_choice_ctx *ctx, const struct tm_mstate *ms, const tm_sector *sector,
+                             double *buf);
 
 /* The model of kind `kind` (run.model), or NULL for none. */
 const tm_model_ops *tm_model_lookup(int kind);

@@ -9,7 +9,8 @@ build="${TRADEABM_BUILD:-$here/build}"
 packages=(cmake build-essential pkg-config libhdf5-dev hdf5-tools libcriterion-dev
   libcyaml-dev libyaml-dev zlib1g-dev libgsl-dev libnlopt-dev libopenmpi-dev openmpi-bin python3-h5py python3-numpy
   python3-pandas python3-matplotlib python3-pytest python3-yaml python3-scipy slurm-wlm munge
-  chromium)  # chromium: the analysis tests render the report pages headless
+  chromium clang-format)  # chromium: the analysis tests render the report pages headless;
+  # clang-format: the style check (tests/style/check_format.sh)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -17,17 +17,18 @@ typedef struct {
     char msg[1024];
 } tm_error;
 
-/* Set err (if not NULL) and return its status; printf-style message. */
+/* printf-style format checking where the compiler offers it. */
 #if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
+#define TM_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define TM_PRINTF(fmt, args)
 #endif
-tm_status tm_error_set(tm_error *err, tm_status status, const char *fmt, ...);
+
+/* Set err (if not NULL) and return its status; printf-style message. */
+TM_PRINTF(3, 4) tm_status tm_error_set(tm_error *err, tm_status status, const char *fmt, ...);
 
 /* Prefix an existing message ("context: old message"), keeping the status. */
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-tm_status tm_error_prefix(tm_error *err, const char *fmt, ...);
+TM_PRINTF(2, 3) tm_status tm_error_prefix(tm_error *err, const char *fmt, ...);
 
 void tm_error_clear(tm_error *err);
 

@@ -7,10 +7,10 @@
 #include <stdint.h>
 
 typedef struct {
-    uint32_t h[8];      /* chaining value */
-    uint64_t length;    /* message bytes consumed so far */
-    uint8_t block[64];  /* pending partial block */
-    size_t used;        /* bytes pending in block */
+    uint32_t h[8];     /* chaining value */
+    uint64_t length;   /* message bytes consumed so far */
+    uint8_t block[64]; /* pending partial block */
+    size_t used;       /* bytes pending in block */
 } tm_sha256;
 
 void tm_sha256_init(tm_sha256 *ctx);

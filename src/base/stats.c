@@ -68,9 +68,28 @@ double tm_stats_top_share(tm_stats_cell *cells, size_t n, double fraction, doubl
  * ---------------------------------------------------------------------- */
 
 typedef enum {
-    K_EXPORT_VALUE, K_FIRMS_SERVING, K_ENTRANTS, K_EXITERS, K_TARIFF_PAID, K_EXPORT_SHARE, K_NON_US_SHARE,
-    K_NON_US_EXPORT_VALUE, K_EXPORT_WEIGHT, K_EXPORTERS, K_PARTICIPATION, K_SINGLE, K_ONLY, K_MARKET_PERSISTENCE,
-    K_EXPORTER_PERSISTENCE, K_TOP1, K_TOP10, K_TOP01, K_LARGEST, K_SPELL_MEDIAN, K_CONTINUATION, K_ENTRANT_SIZE,
+    K_EXPORT_VALUE,
+    K_FIRMS_SERVING,
+    K_ENTRANTS,
+    K_EXITERS,
+    K_TARIFF_PAID,
+    K_EXPORT_SHARE,
+    K_NON_US_SHARE,
+    K_NON_US_EXPORT_VALUE,
+    K_EXPORT_WEIGHT,
+    K_EXPORTERS,
+    K_PARTICIPATION,
+    K_SINGLE,
+    K_ONLY,
+    K_MARKET_PERSISTENCE,
+    K_EXPORTER_PERSISTENCE,
+    K_TOP1,
+    K_TOP10,
+    K_TOP01,
+    K_LARGEST,
+    K_SPELL_MEDIAN,
+    K_CONTINUATION,
+    K_ENTRANT_SIZE,
 } outcome_kind;
 
 enum { NO_DEST = 0, ANY_DEST, ONE_DEST }; /* destination qualifier: none, optional, required */
@@ -159,10 +178,15 @@ void tm_stats_outcome_table(FILE *out)
     for (int i = 0; i < N_TABLE; i++) {
         const struct entry *e = &table[i];
         char q[64];
-        snprintf(q, sizeof q, "%s%s", e->dest == ONE_DEST ? ".DEST" : e->dest == ANY_DEST ? "[.DEST]" : "",
+        snprintf(q, sizeof q, "%s%s",
+                 e->dest == ONE_DEST   ? ".DEST"
+                 : e->dest == ANY_DEST ? "[.DEST]"
+                                       : "",
                  e->sector ? "[.SECTOR]" : "");
         fprintf(out, "| `%s` | %s | %s | %s | %s%s | %s |\n", e->name, q[0] ? q : "none", e->units,
-                e->effect == TM_STATS_POINTS ? "percentage points" : e->effect == TM_STATS_PERCENT ? "percent" : "difference",
+                e->effect == TM_STATS_POINTS    ? "percentage points"
+                : e->effect == TM_STATS_PERCENT ? "percent"
+                                                : "difference",
                 e->description, e->firm_level ? " (calibration only)" : "", e->computed);
     }
 }
@@ -229,21 +253,27 @@ static int older_name(const char *name, const tm_stats_shape *shape, char *buf, 
     static const struct {
         const char *old, *now;
     } fixed[] = {
-        {"exports_total", "export_value"}, {"exports", "export_value"},
-        {"non_us_exports", "non_us_export_value"}, {"non_us_exports_change_pct", "non_us_export_value"},
-        {"entries_change", "entrants"}, {"exits_change", "exiters"},
+        {"exports_total", "export_value"},
+        {"exports", "export_value"},
+        {"non_us_exports", "non_us_export_value"},
+        {"non_us_exports_change_pct", "non_us_export_value"},
+        {"entries_change", "entrants"},
+        {"exits_change", "exiters"},
     };
     /* ROOT_DEST (sweeps) and dest_ROOT (calibration, comparisons). */
     static const struct {
         const char *affix, *now;
-    } prefixed[] = {
-        {"exports_", "export_value"}, {"exporters_", "firms_serving"}, {"entrants_", "entrants"},
-        {"exiters_", "exiters"}, {"tariff_paid_", "tariff_paid"},
-    }, suffixed[] = {
-        {"_share_change_pp", "export_share"}, {"_exports_change_pct", "export_value"}, {"_only_share", "only_share"},
-        {"_persistence", "market_persistence"}, {"_exports", "export_value"}, {"_weight", "export_weight"},
-        {"_share", "export_share"},
-    };
+    } prefixed[] =
+        {
+            {"exports_", "export_value"}, {"exporters_", "firms_serving"}, {"entrants_", "entrants"},
+            {"exiters_", "exiters"},      {"tariff_paid_", "tariff_paid"},
+        },
+      suffixed[] = {
+          {"_share_change_pp", "export_share"}, {"_exports_change_pct", "export_value"},
+          {"_only_share", "only_share"},        {"_persistence", "market_persistence"},
+          {"_exports", "export_value"},         {"_weight", "export_weight"},
+          {"_share", "export_share"},
+      };
     const char *dot = strchr(name, '.');
     size_t len = dot ? (size_t)(dot - name) : strlen(name);
     const char *rest = dot ? dot : "";
@@ -307,10 +337,15 @@ static int bad_qualifier(const char *name, const char *q, const struct entry *e,
     list_names(dests, sizeof dests, shape->dests, shape->n_dest);
     list_names(sectors, sizeof sectors, shape->sectors, shape->n_sectors);
     snprintf(expect, sizeof expect, "%s%s%s%s", e->dest != NO_DEST ? "destinations: " : "",
-             e->dest != NO_DEST ? dests : "", e->dest != NO_DEST && e->sector ? "; sectors, after the destination: " : e->sector ? "sectors: " : "",
+             e->dest != NO_DEST ? dests : "",
+             e->dest != NO_DEST && e->sector ? "; sectors, after the destination: "
+             : e->sector                     ? "sectors: "
+                                             : "",
              e->sector ? sectors : "");
     return tm_error_set(err, TM_ERR_INPUT, "outcome `%s`: `%s` is not a %s of these parameters (%s)", name, q,
-                        e->dest != NO_DEST && e->sector ? "destination or sector" : e->sector ? "sector" : "destination",
+                        e->dest != NO_DEST && e->sector ? "destination or sector"
+                        : e->sector                     ? "sector"
+                                                        : "destination",
                         expect);
 }
 
@@ -370,8 +405,9 @@ int tm_stats_outcome_parse(const char *name, const tm_stats_shape *shape, tm_sta
     if (e->dest == ONE_DEST && out->dest < 0) {
         char dests[400];
         list_names(dests, sizeof dests, shape->dests, shape->n_dest);
-        return tm_error_set(err, TM_ERR_INPUT, "outcome `%s`: %s needs a destination first, %s.DEST with DEST one of: %s",
-                            name, e->name, e->name, dests);
+        return tm_error_set(err, TM_ERR_INPUT,
+                            "outcome `%s`: %s needs a destination first, %s.DEST with DEST one of: %s", name, e->name,
+                            e->name, dests);
     }
     return 0;
 }
@@ -633,7 +669,8 @@ double tm_stats_outcome_value(const tm_stats_window *w, const tm_stats_outcome *
     case K_CONTINUATION:
         return ratio(w->years.continuing, w->years.established);
     case K_ENTRANT_SIZE:
-        return ratio(ratio(w->years.new_value, w->years.new_exporters), ratio(w->years.old_value, w->years.old_exporters));
+        return ratio(ratio(w->years.new_value, w->years.new_exporters),
+                     ratio(w->years.old_value, w->years.old_exporters));
     }
     return NAN;
 }

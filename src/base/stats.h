@@ -31,10 +31,10 @@ typedef struct {
 void tm_stats_acc_add(tm_stats_acc *acc, double x);
 
 typedef struct {
-    int n;          /* finite values added */
-    double mean;    /* NaN if n == 0 */
-    double sd;      /* sample s.d. (n - 1); NaN if n < 2 */
-    double ci_low;  /* mean -/+ t975(n - 1) sd / sqrt(n); NaN if n < 2 */
+    int n;         /* finite values added */
+    double mean;   /* NaN if n == 0 */
+    double sd;     /* sample s.d. (n - 1); NaN if n < 2 */
+    double ci_low; /* mean -/+ t975(n - 1) sd / sqrt(n); NaN if n < 2 */
     double ci_high;
 } tm_stats_summary;
 
@@ -86,9 +86,9 @@ typedef struct {
 
 /* How a scenario-minus-base effect of an outcome is expressed. */
 typedef enum {
-    TM_STATS_POINTS = 0,  /* fractions: 100 (scenario - base), percentage points */
-    TM_STATS_PERCENT,     /* money: 100 (scenario / base - 1), percent; NaN unless base > 0 */
-    TM_STATS_DIFFERENCE,  /* counts: scenario - base, in the outcome's units */
+    TM_STATS_POINTS = 0, /* fractions: 100 (scenario - base), percentage points */
+    TM_STATS_PERCENT,    /* money: 100 (scenario / base - 1), percent; NaN unless base > 0 */
+    TM_STATS_DIFFERENCE, /* counts: scenario - base, in the outcome's units */
 } tm_stats_effect_kind;
 
 /* Resolve a name; an input error names it and, for a name of an older

@@ -58,8 +58,8 @@ static void report(figures *fs, const char *name, double value, const char *unit
 }
 
 /* The benchmark world: 6 equal sectors, US and CN with 3 tariff regimes. */
-static int bench_params(const char *model, long firms, int sectors, int periods, int burn_in, int grid,
-                        tm_params **out, tm_error *err)
+static int bench_params(const char *model, long firms, int sectors, int periods, int burn_in, int grid, tm_params **out,
+                        tm_error *err)
 {
     char text[8192];
     size_t n = (size_t)snprintf(text, sizeof text,
@@ -210,8 +210,8 @@ static void write_json(const char *path, const figures *fs, int threads, int qui
     }
     char host[256] = "unknown";
     gethostname(host, sizeof host);
-    fprintf(f, "{\n  \"host\": \"%s\",\n  \"cores\": %ld,\n  \"threads\": %d,\n  \"quick\": %s,\n  \"figures\": {\n", host,
-            sysconf(_SC_NPROCESSORS_ONLN), threads, quick ? "true" : "false");
+    fprintf(f, "{\n  \"host\": \"%s\",\n  \"cores\": %ld,\n  \"threads\": %d,\n  \"quick\": %s,\n  \"figures\": {\n",
+            host, sysconf(_SC_NPROCESSORS_ONLN), threads, quick ? "true" : "false");
     for (int i = 0; i < fs->n; i++) {
         if (isnan(fs->f[i].value))
             fprintf(f, "    \"%s\": {\"value\": null, \"unit\": \"%s\"}%s\n", fs->f[i].name, fs->f[i].unit,
@@ -227,8 +227,11 @@ static void write_json(const char *path, const figures *fs, int threads, int qui
 int tm_cli_bench(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"quick", no_argument, 0, 'q'}, {"threads", required_argument, 0, 't'},
-        {"json", required_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
+        {"quick", no_argument, 0, 'q'},
+        {"threads", required_argument, 0, 't'},
+        {"json", required_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     int quick = 0, threads = omp_get_max_threads();
     const char *json = NULL;

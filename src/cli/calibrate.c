@@ -54,11 +54,17 @@ static void progress(void *user, const tm_progress_report *r)
 int tm_cli_calibrate(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"output", required_argument, 0, 'o'}, {"evaluate", no_argument, 0, 'e'},
-        {"max-iterations", required_argument, 0, 'm'}, {"max-evaluations", required_argument, 0, 'E'},
-        {"threads", required_argument, 0, 't'}, {"force", no_argument, 0, 'f'},
-        {"moments", no_argument, 0, 'M'}, {"quiet", no_argument, 0, 'q'}, {"held-out", no_argument, 0, 'H'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
+        {"output", required_argument, 0, 'o'},
+        {"evaluate", no_argument, 0, 'e'},
+        {"max-iterations", required_argument, 0, 'm'},
+        {"max-evaluations", required_argument, 0, 'E'},
+        {"threads", required_argument, 0, 't'},
+        {"force", no_argument, 0, 'f'},
+        {"moments", no_argument, 0, 'M'},
+        {"quiet", no_argument, 0, 'q'},
+        {"held-out", no_argument, 0, 'H'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     const char *output = NULL;
     int evaluate = 0, force = 0, quiet = 0, held_out = 0, c;
@@ -77,13 +83,17 @@ int tm_cli_calibrate(int argc, char **argv)
             break;
         case 'm':
             if (tm_cli_parse_count(optarg, 1, 10000000, &max_iter))
-                return tm_cli_usage_error(calibrate_usage, "--max-iterations %s: expected a whole number from 1 to "
-                                                           "10000000", optarg);
+                return tm_cli_usage_error(calibrate_usage,
+                                          "--max-iterations %s: expected a whole number from 1 to "
+                                          "10000000",
+                                          optarg);
             break;
         case 'E':
             if (tm_cli_parse_count(optarg, 1, 10000000, &max_eval))
-                return tm_cli_usage_error(calibrate_usage, "--max-evaluations %s: expected a whole number from 1 to "
-                                                           "10000000", optarg);
+                return tm_cli_usage_error(calibrate_usage,
+                                          "--max-evaluations %s: expected a whole number from 1 to "
+                                          "10000000",
+                                          optarg);
             break;
         case 't':
             if (tm_cli_parse_count(optarg, 1, 4096, &threads))
@@ -131,8 +141,10 @@ int tm_cli_calibrate(int argc, char **argv)
                                   max_iter ? "--max-iterations" : "--max-evaluations");
     }
     int n = tm_calibration_n_params(cal), rc = 1;
-    tm_calibration_options co = {.threads = (int)threads, .max_iterations = (int)max_iter,
-                                 .max_evaluations = (int)max_eval, .progress = {quiet ? NULL : progress, cal}};
+    tm_calibration_options co = {.threads = (int)threads,
+                                 .max_iterations = (int)max_iter,
+                                 .max_evaluations = (int)max_eval,
+                                 .progress = {quiet ? NULL : progress, cal}};
     tm_calibration_result res = {0};
     if (!(x = malloc((size_t)n * sizeof *x))) {
         tm_error_set(&err, TM_ERR_RUNTIME, "out of memory");

@@ -59,8 +59,11 @@ int tm_cli_parse_count(const char *s, long lo, long hi, long *out)
 int tm_cli_one_file(int argc, char **argv, const char *usage, unsigned accept, tm_cli_one_file_args *out)
 {
     static const struct option opts[] = {
-        {"set", required_argument, 0, 's'}, {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
-        {"doc", no_argument, 0, 'd'},        {0, 0, 0, 0},
+        {"set", required_argument, 0, 's'},
+        {"threads", required_argument, 0, 't'},
+        {"help", no_argument, 0, 'h'},
+        {"doc", no_argument, 0, 'd'},
+        {0, 0, 0, 0},
     };
     memset(out, 0, sizeof *out);
     optind = 1;
@@ -121,10 +124,17 @@ int tm_cli_main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } commands[] = {
-        {"run", tm_cli_run},         {"check", tm_cli_check},         {"params", tm_cli_params},
-        {"info", tm_cli_info},       {"reproduce", tm_cli_reproduce}, {"sweep", tm_cli_sweep},
-        {"sweep-index", tm_cli_sweep_index}, {"calibrate", tm_cli_calibrate}, {"compare", tm_cli_compare},
-        {"export", tm_cli_export},   {"bench", tm_cli_bench},
+        {"run", tm_cli_run},
+        {"check", tm_cli_check},
+        {"params", tm_cli_params},
+        {"info", tm_cli_info},
+        {"reproduce", tm_cli_reproduce},
+        {"sweep", tm_cli_sweep},
+        {"sweep-index", tm_cli_sweep_index},
+        {"calibrate", tm_cli_calibrate},
+        {"compare", tm_cli_compare},
+        {"export", tm_cli_export},
+        {"bench", tm_cli_bench},
     };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(cmd, commands[i].name) == 0)

@@ -77,10 +77,14 @@ static void print_effects(const tm_compare_result *res)
 int tm_cli_compare(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"output", required_argument, 0, 'o'}, {"replicates", required_argument, 0, 'r'},
-        {"from", required_argument, 0, 'F'},   {"set", required_argument, 0, 's'},
-        {"threads", required_argument, 0, 't'}, {"force", no_argument, 0, 'f'},
-        {"quiet", no_argument, 0, 'q'},        {"help", no_argument, 0, 'h'},
+        {"output", required_argument, 0, 'o'},
+        {"replicates", required_argument, 0, 'r'},
+        {"from", required_argument, 0, 'F'},
+        {"set", required_argument, 0, 's'},
+        {"threads", required_argument, 0, 't'},
+        {"force", no_argument, 0, 'f'},
+        {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     tm_compare_options co = {.replicates = 1};

@@ -30,8 +30,9 @@ int tm_cli_export(int argc, char **argv)
         return 1;
     }
     if (access(EXPORT_PYTHON, X_OK) != 0) {
-        fprintf(stderr, "tradeabm: error: export needs " EXPORT_PYTHON
-                        " (Debian's python3 with python3-h5py, python3-numpy and python3-pandas): %s\n",
+        fprintf(stderr,
+                "tradeabm: error: export needs " EXPORT_PYTHON
+                " (Debian's python3 with python3-h5py, python3-numpy and python3-pandas): %s\n",
                 strerror(errno));
         return 1;
     }

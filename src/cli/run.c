@@ -151,8 +151,10 @@ static void default_output(const tm_params *p, const char *params_path, char *bu
 static int resume_run(const char *file, const run_args *a, long every)
 {
     if (a->params_path || a->output || a->n_sets || a->panel)
-        return tm_cli_usage_error(run_usage, "%s: --resume takes its parameters, output and --panel from the checkpoint; "
-                                      "drop the other arguments", "--resume");
+        return tm_cli_usage_error(run_usage,
+                                  "%s: --resume takes its parameters, output and --panel from the checkpoint; "
+                                  "drop the other arguments",
+                                  "--resume");
     char ckpt[4200];
     size_t len = strlen(file);
     if (len > 5 && strcmp(file + len - 5, ".ckpt") == 0)
@@ -178,15 +180,18 @@ static int resume_run(const char *file, const run_args *a, long every)
     if (!a->quiet) {
         char label[TM_LABEL_MAX];
         tm_period_label(p->start_index + ck.period, p->periods_per_year, label, sizeof label);
-        printf("tradeabm %s: resuming %s after period %s (%d of %d logged periods done)\n", TM_VERSION,
-               ck.final_path, label, ck.period + 1, p->periods);
+        printf("tradeabm %s: resuming %s after period %s (%d of %d logged periods done)\n", TM_VERSION, ck.final_path,
+               label, ck.period + 1, p->periods);
         fflush(stdout);
     }
     char digest[65];
     double t0 = tm_clock_seconds();
     tm_runner_catch_signals();
-    tm_simulate_options so = {.threads = (int)a->threads, .panel = ck.panel, .force = ck.force || a->force,
-                              .checkpoint_every = every > 0 ? (int)every : ck.every, .resume = &ck};
+    tm_simulate_options so = {.threads = (int)a->threads,
+                              .panel = ck.panel,
+                              .force = ck.force || a->force,
+                              .checkpoint_every = every > 0 ? (int)every : ck.every,
+                              .resume = &ck};
     int rc = simulate(p, ck.final_path, &so, a->quiet, digest, &err);
     if (!rc && !a->quiet)
         printf("\nwrote %s in %.2f s (digest %.16s...)\n", ck.final_path, tm_clock_seconds() - t0, digest);
@@ -198,11 +203,16 @@ static int resume_run(const char *file, const run_args *a, long every)
 int tm_cli_run(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"output", required_argument, 0, 'o'}, {"seed", required_argument, 0, 'S'},
-        {"threads", required_argument, 0, 't'}, {"set", required_argument, 0, 's'},
-        {"panel", no_argument, 0, 'p'},        {"force", no_argument, 0, 'f'},
-        {"quiet", no_argument, 0, 'q'},        {"help", no_argument, 0, 'h'},
-        {"checkpoint-every", required_argument, 0, 'C'}, {"resume", required_argument, 0, 'R'},
+        {"output", required_argument, 0, 'o'},
+        {"seed", required_argument, 0, 'S'},
+        {"threads", required_argument, 0, 't'},
+        {"set", required_argument, 0, 's'},
+        {"panel", no_argument, 0, 'p'},
+        {"force", no_argument, 0, 'f'},
+        {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},
+        {"checkpoint-every", required_argument, 0, 'C'},
+        {"resume", required_argument, 0, 'R'},
         {0, 0, 0, 0},
     };
     run_args a = {0};
@@ -242,8 +252,8 @@ int tm_cli_run(int argc, char **argv)
             break;
         case 'C':
             if (tm_cli_parse_count(optarg, 1, 100000, &checkpoint_every))
-                return tm_cli_usage_error(run_usage, "--checkpoint-every %s: expected a whole number of periods from 1 to 100000",
-                                   optarg);
+                return tm_cli_usage_error(
+                    run_usage, "--checkpoint-every %s: expected a whole number of periods from 1 to 100000", optarg);
             break;
         case 'R':
             resume = optarg;
@@ -281,17 +291,18 @@ int tm_cli_run(int argc, char **argv)
         int64_t firms = 0;
         for (int s = 0; s < p->n_sectors; s++)
             firms += p->sector[s].firms;
-        printf("tradeabm %s: %s model, %lld firms in %d sectors, %d destinations, %d periods from %s "
-               "(+%d burn-in), seed %llu, %d threads\n",
-               TM_VERSION, tm_model_name(p->model), (long long)firms, p->n_sectors, p->n_dest, p->periods, p->start,
-               p->burn_in, (unsigned long long)p->seed, a.threads ? (int)a.threads : omp_get_max_threads());
+        printf(
+            "tradeabm %s: %s model, %lld firms in %d sectors, %d destinations, %d periods from %s "
+            "(+%d burn-in), seed %llu, %d threads\n",
+            TM_VERSION, tm_model_name(p->model), (long long)firms, p->n_sectors, p->n_dest, p->periods, p->start,
+            p->burn_in, (unsigned long long)p->seed, a.threads ? (int)a.threads : omp_get_max_threads());
         fflush(stdout);
     }
     char digest[65];
     double t0 = tm_clock_seconds();
     tm_runner_catch_signals();
-    tm_simulate_options so = {.threads = (int)a.threads, .panel = a.panel, .force = a.force,
-                              .checkpoint_every = (int)checkpoint_every};
+    tm_simulate_options so = {
+        .threads = (int)a.threads, .panel = a.panel, .force = a.force, .checkpoint_every = (int)checkpoint_every};
     int rc = simulate(p, path, &so, a.quiet, digest, &err);
     tm_params_free(p);
     if (rc)
@@ -300,4 +311,3 @@ int tm_cli_run(int argc, char **argv)
         printf("\nwrote %s in %.2f s (digest %.16s...)\n", path, tm_clock_seconds() - t0, digest);
     return 0;
 }
-

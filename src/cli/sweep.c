@@ -100,14 +100,16 @@ static int find_shard(const char *arg, int *shard, int *shards, tm_error *err)
                *max = getenv("SLURM_ARRAY_TASK_MAX");
     long i, lo = 0, hi = -1, n = 0;
     if (tm_cli_parse_count(id, 0, LONG_MAX, &i) || (min && *min && tm_cli_parse_count(min, 0, LONG_MAX, &lo)) ||
-        (max && *max && tm_cli_parse_count(max, 0, LONG_MAX, &hi)) || (count && *count && tm_cli_parse_count(count, 1, 1000000, &n)))
+        (max && *max && tm_cli_parse_count(max, 0, LONG_MAX, &hi)) ||
+        (count && *count && tm_cli_parse_count(count, 1, 1000000, &n)))
         return tm_error_set(err, TM_ERR_INPUT, "SLURM_ARRAY_TASK_* variables are not whole numbers");
     if (!n && hi >= lo)
         n = hi - lo + 1;
     if (!n || i < lo || i - lo >= n)
         return tm_error_set(err, TM_ERR_INPUT,
                             "SLURM_ARRAY_TASK_ID=%s: cannot tell the part of the sweep (set SLURM_ARRAY_TASK_COUNT or "
-                            "MIN/MAX, use an array 0-(N-1), or pass --shard K/N)", id);
+                            "MIN/MAX, use an array 0-(N-1), or pass --shard K/N)",
+                            id);
     *shard = (int)(i - lo);
     *shards = (int)n;
     return 0;
@@ -233,11 +235,16 @@ static int print_plan(const tm_sweep *s, int jobs, int threads, int shards, tm_e
 int tm_cli_sweep(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"output", required_argument, 0, 'o'}, {"plan", no_argument, 0, 'P'},
-        {"jobs", required_argument, 0, 'j'},   {"threads", required_argument, 0, 't'},
-        {"shard", required_argument, 0, 'k'},  {"emit-slurm", no_argument, 0, 'E'},
-        {"tasks", required_argument, 0, 'T'},  {"script", required_argument, 0, 'S'},
-        {"quiet", no_argument, 0, 'q'},        {"help", no_argument, 0, 'h'},
+        {"output", required_argument, 0, 'o'},
+        {"plan", no_argument, 0, 'P'},
+        {"jobs", required_argument, 0, 'j'},
+        {"threads", required_argument, 0, 't'},
+        {"shard", required_argument, 0, 'k'},
+        {"emit-slurm", no_argument, 0, 'E'},
+        {"tasks", required_argument, 0, 'T'},
+        {"script", required_argument, 0, 'S'},
+        {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     const char *dir_arg = NULL, *shard_arg = NULL, *script_arg = NULL;
@@ -356,8 +363,12 @@ int tm_cli_sweep(int argc, char **argv)
             shards = (int)n;
         }
     }
-    tm_sweep_exec_options eo = {.jobs = (int)jobs, .threads = total_threads, .shard = shard, .shards = shards,
-                                .use_mpi = mpi, .progress = {progress, &quiet}};
+    tm_sweep_exec_options eo = {.jobs = (int)jobs,
+                                .threads = total_threads,
+                                .shard = shard,
+                                .shards = shards,
+                                .use_mpi = mpi,
+                                .progress = {progress, &quiet}};
     tm_sweep_exec_stats st;
     if (!quiet && tm_sweep_mpi_rank() == 0) {
         if (mpi)
@@ -388,8 +399,9 @@ int tm_cli_sweep(int argc, char **argv)
                 printf("the sweep is not complete yet; the index is written when the last run finishes\n");
         }
         if (st.failed) {
-            fprintf(stderr, "tradeabm: %lld run%s failed (see above); finished runs are kept, and running the same "
-                            "command again redoes only what is missing\n",
+            fprintf(stderr,
+                    "tradeabm: %lld run%s failed (see above); finished runs are kept, and running the same "
+                    "command again redoes only what is missing\n",
                     (long long)st.failed, st.failed > 1 ? "s" : "");
             rc = 1;
         }
@@ -407,7 +419,8 @@ int tm_cli_sweep_index(int argc, char **argv)
         return 0;
     }
     if (argc != 2)
-        return tm_cli_usage_error(index_usage, "%s", argc < 2 ? "missing the sweep folder" : "expected one sweep folder");
+        return tm_cli_usage_error(index_usage, "%s",
+                                  argc < 2 ? "missing the sweep folder" : "expected one sweep folder");
     const char *dir = argv[1];
     char path[4096];
     snprintf(path, sizeof path, "%s/sweep.yaml", dir);

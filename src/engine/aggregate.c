@@ -174,4 +174,3 @@ int tm_run_aggregate_period(tm_run *run, tm_run_sector_fill fill, tm_error *err)
     free(scratch);
     return 0;
 }
-

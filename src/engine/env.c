@@ -120,9 +120,8 @@ int tm_env_restore(tm_env *env, tm_ckbuf *b)
               tm_ckbuf_get(b, saved.escalation, sizeof saved.escalation) ||
               tm_ckbuf_get(b, saved.transition, sizeof saved.transition) ||
               tm_ckbuf_get(b, overrides, (size_t)p->n_sectors * row) ||
-              tm_ckbuf_get(b, scales, (size_t)p->n_sectors * row) ||
-              tm_ckbuf_get(b, &next_event, sizeof next_event) || tm_ckbuf_get(b, &rng, sizeof rng) ||
-              next_event < 0 || next_event > p->n_events;
+              tm_ckbuf_get(b, scales, (size_t)p->n_sectors * row) || tm_ckbuf_get(b, &next_event, sizeof next_event) ||
+              tm_ckbuf_get(b, &rng, sizeof rng) || next_event < 0 || next_event > p->n_events;
     for (int d = 0; !bad && d < p->n_dest; d++)
         bad = regime[d] < 0 || regime[d] >= p->dest[d].n_regimes;
     for (int s = 0; !bad && s < p->n_sectors; s++) {

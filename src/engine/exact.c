@@ -107,4 +107,3 @@ void tm_run_exact_step(tm_run *run, int s, double *hist, double *trans, double *
         }
     }
 }
-

@@ -87,10 +87,9 @@ int tm_run_sector_init(tm_run *run, int s, tm_error *err)
         sec->entry_law = malloc((size_t)n_z * sizeof(double));
     }
     double *stationary = malloc((size_t)n_z * sizeof(double));
-    if (!sec->rng_state || !sec->z || !sec->markets || !sec->move_threshold ||
-        !sec->move_alias || !sec->flow || !sec->revenue || !sec->value || !sec->cost || !sec->death_threshold ||
-        !sec->death || (p->timing == TM_TIMING_NEXT && !exact && !sec->pending) ||
-        (p->spells && !exact && !sec->tenure) ||
+    if (!sec->rng_state || !sec->z || !sec->markets || !sec->move_threshold || !sec->move_alias || !sec->flow ||
+        !sec->revenue || !sec->value || !sec->cost || !sec->death_threshold || !sec->death ||
+        (p->timing == TM_TIMING_NEXT && !exact && !sec->pending) || (p->spells && !exact && !sec->tenure) ||
         (exact && (!sec->mass || !sec->mass_next || !sec->prob || !sec->entry_law)) || !stationary ||
         tm_policy_alloc_rows(&sec->policy, n_z, run->n_states, run->n_sets, p->logit_scale > 0.0)) {
         free(stationary);
@@ -100,8 +99,9 @@ int tm_run_sector_init(tm_run *run, int s, tm_error *err)
     int rc = tm_grid_stationary_exact(n_z, sec->P, stationary);
     if (rc) {
         free(stationary);
-        return tm_error_set(err, TM_ERR_INPUT, "sector %s: cannot discretise productivity (persistence %g, volatility %g)",
-                            ps->name, ps->persistence, ps->volatility);
+        return tm_error_set(err, TM_ERR_INPUT,
+                            "sector %s: cannot discretise productivity (persistence %g, volatility %g)", ps->name,
+                            ps->persistence, ps->volatility);
     }
     for (int i = 0; i < n_z; i++) {
         tm_alias row;
@@ -119,8 +119,8 @@ int tm_run_sector_init(tm_run *run, int s, tm_error *err)
         memcpy(sec->entry_law, stationary, (size_t)n_z * sizeof(double));
         for (int t = 0; t < run->n_types; t++)
             for (int iz = 0; iz < n_z; iz++)
-                sec->mass[((size_t)t * (size_t)n_z + (size_t)iz) * sec->mass_per_z] =
-                    (double)sec->n * stationary[iz] / (double)run->n_types;
+                sec->mass[((size_t)t * (size_t)n_z + (size_t)iz) * sec->mass_per_z] = (double)sec->n * stationary[iz] /
+                                                                                      (double)run->n_types;
     }
     free(stationary);
     if (rc)
@@ -164,4 +164,3 @@ int tm_run_sector_init(tm_run *run, int s, tm_error *err)
     }
     return 0;
 }
-

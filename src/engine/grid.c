@@ -8,8 +8,7 @@
 
 static int valid_ar1(int n, double rho, double sigma, const double *z, const double *P)
 {
-    return n >= 2 && z && P && isfinite(rho) && fabs(rho) < 1.0 && isfinite(sigma) &&
-           sigma > 0.0;
+    return n >= 2 && z && P && isfinite(rho) && fabs(rho) < 1.0 && isfinite(sigma) && sigma > 0.0;
 }
 
 int tm_grid_rouwenhorst(int n, double rho, double sigma, double *z, double *P)

@@ -107,8 +107,10 @@ static TM_ALWAYS_INLINE void step_block_with(tm_run *run, const block *b, accum 
         }
         const size_t type_base = !plain && types ? (size_t)types[i] * (size_t)n_z : 0;
         const tm_policy *own =
-            learning ? &classes[(size_t)cohort_class[births[i] - first_birth] * n_types + (!plain && types ? types[i] : 0)]
-            : !plain && types ? &type_pol[types[i]] : pol;
+            learning
+                ? &classes[(size_t)cohort_class[births[i] - first_birth] * n_types + (!plain && types ? types[i] : 0)]
+            : !plain && types ? &type_pol[types[i]]
+                              : pol;
         int S = logit ? tm_policy_choose(own, z, cur, tm_pcg32_step(&st, inc))
                       : (learning || (!plain && types) ? own->choice : choice)[z * n_states + cur];
         int now_served, now_set, prev_set;

@@ -145,8 +145,7 @@ void tm_mstate_free(tm_mstate *ms)
     ms->law_prob = NULL;
 }
 
-void tm_mstate_costs(const tm_mstate *ms, const double *sunk, const double *fixed, const int *closed,
-                     double *cost)
+void tm_mstate_costs(const tm_mstate *ms, const double *sunk, const double *fixed, const int *closed, double *cost)
 {
     const int M = ms->n_sets;
     for (int m = 0; m < ms->n_states; m++)

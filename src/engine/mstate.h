@@ -21,7 +21,7 @@
 typedef struct tm_mstate {
     int n_dest, levels, timing;
     int n_sets, n_states;
-    int radix; /* levels + 1 */
+    int radix;                                     /* levels + 1 */
     uint8_t set_of[TM_MAX_STATES];                 /* destinations served in state m */
     uint8_t level[TM_MAX_STATES][TM_MAX_DEST];     /* level of each destination */
     uint8_t served[TM_MAX_STATES * TM_MAX_STATES]; /* [m * n_sets + S]: state served (timing current) */
@@ -52,8 +52,7 @@ void tm_mstate_free(tm_mstate *ms);
  * timing next: sum over d in S of F_d (if entering) + f_d times the
  * fixed-cost multiplier of the level paid for (1 for entrants), +inf if d is
  * closed. */
-void tm_mstate_costs(const tm_mstate *ms, const double *sunk, const double *fixed, const int *closed,
-                     double *cost);
+void tm_mstate_costs(const tm_mstate *ms, const double *sunk, const double *fixed, const int *closed, double *cost);
 
 /* Next level of a firm serving at level k (1..K), from a 32-bit draw. */
 static inline int tm_mstate_next_level(const tm_mstate *ms, int k, uint32_t r)

@@ -34,15 +34,15 @@ static double memory_estimate(const tm_params *p, int threads, int panel)
     double firms = 0;
     for (int s = 0; s < p->n_sectors; s++)
         firms += (double)p->sector[s].firms;
-    double per_sector = n_z * n_z * (8 + 4 + 4)                     /* transition and alias tables */
+    double per_sector = n_z * n_z * (8 + 4 + 4)                        /* transition and alias tables */
                         + n_z * n_sets * (8 + 8 * n_dest + 8 * n_sets) /* flow, revenue, value */
-                        + n_z * n_sets * (1 + 8 * n_sets);            /* policy (logit cdf at most) */
+                        + n_z * n_sets * (1 + 8 * n_sets);             /* policy (logit cdf at most) */
     if (p->model != TM_MODEL_MYOPIC)
         per_sector += 4 * 8 * n_z * n_sets * n_sets * joint;
     double per_thread = p->n_sectors * 4.0 * (n_z * n_sets + n_sets * n_sets + n_sets);
     double results = p->n_sectors * (n_dest * 8 * 8 + n_sets * 8 + 8);
-    double mem = BASE_MEMORY_BYTES + FIRM_STATE_BYTES * firms + p->n_sectors * per_sector +
-                 threads * per_thread + results;
+    double mem = BASE_MEMORY_BYTES + FIRM_STATE_BYTES * firms + p->n_sectors * per_sector + threads * per_thread +
+                 results;
     if (panel)
         mem += 3.5 * firms; /* compressBound of one period's z and market chunks */
     return mem;

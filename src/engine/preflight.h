@@ -8,17 +8,16 @@
 #include "params/params.h"
 
 typedef struct {
-    double memory_bytes;     /* estimated peak memory of the run */
-    double memory_available; /* bytes; negative if unknown */
+    double memory_bytes;       /* estimated peak memory of the run */
+    double memory_available;   /* bytes; negative if unknown */
     const char *memory_source; /* "MemAvailable", "RLIMIT_AS", ... */
-    double output_bytes;     /* estimated size of the finished file */
-    double disk_available;   /* bytes free for an unprivileged writer; negative if unknown */
+    double output_bytes;       /* estimated size of the finished file */
+    double disk_available;     /* bytes free for an unprivileged writer; negative if unknown */
 } tm_preflight;
 
 /* Fill `est` for a run of `params` with `threads` OpenMP threads (0: the
  * OpenMP default) writing to `output_path` (panel: the firm panel too). */
-void tm_preflight_estimate(const tm_params *params, int threads, int panel, const char *output_path,
-                           tm_preflight *est);
+void tm_preflight_estimate(const tm_params *params, int threads, int panel, const char *output_path, tm_preflight *est);
 
 /* Estimate, then refuse (input error, exit 2) a run that cannot fit, with
  * both numbers in the message. The environment variable

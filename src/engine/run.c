@@ -93,12 +93,11 @@ static int alloc_results(tm_run *run)
     r->deaths = calloc((size_t)run->n_sectors, sizeof(int64_t));
     r->events = calloc((size_t)(run->p->n_events ? run->p->n_events : 1), sizeof(int));
     run->share_serving = calloc(sd, sizeof(double));
-    return r->serving && r->entrants && r->exiters && r->export_value && r->tariff_paid &&
-                   r->mean_log_productivity && r->top10_share && r->tariff && r->firms_by_set && r->firms_by_z_set &&
-                   r->by_level && r->entrant_value && r->spells && r->deaths && r->x_serving && r->x_entrants &&
-                   r->x_exiters && r->x_firms_by_set && r->x_firms_by_z_set && r->x_deaths && r->x_by_level &&
-                   r->firms_by_type_z_set && r->x_firms_by_type_z_set &&
-                   r->events && run->share_serving
+    return r->serving && r->entrants && r->exiters && r->export_value && r->tariff_paid && r->mean_log_productivity &&
+                   r->top10_share && r->tariff && r->firms_by_set && r->firms_by_z_set && r->by_level &&
+                   r->entrant_value && r->spells && r->deaths && r->x_serving && r->x_entrants && r->x_exiters &&
+                   r->x_firms_by_set && r->x_firms_by_z_set && r->x_deaths && r->x_by_level && r->firms_by_type_z_set &&
+                   r->x_firms_by_type_z_set && r->events && run->share_serving
                ? 0
                : -1;
 }
@@ -135,8 +134,9 @@ int tm_run_open(const tm_params *p, const tm_run_options *opts, tm_run **out, tm
         goto fail;
     }
     if (p->exact && p->spells) {
-        tm_error_set(err, TM_ERR_INPUT, "run.spells: not available with run.aggregation: exact (spells belong to "
-                                        "single firms); use run.aggregation: firms");
+        tm_error_set(err, TM_ERR_INPUT,
+                     "run.spells: not available with run.aggregation: exact (spells belong to "
+                     "single firms); use run.aggregation: firms");
         goto fail;
     }
     /* The model is prepared on the firms' grids, with the run's threads. */
@@ -146,8 +146,9 @@ int tm_run_open(const tm_params *p, const tm_run_options *opts, tm_run **out, tm
     if (run->model->init(p, &model_env, &run->model_state, err))
         goto fail;
     if (p->exact && run->model->belief_classes) {
-        tm_error_set(err, TM_ERR_INPUT, "run.aggregation: exact is not available for the %s model (firms' beliefs "
-                                        "differ by birth cohort); use run.aggregation: firms",
+        tm_error_set(err, TM_ERR_INPUT,
+                     "run.aggregation: exact is not available for the %s model (firms' beliefs "
+                     "differ by birth cohort); use run.aggregation: firms",
                      run->model->name);
         goto fail;
     }
@@ -183,8 +184,7 @@ int tm_run_open(const tm_params *p, const tm_run_options *opts, tm_run **out, tm
         run->acc[t].died = malloc((size_t)p->n_sectors * (size_t)run->n_sets * sizeof(uint32_t));
         run->acc[t].enter = malloc((size_t)p->n_sectors * run->enter_cells * sizeof(uint32_t));
         run->acc[t].spell = malloc((size_t)p->n_sectors * run->spell_cells * sizeof(uint32_t));
-        if (!run->acc[t].hist || !run->acc[t].trans || !run->acc[t].died || !run->acc[t].enter ||
-            !run->acc[t].spell) {
+        if (!run->acc[t].hist || !run->acc[t].trans || !run->acc[t].died || !run->acc[t].enter || !run->acc[t].spell) {
             tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
             goto fail;
         }
@@ -218,8 +218,8 @@ static int build_policies(tm_run *run, tm_error *err)
             cond.tariff[d] = tm_env_tariff(&run->env, s, d);
             cond.closed[d] = tm_env_closed(&run->env, d);
             cond.demand[d] = tm_econ_crowded_demand(ps->market[d].demand, p->crowding, share);
-            cond.sunk[d] =
-                tm_econ_spillover_sunk(ps->market[d].sunk_cost * run->env.process[s].sunk_scale[d], p->spillover, share);
+            cond.sunk[d] = tm_econ_spillover_sunk(ps->market[d].sunk_cost * run->env.process[s].sunk_scale[d],
+                                                  p->spillover, share);
             run->res.tariff[(size_t)s * (size_t)run->n_dest + (size_t)d] = cond.tariff[d];
         }
         tm_mstate_costs(&run->ms, cond.sunk, fixed, cond.closed, sec->cost);
@@ -248,7 +248,8 @@ static int build_policies(tm_run *run, tm_error *err)
             tm_conditions typed = cond;
             for (int d = 0; d < run->n_dest; d++)
                 typed.demand[d] = cond.demand[d] * tm_demand_types_multiplier(&run->types, t, d);
-            double *flow = sec->flow + (size_t)t * cells, *revenue = sec->revenue + (size_t)t * cells * (size_t)run->n_dest;
+            double *flow = sec->flow + (size_t)t * cells,
+                   *revenue = sec->revenue + (size_t)t * cells * (size_t)run->n_dest;
             tm_econ_state_tables(&run->profit, ps, &run->ms, &typed, sec->z_grid, run->n_z, flow, revenue);
             ctx.flow = flow;
             ctx.type = t;
@@ -383,4 +384,3 @@ double tm_run_state_bytes_per_firm(const tm_run *run)
     size_t type = run->sec && run->sec[0].type ? 1 : 0;
     return (double)(sizeof(uint64_t) + sizeof(uint16_t) + sizeof(uint8_t) + learning + pending + tenure + type);
 }
-

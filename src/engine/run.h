@@ -29,25 +29,25 @@ typedef struct {
     char label[TM_LABEL_MAX];
     int64_t *serving, *entrants, *exiters;
     double *export_value, *tariff_paid, *mean_log_productivity, *top10_share;
-    double *tariff;          /* in force */
-    int64_t *firms_by_set;   /* [s * n_sets + S] */
-    int64_t *firms_by_z_set; /* [(s * n_z + z) * n_sets + S]: firms by productivity and market set */
-    int64_t *by_level;       /* [(s * n_dest + d) * levels + k - 1]: firms serving d at experience level k */
+    double *tariff;               /* in force */
+    int64_t *firms_by_set;        /* [s * n_sets + S] */
+    int64_t *firms_by_z_set;      /* [(s * n_z + z) * n_sets + S]: firms by productivity and market set */
+    int64_t *by_level;            /* [(s * n_dest + d) * levels + k - 1]: firms serving d at experience level k */
     int64_t *firms_by_type_z_set; /* [((s * n_types + type) * n_z + z) * n_sets + S] (demand types) */
-    double *entrant_value;   /* export value of firms in the first period of a spell in d */
+    double *entrant_value;        /* export value of firms in the first period of a spell in d */
     /* The counts above as doubles: equal to them when firms are simulated,
      * expected numbers of firms with run.aggregation: exact (the integer
      * arrays then hold them rounded). */
     int exact;
     double *x_serving, *x_entrants, *x_exiters, *x_firms_by_set, *x_firms_by_z_set, *x_deaths, *x_by_level;
     double *x_firms_by_type_z_set;
-    int64_t *spells;         /* [(s * n_dest + d) * TM_SPELL_MAX + length]: spells in d that ended this
+    int64_t *spells; /* [(s * n_dest + d) * TM_SPELL_MAX + length]: spells in d that ended this
                               * period (run.spells; length 0 unused, the last bin holds longer ones) */
-    int64_t *deaths;         /* [s] */
+    int64_t *deaths; /* [s] */
     int regime[TM_MAX_DEST];
-    double non_us_share;     /* exports to destinations other than US (or the first) */
+    double non_us_share; /* exports to destinations other than US (or the first) */
     int n_events;
-    int *events;             /* indices into params->event applied this period */
+    int *events; /* indices into params->event applied this period */
 } tm_period_result;
 
 typedef struct tm_run tm_run;

@@ -37,13 +37,13 @@ typedef struct {
      * per type; flow, revenue and value tables hold one block per type. */
     uint8_t *type;
     tm_policy *type_pol;
-    uint64_t inc_base;   /* odd; slot i's stream increment is inc_base + 2 i */
-    const double *z_grid; /* [n_z]: this sector's part of the run's grids */
-    const double *P;      /* [n_z * n_z] */
+    uint64_t inc_base;                     /* odd; slot i's stream increment is inc_base + 2 i */
+    const double *z_grid;                  /* [n_z]: this sector's part of the run's grids */
+    const double *P;                       /* [n_z * n_z] */
     uint32_t *move_threshold, *move_alias; /* flattened alias tables, [n_z * n_z] */
-    tm_alias entry;      /* entrants' productivity (the stationary law) */
-    uint64_t *death_threshold; /* [n_z]: a firm at z dies if its draw is below */
-    double *death;             /* [n_z]: death probability at z */
+    tm_alias entry;                        /* entrants' productivity (the stationary law) */
+    uint64_t *death_threshold;             /* [n_z]: a firm at z dies if its draw is below */
+    double *death;                         /* [n_z]: death probability at z */
     double *flow, *revenue, *value, *cost;
     tm_policy policy;
     /* Models whose firms hold different beliefs (learning) only, else NULL:
@@ -76,7 +76,7 @@ struct tm_run {
     const tm_model_ops *model;
     void *model_state;
     tm_env env;
-    tm_grid_tables grids;  /* every sector's productivity grid (the model is given the same) */
+    tm_grid_tables grids; /* every sector's productivity grid (the model is given the same) */
     tm_demand_types types;
     tm_profit_fn profit;
     int n_z, n_sets, n_dest, n_sectors;

@@ -25,12 +25,12 @@ typedef struct {
     char name[128];
     char **paths;
     int n_paths;
-    int scale;          /* the value multiplies each path's base value */
+    int scale; /* the value multiplies each path's base value */
     double lower, upper, start;
-    double *base;       /* [n_paths] base values (scale mode) */
-    char moment[96];    /* optimizer.method proportional: the moment this parameter moves */
+    double *base;    /* [n_paths] base values (scale mode) */
+    char moment[96]; /* optimizer.method proportional: the moment this parameter moves */
     int moment_index;
-    int moves_down;     /* proportional: the moment falls as the parameter rises (moves: down) */
+    int moves_down; /* proportional: the moment falls as the parameter rises (moves: down) */
 } cal_param;
 
 typedef struct {
@@ -47,7 +47,7 @@ struct tm_calibration {
     char base_sha[65];        /* resolved base parameters before fitting */
     char *sets[CAL_MAX_SETS]; /* fixed overrides during fitting */
     int n_sets;
-    char seed_set[64];        /* the seed of the evaluation being run */
+    char seed_set[64]; /* the seed of the evaluation being run */
     /* Seeds of every evaluation (`seed` or `seeds`; none: the base file's)
      * and the held-out ones (`held_out_seeds`), for --held-out. */
     uint64_t seeds[CAL_MAX_SEEDS], held_out[CAL_MAX_SEEDS];
@@ -58,13 +58,13 @@ struct tm_calibration {
     int n_mom;
     cal_method method;
     tm_optim_options opt;
-    int max_iterations;       /* proportional rounds (0: 50) */
-    double damping;           /* proportional: x <- x (target / model)^damping */
+    int max_iterations; /* proportional rounds (0: 50) */
+    double damping;     /* proportional: x <- x (target / model)^damping */
     /* evaluation state */
     const tm_calibration_options *run;
     char **eval_sets;
     char *eval_buf;
-    double *moment_values; /* of the last evaluation: mean over its seeds */
+    double *moment_values;           /* of the last evaluation: mean over its seeds */
     double *moment_min, *moment_max; /* of the last evaluation: over its seeds */
     int last_n_seeds;                /* seeds of the last evaluation */
 };
@@ -136,7 +136,8 @@ static int base_value(const tm_calibration *c, const char *path, double *out, tm
 /* parameters[i]: {name, path or paths, mode, lower, upper, start, moment}. */
 static int parse_param(tm_calibration *c, const tm_ynode *e, size_t i, tm_error *err)
 {
-    static const char *const keys[] = {"name", "path", "paths", "mode", "lower", "upper", "start", "moment", "moves", NULL};
+    static const char *const keys[] = {"name",  "path",  "paths",  "mode",  "lower",
+                                       "upper", "start", "moment", "moves", NULL};
     cal_param *q = &c->par[c->n_par++];
     char where[64], key[96];
     snprintf(where, sizeof where, "parameters[%zu]", i);
@@ -165,8 +166,8 @@ static int parse_param(tm_calibration *c, const tm_ynode *e, size_t i, tm_error 
         if (mode->kind == TM_Y_SCALAR && strcmp(mode->value, "scale") == 0)
             q->scale = 1;
         else if (!(mode->kind == TM_Y_SCALAR && strcmp(mode->value, "set") == 0))
-            return tm_params_fail_at(err, mode, where,
-                                     "mode: expected set (the value itself) or scale (a multiplier of the base values)");
+            return tm_params_fail_at(
+                err, mode, where, "mode: expected set (the value itself) or scale (a multiplier of the base values)");
     }
     const tm_ynode *name = tm_ytree_get(e, "name", NULL);
     snprintf(q->name, sizeof q->name, "%s", name && name->kind == TM_Y_SCALAR ? name->value : q->paths[0]);
@@ -252,8 +253,9 @@ static int parse_moment(tm_calibration *c, const tm_ynode *e, size_t i, tm_error
 /* optimizer: method and the settings that apply to it. */
 static int parse_optimizer(tm_calibration *c, const tm_ynode *opt, tm_error *err)
 {
-    static const char *const keys[] = {"method", "max_iterations", "max_evaluations", "f_tolerance", "x_tolerance",
-                                       "initial_step", "restarts", "damping", NULL};
+    static const char *const keys[] = {"method",      "max_iterations", "max_evaluations",
+                                       "f_tolerance", "x_tolerance",    "initial_step",
+                                       "restarts",    "damping",        NULL};
     /* Settings of one kind of method only: [0] NLopt's, [1] proportional's. */
     static const char *const only_for[2][5] = {{"max_evaluations", "x_tolerance", "initial_step", "restarts", NULL},
                                                {"max_iterations", "damping", NULL}};
@@ -273,7 +275,8 @@ static int parse_optimizer(tm_calibration *c, const tm_ynode *opt, tm_error *err
             char expected[300];
             tm_params_describe_choices(expected, sizeof expected, mv->kind == TM_Y_SCALAR ? mv->value : "",
                                        method_names, 3);
-            return tm_params_fail_at(err, mv, "optimizer.method", "found %s%s%s; %s", mv->kind == TM_Y_SCALAR ? "\"" : "a ",
+            return tm_params_fail_at(err, mv, "optimizer.method", "found %s%s%s; %s",
+                                     mv->kind == TM_Y_SCALAR ? "\"" : "a ",
                                      mv->kind == TM_Y_SCALAR ? mv->value : tm_yfield_kind_name(mv),
                                      mv->kind == TM_Y_SCALAR ? "\"" : "", expected);
         }
@@ -289,8 +292,7 @@ static int parse_optimizer(tm_calibration *c, const tm_ynode *opt, tm_error *err
         for (int j = 0; only_for[!proportional][j]; j++)
             if (!strcmp(k, only_for[!proportional][j])) {
                 tm_ynode where = tm_yfield_key_at(opt, i);
-                return tm_params_fail_at(err, &where, key, "does not apply to method %s (%s)",
-                                         method_names[c->method],
+                return tm_params_fail_at(err, &where, key, "does not apply to method %s (%s)", method_names[c->method],
                                          proportional ? "it stops after max_iterations rounds"
                                                       : "NLopt's methods stop at max_evaluations");
             }
@@ -339,8 +341,8 @@ static int parse_seeds(const tm_ynode *node, const char *key, uint64_t *out, int
 
 static int parse_file(tm_calibration *c, const tm_ynode *root, tm_error *err)
 {
-    static const char *const top_keys[] = {"base",    "seed",       "seeds",     "held_out_seeds", "set",
-                                           "parameters", "moments", "optimizer", NULL};
+    static const char *const top_keys[] = {"base",    "seed",      "seeds", "held_out_seeds", "set", "parameters",
+                                           "moments", "optimizer", NULL};
     if (tm_yfield_check_keys(root, "", top_keys, err))
         return -1;
     const tm_ynode *base = tm_ytree_get(root, "base", NULL);
@@ -591,11 +593,26 @@ done:
     return rc;
 }
 
-const char *tm_calibration_method(const tm_calibration *c) { return method_names[c->method]; }
-const char *tm_calibration_base_path(const tm_calibration *c) { return c->base_path; }
-int tm_calibration_n_params(const tm_calibration *c) { return c->n_par; }
-const char *tm_calibration_param_name(const tm_calibration *c, int i) { return c->par[i].name; }
-int tm_calibration_n_moments(const tm_calibration *c) { return c->n_mom; }
+const char *tm_calibration_method(const tm_calibration *c)
+{
+    return method_names[c->method];
+}
+const char *tm_calibration_base_path(const tm_calibration *c)
+{
+    return c->base_path;
+}
+int tm_calibration_n_params(const tm_calibration *c)
+{
+    return c->n_par;
+}
+const char *tm_calibration_param_name(const tm_calibration *c, int i)
+{
+    return c->par[i].name;
+}
+int tm_calibration_n_moments(const tm_calibration *c)
+{
+    return c->n_mom;
+}
 
 void tm_calibration_start(const tm_calibration *c, double *x)
 {
@@ -603,8 +620,8 @@ void tm_calibration_start(const tm_calibration *c, double *x)
         x[i] = c->par[i].start;
 }
 
-int tm_calibration_evaluate(tm_calibration *c, const tm_calibration_options *opts, const double *x,
-                            double *value, tm_error *err)
+int tm_calibration_evaluate(tm_calibration *c, const tm_calibration_options *opts, const double *x, double *value,
+                            tm_error *err)
 {
     c->run = opts;
     int rc = objective(x, value, c, err);
@@ -672,8 +689,8 @@ static int proportional_fit(tm_calibration *c, int max_rounds, double *x, tm_cal
     }
 }
 
-int tm_calibration_fit(tm_calibration *c, const tm_calibration_options *opts, double *x,
-                       tm_calibration_result *res, tm_error *err)
+int tm_calibration_fit(tm_calibration *c, const tm_calibration_options *opts, double *x, tm_calibration_result *res,
+                       tm_error *err)
 {
     memset(res, 0, sizeof *res);
     c->run = opts;

@@ -32,10 +32,10 @@ void tm_calibration_start(const tm_calibration *c, double *x);
  * proportional updates. Stage "calibration", done the evaluations so far,
  * total -1. */
 typedef struct {
-    int round;         /* proportional: the round; else -1 */
-    double objective;  /* best so far (proportional: this round's) */
-    double worst_gap;  /* proportional: largest |model / target - 1|; else NaN */
-    const double *x;   /* the point, natural units */
+    int round;        /* proportional: the round; else -1 */
+    double objective; /* best so far (proportional: this round's) */
+    double worst_gap; /* proportional: largest |model / target - 1|; else NaN */
+    const double *x;  /* the point, natural units */
     int n;
 } tm_calibration_step;
 
@@ -49,18 +49,18 @@ typedef struct {
 typedef struct {
     double objective;
     int evaluations;
-    int rounds;     /* proportional only */
-    int converged;  /* a tolerance was met, not the budget */
+    int rounds;    /* proportional only */
+    int converged; /* a tolerance was met, not the budget */
 } tm_calibration_result;
 
 /* The objective at x; the moments' values are kept for the fit table. */
-int tm_calibration_evaluate(tm_calibration *c, const tm_calibration_options *opts, const double *x,
-                            double *objective, tm_error *err);
+int tm_calibration_evaluate(tm_calibration *c, const tm_calibration_options *opts, const double *x, double *objective,
+                            tm_error *err);
 
 /* Fit from x (in: start, out: the best point); the fit table then shows
  * the moments at that point. */
-int tm_calibration_fit(tm_calibration *c, const tm_calibration_options *opts, double *x,
-                       tm_calibration_result *res, tm_error *err);
+int tm_calibration_fit(tm_calibration *c, const tm_calibration_options *opts, double *x, tm_calibration_result *res,
+                       tm_error *err);
 
 /* Seeds: the fitting ones (seed or seeds; 0: the base file's) or, with
  * held_out, the file's held_out_seeds. Evaluations use the held-out seeds

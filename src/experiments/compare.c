@@ -55,8 +55,8 @@ static int read_run(panel *pn, const char *path, int k, int r, tm_error *err)
     for (size_t x = 0; x < N_DIFF && !rc; x++)
         rc = tm_reader_series(rd, diff_series[x].name, 0, pn->T, sd, pn->data[x][k] + cell(pn, r, 0), err);
     if (!rc)
-        rc = tm_reader_series(rd, "firms_by_market_set", 0, pn->T, ss,
-                              pn->by_set[k] + (size_t)r * (size_t)pn->T * ss, err);
+        rc = tm_reader_series(rd, "firms_by_market_set", 0, pn->T, ss, pn->by_set[k] + (size_t)r * (size_t)pn->T * ss,
+                              err);
     tm_reader_close(rd);
     return rc;
 }
@@ -151,7 +151,8 @@ static int effects(const tm_params *pb, const panel *pn, int t0, double *vals, d
     for (int s = 0; s < SR; s++)
         for (int m = 0; m < M; m++) {
             char name[TM_STATS_NAME_MAX];
-            snprintf(name, sizeof name, "%s%s%s", measures[m], s < pn->S ? "." : "", s < pn->S ? pb->sector[s].name : "");
+            snprintf(name, sizeof name, "%s%s%s", measures[m], s < pn->S ? "." : "",
+                     s < pn->S ? pb->sector[s].name : "");
             if (tm_outcomes_parse(&names, name, &out[s * M + m], err))
                 goto done;
         }
@@ -230,9 +231,10 @@ static int write_effects(hid_t f, const tm_compare_result *res, const double *va
     hid_t sp = H5Screate_simple(1, &n, NULL);
     hid_t d = H5Dcreate2(f, "effects", ct, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     int bad = d < 0 || H5Dwrite(d, ct, H5S_ALL, H5S_ALL, H5P_DEFAULT, res->rows) < 0 ||
-              tm_h5_describe(d, "", "effects of named outcomes (docs/statistics.md), scenario - base, over the "
-                                    "effect window: mean across replicates and a 95% t interval (NaN with one "
-                                    "replicate); units per row") ||
+              tm_h5_describe(d, "",
+                             "effects of named outcomes (docs/statistics.md), scenario - base, over the "
+                             "effect window: mean across replicates and a 95% t interval (NaN with one "
+                             "replicate); units per row") ||
               tm_h5_attr_string(d, "effect_window_start", res->window_start);
     if (d >= 0)
         H5Dclose(d);
@@ -240,8 +242,7 @@ static int write_effects(hid_t f, const tm_compare_result *res, const double *va
     H5Tclose(ct);
     H5Tclose(st64);
     H5Tclose(st32);
-    hsize_t vd[4] = {(hsize_t)res->n_measures, (hsize_t)res->n_sector_rows, (hsize_t)res->replicates,
-                     (hsize_t)periods};
+    hsize_t vd[4] = {(hsize_t)res->n_measures, (hsize_t)res->n_sector_rows, (hsize_t)res->replicates, (hsize_t)periods};
     return bad ||
            write_doubles(f, "effects_by_replicate", 3, vd, vals, "",
                          "measure, sector (last: all), replicate; same order as /effects; units as /effects") ||
@@ -250,9 +251,9 @@ static int write_effects(hid_t f, const tm_compare_result *res, const double *va
                          "same order and units as /effects");
 }
 
-static int write_file(hid_t f, const tm_compare_options *o, const tm_params *pb, const tm_params *ps,
-                      const panel *pn, const uint64_t *seeds, const char *runs_rel, const tm_compare_result *res,
-                      const double *vals, const double *by_period)
+static int write_file(hid_t f, const tm_compare_options *o, const tm_params *pb, const tm_params *ps, const panel *pn,
+                      const uint64_t *seeds, const char *runs_rel, const tm_compare_result *res, const double *vals,
+                      const double *by_period)
 {
     long long format = COMPARE_FORMAT_VERSION, R = pn->R;
     int bad = tm_h5_attr_string(f, "program", "tradeabm") || tm_h5_attr_string(f, "kind", "comparison") ||

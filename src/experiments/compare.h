@@ -12,13 +12,13 @@
 
 typedef struct {
     const char *base_path, *scenario_path;
-    const char *output;       /* comparison file; runs go to <output stem>-runs/ */
-    int replicates;           /* >= 1 */
-    const char *const *sets;  /* overrides applied to both files */
+    const char *output;      /* comparison file; runs go to <output stem>-runs/ */
+    int replicates;          /* >= 1 */
+    const char *const *sets; /* overrides applied to both files */
     int n_sets;
     int threads;
     int force;
-    const char *from;         /* first period of the effect window (NULL: first scenario event) */
+    const char *from; /* first period of the effect window (NULL: first scenario event) */
     /* Before each run: stage "base" or "scenario", done the replicate
      * (1-based), total the replicates, label the run file, detail its seed
      * (const uint64_t *). */
@@ -32,7 +32,7 @@ typedef struct {
     char measure[64]; /* the outcome's name (docs/statistics.md), without the sector */
     char units[32];   /* of the effect: percentage points, percent, firms, ... */
     double mean, ci_low, ci_high;
-    int replicates;   /* replicates where the effect is defined */
+    int replicates; /* replicates where the effect is defined */
 } tm_compare_effect;
 
 typedef struct {

@@ -6,10 +6,10 @@
 
 /* Bits of a firm's record. */
 enum {
-    EXPORTED_THIS_YEAR = 1u,  /* served a destination in a period of the current year */
+    EXPORTED_THIS_YEAR = 1u, /* served a destination in a period of the current year */
     EXPORTED_LAST_YEAR = 2u,
     EXPORTED_YEAR_BEFORE = 4u,
-    SPELL_CENSORED = 8u,      /* the current spell began in the first year of the run */
+    SPELL_CENSORED = 8u, /* the current spell began in the first year of the run */
 };
 
 typedef struct {
@@ -21,8 +21,8 @@ typedef struct {
 struct tm_exporter_years {
     const tm_params *p;
     sector_years *sec;
-    int observed;   /* periods seen */
-    int year_ends;  /* year ends seen */
+    int observed;  /* periods seen */
+    int year_ends; /* year ends seen */
     tm_stats_years sums;
 };
 
@@ -43,8 +43,9 @@ int tm_exporter_years_open(const tm_params *p, tm_exporter_years **out, tm_error
 {
     *out = NULL;
     if (p->exact)
-        return tm_error_set(err, TM_ERR_INPUT, "run.aggregation: export histories by year need simulated firms; "
-                                               "use run.aggregation: firms");
+        return tm_error_set(err, TM_ERR_INPUT,
+                            "run.aggregation: export histories by year need simulated firms; "
+                            "use run.aggregation: firms");
     tm_exporter_years *y = calloc(1, sizeof *y);
     if (!y)
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");

@@ -18,11 +18,11 @@ struct tm_moments {
     int n_sectors, n_dest, n_sets;
     double *serving, *entrants, *exiters, *by_set, *before; /* one block */
     int have_prev;
-    uint8_t **prev_markets;  /* [s][firm] of the previous step */
+    uint8_t **prev_markets;   /* [s][firm] of the previous step */
     tm_exporter_years *years; /* firm histories by calendar year, from the first burn-in period */
     int exact;                /* run.aggregation: exact: expected numbers of firms, no firm-level state */
-    tm_stats_cell *pool;     /* exporters by (type, productivity, market state) */
-    double *cell_count;      /* [n_types * n_z * n_states] of one sector */
+    tm_stats_cell *pool;      /* exporters by (type, productivity, market state) */
+    double *cell_count;       /* [n_types * n_z * n_states] of one sector */
     size_t max_cells;
 };
 
@@ -64,8 +64,9 @@ int tm_moments_open(const tm_params *p, tm_moments **out, tm_error *err)
     size_t sd = (size_t)p->n_sectors * (size_t)p->n_dest, ss = (size_t)p->n_sectors * (size_t)m->n_sets;
     m->serving = calloc(4 * sd + ss, sizeof(double));
     m->prev_markets = calloc((size_t)p->n_sectors, sizeof(uint8_t *));
-    m->max_cells = p->exact ? 1 : (size_t)p->n_sectors * (size_t)p->grid_points * (size_t)tm_params_n_states(p) *
-                                      (size_t)p->n_types;
+    m->max_cells = p->exact ? 1
+                            : (size_t)p->n_sectors * (size_t)p->grid_points * (size_t)tm_params_n_states(p) *
+                                  (size_t)p->n_types;
     m->pool = malloc(m->max_cells * sizeof *m->pool);
     m->cell_count = malloc(m->max_cells * sizeof(double));
     int ok = m->serving && m->prev_markets && m->pool && m->cell_count;
@@ -136,8 +137,12 @@ void tm_moments_observe(tm_moments *m, const tm_run *run)
         }
         for (size_t k = 0; k < ss; k++)
             m->by_set[k] = m->exact ? r->x_firms_by_set[k] : (double)r->firms_by_set[k];
-        tm_stats_period period = {r->export_value, m->serving,   m->entrants,
-                                  m->exiters,      r->tariff_paid, m->by_set,
+        tm_stats_period period = {r->export_value,
+                                  m->serving,
+                                  m->entrants,
+                                  m->exiters,
+                                  r->tariff_paid,
+                                  m->by_set,
                                   m->have_prev ? m->before : NULL};
         tm_stats_window_add(m->window, &period);
     }
@@ -162,7 +167,9 @@ void tm_moments_observe(tm_moments *m, const tm_run *run)
             firms += m->pool[i].count;
             exported += m->pool[i].count * m->pool[i].value;
         }
-        tm_stats_firm_period fp = {before, kept, tm_stats_top_share(m->pool, n_cells, 0.01, firms, exported),
+        tm_stats_firm_period fp = {before,
+                                   kept,
+                                   tm_stats_top_share(m->pool, n_cells, 0.01, firms, exported),
                                    tm_stats_top_share(m->pool, n_cells, 0.10, firms, exported),
                                    tm_stats_top_share(m->pool, n_cells, 0.001, firms, exported),
                                    tm_stats_top_share(m->pool, n_cells, 1.0 / firms, firms, exported)};

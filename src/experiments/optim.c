@@ -76,8 +76,13 @@ int tm_optim_minimize(int n, double *x, const double *lower, const double *upper
         if (o.method == TM_OPTIM_BOBYQA && !(isfinite(lo) && isfinite(hi)))
             return tm_error_set(err, TM_ERR_INPUT, "optimiser: BOBYQA needs finite bounds (variable %d)", i + 1);
     }
-    problem pb = {.n = n, .fn = fn, .ctx = ctx, .progress = o.progress, .max_evaluations = o.max_evaluations,
-                  .best = HUGE_VAL, .err = err};
+    problem pb = {.n = n,
+                  .fn = fn,
+                  .ctx = ctx,
+                  .progress = o.progress,
+                  .max_evaluations = o.max_evaluations,
+                  .best = HUGE_VAL,
+                  .err = err};
     double *step = malloc((size_t)n * sizeof *step), *xtol = malloc((size_t)n * sizeof *xtol);
     pb.best_x = malloc((size_t)n * sizeof *pb.best_x);
     pb.opt = nlopt_create(o.method == TM_OPTIM_BOBYQA ? NLOPT_LN_BOBYQA : NLOPT_LN_NELDERMEAD, (unsigned)n);

@@ -60,10 +60,10 @@ int tm_sweep_run_complete(const tm_sweep *sweep, const char *dir, int64_t run);
 /* Estimates for `--plan` from point 0 (a short timed probe of its periods). */
 typedef struct {
     int64_t runs;
-    double seconds_per_run;   /* at one thread */
-    double memory_per_run;    /* bytes */
-    double output_per_run;    /* bytes */
-    int64_t firms, periods;   /* of point 0, burn-in included in periods */
+    double seconds_per_run; /* at one thread */
+    double memory_per_run;  /* bytes */
+    double output_per_run;  /* bytes */
+    int64_t firms, periods; /* of point 0, burn-in included in periods */
 } tm_sweep_estimate;
 int tm_sweep_plan(const tm_sweep *sweep, tm_sweep_estimate *est, tm_error *err);
 
@@ -81,28 +81,28 @@ int tm_sweep_prepare_dir(const tm_sweep *sweep, const char *dir, tm_error *err);
  * included), total the runs this process expects to do (-1 under MPI: not
  * known). */
 typedef struct {
-    double seconds;         /* of this run */
-    double elapsed;         /* since this process's share started */
-    const char *error;      /* NULL when the run completed */
-    int rank;               /* MPI rank, -1 without MPI */
+    double seconds;    /* of this run */
+    double elapsed;    /* since this process's share started */
+    const char *error; /* NULL when the run completed */
+    int rank;          /* MPI rank, -1 without MPI */
 } tm_sweep_progress;
 
 typedef struct {
-    int jobs;          /* runs at once in this process */
-    int threads;       /* total OpenMP threads of this process (0: default) */
-    int shard, shards; /* this part (0-based) of `shards` disjoint parts */
-    int use_mpi;       /* share runs among MPI ranks (needs TM_HAVE_MPI) */
+    int jobs;             /* runs at once in this process */
+    int threads;          /* total OpenMP threads of this process (0: default) */
+    int shard, shards;    /* this part (0-based) of `shards` disjoint parts */
+    int use_mpi;          /* share runs among MPI ranks (needs TM_HAVE_MPI) */
     tm_progress progress; /* after every run; detail: tm_sweep_progress */
 } tm_sweep_exec_options;
 
 typedef struct {
-    int64_t assigned;   /* runs of this shard */
-    int64_t skipped;    /* already complete */
-    int64_t done;       /* completed now */
+    int64_t assigned; /* runs of this shard */
+    int64_t skipped;  /* already complete */
+    int64_t done;     /* completed now */
     int64_t failed;
-    int all_complete;   /* every run of the whole sweep is complete */
-    int index_written;  /* this process wrote sweep.h5 */
-    int rank, ranks;    /* MPI rank and size (0, 1 without MPI) */
+    int all_complete;  /* every run of the whole sweep is complete */
+    int index_written; /* this process wrote sweep.h5 */
+    int rank, ranks;   /* MPI rank and size (0, 1 without MPI) */
     double seconds;
 } tm_sweep_exec_stats;
 

@@ -110,7 +110,8 @@ int tm_sweep_prepare_dir(const tm_sweep *s, const char *dir, tm_error *err)
         if (strcmp(sha, tm_sweep_sha256(s)) != 0)
             return tm_error_set(err, TM_ERR_INPUT,
                                 "%s: holds a different sweep (its sweep.yaml differs from %s); choose another -o "
-                                "folder", dir, tm_sweep_path(s));
+                                "folder",
+                                dir, tm_sweep_path(s));
         return 0;
     }
     /* Shards may start together: each writes its own temporary copy and
@@ -353,8 +354,8 @@ static int index_exists(const char *dir)
     return stat(path, &st) == 0;
 }
 
-int tm_sweep_execute(const tm_sweep *s, const char *dir, const tm_sweep_exec_options *opts,
-                     tm_sweep_exec_stats *stats, tm_error *err)
+int tm_sweep_execute(const tm_sweep *s, const char *dir, const tm_sweep_exec_options *opts, tm_sweep_exec_stats *stats,
+                     tm_error *err)
 {
     memset(stats, 0, sizeof *stats);
     exec_ctx c = {0};
@@ -490,4 +491,3 @@ void tm_sweep_mpi_finalize(void)
         MPI_Finalize();
 #endif
 }
-

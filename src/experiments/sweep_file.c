@@ -287,8 +287,8 @@ static int parse_lhs(tm_sweep *s, const tm_ynode *lhs, tm_error *err)
         const swept *v = &s->value[j];
         for (int i = 0; i < (int)points; i++) {
             double u = tm_rng_uniform(&rng);
-            s->matrix[(size_t)i * (size_t)s->n_values + (size_t)j] =
-                v->lo + ((double)perm[i] + u) / (double)points * (v->hi - v->lo);
+            s->matrix[(size_t)i * (size_t)s->n_values + (size_t)j] = v->lo + ((double)perm[i] + u) / (double)points *
+                                                                                 (v->hi - v->lo);
         }
     }
     free(perm);
@@ -351,7 +351,8 @@ static int parse_summary(tm_sweep *s, const tm_ynode *sum, tm_error *err)
         return 0;
     }
     if (list->kind != TM_Y_SEQ || list->n == 0)
-        return tm_params_fail_at(err, list, "summary.outcomes", "found a %s, expected a non-empty list of outcome names",
+        return tm_params_fail_at(err, list, "summary.outcomes",
+                                 "found a %s, expected a non-empty list of outcome names",
                                  list->kind == TM_Y_SEQ ? "empty list" : tm_yfield_kind_name(list));
     if (list->n > MAX_OUTCOMES)
         return tm_params_fail_at(err, list, "summary.outcomes", "more than %d outcomes", MAX_OUTCOMES);
@@ -409,8 +410,10 @@ static int check_names(const tm_params *base, const char *path, char *bad, size_
                 found = strcmp(base->dest[dest].regime[r].name, seg[i + 1]) == 0;
         }
         if (what && !found) {
-            snprintf(bad, size, "no %s \"%s\" in the base parameters (a sweep sets parameters; it does not add "
-                                "sectors, destinations or regimes)", what, seg[i + 1]);
+            snprintf(bad, size,
+                     "no %s \"%s\" in the base parameters (a sweep sets parameters; it does not add "
+                     "sectors, destinations or regimes)",
+                     what, seg[i + 1]);
             return -1;
         }
     }
@@ -420,8 +423,8 @@ static int check_names(const tm_params *base, const char *path, char *bad, size_
 /* Check one override against the base parameters; on error blame `node`
  * (or the key, for an unknown key). The base's own position for a `--set`
  * value is meaningless here, so only its detail is kept. */
-static int try_sets(const tm_sweep *s, const char *const *sets, int n_sets, const tm_ynode *key,
-                    const tm_ynode *node, const char *path, tm_error *err)
+static int try_sets(const tm_sweep *s, const char *const *sets, int n_sets, const tm_ynode *key, const tm_ynode *node,
+                    const char *path, tm_error *err)
 {
     tm_params *p = NULL;
     tm_error inner = {0};
@@ -436,8 +439,7 @@ static int try_sets(const tm_sweep *s, const char *const *sets, int n_sets, cons
                 detail = second + 2;
         }
         int is_key = strncmp(detail, "unknown", 7) == 0;
-        return tm_params_fail_at(err, is_key && key ? key : node, path, "not accepted by %s: %s", s->base_path,
-                                 detail);
+        return tm_params_fail_at(err, is_key && key ? key : node, path, "not accepted by %s: %s", s->base_path, detail);
     }
     tm_params_free(p);
     return 0;
@@ -466,10 +468,10 @@ static int validate_against_base(tm_sweep *s, const tm_ynode *root, tm_error *er
     const tm_ynode *fixed = tm_ytree_get(root, "fixed", NULL);
     const tm_ynode *design = tm_ytree_get(root, "design", NULL);
     const tm_ynode *body = design->items[0];
-    const tm_ynode *keys = s->kind == DESIGN_GRID ? body
+    const tm_ynode *keys = s->kind == DESIGN_GRID  ? body
                            : s->kind == DESIGN_LHS ? tm_ytree_get(body, "ranges", NULL)
                                                    : body->items[0];
-    const char *prefix = s->kind == DESIGN_GRID ? "design.grid"
+    const char *prefix = s->kind == DESIGN_GRID  ? "design.grid"
                          : s->kind == DESIGN_LHS ? "design.latin_hypercube.ranges"
                                                  : "design.points[0]";
     char bad[400], path[300];
@@ -560,8 +562,11 @@ static int validate_against_base(tm_sweep *s, const tm_ynode *root, tm_error *er
             continue;
         char opath[64];
         snprintf(opath, sizeof opath, "summary.outcomes[%d]", k);
-        rc = tm_params_fail_at(err, list ? list->items[k] : sum ? sum : root, opath, "%s (base parameters %s)",
-                               why.msg, s->base_path);
+        rc = tm_params_fail_at(err,
+                               list  ? list->items[k]
+                               : sum ? sum
+                                     : root,
+                               opath, "%s (base parameters %s)", why.msg, s->base_path);
     }
     tm_outcomes_free(&names);
     tm_params_free(p);
@@ -574,15 +579,18 @@ static int parse_root(tm_sweep *s, const tm_ynode *root, int resolve, tm_error *
     if (root->kind != TM_Y_MAP) {
         char where[600];
         tm_ytree_where(root, where, sizeof where);
-        return tm_error_set(err, TM_ERR_INPUT, "%s: the document is a %s; expected a mapping with base, seed, "
-                                               "replicates, design and summary", where, tm_yfield_kind_name(root));
+        return tm_error_set(err, TM_ERR_INPUT,
+                            "%s: the document is a %s; expected a mapping with base, seed, "
+                            "replicates, design and summary",
+                            where, tm_yfield_kind_name(root));
     }
     if (tm_yfield_check_keys(root, "", keys, err))
         return -1;
     const tm_ynode *base = tm_ytree_get(root, "base", NULL);
     if (!base)
-        return tm_params_fail_at(err, root, "base", "missing; expected the path of the base parameter file "
-                                                    "(relative to this sweep file)");
+        return tm_params_fail_at(err, root, "base",
+                                 "missing; expected the path of the base parameter file "
+                                 "(relative to this sweep file)");
     if (base->kind != TM_Y_SCALAR || base->value[0] == '\0')
         return tm_params_fail_at(err, base, "base", "found a %s, expected the path of a parameter file",
                                  tm_yfield_kind_name(base));
@@ -616,13 +624,14 @@ static int parse_root(tm_sweep *s, const tm_ynode *root, int resolve, tm_error *
         return -1;
     const tm_ynode *design = tm_ytree_get(root, "design", NULL);
     if (!design)
-        return tm_params_fail_at(err, root, "design", "missing; expected a mapping with one of grid, points or "
-                                                      "latin_hypercube");
+        return tm_params_fail_at(err, root, "design",
+                                 "missing; expected a mapping with one of grid, points or "
+                                 "latin_hypercube");
     static const char *const kinds[] = {"grid", "points", "latin_hypercube", NULL};
     if (design->kind != TM_Y_MAP || design->n != 1)
-        return tm_params_fail_at(err, design, "design",
-                                 "found a %s, expected a mapping with exactly one of grid, points or latin_hypercube",
-                                 design->kind == TM_Y_MAP ? "mapping with several designs" : tm_yfield_kind_name(design));
+        return tm_params_fail_at(
+            err, design, "design", "found a %s, expected a mapping with exactly one of grid, points or latin_hypercube",
+            design->kind == TM_Y_MAP ? "mapping with several designs" : tm_yfield_kind_name(design));
     if (tm_yfield_check_keys(design, "design", kinds, err))
         return -1;
     const char *kind = design->keys[0];
@@ -704,15 +713,42 @@ void tm_sweep_close(tm_sweep *s)
  * The design
  * ---------------------------------------------------------------------- */
 
-int tm_sweep_points(const tm_sweep *s) { return s->n_points; }
-int tm_sweep_replicates(const tm_sweep *s) { return s->replicates; }
-int64_t tm_sweep_runs(const tm_sweep *s) { return (int64_t)s->n_points * s->replicates; }
-int tm_sweep_n_values(const tm_sweep *s) { return s->n_values; }
-const char *tm_sweep_value_path(const tm_sweep *s, int j) { return s->value[j].path; }
-uint64_t tm_sweep_seed(const tm_sweep *s) { return s->seed; }
-const char *tm_sweep_text(const tm_sweep *s) { return s->text; }
-const char *tm_sweep_sha256(const tm_sweep *s) { return s->sha256; }
-const char *tm_sweep_base_path(const tm_sweep *s) { return s->base_path; }
+int tm_sweep_points(const tm_sweep *s)
+{
+    return s->n_points;
+}
+int tm_sweep_replicates(const tm_sweep *s)
+{
+    return s->replicates;
+}
+int64_t tm_sweep_runs(const tm_sweep *s)
+{
+    return (int64_t)s->n_points * s->replicates;
+}
+int tm_sweep_n_values(const tm_sweep *s)
+{
+    return s->n_values;
+}
+const char *tm_sweep_value_path(const tm_sweep *s, int j)
+{
+    return s->value[j].path;
+}
+uint64_t tm_sweep_seed(const tm_sweep *s)
+{
+    return s->seed;
+}
+const char *tm_sweep_text(const tm_sweep *s)
+{
+    return s->text;
+}
+const char *tm_sweep_sha256(const tm_sweep *s)
+{
+    return s->sha256;
+}
+const char *tm_sweep_base_path(const tm_sweep *s)
+{
+    return s->base_path;
+}
 
 /* Grid points are numbered with the last listed parameter varying fastest
  * (nested loops in the order written). */
@@ -775,7 +811,19 @@ void tm_sweep_run_path(const tm_sweep *s, const char *dir, int64_t run, char *bu
     snprintf(buf, size, "%s/runs/%s.h5", dir, name);
 }
 
-const char *tm_sweep_path(const tm_sweep *s) { return s->path; }
-int tm_sweep_n_outcomes(const tm_sweep *s) { return s->n_outcomes; }
-const char *tm_sweep_outcome_name(const tm_sweep *s, int i) { return s->out[i]; }
-int tm_sweep_summary_periods(const tm_sweep *s) { return s->summary_periods; }
+const char *tm_sweep_path(const tm_sweep *s)
+{
+    return s->path;
+}
+int tm_sweep_n_outcomes(const tm_sweep *s)
+{
+    return s->n_outcomes;
+}
+const char *tm_sweep_outcome_name(const tm_sweep *s, int i)
+{
+    return s->out[i];
+}
+int tm_sweep_summary_periods(const tm_sweep *s)
+{
+    return s->summary_periods;
+}

@@ -94,8 +94,12 @@ static int read_outcomes(const tm_sweep *s, tm_reader *rd, int periods_per_year,
         goto done;
     for (int t = n - k; t < n; t++) {
         size_t c = (size_t)t * sd;
-        tm_stats_period p = {buf + c, buf + per_series + c, buf + 2 * per_series + c, buf + 3 * per_series + c,
-                             buf + 4 * per_series + c, by_set + (size_t)t * ss,
+        tm_stats_period p = {buf + c,
+                             buf + per_series + c,
+                             buf + 2 * per_series + c,
+                             buf + 3 * per_series + c,
+                             buf + 4 * per_series + c,
+                             by_set + (size_t)t * ss,
                              t > 0 ? buf + per_series + c - sd : NULL};
         tm_stats_window_add(w, &p);
     }
@@ -165,7 +169,8 @@ int tm_sweep_write_index(const tm_sweep *s, const char *dir, int64_t *complete_r
         dc.seed = column(f, "design/seed", H5T_STD_U64LE, nr, "", "run seed, derived from the sweep seed");
         dc.file = column(f, "design/file", str, nr, "", "run file, relative to the index's folder");
         dc.status = column(f, "design/status", str, nr, "", "complete, incomplete or missing");
-        dc.wall = column(f, "design/wall_seconds", H5T_IEEE_F64LE, nr, "s", "wall time of the run (NaN if not complete)");
+        dc.wall = column(f, "design/wall_seconds", H5T_IEEE_F64LE, nr, "s",
+                         "wall time of the run (NaN if not complete)");
         dc.digest = column(f, "design/digest", str, nr, "", "digest of the run's datasets (empty if not complete)");
         rc |= dc.point < 0 || dc.replicate < 0 || dc.seed < 0 || dc.file < 0 || dc.status < 0 || dc.wall < 0 ||
               dc.digest < 0;
@@ -215,7 +220,8 @@ int tm_sweep_write_index(const tm_sweep *s, const char *dir, int64_t *complete_r
     char **b_file = calloc(B, sizeof *b_file), **b_status = calloc(B, sizeof *b_status),
          **b_digest = calloc(B, sizeof *b_digest);
     double *b_wall = malloc(B * sizeof *b_wall), *b_vals = malloc(B * ((size_t)V + 1) * sizeof *b_vals);
-    double *p_stats = malloc(B * 4 * ((size_t)O + 1) * sizeof *p_stats), *p_vals = malloc(B * ((size_t)V + 1) * sizeof *p_vals);
+    double *p_stats = malloc(B * 4 * ((size_t)O + 1) * sizeof *p_stats),
+           *p_vals = malloc(B * ((size_t)V + 1) * sizeof *p_vals);
     int32_t *p_n = malloc(B * ((size_t)O + 1) * sizeof *p_n);
     double *rep_vals = malloc((size_t)R * ((size_t)O + 1) * sizeof *rep_vals);
     int *rep_ok = malloc((size_t)R * sizeof *rep_ok);

@@ -17,13 +17,13 @@
 
 /* What a checkpoint file holds besides the engine and writer state. */
 typedef struct tm_checkpoint {
-    int period;           /* last logged period included */
-    int every;            /* --checkpoint-every of the run */
-    int panel, force;     /* output options of the run */
+    int period;       /* last logged period included */
+    int every;        /* --checkpoint-every of the run */
+    int panel, force; /* output options of the run */
     char params_sha256[65];
-    char *params_text;    /* canonical parameters (malloc'd) */
-    char *final_path;     /* the output file's final name (malloc'd) */
-    tm_ckbuf state;       /* engine state, then writer state */
+    char *params_text; /* canonical parameters (malloc'd) */
+    char *final_path;  /* the output file's final name (malloc'd) */
+    tm_ckbuf state;    /* engine state, then writer state */
 } tm_checkpoint;
 
 /* Default checkpoint name for an output path: "<path>.ckpt". */

@@ -21,7 +21,6 @@
 #include "models/model.h"
 #include "tm_build_info.h"
 
-
 static void iso_now(char *buf, size_t size)
 {
     time_t now = time(NULL);
@@ -82,7 +81,8 @@ static int write_array(hid_t loc, const char *name, hid_t file_type, hid_t mem_t
 {
     hid_t space = H5Screate_simple(rank, dims, NULL);
     hid_t d = H5Dcreate2(loc, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = d < 0 || H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0 || tm_h5_describe(d, units, description);
+    int rc = d < 0 || H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0 ||
+             tm_h5_describe(d, units, description);
     if (d >= 0)
         H5Dclose(d);
     H5Sclose(space);
@@ -194,8 +194,9 @@ static int panel_create(tm_output *o, hid_t group, int s, tm_error *err)
     pd->type = -1;
     if (o->p->n_types > 1) {
         pd->type = H5Dcreate2(g, "type", H5T_STD_U8LE, space, H5P_DEFAULT, bytes_dcpl, H5P_DEFAULT);
-        if (pd->type < 0 || tm_h5_describe(pd->type, "type index",
-                                     "firm's demand type (row of /dimensions/type_multipliers); [period, slot]")) {
+        if (pd->type < 0 ||
+            tm_h5_describe(pd->type, "type index",
+                           "firm's demand type (row of /dimensions/type_multipliers); [period, slot]")) {
             H5Pclose(bytes_dcpl);
             H5Pclose(wide_dcpl);
             H5Sclose(space);
@@ -207,10 +208,12 @@ static int panel_create(tm_output *o, hid_t group, int s, tm_error *err)
     H5Pclose(wide_dcpl);
     H5Sclose(space);
     int rc = pd->z < 0 || pd->markets < 0 ||
-             tm_h5_describe(pd->z, "grid index", "firm log-productivity as an index into /grid/z[sector]; [period, slot]") ||
-             tm_h5_describe(pd->markets, "bit mask",
-                      "markets served: bit d = destination d (see /dimensions/destinations); bit 7 = firm born this "
-                      "period; [period, slot]");
+             tm_h5_describe(pd->z, "grid index",
+                            "firm log-productivity as an index into /grid/z[sector]; [period, slot]") ||
+             tm_h5_describe(
+                 pd->markets, "bit mask",
+                 "markets served: bit d = destination d (see /dimensions/destinations); bit 7 = firm born this "
+                 "period; [period, slot]");
     H5Gclose(g);
     tm_sha256_init(&pd->z_sha);
     tm_sha256_init(&pd->m_sha);
@@ -235,7 +238,7 @@ void tm_output_free_handle(tm_output *o)
 /* A new output handle with its arrays, no file open yet; NULL when out of
  * memory. Shared by a fresh run and a resumed one. */
 tm_output *tm_output_new_handle(const tm_params *p, const tm_run *run, const char *path, const char *tmp_path,
-                                  int panel, int force)
+                                int panel, int force)
 {
     tm_output *o = calloc(1, sizeof *o);
     if (!o)
@@ -331,17 +334,21 @@ static int write_policy(hid_t f, const tm_params *p, const tm_run *run, tm_sha25
     }
     hsize_t dims[3] = {(hsize_t)S, (hsize_t)J, (hsize_t)D};
     rc = rc || write_array(g, "entry_cutoff", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, dims, entry, cells * sizeof(double),
-                           "log productivity", "lowest grid z at which a firm serving nothing enters d, at the "
-                           "start of the run [sector, joint regime, destination]; inf: never", sha);
+                           "log productivity",
+                           "lowest grid z at which a firm serving nothing enters d, at the "
+                           "start of the run [sector, joint regime, destination]; inf: never",
+                           sha);
     rc = rc || write_array(g, "exit_cutoff", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, dims, exit_, cells * sizeof(double),
-                           "log productivity", "lowest grid z at which a firm serving only d keeps d (below it, it "
-                           "exits) [sector, joint regime, destination]; inf: never", sha);
+                           "log productivity",
+                           "lowest grid z at which a firm serving only d keeps d (below it, it "
+                           "exits) [sector, joint regime, destination]; inf: never",
+                           sha);
     rc = rc || write_array(g, "solve_iterations", H5T_STD_I32LE, H5T_NATIVE_INT, 1, dims, iterations, S * sizeof(int),
                            "iterations", "value-iteration sweeps of the stationary solve [sector]", sha);
     rc = rc || write_array(g, "solve_residual", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims, residual,
                            S * sizeof(double), "model money", "sup-norm error bound of the solved value [sector]", sha);
-    rc = rc || write_array(g, "solve_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims, seconds,
-                           S * sizeof(double), "s", "wall time of the first solve [sector]; not in the digest", NULL);
+    rc = rc || write_array(g, "solve_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims, seconds, S * sizeof(double),
+                           "s", "wall time of the first solve [sector]; not in the digest", NULL);
     if (g >= 0)
         H5Gclose(g);
     free(entry);
@@ -394,7 +401,8 @@ static int write_static(tm_output *o, const tm_run *run, tm_sha256 *sha)
         }
         rc |= write_strings(dims, "market_states", names, (hsize_t)n_states,
                             "market states (destination:experience level) by state index m = sum_d level_d (K+1)^d; "
-                            "the panel's markets byte holds m", sha);
+                            "the panel's markets byte holds m",
+                            sha);
         free(state_buf);
     }
     if (p->n_types > 1) {
@@ -402,7 +410,8 @@ static int write_static(tm_output *o, const tm_run *run, tm_sha256 *sha)
         rc |= !mult;
         for (int t = 0; mult && t < p->n_types; t++)
             for (int d = 0; d < p->n_dest; d++)
-                mult[(size_t)t * (size_t)p->n_dest + (size_t)d] = tm_demand_types_multiplier(tm_run_demand_types(run), t, d);
+                mult[(size_t)t * (size_t)p->n_dest + (size_t)d] = tm_demand_types_multiplier(tm_run_demand_types(run),
+                                                                                             t, d);
         hsize_t td[2] = {(hsize_t)p->n_types, (hsize_t)p->n_dest};
         if (mult)
             rc |= write_array(dims, "type_multipliers", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, td, mult,
@@ -478,9 +487,10 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
     if (p->exact && opts && opts->panel)
-        return tm_error_set(err, TM_ERR_INPUT, "--panel: run.aggregation: exact follows the distribution of firms, "
-                                               "not single firms, so there is no firm panel; drop --panel or use "
-                                               "run.aggregation: firms");
+        return tm_error_set(err, TM_ERR_INPUT,
+                            "--panel: run.aggregation: exact follows the distribution of firms, "
+                            "not single firms, so there is no firm panel; drop --panel or use "
+                            "run.aggregation: firms");
     tm_output *o = tm_output_new_handle(p, run, path, tmp, opts && opts->panel, opts && opts->force);
     if (!o)
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
@@ -515,8 +525,8 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
     /* Fixed-length labels, so the digest can hash them as bytes. */
     o->label_type = H5Tcopy(H5T_C_S1);
     H5Tset_size(o->label_type, TM_LABEL_MAX);
-    rc = rc || series_create(o, periods, "label", o->label_type, o->label_type, 1, 0, 0, "",
-                             "period label (2024Q1, ...)");
+    rc = rc ||
+         series_create(o, periods, "label", o->label_type, o->label_type, 1, 0, 0, "", "period label (2024Q1, ...)");
     rc = rc || series_create(o, series, "firms_serving", cf, cm, 3, S, D, firms,
                              "firms serving the destination [period, sector, destination]");
     rc = rc || series_create(o, series, "entrants", cf, cm, 3, S, D, firms,
@@ -541,14 +551,15 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
                              "regime in force [period, destination] (names in /dimensions/regimes)");
     rc = rc || series_create(o, envg, "tariff", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, S, D, "fraction",
                              "ad-valorem tariff in force [period, sector, destination]");
-    rc = rc || series_create4(o, series, "firms_by_productivity_and_set", cf, cm, 4, S,
-                              (hsize_t)tm_run_grid_size(run), NS, firms,
-                              "firms by productivity grid index (/grid/z) and market set [period, sector, z, set]");
-    rc = rc || series_create4(o, series, "exporters_by_level", cf, cm, 4, S, D,
-                              (hsize_t)p->experience.levels, firms,
-                              "firms serving the destination at each experience level [period, sector, destination, level 1..K]");
-    rc = rc || series_create(o, series, "entrant_export_value", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, S, D,
-                             "model money", "export value of firms in the first period of a spell in the destination (new exporters)");
+    rc = rc ||
+         series_create4(o, series, "firms_by_productivity_and_set", cf, cm, 4, S, (hsize_t)tm_run_grid_size(run), NS,
+                        firms, "firms by productivity grid index (/grid/z) and market set [period, sector, z, set]");
+    rc = rc || series_create4(
+                   o, series, "exporters_by_level", cf, cm, 4, S, D, (hsize_t)p->experience.levels, firms,
+                   "firms serving the destination at each experience level [period, sector, destination, level 1..K]");
+    rc = rc ||
+         series_create(o, series, "entrant_export_value", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, S, D, "model money",
+                       "export value of firms in the first period of a spell in the destination (new exporters)");
     if (p->n_types > 1)
         rc = rc || series_create4(o, series, "firms_by_type_productivity_and_set", cf, cm, 4, S,
                                   (hsize_t)p->n_types * (hsize_t)tm_run_grid_size(run), NS, firms,
@@ -556,10 +567,10 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
                                   "set [period, sector, type * n_z + z, set]; /dimensions/type_multipliers gives each "
                                   "type's demand multipliers");
     if (p->spells)
-        rc = rc || series_create4(o, series, "completed_spells", H5T_STD_I64LE, H5T_NATIVE_INT64, 4, S, D,
-                                  TM_SPELL_MAX, "spells",
-                                  "export spells that ended this period (exit or death) by length in periods [period, sector, "
-                                  "destination, length]; index 0 unused, the last index counts longer spells");
+        rc = rc || series_create4(
+                       o, series, "completed_spells", H5T_STD_I64LE, H5T_NATIVE_INT64, 4, S, D, TM_SPELL_MAX, "spells",
+                       "export spells that ended this period (exit or death) by length in periods [period, sector, "
+                       "destination, length]; index 0 unused, the last index counts longer spells");
     if (series >= 0)
         H5Gclose(series);
     if (envg >= 0)
@@ -594,11 +605,12 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
  * when nothing needs rearranging) and sets *raw to the chunk's n stored
  * elements in their stored type, which is what is fingerprinted. */
 static const unsigned char *panel_chunk_bytes(const tm_run *run, int sector, int which, int z_bytes, hsize_t offset,
-                                              size_t n, size_t chunk_elems, unsigned char *scratch,
-                                              unsigned char *wide, const unsigned char **raw)
+                                              size_t n, size_t chunk_elems, unsigned char *scratch, unsigned char *wide,
+                                              const unsigned char **raw)
 {
     if (which >= 1) {
-        const unsigned char *src = (which == 1 ? tm_run_firm_markets(run, sector) : tm_run_firm_type(run, sector)) + offset;
+        const unsigned char *src = (which == 1 ? tm_run_firm_markets(run, sector) : tm_run_firm_type(run, sector)) +
+                                   offset;
         *raw = src;
         if (n == chunk_elems)
             return src;
@@ -712,8 +724,7 @@ static int write_panel(tm_output *o, const tm_run *run, hsize_t period, tm_error
         chunk_job *job = &jobs[k];
         panel_ds *pd = &o->panels[job->sector];
         hsize_t offset[2] = {period, job->offset};
-        if (job->failed ||
-            H5Dwrite_chunk(panel_dset(pd, job->which), H5P_DEFAULT, 0, offset, job->len, job->buf) < 0) {
+        if (job->failed || H5Dwrite_chunk(panel_dset(pd, job->which), H5P_DEFAULT, 0, offset, job->len, job->buf) < 0) {
             rc = -1;
             break;
         }
@@ -740,10 +751,15 @@ int tm_output_period(tm_output *o, const tm_run *run, tm_error *err)
                            x ? (const void *)r->x_serving : r->serving,
                            x ? (const void *)r->x_entrants : r->entrants,
                            x ? (const void *)r->x_exiters : r->exiters,
-                           r->export_value, r->tariff_paid, r->mean_log_productivity, r->top10_share,
+                           r->export_value,
+                           r->tariff_paid,
+                           r->mean_log_productivity,
+                           r->top10_share,
                            x ? (const void *)r->x_firms_by_set : r->firms_by_set,
                            x ? (const void *)r->x_deaths : r->deaths,
-                           &r->non_us_share, regime, r->tariff,
+                           &r->non_us_share,
+                           regime,
+                           r->tariff,
                            x ? (const void *)r->x_firms_by_z_set : r->firms_by_z_set,
                            x ? (const void *)r->x_by_level : r->by_level,
                            r->entrant_value,
@@ -795,8 +811,10 @@ static int write_events(tm_output *o, tm_sha256 *sha)
         snprintf(row->destination, sizeof row->destination, "%s", ev->destination_name);
         snprintf(row->sector, sizeof row->sector, "%s", ev->sector >= 0 ? ev->sector_name : "");
         snprintf(row->regime, sizeof row->regime, "%s", ev->regime_name);
-        row->value = ev->kind == TM_EVENT_TARIFF ? ev->tariff : ev->kind == TM_EVENT_ESCALATION ? ev->escalation_scale
-                     : ev->kind == TM_EVENT_SUNK_COST ? ev->sunk_cost_scale : NAN;
+        row->value = ev->kind == TM_EVENT_TARIFF       ? ev->tariff
+                     : ev->kind == TM_EVENT_ESCALATION ? ev->escalation_scale
+                     : ev->kind == TM_EVENT_SUNK_COST  ? ev->sunk_cost_scale
+                                                       : NAN;
         snprintf(row->note, sizeof row->note, "%s", ev->note);
     }
     hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(event_row));
@@ -816,8 +834,9 @@ static int write_events(tm_output *o, tm_sha256 *sha)
     hid_t space = H5Screate_simple(1, &n, NULL);
     hid_t d = H5Dcreate2(o->file, "events", t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     int rc = d < 0 || (n > 0 && H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0) ||
-             tm_h5_describe(d, "", "scenario events that took effect: logged period index, label, kind, destination, "
-                             "sector (empty: all), regime, value (tariff or scale), note");
+             tm_h5_describe(d, "",
+                            "scenario events that took effect: logged period index, label, kind, destination, "
+                            "sector (empty: all), regime, value (tariff or scale), note");
     if (d >= 0)
         H5Dclose(d);
     H5Sclose(space);

@@ -19,8 +19,8 @@
 typedef struct tm_output tm_output;
 
 typedef struct {
-    int force; /* replace an existing file at the final path */
-    int panel; /* write the firm panel */
+    int force;       /* replace an existing file at the final path */
+    int panel;       /* write the firm panel */
     int checkpoints; /* checkpoints will be taken: make the file resumable after a crash */
 } tm_output_options;
 

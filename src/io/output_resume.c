@@ -43,7 +43,7 @@ int tm_output_save(tm_output *o, tm_ckbuf *b, tm_error *err)
         int32_t mem = H5Tequal(s->mem_type, H5T_NATIVE_INT64) > 0    ? MEM_INT64
                       : H5Tequal(s->mem_type, H5T_NATIVE_DOUBLE) > 0 ? MEM_DOUBLE
                       : H5Tequal(s->mem_type, H5T_NATIVE_INT) > 0    ? MEM_INT
-                                                                      : MEM_LABEL;
+                                                                     : MEM_LABEL;
         int32_t rank = s->rank;
         uint64_t dims[TM_SERIES_RANK] = {s->dims[0], s->dims[1], s->dims[2], s->dims[3]}, slab = s->slab_bytes;
         tm_ckbuf_put_string(b, where);
@@ -76,10 +76,10 @@ int tm_output_save(tm_output *o, tm_ckbuf *b, tm_error *err)
  * or the file was closed as incomplete. */
 static void strip_closing(hid_t f)
 {
-    static const char *const attrs[] = {"program", "version", "git_commit", "compiler", "compiler_flags",
-                                        "build_type", "hdf5_version", "threads", "seed", "model", "params_sha256",
-                                        "params_source", "start_time", "end_time", "wall_seconds", "status",
-                                        "format_version", "block_size", "panel", "digest"};
+    static const char *const attrs[] = {"program",       "version",        "git_commit", "compiler", "compiler_flags",
+                                        "build_type",    "hdf5_version",   "threads",    "seed",     "model",
+                                        "params_sha256", "params_source",  "start_time", "end_time", "wall_seconds",
+                                        "status",        "format_version", "block_size", "panel",    "digest"};
     for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++)
         if (H5Aexists(f, attrs[i]) > 0)
             H5Adelete(f, attrs[i]);
@@ -146,9 +146,10 @@ int tm_output_resume(const char *path, const tm_params *p, const tm_run *run, co
             break;
         s->name = o->series_names[i];
         s->rank = rank;
-        s->mem_type = mem == MEM_INT64 ? H5T_NATIVE_INT64 : mem == MEM_DOUBLE ? H5T_NATIVE_DOUBLE
-                                                       : mem == MEM_INT    ? H5T_NATIVE_INT
-                                                                           : o->label_type;
+        s->mem_type = mem == MEM_INT64    ? H5T_NATIVE_INT64
+                      : mem == MEM_DOUBLE ? H5T_NATIVE_DOUBLE
+                      : mem == MEM_INT    ? H5T_NATIVE_INT
+                                          : o->label_type;
         for (int k = 0; k < TM_SERIES_RANK; k++)
             s->dims[k] = (hsize_t)dims[k];
         s->slab_bytes = (size_t)slab;
@@ -195,8 +196,7 @@ int tm_output_resume(const char *path, const tm_params *p, const tm_run *run, co
          tm_ckbuf_get(b, o->event_period, (size_t)o->n_events * sizeof(int)) ||
          tm_ckbuf_get(b, &elapsed, sizeof elapsed) || tm_ckbuf_get(b, o->start_time, sizeof o->start_time);
     if (rc) {
-        tm_error_set(err, TM_ERR_INPUT, "%s: the partial output does not match the checkpoint (corrupt?)",
-                     o->tmp_path);
+        tm_error_set(err, TM_ERR_INPUT, "%s: the partial output does not match the checkpoint (corrupt?)", o->tmp_path);
         tm_output_close_handles(o);
         tm_output_free_handle(o);
         return -1;

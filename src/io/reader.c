@@ -205,8 +205,7 @@ int tm_reader_names(tm_reader *r, const char *which, const char *const **names, 
 }
 
 /* Open /series/<name> and its shape: periods and the values of one period. */
-static hid_t open_series(tm_reader *r, const char *name, hsize_t dims[4], int *rank, size_t *per_period,
-                         tm_error *err)
+static hid_t open_series(tm_reader *r, const char *name, hsize_t dims[4], int *rank, size_t *per_period, tm_error *err)
 {
     char path[128];
     snprintf(path, sizeof path, "series/%s", name);

@@ -87,8 +87,7 @@ static int save_checkpoint(const tm_params *p, tm_run *run, tm_output *out, cons
     return rc ? -1 : 0;
 }
 
-int tm_simulate(const tm_params *p, const char *path, const tm_simulate_options *opts, char digest[65],
-                tm_error *err)
+int tm_simulate(const tm_params *p, const char *path, const tm_simulate_options *opts, char digest[65], tm_error *err)
 {
     int threads = opts ? opts->threads : 0, panel = opts && opts->panel, force = opts && opts->force;
     int every = opts ? opts->checkpoint_every : 0;
@@ -112,9 +111,9 @@ int tm_simulate(const tm_params *p, const char *path, const tm_simulate_options 
     }
     tm_output_options oo = {.force = force, .panel = panel, .checkpoints = every > 0 || resume != NULL};
     /* A checkpoint holds the engine state, then the writer's. */
-    if (resume ? tm_run_restore(run, &resume->state, err) ||
-                     tm_output_resume(path, p, run, &oo, &resume->state, &out, err)
-               : tm_output_open(path, p, run, &oo, &out, err)) {
+    if (resume
+            ? tm_run_restore(run, &resume->state, err) || tm_output_resume(path, p, run, &oo, &resume->state, &out, err)
+            : tm_output_open(path, p, run, &oo, &out, err)) {
         tm_run_close(run);
         return -1;
     }
@@ -135,13 +134,15 @@ int tm_simulate(const tm_params *p, const char *path, const tm_simulate_options 
             char where[4200];
             if (tm_output_close_incomplete(out, where, sizeof where, err))
                 return -1;
-            return tm_error_set(err, TM_ERR_RUNTIME, "interrupted by signal %d after period %s; partial results in %s (status incomplete)%s%s",
-                                (int)interrupted, label, where, every > 0 ? "; continue with tradeabm run --resume " : "",
-                                every > 0 ? ckpt_path : "");
+            return tm_error_set(
+                err, TM_ERR_RUNTIME,
+                "interrupted by signal %d after period %s; partial results in %s (status incomplete)%s%s",
+                (int)interrupted, label, where, every > 0 ? "; continue with tradeabm run --resume " : "",
+                every > 0 ? ckpt_path : "");
         }
         if (opts)
-            tm_progress_report_to(&opts->progress, period < 0 ? "burn-in" : "running", period + p->burn_in + 1,
-                                  total, tm_run_result(run)->label, NULL);
+            tm_progress_report_to(&opts->progress, period < 0 ? "burn-in" : "running", period + p->burn_in + 1, total,
+                                  tm_run_result(run)->label, NULL);
     }
     if (opts && opts->finished)
         opts->finished(opts->finished_user, p, tm_run_result(run));
@@ -160,4 +161,3 @@ fail:
         unlink(ckpt_path); /* it describes the partial file just discarded */
     return -1;
 }
-

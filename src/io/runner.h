@@ -14,10 +14,10 @@
 struct tm_checkpoint;
 
 typedef struct {
-    int threads;   /* 0: OpenMP default */
-    int panel;     /* write the firm panel */
-    int force;     /* replace an existing output file */
-    int checkpoint_every;     /* save <path>.ckpt every N logged periods (0: never) */
+    int threads;                  /* 0: OpenMP default */
+    int panel;                    /* write the firm panel */
+    int force;                    /* replace an existing output file */
+    int checkpoint_every;         /* save <path>.ckpt every N logged periods (0: never) */
     struct tm_checkpoint *resume; /* continue the run this checkpoint describes */
     /* Optional: the model's start-of-run solve (stage "solving"), then
      * every period ("burn-in", "running"; done counts periods from the

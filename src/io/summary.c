@@ -11,9 +11,14 @@
 static double non_us_share(const tm_stats_window *w, const tm_summary *sum, int sector)
 {
     char name[TM_STATS_NAME_MAX];
-    snprintf(name, sizeof name, "non_us_share%s%s", sector >= 0 ? "." : "", sector >= 0 ? sum->sector_names[sector] : "");
-    tm_stats_shape shape = {sum->n_sectors, sum->n_dest, sum->sector_names, sum->dest_names,
-                            tm_stats_us_index(sum->dest_names, sum->n_dest), 0};
+    snprintf(name, sizeof name, "non_us_share%s%s", sector >= 0 ? "." : "",
+             sector >= 0 ? sum->sector_names[sector] : "");
+    tm_stats_shape shape = {sum->n_sectors,
+                            sum->n_dest,
+                            sum->sector_names,
+                            sum->dest_names,
+                            tm_stats_us_index(sum->dest_names, sum->n_dest),
+                            0};
     tm_stats_outcome o;
     return w && tm_stats_outcome_parse(name, &shape, &o, NULL) == 0 ? tm_stats_outcome_value(w, &o) : NAN;
 }

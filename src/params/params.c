@@ -55,85 +55,135 @@ static const char *const death_choices[] = {"constant", "productivity", "profita
 
 static const pdesc run_desc[] = {
     {"model", P_ENUM, F(model), "myopic", 0, 0, 0, "", "", "decision model of firms (models/)", NOSRC, model_choices},
-    {"seed", P_UINT64, F(seed), "20240101", 0, 0, 0, "", "", "run seed; every random stream derives from it", NOSRC, NULL},
-    {"start", P_PERIOD, F(start), "2024Q1", 1900, 2200, 0, "period", "", "label of the first logged period", NOSRC, NULL},
+    {"seed", P_UINT64, F(seed), "20240101", 0, 0, 0, "", "", "run seed; every random stream derives from it", NOSRC,
+     NULL},
+    {"start", P_PERIOD, F(start), "2024Q1", 1900, 2200, 0, "period", "", "label of the first logged period", NOSRC,
+     NULL},
     {"periods", P_INT, F(periods), "12", 1, 100000, 0, "periods", "T", "number of logged periods", NOSRC, NULL},
-    {"periods_per_year", P_INT, F(periods_per_year), "4", 1, 12, 0, "1/year", "", "periods per year: 1, 2, 4 or 12", NOSRC, NULL},
-    {"burn_in", P_INT, F(burn_in), "80", 0, 100000, 0, "periods", "", "unlogged periods before start, regimes held at their initial state", NOSRC, NULL},
-    {"aggregation", P_ENUM, F(exact), "firms", 0, 0, P_QUIET, "", "", "firms: simulate every firm; exact: iterate the distribution of firms over (productivity, market state) under the same policies, giving noise-free aggregates (counts become expected numbers of firms)", NOSRC, aggregation_choices},
-    {"spells", P_BOOL, F(spells), "false", 0, 0, P_QUIET, "", "", "count completed export spells by length (series completed_spells; 1 byte a firm per destination)", NOSRC, NULL},
+    {"periods_per_year", P_INT, F(periods_per_year), "4", 1, 12, 0, "1/year", "", "periods per year: 1, 2, 4 or 12",
+     NOSRC, NULL},
+    {"burn_in", P_INT, F(burn_in), "80", 0, 100000, 0, "periods", "",
+     "unlogged periods before start, regimes held at their initial state", NOSRC, NULL},
+    {"aggregation", P_ENUM, F(exact), "firms", 0, 0, P_QUIET, "", "",
+     "firms: simulate every firm; exact: iterate the distribution of firms over (productivity, market state) under the "
+     "same policies, giving noise-free aggregates (counts become expected numbers of firms)",
+     NOSRC, aggregation_choices},
+    {"spells", P_BOOL, F(spells), "false", 0, 0, P_QUIET, "", "",
+     "count completed export spells by length (series completed_spells; 1 byte a firm per destination)", NOSRC, NULL},
 };
 
 static const pdesc productivity_desc[] = {
-    {"grid", P_INT, F(grid_points), "41", 2, 4001, 0, "points", "N_z", "points of the log-productivity grid", NOSRC, NULL},
-    {"method", P_ENUM, F(grid_method), "rouwenhorst", 0, 0, 0, "", "", "AR(1) discretisation", "Rouwenhorst (1995); Tauchen (1986)", grid_choices},
-    {"tauchen_width", P_DOUBLE, F(tauchen_width), "3", 0, 10, P_MIN_OPEN, "s.d.", "m", "Tauchen grid half-width in unconditional s.d.", NOSRC, NULL},
+    {"grid", P_INT, F(grid_points), "41", 2, 4001, 0, "points", "N_z", "points of the log-productivity grid", NOSRC,
+     NULL},
+    {"method", P_ENUM, F(grid_method), "rouwenhorst", 0, 0, 0, "", "", "AR(1) discretisation",
+     "Rouwenhorst (1995); Tauchen (1986)", grid_choices},
+    {"tauchen_width", P_DOUBLE, F(tauchen_width), "3", 0, 10, P_MIN_OPEN, "s.d.", "m",
+     "Tauchen grid half-width in unconditional s.d.", NOSRC, NULL},
 };
 
 static const pdesc demand_desc[] = {
-    {"elasticity", P_DOUBLE, F(elasticity), "3.8", 1, 20, P_MIN_OPEN, "", "sigma", "CES elasticity of substitution", "CALIBRATION.md: sigma about 3.8 [M]", NULL},
+    {"elasticity", P_DOUBLE, F(elasticity), "3.8", 1, 20, P_MIN_OPEN, "", "sigma", "CES elasticity of substitution",
+     "CALIBRATION.md: sigma about 3.8 [M]", NULL},
 };
 
 static const pdesc decision_desc[] = {
-    {"myopic_sunk", P_ENUM, F(myopic_sunk), "full", 0, 0, 0, "", "", "myopic firms weigh the sunk cost in full or as an annuity", NOSRC, sunk_choices},
-    {"logit_scale", P_DOUBLE, F(logit_scale), "0", 0, 1e6, 0, "model money", "lambda", "scale of logit choice noise; 0 = exact argmax", NOSRC, NULL},
-    {"timing", P_ENUM, F(timing), "current", 0, 0, P_QUIET, "", "", "current: a market choice takes effect this period; next: firms decide and pay the entry or continuation cost now for next period's market state", NOSRC, timing_choices},
-    {"discount", P_DOUBLE, F(discount), "0.985", 0, 1, P_MAX_OPEN, "per period", "beta", "discount factor per period", NOSRC, NULL},
-    {"tolerance", P_DOUBLE, F(dp_tolerance), "1e-7", 0, 1, P_MIN_OPEN, "model money", "epsilon", "dynamic models: value iteration stops when its sup-norm error bound is below this", NOSRC, NULL},
-    {"solver", P_ENUM, F(dp_solver), "auto", 0, 0, P_QUIET, "", "", "dynamic models: auto solves one programme per destination when markets are independent (capacity.elasticity 0), the same solution far faster; joint always solves over all destinations together", NOSRC, solver_choices},
-    {"max_iterations", P_INT, F(dp_max_iterations), "20000", 1, 10000000, 0, "iterations", "", "dynamic models: value iteration cap; reaching it is an error", NOSRC, NULL},
-    {"belief_points", P_INT, F(belief_points), "5", 2, 64, 0, "points", "G", "learning: points of each destination's hazard grid h_k = hazard_max k / (G - 1)", NOSRC, NULL},
-    {"hazard_max", P_DOUBLE, F(hazard_max), "0.5", 0, 1, P_MIN_OPEN, "per period", "h_max", "learning: top of the hazard grid", NOSRC, NULL},
-    {"forgetting", P_DOUBLE, F(forgetting), "1", 0, 1, P_MIN_OPEN, "", "omega", "learning: weight kept on past evidence each observation (1 = none forgotten)", NOSRC, NULL},
+    {"myopic_sunk", P_ENUM, F(myopic_sunk), "full", 0, 0, 0, "", "",
+     "myopic firms weigh the sunk cost in full or as an annuity", NOSRC, sunk_choices},
+    {"logit_scale", P_DOUBLE, F(logit_scale), "0", 0, 1e6, 0, "model money", "lambda",
+     "scale of logit choice noise; 0 = exact argmax", NOSRC, NULL},
+    {"timing", P_ENUM, F(timing), "current", 0, 0, P_QUIET, "", "",
+     "current: a market choice takes effect this period; next: firms decide and pay the entry or continuation cost now "
+     "for next period's market state",
+     NOSRC, timing_choices},
+    {"discount", P_DOUBLE, F(discount), "0.985", 0, 1, P_MAX_OPEN, "per period", "beta", "discount factor per period",
+     NOSRC, NULL},
+    {"tolerance", P_DOUBLE, F(dp_tolerance), "1e-7", 0, 1, P_MIN_OPEN, "model money", "epsilon",
+     "dynamic models: value iteration stops when its sup-norm error bound is below this", NOSRC, NULL},
+    {"solver", P_ENUM, F(dp_solver), "auto", 0, 0, P_QUIET, "", "",
+     "dynamic models: auto solves one programme per destination when markets are independent (capacity.elasticity 0), "
+     "the same solution far faster; joint always solves over all destinations together",
+     NOSRC, solver_choices},
+    {"max_iterations", P_INT, F(dp_max_iterations), "20000", 1, 10000000, 0, "iterations", "",
+     "dynamic models: value iteration cap; reaching it is an error", NOSRC, NULL},
+    {"belief_points", P_INT, F(belief_points), "5", 2, 64, 0, "points", "G",
+     "learning: points of each destination's hazard grid h_k = hazard_max k / (G - 1)", NOSRC, NULL},
+    {"hazard_max", P_DOUBLE, F(hazard_max), "0.5", 0, 1, P_MIN_OPEN, "per period", "h_max",
+     "learning: top of the hazard grid", NOSRC, NULL},
+    {"forgetting", P_DOUBLE, F(forgetting), "1", 0, 1, P_MIN_OPEN, "", "omega",
+     "learning: weight kept on past evidence each observation (1 = none forgotten)", NOSRC, NULL},
 };
 
 static const pdesc types_desc[] = {
-    {"points", P_INT, F(type_points), "1", 1, TM_MAX_TYPE_POINTS, P_QUIET, "points", "", "firm-by-destination demand types: equally likely multipliers per destination, drawn at birth for life (1 = none); points^destinations types, at most 256", "Eaton, Kortum and Kramarz (2011): firm-destination demand shocks [P]", NULL},
-    {"dispersion", P_DOUBLE, F(type_dispersion), "0", 0, 5, P_QUIET, "log points", "sigma_a", "log s.d. of the firm-by-destination demand multiplier (lognormal, mean 1)", NOSRC, NULL},
+    {"points", P_INT, F(type_points), "1", 1, TM_MAX_TYPE_POINTS, P_QUIET, "points", "",
+     "firm-by-destination demand types: equally likely multipliers per destination, drawn at birth for life (1 = "
+     "none); points^destinations types, at most 256",
+     "Eaton, Kortum and Kramarz (2011): firm-destination demand shocks [P]", NULL},
+    {"dispersion", P_DOUBLE, F(type_dispersion), "0", 0, 5, P_QUIET, "log points", "sigma_a",
+     "log s.d. of the firm-by-destination demand multiplier (lognormal, mean 1)", NOSRC, NULL},
 };
 
 static const pdesc capacity_desc[] = {
-    {"elasticity", P_DOUBLE, F(capacity_elasticity), "0", 0, 10, 0, "", "gamma", "marginal cost elasticity in total output; > 0 makes markets substitutes", NOSRC, NULL},
+    {"elasticity", P_DOUBLE, F(capacity_elasticity), "0", 0, 10, 0, "", "gamma",
+     "marginal cost elasticity in total output; > 0 makes markets substitutes", NOSRC, NULL},
 };
 
 static const pdesc interactions_desc[] = {
-    {"spillover", P_DOUBLE, F(spillover), "0", 0, 1, 0, "", "kappa", "sunk cost falls by kappa x share of sector peers serving d last period", NOSRC, NULL},
-    {"crowding", P_DOUBLE, F(crowding), "0", 0, 100, 0, "", "eta", "demand divided by 1 + eta x share of sector peers serving d last period", NOSRC, NULL},
+    {"spillover", P_DOUBLE, F(spillover), "0", 0, 1, 0, "", "kappa",
+     "sunk cost falls by kappa x share of sector peers serving d last period", NOSRC, NULL},
+    {"crowding", P_DOUBLE, F(crowding), "0", 0, 100, 0, "", "eta",
+     "demand divided by 1 + eta x share of sector peers serving d last period", NOSRC, NULL},
 };
 #undef F
 
 #define F(field) offsetof(tm_sector, field)
 static const pdesc sector_desc[] = {
-    {"firms", P_INT64, F(firms), "2000", 1, 100000000, 0, "firms", "n_s", "number of firm slots (constant: deaths are replaced)", NOSRC, NULL},
-    {"persistence", P_DOUBLE, F(persistence), "0.95", 0, 1, P_MAX_OPEN, "per period", "rho_s", "AR(1) persistence of log productivity", NOSRC, NULL},
-    {"volatility", P_DOUBLE, F(volatility), "0.1", 0, 5, P_MIN_OPEN, "log points", "sigma_s", "s.d. of log-productivity innovations", NOSRC, NULL},
-    {"death_rate", P_DOUBLE, F(death_rate), "0.01", 0, 1, P_MAX_OPEN, "per period", "delta_s", "probability a firm dies (and is replaced by an entrant); death_rule constant", NOSRC, NULL},
-    {"death_rule", P_ENUM, F(death_rule), "constant", 0, 0, P_QUIET, "", "", "constant: death_rate; productivity: clip(exp(-a z) + b, 0, 1) at log productivity z; profitability: clip(exp(-a exp((sigma - 1) z)) + b, 0, 1)", NOSRC, death_choices},
-    {"death_slope", P_DOUBLE, F(death_slope), "0", -100, 100, P_QUIET, "1/log point", "a", "death_rule productivity or profitability: slope a of clip(exp(-a x) + b, 0, 1), x = z or exp((sigma - 1) z)", NOSRC, NULL},
-    {"death_shift", P_DOUBLE, F(death_shift), "0", -1, 1, P_QUIET, "per period", "b", "death_rule productivity or profitability: shift b of clip(exp(-a x) + b, 0, 1)", NOSRC, NULL},
-    {"hazard_prior_mean", P_DOUBLE, F(hazard_prior_mean), "0.05", 0, 1, 0, "per period", "m_s", "learning: prior mean of the hazard of an escalation, every destination", NOSRC, NULL},
-    {"hazard_prior_strength", P_DOUBLE, F(hazard_prior_strength), "10", 0, 1e12, P_MIN_OPEN, "observations", "n_s", "learning: prior Beta(m n, (1 - m) n) is worth n observations", NOSRC, NULL},
+    {"firms", P_INT64, F(firms), "2000", 1, 100000000, 0, "firms", "n_s",
+     "number of firm slots (constant: deaths are replaced)", NOSRC, NULL},
+    {"persistence", P_DOUBLE, F(persistence), "0.95", 0, 1, P_MAX_OPEN, "per period", "rho_s",
+     "AR(1) persistence of log productivity", NOSRC, NULL},
+    {"volatility", P_DOUBLE, F(volatility), "0.1", 0, 5, P_MIN_OPEN, "log points", "sigma_s",
+     "s.d. of log-productivity innovations", NOSRC, NULL},
+    {"death_rate", P_DOUBLE, F(death_rate), "0.01", 0, 1, P_MAX_OPEN, "per period", "delta_s",
+     "probability a firm dies (and is replaced by an entrant); death_rule constant", NOSRC, NULL},
+    {"death_rule", P_ENUM, F(death_rule), "constant", 0, 0, P_QUIET, "", "",
+     "constant: death_rate; productivity: clip(exp(-a z) + b, 0, 1) at log productivity z; profitability: clip(exp(-a "
+     "exp((sigma - 1) z)) + b, 0, 1)",
+     NOSRC, death_choices},
+    {"death_slope", P_DOUBLE, F(death_slope), "0", -100, 100, P_QUIET, "1/log point", "a",
+     "death_rule productivity or profitability: slope a of clip(exp(-a x) + b, 0, 1), x = z or exp((sigma - 1) z)",
+     NOSRC, NULL},
+    {"death_shift", P_DOUBLE, F(death_shift), "0", -1, 1, P_QUIET, "per period", "b",
+     "death_rule productivity or profitability: shift b of clip(exp(-a x) + b, 0, 1)", NOSRC, NULL},
+    {"hazard_prior_mean", P_DOUBLE, F(hazard_prior_mean), "0.05", 0, 1, 0, "per period", "m_s",
+     "learning: prior mean of the hazard of an escalation, every destination", NOSRC, NULL},
+    {"hazard_prior_strength", P_DOUBLE, F(hazard_prior_strength), "10", 0, 1e12, P_MIN_OPEN, "observations", "n_s",
+     "learning: prior Beta(m n, (1 - m) n) is worth n observations", NOSRC, NULL},
 };
 #undef F
 
 #define F(field) offsetof(tm_market, field)
 static const pdesc market_desc[] = {
-    {"demand", P_DOUBLE, F(demand), "1", 0, 1e12, P_MIN_OPEN, "model money", "B", "demand shifter: market size times price index", NOSRC, NULL},
+    {"demand", P_DOUBLE, F(demand), "1", 0, 1e12, P_MIN_OPEN, "model money", "B",
+     "demand shifter: market size times price index", NOSRC, NULL},
     {"iceberg", P_DOUBLE, F(iceberg), "1", 1, 100, 0, "", "tau", "iceberg trade cost", NOSRC, NULL},
-    {"fixed_cost", P_DOUBLE, F(fixed_cost), "0.1", 0, 1e12, 0, "model money", "f", "fixed cost per period of serving the market", NOSRC, NULL},
-    {"sunk_cost", P_DOUBLE, F(sunk_cost), "0.3", 0, 1e12, 0, "model money", "F", "sunk cost paid in a period the firm enters", NOSRC, NULL},
+    {"fixed_cost", P_DOUBLE, F(fixed_cost), "0.1", 0, 1e12, 0, "model money", "f",
+     "fixed cost per period of serving the market", NOSRC, NULL},
+    {"sunk_cost", P_DOUBLE, F(sunk_cost), "0.3", 0, 1e12, 0, "model money", "F",
+     "sunk cost paid in a period the firm enters", NOSRC, NULL},
 };
 #undef F
 
 #define F(field) offsetof(tm_destination, field)
 static const pdesc dest_desc[] = {
-    {"initial_regime", P_NAME, F(initial_regime_name), "", 0, 0, 0, "", "r_0", "regime at the start (default: the first listed)", NOSRC, NULL},
+    {"initial_regime", P_NAME, F(initial_regime_name), "", 0, 0, 0, "", "r_0",
+     "regime at the start (default: the first listed)", NOSRC, NULL},
 };
 #undef F
 
 #define F(field) offsetof(tm_regime, field)
 static const pdesc regime_desc[] = {
-    {"tariff", P_DOUBLE, F(tariff), "0", 0, 10, P_NODUMP, "fraction", "t", "ad-valorem tariff for sectors not in sector_tariffs", NOSRC, NULL},
+    {"tariff", P_DOUBLE, F(tariff), "0", 0, 10, P_NODUMP, "fraction", "t",
+     "ad-valorem tariff for sectors not in sector_tariffs", NOSRC, NULL},
     {"closed", P_BOOL, F(closed), "false", 0, 0, 0, "", "", "market closed to all firms (a ban)", NOSRC, NULL},
 };
 #undef F
@@ -141,15 +191,23 @@ static const pdesc regime_desc[] = {
 #define F(field) offsetof(tm_event, field)
 static const pdesc event_desc[] = {
     {"at", P_PERIOD, F(at), NULL, 1900, 2200, P_REQUIRED, "period", "", "period the event takes effect", NOSRC, NULL},
-    {"destination", P_NAME, F(destination_name), NULL, 0, 0, P_REQUIRED, "", "d", "destination it applies to", NOSRC, NULL},
-    {"sector", P_NAME, F(sector_name), NULL, 0, 0, P_OPTIONAL, "", "s", "sector (tariff events; default every sector)", NOSRC, NULL},
+    {"destination", P_NAME, F(destination_name), NULL, 0, 0, P_REQUIRED, "", "d", "destination it applies to", NOSRC,
+     NULL},
+    {"sector", P_NAME, F(sector_name), NULL, 0, 0, P_OPTIONAL, "", "s", "sector (tariff events; default every sector)",
+     NOSRC, NULL},
     {"regime", P_NAME, F(regime_name), NULL, 0, 0, P_OPTIONAL, "", "r", "force this regime", NOSRC, NULL},
-    {"hold", P_BOOL, F(hold), "true", 0, 0, 0, "", "", "regime events: hold the regime until a release event", NOSRC, NULL},
-    {"tariff", P_DOUBLE, F(tariff), NULL, 0, 10, P_OPTIONAL, "fraction", "t", "override the tariff in every regime from this date", NOSRC, NULL},
-    {"escalation_scale", P_DOUBLE, F(escalation_scale), NULL, 0, 1e6, P_OPTIONAL, "", "", "scale the hazards of moving to more restrictive regimes", NOSRC, NULL},
-    {"sunk_cost_scale", P_DOUBLE, F(sunk_cost_scale), NULL, 0, 100, P_OPTIONAL, "", "", "from this date multiply the sunk cost of entering the destination (one sector or all) by this", NOSRC, NULL},
-    {"release", P_BOOL, F(release), "false", 0, 0, 0, "", "", "let a held regime follow its Markov chain again", NOSRC, NULL},
-    {"anticipated", P_BOOL, F(anticipated), "false", 0, 0, 0, "", "", "dynamic models: firms know the event and its date from the start of the run", NOSRC, NULL},
+    {"hold", P_BOOL, F(hold), "true", 0, 0, 0, "", "", "regime events: hold the regime until a release event", NOSRC,
+     NULL},
+    {"tariff", P_DOUBLE, F(tariff), NULL, 0, 10, P_OPTIONAL, "fraction", "t",
+     "override the tariff in every regime from this date", NOSRC, NULL},
+    {"escalation_scale", P_DOUBLE, F(escalation_scale), NULL, 0, 1e6, P_OPTIONAL, "", "",
+     "scale the hazards of moving to more restrictive regimes", NOSRC, NULL},
+    {"sunk_cost_scale", P_DOUBLE, F(sunk_cost_scale), NULL, 0, 100, P_OPTIONAL, "", "",
+     "from this date multiply the sunk cost of entering the destination (one sector or all) by this", NOSRC, NULL},
+    {"release", P_BOOL, F(release), "false", 0, 0, 0, "", "", "let a held regime follow its Markov chain again", NOSRC,
+     NULL},
+    {"anticipated", P_BOOL, F(anticipated), "false", 0, 0, 0, "", "",
+     "dynamic models: firms know the event and its date from the start of the run", NOSRC, NULL},
     {"note", P_TEXT, F(note), NULL, 0, 0, P_OPTIONAL, "", "", "free text (source, legal basis)", NOSRC, NULL},
 };
 #undef F
@@ -181,8 +239,7 @@ static const char *const root_structural[] = {"sectors", "destinations", "events
  * Messages
  * ---------------------------------------------------------------------- */
 
-static int fail_at(tm_error *err, const tm_ynode *node, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static int fail_at(tm_error *err, const tm_ynode *node, const char *path, const char *fmt, ...) TM_PRINTF(4, 5);
 
 static int fail_at(tm_error *err, const tm_ynode *node, const char *path, const char *fmt, ...)
 {
@@ -192,8 +249,7 @@ static int fail_at(tm_error *err, const tm_ynode *node, const char *path, const 
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
     if (node)
-        tm_error_set(err, TM_ERR_INPUT, "%s:%d:%d: %s: %s", node->file, node->line, node->col, path,
-                     detail);
+        tm_error_set(err, TM_ERR_INPUT, "%s:%d:%d: %s: %s", node->file, node->line, node->col, path, detail);
     else
         tm_error_set(err, TM_ERR_INPUT, "%s: %s", path, detail);
     return -1;
@@ -234,8 +290,7 @@ static size_t edit_distance(const char *a, const char *b)
 }
 
 /* "expected one of: a, b, c (did you mean `b`?)" */
-static void describe_choices(char *buf, size_t size, const char *found, const char *const *names,
-                             size_t n)
+static void describe_choices(char *buf, size_t size, const char *found, const char *const *names, size_t n)
 {
     size_t used = (size_t)snprintf(buf, size, "expected one of: ");
     const char *best = NULL;
@@ -280,8 +335,7 @@ static void describe_expected(const pdesc *d, char *buf, size_t size)
         snprintf(buf, size, "a period label like 2024Q1 (quarters), 2024M03 (months), 2024H2 or 2024");
         break;
     case P_NAME:
-        snprintf(buf, size, "a name of letters, digits, '_' or '-' (at most %d characters)",
-                 TM_NAME_MAX - 1);
+        snprintf(buf, size, "a name of letters, digits, '_' or '-' (at most %d characters)", TM_NAME_MAX - 1);
         break;
     case P_TEXT:
         snprintf(buf, size, "text of at most %d characters", TM_NOTE_MAX - 1);
@@ -382,14 +436,13 @@ void tm_period_label(int index, int periods_per_year, char *buf, size_t size)
 }
 
 /* Parse one scalar into its field. `ppy` is needed for period labels. */
-static int parse_field(const pdesc *d, const tm_ynode *node, void *obj, const char *path, int ppy,
-                       tm_error *err)
+static int parse_field(const pdesc *d, const tm_ynode *node, void *obj, const char *path, int ppy, tm_error *err)
 {
     char expected[400];
     describe_expected(d, expected, sizeof expected);
     if (node->kind != TM_Y_SCALAR)
-        return fail_at(err, node, path, "found a %s, expected %s",
-                       node->kind == TM_Y_MAP ? "mapping" : "list", expected);
+        return fail_at(err, node, path, "found a %s, expected %s", node->kind == TM_Y_MAP ? "mapping" : "list",
+                       expected);
     const char *s = node->value;
     char *field = (char *)obj + d->offset;
     int out_of_range = 0;
@@ -456,8 +509,12 @@ static int parse_field(const pdesc *d, const tm_ynode *node, void *obj, const ch
     case P_PERIOD: {
         int index;
         if (tm_period_parse(s, ppy, &index))
-            return fail_at(err, node, path, "found \"%s\", expected a period label like %s with %d periods per year",
-                           s, ppy == 4 ? "2024Q1" : ppy == 12 ? "2024M01" : ppy == 2 ? "2024H1" : "2024", ppy);
+            return fail_at(err, node, path, "found \"%s\", expected a period label like %s with %d periods per year", s,
+                           ppy == 4    ? "2024Q1"
+                           : ppy == 12 ? "2024M01"
+                           : ppy == 2  ? "2024H1"
+                                       : "2024",
+                           ppy);
         if (index / ppy < d->min || index / ppy > d->max)
             out_of_range = 1;
         else
@@ -507,8 +564,7 @@ static int set_defaults(const pdesc *desc, size_t n, void *obj, int ppy, tm_erro
             set_unset(d, obj);
             continue;
         }
-        tm_ynode node = {.kind = TM_Y_SCALAR, .file = "built-in default", .line = 0, .col = 0,
-                         .value = (char *)d->def};
+        tm_ynode node = {.kind = TM_Y_SCALAR, .file = "built-in default", .line = 0, .col = 0, .value = (char *)d->def};
         /* A default date means the first period of its year at whatever
          * frequency the run uses ("2024Q1" is "2024M01" for monthly runs). */
         char label[TM_LABEL_MAX];
@@ -532,9 +588,8 @@ static int in_list(const char *key, const char *const *list)
 
 /* Apply a mapping to one scope: every key must be a parameter of the scope
  * or one of its structural keys (handled by the caller). */
-static int apply_scope(const pdesc *desc, size_t n, const tm_ynode *map, void *obj,
-                       const char *prefix, const char *const *structural, int fill_defaults,
-                       int ppy, tm_error *err)
+static int apply_scope(const pdesc *desc, size_t n, const tm_ynode *map, void *obj, const char *prefix,
+                       const char *const *structural, int fill_defaults, int ppy, tm_error *err)
 {
     if (fill_defaults && set_defaults(desc, n, obj, ppy, err))
         return -1;
@@ -594,16 +649,14 @@ static int require_map(const tm_ynode *node, const char *path, tm_error *err)
     return 0;
 }
 
-static int check_key_name(const tm_ynode *map, size_t k, const char *prefix, const char *what,
-                          tm_error *err)
+static int check_key_name(const tm_ynode *map, size_t k, const char *prefix, const char *what, tm_error *err)
 {
     if (valid_name(map->keys[k]))
         return 0;
     tm_ynode where = key_node(map, k);
     char path[300];
     snprintf(path, sizeof path, "%s.%s", prefix, map->keys[k]);
-    return fail_at(err, &where, path,
-                   "invalid %s name; expected letters, digits, '_' or '-' (at most %d characters)",
+    return fail_at(err, &where, path, "invalid %s name; expected letters, digits, '_' or '-' (at most %d characters)",
                    what, TM_NAME_MAX - 1);
 }
 
@@ -637,8 +690,8 @@ static int find_regime(const tm_destination *dest, const char *name)
     return -1;
 }
 
-static int unknown_name(tm_error *err, const tm_ynode *node, const char *path, const char *what,
-                        const char *found, const char *const *names, size_t n)
+static int unknown_name(tm_error *err, const tm_ynode *node, const char *path, const char *what, const char *found,
+                        const char *const *names, size_t n)
 {
     char expected[600];
     describe_choices(expected, sizeof expected, found, names, n);
@@ -668,8 +721,8 @@ static int load_sectors(tm_params *p, const tm_ynode *root, tm_error *err)
         snprintf(s->name, sizeof s->name, "%s", node->keys[k]);
         char prefix[200];
         snprintf(prefix, sizeof prefix, "sectors.%s", s->name);
-        if (apply_scope(sector_desc, COUNT(sector_desc), node->items[k], s, prefix, structural, 1,
-                        p->periods_per_year, err))
+        if (apply_scope(sector_desc, COUNT(sector_desc), node->items[k], s, prefix, structural, 1, p->periods_per_year,
+                        err))
             return -1;
     }
     return 0;
@@ -685,9 +738,10 @@ static int load_matrix(const tm_destination *dest, double (*out)[TM_MAX_REGIMES]
             out[0][0] = 1.0;
             return 0;
         }
-        return fail_at(err, NULL, path,
-                       "missing; expected a %d x %d transition matrix (one list per regime, in the order the regimes are listed)",
-                       n, n);
+        return fail_at(
+            err, NULL, path,
+            "missing; expected a %d x %d transition matrix (one list per regime, in the order the regimes are listed)",
+            n, n);
     }
     if (node->kind != TM_Y_SEQ || (int)node->n != n)
         return fail_at(err, node, path, "expected a list of %d rows (one per regime), found %s", n,
@@ -697,8 +751,8 @@ static int load_matrix(const tm_destination *dest, double (*out)[TM_MAX_REGIMES]
         char rpath[300];
         snprintf(rpath, sizeof rpath, "%s[%d]", path, i);
         if (row->kind != TM_Y_SEQ || (int)row->n != n)
-            return fail_at(err, row, rpath, "expected a row of %d probabilities, one per regime (from regime %s)",
-                           n, dest->regime[i].name);
+            return fail_at(err, row, rpath, "expected a row of %d probabilities, one per regime (from regime %s)", n,
+                           dest->regime[i].name);
         double sum = 0;
         for (int j = 0; j < n; j++) {
             const tm_ynode *cell = row->items[j];
@@ -740,8 +794,8 @@ static int load_destinations(tm_params *p, const tm_ynode *root, tm_error *err)
             return -1;
         char path[300];
         snprintf(path, sizeof path, "%s.market", prefix);
-        if (apply_scope(market_desc, COUNT(market_desc), tm_ytree_get(dn, "market", NULL), &dest->defaults,
-                        path, NULL, 1, p->periods_per_year, err))
+        if (apply_scope(market_desc, COUNT(market_desc), tm_ytree_get(dn, "market", NULL), &dest->defaults, path, NULL,
+                        1, p->periods_per_year, err))
             return -1;
 
         snprintf(path, sizeof path, "%s.regimes", prefix);
@@ -853,15 +907,14 @@ static int load_numbers(const tm_ynode *node, const char *path, int n, double lo
                         const char *what, double *out, tm_error *err)
 {
     if (node->kind != TM_Y_SEQ || (int)node->n != n)
-        return fail_at(err, node, path, "expected a list of %d %s (one per experience level, level 1 first)", n,
-                       what);
+        return fail_at(err, node, path, "expected a list of %d %s (one per experience level, level 1 first)", n, what);
     for (int k = 0; k < n; k++) {
         const tm_ynode *cell = node->items[k];
         double v;
         if (cell->kind != TM_Y_SCALAR || parse_double(cell->value, &v) || (lo_open ? v <= lo : v < lo) || v > hi)
             return fail_at(err, cell, path, "item %d: found \"%s\", expected %s in %s%g, %g]", k + 1,
-                           cell->kind == TM_Y_SCALAR ? cell->value : "(not a number)", what, lo_open ? "(" : "[",
-                           lo, hi);
+                           cell->kind == TM_Y_SCALAR ? cell->value : "(not a number)", what, lo_open ? "(" : "[", lo,
+                           hi);
         out[k] = v;
     }
     return 0;
@@ -908,9 +961,10 @@ static int load_experience(tm_params *p, const tm_ynode *root, tm_error *err)
             return -1;
         if ((v = tm_ytree_get(node, "transition", NULL))) {
             if (v->kind != TM_Y_SEQ || (int)v->n != K)
-                return fail_at(err, v, "experience.transition",
-                               "expected %d rows of %d probabilities (row k: next level of a firm that keeps serving at level k)",
-                               K, K);
+                return fail_at(
+                    err, v, "experience.transition",
+                    "expected %d rows of %d probabilities (row k: next level of a firm that keeps serving at level k)",
+                    K, K);
             for (int i = 0; i < K; i++) {
                 char path[64];
                 snprintf(path, sizeof path, "experience.transition[%d]", i);
@@ -924,15 +978,17 @@ static int load_experience(tm_params *p, const tm_ynode *root, tm_error *err)
             }
         } else if (K > 1) {
             return fail_at(err, node, "experience.transition",
-                           "missing; expected %d rows of %d probabilities (row k: next level of a firm that keeps serving at level k)",
+                           "missing; expected %d rows of %d probabilities (row k: next level of a firm that keeps "
+                           "serving at level k)",
                            K, K);
         }
     }
     int states = tm_params_n_states(p);
     if (states > TM_MAX_STATES)
-        return fail_at(err, node, "experience.levels",
-                       "%d levels and %d destinations make %d market states ((levels + 1)^destinations); at most %d are supported",
-                       x->levels, p->n_dest, states, TM_MAX_STATES);
+        return fail_at(
+            err, node, "experience.levels",
+            "%d levels and %d destinations make %d market states ((levels + 1)^destinations); at most %d are supported",
+            x->levels, p->n_dest, states, TM_MAX_STATES);
     return 0;
 }
 
@@ -967,9 +1023,10 @@ static int resolve_types(tm_params *p, const tm_ynode *root, tm_error *err)
     for (int i = 0; i < n_typed && n <= TM_MAX_TYPES; i++)
         n *= p->type_points;
     if (n > TM_MAX_TYPES) {
-        return fail_at(err, sec ? tm_ytree_get(sec, "points", NULL) : NULL, "demand_types.points",
-                       "%d points and %d destinations make more than %d types (points^destinations); expected fewer points",
-                       p->type_points, n_typed, TM_MAX_TYPES);
+        return fail_at(
+            err, sec ? tm_ytree_get(sec, "points", NULL) : NULL, "demand_types.points",
+            "%d points and %d destinations make more than %d types (points^destinations); expected fewer points",
+            p->type_points, n_typed, TM_MAX_TYPES);
     }
     p->n_types = n;
     return 0;
@@ -1022,8 +1079,8 @@ static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
             for (int i = 0; i < p->n_dest; i++)
                 names[i] = p->dest[i].name;
             snprintf(path, sizeof path, "%s.destination", prefix);
-            return unknown_name(err, tm_ytree_get(en, "destination", NULL), path, "destination",
-                                ev->destination_name, names, (size_t)p->n_dest);
+            return unknown_name(err, tm_ytree_get(en, "destination", NULL), path, "destination", ev->destination_name,
+                                names, (size_t)p->n_dest);
         }
         const tm_destination *dest = &p->dest[ev->destination];
         ev->sector = -1;
@@ -1034,8 +1091,8 @@ static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
                 for (int i = 0; i < p->n_sectors; i++)
                     names[i] = p->sector[i].name;
                 snprintf(path, sizeof path, "%s.sector", prefix);
-                return unknown_name(err, tm_ytree_get(en, "sector", NULL), path, "sector", ev->sector_name,
-                                    names, (size_t)p->n_sectors);
+                return unknown_name(err, tm_ytree_get(en, "sector", NULL), path, "sector", ev->sector_name, names,
+                                    (size_t)p->n_sectors);
             }
         }
         const tm_ynode *tn = tm_ytree_get(en, "transition", NULL);
@@ -1060,8 +1117,8 @@ static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
                 for (int r = 0; r < dest->n_regimes; r++)
                     names[r] = dest->regime[r].name;
                 snprintf(path, sizeof path, "%s.regime", prefix);
-                return unknown_name(err, tm_ytree_get(en, "regime", NULL), path, "regime", ev->regime_name,
-                                    names, (size_t)dest->n_regimes);
+                return unknown_name(err, tm_ytree_get(en, "regime", NULL), path, "regime", ev->regime_name, names,
+                                    (size_t)dest->n_regimes);
             }
         } else if (!isnan(ev->tariff)) {
             ev->kind = TM_EVENT_TARIFF;
@@ -1081,9 +1138,9 @@ static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
                 if (up > stay_budget + 1e-12) {
                     snprintf(path, sizeof path, "%s.escalation_scale", prefix);
                     return fail_at(err, tm_ytree_get(en, "escalation_scale", NULL), path,
-                                   "scaling the escalation hazards of regime %s by %g makes its row sum above 1; expected at most %g",
-                                   dest->regime[i].name, ev->escalation_scale,
-                                   ev->escalation_scale * stay_budget / up);
+                                   "scaling the escalation hazards of regime %s by %g makes its row sum above 1; "
+                                   "expected at most %g",
+                                   dest->regime[i].name, ev->escalation_scale, ev->escalation_scale * stay_budget / up);
                 }
             }
         } else {
@@ -1119,7 +1176,7 @@ typedef struct {
     int failed;
 } sbuf;
 
-static void sb_printf(sbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *sb, const char *fmt, ...) TM_PRINTF(2, 3);
 static void sb_printf(sbuf *sb, const char *fmt, ...)
 {
     if (sb->failed)
@@ -1411,8 +1468,8 @@ static int resolve(tm_params *p, const tm_ynode *root, tm_error *err)
     return 0;
 }
 
-static int finish(tm_params *p, tm_ynode *tree, tm_ypool *pool, const char *const *sets, int n_sets,
-                  tm_params **out, tm_error *err)
+static int finish(tm_params *p, tm_ynode *tree, tm_ypool *pool, const char *const *sets, int n_sets, tm_params **out,
+                  tm_error *err)
 {
     int rc = -1;
     for (int i = 0; i < n_sets; i++)
@@ -1436,8 +1493,8 @@ done:
     return rc;
 }
 
-int tm_params_load_text(const char *name, const char *text, const char *const *sets, int n_sets,
-                        tm_params **out, tm_error *err)
+int tm_params_load_text(const char *name, const char *text, const char *const *sets, int n_sets, tm_params **out,
+                        tm_error *err)
 {
     *out = NULL;
     tm_ypool *pool = tm_ypool_new();
@@ -1541,7 +1598,8 @@ static void doc_scope(sbuf *sb, const char *prefix, const pdesc *desc, size_t n)
     for (size_t i = 0; i < n; i++) {
         const pdesc *d = &desc[i];
         char range[160] = "";
-        static const char *const type_names[] = {"integer", "integer", "integer", "number", "bool", "choice", "period", "name", "text"};
+        static const char *const type_names[] = {"integer", "integer", "integer", "number", "bool",
+                                                 "choice",  "period",  "name",    "text"};
         if (d->type == P_INT || d->type == P_INT64 || d->type == P_DOUBLE) {
             if (d->type != P_DOUBLE)
                 snprintf(range, sizeof range, "[%.0f, %.0f]", d->min, d->max);
@@ -1553,9 +1611,11 @@ static void doc_scope(sbuf *sb, const char *prefix, const pdesc *desc, size_t n)
             for (size_t c = 0; d->choices[c] && used < sizeof range; c++)
                 used += (size_t)snprintf(range + used, sizeof range - used, "%s%s", c ? "|" : "", d->choices[c]);
         }
-        const char *def = d->flags & P_REQUIRED ? "(required)" : d->def ? (d->def[0] ? d->def : "(see doc)") : "(unset)";
-        sb_printf(sb, "| `%s%s` | %s | %s | %s | %s | %s | %s | %s |\n", prefix, d->key, type_names[d->type], def, range,
-                  d->unit, d->symbol, d->doc, d->source);
+        const char *def = d->flags & P_REQUIRED ? "(required)"
+                          : d->def              ? (d->def[0] ? d->def : "(see doc)")
+                                                : "(unset)";
+        sb_printf(sb, "| `%s%s` | %s | %s | %s | %s | %s | %s | %s |\n", prefix, d->key, type_names[d->type], def,
+                  range, d->unit, d->symbol, d->doc, d->source);
     }
     doc_rows_after(sb, prefix);
 }
@@ -1571,11 +1631,13 @@ char *tm_params_doc(void)
         {"events[].", event_desc, COUNT(event_desc)},
     };
     sbuf sb = {0};
-    sb_printf(&sb, "# tradeabm parameters\n\n"
-                   "Every parameter, as defined in src/params/params.c. `<sector>`, `<dest>` and `<regime>` stand for names\n"
-                   "you choose. Destination `market` values are defaults for every sector's `markets.<dest>`.\n\n"
-                   "| path | type | default | range | unit | symbol | description | source |\n"
-                   "|---|---|---|---|---|---|---|---|\n");
+    sb_printf(
+        &sb,
+        "# tradeabm parameters\n\n"
+        "Every parameter, as defined in src/params/params.c. `<sector>`, `<dest>` and `<regime>` stand for names\n"
+        "you choose. Destination `market` values are defaults for every sector's `markets.<dest>`.\n\n"
+        "| path | type | default | range | unit | symbol | description | source |\n"
+        "|---|---|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < COUNT(root_sections); i++) {
         char prefix[64];
         snprintf(prefix, sizeof prefix, "%s.", root_sections[i].name);

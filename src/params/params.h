@@ -64,12 +64,12 @@ typedef struct {
 typedef struct {
     char name[TM_NAME_MAX];
     int64_t firms;
-    double persistence; /* rho_s of the log-productivity AR(1) */
-    double volatility;  /* sigma_s, innovation s.d. */
-    double death_rate;  /* delta_s per period (death_rule constant) */
-    int death_rule;     /* tm_death_rule */
-    double death_slope; /* a: productivity rule clip(exp(-a z) + b, 0, 1) */
-    double death_shift; /* b */
+    double persistence;           /* rho_s of the log-productivity AR(1) */
+    double volatility;            /* sigma_s, innovation s.d. */
+    double death_rate;            /* delta_s per period (death_rule constant) */
+    int death_rule;               /* tm_death_rule */
+    double death_slope;           /* a: productivity rule clip(exp(-a z) + b, 0, 1) */
+    double death_shift;           /* b */
     double hazard_prior_mean;     /* learning: prior mean of the escalation hazard */
     double hazard_prior_strength; /* learning: prior weight in observations */
     tm_market market[TM_MAX_DEST];
@@ -77,8 +77,8 @@ typedef struct {
 
 typedef struct {
     char name[TM_NAME_MAX];
-    double tariff; /* default ad-valorem rate for sectors not listed */
-    int closed;    /* market closed (a ban): nobody may serve it */
+    double tariff;         /* default ad-valorem rate for sectors not listed */
+    int closed;            /* market closed (a ban): nobody may serve it */
     double *sector_tariff; /* [n_sectors], resolved */
 } tm_regime;
 
@@ -93,12 +93,12 @@ typedef struct {
 } tm_destination;
 
 typedef enum {
-    TM_EVENT_REGIME = 0,     /* force the regime; optionally hold it */
-    TM_EVENT_TARIFF,         /* override a tariff in every regime */
-    TM_EVENT_ESCALATION,     /* scale the hazards of moving to more restrictive regimes */
-    TM_EVENT_RELEASE,        /* let a held regime follow its Markov chain again */
-    TM_EVENT_SUNK_COST,      /* scale the sunk cost of entering a destination (a policy lever) */
-    TM_EVENT_TRANSITION,     /* replace the regime transition matrix (time-varying processes) */
+    TM_EVENT_REGIME = 0, /* force the regime; optionally hold it */
+    TM_EVENT_TARIFF,     /* override a tariff in every regime */
+    TM_EVENT_ESCALATION, /* scale the hazards of moving to more restrictive regimes */
+    TM_EVENT_RELEASE,    /* let a held regime follow its Markov chain again */
+    TM_EVENT_SUNK_COST,  /* scale the sunk cost of entering a destination (a policy lever) */
+    TM_EVENT_TRANSITION, /* replace the regime transition matrix (time-varying processes) */
 } tm_event_kind;
 
 typedef struct {
@@ -130,8 +130,8 @@ typedef struct tm_params {
     int periods;
     int periods_per_year;
     int burn_in;
-    int spells;            /* track each firm's export spells (run.spells) */
-    int exact;             /* run.aggregation: exact (iterate the distribution of firms) */
+    int spells; /* track each firm's export spells (run.spells) */
+    int exact;  /* run.aggregation: exact (iterate the distribution of firms) */
     /* productivity */
     int grid_points;
     int grid_method;
@@ -140,14 +140,14 @@ typedef struct tm_params {
     double elasticity;
     int myopic_sunk;
     double logit_scale;
-    int timing;            /* tm_timing */
-    int dp_solver;         /* tm_solver */
+    int timing;    /* tm_timing */
+    int dp_solver; /* tm_solver */
     double discount;
-    double dp_tolerance;   /* value iteration: bound on the sup-norm error */
+    double dp_tolerance; /* value iteration: bound on the sup-norm error */
     int dp_max_iterations;
-    int belief_points;     /* learning: hazard grid points per destination */
-    double hazard_max;     /* learning: top of the hazard grid */
-    double forgetting;     /* learning: omega */
+    int belief_points; /* learning: hazard grid points per destination */
+    double hazard_max; /* learning: top of the hazard grid */
+    double forgetting; /* learning: omega */
     double capacity_elasticity;
     double spillover;
     double crowding;
@@ -175,12 +175,11 @@ typedef struct tm_params {
 
 /* Load a parameter file (NULL: the built-in Canadian baseline), apply
  * `--set` overrides in order, validate. On error *out is NULL. */
-int tm_params_load(const char *path, const char *const *sets, int n_sets, tm_params **out,
-                   tm_error *err);
+int tm_params_load(const char *path, const char *const *sets, int n_sets, tm_params **out, tm_error *err);
 
 /* Same from text in memory (used by `reproduce` with the stored text). */
-int tm_params_load_text(const char *name, const char *text, const char *const *sets, int n_sets,
-                        tm_params **out, tm_error *err);
+int tm_params_load_text(const char *name, const char *text, const char *const *sets, int n_sets, tm_params **out,
+                        tm_error *err);
 
 void tm_params_free(tm_params *params);
 
@@ -209,9 +208,7 @@ extern const char tm_embedded_baseline[];
  * tm_params_fail_at sets an input error "file:line:col: path: detail" at
  * `node` (plain "path: detail" when node is NULL) and returns -1. */
 struct tm_ynode;
-#if defined(__GNUC__)
-__attribute__((format(printf, 4, 5)))
-#endif
+TM_PRINTF(4, 5)
 int tm_params_fail_at(tm_error *err, const struct tm_ynode *node, const char *path, const char *fmt, ...);
 /* "expected one of: a, b, c (did you mean `b`?)" into buf. */
 void tm_params_describe_choices(char *buf, size_t size, const char *found, const char *const *names, size_t n);

@@ -55,8 +55,7 @@ int tm_yfield_number(const tm_ynode *node, const char *path, double *out, tm_err
     return 0;
 }
 
-int tm_yfield_integer(const tm_ynode *node, const char *path, long long lo, long long hi, long long *out,
-                      tm_error *err)
+int tm_yfield_integer(const tm_ynode *node, const char *path, long long lo, long long hi, long long *out, tm_error *err)
 {
     if (!node)
         return tm_params_fail_at(err, NULL, path, "missing; expected an integer in [%lld, %lld]", lo, hi);

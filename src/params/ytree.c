@@ -103,8 +103,7 @@ static tm_ynode *node_new(tm_ykind kind, const char *file, int line, int col)
 }
 
 /* Append an item (and, for maps, its key) to a container. */
-static int node_push(tm_ynode *parent, char *key, const char *key_file, int key_line, int key_col,
-                     tm_ynode *item)
+static int node_push(tm_ynode *parent, char *key, const char *key_file, int key_line, int key_col, tm_ynode *item)
 {
     size_t n = parent->n + 1;
     tm_ynode **items = realloc(parent->items, n * sizeof *items);
@@ -168,9 +167,8 @@ static int parse_fail(parse_ctx *ctx)
                             col, problem, (unsigned)p->problem_value & 0xffu);
     }
     if (p->context)
-        return tm_error_set(ctx->err, TM_ERR_INPUT, "%s:%zu:%zu: YAML syntax error: %s %s",
-                            ctx->file, p->problem_mark.line + 1, p->problem_mark.column + 1,
-                            problem, p->context);
+        return tm_error_set(ctx->err, TM_ERR_INPUT, "%s:%zu:%zu: YAML syntax error: %s %s", ctx->file,
+                            p->problem_mark.line + 1, p->problem_mark.column + 1, problem, p->context);
     return tm_error_set(ctx->err, TM_ERR_INPUT, "%s:%zu:%zu: YAML syntax error: %s", ctx->file,
                         p->problem_mark.line + 1, p->problem_mark.column + 1, problem);
 }
@@ -205,11 +203,10 @@ static int reject_features(parse_ctx *ctx, yaml_event_t *ev)
     }
     if (anchor)
         return tm_error_set(ctx->err, TM_ERR_INPUT,
-                            "%s:%d:%d: YAML anchors (&name) are not supported in parameter files",
-                            ctx->file, line, col);
+                            "%s:%d:%d: YAML anchors (&name) are not supported in parameter files", ctx->file, line,
+                            col);
     if (tag)
-        return tm_error_set(ctx->err, TM_ERR_INPUT,
-                            "%s:%d:%d: YAML tags (!tag) are not supported in parameter files",
+        return tm_error_set(ctx->err, TM_ERR_INPUT, "%s:%d:%d: YAML tags (!tag) are not supported in parameter files",
                             ctx->file, line, col);
     return 0;
 }
@@ -236,8 +233,7 @@ static int parse_container(parse_ctx *ctx, tm_ynode *node, int depth)
             key_col = (int)ev.start_mark.column + 1;
             if (ev.type != YAML_SCALAR_EVENT) {
                 yaml_event_delete(&ev);
-                return tm_error_set(ctx->err, TM_ERR_INPUT,
-                                    "%s:%d:%d: a mapping key must be a plain name, found a %s",
+                return tm_error_set(ctx->err, TM_ERR_INPUT, "%s:%d:%d: a mapping key must be a plain name, found a %s",
                                     ctx->file, key_line, key_col,
                                     ev.type == YAML_MAPPING_START_EVENT ? "mapping" : "sequence");
             }
@@ -246,8 +242,7 @@ static int parse_container(parse_ctx *ctx, tm_ynode *node, int depth)
             if (!key)
                 return tm_error_set(ctx->err, TM_ERR_RUNTIME, "out of memory");
             if (tm_ytree_get(node, key, NULL)) {
-                tm_error_set(ctx->err, TM_ERR_INPUT, "%s:%d:%d: %s: duplicate key", ctx->file,
-                             key_line, key_col, key);
+                tm_error_set(ctx->err, TM_ERR_INPUT, "%s:%d:%d: %s: duplicate key", ctx->file, key_line, key_col, key);
                 free(key);
                 return -1;
             }
@@ -278,8 +273,8 @@ static int parse_node(parse_ctx *ctx, yaml_event_t *ev, int depth, tm_ynode **ou
     if (reject_features(ctx, ev))
         return -1;
     if (depth > TM_YTREE_MAX_DEPTH)
-        return tm_error_set(ctx->err, TM_ERR_INPUT, "%s:%d:%d: nesting deeper than %d levels",
-                            ctx->file, line, col, TM_YTREE_MAX_DEPTH);
+        return tm_error_set(ctx->err, TM_ERR_INPUT, "%s:%d:%d: nesting deeper than %d levels", ctx->file, line, col,
+                            TM_YTREE_MAX_DEPTH);
     tm_ynode *node;
     switch (ev->type) {
     case YAML_SCALAR_EVENT:
@@ -293,8 +288,7 @@ static int parse_node(parse_ctx *ctx, yaml_event_t *ev, int depth, tm_ynode **ou
         return 0;
     case YAML_MAPPING_START_EVENT:
     case YAML_SEQUENCE_START_EVENT:
-        node = node_new(ev->type == YAML_MAPPING_START_EVENT ? TM_Y_MAP : TM_Y_SEQ, ctx->file, line,
-                        col);
+        node = node_new(ev->type == YAML_MAPPING_START_EVENT ? TM_Y_MAP : TM_Y_SEQ, ctx->file, line, col);
         if (!node)
             return tm_error_set(ctx->err, TM_ERR_RUNTIME, "out of memory");
         if (parse_container(ctx, node, depth)) {
@@ -304,13 +298,11 @@ static int parse_node(parse_ctx *ctx, yaml_event_t *ev, int depth, tm_ynode **ou
         *out = node;
         return 0;
     default:
-        return tm_error_set(ctx->err, TM_ERR_INPUT, "%s:%d:%d: unexpected YAML structure",
-                            ctx->file, line, col);
+        return tm_error_set(ctx->err, TM_ERR_INPUT, "%s:%d:%d: unexpected YAML structure", ctx->file, line, col);
     }
 }
 
-int tm_ytree_parse(tm_ypool *pool, const char *name, const char *text, size_t len,
-                   tm_ynode **out, tm_error *err)
+int tm_ytree_parse(tm_ypool *pool, const char *name, const char *text, size_t len, tm_ynode **out, tm_error *err)
 {
     parse_ctx ctx = {.err = err, .text = text, .len = len};
     *out = NULL;
@@ -342,8 +334,7 @@ int tm_ytree_parse(tm_ypool *pool, const char *name, const char *text, size_t le
             int line = (int)ev.start_mark.line + 1;
             yaml_event_delete(&ev);
             if (have_doc) {
-                tm_error_set(err, TM_ERR_INPUT,
-                             "%s:%d:1: a second YAML document; a parameter file holds one", name,
+                tm_error_set(err, TM_ERR_INPUT, "%s:%d:1: a second YAML document; a parameter file holds one", name,
                              line);
                 goto done;
             }
@@ -359,8 +350,7 @@ int tm_ytree_parse(tm_ypool *pool, const char *name, const char *text, size_t le
         yaml_event_delete(&ev);
     }
     if (!root) {
-        tm_error_set(err, TM_ERR_INPUT, "%s: the file is empty; expected a YAML mapping of parameters",
-                     name);
+        tm_error_set(err, TM_ERR_INPUT, "%s: the file is empty; expected a YAML mapping of parameters", name);
         goto done;
     }
     *out = root;
@@ -384,8 +374,7 @@ int tm_ytree_read_file(const char *path, char **text, size_t *len, tm_error *err
             if (cap > (size_t)TM_YTREE_MAX_FILE) {
                 free(buf);
                 fclose(f);
-                return tm_error_set(err, TM_ERR_INPUT,
-                                    "%s: larger than %ld bytes; not a parameter file", path,
+                return tm_error_set(err, TM_ERR_INPUT, "%s: larger than %ld bytes; not a parameter file", path,
                                     TM_YTREE_MAX_FILE);
             }
             char *grown = realloc(buf, cap * 2);
@@ -465,8 +454,7 @@ static void remove_key(tm_ynode *map, size_t i)
     map->n--;
 }
 
-static int load_chain(tm_ypool *pool, const char *path, const char **stack, int depth,
-                      tm_ynode **out, tm_error *err)
+static int load_chain(tm_ypool *pool, const char *path, const char **stack, int depth, tm_ynode **out, tm_error *err)
 {
     char *real = realpath(path, NULL);
     if (!real)
@@ -477,11 +465,9 @@ static int load_chain(tm_ypool *pool, const char *path, const char **stack, int 
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
     for (int i = 0; i < depth; i++)
         if (stack[i] == key)
-            return tm_error_set(err, TM_ERR_INPUT, "%s: `extends:` cycle: this file extends itself",
-                                path);
+            return tm_error_set(err, TM_ERR_INPUT, "%s: `extends:` cycle: this file extends itself", path);
     if (depth >= TM_YTREE_MAX_EXTENDS)
-        return tm_error_set(err, TM_ERR_INPUT, "%s: `extends:` chain longer than %d files", path,
-                            TM_YTREE_MAX_EXTENDS);
+        return tm_error_set(err, TM_ERR_INPUT, "%s: `extends:` chain longer than %d files", path, TM_YTREE_MAX_EXTENDS);
     stack[depth] = key;
 
     char *text = NULL;
@@ -514,8 +500,7 @@ static int load_chain(tm_ypool *pool, const char *path, const char **stack, int 
         char where[600];
         tm_ytree_where(ext, where, sizeof where);
         tm_ytree_free(tree);
-        return tm_error_set(err, TM_ERR_INPUT, "%s: extends: expected the path of a parameter file",
-                            where);
+        return tm_error_set(err, TM_ERR_INPUT, "%s: extends: expected the path of a parameter file", where);
     }
     char base_path[PATH_MAX];
     if (ext->value[0] == '/') {
@@ -552,8 +537,7 @@ int tm_ytree_set(tm_ypool *pool, tm_ynode *root, const char *assignment, tm_erro
 {
     const char *eq = strchr(assignment, '=');
     if (!eq || eq == assignment)
-        return tm_error_set(err, TM_ERR_INPUT,
-                            "--set %s: expected path.to.key=value (for example run.seed=7)",
+        return tm_error_set(err, TM_ERR_INPUT, "--set %s: expected path.to.key=value (for example run.seed=7)",
                             assignment);
     size_t path_len = (size_t)(eq - assignment);
     char *path = strndup(assignment, path_len);
@@ -577,8 +561,8 @@ int tm_ytree_set(tm_ypool *pool, tm_ynode *root, const char *assignment, tm_erro
     while (part) {
         char *next = strtok_r(NULL, ".", &save);
         if (node->kind != TM_Y_MAP) {
-            tm_error_set(err, TM_ERR_INPUT, "--set %.*s: `%s` is inside a value that is not a mapping",
-                         (int)path_len, assignment, part);
+            tm_error_set(err, TM_ERR_INPUT, "--set %.*s: `%s` is inside a value that is not a mapping", (int)path_len,
+                         assignment, part);
             goto done;
         }
         size_t at;

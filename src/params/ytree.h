@@ -52,8 +52,7 @@ const char *tm_ypool_intern(tm_ypool *pool, const char *name);
 /* Parse text as one YAML document. `name` is used in messages. An empty
  * document yields an error. Anchors/aliases, tags and duplicate keys are
  * rejected. */
-int tm_ytree_parse(tm_ypool *pool, const char *name, const char *text, size_t len,
-                   tm_ynode **out, tm_error *err);
+int tm_ytree_parse(tm_ypool *pool, const char *name, const char *text, size_t len, tm_ynode **out, tm_error *err);
 
 /* Read a whole text file (at most 16 MiB) into a NUL-terminated buffer the
  * caller frees; errors name the file. */

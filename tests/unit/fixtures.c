@@ -207,8 +207,8 @@ void fixture_env_expect_switch_rows(fixture_env *e, int d, int first, int last, 
         for (int j = 0; j < n; j++) {
             double q = P[i * stride + j], freq = (double)moves[i][j] / (double)from[i];
             double se = sqrt(q * (1.0 - q) / (double)from[i]);
-            cr_expect_lt(fabs(freq - q), 5.0 * se, "destination %d, %d -> %d: %.5f vs %.5f (se %.5f)", d, i, j, freq,
-                         q, se);
+            cr_expect_lt(fabs(freq - q), 5.0 * se, "destination %d, %d -> %d: %.5f vs %.5f (se %.5f)", d, i, j, freq, q,
+                         se);
         }
 }
 

@@ -27,7 +27,7 @@ tm_params *fixture_params_set(const char *name, const char *text, const char *se
 /* Parameters from a printf format and its arguments (a base text with a
  * slot for a section or an event list). */
 tm_params *fixture_params_fmt(const char *name, const char *const *sets, int n_sets, const char *format, ...)
-    __attribute__((format(printf, 4, 5)));
+    TM_PRINTF(4, 5);
 
 /* ---- runs -------------------------------------------------------------- */
 

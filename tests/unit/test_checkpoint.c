@@ -17,59 +17,61 @@
 
 /* Regimes that switch often, events, spillovers and crowding: every piece
  * of carried state matters for the periods after the checkpoint. */
-static const char *const text = "run: {periods: 16, burn_in: 6, seed: 4242}\n"
-                                "productivity: {grid: 15}\n"
-                                "interactions: {spillover: 0.5, crowding: 0.8}\n"
-                                "sectors:\n"
-                                "  steel: {firms: 9000, death_rate: 0.05, volatility: 0.2, persistence: 0.9}\n"
-                                "  agri: {firms: 2500, death_rate: 0.04}\n"
-                                "destinations:\n"
-                                "  US:\n"
-                                "    market: {fixed_cost: 0.6, sunk_cost: 0.8}\n"
-                                "    regimes:\n"
-                                "      open: {tariff: 0}\n"
-                                "      war: {tariff: 0.3}\n"
-                                "    transition: [[0.7, 0.3], [0.4, 0.6]]\n"
-                                "  CN:\n"
-                                "    market: {demand: 0.7, fixed_cost: 0.4, sunk_cost: 0.5}\n"
-                                "    regimes:\n"
-                                "      normal: {tariff: 0}\n"
-                                "      ban: {tariff: 0, closed: true}\n"
-                                "    transition: [[0.8, 0.2], [0.5, 0.5]]\n"
-                                "events:\n"
-                                "  - {at: 2024Q4, destination: US, regime: war, hold: true}\n"
-                                "  - {at: 2025Q3, destination: US, release: true}\n"
-                                "  - {at: 2025Q4, destination: CN, tariff: 0.2, sector: agri}\n";
+static const char *const text =
+    "run: {periods: 16, burn_in: 6, seed: 4242}\n"
+    "productivity: {grid: 15}\n"
+    "interactions: {spillover: 0.5, crowding: 0.8}\n"
+    "sectors:\n"
+    "  steel: {firms: 9000, death_rate: 0.05, volatility: 0.2, persistence: 0.9}\n"
+    "  agri: {firms: 2500, death_rate: 0.04}\n"
+    "destinations:\n"
+    "  US:\n"
+    "    market: {fixed_cost: 0.6, sunk_cost: 0.8}\n"
+    "    regimes:\n"
+    "      open: {tariff: 0}\n"
+    "      war: {tariff: 0.3}\n"
+    "    transition: [[0.7, 0.3], [0.4, 0.6]]\n"
+    "  CN:\n"
+    "    market: {demand: 0.7, fixed_cost: 0.4, sunk_cost: 0.5}\n"
+    "    regimes:\n"
+    "      normal: {tariff: 0}\n"
+    "      ban: {tariff: 0, closed: true}\n"
+    "    transition: [[0.8, 0.2], [0.5, 0.5]]\n"
+    "events:\n"
+    "  - {at: 2024Q4, destination: US, regime: war, hold: true}\n"
+    "  - {at: 2025Q3, destination: US, release: true}\n"
+    "  - {at: 2025Q4, destination: CN, tariff: 0.2, sector: agri}\n";
 
 /* Learning firms: two sectors with different priors, two destinations
  * that escalate often, forgetting, a held regime and its release, and a
  * coarse hazard grid, so that cohorts change belief class during the run. */
-static const char *const learning_text = "run: {model: learning, periods: 18, burn_in: 5, seed: 77}\n"
-                                         "productivity: {grid: 31}\n"
-                                         "decision: {discount: 0.95, tolerance: 1e-6, belief_points: 3,\n"
-                                         "           hazard_max: 0.4, forgetting: 0.9}\n"
-                                         "interactions: {spillover: 0.3}\n"
-                                         "sectors:\n"
-                                         "  steel: {firms: 4000, death_rate: 0.08, hazard_prior_mean: 0.02,\n"
-                                         "          hazard_prior_strength: 4}\n"
-                                         "  agri: {firms: 1500, death_rate: 0.05, hazard_prior_mean: 0.3,\n"
-                                         "         hazard_prior_strength: 2}\n"
-                                         "destinations:\n"
-                                         "  US:\n"
-                                         "    market: {fixed_cost: 0.6, sunk_cost: 3}\n"
-                                         "    regimes:\n"
-                                         "      open: {tariff: 0}\n"
-                                         "      war: {tariff: 0.6}\n"
-                                         "    transition: [[0.7, 0.3], [0.4, 0.6]]\n"
-                                         "  CN:\n"
-                                         "    market: {demand: 0.7, fixed_cost: 0.4, sunk_cost: 0.5}\n"
-                                         "    regimes:\n"
-                                         "      normal: {tariff: 0}\n"
-                                         "      ban: {tariff: 0, closed: true}\n"
-                                         "    transition: [[0.8, 0.2], [0.5, 0.5]]\n"
-                                         "events:\n"
-                                         "  - {at: 2024Q3, destination: US, regime: war, hold: true}\n"
-                                         "  - {at: 2025Q2, destination: US, release: true}\n";
+static const char *const learning_text =
+    "run: {model: learning, periods: 18, burn_in: 5, seed: 77}\n"
+    "productivity: {grid: 31}\n"
+    "decision: {discount: 0.95, tolerance: 1e-6, belief_points: 3,\n"
+    "           hazard_max: 0.4, forgetting: 0.9}\n"
+    "interactions: {spillover: 0.3}\n"
+    "sectors:\n"
+    "  steel: {firms: 4000, death_rate: 0.08, hazard_prior_mean: 0.02,\n"
+    "          hazard_prior_strength: 4}\n"
+    "  agri: {firms: 1500, death_rate: 0.05, hazard_prior_mean: 0.3,\n"
+    "         hazard_prior_strength: 2}\n"
+    "destinations:\n"
+    "  US:\n"
+    "    market: {fixed_cost: 0.6, sunk_cost: 3}\n"
+    "    regimes:\n"
+    "      open: {tariff: 0}\n"
+    "      war: {tariff: 0.6}\n"
+    "    transition: [[0.7, 0.3], [0.4, 0.6]]\n"
+    "  CN:\n"
+    "    market: {demand: 0.7, fixed_cost: 0.4, sunk_cost: 0.5}\n"
+    "    regimes:\n"
+    "      normal: {tariff: 0}\n"
+    "      ban: {tariff: 0, closed: true}\n"
+    "    transition: [[0.8, 0.2], [0.5, 0.5]]\n"
+    "events:\n"
+    "  - {at: 2024Q3, destination: US, regime: war, hold: true}\n"
+    "  - {at: 2025Q2, destination: US, release: true}\n";
 
 static tm_params *load_text(const char *yaml)
 {
@@ -236,8 +238,8 @@ Test(checkpoint, short_state_is_refused)
 static char *scratch_path(const char *name)
 {
     static char buf[512];
-    snprintf(buf, sizeof buf, "%s/tradeabm-test-%ld-%s", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
-             (long)getpid(), name);
+    snprintf(buf, sizeof buf, "%s/tradeabm-test-%ld-%s", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid(),
+             name);
     return buf;
 }
 

@@ -14,23 +14,24 @@
 #include "params/params.h"
 #include "engine/run.h"
 
-static const char *const world = "run: {model: dynamic, periods: 12, burn_in: 30}\n"
-                                 "productivity: {grid: 21}\n"
-                                 "decision: {discount: 0.95}\n"
-                                 "sectors:\n"
-                                 "  goods: {firms: 30000, persistence: 0.9, volatility: 0.3, death_rate: 0.03}\n"
-                                 "destinations:\n"
-                                 "  US:\n"
-                                 "    market: {demand: 1.0, fixed_cost: 0.3, sunk_cost: 0.8}\n"
-                                 "    regimes: {low: {tariff: 0}, high: {tariff: 0.3}}\n"
-                                 "    transition: [[0.9, 0.1], [0.3, 0.7]]\n"
-                                 "  CN:\n"
-                                 "    market: {demand: 0.6, fixed_cost: 0.2, sunk_cost: 0.5}\n"
-                                 "    regimes: {open: {}, ban: {closed: true}}\n"
-                                 "    transition: [[0.95, 0.05], [0.5, 0.5]]\n"
-                                 "  ROW:\n"
-                                 "    market: {demand: 0.4, fixed_cost: 0.2, sunk_cost: 0.4}\n"
-                                 "    regimes: {open: {}}\n";
+static const char *const world =
+    "run: {model: dynamic, periods: 12, burn_in: 30}\n"
+    "productivity: {grid: 21}\n"
+    "decision: {discount: 0.95}\n"
+    "sectors:\n"
+    "  goods: {firms: 30000, persistence: 0.9, volatility: 0.3, death_rate: 0.03}\n"
+    "destinations:\n"
+    "  US:\n"
+    "    market: {demand: 1.0, fixed_cost: 0.3, sunk_cost: 0.8}\n"
+    "    regimes: {low: {tariff: 0}, high: {tariff: 0.3}}\n"
+    "    transition: [[0.9, 0.1], [0.3, 0.7]]\n"
+    "  CN:\n"
+    "    market: {demand: 0.6, fixed_cost: 0.2, sunk_cost: 0.5}\n"
+    "    regimes: {open: {}, ban: {closed: true}}\n"
+    "    transition: [[0.95, 0.05], [0.5, 0.5]]\n"
+    "  ROW:\n"
+    "    market: {demand: 0.4, fixed_cost: 0.2, sunk_cost: 0.4}\n"
+    "    regimes: {open: {}}\n";
 
 static tm_params *load(const char *const *sets, int n_sets)
 {
@@ -124,8 +125,9 @@ Test(demand_types, types_make_single_market_exporters_of_small_markets)
         tm_params_free(p);
     }
     cr_log_info("firms serving CN only or ROW only: %g without types, %g with", single_small[0], single_small[1]);
-    cr_expect_gt(single_small[1], 2 * single_small[0], "types multiply the exporters serving a small market alone: %g -> %g",
-                 single_small[0], single_small[1]);
+    cr_expect_gt(single_small[1], 2 * single_small[0],
+                 "types multiply the exporters serving a small market alone: %g -> %g", single_small[0],
+                 single_small[1]);
 }
 
 static void compare_runs(const char *const *sa, int na, const char *const *sb, int nb, int threads_a, int threads_b)
@@ -161,14 +163,21 @@ Test(demand_types, separable_solve_matches_the_joint_solve)
     const char *sep[] = {"demand_types.points=2", "demand_types.dispersion=1"};
     const char *joint[] = {"demand_types.points=2", "demand_types.dispersion=1", "decision.solver=joint"};
     compare_runs(sep, 2, joint, 3, 2, 2);
-    const char *sep2[] = {"experience.levels=2", "experience.demand=[0.6, 1.0]",
-                          "experience.transition=[[0.8, 0.2], [0, 1]]", "decision.timing=next",
-                          "sectors.goods.death_rule=productivity", "sectors.goods.death_slope=1",
+    const char *sep2[] = {"experience.levels=2",
+                          "experience.demand=[0.6, 1.0]",
+                          "experience.transition=[[0.8, 0.2], [0, 1]]",
+                          "decision.timing=next",
+                          "sectors.goods.death_rule=productivity",
+                          "sectors.goods.death_slope=1",
                           "sectors.goods.death_shift=0.01"};
-    const char *joint2[] = {"experience.levels=2", "experience.demand=[0.6, 1.0]",
-                            "experience.transition=[[0.8, 0.2], [0, 1]]", "decision.timing=next",
-                            "sectors.goods.death_rule=productivity", "sectors.goods.death_slope=1",
-                            "sectors.goods.death_shift=0.01", "decision.solver=joint"};
+    const char *joint2[] = {"experience.levels=2",
+                            "experience.demand=[0.6, 1.0]",
+                            "experience.transition=[[0.8, 0.2], [0, 1]]",
+                            "decision.timing=next",
+                            "sectors.goods.death_rule=productivity",
+                            "sectors.goods.death_slope=1",
+                            "sectors.goods.death_shift=0.01",
+                            "decision.solver=joint"};
     compare_runs(sep2, 7, joint2, 8, 2, 2);
 }
 

@@ -310,8 +310,12 @@ static void exact_distribution(const fixture_ctx *f, const double *prob, double 
 
 static void expect_simulation_matches_exact(const char *logit)
 {
-    const char *sets[] = {"destinations.US.market.sunk_cost=2", "destinations.CN.market.sunk_cost=1.5",
-                          "sectors.a.firms=100000", "run.burn_in=300", "sectors.a.death_rate=0.05", logit};
+    const char *sets[] = {"destinations.US.market.sunk_cost=2",
+                          "destinations.CN.market.sunk_cost=1.5",
+                          "sectors.a.firms=100000",
+                          "run.burn_in=300",
+                          "sectors.a.death_rate=0.05",
+                          logit};
     tm_params *p = load(two_markets, sets, logit ? 6 : 5);
     fixture_ctx f;
     fixture_ctx_open(&f, p, 0);
@@ -427,7 +431,10 @@ static tm_params *with_regime_switch(const char *anticipated)
     snprintf(text, sizeof text,
              "%sevents:\n  - {at: 2024Q1, destination: US, regime: high, hold: true, anticipated: %s}\n",
              uncertain_market, anticipated);
-    const char *sets[] = {"run.start=2021Q1", "run.periods=16", "run.burn_in=200", "sectors.a.firms=100000",
+    const char *sets[] = {"run.start=2021Q1",
+                          "run.periods=16",
+                          "run.burn_in=200",
+                          "sectors.a.firms=100000",
                           "destinations.US.transition=[[0.995, 0.005], [0.05, 0.95]]",
                           "destinations.US.regimes.high.tariff=0.6"};
     return load(text, sets, 6);
@@ -565,8 +572,8 @@ Test(dynamic, benchmark_case_separable_and_joint_solvers_give_the_same_cutoffs)
     for (int k = 0; k < 9 * 2; k++) {
         cr_expect_eq(sep.entry[k], joint.entry[k], "joint regime %d, destination %d: entry %g vs %g", k / 2, k % 2,
                      sep.entry[k], joint.entry[k]);
-        cr_expect_eq(sep.exit_cut[k], joint.exit_cut[k], "joint regime %d, destination %d: exit %g vs %g", k / 2,
-                     k % 2, sep.exit_cut[k], joint.exit_cut[k]);
+        cr_expect_eq(sep.exit_cut[k], joint.exit_cut[k], "joint regime %d, destination %d: exit %g vs %g", k / 2, k % 2,
+                     sep.exit_cut[k], joint.exit_cut[k]);
     }
 }
 

@@ -134,7 +134,7 @@ static double solve_firm(double sigma, double gamma, double z, const double *b, 
     double phi = exp(z);
     double lo = -40.0, hi = 40.0;
     const double g = (sqrt(5.0) - 1.0) / 2.0;
-#define FIRM_PROFIT(lq, rev)                                                                                          \
+#define FIRM_PROFIT(lq, rev)                                                                                           \
     do {                                                                                                               \
         double Q = exp(lq), r = 0.0;                                                                                   \
         for (int d = 0; d < n; d++) {                                                                                  \
@@ -190,8 +190,8 @@ Test(economy, capacity_makes_markets_substitutes)
     const double a_us = 1.0, a_cn = 0.4;
     for (double z = -0.5; z <= 0.5; z += 0.5) {
         double us = tm_profit(&fn, z, a_us), cn = tm_profit(&fn, z, a_cn), both = tm_profit(&fn, z, a_us + a_cn);
-        cr_expect_lt(both, us + cn, "z=%g: serving both (%g) must earn less than the two alone (%g + %g)", z, both,
-                     us, cn);
+        cr_expect_lt(both, us + cn, "z=%g: serving both (%g) must earn less than the two alone (%g + %g)", z, both, us,
+                     cn);
         cr_expect_gt(both, us, "adding a market still raises operating profit");
     }
 }

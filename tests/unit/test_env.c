@@ -17,25 +17,26 @@
 
 /* Two destinations; US has three regimes that switch often, CN two. The
  * event list is appended by each test. Start 2024Q1: 2024Q2 is period 1. */
-static const char *const base_text = "run: {periods: 1000, seed: 4242}\n"
-                                     "sectors:\n"
-                                     "  steel: {}\n"
-                                     "  agri: {}\n"
-                                     "destinations:\n"
-                                     "  US:\n"
-                                     "    regimes:\n"
-                                     "      open: {tariff: 0}\n"
-                                     "      threat: {tariff: 0.05}\n"
-                                     "      war:\n"
-                                     "        tariff: 0.1\n"
-                                     "        sector_tariffs: {steel: 0.25}\n"
-                                     "    transition:\n"
-                                     "      - [0.80, 0.15, 0.05]\n"
-                                     "      - [0.20, 0.60, 0.20]\n"
-                                     "      - [0.10, 0.30, 0.60]\n"
-                                     "  CN:\n"
-                                     "    regimes: {normal: {}, ban: {closed: true}}\n"
-                                     "    transition: [[0.9, 0.1], [0.4, 0.6]]\n";
+static const char *const base_text =
+    "run: {periods: 1000, seed: 4242}\n"
+    "sectors:\n"
+    "  steel: {}\n"
+    "  agri: {}\n"
+    "destinations:\n"
+    "  US:\n"
+    "    regimes:\n"
+    "      open: {tariff: 0}\n"
+    "      threat: {tariff: 0.05}\n"
+    "      war:\n"
+    "        tariff: 0.1\n"
+    "        sector_tariffs: {steel: 0.25}\n"
+    "    transition:\n"
+    "      - [0.80, 0.15, 0.05]\n"
+    "      - [0.20, 0.60, 0.20]\n"
+    "      - [0.10, 0.30, 0.60]\n"
+    "  CN:\n"
+    "    regimes: {normal: {}, ban: {closed: true}}\n"
+    "    transition: [[0.9, 0.1], [0.4, 0.6]]\n";
 
 /* The base world with `events` (NULL: none) appended, and its environment. */
 static void open_case(fixture_env *e, const char *events)
@@ -140,8 +141,9 @@ Test(env, same_seed_gives_the_same_regime_path_and_another_seed_a_different_one)
 Test(env, regime_event_forces_and_holds_the_regime)
 {
     fixture_env e;
-    open_case(&e, "events:\n"
-                  "  - {at: 2025Q2, destination: US, regime: war}\n");
+    open_case(&e,
+              "events:\n"
+              "  - {at: 2025Q2, destination: US, regime: war}\n");
     int applied[4];
     for (int t = 0; t < 5; t++)
         cr_expect_eq(tm_env_advance(&e.env, t, applied), 0);
@@ -158,9 +160,10 @@ Test(env, regime_event_forces_and_holds_the_regime)
 Test(env, release_event_lets_a_held_regime_move_again)
 {
     fixture_env e;
-    open_case(&e, "events:\n"
-                  "  - {at: 2024Q2, destination: US, regime: war}\n"
-                  "  - {at: 2026Q1, destination: US, release: true}\n");
+    open_case(&e,
+              "events:\n"
+              "  - {at: 2024Q2, destination: US, regime: war}\n"
+              "  - {at: 2026Q1, destination: US, release: true}\n");
     tm_env_advance(&e.env, 0, NULL);
     int left = fixture_env_first_move(&e, 0, 2, 1, 7);
     cr_expect_eq(left, 8, "held from period 1 to 7, left at period %d", left);
@@ -173,8 +176,9 @@ Test(env, release_event_lets_a_held_regime_move_again)
 Test(env, regime_event_without_hold_only_sets_the_starting_point)
 {
     fixture_env e;
-    open_case(&e, "events:\n"
-                  "  - {at: 2024Q2, destination: US, regime: war, hold: false}\n");
+    open_case(&e,
+              "events:\n"
+              "  - {at: 2024Q2, destination: US, regime: war, hold: false}\n");
     fixture_env_advance(&e, 0, 1);
     cr_expect_eq(e.env.regime[0], 2);
     cr_expect_lt(fixture_env_first_move(&e, 0, 2, 2, 201), 202, "an unheld regime must follow its chain");
@@ -185,9 +189,10 @@ Test(env, events_in_one_destination_do_not_change_another_destinations_path)
 {
     fixture_env a, b;
     open_case(&a, NULL);
-    open_case(&b, "events:\n"
-                  "  - {at: 2024Q3, destination: US, regime: war}\n"
-                  "  - {at: 2025Q1, destination: US, escalation_scale: 2}\n");
+    open_case(&b,
+              "events:\n"
+              "  - {at: 2024Q3, destination: US, regime: war}\n"
+              "  - {at: 2025Q1, destination: US, escalation_scale: 2}\n");
     for (int t = 0; t < 5000; t++) {
         tm_env_advance(&a.env, t, NULL);
         tm_env_advance(&b.env, t, NULL);
@@ -200,8 +205,9 @@ Test(env, events_in_one_destination_do_not_change_another_destinations_path)
 Test(env, tariff_event_overrides_one_sectors_tariff_in_every_regime)
 {
     fixture_env e;
-    open_case(&e, "events:\n"
-                  "  - {at: 2024Q3, destination: US, sector: steel, tariff: 0.5}\n");
+    open_case(&e,
+              "events:\n"
+              "  - {at: 2024Q3, destination: US, sector: steel, tariff: 0.5}\n");
     const tm_destination *us = &e.p->dest[0];
     fixture_env_advance(&e, 0, 1);
     cr_expect_eq(tm_env_tariff(&e.env, 0, 0), us->regime[e.env.regime[0]].sector_tariff[0]);
@@ -223,8 +229,9 @@ Test(env, tariff_event_overrides_one_sectors_tariff_in_every_regime)
 Test(env, tariff_event_without_sector_applies_to_every_sector)
 {
     fixture_env e;
-    open_case(&e, "events:\n"
-                  "  - {at: 2024Q1, destination: US, tariff: 0.3}\n");
+    open_case(&e,
+              "events:\n"
+              "  - {at: 2024Q1, destination: US, tariff: 0.3}\n");
     cr_assert_eq(tm_env_advance(&e.env, 0, NULL), 1, "an event at the start applies at period 0");
     cr_expect_eq(tm_env_tariff(&e.env, 0, 0), 0.3);
     cr_expect_eq(tm_env_tariff(&e.env, 1, 0), 0.3);
@@ -234,8 +241,9 @@ Test(env, tariff_event_without_sector_applies_to_every_sector)
 Test(env, closed_regime_closes_the_market)
 {
     fixture_env e;
-    open_case(&e, "events:\n"
-                  "  - {at: 2024Q2, destination: CN, regime: ban}\n");
+    open_case(&e,
+              "events:\n"
+              "  - {at: 2024Q2, destination: CN, regime: ban}\n");
     tm_env_advance(&e.env, 0, NULL);
     cr_expect_eq(tm_env_closed(&e.env, 1), 0);
     tm_env_advance(&e.env, 1, NULL);
@@ -247,8 +255,9 @@ Test(env, closed_regime_closes_the_market)
 Test(env, escalation_event_scales_hazards_towards_more_restrictive_regimes)
 {
     fixture_env e;
-    open_case(&e, "events:\n"
-                  "  - {at: 2024Q2, destination: US, escalation_scale: 1.5}\n");
+    open_case(&e,
+              "events:\n"
+              "  - {at: 2024Q2, destination: US, escalation_scale: 1.5}\n");
     const tm_destination *us = &e.p->dest[0];
     const double(*T)[TM_MAX_REGIMES] = (const double(*)[TM_MAX_REGIMES])e.env.process[0].transition[0];
     for (int i = 0; i < 3; i++)
@@ -281,8 +290,9 @@ Test(env, escalation_scale_changes_switch_frequencies_accordingly)
     /* With hazards halved, the share of periods in open rises to the new
      * stationary value. */
     fixture_env e;
-    open_case(&e, "events:\n"
-                  "  - {at: 2024Q1, destination: US, escalation_scale: 0.5}\n");
+    open_case(&e,
+              "events:\n"
+              "  - {at: 2024Q1, destination: US, escalation_scale: 0.5}\n");
     tm_env_advance(&e.env, 0, NULL);
     expect_stationary_visits(&e, 1);
     fixture_env_close(&e);
@@ -291,10 +301,11 @@ Test(env, escalation_scale_changes_switch_frequencies_accordingly)
 Test(env, events_of_one_period_apply_in_file_order)
 {
     fixture_env e;
-    open_case(&e, "events:\n"
-                  "  - {at: 2024Q3, destination: US, regime: threat}\n"
-                  "  - {at: 2024Q2, destination: US, tariff: 0.2}\n"
-                  "  - {at: 2024Q3, destination: US, regime: war}\n");
+    open_case(&e,
+              "events:\n"
+              "  - {at: 2024Q3, destination: US, regime: threat}\n"
+              "  - {at: 2024Q2, destination: US, tariff: 0.2}\n"
+              "  - {at: 2024Q3, destination: US, regime: war}\n");
     int applied[3];
     tm_env_advance(&e.env, 0, applied);
     cr_expect_eq(tm_env_advance(&e.env, 1, applied), 1);

@@ -18,30 +18,31 @@
 /* Forward-looking firms, two destinations (CN can close), two experience
  * levels, productivity-dependent exit: every mechanism the exact mode
  * follows. Regimes switch, so each seed has its own environment path. */
-static const char *const world = "run: {model: dynamic, periods: 16, burn_in: 30}\n"
-                                 "productivity: {grid: 25}\n"
-                                 "decision: {discount: 0.95}\n"
-                                 "experience:\n"
-                                 "  levels: 2\n"
-                                 "  demand: [0.5, 1.2]\n"
-                                 "  transition: [[0.7, 0.3], [0.1, 0.9]]\n"
-                                 "sectors:\n"
-                                 "  goods:\n"
-                                 "    firms: 1000\n"
-                                 "    persistence: 0.9\n"
-                                 "    volatility: 0.3\n"
-                                 "    death_rule: productivity\n"
-                                 "    death_slope: 2\n"
-                                 "    death_shift: 0.01\n"
-                                 "destinations:\n"
-                                 "  US:\n"
-                                 "    market: {demand: 1.0, fixed_cost: 0.3, sunk_cost: 0.8}\n"
-                                 "    regimes: {low: {tariff: 0}, high: {tariff: 0.3}}\n"
-                                 "    transition: [[0.8, 0.2], [0.3, 0.7]]\n"
-                                 "  CN:\n"
-                                 "    market: {demand: 0.6, fixed_cost: 0.2, sunk_cost: 0.5}\n"
-                                 "    regimes: {open: {}, ban: {closed: true}}\n"
-                                 "    transition: [[0.9, 0.1], [0.5, 0.5]]\n";
+static const char *const world =
+    "run: {model: dynamic, periods: 16, burn_in: 30}\n"
+    "productivity: {grid: 25}\n"
+    "decision: {discount: 0.95}\n"
+    "experience:\n"
+    "  levels: 2\n"
+    "  demand: [0.5, 1.2]\n"
+    "  transition: [[0.7, 0.3], [0.1, 0.9]]\n"
+    "sectors:\n"
+    "  goods:\n"
+    "    firms: 1000\n"
+    "    persistence: 0.9\n"
+    "    volatility: 0.3\n"
+    "    death_rule: productivity\n"
+    "    death_slope: 2\n"
+    "    death_shift: 0.01\n"
+    "destinations:\n"
+    "  US:\n"
+    "    market: {demand: 1.0, fixed_cost: 0.3, sunk_cost: 0.8}\n"
+    "    regimes: {low: {tariff: 0}, high: {tariff: 0.3}}\n"
+    "    transition: [[0.8, 0.2], [0.3, 0.7]]\n"
+    "  CN:\n"
+    "    market: {demand: 0.6, fixed_cost: 0.2, sunk_cost: 0.5}\n"
+    "    regimes: {open: {}, ban: {closed: true}}\n"
+    "    transition: [[0.9, 0.1], [0.5, 0.5]]\n";
 
 static tm_params *load(const char *const *sets, int n_sets)
 {
@@ -188,8 +189,9 @@ Test(exact, timing_next_follows_the_firm_simulation)
         const tm_period_result *x = tm_run_result(rx), *f = tm_run_result(rf);
         for (int d = 0; d < D; d++) {
             /* The binomial s.d. of a count out of 200,000 is at most 224. */
-            cr_expect(fabs(x->x_serving[d] - f->x_serving[d]) < 5 * 224, "period %d, destination %d: exact %.1f, simulated %.0f",
-                      x->period, d, x->x_serving[d], f->x_serving[d]);
+            cr_expect(fabs(x->x_serving[d] - f->x_serving[d]) < 5 * 224,
+                      "period %d, destination %d: exact %.1f, simulated %.0f", x->period, d, x->x_serving[d],
+                      f->x_serving[d]);
             served[d] += x->x_serving[d];
         }
     }

@@ -33,46 +33,51 @@
 /* Two sectors (steel spans several blocks), two destinations whose regimes
  * switch (CN can close), sunk and fixed costs. `%s` is replaced by the
  * experience section. */
-static const char *const base_text = "run: {periods: 24, burn_in: 16, seed: 2718}\n"
-                                     "productivity: {grid: 25}\n"
-                                     "decision: {discount: 0.95, tolerance: 1e-8}\n"
-                                     "%s"
-                                     "sectors:\n"
-                                     "  steel: {firms: 20000, death_rate: 0.03, volatility: 0.2, persistence: 0.9}\n"
-                                     "  agri: {firms: 9001, death_rate: 0.05, volatility: 0.25, persistence: 0.85}\n"
-                                     "destinations:\n"
-                                     "  US:\n"
-                                     "    market: {fixed_cost: 0.6, sunk_cost: 0.8}\n"
-                                     "    regimes:\n"
-                                     "      open: {tariff: 0}\n"
-                                     "      war: {tariff: 0.3}\n"
-                                     "    transition: [[0.8, 0.2], [0.4, 0.6]]\n"
-                                     "  CN:\n"
-                                     "    market: {demand: 0.7, fixed_cost: 0.4, sunk_cost: 0.5}\n"
-                                     "    regimes:\n"
-                                     "      normal: {}\n"
-                                     "      ban: {closed: true}\n"
-                                     "    transition: [[0.85, 0.15], [0.4, 0.6]]\n";
+static const char *const base_text =
+    "run: {periods: 24, burn_in: 16, seed: 2718}\n"
+    "productivity: {grid: 25}\n"
+    "decision: {discount: 0.95, tolerance: 1e-8}\n"
+    "%s"
+    "sectors:\n"
+    "  steel: {firms: 20000, death_rate: 0.03, volatility: 0.2, persistence: 0.9}\n"
+    "  agri: {firms: 9001, death_rate: 0.05, volatility: 0.25, persistence: 0.85}\n"
+    "destinations:\n"
+    "  US:\n"
+    "    market: {fixed_cost: 0.6, sunk_cost: 0.8}\n"
+    "    regimes:\n"
+    "      open: {tariff: 0}\n"
+    "      war: {tariff: 0.3}\n"
+    "    transition: [[0.8, 0.2], [0.4, 0.6]]\n"
+    "  CN:\n"
+    "    market: {demand: 0.7, fixed_cost: 0.4, sunk_cost: 0.5}\n"
+    "    regimes:\n"
+    "      normal: {}\n"
+    "      ban: {closed: true}\n"
+    "    transition: [[0.85, 0.15], [0.4, 0.6]]\n";
 
 /* Experience sections. */
 static const char *const no_experience = "";
-static const char *const neutral_identity = "experience:\n"
-                                            "  levels: 2\n"
-                                            "  transition: [[1, 0], [0, 1]]\n";
-static const char *const neutral_moving = "experience:\n"
-                                          "  levels: 2\n"
-                                          "  transition: [[0.6, 0.4], [0.2, 0.8]]\n";
-static const char *const two_levels = "experience:\n"
-                                      "  levels: 2\n"
-                                      "  demand: [0.6, 1.4]\n"
-                                      "  iceberg: [1.1, 0.95]\n"
-                                      "  fixed_cost: [1, 0.7]\n"
-                                      "  transition: [[0.7, 0.3], [0.05, 0.95]]\n";
-static const char *const three_levels = "experience:\n"
-                                        "  levels: 3\n"
-                                        "  demand: [0.5, 1, 1.6]\n"
-                                        "  fixed_cost: [1, 0.9, 0.8]\n"
-                                        "  transition: [[0.6, 0.4, 0], [0.1, 0.6, 0.3], [0, 0.1, 0.9]]\n";
+static const char *const neutral_identity =
+    "experience:\n"
+    "  levels: 2\n"
+    "  transition: [[1, 0], [0, 1]]\n";
+static const char *const neutral_moving =
+    "experience:\n"
+    "  levels: 2\n"
+    "  transition: [[0.6, 0.4], [0.2, 0.8]]\n";
+static const char *const two_levels =
+    "experience:\n"
+    "  levels: 2\n"
+    "  demand: [0.6, 1.4]\n"
+    "  iceberg: [1.1, 0.95]\n"
+    "  fixed_cost: [1, 0.7]\n"
+    "  transition: [[0.7, 0.3], [0.05, 0.95]]\n";
+static const char *const three_levels =
+    "experience:\n"
+    "  levels: 3\n"
+    "  demand: [0.5, 1, 1.6]\n"
+    "  fixed_cost: [1, 0.9, 0.8]\n"
+    "  transition: [[0.6, 0.4, 0], [0.1, 0.6, 0.3], [0, 0.1, 0.9]]\n";
 
 static tm_params *load(const char *experience, const char *const *sets, int n_sets)
 {
@@ -124,14 +129,12 @@ static void expect_same_as_plain(const char *const *sets, int n_sets)
         cr_assert_eq(memcmp(r->entrants, q->entrants, sd * sizeof(int64_t)), 0, "entrants, period %d", t);
         cr_assert_eq(memcmp(r->exiters, q->exiters, sd * sizeof(int64_t)), 0, "exiters, period %d", t);
         cr_assert_eq(memcmp(r->export_value, q->export_value, sd * sizeof(double)), 0, "export value, period %d", t);
-        cr_assert_eq(memcmp(r->entrant_value, q->entrant_value, sd * sizeof(double)), 0, "entrant value, period %d",
-                     t);
+        cr_assert_eq(memcmp(r->entrant_value, q->entrant_value, sd * sizeof(double)), 0, "entrant value, period %d", t);
         cr_assert_eq(memcmp(r->top10_share, q->top10_share, sd * sizeof(double)), 0, "top-10 share, period %d", t);
         cr_assert_eq(memcmp(r->firms_by_set, q->firms_by_set, ss * sizeof(int64_t)), 0, "firms by set, period %d", t);
         cr_assert_eq(memcmp(r->firms_by_z_set, q->firms_by_z_set, szs * sizeof(int64_t)), 0,
                      "firms by z and set, period %d", t);
-        cr_assert_eq(memcmp(r->deaths, q->deaths, (size_t)a->n_sectors * sizeof(int64_t)), 0, "deaths, period %d",
-                     t);
+        cr_assert_eq(memcmp(r->deaths, q->deaths, (size_t)a->n_sectors * sizeof(int64_t)), 0, "deaths, period %d", t);
         cr_assert_eq(memcmp(r->regime, q->regime, sizeof r->regime), 0);
         for (size_t k = 0; k < sd; k++) {
             cr_assert_eq(q->by_level[2 * k], q->serving[k], "period %d: everyone serves at level 1", t);
@@ -281,8 +284,8 @@ Test(exporter_dynamics, neutral_experience_with_moving_transition_keeps_particip
             service_total(cb[s], n, a->n_dest, d, &tb, &vb);
             double se = sqrt(va + vb);
             cr_expect_gt(ta, 1000.0, "sector %d, destination %d must have exporters", s, d);
-            cr_expect_lt(fabs(ta - tb), 4.0 * se, "sector %d, destination %d: %g vs %g firm-periods (s.e. %.1f)", s,
-                         d, ta, tb, se);
+            cr_expect_lt(fabs(ta - tb), 4.0 * se, "sector %d, destination %d: %g vs %g firm-periods (s.e. %.1f)", s, d,
+                         ta, tb, se);
         }
         free(ca[s]);
         free(cb[s]);
@@ -387,8 +390,8 @@ static totals recount_run(const tm_params *p, int threads)
                 size_t c = (size_t)s * (size_t)nd + (size_t)d;
                 const int64_t *lv = r->by_level + c * (size_t)K;
                 for (int k = 0; k < K; k++)
-                    cr_assert_eq(lv[k], by_level[d][k], "period %d cell %zu level %d: %lld, recount %lld", t, c,
-                                 k + 1, (long long)lv[k], (long long)by_level[d][k]);
+                    cr_assert_eq(lv[k], by_level[d][k], "period %d cell %zu level %d: %lld, recount %lld", t, c, k + 1,
+                                 (long long)lv[k], (long long)by_level[d][k]);
                 cr_assert_eq(sum64(lv, (size_t)K), r->serving[c], "period %d cell %zu: levels sum to serving", t, c);
                 cr_assert_eq(r->serving[c], serving[d], "period %d serving[%zu]", t, c);
                 cr_assert_eq(r->entrants[c], entrants[d], "period %d entrants[%zu]", t, c);
@@ -431,8 +434,8 @@ static totals recount_run(const tm_params *p, int threads)
                          "period %d cell %zu: completed spells %lld, exiters %lld", t, c,
                          (long long)sum64(h, TM_SPELL_MAX), (long long)r->exiters[c]);
             for (int l = 0; l < TM_SPELL_MAX; l++)
-                cr_assert_eq(h[l], spells[c * TM_SPELL_MAX + l], "period %d cell %zu length %d: %lld, recount %lld",
-                             t, c, l, (long long)h[l], (long long)spells[c * TM_SPELL_MAX + l]);
+                cr_assert_eq(h[l], spells[c * TM_SPELL_MAX + l], "period %d cell %zu length %d: %lld, recount %lld", t,
+                             c, l, (long long)h[l], (long long)spells[c * TM_SPELL_MAX + l]);
             if (t >= 0)
                 tot.spells += sum64(h, TM_SPELL_MAX);
         }
@@ -490,8 +493,12 @@ Test(exporter_dynamics, completed_spells_reach_the_last_bin_in_a_long_run)
 {
     /* 60 periods with low exit: some spells last longer than 40 periods
      * and land in the last bin, still one per exit. */
-    const char *sets[] = {"run.spells=true", "run.periods=60", "run.burn_in=0", "sectors.agri.firms=2000",
-                          "sectors.steel.death_rate=0.005", "sectors.steel.persistence=0.98",
+    const char *sets[] = {"run.spells=true",
+                          "run.periods=60",
+                          "run.burn_in=0",
+                          "sectors.agri.firms=2000",
+                          "sectors.steel.death_rate=0.005",
+                          "sectors.steel.persistence=0.98",
                           "sectors.steel.volatility=0.05"};
     tm_params *p = load(two_levels, sets, 7);
     tm_run *run = open_run(p, 2);
@@ -543,18 +550,19 @@ Test(exporter_dynamics, timing_next_serving_follows_last_periods_choice)
      * that choice from the same flows: serve d iff next period's profit at
      * today's z, discounted, covers f (markets are independent with
      * gamma = 0 and F = 0). */
-    const char *text = "run: {periods: 12, burn_in: 4, seed: 99}\n"
-                       "productivity: {grid: 21}\n"
-                       "decision: {timing: next, discount: 0.9}\n"
-                       "sectors:\n"
-                       "  a: {firms: 20000, death_rate: 0.04, volatility: 0.25, persistence: 0.8}\n"
-                       "destinations:\n"
-                       "  US:\n"
-                       "    market: {demand: 1, fixed_cost: 0.8, sunk_cost: 0}\n"
-                       "    regimes: {open: {tariff: 0}}\n"
-                       "  CN:\n"
-                       "    market: {demand: 0.6, fixed_cost: 0.5, sunk_cost: 0}\n"
-                       "    regimes: {open: {tariff: 0.1}}\n";
+    const char *text =
+        "run: {periods: 12, burn_in: 4, seed: 99}\n"
+        "productivity: {grid: 21}\n"
+        "decision: {timing: next, discount: 0.9}\n"
+        "sectors:\n"
+        "  a: {firms: 20000, death_rate: 0.04, volatility: 0.25, persistence: 0.8}\n"
+        "destinations:\n"
+        "  US:\n"
+        "    market: {demand: 1, fixed_cost: 0.8, sunk_cost: 0}\n"
+        "    regimes: {open: {tariff: 0}}\n"
+        "  CN:\n"
+        "    market: {demand: 0.6, fixed_cost: 0.5, sunk_cost: 0}\n"
+        "    regimes: {open: {tariff: 0.1}}\n";
     tm_params *p = load_text(text, NULL, 0);
     tm_run *run = open_run(p, 2);
     const int n = (int)p->sector[0].firms, nz = p->grid_points, nd = p->n_dest;
@@ -677,20 +685,22 @@ Test(exporter_dynamics, continuing_exporters_move_between_levels_by_q_timing_nex
 
 /* One destination, dynamic firms, sunk cost: experience level 2 doubles
  * demand and level 1 moves to level 2 with probability 0.2 a period. */
-static const char *const one_market = "run: {model: dynamic, periods: 40, burn_in: 120, seed: 31}\n"
-                                      "productivity: {grid: 61}\n"
-                                      "decision: {discount: 0.95, tolerance: 1e-9}\n"
-                                      "%s"
-                                      "sectors:\n"
-                                      "  a: {firms: 40000, persistence: 0.9, volatility: 0.15, death_rate: 0.02}\n"
-                                      "destinations:\n"
-                                      "  US:\n"
-                                      "    market: {demand: 1, iceberg: 1, fixed_cost: 1, sunk_cost: 2}\n"
-                                      "    regimes: {low: {tariff: 0}}\n";
-static const char *const learning_by_exporting = "experience:\n"
-                                                 "  levels: 2\n"
-                                                 "  demand: [1, 2]\n"
-                                                 "  transition: [[0.8, 0.2], [0, 1]]\n";
+static const char *const one_market =
+    "run: {model: dynamic, periods: 40, burn_in: 120, seed: 31}\n"
+    "productivity: {grid: 61}\n"
+    "decision: {discount: 0.95, tolerance: 1e-9}\n"
+    "%s"
+    "sectors:\n"
+    "  a: {firms: 40000, persistence: 0.9, volatility: 0.15, death_rate: 0.02}\n"
+    "destinations:\n"
+    "  US:\n"
+    "    market: {demand: 1, iceberg: 1, fixed_cost: 1, sunk_cost: 2}\n"
+    "    regimes: {low: {tariff: 0}}\n";
+static const char *const learning_by_exporting =
+    "experience:\n"
+    "  levels: 2\n"
+    "  demand: [1, 2]\n"
+    "  transition: [[0.8, 0.2], [0, 1]]\n";
 
 static tm_params *load_one_market(const char *experience, const char *const *sets, int n_sets)
 {
@@ -779,10 +789,11 @@ static void entrant_and_average_size(const tm_params *p, double *entrant, double
 
 Test(exporter_dynamics, new_exporters_are_smaller_than_average_when_level_1_demand_is_low)
 {
-    const char *small_start = "experience:\n"
-                              "  levels: 2\n"
-                              "  demand: [0.5, 1.5]\n"
-                              "  transition: [[0.7, 0.3], [0, 1]]\n";
+    const char *small_start =
+        "experience:\n"
+        "  levels: 2\n"
+        "  demand: [0.5, 1.5]\n"
+        "  transition: [[0.7, 0.3], [0, 1]]\n";
     const char *sets[] = {"run.model=myopic", "run.burn_in=60", "run.periods=20"};
     tm_params *p = load_one_market(small_start, sets, 3), *q = load_one_market(no_experience, sets, 3);
     double entrant, average, entrant0, average0;
@@ -802,9 +813,13 @@ Test(exporter_dynamics, new_exporters_are_smaller_than_average_when_level_1_dema
 
 Test(exporter_dynamics, death_probability_follows_each_rule)
 {
-    const char *sets[] = {"sectors.steel.death_rule=productivity", "sectors.steel.death_slope=0.5",
-                          "sectors.steel.death_shift=-0.9", "sectors.agri.death_rule=profitability",
-                          "sectors.agri.death_slope=2", "sectors.agri.death_shift=0.01", "demand.elasticity=4"};
+    const char *sets[] = {"sectors.steel.death_rule=productivity",
+                          "sectors.steel.death_slope=0.5",
+                          "sectors.steel.death_shift=-0.9",
+                          "sectors.agri.death_rule=profitability",
+                          "sectors.agri.death_slope=2",
+                          "sectors.agri.death_shift=0.01",
+                          "demand.elasticity=4"};
     tm_params *p = load(no_experience, sets, 7);
     const tm_sector *steel = &p->sector[0], *agri = &p->sector[1];
     cr_assert_eq(steel->death_rule, TM_DEATH_PRODUCTIVITY);
@@ -914,9 +929,13 @@ static void expect_deaths_follow_rule(const tm_params *p)
 
 Test(exporter_dynamics, productivity_death_rule_kills_by_last_periods_productivity)
 {
-    const char *sets[] = {"sectors.steel.death_rule=productivity", "sectors.steel.death_slope=0.1",
-                          "sectors.steel.death_shift=-0.93", "sectors.agri.death_rule=productivity",
-                          "sectors.agri.death_slope=0.3", "sectors.agri.death_shift=-0.95", "run.periods=30"};
+    const char *sets[] = {"sectors.steel.death_rule=productivity",
+                          "sectors.steel.death_slope=0.1",
+                          "sectors.steel.death_shift=-0.93",
+                          "sectors.agri.death_rule=productivity",
+                          "sectors.agri.death_slope=0.3",
+                          "sectors.agri.death_shift=-0.95",
+                          "run.periods=30"};
     tm_params *p = load(two_levels, sets, 7);
     expect_deaths_follow_rule(p);
     tm_params_free(p);
@@ -924,9 +943,13 @@ Test(exporter_dynamics, productivity_death_rule_kills_by_last_periods_productivi
 
 Test(exporter_dynamics, profitability_death_rule_kills_by_last_periods_productivity)
 {
-    const char *sets[] = {"sectors.steel.death_rule=profitability", "sectors.steel.death_slope=3",
-                          "sectors.steel.death_shift=0.005", "sectors.agri.death_rule=profitability",
-                          "sectors.agri.death_slope=1", "sectors.agri.death_shift=-0.2", "decision.timing=next",
+    const char *sets[] = {"sectors.steel.death_rule=profitability",
+                          "sectors.steel.death_slope=3",
+                          "sectors.steel.death_shift=0.005",
+                          "sectors.agri.death_rule=profitability",
+                          "sectors.agri.death_slope=1",
+                          "sectors.agri.death_shift=-0.2",
+                          "decision.timing=next",
                           "run.periods=30"};
     tm_params *p = load(no_experience, sets, 8);
     expect_deaths_follow_rule(p);
@@ -937,8 +960,8 @@ Test(exporter_dynamics, productivity_rule_with_zero_slope_is_the_constant_rule)
 {
     /* exp(0) + b = 1 + b: with b = -0.98 the rule is delta = 0.02 (up to
      * rounding, which moves neither a death threshold nor a cut-off). */
-    const char *sets[] = {"sectors.a.death_rule=productivity", "sectors.a.death_slope=0",
-                          "sectors.a.death_shift=-0.98", "run.periods=12", "run.burn_in=40"};
+    const char *sets[] = {"sectors.a.death_rule=productivity", "sectors.a.death_slope=0", "sectors.a.death_shift=-0.98",
+                          "run.periods=12", "run.burn_in=40"};
     const char *base[] = {"run.periods=12", "run.burn_in=40"};
     tm_params *p = load_one_market(no_experience, sets, 5), *q = load_one_market(no_experience, base, 2);
     double e0, x0, e1, x1;
@@ -989,7 +1012,7 @@ static void expect_same(const tm_run *a, const tm_run *b, const tm_params *p)
     int t = x->period;
     cr_assert_eq(x->period, y->period);
     cr_assert_str_eq(x->label, y->label);
-#define SAME(field, count, type) \
+#define SAME(field, count, type)                                                                                       \
     cr_assert_eq(memcmp(x->field, y->field, (count) * sizeof(type)), 0, #field ", period %d", t)
     SAME(serving, sd, int64_t);
     SAME(entrants, sd, int64_t);
@@ -1059,8 +1082,11 @@ Test(exporter_dynamics, results_do_not_depend_on_threads_myopic_logit_timing_cur
 
 Test(exporter_dynamics, results_do_not_depend_on_threads_dynamic)
 {
-    const char *sets[] = {"run.model=dynamic", "decision.timing=next", "run.spells=true",
-                          "sectors.steel.death_rule=productivity", "sectors.steel.death_slope=0.1",
+    const char *sets[] = {"run.model=dynamic",
+                          "decision.timing=next",
+                          "run.spells=true",
+                          "sectors.steel.death_rule=productivity",
+                          "sectors.steel.death_slope=0.1",
                           "sectors.steel.death_shift=-0.93"};
     tm_params *p = load(two_levels, sets, 6);
     expect_thread_invariance(p);
@@ -1078,9 +1104,15 @@ Test(exporter_dynamics, results_do_not_depend_on_threads_dynamic_parallel_solve)
              "events:\n"
              "  - {at: 2024Q3, destination: US, transition: [[0.5, 0.5], [0.5, 0.5]]}\n"
              "  - {at: 2024Q4, destination: CN, regime: ban, hold: true}\n");
-    const char *sets[] = {"run.model=dynamic", "productivity.grid=501", "run.spells=true", "run.periods=8",
-                          "run.burn_in=4", "sectors.steel.firms=9000", "sectors.agri.firms=3000",
-                          "sectors.steel.death_rule=productivity", "sectors.steel.death_slope=0.1",
+    const char *sets[] = {"run.model=dynamic",
+                          "productivity.grid=501",
+                          "run.spells=true",
+                          "run.periods=8",
+                          "run.burn_in=4",
+                          "sectors.steel.firms=9000",
+                          "sectors.agri.firms=3000",
+                          "sectors.steel.death_rule=productivity",
+                          "sectors.steel.death_slope=0.1",
                           "sectors.steel.death_shift=-0.93"};
     tm_params *p = load_text(text, sets, 10);
     cr_assert_eq(p->n_events, 2);

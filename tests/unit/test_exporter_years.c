@@ -29,14 +29,15 @@
 
 /* 60 years of burn-in, so that no spell completed in the logged periods
  * began before the run (0.95^240 of them would). */
-static const char *const always_exporting = "run: {model: myopic, periods: 40, burn_in: 240, seed: 77}\n"
-                                            "productivity: {grid: 2}\n"
-                                            "sectors:\n"
-                                            "  all: {firms: 20000, death_rate: 0.05, persistence: 0, volatility: 1.0e-6}\n"
-                                            "destinations:\n"
-                                            "  US:\n"
-                                            "    market: {fixed_cost: 0, sunk_cost: 0}\n"
-                                            "    regimes: {open: {tariff: 0}}\n";
+static const char *const always_exporting =
+    "run: {model: myopic, periods: 40, burn_in: 240, seed: 77}\n"
+    "productivity: {grid: 2}\n"
+    "sectors:\n"
+    "  all: {firms: 20000, death_rate: 0.05, persistence: 0, volatility: 1.0e-6}\n"
+    "destinations:\n"
+    "  US:\n"
+    "    market: {fixed_cost: 0, sunk_cost: 0}\n"
+    "    regimes: {open: {tariff: 0}}\n";
 
 static tm_stats_years run_histories(void)
 {
@@ -77,8 +78,7 @@ Test(exporter_years, new_exporters_sell_the_share_of_the_year_they_were_alive)
      * within 1e-6 of 0), so the ratio is the mean share of a year. */
     double ratio = (s.new_value / s.new_exporters) / (s.old_value / s.old_exporters);
     cr_assert_gt(s.new_exporters, 1000.0);
-    cr_assert_leq(fabs(ratio - expected), 5 * sd / sqrt(s.new_exporters), "ratio %.5f, expected %.5f", ratio,
-                  expected);
+    cr_assert_leq(fabs(ratio - expected), 5 * sd / sqrt(s.new_exporters), "ratio %.5f, expected %.5f", ratio, expected);
 }
 
 Test(exporter_years, spell_lengths_follow_lifetimes_in_calendar_years)
@@ -88,8 +88,8 @@ Test(exporter_years, spell_lengths_follow_lifetimes_in_calendar_years)
     for (int q = 1; q <= 4; q++)
         for (int k = 1; k < 4 * TM_STATS_SPELL_YEARS; k++) {
             int years = (q - 1 + k - 1) / 4 + 1;
-            law[years < TM_STATS_SPELL_YEARS ? years : TM_STATS_SPELL_YEARS - 1] +=
-                0.25 * pow(1 - DELTA, k - 1) * DELTA;
+            law[years < TM_STATS_SPELL_YEARS ? years : TM_STATS_SPELL_YEARS - 1] += 0.25 * pow(1 - DELTA, k - 1) *
+                                                                                    DELTA;
         }
     double total = 0;
     for (int L = 1; L < TM_STATS_SPELL_YEARS; L++)

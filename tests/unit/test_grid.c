@@ -95,8 +95,7 @@ Test(grid, rouwenhorst_stationary_mean_is_zero_and_variance_matches_ar1)
         law_moments(n, z, pi, &mean, &var);
         double target = sigma * sigma / (1.0 - rho * rho);
         cr_expect(fabs(mean) < 1e-9 * sqrt(target), "case %zu: mean %.3g", c, mean);
-        cr_expect(fabs(var / target - 1.0) < 1e-9, "case %zu: variance %.17g vs %.17g", c, var,
-                  target);
+        cr_expect(fabs(var / target - 1.0) < 1e-9, "case %zu: variance %.17g vs %.17g", c, var, target);
 
         /* The stationary law is Binomial(n - 1, 1/2). */
         double b = pow(0.5, n - 1);
@@ -121,8 +120,7 @@ Test(grid, rouwenhorst_conditional_mean_is_rho_times_z)
             double m = 0.0;
             for (int j = 0; j < n; j++)
                 m += P[i * n + j] * z[j];
-            cr_expect(fabs(m - rho * z[i]) < 1e-10, "case %zu row %d: %.17g vs %.17g", c, i, m,
-                      rho * z[i]);
+            cr_expect(fabs(m - rho * z[i]) < 1e-10, "case %zu row %d: %.17g vs %.17g", c, i, m, rho * z[i]);
         }
         free(z);
         free(P);
@@ -184,8 +182,7 @@ Test(grid, stationary_distribution_satisfies_pi_p_equals_pi)
     cr_assert_eq(tm_grid_stationary(3, P1, pi, 1e-15, 10000), 0);
     cr_expect(fabs(pi[0] - 0.25) < 1e-13 && fabs(pi[1] - 0.5) < 1e-13 && fabs(pi[2] - 0.25) < 1e-13);
 
-    const double P2[16] = {0.1, 0.6, 0.2, 0.1, 0.3, 0.3, 0.3, 0.1,
-                           0.0, 0.2, 0.7, 0.1, 0.5, 0.0, 0.0, 0.5};
+    const double P2[16] = {0.1, 0.6, 0.2, 0.1, 0.3, 0.3, 0.3, 0.1, 0.0, 0.2, 0.7, 0.1, 0.5, 0.0, 0.0, 0.5};
     double pi2[4];
     cr_assert_eq(tm_grid_stationary(4, P2, pi2, 1e-15, 10000), 0);
     expect_stationary_fixed_point(4, P2, pi2, 1e-14);

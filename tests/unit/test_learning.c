@@ -116,8 +116,11 @@ static void observe_history(const tm_params *p, void *state, int n, int *trials,
 
 Test(learning, beliefs_converge_to_the_true_hazard_under_a_long_stable_history)
 {
-    const char *sets[] = {"run.periods=20000", "run.burn_in=0", "productivity.grid=11",
-                          "sectors.a.hazard_prior_mean=0.5", "sectors.a.hazard_prior_strength=2",
+    const char *sets[] = {"run.periods=20000",
+                          "run.burn_in=0",
+                          "productivity.grid=11",
+                          "sectors.a.hazard_prior_mean=0.5",
+                          "sectors.a.hazard_prior_strength=2",
                           "destinations.US.transition=[[0.9, 0.1], [0.5, 0.5]]"};
     tm_params *p = load(two_regimes, sets, 6);
     void *state = NULL;
@@ -136,8 +139,12 @@ Test(learning, beliefs_converge_to_the_true_hazard_under_a_long_stable_history)
 
 Test(learning, beliefs_follow_the_beta_update_with_forgetting)
 {
-    const char *sets[] = {"run.periods=500", "run.burn_in=0", "productivity.grid=11", "decision.forgetting=0.98",
-                          "sectors.a.hazard_prior_mean=0.3", "sectors.a.hazard_prior_strength=4",
+    const char *sets[] = {"run.periods=500",
+                          "run.burn_in=0",
+                          "productivity.grid=11",
+                          "decision.forgetting=0.98",
+                          "sectors.a.hazard_prior_mean=0.3",
+                          "sectors.a.hazard_prior_strength=4",
                           "destinations.US.transition=[[0.8, 0.2], [0.5, 0.5]]"};
     tm_params *p = load(two_regimes, sets, 7);
     void *state = NULL;

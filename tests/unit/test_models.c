@@ -8,8 +8,9 @@
 #include "models/model.h"
 #include "params/params.h"
 
-static const char *const one_market = "sectors:\n  a: {firms: 10}\n"
-                                      "destinations:\n  US: {regimes: {low: {tariff: 0}}}\n";
+static const char *const one_market =
+    "sectors:\n  a: {firms: 10}\n"
+    "destinations:\n  US: {regimes: {low: {tariff: 0}}}\n";
 
 Test(models, each_model_is_selected_by_its_name)
 {

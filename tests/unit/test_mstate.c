@@ -18,33 +18,35 @@
 
 /* Two destinations, two experience levels; tests replace keys with --set
  * style overrides. */
-static const char *const two_levels = "run: {periods: 4, burn_in: 0}\n"
-                                      "experience:\n"
-                                      "  levels: 2\n"
-                                      "  demand: [0.5, 1.5]\n"
-                                      "  iceberg: [1.2, 1.0]\n"
-                                      "  fixed_cost: [1.0, 0.6]\n"
-                                      "  transition: [[0.7, 0.3], [0.1, 0.9]]\n"
-                                      "sectors:\n"
-                                      "  a: {firms: 100}\n"
-                                      "destinations:\n"
-                                      "  US:\n"
-                                      "    regimes: {open: {tariff: 0}}\n"
-                                      "  CN:\n"
-                                      "    regimes: {open: {tariff: 0}}\n";
+static const char *const two_levels =
+    "run: {periods: 4, burn_in: 0}\n"
+    "experience:\n"
+    "  levels: 2\n"
+    "  demand: [0.5, 1.5]\n"
+    "  iceberg: [1.2, 1.0]\n"
+    "  fixed_cost: [1.0, 0.6]\n"
+    "  transition: [[0.7, 0.3], [0.1, 0.9]]\n"
+    "sectors:\n"
+    "  a: {firms: 100}\n"
+    "destinations:\n"
+    "  US:\n"
+    "    regimes: {open: {tariff: 0}}\n"
+    "  CN:\n"
+    "    regimes: {open: {tariff: 0}}\n";
 
 /* Three levels and a row with a zero at the end, one destination. */
-static const char *const three_levels = "run: {periods: 4, burn_in: 0}\n"
-                                        "experience:\n"
-                                        "  levels: 3\n"
-                                        "  demand: [0.5, 1, 2]\n"
-                                        "  fixed_cost: [1, 0.8, 0.5]\n"
-                                        "  transition: [[0.5, 0.5, 0], [0, 0.25, 0.75], [0.2, 0, 0.8]]\n"
-                                        "sectors:\n"
-                                        "  a: {firms: 100}\n"
-                                        "destinations:\n"
-                                        "  US:\n"
-                                        "    regimes: {open: {tariff: 0}}\n";
+static const char *const three_levels =
+    "run: {periods: 4, burn_in: 0}\n"
+    "experience:\n"
+    "  levels: 3\n"
+    "  demand: [0.5, 1, 2]\n"
+    "  fixed_cost: [1, 0.8, 0.5]\n"
+    "  transition: [[0.5, 0.5, 0], [0, 0.25, 0.75], [0.2, 0, 0.8]]\n"
+    "sectors:\n"
+    "  a: {firms: 100}\n"
+    "destinations:\n"
+    "  US:\n"
+    "    regimes: {open: {tariff: 0}}\n";
 
 /* Parameters and their market-state table. */
 typedef struct {
@@ -213,8 +215,8 @@ static void expect_laws(const char *text, const char *timing)
                 double want = 1.0;
                 for (int d = 0; d < ms->n_dest; d++)
                     want *= dest_law(c.p, ms->timing, ms->level[m][d], S >> d & 1, ms->level[to][d]);
-                cr_expect(fabs(got[to] - want) < 1e-15, "%s timing, m %d, S %d -> %d: %.17g, want %.17g", timing, m,
-                          S, to, got[to], want);
+                cr_expect(fabs(got[to] - want) < 1e-15, "%s timing, m %d, S %d -> %d: %.17g, want %.17g", timing, m, S,
+                          to, got[to], want);
             }
         }
     close_case(&c);
@@ -300,12 +302,13 @@ Test(mstate, one_level_gives_the_bit_mask_model_for_1_to_6_destinations)
 
 Test(mstate, parameters_without_experience_give_the_bit_mask_model_in_both_timings)
 {
-    const char *text = "run: {periods: 4, burn_in: 0}\n"
-                       "sectors: {a: {firms: 10}}\n"
-                       "destinations:\n"
-                       "  US: {regimes: {open: {}}}\n"
-                       "  CN: {regimes: {open: {}}}\n"
-                       "  EU: {regimes: {open: {}}}\n";
+    const char *text =
+        "run: {periods: 4, burn_in: 0}\n"
+        "sectors: {a: {firms: 10}}\n"
+        "destinations:\n"
+        "  US: {regimes: {open: {}}}\n"
+        "  CN: {regimes: {open: {}}}\n"
+        "  EU: {regimes: {open: {}}}\n";
     const char *timings[] = {"decision.timing=current", "decision.timing=next"};
     for (int i = 0; i < 2; i++) {
         mcase c;
@@ -411,12 +414,13 @@ Test(mstate, costs_timing_next_make_choosing_a_closed_market_infinite)
 
 Test(mstate, costs_with_one_level_in_timing_next_are_f_plus_f_on_entry_and_f_to_continue)
 {
-    const char *text = "run: {periods: 4, burn_in: 0}\n"
-                       "decision: {timing: next}\n"
-                       "sectors: {a: {firms: 10}}\n"
-                       "destinations:\n"
-                       "  US: {regimes: {open: {}}}\n"
-                       "  CN: {regimes: {open: {}}}\n";
+    const char *text =
+        "run: {periods: 4, burn_in: 0}\n"
+        "decision: {timing: next}\n"
+        "sectors: {a: {firms: 10}}\n"
+        "destinations:\n"
+        "  US: {regimes: {open: {}}}\n"
+        "  CN: {regimes: {open: {}}}\n";
     mcase c;
     open_case(&c, text, NULL);
     double cost[16];
@@ -477,8 +481,7 @@ Test(mstate, experience_timing_and_death_rule_survive_the_canonical_text)
     cr_assert(strstr(p->canonical, "experience:"), "%s", p->canonical);
     tm_params *q = NULL;
     tm_error err = {0};
-    cr_assert_eq(tm_params_load_text("canonical", p->canonical, NULL, 0, &q, &err), 0, "%s\n%s", err.msg,
-                 p->canonical);
+    cr_assert_eq(tm_params_load_text("canonical", p->canonical, NULL, 0, &q, &err), 0, "%s\n%s", err.msg, p->canonical);
     cr_expect_str_eq(q->sha256, p->sha256);
     cr_expect_eq(q->experience.levels, 2);
     cr_expect_eq(memcmp(&q->experience, &p->experience, sizeof p->experience), 0);
@@ -495,10 +498,11 @@ Test(mstate, files_without_the_new_keys_keep_their_canonical_text)
 {
     /* Defaults of the new parameters are left out of the canonical text, so
      * digests of older files do not change. */
-    const char *text = "run: {periods: 4, burn_in: 0}\n"
-                       "sectors: {a: {firms: 10}}\n"
-                       "destinations:\n"
-                       "  US: {regimes: {open: {}}}\n";
+    const char *text =
+        "run: {periods: 4, burn_in: 0}\n"
+        "sectors: {a: {firms: 10}}\n"
+        "destinations:\n"
+        "  US: {regimes: {open: {}}}\n";
     tm_params *p = fixture_params("mstate-test", text, NULL, 0);
     cr_expect_null(strstr(p->canonical, "experience"), "%s", p->canonical);
     cr_expect_null(strstr(p->canonical, "timing"), "%s", p->canonical);

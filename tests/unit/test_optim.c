@@ -85,8 +85,11 @@ Test(optim, both_methods_find_a_six_dimensional_quadratic_and_bobyqa_needs_fewer
             lo[i] = -5;
             hi[i] = 5;
         }
-        tm_optim_options o = {.method = m ? TM_OPTIM_BOBYQA : TM_OPTIM_NELDER_MEAD, .max_evaluations = 50000,
-                              .f_tolerance = 1e-16, .x_tolerance = 1e-10, .restarts = 2};
+        tm_optim_options o = {.method = m ? TM_OPTIM_BOBYQA : TM_OPTIM_NELDER_MEAD,
+                              .max_evaluations = 50000,
+                              .f_tolerance = 1e-16,
+                              .x_tolerance = 1e-10,
+                              .restarts = 2};
         tm_optim_result r;
         tm_error err = {0};
         cr_assert_eq(tm_optim_minimize(n, x, lo, hi, quadratic, &n, &o, &r, &err), 0, "%s", err.msg);
@@ -105,8 +108,8 @@ static void active_bound(tm_optim_method method)
      * (hence optimizer.restarts: 1 by default in calibration files). */
     int n = 2;
     double x[2] = {0.5, 1.0}, lo[2] = {0, -2}, hi[2] = {1, 2};
-    tm_optim_options o = {.method = method, .max_evaluations = 5000, .f_tolerance = 1e-14, .x_tolerance = 1e-9,
-                          .restarts = 2};
+    tm_optim_options o = {
+        .method = method, .max_evaluations = 5000, .f_tolerance = 1e-14, .x_tolerance = 1e-9, .restarts = 2};
     tm_optim_result r;
     tm_error err = {0};
     cr_assert_eq(tm_optim_minimize(n, x, lo, hi, quadratic, &n, &o, &r, &err), 0, "%s", err.msg);
@@ -156,8 +159,8 @@ Test(optim, stops_at_the_evaluation_budget_without_claiming_convergence)
     double x[2] = {-1.2, 1.0}, lo[2] = {-2, -2}, hi[2] = {2, 2};
     for (int m = 0; m < 2; m++) {
         int counted = 0;
-        tm_optim_options o = {.method = m ? TM_OPTIM_BOBYQA : TM_OPTIM_NELDER_MEAD, .max_evaluations = 15,
-                              .restarts = 3};
+        tm_optim_options o = {
+            .method = m ? TM_OPTIM_BOBYQA : TM_OPTIM_NELDER_MEAD, .max_evaluations = 15, .restarts = 3};
         tm_optim_result r;
         tm_error err = {0};
         cr_assert_eq(tm_optim_minimize(2, x, lo, hi, rosenbrock, &counted, &o, &r, &err), 0, "%s", err.msg);

@@ -15,15 +15,16 @@
 #include "params/params.h"
 
 /* The smallest valid file: one sector, one destination, one regime. */
-static const char *const minimal_text = "run:\n"
-                                        "  periods: 4\n"
-                                        "sectors:\n"
-                                        "  steel:\n"
-                                        "    firms: 100\n"
-                                        "destinations:\n"
-                                        "  US:\n"
-                                        "    regimes:\n"
-                                        "      open: {tariff: 0}\n";
+static const char *const minimal_text =
+    "run:\n"
+    "  periods: 4\n"
+    "sectors:\n"
+    "  steel:\n"
+    "    firms: 100\n"
+    "destinations:\n"
+    "  US:\n"
+    "    regimes:\n"
+    "      open: {tariff: 0}\n";
 
 /* Each test runs in its own process; it gets its own scratch folder. */
 static char scratch[64];
@@ -122,35 +123,33 @@ typedef struct {
 } bad_text_case;
 
 /* World fragments the cases share (line numbers in the needles count them). */
-#define US_OPEN \
-    "destinations:\n" \
-    "  US:\n" \
-    "    regimes:\n" \
+#define US_OPEN                                                                                                        \
+    "destinations:\n"                                                                                                  \
+    "  US:\n"                                                                                                          \
+    "    regimes:\n"                                                                                                   \
     "      open: {tariff: 0}\n"
-#define STEEL_IN_US_OPEN_OR_SHUT \
-    "sectors:\n" \
-    "  steel: {}\n" \
-    "destinations:\n" \
-    "  US:\n" \
-    "    regimes:\n" \
-    "      open: {tariff: 0}\n" \
+#define STEEL_IN_US_OPEN_OR_SHUT                                                                                       \
+    "sectors:\n"                                                                                                       \
+    "  steel: {}\n"                                                                                                    \
+    "destinations:\n"                                                                                                  \
+    "  US:\n"                                                                                                          \
+    "    regimes:\n"                                                                                                   \
+    "      open: {tariff: 0}\n"                                                                                        \
     "      shut: {closed: true}\n"
 /* A file whose one event is completed by the case's text. */
-#define EVENT_HEAD \
-    "sectors:\n" \
-    "  steel: {}\n" \
-    US_OPEN \
-    "events:\n" \
+#define EVENT_HEAD                                                                                                     \
+    "sectors:\n"                                                                                                       \
+    "  steel: {}\n" US_OPEN                                                                                            \
+    "events:\n"                                                                                                        \
     "  - at: 2024Q3\n"
 
 static const bad_text_case bad_text_cases[] = {
     {"unknown key names file line col path and suggests the nearest key",
      "typo.yaml",
      "run:\n"
-         "  perods: 4\n"
-         "sectors:\n"
-         "  steel: {}\n"
-         US_OPEN,
+     "  perods: 4\n"
+     "sectors:\n"
+     "  steel: {}\n" US_OPEN,
      {"typo.yaml:2:3:", "run.perods", "unknown key", "expected one of:", "did you mean `periods`?", NULL}},
     {"unknown section is reported at its key with a suggestion",
      "section.yaml",
@@ -159,33 +158,31 @@ static const bad_text_case bad_text_cases[] = {
     {"unknown key in a sector names the full path",
      "sector_key.yaml",
      "sectors:\n"
-         "  steel:\n"
-         "    firms: 10\n"
-         "    volatilty: 0.2\n"
-         US_OPEN,
+     "  steel:\n"
+     "    firms: 10\n"
+     "    volatilty: 0.2\n" US_OPEN,
      {"sector_key.yaml:4:5:", "sectors.steel.volatilty", "unknown key", "did you mean `volatility`?", NULL}},
     {"wrong scalar type names the value and the expected type",
      "type.yaml",
      "run:\n"
-         "  periods: four\n",
+     "  periods: four\n",
      {"type.yaml:2:12:", "run.periods", "found \"four\"", "an integer in [1, 100000]", NULL}},
     {"list where a number is expected is a type error",
      "list.yaml",
      "sectors:\n"
-         "  steel:\n"
-         "    volatility: [0.1]\n"
-         US_OPEN,
+     "  steel:\n"
+     "    volatility: [0.1]\n" US_OPEN,
      {"list.yaml:3:17:", "sectors.steel.volatility", "found a list", "a number in (0, 5]", NULL}},
     {"bad enum value lists the choices and suggests one",
      "enum.yaml",
      "productivity:\n  method: tauchn\n",
-     {"enum.yaml:2:11:", "productivity.method", "found \"tauchn\"", "rouwenhorst, tauchen", "did you mean `tauchen`?", NULL}},
+     {"enum.yaml:2:11:", "productivity.method", "found \"tauchn\"", "rouwenhorst, tauchen", "did you mean `tauchen`?",
+      NULL}},
     {"out of range value names the closed open interval",
      "range.yaml",
      "sectors:\n"
-         "  steel:\n"
-         "    death_rate: 1.5\n"
-         US_OPEN,
+     "  steel:\n"
+     "    death_rate: 1.5\n" US_OPEN,
      {"range.yaml:3:17:", "sectors.steel.death_rate", "found 1.5", "out of range", "[0, 1)", NULL}},
     {"integer out of range is rejected",
      "int_range.yaml",
@@ -193,30 +190,22 @@ static const bad_text_case bad_text_cases[] = {
      {"int_range.yaml:2:12:", "run.periods", "out of range", "[1, 100000]", NULL}},
     {"transition row not summing to one names the row and its sum",
      "rows.yaml",
-     STEEL_IN_US_OPEN_OR_SHUT
-         "    transition:\n"
-         "      - [0.9, 0.1]\n"
-         "      - [0.5, 0.4]\n",
+     STEEL_IN_US_OPEN_OR_SHUT "    transition:\n"
+                              "      - [0.9, 0.1]\n"
+                              "      - [0.5, 0.4]\n",
      {"rows.yaml:10:9:", "destinations.US.transition[1]", "row sums to 0.9", "expected 1", "shut", NULL}},
     {"transition probability outside unit interval is rejected",
      "prob.yaml",
-     STEEL_IN_US_OPEN_OR_SHUT
-         "    transition:\n"
-         "      - [1.2, -0.2]\n"
-         "      - [0.5, 0.5]\n",
+     STEEL_IN_US_OPEN_OR_SHUT "    transition:\n"
+                              "      - [1.2, -0.2]\n"
+                              "      - [0.5, 0.5]\n",
      {"prob.yaml:9:10:", "destinations.US.transition[0]", "found \"1.2\"", "a probability in [0, 1]", NULL}},
     {"missing transition with several regimes is an error",
      "no_matrix.yaml",
      STEEL_IN_US_OPEN_OR_SHUT,
      {"destinations.US.transition", "missing", "2 x 2", NULL}},
-    {"empty file is an error",
-     "empty.yaml",
-     "",
-     {"empty.yaml", "empty", NULL}},
-    {"comment only file counts as empty",
-     "comments.yaml",
-     "# nothing here\n\n",
-     {"comments.yaml", "empty", NULL}},
+    {"empty file is an error", "empty.yaml", "", {"empty.yaml", "empty", NULL}},
+    {"comment only file counts as empty", "comments.yaml", "# nothing here\n\n", {"comments.yaml", "empty", NULL}},
     {"unclosed flow sequence is a syntax error",
      "flow.yaml",
      "run:\n  seed: [1, 2\nsectors: x\n",
@@ -236,23 +225,23 @@ static const bad_text_case bad_text_cases[] = {
     {"unknown destination in sector markets is named with a suggestion",
      "markets.yaml",
      "sectors:\n"
-         "  steel: {}\n"
-         "  agri:\n"
-         "    markets:\n"
-         "      UK: {demand: 2}\n"
-         US_OPEN,
+     "  steel: {}\n"
+     "  agri:\n"
+     "    markets:\n"
+     "      UK: {demand: 2}\n" US_OPEN,
      {"markets.yaml:5:7:", "sectors.agri.markets.UK", "unknown destination \"UK\"", "expected one of: US", NULL}},
     {"unknown sector in sector tariffs is named with a suggestion",
      "tariffs.yaml",
      "sectors:\n"
-         "  steel: {}\n"
-         "destinations:\n"
-         "  US:\n"
-         "    regimes:\n"
-         "      open:\n"
-         "        sector_tariffs:\n"
-         "          steal: 0.2\n",
-     {"tariffs.yaml:8:11:", "destinations.US.regimes.open.sector_tariffs.steal", "unknown sector \"steal\"", "did you mean `steel`?", NULL}},
+     "  steel: {}\n"
+     "destinations:\n"
+     "  US:\n"
+     "    regimes:\n"
+     "      open:\n"
+     "        sector_tariffs:\n"
+     "          steal: 0.2\n",
+     {"tariffs.yaml:8:11:", "destinations.US.regimes.open.sector_tariffs.steal", "unknown sector \"steal\"",
+      "did you mean `steel`?", NULL}},
     {"unknown destination in an event is named",
      "ev_dest.yaml",
      EVENT_HEAD "    destination: CA\n    regime: open\n",
@@ -307,9 +296,9 @@ ParameterizedTest(int *k, params, bad_file_fails_with_one_message_naming_where_a
 Test(params, value_on_an_open_bound_is_out_of_range)
 {
     /* sigma = 1 makes CES profits degenerate: the bound is open. */
-    expect_text_failure("bound.yaml", "demand:\n  elasticity: 1\n",
-                        (const char *const[]){"bound.yaml:2:15:", "demand.elasticity", "out of range", "(1, 20]",
-                                              NULL});
+    expect_text_failure(
+        "bound.yaml", "demand:\n  elasticity: 1\n",
+        (const char *const[]){"bound.yaml:2:15:", "demand.elasticity", "out of range", "(1, 20]", NULL});
 }
 
 Test(params, nan_and_infinity_are_rejected_in_every_spelling)
@@ -371,9 +360,9 @@ Test(params, unknown_key_in_an_extending_file_is_reported_in_that_file)
     char base[256], child[256];
     write_text("base.yaml", minimal_text, base, sizeof base);
     write_text("child.yaml", "# child\n\nextends: base.yaml\nrun:\n  perods: 8\n", child, sizeof child);
-    expect_failure(child, NULL, 0,
-                   (const char *const[]){"child.yaml:5:3:", "run.perods", "unknown key", "did you mean `periods`?",
-                                         NULL});
+    expect_failure(
+        child, NULL, 0,
+        (const char *const[]){"child.yaml:5:3:", "run.perods", "unknown key", "did you mean `periods`?", NULL});
 }
 
 Test(params, extends_in_stored_text_is_rejected)
@@ -422,8 +411,7 @@ Test(params, set_with_an_empty_value_is_rejected)
 
 Test(params, set_path_through_a_scalar_is_rejected)
 {
-    expect_set_failure("run.periods.x=1",
-                       (const char *const[]){"--set run.periods.x", "`x`", "not a mapping", NULL});
+    expect_set_failure("run.periods.x=1", (const char *const[]){"--set run.periods.x", "`x`", "not a mapping", NULL});
 }
 
 Test(params, set_with_malformed_yaml_value_is_a_syntax_error)
@@ -433,9 +421,8 @@ Test(params, set_with_malformed_yaml_value_is_a_syntax_error)
 
 Test(params, set_value_is_validated_like_a_file_value)
 {
-    expect_set_failure("demand.elasticity=0.5",
-                       (const char *const[]){"--set demand.elasticity:1:1:", "demand.elasticity", "out of range",
-                                             NULL});
+    expect_set_failure("demand.elasticity=0.5", (const char *const[]){"--set demand.elasticity:1:1:",
+                                                                      "demand.elasticity", "out of range", NULL});
 }
 
 Test(params, set_creating_an_unknown_key_is_reported_against_the_set_option)
@@ -446,8 +433,8 @@ Test(params, set_creating_an_unknown_key_is_reported_against_the_set_option)
 
 Test(params, set_replacing_a_file_entry_reports_errors_against_the_set_option)
 {
-    expect_set_failure("run.periods=0", (const char *const[]){"--set run.periods:1:1:", "run.periods", "out of range",
-                                                               NULL});
+    expect_set_failure("run.periods=0",
+                       (const char *const[]){"--set run.periods:1:1:", "run.periods", "out of range", NULL});
 }
 
 /* ---- good input -------------------------------------------------------- */
@@ -503,18 +490,19 @@ Test(params, default_start_is_the_first_period_of_its_year_at_any_frequency)
 
 Test(params, destination_market_defaults_apply_to_sectors_that_do_not_override_them)
 {
-    static const char *const text = "sectors:\n"
-                                    "  steel:\n"
-                                    "    markets:\n"
-                                    "      US: {demand: 2.5}\n"
-                                    "  agri: {}\n"
-                                    "destinations:\n"
-                                    "  US:\n"
-                                    "    market: {fixed_cost: 1.5, sunk_cost: 4}\n"
-                                    "    regimes:\n"
-                                    "      open:\n"
-                                    "        tariff: 0.1\n"
-                                    "        sector_tariffs: {agri: 0.3}\n";
+    static const char *const text =
+        "sectors:\n"
+        "  steel:\n"
+        "    markets:\n"
+        "      US: {demand: 2.5}\n"
+        "  agri: {}\n"
+        "destinations:\n"
+        "  US:\n"
+        "    market: {fixed_cost: 1.5, sunk_cost: 4}\n"
+        "    regimes:\n"
+        "      open:\n"
+        "        tariff: 0.1\n"
+        "        sector_tariffs: {agri: 0.3}\n";
     tm_params *p = load_text_ok("markets", text, NULL, 0);
     cr_expect_eq(p->sector[0].market[0].demand, 2.5);
     cr_expect_eq(p->sector[0].market[0].fixed_cost, 1.5);
@@ -606,14 +594,15 @@ Test(params, set_creates_missing_sections_and_entries)
 
 Test(params, set_value_is_yaml_so_a_list_can_replace_a_transition_matrix)
 {
-    static const char *const text = "sectors:\n"
-                                    "  steel: {}\n"
-                                    "destinations:\n"
-                                    "  US:\n"
-                                    "    regimes:\n"
-                                    "      open: {tariff: 0}\n"
-                                    "      shut: {closed: true}\n"
-                                    "    transition: [[0.9, 0.1], [0.2, 0.8]]\n";
+    static const char *const text =
+        "sectors:\n"
+        "  steel: {}\n"
+        "destinations:\n"
+        "  US:\n"
+        "    regimes:\n"
+        "      open: {tariff: 0}\n"
+        "      shut: {closed: true}\n"
+        "    transition: [[0.9, 0.1], [0.2, 0.8]]\n";
     tm_params *p = load_text_ok("matrix", text,
                                 (const char *const[]){"destinations.US.transition=[[0.5, 0.5], [0.25, 0.75]]"}, 1);
     cr_expect_eq(p->dest[0].transition[0][0], 0.5);
@@ -623,31 +612,32 @@ Test(params, set_value_is_yaml_so_a_list_can_replace_a_transition_matrix)
 
 Test(params, canonical_text_reloads_to_identical_text_and_sha256)
 {
-    static const char *const text = "run: {seed: 77, periods: 5, burn_in: 3}\n"
-                                    "decision: {logit_scale: 0.1}\n"
-                                    "sectors:\n"
-                                    "  steel: {firms: 300, volatility: 0.123456789}\n"
-                                    "  agri: {}\n"
-                                    "destinations:\n"
-                                    "  US:\n"
-                                    "    regimes:\n"
-                                    "      open: {tariff: 0.1}\n"
-                                    "      war:\n"
-                                    "        tariff: 0.25\n"
-                                    "        sector_tariffs: {steel: 0.5}\n"
-                                    "    transition: [[0.9, 0.1], [0.3, 0.7]]\n"
-                                    "  CN:\n"
-                                    "    regimes: {normal: {}, ban: {closed: true}}\n"
-                                    "    transition: [[0.95, 0.05], [0.1, 0.9]]\n"
-                                    "events:\n"
-                                    "  - at: 2024Q3\n"
-                                    "    destination: CN\n"
-                                    "    regime: ban\n"
-                                    "    note: \"a \\\"quoted\\\" note\"\n"
-                                    "  - at: 2024Q2\n"
-                                    "    destination: US\n"
-                                    "    sector: steel\n"
-                                    "    tariff: 0.35\n";
+    static const char *const text =
+        "run: {seed: 77, periods: 5, burn_in: 3}\n"
+        "decision: {logit_scale: 0.1}\n"
+        "sectors:\n"
+        "  steel: {firms: 300, volatility: 0.123456789}\n"
+        "  agri: {}\n"
+        "destinations:\n"
+        "  US:\n"
+        "    regimes:\n"
+        "      open: {tariff: 0.1}\n"
+        "      war:\n"
+        "        tariff: 0.25\n"
+        "        sector_tariffs: {steel: 0.5}\n"
+        "    transition: [[0.9, 0.1], [0.3, 0.7]]\n"
+        "  CN:\n"
+        "    regimes: {normal: {}, ban: {closed: true}}\n"
+        "    transition: [[0.95, 0.05], [0.1, 0.9]]\n"
+        "events:\n"
+        "  - at: 2024Q3\n"
+        "    destination: CN\n"
+        "    regime: ban\n"
+        "    note: \"a \\\"quoted\\\" note\"\n"
+        "  - at: 2024Q2\n"
+        "    destination: US\n"
+        "    sector: steel\n"
+        "    tariff: 0.35\n";
     tm_params *a = load_text_ok("original", text, NULL, 0);
     tm_params *b = load_text_ok("canonical", a->canonical, NULL, 0);
     cr_expect_str_eq(b->canonical, a->canonical);
@@ -726,7 +716,8 @@ Test(params, doc_lists_the_keys_with_their_own_loaders_in_their_sections)
     static const char *const in_order[][2] = {
         {"`demand_types.dispersion`", "`demand_types.destinations`"},
         {"`demand_types.destinations`", "`decision.myopic_sunk`"},
-        {"`destinations.<dest>.regimes.<regime>.closed`", "`destinations.<dest>.regimes.<regime>.sector_tariffs.<sector>`"},
+        {"`destinations.<dest>.regimes.<regime>.closed`",
+         "`destinations.<dest>.regimes.<regime>.sector_tariffs.<sector>`"},
         {"`destinations.<dest>.regimes.<regime>.sector_tariffs.<sector>`", "`destinations.<dest>.transition`"},
         {"`events[].note`", "`events[].transition`"},
         {"`events[].transition`", "`experience.levels`"},

@@ -11,8 +11,7 @@
 
 Test(rng, matches_reference_stream)
 {
-    static const uint32_t expected[6] = {0xa15c02b7u, 0x7b47f409u, 0xba1d3330u,
-                                         0x83d2f293u, 0xbfa4784bu, 0xcbed606eu};
+    static const uint32_t expected[6] = {0xa15c02b7u, 0x7b47f409u, 0xba1d3330u, 0x83d2f293u, 0xbfa4784bu, 0xcbed606eu};
     tm_pcg32 r;
     tm_pcg32_seed(&r, 42u, 54u);
     for (int i = 0; i < 6; i++) {
@@ -269,8 +268,7 @@ Test(rng, alias_table_masses_reproduce_weights)
     }
     for (uint32_t i = 0; i < n; i++) {
         double share = mass[i] / (n * 4294967296.0);
-        cr_expect(fabs(share - w[i] / wsum) < n * 0x1p-32, "outcome %u: %.12g vs %.12g", i, share,
-                  w[i] / wsum);
+        cr_expect(fabs(share - w[i] / wsum) < n * 0x1p-32, "outcome %u: %.12g vs %.12g", i, share, w[i] / wsum);
         if (w[i] == 0.0)
             cr_expect_eq(share, 0.0, "zero-weight outcome %u has mass", i);
     }

@@ -70,10 +70,8 @@ static void simulate(record *rec)
     char path[256];
     snprintf(path, sizeof path, "%s/run.h5", dir);
     memset(rec, 0, sizeof *rec);
-    tm_simulate_options so = {.threads = 1,
-                              .progress = {on_progress, rec},
-                              .finished = on_finished,
-                              .finished_user = rec};
+    tm_simulate_options so = {
+        .threads = 1, .progress = {on_progress, rec}, .finished = on_finished, .finished_user = rec};
     char digest[65];
     cr_assert_eq(tm_simulate(p, path, &so, digest, &err), 0, "%s", err.msg);
     cr_expect_eq(access(path, F_OK), 0, "the file is written");

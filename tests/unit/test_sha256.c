@@ -32,8 +32,9 @@ Test(sha256, two_block_448_bit_message_matches_fips_vector)
 
 Test(sha256, multi_block_896_bit_message_matches_fips_vector)
 {
-    const char *m = "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmn"
-                    "opqrlmnopqrsmnopqrstnopqrstu";
+    const char *m =
+        "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmn"
+        "opqrlmnopqrsmnopqrstnopqrstu";
     cr_assert_eq(strlen(m), 112u);
     expect_digest(m, strlen(m), "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
 }

@@ -16,38 +16,39 @@
 /* Two sectors (steel spans several blocks of TM_BLOCK firms), two
  * destinations whose regimes switch often (CN can close), sunk costs,
  * spillovers and crowding all on. */
-static const char *const busy_text = "run: {periods: 24, burn_in: 12, seed: 9001}\n"
-                                     "productivity: {grid: 21}\n"
-                                     "decision: {myopic_sunk: full}\n"
-                                     "interactions: {spillover: 0.5, crowding: 0.8}\n"
-                                     "sectors:\n"
-                                     "  steel: {firms: 20000, death_rate: 0.03, volatility: 0.2, persistence: 0.9}\n"
-                                     "  agri:\n"
-                                     "    firms: 3001\n"
-                                     "    death_rate: 0.05\n"
-                                     "    volatility: 0.25\n"
-                                     "    persistence: 0.85\n"
-                                     "    markets:\n"
-                                     "      CN: {demand: 1.2}\n"
-                                     "destinations:\n"
-                                     "  US:\n"
-                                     "    market: {fixed_cost: 0.6, sunk_cost: 0.8}\n"
-                                     "    regimes:\n"
-                                     "      open: {tariff: 0}\n"
-                                     "      war: {tariff: 0.3}\n"
-                                     "    transition: [[0.7, 0.3], [0.4, 0.6]]\n"
-                                     "  CN:\n"
-                                     "    market: {demand: 0.7, fixed_cost: 0.4, sunk_cost: 0.5}\n"
-                                     "    regimes:\n"
-                                     "      normal: {}\n"
-                                     "      duties: {tariff: 0.25}\n"
-                                     "      ban: {closed: true}\n"
-                                     "    transition: [[0.7, 0.2, 0.1], [0.3, 0.5, 0.2], [0.3, 0.2, 0.5]]\n"
-                                     "events:\n"
-                                     "  - {at: 2025Q1, destination: US, sector: steel, tariff: 0.45}\n"
-                                     "  - {at: 2026Q1, destination: CN, regime: ban}\n"
-                                     "  - {at: 2026Q3, destination: CN, release: true}\n"
-                                     "  - {at: 2027Q1, destination: US, escalation_scale: 2}\n";
+static const char *const busy_text =
+    "run: {periods: 24, burn_in: 12, seed: 9001}\n"
+    "productivity: {grid: 21}\n"
+    "decision: {myopic_sunk: full}\n"
+    "interactions: {spillover: 0.5, crowding: 0.8}\n"
+    "sectors:\n"
+    "  steel: {firms: 20000, death_rate: 0.03, volatility: 0.2, persistence: 0.9}\n"
+    "  agri:\n"
+    "    firms: 3001\n"
+    "    death_rate: 0.05\n"
+    "    volatility: 0.25\n"
+    "    persistence: 0.85\n"
+    "    markets:\n"
+    "      CN: {demand: 1.2}\n"
+    "destinations:\n"
+    "  US:\n"
+    "    market: {fixed_cost: 0.6, sunk_cost: 0.8}\n"
+    "    regimes:\n"
+    "      open: {tariff: 0}\n"
+    "      war: {tariff: 0.3}\n"
+    "    transition: [[0.7, 0.3], [0.4, 0.6]]\n"
+    "  CN:\n"
+    "    market: {demand: 0.7, fixed_cost: 0.4, sunk_cost: 0.5}\n"
+    "    regimes:\n"
+    "      normal: {}\n"
+    "      duties: {tariff: 0.25}\n"
+    "      ban: {closed: true}\n"
+    "    transition: [[0.7, 0.2, 0.1], [0.3, 0.5, 0.2], [0.3, 0.2, 0.5]]\n"
+    "events:\n"
+    "  - {at: 2025Q1, destination: US, sector: steel, tariff: 0.45}\n"
+    "  - {at: 2026Q1, destination: CN, regime: ban}\n"
+    "  - {at: 2026Q3, destination: CN, release: true}\n"
+    "  - {at: 2027Q1, destination: US, escalation_scale: 2}\n";
 
 static tm_params *load(const char *text, const char *const *sets, int n_sets)
 {
@@ -203,8 +204,8 @@ Test(sim, sum_of_firm_exports_equals_export_value_series)
                 else
                     cr_assert(isnan(r->mean_log_productivity[k]));
                 if (series > 0)
-                    cr_assert(r->top10_share[k] >= 0.1 - 1e-12 && r->top10_share[k] <= 1.0 + 1e-12,
-                              "top-10%% share %g", r->top10_share[k]);
+                    cr_assert(r->top10_share[k] >= 0.1 - 1e-12 && r->top10_share[k] <= 1.0 + 1e-12, "top-10%% share %g",
+                              r->top10_share[k]);
                 total += series;
                 if (strcmp(p->dest[d].name, "US") != 0)
                     non_us += series;
@@ -288,13 +289,12 @@ static void expect_same_results(const tm_run *a, const tm_run *b, const tm_param
     cr_assert_eq(memcmp(x->top10_share, y->top10_share, sd * sizeof(double)), 0, "%s: top-10 share, period %d", what,
                  t);
     cr_assert_eq(memcmp(x->tariff, y->tariff, sd * sizeof(double)), 0, "%s: tariffs, period %d", what, t);
-    cr_assert_eq(memcmp(x->firms_by_set, y->firms_by_set, ss * sizeof(int64_t)), 0, "%s: firms by set, period %d",
-                 what, t);
-    cr_assert_eq(memcmp(x->deaths, y->deaths, (size_t)p->n_sectors * sizeof(int64_t)), 0, "%s: deaths, period %d",
-                 what, t);
-    cr_assert_eq(memcmp(x->regime, y->regime, sizeof x->regime), 0, "%s: regimes, period %d", what, t);
-    cr_assert_eq(memcmp(&x->non_us_share, &y->non_us_share, sizeof(double)), 0, "%s: non-US share, period %d", what,
+    cr_assert_eq(memcmp(x->firms_by_set, y->firms_by_set, ss * sizeof(int64_t)), 0, "%s: firms by set, period %d", what,
                  t);
+    cr_assert_eq(memcmp(x->deaths, y->deaths, (size_t)p->n_sectors * sizeof(int64_t)), 0, "%s: deaths, period %d", what,
+                 t);
+    cr_assert_eq(memcmp(x->regime, y->regime, sizeof x->regime), 0, "%s: regimes, period %d", what, t);
+    cr_assert_eq(memcmp(&x->non_us_share, &y->non_us_share, sizeof(double)), 0, "%s: non-US share, period %d", what, t);
     cr_assert_eq(x->n_events, y->n_events);
 }
 
@@ -380,18 +380,19 @@ Test(sim, different_seeds_give_different_firm_paths)
 /* Static limit: no sunk cost, one regime per destination, no crowding and
  * independent markets. Each market is then a separate static decision and
  * a firm serves d exactly when exp((sigma-1) z) a_d > f_d (Melitz 2003). */
-static const char *const static_text = "run: {periods: 8, burn_in: 4, seed: 77}\n"
-                                       "productivity: {grid: 31}\n"
-                                       "sectors:\n"
-                                       "  steel: {firms: 9000, volatility: 0.3, death_rate: 0.05}\n"
-                                       "  agri: {firms: 4000, volatility: 0.2}\n"
-                                       "destinations:\n"
-                                       "  US:\n"
-                                       "    market: {demand: 1.0, iceberg: 1.1, fixed_cost: 1.2, sunk_cost: 0}\n"
-                                       "    regimes: {open: {tariff: 0.1}}\n"
-                                       "  CN:\n"
-                                       "    market: {demand: 0.5, iceberg: 1.2, fixed_cost: 0.9, sunk_cost: 0}\n"
-                                       "    regimes: {normal: {tariff: 0.05}}\n";
+static const char *const static_text =
+    "run: {periods: 8, burn_in: 4, seed: 77}\n"
+    "productivity: {grid: 31}\n"
+    "sectors:\n"
+    "  steel: {firms: 9000, volatility: 0.3, death_rate: 0.05}\n"
+    "  agri: {firms: 4000, volatility: 0.2}\n"
+    "destinations:\n"
+    "  US:\n"
+    "    market: {demand: 1.0, iceberg: 1.1, fixed_cost: 1.2, sunk_cost: 0}\n"
+    "    regimes: {open: {tariff: 0.1}}\n"
+    "  CN:\n"
+    "    market: {demand: 0.5, iceberg: 1.2, fixed_cost: 0.9, sunk_cost: 0}\n"
+    "    regimes: {normal: {tariff: 0.05}}\n";
 
 Test(sim, static_limit_every_firm_serves_exactly_the_markets_with_positive_flow_profit)
 {
@@ -415,8 +416,8 @@ Test(sim, static_limit_every_firm_serves_exactly_the_markets_with_positive_flow_
                 for (int d = 0; d < nd; d++)
                     if (exp((p->elasticity - 1.0) * zg[z[i]]) * a[d] - sec->market[d].fixed_cost > 0.0)
                         want |= 1 << d;
-                cr_assert_eq(m[i] & TM_SET_MASK, want, "period %d sector %d firm %lld at z=%g",
-                             tm_run_period(sim.run), s, (long long)i, zg[z[i]]);
+                cr_assert_eq(m[i] & TM_SET_MASK, want, "period %d sector %d firm %lld at z=%g", tm_run_period(sim.run),
+                             s, (long long)i, zg[z[i]]);
                 exporters += want != 0;
                 non_exporters += want == 0;
             }
@@ -473,8 +474,8 @@ Test(sim, tariff_series_and_regimes_follow_the_events)
                 double want = p->dest[d].regime[r->regime[d]].sector_tariff[s];
                 if (s == 0 && d == 0 && r->period >= 4)
                     want = 0.45; /* 2025Q1 is logged period 4 */
-                cr_assert_eq(r->tariff[(size_t)s * 2 + (size_t)d], want, "period %d sector %d dest %d", r->period,
-                             s, d);
+                cr_assert_eq(r->tariff[(size_t)s * 2 + (size_t)d], want, "period %d sector %d dest %d", r->period, s,
+                             d);
             }
         if (r->period >= 8 && r->period < 10)
             cr_assert_eq(r->regime[1], 2, "CN is held in the ban from 2026Q1 to its release in 2026Q3");

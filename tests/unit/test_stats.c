@@ -25,8 +25,8 @@ Test(stats, t975_matches_printed_tables)
     static const struct {
         int df;
         double t;
-    } table[] = {{1, 12.706}, {5, 2.571}, {10, 2.228}, {20, 2.086}, {30, 2.042}, {60, 2.000}, {120, 1.980},
-                 {1000, 1.962}};
+    } table[] = {{1, 12.706}, {5, 2.571},  {10, 2.228},  {20, 2.086},
+                 {30, 2.042}, {60, 2.000}, {120, 1.980}, {1000, 1.962}};
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         cr_assert_float_eq(tm_stats_t975(table[i].df), table[i].t, 5e-4, "df %d: %.6f", table[i].df,
                            tm_stats_t975(table[i].df));
@@ -161,8 +161,8 @@ Test(stats, outcomes_of_a_window_follow_their_definitions)
     double entrants[2][2] = {{2, 1}, {6, 0}}, exiters[2][2] = {{1, 0}, {2, 2}}, tariff[2][2] = {{3, 0}, {5, 0}};
     double by_set[2][4] = {{70, 15, 5, 5}, {70, 18, 4, 4}};
     for (int t = 0; t < 2; t++) {
-        tm_stats_period p = {value[t], serving[t], entrants[t], exiters[t], tariff[t], by_set[t],
-                             t ? serving[0] : NULL};
+        tm_stats_period p = {value[t],  serving[t], entrants[t],          exiters[t],
+                             tariff[t], by_set[t],  t ? serving[0] : NULL};
         tm_stats_window_add(w, &p);
     }
     struct {

@@ -22,22 +22,23 @@
 
 /* Two destinations; US three regimes, CN two. Start 2024Q1: 2024Q2 is
  * period 1. The event list is appended by each test. */
-static const char *const base_text = "run: {periods: 1000, seed: 4242}\n"
-                                     "sectors:\n"
-                                     "  steel: {}\n"
-                                     "destinations:\n"
-                                     "  US:\n"
-                                     "    regimes:\n"
-                                     "      open: {tariff: 0}\n"
-                                     "      threat: {tariff: 0.05}\n"
-                                     "      war: {tariff: 0.25}\n"
-                                     "    transition:\n"
-                                     "      - [0.80, 0.15, 0.05]\n"
-                                     "      - [0.20, 0.60, 0.20]\n"
-                                     "      - [0.10, 0.30, 0.60]\n"
-                                     "  CN:\n"
-                                     "    regimes: {normal: {}, ban: {closed: true}}\n"
-                                     "    transition: [[0.9, 0.1], [0.4, 0.6]]\n";
+static const char *const base_text =
+    "run: {periods: 1000, seed: 4242}\n"
+    "sectors:\n"
+    "  steel: {}\n"
+    "destinations:\n"
+    "  US:\n"
+    "    regimes:\n"
+    "      open: {tariff: 0}\n"
+    "      threat: {tariff: 0.05}\n"
+    "      war: {tariff: 0.25}\n"
+    "    transition:\n"
+    "      - [0.80, 0.15, 0.05]\n"
+    "      - [0.20, 0.60, 0.20]\n"
+    "      - [0.10, 0.30, 0.60]\n"
+    "  CN:\n"
+    "    regimes: {normal: {}, ban: {closed: true}}\n"
+    "    transition: [[0.9, 0.1], [0.4, 0.6]]\n";
 
 /* The matrix the events below install in US. */
 static const double new_us[3][3] = {{0.5, 0.3, 0.2}, {0.1, 0.5, 0.4}, {0.05, 0.15, 0.8}};
@@ -86,8 +87,9 @@ static void escalated(const double (*base)[3], double scale, double out[3][3])
 
 Test(transition_events, event_is_parsed_with_its_matrix_and_date)
 {
-    tm_params *p = load("events:\n"
-                        "  - {at: 2024Q3, destination: US, transition: " NEW_US ", note: new regime process}\n");
+    tm_params *p = load(
+        "events:\n"
+        "  - {at: 2024Q3, destination: US, transition: " NEW_US ", note: new regime process}\n");
     cr_assert_eq(p->n_events, 1);
     const tm_event *ev = &p->event[0];
     cr_expect_eq(ev->kind, TM_EVENT_TRANSITION);
@@ -100,14 +102,15 @@ Test(transition_events, event_is_parsed_with_its_matrix_and_date)
 
 Test(transition_events, canonical_text_keeps_the_matrix_and_reloads_to_the_same_digest)
 {
-    tm_params *p = load("events:\n"
-                        "  - {at: 2024Q3, destination: US, transition: " NEW_US ", anticipated: true}\n"
-                        "  - {at: 2025Q1, destination: CN, transition: [[0.5, 0.5], [0.5, 0.5]]}\n");
+    tm_params *p = load(
+        "events:\n"
+        "  - {at: 2024Q3, destination: US, transition: " NEW_US
+        ", anticipated: true}\n"
+        "  - {at: 2025Q1, destination: CN, transition: [[0.5, 0.5], [0.5, 0.5]]}\n");
     cr_assert(strstr(p->canonical, "transition:"), "%s", p->canonical);
     tm_params *q = NULL;
     tm_error err = {0};
-    cr_assert_eq(tm_params_load_text("canonical", p->canonical, NULL, 0, &q, &err), 0, "%s\n%s", err.msg,
-                 p->canonical);
+    cr_assert_eq(tm_params_load_text("canonical", p->canonical, NULL, 0, &q, &err), 0, "%s\n%s", err.msg, p->canonical);
     cr_expect_str_eq(q->sha256, p->sha256);
     cr_expect_str_eq(q->canonical, p->canonical);
     cr_assert_eq(q->n_events, 2);
@@ -170,8 +173,7 @@ Test(transition_events, escalation_after_a_transition_event_scales_the_new_matri
     double want[3][3];
     escalated(new_us, 1.5, want);
     cr_expect_eq(e.env.process[0].escalation[0], 1.5);
-    expect_in_force(&e, 0, (const double(*)[3])want, 3,
-                  "escalated new base");
+    expect_in_force(&e, 0, (const double(*)[3])want, 3, "escalated new base");
     for (int i = 0; i < 3; i++) {
         double row = 0;
         for (int j = 0; j < 3; j++)
@@ -194,13 +196,11 @@ Test(transition_events, escalation_in_force_scales_a_later_transition_matrix)
     tm_env_advance(&e.env, 0, NULL);
     tm_env_advance(&e.env, 1, NULL);
     escalated((const double(*)[3])own, 0.5, want);
-    expect_in_force(&e, 0, (const double(*)[3])want, 3,
-                  "escalated own matrix");
+    expect_in_force(&e, 0, (const double(*)[3])want, 3, "escalated own matrix");
     tm_env_advance(&e.env, 2, NULL);
     escalated(new_us, 0.5, want);
     cr_expect_eq(e.env.process[0].escalation[0], 0.5);
-    expect_in_force(&e, 0, (const double(*)[3])want, 3,
-                  "new base under the scale in force");
+    expect_in_force(&e, 0, (const double(*)[3])want, 3, "new base under the scale in force");
     fixture_env_close(&e);
 }
 
@@ -270,19 +270,20 @@ Test(transition_events, transition_event_does_not_change_another_destinations_re
 /* One destination whose tariff may rise: regime `low` (0) or `high` (60%).
  * Hikes are rare (0.5% a period) until 2024Q1, period 12 from 2021Q1,
  * when the event makes them likely (30% a period). */
-static const char *const uncertain_market = "run: {model: dynamic, start: 2021Q1, periods: 16, burn_in: 200, seed: 7}\n"
-                                            "productivity: {grid: 201}\n"
-                                            "decision: {discount: 0.95, tolerance: 1e-9}\n"
-                                            "sectors:\n"
-                                            "  a: {firms: 100000, persistence: 0.9, volatility: 0.1, death_rate: 0.02}\n"
-                                            "destinations:\n"
-                                            "  US:\n"
-                                            "    market: {demand: 1, iceberg: 1, fixed_cost: 1, sunk_cost: 3}\n"
-                                            "    regimes:\n"
-                                            "      low: {tariff: 0}\n"
-                                            "      high: {tariff: 0.6}\n"
-                                            "    transition: [[0.995, 0.005], [0.05, 0.95]]\n"
-                                            "%s";
+static const char *const uncertain_market =
+    "run: {model: dynamic, start: 2021Q1, periods: 16, burn_in: 200, seed: 7}\n"
+    "productivity: {grid: 201}\n"
+    "decision: {discount: 0.95, tolerance: 1e-9}\n"
+    "sectors:\n"
+    "  a: {firms: 100000, persistence: 0.9, volatility: 0.1, death_rate: 0.02}\n"
+    "destinations:\n"
+    "  US:\n"
+    "    market: {demand: 1, iceberg: 1, fixed_cost: 1, sunk_cost: 3}\n"
+    "    regimes:\n"
+    "      low: {tariff: 0}\n"
+    "      high: {tariff: 0.6}\n"
+    "    transition: [[0.995, 0.005], [0.05, 0.95]]\n"
+    "%s";
 
 static tm_params *with_hazard_rise(const char *anticipated)
 {
