@@ -20,6 +20,7 @@ SECTORS = {
     "agrifood": "Agri-food",
     "canola": "Canola",
     "minerals_metals": "Minerals & metals",
+    "gold": "Gold",
     "steel_aluminum": "Steel & aluminum",
     "automotive": "Automotive",
     "machinery_tech": "Machinery & tech",

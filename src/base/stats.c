@@ -85,6 +85,11 @@ typedef enum {
     K_EXPORTER_PERSISTENCE,
     K_TOP1,
     K_TOP10,
+    K_TOP01,
+    K_LARGEST,
+    K_SPELL_MEDIAN,
+    K_CONTINUATION,
+    K_ENTRANT_SIZE,
 } outcome_kind;
 
 enum { NO_DEST = 0, ANY_DEST, ONE_DEST }; /* destination qualifier: none, optional, required */
@@ -146,6 +151,23 @@ static const struct entry {
     {"top10_share", K_TOP10, NO_DEST, 0, 1, "fraction", TM_STATS_POINTS,
      "share of export value of the largest 10% of exporters, every sector and destination pooled",
      "as top1_share; `/series/top10_share` is the same statistic within one sector and destination"},
+    {"top01_share", K_TOP01, NO_DEST, 0, 1, "fraction", TM_STATS_POINTS,
+     "share of export value of the largest 0.1% of exporters, every sector and destination pooled", "as top1_share"},
+    {"largest_share", K_LARGEST, NO_DEST, 0, 1, "fraction", TM_STATS_POINTS,
+     "share of export value of the largest exporter", "as top1_share, for the single largest exporter"},
+    {"spell_median", K_SPELL_MEDIAN, NO_DEST, 0, 1, "years", TM_STATS_DIFFERENCE,
+     "median length of the completed export spells of new exporters, in calendar years (a firm exports in a year "
+     "if it serves a destination in any period of it)",
+     "spells that end in W (a year without exports, or a death) and began after the run's first year, from the "
+     "firm histories kept since the burn-in began; each whole year's share spread evenly over the year around it, "
+     "so a median of L whole years in the data is a value in (L - 1/2, L + 1/2]"},
+    {"established_continuation", K_CONTINUATION, NO_DEST, 0, 1, "fraction", TM_STATS_POINTS,
+     "annual probability that a firm that exported in each of the two years before a year exports in it",
+     "over the calendar years ending in W, from the firm histories; deaths count as stopping"},
+    {"entrant_size", K_ENTRANT_SIZE, NO_DEST, 0, 1, "fraction", TM_STATS_POINTS,
+     "mean export value of new exporters (exporting in a year, not in the year before) in that year over that of "
+     "firms exporting in the year and the year before",
+     "over the calendar years wholly in W"},
 };
 #define N_TABLE ((int)(sizeof table / sizeof table[0]))
 
@@ -438,7 +460,8 @@ struct tm_stats_window {
     double *firms_by_set;                                                    /* [s * n_sets + S] */
     double *serving_before, *exits_after; /* over periods whose period before is known */
     double exporters_before, continued;
-    double top1_sum, top10_sum;
+    double top1_sum, top10_sum, top01_sum, largest_sum;
+    tm_stats_years years;
     int top_periods, firm_periods;
 };
 
@@ -484,7 +507,8 @@ void tm_stats_window_clear(tm_stats_window *w)
     size_t sd = (size_t)w->n_sectors * (size_t)w->n_dest, ss = (size_t)w->n_sectors * (size_t)w->n_sets;
     memset(w->export_value, 0, (7 * sd + ss) * sizeof(double));
     w->periods = w->top_periods = w->firm_periods = 0;
-    w->exporters_before = w->continued = w->top1_sum = w->top10_sum = 0;
+    w->exporters_before = w->continued = w->top1_sum = w->top10_sum = w->top01_sum = w->largest_sum = 0;
+    memset(&w->years, 0, sizeof w->years);
 }
 
 void tm_stats_window_add(tm_stats_window *w, const tm_stats_period *p)
@@ -506,16 +530,41 @@ void tm_stats_window_add(tm_stats_window *w, const tm_stats_period *p)
     w->periods++;
 }
 
-void tm_stats_window_add_firms(tm_stats_window *w, double exporters_before, double continued, double top1, double top10)
+void tm_stats_window_add_firms(tm_stats_window *w, const tm_stats_firm_period *f)
 {
-    w->exporters_before += exporters_before;
-    w->continued += continued;
+    w->exporters_before += f->exporters_before;
+    w->continued += f->continued;
     w->firm_periods++;
-    if (isfinite(top1) && isfinite(top10)) {
-        w->top1_sum += top1;
-        w->top10_sum += top10;
+    if (isfinite(f->top1) && isfinite(f->top10) && isfinite(f->top01) && isfinite(f->largest)) {
+        w->top1_sum += f->top1;
+        w->top10_sum += f->top10;
+        w->top01_sum += f->top01;
+        w->largest_sum += f->largest;
         w->top_periods++;
     }
+}
+
+void tm_stats_window_set_years(tm_stats_window *w, const tm_stats_years *y)
+{
+    w->years = *y;
+}
+
+double tm_stats_median_spell(const tm_stats_years *y)
+{
+    double total = 0.0;
+    for (int L = 1; L < TM_STATS_SPELL_YEARS; L++)
+        total += y->spells[L];
+    if (!(total > 0.0))
+        return NAN;
+    /* Whole years L carry their share evenly over (L - 1/2, L + 1/2]. */
+    double below = 0.0;
+    for (int L = 1; L < TM_STATS_SPELL_YEARS; L++) {
+        double share = y->spells[L] / total;
+        if (share > 0.0 && below + share >= 0.5)
+            return L - 0.5 + (0.5 - below) / share;
+        below += share;
+    }
+    return TM_STATS_SPELL_YEARS - 1.5;
 }
 
 static double ratio(double a, double b)
@@ -611,6 +660,17 @@ double tm_stats_outcome_value(const tm_stats_window *w, const tm_stats_outcome *
         return w->top_periods ? w->top1_sum / w->top_periods : NAN;
     case K_TOP10:
         return w->top_periods ? w->top10_sum / w->top_periods : NAN;
+    case K_TOP01:
+        return w->top_periods ? w->top01_sum / w->top_periods : NAN;
+    case K_LARGEST:
+        return w->top_periods ? w->largest_sum / w->top_periods : NAN;
+    case K_SPELL_MEDIAN:
+        return tm_stats_median_spell(&w->years);
+    case K_CONTINUATION:
+        return ratio(w->years.continuing, w->years.established);
+    case K_ENTRANT_SIZE:
+        return ratio(ratio(w->years.new_value, w->years.new_exporters),
+                     ratio(w->years.old_value, w->years.old_exporters));
     }
     return NAN;
 }

@@ -129,8 +129,43 @@ void tm_stats_window_add(tm_stats_window *w, const tm_stats_period *p);
 /* Firm-level statistics of a period (runs in memory): exporters of the
  * period before and those of them still exporting, and the pooled top
  * shares (NaN when undefined: the period is then not counted for them). */
-void tm_stats_window_add_firms(tm_stats_window *w, double exporters_before, double continued, double top1,
-                               double top10);
+typedef struct {
+    double exporters_before, continued;
+    double top1, top10, top01; /* shares of the largest 1%, 10% and 0.1% of exporters */
+    double largest;            /* share of the largest exporter */
+} tm_stats_firm_period;
+
+void tm_stats_window_add_firms(tm_stats_window *w, const tm_stats_firm_period *f);
+
+/* Firm histories by calendar year (runs in memory from the first burn-in
+ * period; src/experiments/exporter_years.c), as the exporter-dynamics
+ * facts count them: a firm exports in a year if it serves a destination in
+ * any period of it. Sums over the logged periods. */
+#define TM_STATS_SPELL_YEARS 64
+typedef struct {
+    /* Completed export spells by length in calendar years, [L] for
+     * L = 1..TM_STATS_SPELL_YEARS - 2, [TM_STATS_SPELL_YEARS - 1] for longer
+     * ones ([0] unused): spells that ended in a logged period (the firm
+     * did not export in a year, or died) and began after the run's first
+     * year (their start was seen). */
+    double spells[TM_STATS_SPELL_YEARS];
+    /* Firms that exported in the two calendar years before a logged year,
+     * and those of them that export in it (a death before exporting in it
+     * counts as stopping). */
+    double established, continuing;
+    /* Calendar years wholly logged: firms exporting in the year and not in
+     * the year before (new exporters) and firms exporting in both, their
+     * numbers and their export value in the year (model money). */
+    double new_exporters, new_value, old_exporters, old_value;
+} tm_stats_years;
+
+void tm_stats_window_set_years(tm_stats_window *w, const tm_stats_years *y);
+
+/* Median of the completed spells' lengths in years, each whole year's
+ * share spread evenly over the year around it, so that a median of L
+ * whole years in the data corresponds to a value in (L - 1/2, L + 1/2];
+ * NaN without spells. */
+double tm_stats_median_spell(const tm_stats_years *y);
 
 /* The outcome over the window; NaN where undefined (no periods, a share
  * of nothing, firm-level statistics never added). */

@@ -27,6 +27,7 @@ static const char *const calibrate_usage =
     "\n"
     "  -o, --output FILE        fitted parameter file\n"
     "      --evaluate           only print the fit table at the start values\n"
+    "      --held-out           with --evaluate: at the file's held_out_seeds (mean, min and max over them)\n"
     "      --max-evaluations N  override optimizer.max_evaluations (nelder-mead, bobyqa)\n"
     "      --max-iterations N   override optimizer.max_iterations (proportional rounds)\n"
     "      --threads N          OpenMP threads per evaluation (results do not depend on it)\n"
@@ -74,11 +75,12 @@ int tm_cli_calibrate(int argc, char **argv)
         {"force", no_argument, 0, 'f'},
         {"moments", no_argument, 0, 'M'},
         {"quiet", no_argument, 0, 'q'},
+        {"held-out", no_argument, 0, 'H'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     const char *output = NULL;
-    int evaluate = 0, force = 0, quiet = 0, c;
+    int evaluate = 0, force = 0, quiet = 0, held_out = 0, c;
     long max_iter = 0, max_eval = 0, threads = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
@@ -88,6 +90,9 @@ int tm_cli_calibrate(int argc, char **argv)
             break;
         case 'e':
             evaluate = 1;
+            break;
+        case 'H':
+            held_out = 1;
             break;
         case 'm':
             if (tm_cli_parse_count(optarg, 1, 10000000, &max_iter))
@@ -129,6 +134,8 @@ int tm_cli_calibrate(int argc, char **argv)
         return tm_cli_usage_error(calibrate_usage, "%s", "calibrate: expected one calibration file");
     if (!output && !evaluate)
         return tm_cli_usage_error(calibrate_usage, "%s", "calibrate: missing -o FITTED.yaml (or --evaluate)");
+    if (held_out && !evaluate)
+        return tm_cli_usage_error(calibrate_usage, "%s", "calibrate: --held-out goes with --evaluate");
     tm_error err = {0};
     /* The output is checked before the fit, which may take hours. */
     if (output && !evaluate && tm_output_check_path(output, force, &err))
@@ -158,11 +165,18 @@ int tm_cli_calibrate(int argc, char **argv)
         goto fail;
     }
     tm_calibration_start(cal, x);
+    if (held_out) {
+        if (tm_calibration_n_seeds(cal, 1) == 0) {
+            tm_error_set(&err, TM_ERR_INPUT, "%s: --held-out: the file lists no held_out_seeds", argv[optind]);
+            goto fail;
+        }
+        tm_calibration_use_held_out(cal, 1);
+    }
     if (evaluate) {
         double f;
         if (tm_calibration_evaluate(cal, &co, x, &f, &err))
             goto fail;
-        printf("objective at the start values: %.6g\n", f);
+        printf("objective at the start values%s: %.6g\n", held_out ? " (held-out seeds)" : "", f);
         tm_calibration_format_fit(cal, stdout, "");
         rc = 0;
         goto done;

@@ -16,6 +16,8 @@
 #include "params/ytree.h"
 
 #define CAL_MAX_SETS 64
+#define CAL_MAX_SEEDS 32
+#define CAL_MAX_SEEDS 32
 
 typedef enum { METHOD_NELDER_MEAD = 0, METHOD_BOBYQA, METHOD_PROPORTIONAL } cal_method;
 static const char *const method_names[] = {"nelder-mead", "bobyqa", "proportional", NULL};
@@ -29,6 +31,7 @@ typedef struct {
     double *base;    /* [n_paths] base values (scale mode) */
     char moment[96]; /* optimizer.method proportional: the moment this parameter moves */
     int moment_index;
+    int moves_down; /* proportional: the moment falls as the parameter rises (moves: down) */
 } cal_param;
 
 typedef struct {
@@ -45,7 +48,11 @@ struct tm_calibration {
     char base_sha[65];        /* resolved base parameters before fitting */
     char *sets[CAL_MAX_SETS]; /* fixed overrides during fitting */
     int n_sets;
-    char seed_set[64];
+    char seed_set[64]; /* the seed of the evaluation being run */
+    /* Seeds of every evaluation (`seed` or `seeds`; none: the base file's)
+     * and the held-out ones (`held_out_seeds`), for --held-out. */
+    uint64_t seeds[CAL_MAX_SEEDS], held_out[CAL_MAX_SEEDS];
+    int n_seeds, n_held_out, use_held_out;
     cal_param *par;
     int n_par;
     cal_moment *mom;
@@ -58,7 +65,9 @@ struct tm_calibration {
     const tm_calibration_options *run;
     char **eval_sets;
     char *eval_buf;
-    double *moment_values; /* of the last evaluation */
+    double *moment_values;           /* of the last evaluation: mean over its seeds */
+    double *moment_min, *moment_max; /* of the last evaluation: over its seeds */
+    int last_n_seeds;                /* seeds of the last evaluation */
 };
 
 void tm_calibration_close(tm_calibration *c)
@@ -79,6 +88,8 @@ void tm_calibration_close(tm_calibration *c)
     free(c->eval_sets);
     free(c->eval_buf);
     free(c->moment_values);
+    free(c->moment_min);
+    free(c->moment_max);
     free(c);
 }
 
@@ -126,7 +137,8 @@ static int base_value(const tm_calibration *c, const char *path, double *out, tm
 /* parameters[i]: {name, path or paths, mode, lower, upper, start, moment}. */
 static int parse_param(tm_calibration *c, const tm_ynode *e, size_t i, tm_error *err)
 {
-    static const char *const keys[] = {"name", "path", "paths", "mode", "lower", "upper", "start", "moment", NULL};
+    static const char *const keys[] = {"name",  "path",  "paths",  "mode",  "lower",
+                                       "upper", "start", "moment", "moves", NULL};
     cal_param *q = &c->par[c->n_par++];
     char where[64], key[96];
     snprintf(where, sizeof where, "parameters[%zu]", i);
@@ -166,6 +178,14 @@ static int parse_param(tm_calibration *c, const tm_ynode *e, size_t i, tm_error 
         if (steers->kind != TM_Y_SCALAR || !steers->value[0])
             return tm_params_fail_at(err, steers, where, "moment: expected the name of one of the moments below");
         snprintf(q->moment, sizeof q->moment, "%s", steers->value);
+    }
+    const tm_ynode *moves = tm_ytree_get(e, "moves", NULL);
+    if (moves) {
+        if (moves->kind == TM_Y_SCALAR && strcmp(moves->value, "down") == 0)
+            q->moves_down = 1;
+        else if (!(moves->kind == TM_Y_SCALAR && strcmp(moves->value, "up") == 0))
+            return tm_params_fail_at(err, moves, where,
+                                     "moves: expected up (the moment rises with the parameter, the default) or down");
     }
     snprintf(key, sizeof key, "%s.lower", where);
     if (tm_yfield_number(tm_ytree_get(e, "lower", NULL), key, &q->lower, err))
@@ -301,9 +321,29 @@ static int parse_optimizer(tm_calibration *c, const tm_ynode *opt, tm_error *err
     return 0;
 }
 
+/* A list of distinct seeds (at most CAL_MAX_SEEDS). */
+static int parse_seeds(const tm_ynode *node, const char *key, uint64_t *out, int *n, tm_error *err)
+{
+    if (node->kind != TM_Y_SEQ || node->n == 0 || node->n > CAL_MAX_SEEDS)
+        return tm_params_fail_at(err, node, key, "expected a list of 1 to %d seeds", CAL_MAX_SEEDS);
+    for (size_t i = 0; i < node->n; i++) {
+        char where[64];
+        snprintf(where, sizeof where, "%s[%zu]", key, i);
+        if (tm_yfield_seed(node->items[i], where, &out[i], err))
+            return -1;
+        for (size_t j = 0; j < i; j++)
+            if (out[j] == out[i])
+                return tm_params_fail_at(err, node->items[i], where, "seed %llu is listed twice",
+                                         (unsigned long long)out[i]);
+    }
+    *n = (int)node->n;
+    return 0;
+}
+
 static int parse_file(tm_calibration *c, const tm_ynode *root, tm_error *err)
 {
-    static const char *const top_keys[] = {"base", "seed", "set", "parameters", "moments", "optimizer", NULL};
+    static const char *const top_keys[] = {"base",    "seed",      "seeds", "held_out_seeds", "set", "parameters",
+                                           "moments", "optimizer", NULL};
     if (tm_yfield_check_keys(root, "", top_keys, err))
         return -1;
     const tm_ynode *base = tm_ytree_get(root, "base", NULL);
@@ -317,13 +357,25 @@ static int parse_file(tm_calibration *c, const tm_ynode *root, tm_error *err)
         int dirlen = slash ? (int)(slash - c->file) + 1 : 0;
         snprintf(c->base_path, sizeof c->base_path, "%.*s%s", dirlen, c->file, base->value);
     }
-    const tm_ynode *seed = tm_ytree_get(root, "seed", NULL);
+    const tm_ynode *seed = tm_ytree_get(root, "seed", NULL), *seeds = tm_ytree_get(root, "seeds", NULL);
+    if (seed && seeds)
+        return tm_params_fail_at(err, seeds, "seeds", "give seed: (one) or seeds: (a list), not both");
     if (seed) {
-        uint64_t v;
-        if (tm_yfield_seed(seed, "seed", &v, err))
+        if (tm_yfield_seed(seed, "seed", &c->seeds[0], err))
             return -1;
-        snprintf(c->seed_set, sizeof c->seed_set, "run.seed=%llu", (unsigned long long)v);
+        c->n_seeds = 1;
     }
+    if (seeds && parse_seeds(seeds, "seeds", c->seeds, &c->n_seeds, err))
+        return -1;
+    const tm_ynode *held = tm_ytree_get(root, "held_out_seeds", NULL);
+    if (held && parse_seeds(held, "held_out_seeds", c->held_out, &c->n_held_out, err))
+        return -1;
+    for (int i = 0; i < c->n_held_out; i++)
+        for (int j = 0; j < c->n_seeds; j++)
+            if (c->held_out[i] == c->seeds[j])
+                return tm_params_fail_at(err, held, "held_out_seeds",
+                                         "seed %llu is also a fitting seed; held-out seeds must not be used in fitting",
+                                         (unsigned long long)c->held_out[i]);
     const tm_ynode *sets = tm_ytree_get(root, "set", NULL);
     if (sets) {
         if (sets->kind != TM_Y_SEQ || sets->n > CAL_MAX_SETS)
@@ -367,7 +419,9 @@ static int parse_file(tm_calibration *c, const tm_ynode *root, tm_error *err)
                                  "expected a non-empty list of {name, target, tolerance, weight}");
     c->mom = calloc(moms->n, sizeof *c->mom);
     c->moment_values = calloc(moms->n, sizeof(double));
-    if (!c->mom || !c->moment_values)
+    c->moment_min = calloc(moms->n, sizeof(double));
+    c->moment_max = calloc(moms->n, sizeof(double));
+    if (!c->mom || !c->moment_values || !c->moment_min || !c->moment_max)
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
     for (size_t i = 0; i < moms->n; i++)
         if (parse_moment(c, moms->items[i], i, err))
@@ -424,31 +478,50 @@ static int load_at(tm_calibration *c, const double *x, tm_params **p, tm_error *
     return tm_params_load(c->base_path, (const char *const *)c->eval_sets, n, p, err);
 }
 
-/* SMM objective: sum_k w_k ((m_k - target_k) / tolerance_k)^2, with the same
- * seed in every evaluation (common random numbers), so it is a deterministic
- * function of x. A moment the model cannot compute makes it +infinity. */
+/* SMM objective: sum_k w_k ((m_k - target_k) / tolerance_k)^2, m_k the
+ * mean of moment k over the evaluation seeds, the same seeds in every
+ * evaluation (common random numbers), so it is a deterministic function of
+ * x. A moment the model cannot compute makes it +infinity. */
 static int objective(const double *x, double *value, void *ctx, tm_error *err)
 {
     tm_calibration *c = ctx;
-    tm_params *p = NULL;
-    tm_moments *m = NULL;
-    if (load_at(c, x, &p, err))
-        return -1;
-    if (tm_moments_of_run(p, c->run ? c->run->threads : 0, &m, err)) {
-        tm_params_free(p);
-        return -1;
+    const uint64_t *seeds = c->use_held_out ? c->held_out : c->seeds;
+    int n_seeds = c->use_held_out ? c->n_held_out : c->n_seeds;
+    int runs = n_seeds > 0 ? n_seeds : 1;
+    for (int k = 0; k < c->n_mom; k++) {
+        c->moment_values[k] = 0.0;
+        c->moment_min[k] = INFINITY;
+        c->moment_max[k] = -INFINITY;
     }
-    double f = 0;
     int rc = 0;
-    for (int k = 0; k < c->n_mom && !rc; k++) {
-        double v;
-        rc = tm_moments_value(m, c->mom[k].name, &v, err);
-        c->moment_values[k] = v;
-        double z = (v - c->mom[k].target) / c->mom[k].tolerance;
+    for (int r = 0; r < runs && !rc; r++) {
+        c->seed_set[0] = '\0';
+        if (n_seeds > 0)
+            snprintf(c->seed_set, sizeof c->seed_set, "run.seed=%llu", (unsigned long long)seeds[r]);
+        tm_params *p = NULL;
+        tm_moments *m = NULL;
+        if (load_at(c, x, &p, err))
+            return -1;
+        if (tm_moments_of_run(p, c->run ? c->run->threads : 0, &m, err)) {
+            tm_params_free(p);
+            return -1;
+        }
+        for (int k = 0; k < c->n_mom && !rc; k++) {
+            double v;
+            rc = tm_moments_value(m, c->mom[k].name, &v, err);
+            c->moment_values[k] += v / runs;
+            c->moment_min[k] = fmin(c->moment_min[k], v);
+            c->moment_max[k] = fmax(c->moment_max[k], v);
+        }
+        tm_moments_close(m);
+        tm_params_free(p);
+    }
+    c->last_n_seeds = runs;
+    double f = 0;
+    for (int k = 0; k < c->n_mom; k++) {
+        double v = c->moment_values[k], z = (v - c->mom[k].target) / c->mom[k].tolerance;
         f += isfinite(v) ? c->mom[k].weight * z * z : INFINITY;
     }
-    tm_moments_close(m);
-    tm_params_free(p);
     *value = f;
     return rc;
 }
@@ -496,13 +569,15 @@ int tm_calibration_open(const char *path, tm_calibration **out, tm_error *err)
     }
     tm_params_free(p);
     p = NULL;
-    /* The base as resolved before fitting (fixed overrides and seed). */
+    /* The base as resolved before fitting (fixed overrides and the first seed). */
     const char *sets[CAL_MAX_SETS + 1];
     int n = 0;
     for (int i = 0; i < c->n_sets; i++)
         sets[n++] = c->sets[i];
-    if (c->seed_set[0])
+    if (c->n_seeds > 0) {
+        snprintf(c->seed_set, sizeof c->seed_set, "run.seed=%llu", (unsigned long long)c->seeds[0]);
         sets[n++] = c->seed_set;
+    }
     if (tm_params_load(c->base_path, sets, n, &p, err))
         goto done;
     snprintf(c->base_sha, sizeof c->base_sha, "%s", p->sha256);
@@ -570,7 +645,8 @@ static void optim_progress(void *user, const tm_progress_report *r)
 }
 
 /* optimizer.method: proportional. Each parameter scales towards its own
- * moment, x <- x (target / model)^damping within its bounds, until every
+ * moment, x <- x (target / model)^damping within its bounds (model /
+ * target for a parameter whose moment falls as it rises), until every
  * such moment is within f_tolerance (relative; default 1e-3) of its target
  * or max_iterations rounds (default 50). For parameters that move their
  * moment in proportion, such as a sector's demand shifter and its exports
@@ -607,7 +683,8 @@ static int proportional_fit(tm_calibration *c, int max_rounds, double *x, tm_cal
             return 0;
         for (int i = 0; i < c->n_par; i++) {
             int k = c->par[i].moment_index;
-            double next = x[i] * pow(c->mom[k].target / c->moment_values[k], c->damping);
+            double gap = c->mom[k].target / c->moment_values[k];
+            double next = x[i] * pow(c->par[i].moves_down ? 1.0 / gap : gap, c->damping);
             x[i] = fmin(fmax(next, c->par[i].lower), c->par[i].upper);
         }
     }
@@ -651,14 +728,33 @@ int tm_calibration_fit(tm_calibration *c, const tm_calibration_options *opts, do
 
 void tm_calibration_format_fit(const tm_calibration *c, FILE *out, const char *prefix)
 {
-    fprintf(out, "%s%-34s %10s %10s %10s %6s %8s\n", prefix, "moment", "target", "model", "tolerance", "within",
-            "weight");
+    /* With several seeds `model` is their mean, `within` holds at every
+     * seed, and the range follows. */
+    int several = c->last_n_seeds > 1;
+    fprintf(out, "%s%-34s %10s %10s %10s %6s %8s%s\n", prefix, "moment", "target", "model", "tolerance", "within",
+            "weight", several ? "        min        max" : "");
     for (int k = 0; k < c->n_mom; k++) {
         const cal_moment *q = &c->mom[k];
         double v = c->moment_values[k];
-        fprintf(out, "%s%-34s %10.4g %10.4g %10.4g %6s %8.3g\n", prefix, q->name, q->target, v, q->tolerance,
-                fabs(v - q->target) <= q->tolerance ? "yes" : "NO", q->weight);
+        int within = several ? fabs(c->moment_min[k] - q->target) <= q->tolerance &&
+                                   fabs(c->moment_max[k] - q->target) <= q->tolerance
+                             : fabs(v - q->target) <= q->tolerance;
+        fprintf(out, "%s%-34s %10.4g %10.4g %10.4g %6s %8.3g", prefix, q->name, q->target, v, q->tolerance,
+                within ? "yes" : "NO", q->weight);
+        if (several)
+            fprintf(out, " %10.4g %10.4g", c->moment_min[k], c->moment_max[k]);
+        fputc('\n', out);
     }
+}
+
+int tm_calibration_n_seeds(const tm_calibration *c, int held_out)
+{
+    return held_out ? c->n_held_out : c->n_seeds;
+}
+
+void tm_calibration_use_held_out(tm_calibration *c, int held_out)
+{
+    c->use_held_out = held_out;
 }
 
 /* Relative path from folder `from` to file `to` (both absolute). */
@@ -767,7 +863,14 @@ int tm_calibration_write_fitted(const tm_calibration *c, const char *path, const
     fprintf(out, "# date: %s\n", date);
     fprintf(out, "# calibration file sha256: %s\n", c->sha256);
     fprintf(out, "# base: %s (resolved parameters before fitting, sha256 %s)\n", c->base_path, c->base_sha);
-    fprintf(out, "# common random numbers: %s in every evaluation\n", c->seed_set[0] ? c->seed_set : "the base seed");
+    if (c->n_seeds == 0) {
+        fprintf(out, "# common random numbers: the base seed in every evaluation\n");
+    } else {
+        fprintf(out, "# common random numbers: run.seed =");
+        for (int i = 0; i < c->n_seeds; i++)
+            fprintf(out, "%s %llu", i ? "," : "", (unsigned long long)c->seeds[i]);
+        fprintf(out, " in every evaluation (moments: the mean over these seeds)\n");
+    }
     for (int i = 0; i < c->n_sets; i++)
         fprintf(out, "# fixed override while fitting: %s\n", c->sets[i]);
     fprintf(out, "# method: %s\n", method_text[c->method]);

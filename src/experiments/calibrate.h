@@ -62,8 +62,15 @@ int tm_calibration_evaluate(tm_calibration *c, const tm_calibration_options *opt
 int tm_calibration_fit(tm_calibration *c, const tm_calibration_options *opts, double *x, tm_calibration_result *res,
                        tm_error *err);
 
+/* Seeds: the fitting ones (seed or seeds; 0: the base file's) or, with
+ * held_out, the file's held_out_seeds. Evaluations use the held-out seeds
+ * after tm_calibration_use_held_out(c, 1). */
+int tm_calibration_n_seeds(const tm_calibration *c, int held_out);
+void tm_calibration_use_held_out(tm_calibration *c, int held_out);
+
 /* The fit table of the last evaluation (moment, target, model, tolerance,
- * within, weight), each line starting with `prefix`. */
+ * within, weight; with several seeds `model` is their mean, `within` holds
+ * at every seed, and min and max follow), each line starting with `prefix`. */
 void tm_calibration_format_fit(const tm_calibration *c, FILE *out, const char *prefix);
 
 /* FITTED.yaml: a header recording how it was fitted, `extends:` the base

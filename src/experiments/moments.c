@@ -6,6 +6,7 @@
 
 #include "base/stats.h"
 #include "engine/economy.h"
+#include "experiments/exporter_years.h"
 #include "experiments/outcomes.h"
 
 /* The period's counts as doubles (the window's one type), the firm
@@ -17,9 +18,11 @@ struct tm_moments {
     int n_sectors, n_dest, n_sets;
     double *serving, *entrants, *exiters, *by_set, *before; /* one block */
     int have_prev;
-    uint8_t **prev_markets; /* [s][firm] of the previous step */
-    tm_stats_cell *pool;    /* exporters by (type, productivity, market state) */
-    double *cell_count;     /* [n_types * n_z * n_states] of one sector */
+    uint8_t **prev_markets;   /* [s][firm] of the previous step */
+    tm_exporter_years *years; /* firm histories by calendar year, from the first burn-in period */
+    int exact;                /* run.aggregation: exact: expected numbers of firms, no firm-level state */
+    tm_stats_cell *pool;      /* exporters by (type, productivity, market state) */
+    double *cell_count;       /* [n_types * n_z * n_states] of one sector */
     size_t max_cells;
 };
 
@@ -28,6 +31,7 @@ void tm_moments_close(tm_moments *m)
     if (!m)
         return;
     tm_stats_window_close(m->window);
+    tm_exporter_years_close(m->years);
     tm_outcomes_free(&m->names);
     free(m->serving);
     for (int s = 0; m->prev_markets && s < m->n_sectors; s++)
@@ -41,10 +45,6 @@ void tm_moments_close(tm_moments *m)
 int tm_moments_open(const tm_params *p, tm_moments **out, tm_error *err)
 {
     *out = NULL;
-    if (p->exact)
-        return tm_error_set(err, TM_ERR_INPUT,
-                            "run.aggregation: the moments include firm-level persistence, which needs simulated "
-                            "firms; use run.aggregation: firms");
     tm_moments *m = calloc(1, sizeof *m);
     if (!m)
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
@@ -52,19 +52,25 @@ int tm_moments_open(const tm_params *p, tm_moments **out, tm_error *err)
     m->n_sectors = p->n_sectors;
     m->n_dest = p->n_dest;
     m->n_sets = tm_n_sets(p->n_dest);
-    if (tm_outcomes_init(&m->names, p, 1, err) ||
-        tm_stats_window_open(&m->names.shape, p->periods_per_year, &m->window, err)) {
+    /* With exact aggregation there are no firms to follow: the outcomes
+     * of the expected numbers of firms only (firm-level names are refused). */
+    m->exact = p->exact;
+    if (tm_outcomes_init(&m->names, p, !p->exact, err) ||
+        tm_stats_window_open(&m->names.shape, p->periods_per_year, &m->window, err) ||
+        (!p->exact && tm_exporter_years_open(p, &m->years, err))) {
         tm_moments_close(m);
         return -1;
     }
     size_t sd = (size_t)p->n_sectors * (size_t)p->n_dest, ss = (size_t)p->n_sectors * (size_t)m->n_sets;
     m->serving = calloc(4 * sd + ss, sizeof(double));
     m->prev_markets = calloc((size_t)p->n_sectors, sizeof(uint8_t *));
-    m->max_cells = (size_t)p->n_sectors * (size_t)p->grid_points * (size_t)tm_params_n_states(p) * (size_t)p->n_types;
+    m->max_cells = p->exact ? 1
+                            : (size_t)p->n_sectors * (size_t)p->grid_points * (size_t)tm_params_n_states(p) *
+                                  (size_t)p->n_types;
     m->pool = malloc(m->max_cells * sizeof *m->pool);
     m->cell_count = malloc(m->max_cells * sizeof(double));
     int ok = m->serving && m->prev_markets && m->pool && m->cell_count;
-    for (int s = 0; ok && s < p->n_sectors; s++)
+    for (int s = 0; ok && !p->exact && s < p->n_sectors; s++)
         ok = (m->prev_markets[s] = malloc((size_t)p->sector[s].firms)) != NULL;
     if (!ok) {
         tm_moments_close(m);
@@ -117,16 +123,20 @@ void tm_moments_observe(tm_moments *m, const tm_run *run)
 {
     const tm_period_result *r = tm_run_result(run);
     const size_t sd = (size_t)m->n_sectors * (size_t)m->n_dest, ss = (size_t)m->n_sectors * (size_t)m->n_sets;
+    if (m->years)
+        tm_exporter_years_observe(m->years, run);
     if (r->period < -1)
         return;
+    /* The counts as doubles: the expected numbers of firms when exact. */
+    for (size_t k = 0; k < sd; k++)
+        m->serving[k] = m->exact ? r->x_serving[k] : (double)r->serving[k];
     if (r->period >= 0) {
         for (size_t k = 0; k < sd; k++) {
-            m->serving[k] = (double)r->serving[k];
-            m->entrants[k] = (double)r->entrants[k];
-            m->exiters[k] = (double)r->exiters[k];
+            m->entrants[k] = m->exact ? r->x_entrants[k] : (double)r->entrants[k];
+            m->exiters[k] = m->exact ? r->x_exiters[k] : (double)r->exiters[k];
         }
         for (size_t k = 0; k < ss; k++)
-            m->by_set[k] = (double)r->firms_by_set[k];
+            m->by_set[k] = m->exact ? r->x_firms_by_set[k] : (double)r->firms_by_set[k];
         tm_stats_period period = {r->export_value,
                                   m->serving,
                                   m->entrants,
@@ -135,6 +145,8 @@ void tm_moments_observe(tm_moments *m, const tm_run *run)
                                   m->by_set,
                                   m->have_prev ? m->before : NULL};
         tm_stats_window_add(m->window, &period);
+    }
+    if (r->period >= 0 && !m->exact) {
         /* Firm-level persistence: exporters of the previous period whose
          * slot did not die and who still serve some market. */
         double before = 0, kept = 0;
@@ -155,14 +167,16 @@ void tm_moments_observe(tm_moments *m, const tm_run *run)
             firms += m->pool[i].count;
             exported += m->pool[i].count * m->pool[i].value;
         }
-        double top1 = tm_stats_top_share(m->pool, n_cells, 0.01, firms, exported);
-        double top10 = tm_stats_top_share(m->pool, n_cells, 0.10, firms, exported);
-        tm_stats_window_add_firms(m->window, before, kept, top1, top10);
-    } else {
-        for (size_t k = 0; k < sd; k++)
-            m->serving[k] = (double)r->serving[k];
+        tm_stats_firm_period fp = {before,
+                                   kept,
+                                   tm_stats_top_share(m->pool, n_cells, 0.01, firms, exported),
+                                   tm_stats_top_share(m->pool, n_cells, 0.10, firms, exported),
+                                   tm_stats_top_share(m->pool, n_cells, 0.001, firms, exported),
+                                   tm_stats_top_share(m->pool, n_cells, 1.0 / firms, firms, exported)};
+        tm_stats_window_add_firms(m->window, &fp);
+        tm_stats_window_set_years(m->window, tm_exporter_years_sums(m->years));
     }
-    for (int s = 0; s < m->n_sectors; s++)
+    for (int s = 0; !m->exact && s < m->n_sectors; s++)
         memcpy(m->prev_markets[s], tm_run_firm_markets(run, s), (size_t)m->p->sector[s].firms);
     memcpy(m->before, m->serving, sd * sizeof(double));
     m->have_prev = 1;

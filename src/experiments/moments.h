@@ -1,7 +1,8 @@
 /* moments: the named outcomes of a run computed in memory while it steps
  * (calibration's moments), firm-level ones included: exporter persistence
- * firm by firm and the pooled top shares. Owns the run's window sums and
- * the market sets of the period before. Names: docs/statistics.md. */
+ * firm by firm, the pooled top shares and firm histories by calendar year.
+ * Owns the run's window sums, the market sets of the period before and the
+ * histories. Names: docs/statistics.md. */
 #ifndef TM_MOMENTS_H
 #define TM_MOMENTS_H
 
@@ -15,9 +16,10 @@ typedef struct tm_moments tm_moments;
 int tm_moments_open(const tm_params *params, tm_moments **out, tm_error *err);
 void tm_moments_close(tm_moments *m);
 
-/* Call after every tm_run_step from the last burn-in period on (firm-level
+/* Call after every tm_run_step from the first burn-in period on: firm
+ * histories by calendar year (spell_median, ...) begin there, firm-level
  * persistence needs the market sets of the period before the first logged
- * one); earlier periods are ignored. */
+ * one, and the other outcomes count logged periods only. */
 void tm_moments_observe(tm_moments *m, const tm_run *run);
 
 /* Value of a named outcome ("export_share.US", "export_share.US.canola",

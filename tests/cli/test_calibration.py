@@ -1,11 +1,18 @@
-"""The Canadian baseline stays calibrated: a run of params/canada_baseline.yaml
-with its fixed seed, read back with h5py, reproduces every moment of the fit
-table in docs/calibration.md within its tolerance (moments marked as not
-matched must stay within a tolerance of their recorded value), and the
-moments computed here from the file agree with `tradeabm calibrate
---evaluate`, which computes them in memory. With demand types
-(demand_types.points > 1) a firm's revenue in a destination is multiplied by
-its type's multiplier (/panel/<sector>/type, /dimensions/type_multipliers)."""
+"""The Canadian baseline stays calibrated, at seeds no fit used.
+
+- `tradeabm calibrate params/calibration/canada.yaml --evaluate --held-out`
+  simulates the no-shock baseline (params/calibration/no_shock.yaml) at the
+  calibration file's five held-out seeds: every weight-1 moment is within
+  its tolerance at every one of them, and every moment's mean over them is
+  the one docs/calibration.md's fit table records (to its printed digits,
+  or within the tolerance for the drift of a weight-0 row).
+- With no shock the US share stays within one percentage point of its
+  first logged value in every quarter, at every held-out seed, and within
+  the US share target's tolerance of the noise-free steady state (exact
+  aggregation).
+- The moments computed here from a run file (with the analysis package's
+  firm revenue, which knows demand types and experience levels) agree with
+  those the program computes in memory for the same seed."""
 import re
 
 import h5py
@@ -15,133 +22,167 @@ import yaml
 
 from helpers import BASELINE, PARAMS, SOURCE_DIR, run, write
 
+from analysis.load import Run
+
 BASE = str(BASELINE)
 CAL = str(PARAMS / "calibration" / "canada.yaml")
+NO_SHOCK = str(PARAMS / "calibration" / "no_shock.yaml")
 DOC = str(SOURCE_DIR / "docs" / "calibration.md")
-SEED = "20240101"
+HELD_OUT = yaml.safe_load(open(CAL))["held_out_seeds"]
+NUMBER = r"([-+\d.eE]+|nan)"
 
 
 def fit_table():
-    """Rows of the fit table: moment, target, tolerance, model, within."""
+    """Rows of docs/calibration.md's fit table: moment, target, tolerance,
+    mean, min, max over the held-out seeds, within at every seed, weight."""
     rows, inside = {}, False
+    cells = r"\s*\|\s*".join([NUMBER] * 5)
     for line in open(DOC):
         if line.startswith("## "):
             inside = line.strip() == "## Fit table"
-        m = re.match(r"\|\s*`([^`]+)`\s*\|\s*([-+\d.eE]+)\s*\|\s*([-+\d.eE]+)\s*\|\s*([-+\d.eE]+)\s*\|\s*(\w+)", line)
+        m = re.match(r"\|\s*`([^`]+)`\s*\|\s*" + cells + r"\s*\|\s*(\w+)\s*\|\s*" + NUMBER, line)
         if inside and m:
-            rows[m.group(1)] = dict(target=float(m.group(2)), tolerance=float(m.group(3)),
-                                    model=float(m.group(4)), within=m.group(5) == "yes")
+            target, tolerance, mean, low, high = (float(m.group(i)) for i in range(2, 7))
+            rows[m.group(1)] = dict(target=target, tolerance=tolerance, mean=mean, min=low, max=high,
+                                    within=m.group(7) == "yes", weight=float(m.group(8)))
     assert rows, "no fit table in docs/calibration.md"
     return rows
 
 
-@pytest.fixture(scope="module")
-def baseline_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("cal") / "baseline.h5"
-    run("run", BASE, "--seed", SEED, "--panel", "-q", "-o", out)
+def program_table(stdout):
+    """The fit table `calibrate` prints: name -> (target, mean, tolerance, within, weight, min, max)."""
+    out = {}
+    for line in stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 8 and re.match(r"^[a-z]", parts[0]) and re.match(NUMBER, parts[1]):
+            out[parts[0]] = dict(target=float(parts[1]), mean=float(parts[2]), tolerance=float(parts[3]),
+                                 within=parts[4] == "yes", weight=float(parts[5]), min=float(parts[6]),
+                                 max=float(parts[7]))
     return out
 
 
-def python_moments(path):
-    """The catalogue moments that docs/calibration.md lists, from the file alone."""
-    m = {}
-    with h5py.File(path, "r") as f:
-        p = yaml.safe_load(f["parameters"][()].decode() if isinstance(f["parameters"][()], bytes)
-                           else f["parameters"][()])
-        sectors = [s.decode() for s in f["dimensions/sectors"][:]]
-        dests = [d.decode() for d in f["dimensions/destinations"][:]]
-        ppy = p["run"]["periods_per_year"]
-        typed = "type_multipliers" in f["dimensions"]
-        mult = f["dimensions/type_multipliers"][:] if typed else np.ones((1, len(dests)))  # [type, dest]
-        value = f["series/export_value"][:]            # [T, S, D]
-        by_set = f["series/firms_by_market_set"][:]    # [T, S, sets]
-        tariff = f["environment/tariff"][:]
-        zgrid = f["grid/z"][:]
-        for j, d in enumerate(dests):
-            m[f"export_share.{d}"] = value[:, :, j].sum() / value.sum()
-            for i, s in enumerate(sectors):
-                m[f"export_share.{d}.{s}"] = value[:, i, j].sum() / value[:, i, :].sum()
-        slots = sum(p["sectors"][s]["firms"] for s in sectors) * value.shape[0]
-        exporters = by_set[:, :, 1:].sum()
-        single_sets = [1 << j for j in range(len(dests))]
-        m["export_participation"] = exporters / slots
-        m["single_market_share"] = by_set[:, :, single_sets].sum() / exporters
-        m["only_share.US"] = by_set[:, :, 1 << dests.index("US")].sum() / exporters
-        # Firm level, from the panel: persistence of exporting and the top 1%.
-        sigma = p["demand"]["elasticity"]
-        kept = before = 0
-        top1 = []
-        # 12 quarters of the baseline panel are a few MB: read each sector once.
-        panel_markets = [f[f"panel/{s}/markets"][:] for s in sectors]
-        panel_z = [zgrid[i][f[f"panel/{s}/z_index"][:]] for i, s in enumerate(sectors)]
-        panel_type = [f[f"panel/{s}/type"][:] if typed else np.zeros_like(panel_markets[i])
-                      for i, s in enumerate(sectors)]
-        for t in range(value.shape[0]):
-            revenue = []
-            for i, s in enumerate(sectors):
-                mk = panel_markets[i][t]
-                z = panel_z[i][t]
-                ty = panel_type[i][t]
-                if t > 0:
-                    prev = panel_markets[i][t - 1] & 0x3F
-                    now = mk & 0x3F
-                    born = (mk & 0x80) != 0
-                    before += np.count_nonzero(prev)
-                    kept += np.count_nonzero((prev != 0) & (now != 0) & ~born)
-                sets = mk & 0x3F
-                rev = np.zeros(len(mk))
-                for j, d in enumerate(dests):
-                    mkt = p["sectors"][s]["markets"][d]
-                    a = mkt["demand"] * mkt["iceberg"] ** (1 - sigma) * (1 + tariff[t, i, j]) ** (-sigma)
-                    rev += np.where(sets >> j & 1, sigma * np.exp((sigma - 1) * z) * a * mult[ty, j], 0.0)
-                revenue.append(rev[sets != 0])
-            r = np.sort(np.concatenate(revenue))[::-1]
-            k = 0.01 * len(r)
-            whole = int(np.floor(k))
-            top1.append((r[:whole].sum() + (k - whole) * r[whole]) / r.sum())
-        m["exporter_persistence"] = (kept / before) ** ppy
-        m["top1_share"] = float(np.mean(top1))
-    return m
+@pytest.fixture(scope="module")
+def held_out():
+    r = run("calibrate", CAL, "--evaluate", "--held-out", timeout=600)
+    table = program_table(r.stdout)
+    assert table, r.stdout
+    return table
+
+
+def test_every_fitted_moment_is_within_tolerance_at_every_held_out_seed(held_out):
+    fitted = [name for name, row in held_out.items() if row["weight"] > 0]
+    assert len(fitted) >= 6
+    for name in fitted:
+        row = held_out[name]
+        for v in (row["min"], row["max"]):
+            assert abs(v - row["target"]) <= row["tolerance"], \
+                f"{name}: {v:.4g} at a held-out seed, target {row['target']} +/- {row['tolerance']}"
+
+
+def test_fit_table_records_the_held_out_means(held_out):
+    table = fit_table()
+    for name, row in held_out.items():
+        assert name in table, f"{name} missing from the fit table"
+        doc = table[name]
+        # The program prints four significant digits (48036 as 4.804e+04).
+        assert doc["target"] == pytest.approx(row["target"], rel=6e-4), name
+        assert doc["tolerance"] == pytest.approx(row["tolerance"], rel=6e-4), name
+        if row["weight"] > 0:
+            # The table prints four significant digits.
+            assert doc["mean"] == pytest.approx(row["mean"], rel=6e-4, abs=1e-9), name
+            assert doc["within"]
+        else:
+            assert abs(doc["mean"] - row["mean"]) <= row["tolerance"], \
+                f"{name}: drifted to {row['mean']:.4g} from the recorded {doc['mean']}"
 
 
 @pytest.fixture(scope="module")
-def file_moments(baseline_run):
-    return python_moments(baseline_run)
+def no_shock_runs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("noshock")
+    paths = []
+    for i, seed in enumerate(HELD_OUT):
+        out = folder / f"seed{seed}.h5"
+        run("run", NO_SHOCK, "--seed", seed, "-q", "-o", out, *(["--panel"] if i == 0 else []))
+        paths.append(out)
+    return paths
 
 
-def test_baseline_matches_the_fit_table(file_moments):
-    table = fit_table()
-    got = file_moments
-    checked = 0
-    for name, row in table.items():
-        if name not in got:
-            continue
-        checked += 1
-        if row["within"]:
-            assert abs(got[name] - row["target"]) <= row["tolerance"], \
-                f"{name}: model {got[name]:.4g}, target {row['target']} +/- {row['tolerance']}"
-        else:
-            assert abs(got[name] - row["model"]) <= row["tolerance"], \
-                f"{name}: drifted to {got[name]:.4g} from the recorded {row['model']}"
-    assert checked >= 10
+def us_share_by_period(path):
+    with h5py.File(path, "r") as f:
+        value = f["series/export_value"][:]
+    return value[:, :, 0].sum(axis=1) / value.sum(axis=(1, 2))
 
 
-def test_in_memory_moments_agree_with_the_file(file_moments):
-    r = run("calibrate", CAL, "--evaluate")
+def test_no_shock_us_share_stays_within_a_point_at_every_held_out_seed(no_shock_runs, tmp_path):
+    # Drift: with the regimes held, a seed's US share may not move more
+    # than one percentage point from its first logged quarter in any of
+    # the 12 (issue 16's bound). Level: the seed's steady state is a draw
+    # of a few large exporters around the noise-free expectation (exact
+    # aggregation), which the calibration targets; every quarter stays
+    # within the target's tolerance of it (export_share.US in canada.yaml).
+    exact_file = tmp_path / "exact.h5"
+    run("run", NO_SHOCK, "-q", "-o", exact_file, "--set", "run.aggregation=exact", "--set", "run.periods=1")
+    exact = us_share_by_period(exact_file)[0]
+    tolerance = next(m["tolerance"] for m in yaml.safe_load(open(CAL))["moments"] if m["name"] == "export_share.US")
+    for path in no_shock_runs:
+        with h5py.File(path, "r") as f:
+            regimes = f["environment/regime"][:]
+        assert (regimes == regimes[0]).all(), "the no-shock file let a regime move"
+        us = us_share_by_period(path)
+        assert len(us) == 12
+        drift = np.abs(us - us[0]).max()
+        assert drift <= 0.01, f"{path.name}: US share moves {100 * drift:.2f} pp from {us[0]:.4f}"
+        level = np.abs(us - exact).max()
+        assert level <= tolerance, f"{path.name}: US share {100 * level:.2f} pp from the steady state {exact:.4f}"
+
+
+def python_moments(path):
+    """Moments of the fit table computed from the run file alone."""
+    r = Run(str(path))
+    value = r.arrays["export_value"]
+    with h5py.File(path, "r") as f:
+        by_set = f["series/firms_by_market_set"][:]
+    m = {}
+    for j, d in enumerate(r.destinations):
+        m[f"export_share.{d}"] = value[:, :, j].sum() / value.sum()
+        for i, s in enumerate(r.sectors):
+            m[f"export_share.{d}.{s}"] = value[:, i, j].sum() / value[:, i, :].sum()
+    exporters = by_set[:, :, 1:].sum()
+    m["export_participation"] = exporters / by_set.sum()
+    m["single_market_share"] = by_set[:, :, [1 << j for j in range(len(r.destinations))]].sum() / exporters
+    m["only_share.US"] = by_set[:, :, 1 << r.destinations.index("US")].sum() / exporters
+    # The pooled top 1%: firms ranked by exports to every destination,
+    # the boundary firm taken in part, mean over periods.
+    top1 = []
+    for t in range(r.n_periods):
+        x = np.sort(np.concatenate([r.firm_export_value(s, t).sum(axis=1) for s in r.sectors]))[::-1]
+        x = x[x > 0]
+        k = 0.01 * len(x)
+        whole = int(np.floor(k))
+        top1.append((x[:whole].sum() + (k - whole) * x[whole]) / x.sum())
+    m["top1_share"] = float(np.mean(top1))
+    return m
+
+
+def test_in_memory_moments_agree_with_the_file(no_shock_runs, tmp_path):
+    seed = HELD_OUT[0]
+    text = open(CAL).read().replace("base: no_shock.yaml", f"base: {NO_SHOCK}")
+    text = re.sub(r"^seeds: .*$", f"seed: {seed}", text, flags=re.M)
+    text = re.sub(r"^held_out_seeds: .*$", "", text, flags=re.M)
+    r = run("calibrate", write(tmp_path, "one_seed.yaml", text), "--evaluate")
     c_values = {}
     for line in r.stdout.splitlines():
         parts = line.split()
-        if len(parts) >= 4 and parts[0][0].isalpha() and re.match(r"^[-+\d.eE]+$", parts[2]):
+        if len(parts) >= 6 and re.match(r"^[a-z]", parts[0]) and re.match(NUMBER, parts[2]):
             c_values[parts[0]] = float(parts[2])
-    got = file_moments
-    assert c_values
+    got = python_moments(no_shock_runs[0])
+    checked = 0
     for name, v in c_values.items():
-        if name not in got:
-            continue
-        # The table prints 4 significant digits; persistence here skips the
-        # first logged period's transition, which the in-memory moment has.
-        tol = 0.01 if name == "exporter_persistence" else 6e-4 * max(abs(v), 1e-3)
-        assert abs(got[name] - v) <= tol, f"{name}: file {got[name]:.6g}, in memory {v:.6g}"
+        if name in got:
+            checked += 1
+            # The program prints four significant digits.
+            assert abs(got[name] - v) <= 6e-4 * max(abs(v), 1e-3), f"{name}: file {got[name]:.6g}, in memory {v:.6g}"
+    assert checked >= 20
 
 
 def test_fit_table_lists_every_calibration_moment():
@@ -160,7 +201,7 @@ set: [run.model=myopic, run.burn_in=20, run.periods=4, sectors.machinery_tech.fi
 parameters:
   - name: cost_level
     mode: scale
-    paths: [destinations.US.market.fixed_cost, destinations.US.market.sunk_cost]
+    paths: [sectors.machinery_tech.markets.US.fixed_cost, sectors.machinery_tech.markets.US.sunk_cost]
     lower: 0.2
     upper: 5
 moments:
@@ -185,10 +226,9 @@ def test_calibrate_writes_a_fitted_file_that_run_accepts(tmp_path):
                   "extends:"):
         assert field in text
     fitted_values = yaml.safe_load(text)
-    us = fitted_values["destinations"]["US"]["market"]
-    assert us["sunk_cost"] / us["fixed_cost"] == pytest.approx(
-        yaml.safe_load(open(BASE))["destinations"]["US"]["market"]["sunk_cost"]
-        / yaml.safe_load(open(BASE))["destinations"]["US"]["market"]["fixed_cost"], rel=1e-9)
+    us = fitted_values["sectors"]["machinery_tech"]["markets"]["US"]
+    base_us = yaml.safe_load(open(BASE))["sectors"]["machinery_tech"]["markets"]["US"]
+    assert us["sunk_cost"] / us["fixed_cost"] == pytest.approx(base_us["sunk_cost"] / base_us["fixed_cost"], rel=1e-9)
     run("check", fitted)
 
 
@@ -230,3 +270,50 @@ def test_calibrate_rejects_an_unknown_key_with_its_line(tmp_path):
     cal = write(tmp_path, "cal.yaml", SMALL_CAL.format(base=BASE).replace("    lower: 0.2", "    lowr: 0.2"))
     r = run("calibrate", cal, "--evaluate", status=2)
     assert "lowr" in r.stderr and "cal.yaml:" in r.stderr
+
+
+def test_moments_are_averaged_over_the_seeds_with_their_range(tmp_path):
+    one = {}
+    for seed in (11, 12):
+        text = SMALL_CAL.format(base=BASE).replace("seed: 11", f"seed: {seed}")
+        r = run("calibrate", write(tmp_path, f"cal{seed}.yaml", text), "--evaluate")
+        one[seed] = {p[0]: float(p[2]) for p in map(str.split, r.stdout.splitlines()) if p and p[0].startswith("export_")}
+    text = SMALL_CAL.format(base=BASE).replace("seed: 11", "seeds: [11, 12]\nheld_out_seeds: [11]")
+    r = run("calibrate", write(tmp_path, "both.yaml", text), "--evaluate", status=2)
+    assert "held_out_seeds" in r.stderr and "also a fitting seed" in r.stderr, r.stderr
+    text = SMALL_CAL.format(base=BASE).replace("seed: 11", "seeds: [11, 12]\nheld_out_seeds: [13]")
+    r = run("calibrate", write(tmp_path, "both.yaml", text), "--evaluate")
+    table = program_table(r.stdout)
+    for name in ("export_participation", "export_share.US.steel_aluminum"):
+        a, b = one[11][name], one[12][name]
+        # Four printed digits of each run and of the mean.
+        assert table[name]["mean"] == pytest.approx((a + b) / 2, rel=1e-3), name
+        assert table[name]["min"] == pytest.approx(min(a, b), rel=6e-4) and table[name]["max"] == pytest.approx(max(a, b), rel=6e-4)
+    r = run("calibrate", write(tmp_path, "both.yaml", text), "--evaluate", "--held-out")
+    assert "held-out seeds" in r.stdout
+
+
+def test_held_out_needs_held_out_seeds(tmp_path):
+    r = run("calibrate", write(tmp_path, "cal.yaml", SMALL_CAL.format(base=BASE)), "--evaluate", "--held-out", status=2)
+    assert "held_out_seeds" in r.stderr, r.stderr
+
+
+def test_proportional_updates_move_a_cost_down_towards_participation(tmp_path):
+    # Participation falls as the cost factor rises (moves: down): from a
+    # start far below the target, the rounds must raise the cost and
+    # bring participation to within the file's f_tolerance of 0.25.
+    text = SMALL_CAL.format(base=BASE).replace("""  - name: cost_level
+    mode: scale""", """  - name: cost_level
+    moment: export_participation
+    moves: down
+    mode: scale""").replace("  max_evaluations: 12", "  method: proportional\n  max_iterations: 12\n  f_tolerance: 0.02")
+    text = text.replace("paths: [sectors.machinery_tech.markets.US.fixed_cost, sectors.machinery_tech.markets.US.sunk_cost]",
+                        "paths: [" + ", ".join(f"sectors.{s}.markets.{d}.{c}" for s in ("machinery_tech", "agrifood")
+                                               for d in ("US", "CN", "ROW") for c in ("fixed_cost", "sunk_cost")) + "]")
+    text = text.replace("    lower: 0.2\n    upper: 5", "    lower: 0.05\n    upper: 20")
+    text = text.replace("set: [", "set: [sectors.energy.firms=300, sectors.canola.firms=300, sectors.minerals_metals.firms=300, "
+                        "sectors.gold.firms=300, sectors.steel_aluminum.firms=300, sectors.automotive.firms=300, ")
+    r = run("calibrate", write(tmp_path, "cal.yaml", text), "-o", tmp_path / "fitted.yaml")
+    assert "converged" in r.stdout, r.stdout
+    table = {p[0]: float(p[2]) for p in map(str.split, r.stdout.splitlines()) if p and p[0] == "export_participation"}
+    assert abs(table["export_participation"] / 0.25 - 1) <= 0.02

@@ -189,3 +189,53 @@ Test(moments, unknown_and_older_names_are_input_errors)
     cr_assert(strstr(err.msg, "did you mean `export_share.US.a`?") != NULL, "%s", err.msg);
     cr_assert_neq(tm_moments_value(moments, "top1_share.a", &v, &err), 0);
 }
+
+Test(moments, largest_exporter_and_top_tenth_of_a_percent_are_ordered_shares)
+{
+    /* The largest exporter holds at least the mean exporter's share and at
+     * most the top 0.1%, which hold at most the top 1%. */
+    double largest = moment("largest_share"), t01 = moment("top01_share"), t1 = moment("top1_share");
+    cr_assert(largest >= 1.0 / moment("exporters") && largest <= t01 + 1e-12 && t01 <= t1 + 1e-12,
+              "largest %g top 0.1%% %g top 1%% %g", largest, t01, t1);
+}
+
+/* With exact aggregation the moments are those of the expected numbers of
+ * firms the run stores, and firm-level names are refused. */
+Test(moments_exact, shares_are_those_of_the_stored_expected_values_and_firm_names_are_refused)
+{
+    tm_error err = {0};
+    char digest[65], file[256];
+    tm_params *p = fixture_params_set("small", small_run, "run.aggregation=exact");
+    snprintf(file, sizeof file, "/tmp/tradeabm-test-moments-exact-%ld.h5", (long)getpid());
+    tm_simulate_options so = {.threads = 1, .force = 1};
+    cr_assert_eq(tm_simulate(p, file, &so, digest, &err), 0, "%s", err.msg);
+    tm_moments *m = NULL;
+    cr_assert_eq(tm_moments_of_run(p, 1, &m, &err), 0, "%s", err.msg);
+    static double v[T][S][D], sets[T][S][NS];
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    cr_assert_geq(f, 0);
+    read_all(f, "/series/export_value", H5T_NATIVE_DOUBLE, v);
+    read_all(f, "/series/firms_by_market_set", H5T_NATIVE_DOUBLE, sets);
+    H5Fclose(f);
+    unlink(file);
+    double us = 0, all = 0, exporters = 0, slots = 0;
+    for (int t = 0; t < T; t++)
+        for (int s = 0; s < S; s++) {
+            for (int d = 0; d < D; d++)
+                all += v[t][s][d];
+            us += v[t][s][US];
+            for (int k = 0; k < NS; k++) {
+                slots += sets[t][s][k];
+                exporters += k ? sets[t][s][k] : 0;
+            }
+        }
+    double got;
+    cr_assert_eq(tm_moments_value(m, "export_share.US", &got, &err), 0, "%s", err.msg);
+    cr_assert_float_eq(got, us / all, 1e-12);
+    cr_assert_eq(tm_moments_value(m, "export_participation", &got, &err), 0, "%s", err.msg);
+    cr_assert_float_eq(got, exporters / slots, 1e-12);
+    cr_assert_neq(tm_moments_value(m, "spell_median", &got, &err), 0);
+    cr_assert_eq(err.status, TM_ERR_INPUT);
+    tm_moments_close(m);
+    tm_params_free(p);
+}

@@ -209,3 +209,22 @@ Test(stats, effects_are_points_percent_or_differences_by_unit)
     cr_assert_float_eq(tm_stats_effect(&count, 12.0, 9.5), -2.5, 1e-12);
     cr_assert_str_eq(tm_stats_effect_units(&count), "firms");
 }
+
+Test(stats, spell_median_spreads_each_whole_year_over_the_year_around_it)
+{
+    tm_stats_years s;
+    memset(&s, 0, sizeof s);
+    s.spells[1] = 3;
+    s.spells[2] = 5;
+    s.spells[3] = 2;
+    /* F(1) = 0.3, then 2's half of the mass: 1.5 + (0.5 - 0.3) / 0.5. */
+    cr_assert_float_eq(tm_stats_median_spell(&s), 1.9, 1e-12);
+    s.spells[2] = 0;
+    s.spells[1] = 1;
+    s.spells[3] = 1;
+    /* Half the mass at 1: the median is the top of 1's year. */
+    cr_assert_float_eq(tm_stats_median_spell(&s), 1.5, 1e-12);
+    tm_stats_years none;
+    memset(&none, 0, sizeof none);
+    cr_assert(isnan(tm_stats_median_spell(&none)));
+}
