@@ -144,6 +144,7 @@ int tm_cli_compare(int argc, char **argv)
     co.n_sets = n_sets;
     tm_cli_progress reporter;
     tm_cli_progress_init(&reporter);
+    reporter.every = 1; /* a line per run: the record of each run's seed and file */
     co.progress = (tm_progress){quiet ? NULL : progress, &reporter};
     tm_error err = {0};
     tm_compare_result res;

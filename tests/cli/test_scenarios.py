@@ -68,21 +68,22 @@ def tariff_comparison(tmp_path_factory):
     out = tmp_path_factory.mktemp("cmp") / "us_tariffs.h5"
     r = tm("compare", BASE, SCENARIOS / "us_tariffs_2025.yaml", "-o", out, "--replicates", "2",
            *SMALL)
-    return out, r.stdout
+    return out, r.stdout, r.stderr
 
 
 def test_compare_prints_a_line_before_each_run_with_its_seed_and_file(tariff_comparison):
-    out, stdout = tariff_comparison
-    lines = [line.strip() for line in stdout.splitlines() if line.strip().startswith("replicate ")]
+    """On stderr, through the progress reporter (one line per run)."""
+    out, _, stderr = tariff_comparison
+    lines = [line.split("; ")[1] for line in stderr.splitlines() if "now replicate" in line]
     with h5py.File(out, "r") as f:
         seeds = [int(s) for s in f.attrs["seeds"]]
     runs = out.parent / "us_tariffs-runs"
-    assert lines == [f"replicate {r}/2, {side} (seed {seeds[r - 1]}) -> {runs}/{side}-r{r:02d}.h5"
+    assert lines == [f"now replicate {r} of 2, {side} (seed {seeds[r - 1]}) -> {runs}/{side}-r{r:02d}.h5"
                      for r in (1, 2) for side in ("base", "scenario")]
 
 
 def test_us_tariffs_lower_us_steel_exports(tariff_comparison):
-    out, _ = tariff_comparison
+    out, _, _ = tariff_comparison
     with h5py.File(out, "r") as f:
         sectors = [s.decode() for s in f["dimensions/sectors"][:]]
         dests = [d.decode() for d in f["dimensions/destinations"][:]]
@@ -100,7 +101,7 @@ def test_us_tariffs_lower_us_steel_exports(tariff_comparison):
 
 
 def test_comparison_file_has_the_documented_layout(tariff_comparison):
-    out, stdout = tariff_comparison
+    out, stdout, _ = tariff_comparison
     with h5py.File(out, "r") as f:
         assert text(f.attrs["program"]) == "tradeabm"
         assert text(f.attrs["kind"]) == "comparison"
