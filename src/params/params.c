@@ -88,10 +88,10 @@ static const pdesc demand_desc[] = {
     {"impact_elasticity", P_DOUBLE, F(demand_impact_elasticity), NULL, 0, 20, P_OPTIONAL | P_QUIET, "", "e_0",
      "partial adjustment: elasticity of a market's demand to 1 + tariff in the period of a change (absent: sigma; "
      "absent with long_run_elasticity too: no adjustment)",
-     "CALIBRATION.md: about 0.76 at one year (Boehm, Levchenko and Pandalai-Nayar 2023) [P]", NULL},
+     "docs/sources.md: about 0.76 at one year (Boehm, Levchenko and Pandalai-Nayar 2023) [P]", NULL},
     {"long_run_elasticity", P_DOUBLE, F(demand_long_run_elasticity), NULL, 0, 20, P_OPTIONAL | P_QUIET, "", "e_L",
      "partial adjustment: elasticity once the customer stock has adjusted (absent: sigma)",
-     "CALIBRATION.md: about 2 after 7-10 years (Boehm, Levchenko and Pandalai-Nayar 2023) [P]", NULL},
+     "docs/sources.md: about 2 after 7-10 years (Boehm, Levchenko and Pandalai-Nayar 2023) [P]", NULL},
     {"adjustment", P_DOUBLE, F(demand_adjustment), "1", 0, 1, P_MIN_OPEN | P_QUIET, "per period", "lambda_c",
      "partial adjustment: share of the gap between the customer stock and 1 + tariff closed each period",
      "Drozd and Nosal (2012), Arkolakis (2010): demand builds with time in a market [M]", NULL},
@@ -180,7 +180,7 @@ static const pdesc sector_desc[] = {
      "learning: prior Beta(m n, (1 - m) n) is worth n observations", NOSRC, NULL},
     {"capacity_elasticity", P_DOUBLE, F(capacity_elasticity), NULL, 0, 10, P_OPTIONAL | P_QUIET, "", "gamma_s",
      "marginal cost elasticity in total output for this sector; overrides capacity.elasticity (absent: that value)",
-     "CALIBRATION.md: convex marginal costs make markets substitutes (Vannoorenberghe 2012; Almunia et al. 2021) [M]",
+     "docs/sources.md: convex marginal costs make markets substitutes (Vannoorenberghe 2012; Almunia et al. 2021) [M]",
      NULL},
 };
 #undef F
@@ -197,7 +197,7 @@ static const pdesc market_desc[] = {
     {"tariff_absorption", P_DOUBLE, F(tariff_absorption), "0", 0, 1, P_QUIET, "fraction", "alpha",
      "share of the duty the exporter absorbs: producer price (1+t)^(-alpha) times the duty-free price, buyer price "
      "(1+t)^(1-alpha) times it (0 = full pass-through to buyers, 1 = buyers pay the duty-free price)",
-     "CALIBRATION.md: US 2018-19 duties passed almost fully into import prices (Amiti, Redding and Weinstein 2019; "
+     "docs/sources.md: US 2018-19 duties passed almost fully into import prices (Amiti, Redding and Weinstein 2019; "
      "Fajgelbaum et al. 2020) [M]",
      NULL},
 };
