@@ -58,7 +58,7 @@ def grid_sweep(folder, replicates=2):
     return write_sweep(folder, GRID_SWEEP.format(replicates=replicates))
 
 
-def run(args, env=None, check=True, timeout=120, cwd=None):
+def run(args, env=None, check=True, timeout=600, cwd=None):
     full_env = dict(os.environ)
     full_env.setdefault("OMP_NUM_THREADS", "1")
     for key in [k for k in full_env if k.startswith("SLURM_")]:
