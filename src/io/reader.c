@@ -310,7 +310,9 @@ int tm_reader_print_info(const char *path, FILE *out, tm_error *err)
     fprintf(out, "threads        %d\n", info.threads);
     fprintf(out, "wall time      %.2f s\n", info.wall_seconds);
     fprintf(out, "params sha256  %s\n", info.params_sha256);
-    fprintf(out, "digest         %s%s\n", info.digest, complete ? " (the stored data give it)" : "");
+    fprintf(out, "digest         %s\n", info.digest);
+    if (complete)
+        fprintf(out, "data           verified: the stored data give this digest\n");
     fprintf(out, "firm panel     %s\n", info.panel ? "yes" : "no");
     int periods = 0, n_sets = 1 << p->n_dest;
     size_t sd = (size_t)p->n_sectors * (size_t)p->n_dest, ss = (size_t)p->n_sectors * (size_t)n_sets;
