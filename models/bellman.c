@@ -126,7 +126,8 @@ static int law_build(const dp_state *st, const dp_process *pr, const int *forced
         int dd = st->dest_of[d];
         for (int i = 0; i < n; i++)
             for (int k = 0; k < n; k++) {
-                double q = pr->held[dd] ? (double)(i == k) : pr->transition[dd][i][k];
+                /* Firms expect the perceived process (docs/model.md section 10). */
+                double q = pr->held[dd] ? (double)(i == k) : pr->perceived[dd][i][k];
                 if (forced[dd] >= 0)
                     q = (double)(k == forced[dd]);
                 T[d][i][k] = q;
@@ -188,7 +189,7 @@ static void dp_flows(const dp_state *st, dp_work *w, int s, const dp_sector *sec
             int r = j / st->stride[d] % st->n_regimes[d];
             const tm_regime *reg = &p->dest[dd].regime[r];
             cond.tariff[d] = isnan(pr->tariff_override[dd]) ? reg->sector_tariff[s] : pr->tariff_override[dd];
-            cond.closed[d] = reg->closed;
+            cond.closed[d] = reg->sector_closed[s];
             cond.demand[d] = ps->market[dd].demand *
                              (sec->type >= 0 ? tm_demand_types_multiplier(&st->types, sec->type, dd) : 1.0);
             cond.sunk[d] = ps->market[dd].sunk_cost * pr->sunk_scale[dd];
@@ -612,7 +613,8 @@ static void band_rows(int n_z, const double *P, int *band)
     }
 }
 
-/* The process as firms of class k see it: their own transition matrices. */
+/* The process as firms of class k see it: their own transition matrices
+ * (the class's belief is what they perceive). */
 static void process_for_class(const dp_state *st, int k, dp_process *pr)
 {
     if (!st->class_trans)
@@ -620,7 +622,7 @@ static void process_for_class(const dp_state *st, int k, dp_process *pr)
     for (int d = 0; d < st->n_dest; d++)
         for (int i = 0; i < st->n_regimes[d]; i++)
             for (int j = 0; j < st->n_regimes[d]; j++)
-                pr->transition[d][i][j] = st->class_trans[k][d][i][j];
+                pr->transition[d][i][j] = pr->perceived[d][i][j] = st->class_trans[k][d][i][j];
 }
 
 /* ------------------------------------------------------------------------

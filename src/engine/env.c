@@ -77,9 +77,17 @@ double tm_env_tariff(const tm_env *env, int s, int d)
     return env->params->dest[d].regime[env->regime[d]].sector_tariff[s];
 }
 
-int tm_env_closed(const tm_env *env, int d)
+double tm_env_statutory_tariff(const tm_env *env, int s, int d)
 {
-    return env->params->dest[d].regime[env->regime[d]].closed;
+    double o = env->process[s].statutory_override[d];
+    if (!isnan(o))
+        return o;
+    return env->params->dest[d].regime[env->regime[d]].sector_statutory[s];
+}
+
+int tm_env_closed(const tm_env *env, int s, int d)
+{
+    return env->params->dest[d].regime[env->regime[d]].sector_closed[s];
 }
 
 /* The layout (docs/reliability.md): regime[TM_MAX_DEST], the destination

@@ -19,14 +19,24 @@ void tm_process_escalate(int n, const double (*base)[TM_MAX_REGIMES], double sca
     }
 }
 
+/* The true and perceived matrices of d from its base and scales. */
+static void derive(const tm_params *p, tm_process *pr, int d)
+{
+    int n = p->dest[d].n_regimes;
+    tm_process_escalate(n, pr->base[d], pr->escalation[d], pr->transition[d]);
+    tm_process_escalate(n, pr->base[d], pr->escalation[d] * pr->perceived_scale[d], pr->perceived[d]);
+}
+
 void tm_process_init(const tm_params *p, tm_process *pr)
 {
     memset(pr, 0, sizeof *pr);
     for (int d = 0; d < p->n_dest; d++) {
         pr->base[d] = (const double(*)[TM_MAX_REGIMES])p->dest[d].transition;
         pr->escalation[d] = 1.0;
-        tm_process_escalate(p->dest[d].n_regimes, pr->base[d], pr->escalation[d], pr->transition[d]);
+        pr->perceived_scale[d] = p->dest[d].perceived_escalation_scale;
+        derive(p, pr, d);
         pr->tariff_override[d] = NAN;
+        pr->statutory_override[d] = NAN;
         pr->sunk_scale[d] = 1.0;
     }
 }
@@ -43,8 +53,10 @@ void tm_process_apply(const tm_params *p, tm_process *pr, const tm_event *ev, in
         pr->held[d] = 0;
         break;
     case TM_EVENT_TARIFF:
-        if (mine)
+        if (mine) {
             pr->tariff_override[d] = ev->tariff;
+            pr->statutory_override[d] = isnan(ev->statutory_tariff) ? ev->tariff : ev->statutory_tariff;
+        }
         break;
     case TM_EVENT_SUNK_COST:
         if (mine)
@@ -52,11 +64,15 @@ void tm_process_apply(const tm_params *p, tm_process *pr, const tm_event *ev, in
         break;
     case TM_EVENT_ESCALATION:
         pr->escalation[d] = ev->escalation_scale;
-        tm_process_escalate(p->dest[d].n_regimes, pr->base[d], pr->escalation[d], pr->transition[d]);
+        derive(p, pr, d);
         break;
     case TM_EVENT_TRANSITION:
         pr->base[d] = (const double(*)[TM_MAX_REGIMES])ev->transition;
-        tm_process_escalate(p->dest[d].n_regimes, pr->base[d], pr->escalation[d], pr->transition[d]);
+        derive(p, pr, d);
+        break;
+    case TM_EVENT_PERCEIVED:
+        pr->perceived_scale[d] = ev->perceived_escalation_scale;
+        derive(p, pr, d);
         break;
     }
 }
@@ -82,7 +98,7 @@ int tm_process_equal(const tm_params *p, const tm_process *a, const tm_process *
         int n = p->dest[d].n_regimes;
         for (int i = 0; i < n; i++)
             for (int j = 0; j < n; j++)
-                if (a->transition[d][i][j] != b->transition[d][i][j])
+                if (a->transition[d][i][j] != b->transition[d][i][j] || a->perceived[d][i][j] != b->perceived[d][i][j])
                     return 0;
     }
     return 1;

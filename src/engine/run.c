@@ -43,6 +43,7 @@ void tm_run_close(tm_run *run)
     free(r->mean_log_productivity);
     free(r->top10_share);
     free(r->tariff);
+    free(r->statutory_tariff);
     free(r->firms_by_set);
     free(r->firms_by_z_set);
     free(r->by_level);
@@ -74,6 +75,7 @@ static int alloc_results(tm_run *run)
     r->mean_log_productivity = calloc(sd, sizeof(double));
     r->top10_share = calloc(sd, sizeof(double));
     r->tariff = calloc(sd, sizeof(double));
+    r->statutory_tariff = calloc(sd, sizeof(double));
     r->firms_by_set = calloc((size_t)run->n_sectors * (size_t)run->n_sets, sizeof(int64_t));
     r->firms_by_z_set = calloc((size_t)run->n_sectors * (size_t)run->n_z * (size_t)run->n_sets, sizeof(int64_t));
     r->by_level = calloc(sd * (size_t)run->levels, sizeof(int64_t));
@@ -94,10 +96,10 @@ static int alloc_results(tm_run *run)
     r->events = calloc((size_t)(run->p->n_events ? run->p->n_events : 1), sizeof(int));
     run->share_serving = calloc(sd, sizeof(double));
     return r->serving && r->entrants && r->exiters && r->export_value && r->tariff_paid && r->mean_log_productivity &&
-                   r->top10_share && r->tariff && r->firms_by_set && r->firms_by_z_set && r->by_level &&
-                   r->entrant_value && r->spells && r->deaths && r->x_serving && r->x_entrants && r->x_exiters &&
-                   r->x_firms_by_set && r->x_firms_by_z_set && r->x_deaths && r->x_by_level && r->firms_by_type_z_set &&
-                   r->x_firms_by_type_z_set && r->events && run->share_serving
+                   r->top10_share && r->tariff && r->statutory_tariff && r->firms_by_set && r->firms_by_z_set &&
+                   r->by_level && r->entrant_value && r->spells && r->deaths && r->x_serving && r->x_entrants &&
+                   r->x_exiters && r->x_firms_by_set && r->x_firms_by_z_set && r->x_deaths && r->x_by_level &&
+                   r->firms_by_type_z_set && r->x_firms_by_type_z_set && r->events && run->share_serving
                ? 0
                : -1;
 }
@@ -216,11 +218,13 @@ static int build_policies(tm_run *run, tm_error *err)
             fixed[d] = ps->market[d].fixed_cost;
             double share = run->share_serving[(size_t)s * (size_t)run->n_dest + (size_t)d];
             cond.tariff[d] = tm_env_tariff(&run->env, s, d);
-            cond.closed[d] = tm_env_closed(&run->env, d);
+            cond.closed[d] = tm_env_closed(&run->env, s, d);
             cond.demand[d] = tm_econ_crowded_demand(ps->market[d].demand, p->crowding, share);
             cond.sunk[d] = tm_econ_spillover_sunk(ps->market[d].sunk_cost * run->env.process[s].sunk_scale[d],
                                                   p->spillover, share);
             run->res.tariff[(size_t)s * (size_t)run->n_dest + (size_t)d] = cond.tariff[d];
+            run->res.statutory_tariff[(size_t)s * (size_t)run->n_dest + (size_t)d] = tm_env_statutory_tariff(&run->env,
+                                                                                                             s, d);
         }
         tm_mstate_costs(&run->ms, cond.sunk, fixed, cond.closed, sec->cost);
         tm_choice_ctx ctx = {

@@ -177,6 +177,10 @@ static const pdesc market_desc[] = {
 static const pdesc dest_desc[] = {
     {"initial_regime", P_NAME, F(initial_regime_name), "", 0, 0, 0, "", "r_0",
      "regime at the start (default: the first listed)", NOSRC, NULL},
+    {"perceived_escalation_scale", P_DOUBLE, F(perceived_escalation_scale), "1", 0, 1e6, P_QUIET, "", "k_d",
+     "forward-looking firms perceive the hazards of moving to more restrictive regimes as k_d times the true ones "
+     "(dynamic: their matrices; learning: their posterior mean); the environment follows the true process",
+     NOSRC, NULL},
 };
 #undef F
 
@@ -184,7 +188,8 @@ static const pdesc dest_desc[] = {
 static const pdesc regime_desc[] = {
     {"tariff", P_DOUBLE, F(tariff), "0", 0, 10, P_NODUMP, "fraction", "t",
      "ad-valorem tariff for sectors not in sector_tariffs", NOSRC, NULL},
-    {"closed", P_BOOL, F(closed), "false", 0, 0, 0, "", "", "market closed to all firms (a ban)", NOSRC, NULL},
+    {"closed", P_BOOL, F(closed), "false", 0, 0, 0, "", "",
+     "market closed to all firms of every sector (a ban; closed_sectors: one sector only)", NOSRC, NULL},
 };
 #undef F
 
@@ -200,8 +205,15 @@ static const pdesc event_desc[] = {
      NULL},
     {"tariff", P_DOUBLE, F(tariff), NULL, 0, 10, P_OPTIONAL, "fraction", "t",
      "override the tariff in every regime from this date", NOSRC, NULL},
+    {"statutory_tariff", P_DOUBLE, F(statutory_tariff), NULL, 0, 10, P_OPTIONAL, "fraction", "t^stat",
+     "tariff events: the statutory rate beside the effective `tariff` (reporting only; default: the same)", NOSRC,
+     NULL},
     {"escalation_scale", P_DOUBLE, F(escalation_scale), NULL, 0, 1e6, P_OPTIONAL, "", "",
      "scale the hazards of moving to more restrictive regimes", NOSRC, NULL},
+    {"perceived_escalation_scale", P_DOUBLE, F(perceived_escalation_scale), NULL, 0, 1e6, P_OPTIONAL, "", "k_d(t)",
+     "from this date firms perceive the escalation hazards as this multiple of the true ones; the true process is "
+     "unchanged",
+     NOSRC, NULL},
     {"sunk_cost_scale", P_DOUBLE, F(sunk_cost_scale), NULL, 0, 100, P_OPTIONAL, "", "",
      "from this date multiply the sunk cost of entering the destination (one sector or all) by this", NOSRC, NULL},
     {"release", P_BOOL, F(release), "false", 0, 0, 0, "", "", "let a held regime follow its Markov chain again", NOSRC,
@@ -770,6 +782,80 @@ static int load_matrix(const tm_destination *dest, double (*out)[TM_MAX_REGIMES]
     return 0;
 }
 
+/* A regime's map of sector names to rates (`sector_tariffs` or
+ * `statutory_tariffs`) into rate[n_sectors]; sectors not named keep theirs.
+ * Statutory rates are the announced ones and may not be below the
+ * effective rate firms pay (rate holds the effective rates on entry). */
+static int load_sector_rates(const tm_params *p, const tm_ynode *regime, const char *key, const char *rpath,
+                             double *rate, tm_error *err)
+{
+    const tm_ynode *st = tm_ytree_get(regime, key, NULL);
+    if (!st)
+        return 0;
+    char spath[400];
+    snprintf(spath, sizeof spath, "%s.%s", rpath, key);
+    if (require_map(st, spath, err))
+        return -1;
+    const int statutory = strcmp(key, "statutory_tariffs") == 0;
+    for (size_t j = 0; j < st->n; j++) {
+        int s = find_sector(p, st->keys[j]);
+        char epath[500];
+        snprintf(epath, sizeof epath, "%s.%s", spath, st->keys[j]);
+        if (s < 0) {
+            const char *names[4096];
+            for (int i = 0; i < p->n_sectors; i++)
+                names[i] = p->sector[i].name;
+            tm_ynode where = key_node(st, j);
+            return unknown_name(err, &where, epath, "sector", st->keys[j], names, (size_t)p->n_sectors);
+        }
+        double effective = rate[s];
+        pdesc d = regime_desc[0];
+        d.offset = 0;
+        if (parse_field(&d, st->items[j], &rate[s], epath, p->periods_per_year, err))
+            return -1;
+        if (statutory && rate[s] < effective)
+            return fail_at(err, st->items[j], epath,
+                           "statutory rate %g is below the effective rate %g of sector %s; expected at least %g",
+                           rate[s], effective, st->keys[j], effective);
+    }
+    return 0;
+}
+
+/* `closed_sectors: [canola, ...]`: the regime closes the destination to
+ * the named sectors only; `closed: true` closes it to every sector, so the
+ * two together are a conflict. */
+static int load_closed_sectors(const tm_params *p, const tm_ynode *regime, const char *rpath, tm_regime *reg,
+                               tm_error *err)
+{
+    for (int s = 0; s < p->n_sectors; s++)
+        reg->sector_closed[s] = reg->closed;
+    const tm_ynode *list = tm_ytree_get(regime, "closed_sectors", NULL);
+    if (!list)
+        return 0;
+    char path[400];
+    snprintf(path, sizeof path, "%s.closed_sectors", rpath);
+    if (list->kind != TM_Y_SEQ || list->n == 0)
+        return fail_at(err, list, path, "expected a non-empty list of sector names, e.g. [canola]");
+    if (reg->closed)
+        return fail_at(err, list, path,
+                       "conflicts with `closed: true` (closed to every sector); expected one of the two");
+    for (size_t i = 0; i < list->n; i++) {
+        const tm_ynode *item = list->items[i];
+        int s = item->kind == TM_Y_SCALAR ? find_sector(p, item->value) : -1;
+        if (s < 0) {
+            const char *names[4096];
+            for (int k = 0; k < p->n_sectors; k++)
+                names[k] = p->sector[k].name;
+            return unknown_name(err, item, path, "sector", item->kind == TM_Y_SCALAR ? item->value : "(not a name)",
+                                names, (size_t)p->n_sectors);
+        }
+        if (reg->sector_closed[s])
+            return fail_at(err, item, path, "sector %s is listed twice", item->value);
+        reg->sector_closed[s] = 1;
+    }
+    return 0;
+}
+
 static int load_destinations(tm_params *p, const tm_ynode *root, tm_error *err)
 {
     const tm_ynode *node = tm_ytree_get(root, "destinations", NULL);
@@ -781,7 +867,7 @@ static int load_destinations(tm_params *p, const tm_ynode *root, tm_error *err)
         return fail_at(err, node, "destinations", "%zu destinations; expected 1 to %d", node->n, TM_MAX_DEST);
     p->n_dest = (int)node->n;
     static const char *const structural[] = {"market", "regimes", "transition", NULL};
-    static const char *const regime_structural[] = {"sector_tariffs", NULL};
+    static const char *const regime_structural[] = {"sector_tariffs", "statutory_tariffs", "closed_sectors", NULL};
     for (size_t k = 0; k < node->n; k++) {
         if (check_key_name(node, k, "destinations", "destination", err))
             return -1;
@@ -818,33 +904,18 @@ static int load_destinations(tm_params *p, const tm_ynode *root, tm_error *err)
                             p->periods_per_year, err))
                 return -1;
             reg->sector_tariff = malloc((size_t)p->n_sectors * sizeof(double));
-            if (!reg->sector_tariff)
+            reg->sector_statutory = malloc((size_t)p->n_sectors * sizeof(double));
+            reg->sector_closed = calloc((size_t)p->n_sectors, sizeof(int));
+            if (!reg->sector_tariff || !reg->sector_statutory || !reg->sector_closed)
                 return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
             for (int s = 0; s < p->n_sectors; s++)
                 reg->sector_tariff[s] = reg->tariff;
-            const tm_ynode *st = tm_ytree_get(rn->items[r], "sector_tariffs", NULL);
-            if (!st)
-                continue;
-            char spath[300];
-            snprintf(spath, sizeof spath, "%s.sector_tariffs", rpath);
-            if (require_map(st, spath, err))
+            if (load_sector_rates(p, rn->items[r], "sector_tariffs", rpath, reg->sector_tariff, err))
                 return -1;
-            for (size_t j = 0; j < st->n; j++) {
-                int s = find_sector(p, st->keys[j]);
-                char epath[400];
-                snprintf(epath, sizeof epath, "%s.%s", spath, st->keys[j]);
-                if (s < 0) {
-                    const char *names[4096];
-                    for (int i = 0; i < p->n_sectors; i++)
-                        names[i] = p->sector[i].name;
-                    tm_ynode where = key_node(st, j);
-                    return unknown_name(err, &where, epath, "sector", st->keys[j], names, (size_t)p->n_sectors);
-                }
-                pdesc d = regime_desc[0];
-                d.offset = 0;
-                if (parse_field(&d, st->items[j], &reg->sector_tariff[s], epath, p->periods_per_year, err))
-                    return -1;
-            }
+            memcpy(reg->sector_statutory, reg->sector_tariff, (size_t)p->n_sectors * sizeof(double));
+            if (load_sector_rates(p, rn->items[r], "statutory_tariffs", rpath, reg->sector_statutory, err) ||
+                load_closed_sectors(p, rn->items[r], rpath, reg, err))
+                return -1;
         }
         snprintf(path, sizeof path, "%s.transition", prefix);
         if (load_matrix(dest, dest->transition, tm_ytree_get(dn, "transition", NULL), path, err))
@@ -1032,6 +1103,19 @@ static int resolve_types(tm_params *p, const tm_ynode *root, tm_error *err)
     return 0;
 }
 
+int tm_params_has_statutory(const tm_params *p)
+{
+    for (int d = 0; d < p->n_dest; d++)
+        for (int r = 0; r < p->dest[d].n_regimes; r++)
+            for (int s = 0; s < p->n_sectors; s++)
+                if (p->dest[d].regime[r].sector_statutory[s] != p->dest[d].regime[r].sector_tariff[s])
+                    return 1;
+    for (int e = 0; e < p->n_events; e++)
+        if (!isnan(p->event[e].statutory_tariff) && p->event[e].statutory_tariff != p->event[e].tariff)
+            return 1;
+    return 0;
+}
+
 int tm_params_n_states(const tm_params *p)
 {
     int n = 1;
@@ -1041,6 +1125,68 @@ int tm_params_n_states(const tm_params *p)
             break;
     }
     return n;
+}
+
+/* Whether scaling the escalation hazards (j > i) of `base` by `scale`
+ * leaves every row a probability of staying; the first row that it does
+ * not, or -1. */
+static int escalation_overflows(int n, const double (*base)[TM_MAX_REGIMES], double scale)
+{
+    for (int i = 0; i < n; i++) {
+        double up = 0, stay_budget = 1;
+        for (int j = 0; j < n; j++) {
+            if (j > i)
+                up += base[i][j] * scale;
+            else if (j < i)
+                stay_budget -= base[i][j];
+        }
+        if (up > stay_budget + 1e-12)
+            return i;
+    }
+    return -1;
+}
+
+/* The perceived matrices, esc(base, escalation x perceived scale) of
+ * section 10 of docs/model.md, must be transition matrices whenever they are
+ * in force: at the start and after each event, in period order. */
+static int check_perceived(const tm_params *p, const tm_ynode *root, tm_error *err)
+{
+    const tm_ynode *dests = tm_ytree_get(root, "destinations", NULL);
+    const tm_ynode *events = tm_ytree_get(root, "events", NULL);
+    for (int d = 0; d < p->n_dest; d++) {
+        const tm_destination *dest = &p->dest[d];
+        const double(*base)[TM_MAX_REGIMES] = (const double(*)[TM_MAX_REGIMES])dest->transition;
+        double escalation = 1.0, perceived = dest->perceived_escalation_scale;
+        const tm_ynode *where = tm_ytree_get(tm_ytree_get(dests, dest->name, NULL), "perceived_escalation_scale", NULL);
+        char path[300];
+        snprintf(path, sizeof path, "destinations.%s.perceived_escalation_scale", dest->name);
+        for (int e = -1; e < p->n_events; e++) {
+            if (e >= 0) {
+                const tm_event *ev = &p->event[e];
+                if (ev->destination != d)
+                    continue;
+                if (ev->kind == TM_EVENT_ESCALATION)
+                    escalation = ev->escalation_scale;
+                else if (ev->kind == TM_EVENT_TRANSITION)
+                    base = (const double(*)[TM_MAX_REGIMES])ev->transition;
+                else if (ev->kind == TM_EVENT_PERCEIVED)
+                    perceived = ev->perceived_escalation_scale;
+                else
+                    continue;
+                where = events->items[ev->item];
+                snprintf(path, sizeof path, "events[%d]", ev->item);
+            }
+            if (perceived == 1.0)
+                continue;
+            int row = escalation_overflows(dest->n_regimes, base, escalation * perceived);
+            if (row >= 0)
+                return fail_at(err, where, path,
+                               "the perceived escalation hazards of regime %s (escalation scale %g x perceived scale "
+                               "%g) make its row sum above 1; expected a smaller perceived scale",
+                               dest->regime[row].name, escalation, perceived);
+        }
+    }
+    return 0;
 }
 
 static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
@@ -1059,6 +1205,7 @@ static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
     for (size_t k = 0; k < node->n; k++) {
         tm_event *ev = &p->event[k];
         const tm_ynode *en = node->items[k];
+        ev->item = (int)k;
         char prefix[64];
         snprintf(prefix, sizeof prefix, "events[%zu]", k);
         static const char *const structural[] = {"transition", NULL};
@@ -1097,11 +1244,11 @@ static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
         }
         const tm_ynode *tn = tm_ytree_get(en, "transition", NULL);
         int actions = (ev->regime_name[0] != 0) + !isnan(ev->tariff) + !isnan(ev->escalation_scale) + ev->release +
-                      !isnan(ev->sunk_cost_scale) + (tn != NULL);
+                      !isnan(ev->sunk_cost_scale) + (tn != NULL) + !isnan(ev->perceived_escalation_scale);
         if (actions != 1)
             return fail_at(err, en, prefix,
                            "%s; expected exactly one of `regime`, `tariff`, `escalation_scale`, `sunk_cost_scale`, "
-                           "`transition` or `release: true`",
+                           "`transition`, `perceived_escalation_scale` or `release: true`",
                            actions ? "several actions in one event" : "no action");
         ev->regime = -1;
         if (tn) {
@@ -1124,27 +1271,38 @@ static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
             ev->kind = TM_EVENT_TARIFF;
         } else if (!isnan(ev->sunk_cost_scale)) {
             ev->kind = TM_EVENT_SUNK_COST;
+        } else if (!isnan(ev->perceived_escalation_scale)) {
+            ev->kind = TM_EVENT_PERCEIVED;
         } else if (!isnan(ev->escalation_scale)) {
             ev->kind = TM_EVENT_ESCALATION;
             /* The scaled hazards must still leave a probability of staying. */
-            for (int i = 0; i < dest->n_regimes; i++) {
+            const double(*T)[TM_MAX_REGIMES] = (const double(*)[TM_MAX_REGIMES])dest->transition;
+            int i = escalation_overflows(dest->n_regimes, T, ev->escalation_scale);
+            if (i >= 0) {
                 double up = 0, stay_budget = 1;
                 for (int j = 0; j < dest->n_regimes; j++) {
                     if (j > i)
-                        up += dest->transition[i][j] * ev->escalation_scale;
+                        up += T[i][j] * ev->escalation_scale;
                     else if (j < i)
-                        stay_budget -= dest->transition[i][j];
+                        stay_budget -= T[i][j];
                 }
-                if (up > stay_budget + 1e-12) {
-                    snprintf(path, sizeof path, "%s.escalation_scale", prefix);
-                    return fail_at(err, tm_ytree_get(en, "escalation_scale", NULL), path,
-                                   "scaling the escalation hazards of regime %s by %g makes its row sum above 1; "
-                                   "expected at most %g",
-                                   dest->regime[i].name, ev->escalation_scale, ev->escalation_scale * stay_budget / up);
-                }
+                snprintf(path, sizeof path, "%s.escalation_scale", prefix);
+                return fail_at(err, tm_ytree_get(en, "escalation_scale", NULL), path,
+                               "scaling the escalation hazards of regime %s by %g makes its row sum above 1; "
+                               "expected at most %g",
+                               dest->regime[i].name, ev->escalation_scale, ev->escalation_scale * stay_budget / up);
             }
         } else {
             ev->kind = TM_EVENT_RELEASE;
+        }
+        if (!isnan(ev->statutory_tariff) && (ev->kind != TM_EVENT_TARIFF || ev->statutory_tariff < ev->tariff)) {
+            snprintf(path, sizeof path, "%s.statutory_tariff", prefix);
+            if (ev->kind != TM_EVENT_TARIFF)
+                return fail_at(err, tm_ytree_get(en, "statutory_tariff", NULL), path,
+                               "only tariff events have a statutory rate; expected `tariff` beside it");
+            return fail_at(err, tm_ytree_get(en, "statutory_tariff", NULL), path,
+                           "statutory rate %g is below the effective tariff %g; expected at least %g",
+                           ev->statutory_tariff, ev->tariff, ev->tariff);
         }
         if (ev->sector >= 0 && ev->kind != TM_EVENT_TARIFF && ev->kind != TM_EVENT_SUNK_COST) {
             snprintf(path, sizeof path, "%s.sector", prefix);
@@ -1376,6 +1534,29 @@ static char *canonical_text(const tm_params *p)
                 format_double(reg->sector_tariff[s], v, sizeof v);
                 sb_printf(&sb, "          %s: %s\n", p->sector[s].name, v);
             }
+            /* Sector closures and statutory rates only where used, so files
+             * without them keep their canonical text. */
+            if (!reg->closed) {
+                int first = 1;
+                for (int s = 0; s < p->n_sectors; s++)
+                    if (reg->sector_closed[s]) {
+                        sb_printf(&sb, "%s%s", first ? "        closed_sectors: [" : ", ", p->sector[s].name);
+                        first = 0;
+                    }
+                if (!first)
+                    sb_printf(&sb, "]\n");
+            }
+            int statutory = 0;
+            for (int s = 0; s < p->n_sectors; s++)
+                statutory |= reg->sector_statutory[s] != reg->sector_tariff[s];
+            if (statutory) {
+                sb_printf(&sb, "        statutory_tariffs:\n");
+                for (int s = 0; s < p->n_sectors; s++) {
+                    char v[64];
+                    format_double(reg->sector_statutory[s], v, sizeof v);
+                    sb_printf(&sb, "          %s: %s\n", p->sector[s].name, v);
+                }
+            }
         }
         dump_matrix(&sb, "    transition", 6, dest->transition, dest->n_regimes);
     }
@@ -1413,8 +1594,11 @@ void tm_params_free(tm_params *p)
     if (!p)
         return;
     for (int d = 0; d < p->n_dest; d++)
-        for (int r = 0; r < p->dest[d].n_regimes; r++)
+        for (int r = 0; r < p->dest[d].n_regimes; r++) {
             free(p->dest[d].regime[r].sector_tariff);
+            free(p->dest[d].regime[r].sector_statutory);
+            free(p->dest[d].regime[r].sector_closed);
+        }
     free(p->sector);
     free(p->event);
     free(p->source);
@@ -1463,7 +1647,8 @@ static int resolve(tm_params *p, const tm_ynode *root, tm_error *err)
     p->periods_per_year = ppy;
     tm_period_parse(p->start, ppy, &p->start_index);
     if (load_sectors(p, root, err) || load_destinations(p, root, err) || load_markets(p, root, err) ||
-        load_experience(p, root, err) || load_events(p, root, err) || resolve_types(p, root, err))
+        load_experience(p, root, err) || load_events(p, root, err) || check_perceived(p, root, err) ||
+        resolve_types(p, root, err))
         return -1;
     return 0;
 }
@@ -1561,6 +1746,13 @@ static const doc_row structural_doc[] = {
      "the destinations whose demand varies by type (the first listed varies fastest in the type index)"},
     {"destinations.<dest>.regimes.<regime>.", "destinations.<dest>.regimes.<regime>.sector_tariffs.<sector>", "number",
      "regime tariff", "[0, 10]", "fraction", "t(d,s,r)", "tariff of one sector in this regime"},
+    {"destinations.<dest>.regimes.<regime>.", "destinations.<dest>.regimes.<regime>.statutory_tariffs.<sector>",
+     "number", "the effective rate", "[0, 10]", "fraction", "t^stat(d,s,r)",
+     "statutory (announced) rate beside the effective one firms pay, at least that rate; reporting only "
+     "(/environment/statutory_tariff)"},
+    {"destinations.<dest>.regimes.<regime>.", "destinations.<dest>.regimes.<regime>.closed_sectors", "list", "none",
+     "sector names", "", "",
+     "the regime closes the destination to these sectors only (a sector-specific ban); conflicts with `closed: true`"},
     {"destinations.<dest>.regimes.<regime>.", "destinations.<dest>.transition", "matrix", "[[1]] with one regime",
      "rows sum to 1", "per period", "P_d", "regime transition probabilities, rows and columns in regime order"},
     {"events[].", "events[].transition", "matrix", "-", "rows sum to 1", "per period", "P_d(t)",

@@ -79,7 +79,14 @@ typedef struct {
     char name[TM_NAME_MAX];
     double tariff;         /* default ad-valorem rate for sectors not listed */
     int closed;            /* market closed (a ban): nobody may serve it */
-    double *sector_tariff; /* [n_sectors], resolved */
+    double *sector_tariff; /* [n_sectors], resolved: the effective rate firms pay */
+    /* [n_sectors], resolved: 1 where the regime closes the market to the
+     * sector (every sector when `closed`, else those in `closed_sectors`). */
+    int *sector_closed;
+    /* [n_sectors], resolved: the statutory (announced) rate, for reporting
+     * only; the effective rate where `statutory_tariffs` does not name the
+     * sector. */
+    double *sector_statutory;
 } tm_regime;
 
 typedef struct {
@@ -89,6 +96,9 @@ typedef struct {
     double transition[TM_MAX_REGIMES][TM_MAX_REGIMES];
     char initial_regime_name[TM_NAME_MAX];
     int initial_regime;
+    /* Firms perceive the hazards of moving to more restrictive regimes as
+     * this multiple of the true ones (1: they perceive the truth). */
+    double perceived_escalation_scale;
     tm_market defaults;
 } tm_destination;
 
@@ -99,6 +109,7 @@ typedef enum {
     TM_EVENT_RELEASE,    /* let a held regime follow its Markov chain again */
     TM_EVENT_SUNK_COST,  /* scale the sunk cost of entering a destination (a policy lever) */
     TM_EVENT_TRANSITION, /* replace the regime transition matrix (time-varying processes) */
+    TM_EVENT_PERCEIVED,  /* scale the escalation hazards firms perceive, not the true ones */
 } tm_event_kind;
 
 typedef struct {
@@ -112,11 +123,14 @@ typedef struct {
     int sector; /* -1: every sector */
     int regime;
     int hold;
-    double tariff;           /* NaN when unset */
-    double escalation_scale; /* NaN when unset */
-    double sunk_cost_scale;  /* NaN when unset */
+    double tariff;                     /* NaN when unset */
+    double statutory_tariff;           /* tariff events: the statutory rate beside it (NaN: the same) */
+    double escalation_scale;           /* NaN when unset */
+    double perceived_escalation_scale; /* NaN when unset */
+    double sunk_cost_scale;            /* NaN when unset */
     int release;
     int anticipated; /* known to forward-looking firms from the start of the run */
+    int item;        /* position in the file's event list (events are kept in period order) */
     char note[TM_NOTE_MAX];
     double transition[TM_MAX_REGIMES][TM_MAX_REGIMES]; /* TM_EVENT_TRANSITION: the new matrix */
 } tm_event;
@@ -196,6 +210,10 @@ void tm_period_label(int index, int periods_per_year, char *buf, size_t size);
 /* Index of the destination named "US", or 0 if none is: the reference for
  * every "non-US share" (summary tables, series, moments, comparisons). */
 int tm_params_us_index(const tm_params *params);
+
+/* Whether some regime's statutory tariff differs from its effective one
+ * (then runs write /environment/statutory_tariff). */
+int tm_params_has_statutory(const tm_params *params);
 
 /* Number of joint market states: (levels + 1)^n_dest (2^n_dest without
  * experience states, the market sets). */
