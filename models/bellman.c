@@ -176,10 +176,11 @@ static void dp_flows(const dp_state *st, dp_work *w, int s, const dp_sector *sec
     int N = st->n_states, J = st->n_joint;
     size_t NM = (size_t)N * (size_t)st->n_sets;
     double *one = w->scratch; /* n_z * n_states, before per-thread use */
-    /* The sector as this problem sees it: its destinations in local order. */
+    /* The sector as this problem sees it: its destinations in local order,
+     * their markets under the process (dated paths, section 10). */
     tm_sector view = *ps;
     for (int d = 0; d < st->n_dest; d++)
-        view.market[d] = ps->market[st->dest_of[d]];
+        view.market[d] = tm_process_market(p, pr, s, st->dest_of[d]);
     for (int j = 0; j < J; j++) {
         tm_conditions cond;
         double fixed[TM_MAX_DEST];
@@ -190,10 +191,10 @@ static void dp_flows(const dp_state *st, dp_work *w, int s, const dp_sector *sec
             const tm_regime *reg = &p->dest[dd].regime[r];
             cond.tariff[d] = isnan(pr->tariff_override[dd]) ? reg->sector_tariff[s] : pr->tariff_override[dd];
             cond.closed[d] = reg->sector_closed[s];
-            cond.demand[d] = ps->market[dd].demand *
+            cond.demand[d] = view.market[d].demand *
                              (sec->type >= 0 ? tm_demand_types_multiplier(&st->types, sec->type, dd) : 1.0);
-            cond.sunk[d] = ps->market[dd].sunk_cost * pr->sunk_scale[dd];
-            fixed[d] = ps->market[dd].fixed_cost;
+            cond.sunk[d] = view.market[d].sunk_cost;
+            fixed[d] = view.market[d].fixed_cost;
         }
         tm_econ_state_tables(&st->profit, &view, &st->ms, &cond, sec->z_grid, st->n_z, one, w->revenue);
         for (int iz = 0; iz < st->n_z; iz++)

@@ -38,6 +38,7 @@ void tm_process_init(const tm_params *p, tm_process *pr)
         pr->tariff_override[d] = NAN;
         pr->statutory_override[d] = NAN;
         pr->sunk_scale[d] = 1.0;
+        pr->demand_scale[d] = pr->iceberg_scale[d] = pr->fixed_scale[d] = 1.0;
     }
 }
 
@@ -70,6 +71,22 @@ void tm_process_apply(const tm_params *p, tm_process *pr, const tm_event *ev, in
         pr->base[d] = (const double(*)[TM_MAX_REGIMES])ev->transition;
         derive(p, pr, d);
         break;
+    case TM_EVENT_DEMAND:
+        if (mine)
+            pr->demand_scale[d] = ev->demand_scale;
+        break;
+    case TM_EVENT_GROWTH:
+        if (mine)
+            pr->demand_scale[d] *= 1.0 + ev->demand_growth;
+        break;
+    case TM_EVENT_ICEBERG:
+        if (mine)
+            pr->iceberg_scale[d] = ev->iceberg_scale;
+        break;
+    case TM_EVENT_FIXED_COST:
+        if (mine)
+            pr->fixed_scale[d] = ev->fixed_cost_scale;
+        break;
     case TM_EVENT_PERCEIVED:
         pr->perceived_scale[d] = ev->perceived_escalation_scale;
         derive(p, pr, d);
@@ -93,7 +110,8 @@ int tm_process_equal(const tm_params *p, const tm_process *a, const tm_process *
 {
     for (int d = 0; d < p->n_dest; d++) {
         if (a->held[d] != b->held[d] || !same_double(a->tariff_override[d], b->tariff_override[d]) ||
-            a->sunk_scale[d] != b->sunk_scale[d])
+            a->sunk_scale[d] != b->sunk_scale[d] || a->demand_scale[d] != b->demand_scale[d] ||
+            a->iceberg_scale[d] != b->iceberg_scale[d] || a->fixed_scale[d] != b->fixed_scale[d])
             return 0;
         int n = p->dest[d].n_regimes;
         for (int i = 0; i < n; i++)
@@ -102,4 +120,15 @@ int tm_process_equal(const tm_params *p, const tm_process *a, const tm_process *
                     return 0;
     }
     return 1;
+}
+
+tm_market tm_process_market(const tm_params *p, const tm_process *pr, int sector, int d)
+{
+    tm_market m = p->sector[sector].market[d];
+    /* x 1.0 is exact: without events the market is the parameters'. */
+    m.demand *= pr->demand_scale[d];
+    m.iceberg *= pr->iceberg_scale[d];
+    m.fixed_cost *= pr->fixed_scale[d];
+    m.sunk_cost *= pr->sunk_scale[d];
+    return m;
 }

@@ -28,6 +28,11 @@ typedef struct tm_process {
      * neither compared nor saved: restores rebuild it from the events). */
     double statutory_override[TM_MAX_DEST];
     double sunk_scale[TM_MAX_DEST]; /* scale of the sunk cost F (1: none) */
+    /* Dated paths of the market (docs/model.md section 10): multipliers of
+     * the demand shifter B, the iceberg cost tau and the fixed cost f. */
+    double demand_scale[TM_MAX_DEST];
+    double iceberg_scale[TM_MAX_DEST];
+    double fixed_scale[TM_MAX_DEST];
 } tm_process;
 
 /* The process before any event: the destinations' matrices, nothing held,
@@ -47,6 +52,10 @@ void tm_process_after(const tm_params *params, int sector, int n_applied, tm_pro
  * force (true and perceived), holds, overrides and scales (base and the
  * scales of hazards matter only through the matrices). */
 int tm_process_equal(const tm_params *params, const tm_process *a, const tm_process *b);
+
+/* The market of `sector` in d under the process: demand, iceberg, fixed
+ * and sunk costs of the parameters times the multipliers in force. */
+tm_market tm_process_market(const tm_params *params, const tm_process *process, int sector, int d);
 
 /* out = base with the hazards of moving to more restrictive regimes (j > i)
  * scaled by `scale` and the probability of staying adjusted (n regimes). */

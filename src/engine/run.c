@@ -211,17 +211,20 @@ static int build_policies(tm_run *run, tm_error *err)
         regime[d] = run->env.regime[d];
     for (int s = 0; s < run->n_sectors; s++) {
         sector_state *sec = &run->sec[s];
-        const tm_sector *ps = &p->sector[s];
+        /* The sector with its markets under the process in force (dated
+         * demand and cost paths, docs/model.md section 10). */
+        tm_sector here = p->sector[s];
+        const tm_sector *ps = &here;
         tm_conditions cond;
         double fixed[TM_MAX_DEST];
         for (int d = 0; d < run->n_dest; d++) {
+            here.market[d] = tm_process_market(p, &run->env.process[s], s, d);
             fixed[d] = ps->market[d].fixed_cost;
             double share = run->share_serving[(size_t)s * (size_t)run->n_dest + (size_t)d];
             cond.tariff[d] = tm_env_tariff(&run->env, s, d);
             cond.closed[d] = tm_env_closed(&run->env, s, d);
             cond.demand[d] = tm_econ_crowded_demand(ps->market[d].demand, p->crowding, share);
-            cond.sunk[d] = tm_econ_spillover_sunk(ps->market[d].sunk_cost * run->env.process[s].sunk_scale[d],
-                                                  p->spillover, share);
+            cond.sunk[d] = tm_econ_spillover_sunk(ps->market[d].sunk_cost, p->spillover, share);
             run->res.tariff[(size_t)s * (size_t)run->n_dest + (size_t)d] = cond.tariff[d];
             run->res.statutory_tariff[(size_t)s * (size_t)run->n_dest + (size_t)d] = tm_env_statutory_tariff(&run->env,
                                                                                                              s, d);

@@ -809,8 +809,8 @@ typedef struct {
 
 static int write_events(tm_output *o, tm_sha256 *sha)
 {
-    static const char *const kinds[] = {"regime",    "tariff",     "escalation", "release",
-                                        "sunk_cost", "transition", "perceived"};
+    static const char *const kinds[] = {"regime",    "tariff", "escalation", "release",    "sunk_cost",    "transition",
+                                        "perceived", "demand", "iceberg",    "fixed_cost", "demand_growth"};
     hsize_t n = (hsize_t)o->n_events;
     event_row *rows = calloc(n ? n : 1, sizeof *rows);
     if (!rows)
@@ -828,6 +828,10 @@ static int write_events(tm_output *o, tm_sha256 *sha)
                      : ev->kind == TM_EVENT_ESCALATION ? ev->escalation_scale
                      : ev->kind == TM_EVENT_SUNK_COST  ? ev->sunk_cost_scale
                      : ev->kind == TM_EVENT_PERCEIVED  ? ev->perceived_escalation_scale
+                     : ev->kind == TM_EVENT_DEMAND     ? ev->demand_scale
+                     : ev->kind == TM_EVENT_ICEBERG    ? ev->iceberg_scale
+                     : ev->kind == TM_EVENT_FIXED_COST ? ev->fixed_cost_scale
+                     : ev->kind == TM_EVENT_GROWTH     ? ev->demand_growth
                                                        : NAN;
         snprintf(row->note, sizeof row->note, "%s", ev->note);
     }

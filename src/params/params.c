@@ -218,6 +218,18 @@ static const pdesc event_desc[] = {
      "from this date multiply the sunk cost of entering the destination (one sector or all) by this", NOSRC, NULL},
     {"release", P_BOOL, F(release), "false", 0, 0, 0, "", "", "let a held regime follow its Markov chain again", NOSRC,
      NULL},
+    {"demand_scale", P_DOUBLE, F(demand_scale), NULL, 0, 1e6, P_OPTIONAL | P_MIN_OPEN, "", "b_d(t)",
+     "from this date the demand shifter B of the destination (one sector or all) is B times this", NOSRC, NULL},
+    {"iceberg_scale", P_DOUBLE, F(iceberg_scale), NULL, 0, 100, P_OPTIONAL | P_MIN_OPEN, "", "i_d(t)",
+     "from this date the iceberg cost tau is tau times this (tau times this at least 1)", NOSRC, NULL},
+    {"fixed_cost_scale", P_DOUBLE, F(fixed_cost_scale), NULL, 0, 100, P_OPTIONAL, "", "c_d(t)",
+     "from this date the fixed cost f of serving the destination is f times this", NOSRC, NULL},
+    {"demand_growth", P_DOUBLE, F(demand_growth), NULL, -1, 1, P_OPTIONAL | P_MIN_OPEN, "per period", "g",
+     "the demand multiplier grows by the factor 1 + g in every period from `at` to `until` (both included), then "
+     "stays",
+     NOSRC, NULL},
+    {"until", P_PERIOD, F(until), NULL, 1900, 2200, P_OPTIONAL, "period", "",
+     "demand_growth: last period of the growth path (the path is stationary after it)", NOSRC, NULL},
     {"anticipated", P_BOOL, F(anticipated), "false", 0, 0, 0, "", "",
      "dynamic models: firms know the event and its date from the start of the run", NOSRC, NULL},
     {"note", P_TEXT, F(note), NULL, 0, 0, P_OPTIONAL, "", "", "free text (source, legal basis)", NOSRC, NULL},
@@ -1189,6 +1201,70 @@ static int check_perceived(const tm_params *p, const tm_ynode *root, tm_error *e
     return 0;
 }
 
+/* Demand events act on one multiplier, so two of them may not overlap on
+ * the same destination and sector (or all sectors): a growth path and
+ * another growth path or a level set within its window would be read in
+ * two ways. */
+static int check_demand_conflicts(const tm_params *p, const tm_ynode *list, tm_error *err)
+{
+    for (int i = 0; i < p->n_events; i++) {
+        const tm_event *a = &p->event[i];
+        if (a->kind != TM_EVENT_GROWTH)
+            continue;
+        for (int j = 0; j < p->n_events; j++) {
+            const tm_event *b = &p->event[j];
+            if (j == i || (b->kind != TM_EVENT_GROWTH && b->kind != TM_EVENT_DEMAND) ||
+                b->destination != a->destination || (a->sector >= 0 && b->sector >= 0 && a->sector != b->sector))
+                continue;
+            int b_end = b->kind == TM_EVENT_GROWTH ? b->until_period : b->period;
+            if (b->period > a->until_period || b_end < a->period || (b->kind == TM_EVENT_GROWTH && j < i))
+                continue;
+            char path[64];
+            snprintf(path, sizeof path, "events[%d]", b->item);
+            return fail_at(err, list->items[b->item], path,
+                           "conflicts with events[%d], the demand growth path of %s from %s to %s; expected demand "
+                           "events of one destination and sector outside each other's growth windows",
+                           a->item, a->destination_name, a->at, a->until);
+        }
+    }
+    return 0;
+}
+
+/* A growth path from u to v is v - u + 1 steps, one a period: the event as
+ * written is the first, and copies marked `derived` are the others, so the
+ * environment and the dynamic programme (eq. 11) see one event a period. */
+static int expand_growth(tm_params *p, tm_error *err)
+{
+    size_t extra = 0;
+    for (int e = 0; e < p->n_events; e++)
+        if (p->event[e].kind == TM_EVENT_GROWTH)
+            extra += (size_t)(p->event[e].until_period - p->event[e].period);
+    if (!extra)
+        return 0;
+    if (extra + (size_t)p->n_events > 1000000)
+        return tm_error_set(err, TM_ERR_INPUT,
+                            "events: growth paths make %zu period steps; at most 1000000 are supported",
+                            extra + (size_t)p->n_events);
+    tm_event *grown = realloc(p->event, (extra + (size_t)p->n_events) * sizeof *grown);
+    if (!grown)
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    p->event = grown;
+    int n = p->n_events;
+    for (int e = 0; e < p->n_events; e++) {
+        if (p->event[e].kind != TM_EVENT_GROWTH)
+            continue;
+        for (int t = p->event[e].period + 1; t <= p->event[e].until_period; t++) {
+            tm_event step = p->event[e];
+            step.period = t;
+            step.derived = 1;
+            tm_period_label(p->start_index + t, p->periods_per_year, step.at, sizeof step.at);
+            p->event[n++] = step;
+        }
+    }
+    p->n_events = n;
+    return 0;
+}
+
 static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
 {
     const tm_ynode *node = tm_ytree_get(root, "events", NULL);
@@ -1244,11 +1320,14 @@ static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
         }
         const tm_ynode *tn = tm_ytree_get(en, "transition", NULL);
         int actions = (ev->regime_name[0] != 0) + !isnan(ev->tariff) + !isnan(ev->escalation_scale) + ev->release +
-                      !isnan(ev->sunk_cost_scale) + (tn != NULL) + !isnan(ev->perceived_escalation_scale);
+                      !isnan(ev->sunk_cost_scale) + (tn != NULL) + !isnan(ev->perceived_escalation_scale) +
+                      !isnan(ev->demand_scale) + !isnan(ev->iceberg_scale) + !isnan(ev->fixed_cost_scale) +
+                      !isnan(ev->demand_growth);
         if (actions != 1)
             return fail_at(err, en, prefix,
                            "%s; expected exactly one of `regime`, `tariff`, `escalation_scale`, `sunk_cost_scale`, "
-                           "`transition`, `perceived_escalation_scale` or `release: true`",
+                           "`transition`, `perceived_escalation_scale`, `demand_scale`, `iceberg_scale`, "
+                           "`fixed_cost_scale`, `demand_growth` or `release: true`",
                            actions ? "several actions in one event" : "no action");
         ev->regime = -1;
         if (tn) {
@@ -1273,6 +1352,23 @@ static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
             ev->kind = TM_EVENT_SUNK_COST;
         } else if (!isnan(ev->perceived_escalation_scale)) {
             ev->kind = TM_EVENT_PERCEIVED;
+        } else if (!isnan(ev->demand_scale)) {
+            ev->kind = TM_EVENT_DEMAND;
+        } else if (!isnan(ev->iceberg_scale)) {
+            ev->kind = TM_EVENT_ICEBERG;
+            for (int s = 0; s < p->n_sectors; s++) {
+                double tau = p->sector[s].market[ev->destination].iceberg;
+                if ((ev->sector < 0 || ev->sector == s) && tau * ev->iceberg_scale < 1.0) {
+                    snprintf(path, sizeof path, "%s.iceberg_scale", prefix);
+                    return fail_at(err, tm_ytree_get(en, "iceberg_scale", NULL), path,
+                                   "makes the iceberg cost of %s in %s %g x %g < 1; expected at least %g",
+                                   p->sector[s].name, dest->name, tau, ev->iceberg_scale, 1.0 / tau);
+                }
+            }
+        } else if (!isnan(ev->fixed_cost_scale)) {
+            ev->kind = TM_EVENT_FIXED_COST;
+        } else if (!isnan(ev->demand_growth)) {
+            ev->kind = TM_EVENT_GROWTH;
         } else if (!isnan(ev->escalation_scale)) {
             ev->kind = TM_EVENT_ESCALATION;
             /* The scaled hazards must still leave a probability of staying. */
@@ -1304,12 +1400,31 @@ static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
                            "statutory rate %g is below the effective tariff %g; expected at least %g",
                            ev->statutory_tariff, ev->tariff, ev->tariff);
         }
-        if (ev->sector >= 0 && ev->kind != TM_EVENT_TARIFF && ev->kind != TM_EVENT_SUNK_COST) {
+        if (ev->sector >= 0 &&
+            (ev->kind == TM_EVENT_REGIME || ev->kind == TM_EVENT_RELEASE || ev->kind == TM_EVENT_ESCALATION ||
+             ev->kind == TM_EVENT_TRANSITION || ev->kind == TM_EVENT_PERCEIVED)) {
             snprintf(path, sizeof path, "%s.sector", prefix);
             return fail_at(err, tm_ytree_get(en, "sector", NULL), path,
-                           "only tariff and sunk_cost_scale events apply to one sector; remove `sector`");
+                           "only tariff, cost, demand and growth events apply to one sector; remove `sector`");
+        }
+        if ((ev->kind == TM_EVENT_GROWTH) != (ev->until[0] != 0)) {
+            snprintf(path, sizeof path, "%s.until", prefix);
+            return fail_at(err, ev->until[0] ? tm_ytree_get(en, "until", NULL) : en, path,
+                           ev->until[0] ? "only demand_growth events have an end; remove `until`"
+                                        : "missing; expected the last period of the growth path (demand_growth)");
+        }
+        if (ev->kind == TM_EVENT_GROWTH) {
+            tm_period_parse(ev->until, p->periods_per_year, &index);
+            ev->until_period = index - p->start_index;
+            if (ev->until_period < ev->period) {
+                snprintf(path, sizeof path, "%s.until", prefix);
+                return fail_at(err, tm_ytree_get(en, "until", NULL), path,
+                               "%s is before `at` (%s); expected a period from `at` on", ev->until, ev->at);
+            }
         }
     }
+    if (check_demand_conflicts(p, node, err) || expand_growth(p, err))
+        return -1;
     /* Events of one period apply in file order; keep them sorted by period
      * (stable) so the simulation can walk them once. */
     for (int i = 1; i < p->n_events; i++) {
@@ -1563,6 +1678,8 @@ static char *canonical_text(const tm_params *p)
     if (p->n_events) {
         sb_printf(&sb, "events:\n");
         for (int e = 0; e < p->n_events; e++) {
+            if (p->event[e].derived)
+                continue; /* made again from its growth event on loading */
             sbuf item = {0};
             dump_scope(&item, event_desc, COUNT(event_desc), &p->event[e], 4, 1);
             if (item.failed || !item.buf) {

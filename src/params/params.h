@@ -110,6 +110,10 @@ typedef enum {
     TM_EVENT_SUNK_COST,  /* scale the sunk cost of entering a destination (a policy lever) */
     TM_EVENT_TRANSITION, /* replace the regime transition matrix (time-varying processes) */
     TM_EVENT_PERCEIVED,  /* scale the escalation hazards firms perceive, not the true ones */
+    TM_EVENT_DEMAND,     /* set the multiplier of the demand shifter B(d,s) */
+    TM_EVENT_ICEBERG,    /* set the multiplier of the iceberg cost tau(d,s) */
+    TM_EVENT_FIXED_COST, /* set the multiplier of the fixed cost f(d,s) */
+    TM_EVENT_GROWTH,     /* one period's step of a demand growth path: B multiplier x (1 + g) */
 } tm_event_kind;
 
 typedef struct {
@@ -127,7 +131,12 @@ typedef struct {
     double statutory_tariff;           /* tariff events: the statutory rate beside it (NaN: the same) */
     double escalation_scale;           /* NaN when unset */
     double perceived_escalation_scale; /* NaN when unset */
-    double sunk_cost_scale;            /* NaN when unset */
+    double demand_scale, iceberg_scale, fixed_cost_scale; /* NaN when unset */
+    double demand_growth;                                 /* g per period; NaN when unset */
+    char until[TM_LABEL_MAX];                             /* growth: last period of the path (included) */
+    int until_period;
+    int derived;            /* a growth step made from the event written at `at` (not in the canonical text) */
+    double sunk_cost_scale; /* NaN when unset */
     int release;
     int anticipated; /* known to forward-looking firms from the start of the run */
     int item;        /* position in the file's event list (events are kept in period order) */

@@ -271,6 +271,7 @@ SPECIAL_VALUES = {"run.periods_per_year": 12, "run.start": "2023Q3",
                   "events[].transition": [[0.5, 0.5], [0.25, 0.75]],
                   "destinations.US.regimes.war.closed_sectors": ["steel"],
                   "events[].perceived_escalation_scale": 2.0,
+                  "events[].until": "2025Q2",
                   "experience.levels": 2, "experience.demand": [1.0, 1.5], "experience.iceberg": [1.0, 0.8],
                   "experience.fixed_cost": [1.0, 0.5], "experience.transition": [[0.9, 0.1], [0.2, 0.8]]}
 COMPANIONS = {"experience.": ["experience.levels=2", "experience.transition=[[0.9, 0.1], [0.2, 0.8]]"]}
@@ -324,7 +325,8 @@ def flow(value):
 
 
 EVENT_ACTIONS = {"regime": "war", "tariff": 0.2, "escalation_scale": 2.0, "sunk_cost_scale": 0.5,
-                 "release": True, "transition": [[0.5, 0.5], [0.25, 0.75]], "perceived_escalation_scale": 2.0}
+                 "release": True, "transition": [[0.5, 0.5], [0.25, 0.75]], "perceived_escalation_scale": 2.0,
+                 "demand_scale": 2.0, "iceberg_scale": 1.5, "fixed_cost_scale": 0.5, "demand_growth": 0.01}
 
 
 def event_setting(key, value):
@@ -332,7 +334,10 @@ def event_setting(key, value):
     action the key needs (hold goes with a regime, sector with a tariff)."""
     event = {"at": "2024Q3", "destination": "US"}
     if key not in EVENT_ACTIONS:
-        event.update({"hold": {"regime": "war"}, "sector": {"tariff": 0.2}}.get(key, {"tariff": 0.2}))
+        event.update({"hold": {"regime": "war"}, "sector": {"tariff": 0.2},
+                      "until": {"demand_growth": 0.01}}.get(key, {"tariff": 0.2}))
+    if key == "demand_growth":
+        event["until"] = "2025Q2"
     event[key] = value
     return "events=[{" + ", ".join(f"{k}: {flow(v)}" for k, v in event.items()) + "}]"
 
