@@ -189,7 +189,7 @@ static void dp_flows(const dp_state *st, dp_work *w, int s, const dp_sector *sec
             int dd = st->dest_of[d];
             int r = j / st->stride[d] % st->n_regimes[d];
             const tm_regime *reg = &p->dest[dd].regime[r];
-            cond.tariff[d] = isnan(pr->tariff_override[dd]) ? reg->sector_tariff[s] : pr->tariff_override[dd];
+            cond.tariff[d] = tm_process_tariff(p, pr, s, dd, r);
             cond.closed[d] = reg->sector_closed[s];
             cond.demand[d] = view.market[d].demand *
                              (sec->type >= 0 ? tm_demand_types_multiplier(&st->types, sec->type, dd) : 1.0);

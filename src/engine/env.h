@@ -16,6 +16,12 @@ typedef struct {
      * destination (matrices, holds) are the same in every sector. */
     tm_process *process;
     int next_event; /* first event not yet applied */
+    /* Events within the period (docs/model.md section 10): the point x of
+     * the period at which this period's dated events take effect (0: none
+     * or at its start), and the regimes and process before them. */
+    double within;
+    int before_regime[TM_MAX_DEST];
+    tm_process *before; /* [n_sectors]; NULL when no event has a date within its period */
     tm_pcg32 rng;
     const tm_params *params;
 } tm_env;

@@ -132,3 +132,9 @@ tm_market tm_process_market(const tm_params *p, const tm_process *pr, int sector
     m.sunk_cost *= pr->sunk_scale[d];
     return m;
 }
+
+double tm_process_tariff(const tm_params *p, const tm_process *pr, int sector, int d, int r)
+{
+    double o = pr->tariff_override[d];
+    return isnan(o) ? p->dest[d].regime[r].sector_tariff[sector] : o;
+}

@@ -53,6 +53,10 @@ void tm_process_after(const tm_params *params, int sector, int n_applied, tm_pro
  * scales of hazards matter only through the matrices). */
 int tm_process_equal(const tm_params *params, const tm_process *a, const tm_process *b);
 
+/* The tariff `sector` pays in d in regime r under the process: the
+ * override of a tariff event in force, else the regime's rate. */
+double tm_process_tariff(const tm_params *params, const tm_process *process, int sector, int d, int r);
+
 /* The market of `sector` in d under the process: demand, iceberg, fixed
  * and sunk costs of the parameters times the multipliers in force. */
 tm_market tm_process_market(const tm_params *params, const tm_process *process, int sector, int d);

@@ -230,6 +230,11 @@ static const pdesc event_desc[] = {
      NOSRC, NULL},
     {"until", P_PERIOD, F(until), NULL, 1900, 2200, P_OPTIONAL, "period", "",
      "demand_growth: last period of the growth path (the path is stationary after it)", NOSRC, NULL},
+    {"fraction", P_DOUBLE, F(fraction), NULL, 0, 1, P_OPTIONAL | P_MAX_OPEN, "period", "x",
+     "the event takes effect at this point of its period (0: its start); the period's flows are the time-weighted mix",
+     NOSRC, NULL},
+    {"date", P_NAME, F(date), NULL, 0, 0, P_OPTIONAL, "", "",
+     "calendar day YYYY-MM-DD within the period `at` on which the event takes effect (sets `fraction`)", NOSRC, NULL},
     {"anticipated", P_BOOL, F(anticipated), "false", 0, 0, 0, "", "",
      "dynamic models: firms know the event and its date from the start of the run", NOSRC, NULL},
     {"note", P_TEXT, F(note), NULL, 0, 0, P_OPTIONAL, "", "", "free text (source, legal basis)", NOSRC, NULL},
@@ -1201,6 +1206,73 @@ static int check_perceived(const tm_params *p, const tm_ynode *root, tm_error *e
     return 0;
 }
 
+/* Days from 1 Jan of `year` to the first day of month `month` (1-13:
+ * 13 is the next 1 Jan). */
+static int days_before_month(int year, int month)
+{
+    static const int cumulative[13] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365};
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    return cumulative[month - 1] + (month > 2 ? leap : 0);
+}
+
+/* The point of its period at which an event takes effect: `fraction`, or
+ * from `date` the days from the period's first day to the date over the
+ * days of the period (calendar days, leap years counted). */
+static int event_within(const tm_params *p, tm_event *ev, const tm_ynode *en, const char *prefix, tm_error *err)
+{
+    char path[200];
+    ev->within = isnan(ev->fraction) ? 0.0 : ev->fraction;
+    if (!ev->date[0])
+        return 0;
+    snprintf(path, sizeof path, "%s.date", prefix);
+    const tm_ynode *where = tm_ytree_get(en, "date", NULL);
+    if (!isnan(ev->fraction))
+        return fail_at(err, where, path, "conflicts with `fraction`; expected one of the two");
+    int y, m, d;
+    char tail;
+    if (strlen(ev->date) != 10 || sscanf(ev->date, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || m < 1 || m > 12 ||
+        d < 1 || d > days_before_month(y, m + 1) - days_before_month(y, m))
+        return fail_at(err, where, path, "found \"%s\", expected a calendar day YYYY-MM-DD", ev->date);
+    const int ppy = p->periods_per_year, months = 12 / ppy;
+    int first_month = (m - 1) / months * months + 1;
+    if (y * ppy + (m - 1) / months - p->start_index != ev->period)
+        return fail_at(err, where, path, "%s is not in the period `at` (%s); expected a day of that period", ev->date,
+                       ev->at);
+    int start = days_before_month(y, first_month), end = days_before_month(y, first_month + months);
+    ev->within = (double)(days_before_month(y, m) + d - 1 - start) / (double)(end - start);
+    return 0;
+}
+
+/* Events dated within their periods: one point per period (the period's
+ * flows mix two sets of conditions, before and after it), and only with
+ * capacity elasticity 0 (the tariff paid of the mix is then exact: revenue
+ * is proportional to the market weight, eq. 3). Within a period they apply
+ * after the events at its start (sorted so by load_events). */
+static int check_within(const tm_params *p, const tm_ynode *list, tm_error *err)
+{
+    for (int i = 0; i < p->n_events; i++) {
+        const tm_event *a = &p->event[i];
+        if (a->within <= 0.0)
+            continue;
+        char path[64];
+        snprintf(path, sizeof path, "events[%d]", a->item);
+        if (p->capacity_elasticity != 0.0)
+            return fail_at(err, list->items[a->item], path,
+                           "an event within its period needs capacity.elasticity 0 (found %g); expected no "
+                           "`date` or `fraction`",
+                           p->capacity_elasticity);
+        for (int j = 0; j < i; j++) {
+            const tm_event *b = &p->event[j];
+            if (b->period == a->period && b->within > 0.0 && b->within != a->within)
+                return fail_at(err, list->items[a->item], path,
+                               "takes effect at point %g of period %s but events[%d] at %g; expected one point "
+                               "within a period",
+                               a->within, a->at, b->item, b->within);
+        }
+    }
+    return 0;
+}
+
 /* Demand events act on one multiplier, so two of them may not overlap on
  * the same destination and sector (or all sectors): a growth path and
  * another growth path or a level set within its window would be read in
@@ -1257,6 +1329,9 @@ static int expand_growth(tm_params *p, tm_error *err)
             tm_event step = p->event[e];
             step.period = t;
             step.derived = 1;
+            step.within = 0.0; /* a date within the first period belongs to the first step */
+            step.fraction = NAN;
+            step.date[0] = '\0';
             tm_period_label(p->start_index + t, p->periods_per_year, step.at, sizeof step.at);
             p->event[n++] = step;
         }
@@ -1407,6 +1482,8 @@ static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
             return fail_at(err, tm_ytree_get(en, "sector", NULL), path,
                            "only tariff, cost, demand and growth events apply to one sector; remove `sector`");
         }
+        if (event_within(p, ev, en, prefix, err))
+            return -1;
         if ((ev->kind == TM_EVENT_GROWTH) != (ev->until[0] != 0)) {
             snprintf(path, sizeof path, "%s.until", prefix);
             return fail_at(err, ev->until[0] ? tm_ytree_get(en, "until", NULL) : en, path,
@@ -1423,14 +1500,15 @@ static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
             }
         }
     }
-    if (check_demand_conflicts(p, node, err) || expand_growth(p, err))
+    if (check_demand_conflicts(p, node, err) || expand_growth(p, err) || check_within(p, node, err))
         return -1;
     /* Events of one period apply in file order; keep them sorted by period
      * (stable) so the simulation can walk them once. */
     for (int i = 1; i < p->n_events; i++) {
         tm_event tmp = p->event[i];
         int j = i - 1;
-        while (j >= 0 && p->event[j].period > tmp.period) {
+        while (j >= 0 && (p->event[j].period > tmp.period ||
+                          (p->event[j].period == tmp.period && p->event[j].within > 0.0 && tmp.within == 0.0))) {
             p->event[j + 1] = p->event[j];
             j--;
         }

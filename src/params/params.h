@@ -135,7 +135,12 @@ typedef struct {
     double demand_growth;                                 /* g per period; NaN when unset */
     char until[TM_LABEL_MAX];                             /* growth: last period of the path (included) */
     int until_period;
-    int derived;            /* a growth step made from the event written at `at` (not in the canonical text) */
+    int derived; /* a growth step made from the event written at `at` (not in the canonical text) */
+    /* Within its period: the event takes effect at point `within` of the
+     * period (0: at its start), from `fraction` or from a calendar `date`. */
+    double fraction;        /* NaN when unset */
+    char date[TM_NAME_MAX]; /* "YYYY-MM-DD", empty when unset */
+    double within;
     double sunk_cost_scale; /* NaN when unset */
     int release;
     int anticipated; /* known to forward-looking firms from the start of the run */

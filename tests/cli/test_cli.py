@@ -272,6 +272,7 @@ SPECIAL_VALUES = {"run.periods_per_year": 12, "run.start": "2023Q3",
                   "destinations.US.regimes.war.closed_sectors": ["steel"],
                   "events[].perceived_escalation_scale": 2.0,
                   "events[].until": "2025Q2",
+                  "events[].date": "2024-08-16", "events[].fraction": 0.5,
                   "experience.levels": 2, "experience.demand": [1.0, 1.5], "experience.iceberg": [1.0, 0.8],
                   "experience.fixed_cost": [1.0, 0.5], "experience.transition": [[0.9, 0.1], [0.2, 0.8]]}
 COMPANIONS = {"experience.": ["experience.levels=2", "experience.transition=[[0.9, 0.1], [0.2, 0.8]]"]}
