@@ -131,7 +131,8 @@ static int law_build(const dp_state *st, const dp_process *pr, const int *forced
         int dd = st->dest_of[d];
         for (int i = 0; i < n; i++)
             for (int k = 0; k < n; k++) {
-                double q = pr->held[dd] ? (double)(i == k) : pr->transition[dd][i][k];
+                /* Firms expect the perceived process (docs/model.md section 10). */
+                double q = pr->held[dd] ? (double)(i == k) : pr->perceived[dd][i][k];
                 if (forced[dd] >= 0)
                     q = (double)(k == forced[dd]);
                 T[d][i][k] = q;
@@ -180,10 +181,11 @@ static void dp_flows(const dp_state *st, dp_work *w, int s, const dp_sector *sec
     int N = st->n_states, J = st->n_joint;
     size_t NM = (size_t)N * (size_t)st->n_sets;
     double *one = w->scratch; /* n_z * n_states, before per-thread use */
-    /* The sector as this problem sees it: its destinations in local order. */
+    /* The sector as this problem sees it: its destinations in local order,
+     * their markets under the process (dated paths, section 10). */
     tm_sector view = *ps;
     for (int d = 0; d < st->n_dest; d++)
-        view.market[d] = ps->market[st->dest_of[d]];
+        view.market[d] = tm_process_market(p, pr, s, st->dest_of[d]);
     tm_profit_fn profit;
     tm_econ_sector_profit_fn(&profit, p, s);
     for (int j = 0; j < J; j++) {
@@ -194,16 +196,16 @@ static void dp_flows(const dp_state *st, dp_work *w, int s, const dp_sector *sec
             int dd = st->dest_of[d];
             int r = j / st->stride[d] % st->n_regimes[d];
             const tm_regime *reg = &p->dest[dd].regime[r];
-            cond.tariff[d] = isnan(pr->tariff_override[dd]) ? reg->sector_tariff[s] : pr->tariff_override[dd];
-            cond.closed[d] = reg->closed;
-            cond.demand[d] = ps->market[dd].demand *
+            cond.tariff[d] = tm_process_tariff(p, pr, s, dd, r);
+            cond.closed[d] = reg->sector_closed[s];
+            cond.demand[d] = view.market[d].demand *
                              (sec->type >= 0 ? tm_demand_types_multiplier(&st->types, sec->type, dd) : 1.0);
             /* Partial adjustment: firms expect each regime's long-run demand,
              * the stock at its steady state ln(1 + t) (docs/model.md eq. 2b). */
             if (tm_econ_adjusts(p))
                 cond.demand[d] *= tm_econ_adjusted_demand(p, cond.tariff[d], log1p(cond.tariff[d]));
-            cond.sunk[d] = ps->market[dd].sunk_cost * pr->sunk_scale[dd];
-            fixed[d] = ps->market[dd].fixed_cost;
+            cond.sunk[d] = view.market[d].sunk_cost;
+            fixed[d] = view.market[d].fixed_cost;
         }
         tm_econ_state_tables(&profit, &view, &st->ms, &cond, sec->z_grid, st->n_z, one, w->revenue);
         for (int iz = 0; iz < st->n_z; iz++)
@@ -660,7 +662,8 @@ static void band_rows(int n_z, const double *P, int *band)
     }
 }
 
-/* The process as firms of class k see it: their own transition matrices. */
+/* The process as firms of class k see it: their own transition matrices
+ * (the class's belief is what they perceive). */
 static void process_for_class(const dp_state *st, int k, dp_process *pr)
 {
     if (!st->class_trans)
@@ -668,7 +671,7 @@ static void process_for_class(const dp_state *st, int k, dp_process *pr)
     for (int d = 0; d < st->n_dest; d++)
         for (int i = 0; i < st->n_regimes[d]; i++)
             for (int j = 0; j < st->n_regimes[d]; j++)
-                pr->transition[d][i][j] = st->class_trans[k][d][i][j];
+                pr->transition[d][i][j] = pr->perceived[d][i][j] = st->class_trans[k][d][i][j];
 }
 
 /* ------------------------------------------------------------------------

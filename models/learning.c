@@ -51,12 +51,15 @@ static int nearest_point(const learn_state *st, double mean)
     return g < 0 ? 0 : g >= st->G ? st->G - 1 : (int)g;
 }
 
-static int class_of(const learn_state *st, const double *a, const double *b)
+/* The class of a belief: firms act on the hazard they perceive, their
+ * posterior mean times the perceived scale k_d of the destination
+ * (docs/model.md section 10; k_d = 1 leaves the mean as it is). */
+static int class_of(const learn_state *st, const double *a, const double *b, const double *perceived_scale)
 {
     int k = 0, scale = 1;
     for (int i = 0; i < st->n_learn; i++) {
         int d = st->learn_dest[i];
-        k += nearest_point(st, a[d] / (a[d] + b[d])) * scale;
+        k += nearest_point(st, a[d] / (a[d] + b[d]) * perceived_scale[d]) * scale;
         scale *= st->G;
     }
     return k;
@@ -185,6 +188,9 @@ static int learning_init(const tm_params *p, const tm_model_env *env, void **sta
         learning_free(st);
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
     }
+    double perceived[TM_MAX_DEST];
+    for (int d = 0; d < p->n_dest; d++)
+        perceived[d] = p->dest[d].perceived_escalation_scale;
     for (int s = 0; s < p->n_sectors; s++) {
         const tm_sector *ps = &p->sector[s];
         double a0 = ps->hazard_prior_mean * ps->hazard_prior_strength;
@@ -195,7 +201,7 @@ static int learning_init(const tm_params *p, const tm_model_env *env, void **sta
             st->beta[i] = b0;
         }
         st->prior_class[s] = class_of(st, st->alpha + (size_t)s * (size_t)st->n_births * (size_t)p->n_dest,
-                                      st->beta + (size_t)s * (size_t)st->n_births * (size_t)p->n_dest);
+                                      st->beta + (size_t)s * (size_t)st->n_births * (size_t)p->n_dest, perceived);
         st->observed[s] = st->first_birth;
         for (int d = 0; d < p->n_dest; d++)
             st->last_regime[s * TM_MAX_DEST + d] = p->dest[d].initial_regime;
@@ -302,7 +308,7 @@ static size_t cohort_at(const learn_state *st, int s, int birth)
  * each later cohort has seen one period less, so at most run.periods + 1
  * slots are ever in use). */
 static int assign_slots(learn_state *st, const tm_choice_ctx *ctx, int first_birth, int n_births,
-                        uint16_t *class_of_birth)
+                        const double *perceived_scale, uint16_t *class_of_birth)
 {
     int s = ctx->sector, n = st->n_learn, used = 0;
     int *lo_all = st->slot_lo + (size_t)s * (size_t)st->n_slots * (size_t)n;
@@ -313,8 +319,10 @@ static int assign_slots(learn_state *st, const tm_choice_ctx *ctx, int first_bir
         double w[TM_MAX_DEST];
         for (int i = 0; i < n; i++) {
             int d = st->learn_dest[i];
-            bracket(st, st->alpha[at + (size_t)d] / (st->alpha[at + (size_t)d] + st->beta[at + (size_t)d]), &lo[i],
-                    &w[i]);
+            bracket(st,
+                    st->alpha[at + (size_t)d] / (st->alpha[at + (size_t)d] + st->beta[at + (size_t)d]) *
+                        perceived_scale[d],
+                    &lo[i], &w[i]);
         }
         int same = used > 0;
         for (int i = 0; same && i < n; i++)
@@ -342,11 +350,15 @@ static int learning_classes(void *state, const tm_choice_ctx *ctx, int first_bir
     if (!class_of_birth)
         return st->n_slots ? st->n_slots : st->K;
     observe(st, ctx);
+    const tm_params *p = st->p;
+    double perceived[TM_MAX_DEST];
+    for (int d = 0; d < p->n_dest; d++)
+        perceived[d] = ctx->process ? ctx->process->perceived_scale[d] : p->dest[d].perceived_escalation_scale;
     if (st->n_slots)
-        return assign_slots(st, ctx, first_birth, n_births, class_of_birth);
+        return assign_slots(st, ctx, first_birth, n_births, perceived, class_of_birth);
     for (int i = 0; i < n_births; i++) {
         size_t at = cohort_at(st, ctx->sector, first_birth + i);
-        class_of_birth[i] = (uint16_t)class_of(st, st->alpha + at, st->beta + at);
+        class_of_birth[i] = (uint16_t)class_of(st, st->alpha + at, st->beta + at, perceived);
     }
     return st->K;
 }

@@ -82,7 +82,7 @@ static void aggregate_sector(tm_run *run, int s, const double *hist, const doubl
         /* Top-decile share: the largest 10% of this destination's exporters,
          * taking a fraction of the boundary cell. */
         double top = tm_stats_top_share(scratch, (size_t)n_cells, 0.1, serving, value);
-        double tariff = r->tariff[k];
+        double tariff = r->paid_tariff[k];
         r->x_serving[k] = serving;
         r->x_entrants[k] = entrants;
         r->x_exiters[k] = exiters;

@@ -13,6 +13,17 @@ int tm_env_init(tm_env *env, const tm_params *p, tm_error *err)
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
     for (int s = 0; s < p->n_sectors; s++)
         tm_process_init(p, &env->process[s]);
+    int within = 0;
+    for (int e = 0; e < p->n_events; e++)
+        within |= p->event[e].within > 0.0;
+    if (within) {
+        env->before = malloc((size_t)p->n_sectors * sizeof *env->before);
+        if (!env->before) {
+            free(env->process);
+            env->process = NULL;
+            return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+        }
+    }
     for (int d = 0; d < p->n_dest; d++)
         env->regime[d] = p->dest[d].initial_regime;
     tm_rng_env_stream(&env->rng, p->seed);
@@ -22,7 +33,9 @@ int tm_env_init(tm_env *env, const tm_params *p, tm_error *err)
 void tm_env_free(tm_env *env)
 {
     free(env->process);
+    free(env->before);
     env->process = NULL;
+    env->before = NULL;
 }
 
 static int draw_next(tm_env *env, int d)
@@ -55,8 +68,16 @@ int tm_env_advance(tm_env *env, int t, int *applied)
         }
     }
     int count = 0;
+    env->within = 0.0;
     while (env->next_event < p->n_events && p->event[env->next_event].period <= t) {
         const tm_event *ev = &p->event[env->next_event];
+        if (ev->within > 0.0 && env->within == 0.0 && env->before) {
+            /* Loading sorted a period's events within it after the others
+             * and gave them one point x: what holds before x is now. */
+            env->within = ev->within;
+            memcpy(env->before_regime, env->regime, sizeof env->regime);
+            memcpy(env->before, env->process, (size_t)p->n_sectors * sizeof *env->before);
+        }
         if (ev->kind == TM_EVENT_REGIME)
             env->regime[ev->destination] = ev->regime;
         for (int s = 0; s < p->n_sectors; s++)
@@ -71,15 +92,20 @@ int tm_env_advance(tm_env *env, int t, int *applied)
 
 double tm_env_tariff(const tm_env *env, int s, int d)
 {
-    double o = env->process[s].tariff_override[d];
-    if (!isnan(o))
-        return o;
-    return env->params->dest[d].regime[env->regime[d]].sector_tariff[s];
+    return tm_process_tariff(env->params, &env->process[s], s, d, env->regime[d]);
 }
 
-int tm_env_closed(const tm_env *env, int d)
+double tm_env_statutory_tariff(const tm_env *env, int s, int d)
 {
-    return env->params->dest[d].regime[env->regime[d]].closed;
+    double o = env->process[s].statutory_override[d];
+    if (!isnan(o))
+        return o;
+    return env->params->dest[d].regime[env->regime[d]].sector_statutory[s];
+}
+
+int tm_env_closed(const tm_env *env, int s, int d)
+{
+    return env->params->dest[d].regime[env->regime[d]].sector_closed[s];
 }
 
 /* The layout (docs/reliability.md): regime[TM_MAX_DEST], the destination

@@ -16,6 +16,12 @@ typedef struct {
      * destination (matrices, holds) are the same in every sector. */
     tm_process *process;
     int next_event; /* first event not yet applied */
+    /* Events within the period (docs/model.md section 10): the point x of
+     * the period at which this period's dated events take effect (0: none
+     * or at its start), and the regimes and process before them. */
+    double within;
+    int before_regime[TM_MAX_DEST];
+    tm_process *before; /* [n_sectors]; NULL when no event has a date within its period */
     tm_pcg32 rng;
     const tm_params *params;
 } tm_env;
@@ -29,9 +35,13 @@ void tm_env_free(tm_env *env);
  * applied, writing their indices to applied[] (capacity n_events). */
 int tm_env_advance(tm_env *env, int t, int *applied);
 
-/* Tariff in force for sector s in destination d. */
+/* Tariff in force for sector s in destination d (the effective rate). */
 double tm_env_tariff(const tm_env *env, int s, int d);
-int tm_env_closed(const tm_env *env, int d);
+/* The statutory rate beside it: that of the tariff event in force (its
+ * `statutory_tariff`, else its tariff), else the regime's statutory rate. */
+double tm_env_statutory_tariff(const tm_env *env, int s, int d);
+/* Whether the regime in force closes d to sector s. */
+int tm_env_closed(const tm_env *env, int s, int d);
 
 /* Checkpoints: append the environment's state; read it back into an
  * environment fresh from tm_env_init with the same parameters (-1 if it

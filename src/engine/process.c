@@ -19,15 +19,26 @@ void tm_process_escalate(int n, const double (*base)[TM_MAX_REGIMES], double sca
     }
 }
 
+/* The true and perceived matrices of d from its base and scales. */
+static void derive(const tm_params *p, tm_process *pr, int d)
+{
+    int n = p->dest[d].n_regimes;
+    tm_process_escalate(n, pr->base[d], pr->escalation[d], pr->transition[d]);
+    tm_process_escalate(n, pr->base[d], pr->escalation[d] * pr->perceived_scale[d], pr->perceived[d]);
+}
+
 void tm_process_init(const tm_params *p, tm_process *pr)
 {
     memset(pr, 0, sizeof *pr);
     for (int d = 0; d < p->n_dest; d++) {
         pr->base[d] = (const double(*)[TM_MAX_REGIMES])p->dest[d].transition;
         pr->escalation[d] = 1.0;
-        tm_process_escalate(p->dest[d].n_regimes, pr->base[d], pr->escalation[d], pr->transition[d]);
+        pr->perceived_scale[d] = p->dest[d].perceived_escalation_scale;
+        derive(p, pr, d);
         pr->tariff_override[d] = NAN;
+        pr->statutory_override[d] = NAN;
         pr->sunk_scale[d] = 1.0;
+        pr->demand_scale[d] = pr->iceberg_scale[d] = pr->fixed_scale[d] = 1.0;
     }
 }
 
@@ -43,8 +54,10 @@ void tm_process_apply(const tm_params *p, tm_process *pr, const tm_event *ev, in
         pr->held[d] = 0;
         break;
     case TM_EVENT_TARIFF:
-        if (mine)
+        if (mine) {
             pr->tariff_override[d] = ev->tariff;
+            pr->statutory_override[d] = isnan(ev->statutory_tariff) ? ev->tariff : ev->statutory_tariff;
+        }
         break;
     case TM_EVENT_SUNK_COST:
         if (mine)
@@ -52,11 +65,31 @@ void tm_process_apply(const tm_params *p, tm_process *pr, const tm_event *ev, in
         break;
     case TM_EVENT_ESCALATION:
         pr->escalation[d] = ev->escalation_scale;
-        tm_process_escalate(p->dest[d].n_regimes, pr->base[d], pr->escalation[d], pr->transition[d]);
+        derive(p, pr, d);
         break;
     case TM_EVENT_TRANSITION:
         pr->base[d] = (const double(*)[TM_MAX_REGIMES])ev->transition;
-        tm_process_escalate(p->dest[d].n_regimes, pr->base[d], pr->escalation[d], pr->transition[d]);
+        derive(p, pr, d);
+        break;
+    case TM_EVENT_DEMAND:
+        if (mine)
+            pr->demand_scale[d] = ev->demand_scale;
+        break;
+    case TM_EVENT_GROWTH:
+        if (mine)
+            pr->demand_scale[d] *= 1.0 + ev->demand_growth;
+        break;
+    case TM_EVENT_ICEBERG:
+        if (mine)
+            pr->iceberg_scale[d] = ev->iceberg_scale;
+        break;
+    case TM_EVENT_FIXED_COST:
+        if (mine)
+            pr->fixed_scale[d] = ev->fixed_cost_scale;
+        break;
+    case TM_EVENT_PERCEIVED:
+        pr->perceived_scale[d] = ev->perceived_escalation_scale;
+        derive(p, pr, d);
         break;
     }
 }
@@ -77,13 +110,31 @@ int tm_process_equal(const tm_params *p, const tm_process *a, const tm_process *
 {
     for (int d = 0; d < p->n_dest; d++) {
         if (a->held[d] != b->held[d] || !same_double(a->tariff_override[d], b->tariff_override[d]) ||
-            a->sunk_scale[d] != b->sunk_scale[d])
+            a->sunk_scale[d] != b->sunk_scale[d] || a->demand_scale[d] != b->demand_scale[d] ||
+            a->iceberg_scale[d] != b->iceberg_scale[d] || a->fixed_scale[d] != b->fixed_scale[d])
             return 0;
         int n = p->dest[d].n_regimes;
         for (int i = 0; i < n; i++)
             for (int j = 0; j < n; j++)
-                if (a->transition[d][i][j] != b->transition[d][i][j])
+                if (a->transition[d][i][j] != b->transition[d][i][j] || a->perceived[d][i][j] != b->perceived[d][i][j])
                     return 0;
     }
     return 1;
+}
+
+tm_market tm_process_market(const tm_params *p, const tm_process *pr, int sector, int d)
+{
+    tm_market m = p->sector[sector].market[d];
+    /* x 1.0 is exact: without events the market is the parameters'. */
+    m.demand *= pr->demand_scale[d];
+    m.iceberg *= pr->iceberg_scale[d];
+    m.fixed_cost *= pr->fixed_scale[d];
+    m.sunk_cost *= pr->sunk_scale[d];
+    return m;
+}
+
+double tm_process_tariff(const tm_params *p, const tm_process *pr, int sector, int d, int r)
+{
+    double o = pr->tariff_override[d];
+    return isnan(o) ? p->dest[d].regime[r].sector_tariff[sector] : o;
 }

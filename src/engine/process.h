@@ -17,9 +17,22 @@ typedef struct tm_process {
      * `transition` event's (pointing into the parameters). */
     const double (*base[TM_MAX_DEST])[TM_MAX_REGIMES];
     double escalation[TM_MAX_DEST];
+    /* What forward-looking firms expect: base with the escalation hazards
+     * scaled by escalation x perceived_scale (docs/model.md section 10);
+     * equal to transition, bit for bit, when perceived_scale is 1. */
+    double perceived[TM_MAX_DEST][TM_MAX_REGIMES][TM_MAX_REGIMES];
+    double perceived_scale[TM_MAX_DEST];
     int held[TM_MAX_DEST];               /* 1 while an event pins the regime */
     double tariff_override[TM_MAX_DEST]; /* NaN: none */
-    double sunk_scale[TM_MAX_DEST];      /* scale of the sunk cost F (1: none) */
+    /* The statutory rate beside an override (reporting only, so it is
+     * neither compared nor saved: restores rebuild it from the events). */
+    double statutory_override[TM_MAX_DEST];
+    double sunk_scale[TM_MAX_DEST]; /* scale of the sunk cost F (1: none) */
+    /* Dated paths of the market (docs/model.md section 10): multipliers of
+     * the demand shifter B, the iceberg cost tau and the fixed cost f. */
+    double demand_scale[TM_MAX_DEST];
+    double iceberg_scale[TM_MAX_DEST];
+    double fixed_scale[TM_MAX_DEST];
 } tm_process;
 
 /* The process before any event: the destinations' matrices, nothing held,
@@ -36,9 +49,17 @@ void tm_process_apply(const tm_params *params, tm_process *process, const tm_eve
 void tm_process_after(const tm_params *params, int sector, int n_applied, tm_process *process);
 
 /* Whether two processes give firms the same problem: same matrices in
- * force, holds, overrides and scales (base and escalation matter only
- * through the matrices). */
+ * force (true and perceived), holds, overrides and scales (base and the
+ * scales of hazards matter only through the matrices). */
 int tm_process_equal(const tm_params *params, const tm_process *a, const tm_process *b);
+
+/* The tariff `sector` pays in d in regime r under the process: the
+ * override of a tariff event in force, else the regime's rate. */
+double tm_process_tariff(const tm_params *params, const tm_process *process, int sector, int d, int r);
+
+/* The market of `sector` in d under the process: demand, iceberg, fixed
+ * and sunk costs of the parameters times the multipliers in force. */
+tm_market tm_process_market(const tm_params *params, const tm_process *process, int sector, int d);
 
 /* out = base with the hazards of moving to more restrictive regimes (j > i)
  * scaled by `scale` and the probability of staying adjusted (n regimes). */

@@ -33,6 +33,8 @@ void tm_run_close(tm_run *run)
     free(run->acc);
     free(run->share_serving);
     free(run->stock);
+    free(run->within_flow);
+    free(run->within_revenue);
     tm_mstate_free(&run->ms);
     tm_env_free(&run->env);
     tm_grid_tables_free(&run->grids);
@@ -45,6 +47,8 @@ void tm_run_close(tm_run *run)
     free(r->mean_log_productivity);
     free(r->top10_share);
     free(r->tariff);
+    free(r->statutory_tariff);
+    free(r->paid_tariff);
     free(r->firms_by_set);
     free(r->firms_by_z_set);
     free(r->by_level);
@@ -76,6 +80,8 @@ static int alloc_results(tm_run *run)
     r->mean_log_productivity = calloc(sd, sizeof(double));
     r->top10_share = calloc(sd, sizeof(double));
     r->tariff = calloc(sd, sizeof(double));
+    r->statutory_tariff = calloc(sd, sizeof(double));
+    r->paid_tariff = calloc(sd, sizeof(double));
     r->firms_by_set = calloc((size_t)run->n_sectors * (size_t)run->n_sets, sizeof(int64_t));
     r->firms_by_z_set = calloc((size_t)run->n_sectors * (size_t)run->n_z * (size_t)run->n_sets, sizeof(int64_t));
     r->by_level = calloc(sd * (size_t)run->levels, sizeof(int64_t));
@@ -97,11 +103,19 @@ static int alloc_results(tm_run *run)
     run->share_serving = calloc(sd, sizeof(double));
     if (tm_econ_adjusts(run->p) && !(run->stock = calloc(sd, sizeof(double))))
         return -1;
+    if (run->env.before) {
+        size_t cells = (size_t)run->n_z * (size_t)run->n_states;
+        run->within_flow = malloc(cells * sizeof(double));
+        run->within_revenue = malloc(cells * (size_t)run->n_dest * sizeof(double));
+        if (!run->within_flow || !run->within_revenue)
+            return -1;
+    }
     return r->serving && r->entrants && r->exiters && r->export_value && r->tariff_paid && r->mean_log_productivity &&
-                   r->top10_share && r->tariff && r->firms_by_set && r->firms_by_z_set && r->by_level &&
-                   r->entrant_value && r->spells && r->deaths && r->x_serving && r->x_entrants && r->x_exiters &&
-                   r->x_firms_by_set && r->x_firms_by_z_set && r->x_deaths && r->x_by_level && r->firms_by_type_z_set &&
-                   r->x_firms_by_type_z_set && r->events && run->share_serving
+                   r->top10_share && r->tariff && r->statutory_tariff && r->paid_tariff && r->firms_by_set &&
+                   r->firms_by_z_set && r->by_level && r->entrant_value && r->spells && r->deaths && r->x_serving &&
+                   r->x_entrants && r->x_exiters && r->x_firms_by_set && r->x_firms_by_z_set && r->x_deaths &&
+                   r->x_by_level && r->firms_by_type_z_set && r->x_firms_by_type_z_set && r->events &&
+                   run->share_serving
                ? 0
                : -1;
 }
@@ -202,6 +216,67 @@ fail:
     return -1;
 }
 
+/* The conditions sector s faces under regimes `regime` and process `pr`
+ * given last period's shares: its markets (dated paths), fixed costs and
+ * the per-destination conditions of the profit tables. */
+static void sector_conditions(const tm_run *run, int s, const int *regime, const tm_process *pr, tm_sector *here,
+                              double *fixed, tm_conditions *cond)
+{
+    const tm_params *p = run->p;
+    *here = p->sector[s];
+    for (int d = 0; d < run->n_dest; d++) {
+        here->market[d] = tm_process_market(p, pr, s, d);
+        fixed[d] = here->market[d].fixed_cost;
+        double share = run->share_serving[(size_t)s * (size_t)run->n_dest + (size_t)d];
+        cond->tariff[d] = tm_process_tariff(p, pr, s, d, regime[d]);
+        cond->closed[d] = p->dest[d].regime[regime[d]].sector_closed[s];
+        cond->demand[d] = tm_econ_crowded_demand(here->market[d].demand, p->crowding, share);
+        cond->sunk[d] = tm_econ_spillover_sunk(here->market[d].sunk_cost, p->spillover, share);
+    }
+}
+
+/* A period with events dated within it (docs/model.md section 10): the
+ * flow and revenue tables of sector s become the time-weighted mix
+ * x before + (1 - x) after (a state infeasible in either part stays
+ * infeasible), and the tariff paid per unit of revenue in d is the mix of
+ * the two rates weighted by revenue, x t_b a_b / (x a_b + (1 - x) a_a) +
+ * ..., exact with capacity elasticity 0 since revenue in d is then
+ * proportional to the market weight a_d of eq. 2 in every state. */
+static void mix_within(tm_run *run, int s, const tm_profit_fn *profit, const tm_conditions *after)
+{
+    const tm_params *p = run->p;
+    sector_state *sec = &run->sec[s];
+    const double x = run->env.within;
+    tm_sector before_sector;
+    tm_conditions before;
+    double fixed[TM_MAX_DEST];
+    sector_conditions(run, s, run->env.before_regime, &run->env.before[s], &before_sector, fixed, &before);
+    const size_t cells = (size_t)run->n_z * (size_t)run->n_states;
+    for (int t = 0; t < run->n_types; t++) {
+        tm_conditions typed = before;
+        for (int d = 0; d < run->n_dest; d++)
+            typed.demand[d] = before.demand[d] * tm_demand_types_multiplier(&run->types, t, d);
+        double *flow = sec->flow + (size_t)t * cells, *revenue = sec->revenue + (size_t)t * cells * (size_t)run->n_dest;
+        tm_econ_state_tables(profit, &before_sector, &run->ms, &typed, sec->z_grid, run->n_z, run->within_flow,
+                             run->within_revenue);
+        for (size_t c = 0; c < cells; c++)
+            flow[c] = isinf(flow[c]) || isinf(run->within_flow[c]) ? -INFINITY
+                                                                   : x * run->within_flow[c] + (1.0 - x) * flow[c];
+        for (size_t c = 0; c < cells * (size_t)run->n_dest; c++)
+            revenue[c] = x * run->within_revenue[c] + (1.0 - x) * revenue[c];
+    }
+    for (int d = 0; d < run->n_dest; d++) {
+        double a_b = x *
+                     tm_econ_weight(before.demand[d], before_sector.market[d].iceberg, before.tariff[d], p->elasticity);
+        double a_a = (1.0 - x) * tm_econ_weight(after->demand[d],
+                                                tm_process_market(p, &run->env.process[s], s, d).iceberg,
+                                                after->tariff[d], p->elasticity);
+        size_t k = (size_t)s * (size_t)run->n_dest + (size_t)d;
+        run->res.paid_tariff[k] = a_b + a_a > 0.0 ? (a_b * before.tariff[d] + a_a * after->tariff[d]) / (a_b + a_a)
+                                                  : after->tariff[d];
+    }
+}
+
 /* Build this period's policy for every sector from the environment and last
  * period's aggregates. */
 static int build_policies(tm_run *run, tm_error *err)
@@ -212,27 +287,26 @@ static int build_policies(tm_run *run, tm_error *err)
         regime[d] = run->env.regime[d];
     for (int s = 0; s < run->n_sectors; s++) {
         sector_state *sec = &run->sec[s];
-        const tm_sector *ps = &p->sector[s];
+        /* The sector with its markets under the process in force (dated
+         * demand and cost paths, docs/model.md section 10). */
+        tm_sector here;
+        const tm_sector *ps = &here;
         tm_conditions cond;
         tm_profit_fn profit;
         tm_econ_sector_profit_fn(&profit, p, s);
         double fixed[TM_MAX_DEST];
+        sector_conditions(run, s, regime, &run->env.process[s], &here, fixed, &cond);
         for (int d = 0; d < run->n_dest; d++) {
-            fixed[d] = ps->market[d].fixed_cost;
-            double share = run->share_serving[(size_t)s * (size_t)run->n_dest + (size_t)d];
-            cond.tariff[d] = tm_env_tariff(&run->env, s, d);
-            cond.closed[d] = tm_env_closed(&run->env, d);
-            cond.demand[d] = tm_econ_crowded_demand(ps->market[d].demand, p->crowding, share);
+            size_t k = (size_t)s * (size_t)run->n_dest + (size_t)d;
             if (run->stock) {
                 /* Eq. 2b: the stock starts at its steady state in the first
                  * period and moves towards this period's tariff. */
-                double *L = &run->stock[(size_t)s * (size_t)run->n_dest + (size_t)d];
+                double *L = &run->stock[k];
                 *L = run->period == -p->burn_in ? log1p(cond.tariff[d]) : tm_econ_stock_step(p, *L, cond.tariff[d]);
                 cond.demand[d] *= tm_econ_adjusted_demand(p, cond.tariff[d], *L);
             }
-            cond.sunk[d] = tm_econ_spillover_sunk(ps->market[d].sunk_cost * run->env.process[s].sunk_scale[d],
-                                                  p->spillover, share);
-            run->res.tariff[(size_t)s * (size_t)run->n_dest + (size_t)d] = cond.tariff[d];
+            run->res.tariff[k] = run->res.paid_tariff[k] = cond.tariff[d];
+            run->res.statutory_tariff[k] = tm_env_statutory_tariff(&run->env, s, d);
         }
         tm_mstate_costs(&run->ms, cond.sunk, fixed, cond.closed, sec->cost);
         tm_choice_ctx ctx = {
@@ -262,9 +336,13 @@ static int build_policies(tm_run *run, tm_error *err)
             tm_conditions typed = cond;
             for (int d = 0; d < run->n_dest; d++)
                 typed.demand[d] = cond.demand[d] * tm_demand_types_multiplier(&run->types, t, d);
-            double *flow = sec->flow + (size_t)t * cells,
-                   *revenue = sec->revenue + (size_t)t * cells * (size_t)run->n_dest;
-            tm_econ_state_tables(&profit, ps, &run->ms, &typed, sec->z_grid, run->n_z, flow, revenue);
+            tm_econ_state_tables(&profit, ps, &run->ms, &typed, sec->z_grid, run->n_z, sec->flow + (size_t)t * cells,
+                                 sec->revenue + (size_t)t * cells * (size_t)run->n_dest);
+        }
+        if (run->env.within > 0.0)
+            mix_within(run, s, &profit, &cond);
+        for (int t = 0; t < run->n_types; t++) {
+            double *flow = sec->flow + (size_t)t * cells;
             ctx.flow = flow;
             ctx.type = t;
             if (sec->classes) {

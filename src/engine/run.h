@@ -30,6 +30,9 @@ typedef struct {
     int64_t *serving, *entrants, *exiters;
     double *export_value, *tariff_paid, *mean_log_productivity, *top10_share;
     double *tariff;               /* in force */
+    double *statutory_tariff;     /* statutory rate beside it (reporting only) */
+    double *paid_tariff;          /* rate of the tariff paid on this period's revenue (the mix
+                                   * of two rates when an event falls within the period) */
     int64_t *firms_by_set;        /* [s * n_sets + S] */
     int64_t *firms_by_z_set;      /* [(s * n_z + z) * n_sets + S]: firms by productivity and market set */
     int64_t *by_level;            /* [(s * n_dest + d) * levels + k - 1]: firms serving d at experience level k */

@@ -100,6 +100,9 @@ struct tm_run {
     int started;
     double *share_serving; /* [s * n_dest] previous period's share serving d */
     double *stock;         /* [s * n_dest] partial adjustment's customer stock L (NULL when off) */
+    /* Tables of the conditions before an event within the period (one
+     * type's: n_z * n_states, and x n_dest); NULL when no event has one. */
+    double *within_flow, *within_revenue;
     int us_index;
     tm_period_result res;
 };

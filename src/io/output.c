@@ -579,6 +579,10 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
                        o, series, "completed_spells", H5T_STD_I64LE, H5T_NATIVE_INT64, 4, S, D, TM_SPELL_MAX, "spells",
                        "export spells that ended this period (exit or death) by length in periods [period, sector, "
                        "destination, length]; index 0 unused, the last index counts longer spells");
+    if (tm_params_has_statutory(p))
+        rc = rc || series_create(o, envg, "statutory_tariff", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, S, D, "fraction",
+                                 "statutory ad-valorem tariff beside the effective one in /environment/tariff "
+                                 "[period, sector, destination]; reporting only");
     if (series >= 0)
         H5Gclose(series);
     if (envg >= 0)
@@ -777,9 +781,17 @@ int tm_output_period(tm_output *o, const tm_run *run, tm_error *err)
                            x ? (const void *)r->x_firms_by_z_set : r->firms_by_z_set,
                            x ? (const void *)r->x_by_level : r->by_level,
                            r->entrant_value,
-                           o->p->n_types > 1 ? (x ? (const void *)r->x_firms_by_type_z_set : r->firms_by_type_z_set)
-                                             : r->spells,
-                           r->spells};
+                           NULL,
+                           NULL,
+                           NULL};
+    /* The optional series, in the order tm_output_open created them. */
+    int n_slabs = 16;
+    if (o->p->n_types > 1)
+        slabs[n_slabs++] = x ? (const void *)r->x_firms_by_type_z_set : r->firms_by_type_z_set;
+    if (o->p->spells)
+        slabs[n_slabs++] = r->spells;
+    if (tm_params_has_statutory(o->p))
+        slabs[n_slabs++] = r->statutory_tariff;
     hsize_t period = o->series[0].dims[0];
     for (int i = 0; i < o->n_series; i++)
         if (series_append(&o->series[i], slabs[i]))
@@ -813,7 +825,8 @@ typedef struct {
 
 static int write_events(tm_output *o, tm_sha256 *sha)
 {
-    static const char *const kinds[] = {"regime", "tariff", "escalation", "release", "sunk_cost", "transition"};
+    static const char *const kinds[] = {"regime",    "tariff", "escalation", "release",    "sunk_cost",    "transition",
+                                        "perceived", "demand", "iceberg",    "fixed_cost", "demand_growth"};
     hsize_t n = (hsize_t)o->n_events;
     event_row *rows = calloc(n ? n : 1, sizeof *rows);
     if (!rows)
@@ -830,6 +843,11 @@ static int write_events(tm_output *o, tm_sha256 *sha)
         row->value = ev->kind == TM_EVENT_TARIFF       ? ev->tariff
                      : ev->kind == TM_EVENT_ESCALATION ? ev->escalation_scale
                      : ev->kind == TM_EVENT_SUNK_COST  ? ev->sunk_cost_scale
+                     : ev->kind == TM_EVENT_PERCEIVED  ? ev->perceived_escalation_scale
+                     : ev->kind == TM_EVENT_DEMAND     ? ev->demand_scale
+                     : ev->kind == TM_EVENT_ICEBERG    ? ev->iceberg_scale
+                     : ev->kind == TM_EVENT_FIXED_COST ? ev->fixed_cost_scale
+                     : ev->kind == TM_EVENT_GROWTH     ? ev->demand_growth
                                                        : NAN;
         snprintf(row->note, sizeof row->note, "%s", ev->note);
     }

@@ -207,6 +207,10 @@ static const pdesc market_desc[] = {
 static const pdesc dest_desc[] = {
     {"initial_regime", P_NAME, F(initial_regime_name), "", 0, 0, 0, "", "r_0",
      "regime at the start (default: the first listed)", NOSRC, NULL},
+    {"perceived_escalation_scale", P_DOUBLE, F(perceived_escalation_scale), "1", 0, 1e6, P_QUIET, "", "k_d",
+     "forward-looking firms perceive the hazards of moving to more restrictive regimes as k_d times the true ones "
+     "(dynamic: their matrices; learning: their posterior mean); the environment follows the true process",
+     NOSRC, NULL},
 };
 #undef F
 
@@ -214,7 +218,8 @@ static const pdesc dest_desc[] = {
 static const pdesc regime_desc[] = {
     {"tariff", P_DOUBLE, F(tariff), "0", 0, 10, P_NODUMP, "fraction", "t",
      "ad-valorem tariff for sectors not in sector_tariffs", NOSRC, NULL},
-    {"closed", P_BOOL, F(closed), "false", 0, 0, 0, "", "", "market closed to all firms (a ban)", NOSRC, NULL},
+    {"closed", P_BOOL, F(closed), "false", 0, 0, 0, "", "",
+     "market closed to all firms of every sector (a ban; closed_sectors: one sector only)", NOSRC, NULL},
 };
 #undef F
 
@@ -230,12 +235,36 @@ static const pdesc event_desc[] = {
      NULL},
     {"tariff", P_DOUBLE, F(tariff), NULL, 0, 10, P_OPTIONAL, "fraction", "t",
      "override the tariff in every regime from this date", NOSRC, NULL},
+    {"statutory_tariff", P_DOUBLE, F(statutory_tariff), NULL, 0, 10, P_OPTIONAL, "fraction", "t^stat",
+     "tariff events: the statutory rate beside the effective `tariff` (reporting only; default: the same)", NOSRC,
+     NULL},
     {"escalation_scale", P_DOUBLE, F(escalation_scale), NULL, 0, 1e6, P_OPTIONAL, "", "",
      "scale the hazards of moving to more restrictive regimes", NOSRC, NULL},
+    {"perceived_escalation_scale", P_DOUBLE, F(perceived_escalation_scale), NULL, 0, 1e6, P_OPTIONAL, "", "k_d(t)",
+     "from this date firms perceive the escalation hazards as this multiple of the true ones; the true process is "
+     "unchanged",
+     NOSRC, NULL},
     {"sunk_cost_scale", P_DOUBLE, F(sunk_cost_scale), NULL, 0, 100, P_OPTIONAL, "", "",
      "from this date multiply the sunk cost of entering the destination (one sector or all) by this", NOSRC, NULL},
     {"release", P_BOOL, F(release), "false", 0, 0, 0, "", "", "let a held regime follow its Markov chain again", NOSRC,
      NULL},
+    {"demand_scale", P_DOUBLE, F(demand_scale), NULL, 0, 1e6, P_OPTIONAL | P_MIN_OPEN, "", "b_d(t)",
+     "from this date the demand shifter B of the destination (one sector or all) is B times this", NOSRC, NULL},
+    {"iceberg_scale", P_DOUBLE, F(iceberg_scale), NULL, 0, 100, P_OPTIONAL | P_MIN_OPEN, "", "i_d(t)",
+     "from this date the iceberg cost tau is tau times this (tau times this at least 1)", NOSRC, NULL},
+    {"fixed_cost_scale", P_DOUBLE, F(fixed_cost_scale), NULL, 0, 100, P_OPTIONAL, "", "c_d(t)",
+     "from this date the fixed cost f of serving the destination is f times this", NOSRC, NULL},
+    {"demand_growth", P_DOUBLE, F(demand_growth), NULL, -1, 1, P_OPTIONAL | P_MIN_OPEN, "per period", "g",
+     "the demand multiplier grows by the factor 1 + g in every period from `at` to `until` (both included), then "
+     "stays",
+     NOSRC, NULL},
+    {"until", P_PERIOD, F(until), NULL, 1900, 2200, P_OPTIONAL, "period", "",
+     "demand_growth: last period of the growth path (the path is stationary after it)", NOSRC, NULL},
+    {"fraction", P_DOUBLE, F(fraction), NULL, 0, 1, P_OPTIONAL | P_MAX_OPEN, "period", "x",
+     "the event takes effect at this point of its period (0: its start); the period's flows are the time-weighted mix",
+     NOSRC, NULL},
+    {"date", P_NAME, F(date), NULL, 0, 0, P_OPTIONAL, "", "",
+     "calendar day YYYY-MM-DD within the period `at` on which the event takes effect (sets `fraction`)", NOSRC, NULL},
     {"anticipated", P_BOOL, F(anticipated), "false", 0, 0, 0, "", "",
      "dynamic models: firms know the event and its date from the start of the run", NOSRC, NULL},
     {"note", P_TEXT, F(note), NULL, 0, 0, P_OPTIONAL, "", "", "free text (source, legal basis)", NOSRC, NULL},
@@ -847,6 +876,80 @@ static int load_matrix(const tm_destination *dest, double (*out)[TM_MAX_REGIMES]
     return 0;
 }
 
+/* A regime's map of sector names to rates (`sector_tariffs` or
+ * `statutory_tariffs`) into rate[n_sectors]; sectors not named keep theirs.
+ * Statutory rates are the announced ones and may not be below the
+ * effective rate firms pay (rate holds the effective rates on entry). */
+static int load_sector_rates(const tm_params *p, const tm_ynode *regime, const char *key, const char *rpath,
+                             double *rate, tm_error *err)
+{
+    const tm_ynode *st = tm_ytree_get(regime, key, NULL);
+    if (!st)
+        return 0;
+    char spath[400];
+    snprintf(spath, sizeof spath, "%s.%s", rpath, key);
+    if (require_map(st, spath, err))
+        return -1;
+    const int statutory = strcmp(key, "statutory_tariffs") == 0;
+    for (size_t j = 0; j < st->n; j++) {
+        int s = find_sector(p, st->keys[j]);
+        char epath[500];
+        snprintf(epath, sizeof epath, "%s.%s", spath, st->keys[j]);
+        if (s < 0) {
+            const char *names[4096];
+            for (int i = 0; i < p->n_sectors; i++)
+                names[i] = p->sector[i].name;
+            tm_ynode where = key_node(st, j);
+            return unknown_name(err, &where, epath, "sector", st->keys[j], names, (size_t)p->n_sectors);
+        }
+        double effective = rate[s];
+        pdesc d = regime_desc[0];
+        d.offset = 0;
+        if (parse_field(&d, st->items[j], &rate[s], epath, p->periods_per_year, err))
+            return -1;
+        if (statutory && rate[s] < effective)
+            return fail_at(err, st->items[j], epath,
+                           "statutory rate %g is below the effective rate %g of sector %s; expected at least %g",
+                           rate[s], effective, st->keys[j], effective);
+    }
+    return 0;
+}
+
+/* `closed_sectors: [canola, ...]`: the regime closes the destination to
+ * the named sectors only; `closed: true` closes it to every sector, so the
+ * two together are a conflict. */
+static int load_closed_sectors(const tm_params *p, const tm_ynode *regime, const char *rpath, tm_regime *reg,
+                               tm_error *err)
+{
+    for (int s = 0; s < p->n_sectors; s++)
+        reg->sector_closed[s] = reg->closed;
+    const tm_ynode *list = tm_ytree_get(regime, "closed_sectors", NULL);
+    if (!list)
+        return 0;
+    char path[400];
+    snprintf(path, sizeof path, "%s.closed_sectors", rpath);
+    if (list->kind != TM_Y_SEQ || list->n == 0)
+        return fail_at(err, list, path, "expected a non-empty list of sector names, e.g. [canola]");
+    if (reg->closed)
+        return fail_at(err, list, path,
+                       "conflicts with `closed: true` (closed to every sector); expected one of the two");
+    for (size_t i = 0; i < list->n; i++) {
+        const tm_ynode *item = list->items[i];
+        int s = item->kind == TM_Y_SCALAR ? find_sector(p, item->value) : -1;
+        if (s < 0) {
+            const char *names[4096];
+            for (int k = 0; k < p->n_sectors; k++)
+                names[k] = p->sector[k].name;
+            return unknown_name(err, item, path, "sector", item->kind == TM_Y_SCALAR ? item->value : "(not a name)",
+                                names, (size_t)p->n_sectors);
+        }
+        if (reg->sector_closed[s])
+            return fail_at(err, item, path, "sector %s is listed twice", item->value);
+        reg->sector_closed[s] = 1;
+    }
+    return 0;
+}
+
 static int load_destinations(tm_params *p, const tm_ynode *root, tm_error *err)
 {
     const tm_ynode *node = tm_ytree_get(root, "destinations", NULL);
@@ -858,7 +961,8 @@ static int load_destinations(tm_params *p, const tm_ynode *root, tm_error *err)
         return fail_at(err, node, "destinations", "%zu destinations; expected 1 to %d", node->n, TM_MAX_DEST);
     p->n_dest = (int)node->n;
     static const char *const structural[] = {"market", "regimes", "transition", "new", NULL};
-    static const char *const regime_structural[] = {"sector_tariffs", "new", NULL};
+    static const char *const regime_structural[] = {"sector_tariffs", "statutory_tariffs", "closed_sectors", "new",
+                                                    NULL};
     for (size_t k = 0; k < node->n; k++) {
         if (check_key_name(node, k, "destinations", "destination", err) ||
             check_declared(node, k, "destinations", "destination", err))
@@ -896,33 +1000,18 @@ static int load_destinations(tm_params *p, const tm_ynode *root, tm_error *err)
                             p->periods_per_year, err))
                 return -1;
             reg->sector_tariff = malloc((size_t)p->n_sectors * sizeof(double));
-            if (!reg->sector_tariff)
+            reg->sector_statutory = malloc((size_t)p->n_sectors * sizeof(double));
+            reg->sector_closed = calloc((size_t)p->n_sectors, sizeof(int));
+            if (!reg->sector_tariff || !reg->sector_statutory || !reg->sector_closed)
                 return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
             for (int s = 0; s < p->n_sectors; s++)
                 reg->sector_tariff[s] = reg->tariff;
-            const tm_ynode *st = tm_ytree_get(rn->items[r], "sector_tariffs", NULL);
-            if (!st)
-                continue;
-            char spath[300];
-            snprintf(spath, sizeof spath, "%s.sector_tariffs", rpath);
-            if (require_map(st, spath, err))
+            if (load_sector_rates(p, rn->items[r], "sector_tariffs", rpath, reg->sector_tariff, err))
                 return -1;
-            for (size_t j = 0; j < st->n; j++) {
-                int s = find_sector(p, st->keys[j]);
-                char epath[400];
-                snprintf(epath, sizeof epath, "%s.%s", spath, st->keys[j]);
-                if (s < 0) {
-                    const char *names[4096];
-                    for (int i = 0; i < p->n_sectors; i++)
-                        names[i] = p->sector[i].name;
-                    tm_ynode where = key_node(st, j);
-                    return unknown_name(err, &where, epath, "sector", st->keys[j], names, (size_t)p->n_sectors);
-                }
-                pdesc d = regime_desc[0];
-                d.offset = 0;
-                if (parse_field(&d, st->items[j], &reg->sector_tariff[s], epath, p->periods_per_year, err))
-                    return -1;
-            }
+            memcpy(reg->sector_statutory, reg->sector_tariff, (size_t)p->n_sectors * sizeof(double));
+            if (load_sector_rates(p, rn->items[r], "statutory_tariffs", rpath, reg->sector_statutory, err) ||
+                load_closed_sectors(p, rn->items[r], rpath, reg, err))
+                return -1;
         }
         snprintf(path, sizeof path, "%s.transition", prefix);
         size_t ti;
@@ -1148,6 +1237,19 @@ static int resolve_types(tm_params *p, const tm_ynode *root, tm_error *err)
     return 0;
 }
 
+int tm_params_has_statutory(const tm_params *p)
+{
+    for (int d = 0; d < p->n_dest; d++)
+        for (int r = 0; r < p->dest[d].n_regimes; r++)
+            for (int s = 0; s < p->n_sectors; s++)
+                if (p->dest[d].regime[r].sector_statutory[s] != p->dest[d].regime[r].sector_tariff[s])
+                    return 1;
+    for (int e = 0; e < p->n_events; e++)
+        if (!isnan(p->event[e].statutory_tariff) && p->event[e].statutory_tariff != p->event[e].tariff)
+            return 1;
+    return 0;
+}
+
 int tm_params_n_states(const tm_params *p)
 {
     int n = 1;
@@ -1157,6 +1259,222 @@ int tm_params_n_states(const tm_params *p)
             break;
     }
     return n;
+}
+
+/* Whether scaling the escalation hazards (j > i) of `base` by `scale`
+ * leaves every row a probability of staying; the first row that it does
+ * not, or -1. */
+static int escalation_overflows(int n, const double (*base)[TM_MAX_REGIMES], double scale)
+{
+    for (int i = 0; i < n; i++) {
+        double up = 0, stay_budget = 1;
+        for (int j = 0; j < n; j++) {
+            if (j > i)
+                up += base[i][j] * scale;
+            else if (j < i)
+                stay_budget -= base[i][j];
+        }
+        if (up > stay_budget + 1e-12)
+            return i;
+    }
+    return -1;
+}
+
+/* The perceived matrices, esc(base, escalation x perceived scale) of
+ * section 10 of docs/model.md, must be transition matrices whenever they are
+ * in force: at the start and after each event, in period order. */
+static int check_perceived(const tm_params *p, const tm_ynode *root, tm_error *err)
+{
+    const tm_ynode *dests = tm_ytree_get(root, "destinations", NULL);
+    const tm_ynode *events = tm_ytree_get(root, "events", NULL);
+    for (int d = 0; d < p->n_dest; d++) {
+        const tm_destination *dest = &p->dest[d];
+        const double(*base)[TM_MAX_REGIMES] = (const double(*)[TM_MAX_REGIMES])dest->transition;
+        double escalation = 1.0, perceived = dest->perceived_escalation_scale;
+        const tm_ynode *where = tm_ytree_get(tm_ytree_get(dests, dest->name, NULL), "perceived_escalation_scale", NULL);
+        char path[300];
+        snprintf(path, sizeof path, "destinations.%s.perceived_escalation_scale", dest->name);
+        for (int e = -1; e < p->n_events; e++) {
+            if (e >= 0) {
+                const tm_event *ev = &p->event[e];
+                if (ev->destination != d)
+                    continue;
+                if (ev->kind == TM_EVENT_ESCALATION)
+                    escalation = ev->escalation_scale;
+                else if (ev->kind == TM_EVENT_TRANSITION)
+                    base = (const double(*)[TM_MAX_REGIMES])ev->transition;
+                else if (ev->kind == TM_EVENT_PERCEIVED)
+                    perceived = ev->perceived_escalation_scale;
+                else
+                    continue;
+                where = events->items[ev->item];
+                snprintf(path, sizeof path, "events[%d]", ev->item);
+            }
+            if (perceived == 1.0)
+                continue;
+            int row = escalation_overflows(dest->n_regimes, base, escalation * perceived);
+            if (row >= 0)
+                return fail_at(err, where, path,
+                               "the perceived escalation hazards of regime %s (escalation scale %g x perceived scale "
+                               "%g) make its row sum above 1; expected a smaller perceived scale",
+                               dest->regime[row].name, escalation, perceived);
+        }
+    }
+    return 0;
+}
+
+/* Days from 1 Jan of `year` to the first day of month `month` (1-13:
+ * 13 is the next 1 Jan). */
+static int days_before_month(int year, int month)
+{
+    static const int cumulative[13] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365};
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    return cumulative[month - 1] + (month > 2 ? leap : 0);
+}
+
+/* The point of its period at which an event takes effect: `fraction`, or
+ * from `date` the days from the period's first day to the date over the
+ * days of the period (calendar days, leap years counted). */
+static int event_within(const tm_params *p, tm_event *ev, const tm_ynode *en, const char *prefix, tm_error *err)
+{
+    char path[200];
+    ev->within = isnan(ev->fraction) ? 0.0 : ev->fraction;
+    if (!ev->date[0])
+        return 0;
+    snprintf(path, sizeof path, "%s.date", prefix);
+    const tm_ynode *where = tm_ytree_get(en, "date", NULL);
+    if (!isnan(ev->fraction))
+        return fail_at(err, where, path, "conflicts with `fraction`; expected one of the two");
+    int y, m, d;
+    char tail;
+    if (strlen(ev->date) != 10 || sscanf(ev->date, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || m < 1 || m > 12 ||
+        d < 1 || d > days_before_month(y, m + 1) - days_before_month(y, m))
+        return fail_at(err, where, path, "found \"%s\", expected a calendar day YYYY-MM-DD", ev->date);
+    const int ppy = p->periods_per_year, months = 12 / ppy;
+    int first_month = (m - 1) / months * months + 1;
+    if (y * ppy + (m - 1) / months - p->start_index != ev->period)
+        return fail_at(err, where, path, "%s is not in the period `at` (%s); expected a day of that period", ev->date,
+                       ev->at);
+    int start = days_before_month(y, first_month), end = days_before_month(y, first_month + months);
+    ev->within = (double)(days_before_month(y, m) + d - 1 - start) / (double)(end - start);
+    return 0;
+}
+
+/* Events dated within their periods: one point per period (the period's
+ * flows mix two sets of conditions, before and after it), and only with
+ * capacity elasticity 0 (the tariff paid of the mix is then exact: revenue
+ * is proportional to the market weight, eq. 3). Within a period they apply
+ * after the events at its start (sorted so by load_events). */
+static int check_within(const tm_params *p, const tm_ynode *list, tm_error *err)
+{
+    for (int i = 0; i < p->n_events; i++) {
+        const tm_event *a = &p->event[i];
+        if (a->within <= 0.0)
+            continue;
+        char path[64];
+        snprintf(path, sizeof path, "events[%d]", a->item);
+        if (p->capacity_elasticity != 0.0)
+            return fail_at(err, list->items[a->item], path,
+                           "an event within its period needs capacity.elasticity 0 (found %g); expected no "
+                           "`date` or `fraction`",
+                           p->capacity_elasticity);
+        /* The mix of eq. 31 is derived for full pass-through and demand
+         * without partial adjustment; other combinations are refused. */
+        if (!isnan(p->demand_impact_elasticity) || !isnan(p->demand_long_run_elasticity))
+            return fail_at(err, list->items[a->item], path,
+                           "an event within its period cannot be combined with partial adjustment of demand "
+                           "(demand.impact_elasticity, demand.long_run_elasticity); expected no `date` or `fraction`");
+        for (int s = 0; s < p->n_sectors; s++) {
+            const tm_sector *sec = &p->sector[s];
+            if (!isnan(sec->capacity_elasticity) && sec->capacity_elasticity != 0.0)
+                return fail_at(err, list->items[a->item], path,
+                               "an event within its period needs capacity elasticity 0, but sector %s has %g; "
+                               "expected no `date` or `fraction`",
+                               sec->name, sec->capacity_elasticity);
+            for (int d = 0; d < p->n_dest; d++)
+                if (sec->market[d].tariff_absorption != 0.0)
+                    return fail_at(err, list->items[a->item], path,
+                                   "an event within its period needs full pass-through, but sector %s absorbs %g "
+                                   "of the duty in %s; expected no `date` or `fraction`",
+                                   sec->name, sec->market[d].tariff_absorption, p->dest[d].name);
+        }
+        for (int j = 0; j < i; j++) {
+            const tm_event *b = &p->event[j];
+            if (b->period == a->period && b->within > 0.0 && b->within != a->within)
+                return fail_at(err, list->items[a->item], path,
+                               "takes effect at point %g of period %s but events[%d] at %g; expected one point "
+                               "within a period",
+                               a->within, a->at, b->item, b->within);
+        }
+    }
+    return 0;
+}
+
+/* Demand events act on one multiplier, so two of them may not overlap on
+ * the same destination and sector (or all sectors): a growth path and
+ * another growth path or a level set within its window would be read in
+ * two ways. */
+static int check_demand_conflicts(const tm_params *p, const tm_ynode *list, tm_error *err)
+{
+    for (int i = 0; i < p->n_events; i++) {
+        const tm_event *a = &p->event[i];
+        if (a->kind != TM_EVENT_GROWTH)
+            continue;
+        for (int j = 0; j < p->n_events; j++) {
+            const tm_event *b = &p->event[j];
+            if (j == i || (b->kind != TM_EVENT_GROWTH && b->kind != TM_EVENT_DEMAND) ||
+                b->destination != a->destination || (a->sector >= 0 && b->sector >= 0 && a->sector != b->sector))
+                continue;
+            int b_end = b->kind == TM_EVENT_GROWTH ? b->until_period : b->period;
+            if (b->period > a->until_period || b_end < a->period || (b->kind == TM_EVENT_GROWTH && j < i))
+                continue;
+            char path[64];
+            snprintf(path, sizeof path, "events[%d]", b->item);
+            return fail_at(err, list->items[b->item], path,
+                           "conflicts with events[%d], the demand growth path of %s from %s to %s; expected demand "
+                           "events of one destination and sector outside each other's growth windows",
+                           a->item, a->destination_name, a->at, a->until);
+        }
+    }
+    return 0;
+}
+
+/* A growth path from u to v is v - u + 1 steps, one a period: the event as
+ * written is the first, and copies marked `derived` are the others, so the
+ * environment and the dynamic programme (eq. 11) see one event a period. */
+static int expand_growth(tm_params *p, tm_error *err)
+{
+    size_t extra = 0;
+    for (int e = 0; e < p->n_events; e++)
+        if (p->event[e].kind == TM_EVENT_GROWTH)
+            extra += (size_t)(p->event[e].until_period - p->event[e].period);
+    if (!extra)
+        return 0;
+    if (extra + (size_t)p->n_events > 1000000)
+        return tm_error_set(err, TM_ERR_INPUT,
+                            "events: growth paths make %zu period steps; at most 1000000 are supported",
+                            extra + (size_t)p->n_events);
+    tm_event *grown = realloc(p->event, (extra + (size_t)p->n_events) * sizeof *grown);
+    if (!grown)
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    p->event = grown;
+    int n = p->n_events;
+    for (int e = 0; e < p->n_events; e++) {
+        if (p->event[e].kind != TM_EVENT_GROWTH)
+            continue;
+        for (int t = p->event[e].period + 1; t <= p->event[e].until_period; t++) {
+            tm_event step = p->event[e];
+            step.period = t;
+            step.derived = 1;
+            step.within = 0.0; /* a date within the first period belongs to the first step */
+            step.fraction = NAN;
+            step.date[0] = '\0';
+            tm_period_label(p->start_index + t, p->periods_per_year, step.at, sizeof step.at);
+            p->event[n++] = step;
+        }
+    }
+    p->n_events = n;
+    return 0;
 }
 
 static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
@@ -1175,6 +1493,7 @@ static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
     for (size_t k = 0; k < node->n; k++) {
         tm_event *ev = &p->event[k];
         const tm_ynode *en = node->items[k];
+        ev->item = (int)k;
         char prefix[64];
         snprintf(prefix, sizeof prefix, "events[%zu]", k);
         static const char *const structural[] = {"transition", NULL};
@@ -1213,11 +1532,14 @@ static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
         }
         const tm_ynode *tn = tm_ytree_get(en, "transition", NULL);
         int actions = (ev->regime_name[0] != 0) + !isnan(ev->tariff) + !isnan(ev->escalation_scale) + ev->release +
-                      !isnan(ev->sunk_cost_scale) + (tn != NULL);
+                      !isnan(ev->sunk_cost_scale) + (tn != NULL) + !isnan(ev->perceived_escalation_scale) +
+                      !isnan(ev->demand_scale) + !isnan(ev->iceberg_scale) + !isnan(ev->fixed_cost_scale) +
+                      !isnan(ev->demand_growth);
         if (actions != 1)
             return fail_at(err, en, prefix,
                            "%s; expected exactly one of `regime`, `tariff`, `escalation_scale`, `sunk_cost_scale`, "
-                           "`transition` or `release: true`",
+                           "`transition`, `perceived_escalation_scale`, `demand_scale`, `iceberg_scale`, "
+                           "`fixed_cost_scale`, `demand_growth` or `release: true`",
                            actions ? "several actions in one event" : "no action");
         ev->regime = -1;
         if (tn) {
@@ -1240,40 +1562,90 @@ static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
             ev->kind = TM_EVENT_TARIFF;
         } else if (!isnan(ev->sunk_cost_scale)) {
             ev->kind = TM_EVENT_SUNK_COST;
+        } else if (!isnan(ev->perceived_escalation_scale)) {
+            ev->kind = TM_EVENT_PERCEIVED;
+        } else if (!isnan(ev->demand_scale)) {
+            ev->kind = TM_EVENT_DEMAND;
+        } else if (!isnan(ev->iceberg_scale)) {
+            ev->kind = TM_EVENT_ICEBERG;
+            for (int s = 0; s < p->n_sectors; s++) {
+                double tau = p->sector[s].market[ev->destination].iceberg;
+                if ((ev->sector < 0 || ev->sector == s) && tau * ev->iceberg_scale < 1.0) {
+                    snprintf(path, sizeof path, "%s.iceberg_scale", prefix);
+                    return fail_at(err, tm_ytree_get(en, "iceberg_scale", NULL), path,
+                                   "makes the iceberg cost of %s in %s %g x %g < 1; expected at least %g",
+                                   p->sector[s].name, dest->name, tau, ev->iceberg_scale, 1.0 / tau);
+                }
+            }
+        } else if (!isnan(ev->fixed_cost_scale)) {
+            ev->kind = TM_EVENT_FIXED_COST;
+        } else if (!isnan(ev->demand_growth)) {
+            ev->kind = TM_EVENT_GROWTH;
         } else if (!isnan(ev->escalation_scale)) {
             ev->kind = TM_EVENT_ESCALATION;
             /* The scaled hazards must still leave a probability of staying. */
-            for (int i = 0; i < dest->n_regimes; i++) {
+            const double(*T)[TM_MAX_REGIMES] = (const double(*)[TM_MAX_REGIMES])dest->transition;
+            int i = escalation_overflows(dest->n_regimes, T, ev->escalation_scale);
+            if (i >= 0) {
                 double up = 0, stay_budget = 1;
                 for (int j = 0; j < dest->n_regimes; j++) {
                     if (j > i)
-                        up += dest->transition[i][j] * ev->escalation_scale;
+                        up += T[i][j] * ev->escalation_scale;
                     else if (j < i)
-                        stay_budget -= dest->transition[i][j];
+                        stay_budget -= T[i][j];
                 }
-                if (up > stay_budget + 1e-12) {
-                    snprintf(path, sizeof path, "%s.escalation_scale", prefix);
-                    return fail_at(err, tm_ytree_get(en, "escalation_scale", NULL), path,
-                                   "scaling the escalation hazards of regime %s by %g makes its row sum above 1; "
-                                   "expected at most %g",
-                                   dest->regime[i].name, ev->escalation_scale, ev->escalation_scale * stay_budget / up);
-                }
+                snprintf(path, sizeof path, "%s.escalation_scale", prefix);
+                return fail_at(err, tm_ytree_get(en, "escalation_scale", NULL), path,
+                               "scaling the escalation hazards of regime %s by %g makes its row sum above 1; "
+                               "expected at most %g",
+                               dest->regime[i].name, ev->escalation_scale, ev->escalation_scale * stay_budget / up);
             }
         } else {
             ev->kind = TM_EVENT_RELEASE;
         }
-        if (ev->sector >= 0 && ev->kind != TM_EVENT_TARIFF && ev->kind != TM_EVENT_SUNK_COST) {
+        if (!isnan(ev->statutory_tariff) && (ev->kind != TM_EVENT_TARIFF || ev->statutory_tariff < ev->tariff)) {
+            snprintf(path, sizeof path, "%s.statutory_tariff", prefix);
+            if (ev->kind != TM_EVENT_TARIFF)
+                return fail_at(err, tm_ytree_get(en, "statutory_tariff", NULL), path,
+                               "only tariff events have a statutory rate; expected `tariff` beside it");
+            return fail_at(err, tm_ytree_get(en, "statutory_tariff", NULL), path,
+                           "statutory rate %g is below the effective tariff %g; expected at least %g",
+                           ev->statutory_tariff, ev->tariff, ev->tariff);
+        }
+        if (ev->sector >= 0 &&
+            (ev->kind == TM_EVENT_REGIME || ev->kind == TM_EVENT_RELEASE || ev->kind == TM_EVENT_ESCALATION ||
+             ev->kind == TM_EVENT_TRANSITION || ev->kind == TM_EVENT_PERCEIVED)) {
             snprintf(path, sizeof path, "%s.sector", prefix);
             return fail_at(err, tm_ytree_get(en, "sector", NULL), path,
-                           "only tariff and sunk_cost_scale events apply to one sector; remove `sector`");
+                           "only tariff, cost, demand and growth events apply to one sector; remove `sector`");
+        }
+        if (event_within(p, ev, en, prefix, err))
+            return -1;
+        if ((ev->kind == TM_EVENT_GROWTH) != (ev->until[0] != 0)) {
+            snprintf(path, sizeof path, "%s.until", prefix);
+            return fail_at(err, ev->until[0] ? tm_ytree_get(en, "until", NULL) : en, path,
+                           ev->until[0] ? "only demand_growth events have an end; remove `until`"
+                                        : "missing; expected the last period of the growth path (demand_growth)");
+        }
+        if (ev->kind == TM_EVENT_GROWTH) {
+            tm_period_parse(ev->until, p->periods_per_year, &index);
+            ev->until_period = index - p->start_index;
+            if (ev->until_period < ev->period) {
+                snprintf(path, sizeof path, "%s.until", prefix);
+                return fail_at(err, tm_ytree_get(en, "until", NULL), path,
+                               "%s is before `at` (%s); expected a period from `at` on", ev->until, ev->at);
+            }
         }
     }
+    if (check_demand_conflicts(p, node, err) || expand_growth(p, err) || check_within(p, node, err))
+        return -1;
     /* Events of one period apply in file order; keep them sorted by period
      * (stable) so the simulation can walk them once. */
     for (int i = 1; i < p->n_events; i++) {
         tm_event tmp = p->event[i];
         int j = i - 1;
-        while (j >= 0 && p->event[j].period > tmp.period) {
+        while (j >= 0 && (p->event[j].period > tmp.period ||
+                          (p->event[j].period == tmp.period && p->event[j].within > 0.0 && tmp.within == 0.0))) {
             p->event[j + 1] = p->event[j];
             j--;
         }
@@ -1492,12 +1864,37 @@ static char *canonical_text(const tm_params *p)
                 format_double(reg->sector_tariff[s], v, sizeof v);
                 sb_printf(&sb, "          %s: %s\n", p->sector[s].name, v);
             }
+            /* Sector closures and statutory rates only where used, so files
+             * without them keep their canonical text. */
+            if (!reg->closed) {
+                int first = 1;
+                for (int s = 0; s < p->n_sectors; s++)
+                    if (reg->sector_closed[s]) {
+                        sb_printf(&sb, "%s%s", first ? "        closed_sectors: [" : ", ", p->sector[s].name);
+                        first = 0;
+                    }
+                if (!first)
+                    sb_printf(&sb, "]\n");
+            }
+            int statutory = 0;
+            for (int s = 0; s < p->n_sectors; s++)
+                statutory |= reg->sector_statutory[s] != reg->sector_tariff[s];
+            if (statutory) {
+                sb_printf(&sb, "        statutory_tariffs:\n");
+                for (int s = 0; s < p->n_sectors; s++) {
+                    char v[64];
+                    format_double(reg->sector_statutory[s], v, sizeof v);
+                    sb_printf(&sb, "          %s: %s\n", p->sector[s].name, v);
+                }
+            }
         }
         dump_matrix(&sb, "    transition", 6, dest->transition, dest->n_regimes);
     }
     if (p->n_events) {
         sb_printf(&sb, "events:\n");
         for (int e = 0; e < p->n_events; e++) {
+            if (p->event[e].derived)
+                continue; /* made again from its growth event on loading */
             sbuf item = {0};
             dump_scope(&item, event_desc, COUNT(event_desc), &p->event[e], 4, 1);
             if (item.failed || !item.buf) {
@@ -1529,8 +1926,11 @@ void tm_params_free(tm_params *p)
     if (!p)
         return;
     for (int d = 0; d < p->n_dest; d++)
-        for (int r = 0; r < p->dest[d].n_regimes; r++)
+        for (int r = 0; r < p->dest[d].n_regimes; r++) {
             free(p->dest[d].regime[r].sector_tariff);
+            free(p->dest[d].regime[r].sector_statutory);
+            free(p->dest[d].regime[r].sector_closed);
+        }
     free(p->sector);
     free(p->event);
     free(p->source);
@@ -1585,7 +1985,8 @@ static int resolve(tm_params *p, const tm_ynode *root, tm_error *err)
                        "has no effect without demand.impact_elasticity or demand.long_run_elasticity; expected one "
                        "of them too, or no demand.adjustment");
     if (load_sectors(p, root, err) || load_destinations(p, root, err) || load_markets(p, root, err) ||
-        load_experience(p, root, err) || load_events(p, root, err) || resolve_types(p, root, err))
+        load_experience(p, root, err) || load_events(p, root, err) || check_perceived(p, root, err) ||
+        resolve_types(p, root, err))
         return -1;
     if (check_learning(p, root, err))
         return -1;
@@ -1779,6 +2180,13 @@ static const doc_row structural_doc[] = {
      "the destinations whose demand varies by type (the first listed varies fastest in the type index)"},
     {"destinations.<dest>.regimes.<regime>.", "destinations.<dest>.regimes.<regime>.sector_tariffs.<sector>", "number",
      "regime tariff", "[0, 10]", "fraction", "t(d,s,r)", "tariff of one sector in this regime"},
+    {"destinations.<dest>.regimes.<regime>.", "destinations.<dest>.regimes.<regime>.statutory_tariffs.<sector>",
+     "number", "the effective rate", "[0, 10]", "fraction", "t^stat(d,s,r)",
+     "statutory (announced) rate beside the effective one firms pay, at least that rate; reporting only "
+     "(/environment/statutory_tariff)"},
+    {"destinations.<dest>.regimes.<regime>.", "destinations.<dest>.regimes.<regime>.closed_sectors", "list", "none",
+     "sector names", "", "",
+     "the regime closes the destination to these sectors only (a sector-specific ban); conflicts with `closed: true`"},
     {"destinations.<dest>.regimes.<regime>.", "destinations.<dest>.transition", "matrix", "[[1]] with one regime",
      "rows sum to 1", "per period", "P_d", "regime transition probabilities, rows and columns in regime order"},
     {"events[].", "events[].transition", "matrix", "-", "rows sum to 1", "per period", "P_d(t)",

@@ -85,7 +85,14 @@ typedef struct {
     char name[TM_NAME_MAX];
     double tariff;         /* default ad-valorem rate for sectors not listed */
     int closed;            /* market closed (a ban): nobody may serve it */
-    double *sector_tariff; /* [n_sectors], resolved */
+    double *sector_tariff; /* [n_sectors], resolved: the effective rate firms pay */
+    /* [n_sectors], resolved: 1 where the regime closes the market to the
+     * sector (every sector when `closed`, else those in `closed_sectors`). */
+    int *sector_closed;
+    /* [n_sectors], resolved: the statutory (announced) rate, for reporting
+     * only; the effective rate where `statutory_tariffs` does not name the
+     * sector. */
+    double *sector_statutory;
 } tm_regime;
 
 typedef struct {
@@ -95,6 +102,9 @@ typedef struct {
     double transition[TM_MAX_REGIMES][TM_MAX_REGIMES];
     char initial_regime_name[TM_NAME_MAX];
     int initial_regime;
+    /* Firms perceive the hazards of moving to more restrictive regimes as
+     * this multiple of the true ones (1: they perceive the truth). */
+    double perceived_escalation_scale;
     tm_market defaults;
 } tm_destination;
 
@@ -105,6 +115,11 @@ typedef enum {
     TM_EVENT_RELEASE,    /* let a held regime follow its Markov chain again */
     TM_EVENT_SUNK_COST,  /* scale the sunk cost of entering a destination (a policy lever) */
     TM_EVENT_TRANSITION, /* replace the regime transition matrix (time-varying processes) */
+    TM_EVENT_PERCEIVED,  /* scale the escalation hazards firms perceive, not the true ones */
+    TM_EVENT_DEMAND,     /* set the multiplier of the demand shifter B(d,s) */
+    TM_EVENT_ICEBERG,    /* set the multiplier of the iceberg cost tau(d,s) */
+    TM_EVENT_FIXED_COST, /* set the multiplier of the fixed cost f(d,s) */
+    TM_EVENT_GROWTH,     /* one period's step of a demand growth path: B multiplier x (1 + g) */
 } tm_event_kind;
 
 typedef struct {
@@ -118,11 +133,24 @@ typedef struct {
     int sector; /* -1: every sector */
     int regime;
     int hold;
-    double tariff;           /* NaN when unset */
-    double escalation_scale; /* NaN when unset */
-    double sunk_cost_scale;  /* NaN when unset */
+    double tariff;                     /* NaN when unset */
+    double statutory_tariff;           /* tariff events: the statutory rate beside it (NaN: the same) */
+    double escalation_scale;           /* NaN when unset */
+    double perceived_escalation_scale; /* NaN when unset */
+    double demand_scale, iceberg_scale, fixed_cost_scale; /* NaN when unset */
+    double demand_growth;                                 /* g per period; NaN when unset */
+    char until[TM_LABEL_MAX];                             /* growth: last period of the path (included) */
+    int until_period;
+    int derived; /* a growth step made from the event written at `at` (not in the canonical text) */
+    /* Within its period: the event takes effect at point `within` of the
+     * period (0: at its start), from `fraction` or from a calendar `date`. */
+    double fraction;        /* NaN when unset */
+    char date[TM_NAME_MAX]; /* "YYYY-MM-DD", empty when unset */
+    double within;
+    double sunk_cost_scale; /* NaN when unset */
     int release;
     int anticipated; /* known to forward-looking firms from the start of the run */
+    int item;        /* position in the file's event list (events are kept in period order) */
     char note[TM_NOTE_MAX];
     double transition[TM_MAX_REGIMES][TM_MAX_REGIMES]; /* TM_EVENT_TRANSITION: the new matrix */
 } tm_event;
@@ -219,6 +247,10 @@ void tm_period_label(int index, int periods_per_year, char *buf, size_t size);
 /* Index of the destination named "US", or 0 if none is: the reference for
  * every "non-US share" (summary tables, series, moments, comparisons). */
 int tm_params_us_index(const tm_params *params);
+
+/* Whether some regime's statutory tariff differs from its effective one
+ * (then runs write /environment/statutory_tariff). */
+int tm_params_has_statutory(const tm_params *params);
 
 /* Number of joint market states: (levels + 1)^n_dest (2^n_dest without
  * experience states, the market sets). */

@@ -370,6 +370,10 @@ SPECIAL_VALUES = {"run.periods_per_year": 12, "run.start": "2023Q3",
                   "events[].at": "2025Q2", "events[].destination": "CN", "events[].sector": "steel",
                   "events[].regime": "war", "events[].escalation_scale": 2.0,
                   "events[].transition": [[0.5, 0.5], [0.25, 0.75]],
+                  "destinations.US.regimes.war.closed_sectors": ["steel"],
+                  "events[].perceived_escalation_scale": 2.0,
+                  "events[].until": "2025Q2",
+                  "events[].date": "2024-08-16", "events[].fraction": 0.5,
                   "experience.levels": 2, "experience.demand": [1.0, 1.5], "experience.iceberg": [1.0, 0.8],
                   "experience.fixed_cost": [1.0, 0.5], "experience.transition": [[0.9, 0.1], [0.2, 0.8]]}
 COMPANIONS = {"experience.": ["experience.levels=2", "experience.transition=[[0.9, 0.1], [0.2, 0.8]]"],
@@ -424,7 +428,8 @@ def flow(value):
 
 
 EVENT_ACTIONS = {"regime": "war", "tariff": 0.2, "escalation_scale": 2.0, "sunk_cost_scale": 0.5,
-                 "release": True, "transition": [[0.5, 0.5], [0.25, 0.75]]}
+                 "release": True, "transition": [[0.5, 0.5], [0.25, 0.75]], "perceived_escalation_scale": 2.0,
+                 "demand_scale": 2.0, "iceberg_scale": 1.5, "fixed_cost_scale": 0.5, "demand_growth": 0.01}
 
 
 def event_setting(key, value):
@@ -432,7 +437,10 @@ def event_setting(key, value):
     action the key needs (hold goes with a regime, sector with a tariff)."""
     event = {"at": "2024Q3", "destination": "US"}
     if key not in EVENT_ACTIONS:
-        event.update({"hold": {"regime": "war"}, "sector": {"tariff": 0.2}}.get(key, {"tariff": 0.2}))
+        event.update({"hold": {"regime": "war"}, "sector": {"tariff": 0.2},
+                      "until": {"demand_growth": 0.01}}.get(key, {"tariff": 0.2}))
+    if key == "demand_growth":
+        event["until"] = "2025Q2"
     event[key] = value
     return "events=[{" + ", ".join(f"{k}: {flow(v)}" for k, v in event.items()) + "}]"
 
@@ -480,7 +488,7 @@ def doc_pattern(path):
         parts[1] = "<dest>"
         if len(parts) > 3 and parts[2] == "regimes":
             parts[3] = "<regime>"
-            if len(parts) > 5 and parts[4] == "sector_tariffs":
+            if len(parts) > 5 and parts[4] in ("sector_tariffs", "statutory_tariffs"):
                 parts[5] = "<sector>"
     return re.sub(r"^events\[\d+\]", "events[]", ".".join(parts))
 

@@ -235,7 +235,7 @@ void fixture_ctx_open(fixture_ctx *f, const tm_params *p, int sector)
     memset(&cond, 0, sizeof cond);
     for (int d = 0; d < p->n_dest; d++) {
         cond.tariff[d] = tm_env_tariff(&f->env, sector, d);
-        cond.closed[d] = tm_env_closed(&f->env, d);
+        cond.closed[d] = tm_env_closed(&f->env, sector, d);
         cond.demand[d] = ps->market[d].demand;
         cond.sunk[d] = ps->market[d].sunk_cost;
         f->sunk[d] = cond.sunk[d];

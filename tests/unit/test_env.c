@@ -245,10 +245,10 @@ Test(env, closed_regime_closes_the_market)
               "events:\n"
               "  - {at: 2024Q2, destination: CN, regime: ban}\n");
     tm_env_advance(&e.env, 0, NULL);
-    cr_expect_eq(tm_env_closed(&e.env, 1), 0);
+    cr_expect_eq(tm_env_closed(&e.env, 0, 1), 0);
     tm_env_advance(&e.env, 1, NULL);
-    cr_expect_eq(tm_env_closed(&e.env, 1), 1);
-    cr_expect_eq(tm_env_closed(&e.env, 0), 0);
+    cr_expect_eq(tm_env_closed(&e.env, 0, 1), 1);
+    cr_expect_eq(tm_env_closed(&e.env, 0, 0), 0);
     fixture_env_close(&e);
 }
 

@@ -78,7 +78,9 @@ Test(process, each_event_kind_changes_what_it_names_and_nothing_else)
     after = before;
     tm_process_apply(p, &after, &p->event[1], steel);
     cr_expect_eq(after.tariff_override[us], 0.4);
+    cr_expect_eq(after.statutory_override[us], 0.4, "without a statutory rate the event's tariff is both");
     after.tariff_override[us] = NAN;
+    after.statutory_override[us] = NAN;
     cr_expect(memcmp(&after, &before, sizeof after) == 0, "a tariff event changes only the override");
     after = before;
     tm_process_apply(p, &after, &p->event[1], agri);
