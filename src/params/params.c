@@ -2280,10 +2280,10 @@ static const void **scope_objects(const tm_params *p, const char *prefix, size_t
 
 /* The baseline's value of a parameter over the objects of its scope: the
  * value when they agree, "lo to hi" for numbers that vary, "varies"
- * otherwise, "-" when the scope is empty or the value unset. */
+ * otherwise, "-" when the scope is empty and "(unset)" when the value is. */
 static void baseline_cell(const pdesc *d, const void *const *objs, size_t n, char *buf, size_t size)
 {
-    snprintf(buf, size, "-");
+    snprintf(buf, size, n == 0 ? "-" : "(unset)");
     if (n == 0 || !is_set(d, objs[0]))
         return;
     char first[TM_NOTE_MAX + 8], other[TM_NOTE_MAX + 8];

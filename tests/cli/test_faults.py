@@ -163,19 +163,19 @@ def test_non_finite_result_stops_the_run_naming_where(tmp_path):
     # 20 and volatility 5 overflow to inf; the run must stop (exit 1)
     # naming the sector, destination, period and parameters, keep nothing.
     proc = run(["run", str(SMALL), "-o", "x.h5", "-q", "--set", "demand.elasticity=20", "--set",
-                "sectors.energy.volatility=5"], tmp_path, env={"TRADEABM_PREFLIGHT": "off"})
+                "sectors.agrifood.volatility=5"], tmp_path, env={"TRADEABM_PREFLIGHT": "off"})
     assert proc.returncode == 1, proc.stderr
     msg = one_error(proc)
-    assert "export value is inf in sector energy, destination US, period" in msg
-    assert "demand.elasticity 20" in msg and "sectors.energy.volatility 5" in msg
+    assert "export value is inf in sector agrifood, destination US, period" in msg
+    assert "demand.elasticity 20" in msg and "sectors.agrifood.volatility 5" in msg
     assert names(tmp_path) == []
 
 
 def test_overflowing_parameters_are_refused_before_the_run(tmp_path):
     proc = run(["run", str(SMALL), "-o", "x.h5", "-q", "--set", "demand.elasticity=20", "--set",
-                "sectors.energy.volatility=5"], tmp_path)
+                "sectors.agrifood.volatility=5"], tmp_path)
     assert proc.returncode == 2, proc.stderr
-    assert "sector energy: profits overflow a double" in one_error(proc)
+    assert "sector agrifood: profits overflow a double" in one_error(proc)
     assert names(tmp_path) == []
 
 

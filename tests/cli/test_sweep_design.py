@@ -13,9 +13,9 @@ seed: 20250301
 {seeds}replicates: 2
 design:
   points:
-    - {{destinations.US.market.sunk_cost: 6.6}}
-    - {{destinations.US.market.sunk_cost: 9}}
-    - {{destinations.US.market.sunk_cost: 6.6}}
+    - {{sectors.machinery_tech.markets.US.sunk_cost: 60}}
+    - {{sectors.machinery_tech.markets.US.sunk_cost: 120}}
+    - {{sectors.machinery_tech.markets.US.sunk_cost: 60}}
 """
 
 
@@ -70,8 +70,8 @@ def test_set_applies_to_every_run_and_is_part_of_the_sweep(tmp_path):
 
 
 @pytest.mark.parametrize("option,expected", [
-    ("destinations.US.market.sunk_cost=3", "--set destinations.US.market.sunk_cost=3: "
-                                           "destinations.US.market.sunk_cost is swept"),
+    ("sectors.machinery_tech.markets.US.sunk_cost=3", "--set sectors.machinery_tech.markets.US.sunk_cost=3: "
+                                                       "sectors.machinery_tech.markets.US.sunk_cost is swept"),
     ("sectors.tobacco.firms=10", "--set sectors.tobacco.firms=10: no sector \"tobacco\""),
     ("interactions.spillover=7", "--set interactions.spillover:1:1: interactions.spillover: found 7, out of range"),
     ("run.periods", "--set run.periods: expected KEY=VALUE"),
