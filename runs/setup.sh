@@ -23,7 +23,7 @@ if ((tests)); then
   # chromium: the report pages rendered headless; clang-format: the style
   # check; openmpi, slurm-wlm, munge: sweeps under mpirun and Slurm.
   packages+=(libcriterion-dev python3-h5py python3-numpy python3-pandas python3-matplotlib python3-pytest
-    python3-yaml python3-scipy chromium clang-format libopenmpi-dev openmpi-bin slurm-wlm munge)
+    python3-yaml python3-scipy python3-cycler chromium clang-format libopenmpi-dev openmpi-bin slurm-wlm munge)
 fi
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
