@@ -34,8 +34,8 @@ static const char *const run_usage =
     "      --panel            also write the firm panel (productivity and markets of\n"
     "                         every firm every period, compressed)\n"
     "      --force            replace FILE.h5 if it exists\n"
-    "      --checkpoint-every N  save the run's state to FILE.h5.ckpt every N logged\n"
-    "                         periods (and when stopped by a signal)\n"
+    "      --checkpoint-every N  save the run's state to FILE.h5.ckpt every N periods,\n"
+    "                         burn-in included (and when stopped by a signal)\n"
     "      --resume FILE      continue a stopped or killed run from FILE.h5.ckpt (or\n"
     "                         FILE.h5); the result is identical to an uninterrupted run\n"
     "  -q, --quiet            print nothing but errors\n"
@@ -138,8 +138,12 @@ static int resume_run(const char *file, const run_args *a, long every)
     if (!a->quiet) {
         char label[TM_LABEL_MAX];
         tm_period_label(p->start_index + ck.period, p->periods_per_year, label, sizeof label);
-        printf("tradeabm %s: resuming %s after period %s (%d of %d logged periods done)\n", TM_VERSION, ck.final_path,
-               label, ck.period + 1, p->periods);
+        if (ck.period < 0)
+            printf("tradeabm %s: resuming %s after period %s of the burn-in (%d of %d burn-in periods done)\n",
+                   TM_VERSION, ck.final_path, label, ck.period + p->burn_in + 1, p->burn_in);
+        else
+            printf("tradeabm %s: resuming %s after period %s (%d of %d logged periods done)\n", TM_VERSION,
+                   ck.final_path, label, ck.period + 1, p->periods);
         fflush(stdout);
     }
     char digest[65];

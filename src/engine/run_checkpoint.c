@@ -83,7 +83,7 @@ int tm_run_restore(tm_run *run, tm_ckbuf *b, tm_error *err)
     int32_t dims[4];
     if (tm_ckbuf_get(b, tag, sizeof tag) || memcmp(tag, run_state_tag, sizeof tag) != 0 ||
         tm_ckbuf_get(b, dims, sizeof dims) || dims[1] != run->n_sectors || dims[2] != run->n_dest ||
-        dims[3] != run->n_z || dims[0] < 0 || dims[0] >= run->p->periods)
+        dims[3] != run->n_z || dims[0] < -run->p->burn_in || dims[0] >= run->p->periods)
         goto bad;
     for (int s = 0; s < run->n_sectors; s++) {
         sector_state *sec = &run->sec[s];

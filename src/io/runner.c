@@ -152,12 +152,15 @@ int tm_simulate(const tm_params *p, const char *path, const tm_simulate_options 
         if (tm_run_period(run) >= 0 && tm_output_period(out, run, err))
             goto fail;
         int period = tm_run_period(run);
-        if (every > 0 && period >= 0 && !tm_run_finished(run) && ((period + 1) % every == 0 || interrupted) &&
+        /* Every N-th period counted from the first of the burn-in, so a
+         * long burn-in is saved too; and at a signal, burn-in included. */
+        int done = period + p->burn_in + 1;
+        if (every > 0 && !tm_run_finished(run) && (done % every == 0 || interrupted) &&
             save_checkpoint(p, run, out, path, every, panel, force, ckpt_path, err))
             goto fail;
-        if (interrupted && period >= 0) {
-            char label[TM_LABEL_MAX];
-            snprintf(label, sizeof label, "%s", tm_run_result(run)->label);
+        if (interrupted) {
+            char label[TM_LABEL_MAX + 16];
+            snprintf(label, sizeof label, "%s%s", tm_run_result(run)->label, period < 0 ? " (burn-in)" : "");
             tm_run_close(run);
             char where[4200];
             if (tm_output_close_incomplete(out, where, sizeof where, err))

@@ -119,8 +119,8 @@ def test_second_signal_kills_at_once_and_leaves_the_complete_file(tmp_path):
     assert (tmp_path / "dest.h5").read_bytes() == before
 
 
-def reference(tmp_path, params, extra=()):
-    run("run", params, "-o", "ref.h5", "-q", *MEDIUM, *extra, cwd=tmp_path)
+def reference(tmp_path, params, extra=(), base=MEDIUM):
+    run("run", params, "-o", "ref.h5", "-q", *base, *extra, cwd=tmp_path)
     return attrs(tmp_path / "ref.h5")["digest"]
 
 
@@ -225,3 +225,48 @@ def test_resume_takes_no_parameter_file(tmp_path):
 def test_resume_of_a_missing_checkpoint(tmp_path):
     res = run("run", "--resume", "nothing.h5", status=2, cwd=tmp_path)
     assert "nothing.h5.ckpt" in res.stderr
+
+
+# A burn-in long enough to be interrupted in (about 20 ms a period on two
+# cores), followed by a short logged run.
+BURN_IN = ["--set", "run.periods=6", "--set", "run.burn_in=200", "--set", "sectors.agrifood.firms=1000000"]
+
+
+def test_sigterm_in_the_burn_in_stops_there_and_resumes_bit_for_bit(tmp_path):
+    params = params_copy(tmp_path)
+    digest = reference(tmp_path, params, base=BURN_IN)
+    # No periodic checkpoint falls in this run: only the signal writes one.
+    proc = start("run", params, "-o", "run.h5", "-q", "--checkpoint-every", "100000", *BURN_IN, cwd=tmp_path)
+    wait_for(lambda: temp_files(tmp_path), proc)
+    time.sleep(0.5)
+    sent = time.time()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    # Within one period of the burn-in, not at its end (about 4 s later):
+    # one period takes about 20 ms, the bound leaves room for a loaded machine.
+    assert time.time() - sent < 2.0, "the burn-in was not stopped within a period"
+    assert proc.returncode == 1, err
+    assert "(burn-in)" in err and "--resume" in err
+    assert attrs(tmp_path / "run.h5")["status"] == "incomplete"
+    with h5py.File(tmp_path / "run.h5", "r") as f:
+        assert f["series/firms_serving"].shape[0] == 0, "stopped before the first logged period"
+    res = run("run", "--resume", "run.h5", cwd=tmp_path)
+    assert "of the burn-in" in res.stdout
+    assert attrs(tmp_path / "run.h5")["digest"] == digest
+    assert_same_data(tmp_path / "ref.h5", tmp_path / "run.h5")
+    assert not (tmp_path / "run.h5.ckpt").exists() and temp_files(tmp_path) == []
+
+
+def test_checkpoint_written_in_the_burn_in_resumes_bit_for_bit(tmp_path):
+    params = params_copy(tmp_path)
+    digest = reference(tmp_path, params, base=BURN_IN)
+    # The first checkpoint after 40 of the 200 burn-in periods; killed
+    # 0.15 s (about 8 periods) later, still in the burn-in.
+    proc = start("run", params, "-o", "run.h5", "-q", "--checkpoint-every", "40", *BURN_IN, cwd=tmp_path)
+    ckpt = killed_after_a_checkpoint(proc, tmp_path)
+    res = run("run", "--resume", ckpt, "--threads", "1", cwd=tmp_path)
+    assert "of the burn-in" in res.stdout, res.stdout
+    a = attrs(tmp_path / "run.h5")
+    assert a["status"] == "complete" and a["digest"] == digest
+    assert_same_data(tmp_path / "ref.h5", tmp_path / "run.h5")
+    assert not ckpt.exists() and temp_files(tmp_path) == []
