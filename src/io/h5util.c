@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -94,4 +95,78 @@ hid_t tm_h5_create_temp(const char *stem, char *name, size_t size, hid_t fcpl, h
         tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot create the file (%s)", name,
                      saved ? strerror(saved) : "HDF5 error");
     return f;
+}
+
+static herr_t add_data_bytes(hid_t obj, const char *name, const H5O_info_t *info, void *total)
+{
+    if (info->type != H5O_TYPE_DATASET)
+        return 0;
+    hid_t d = H5Dopen2(obj, name, H5P_DEFAULT);
+    if (d < 0)
+        return 0;
+    *(hsize_t *)total += H5Dget_storage_size(d);
+    H5Dclose(d);
+    return 0;
+}
+
+hsize_t tm_h5_data_bytes(hid_t file)
+{
+    hsize_t total = 0;
+    H5Ovisit2(file, H5_INDEX_NAME, H5_ITER_NATIVE, add_data_bytes, &total, H5O_INFO_BASIC);
+    return total;
+}
+
+static herr_t copy_link(hid_t src, const char *name, const H5L_info_t *info, void *dst)
+{
+    (void)info;
+    return H5Ocopy(src, name, *(hid_t *)dst, name, H5P_DEFAULT, H5P_DEFAULT) < 0 ? -1 : 0;
+}
+
+/* One attribute of the source root, read and written in its own type
+ * (variable-length strings are read as pointers, then reclaimed). */
+static herr_t copy_attribute(hid_t src, const char *name, const H5A_info_t *info, void *dst)
+{
+    (void)info;
+    hid_t a = H5Aopen(src, name, H5P_DEFAULT);
+    hid_t t = a < 0 ? -1 : H5Aget_type(a), space = a < 0 ? -1 : H5Aget_space(a);
+    hssize_t n = space < 0 ? -1 : H5Sget_simple_extent_npoints(space);
+    size_t bytes = t < 0 || n < 0 ? 0 : H5Tget_size(t) * (size_t)(n ? n : 1);
+    void *buf = bytes ? calloc(1, bytes) : NULL;
+    int read = buf && H5Aread(a, t, buf) >= 0;
+    hid_t b = read ? H5Acreate2(*(hid_t *)dst, name, t, space, H5P_DEFAULT, H5P_DEFAULT) : -1;
+    int rc = b < 0 || H5Awrite(b, t, buf) < 0;
+    if (b >= 0)
+        H5Aclose(b);
+    if (read && (H5Tdetect_class(t, H5T_VLEN) > 0 || H5Tis_variable_str(t) > 0))
+        H5Dvlen_reclaim(t, space, H5P_DEFAULT, buf);
+    free(buf);
+    if (space >= 0)
+        H5Sclose(space);
+    if (t >= 0)
+        H5Tclose(t);
+    if (a >= 0)
+        H5Aclose(a);
+    return rc ? -1 : 0;
+}
+
+int tm_h5_copy_file(const char *path, const char *stem, char *name, size_t size, tm_error *err)
+{
+    hid_t src = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (src < 0)
+        return tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot reopen the file to copy it", path);
+    hid_t dst = tm_h5_create_temp(stem, name, size, H5P_DEFAULT, H5P_DEFAULT, err);
+    if (dst < 0) {
+        H5Fclose(src);
+        return -1;
+    }
+    int rc = H5Literate(src, H5_INDEX_NAME, H5_ITER_INC, NULL, copy_link, &dst) < 0;
+    rc = rc || H5Aiterate2(src, H5_INDEX_NAME, H5_ITER_INC, NULL, copy_attribute, &dst) < 0;
+    rc = rc || H5Fflush(dst, H5F_SCOPE_GLOBAL) < 0;
+    rc |= H5Fclose(dst) < 0;
+    H5Fclose(src);
+    if (rc) {
+        unlink(name);
+        return tm_error_set(err, TM_ERR_RUNTIME, "%s: copying the file to %s failed (disk full?)", path, name);
+    }
+    return 0;
 }

@@ -36,4 +36,16 @@ int tm_h5_write_strings(hid_t loc, const char *name, const char *const *values, 
  * `name`; -1 with `err` set (nothing left behind). */
 hid_t tm_h5_create_temp(const char *stem, char *name, size_t size, hid_t fcpl, hid_t fapl, tm_error *err);
 
+/* Bytes the datasets of an open file occupy in it (their stored chunks or
+ * contiguous data), without the file's metadata and unused space. */
+hsize_t tm_h5_data_bytes(hid_t file);
+
+/* Copy the closed file `path` into a new temporary (tm_h5_create_temp,
+ * default creation properties): every object below the root and the
+ * root's attributes. Chunks are copied as stored (compressed, with their
+ * checksums), so the data are the same; the copy holds no space the
+ * original leaked. The copy's name goes to `name`; -1 with `err` set and
+ * nothing left behind on failure. */
+int tm_h5_copy_file(const char *path, const char *stem, char *name, size_t size, tm_error *err);
+
 #endif

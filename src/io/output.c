@@ -98,6 +98,19 @@ static int write_array(hid_t loc, const char *name, hid_t file_type, hid_t mem_t
     return rc ? -1 : 0;
 }
 
+/* Up to TM_SERIES_CHUNK periods a chunk, but a chunk small enough to stay
+ * in HDF5's chunk cache (1 MiB by default) while it fills: a chunk evicted
+ * between appends is read, inflated and deflated again every period. */
+hsize_t tm_output_chunk_rows(size_t slab_bytes)
+{
+    hsize_t periods = slab_bytes ? (hsize_t)(TM_SERIES_CHUNK_BYTES / slab_bytes) : TM_SERIES_CHUNK;
+    if (periods < 1)
+        periods = 1;
+    if (periods > TM_SERIES_CHUNK)
+        periods = TM_SERIES_CHUNK;
+    return periods;
+}
+
 /* A series of `rank` dimensions, the first one periods; d1..d3 are the
  * sizes of the others (ignored beyond the rank). */
 static int series_create4(tm_output *o, hid_t group, const char *name, hid_t file_type, hid_t mem_type, int rank,
@@ -116,15 +129,7 @@ static int series_create4(tm_output *o, hid_t group, const char *name, hid_t fil
     hsize_t maxdims[TM_SERIES_RANK] = {H5S_UNLIMITED, s->dims[1], s->dims[2], s->dims[3]};
     size_t elem = H5Tget_size(mem_type);
     s->slab_bytes = elem * s->dims[1] * s->dims[2] * s->dims[3];
-    /* Up to TM_SERIES_CHUNK periods a chunk, but a chunk small enough to
-     * stay in HDF5's chunk cache (1 MiB by default) while it fills: a chunk
-     * evicted between appends is read, inflated and deflated again every
-     * period. */
-    hsize_t periods = s->slab_bytes ? (hsize_t)(TM_SERIES_CHUNK_BYTES / s->slab_bytes) : TM_SERIES_CHUNK;
-    if (periods < 1)
-        periods = 1;
-    if (periods > TM_SERIES_CHUNK)
-        periods = TM_SERIES_CHUNK;
+    hsize_t periods = tm_output_chunk_rows(s->slab_bytes);
     hsize_t chunk[TM_SERIES_RANK] = {periods, s->dims[1], s->dims[2], s->dims[3]};
     hid_t space = H5Screate_simple(rank, s->dims, maxdims);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
@@ -290,6 +295,29 @@ void tm_output_close_handles(tm_output *o)
     if (o->label_type > 0)
         H5Tclose(o->label_type);
     o->label_type = 0;
+}
+
+void tm_output_keep_partial(tm_output *o)
+{
+    if (!o)
+        return;
+    /* HDF5's descriptor is pointed at a read-only one of the same file
+     * (or /dev/null): whatever HDF5 still holds (metadata and chunks not
+     * flushed) cannot be written while closing, so the file stays as the
+     * last checkpoint's flush left it plus unreferenced bytes, as after a
+     * SIGKILL. */
+    int *fd = NULL;
+    if (o->file >= 0 && H5Fget_vfd_handle(o->file, H5P_DEFAULT, (void **)&fd) >= 0 && fd && *fd >= 0) {
+        int ro = open(o->tmp_path, O_RDONLY | O_CLOEXEC);
+        if (ro < 0)
+            ro = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (ro >= 0) {
+            dup2(ro, *fd);
+            close(ro);
+        }
+    }
+    tm_output_close_handles(o);
+    tm_output_free_handle(o);
 }
 
 void tm_output_discard(tm_output *o)
@@ -517,6 +545,7 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
     }
     o->file = file;
+    o->checkpoints = checkpoints;
     o->started = tm_clock_seconds();
     iso_now(o->start_time, sizeof o->start_time);
     if (checkpoints)
@@ -908,6 +937,33 @@ int tm_output_close_incomplete(tm_output *o, char *where, size_t size, tm_error 
     return finish(o, 0, digest, where, size, err);
 }
 
+/* A file written with checkpoints never reuses space freed (each
+ * checkpoint's flush writes the partly filled series chunks and metadata
+ * anew), so it can grow to many times the size of its data. When more than
+ * a third of it is unused (the file is over 1.5 times its datasets' bytes,
+ * hence over 1.5 times a file written without checkpoints), it is copied
+ * into a fresh file that holds only the data and metadata. A failed copy
+ * (disk full) keeps the larger file, which is complete and valid. */
+static void compact(tm_output *o, hsize_t data_bytes)
+{
+    struct stat st;
+    if (stat(o->tmp_path, &st) != 0 || (double)st.st_size <= 1.5 * (double)data_bytes)
+        return;
+    char stem[4200], copy[4300];
+    tm_tmpfile_stem(o->final_path, stem, sizeof stem);
+    tm_error ignored = {0};
+    if (tm_h5_copy_file(o->tmp_path, stem, copy, sizeof copy, &ignored))
+        return;
+    char *name = strdup(copy);
+    if (!name) {
+        unlink(copy);
+        return;
+    }
+    unlink(o->tmp_path);
+    free(o->tmp_path);
+    o->tmp_path = name;
+}
+
 static int finish(tm_output *o, int complete, char digest_hex[65], char *where, size_t where_size, tm_error *err)
 {
     const tm_params *p = o->p;
@@ -979,6 +1035,7 @@ static int finish(tm_output *o, int complete, char digest_hex[65], char *where, 
      * writes what is still cached, and its failure (disk full) must be
      * seen here, since closing the file does not report it. */
     rc |= H5Fflush(f, H5F_SCOPE_GLOBAL) < 0;
+    hsize_t data_bytes = complete && o->checkpoints ? tm_h5_data_bytes(f) : 0;
     tm_output_close_handles(o);
     if (rc) {
         tm_error_set(err, TM_ERR_RUNTIME, "%s: writing the closing attributes failed (disk full?)", o->tmp_path);
@@ -986,6 +1043,8 @@ static int finish(tm_output *o, int complete, char digest_hex[65], char *where, 
         tm_output_free_handle(o);
         return -1;
     }
+    if (complete && o->checkpoints)
+        compact(o, data_bytes);
     struct stat st;
     if (!complete && stat(o->final_path, &st) == 0) {
         snprintf(where, where_size, "%s", o->tmp_path);

@@ -46,6 +46,11 @@ int tm_output_close_incomplete(tm_output *out, char *where, size_t size, tm_erro
 /* Abandon: close and delete the temporary file. */
 void tm_output_discard(tm_output *out);
 
+/* After a failed write with a checkpoint on disk: close without writing
+ * anything more (what HDF5 still caches is dropped) and keep the
+ * temporary file, which the last checkpoint describes. Frees `out`. */
+void tm_output_keep_partial(tm_output *out);
+
 /* Checkpoints (output_resume.c, io/checkpoint.h): flush and append the
  * writer's state to `b`; reopen the partial file a checkpoint describes
  * (cutting datasets back to its period) to continue writing at the next

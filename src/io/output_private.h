@@ -54,7 +54,12 @@ struct tm_output {
     tm_sha256 static_sha; /* dimension names, grids, parameters */
     hid_t label_type;
     char series_names[TM_MAX_SERIES][64]; /* names of series reopened from a checkpoint */
+    int checkpoints;                      /* checkpoints are taken (space freed is never reused) */
+    hsize_t flushed_rows;                 /* periods on disk at the last checkpoint's flush */
 };
+
+/* Periods in one chunk of a series whose period holds `slab_bytes`. */
+hsize_t tm_output_chunk_rows(size_t slab_bytes);
 
 /* A handle with its arrays and no file open yet; NULL when out of memory. */
 tm_output *tm_output_new_handle(const tm_params *p, const tm_run *run, const char *path, const char *tmp_path,

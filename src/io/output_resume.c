@@ -3,9 +3,12 @@
  * continue it. */
 #include "io/output.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "base/clock.h"
@@ -26,10 +29,57 @@ enum { MEM_LABEL = 0, MEM_INT64, MEM_DOUBLE, MEM_INT };
 
 static const char output_state_tag[8] = {'o', 'u', 't', 's', 't', 'a', 't', '1'};
 
+/* Room for what a checkpoint's flush writes, claimed before it starts. A
+ * flush stopped half-way by a full disk would have rewritten some of the
+ * file's metadata in place and not the rest, damaging the partial file the
+ * last checkpoint describes; a flush that has its room writes everything.
+ * What it writes at new places: the series chunks touched since the last
+ * flush (at most their uncompressed size, plus deflate's worst-case growth
+ * and the checksum) and new metadata (at most the metadata cache's size),
+ * plus 64 KiB for HDF5's allocation blocks. The room is reserved past the
+ * end of the file (fallocate, keeping the size) and checked against a
+ * file-size limit (ulimit -f), which fallocate does not see. */
+static int reserve_flush_room(tm_output *o, tm_error *err)
+{
+    double need = 65536.0;
+    for (int i = 0; i < o->n_series; i++) {
+        const series_ds *s = &o->series[i];
+        hsize_t rows = tm_output_chunk_rows(s->slab_bytes), last = s->dims[0] ? s->dims[0] - 1 : 0;
+        hsize_t chunks = last / rows + 1 - o->flushed_rows / rows;
+        double bytes = (double)(rows * s->slab_bytes);
+        need += (double)chunks * (bytes + bytes / 1000.0 + 64.0);
+    }
+    size_t max_size, min_clean, cur_size;
+    int cur_entries;
+    if (H5Fget_mdc_size(o->file, &max_size, &min_clean, &cur_size, &cur_entries) >= 0)
+        need += (double)cur_size;
+    int *fd = NULL;
+    struct stat st;
+    hsize_t allocated = 0;
+    if (H5Fget_vfd_handle(o->file, H5P_DEFAULT, (void **)&fd) < 0 || !fd || fstat(*fd, &st) != 0)
+        return 0; /* not a plain file: nothing to reserve */
+    H5Fget_filesize(o->file, &allocated);
+    double end = (double)(allocated > (hsize_t)st.st_size ? allocated : (hsize_t)st.st_size) + need;
+    struct rlimit limit;
+    int too_large = getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
+                    end > (double)limit.rlim_cur;
+    if (!too_large && fallocate(*fd, FALLOC_FL_KEEP_SIZE, st.st_size, (off_t)(end - (double)st.st_size)) != 0 &&
+        (errno == ENOSPC || errno == EDQUOT || errno == EFBIG))
+        too_large = 1;
+    if (too_large)
+        return tm_error_set(err, TM_ERR_RUNTIME,
+                            "%s: no room to save a checkpoint (about %.0f KiB more needed; disk full?)", o->tmp_path,
+                            need / 1024.0);
+    return 0;
+}
+
 int tm_output_save(tm_output *o, tm_ckbuf *b, tm_error *err)
 {
+    if (reserve_flush_room(o, err))
+        return -1;
     if (H5Fflush(o->file, H5F_SCOPE_GLOBAL) < 0)
         return tm_error_set(err, TM_ERR_RUNTIME, "%s: flush failed (disk full?)", o->tmp_path);
+    o->flushed_rows = o->series[0].dims[0];
     double elapsed = tm_clock_seconds() - o->started;
     int32_t counts[3] = {o->n_series, o->panel, o->n_events};
     tm_ckbuf_put(b, output_state_tag, sizeof output_state_tag);
@@ -313,6 +363,8 @@ int tm_output_resume(const char *path, const tm_params *p, const tm_run *run, co
         return -1;
     }
     o->start_time[sizeof o->start_time - 1] = '\0';
+    o->checkpoints = 1;
+    o->flushed_rows = o->series[0].dims[0];
     /* Wall time counts the time before the interruption too. */
     o->started = tm_clock_seconds() - elapsed;
     *out = o;

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -146,18 +147,22 @@ int tm_simulate(const tm_params *p, const char *path, const tm_simulate_options 
         return -1;
     }
     const int total = p->burn_in + p->periods;
+    /* Last period a checkpoint on disk holds (INT_MIN: none yet). */
+    int saved = resume ? resume->period : INT_MIN;
     while (!tm_run_finished(run)) {
         if (tm_run_step(run, err) || check_finite(p, tm_run_result(run), err))
             goto fail;
         if (tm_run_period(run) >= 0 && tm_output_period(out, run, err))
-            goto fail;
+            goto write_failed;
         int period = tm_run_period(run);
         /* Every N-th period counted from the first of the burn-in, so a
          * long burn-in is saved too; and at a signal, burn-in included. */
         int done = period + p->burn_in + 1;
-        if (every > 0 && !tm_run_finished(run) && (done % every == 0 || interrupted) &&
-            save_checkpoint(p, run, out, path, every, panel, force, ckpt_path, err))
-            goto fail;
+        if (every > 0 && !tm_run_finished(run) && (done % every == 0 || interrupted)) {
+            if (save_checkpoint(p, run, out, path, every, panel, force, ckpt_path, err))
+                goto write_failed;
+            saved = period;
+        }
         if (interrupted) {
             char label[TM_LABEL_MAX + 16];
             snprintf(label, sizeof label, "%s%s", tm_run_result(run)->label, period < 0 ? " (burn-in)" : "");
@@ -185,6 +190,23 @@ int tm_simulate(const tm_params *p, const char *path, const tm_simulate_options 
     if (resume)
         remove_dead_temps(ckpt_path);
     return 0;
+write_failed:
+    if (saved != INT_MIN) {
+        /* A write failed (disk full): the last checkpoint and the partial
+         * file it describes are kept as they are, to be resumed once there
+         * is room. A failure of the run itself (fail:) would only repeat. */
+        char label[TM_LABEL_MAX];
+        tm_period_label(p->start_index + saved, p->periods_per_year, label, sizeof label);
+        tm_output_keep_partial(out);
+        tm_run_close(run);
+        size_t used = err ? strlen(err->msg) : 0;
+        if (err)
+            snprintf(err->msg + used, sizeof err->msg - used,
+                     "; the last checkpoint (after period %s%s) and its partial file are kept: make room, then "
+                     "continue with tradeabm run --resume %s",
+                     label, saved < 0 ? ", burn-in" : "", ckpt_path);
+        return -1;
+    }
 fail:
     tm_output_discard(out);
     tm_run_close(run);
