@@ -90,6 +90,36 @@ def _padded(values, size):
     return np.array(list(values), dtype=f"S{size}").tobytes()
 
 
+def series_bytes(name, ds):
+    """The bytes of a stored series as the C side hashed them: rows in
+    their stored type, labels NUL-padded to LABEL_MAX."""
+    return _padded(ds[()], LABEL_MAX) if name == "label" else _le(ds[()])
+
+
+def check_series(f, path):
+    """Recompute each series' SHA-256 from the open run file `f` and compare
+    it with the `sha256` attribute written with it (the series' term of the
+    digest; files of earlier builds have none). A chunk failing its
+    Fletcher32 checksum, or values changed through HDF5 (which recomputes
+    the checksum), raise AnalysisError naming `path` and the dataset."""
+    for group, name in SERIES_ORDER:
+        if group not in f or name not in f[group]:
+            continue
+        ds = f[group][name]
+        recorded = ds.attrs.get("sha256")
+        if recorded is None:
+            continue
+        recorded = recorded.decode() if isinstance(recorded, bytes) else str(recorded)
+        try:
+            data = series_bytes(name, ds)
+        except OSError as exc:
+            raise AnalysisError(path, f"dataset /{group}/{name} is damaged (a chunk fails its checksum or cannot "
+                                      f"be read: {exc})") from None
+        if hashlib.sha256(data).hexdigest() != recorded:
+            raise AnalysisError(path, f"dataset /{group}/{name} is damaged: its values differ from those written "
+                                      "by the run (its SHA-256 differs from the recorded one)")
+
+
 def compute_digest(path):
     """Recompute the digest of a run file; compare with its `digest`
     attribute."""
@@ -132,12 +162,7 @@ def _digest(f):
     for group, name in SERIES_ORDER:
         if name not in f[group]:
             continue
-        ds = f[group][name]
-        if name == "label":
-            data = _padded(ds[()], LABEL_MAX)
-        else:
-            data = _le(ds[()])
-        sha.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+        sha.update(name.encode() + b"\0" + hashlib.sha256(series_bytes(name, f[group][name])).digest())
 
     if int(f.attrs.get("panel", 0)):
         for s in f["dimensions/sectors"][()]:

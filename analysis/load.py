@@ -242,6 +242,9 @@ class Run:
             )
         for name in REQUIRED_DATASETS:
             self._need(f, name)
+        # Damaged values are refused before anything is read from them.
+        from .digest import check_series  # digest.py imports this module
+        check_series(f, self.path)
 
         self.parameters_text = _text(f["parameters"][()])
         try:

@@ -224,10 +224,12 @@ int tm_sweep_write_index(const tm_sweep *s, const char *dir, int64_t *complete_r
            *p_vals = malloc(B * ((size_t)V + 1) * sizeof *p_vals);
     int32_t *p_n = malloc(B * ((size_t)O + 1) * sizeof *p_n);
     double *rep_vals = malloc((size_t)R * ((size_t)O + 1) * sizeof *rep_vals);
-    int *rep_ok = malloc((size_t)R * sizeof *rep_ok);
+    int *rep_ok = calloc((size_t)R, sizeof *rep_ok);
     rc |= !b_point || !b_rep || !b_seed || !b_file || !b_status || !b_digest || !b_wall || !b_vals || !p_stats ||
           !p_vals || !p_n || !rep_vals || !rep_ok;
     size_t nb = 0, npb = 0;
+    tm_error damage = {0};
+    int damaged = 0;
     hsize_t run_start = 0, point_start = 0;
     for (int p = 0; p < P && !rc; p++) {
         for (int r = 0; r < R && !rc; r++) {
@@ -250,7 +252,13 @@ int tm_sweep_write_index(const tm_sweep *s, const char *dir, int64_t *complete_r
                 status = "incomplete";
                 tm_reader *rd = NULL;
                 if (tm_reader_open(path, &rd, &ignored) == 0 && tm_reader_info(rd, &info, &ignored) == 0) {
-                    if (strcmp(info.status, "complete") == 0 && info.seed == b_seed[nb]) {
+                    /* A complete run whose stored series differ from what
+                     * the run wrote (a chunk failing its checksum, or values
+                     * changed through HDF5) stops the index, naming them. */
+                    if (strcmp(info.status, "complete") == 0 && tm_reader_check_series(rd, &damage)) {
+                        damaged = 1;
+                        rc = 1;
+                    } else if (strcmp(info.status, "complete") == 0 && info.seed == b_seed[nb]) {
                         status = "complete";
                         digest = info.digest;
                         b_wall[nb] = info.wall_seconds;
@@ -372,6 +380,12 @@ int tm_sweep_write_index(const tm_sweep *s, const char *dir, int64_t *complete_r
         H5Gclose(runs_group);
     H5Tclose(str);
     rc |= H5Fclose(f) < 0;
+    if (damaged) {
+        unlink(tmp);
+        if (err)
+            *err = damage;
+        return -1;
+    }
     if (rc) {
         unlink(tmp);
         return tm_error_set(err, TM_ERR_RUNTIME, "%s: writing the index failed (disk full?)", tmp);

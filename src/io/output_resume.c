@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -204,6 +205,37 @@ static int series_from_checkpoint(tm_output *o, tm_ckbuf *b, int i, char where[2
     return 0;
 }
 
+/* Sector s's panel datasets against the hashes the checkpoint recorded
+ * (read from `b`, which follows the series): their first rows, those the
+ * checkpoint covers, read back (each chunk's checksum checked) and
+ * fingerprinted as the writer did. */
+static int verify_panel(tm_output *o, tm_ckbuf *b, hid_t file, int s, tm_error *err)
+{
+    static const char *const which[] = {"z_index", "markets", "type"};
+    uint64_t n;
+    tm_sha256 recorded[3];
+    const int n_which = o->p->n_types > 1 ? 3 : 2;
+    if (tm_ckbuf_get(b, &n, sizeof n) || tm_ckbuf_get(b, &recorded[0], sizeof recorded[0]) ||
+        tm_ckbuf_get(b, &recorded[1], sizeof recorded[1]) ||
+        (n_which == 3 && tm_ckbuf_get(b, &recorded[2], sizeof recorded[2])))
+        return tm_error_set(err, TM_ERR_INPUT, "%s: the partial output does not match the checkpoint (corrupt?)",
+                            o->tmp_path);
+    for (int k = 0; k < n_which; k++) {
+        char where[300];
+        snprintf(where, sizeof where, "panel/%s/%s", o->p->sector[s].name, which[k]);
+        uint8_t fresh[32], expected[32];
+        if (tm_reader_panel_hash(file, o->tmp_path, where, o->series[0].dims[0], fresh, err))
+            return -1;
+        tm_sha256_final(&recorded[k], expected);
+        if (memcmp(fresh, expected, sizeof fresh) != 0)
+            return tm_error_set(err, TM_ERR_RUNTIME,
+                                "%s: dataset /%s differs from what the checkpoint recorded (damaged); the partial "
+                                "file is left as it is",
+                                o->tmp_path, where);
+    }
+    return 0;
+}
+
 /* Every series of the partial file checked read-only before anything is
  * written to it (verify_series); the checkpoint is read again afterwards. */
 static int verify_partial(tm_output *o, tm_ckbuf *b, int n_series, tm_error *err)
@@ -234,6 +266,8 @@ static int verify_partial(tm_output *o, tm_ckbuf *b, int n_series, tm_error *err
             H5Dclose(s->dset);
         s->dset = -1;
     }
+    for (int s = 0; o->panel && s < o->p->n_sectors && !rc; s++)
+        rc = verify_panel(o, b, file, s, err);
     H5Tclose(label_type);
     o->label_type = 0;
     H5Fclose(file);

@@ -65,6 +65,20 @@ int tm_reader_digest(tm_reader *r, char hex[65], tm_error *err);
  * error (damaged dataset named, or the two digests). */
 int tm_reader_digest_matches(tm_reader *r, const char *recorded, char hex[65], tm_error *err);
 
+/* Every series read back and its SHA-256 compared with the `sha256`
+ * attribute written with it (the series' term of the digest): 0, or a
+ * runtime error naming the file and the damaged dataset (a chunk failing
+ * its checksum, or values changed through HDF5). Cheaper than the digest:
+ * the static datasets and the panel are not read. */
+int tm_reader_check_series(tm_reader *r, tm_error *err);
+
+/* The hash of panel dataset `path` (panel/SECTOR/z_index, markets or type)
+ * over its first `rows` periods (all if fewer): SHA-256 of the
+ * fingerprints of its chunks' slots, as the writer computes it. A chunk
+ * that fails its checksum is a runtime error naming the dataset. */
+int tm_reader_panel_hash(hid_t file, const char *file_name, const char *path, hsize_t rows, uint8_t out[32],
+                         tm_error *err);
+
 /* Open `path`, recompute its digest into hex and compare it with the
  * recorded one: 0 if equal, else a runtime error (damaged dataset named,
  * or the mismatch). */

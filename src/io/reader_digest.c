@@ -124,6 +124,16 @@ static int hash_rows(hid_t file, const char *file_name, const char *path, const 
 /* One panel dataset: SHA-256 of the fingerprints of its chunks' slots. */
 static int hash_panel(hid_t file, const char *file_name, const char *path, tm_sha256 *sha, tm_error *err)
 {
+    uint8_t out[32];
+    if (tm_reader_panel_hash(file, file_name, path, (hsize_t)-1, out, err))
+        return -1;
+    tm_sha256_update(sha, out, sizeof out);
+    return 0;
+}
+
+int tm_reader_panel_hash(hid_t file, const char *file_name, const char *path, hsize_t rows, uint8_t out[32],
+                         tm_error *err)
+{
     hid_t d = H5Dopen2(file, path, H5P_DEFAULT);
     if (d < 0)
         return damaged(file_name, path, err);
@@ -138,7 +148,9 @@ static int hash_panel(hid_t file, const char *file_name, const char *path, tm_sh
     rc = rc || !row || mspace < 0;
     tm_sha256 h;
     tm_sha256_init(&h);
-    for (hsize_t t = 0; !rc && t < dims[0]; t++) {
+    if (rows > dims[0])
+        rows = dims[0];
+    for (hsize_t t = 0; !rc && t < rows; t++) {
         hsize_t start[2] = {t, 0};
         rc = H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
              H5Dread(d, mtype, mspace, fspace, H5P_DEFAULT, row) < 0;
@@ -158,9 +170,7 @@ static int hash_panel(hid_t file, const char *file_name, const char *path, tm_sh
     H5Dclose(d);
     if (rc)
         return damaged(file_name, path, err);
-    uint8_t out[32];
     tm_sha256_final(&h, out);
-    tm_sha256_update(sha, out, sizeof out);
     return 0;
 }
 
@@ -179,6 +189,28 @@ static int series_changed(hid_t file, const char *file_name, const char *path, c
                             "%s: dataset /%s is damaged: its values differ from those written by the run (its "
                             "SHA-256 differs from the recorded one)",
                             file_name, path);
+    return 0;
+}
+
+/* A series' SHA-256 recomputed from its stored rows into h, checked
+ * against the one recorded with it. */
+static int series_hash(hid_t file, const char *file_name, const char *path, uint8_t h[32], tm_error *err)
+{
+    tm_sha256 one;
+    tm_sha256_init(&one);
+    if (hash_rows(file, file_name, path, NULL, &one, err))
+        return -1;
+    tm_sha256_final(&one, h);
+    return series_changed(file, file_name, path, h, err);
+}
+
+int tm_reader_check_series(tm_reader *r, tm_error *err)
+{
+    hid_t f = tm_reader_file(r);
+    uint8_t h[32];
+    for (size_t i = 0; i < sizeof series_order / sizeof series_order[0]; i++)
+        if (exists(f, series_order[i]) && series_hash(f, tm_reader_path(r), series_order[i], h, err))
+            return -1;
     return 0;
 }
 
@@ -288,14 +320,9 @@ int tm_reader_digest(tm_reader *r, char hex[65], tm_error *err)
     for (size_t i = 0; i < sizeof series_order / sizeof series_order[0]; i++) {
         if (!exists(f, series_order[i]))
             continue;
-        tm_sha256 one;
-        tm_sha256_init(&one);
-        if (hash_rows(f, fn, series_order[i], NULL, &one, err))
+        if (series_hash(f, fn, series_order[i], h, err))
             return -1;
         const char *name = leaf(series_order[i]);
-        tm_sha256_final(&one, h);
-        if (series_changed(f, fn, series_order[i], h, err))
-            return -1;
         tm_sha256_update(&sha, name, strlen(name) + 1);
         tm_sha256_update(&sha, h, sizeof h);
     }

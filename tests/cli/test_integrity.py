@@ -52,10 +52,10 @@ def test_a_flipped_bit_in_a_panel_chunk_fails_the_read(tmp_path):
             f[f"panel/{sector}/markets"][()]
 
 
-def killed_partial(tmp_path):
+def killed_partial(tmp_path, extra=()):
     """A run killed after a checkpoint: (checkpoint, partial file)."""
     params = copy_to(SMALL, tmp_path, "small.yaml")
-    proc = start("run", params, "-o", "run.h5", "-q", "--checkpoint-every", "3", *MEDIUM, cwd=tmp_path)
+    proc = start("run", params, "-o", "run.h5", "-q", "--checkpoint-every", "3", *MEDIUM, *extra, cwd=tmp_path)
     ckpt = tmp_path / "run.h5.ckpt"
     t0 = time.time()
     while not ckpt.exists():
@@ -80,6 +80,25 @@ def test_resume_refuses_a_damaged_partial_file_naming_the_dataset(tmp_path, dama
         with h5py.File(partial, "r+") as f:  # HDF5 recomputes the chunk's checksum
             f["series/export_value"][0, 0, 0] *= 2
         expect = "dataset /series/export_value differs from what the checkpoint recorded"
+    before = partial.read_bytes()
+    res = run("run", "--resume", ckpt, "-q", status=1, cwd=tmp_path)
+    assert expect in one_error(res)
+    assert partial.read_bytes() == before, "the damaged file is left as it is"
+    assert ckpt.exists() and not (tmp_path / "run.h5").exists()
+
+
+@pytest.mark.parametrize("damage", ["flipped bit", "rewritten value"])
+def test_resume_refuses_a_damaged_panel_naming_the_dataset(tmp_path, damage):
+    ckpt, partial = killed_partial(tmp_path, ["--panel"])
+    dataset = "panel/agrifood/markets"
+    if damage == "flipped bit":
+        # The first period's chunk, which the checkpoint covers.
+        flip_byte_in_chunk(partial, dataset)
+        expect = f"dataset /{dataset} is damaged (a chunk fails its checksum"
+    else:
+        with h5py.File(partial, "r+") as f:  # HDF5 recomputes the chunk's checksum
+            f[dataset][0, 5] ^= 1
+        expect = f"dataset /{dataset} differs from what the checkpoint recorded"
     before = partial.read_bytes()
     res = run("run", "--resume", ckpt, "-q", status=1, cwd=tmp_path)
     assert expect in one_error(res)
@@ -121,3 +140,29 @@ def test_damage_is_detected_and_named(finished, command, how):
     assert expect in msg and "dataset /" in msg, msg
     assert "reproduced" not in res.stdout
     assert finished.read_bytes() == before
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    """A finished small sweep (12 runs), indexed; tests damage copies."""
+    from sweep_helpers import grid_sweep
+    folder = tmp_path_factory.mktemp("sweep")
+    run("sweep", grid_sweep(folder), "-o", folder / "out", "-q", threads=1)
+    return folder / "out"
+
+
+@pytest.mark.parametrize("how", ["doubled value", "4 KiB overwritten"])
+def test_sweep_index_refuses_a_damaged_run_naming_it(swept, tmp_path, how):
+    import shutil
+    out = tmp_path / "out"
+    shutil.copytree(swept, out)
+    run("sweep-index", out)  # intact: indexed again
+    index_before = (out / "sweep.h5").read_bytes()
+    damaged = out / "runs" / "p0001-r00.h5"
+    expect = damage_by(damaged, how)
+    res = run("sweep-index", out, status=1)
+    msg = one_error(res)
+    assert "p0001-r00.h5" in msg and expect in msg and "dataset /" in msg, msg
+    # The index is not rewritten and no temporary is left.
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in swept.iterdir())
+    assert (out / "sweep.h5").read_bytes() == index_before
