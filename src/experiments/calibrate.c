@@ -9,6 +9,7 @@
 
 #include "base/sha256.h"
 #include "base/tmpfile.h"
+#include "engine/preflight.h"
 #include "experiments/moments.h"
 #include "experiments/optim.h"
 #include "params/params.h"
@@ -526,6 +527,60 @@ static int objective(const double *x, double *value, void *ctx, tm_error *err)
     return rc;
 }
 
+/* The values of x, "name (paths) = value (lower|upper)" for each
+ * parameter, into buf. */
+static void describe_point(const tm_calibration *c, const double *x, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < c->n_par && used < size; i++) {
+        const cal_param *q = &c->par[i];
+        used += (size_t)snprintf(buf + used, size - used, "%s%s (%s%s%s) = %g (%s)", i ? ", " : "", q->name,
+                                 q->scale ? "scale of " : "", q->paths[0], q->n_paths > 1 ? ", ..." : "", x[i],
+                                 x[i] == q->upper   ? "upper"
+                                 : x[i] == q->lower ? "lower"
+                                                    : "start");
+    }
+}
+
+/* The overflow pre-flight (tm_preflight_check_values) over the box of the
+ * parameters, before any evaluation. Its bound on a sector's log export
+ * value (docs/reliability.md) rises with volatility, persistence, demand
+ * and firms and is convex in the elasticity, each taken alone, so its
+ * largest value over the box is at a corner: with up to 8 parameters every
+ * corner is checked (256 parameter loads at most), beyond that only each
+ * bound with the other parameters at their start. A corner that does not
+ * validate is left to the fit, whose evaluation there reports it. */
+static int check_overflow(tm_calibration *c, tm_error *err)
+{
+    const int n = c->n_par, corners = n <= 8;
+    const long points = corners ? 1L << n : 2L * n;
+    double *x = malloc((size_t)n * sizeof *x);
+    if (!x)
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    for (long k = 0; k < points; k++) {
+        tm_calibration_start(c, x);
+        for (int i = 0; i < n; i++)
+            if (corners || i == k / 2)
+                x[i] = ((corners ? k >> i : k) & 1) ? c->par[i].upper : c->par[i].lower;
+        tm_params *p = NULL;
+        tm_error ignored = {0}, why = {0};
+        if (load_at(c, x, &p, &ignored))
+            continue;
+        int overflows = tm_preflight_check_values(p, &why) != 0;
+        tm_params_free(p);
+        if (!overflows)
+            continue;
+        char where[480];
+        describe_point(c, x, where, sizeof where);
+        free(x);
+        return tm_error_set(err, TM_ERR_INPUT, "%s: parameters: at %s the model overflows (%s); narrow the bounds",
+                            c->file, where, why.msg);
+    }
+    free(x);
+    return 0;
+}
+
 int tm_calibration_open(const char *path, tm_calibration **out, tm_error *err)
 {
     *out = NULL;
@@ -569,6 +624,8 @@ int tm_calibration_open(const char *path, tm_calibration **out, tm_error *err)
     }
     tm_params_free(p);
     p = NULL;
+    if (check_overflow(c, err))
+        goto done;
     /* The base as resolved before fitting (fixed overrides and the first seed). */
     const char *sets[CAL_MAX_SETS + 1];
     int n = 0;

@@ -268,3 +268,26 @@ def test_calibrate_checks_its_output_before_the_fit(tmp_path, output, expect):
     assert expect in one_error(proc)
     assert proc.stdout == ""  # not one line of the fit's progress: it never started
     assert names(tmp_path) == ["cal.yaml"]
+
+
+def test_calibrate_refuses_bounds_whose_corner_overflows_before_the_fit(tmp_path):
+    # Each bound alone is fine; elasticity 20 with volatility 5 together
+    # overflow (as in test_overflowing_parameters_are_refused_before_the_run).
+    (tmp_path / "cal.yaml").write_text(
+        f"base: {SMALL}\nseed: 7\noptimizer: {{max_evaluations: 4}}\nparameters:\n"
+        "  - {name: sigma, path: demand.elasticity, lower: 3, upper: 20}\n"
+        "  - {name: vol, path: sectors.agrifood.volatility, lower: 0.05, upper: 5}\n"
+        "moments:\n  - {name: export_participation, target: 0.25, tolerance: 0.02}\n")
+    proc = run(["calibrate", "cal.yaml", "-o", "fitted.yaml"], tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    msg = one_error(proc)
+    assert "cal.yaml: parameters: at sigma (demand.elasticity) = 20 (upper), vol (sectors.agrifood.volatility) = 5 " \
+           "(upper) the model overflows" in msg, msg
+    assert "sector agrifood: profits overflow a double" in msg
+    assert proc.stdout == ""  # not one evaluation
+    assert names(tmp_path) == ["cal.yaml"]
+    # Narrowed so that no corner overflows, the same file passes the check.
+    text = (tmp_path / "cal.yaml").read_text().replace("upper: 20", "upper: 6")
+    (tmp_path / "cal.yaml").write_text(text)
+    proc = run(["calibrate", "cal.yaml", "--evaluate"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
