@@ -215,3 +215,31 @@ Test(exchange_rate, solver_finds_the_root_with_unequal_exponents)
     const double none[2] = {0.0, 0.0};
     cr_expect_eq(tm_fx_solve(eta, l_c, 2, exponent, none, ref, &l), -1, "no exports: no rate");
 }
+
+Test(exchange_rate, economy_without_exports_has_no_rate)
+{
+    /* A ban that closes the only destination leaves nothing to export:
+     * eq. 33 has no solution and the step fails with a message naming the
+     * period, instead of a rate of 0 or infinity. */
+    tm_params *p = fixture_params_fmt("exchange_rate", NULL, 0, "%s",
+                                      "run: {periods: 8, burn_in: 2}\n"
+                                      "exchange_rate: {elasticity: 0.5}\n"
+                                      "sectors:\n"
+                                      "  goods: {firms: 500}\n"
+                                      "destinations:\n"
+                                      "  US:\n"
+                                      "    regimes: {open: {}, ban: {closed: true}}\n"
+                                      "    transition: [[1, 0], [0, 1]]\n"
+                                      "events:\n"
+                                      "  - {at: 2024Q3, destination: US, regime: ban}\n");
+    tm_run *run = fixture_run(p, 1);
+    tm_error err = {0};
+    int rc = 0;
+    while (!rc && !tm_run_finished(run))
+        rc = tm_run_step(run, &err);
+    cr_expect_eq(rc, -1, "the step of the ban fails");
+    cr_expect_eq(tm_run_period(run), 2, "in 2024Q3, period %d", tm_run_period(run));
+    cr_expect(strstr(err.msg, "no real exchange rate in period 2024Q3") != NULL, "%s", err.msg);
+    tm_run_close(run);
+    tm_params_free(p);
+}
