@@ -271,6 +271,12 @@ class Run:
             self._store(f, "series/" + name, name, shape)
         self._store(f, "environment/regime", "regime", (T, D))
         self._store(f, "environment/tariff", "tariff", (T, S, D))
+        # The real exchange rate (docs/model.md section 11), only in runs with
+        # exchange_rate.elasticity > 0; None otherwise (e = 1).
+        self.exchange_rate = None
+        if "exchange_rate" in f["environment"]:
+            self._store(f, "environment/exchange_rate", "exchange_rate", (T,))
+            self.exchange_rate = self.arrays["exchange_rate"]
         if self.z_grid.ndim != 2 or self.z_grid.shape[0] != S:
             raise AnalysisError(self.path, f"/grid/z has shape {self.z_grid.shape}; expected ({S}, grid points)")
         self.units["z"] = _text(f["grid/z"].attrs.get("units", ""))
@@ -467,7 +473,9 @@ class Run:
         tariff in force and demand after crowding (src/engine/economy.c). For the
         first logged period the crowding share of the last burn-in period is
         not in the file; the period's own share is used instead (exact when
-        interactions.crowding is 0)."""
+        interactions.crowding is 0). With a real exchange rate e_t every
+        weight is multiplied by e_t^sigma (docs/model.md eq. 32): the tables
+        the series were computed from are those at e_t."""
         t = self._period_index(period)
         sigma = self.sigma
         eta = float(self.param("interactions.crowding", 0) or 0)
@@ -481,6 +489,8 @@ class Run:
                 demand = float(m["demand"]) / (1.0 + eta * prev[i, j] / n)
                 tariff = float(self.arrays["tariff"][t, i, j])
                 a[i, j] = demand * float(m["iceberg"]) ** (1.0 - sigma) * (1.0 + tariff) ** (-sigma)
+        if self.exchange_rate is not None:
+            a *= float(self.exchange_rate[t]) ** sigma
         return a
 
     def revenue_table(self, sector, period, type=None):

@@ -96,30 +96,9 @@ static void bracket(const learn_state *st, double mean, int *lo, double *w)
 static void believed_matrices(const tm_params *p, const double *h, double (*T)[TM_MAX_REGIMES][TM_MAX_REGIMES])
 {
     memset(T, 0, sizeof(double) * TM_MAX_DEST * TM_MAX_REGIMES * TM_MAX_REGIMES);
-    for (int d = 0; d < p->n_dest; d++) {
-        const tm_destination *dest = &p->dest[d];
-        int n = dest->n_regimes;
-        for (int i = 0; i < n; i++) {
-            double up = 0.0;
-            for (int j = i + 1; j < n; j++)
-                up += dest->transition[i][j];
-            double stay = 1.0;
-            for (int j = 0; j < n; j++) {
-                if (j == i)
-                    continue;
-                double q;
-                if (j < i || isnan(h[d]))
-                    q = dest->transition[i][j];
-                else if (up > 0.0)
-                    q = h[d] * (dest->transition[i][j] / up);
-                else
-                    q = j == i + 1 ? h[d] : 0.0;
-                T[d][i][j] = q;
-                stay -= q;
-            }
-            T[d][i][i] = stay > 0.0 ? stay : 0.0;
-        }
-    }
+    for (int d = 0; d < p->n_dest; d++)
+        tm_process_hazard_matrix(p->dest[d].n_regimes, (const double(*)[TM_MAX_REGIMES])p->dest[d].transition, h[d],
+                                 T[d]);
 }
 
 static void learning_free(void *state)

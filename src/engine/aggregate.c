@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/stats.h"
+#include "engine/exchange_rate.h"
 #include "engine/run_state.h"
 
 /* Aggregates of one sector from the summed counts: integers held exactly
@@ -117,6 +118,69 @@ static void round_counts(tm_run *run)
         r->firms_by_type_z_set[k] = llround(r->x_firms_by_type_z_set[k]);
 }
 
+/* The real exchange rate of the period (docs/model.md section 11, eq. 33):
+ * the sectors' export values were computed at the rate firms chose at,
+ * e_c = e_{t-1}; the rate e_t solves ln e = -eta_e ln(X(e) / Xbar) with
+ * X(e) = sum_s (e / e_c)^(sigma theta_s) X_s, since multiplying every
+ * foreign demand by g multiplies a sector's revenue by g^theta_s in every
+ * state (eq. 4; theta_s = 1 at gamma_s = 0). Revenue, entrants' revenue
+ * and the tariff paid then scale by (e_t / e_c)^(sigma theta_s), and so do
+ * the revenue tables (the firm panel reads them). In burn-in e = 1 and the
+ * last burn-in period sets Xbar. */
+static int settle_exchange_rate(tm_run *run, tm_error *err)
+{
+    tm_period_result *r = &run->res;
+    tm_env *env = &run->env;
+    const int n_dest = run->n_dest, n_sectors = run->n_sectors;
+    r->exchange_rate = 1.0;
+    if (!tm_fx_on(run->p))
+        return 0;
+    double *exports = calloc(2 * (size_t)n_sectors, sizeof(double));
+    if (!exports)
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    double *exponent = exports + n_sectors, total = 0.0;
+    for (int s = 0; s < n_sectors; s++) {
+        tm_profit_fn fn;
+        tm_econ_sector_profit_fn(&fn, run->p, s);
+        exponent[s] = fn.sigma * fn.theta;
+        for (int d = 0; d < n_dest; d++)
+            exports[s] += r->export_value[(size_t)s * (size_t)n_dest + (size_t)d];
+        total += exports[s];
+    }
+    if (run->period < 0) {
+        if (run->period == -1)
+            env->fx_reference = total;
+        free(exports);
+        return 0;
+    }
+    double log_rate;
+    if (tm_fx_solve(run->p->exchange_elasticity, env->fx_log_rate, n_sectors, exponent, exports, env->fx_reference,
+                    &log_rate)) {
+        free(exports);
+        return tm_error_set(err, TM_ERR_RUNTIME,
+                            "exchange_rate: no real exchange rate in period %s: export value %g, reference (last "
+                            "burn-in period) %g; both must be positive",
+                            r->label, total, env->fx_reference);
+    }
+    for (int s = 0; s < n_sectors; s++) {
+        double g = exp(exponent[s] * (log_rate - env->fx_log_rate));
+        for (int d = 0; d < n_dest; d++) {
+            size_t k = (size_t)s * (size_t)n_dest + (size_t)d;
+            r->export_value[k] *= g;
+            r->entrant_value[k] *= g;
+            r->tariff_paid[k] *= g;
+        }
+        double *revenue = run->sec[s].revenue;
+        size_t cells = run->hist_cells * (size_t)n_dest;
+        for (size_t c = 0; c < cells; c++)
+            revenue[c] *= g;
+    }
+    env->fx_log_rate = log_rate;
+    r->exchange_rate = exp(log_rate);
+    free(exports);
+    return 0;
+}
+
 /* Economy-wide figures and integer counts once every sector is aggregated. */
 static void finish_period(tm_run *run)
 {
@@ -177,8 +241,10 @@ int tm_run_aggregate_period(tm_run *run, tm_run_sector_fill fill, tm_error *err)
         fill(run, s, hist, trans, died, enter);
         aggregate_sector(run, s, hist, trans, died, enter, scratch);
     }
-    finish_period(run);
     free(hist);
     free(scratch);
+    if (settle_exchange_rate(run, err))
+        return -1;
+    finish_period(run);
     return 0;
 }

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/exchange_rate.h"
+
 int tm_env_init(tm_env *env, const tm_params *p, tm_error *err)
 {
     memset(env, 0, sizeof *env);
@@ -126,6 +128,10 @@ void tm_env_save(const tm_env *env, tm_ckbuf *b)
         tm_ckbuf_put(b, env->process[s].sunk_scale, (size_t)p->n_dest * sizeof(double));
     tm_ckbuf_put(b, &env->next_event, sizeof env->next_event);
     tm_ckbuf_put(b, &env->rng, sizeof env->rng);
+    if (tm_fx_on(p)) { /* only then, so other checkpoints keep their layout */
+        tm_ckbuf_put(b, &env->fx_log_rate, sizeof env->fx_log_rate);
+        tm_ckbuf_put(b, &env->fx_reference, sizeof env->fx_reference);
+    }
 }
 
 /* The process is a function of the events applied, so it is rebuilt from
@@ -148,6 +154,11 @@ int tm_env_restore(tm_env *env, tm_ckbuf *b)
               tm_ckbuf_get(b, overrides, (size_t)p->n_sectors * row) ||
               tm_ckbuf_get(b, scales, (size_t)p->n_sectors * row) || tm_ckbuf_get(b, &next_event, sizeof next_event) ||
               tm_ckbuf_get(b, &rng, sizeof rng) || next_event < 0 || next_event > p->n_events;
+    double fx_log_rate = 0.0, fx_reference = 0.0;
+    if (!bad && tm_fx_on(p))
+        bad = tm_ckbuf_get(b, &fx_log_rate, sizeof fx_log_rate) ||
+              tm_ckbuf_get(b, &fx_reference, sizeof fx_reference) || !isfinite(fx_log_rate) || !(fx_reference >= 0.0) ||
+              !isfinite(fx_reference);
     for (int d = 0; !bad && d < p->n_dest; d++)
         bad = regime[d] < 0 || regime[d] >= p->dest[d].n_regimes;
     for (int s = 0; !bad && s < p->n_sectors; s++) {
@@ -167,5 +178,7 @@ int tm_env_restore(tm_env *env, tm_ckbuf *b)
     memcpy(env->regime, regime, sizeof regime);
     env->next_event = next_event;
     env->rng = rng;
+    env->fx_log_rate = fx_log_rate;
+    env->fx_reference = fx_reference;
     return 0;
 }

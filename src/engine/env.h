@@ -23,6 +23,12 @@ typedef struct {
     int before_regime[TM_MAX_DEST];
     tm_process *before; /* [n_sectors]; NULL when no event has a date within its period */
     tm_pcg32 rng;
+    /* Real exchange rate (docs/model.md section 11; exchange_rate.elasticity
+     * > 0): the log rate of the last period, at which firms choose in the
+     * next, and the reference export value Xbar (0 until the last burn-in
+     * period has set it). */
+    double fx_log_rate;
+    double fx_reference;
     const tm_params *params;
 } tm_env;
 

@@ -19,12 +19,44 @@ void tm_process_escalate(int n, const double (*base)[TM_MAX_REGIMES], double sca
     }
 }
 
-/* The true and perceived matrices of d from its base and scales. */
+void tm_process_hazard_matrix(int n, const double (*base)[TM_MAX_REGIMES], double h, double (*out)[TM_MAX_REGIMES])
+{
+    for (int i = 0; i < n; i++) {
+        double up = 0.0;
+        for (int j = i + 1; j < n; j++)
+            up += base[i][j];
+        double stay = 1.0;
+        for (int j = 0; j < n; j++) {
+            if (j == i)
+                continue;
+            double q;
+            if (j < i || isnan(h))
+                q = base[i][j];
+            else if (up > 0.0)
+                q = h * (base[i][j] / up);
+            else
+                q = j == i + 1 ? h : 0.0;
+            out[i][j] = q;
+            stay -= q;
+        }
+        /* Validation guarantees stay >= 0 up to rounding. */
+        out[i][i] = stay > 0.0 ? stay : 0.0;
+    }
+}
+
+/* The true and perceived matrices of d from its base, its index-driven
+ * hazard and its scales. */
 static void derive(const tm_params *p, tm_process *pr, int d)
 {
     int n = p->dest[d].n_regimes;
-    tm_process_escalate(n, pr->base[d], pr->escalation[d], pr->transition[d]);
-    tm_process_escalate(n, pr->base[d], pr->escalation[d] * pr->perceived_scale[d], pr->perceived[d]);
+    const double(*base)[TM_MAX_REGIMES] = pr->base[d];
+    double driven[TM_MAX_REGIMES][TM_MAX_REGIMES];
+    if (!isnan(pr->hazard[d])) {
+        tm_process_hazard_matrix(n, base, pr->hazard[d], driven);
+        base = (const double(*)[TM_MAX_REGIMES])driven;
+    }
+    tm_process_escalate(n, base, pr->escalation[d], pr->transition[d]);
+    tm_process_escalate(n, base, pr->escalation[d] * pr->perceived_scale[d], pr->perceived[d]);
 }
 
 void tm_process_init(const tm_params *p, tm_process *pr)
@@ -33,6 +65,7 @@ void tm_process_init(const tm_params *p, tm_process *pr)
     for (int d = 0; d < p->n_dest; d++) {
         pr->base[d] = (const double(*)[TM_MAX_REGIMES])p->dest[d].transition;
         pr->escalation[d] = 1.0;
+        pr->hazard[d] = NAN;
         pr->perceived_scale[d] = p->dest[d].perceived_escalation_scale;
         derive(p, pr, d);
         pr->tariff_override[d] = NAN;
@@ -86,6 +119,10 @@ void tm_process_apply(const tm_params *p, tm_process *pr, const tm_event *ev, in
     case TM_EVENT_FIXED_COST:
         if (mine)
             pr->fixed_scale[d] = ev->fixed_cost_scale;
+        break;
+    case TM_EVENT_HAZARD:
+        pr->hazard[d] = ev->escalation_hazard;
+        derive(p, pr, d);
         break;
     case TM_EVENT_PERCEIVED:
         pr->perceived_scale[d] = ev->perceived_escalation_scale;

@@ -17,6 +17,10 @@ typedef struct tm_process {
      * `transition` event's (pointing into the parameters). */
     const double (*base[TM_MAX_DEST])[TM_MAX_REGIMES];
     double escalation[TM_MAX_DEST];
+    /* Index-driven hazard (docs/model.md section 12): the escalation
+     * hazard h of d in force, replacing the base matrix's escalation
+     * hazards as in eq. 13 (NaN: none, the base as it is). */
+    double hazard[TM_MAX_DEST];
     /* What forward-looking firms expect: base with the escalation hazards
      * scaled by escalation x perceived_scale (docs/model.md section 10);
      * equal to transition, bit for bit, when perceived_scale is 1. */
@@ -60,6 +64,13 @@ double tm_process_tariff(const tm_params *params, const tm_process *process, int
 /* The market of `sector` in d under the process: demand, iceberg, fixed
  * and sunk costs of the parameters times the multipliers in force. */
 tm_market tm_process_market(const tm_params *params, const tm_process *process, int sector, int d);
+
+/* out = base with the total hazard of moving to a more restrictive regime
+ * set to h from every regime below the most restrictive, split over the
+ * more restrictive regimes as in base (all to the next one where base has
+ * none); moves to less restrictive regimes as in base; the diagonal takes
+ * up the rest (docs/model.md eq. 13). h NaN: base's own hazards. */
+void tm_process_hazard_matrix(int n, const double (*base)[TM_MAX_REGIMES], double h, double (*out)[TM_MAX_REGIMES]);
 
 /* out = base with the hazards of moving to more restrictive regimes (j > i)
  * scaled by `scale` and the probability of staying adjusted (n regimes). */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/exchange_rate.h"
 #include "engine/run_state.h"
 
 void tm_run_close(tm_run *run)
@@ -231,6 +232,8 @@ static void sector_conditions(const tm_run *run, int s, const int *regime, const
         cond->tariff[d] = tm_process_tariff(p, pr, s, d, regime[d]);
         cond->closed[d] = p->dest[d].regime[regime[d]].sector_closed[s];
         cond->demand[d] = tm_econ_crowded_demand(here->market[d].demand, p->crowding, share);
+        if (tm_fx_on(p)) /* firms choose at last period's real exchange rate (docs/model.md section 11) */
+            cond->demand[d] *= tm_fx_demand_factor(p->elasticity, run->env.fx_log_rate);
         cond->sunk[d] = tm_econ_spillover_sunk(here->market[d].sunk_cost, p->spillover, share);
     }
 }

@@ -48,7 +48,8 @@ typedef struct {
                               * period (run.spells; length 0 unused, the last bin holds longer ones) */
     int64_t *deaths; /* [s] */
     int regime[TM_MAX_DEST];
-    double non_us_share; /* exports to destinations other than US (or the first) */
+    double non_us_share;  /* exports to destinations other than US (or the first) */
+    double exchange_rate; /* real exchange rate e_t, 1 in burn-in (docs/model.md section 11) */
     int n_events;
     int *events; /* indices into params->event applied this period */
 } tm_period_result;

@@ -14,6 +14,7 @@
 #include "base/clock.h"
 #include "base/sha256.h"
 #include "base/tmpfile.h"
+#include "engine/exchange_rate.h"
 #include "io/fingerprint.h"
 #include "io/h5util.h"
 #include "io/output_private.h"
@@ -612,6 +613,10 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
         rc = rc || series_create(o, envg, "statutory_tariff", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, S, D, "fraction",
                                  "statutory ad-valorem tariff beside the effective one in /environment/tariff "
                                  "[period, sector, destination]; reporting only");
+    if (tm_fx_on(p))
+        rc = rc || series_create(o, envg, "exchange_rate", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, 0, 0, "index",
+                                 "real exchange rate e_t, home currency per unit of foreign currency, 1 = the last "
+                                 "burn-in period's exports (docs/model.md section 11); a rise is a depreciation");
     if (series >= 0)
         H5Gclose(series);
     if (envg >= 0)
@@ -812,6 +817,7 @@ int tm_output_period(tm_output *o, const tm_run *run, tm_error *err)
                            r->entrant_value,
                            NULL,
                            NULL,
+                           NULL,
                            NULL};
     /* The optional series, in the order tm_output_open created them. */
     int n_slabs = 16;
@@ -821,6 +827,8 @@ int tm_output_period(tm_output *o, const tm_run *run, tm_error *err)
         slabs[n_slabs++] = r->spells;
     if (tm_params_has_statutory(o->p))
         slabs[n_slabs++] = r->statutory_tariff;
+    if (tm_fx_on(o->p))
+        slabs[n_slabs++] = &r->exchange_rate;
     hsize_t period = o->series[0].dims[0];
     for (int i = 0; i < o->n_series; i++)
         if (series_append(&o->series[i], slabs[i]))
@@ -854,8 +862,9 @@ typedef struct {
 
 static int write_events(tm_output *o, tm_sha256 *sha)
 {
-    static const char *const kinds[] = {"regime",    "tariff", "escalation", "release",    "sunk_cost",    "transition",
-                                        "perceived", "demand", "iceberg",    "fixed_cost", "demand_growth"};
+    static const char *const kinds[] = {"regime",    "tariff",     "escalation",    "release",
+                                        "sunk_cost", "transition", "perceived",     "demand",
+                                        "iceberg",   "fixed_cost", "demand_growth", "hazard_index"};
     hsize_t n = (hsize_t)o->n_events;
     event_row *rows = calloc(n ? n : 1, sizeof *rows);
     if (!rows)
@@ -877,6 +886,7 @@ static int write_events(tm_output *o, tm_sha256 *sha)
                      : ev->kind == TM_EVENT_ICEBERG    ? ev->iceberg_scale
                      : ev->kind == TM_EVENT_FIXED_COST ? ev->fixed_cost_scale
                      : ev->kind == TM_EVENT_GROWTH     ? ev->demand_growth
+                     : ev->kind == TM_EVENT_HAZARD     ? ev->escalation_hazard
                                                        : NAN;
         snprintf(row->note, sizeof row->note, "%s", ev->note);
     }

@@ -153,6 +153,15 @@ static const pdesc interactions_desc[] = {
     {"crowding", P_DOUBLE, F(crowding), "0", 0, 100, 0, "", "eta",
      "demand divided by 1 + eta x share of sector peers serving d last period", NOSRC, NULL},
 };
+
+static const pdesc exchange_rate_desc[] = {
+    {"elasticity", P_DOUBLE, F(exchange_elasticity), "0", 0, 10, P_QUIET, "", "eta_e",
+     "real exchange rate channel: ln e_t = -eta_e ln(X_t / Xbar), X_t the economy's export value at the rate e_t and "
+     "Xbar that of the last burn-in period; foreign demand is multiplied by e^sigma (0 = off, e = 1)",
+     "docs/model.md section 11: eta_e = 1 / (epsilon_m - 1) with balanced trade and import elasticity epsilon_m; 0.5 "
+     "is epsilon_m = 3 [E]",
+     NULL},
+};
 #undef F
 
 #define F(field) offsetof(tm_sector, field)
@@ -260,6 +269,12 @@ static const pdesc event_desc[] = {
      NOSRC, NULL},
     {"until", P_PERIOD, F(until), NULL, 1900, 2200, P_OPTIONAL, "period", "",
      "demand_growth: last period of the growth path (the path is stationary after it)", NOSRC, NULL},
+    {"hazard_intercept", P_DOUBLE, F(hazard_intercept), NULL, -50, 50, P_OPTIONAL, "log odds", "a",
+     "hazard_index events: h_t = logistic(a + b ln(I_t / mean I)) is the escalation hazard of the destination", NOSRC,
+     NULL},
+    {"hazard_slope", P_DOUBLE, F(hazard_slope), NULL, -50, 50, P_OPTIONAL, "log odds per log point", "b",
+     "hazard_index events: response of the log odds of an escalation to the log of the index (0: constant hazard)",
+     "docs/model.md section 12: Caldara et al. (2020) trade policy uncertainty index [M]", NULL},
     {"fraction", P_DOUBLE, F(fraction), NULL, 0, 1, P_OPTIONAL | P_MAX_OPEN, "period", "x",
      "the event takes effect at this point of its period (0: its start); the period's flows are the time-weighted mix",
      NOSRC, NULL},
@@ -290,6 +305,7 @@ static const section root_sections[] = {
     {"decision", decision_desc, COUNT(decision_desc), NULL},
     {"capacity", capacity_desc, COUNT(capacity_desc), NULL},
     {"interactions", interactions_desc, COUNT(interactions_desc), NULL},
+    {"exchange_rate", exchange_rate_desc, COUNT(exchange_rate_desc), NULL},
 };
 
 static const char *const root_structural[] = {"sectors", "destinations", "events", "experience", NULL};
@@ -1197,6 +1213,21 @@ static int check_learning(const tm_params *p, const tm_ynode *root, tm_error *er
     return 0;
 }
 
+/* The real exchange rate is measured against the economy's export value
+ * in the last burn-in period (docs/model.md section 11). */
+static int check_exchange_rate(const tm_params *p, const tm_ynode *root, tm_error *err)
+{
+    if (p->exchange_elasticity > 0.0 && p->burn_in < 1) {
+        const tm_ynode *fx = tm_ytree_get(root, "exchange_rate", NULL);
+        return fail_at(err, fx && fx->kind == TM_Y_MAP ? tm_ytree_get(fx, "elasticity", NULL) : NULL,
+                       "exchange_rate.elasticity",
+                       "%g needs run.burn_in >= 1 (the reference export value Xbar is that of the last burn-in "
+                       "period), found run.burn_in %d",
+                       p->exchange_elasticity, p->burn_in);
+    }
+    return 0;
+}
+
 static int resolve_types(tm_params *p, const tm_ynode *root, tm_error *err)
 {
     /* Which destinations the types vary over: demand_types.destinations
@@ -1439,20 +1470,232 @@ static int check_demand_conflicts(const tm_params *p, const tm_ynode *list, tm_e
     return 0;
 }
 
-/* A growth path from u to v is v - u + 1 steps, one a period: the event as
- * written is the first, and copies marked `derived` are the others, so the
- * environment and the dynamic programme (eq. 11) see one event a period. */
+/* ------------------------------------------------------------------------
+ * Index-driven hazards (docs/model.md section 12)
+ * ---------------------------------------------------------------------- */
+
+/* h_k = logistic(a + b ln(I_k / mean I)) of the k-th value of the path of
+ * event ev (the written event), mean over the whole path. */
+static double index_hazard(const tm_params *p, const tm_event *ev, int k)
+{
+    const double *values = p->index_values + ev->index_first;
+    double mean = 0.0;
+    for (int i = 0; i < ev->index_count; i++)
+        mean += values[i];
+    mean /= ev->index_count;
+    double x = ev->hazard_intercept + ev->hazard_slope * log(values[k] / mean);
+    return 1.0 / (1.0 + exp(-x));
+}
+
+static int add_index_value(tm_params *p, double v)
+{
+    if (p->n_index_values % 256 == 0) {
+        double *grown = realloc(p->index_values, ((size_t)p->n_index_values + 256) * sizeof *grown);
+        if (!grown)
+            return -1;
+        p->index_values = grown;
+    }
+    p->index_values[p->n_index_values++] = v;
+    return 0;
+}
+
+/* Each value's hazard must leave a probability of staying in every regime
+ * below the most restrictive (h + moves to less restrictive regimes <= 1).
+ * The k-th value was written at items[k] (a list) or at lines[k] of
+ * `file`. Sets the first step's hazard. */
+static int check_index_path(const tm_params *p, tm_event *ev, const tm_ynode *const *items, const char *file,
+                            const int *lines, const char *path, tm_error *err)
+{
+    const tm_destination *dest = &p->dest[ev->destination];
+    for (int k = 0; k < ev->index_count; k++) {
+        double h = index_hazard(p, ev, k);
+        for (int i = 0; i + 1 < dest->n_regimes; i++) {
+            double down = 0.0;
+            for (int j = 0; j < i; j++)
+                down += dest->transition[i][j];
+            if (h + down > 1.0 + 1e-12) {
+                tm_ynode at = {.file = file, .line = lines ? lines[k] : 0, .col = 1};
+                char label[TM_LABEL_MAX];
+                tm_period_label(p->start_index + ev->period + k, p->periods_per_year, label, sizeof label);
+                return fail_at(err, items ? items[k] : &at, path,
+                               "the hazard %g of %s leaves regime %s a probability of staying below 0 (moves to "
+                               "less restrictive regimes %g); expected a hazard at most %g",
+                               h, label, dest->regime[i].name, down, 1.0 - down);
+            }
+        }
+    }
+    ev->escalation_hazard = index_hazard(p, ev, 0);
+    return 0;
+}
+
+/* The index file of a hazard_index event: text lines `PERIOD,VALUE`
+ * (2025Q1,143.2) for consecutive periods from the event's `at`, an
+ * optional header line `period,index` first, blank lines and lines
+ * starting with '#' skipped. Messages name the file and line. */
+static int load_index_file(tm_params *p, tm_event *ev, const tm_ynode *hn, const char *path, tm_error *err)
+{
+    char file[1024];
+    const char *slash = hn->file ? strrchr(hn->file, '/') : NULL;
+    if (hn->value[0] == '/' || !slash || strcmp(hn->file, "--set") == 0)
+        snprintf(file, sizeof file, "%s", hn->value);
+    else
+        snprintf(file, sizeof file, "%.*s/%s", (int)(slash - hn->file), hn->file, hn->value);
+    char *text;
+    size_t len;
+    tm_error read_err;
+    if (tm_ytree_read_file(file, &text, &len, &read_err))
+        return fail_at(err, hn, path, "%s", read_err.msg);
+    int *lines = NULL;
+    tm_ynode at = {.file = file, .line = 1, .col = 1};
+    int rc = 0, line = 0, expected = ev->period;
+    if (strlen(text) != len)
+        rc = fail_at(err, &at, path, "a NUL byte in the index file; expected text lines PERIOD,VALUE");
+    for (char *row = text, *next; row && !rc; row = next) {
+        next = strchr(row, '\n');
+        if (next)
+            *next++ = '\0';
+        at.line = ++line;
+        size_t n = strlen(row);
+        if (n && row[n - 1] == '\r')
+            row[--n] = '\0';
+        if (!n || row[0] == '#')
+            continue;
+        char *comma = strchr(row, ',');
+        if (!comma) {
+            rc = fail_at(err, &at, path, "found \"%.60s\", expected PERIOD,VALUE (e.g. %s,100)", row, ev->at);
+            break;
+        }
+        *comma = '\0';
+        const char *value = comma + 1;
+        if (ev->index_count == 0 && strcmp(row, "period") == 0)
+            continue; /* the header */
+        int index;
+        char want[TM_LABEL_MAX];
+        tm_period_label(p->start_index + expected, p->periods_per_year, want, sizeof want);
+        if (tm_period_parse(row, p->periods_per_year, &index)) {
+            rc = fail_at(err, &at, path, "found period \"%.40s\", expected a period label such as %s", row, want);
+            break;
+        }
+        if (index - p->start_index != expected) {
+            rc = fail_at(err, &at, path, "found period %s, expected %s (consecutive periods from the event's `at`)",
+                         row, want);
+            break;
+        }
+        double v;
+        if (parse_double(value, &v) || !(v > 0.0)) {
+            rc = fail_at(err, &at, path, "found value \"%.40s\" for %s, expected a positive number", value, row);
+            break;
+        }
+        if (ev->index_count >= 100000) {
+            rc = fail_at(err, &at, path, "more than 100000 values; at most 100000 are supported");
+            break;
+        }
+        int *more = ev->index_count % 256 ? lines : realloc(lines, ((size_t)ev->index_count + 256) * sizeof *lines);
+        if (!more || add_index_value(p, v)) {
+            rc = tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+            break;
+        }
+        lines = more;
+        lines[ev->index_count++] = line;
+        expected++;
+    }
+    if (!rc && ev->index_count == 0) {
+        at.line = 1;
+        rc = fail_at(err, &at, path, "no values; expected lines PERIOD,VALUE from %s on", ev->at);
+    }
+    if (!rc)
+        rc = check_index_path(p, ev, NULL, file, lines, path, err);
+    free(lines);
+    free(text);
+    return rc;
+}
+
+/* hazard_index: a list of positive values for consecutive periods from
+ * `at`, or the name of an index file (relative to the parameter file). */
+static int load_hazard_index(tm_params *p, tm_event *ev, const tm_ynode *hn, const char *path, tm_error *err)
+{
+    ev->index_first = p->n_index_values;
+    ev->index_count = 0;
+    if (p->dest[ev->destination].n_regimes < 2)
+        return fail_at(err, hn, path,
+                       "destination %s has one regime, so no escalation; expected a destination with several "
+                       "regimes",
+                       p->dest[ev->destination].name);
+    if (hn->kind == TM_Y_SCALAR)
+        return load_index_file(p, ev, hn, path, err);
+    if (hn->kind != TM_Y_SEQ || hn->n == 0 || hn->n > 100000)
+        return fail_at(err, hn, path,
+                       "expected a list of 1 to 100000 index values (one a period from `at`) or the name of an "
+                       "index file");
+    for (size_t k = 0; k < hn->n; k++) {
+        const tm_ynode *cell = hn->items[k];
+        double v;
+        if (cell->kind != TM_Y_SCALAR || parse_double(cell->value, &v) || !(v > 0.0))
+            return fail_at(err, cell, path, "item %zu: found \"%s\", expected a positive number", k,
+                           cell->kind == TM_Y_SCALAR ? cell->value : "(not a number)");
+        if (add_index_value(p, v))
+            return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+        ev->index_count++;
+    }
+    return check_index_path(p, ev, (const tm_ynode *const *)hn->items, hn->file, NULL, path, err);
+}
+
+/* A destination with an index-driven hazard takes no other event that
+ * sets its hazards (escalation_scale, transition, perceived scales) and at
+ * most one index path: the hazard would be set two ways. */
+static int check_hazard_conflicts(const tm_params *p, const tm_ynode *node, tm_error *err)
+{
+    for (int i = 0; i < p->n_events; i++) {
+        const tm_event *a = &p->event[i];
+        if (a->kind != TM_EVENT_HAZARD)
+            continue;
+        const tm_destination *dest = &p->dest[a->destination];
+        if (dest->perceived_escalation_scale != 1.0)
+            return fail_at(err, node->items[a->item], "events",
+                           "the hazard index of %s cannot be combined with destinations.%s.perceived_escalation_scale "
+                           "%g; expected 1",
+                           dest->name, dest->name, dest->perceived_escalation_scale);
+        for (int j = 0; j < p->n_events; j++) {
+            const tm_event *b = &p->event[j];
+            if (j == i || b->destination != a->destination)
+                continue;
+            if (b->kind == TM_EVENT_HAZARD || b->kind == TM_EVENT_ESCALATION || b->kind == TM_EVENT_TRANSITION ||
+                b->kind == TM_EVENT_PERCEIVED)
+                return fail_at(err, node->items[b->item], "events",
+                               "events[%d] sets the hazards of %s, which the hazard index of events[%d] drives; "
+                               "expected no other hazard_index, escalation_scale, transition or "
+                               "perceived_escalation_scale event for %s",
+                               b->item, dest->name, a->item, dest->name);
+        }
+    }
+    return 0;
+}
+
+/* The last period of a path event: `until` of a growth path, the period
+ * of the last index value of a hazard path, else its own period. */
+static int path_end(const tm_event *ev)
+{
+    if (ev->kind == TM_EVENT_GROWTH)
+        return ev->until_period;
+    if (ev->kind == TM_EVENT_HAZARD && !ev->derived)
+        return ev->period + ev->index_count - 1;
+    return ev->period;
+}
+
+/* A growth path from u to v is v - u + 1 steps, one a period, and a hazard
+ * path one step per index value: the event as written is the first, and
+ * copies marked `derived` are the others, so the environment and the
+ * dynamic programme (eq. 11) see one event a period. */
 static int expand_growth(tm_params *p, tm_error *err)
 {
     size_t extra = 0;
     for (int e = 0; e < p->n_events; e++)
-        if (p->event[e].kind == TM_EVENT_GROWTH)
-            extra += (size_t)(p->event[e].until_period - p->event[e].period);
+        extra += (size_t)(path_end(&p->event[e]) - p->event[e].period);
     if (!extra)
         return 0;
     if (extra + (size_t)p->n_events > 1000000)
         return tm_error_set(err, TM_ERR_INPUT,
-                            "events: growth paths make %zu period steps; at most 1000000 are supported",
+                            "events: growth and hazard paths make %zu period steps; at most 1000000 are supported",
                             extra + (size_t)p->n_events);
     tm_event *grown = realloc(p->event, (extra + (size_t)p->n_events) * sizeof *grown);
     if (!grown)
@@ -1460,15 +1703,16 @@ static int expand_growth(tm_params *p, tm_error *err)
     p->event = grown;
     int n = p->n_events;
     for (int e = 0; e < p->n_events; e++) {
-        if (p->event[e].kind != TM_EVENT_GROWTH)
-            continue;
-        for (int t = p->event[e].period + 1; t <= p->event[e].until_period; t++) {
+        const int end = path_end(&p->event[e]);
+        for (int t = p->event[e].period + 1; t <= end; t++) {
             tm_event step = p->event[e];
             step.period = t;
             step.derived = 1;
             step.within = 0.0; /* a date within the first period belongs to the first step */
             step.fraction = NAN;
             step.date[0] = '\0';
+            if (step.kind == TM_EVENT_HAZARD)
+                step.escalation_hazard = index_hazard(p, &p->event[e], t - p->event[e].period);
             tm_period_label(p->start_index + t, p->periods_per_year, step.at, sizeof step.at);
             p->event[n++] = step;
         }
@@ -1496,7 +1740,7 @@ static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
         ev->item = (int)k;
         char prefix[64];
         snprintf(prefix, sizeof prefix, "events[%zu]", k);
-        static const char *const structural[] = {"transition", NULL};
+        static const char *const structural[] = {"transition", "hazard_index", NULL};
         if (apply_scope(event_desc, COUNT(event_desc), en, ev, prefix, structural, 1, p->periods_per_year, err))
             return -1;
         char path[200];
@@ -1531,18 +1775,31 @@ static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
             }
         }
         const tm_ynode *tn = tm_ytree_get(en, "transition", NULL);
+        const tm_ynode *hn = tm_ytree_get(en, "hazard_index", NULL);
         int actions = (ev->regime_name[0] != 0) + !isnan(ev->tariff) + !isnan(ev->escalation_scale) + ev->release +
                       !isnan(ev->sunk_cost_scale) + (tn != NULL) + !isnan(ev->perceived_escalation_scale) +
                       !isnan(ev->demand_scale) + !isnan(ev->iceberg_scale) + !isnan(ev->fixed_cost_scale) +
-                      !isnan(ev->demand_growth);
+                      !isnan(ev->demand_growth) + (hn != NULL);
         if (actions != 1)
             return fail_at(err, en, prefix,
                            "%s; expected exactly one of `regime`, `tariff`, `escalation_scale`, `sunk_cost_scale`, "
                            "`transition`, `perceived_escalation_scale`, `demand_scale`, `iceberg_scale`, "
-                           "`fixed_cost_scale`, `demand_growth` or `release: true`",
+                           "`fixed_cost_scale`, `demand_growth`, `hazard_index` or `release: true`",
                            actions ? "several actions in one event" : "no action");
         ev->regime = -1;
-        if (tn) {
+        ev->escalation_hazard = NAN;
+        if ((hn != NULL) != (!isnan(ev->hazard_intercept) && !isnan(ev->hazard_slope))) {
+            snprintf(path, sizeof path, "%s.%s", prefix, hn ? "hazard_intercept" : "hazard_index");
+            return fail_at(err, en, path,
+                           hn ? "missing; expected `hazard_intercept` and `hazard_slope` beside `hazard_index`"
+                              : "missing; `hazard_intercept` and `hazard_slope` go with a `hazard_index` event");
+        }
+        if (hn) {
+            ev->kind = TM_EVENT_HAZARD;
+            snprintf(path, sizeof path, "%s.hazard_index", prefix);
+            if (load_hazard_index(p, ev, hn, path, err))
+                return -1;
+        } else if (tn) {
             ev->kind = TM_EVENT_TRANSITION;
             snprintf(path, sizeof path, "%s.transition", prefix);
             if (load_matrix(dest, ev->transition, tn, path, err))
@@ -1614,7 +1871,7 @@ static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
         }
         if (ev->sector >= 0 &&
             (ev->kind == TM_EVENT_REGIME || ev->kind == TM_EVENT_RELEASE || ev->kind == TM_EVENT_ESCALATION ||
-             ev->kind == TM_EVENT_TRANSITION || ev->kind == TM_EVENT_PERCEIVED)) {
+             ev->kind == TM_EVENT_TRANSITION || ev->kind == TM_EVENT_PERCEIVED || ev->kind == TM_EVENT_HAZARD)) {
             snprintf(path, sizeof path, "%s.sector", prefix);
             return fail_at(err, tm_ytree_get(en, "sector", NULL), path,
                            "only tariff, cost, demand and growth events apply to one sector; remove `sector`");
@@ -1637,7 +1894,8 @@ static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
             }
         }
     }
-    if (check_demand_conflicts(p, node, err) || expand_growth(p, err) || check_within(p, node, err))
+    if (check_demand_conflicts(p, node, err) || check_hazard_conflicts(p, node, err) || expand_growth(p, err) ||
+        check_within(p, node, err))
         return -1;
     /* Events of one period apply in file order; keep them sorted by period
      * (stable) so the simulation can walk them once. */
@@ -1894,7 +2152,7 @@ static char *canonical_text(const tm_params *p)
         sb_printf(&sb, "events:\n");
         for (int e = 0; e < p->n_events; e++) {
             if (p->event[e].derived)
-                continue; /* made again from its growth event on loading */
+                continue; /* made again from its growth or hazard path event on loading */
             sbuf item = {0};
             dump_scope(&item, event_desc, COUNT(event_desc), &p->event[e], 4, 1);
             if (item.failed || !item.buf) {
@@ -1908,6 +2166,15 @@ static char *canonical_text(const tm_params *p)
             const tm_event *ev = &p->event[e];
             if (ev->kind == TM_EVENT_TRANSITION)
                 dump_matrix(&sb, "    transition", 6, ev->transition, p->dest[ev->destination].n_regimes);
+            if (ev->kind == TM_EVENT_HAZARD) { /* the values, whether written in a file or a list */
+                sb_printf(&sb, "    hazard_index: [");
+                for (int k = 0; k < ev->index_count; k++) {
+                    char v[64];
+                    format_double(p->index_values[ev->index_first + k], v, sizeof v);
+                    sb_printf(&sb, "%s%s", k ? ", " : "", v);
+                }
+                sb_printf(&sb, "]\n");
+            }
         }
     }
     if (sb.failed) {
@@ -1933,6 +2200,7 @@ void tm_params_free(tm_params *p)
         }
     free(p->sector);
     free(p->event);
+    free(p->index_values);
     free(p->source);
     free(p->canonical);
     free(p);
@@ -1988,7 +2256,7 @@ static int resolve(tm_params *p, const tm_ynode *root, tm_error *err)
         load_experience(p, root, err) || load_events(p, root, err) || check_perceived(p, root, err) ||
         resolve_types(p, root, err))
         return -1;
-    if (check_learning(p, root, err))
+    if (check_learning(p, root, err) || check_exchange_rate(p, root, err))
         return -1;
     return 0;
 }

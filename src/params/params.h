@@ -120,6 +120,7 @@ typedef enum {
     TM_EVENT_ICEBERG,    /* set the multiplier of the iceberg cost tau(d,s) */
     TM_EVENT_FIXED_COST, /* set the multiplier of the fixed cost f(d,s) */
     TM_EVENT_GROWTH,     /* one period's step of a demand growth path: B multiplier x (1 + g) */
+    TM_EVENT_HAZARD,     /* one period's step of an index-driven escalation hazard path */
 } tm_event_kind;
 
 typedef struct {
@@ -153,6 +154,13 @@ typedef struct {
     int item;        /* position in the file's event list (events are kept in period order) */
     char note[TM_NOTE_MAX];
     double transition[TM_MAX_REGIMES][TM_MAX_REGIMES]; /* TM_EVENT_TRANSITION: the new matrix */
+    /* Index-driven hazard (docs/model.md section 12): h = logistic(a + b
+     * ln(I / mean I)) of the step's index value I. The values of the whole
+     * path are index_values[index_first .. index_first + index_count - 1]
+     * of the parameters (the written event's; steps share them). */
+    double hazard_intercept, hazard_slope; /* a, b; NaN when unset */
+    double escalation_hazard;              /* TM_EVENT_HAZARD: h of this step */
+    int index_first, index_count;
 } tm_event;
 
 typedef struct tm_params {
@@ -192,6 +200,9 @@ typedef struct tm_params {
     double capacity_elasticity;
     double spillover;
     double crowding;
+    double *index_values; /* every index-driven hazard path's values, in event order */
+    int n_index_values;
+    double exchange_elasticity; /* eta_e of the real exchange rate (docs/model.md section 11); 0 = off */
 
     tm_experience experience;
     /* Firm-by-destination demand types (src/engine/demand_types.h): each

@@ -72,6 +72,26 @@ tm_run *fixture_run_copy(const tm_params *p, const tm_run *run, int threads)
     return copy;
 }
 
+void fixture_expect_resume_continues(tm_params *p, int period)
+{
+    tm_run *run = fixture_run(p, 1);
+    do
+        fixture_step(run);
+    while (tm_run_result(run)->period < period);
+    tm_run *copy = fixture_run_copy(p, run, 1);
+    const size_t cells = (size_t)p->n_sectors * (size_t)p->n_dest;
+    while (!tm_run_finished(run)) {
+        fixture_step(run);
+        fixture_step(copy);
+        const tm_period_result *a = tm_run_result(run), *b = tm_run_result(copy);
+        cr_expect_eq(memcmp(a->export_value, b->export_value, cells * sizeof(double)), 0, "period %d", a->period);
+        cr_expect_eq(a->exchange_rate, b->exchange_rate, "period %d: exchange rate", a->period);
+    }
+    tm_run_close(copy);
+    tm_run_close(run);
+    tm_params_free(p);
+}
+
 void fixture_sim_open(fixture_sim *s, tm_params *p, int threads)
 {
     s->p = p;

@@ -39,6 +39,11 @@ void fixture_finish(tm_run *run); /* steps to the end of the run */
  * `run` taken now (src/io/checkpoint.h); the whole state must be read. */
 tm_run *fixture_run_copy(const tm_params *p, const tm_run *run, int threads);
 
+/* Runs p on one thread to logged period `period`, restores a copy from a
+ * checkpoint taken there and expects both to continue with the same export
+ * values and exchange rate in every later period. Frees p. */
+void fixture_expect_resume_continues(tm_params *p, int period);
+
 /* A run and its parameters (owned: closing the fixture frees them),
  * visited period by period, burn-in included:
  *     fixture_sim s;

@@ -95,19 +95,6 @@ Test(adjustment, stock_is_carried_by_a_checkpoint)
 {
     /* A run restored from a checkpoint taken after the rise continues
      * exactly as the original: the stock is part of the saved state. */
-    tm_params *p = fixture_params_fmt("adjustment", NULL, 0, world, "myopic", "firms", 0.2, 0.3, 0.3, 0.3, 0.3, 0.25);
-    tm_run *run = fixture_run(p, 1);
-    do
-        fixture_step(run);
-    while (tm_run_result(run)->period < RISE + 2);
-    tm_run *copy = fixture_run_copy(p, run, 1);
-    while (!tm_run_finished(run)) {
-        fixture_step(run);
-        fixture_step(copy);
-        const tm_period_result *a = tm_run_result(run), *b = tm_run_result(copy);
-        cr_expect_eq(memcmp(a->export_value, b->export_value, 2 * sizeof(double)), 0, "period %d", a->period);
-    }
-    tm_run_close(copy);
-    tm_run_close(run);
-    tm_params_free(p);
+    fixture_expect_resume_continues(
+        fixture_params_fmt("adjustment", NULL, 0, world, "myopic", "firms", 0.2, 0.3, 0.3, 0.3, 0.3, 0.25), RISE + 2);
 }
