@@ -451,8 +451,10 @@ static int parse_file(tm_target *t, tm_ypool *pool, const tm_ynode *root, const 
         for (size_t i = 0; i < sets->n; i++) {
             const tm_ynode *s = sets->items[i];
             if (s->kind != TM_Y_SCALAR || !strchr(s->value, '=') || strchr(s->value, TGT_MARK) ||
-                strstr(s->value, "$lever"))
-                return tm_params_fail_at(err, s, "set", "expected KEY=VALUE (fixed for every question; no $lever)");
+                strstr(s->value, "$lever") || !strncmp(s->value, "events", 6))
+                return tm_params_fail_at(err, s, "set",
+                                         "expected KEY=VALUE, fixed for every question (no $lever; events go in "
+                                         "the base file or under a question's events:)");
             if (!(t->sets[t->n_sets++] = strdup(s->value)))
                 return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
         }

@@ -121,6 +121,33 @@ def test_a_lever_that_lowers_exports_is_searched_the_same_way(tmp_path):
     assert abs(q["lever"] - i_star) <= 0.02 / slope, (q, i_star)
 
 
+def test_every_size_above_the_target_reports_exceeded(tmp_path):
+    """Ratios 1 and 1.02^8 at the bounds, both above 0.5: the nearer bound
+    is reported, with its closed-form ratio."""
+    write(tmp_path, "tiny.yaml", TINY)
+    spec = write(tmp_path, "q.yaml", QUESTIONS.replace("ratio: 2.0", "ratio: 0.5"))
+    out = tmp_path / "r.json"
+    proc = run("target", spec, "-o", out, "--question", "short", cwd=tmp_path)
+    (q,) = json.loads(out.read_text())["questions"]
+    assert q["status"] == "exceeded" and q["lever"] == 0.0
+    assert abs(q["ratio"] - 1.0) <= CLOSED_FORM
+    assert "every lever size within bounds exceeds" in proc.stdout
+
+
+def test_search_stopped_by_the_budget_says_so(tmp_path):
+    """Three evaluations: the two bounds and one Brent step, which on
+    [0, 0.2] (ratios 1 and 4.3) lands at the secant's g = 0.0606, ratio 1.6,
+    outside the tolerance."""
+    write(tmp_path, "tiny.yaml", TINY)
+    spec = write(tmp_path, "q.yaml", QUESTIONS.replace("tolerance: 0.02,", "tolerance: 0.02, max_evaluations: 3,"))
+    out = tmp_path / "r.json"
+    proc = run("target", spec, "-o", out, "--question", "growth", cwd=tmp_path)
+    (q,) = json.loads(out.read_text())["questions"]
+    assert q["status"] == "budget" and len(q["evaluations"]) == 3
+    assert abs(q["ratio"] - 2.0) > 0.02
+    assert "stopped at the evaluation budget" in proc.stdout
+
+
 def test_base_is_an_input_and_is_recorded(answered, tmp_path):
     _, _, res = answered
     assert res["base"].endswith("tiny.yaml") and len(res["base_sha256"]) == 64
@@ -144,6 +171,7 @@ BAD = [
     ("at: 2026Q4", "at: 2027Q1", 3, "expected a period of the runs"),
     ("destinations: [CN]", "destinations: [XX]", 3, "XX is not a destination"),
     ("seeds: [1, 2, 3]", "seeds: [1]", 2, "seeds"),
+    ("seeds: [1, 2, 3]", "set: [\"events=[]\"]\nseeds: [1, 2, 3]", 2, "events go in the base file"),
     ("destination: CN, demand_growth: $lever}\n  - name: short",
      "destination: XX, demand_growth: $lever}\n  - name: short", 5, "questions[0] (growth) at lever = lower"),
 ]
