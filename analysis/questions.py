@@ -113,8 +113,8 @@ def figure(res, path, dpi=110):
                 if q["lever_low"] is not None:
                     ax.axvspan(q["lever_low"], q["lever_high"], color=SERIES[3], alpha=0.15, lw=0)
             else:
-                ax.text(0.5, 0.5, "no size within the bounds\nreaches the target", transform=ax.transAxes,
-                        ha="center", va="center", fontsize=9, color=NEUTRAL)
+                ax.text(0.5, 0.06, "no size within the bounds reaches the target", transform=ax.transAxes,
+                        ha="center", va="bottom", fontsize=9, color=NEUTRAL)
             ax.set_xlim(q["lower"] - 0.03 * (q["upper"] - q["lower"]), q["upper"] + 0.03 * (q["upper"] - q["lower"]))
             ax.xaxis.set_major_locator(MaxNLocator(5))
             ax.set_title(q["name"].replace("_", " "), fontsize=11)
