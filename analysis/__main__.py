@@ -1,6 +1,7 @@
 """Command line: /usr/bin/python3 -m analysis report FILE.h5 -o DIR
               /usr/bin/python3 -m analysis export FILE.h5 -o DIR [--format csv|parquet]
-              /usr/bin/python3 -m analysis elasticity BASE.h5 TARIFF.h5 --from PERIOD --tariff T -o FIG.png"""
+              /usr/bin/python3 -m analysis elasticity BASE.h5 TARIFF.h5 --from PERIOD --tariff T -o FIG.png
+              /usr/bin/python3 -m analysis questions RESULT.json [MORE.json ...] -o DIR [--doc PAGE.md]"""
 
 import argparse
 import os
@@ -64,6 +65,20 @@ def main(argv=None):
     ela.add_argument("--sectors", metavar="NAME,...", help="sectors summed (default: all)")
     ela.add_argument("-o", "--output", metavar="FIG.png", required=True, help="figure to write")
     ela.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    que = sub.add_parser(
+        "questions",
+        help="table and figure of the answers of tradeabm target (docs/questions.md)",
+        description="Write DIR/STEM.md (the answer table) and DIR/STEM.png (the ratio against each lever's "
+        "size, with the target line) from a result file of tradeabm target; with --doc, also put the table "
+        "between the lines <!-- table: STEM --> and <!-- end table: STEM --> of that file.",
+    )
+    que.add_argument("file", metavar="RESULT.json", nargs="+",
+                     help="a result file of tradeabm target (several: parts of one question file, read as one)")
+    que.add_argument("--name", metavar="STEM", help="name of the table and figure (default: the first file's)")
+    que.add_argument("-o", "--output", metavar="DIR", required=True, help="existing folder for the table and figure")
+    que.add_argument("--doc", metavar="PAGE.md", help="Markdown page whose table block to replace")
+    que.add_argument("--dpi", type=int, default=110, help="resolution of the PNG (default 110)")
+    que.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     prog = os.environ.get("TRADEABM_COMMAND")
     if prog:
         exp.prog = prog
@@ -76,6 +91,14 @@ def main(argv=None):
 
         try:
             return elasticity_main(args)
+        except AnalysisError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    if args.command == "questions":
+        from .questions import main as questions_main
+
+        try:
+            return questions_main(args)
         except AnalysisError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

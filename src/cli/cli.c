@@ -26,6 +26,7 @@ static const char *const main_usage =
     "  sweep-index DIR       rebuild a sweep's index DIR/sweep.h5 from its run files\n"
     "  calibrate CAL.yaml -o FITTED.yaml  fit parameters to target moments (SMM)\n"
     "  compare BASE.yaml SCENARIO.yaml    scenario against base with common random numbers\n"
+    "  target QUESTIONS.yaml -o RESULT.json  lever size at which an export ratio reaches a target\n"
     "  export FILE.h5 -o DIR tidy tables (CSV or Parquet) for Stata and R\n"
     "  bench [--quick]       run the performance benchmarks\n"
     "\n"
@@ -137,6 +138,7 @@ int tm_cli_main(int argc, char **argv)
         {"compare", tm_cli_compare},
         {"export", tm_cli_export},
         {"bench", tm_cli_bench},
+        {"target", tm_cli_target},
     };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(cmd, commands[i].name) == 0)
