@@ -221,6 +221,15 @@ def test_regime_rates_follow_from_statutory_rates_and_product_shares(resolved_ba
         assert regime["statutory_tariffs"][rate["sector"]] == pytest.approx(statutory), where
 
 
+def test_baseline_adjusts_demand_as_the_elasticity_reference_does(resolved_baseline):
+    # The baseline's partial adjustment is the configuration whose
+    # elasticities by horizon docs/model.md reports against Boehm,
+    # Levchenko & Pandalai-Nayar (2023); the two must not part.
+    reference = yaml.safe_load(open(PARAMS / "reference" / "elasticity_by_horizon.yaml"))["demand"]
+    for key in ("impact_elasticity", "long_run_elasticity", "adjustment"):
+        assert resolved_baseline["demand"][key] == reference[key], key
+
+
 def test_china_ban_regime_closes_canola_only(resolved_baseline):
     # The 2019-22 measure revoked canola seed licences; other sectors kept selling.
     ban = resolved_baseline["destinations"]["CN"]["regimes"]["ban"]
