@@ -36,6 +36,7 @@ SERIES_ORDER = (
     ("series", "entrant_export_value"),
     ("series", "firms_by_type_productivity_and_set"),  # only with demand types
     ("series", "completed_spells"),  # only with run.spells
+    ("environment", "statutory_tariff"),  # only with statutory rates
 )
 # Datasets of /policy in the digest, in the order they are written.
 POLICY_ORDER = ("entry_cutoff", "exit_cutoff", "solve_iterations", "solve_residual")

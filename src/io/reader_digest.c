@@ -35,6 +35,7 @@ static const char *const series_order[] = {
     "series/entrant_export_value",
     "series/firms_by_type_productivity_and_set",
     "series/completed_spells",
+    "environment/statutory_tariff",
 };
 static const char *const policy_order[] = {"entry_cutoff", "exit_cutoff", "solve_iterations", "solve_residual"};
 

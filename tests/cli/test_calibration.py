@@ -230,6 +230,23 @@ def test_baseline_adjusts_demand_as_the_elasticity_reference_does(resolved_basel
         assert resolved_baseline["demand"][key] == reference[key], key
 
 
+def test_a_run_with_statutory_rates_verifies_in_c_and_python(tmp_path):
+    # The baseline records statutory rates, so its files carry
+    # /environment/statutory_tariff, which the running digest includes:
+    # `verify` and analysis.digest must hash it too.
+    from analysis.digest import compute_digest
+    out = tmp_path / "statutory.h5"
+    sets = ["run.burn_in=4", "run.periods=2", "productivity.grid=21"]
+    sets += [f"sectors.{s}.firms=200" for s in yaml.safe_load(open(BASE))["sectors"]]
+    run("run", BASE, "-q", "-o", out, *[a for s in sets for a in ("--set", s)])
+    with h5py.File(out, "r") as f:
+        assert "environment/statutory_tariff" in f
+        recorded = f.attrs["digest"]
+    recorded = recorded.decode() if isinstance(recorded, bytes) else recorded
+    assert "verified" in run("verify", out).stdout
+    assert compute_digest(str(out)) == recorded
+
+
 def test_china_ban_regime_closes_canola_only(resolved_baseline):
     # The 2019-22 measure revoked canola seed licences; other sectors kept selling.
     ban = resolved_baseline["destinations"]["CN"]["regimes"]["ban"]
