@@ -194,6 +194,66 @@ def test_fit_table_lists_every_calibration_moment():
         assert table[mom["name"]]["tolerance"] == pytest.approx(mom["tolerance"])
 
 
+EFFECTIVE = str(PARAMS / "calibration" / "effective_tariffs.yaml")
+
+
+@pytest.fixture(scope="module")
+def resolved_baseline():
+    """The baseline's parameters as the program resolves them (`check`)."""
+    return yaml.safe_load(run("check", BASE).stdout)
+
+
+def test_regime_rates_follow_from_statutory_rates_and_product_shares(resolved_baseline):
+    # (1 + t)^(-e_L) = sum_p s_p (1 + t_p)^(-e_L) (effective_tariffs.yaml);
+    # the baseline writes t with 4 decimals, so it may differ from the
+    # formula by half a unit of the 4th decimal and no more.
+    spec = yaml.safe_load(open(EFFECTIVE))
+    section, key = spec["elasticity_key"].split(".")
+    e = resolved_baseline[section][key]
+    for rate in spec["rates"]:
+        where = f"{rate['destination']}.{rate['regime']}.{rate['sector']}"
+        shares = [p["share"] for p in rate["parts"]]
+        assert sum(shares) == pytest.approx(1, abs=1e-12), where
+        weight = sum(p["share"] * (1 + p["statutory"]) ** -e for p in rate["parts"])
+        regime = resolved_baseline["destinations"][rate["destination"]]["regimes"][rate["regime"]]
+        assert abs(regime["sector_tariffs"][rate["sector"]] - (weight ** (-1 / e) - 1)) <= 0.5e-4, where
+        statutory = rate.get("statutory", max(p["statutory"] for p in rate["parts"]))
+        assert regime["statutory_tariffs"][rate["sector"]] == pytest.approx(statutory), where
+
+
+def test_baseline_adjusts_demand_as_the_elasticity_reference_does(resolved_baseline):
+    # The baseline's partial adjustment is the configuration whose
+    # elasticities by horizon docs/model.md reports against Boehm,
+    # Levchenko & Pandalai-Nayar (2023); the two must not part.
+    reference = yaml.safe_load(open(PARAMS / "reference" / "elasticity_by_horizon.yaml"))["demand"]
+    for key in ("impact_elasticity", "long_run_elasticity", "adjustment"):
+        assert resolved_baseline["demand"][key] == reference[key], key
+
+
+def test_a_run_with_statutory_rates_verifies_in_c_and_python(tmp_path):
+    # The baseline records statutory rates, so its files carry
+    # /environment/statutory_tariff, which the running digest includes:
+    # `verify` and analysis.digest must hash it too.
+    from analysis.digest import compute_digest
+    out = tmp_path / "statutory.h5"
+    sets = ["run.burn_in=4", "run.periods=2", "productivity.grid=21"]
+    sets += [f"sectors.{s}.firms=200" for s in yaml.safe_load(open(BASE))["sectors"]]
+    run("run", BASE, "-q", "-o", out, *[a for s in sets for a in ("--set", s)])
+    with h5py.File(out, "r") as f:
+        assert "environment/statutory_tariff" in f
+        recorded = f.attrs["digest"]
+    recorded = recorded.decode() if isinstance(recorded, bytes) else recorded
+    assert "verified" in run("verify", out).stdout
+    assert compute_digest(str(out)) == recorded
+
+
+def test_china_ban_regime_closes_canola_only(resolved_baseline):
+    # The 2019-22 measure revoked canola seed licences; other sectors kept selling.
+    ban = resolved_baseline["destinations"]["CN"]["regimes"]["ban"]
+    assert not ban["closed"]
+    assert ban["closed_sectors"] == ["canola"]
+
+
 SMALL_CAL = """\
 base: {base}
 seed: 11
