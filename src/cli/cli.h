@@ -30,6 +30,8 @@ int tm_cli_sweep_index(int argc, char **argv);
 /* `calibrate` (src/cli/calibrate.c) and `compare` (src/cli/compare.c). */
 int tm_cli_calibrate(int argc, char **argv);
 int tm_cli_compare(int argc, char **argv);
+/* `validate` (src/cli/validate.c). */
+int tm_cli_validate(int argc, char **argv);
 
 /* Shared by every command: print err and map its status to an exit code
  * (2 input, 1 runtime); print a usage error and return 2; parse a whole
