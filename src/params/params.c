@@ -224,9 +224,9 @@ static const pdesc regime_desc[] = {
      "ad-valorem tariff for sectors not in sector_tariffs", NOSRC, NULL},
     {"closed", P_BOOL, F(closed), "false", 0, 0, 0, "", "",
      "market closed to all firms of every sector (a ban; closed_sectors: one sector only)", NOSRC, NULL},
-    {"exempts_preferential", P_BOOL, F(exempts_preferential), "false", 0, 0, P_NODUMP, "", "",
+    {"exempts_preferential", P_BOOL, F(exempts_preferential), "false", 0, 0, P_QUIET, "", "",
      "the regime's tariff and sector_tariffs are statutory rates that spare each sector's preferential_share: firms "
-     "pay (1 - p) times them (resolved into sector_tariffs and statutory_tariffs)",
+     "pay (1 - p) times them",
      NOSRC, NULL},
 };
 #undef F
@@ -1909,10 +1909,14 @@ static char *canonical_text(const tm_params *p)
             const tm_regime *reg = &dest->regime[r];
             sb_printf(&sb, "      %s:\n", reg->name);
             dump_scope(&sb, regime_desc, COUNT(regime_desc), reg, 8, 0);
+            /* A regime sparing the preferential share is written with its
+             * statutory rates, from which loading derives the rates paid
+             * again (eq. 32). */
+            const double *written = reg->exempts_preferential ? reg->sector_statutory : reg->sector_tariff;
             sb_printf(&sb, "        sector_tariffs:\n");
             for (int s = 0; s < p->n_sectors; s++) {
                 char v[64];
-                format_double(reg->sector_tariff[s], v, sizeof v);
+                format_double(written[s], v, sizeof v);
                 sb_printf(&sb, "          %s: %s\n", p->sector[s].name, v);
             }
             /* Sector closures and statutory rates only where used, so files
@@ -1928,7 +1932,7 @@ static char *canonical_text(const tm_params *p)
                     sb_printf(&sb, "]\n");
             }
             int statutory = 0;
-            for (int s = 0; s < p->n_sectors; s++)
+            for (int s = 0; s < p->n_sectors && !reg->exempts_preferential; s++)
                 statutory |= reg->sector_statutory[s] != reg->sector_tariff[s];
             if (statutory) {
                 sb_printf(&sb, "        statutory_tariffs:\n");

@@ -135,8 +135,9 @@ Test(preferential, exempting_event_charges_the_non_preferential_share)
 }
 
 /* Regimes: the written rates (tariff and sector_tariffs) are statutory and
- * firms pay (1 - p) times them; the canonical text holds the resolved
- * rates and reads back to the same parameters. */
+ * firms pay (1 - p) times them; the canonical text keeps the mark and the
+ * statutory rates and reads back to the same parameters, not applying
+ * eq. 32 twice. */
 Test(preferential, exempting_regime_resolves_to_effective_and_statutory_rates)
 {
     tm_params *p = world_params("{preferential_share: 0.9}", "{preferential_share: 0.4}",
