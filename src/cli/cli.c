@@ -27,6 +27,7 @@ static const char *const main_usage =
     "  calibrate CAL.yaml -o FITTED.yaml  fit parameters to target moments (SMM)\n"
     "  compare BASE.yaml SCENARIO.yaml    scenario against base with common random numbers\n"
     "  target QUESTIONS.yaml -o RESULT.json  lever size at which an export ratio reaches a target\n"
+    "  validate VALIDATION.yaml -o PAGE.md  model against data the calibration did not use\n"
     "  export FILE.h5 -o DIR tidy tables (CSV or Parquet) for Stata and R\n"
     "  bench [--quick]       run the performance benchmarks\n"
     "\n"
@@ -136,6 +137,7 @@ int tm_cli_main(int argc, char **argv)
         {"sweep-index", tm_cli_sweep_index},
         {"calibrate", tm_cli_calibrate},
         {"compare", tm_cli_compare},
+        {"validate", tm_cli_validate},
         {"export", tm_cli_export},
         {"bench", tm_cli_bench},
         {"target", tm_cli_target},

@@ -32,6 +32,8 @@ int tm_cli_calibrate(int argc, char **argv);
 int tm_cli_compare(int argc, char **argv);
 /* `target` (src/cli/target.c). */
 int tm_cli_target(int argc, char **argv);
+/* `validate` (src/cli/validate.c). */
+int tm_cli_validate(int argc, char **argv);
 
 /* Shared by every command: print err and map its status to an exit code
  * (2 input, 1 runtime); print a usage error and return 2; parse a whole

@@ -87,7 +87,12 @@ void tm_process_apply(const tm_params *p, tm_process *pr, const tm_event *ev, in
         pr->held[d] = 0;
         break;
     case TM_EVENT_TARIFF:
-        if (mine) {
+        if (mine && ev->exempts_preferential) {
+            /* eq. 32: the written rate is statutory; the preferential
+             * share of the sector's sales pays nothing. */
+            pr->tariff_override[d] = (1.0 - p->sector[sector].market[d].preferential_share) * ev->tariff;
+            pr->statutory_override[d] = ev->tariff;
+        } else if (mine) {
             pr->tariff_override[d] = ev->tariff;
             pr->statutory_override[d] = isnan(ev->statutory_tariff) ? ev->tariff : ev->statutory_tariff;
         }

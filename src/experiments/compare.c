@@ -129,6 +129,102 @@ static void stem_of(const char *path, char *buf, size_t size)
         buf[n - 3] = '\0';
 }
 
+/* Mean and 95% t interval across the R replicates' effects of outcome o. */
+static void summarise(const double *by_replicate, int R, const tm_stats_outcome *o, tm_compare_effect *row)
+{
+    tm_stats_acc acc = {0};
+    for (int r = 0; r < R; r++)
+        tm_stats_acc_add(&acc, by_replicate[r]);
+    tm_stats_summary sum = tm_stats_acc_summary(&acc);
+    snprintf(row->units, sizeof row->units, "%s", tm_stats_effect_units(o));
+    row->mean = sum.mean;
+    row->ci_low = sum.ci_low;
+    row->ci_high = sum.ci_high;
+    row->replicates = sum.n;
+}
+
+/* One window against the base: its outcome resolved (out) and its labels
+ * turned into logged periods [t0, t1). */
+static int check_window(const tm_params *pb, const tm_outcomes *names, const tm_compare_window *w,
+                        tm_stats_outcome *out, int *t0, int *t1, tm_error *err)
+{
+    int a, b;
+    if (tm_outcomes_parse(names, w->outcome, out, err))
+        return -1;
+    if (tm_period_parse(w->first, pb->periods_per_year, &a) || tm_period_parse(w->last, pb->periods_per_year, &b) ||
+        a < pb->start_index || b < a || b >= pb->start_index + pb->periods)
+        return tm_error_set(err, TM_ERR_INPUT,
+                            "window %s to %s: expected logged period labels in order, from %s within the %d "
+                            "periods run",
+                            w->first, w->last, pb->start, pb->periods);
+    *t0 = a - pb->start_index;
+    *t1 = b - pb->start_index + 1;
+    return 0;
+}
+
+int tm_compare_window_check(const tm_params *base, const tm_compare_window *w, tm_error *err)
+{
+    tm_outcomes names;
+    tm_stats_outcome out;
+    int t0, t1;
+    if (tm_outcomes_init(&names, base, 0, err))
+        return -1;
+    int rc = check_window(base, &names, w, &out, &t0, &t1, err);
+    tm_outcomes_free(&names);
+    return rc;
+}
+
+/* The caller's windows, checked against the base before any run. */
+static int check_windows(const tm_params *pb, const tm_compare_options *o, tm_stats_outcome *out, int *t0, int *t1,
+                         tm_error *err)
+{
+    tm_outcomes names;
+    if (tm_outcomes_init(&names, pb, 0, err))
+        return -1;
+    int rc = 0;
+    for (int i = 0; i < o->n_windows && !rc; i++)
+        rc = check_window(pb, &names, &o->windows[i], &out[i], &t0[i], &t1[i], err);
+    tm_outcomes_free(&names);
+    return rc;
+}
+
+/* The effect of each of the caller's windows, per replicate, then across. */
+static int window_effects(const tm_params *pb, const panel *pn, const tm_compare_options *o,
+                          const tm_stats_outcome *out, const int *t0, const int *t1, tm_error *err)
+{
+    tm_outcomes names;
+    tm_stats_window *w[2] = {NULL, NULL};
+    double *vals = malloc((size_t)pn->R * sizeof *vals);
+    int rc = -1;
+    if (!vals)
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    if (tm_outcomes_init(&names, pb, 0, err))
+        goto done_vals;
+    if (tm_stats_window_open(&names.shape, pb->periods_per_year, &w[0], err) ||
+        tm_stats_window_open(&names.shape, pb->periods_per_year, &w[1], err))
+        goto done;
+    for (int i = 0; i < o->n_windows; i++) {
+        for (int r = 0; r < pn->R; r++) {
+            for (int k = 0; k < 2; k++)
+                fill_window(w[k], pn, k, r, t0[i], t1[i]);
+            vals[r] = tm_stats_effect(&out[i], tm_stats_outcome_value(w[0], &out[i]),
+                                      tm_stats_outcome_value(w[1], &out[i]));
+        }
+        tm_compare_effect *e = &o->windows[i].effect;
+        memset(e, 0, sizeof *e);
+        summarise(vals, pn->R, &out[i], e);
+        snprintf(e->measure, sizeof e->measure, "%s", o->windows[i].outcome);
+    }
+    rc = 0;
+done:
+    tm_stats_window_close(w[0]);
+    tm_stats_window_close(w[1]);
+    tm_outcomes_free(&names);
+done_vals:
+    free(vals);
+    return rc;
+}
+
 /* The effects per replicate over the window (vals[m][s][r]), across
  * replicates (rows) and per replicate in each period alone
  * (by_period[m][s][r][t], for figures over time). */
@@ -179,18 +275,10 @@ static int effects(const tm_params *pb, const panel *pn, int t0, double *vals, d
         }
     for (int s = 0; s < SR; s++)
         for (int m = 0; m < M; m++) {
-            tm_stats_acc acc = {0};
-            for (int r = 0; r < R; r++)
-                tm_stats_acc_add(&acc, vals[((size_t)m * (size_t)SR + (size_t)s) * (size_t)R + (size_t)r]);
-            tm_stats_summary sum = tm_stats_acc_summary(&acc);
             tm_compare_effect *row = &res->rows[s * M + m];
+            summarise(vals + ((size_t)m * (size_t)SR + (size_t)s) * (size_t)R, R, &out[s * M + m], row);
             snprintf(row->sector, sizeof row->sector, "%s", s == pn->S ? "all" : pb->sector[s].name);
             snprintf(row->measure, sizeof row->measure, "%s", measures[m]);
-            snprintf(row->units, sizeof row->units, "%s", tm_stats_effect_units(&out[s * M + m]));
-            row->mean = sum.mean;
-            row->ci_low = sum.ci_low;
-            row->ci_high = sum.ci_high;
-            row->replicates = sum.n;
         }
     rc = 0;
 done:
@@ -342,6 +430,8 @@ int tm_compare(const tm_compare_options *o, tm_compare_result *res, tm_error *er
     panel pn = {0};
     double *vals = NULL, *by_period = NULL;
     uint64_t *seeds = NULL;
+    tm_stats_outcome *win_out = NULL;
+    int *win_t = NULL;
     hid_t f = -1;
     char tmp[4200] = "";
     char stem[4096], runs_dir[4200] = "", runs_rel[4200];
@@ -358,6 +448,14 @@ int tm_compare(const tm_compare_options *o, tm_compare_result *res, tm_error *er
      * a missing or unwritable folder), then the window. */
     if (tm_output_check_path(o->output, o->force, err))
         goto done;
+    if (o->n_windows > 0) {
+        win_out = malloc((size_t)o->n_windows * sizeof *win_out);
+        win_t = malloc(2 * (size_t)o->n_windows * sizeof *win_t);
+        if (!win_out || !win_t)
+            goto oom;
+        if (check_windows(pb, o, win_out, win_t, win_t + o->n_windows, err))
+            goto done;
+    }
     int t0 = 0;
     if (o->from) {
         int idx;
@@ -429,7 +527,8 @@ int tm_compare(const tm_compare_options *o, tm_compare_result *res, tm_error *er
     by_period = malloc(n_vals * (size_t)pn.T * sizeof *by_period);
     if (!vals || !by_period)
         goto oom;
-    if (effects(pb, &pn, t0, vals, by_period, res, err))
+    if (effects(pb, &pn, t0, vals, by_period, res, err) ||
+        (o->n_windows > 0 && window_effects(pb, &pn, o, win_out, win_t, win_t + o->n_windows, err)))
         goto done;
 
     /* The comparison file, written under a temporary name and renamed. */
@@ -474,6 +573,8 @@ done:
         free(pn.by_set[k]);
     }
     free(seeds);
+    free(win_out);
+    free(win_t);
     free(vals);
     free(by_period);
     free(sets);

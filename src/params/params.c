@@ -209,6 +209,10 @@ static const pdesc market_desc[] = {
      "docs/sources.md: US 2018-19 duties passed almost fully into import prices (Amiti, Redding and Weinstein 2019; "
      "Fajgelbaum et al. 2020) [M]",
      NULL},
+    {"preferential_share", P_DOUBLE, F(preferential_share), "0", 0, 1, P_QUIET, "fraction", "p",
+     "share of the sector's exports to the destination that qualifies for a preference (CUSMA) and is exempt from "
+     "duties marked exempts_preferential: they cost (1 - p) times their statutory rate",
+     "docs/sources.md: about 90% of exports to the US qualified for CUSMA from 7 Mar 2025 [P/N]", NULL},
 };
 #undef F
 
@@ -229,6 +233,10 @@ static const pdesc regime_desc[] = {
      "ad-valorem tariff for sectors not in sector_tariffs", NOSRC, NULL},
     {"closed", P_BOOL, F(closed), "false", 0, 0, 0, "", "",
      "market closed to all firms of every sector (a ban; closed_sectors: one sector only)", NOSRC, NULL},
+    {"exempts_preferential", P_BOOL, F(exempts_preferential), "false", 0, 0, P_QUIET, "", "",
+     "the regime's tariff and sector_tariffs are statutory rates that spare each sector's preferential_share: firms "
+     "pay (1 - p) times them",
+     NOSRC, NULL},
 };
 #undef F
 
@@ -247,6 +255,10 @@ static const pdesc event_desc[] = {
     {"statutory_tariff", P_DOUBLE, F(statutory_tariff), NULL, 0, 10, P_OPTIONAL, "fraction", "t^stat",
      "tariff events: the statutory rate beside the effective `tariff` (reporting only; default: the same)", NOSRC,
      NULL},
+    {"exempts_preferential", P_BOOL, F(exempts_preferential), "false", 0, 0, P_QUIET, "", "",
+     "tariff events: `tariff` is the statutory rate and spares each sector's preferential_share (firms pay (1 - p) "
+     "times it)",
+     NOSRC, NULL},
     {"escalation_scale", P_DOUBLE, F(escalation_scale), NULL, 0, 1e6, P_OPTIONAL, "", "",
      "scale the hazards of moving to more restrictive regimes", NOSRC, NULL},
     {"perceived_escalation_scale", P_DOUBLE, F(perceived_escalation_scale), NULL, 0, 1e6, P_OPTIONAL, "", "k_d(t)",
@@ -1025,6 +1037,14 @@ static int load_destinations(tm_params *p, const tm_ynode *root, tm_error *err)
             if (load_sector_rates(p, rn->items[r], "sector_tariffs", rpath, reg->sector_tariff, err))
                 return -1;
             memcpy(reg->sector_statutory, reg->sector_tariff, (size_t)p->n_sectors * sizeof(double));
+            const tm_ynode *st = tm_ytree_get(rn->items[r], "statutory_tariffs", NULL);
+            if (reg->exempts_preferential && st) {
+                char spath[400];
+                snprintf(spath, sizeof spath, "%s.statutory_tariffs", rpath);
+                return fail_at(err, st, spath,
+                               "conflicts with `exempts_preferential: true` (the written rates are then the "
+                               "statutory ones); expected one of the two");
+            }
             if (load_sector_rates(p, rn->items[r], "statutory_tariffs", rpath, reg->sector_statutory, err) ||
                 load_closed_sectors(p, rn->items[r], rpath, reg, err))
                 return -1;
@@ -1066,6 +1086,23 @@ static int load_destinations(tm_params *p, const tm_ynode *root, tm_error *err)
         memcpy(dest->initial_regime_name, initial, sizeof initial);
     }
     return 0;
+}
+
+/* Regimes whose duties spare the preferential share (eq. 32): the rates
+ * as written become the statutory ones and firms pay (1 - p(d,s)) times
+ * them. Needs every sector's markets. */
+static void apply_preferences(tm_params *p)
+{
+    for (int d = 0; d < p->n_dest; d++)
+        for (int r = 0; r < p->dest[d].n_regimes; r++) {
+            tm_regime *reg = &p->dest[d].regime[r];
+            if (!reg->exempts_preferential)
+                continue;
+            for (int s = 0; s < p->n_sectors; s++) {
+                reg->sector_statutory[s] = reg->sector_tariff[s];
+                reg->sector_tariff[s] = (1.0 - p->sector[s].market[d].preferential_share) * reg->sector_statutory[s];
+            }
+        }
 }
 
 static int load_markets(tm_params *p, const tm_ynode *root, tm_error *err)
@@ -1275,9 +1312,15 @@ int tm_params_has_statutory(const tm_params *p)
             for (int s = 0; s < p->n_sectors; s++)
                 if (p->dest[d].regime[r].sector_statutory[s] != p->dest[d].regime[r].sector_tariff[s])
                     return 1;
-    for (int e = 0; e < p->n_events; e++)
-        if (!isnan(p->event[e].statutory_tariff) && p->event[e].statutory_tariff != p->event[e].tariff)
+    for (int e = 0; e < p->n_events; e++) {
+        const tm_event *ev = &p->event[e];
+        if (!isnan(ev->statutory_tariff) && ev->statutory_tariff != ev->tariff)
             return 1;
+        for (int s = 0; ev->exempts_preferential && s < p->n_sectors; s++)
+            if ((ev->sector < 0 || ev->sector == s) && ev->tariff > 0 &&
+                p->sector[s].market[ev->destination].preferential_share > 0)
+                return 1;
+    }
     return 0;
 }
 
@@ -1860,6 +1903,14 @@ static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
         } else {
             ev->kind = TM_EVENT_RELEASE;
         }
+        if (ev->exempts_preferential && (ev->kind != TM_EVENT_TARIFF || !isnan(ev->statutory_tariff))) {
+            snprintf(path, sizeof path, "%s.exempts_preferential", prefix);
+            return fail_at(err, tm_ytree_get(en, "exempts_preferential", NULL), path,
+                           ev->kind != TM_EVENT_TARIFF
+                               ? "only tariff events spare the preferential share; expected `tariff` beside it"
+                               : "conflicts with `statutory_tariff` (`tariff` is then the statutory rate); "
+                                 "expected one of the two");
+        }
         if (!isnan(ev->statutory_tariff) && (ev->kind != TM_EVENT_TARIFF || ev->statutory_tariff < ev->tariff)) {
             snprintf(path, sizeof path, "%s.statutory_tariff", prefix);
             if (ev->kind != TM_EVENT_TARIFF)
@@ -2116,10 +2167,14 @@ static char *canonical_text(const tm_params *p)
             const tm_regime *reg = &dest->regime[r];
             sb_printf(&sb, "      %s:\n", reg->name);
             dump_scope(&sb, regime_desc, COUNT(regime_desc), reg, 8, 0);
+            /* A regime sparing the preferential share is written with its
+             * statutory rates, from which loading derives the rates paid
+             * again (eq. 32). */
+            const double *written = reg->exempts_preferential ? reg->sector_statutory : reg->sector_tariff;
             sb_printf(&sb, "        sector_tariffs:\n");
             for (int s = 0; s < p->n_sectors; s++) {
                 char v[64];
-                format_double(reg->sector_tariff[s], v, sizeof v);
+                format_double(written[s], v, sizeof v);
                 sb_printf(&sb, "          %s: %s\n", p->sector[s].name, v);
             }
             /* Sector closures and statutory rates only where used, so files
@@ -2135,7 +2190,7 @@ static char *canonical_text(const tm_params *p)
                     sb_printf(&sb, "]\n");
             }
             int statutory = 0;
-            for (int s = 0; s < p->n_sectors; s++)
+            for (int s = 0; s < p->n_sectors && !reg->exempts_preferential; s++)
                 statutory |= reg->sector_statutory[s] != reg->sector_tariff[s];
             if (statutory) {
                 sb_printf(&sb, "        statutory_tariffs:\n");
@@ -2256,6 +2311,7 @@ static int resolve(tm_params *p, const tm_ynode *root, tm_error *err)
         load_experience(p, root, err) || load_events(p, root, err) || check_perceived(p, root, err) ||
         resolve_types(p, root, err))
         return -1;
+    apply_preferences(p);
     if (check_learning(p, root, err) || check_exchange_rate(p, root, err))
         return -1;
     return 0;

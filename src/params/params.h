@@ -64,6 +64,9 @@ typedef struct {
     double fixed_cost;        /* f(d,s) per period of service */
     double sunk_cost;         /* F(d,s) in a period the firm enters d */
     double tariff_absorption; /* alpha(d,s): share of the duty absorbed in the producer price */
+    /* p(d,s): share of the sector's exports to d that qualifies for a
+     * preference (CUSMA) and so is exempt from duties that exempt it. */
+    double preferential_share;
 } tm_market;
 
 typedef struct {
@@ -93,6 +96,10 @@ typedef struct {
      * only; the effective rate where `statutory_tariffs` does not name the
      * sector. */
     double *sector_statutory;
+    /* The regime's rates as written are statutory and spare the
+     * preferential share: sector_tariff = (1 - p(d,s)) x the written rate,
+     * sector_statutory = the written rate (docs/model.md eq. 32). */
+    int exempts_preferential;
 } tm_regime;
 
 typedef struct {
@@ -136,6 +143,7 @@ typedef struct {
     int hold;
     double tariff;                     /* NaN when unset */
     double statutory_tariff;           /* tariff events: the statutory rate beside it (NaN: the same) */
+    int exempts_preferential;          /* tariff events: `tariff` is statutory and spares p(d,s) (eq. 32) */
     double escalation_scale;           /* NaN when unset */
     double perceived_escalation_scale; /* NaN when unset */
     double demand_scale, iceberg_scale, fixed_cost_scale; /* NaN when unset */

@@ -155,3 +155,44 @@ def test_compare_rejects_different_periods(tmp_path):
     assert r.returncode == 2
     assert "same periods" in r.stderr
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_us_duties_follow_from_statutory_rates_and_the_cusma_share(tmp_path):
+    """us_tariffs_2025.yaml writes duties at their statutory rates with a
+    CUSMA share of 0.9 (docs/model.md eq. 32): in 2025Q3 the sectors under
+    the 35% duty pay (1 - 0.9) x 0.35, energy (1 - 0.9) x 0.10, steel and
+    aluminum the Section 232 50% in full, autos the effective 15% beside the
+    statutory 25%. The products are those eq. 32 computes in doubles."""
+    out = tmp_path / "us.h5"
+    tm("run", SCENARIOS / "us_tariffs_2025.yaml", "-o", out, "-q", *SMALL)
+    with h5py.File(out, "r") as f:
+        sectors = [s.decode() for s in f["dimensions/sectors"][:]]
+        us = [d.decode() for d in f["dimensions/destinations"][:]].index("US")
+        t = [p.decode() for p in f["periods/label"][:]].index("2025Q3")
+        paid, statutory = f["environment/tariff"][t, :, us], f["environment/statutory_tariff"][t, :, us]
+    want = {s: ((1 - 0.9) * 0.35, 0.35) for s in ("agrifood", "canola", "minerals_metals", "gold", "machinery_tech")}
+    want.update(energy=((1 - 0.9) * 0.10, 0.10), steel_aluminum=(0.5, 0.5), automotive=(0.15, 0.25))
+    for s, (rate, stat) in want.items():
+        assert paid[sectors.index(s)] == rate, s
+        assert statutory[sectors.index(s)] == stat, s
+
+
+def test_true_and_perceived_political_risk_vary_apart(tmp_path):
+    """high_political_risk_perceived.yaml changes what firms perceive only,
+    so its regimes in China are the baseline's for the same seed;
+    high_political_risk_true.yaml draws the regimes of
+    high_political_risk.yaml (true hazards tripled) while firms perceive
+    the baseline's hazards, so its choices differ from that file's."""
+    regimes, exports = {}, {}
+    for name, path in [("base", BASE), ("perceived", SCENARIOS / "high_political_risk_perceived.yaml"),
+                       ("both", SCENARIOS / "high_political_risk.yaml"),
+                       ("true", SCENARIOS / "high_political_risk_true.yaml")]:
+        out = tmp_path / f"{name}.h5"
+        tm("run", path, "-o", out, "-q", *SMALL)
+        with h5py.File(out, "r") as f:
+            regimes[name] = f["environment/regime"][:]
+            exports[name] = f["series/export_value"][:]
+    np.testing.assert_array_equal(regimes["perceived"], regimes["base"])
+    np.testing.assert_array_equal(regimes["true"], regimes["both"])
+    assert not np.array_equal(exports["perceived"], exports["base"]), "perception changes choices"
+    assert not np.array_equal(exports["true"], exports["both"]), "beliefs differ, so choices do"
