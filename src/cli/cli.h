@@ -10,6 +10,7 @@
 
 #include "base/error.h"
 #include "base/progress.h"
+#include "experiments/filekind.h"
 
 int tm_cli_main(int argc, char **argv);
 
@@ -30,6 +31,10 @@ int tm_cli_sweep_index(int argc, char **argv);
 /* `calibrate` (src/cli/calibrate.c) and `compare` (src/cli/compare.c). */
 int tm_cli_calibrate(int argc, char **argv);
 int tm_cli_compare(int argc, char **argv);
+
+/* What `reproduce` does with a file of this kind, or what to do instead
+ * (src/cli/reproduce.c): one sentence, for `info` and `reproduce`. */
+void tm_cli_file_advice(const char *path, const tm_file_facts *facts, char *buf, size_t size);
 
 /* Shared by every command: print err and map its status to an exit code
  * (2 input, 1 runtime); print a usage error and return 2; parse a whole

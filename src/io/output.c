@@ -22,6 +22,15 @@
 #include "models/model.h"
 #include "tm_build_info.h"
 
+/* UTC time `ago` seconds before now, ISO 8601. */
+static void iso_before_now(double ago, char *buf, size_t size)
+{
+    time_t now = time(NULL) - (time_t)(ago + 0.5);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 static void iso_now(char *buf, size_t size)
 {
     time_t now = time(NULL);
@@ -517,8 +526,11 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
     }
     o->file = file;
-    o->started = tm_clock_seconds();
-    iso_now(o->start_time, sizeof o->start_time);
+    /* The run began before this file: its set-up and solve count in the
+     * wall time and the start time. */
+    double now = tm_clock_seconds();
+    o->started = opts && opts->started > 0 && opts->started <= now ? opts->started : now;
+    iso_before_now(now - o->started, o->start_time, sizeof o->start_time);
     if (checkpoints)
         tm_output_hold_metadata(o->file);
     hid_t series = H5Gcreate2(o->file, "series", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);

@@ -313,8 +313,10 @@ int tm_output_resume(const char *path, const tm_params *p, const tm_run *run, co
         return -1;
     }
     o->start_time[sizeof o->start_time - 1] = '\0';
-    /* Wall time counts the time before the interruption too. */
-    o->started = tm_clock_seconds() - elapsed;
+    /* Wall time counts the time before the interruption too, and this
+     * resumed run's set-up. */
+    double now = tm_clock_seconds();
+    o->started = (opts && opts->started > 0 && opts->started <= now ? opts->started : now) - elapsed;
     *out = o;
     return 0;
 }
