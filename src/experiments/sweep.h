@@ -126,6 +126,32 @@ int tm_sweep_execute(const tm_sweep *sweep, const char *dir, const tm_sweep_exec
 /* Write DIR/sweep.h5 (temporary name, then renamed) from the run files. */
 int tm_sweep_write_index(const tm_sweep *sweep, const char *dir, int64_t *complete_runs, tm_error *err);
 
+/* A condition on the regimes a run went through (`sweep-index
+ * --condition`): its share of the summary window (the periods its
+ * outcomes average over) spent in `regime` of destination `dest` is at
+ * least `min_share`. Text: `regime.DEST=REGIME` (every period of the
+ * window) or `regime.DEST=REGIME>=SHARE` (SHARE in [0, 1]). */
+typedef struct {
+    char dest[TM_NAME_MAX], regime[TM_NAME_MAX];
+    double min_share;
+    char text[160];
+} tm_sweep_condition;
+
+/* Parse the text of a condition (names are checked against the runs when
+ * the index is written); an input error naming what was expected. */
+int tm_sweep_condition_parse(const char *text, tm_sweep_condition *out, tm_error *err);
+
+typedef struct {
+    const tm_sweep_condition *conditions; /* all must hold (none: every complete run counts) */
+    int n_conditions;
+    const char *file_name; /* the index's name inside DIR (NULL: sweep.h5) */
+} tm_sweep_index_options;
+
+/* Write the index with options; the summaries are over the complete runs
+ * that meet every condition. */
+int tm_sweep_write_index_with(const tm_sweep *sweep, const char *dir, const tm_sweep_index_options *opts,
+                              int64_t *complete_runs, int64_t *included_runs, tm_error *err);
+
 /* MPI support: initialise only when launched by mpirun (OMPI_COMM_WORLD_SIZE
  * or PMI_SIZE in the environment). tm_sweep_mpi_init returns 1 when MPI is
  * now active, 0 when not launched by mpirun or built without MPI. */

@@ -213,14 +213,16 @@ int tm_reader_names(tm_reader *r, const char *which, const char *const **names, 
     return 0;
 }
 
-/* Open /series/<name> and its shape: periods and the values of one period. */
-static hid_t open_series(tm_reader *r, const char *name, hsize_t dims[4], int *rank, size_t *per_period, tm_error *err)
+/* Open /<group>/<name> (a series, or an /environment dataset) and its
+ * shape: periods and the values of one period. */
+static hid_t open_periodic(tm_reader *r, const char *group, const char *name, hsize_t dims[4], int *rank,
+                           size_t *per_period, tm_error *err)
 {
     char path[128];
-    snprintf(path, sizeof path, "series/%s", name);
+    snprintf(path, sizeof path, "%s/%s", group, name);
     hid_t d = H5Dopen2(r->file, path, H5P_DEFAULT);
     if (d < 0) {
-        tm_error_set(err, TM_ERR_INPUT, "%s: /series/%s: missing (not a complete run file?)", r->path, name);
+        tm_error_set(err, TM_ERR_INPUT, "%s: /%s: missing (not a complete run file?)", r->path, path);
         return -1;
     }
     hid_t space = H5Dget_space(d);
@@ -229,13 +231,18 @@ static hid_t open_series(tm_reader *r, const char *name, hsize_t dims[4], int *r
     H5Sclose(space);
     if (!ok) {
         H5Dclose(d);
-        tm_error_set(err, TM_ERR_INPUT, "%s: /series/%s: expected 1 to 4 dimensions, periods first", r->path, name);
+        tm_error_set(err, TM_ERR_INPUT, "%s: /%s: expected 1 to 4 dimensions, periods first", r->path, path);
         return -1;
     }
     *per_period = 1;
     for (int k = 1; k < *rank; k++)
         *per_period *= (size_t)dims[k];
     return d;
+}
+
+static hid_t open_series(tm_reader *r, const char *name, hsize_t dims[4], int *rank, size_t *per_period, tm_error *err)
+{
+    return open_periodic(r, "series", name, dims, rank, per_period, err);
 }
 
 int tm_reader_periods(tm_reader *r, int *periods, tm_error *err)
@@ -251,23 +258,24 @@ int tm_reader_periods(tm_reader *r, int *periods, tm_error *err)
     return 0;
 }
 
-int tm_reader_series(tm_reader *r, const char *name, int first, int count, size_t per_period, double *out,
-                     tm_error *err)
+/* Periods [first, first + count) of /<group>/<name> as doubles. */
+static int read_periodic(tm_reader *r, const char *group, const char *name, int first, int count, size_t per_period,
+                         double *out, tm_error *err)
 {
     hsize_t dims[4];
     int rank;
     size_t per;
-    hid_t d = open_series(r, name, dims, &rank, &per, err);
+    hid_t d = open_periodic(r, group, name, dims, &rank, &per, err);
     if (d < 0)
         return -1;
     if (per != per_period) {
         H5Dclose(d);
-        return tm_error_set(err, TM_ERR_INPUT, "%s: /series/%s: %zu values a period, expected %zu", r->path, name, per,
-                            per_period);
+        return tm_error_set(err, TM_ERR_INPUT, "%s: /%s/%s: %zu values a period, expected %zu", r->path, group, name,
+                            per, per_period);
     }
     if (first < 0 || count < 0 || (hsize_t)first + (hsize_t)count > dims[0]) {
         H5Dclose(d);
-        return tm_error_set(err, TM_ERR_INPUT, "%s: /series/%s: %llu periods, cannot read periods %d to %d", r->path,
+        return tm_error_set(err, TM_ERR_INPUT, "%s: /%s/%s: %llu periods, cannot read periods %d to %d", r->path, group,
                             name, (unsigned long long)dims[0], first, first + count - 1);
     }
     int rc = 0;
@@ -282,8 +290,20 @@ int tm_reader_series(tm_reader *r, const char *name, int first, int count, size_
     }
     H5Dclose(d);
     if (rc)
-        return tm_error_set(err, TM_ERR_INPUT, "%s: /series/%s: cannot read (truncated or corrupt?)", r->path, name);
+        return tm_error_set(err, TM_ERR_INPUT, "%s: /%s/%s: cannot read (truncated or corrupt?)", r->path, group, name);
     return 0;
+}
+
+int tm_reader_series(tm_reader *r, const char *name, int first, int count, size_t per_period, double *out,
+                     tm_error *err)
+{
+    return read_periodic(r, "series", name, first, count, per_period, out, err);
+}
+
+int tm_reader_environment(tm_reader *r, const char *name, int first, int count, size_t per_period, double *out,
+                          tm_error *err)
+{
+    return read_periodic(r, "environment", name, first, count, per_period, out, err);
 }
 
 /* The events that took effect, one line each: period, kind, where, value. */

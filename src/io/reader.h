@@ -59,6 +59,10 @@ int tm_reader_periods(tm_reader *r, int *periods, tm_error *err);
 int tm_reader_series(tm_reader *r, const char *name, int first, int count, size_t per_period, double *out,
                      tm_error *err);
 
+/* The same for /environment/<name> (`regime`, `tariff`). */
+int tm_reader_environment(tm_reader *r, const char *name, int first, int count, size_t per_period, double *out,
+                          tm_error *err);
+
 /* The digest recomputed from the stored data (docs/output.md, "Digest"),
  * as hex; a dataset that cannot be read (a chunk failing its checksum) is
  * a runtime error naming it. Compare with the `digest` attribute. */
