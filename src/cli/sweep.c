@@ -305,8 +305,19 @@ static int print_plan(const tm_sweep *s, int jobs, int threads, int shards, tm_e
     printf("parameters  ");
     for (int j = 0; j < tm_sweep_n_values(s); j++)
         printf("%s%s", j ? ", " : "", tm_sweep_value_path(s, j));
-    printf("\nper run     %lld firms x %lld periods (burn-in included); %s on one thread (measured on point 0)\n",
-           (long long)est.firms, (long long)est.periods, t1);
+    char tp[32];
+    tm_cli_human_seconds(est.pilot_seconds, tp, sizeof tp);
+    printf(
+        "\nper run     %lld firms x %lld periods (burn-in included); %s on one thread, solve and writing "
+        "included\n",
+        (long long)est.firms, (long long)est.periods, t1);
+    if (est.pilot_whole)
+        printf("            (point 0 run end to end: %s)\n", tp);
+    else
+        printf(
+            "            (point 0 run end to end for %lld logged periods without burn-in: %s; the rest "
+            "extrapolated)\n",
+            (long long)est.pilot_periods, tp);
     printf("time        about %s with %d job%s x %d thread%s%s\n", tall, jobs, jobs > 1 ? "s" : "", per_run,
            per_run > 1 ? "s" : "", shards > 1 ? " per shard, shards in parallel" : "");
     printf("memory      about %s (%d run%s at once)\n", mem, jobs, jobs > 1 ? "s" : "");

@@ -65,13 +65,18 @@ int tm_sweep_run_params(const tm_sweep *sweep, int64_t run, tm_params **out, tm_
 /* Whether DIR/runs/<run>.h5 exists with status "complete". */
 int tm_sweep_run_complete(const tm_sweep *sweep, const char *dir, int64_t run);
 
-/* Estimates for `--plan` from point 0 (a short timed probe of its periods). */
+/* Estimates for `--plan` from point 0: a short probe of its periods, then
+ * a pilot run end to end (solve and file writing included) into a private
+ * temporary folder, whole if its periods take up to about 2 s. */
 typedef struct {
     int64_t runs;
-    double seconds_per_run; /* at one thread */
+    double seconds_per_run; /* at one thread, solve and writing included */
     double memory_per_run;  /* bytes */
-    double output_per_run;  /* bytes */
+    double output_per_run;  /* bytes: the pilot's file, scaled to every logged period */
     int64_t firms, periods; /* of point 0, burn-in included in periods */
+    double pilot_seconds;   /* wall time of the pilot run */
+    int64_t pilot_periods;  /* logged periods it ran */
+    int pilot_whole;        /* 1: the pilot was point 0's whole run */
 } tm_sweep_estimate;
 int tm_sweep_plan(const tm_sweep *sweep, tm_sweep_estimate *est, tm_error *err);
 
