@@ -383,9 +383,13 @@ def _sweep_export(sweep, wanted, columns):
                 "point": design["point"].to_numpy(dtype=np.int64),
                 "replicate": design["replicate"].to_numpy(dtype=np.int64)}
         cols.update({columns[p]: design[p].to_numpy(dtype=np.float64) for p in params})
-        for extra in ("status", "digest", "wall_seconds", "file"):
+        for extra in ("status", "digest", "wall_seconds", "file", "included"):
             if extra in design:
                 cols[extra] = design[extra].to_numpy()
+        # Share of the summary window in each regime: regime_share_US_tariffs.
+        for c in design.columns:
+            if c.startswith("regime_share."):
+                cols[c.replace(".", "_")[:32]] = design[c].to_numpy(dtype=np.float64)
         yield "design", pd.DataFrame(cols)
     status = design["status"] if "status" in design else pd.Series("complete", index=design.index)
     if (wanted is None or "summary" in wanted) and sweep.outcomes:

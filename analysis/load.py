@@ -671,6 +671,13 @@ class Sweep:
                 pname = hname.replace("/", ".")
                 cols[pname] = self._column(values[hname], f"/design/values/{hname}")
                 self.parameters.append(pname)
+        shares = design.get("regime_share") if isinstance(design, h5py.Group) else None
+        if isinstance(shares, h5py.Group):
+            # Share of each run's summary window in each regime: a column
+            # "regime_share.US.tariffs" per destination.regime.
+            for hname in self._dataset_paths(shares):
+                cols["regime_share." + hname.replace("/", ".")] = self._column(shares[hname],
+                                                                            f"/design/regime_share/{hname}")
         n = {len(v) for v in cols.values()}
         if len(n) > 1:
             raise AnalysisError(self.path, f"/design columns differ in length: {sorted(n)}")

@@ -94,7 +94,7 @@ if(TRADEABM_FUZZ)
     COMMAND ${TM_CLANG} -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
             -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
             -I${CMAKE_SOURCE_DIR}/src -I${CMAKE_SOURCE_DIR} -I${CMAKE_BINARY_DIR}/generated ${_yaml_cflags} ${_h5_cflags}
-            ${TM_SWEEP_FUZZ_SOURCES} $<TARGET_FILE:tmcore> ${HDF5_C_LIBRARIES} ${YAML_LDFLAGS} ${GSL_LDFLAGS} ${NLOPT_LDFLAGS}
+            ${TM_SWEEP_FUZZ_SOURCES} $<TARGET_FILE:tmcore> ${HDF5_C_HL_LIBRARIES} ${HDF5_C_LIBRARIES} ${YAML_LDFLAGS} ${GSL_LDFLAGS} ${NLOPT_LDFLAGS}
             -lz -lm -lgomp -lpthread -o ${TM_SWEEP_FUZZ_BIN}
     DEPENDS ${TM_SWEEP_FUZZ_SOURCES} ${CMAKE_SOURCE_DIR}/src/experiments/sweep.h tmcore
     COMMENT "Building the sweep-file fuzzer with clang (libFuzzer)")

@@ -10,6 +10,7 @@
 
 #include "base/error.h"
 #include "base/progress.h"
+#include "experiments/filekind.h"
 
 int tm_cli_main(int argc, char **argv);
 
@@ -34,6 +35,10 @@ int tm_cli_compare(int argc, char **argv);
 int tm_cli_target(int argc, char **argv);
 /* `validate` (src/cli/validate.c). */
 int tm_cli_validate(int argc, char **argv);
+
+/* What `reproduce` does with a file of this kind, or what to do instead
+ * (src/cli/reproduce.c): one sentence, for `info` and `reproduce`. */
+void tm_cli_file_advice(const char *path, const tm_file_facts *facts, char *buf, size_t size);
 
 /* Shared by every command: print err and map its status to an exit code
  * (2 input, 1 runtime); print a usage error and return 2; parse a whole

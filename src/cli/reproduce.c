@@ -16,8 +16,67 @@
 static const char *const reproduce_usage =
     "usage: tradeabm reproduce FILE.h5 [--threads N]\n"
     "\n"
-    "Re-run FILE.h5 from its stored parameters and seed, and compare the digest\n"
-    "of the new results with the stored one. Exit 0 only if they match.\n";
+    "Re-run the run file FILE.h5 from its stored parameters and seed, and compare\n"
+    "the digest of the new results with the stored one. Exit 0 only if they match,\n"
+    "1 if they differ. Exit 2 for a file that is not a complete run file (a sweep\n"
+    "index, comparison, fitted parameter file or checkpoint: the message says what\n"
+    "to do instead).\n";
+
+static const char *or_else(const char *value, const char *otherwise)
+{
+    return value ? value : otherwise;
+}
+
+void tm_cli_file_advice(const char *path, const tm_file_facts *facts, char *buf, size_t size)
+{
+    const char *v;
+    switch (facts->kind) {
+    case TM_FILE_RUN:
+        snprintf(buf, size, "tradeabm reproduce %s", path);
+        return;
+    case TM_FILE_RUN_TEMPORARY:
+        snprintf(buf, size,
+                 "a partial run file (a run still writing it, or one that was killed) holds no results to "
+                 "reproduce: continue the run with tradeabm run --resume FINAL.h5.ckpt if it took checkpoints, "
+                 "or run it again");
+        return;
+    case TM_FILE_SWEEP:
+        v = tm_filekind_fact(facts, "folder");
+        snprintf(buf, size,
+                 "a sweep index holds no run of its own: reproduce one of its runs (tradeabm reproduce "
+                 "%s/runs/p0000-r00.h5), or run the sweep again into a new folder (tradeabm sweep %s/sweep.yaml "
+                 "-o NEW_FOLDER) and compare /design/digest",
+                 or_else(v, "."), or_else(v, "."));
+        return;
+    case TM_FILE_COMPARISON:
+        v = tm_filekind_fact(facts, "runs path");
+        snprintf(buf, size,
+                 "a comparison file holds differences, not a run: reproduce its runs (tradeabm reproduce "
+                 "%s/base-r01.h5, %s/scenario-r01.h5, ...), or run tradeabm compare %s %s --replicates %s -o NEW.h5 "
+                 "again",
+                 or_else(v, "RUNS"), or_else(v, "RUNS"),
+                 or_else(tm_filekind_fact(facts, "base parameters"), "BASE.yaml"),
+                 or_else(tm_filekind_fact(facts, "scenario parameters"), "SCENARIO.yaml"),
+                 or_else(tm_filekind_fact(facts, "replicates"), "N"));
+        return;
+    case TM_FILE_FITTED:
+        v = tm_filekind_fact(facts, "calibration file");
+        snprintf(buf, size,
+                 "a fitted parameter file holds parameters, not results: run it (tradeabm run %s -o RUN.h5) and "
+                 "reproduce that file; fit again with tradeabm calibrate %s",
+                 path, or_else(v, "CALIBRATION.yaml"));
+        return;
+    case TM_FILE_CHECKPOINT:
+        snprintf(buf, size,
+                 "a checkpoint holds the state of an unfinished run: continue it with tradeabm run --resume %s, "
+                 "then reproduce the finished file",
+                 path);
+        return;
+    case TM_FILE_OTHER:
+        break;
+    }
+    snprintf(buf, size, "not a file tradeabm writes");
+}
 
 int tm_cli_reproduce(int argc, char **argv)
 {
@@ -27,12 +86,33 @@ int tm_cli_reproduce(int argc, char **argv)
         return rc;
     const char *file = a.file;
     tm_error err = {0};
+    tm_file_facts *facts = malloc(sizeof *facts);
+    if (!facts) {
+        tm_error_set(&err, TM_ERR_RUNTIME, "out of memory");
+        return tm_cli_fail(&err);
+    }
+    rc = tm_filekind_describe(file, facts, &err);
+    if (rc == 0 && facts->kind == TM_FILE_OTHER)
+        rc = tm_error_set(&err, TM_ERR_INPUT, "%s: not a file tradeabm writes: %s; nothing to reproduce", file,
+                          tm_filekind_fact(facts, "reason"));
+    else if (rc == 0 && facts->kind != TM_FILE_RUN) {
+        char advice[4096];
+        tm_cli_file_advice(file, facts, advice, sizeof advice);
+        tm_error_set(&err, TM_ERR_INPUT, "%s: a %s, not a run file: %s", file, tm_filekind_name(facts->kind), advice);
+        rc = -1;
+    }
+    free(facts);
+    if (rc)
+        return tm_cli_fail(&err);
     tm_file_info info;
     if (tm_reader_read_info(file, &info, &err))
         return tm_cli_fail(&err);
     if (strcmp(info.status, "complete") != 0) {
         tm_reader_info_free(&info);
-        tm_error_set(&err, TM_ERR_INPUT, "%s: status is %s; only complete runs can be reproduced", file, info.status);
+        tm_error_set(&err, TM_ERR_INPUT,
+                     "%s: status is %s; only complete runs can be reproduced (a run stopped by a "
+                     "signal: continue it with tradeabm run --resume %s.ckpt if it took checkpoints)",
+                     file, info.status, file);
         return tm_cli_fail(&err);
     }
     tm_params *p = NULL;

@@ -42,10 +42,16 @@ static const char *const sweep_usage =
     "Under `mpirun -np R` the ranks share the runs dynamically.\n";
 
 static const char *const index_usage =
-    "usage: tradeabm sweep-index DIR\n"
+    "usage: tradeabm sweep-index DIR [--condition regime.DEST=REGIME[>=SHARE]]... [-o NAME.h5]\n"
     "\n"
     "(Re)write DIR/sweep.h5 from the run files present in DIR/runs (the design comes\n"
-    "from DIR/sweep.yaml, the copy of the sweep file stored when the sweep started).\n";
+    "from DIR/sweep.yaml, the copy of the sweep file stored when the sweep started).\n"
+    "\n"
+    "  --condition C   summarise only the runs that spent at least SHARE (default 1:\n"
+    "                  every period) of their summary window in REGIME of DEST, e.g.\n"
+    "                  regime.US=tariffs or regime.US=tariffs>=0.5 (repeatable: all\n"
+    "                  must hold); the index goes to DIR/sweep-conditioned.h5\n"
+    "  -o NAME.h5      the index's file name inside DIR (a name, not a path)\n";
 
 /* "name" of path/to/name.yaml */
 static void stem_of(const char *path, char *buf, size_t size)
@@ -299,8 +305,19 @@ static int print_plan(const tm_sweep *s, int jobs, int threads, int shards, tm_e
     printf("parameters  ");
     for (int j = 0; j < tm_sweep_n_values(s); j++)
         printf("%s%s", j ? ", " : "", tm_sweep_value_path(s, j));
-    printf("\nper run     %lld firms x %lld periods (burn-in included); %s on one thread (measured on point 0)\n",
-           (long long)est.firms, (long long)est.periods, t1);
+    char tp[32];
+    tm_cli_human_seconds(est.pilot_seconds, tp, sizeof tp);
+    printf(
+        "\nper run     %lld firms x %lld periods (burn-in included); %s on one thread, solve and writing "
+        "included\n",
+        (long long)est.firms, (long long)est.periods, t1);
+    if (est.pilot_whole)
+        printf("            (point 0 run end to end: %s)\n", tp);
+    else
+        printf(
+            "            (point 0 run end to end for %lld logged periods without burn-in: %s; the rest "
+            "extrapolated)\n",
+            (long long)est.pilot_periods, tp);
     printf("time        about %s with %d job%s x %d thread%s%s\n", tall, jobs, jobs > 1 ? "s" : "", per_run,
            per_run > 1 ? "s" : "", shards > 1 ? " per shard, shards in parallel" : "");
     printf("memory      about %s (%d run%s at once)\n", mem, jobs, jobs > 1 ? "s" : "");
@@ -511,13 +528,38 @@ int tm_cli_sweep_index(int argc, char **argv)
         fputs(index_usage, stdout);
         return 0;
     }
-    if (argc != 2)
-        return tm_cli_usage_error(index_usage, "%s",
-                                  argc < 2 ? "missing the sweep folder" : "expected one sweep folder");
-    const char *dir = argv[1];
+    const char *dir = NULL, *name = NULL;
+    tm_sweep_condition conditions[16];
+    int n_cond = 0;
+    tm_error err = {0};
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--condition") == 0 || strcmp(argv[i], "-o") == 0) {
+            if (i + 1 == argc)
+                return tm_cli_usage_error(index_usage, "%s needs a value", argv[i]);
+            if (argv[i][1] == 'o') {
+                name = argv[++i];
+                continue;
+            }
+            if (n_cond == 16)
+                return tm_cli_usage_error(index_usage, "%s", "at most 16 conditions");
+            if (tm_sweep_condition_parse(argv[++i], &conditions[n_cond++], &err))
+                return tm_cli_fail(&err);
+        } else if (argv[i][0] == '-') {
+            return tm_cli_usage_error(index_usage, "unknown option %s", argv[i]);
+        } else if (dir) {
+            return tm_cli_usage_error(index_usage, "%s", "expected one sweep folder");
+        } else {
+            dir = argv[i];
+        }
+    }
+    if (!dir)
+        return tm_cli_usage_error(index_usage, "%s", "missing the sweep folder");
+    if (name && (!*name || strchr(name, '/') || strlen(name) < 4 || strcmp(name + strlen(name) - 3, ".h5") != 0))
+        return tm_cli_usage_error(index_usage, "-o %s: expected a file name ending in .h5, without a folder", name);
+    if (!name)
+        name = n_cond ? "sweep-conditioned.h5" : "sweep.h5";
     char path[4096];
     snprintf(path, sizeof path, "%s/sweep.yaml", dir);
-    tm_error err = {0};
     tm_sweep *s = NULL;
     struct stat st;
     if (stat(path, &st) != 0) {
@@ -526,12 +568,16 @@ int tm_cli_sweep_index(int argc, char **argv)
     }
     if (tm_sweep_open(path, 0, &s, &err))
         return tm_cli_fail(&err);
-    int64_t complete = 0;
+    int64_t complete = 0, included = 0;
     int rc = 0;
-    if (tm_sweep_write_index(s, dir, &complete, &err))
+    tm_sweep_index_options o = {conditions, n_cond, name};
+    if (tm_sweep_write_index_with(s, dir, &o, &complete, &included, &err))
         rc = tm_cli_fail(&err);
+    else if (n_cond)
+        printf("wrote %s/%s: %lld of %lld runs complete, %lld of them meet the condition\n", dir, name,
+               (long long)complete, (long long)tm_sweep_runs(s), (long long)included);
     else
-        printf("wrote %s/sweep.h5: %lld of %lld runs complete\n", dir, (long long)complete,
+        printf("wrote %s/%s: %lld of %lld runs complete\n", dir, name, (long long)complete,
                (long long)tm_sweep_runs(s));
     tm_sweep_close(s);
     return rc;

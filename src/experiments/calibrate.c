@@ -916,7 +916,7 @@ int tm_calibration_write_fitted(const tm_calibration *c, const char *path, const
     static const char *const method_text[] = {"nelder-mead (NLopt's Nelder-Mead within the bounds)",
                                               "bobyqa (NLopt's BOBYQA within the bounds)",
                                               "proportional (each parameter scaled towards its moment)"};
-    fprintf(out, "# Fitted by simulated method of moments: tradeabm calibrate %s\n", c->file);
+    fprintf(out, TM_CALIBRATE_FITTED_HEADER "%s\n", c->file);
     fprintf(out, "# date: %s\n", date);
     fprintf(out, "# calibration file sha256: %s\n", c->sha256);
     fprintf(out, "# base: %s (resolved parameters before fitting, sha256 %s)\n", c->base_path, c->base_sha);

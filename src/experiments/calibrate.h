@@ -12,6 +12,10 @@
 
 typedef struct tm_calibration tm_calibration;
 
+/* The first line of a fitted parameter file starts with this, then the
+ * calibration file's path (how `info` tells one from other YAML). */
+#define TM_CALIBRATE_FITTED_HEADER "# Fitted by simulated method of moments: tradeabm calibrate "
+
 /* Parse and validate a calibration file: keys, bounds, the optimiser, and
  * (by loading the base at the start values) every parameter path and
  * moment name, before anything is simulated. Errors name file and key. */

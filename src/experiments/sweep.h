@@ -65,13 +65,18 @@ int tm_sweep_run_params(const tm_sweep *sweep, int64_t run, tm_params **out, tm_
 /* Whether DIR/runs/<run>.h5 exists with status "complete". */
 int tm_sweep_run_complete(const tm_sweep *sweep, const char *dir, int64_t run);
 
-/* Estimates for `--plan` from point 0 (a short timed probe of its periods). */
+/* Estimates for `--plan` from point 0: a short probe of its periods, then
+ * a pilot run end to end (solve and file writing included) into a private
+ * temporary folder, whole if its periods take up to about 2 s. */
 typedef struct {
     int64_t runs;
-    double seconds_per_run; /* at one thread */
+    double seconds_per_run; /* at one thread, solve and writing included */
     double memory_per_run;  /* bytes */
-    double output_per_run;  /* bytes */
+    double output_per_run;  /* bytes: the pilot's file, scaled to every logged period */
     int64_t firms, periods; /* of point 0, burn-in included in periods */
+    double pilot_seconds;   /* wall time of the pilot run */
+    int64_t pilot_periods;  /* logged periods it ran */
+    int pilot_whole;        /* 1: the pilot was point 0's whole run */
 } tm_sweep_estimate;
 int tm_sweep_plan(const tm_sweep *sweep, tm_sweep_estimate *est, tm_error *err);
 
@@ -125,6 +130,32 @@ int tm_sweep_execute(const tm_sweep *sweep, const char *dir, const tm_sweep_exec
 
 /* Write DIR/sweep.h5 (temporary name, then renamed) from the run files. */
 int tm_sweep_write_index(const tm_sweep *sweep, const char *dir, int64_t *complete_runs, tm_error *err);
+
+/* A condition on the regimes a run went through (`sweep-index
+ * --condition`): its share of the summary window (the periods its
+ * outcomes average over) spent in `regime` of destination `dest` is at
+ * least `min_share`. Text: `regime.DEST=REGIME` (every period of the
+ * window) or `regime.DEST=REGIME>=SHARE` (SHARE in [0, 1]). */
+typedef struct {
+    char dest[TM_NAME_MAX], regime[TM_NAME_MAX];
+    double min_share;
+    char text[160];
+} tm_sweep_condition;
+
+/* Parse the text of a condition (names are checked against the runs when
+ * the index is written); an input error naming what was expected. */
+int tm_sweep_condition_parse(const char *text, tm_sweep_condition *out, tm_error *err);
+
+typedef struct {
+    const tm_sweep_condition *conditions; /* all must hold (none: every complete run counts) */
+    int n_conditions;
+    const char *file_name; /* the index's name inside DIR (NULL: sweep.h5) */
+} tm_sweep_index_options;
+
+/* Write the index with options; the summaries are over the complete runs
+ * that meet every condition. */
+int tm_sweep_write_index_with(const tm_sweep *sweep, const char *dir, const tm_sweep_index_options *opts,
+                              int64_t *complete_runs, int64_t *included_runs, tm_error *err);
 
 /* MPI support: initialise only when launched by mpirun (OMPI_COMM_WORLD_SIZE
  * or PMI_SIZE in the environment). tm_sweep_mpi_init returns 1 when MPI is

@@ -33,18 +33,42 @@
  * Plan
  * ---------------------------------------------------------------------- */
 
+/* Run `p` end to end as a sweep runs it (tm_simulate on one thread, into
+ * a private temporary folder): its wall time, solve and writing included,
+ * and the size of its file. */
+static int pilot_run(const tm_params *p, double *seconds, double *bytes, tm_error *err)
+{
+    const char *tmpdir = getenv("TMPDIR");
+    char dir[4096], path[4200], digest[65];
+    snprintf(dir, sizeof dir, "%s/tradeabm-plan-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    if (!mkdtemp(dir))
+        return tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot create a private temporary folder for the pilot run: %s",
+                            dir, strerror(errno));
+    snprintf(path, sizeof path, "%s/pilot.h5", dir);
+    tm_simulate_options so = {.threads = 1};
+    double t0 = tm_clock_seconds();
+    int rc = tm_simulate(p, path, &so, digest, err);
+    *seconds = tm_clock_seconds() - t0;
+    struct stat st;
+    *bytes = rc == 0 && stat(path, &st) == 0 ? (double)st.st_size : 0;
+    unlink(path);
+    rmdir(dir);
+    return rc ? tm_error_prefix(err, "the pilot run of point 0") : 0;
+}
+
 int tm_sweep_plan(const tm_sweep *s, tm_sweep_estimate *est, tm_error *err)
 {
     memset(est, 0, sizeof *est);
     est->runs = tm_sweep_runs(s);
-    tm_params *p = NULL;
+    tm_params *p = NULL, *pilot = NULL;
     if (tm_sweep_run_params(s, 0, &p, err))
         return -1;
     for (int k = 0; k < p->n_sectors; k++)
         est->firms += p->sector[k].firms;
     est->periods = p->burn_in + p->periods;
-    /* Time: open point 0 (policy tables, DP solve) and step it for up to
-     * about a second on one thread, then extrapolate over its periods. */
+    /* A short probe first: open point 0 (policy tables, the solve) and step
+     * it for up to about a second on one thread, for the time a period
+     * takes. */
     tm_run_options ro = {.threads = 1};
     tm_run *run = NULL;
     double t0 = tm_clock_seconds();
@@ -63,16 +87,50 @@ int tm_sweep_plan(const tm_sweep *s, tm_sweep_estimate *est, tm_error *err)
         stepped++;
     }
     double per_period = stepped ? (tm_clock_seconds() - t1) / (double)stepped : 0;
-    est->seconds_per_run = (t1 - t0) + per_period * (double)est->periods;
+    double setup = t1 - t0;
     est->memory_per_run = tm_run_state_bytes_per_firm(run) * (double)est->firms + 16e6;
     tm_run_close(run);
-    /* Output: every series row of the logged periods plus fixed parts. */
-    double S = p->n_sectors, D = p->n_dest, NS = (double)(1 << p->n_dest);
-    double row = 8 * (8 * S * D) + 8 * S * NS + 8 * S + 8 + TM_LABEL_MAX + 4 * D;
-    est->output_per_run = 40e3 + (double)strlen(p->canonical) + 8 * S * (double)p->grid_points +
-                          row * (double)p->periods;
+    /* Then a pilot run end to end, as the sweep runs it (solve, periods,
+     * writing, the digest and the closing of the file). A run whose
+     * periods take up to about 2 s is run whole; a longer one is run
+     * without burn-in for about 2 s of logged periods, and the rest
+     * extrapolated: the remaining logged periods at the pilot's cost per
+     * period (writing included), the burn-in at the probe's. */
+    int64_t logged = p->periods;
+    if (per_period * (double)est->periods <= 2.0) {
+        est->pilot_periods = logged;
+        est->pilot_whole = 1;
+        if (pilot_run(p, &est->pilot_seconds, &est->output_per_run, err))
+            goto fail;
+        est->seconds_per_run = est->pilot_seconds;
+    } else {
+        int64_t n = per_period > 0 ? (int64_t)(2.0 / per_period) : logged;
+        n = n < 1 ? 1 : n > logged ? logged : n;
+        char periods_set[64];
+        snprintf(periods_set, sizeof periods_set, "run.periods=%lld", (long long)n);
+        const char *sets[] = {periods_set, "run.burn_in=0"};
+        double bytes = 0;
+        if (tm_params_load_text(p->source, p->canonical, sets, 2, &pilot, err) ||
+            pilot_run(pilot, &est->pilot_seconds, &bytes, err))
+            goto fail;
+        est->pilot_periods = n;
+        double per_logged = n > 0 ? (est->pilot_seconds - setup) / (double)n : 0;
+        if (per_logged < per_period)
+            per_logged = per_period;
+        est->seconds_per_run = est->pilot_seconds + per_logged * (double)(logged - n) + per_period * (double)p->burn_in;
+        /* File size: the pilot's, with its logged periods' share scaled up
+         * (the fixed part: parameters, grid, dimensions, policy). */
+        double fixed = 40e3 + (double)strlen(p->canonical) + 8.0 * p->n_sectors * (double)p->grid_points;
+        double per_row = bytes > fixed ? (bytes - fixed) / (double)n : 0;
+        est->output_per_run = bytes + per_row * (double)(logged - n);
+    }
+    tm_params_free(pilot);
     tm_params_free(p);
     return 0;
+fail:
+    tm_params_free(pilot);
+    tm_params_free(p);
+    return -1;
 }
 
 /* ------------------------------------------------------------------------

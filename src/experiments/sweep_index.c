@@ -116,9 +116,129 @@ done:
     return rc;
 }
 
+int tm_sweep_condition_parse(const char *text, tm_sweep_condition *c, tm_error *err)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->text, sizeof c->text, "%s", text);
+    c->min_share = 1;
+    const char *dot = strncmp(text, "regime.", 7) == 0 ? text + 7 : NULL;
+    const char *eq = dot ? strchr(dot, '=') : NULL;
+    const char *ge = eq ? strstr(eq + 1, ">=") : NULL;
+    size_t dest_len = eq ? (size_t)(eq - dot) : 0;
+    size_t regime_len = eq ? (ge ? (size_t)(ge - eq - 1) : strlen(eq + 1)) : 0;
+    if (!eq || dest_len == 0 || dest_len >= TM_NAME_MAX || regime_len == 0 || regime_len >= TM_NAME_MAX ||
+        memchr(dot, '.', dest_len))
+        return tm_error_set(err, TM_ERR_INPUT,
+                            "--condition %s: expected regime.DEST=REGIME or regime.DEST=REGIME>=SHARE "
+                            "(e.g. regime.US=tariffs>=0.5)",
+                            text);
+    memcpy(c->dest, dot, dest_len);
+    memcpy(c->regime, eq + 1, regime_len);
+    if (ge) {
+        char *end = NULL;
+        errno = 0;
+        c->min_share = strtod(ge + 2, &end);
+        if (errno || end == ge + 2 || *end || !(c->min_share >= 0 && c->min_share <= 1))
+            return tm_error_set(err, TM_ERR_INPUT, "--condition %s: the share after >= must be a number in [0, 1]",
+                                text);
+    }
+    return 0;
+}
+
+/* Regimes of the runs, one column per (destination, regime), from the
+ * first complete run's parameters (a sweep cannot add regimes, so every
+ * run has the same). */
 typedef struct {
-    hid_t point, replicate, seed, file, status, wall, digest;
-    hid_t *values; /* per swept parameter */
+    int n_dest, n_cols;
+    int first[TM_MAX_DEST + 1]; /* column of destination d's regime 0; first[n_dest] = n_cols */
+    char name[TM_MAX_DEST * TM_MAX_REGIMES][2 * TM_NAME_MAX + 1];
+} regime_columns;
+
+static int find_regimes(const tm_sweep *s, const char *dir, regime_columns *rc)
+{
+    memset(rc, 0, sizeof *rc);
+    for (int64_t run = 0; run < tm_sweep_runs(s); run++) {
+        char path[4096];
+        tm_sweep_run_path(s, dir, run, path, sizeof path);
+        tm_file_info info;
+        tm_error ignored = {0};
+        tm_params *p = NULL;
+        if (!tm_sweep_run_complete(s, dir, run) || tm_reader_read_info(path, &info, &ignored))
+            continue;
+        int ok = tm_params_load_text(path, info.parameters, NULL, 0, &p, &ignored) == 0;
+        tm_reader_info_free(&info);
+        if (!ok)
+            continue;
+        rc->n_dest = p->n_dest;
+        for (int d = 0; d < p->n_dest; d++) {
+            rc->first[d] = rc->n_cols;
+            for (int g = 0; g < p->dest[d].n_regimes; g++)
+                snprintf(rc->name[rc->n_cols++], sizeof rc->name[0], "%s.%s", p->dest[d].name,
+                         p->dest[d].regime[g].name);
+        }
+        rc->first[p->n_dest] = rc->n_cols;
+        tm_params_free(p);
+        return 1;
+    }
+    return 0;
+}
+
+/* Column of a condition's destination and regime, or an input error that
+ * lists the names there are. */
+static int condition_column(const regime_columns *rc, const tm_sweep_condition *c, int *col, tm_error *err)
+{
+    char want[2 * TM_NAME_MAX + 1], prefix[TM_NAME_MAX + 1], known[2048] = "";
+    snprintf(want, sizeof want, "%s.%s", c->dest, c->regime);
+    snprintf(prefix, sizeof prefix, "%s.", c->dest);
+    int dest_known = 0;
+    for (int k = 0; k < rc->n_cols; k++) {
+        if (strcmp(rc->name[k], want) == 0) {
+            *col = k;
+            return 0;
+        }
+        dest_known |= strncmp(rc->name[k], prefix, strlen(prefix)) == 0;
+    }
+    /* The destination's regimes if it has any, else every destination.regime. */
+    size_t used = 0;
+    for (int k = 0; k < rc->n_cols; k++)
+        if ((!dest_known || strncmp(rc->name[k], prefix, strlen(prefix)) == 0) && used < sizeof known)
+            used += (size_t)snprintf(known + used, sizeof known - used, "%s%s", used ? ", " : "", rc->name[k]);
+    if (rc->n_cols == 0)
+        return tm_error_set(err, TM_ERR_INPUT, "--condition %s: no complete run to read the regimes from", c->text);
+    return tm_error_set(err, TM_ERR_INPUT, "--condition %s: no regime %s of destination %s; expected one of: %s",
+                        c->text, c->regime, c->dest, known);
+}
+
+/* Share of the summary window (the last summary_periods logged periods,
+ * all if fewer) each destination spent in each of its regimes. */
+static int read_regime_shares(const tm_sweep *s, tm_reader *rd, const regime_columns *rc, double *shares)
+{
+    tm_error err = {0};
+    int T = 0;
+    if (tm_reader_periods(rd, &T, &err) || T < 1)
+        return -1;
+    int k = tm_sweep_summary_periods(s) < T ? tm_sweep_summary_periods(s) : T;
+    double *regime = malloc((size_t)k * (size_t)rc->n_dest * sizeof *regime);
+    int rcode = !regime || tm_reader_environment(rd, "regime", T - k, k, (size_t)rc->n_dest, regime, &err);
+    for (int c = 0; c < rc->n_cols; c++)
+        shares[c] = 0;
+    for (int t = 0; !rcode && t < k; t++)
+        for (int d = 0; d < rc->n_dest; d++) {
+            double g = regime[(size_t)t * (size_t)rc->n_dest + (size_t)d];
+            int n_regimes = rc->first[d + 1] - rc->first[d];
+            if (!(g >= 0 && g < n_regimes))
+                rcode = 1;
+            else
+                shares[rc->first[d] + (int)g] += 1.0 / k;
+        }
+    free(regime);
+    return rcode ? -1 : 0;
+}
+
+typedef struct {
+    hid_t point, replicate, seed, file, status, wall, digest, included;
+    hid_t *values;       /* per swept parameter */
+    hid_t *regime_share; /* per (destination, regime) */
 } design_cols;
 
 typedef struct {
@@ -127,21 +247,46 @@ typedef struct {
 
 int tm_sweep_write_index(const tm_sweep *s, const char *dir, int64_t *complete_runs, tm_error *err)
 {
+    return tm_sweep_write_index_with(s, dir, NULL, complete_runs, NULL, err);
+}
+
+int tm_sweep_write_index_with(const tm_sweep *s, const char *dir, const tm_sweep_index_options *opts,
+                              int64_t *complete_runs, int64_t *included_runs, tm_error *err)
+{
+    const int n_cond = opts ? opts->n_conditions : 0;
+    const char *file_name = opts && opts->file_name ? opts->file_name : "sweep.h5";
+    regime_columns *regimes = malloc(sizeof *regimes);
+    int cond_col[16];
+    if (!regimes)
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+    if (n_cond > 16) {
+        free(regimes);
+        return tm_error_set(err, TM_ERR_INPUT, "--condition: at most 16 conditions");
+    }
+    find_regimes(s, dir, regimes);
+    for (int c = 0; c < n_cond; c++)
+        if (condition_column(regimes, &opts->conditions[c], &cond_col[c], err)) {
+            free(regimes);
+            return -1;
+        }
+    const int NC = regimes->n_cols;
     char final_path[4096], stem[4400], tmp[4500];
-    snprintf(final_path, sizeof final_path, "%s/sweep.h5", dir);
+    snprintf(final_path, sizeof final_path, "%s/%s", dir, file_name);
     tm_sweep_temp_path(final_path, stem, sizeof stem);
     tm_h5_quiet();
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
     hid_t f = tm_h5_create_temp(stem, tmp, sizeof tmp, H5P_DEFAULT, fapl, err);
     H5Pclose(fapl);
-    if (f < 0)
+    if (f < 0) {
+        free(regimes);
         return tm_error_prefix(err, "cannot create the index file");
+    }
     int64_t runs = tm_sweep_runs(s);
     int R = tm_sweep_replicates(s), P = tm_sweep_points(s), V = tm_sweep_n_values(s), O = tm_sweep_n_outcomes(s);
     int rc = 0, format = TM_SWEEP_FORMAT_VERSION, summary_periods = tm_sweep_summary_periods(s);
     uint64_t seed = tm_sweep_seed(s);
-    long long n_runs = runs, n_complete = 0;
+    long long n_runs = runs, n_complete = 0, n_included = 0;
     rc |= tm_h5_attr_string(f, "program", "tradeabm");
     rc |= tm_h5_attr_string(f, "kind", "sweep");
     rc |= tm_h5_attr_scalar(f, "format_version", H5T_NATIVE_INT, &format);
@@ -154,15 +299,24 @@ int tm_sweep_write_index(const tm_sweep *s, const char *dir, int64_t *complete_r
     rc |= tm_h5_attr_scalar(f, "replicates", H5T_NATIVE_INT, &R);
     rc |= tm_h5_attr_scalar(f, "runs", H5T_NATIVE_LLONG, &n_runs);
     rc |= tm_h5_attr_scalar(f, "summary_periods", H5T_NATIVE_INT, &summary_periods);
+    if (n_cond > 0) {
+        char text[2600] = "";
+        size_t used = 0;
+        for (int c = 0; c < n_cond && used < sizeof text; c++)
+            used += (size_t)snprintf(text + used, sizeof text - used, "%s%s", c ? " and " : "",
+                                     opts->conditions[c].text);
+        rc |= tm_h5_attr_string(f, "condition", text);
+    }
 
     hid_t str = tm_h5_vlen_string();
     design_cols dc = {0};
     summary_cols *sc = calloc((size_t)O, sizeof *sc);
     hid_t *pv = calloc((size_t)V + 1, sizeof *pv);
     dc.values = calloc((size_t)V + 1, sizeof *dc.values);
+    dc.regime_share = calloc((size_t)NC + 1, sizeof *dc.regime_share);
     hid_t runs_group = H5Gcreate2(f, "runs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     hsize_t nr = (hsize_t)runs, np = (hsize_t)P;
-    rc |= !sc || !pv || !dc.values || runs_group < 0;
+    rc |= !sc || !pv || !dc.values || !dc.regime_share || runs_group < 0;
     if (!rc) {
         dc.point = column(f, "design/point", H5T_STD_I32LE, nr, "", "design point of the run");
         dc.replicate = column(f, "design/replicate", H5T_STD_I32LE, nr, "", "replicate of the run within its point");
@@ -172,8 +326,18 @@ int tm_sweep_write_index(const tm_sweep *s, const char *dir, int64_t *complete_r
         dc.wall = column(f, "design/wall_seconds", H5T_IEEE_F64LE, nr, "s",
                          "wall time of the run (NaN if not complete)");
         dc.digest = column(f, "design/digest", str, nr, "", "digest of the run's datasets (empty if not complete)");
+        dc.included = column(f, "design/included", H5T_STD_I8LE, nr, "",
+                             "1 if the run counts in /summary: complete, and meeting the index's condition if any");
         rc |= dc.point < 0 || dc.replicate < 0 || dc.seed < 0 || dc.file < 0 || dc.status < 0 || dc.wall < 0 ||
-              dc.digest < 0;
+              dc.digest < 0 || dc.included < 0;
+        for (int c = 0; c < NC && !rc; c++) {
+            char name[300];
+            snprintf(name, sizeof name, "design/regime_share/%s", regimes->name[c]);
+            dc.regime_share[c] = column(f, name, H5T_IEEE_F64LE, nr, "fraction",
+                                        "share of the run's summary window (its last summary_periods logged "
+                                        "periods) spent in the regime (destination.regime); NaN if not complete");
+            rc |= dc.regime_share[c] < 0;
+        }
         for (int j = 0; j < V && !rc; j++) {
             char name[300];
             snprintf(name, sizeof name, "design/values/%s", tm_sweep_value_path(s, j));
@@ -220,13 +384,16 @@ int tm_sweep_write_index(const tm_sweep *s, const char *dir, int64_t *complete_r
     char **b_file = calloc(B, sizeof *b_file), **b_status = calloc(B, sizeof *b_status),
          **b_digest = calloc(B, sizeof *b_digest);
     double *b_wall = malloc(B * sizeof *b_wall), *b_vals = malloc(B * ((size_t)V + 1) * sizeof *b_vals);
+    double *b_share = malloc(B * ((size_t)NC + 1) * sizeof *b_share),
+           *run_share = malloc(((size_t)NC + 1) * sizeof *run_share);
+    int8_t *b_included = malloc(B * sizeof *b_included);
     double *p_stats = malloc(B * 4 * ((size_t)O + 1) * sizeof *p_stats),
            *p_vals = malloc(B * ((size_t)V + 1) * sizeof *p_vals);
     int32_t *p_n = malloc(B * ((size_t)O + 1) * sizeof *p_n);
     double *rep_vals = malloc((size_t)R * ((size_t)O + 1) * sizeof *rep_vals);
     int *rep_ok = calloc((size_t)R, sizeof *rep_ok);
     rc |= !b_point || !b_rep || !b_seed || !b_file || !b_status || !b_digest || !b_wall || !b_vals || !p_stats ||
-          !p_vals || !p_n || !rep_vals || !rep_ok;
+          !p_vals || !p_n || !rep_vals || !rep_ok || !b_share || !run_share || !b_included;
     size_t nb = 0, npb = 0;
     tm_error damage = {0};
     int damaged = 0;
@@ -266,6 +433,8 @@ int tm_sweep_write_index(const tm_sweep *s, const char *dir, int64_t *complete_r
                         rep_ok[r] = tm_params_load_text(path, info.parameters, NULL, 0, &rp, &ignored) == 0 &&
                                     read_outcomes(s, rd, rp->periods_per_year, &rep_vals[(size_t)r * (size_t)O]) == 0;
                         tm_params_free(rp);
+                        if (rep_ok[r] && NC > 0)
+                            rep_ok[r] = read_regime_shares(s, rd, regimes, run_share) == 0;
                         if (!rep_ok[r])
                             status = "unreadable";
                     }
@@ -278,10 +447,19 @@ int tm_sweep_write_index(const tm_sweep *s, const char *dir, int64_t *complete_r
                 b_digest[nb] = strdup(digest);
             b_status[nb] = strdup(status);
             rc |= !b_file[nb] || !b_digest[nb] || !b_status[nb];
+            for (int c = 0; c < NC; c++)
+                b_share[(size_t)c * B + nb] = rep_ok[r] ? run_share[c] : NAN;
             if (rep_ok[r]) {
                 n_complete++;
                 rc |= H5Lcreate_external(rel, "/", runs_group, name, H5P_DEFAULT, H5P_DEFAULT) < 0;
+                /* A run left out by the condition stays complete and linked,
+                 * but counts in no summary. */
+                for (int c = 0; c < n_cond; c++)
+                    if (!(run_share[cond_col[c]] >= opts->conditions[c].min_share))
+                        rep_ok[r] = 0;
+                n_included += rep_ok[r];
             }
+            b_included[nb] = (int8_t)rep_ok[r];
             for (int j = 0; j < V; j++)
                 b_vals[(size_t)j * B + nb] = tm_sweep_value(s, p, j);
             nb++;
@@ -295,6 +473,9 @@ int tm_sweep_write_index(const tm_sweep *s, const char *dir, int64_t *complete_r
                       write_block(dc.wall, H5T_NATIVE_DOUBLE, run_start, nb, b_wall);
                 for (int j = 0; j < V; j++)
                     rc |= write_block(dc.values[j], H5T_NATIVE_DOUBLE, run_start, nb, &b_vals[(size_t)j * B]);
+                for (int c = 0; c < NC; c++)
+                    rc |= write_block(dc.regime_share[c], H5T_NATIVE_DOUBLE, run_start, nb, &b_share[(size_t)c * B]);
+                rc |= write_block(dc.included, H5T_NATIVE_INT8, run_start, nb, b_included);
                 for (size_t i = 0; i < nb; i++) {
                     free(b_file[i]);
                     free(b_status[i]);
@@ -339,6 +520,7 @@ int tm_sweep_write_index(const tm_sweep *s, const char *dir, int64_t *complete_r
         }
     }
     rc |= tm_h5_attr_scalar(f, "complete_runs", H5T_NATIVE_LLONG, &n_complete);
+    rc |= tm_h5_attr_scalar(f, "included_runs", H5T_NATIVE_LLONG, &n_included);
     for (size_t i = 0; b_file && i < B; i++) {
         free(b_file[i]);
         free(b_status[i]);
@@ -352,12 +534,15 @@ int tm_sweep_write_index(const tm_sweep *s, const char *dir, int64_t *complete_r
     free(b_digest);
     free(b_wall);
     free(b_vals);
+    free(b_share);
+    free(run_share);
+    free(b_included);
     free(p_stats);
     free(p_vals);
     free(p_n);
     free(rep_vals);
     free(rep_ok);
-    hid_t all[] = {dc.point, dc.replicate, dc.seed, dc.file, dc.status, dc.wall, dc.digest};
+    hid_t all[] = {dc.point, dc.replicate, dc.seed, dc.file, dc.status, dc.wall, dc.digest, dc.included};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (all[i] > 0)
             H5Dclose(all[i]);
@@ -373,7 +558,12 @@ int tm_sweep_write_index(const tm_sweep *s, const char *dir, int64_t *complete_r
             if (ds[k] > 0)
                 H5Dclose(ds[k]);
     }
+    for (int c = 0; dc.regime_share && c < NC; c++)
+        if (dc.regime_share[c] > 0)
+            H5Dclose(dc.regime_share[c]);
     free(dc.values);
+    free(dc.regime_share);
+    free(regimes);
     free(pv);
     free(sc);
     if (runs_group >= 0)
@@ -396,5 +586,7 @@ int tm_sweep_write_index(const tm_sweep *s, const char *dir, int64_t *complete_r
     }
     if (complete_runs)
         *complete_runs = n_complete;
+    if (included_runs)
+        *included_runs = n_included;
     return 0;
 }

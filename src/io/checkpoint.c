@@ -12,6 +12,11 @@
 
 static const char magic[8] = {'T', 'M', 'C', 'K', 'P', 'T', '\r', '\n'};
 
+int tm_checkpoint_has_magic(const void *head, size_t n)
+{
+    return n >= sizeof magic && memcmp(head, magic, sizeof magic) == 0;
+}
+
 /* The state inside a checkpoint is raw engine memory (RNG states, hash
  * contexts), so only the build that wrote it may read it. */
 #define BUILD_ID_SIZE 128

@@ -29,6 +29,9 @@ typedef struct tm_checkpoint {
 /* Default checkpoint name for an output path: "<path>.ckpt". */
 void tm_checkpoint_path(const char *output_path, char *buf, size_t size);
 
+/* 1 if the first n bytes of a file start like a checkpoint (its magic). */
+int tm_checkpoint_has_magic(const void *head, size_t n);
+
 /* Write atomically (temporary name, fsync, rename). */
 int tm_checkpoint_write(const char *path, const tm_params *params, const tm_checkpoint *ck, tm_error *err);
 

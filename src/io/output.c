@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <hdf5_hl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,15 @@
 #include "io/summary.h"
 #include "models/model.h"
 #include "tm_build_info.h"
+
+/* UTC time `ago` seconds before now, ISO 8601. */
+static void iso_before_now(double ago, char *buf, size_t size)
+{
+    time_t now = time(NULL) - (time_t)(ago + 0.5);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
 
 static void iso_now(char *buf, size_t size)
 {
@@ -516,6 +526,67 @@ void tm_output_hold_metadata(hid_t file)
     H5Fset_mdc_config(file, &mdc);
 }
 
+/* HDF5 dimension scales (the HDF5 high-level library's DIMENSION_LIST and
+ * REFERENCE_LIST attributes), so h5py and xarray see labelled axes: the
+ * period labels, sector, destination and market-set names are the scales
+ * of the series' axes. Attributes only: the data, and so the digest, are
+ * unchanged. Axes: t period, s sector, d destination, m market set, `.`
+ * none (a grid or a length). */
+static int attach_scales(hid_t file)
+{
+    static const struct {
+        const char *path, *name;
+    } scales[] = {{"periods/label", "period"},
+                  {"dimensions/sectors", "sector"},
+                  {"dimensions/destinations", "destination"},
+                  {"dimensions/market_sets", "market_set"}};
+    static const struct {
+        const char *path, *axes;
+    } series[] = {
+        {"series/firms_serving", "tsd"},
+        {"series/entrants", "tsd"},
+        {"series/exiters", "tsd"},
+        {"series/export_value", "tsd"},
+        {"series/tariff_paid", "tsd"},
+        {"series/mean_log_productivity", "tsd"},
+        {"series/top10_share", "tsd"},
+        {"series/entrant_export_value", "tsd"},
+        {"series/firms_by_market_set", "tsm"},
+        {"series/deaths", "ts"},
+        {"series/non_us_share", "t"},
+        {"series/exporters_by_level", "tsd."},
+        {"series/completed_spells", "tsd."},
+        {"series/firms_by_productivity_and_set", "ts.m"},
+        {"series/firms_by_type_productivity_and_set", "ts.m"},
+        {"environment/regime", "td"},
+        {"environment/tariff", "tsd"},
+        {"environment/statutory_tariff", "tsd"},
+    };
+    hid_t scale[4];
+    int rc = 0;
+    for (int k = 0; k < 4; k++) {
+        scale[k] = H5Dopen2(file, scales[k].path, H5P_DEFAULT);
+        rc |= scale[k] < 0 || H5DSset_scale(scale[k], scales[k].name) < 0;
+    }
+    for (size_t i = 0; !rc && i < sizeof series / sizeof series[0]; i++) {
+        if (H5Lexists(file, series[i].path, H5P_DEFAULT) <= 0)
+            continue;
+        hid_t d = H5Dopen2(file, series[i].path, H5P_DEFAULT);
+        rc |= d < 0;
+        for (unsigned axis = 0; !rc && series[i].axes[axis]; axis++) {
+            const char *which = strchr("tsdm", series[i].axes[axis]);
+            if (which)
+                rc |= H5DSattach_scale(d, scale[which - "tsdm"], axis) < 0;
+        }
+        if (d >= 0)
+            H5Dclose(d);
+    }
+    for (int k = 0; k < 4; k++)
+        if (scale[k] >= 0)
+            H5Dclose(scale[k]);
+    return rc ? -1 : 0;
+}
+
 int tm_output_open(const char *path, const tm_params *p, const tm_run *run, const tm_output_options *opts,
                    tm_output **out, tm_error *err)
 {
@@ -547,8 +618,11 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
     }
     o->file = file;
     o->checkpoints = checkpoints;
-    o->started = tm_clock_seconds();
-    iso_now(o->start_time, sizeof o->start_time);
+    /* The run began before this file: its set-up and solve count in the
+     * wall time and the start time. */
+    double now = tm_clock_seconds();
+    o->started = opts && opts->started > 0 && opts->started <= now ? opts->started : now;
+    iso_before_now(now - o->started, o->start_time, sizeof o->start_time);
     if (checkpoints)
         tm_output_hold_metadata(o->file);
     hid_t series = H5Gcreate2(o->file, "series", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -625,6 +699,8 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
         H5Gclose(periods);
     tm_sha256_init(&o->static_sha);
     if (!rc && write_static(o, run, &o->static_sha))
+        rc = 1;
+    if (!rc && attach_scales(o->file))
         rc = 1;
     if (!rc && o->panel) {
         hid_t pg = H5Gcreate2(o->file, "panel", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);

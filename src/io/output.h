@@ -22,6 +22,7 @@ typedef struct {
     int force;       /* replace an existing file at the final path */
     int panel;       /* write the firm panel */
     int checkpoints; /* checkpoints will be taken: make the file resumable after a crash */
+    double started;  /* tm_clock_seconds() when the run began, before its set-up and solve (0: now) */
 } tm_output_options;
 
 /* Check that `path` may be written (absent, or force) and that its folder

@@ -399,8 +399,10 @@ int tm_output_resume(const char *path, const tm_params *p, const tm_run *run, co
     o->start_time[sizeof o->start_time - 1] = '\0';
     o->checkpoints = 1;
     o->flushed_rows = o->series[0].dims[0];
-    /* Wall time counts the time before the interruption too. */
-    o->started = tm_clock_seconds() - elapsed;
+    /* Wall time counts the time before the interruption too, and this
+     * resumed run's set-up. */
+    double now = tm_clock_seconds();
+    o->started = (opts && opts->started > 0 && opts->started <= now ? opts->started : now) - elapsed;
     *out = o;
     return 0;
 }

@@ -134,6 +134,10 @@ int tm_reader_info(tm_reader *r, tm_file_info *info, tm_error *err)
     rc |= read_attr_scalar(f, "threads", H5T_NATIVE_INT, &info->threads);
     rc |= read_attr_scalar(f, "panel", H5T_NATIVE_INT, &info->panel);
     rc |= read_attr_scalar(f, "wall_seconds", H5T_NATIVE_DOUBLE, &info->wall_seconds);
+    /* Optional: not needed to read the data. */
+    tm_reader_attr_string(f, "params_source", info->params_source, sizeof info->params_source);
+    tm_reader_attr_string(f, "start_time", info->start_time, sizeof info->start_time);
+    tm_reader_attr_string(f, "end_time", info->end_time, sizeof info->end_time);
     if (rc)
         return tm_error_set(err, TM_ERR_INPUT, "%s: missing provenance attributes (a file not closed properly?)",
                             r->path);
@@ -209,14 +213,16 @@ int tm_reader_names(tm_reader *r, const char *which, const char *const **names, 
     return 0;
 }
 
-/* Open /series/<name> and its shape: periods and the values of one period. */
-static hid_t open_series(tm_reader *r, const char *name, hsize_t dims[4], int *rank, size_t *per_period, tm_error *err)
+/* Open /<group>/<name> (a series, or an /environment dataset) and its
+ * shape: periods and the values of one period. */
+static hid_t open_periodic(tm_reader *r, const char *group, const char *name, hsize_t dims[4], int *rank,
+                           size_t *per_period, tm_error *err)
 {
     char path[128];
-    snprintf(path, sizeof path, "series/%s", name);
+    snprintf(path, sizeof path, "%s/%s", group, name);
     hid_t d = H5Dopen2(r->file, path, H5P_DEFAULT);
     if (d < 0) {
-        tm_error_set(err, TM_ERR_INPUT, "%s: /series/%s: missing (not a complete run file?)", r->path, name);
+        tm_error_set(err, TM_ERR_INPUT, "%s: /%s: missing (not a complete run file?)", r->path, path);
         return -1;
     }
     hid_t space = H5Dget_space(d);
@@ -225,13 +231,18 @@ static hid_t open_series(tm_reader *r, const char *name, hsize_t dims[4], int *r
     H5Sclose(space);
     if (!ok) {
         H5Dclose(d);
-        tm_error_set(err, TM_ERR_INPUT, "%s: /series/%s: expected 1 to 4 dimensions, periods first", r->path, name);
+        tm_error_set(err, TM_ERR_INPUT, "%s: /%s: expected 1 to 4 dimensions, periods first", r->path, path);
         return -1;
     }
     *per_period = 1;
     for (int k = 1; k < *rank; k++)
         *per_period *= (size_t)dims[k];
     return d;
+}
+
+static hid_t open_series(tm_reader *r, const char *name, hsize_t dims[4], int *rank, size_t *per_period, tm_error *err)
+{
+    return open_periodic(r, "series", name, dims, rank, per_period, err);
 }
 
 int tm_reader_periods(tm_reader *r, int *periods, tm_error *err)
@@ -247,23 +258,24 @@ int tm_reader_periods(tm_reader *r, int *periods, tm_error *err)
     return 0;
 }
 
-int tm_reader_series(tm_reader *r, const char *name, int first, int count, size_t per_period, double *out,
-                     tm_error *err)
+/* Periods [first, first + count) of /<group>/<name> as doubles. */
+static int read_periodic(tm_reader *r, const char *group, const char *name, int first, int count, size_t per_period,
+                         double *out, tm_error *err)
 {
     hsize_t dims[4];
     int rank;
     size_t per;
-    hid_t d = open_series(r, name, dims, &rank, &per, err);
+    hid_t d = open_periodic(r, group, name, dims, &rank, &per, err);
     if (d < 0)
         return -1;
     if (per != per_period) {
         H5Dclose(d);
-        return tm_error_set(err, TM_ERR_INPUT, "%s: /series/%s: %zu values a period, expected %zu", r->path, name, per,
-                            per_period);
+        return tm_error_set(err, TM_ERR_INPUT, "%s: /%s/%s: %zu values a period, expected %zu", r->path, group, name,
+                            per, per_period);
     }
     if (first < 0 || count < 0 || (hsize_t)first + (hsize_t)count > dims[0]) {
         H5Dclose(d);
-        return tm_error_set(err, TM_ERR_INPUT, "%s: /series/%s: %llu periods, cannot read periods %d to %d", r->path,
+        return tm_error_set(err, TM_ERR_INPUT, "%s: /%s/%s: %llu periods, cannot read periods %d to %d", r->path, group,
                             name, (unsigned long long)dims[0], first, first + count - 1);
     }
     int rc = 0;
@@ -278,7 +290,43 @@ int tm_reader_series(tm_reader *r, const char *name, int first, int count, size_
     }
     H5Dclose(d);
     if (rc)
-        return tm_error_set(err, TM_ERR_INPUT, "%s: /series/%s: cannot read (truncated or corrupt?)", r->path, name);
+        return tm_error_set(err, TM_ERR_INPUT, "%s: /%s/%s: cannot read (truncated or corrupt?)", r->path, group, name);
+    return 0;
+}
+
+int tm_reader_series(tm_reader *r, const char *name, int first, int count, size_t per_period, double *out,
+                     tm_error *err)
+{
+    return read_periodic(r, "series", name, first, count, per_period, out, err);
+}
+
+int tm_reader_environment(tm_reader *r, const char *name, int first, int count, size_t per_period, double *out,
+                          tm_error *err)
+{
+    return read_periodic(r, "environment", name, first, count, per_period, out, err);
+}
+
+/* The events that took effect, one line each: period, kind, where, value. */
+static int print_events(tm_reader *r, FILE *out, tm_error *err)
+{
+    tm_event_record *rows = NULL;
+    int n = 0;
+    if (tm_reader_events(r, &rows, &n, err))
+        return -1;
+    fprintf(out, "events         %d took effect%s\n", n, n ? ":" : "");
+    for (int i = 0; i < n; i++) {
+        const tm_event_record *e = &rows[i];
+        char value[64] = "";
+        if (strcmp(e->kind, "regime") == 0)
+            snprintf(value, sizeof value, "-> %s", e->regime);
+        else if (strcmp(e->kind, "tariff") == 0)
+            snprintf(value, sizeof value, "%.6g%%", 100 * e->value);
+        else if (e->value == e->value)
+            snprintf(value, sizeof value, "x %.6g", e->value);
+        fprintf(out, "  %-8s %-12s %s%s%s %s%s%s%s\n", e->label, e->kind, e->destination, e->sector[0] ? "." : "",
+                e->sector, value, e->note[0] ? " (" : "", e->note, e->note[0] ? ")" : "");
+    }
+    free(rows);
     return 0;
 }
 
@@ -303,12 +351,16 @@ int tm_reader_print_info(const char *path, FILE *out, tm_error *err)
     if (complete && tm_reader_digest_matches(r, info.digest, data_digest, err))
         goto done;
     fprintf(out, "file           %s\n", path);
+    fprintf(out, "kind           run file\n");
     fprintf(out, "status         %s\n", info.status);
     fprintf(out, "program        tradeabm %s (commit %s)\n", info.version, info.git_commit);
+    fprintf(out, "source         %s\n", info.params_source[0] ? info.params_source : "(not recorded)");
     fprintf(out, "model          %s\n", tm_model_name(p->model));
     fprintf(out, "seed           %llu\n", (unsigned long long)info.seed);
     fprintf(out, "threads        %d\n", info.threads);
-    fprintf(out, "wall time      %.2f s\n", info.wall_seconds);
+    fprintf(out, "wall time      %.2f s (set-up and solve, periods, writing)\n", info.wall_seconds);
+    if (info.start_time[0])
+        fprintf(out, "ran            %s to %s\n", info.start_time, info.end_time);
     fprintf(out, "params sha256  %s\n", info.params_sha256);
     fprintf(out, "digest         %s\n", info.digest);
     if (complete)
@@ -343,7 +395,10 @@ int tm_reader_print_info(const char *path, FILE *out, tm_error *err)
     char label[TM_LABEL_MAX];
     tm_period_label(p->start_index + periods - 1, p->periods_per_year, label, sizeof label);
     tm_summary sum = {label, p->n_sectors, p->n_dest, snames, dnames, by_set, values};
-    fprintf(out, "periods        %d logged (%s to %s)\n\n", periods, p->start, label);
+    fprintf(out, "periods        %d logged (%s to %s)\n", periods, p->start, label);
+    if (print_events(r, out, err))
+        goto done;
+    fputc('\n', out);
     tm_summary_print(out, &sum);
     rc = 0;
 done:

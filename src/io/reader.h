@@ -11,6 +11,7 @@
 #include <hdf5.h>
 
 #include "base/error.h"
+#include "params/params.h"
 
 /* What `info`, `reproduce` and `resume` need from a file's provenance. */
 typedef struct {
@@ -23,7 +24,9 @@ typedef struct {
     int threads;
     int format_version;
     int panel;
-    double wall_seconds;
+    double wall_seconds;      /* the whole run: set-up and solve, periods, writing */
+    char params_source[4096]; /* parameter file the run was made from ("" if not recorded) */
+    char start_time[40], end_time[40];
     char *parameters; /* canonical text (malloc'd) */
 } tm_file_info;
 
@@ -55,6 +58,10 @@ int tm_reader_periods(tm_reader *r, int *periods, tm_error *err);
  * `per_period` values. */
 int tm_reader_series(tm_reader *r, const char *name, int first, int count, size_t per_period, double *out,
                      tm_error *err);
+
+/* The same for /environment/<name> (`regime`, `tariff`). */
+int tm_reader_environment(tm_reader *r, const char *name, int first, int count, size_t per_period, double *out,
+                          tm_error *err);
 
 /* The digest recomputed from the stored data (docs/output.md, "Digest"),
  * as hex; a dataset that cannot be read (a chunk failing its checksum) is
@@ -88,6 +95,17 @@ int tm_reader_check_digest(const char *path, char hex[65], tm_error *err);
  * the modules of this reader. */
 hid_t tm_reader_file(const tm_reader *r);
 int tm_reader_attr_string(hid_t obj, const char *name, char *buf, size_t size);
+
+/* One row of /events (docs/output.md), every field at its stored size. */
+typedef struct {
+    int period;
+    char label[TM_LABEL_MAX], kind[16], destination[TM_NAME_MAX], sector[TM_NAME_MAX], regime[TM_NAME_MAX];
+    double value;
+    char note[TM_NOTE_MAX];
+} tm_event_record;
+
+/* The events that took effect, in order (*rows malloc'd, free it). */
+int tm_reader_events(tm_reader *r, tm_event_record **rows, int *n, tm_error *err);
 
 /* Provenance and the summary table of the last logged period, for `info`. */
 int tm_reader_print_info(const char *path, FILE *out, tm_error *err);

@@ -4,6 +4,7 @@
  * through HDF5, so a chunk that fails its Fletcher32 checksum is reported
  * by name; a value changed through HDF5 changes the digest. */
 #include <hdf5.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,26 +217,25 @@ int tm_reader_check_series(tm_reader *r, tm_error *err)
     return 0;
 }
 
-typedef struct {
-    int period;
-    char label[TM_LABEL_MAX], kind[16], destination[TM_NAME_MAX], sector[TM_NAME_MAX], regime[TM_NAME_MAX];
-    double value;
-    char note[TM_NOTE_MAX];
-} event_fields;
-
-static int hash_events(hid_t file, const char *file_name, tm_sha256 *sha, tm_error *err)
+/* The events table as stored: every field at its full fixed size (strings
+ * NUL-padded), as the digest hashes it. */
+int tm_reader_events(tm_reader *r, tm_event_record **out, int *n_out, tm_error *err)
 {
+    *out = NULL;
+    *n_out = 0;
+    hid_t file = tm_reader_file(r);
+    const char *file_name = tm_reader_path(r);
     hid_t d = H5Dopen2(file, "events", H5P_DEFAULT);
     if (d < 0)
         return damaged(file_name, "events", err);
-    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(event_fields));
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(tm_event_record));
     hid_t s[5];
     const size_t sizes[5] = {TM_LABEL_MAX, 16, TM_NAME_MAX, TM_NAME_MAX, TM_NAME_MAX};
     const char *names[5] = {"label", "kind", "destination", "sector", "regime"};
-    const size_t offsets[5] = {offsetof(event_fields, label), offsetof(event_fields, kind),
-                               offsetof(event_fields, destination), offsetof(event_fields, sector),
-                               offsetof(event_fields, regime)};
-    H5Tinsert(t, "period", offsetof(event_fields, period), H5T_NATIVE_INT);
+    const size_t offsets[5] = {offsetof(tm_event_record, label), offsetof(tm_event_record, kind),
+                               offsetof(tm_event_record, destination), offsetof(tm_event_record, sector),
+                               offsetof(tm_event_record, regime)};
+    H5Tinsert(t, "period", offsetof(tm_event_record, period), H5T_NATIVE_INT);
     for (int k = 0; k < 5; k++) {
         s[k] = H5Tcopy(H5T_C_S1);
         H5Tset_size(s[k], sizes[k]);
@@ -243,34 +243,47 @@ static int hash_events(hid_t file, const char *file_name, tm_sha256 *sha, tm_err
     }
     hid_t snote = H5Tcopy(H5T_C_S1);
     H5Tset_size(snote, TM_NOTE_MAX);
-    H5Tinsert(t, "value", offsetof(event_fields, value), H5T_NATIVE_DOUBLE);
-    H5Tinsert(t, "note", offsetof(event_fields, note), snote);
+    H5Tinsert(t, "value", offsetof(tm_event_record, value), H5T_NATIVE_DOUBLE);
+    H5Tinsert(t, "note", offsetof(tm_event_record, note), snote);
     hid_t space = H5Dget_space(d);
     hssize_t n = H5Sget_simple_extent_npoints(space);
-    event_fields *rows = calloc(n > 0 ? (size_t)n : 1, sizeof *rows);
-    int rc = n < 0 || !rows || (n > 0 && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0);
-    if (!rc) {
-        tm_sha256_update(sha, "events", 7);
-        for (hssize_t i = 0; i < n; i++) {
-            const event_fields *r = &rows[i];
-            tm_sha256_update(sha, &r->period, sizeof r->period);
-            tm_sha256_update(sha, r->label, sizeof r->label);
-            tm_sha256_update(sha, r->kind, sizeof r->kind);
-            tm_sha256_update(sha, r->destination, sizeof r->destination);
-            tm_sha256_update(sha, r->sector, sizeof r->sector);
-            tm_sha256_update(sha, r->regime, sizeof r->regime);
-            tm_sha256_update(sha, &r->value, sizeof r->value);
-            tm_sha256_update(sha, r->note, sizeof r->note);
-        }
-    }
-    free(rows);
+    tm_event_record *rows = calloc(n > 0 ? (size_t)n : 1, sizeof *rows);
+    int rc = n < 0 || n > INT_MAX || !rows || (n > 0 && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0);
     H5Sclose(space);
     for (int k = 0; k < 5; k++)
         H5Tclose(s[k]);
     H5Tclose(snote);
     H5Tclose(t);
     H5Dclose(d);
-    return rc ? damaged(file_name, "events", err) : 0;
+    if (rc) {
+        free(rows);
+        return damaged(file_name, "events", err);
+    }
+    *out = rows;
+    *n_out = (int)n;
+    return 0;
+}
+
+static int hash_events(tm_reader *r, tm_sha256 *sha, tm_error *err)
+{
+    tm_event_record *rows = NULL;
+    int n = 0;
+    if (tm_reader_events(r, &rows, &n, err))
+        return -1;
+    tm_sha256_update(sha, "events", 7);
+    for (int i = 0; i < n; i++) {
+        const tm_event_record *e = &rows[i];
+        tm_sha256_update(sha, &e->period, sizeof e->period);
+        tm_sha256_update(sha, e->label, sizeof e->label);
+        tm_sha256_update(sha, e->kind, sizeof e->kind);
+        tm_sha256_update(sha, e->destination, sizeof e->destination);
+        tm_sha256_update(sha, e->sector, sizeof e->sector);
+        tm_sha256_update(sha, e->regime, sizeof e->regime);
+        tm_sha256_update(sha, &e->value, sizeof e->value);
+        tm_sha256_update(sha, e->note, sizeof e->note);
+    }
+    free(rows);
+    return 0;
 }
 
 int tm_reader_digest(tm_reader *r, char hex[65], tm_error *err)
@@ -343,7 +356,7 @@ int tm_reader_digest(tm_reader *r, char hex[65], tm_error *err)
             }
         }
     }
-    if (hash_events(f, fn, &sha, err))
+    if (hash_events(r, &sha, err))
         return -1;
     tm_sha256_final(&sha, h);
     tm_sha256_hex(h, hex);

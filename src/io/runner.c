@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "engine/preflight.h"
 #include "engine/run.h"
 #include "io/checkpoint.h"
@@ -123,6 +124,8 @@ int tm_simulate(const tm_params *p, const char *path, const tm_simulate_options 
     tm_checkpoint *resume = opts ? opts->resume : NULL;
     if (!resume && tm_output_check_path(path, force, err))
         return -1;
+    /* The recorded wall time covers the whole run: set-up and solve too. */
+    const double started = tm_clock_seconds();
     if (tm_preflight_check(p, threads, panel, path, err))
         return -1;
     char ckpt_path[4200];
@@ -138,7 +141,8 @@ int tm_simulate(const tm_params *p, const char *path, const tm_simulate_options 
         tm_run_close(run);
         return -1;
     }
-    tm_output_options oo = {.force = force, .panel = panel, .checkpoints = every > 0 || resume != NULL};
+    tm_output_options oo = {
+        .force = force, .panel = panel, .checkpoints = every > 0 || resume != NULL, .started = started};
     /* A checkpoint holds the engine state, then the writer's. */
     if (resume
             ? tm_run_restore(run, &resume->state, err) || tm_output_resume(path, p, run, &oo, &resume->state, &out, err)
