@@ -2,6 +2,7 @@
  * gap to a bare lower-bound kernel, panel I/O overhead, the dynamic
  * programme's solve time, state size and memory (docs/performance.md). */
 #include <getopt.h>
+#include <gsl/gsl_statistics_double.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -172,18 +173,44 @@ static double kernel_fps(long firms, int periods, int threads, int n_z)
     return (double)firms * (double)periods / dt / (double)threads;
 }
 
-static double run_seconds(const tm_params *p, int threads, int panel, tm_error *err)
+/* One whole run into a file under $TMPDIR (removed after); where its
+ * time went in `timing` when not NULL. */
+static double run_seconds(const tm_params *p, int threads, int panel, tm_simulate_timing *timing, tm_error *err)
 {
     const char *dir = getenv("TMPDIR");
     char path[4096];
     snprintf(path, sizeof path, "%s/tradeabm-bench-%ld-%d.h5", dir && *dir ? dir : "/tmp", (long)getpid(), panel);
-    tm_simulate_options so = {.threads = threads, .panel = panel, .force = 1};
+    tm_simulate_options so = {.threads = threads, .panel = panel, .force = 1, .timing = timing};
     char digest[65];
     double t0 = tm_clock_seconds();
     int rc = tm_simulate(p, path, &so, digest, err);
     double dt = tm_clock_seconds() - t0;
     unlink(path);
     return rc ? NAN : dt;
+}
+
+/* The share of a 10,000-firm, 12-period run of the benchmark world (10
+ * burn-in periods, the dynamic model's solve included) spent on its file:
+ * output seconds over tm_simulate's seconds by the run's own timers, the
+ * median of OUTPUT_SHARE_RUNS runs (a run takes a few tenths of a second,
+ * so one disturbed run must not decide the figure). */
+enum { OUTPUT_SHARE_RUNS = 5 };
+
+static double output_share(const char *model, int threads, tm_error *err)
+{
+    tm_params *p = NULL;
+    if (bench_params(model, 10000, 6, 12, 10, 41, &p, err))
+        return NAN;
+    double share[OUTPUT_SHARE_RUNS];
+    int n = 0;
+    for (int k = 0; k < OUTPUT_SHARE_RUNS; k++) {
+        tm_simulate_timing t = {0};
+        if (isnan(run_seconds(p, threads, 0, &t, err)) || !(t.total > 0))
+            break;
+        share[n++] = t.output / t.total;
+    }
+    tm_params_free(p);
+    return n == OUTPUT_SHARE_RUNS ? gsl_stats_median(share, 1, (size_t)n) : NAN;
 }
 
 /* One sector's DP solve on one core, if the dynamic model is built in. */
@@ -344,9 +371,10 @@ int tm_cli_bench(int argc, char **argv)
     report(&fs, "dynamic_vs_kernel", dyn / kernel, "ratio");
     report(&fs, "myopic_vs_kernel", myo / kernel, "ratio");
     const tm_params *io = have_dynamic ? dynamic : myopic;
-    double plain = run_seconds(io, threads, 0, &err);
-    double with_panel = run_seconds(io, threads, 1, &err);
+    double plain = run_seconds(io, threads, 0, NULL, &err);
+    double with_panel = run_seconds(io, threads, 1, NULL, &err);
     report(&fs, "panel_overhead", with_panel / plain, "ratio");
+    report(&fs, "output_share", output_share(have_dynamic ? "dynamic" : "myopic", threads, &err), "fraction");
     report(&fs, "dp_solve_s", dp_solve_seconds(&err), "s");
     report(&fs, "state_bytes_per_firm", state_bytes, "bytes");
     char path[4096];

@@ -25,6 +25,11 @@ int tm_h5_attr_scalar(hid_t obj, const char *name, hid_t type, const void *value
 /* The `units` and `description` attributes every dataset carries. */
 int tm_h5_describe(hid_t obj, const char *units, const char *description);
 
+/* Write all n elements of `dset` from `data` with a conversion buffer
+ * fitted to them instead of HDF5's 1 MiB default (which it zeroes for
+ * every write converting variable-length strings). */
+int tm_h5_write_whole(hid_t dset, hid_t mem_type, const void *data, hsize_t n);
+
 /* A 1-D dataset of n variable-length strings, described. */
 int tm_h5_write_strings(hid_t loc, const char *name, const char *const *values, hsize_t n, const char *description);
 

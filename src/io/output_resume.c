@@ -28,6 +28,8 @@ static const char output_state_tag[8] = {'o', 'u', 't', 's', 't', 'a', 't', '1'}
 
 int tm_output_save(tm_output *o, tm_ckbuf *b, tm_error *err)
 {
+    if (tm_output_write_staged(o, err))
+        return -1;
     if (H5Fflush(o->file, H5F_SCOPE_GLOBAL) < 0)
         return tm_error_set(err, TM_ERR_RUNTIME, "%s: flush failed (disk full?)", o->tmp_path);
     double elapsed = tm_clock_seconds() - o->started;
