@@ -72,6 +72,83 @@ static void compress(uint32_t h[8], const uint8_t block[64])
     h[7] += hh;
 }
 
+/* The x86 SHA extensions (SHA-NI) do the same compression in hardware,
+ * about ten times the speed of the portable code above: a run's digest
+ * hashes every series value it writes, and the portable code was about a
+ * quarter of the output time of a 10,000-firm run (docs/performance.md).
+ * Built with GCC on x86-64 only (the builtin that reports the feature is
+ * GCC's); elsewhere every block takes the portable path. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#define TM_SHA256_HW 1
+#include <immintrin.h>
+
+static int hw_available(void)
+{
+    return __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1") && __builtin_cpu_supports("ssse3");
+}
+
+/* `blocks` 64-byte blocks. The state is kept as the instructions want it,
+ * (a, b, e, f) and (c, d, g, h); each sha256rnds2 does two rounds, so a
+ * group of four message words takes two; the message schedule of FIPS
+ * 180-4 eq. 6.2.2 step 1 is sha256msg1 (the sigma0 terms), the add of
+ * W[t-7], and sha256msg2 (the sigma1 terms). */
+__attribute__((target("sha,sse4.1,ssse3"))) static void compress_hw(uint32_t h[8], const uint8_t *p, size_t blocks)
+{
+    const __m128i byte_swap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+    __m128i dcba = _mm_loadu_si128((const __m128i *)&h[0]);
+    __m128i hgfe = _mm_loadu_si128((const __m128i *)&h[4]);
+    __m128i cdab = _mm_shuffle_epi32(dcba, 0xB1);
+    __m128i efgh = _mm_shuffle_epi32(hgfe, 0x1B);
+    __m128i abef = _mm_alignr_epi8(cdab, efgh, 8);
+    __m128i cdgh = _mm_blend_epi16(efgh, cdab, 0xF0);
+    for (; blocks > 0; blocks--, p += 64) {
+        const __m128i abef_in = abef, cdgh_in = cdgh;
+        __m128i w[16];
+        for (int q = 0; q < 16; q++) {
+            if (q < 4)
+                w[q] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * q)), byte_swap);
+            else
+                w[q] = _mm_sha256msg2_epu32(
+                    _mm_add_epi32(_mm_sha256msg1_epu32(w[q - 4], w[q - 3]), _mm_alignr_epi8(w[q - 1], w[q - 2], 4)),
+                    w[q - 1]);
+            __m128i wk = _mm_add_epi32(w[q], _mm_loadu_si128((const __m128i *)&K[4 * q]));
+            cdgh = _mm_sha256rnds2_epu32(cdgh, abef, wk);
+            abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(wk, 0x0E));
+        }
+        abef = _mm_add_epi32(abef, abef_in);
+        cdgh = _mm_add_epi32(cdgh, cdgh_in);
+    }
+    __m128i feba = _mm_shuffle_epi32(abef, 0x1B);
+    __m128i dchg = _mm_shuffle_epi32(cdgh, 0xB1);
+    _mm_storeu_si128((__m128i *)&h[0], _mm_blend_epi16(feba, dchg, 0xF0));
+    _mm_storeu_si128((__m128i *)&h[4], _mm_alignr_epi8(dchg, feba, 8));
+}
+#endif
+
+int tm_sha256_hardware(void)
+{
+#ifdef TM_SHA256_HW
+    return hw_available();
+#else
+    return 0;
+#endif
+}
+
+/* `blocks` whole blocks at p, in hardware when asked and available. */
+static void compress_blocks(uint32_t h[8], const uint8_t *p, size_t blocks, int hardware)
+{
+#ifdef TM_SHA256_HW
+    if (hardware && hw_available()) {
+        compress_hw(h, p, blocks);
+        return;
+    }
+#else
+    (void)hardware;
+#endif
+    for (; blocks > 0; blocks--, p += 64)
+        compress(h, p);
+}
+
 void tm_sha256_init(tm_sha256 *ctx)
 {
     /* Section 5.3.3: fractional parts of the square roots of the first 8 primes. */
@@ -83,6 +160,11 @@ void tm_sha256_init(tm_sha256 *ctx)
 }
 
 void tm_sha256_update(tm_sha256 *ctx, const void *data, size_t len)
+{
+    tm_sha256_update_with(ctx, data, len, 1);
+}
+
+void tm_sha256_update_with(tm_sha256 *ctx, const void *data, size_t len, int hardware)
 {
     if (len == 0u)
         return; /* data may then be NULL, which memcpy must not see */
@@ -98,14 +180,14 @@ void tm_sha256_update(tm_sha256 *ctx, const void *data, size_t len)
         len -= take;
         if (ctx->used < 64u)
             return;
-        compress(ctx->h, ctx->block);
+        compress_blocks(ctx->h, ctx->block, 1, hardware);
         ctx->used = 0u;
     }
     /* Whole blocks straight from the caller's buffer, without copying. */
-    while (len >= 64u) {
-        compress(ctx->h, p);
-        p += 64;
-        len -= 64u;
+    if (len >= 64u) {
+        compress_blocks(ctx->h, p, len / 64u, hardware);
+        p += len / 64u * 64u;
+        len %= 64u;
     }
     if (len > 0u) {
         memcpy(ctx->block, p, len);

@@ -15,6 +15,13 @@ typedef struct {
 
 void tm_sha256_init(tm_sha256 *ctx);
 void tm_sha256_update(tm_sha256 *ctx, const void *data, size_t len);
+/* The same with the choice of compression made explicit: hardware 0
+ * always takes the portable code, 1 the x86 SHA extensions where the
+ * processor has them (what tm_sha256_update does). Both give the same
+ * digest; the choice exists so that tests can compare them. */
+void tm_sha256_update_with(tm_sha256 *ctx, const void *data, size_t len, int hardware);
+/* 1 when tm_sha256_update uses the processor's SHA extensions. */
+int tm_sha256_hardware(void);
 /* Pads, writes the 32-byte digest; ctx must be re-initialised before reuse. */
 void tm_sha256_final(tm_sha256 *ctx, uint8_t out[32]);
 

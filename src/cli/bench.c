@@ -1,13 +1,16 @@
 /* `tradeabm bench`: fixed workloads that measure throughput per core, the
  * gap to a bare lower-bound kernel, panel I/O overhead, the dynamic
  * programme's solve time, state size and memory (docs/performance.md). */
+#include <ftw.h>
 #include <getopt.h>
+#include <gsl/gsl_statistics_double.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/clock.h"
@@ -18,6 +21,7 @@
 #include "engine/mstate.h"
 #include "engine/run.h"
 #include "experiments/calibrate.h"
+#include "experiments/sweep.h"
 #include "io/runner.h"
 #include "models/model.h"
 #include "params/params.h"
@@ -61,21 +65,21 @@ static void report(figures *fs, const char *name, double value, const char *unit
     fflush(stdout);
 }
 
-/* The benchmark world: 6 equal sectors, US and CN with 3 tariff regimes. */
-static int bench_params(const char *model, long firms, int sectors, int periods, int burn_in, int grid, tm_params **out,
-                        tm_error *err)
+/* The benchmark world: 6 equal sectors, US and CN with 3 tariff regimes,
+ * as parameter text in `text` (8192 bytes). */
+static void bench_text(char *text, size_t size, const char *model, long firms, int sectors, int periods, int burn_in,
+                       int grid)
 {
-    char text[8192];
-    size_t n = (size_t)snprintf(text, sizeof text,
+    size_t n = (size_t)snprintf(text, size,
                                 "run: {model: %s, seed: 7, start: 2024Q1, periods: %d, burn_in: %d}\n"
                                 "productivity: {grid: %d}\n"
                                 "sectors:\n",
                                 model, periods, burn_in, grid);
     for (int s = 0; s < sectors; s++)
-        n += (size_t)snprintf(text + n, sizeof text - n,
+        n += (size_t)snprintf(text + n, size - n,
                               "  s%d: {firms: %ld, persistence: 0.95, volatility: %.3f, death_rate: 0.02}\n", s,
                               firms / sectors, 0.10 + 0.005 * s);
-    snprintf(text + n, sizeof text - n,
+    snprintf(text + n, size - n,
              "destinations:\n"
              "  US:\n"
              "    market: {demand: 1.0, fixed_cost: 1.8, sunk_cost: 6.6}\n"
@@ -85,6 +89,13 @@ static int bench_params(const char *model, long firms, int sectors, int periods,
              "    market: {demand: 0.3, fixed_cost: 1.8, sunk_cost: 6.6}\n"
              "    regimes: {normal: {tariff: 0}, duties: {tariff: 0.25}, ban: {closed: true}}\n"
              "    transition: [[0.97, 0.02, 0.01], [0.1, 0.85, 0.05], [0.1, 0.1, 0.8]]\n");
+}
+
+static int bench_params(const char *model, long firms, int sectors, int periods, int burn_in, int grid, tm_params **out,
+                        tm_error *err)
+{
+    char text[8192];
+    bench_text(text, sizeof text, model, firms, sectors, periods, burn_in, grid);
     return tm_params_load_text("benchmark workload", text, NULL, 0, out, err);
 }
 
@@ -172,18 +183,44 @@ static double kernel_fps(long firms, int periods, int threads, int n_z)
     return (double)firms * (double)periods / dt / (double)threads;
 }
 
-static double run_seconds(const tm_params *p, int threads, int panel, tm_error *err)
+/* One whole run into a file under $TMPDIR (removed after); where its
+ * time went in `timing` when not NULL. */
+static double run_seconds(const tm_params *p, int threads, int panel, tm_simulate_timing *timing, tm_error *err)
 {
     const char *dir = getenv("TMPDIR");
     char path[4096];
     snprintf(path, sizeof path, "%s/tradeabm-bench-%ld-%d.h5", dir && *dir ? dir : "/tmp", (long)getpid(), panel);
-    tm_simulate_options so = {.threads = threads, .panel = panel, .force = 1};
+    tm_simulate_options so = {.threads = threads, .panel = panel, .force = 1, .timing = timing};
     char digest[65];
     double t0 = tm_clock_seconds();
     int rc = tm_simulate(p, path, &so, digest, err);
     double dt = tm_clock_seconds() - t0;
     unlink(path);
     return rc ? NAN : dt;
+}
+
+/* The share of a 10,000-firm, 12-period run of the benchmark world (10
+ * burn-in periods, the dynamic model's solve included) spent on its file:
+ * output seconds over tm_simulate's seconds by the run's own timers, the
+ * median of OUTPUT_SHARE_RUNS runs (a run takes a few tenths of a second,
+ * so one disturbed run must not decide the figure). */
+enum { OUTPUT_SHARE_RUNS = 5 };
+
+static double output_share(const char *model, int threads, tm_error *err)
+{
+    tm_params *p = NULL;
+    if (bench_params(model, 10000, 6, 12, 10, 41, &p, err))
+        return NAN;
+    double share[OUTPUT_SHARE_RUNS];
+    int n = 0;
+    for (int k = 0; k < OUTPUT_SHARE_RUNS; k++) {
+        tm_simulate_timing t = {0};
+        if (isnan(run_seconds(p, threads, 0, &t, err)) || !(t.total > 0))
+            break;
+        share[n++] = t.output / t.total;
+    }
+    tm_params_free(p);
+    return n == OUTPUT_SHARE_RUNS ? gsl_stats_median(share, 1, (size_t)n) : NAN;
 }
 
 /* One sector's DP solve on one core, if the dynamic model is built in. */
@@ -236,6 +273,80 @@ static double exact_cells_per_s(const char *path, int threads, tm_error *err)
     tm_run_close(run);
     tm_params_free(p);
     return rc ? NAN : cells * steps / dt;
+}
+
+/* A sweep of small runs through tm_sweep_execute, as `tradeabm sweep`
+ * does them: `runs` runs of 3,000 firms and 12 logged periods (10
+ * burn-in) of the benchmark world with the myopic model (no start-of-run
+ * solve, so that what a sweep adds to each run shows), one OpenMP thread
+ * a run, `jobs` runs
+ * at once, in a fresh folder under $TMPDIR (removed after). Besides the
+ * runs a second, the time outside the runs' own work, per run: all of
+ * tm_sweep_execute (folder scan, workers, index) less the runs'
+ * tm_simulate time over `jobs`, and its parts. */
+typedef struct {
+    double runs_per_s;
+    double overhead_ms, params_ms, handling_ms, dispatch_ms, index_ms; /* per run */
+} sweep_figures;
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static int write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    int bad = fputs(text, f) < 0;
+    return fclose(f) != 0 || bad ? -1 : 0;
+}
+
+static int sweep_bench(int jobs, int runs, sweep_figures *fig, tm_error *err)
+{
+    const char *tmp = getenv("TMPDIR");
+    char dir[4096], path[4200], out[4200], text[8192];
+    snprintf(dir, sizeof dir, "%s/tradeabm-bench-sweep-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir))
+        return tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot create a folder for the sweep", dir);
+    bench_text(text, sizeof text, "myopic", 3000, 6, 12, 10, 41);
+    snprintf(path, sizeof path, "%s/base.yaml", dir);
+    int rc = write_text(path, text);
+    /* One point, `runs` replicates: every run the same size. */
+    snprintf(text, sizeof text,
+             "base: base.yaml\nseed: 1\nreplicates: %d\n"
+             "design:\n  grid:\n    destinations.US.market.demand: [1.0]\n"
+             "summary:\n  outcomes: [non_us_share]\n  periods: 4\n",
+             runs);
+    snprintf(path, sizeof path, "%s/sweep.yaml", dir);
+    rc = rc || write_text(path, text);
+    snprintf(out, sizeof out, "%s/out", dir);
+    tm_sweep *s = NULL;
+    tm_sweep_exec_stats st = {0};
+    if (rc)
+        tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot write the sweep files", dir);
+    else if (!(rc = tm_sweep_open(path, 1, &s, err) || tm_sweep_prepare_dir(s, out, err))) {
+        tm_sweep_exec_options eo = {.jobs = jobs, .threads = jobs};
+        double t0 = tm_clock_seconds();
+        rc = tm_sweep_execute(s, out, &eo, &st, err);
+        double wall = tm_clock_seconds() - t0;
+        if (!rc && st.done != runs)
+            rc = tm_error_set(err, TM_ERR_RUNTIME, "sweep benchmark: %lld of %d runs done", (long long)st.done, runs);
+        if (!rc) {
+            double n = (double)runs, ms = 1e3 / n;
+            fig->runs_per_s = n / wall;
+            fig->overhead_ms = (wall - st.simulate_seconds / jobs) * ms;
+            fig->params_ms = st.params_seconds * ms;
+            fig->handling_ms = (st.run_seconds - st.params_seconds - st.simulate_seconds) * ms;
+            fig->index_ms = st.index_seconds * ms;
+            fig->dispatch_ms = fig->overhead_ms - (fig->params_ms + fig->handling_ms) / jobs - fig->index_ms;
+        }
+    }
+    tm_sweep_close(s);
+    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return rc ? -1 : 0;
 }
 
 /* One evaluation of a calibration's objective at its start values (one
@@ -344,9 +455,24 @@ int tm_cli_bench(int argc, char **argv)
     report(&fs, "dynamic_vs_kernel", dyn / kernel, "ratio");
     report(&fs, "myopic_vs_kernel", myo / kernel, "ratio");
     const tm_params *io = have_dynamic ? dynamic : myopic;
-    double plain = run_seconds(io, threads, 0, &err);
-    double with_panel = run_seconds(io, threads, 1, &err);
+    double plain = run_seconds(io, threads, 0, NULL, &err);
+    double with_panel = run_seconds(io, threads, 1, NULL, &err);
     report(&fs, "panel_overhead", with_panel / plain, "ratio");
+    report(&fs, "output_share", output_share(have_dynamic ? "dynamic" : "myopic", threads, &err), "fraction");
+    /* Sweeps: one job, then one a thread (the cores by default). */
+    int sweep_runs = quick ? 24 : 60;
+    sweep_figures one = {NAN, NAN, NAN, NAN, NAN, NAN}, many = one;
+    if (sweep_bench(1, sweep_runs, &one, &err) == 0)
+        printf(
+            "# sweep of %d runs, --jobs 1: outside the runs %.2f ms a run: parameters %.2f, completeness checks "
+            "and lock %.2f, dispatch and folder scan %.2f, index %.2f\n",
+            sweep_runs, one.overhead_ms, one.params_ms, one.handling_ms, one.dispatch_ms, one.index_ms);
+    if (threads > 1 && sweep_bench(threads, sweep_runs, &many, &err) == 0)
+        printf("# sweep of %d runs, --jobs %d: outside the runs %.2f ms a run\n", sweep_runs, threads,
+               many.overhead_ms);
+    report(&fs, "sweep_runs_per_s_jobs1", one.runs_per_s, "runs/s");
+    report(&fs, "sweep_runs_per_s_jobsN", threads > 1 ? many.runs_per_s : one.runs_per_s, "runs/s");
+    report(&fs, "sweep_overhead_ms", one.overhead_ms, "ms/run");
     report(&fs, "dp_solve_s", dp_solve_seconds(&err), "s");
     report(&fs, "state_bytes_per_firm", state_bytes, "bytes");
     char path[4096];

@@ -42,6 +42,15 @@ void tm_run_exact_step(tm_run *run, int s, double *hist, double *trans, double *
         const size_t base = (size_t)(tz - iz) * per_z; /* first row of this type */
         double *row = sec->mass + (size_t)tz * per_z;
         const double *P = sec->P + (size_t)iz * (size_t)n_z;
+        /* The row's nonzero band: a productivity row is unimodal, its
+         * tails underflow to exact zeros. Inside the band a zero entry
+         * adds w * 0 = +0 to a nonnegative mass, which changes no bit, so
+         * the loop below needs no test. */
+        int lo = 0, hi = n_z;
+        while (lo < hi && P[lo] == 0.0)
+            lo++;
+        while (hi > lo && P[hi - 1] == 0.0)
+            hi--;
         for (size_t c = 0; c < per_z; c++) {
             double w = row[c];
             if (w == 0.0)
@@ -50,9 +59,9 @@ void tm_run_exact_step(tm_run *run, int s, double *hist, double *trans, double *
             died[ms->set_of[c / (next ? (size_t)N : 1)]] += dead;
             born += dead;
             w -= dead;
-            for (int jz = 0; jz < n_z; jz++)
-                if (P[jz] != 0.0)
-                    sec->mass_next[base + (size_t)jz * per_z + c] += w * P[jz];
+            double *to = sec->mass_next + base + c;
+            for (int jz = lo; jz < hi; jz++)
+                to[(size_t)jz * per_z] += w * P[jz];
         }
     }
     /* Entrants serve nothing; their types are equally likely. */

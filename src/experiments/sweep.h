@@ -119,6 +119,12 @@ typedef struct {
     int index_written; /* this process wrote sweep.h5 */
     int rank, ranks;   /* MPI rank and size (0, 1 without MPI) */
     double seconds;
+    /* Where the runs' time went, summed over the runs done here (seconds
+     * of wall time in the worker doing them): parameters built for the
+     * run, the run itself (tm_simulate), and the whole of each run's
+     * handling (the two before, the completeness checks and the lock);
+     * and the index written at the end. */
+    double params_seconds, simulate_seconds, run_seconds, index_seconds;
 } tm_sweep_exec_stats;
 
 /* Run this process's share; when the whole sweep is complete afterwards,

@@ -346,6 +346,7 @@ struct exec_ctx {
     pthread_mutex_t lock;
     int64_t done, failed, skipped, busy;
     double t0;
+    double params_seconds, simulate_seconds, run_seconds; /* sums over the runs recorded */
 };
 
 /* What became of one run, sent whole through a pipe from a worker process
@@ -355,7 +356,8 @@ typedef struct {
     int64_t run;
     int outcome;
     pid_t pid;
-    double seconds;
+    double seconds;                  /* the whole handling of the run */
+    double params_seconds, simulate; /* its parameters, tm_simulate */
     char msg[sizeof(((tm_error *)0)->msg)];
 } run_record;
 
@@ -438,9 +440,10 @@ static const work_source mpi_source = {"mpi", take_mpi, serve_mpi, finish_mpi};
 /* Do one run (or find it complete) into `rec`. */
 static void do_run(exec_ctx *c, int64_t run, run_record *rec)
 {
+    double start = tm_clock_seconds();
     rec->run = run;
     rec->pid = getpid();
-    rec->seconds = 0;
+    rec->seconds = rec->params_seconds = rec->simulate = 0;
     rec->msg[0] = '\0';
     if (tm_sweep_run_complete(c->s, c->dir, run)) {
         rec->outcome = RUN_SKIPPED;
@@ -466,15 +469,18 @@ static void do_run(exec_ctx *c, int64_t run, run_record *rec)
     }
     tm_error err = {0};
     tm_params *p = NULL;
-    double t0 = tm_clock_seconds();
+    tm_simulate_timing timing = {0};
     /* force: a file under the final name here is incomplete or corrupt. */
-    tm_simulate_options so = {.threads = c->threads_per_run, .force = 1};
+    tm_simulate_options so = {.threads = c->threads_per_run, .force = 1, .timing = &timing};
+    double t0 = tm_clock_seconds();
     int rc = tm_sweep_run_params(c->s, run, &p, &err);
+    rec->params_seconds = tm_clock_seconds() - t0;
     if (!rc)
         rc = tm_simulate(p, path, &so, digest, &err);
+    rec->simulate = timing.total;
     tm_params_free(p);
     release_run(path, lock);
-    rec->seconds = tm_clock_seconds() - t0;
+    rec->seconds = tm_clock_seconds() - start;
     rec->outcome = rc ? RUN_FAILED : RUN_DONE;
     if (rc)
         snprintf(rec->msg, sizeof rec->msg, "%s", err.msg);
@@ -494,6 +500,9 @@ static void record(exec_ctx *c, const run_record *rec)
         c->failed++;
     else
         c->done++;
+    c->params_seconds += rec->params_seconds;
+    c->simulate_seconds += rec->simulate;
+    c->run_seconds += rec->seconds;
     if ((rec->outcome == RUN_DONE || rec->outcome == RUN_FAILED) && c->opts->progress.fn) {
         char name[64] = "a worker";
         if (rec->run >= 0)
@@ -724,6 +733,9 @@ int tm_sweep_execute(const tm_sweep *s, const char *dir, const tm_sweep_exec_opt
     stats->skipped = c.skipped;
     stats->busy = c.busy;
     stats->seconds = tm_clock_seconds() - c.t0;
+    stats->params_seconds = c.params_seconds;
+    stats->simulate_seconds = c.simulate_seconds;
+    stats->run_seconds = c.run_seconds;
     if (rc)
         return -1;
     if (c.mpi && c.rank != 0)
@@ -737,8 +749,10 @@ int tm_sweep_execute(const tm_sweep *s, const char *dir, const tm_sweep_exec_opt
     stats->all_complete = all;
     if (all && (c.done > 0 || !index_exists(dir))) {
         int64_t complete = 0;
+        double t0 = tm_clock_seconds();
         if (tm_sweep_write_index(s, dir, &complete, err))
             return -1;
+        stats->index_seconds = tm_clock_seconds() - t0;
         stats->index_written = 1;
     }
     return 0;

@@ -55,12 +55,44 @@ int tm_h5_describe(hid_t obj, const char *units, const char *description)
     return tm_h5_attr_string(obj, "units", units) || tm_h5_attr_string(obj, "description", description) ? -1 : 0;
 }
 
+hid_t tm_h5_transfer(hid_t dset, hid_t mem_type, hsize_t n)
+{
+    /* Room for every element at the wider of the two types (vlen strings
+     * are 16 bytes in the file against 8 in memory), never below what
+     * HDF5 needs for one element, never above its default. */
+    size_t elem = H5Tget_size(mem_type), file_elem = 0;
+    hid_t file_type = H5Dget_type(dset);
+    if (file_type >= 0) {
+        file_elem = H5Tget_size(file_type);
+        H5Tclose(file_type);
+    }
+    size_t widest = elem > file_elem ? elem : file_elem;
+    size_t bytes = (size_t)(n ? n : 1) * (widest ? widest : 1);
+    if (bytes < 1024)
+        bytes = 1024;
+    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+    if (dxpl >= 0 && bytes < (size_t)1 << 20 && H5Pset_buffer(dxpl, bytes, NULL, NULL) < 0) {
+        H5Pclose(dxpl);
+        return -1;
+    }
+    return dxpl;
+}
+
+int tm_h5_write_whole(hid_t dset, hid_t mem_type, const void *data, hsize_t n)
+{
+    hid_t dxpl = tm_h5_transfer(dset, mem_type, n);
+    int rc = dxpl < 0 || H5Dwrite(dset, mem_type, H5S_ALL, H5S_ALL, dxpl, data) < 0;
+    if (dxpl >= 0)
+        H5Pclose(dxpl);
+    return rc ? -1 : 0;
+}
+
 int tm_h5_write_strings(hid_t loc, const char *name, const char *const *values, hsize_t n, const char *description)
 {
     hid_t t = tm_h5_vlen_string();
     hid_t space = H5Screate_simple(1, &n, NULL);
     hid_t d = H5Dcreate2(loc, name, t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = d < 0 || H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0 || tm_h5_describe(d, "", description);
+    int rc = d < 0 || tm_h5_write_whole(d, t, values, n) || tm_h5_describe(d, "", description);
     if (d >= 0)
         H5Dclose(d);
     H5Sclose(space);

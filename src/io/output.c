@@ -109,17 +109,19 @@ static int write_array(hid_t loc, const char *name, hid_t file_type, hid_t mem_t
     return rc ? -1 : 0;
 }
 
-/* Up to TM_SERIES_CHUNK periods a chunk, but a chunk small enough to stay
- * in HDF5's chunk cache (1 MiB by default) while it fills: a chunk evicted
- * between appends is read, inflated and deflated again every period. */
-hsize_t tm_output_chunk_rows(size_t slab_bytes)
+/* Periods a series chunk holds, also the periods staged in memory between
+ * writes: up to TM_SERIES_CHUNK, but a chunk small enough to stay in HDF5's
+ * chunk cache (1 MiB by default) while it fills (a chunk evicted between
+ * appends is read, inflated and deflated again every period), and never
+ * more periods than the run logs. */
+hsize_t tm_output_chunk_rows(const tm_params *p, size_t slab_bytes)
 {
     hsize_t periods = slab_bytes ? (hsize_t)(TM_SERIES_CHUNK_BYTES / slab_bytes) : TM_SERIES_CHUNK;
-    if (periods < 1)
-        periods = 1;
     if (periods > TM_SERIES_CHUNK)
         periods = TM_SERIES_CHUNK;
-    return periods;
+    if (periods > (hsize_t)p->periods)
+        periods = (hsize_t)p->periods;
+    return periods < 1 ? 1 : periods;
 }
 
 /* A series of `rank` dimensions, the first one periods; d1..d3 are the
@@ -140,13 +142,20 @@ static int series_create4(tm_output *o, hid_t group, const char *name, hid_t fil
     hsize_t maxdims[TM_SERIES_RANK] = {H5S_UNLIMITED, s->dims[1], s->dims[2], s->dims[3]};
     size_t elem = H5Tget_size(mem_type);
     s->slab_bytes = elem * s->dims[1] * s->dims[2] * s->dims[3];
-    hsize_t periods = tm_output_chunk_rows(s->slab_bytes);
+    /* Up to TM_SERIES_CHUNK periods a chunk, but a chunk small enough to
+     * stay in HDF5's chunk cache (1 MiB by default) while it fills: a chunk
+     * evicted between appends is read, inflated and deflated again every
+     * period. Never more periods than the run logs: a chunk is filtered
+     * whole, so the periods a short run never fills would be shuffled,
+     * deflated and checksummed as zeros at the close (a 12-period run
+     * spent more of its output there than on its data). */
+    hsize_t periods = tm_output_chunk_rows(o->p, s->slab_bytes);
     hsize_t chunk[TM_SERIES_RANK] = {periods, s->dims[1], s->dims[2], s->dims[3]};
     hid_t space = H5Screate_simple(rank, s->dims, maxdims);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_chunk(dcpl, rank, chunk);
     H5Pset_shuffle(dcpl);
-    H5Pset_deflate(dcpl, 4);
+    H5Pset_deflate(dcpl, 1);
     H5Pset_fletcher32(dcpl); /* HDF5 verifies every chunk it reads */
     s->dset = H5Dcreate2(group, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     H5Pclose(dcpl);
@@ -163,21 +172,56 @@ static int series_create(tm_output *o, hid_t group, const char *name, hid_t file
     return series_create4(o, group, name, file_type, mem_type, rank, d1, d2, 1, units, description);
 }
 
-static int series_append(series_ds *s, const void *data)
+/* Write the staged periods after the dataset's last row: one extent
+ * change and one write for up to a chunk of periods (one a period cost
+ * about as much as the rest of the output of a short run). */
+static int series_write_staged(series_ds *s)
 {
+    if (s->staged == 0)
+        return 0;
     hsize_t start[TM_SERIES_RANK] = {s->dims[0], 0, 0, 0};
-    hsize_t count[TM_SERIES_RANK] = {1, s->dims[1], s->dims[2], s->dims[3]};
-    s->dims[0]++;
-    if (H5Dset_extent(s->dset, s->dims) < 0)
+    hsize_t count[TM_SERIES_RANK] = {s->staged, s->dims[1], s->dims[2], s->dims[3]};
+    hsize_t grown[TM_SERIES_RANK] = {s->dims[0] + s->staged, s->dims[1], s->dims[2], s->dims[3]};
+    if (H5Dset_extent(s->dset, grown) < 0)
         return -1;
     hid_t fspace = H5Dget_space(s->dset);
     hid_t mspace = H5Screate_simple(s->rank, count, NULL);
-    int rc = H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
-             H5Dwrite(s->dset, s->mem_type, mspace, fspace, H5P_DEFAULT, data) < 0;
-    H5Sclose(mspace);
-    H5Sclose(fspace);
+    int rc = fspace < 0 || mspace < 0 || H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+             H5Dwrite(s->dset, s->mem_type, mspace, fspace, H5P_DEFAULT, s->stage) < 0;
+    if (mspace >= 0)
+        H5Sclose(mspace);
+    if (fspace >= 0)
+        H5Sclose(fspace);
+    if (rc)
+        return -1;
+    s->dims[0] = grown[0];
+    s->staged = 0;
+    return 0;
+}
+
+/* Append one period: hashed now (the digest follows append order),
+ * written when a chunk's worth is staged. */
+static int series_append(const tm_params *p, series_ds *s, const void *data)
+{
+    if (!s->stage) {
+        s->stage_cap = tm_output_chunk_rows(p, s->slab_bytes);
+        s->stage = malloc((size_t)s->stage_cap * (s->slab_bytes ? s->slab_bytes : 1));
+        if (!s->stage)
+            return -1;
+    }
+    memcpy(s->stage + (size_t)s->staged * s->slab_bytes, data, s->slab_bytes);
+    s->staged++;
     tm_sha256_update(&s->sha, data, s->slab_bytes);
-    return rc ? -1 : 0;
+    return s->staged == s->stage_cap ? series_write_staged(s) : 0;
+}
+
+int tm_output_write_staged(tm_output *o, tm_error *err)
+{
+    for (int i = 0; i < o->n_series; i++)
+        if (series_write_staged(&o->series[i]))
+            return tm_error_set(err, TM_ERR_RUNTIME, "%s: writing %s failed (disk full?)", o->tmp_path,
+                                o->series[i].name);
+    return 0;
 }
 
 /* Productivity indices are stored in one byte when the grid has at most
@@ -286,9 +330,13 @@ tm_output *tm_output_new_handle(const tm_params *p, const tm_run *run, const cha
 
 void tm_output_close_handles(tm_output *o)
 {
-    for (int i = 0; i < o->n_series; i++)
+    for (int i = 0; i < o->n_series; i++) {
         if (o->series[i].dset >= 0)
             H5Dclose(o->series[i].dset);
+        free(o->series[i].stage);
+        o->series[i].stage = NULL;
+        o->series[i].staged = 0;
+    }
     o->n_series = 0;
     if (o->panels)
         for (int s = 0; s < o->p->n_sectors; s++) {
@@ -497,7 +545,7 @@ static int write_static(tm_output *o, const tm_run *run, tm_sha256 *sha)
     hid_t t = tm_h5_vlen_string();
     hid_t space = H5Screate(H5S_SCALAR);
     hid_t d = H5Dcreate2(f, "parameters", t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    rc |= d < 0 || H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &text) < 0 ||
+    rc |= d < 0 || tm_h5_write_whole(d, t, &text, 1) ||
           tm_h5_describe(d, "", "canonical resolved parameters (YAML); `tradeabm run` accepts this text");
     if (d >= 0) {
         rc |= tm_h5_attr_string(d, "sha256", p->sha256);
@@ -905,9 +953,9 @@ int tm_output_period(tm_output *o, const tm_run *run, tm_error *err)
         slabs[n_slabs++] = r->statutory_tariff;
     if (tm_fx_on(o->p))
         slabs[n_slabs++] = &r->exchange_rate;
-    hsize_t period = o->series[0].dims[0];
+    hsize_t period = o->series[0].dims[0] + o->series[0].staged;
     for (int i = 0; i < o->n_series; i++)
-        if (series_append(&o->series[i], slabs[i]))
+        if (series_append(o->p, &o->series[i], slabs[i]))
             return tm_error_set(err, TM_ERR_RUNTIME, "%s: writing %s failed (disk full?)", o->tmp_path,
                                 o->series[i].name);
     for (int e = 0; e < r->n_events; e++) {
@@ -1117,9 +1165,12 @@ static int finish(tm_output *o, int complete, char digest_hex[65], char *where, 
     rc |= tm_h5_attr_scalar(f, "block_size", H5T_NATIVE_INT, &block);
     rc |= tm_h5_attr_scalar(f, "panel", H5T_NATIVE_INT, &panel);
     rc |= tm_h5_attr_string(f, "digest", digest_hex);
-    /* Periods are not flushed one by one (tm_output_period): this flush
-     * writes what is still cached, and its failure (disk full) must be
-     * seen here, since closing the file does not report it. */
+    /* Periods are not flushed one by one (tm_output_period): the staged
+     * periods are written and this flush writes what is still cached; its
+     * failure (disk full) must be seen here, since closing the file does
+     * not report it. */
+    tm_error staged_err = {0};
+    rc |= tm_output_write_staged(o, &staged_err) != 0;
     rc |= H5Fflush(f, H5F_SCOPE_GLOBAL) < 0;
     hsize_t data_bytes = complete && o->checkpoints ? tm_h5_data_bytes(f) : 0;
     tm_output_close_handles(o);

@@ -16,15 +16,19 @@
 #define TM_MAX_SERIES 24
 #define TM_SERIES_RANK 4
 
-/* A dataset that grows by one period at a time, hashed as it grows. */
+/* A dataset that grows by one period at a time, hashed as it grows.
+ * Periods are staged in memory and written a chunk's worth at a time
+ * (and whenever the file must be consistent: checkpoints, the close). */
 typedef struct {
     const char *name;
     hid_t dset;
     hid_t mem_type;
     int rank;
-    hsize_t dims[TM_SERIES_RANK]; /* dims[0] = periods written; unused trailing dims are 1 */
+    hsize_t dims[TM_SERIES_RANK]; /* dims[0] = periods in the file; unused trailing dims are 1 */
     size_t slab_bytes;
     tm_sha256 sha;
+    unsigned char *stage; /* periods appended but not yet written (NULL until the first) */
+    hsize_t staged, stage_cap;
 } series_ds;
 
 /* One sector's panel datasets: z_index, markets and, with demand types,
@@ -67,6 +71,8 @@ tm_output *tm_output_new_handle(const tm_params *p, const tm_run *run, const cha
 void tm_output_free_handle(tm_output *o);
 /* Close every dataset and the file (the handle stays allocated). */
 void tm_output_close_handles(tm_output *o);
+/* Write every series' staged periods to the file (before a flush). */
+int tm_output_write_staged(tm_output *o, tm_error *err);
 /* Keep dirty metadata in memory until a checkpoint's flush or the close. */
 void tm_output_hold_metadata(hid_t file);
 

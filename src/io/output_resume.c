@@ -45,7 +45,8 @@ static int reserve_flush_room(tm_output *o, tm_error *err)
     double need = 65536.0;
     for (int i = 0; i < o->n_series; i++) {
         const series_ds *s = &o->series[i];
-        hsize_t rows = tm_output_chunk_rows(s->slab_bytes), last = s->dims[0] ? s->dims[0] - 1 : 0;
+        hsize_t rows = tm_output_chunk_rows(o->p, s->slab_bytes), end = s->dims[0] + s->staged,
+                last = end ? end - 1 : 0;
         hsize_t chunks = last / rows + 1 - o->flushed_rows / rows;
         double bytes = (double)(rows * s->slab_bytes);
         need += (double)chunks * (bytes + bytes / 1000.0 + 64.0);
@@ -76,7 +77,7 @@ static int reserve_flush_room(tm_output *o, tm_error *err)
 
 int tm_output_save(tm_output *o, tm_ckbuf *b, tm_error *err)
 {
-    if (reserve_flush_room(o, err))
+    if (reserve_flush_room(o, err) || tm_output_write_staged(o, err))
         return -1;
     if (H5Fflush(o->file, H5F_SCOPE_GLOBAL) < 0)
         return tm_error_set(err, TM_ERR_RUNTIME, "%s: flush failed (disk full?)", o->tmp_path);

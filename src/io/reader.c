@@ -145,10 +145,13 @@ int tm_reader_info(tm_reader *r, tm_file_info *info, tm_error *err)
     if (d >= 0) {
         hid_t t = tm_h5_vlen_string();
         char *text = NULL;
-        if (H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &text) >= 0 && text) {
+        hid_t dxpl = tm_h5_transfer(d, t, 1);
+        if (dxpl >= 0 && H5Dread(d, t, H5S_ALL, H5S_ALL, dxpl, &text) >= 0 && text) {
             info->parameters = strdup(text);
             H5free_memory(text);
         }
+        if (dxpl >= 0)
+            H5Pclose(dxpl);
         H5Tclose(t);
         H5Dclose(d);
     }
@@ -188,8 +191,11 @@ int tm_reader_names(tm_reader *r, const char *which, const char *const **names, 
     hid_t t = tm_h5_vlen_string();
     char **raw = count > 0 ? calloc((size_t)count, sizeof *raw) : NULL;
     char **copy = count > 0 ? calloc((size_t)count, sizeof *copy) : NULL;
-    int rc = count <= 0 || !raw || !copy || H5Sget_simple_extent_ndims(space) != 1 ||
-             H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) < 0;
+    hid_t dxpl = count > 0 ? tm_h5_transfer(d, t, (hsize_t)count) : -1;
+    int rc = count <= 0 || !raw || !copy || dxpl < 0 || H5Sget_simple_extent_ndims(space) != 1 ||
+             H5Dread(d, t, H5S_ALL, H5S_ALL, dxpl, raw) < 0;
+    if (dxpl >= 0)
+        H5Pclose(dxpl);
     for (hssize_t i = 0; !rc && i < count; i++)
         rc = !raw[i] || !(copy[i] = strdup(raw[i]));
     if (raw && count > 0)
@@ -283,8 +289,11 @@ static int read_periodic(tm_reader *r, const char *group, const char *name, int 
         hsize_t start[4] = {(hsize_t)first, 0, 0, 0}, slab[4] = {(hsize_t)count, dims[1], dims[2], dims[3]};
         hid_t fs = H5Dget_space(d);
         hid_t ms = H5Screate_simple(rank, slab, NULL);
-        rc = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, slab, NULL) < 0 ||
-             H5Dread(d, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, out) < 0;
+        hid_t dxpl = tm_h5_transfer(d, H5T_NATIVE_DOUBLE, (hsize_t)count * (hsize_t)per);
+        rc = dxpl < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, slab, NULL) < 0 ||
+             H5Dread(d, H5T_NATIVE_DOUBLE, ms, fs, dxpl, out) < 0;
+        if (dxpl >= 0)
+            H5Pclose(dxpl);
         H5Sclose(ms);
         H5Sclose(fs);
     }

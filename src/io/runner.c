@@ -117,7 +117,16 @@ static int save_checkpoint(const tm_params *p, tm_run *run, tm_output *out, cons
     return rc ? -1 : 0;
 }
 
-int tm_simulate(const tm_params *p, const char *path, const tm_simulate_options *opts, char digest[65], tm_error *err)
+/* Seconds since `*since`, which moves to now: one clock read a step. */
+static double lap(double *since)
+{
+    double now = tm_clock_seconds(), dt = now - *since;
+    *since = now;
+    return dt;
+}
+
+static int simulate(const tm_params *p, const char *path, const tm_simulate_options *opts, char digest[65],
+                    tm_simulate_timing *tm, tm_error *err)
 {
     int threads = opts ? opts->threads : 0, panel = opts && opts->panel, force = opts && opts->force;
     int every = opts ? opts->checkpoint_every : 0;
@@ -135,7 +144,10 @@ int tm_simulate(const tm_params *p, const char *path, const tm_simulate_options 
         ro.progress = opts->progress;
     tm_run *run = NULL;
     tm_output *out = NULL;
-    if (tm_run_open(p, &ro, &run, err))
+    double clock = tm_clock_seconds();
+    int rc = tm_run_open(p, &ro, &run, err);
+    tm->engine += lap(&clock);
+    if (rc)
         return -1;
     if ((every > 0 || resume) && tm_run_checkpointable(run, err)) {
         tm_run_close(run);
@@ -144,9 +156,11 @@ int tm_simulate(const tm_params *p, const char *path, const tm_simulate_options 
     tm_output_options oo = {
         .force = force, .panel = panel, .checkpoints = every > 0 || resume != NULL, .started = started};
     /* A checkpoint holds the engine state, then the writer's. */
-    if (resume
-            ? tm_run_restore(run, &resume->state, err) || tm_output_resume(path, p, run, &oo, &resume->state, &out, err)
-            : tm_output_open(path, p, run, &oo, &out, err)) {
+    rc = resume ? tm_run_restore(run, &resume->state, err) ||
+                      tm_output_resume(path, p, run, &oo, &resume->state, &out, err)
+                : tm_output_open(path, p, run, &oo, &out, err);
+    tm->output += lap(&clock);
+    if (rc) {
         tm_run_close(run);
         return -1;
     }
@@ -154,16 +168,22 @@ int tm_simulate(const tm_params *p, const char *path, const tm_simulate_options 
     /* Last period a checkpoint on disk holds (INT_MIN: none yet). */
     int saved = resume ? resume->period : INT_MIN;
     while (!tm_run_finished(run)) {
-        if (tm_run_step(run, err) || check_finite(p, tm_run_result(run), err))
+        rc = tm_run_step(run, err);
+        tm->engine += lap(&clock);
+        if (rc || check_finite(p, tm_run_result(run), err))
             goto fail;
-        if (tm_run_period(run) >= 0 && tm_output_period(out, run, err))
+        rc = tm_run_period(run) >= 0 && tm_output_period(out, run, err);
+        tm->output += lap(&clock);
+        if (rc)
             goto write_failed;
         int period = tm_run_period(run);
         /* Every N-th period counted from the first of the burn-in, so a
          * long burn-in is saved too; and at a signal, burn-in included. */
         int done = period + p->burn_in + 1;
         if (every > 0 && !tm_run_finished(run) && (done % every == 0 || interrupted)) {
-            if (save_checkpoint(p, run, out, path, every, panel, force, ckpt_path, err))
+            rc = save_checkpoint(p, run, out, path, every, panel, force, ckpt_path, err);
+            tm->checkpoint += lap(&clock);
+            if (rc)
                 goto write_failed;
             saved = period;
         }
@@ -183,11 +203,15 @@ int tm_simulate(const tm_params *p, const char *path, const tm_simulate_options 
         if (opts)
             tm_progress_report_to(&opts->progress, period < 0 ? "burn-in" : "running", period + p->burn_in + 1, total,
                                   tm_run_result(run)->label, NULL);
+        lap(&clock); /* the caller's progress line is neither engine nor output */
     }
     if (opts && opts->finished)
         opts->finished(opts->finished_user, p, tm_run_result(run));
     tm_run_close(run);
-    if (tm_output_close(out, 1, digest, err))
+    lap(&clock);
+    rc = tm_output_close(out, 1, digest, err);
+    tm->output += lap(&clock);
+    if (rc)
         return -1;
     if (every > 0 || resume)
         unlink(ckpt_path);
@@ -217,4 +241,15 @@ fail:
     if (every > 0 || resume)
         unlink(ckpt_path); /* it describes the partial file just discarded */
     return -1;
+}
+
+int tm_simulate(const tm_params *p, const char *path, const tm_simulate_options *opts, char digest[65], tm_error *err)
+{
+    tm_simulate_timing tm = {0};
+    double start = tm_clock_seconds();
+    int rc = simulate(p, path, opts, digest, &tm, err);
+    tm.total = tm_clock_seconds() - start;
+    if (opts && opts->timing)
+        *opts->timing = tm;
+    return rc;
 }

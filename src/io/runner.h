@@ -13,6 +13,16 @@
 
 struct tm_checkpoint;
 
+/* Where one run's time went, by its own clock (seconds of wall time):
+ * `output` is the run file and its preparation (tm_output_open,
+ * tm_output_period, tm_output_close: datasets, compression, checksums,
+ * the digest), `engine` the simulation (tm_run_open with the model's
+ * solve, and every period step), `checkpoint` the checkpoints saved, and
+ * `total` all of tm_simulate, checks and set-up included. */
+typedef struct {
+    double total, engine, output, checkpoint;
+} tm_simulate_timing;
+
 typedef struct {
     int threads;                  /* 0: OpenMP default */
     int panel;                    /* write the firm panel */
@@ -27,6 +37,9 @@ typedef struct {
      * is closed (the table a command prints after a run). */
     void (*finished)(void *user, const tm_params *params, const tm_period_result *last);
     void *finished_user;
+    /* Optional: filled with where the run's time went (also on failure,
+     * up to the failure). */
+    tm_simulate_timing *timing;
 } tm_simulate_options;
 
 /* Simulate `params` into `path` (with `resume`: the checkpoint's params

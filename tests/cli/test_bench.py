@@ -9,8 +9,9 @@ import math
 from helpers import PARAMS, run
 
 FIGURES = ["dynamic_fps_per_core", "myopic_fps_per_core", "kernel_fps_per_core", "dynamic_vs_kernel",
-           "myopic_vs_kernel", "panel_overhead", "dp_solve_s", "state_bytes_per_firm", "exact_cells_per_s",
-           "calibrate_eval_s", "peak_rss_mb"]
+           "myopic_vs_kernel", "panel_overhead", "output_share", "sweep_runs_per_s_jobs1", "sweep_runs_per_s_jobsN",
+           "sweep_overhead_ms", "dp_solve_s", "state_bytes_per_firm", "exact_cells_per_s", "calibrate_eval_s",
+           "peak_rss_mb"]
 
 
 def bench(tmp_path, params_dir):
@@ -34,6 +35,12 @@ def test_every_figure_is_printed_and_written_with_a_positive_value(tmp_path):
         assert float(lines[name][0]) == value, name
     assert lines["exact_cells_per_s"][1] == "updates/s"
     assert lines["calibrate_eval_s"][1] == "s"
+    # A share of the run's own total time, which contains the output time.
+    assert figures["output_share"]["value"] < 1 and lines["output_share"][1] == "fraction"
+    # With --threads 1 both sweep lines are the one-job sweep.
+    assert figures["sweep_runs_per_s_jobsN"]["value"] == figures["sweep_runs_per_s_jobs1"]["value"]
+    assert lines["sweep_runs_per_s_jobs1"][1] == "runs/s" and lines["sweep_overhead_ms"][1] == "ms/run"
+    assert "# sweep of 24 runs, --jobs 1: outside the runs" in proc.stdout
 
 
 def test_figures_without_their_parameter_files_are_unavailable(tmp_path):

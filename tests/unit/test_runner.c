@@ -60,8 +60,9 @@ static void on_finished(void *user, const tm_params *p, const tm_period_result *
         rec->finished_firms += last->firms_by_set[S];
 }
 
-/* Simulate `small` into a fresh folder with the callbacks above. */
-static void simulate(record *rec)
+/* Simulate `small` into a fresh folder with the callbacks above (and,
+ * when `timing` is not NULL, the run's own timers). */
+static void simulate_timed(record *rec, tm_simulate_timing *timing)
 {
     tm_params *p = fixture_params("runner-test", small, NULL, 0);
     tm_error err = {0};
@@ -71,13 +72,18 @@ static void simulate(record *rec)
     snprintf(path, sizeof path, "%s/run.h5", dir);
     memset(rec, 0, sizeof *rec);
     tm_simulate_options so = {
-        .threads = 1, .progress = {on_progress, rec}, .finished = on_finished, .finished_user = rec};
+        .threads = 1, .progress = {on_progress, rec}, .finished = on_finished, .finished_user = rec, .timing = timing};
     char digest[65];
     cr_assert_eq(tm_simulate(p, path, &so, digest, &err), 0, "%s", err.msg);
     cr_expect_eq(access(path, F_OK), 0, "the file is written");
     unlink(path);
     rmdir(dir);
     tm_params_free(p);
+}
+
+static void simulate(record *rec)
+{
+    simulate_timed(rec, NULL);
 }
 
 Test(runner, reports_the_solve_then_every_period_in_order)
@@ -126,4 +132,18 @@ Test(runner, prints_nothing, .init = redirect_both)
     fflush(stderr);
     cr_expect_stdout_eq_str("");
     cr_expect_stderr_eq_str("");
+}
+
+Test(runner, timers_split_the_run_into_engine_and_output_within_its_total)
+{
+    /* The parts are measured on the same clock inside the total, one
+     * after another, so they add up to at most the total; each part did
+     * work (a solve and 7 periods, a file), so each took some time. */
+    record rec;
+    tm_simulate_timing t = {-1, -1, -1, -1};
+    simulate_timed(&rec, &t);
+    cr_expect_gt(t.engine, 0.0);
+    cr_expect_gt(t.output, 0.0);
+    cr_expect_eq(t.checkpoint, 0.0, "no checkpoints were asked for");
+    cr_expect_leq(t.engine + t.output + t.checkpoint, t.total);
 }
