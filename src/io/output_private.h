@@ -63,7 +63,7 @@ struct tm_output {
 };
 
 /* Periods in one chunk of a series whose period holds `slab_bytes`. */
-hsize_t tm_output_chunk_rows(size_t slab_bytes);
+hsize_t tm_output_chunk_rows(const tm_params *p, size_t slab_bytes);
 
 /* A handle with its arrays and no file open yet; NULL when out of memory. */
 tm_output *tm_output_new_handle(const tm_params *p, const tm_run *run, const char *path, const char *tmp_path,
