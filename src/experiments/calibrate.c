@@ -188,14 +188,8 @@ static int parse_param(tm_calibration *c, const tm_ynode *e, size_t i, tm_error 
             return tm_params_fail_at(err, moves, where,
                                      "moves: expected up (the moment rises with the parameter, the default) or down");
     }
-    snprintf(key, sizeof key, "%s.lower", where);
-    if (tm_yfield_number(tm_ytree_get(e, "lower", NULL), key, &q->lower, err))
+    if (tm_yfield_bounds(e, where, &q->lower, &q->upper, err))
         return -1;
-    snprintf(key, sizeof key, "%s.upper", where);
-    if (tm_yfield_number(tm_ytree_get(e, "upper", NULL), key, &q->upper, err))
-        return -1;
-    if (!(q->lower < q->upper))
-        return tm_params_fail_at(err, tm_ytree_get(e, "upper", NULL), key, "must exceed lower (%g)", q->lower);
     for (int k = 0; k < q->n_paths; k++)
         if (base_value(c, q->paths[k], &q->base[k], err)) {
             if (q->scale)

@@ -232,14 +232,8 @@ static int parse_question(tm_target *t, const tm_ynode *base_events, const tm_yn
     for (int j = 0; j < t->n_q - 1; j++)
         if (strcmp(t->q[j].name, q->name) == 0)
             return tm_params_fail_at(err, name, where, "name %s is already used by questions[%d]", q->name, j);
-    snprintf(key, sizeof key, "%s.lower", where);
-    if (tm_yfield_number(tm_ytree_get(e, "lower", NULL), key, &q->lower, err))
+    if (tm_yfield_bounds(e, where, &q->lower, &q->upper, err))
         return -1;
-    snprintf(key, sizeof key, "%s.upper", where);
-    if (tm_yfield_number(tm_ytree_get(e, "upper", NULL), key, &q->upper, err))
-        return -1;
-    if (!(q->lower < q->upper))
-        return tm_params_fail_at(err, tm_ytree_get(e, "upper", NULL), key, "must exceed lower (%g)", q->lower);
     const tm_ynode *unit = tm_ytree_get(e, "unit", NULL);
     if (unit && unit->kind == TM_Y_SCALAR)
         snprintf(q->unit, sizeof q->unit, "%s", unit->value);

@@ -56,6 +56,20 @@ int tm_yfield_number(const tm_ynode *node, const char *path, double *out, tm_err
     return 0;
 }
 
+int tm_yfield_bounds(const tm_ynode *entry, const char *where, double *lower, double *upper, tm_error *err)
+{
+    char key[512];
+    snprintf(key, sizeof key, "%s.lower", where);
+    if (tm_yfield_number(tm_ytree_get(entry, "lower", NULL), key, lower, err))
+        return -1;
+    snprintf(key, sizeof key, "%s.upper", where);
+    if (tm_yfield_number(tm_ytree_get(entry, "upper", NULL), key, upper, err))
+        return -1;
+    if (!(*lower < *upper))
+        return tm_params_fail_at(err, tm_ytree_get(entry, "upper", NULL), key, "must exceed lower (%g)", *lower);
+    return 0;
+}
+
 int tm_yfield_integer(const tm_ynode *node, const char *path, long long lo, long long hi, long long *out, tm_error *err)
 {
     if (!node)

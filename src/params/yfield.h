@@ -28,6 +28,11 @@ int tm_yfield_integer(const tm_ynode *node, const char *path, long long lo, long
                       tm_error *err);
 int tm_yfield_seed(const tm_ynode *node, const char *path, uint64_t *out, tm_error *err);
 
+/* The numbers `lower` and `upper` of mapping `entry` (at dotted path
+ * `where`), with lower < upper: the bounds of a fitted parameter or of a
+ * searched lever. */
+int tm_yfield_bounds(const tm_ynode *entry, const char *where, double *lower, double *upper, tm_error *err);
+
 /* The shortest decimal text that reads back as the same double (for
  * `path=value` overrides and fitted parameter files). */
 void tm_yfield_format_number(double v, char *buf, size_t size);
