@@ -37,13 +37,16 @@ typedef struct {
      * per type; flow, revenue and value tables hold one block per type. */
     uint8_t *type;
     tm_policy *type_pol;
-    uint64_t inc_base;                     /* odd; slot i's stream increment is inc_base + 2 i */
-    const double *z_grid;                  /* [n_z]: this sector's part of the run's grids */
-    const double *P;                       /* [n_z * n_z] */
-    uint32_t *move_threshold, *move_alias; /* flattened alias tables, [n_z * n_z] */
-    tm_alias entry;                        /* entrants' productivity (the stationary law) */
-    uint64_t *death_threshold;             /* [n_z]: a firm at z dies if its draw is below */
-    double *death;                         /* [n_z]: death probability at z */
+    uint64_t inc_base;    /* odd; slot i's stream increment is inc_base + 2 i */
+    const double *z_grid; /* [n_z]: this sector's part of the run's grids */
+    const double *P;      /* [n_z * n_z] */
+    /* Flattened alias tables, [(n_z + 1) * n_z]: row z moves a firm from z,
+     * row n_z is `entry` (an entrant's productivity), so that the firm loop
+     * picks a row instead of a table for deaths. */
+    uint32_t *move_threshold, *move_alias;
+    tm_alias entry;            /* entrants' productivity (the stationary law) */
+    uint64_t *death_threshold; /* [n_z]: a firm at z dies if its draw is below */
+    double *death;             /* [n_z]: death probability at z */
     double *flow, *revenue, *value, *cost;
     tm_policy policy;
     /* Models whose firms hold different beliefs (learning) only, else NULL:
@@ -54,6 +57,11 @@ typedef struct {
     tm_policy *classes;
     int n_classes;
     int n_types;
+    /* Runs counted by transition (run->joint_cells > 0): [z * 2 n_sets + k]
+     * the cell of the joint table (src/engine/kernel.c) a firm at z with key
+     * k lands in, built from this period's policy; the low bits of a cell
+     * are the set chosen. */
+    uint32_t *joint_code;
 } sector_state;
 
 /* A block of consecutive slots of one sector. */
@@ -70,6 +78,8 @@ typedef struct {
  * up when the period is aggregated. Two lanes measured fastest (four cost
  * more instructions than they save: docs/performance.md). */
 #define TM_COUNT_LANES 2
+/* Lanes of the joint table (one count a firm: src/engine/kernel.c). */
+#define TM_JOINT_LANES 1
 
 /* Integer accumulators of one thread (counts add exactly in any order). */
 typedef struct {
@@ -78,6 +88,7 @@ typedef struct {
     uint32_t *died;  /* [s][S] market set of firms that died */
     uint32_t *enter; /* [s][d][z * n_states + m][lane] firms serving d for the first period of a spell */
     uint32_t *spell; /* [s][d][length]: spells in d that ended (run.spells) */
+    uint32_t *joint; /* [s][z][k][S][lane] when run->joint_cells > 0: see src/engine/kernel.c */
 } accum;
 
 struct tm_run {
@@ -96,6 +107,9 @@ struct tm_run {
     size_t n_blocks;
     accum *acc; /* [threads] */
     size_t hist_cells, trans_cells, enter_cells, spell_cells;
+    /* Cells of a sector's joint table when the firm loop counts each firm
+     * once by (z, state before, set chosen) (tm_run_joint_cells), else 0. */
+    size_t joint_cells;
     int period; /* last computed */
     int started;
     double *share_serving; /* [s * n_dest] previous period's share serving d */
@@ -116,6 +130,13 @@ void tm_run_sector_free(sector_state *sec);
 /* kernel.c: one period of every simulated firm (death and replacement,
  * productivity move, decision) into the threads' accumulators. */
 void tm_run_kernel_step(tm_run *run);
+
+/* kernel.c: the cells of a sector's joint table if the run's firms can be
+ * counted by transition (market sets only, timing current, no spells,
+ * demand types, logit noise or belief classes, and a table of at most
+ * TM_JOINT_MAX_CELLS cells), else 0. */
+#define TM_JOINT_MAX_CELLS 16384
+size_t tm_run_joint_cells(const tm_run *run);
 
 /* Fills one sector's period tables: firms by (type, z, state served),
  * moves between market sets, deaths by set, first periods of spells. */
