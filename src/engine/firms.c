@@ -40,13 +40,6 @@ void tm_run_sector_free(sector_state *s)
     free(s->classes);
 }
 
-/* Row `row` of the sector's move tables from an alias table of n_z outcomes. */
-static void set_move_row(sector_state *sec, size_t row, const tm_alias *table)
-{
-    memcpy(sec->move_threshold + row * table->n, table->threshold, table->n * sizeof(uint32_t));
-    memcpy(sec->move_alias + row * table->n, table->alias, table->n * sizeof(uint32_t));
-}
-
 int tm_run_sector_init(tm_run *run, int s, tm_error *err)
 {
     const tm_params *p = run->p;
@@ -62,8 +55,8 @@ int tm_run_sector_init(tm_run *run, int s, tm_error *err)
     sec->markets = malloc(n_firm ? n_firm : 1);
     sec->z_grid = run->grids.z + (size_t)s * (size_t)n_z;
     sec->P = run->grids.P + (size_t)s * (size_t)n_z * (size_t)n_z;
-    sec->move_threshold = malloc(((size_t)n_z + 1) * (size_t)n_z * sizeof(uint32_t));
-    sec->move_alias = malloc(((size_t)n_z + 1) * (size_t)n_z * sizeof(uint32_t));
+    sec->move_threshold = malloc((size_t)n_z * (size_t)n_z * sizeof(uint32_t));
+    sec->move_alias = malloc((size_t)n_z * (size_t)n_z * sizeof(uint32_t));
     if (run->joint_cells)
         sec->joint_code = malloc((size_t)n_z * 2u * (size_t)run->n_sets * sizeof(uint32_t));
     size_t cells = (size_t)n_z * (size_t)run->n_states * (size_t)run->n_types;
@@ -120,12 +113,11 @@ int tm_run_sector_init(tm_run *run, int s, tm_error *err)
             free(stationary);
             return tm_error_set(err, TM_ERR_RUNTIME, "sector %s: bad productivity transition row %d", ps->name, i);
         }
-        set_move_row(sec, (size_t)i, &row);
+        memcpy(sec->move_threshold + (size_t)i * (size_t)n_z, row.threshold, (size_t)n_z * sizeof(uint32_t));
+        memcpy(sec->move_alias + (size_t)i * (size_t)n_z, row.alias, (size_t)n_z * sizeof(uint32_t));
         tm_alias_free(&row);
     }
     rc = tm_alias_init(&sec->entry, stationary, (uint32_t)n_z);
-    if (!rc)
-        set_move_row(sec, (size_t)n_z, &sec->entry);
     if (exact) {
         /* Everyone starts serving nothing, spread over the stationary law. */
         memcpy(sec->entry_law, stationary, (size_t)n_z * sizeof(double));

@@ -13,9 +13,11 @@
 #if defined(__GNUC__)
 #define TM_ALWAYS_INLINE inline __attribute__((always_inline))
 #define TM_NOINLINE __attribute__((noinline))
+#define TM_RARELY(x) __builtin_expect(!!(x), 0)
 #else
 #define TM_ALWAYS_INLINE inline
 #define TM_NOINLINE
+#define TM_RARELY(x) (x)
 #endif
 
 /* The state a firm carries into this period after serving `served` last
@@ -181,10 +183,12 @@ static TM_ALWAYS_INLINE void step_block_with(tm_run *run, const block *b, accum 
  * period, or n_sets plus that set if it died and its slot holds an entrant
  * (who serves nothing and so chooses from state 0). Every count of the
  * period follows from that table (tm_run_count_firms): firms by (z, S),
- * moves between sets, deaths by set and entries. The loop has no branch:
- * a death picks the entrants' row of the move tables (row n_z) and the
- * entrants' half of the key, and `joint_code` gives in one load both the
- * cell and the set chosen. Same draws, same results as step_block_with. */
+ * moves between sets, deaths by set and entries. `joint_code` gives in
+ * one load both the cell and the set chosen. Deaths (a few percent of
+ * firms a period) take a branch: written without one (the entrants' alias
+ * table as one more row of the move tables, picked by a mask), the loop
+ * took more instructions and ran slower (docs/performance.md). Same draws,
+ * same results as step_block_with. */
 static TM_ALWAYS_INLINE void step_block_joint_with(tm_run *run, const block *b, accum *acc, const int dests)
 {
     const sector_state *sec = &run->sec[b->sector];
@@ -196,6 +200,7 @@ static TM_ALWAYS_INLINE void step_block_joint_with(tm_run *run, const block *b, 
     uint32_t *joint = acc->joint + (size_t)b->sector * run->joint_cells * TM_JOINT_LANES;
     const uint64_t *death = sec->death_threshold;
     const uint32_t *mt = sec->move_threshold, *ma = sec->move_alias, *code = sec->joint_code;
+    const tm_alias entry = sec->entry;
     uint64_t *state = sec->rng_state;
     uint16_t *zs = sec->z;
     uint8_t *ms = sec->markets;
@@ -212,17 +217,22 @@ static TM_ALWAYS_INLINE void step_block_joint_with(tm_run *run, const block *b, 
             const uint32_t z_before = zs[i], prev = ms[i] & TM_SET_MASK;
             const uint32_t r = tm_pcg32_step(&st, inc);
             const uint32_t r2 = tm_pcg32_step(&st, inc);
-            const uint32_t dead = 0u - (uint32_t)((uint64_t)r < death[z_before]);
-            const uint32_t row = (z_before & ~dead) | (n_z & dead);
-            const uint64_t scaled = (uint64_t)r2 * (uint64_t)n_z;
-            const uint32_t col = (uint32_t)(scaled >> 32);
-            const size_t cell = (size_t)row * (size_t)n_z + col;
-            const uint32_t keep = 0u - (uint32_t)((uint32_t)scaled < mt[cell]);
-            const uint32_t z = (col & keep) | (ma[cell] & ~keep);
-            const uint32_t c = code[(z << key_bits) | prev | (dead & n_sets)];
+            uint32_t z, c;
+            if (TM_RARELY((uint64_t)r < death[z_before])) {
+                z = tm_alias_draw(&entry, r2);
+                c = code[(z << key_bits) | prev | n_sets];
+                ms[i] = (uint8_t)((c & (n_sets - 1u)) | TM_BORN_BIT);
+            } else {
+                const uint64_t scaled = (uint64_t)r2 * (uint64_t)n_z;
+                const uint32_t col = (uint32_t)(scaled >> 32);
+                const size_t cell = (size_t)z_before * (size_t)n_z + col;
+                const uint32_t keep = 0u - (uint32_t)((uint32_t)scaled < mt[cell]);
+                z = (col & keep) | (ma[cell] & ~keep);
+                c = code[(z << key_bits) | prev];
+                ms[i] = (uint8_t)(c & (n_sets - 1u));
+            }
             joint[(size_t)c * TM_JOINT_LANES + (size_t)lane]++;
             zs[i] = (uint16_t)z;
-            ms[i] = (uint8_t)((c & (n_sets - 1u)) | (dead & TM_BORN_BIT));
             state[i] = st;
         }
     }

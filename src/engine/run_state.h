@@ -37,16 +37,13 @@ typedef struct {
      * per type; flow, revenue and value tables hold one block per type. */
     uint8_t *type;
     tm_policy *type_pol;
-    uint64_t inc_base;    /* odd; slot i's stream increment is inc_base + 2 i */
-    const double *z_grid; /* [n_z]: this sector's part of the run's grids */
-    const double *P;      /* [n_z * n_z] */
-    /* Flattened alias tables, [(n_z + 1) * n_z]: row z moves a firm from z,
-     * row n_z is `entry` (an entrant's productivity), so that the firm loop
-     * picks a row instead of a table for deaths. */
-    uint32_t *move_threshold, *move_alias;
-    tm_alias entry;            /* entrants' productivity (the stationary law) */
-    uint64_t *death_threshold; /* [n_z]: a firm at z dies if its draw is below */
-    double *death;             /* [n_z]: death probability at z */
+    uint64_t inc_base;                     /* odd; slot i's stream increment is inc_base + 2 i */
+    const double *z_grid;                  /* [n_z]: this sector's part of the run's grids */
+    const double *P;                       /* [n_z * n_z] */
+    uint32_t *move_threshold, *move_alias; /* flattened alias tables, [n_z * n_z] */
+    tm_alias entry;                        /* entrants' productivity (the stationary law) */
+    uint64_t *death_threshold;             /* [n_z]: a firm at z dies if its draw is below */
+    double *death;                         /* [n_z]: death probability at z */
     double *flow, *revenue, *value, *cost;
     tm_policy policy;
     /* Models whose firms hold different beliefs (learning) only, else NULL:
@@ -79,7 +76,7 @@ typedef struct {
  * more instructions than they save: docs/performance.md). */
 #define TM_COUNT_LANES 2
 /* Lanes of the joint table (one count a firm: src/engine/kernel.c). */
-#define TM_JOINT_LANES 1
+#define TM_JOINT_LANES 2
 
 /* Integer accumulators of one thread (counts add exactly in any order). */
 typedef struct {
