@@ -177,6 +177,22 @@ static TM_ALWAYS_INLINE void step_block_with(tm_run *run, const block *b, accum 
     }
 }
 
+/* What the loop of step_block_joint_with reads, copied out of the run
+ * (the byte stores of the loop may alias anything, so a value read
+ * through a pointer inside it would be read again for each firm). */
+typedef struct {
+    uint32_t *joint;
+    const uint64_t *death;
+    const uint32_t *mt, *ma, *code;
+    tm_alias entry;
+    uint64_t *state;
+    uint16_t *zs;
+    uint8_t *ms;
+    uint64_t inc_base;
+    uint32_t n_z;
+    unsigned n_dest;
+} joint_loop;
+
 /* Runs counted by transition (run->joint_cells > 0): each firm adds one
  * to the cell (z, k, S) of its sector's joint table, z its productivity
  * after the move, S the market set it chose and k the set it served last
@@ -189,53 +205,64 @@ static TM_ALWAYS_INLINE void step_block_with(tm_run *run, const block *b, accum 
  * table as one more row of the move tables, picked by a mask), the loop
  * took more instructions and ran slower (docs/performance.md). Same draws,
  * same results as step_block_with. */
+static TM_ALWAYS_INLINE void joint_firm(const joint_loop L, const int64_t i, const size_t lane)
+{
+    const uint32_t n_sets = 1u << L.n_dest;
+    const unsigned key_bits = L.n_dest + 1u; /* 2 n_sets keys a productivity */
+    const uint64_t inc = L.inc_base + 2u * (uint64_t)i;
+    uint64_t st = L.state[i];
+    const uint32_t z_before = L.zs[i], prev = L.ms[i] & TM_SET_MASK;
+    const uint32_t r = tm_pcg32_step(&st, inc);
+    const uint32_t r2 = tm_pcg32_step(&st, inc);
+    uint32_t z, c;
+    if (TM_RARELY((uint64_t)r < L.death[z_before])) {
+        z = tm_alias_draw(&L.entry, r2);
+        c = L.code[(z << key_bits) | prev | n_sets];
+        L.ms[i] = (uint8_t)((c & (n_sets - 1u)) | TM_BORN_BIT);
+    } else {
+        const uint64_t scaled = (uint64_t)r2 * (uint64_t)L.n_z;
+        const uint32_t col = (uint32_t)(scaled >> 32);
+        const size_t cell = (size_t)z_before * (size_t)L.n_z + col;
+        const uint32_t keep = 0u - (uint32_t)((uint32_t)scaled < L.mt[cell]);
+        z = (col & keep) | (L.ma[cell] & ~keep);
+        c = L.code[(z << key_bits) | prev];
+        L.ms[i] = (uint8_t)(c & (n_sets - 1u));
+    }
+    L.joint[(size_t)c * TM_JOINT_LANES + lane]++;
+    L.zs[i] = (uint16_t)z;
+    L.state[i] = st;
+}
+
+/* `dests` is the number of destinations when a constant at the call site
+ * (the loop then keeps no register for it), else 0. Firms in groups of
+ * TM_JOINT_LANES with the body written out for each lane, as in
+ * step_block_with, then the remainder of the block. */
 static TM_ALWAYS_INLINE void step_block_joint_with(tm_run *run, const block *b, accum *acc, const int dests)
 {
     const sector_state *sec = &run->sec[b->sector];
-    /* `dests` is the number of destinations when a constant at the call
-     * site (the loop then keeps no register for it), else 0. */
-    const unsigned n_dest = dests ? (unsigned)dests : (unsigned)run->n_dest;
-    const uint32_t n_z = (uint32_t)run->n_z, n_sets = 1u << n_dest;
-    const unsigned key_bits = n_dest + 1u; /* 2 n_sets keys a productivity */
-    uint32_t *joint = acc->joint + (size_t)b->sector * run->joint_cells * TM_JOINT_LANES;
-    const uint64_t *death = sec->death_threshold;
-    const uint32_t *mt = sec->move_threshold, *ma = sec->move_alias, *code = sec->joint_code;
-    const tm_alias entry = sec->entry;
-    uint64_t *state = sec->rng_state;
-    uint16_t *zs = sec->z;
-    uint8_t *ms = sec->markets;
-    const uint64_t inc_base = sec->inc_base;
-    const int64_t first = b->start, last = b->end;
-    for (int64_t i0 = first; i0 < last; i0 += TM_JOINT_LANES) {
+    const joint_loop L = {
+        .joint = acc->joint + (size_t)b->sector * run->joint_cells * TM_JOINT_LANES,
+        .death = sec->death_threshold,
+        .mt = sec->move_threshold,
+        .ma = sec->move_alias,
+        .code = sec->joint_code,
+        .entry = sec->entry,
+        .state = sec->rng_state,
+        .zs = sec->z,
+        .ms = sec->markets,
+        .inc_base = sec->inc_base,
+        .n_z = (uint32_t)run->n_z,
+        .n_dest = dests ? (unsigned)dests : (unsigned)run->n_dest,
+    };
+    const int64_t last = b->end;
+    int64_t i = b->start;
+    for (; i + TM_JOINT_LANES <= last; i += TM_JOINT_LANES) {
 #pragma GCC unroll 8
-        for (int lane = 0; lane < TM_JOINT_LANES; lane++) {
-            const int64_t i = i0 + lane;
-            if (i >= last)
-                break;
-            const uint64_t inc = inc_base + 2u * (uint64_t)i;
-            uint64_t st = state[i];
-            const uint32_t z_before = zs[i], prev = ms[i] & TM_SET_MASK;
-            const uint32_t r = tm_pcg32_step(&st, inc);
-            const uint32_t r2 = tm_pcg32_step(&st, inc);
-            uint32_t z, c;
-            if (TM_RARELY((uint64_t)r < death[z_before])) {
-                z = tm_alias_draw(&entry, r2);
-                c = code[(z << key_bits) | prev | n_sets];
-                ms[i] = (uint8_t)((c & (n_sets - 1u)) | TM_BORN_BIT);
-            } else {
-                const uint64_t scaled = (uint64_t)r2 * (uint64_t)n_z;
-                const uint32_t col = (uint32_t)(scaled >> 32);
-                const size_t cell = (size_t)z_before * (size_t)n_z + col;
-                const uint32_t keep = 0u - (uint32_t)((uint32_t)scaled < mt[cell]);
-                z = (col & keep) | (ma[cell] & ~keep);
-                c = code[(z << key_bits) | prev];
-                ms[i] = (uint8_t)(c & (n_sets - 1u));
-            }
-            joint[(size_t)c * TM_JOINT_LANES + (size_t)lane]++;
-            zs[i] = (uint16_t)z;
-            state[i] = st;
-        }
+        for (int lane = 0; lane < TM_JOINT_LANES; lane++)
+            joint_firm(L, i + lane, (size_t)lane);
     }
+    for (; i < last; i++)
+        joint_firm(L, i, 0);
 }
 
 static TM_NOINLINE void step_block_joint_1(tm_run *run, const block *b, accum *acc)
