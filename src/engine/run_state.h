@@ -75,7 +75,8 @@ typedef struct {
  * up when the period is aggregated. Two lanes measured fastest (four cost
  * more instructions than they save: docs/performance.md). */
 #define TM_COUNT_LANES 2
-/* Lanes of the joint table (one count a firm: src/engine/kernel.c). */
+/* Lanes of the joint table (one count a firm: src/engine/kernel.c), laid
+ * out as those above; two measured faster than one or four. */
 #define TM_JOINT_LANES 2
 
 /* Integer accumulators of one thread (counts add exactly in any order). */
@@ -131,7 +132,9 @@ void tm_run_kernel_step(tm_run *run);
 /* kernel.c: the cells of a sector's joint table if the run's firms can be
  * counted by transition (market sets only, timing current, no spells,
  * demand types, logit noise or belief classes, and a table of at most
- * TM_JOINT_MAX_CELLS cells), else 0. */
+ * TM_JOINT_MAX_CELLS cells), else 0. The limit keeps what each thread
+ * zeroes and sums every period at most 128 KiB a sector (two lanes),
+ * whatever the grid and destinations. */
 #define TM_JOINT_MAX_CELLS 16384
 size_t tm_run_joint_cells(const tm_run *run);
 
