@@ -207,10 +207,46 @@ static void add_lanes(double *out, const uint32_t *lanes, size_t cells)
     }
 }
 
+/* One thread's joint table of sector s (src/engine/kernel.c,
+ * step_block_joint) spread onto the period's tables: a firm counted in
+ * (z, k, S) serves S at z, moved from set k (from 0 if k >= n_sets: it died
+ * in set k - n_sets and an entrant took its slot) and entered every
+ * destination of S that its former set lacked. */
+static void add_joint(const tm_run *run, const uint32_t *joint, double *hist, double *trans, double *died,
+                      double *enter)
+{
+    const size_t n_sets = (size_t)run->n_sets, keys = 2 * n_sets;
+    for (size_t z = 0; z < (size_t)run->n_z; z++)
+        for (size_t k = 0; k < keys; k++)
+            for (size_t S = 0; S < n_sets; S++) {
+                const uint32_t *lanes = joint + ((z * keys + k) * n_sets + S) * TM_JOINT_LANES;
+                uint64_t n = 0;
+                for (size_t l = 0; l < TM_JOINT_LANES; l++)
+                    n += lanes[l];
+                if (!n)
+                    continue;
+                const double c = (double)n;
+                const size_t from = k < n_sets ? k : 0, at = z * n_sets + S;
+                hist[at] += c;
+                trans[from * n_sets + S] += c;
+                if (k >= n_sets)
+                    died[k - n_sets] += c;
+                for (size_t d = 0, entered = S & ~from; entered; d++, entered >>= 1)
+                    if (entered & 1u)
+                        enter[d * run->hist_cells + at] += c;
+            }
+}
+
 /* The simulated firms' tables: the threads' integer counts summed (integer
  * counts below 2^53 add exactly in doubles, in any order). */
 void tm_run_count_firms(tm_run *run, int s, double *hist, double *trans, double *died, double *enter)
 {
+    if (run->joint_cells) {
+        for (int th = 0; th < run->threads; th++)
+            add_joint(run, run->acc[th].joint + (size_t)s * run->joint_cells * TM_JOINT_LANES, hist, trans, died,
+                      enter);
+        return;
+    }
     for (int th = 0; th < run->threads; th++) {
         const accum *acc = &run->acc[th];
         add_lanes(hist, acc->hist + (size_t)s * run->hist_cells * TM_COUNT_LANES, run->hist_cells);

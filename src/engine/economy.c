@@ -70,13 +70,25 @@ void tm_econ_sector_profit_fn(tm_profit_fn *fn, const tm_params *p, int sector)
     tm_profit_fn_init(fn, p->elasticity, tm_econ_capacity_elasticity(p, sector));
 }
 
+/* tm_profit(z, A) for A > 0 is the product of a factor of z and a factor
+ * of A, computed in the same operations and order as one expression, so
+ * that tables over (z, state) compute each factor once (bit for bit the
+ * same values). */
+static double profit_z_factor(const tm_profit_fn *fn, double z)
+{
+    return fn->gamma == 0.0 ? exp((fn->sigma - 1.0) * z) : fn->scale * exp(fn->z_exponent * z);
+}
+
+static double profit_weight_factor(const tm_profit_fn *fn, double weight_sum)
+{
+    return fn->gamma == 0.0 ? weight_sum : pow(weight_sum / fn->weight_unit, fn->theta);
+}
+
 double tm_profit(const tm_profit_fn *fn, double z, double weight_sum)
 {
     if (weight_sum <= 0.0)
         return 0.0;
-    if (fn->gamma == 0.0)
-        return exp((fn->sigma - 1.0) * z) * weight_sum;
-    return fn->scale * exp(fn->z_exponent * z) * pow(weight_sum / fn->weight_unit, fn->theta);
+    return profit_z_factor(fn, z) * profit_weight_factor(fn, weight_sum);
 }
 
 double tm_revenue_total(const tm_profit_fn *fn, double profit)
@@ -93,15 +105,21 @@ double tm_econ_absorbed_weight(double demand, double iceberg, double tariff, dou
  * and marginal cost are those of eq. 4 at the quantity weights a_d, and
  * R0 = revenue_ratio tm_profit(A) = mu MC Q is what the output would earn at
  * the undiscounted price mu MC; total cost is MC Q / (1 + gamma). */
-double tm_profit_absorbed(const tm_profit_fn *fn, double z, double weight_sum, double price_weight_sum, double *revenue)
+static double absorbed_from_profit(const tm_profit_fn *fn, double profit, double weight_sum, double price_weight_sum,
+                                   double *revenue)
 {
     if (weight_sum <= 0.0) {
         *revenue = 0.0;
         return 0.0;
     }
-    double undiscounted = tm_revenue_total(fn, tm_profit(fn, z, weight_sum));
+    double undiscounted = tm_revenue_total(fn, profit);
     *revenue = undiscounted * (price_weight_sum / weight_sum);
     return *revenue - undiscounted / (fn->mu * (1.0 + fn->gamma));
+}
+
+double tm_profit_absorbed(const tm_profit_fn *fn, double z, double weight_sum, double price_weight_sum, double *revenue)
+{
+    return absorbed_from_profit(fn, tm_profit(fn, z, weight_sum), weight_sum, price_weight_sum, revenue);
 }
 
 void tm_econ_state_tables(const tm_profit_fn *fn, const tm_sector *sector, const tm_mstate *ms,
@@ -124,36 +142,45 @@ void tm_econ_state_tables(const tm_profit_fn *fn, const tm_sector *sector, const
                                        : tm_econ_weight(demand, iceberg, cond->tariff[d], fn->sigma);
         }
     }
+    /* What a state serves does not depend on z: its weights, their sums,
+     * fixed costs and the weight factor of its profit, once per state. */
+    double w[TM_MAX_STATES][TM_MAX_DEST], a[TM_MAX_STATES], a_price[TM_MAX_STATES], fixed[TM_MAX_STATES];
+    double weight_factor[TM_MAX_STATES];
+    int closed[TM_MAX_STATES];
+    for (int m = 0; m < n_states; m++) {
+        a[m] = a_price[m] = fixed[m] = 0.0;
+        closed[m] = 0;
+        for (int d = 0; d < n_dest; d++) {
+            int k = ms->level[m][d];
+            w[m][d] = 0.0;
+            if (!k)
+                continue;
+            if (next && cond->closed[d])
+                continue; /* held for next period's choice; sells nothing */
+            w[m][d] = weight[d][k - 1];
+            a[m] += w[m][d];
+            a_price[m] += w[m][d] * price[d];
+            fixed[m] += sector->market[d].fixed_cost * ms->fixed_cost[k - 1];
+            closed[m] |= cond->closed[d];
+        }
+        weight_factor[m] = a[m] <= 0.0 ? 0.0 : profit_weight_factor(fn, a[m]);
+    }
     for (int iz = 0; iz < n_z; iz++) {
+        const double z_factor = profit_z_factor(fn, z_grid[iz]);
         for (int m = 0; m < n_states; m++) {
-            double a = 0.0, a_price = 0.0, fixed = 0.0, w[TM_MAX_DEST];
-            int closed = 0;
-            for (int d = 0; d < n_dest; d++) {
-                int k = ms->level[m][d];
-                w[d] = 0.0;
-                if (!k)
-                    continue;
-                if (next && cond->closed[d])
-                    continue; /* held for next period's choice; sells nothing */
-                w[d] = weight[d][k - 1];
-                a += w[d];
-                a_price += w[d] * price[d];
-                fixed += sector->market[d].fixed_cost * ms->fixed_cost[k - 1];
-                closed |= cond->closed[d];
-            }
-            double profit, total;
+            /* tm_profit(fn, z, a[m]) */
+            double profit = a[m] <= 0.0 ? 0.0 : z_factor * weight_factor[m], total;
             if (absorbs) {
-                profit = tm_profit_absorbed(fn, z_grid[iz], a, a_price, &total);
+                profit = absorbed_from_profit(fn, profit, a[m], a_price[m], &total);
             } else {
-                profit = tm_profit(fn, z_grid[iz], a);
                 total = tm_revenue_total(fn, profit);
             }
             /* Timing next: fixed costs are paid with the choice (tm_mstate_costs). */
-            flow[iz * n_states + m] = closed ? -INFINITY : next ? profit : profit - fixed;
+            flow[iz * n_states + m] = closed[m] ? -INFINITY : next ? profit : profit - fixed[m];
             for (int d = 0; d < n_dest; d++) {
                 double r = 0.0;
-                if (w[d] > 0.0 && a > 0.0)
-                    r = absorbs ? total * (w[d] * price[d]) / a_price : total * w[d] / a;
+                if (w[m][d] > 0.0 && a[m] > 0.0)
+                    r = absorbs ? total * (w[m][d] * price[d]) / a_price[m] : total * w[m][d] / a[m];
                 revenue[(iz * n_states + m) * n_dest + d] = r;
             }
         }

@@ -27,6 +27,7 @@ void tm_run_sector_free(sector_state *s)
     free(s->cost);
     free(s->move_threshold);
     free(s->move_alias);
+    free(s->joint_code);
     tm_alias_free(&s->entry);
     free(s->flow);
     free(s->revenue);
@@ -56,6 +57,8 @@ int tm_run_sector_init(tm_run *run, int s, tm_error *err)
     sec->P = run->grids.P + (size_t)s * (size_t)n_z * (size_t)n_z;
     sec->move_threshold = malloc((size_t)n_z * (size_t)n_z * sizeof(uint32_t));
     sec->move_alias = malloc((size_t)n_z * (size_t)n_z * sizeof(uint32_t));
+    if (run->joint_cells)
+        sec->joint_code = malloc((size_t)n_z * 2u * (size_t)run->n_sets * sizeof(uint32_t));
     size_t cells = (size_t)n_z * (size_t)run->n_states * (size_t)run->n_types;
     sec->n_types = run->n_types;
     if (run->n_types > 1) {
@@ -91,6 +94,7 @@ int tm_run_sector_init(tm_run *run, int s, tm_error *err)
         !sec->revenue || !sec->value || !sec->cost || !sec->death_threshold || !sec->death ||
         (p->timing == TM_TIMING_NEXT && !exact && !sec->pending) || (p->spells && !exact && !sec->tenure) ||
         (exact && (!sec->mass || !sec->mass_next || !sec->prob || !sec->entry_law)) || !stationary ||
+        (run->joint_cells && !sec->joint_code) ||
         tm_policy_alloc_rows(&sec->policy, n_z, run->n_states, run->n_sets, p->logit_scale > 0.0)) {
         free(stationary);
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory for sector %s (%lld firms)", ps->name,

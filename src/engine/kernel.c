@@ -13,9 +13,11 @@
 #if defined(__GNUC__)
 #define TM_ALWAYS_INLINE inline __attribute__((always_inline))
 #define TM_NOINLINE __attribute__((noinline))
+#define TM_RARELY(x) __builtin_expect(!!(x), 0)
 #else
 #define TM_ALWAYS_INLINE inline
 #define TM_NOINLINE
+#define TM_RARELY(x) (x)
 #endif
 
 /* The state a firm carries into this period after serving `served` last
@@ -175,6 +177,140 @@ static TM_ALWAYS_INLINE void step_block_with(tm_run *run, const block *b, accum 
     }
 }
 
+/* What the loop of step_block_joint_with reads, copied out of the run
+ * (the byte stores of the loop may alias anything, so a value read
+ * through a pointer inside it would be read again for each firm). */
+typedef struct {
+    uint32_t *joint;
+    const uint64_t *death;
+    const uint32_t *mt, *ma, *code;
+    tm_alias entry;
+    uint64_t *state;
+    uint16_t *zs;
+    uint8_t *ms;
+    uint64_t inc_base;
+    uint32_t n_z;
+    unsigned n_dest;
+} joint_loop;
+
+/* Runs counted by transition (run->joint_cells > 0): each firm adds one
+ * to the cell (z, k, S) of its sector's joint table, z its productivity
+ * after the move, S the market set it chose and k the set it served last
+ * period, or n_sets plus that set if it died and its slot holds an entrant
+ * (who serves nothing and so chooses from state 0). Every count of the
+ * period follows from that table (tm_run_count_firms): firms by (z, S),
+ * moves between sets, deaths by set and entries. `joint_code` gives in
+ * one load both the cell and the set chosen. Deaths (a few percent of
+ * firms a period) take a branch: written without one (the entrants' alias
+ * table as one more row of the move tables, picked by a mask), the loop
+ * took more instructions and ran slower (docs/performance.md). Same draws,
+ * same results as step_block_with. */
+static TM_ALWAYS_INLINE void joint_firm(const joint_loop L, const int64_t i, const size_t lane)
+{
+    const uint32_t n_sets = 1u << L.n_dest;
+    const unsigned key_bits = L.n_dest + 1u; /* 2 n_sets keys a productivity */
+    const uint64_t inc = L.inc_base + 2u * (uint64_t)i;
+    uint64_t st = L.state[i];
+    const uint32_t z_before = L.zs[i], prev = L.ms[i] & TM_SET_MASK;
+    const uint32_t r = tm_pcg32_step(&st, inc);
+    const uint32_t r2 = tm_pcg32_step(&st, inc);
+    uint32_t z, c;
+    if (TM_RARELY((uint64_t)r < L.death[z_before])) {
+        z = tm_alias_draw(&L.entry, r2);
+        c = L.code[(z << key_bits) | prev | n_sets];
+        L.ms[i] = (uint8_t)((c & (n_sets - 1u)) | TM_BORN_BIT);
+    } else {
+        const uint64_t scaled = (uint64_t)r2 * (uint64_t)L.n_z;
+        const uint32_t col = (uint32_t)(scaled >> 32);
+        const size_t cell = (size_t)z_before * (size_t)L.n_z + col;
+        const uint32_t keep = 0u - (uint32_t)((uint32_t)scaled < L.mt[cell]);
+        z = (col & keep) | (L.ma[cell] & ~keep);
+        c = L.code[(z << key_bits) | prev];
+        L.ms[i] = (uint8_t)(c & (n_sets - 1u));
+    }
+    L.joint[(size_t)c * TM_JOINT_LANES + lane]++;
+    L.zs[i] = (uint16_t)z;
+    L.state[i] = st;
+}
+
+/* `dests` is the number of destinations when a constant at the call site
+ * (the loop then keeps no register for it), else 0. Firms in groups of
+ * TM_JOINT_LANES with the body written out for each lane, as in
+ * step_block_with, then the remainder of the block. */
+static TM_ALWAYS_INLINE void step_block_joint_with(tm_run *run, const block *b, accum *acc, const int dests)
+{
+    const sector_state *sec = &run->sec[b->sector];
+    const joint_loop L = {
+        .joint = acc->joint + (size_t)b->sector * run->joint_cells * TM_JOINT_LANES,
+        .death = sec->death_threshold,
+        .mt = sec->move_threshold,
+        .ma = sec->move_alias,
+        .code = sec->joint_code,
+        .entry = sec->entry,
+        .state = sec->rng_state,
+        .zs = sec->z,
+        .ms = sec->markets,
+        .inc_base = sec->inc_base,
+        .n_z = (uint32_t)run->n_z,
+        .n_dest = dests ? (unsigned)dests : (unsigned)run->n_dest,
+    };
+    const int64_t last = b->end;
+    int64_t i = b->start;
+    for (; i + TM_JOINT_LANES <= last; i += TM_JOINT_LANES) {
+#pragma GCC unroll 8
+        for (int lane = 0; lane < TM_JOINT_LANES; lane++)
+            joint_firm(L, i + lane, (size_t)lane);
+    }
+    for (; i < last; i++)
+        joint_firm(L, i, 0);
+}
+
+static TM_NOINLINE void step_block_joint_1(tm_run *run, const block *b, accum *acc)
+{
+    step_block_joint_with(run, b, acc, 1);
+}
+
+static TM_NOINLINE void step_block_joint_2(tm_run *run, const block *b, accum *acc)
+{
+    step_block_joint_with(run, b, acc, 2);
+}
+
+static TM_NOINLINE void step_block_joint_3(tm_run *run, const block *b, accum *acc)
+{
+    step_block_joint_with(run, b, acc, 3);
+}
+
+static TM_NOINLINE void step_block_joint_any(tm_run *run, const block *b, accum *acc)
+{
+    step_block_joint_with(run, b, acc, 0);
+}
+
+size_t tm_run_joint_cells(const tm_run *run)
+{
+    const tm_params *p = run->p;
+    size_t cells = (size_t)run->n_z * 2u * (size_t)run->n_sets * (size_t)run->n_sets;
+    int plain = run->levels == 1 && run->ms.timing == TM_TIMING_CURRENT && !p->spells && run->n_types == 1 &&
+                !(p->logit_scale > 0.0) && !run->model->belief_classes && !p->exact;
+    return plain && cells <= TM_JOINT_MAX_CELLS ? cells : 0;
+}
+
+/* This period's joint codes of every sector from its policy: key k < n_sets
+ * is a survivor that served k, k >= n_sets an entrant (state 0). */
+static void build_joint_codes(tm_run *run)
+{
+    const uint32_t n_sets = (uint32_t)run->n_sets, keys = 2u * n_sets;
+    for (int s = 0; s < run->n_sectors; s++) {
+        sector_state *sec = &run->sec[s];
+        const uint8_t *choice = sec->policy.choice;
+        for (uint32_t z = 0; z < (uint32_t)run->n_z; z++)
+            for (uint32_t k = 0; k < keys; k++) {
+                uint32_t from = k < n_sets ? k : 0;
+                uint32_t key = z * keys + k;
+                sec->joint_code[key] = key * n_sets + choice[z * (uint32_t)run->n_states + from];
+            }
+    }
+}
+
 /* One function for each case, so that each loop has the registers to
  * itself: inlined into one function, the four loops shared them and kept
  * loop constants on the stack. */
@@ -200,6 +336,22 @@ static TM_NOINLINE void step_block_learning(tm_run *run, const block *b, accum *
 
 static void step_block(tm_run *run, const block *b, accum *acc)
 {
+    if (run->joint_cells) {
+        switch (run->n_dest) {
+        case 1:
+            step_block_joint_1(run, b, acc);
+            break;
+        case 2:
+            step_block_joint_2(run, b, acc);
+            break;
+        case 3:
+            step_block_joint_3(run, b, acc);
+            break;
+        default:
+            step_block_joint_any(run, b, acc);
+        }
+        return;
+    }
     const sector_state *sec = &run->sec[b->sector];
     int learning = sec->birth != NULL;
     int plain = run->levels == 1 && run->ms.timing == TM_TIMING_CURRENT && !sec->tenure && run->n_types == 1 &&
@@ -216,14 +368,21 @@ void tm_run_kernel_step(tm_run *run)
     const size_t trans_all = (size_t)run->n_sectors * run->trans_cells * TM_COUNT_LANES;
     const size_t died_all = (size_t)run->n_sectors * (size_t)run->n_sets;
     const size_t enter_all = (size_t)run->n_sectors * run->enter_cells * TM_COUNT_LANES;
+    const size_t joint_all = (size_t)run->n_sectors * run->joint_cells * TM_JOINT_LANES;
+    if (run->joint_cells)
+        build_joint_codes(run);
 #pragma omp parallel num_threads(run->threads)
     {
         accum *acc = &run->acc[omp_get_thread_num()];
-        memset(acc->hist, 0, hist_all * sizeof(uint32_t));
-        memset(acc->trans, 0, trans_all * sizeof(uint32_t));
-        memset(acc->died, 0, died_all * sizeof(uint32_t));
-        memset(acc->enter, 0, enter_all * sizeof(uint32_t));
-        memset(acc->spell, 0, (size_t)run->n_sectors * run->spell_cells * sizeof(uint32_t));
+        if (run->joint_cells) {
+            memset(acc->joint, 0, joint_all * sizeof(uint32_t));
+        } else {
+            memset(acc->hist, 0, hist_all * sizeof(uint32_t));
+            memset(acc->trans, 0, trans_all * sizeof(uint32_t));
+            memset(acc->died, 0, died_all * sizeof(uint32_t));
+            memset(acc->enter, 0, enter_all * sizeof(uint32_t));
+            memset(acc->spell, 0, (size_t)run->n_sectors * run->spell_cells * sizeof(uint32_t));
+        }
 #pragma omp for schedule(static)
         for (size_t b = 0; b < run->n_blocks; b++)
             step_block(run, &run->blocks[b], acc);

@@ -32,13 +32,20 @@ void tm_policy_free(tm_policy *pol)
     pol->cdf = NULL;
 }
 
-/* Logit probabilities of one row of values (lambda > 0), or the argmax. */
-static void row_probabilities(const double *v, int n_sets, double lambda, double *p)
+/* The first set of highest value in one row of values. */
+static int row_argmax(const double *v, int n_sets)
 {
     int best = 0;
     for (int S = 1; S < n_sets; S++)
         if (v[S] > v[best])
             best = S;
+    return best;
+}
+
+/* Logit probabilities of one row of values (lambda > 0), or the argmax. */
+static void row_probabilities(const double *v, int n_sets, double lambda, double *p)
+{
+    const int best = row_argmax(v, n_sets);
     if (lambda <= 0.0) {
         for (int S = 0; S < n_sets; S++)
             p[S] = S == best ? 1.0 : 0.0;
@@ -70,14 +77,11 @@ void tm_policy_build(tm_policy *pol, const double *value, double lambda)
     size_t rows = (size_t)pol->n_z * (size_t)pol->n_rows;
     double prob[256];
     for (size_t row = 0; row < rows; row++) {
-        row_probabilities(value + row * (size_t)n_sets, n_sets, pol->logit ? lambda : 0.0, prob);
         if (!pol->logit) {
-            int S = 0;
-            while (prob[S] == 0.0)
-                S++;
-            pol->choice[row] = (uint8_t)S;
+            pol->choice[row] = (uint8_t)row_argmax(value + row * (size_t)n_sets, n_sets);
             continue;
         }
+        row_probabilities(value + row * (size_t)n_sets, n_sets, lambda, prob);
         uint64_t *c = pol->cdf + row * (size_t)n_sets;
         double acc = 0.0;
         int last = 0;

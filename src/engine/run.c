@@ -30,6 +30,7 @@ void tm_run_close(tm_run *run)
         free(run->acc[t].died);
         free(run->acc[t].enter);
         free(run->acc[t].spell);
+        free(run->acc[t].joint);
     }
     free(run->acc);
     free(run->share_serving);
@@ -196,13 +197,17 @@ int tm_run_open(const tm_params *p, const tm_run_options *opts, tm_run **out, tm
     run->trans_cells = (size_t)run->n_sets * (size_t)run->n_sets;
     run->enter_cells = (size_t)run->n_dest * run->hist_cells;
     run->spell_cells = (size_t)run->n_dest * TM_SPELL_MAX;
+    run->joint_cells = tm_run_joint_cells(run);
     for (int t = 0; t < run->threads; t++) {
         run->acc[t].hist = malloc((size_t)p->n_sectors * run->hist_cells * TM_COUNT_LANES * sizeof(uint32_t));
         run->acc[t].trans = malloc((size_t)p->n_sectors * run->trans_cells * TM_COUNT_LANES * sizeof(uint32_t));
         run->acc[t].died = malloc((size_t)p->n_sectors * (size_t)run->n_sets * sizeof(uint32_t));
         run->acc[t].enter = malloc((size_t)p->n_sectors * run->enter_cells * TM_COUNT_LANES * sizeof(uint32_t));
         run->acc[t].spell = malloc((size_t)p->n_sectors * run->spell_cells * sizeof(uint32_t));
-        if (!run->acc[t].hist || !run->acc[t].trans || !run->acc[t].died || !run->acc[t].enter || !run->acc[t].spell) {
+        if (run->joint_cells)
+            run->acc[t].joint = malloc((size_t)p->n_sectors * run->joint_cells * TM_JOINT_LANES * sizeof(uint32_t));
+        if (!run->acc[t].hist || !run->acc[t].trans || !run->acc[t].died || !run->acc[t].enter || !run->acc[t].spell ||
+            (run->joint_cells && !run->acc[t].joint)) {
             tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
             goto fail;
         }

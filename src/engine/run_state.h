@@ -54,6 +54,11 @@ typedef struct {
     tm_policy *classes;
     int n_classes;
     int n_types;
+    /* Runs counted by transition (run->joint_cells > 0): [z * 2 n_sets + k]
+     * the cell of the joint table (src/engine/kernel.c) a firm at z with key
+     * k lands in, built from this period's policy; the low bits of a cell
+     * are the set chosen. */
+    uint32_t *joint_code;
 } sector_state;
 
 /* A block of consecutive slots of one sector. */
@@ -70,6 +75,9 @@ typedef struct {
  * up when the period is aggregated. Two lanes measured fastest (four cost
  * more instructions than they save: docs/performance.md). */
 #define TM_COUNT_LANES 2
+/* Lanes of the joint table (one count a firm: src/engine/kernel.c), laid
+ * out as those above; two measured faster than one or four. */
+#define TM_JOINT_LANES 2
 
 /* Integer accumulators of one thread (counts add exactly in any order). */
 typedef struct {
@@ -78,6 +86,7 @@ typedef struct {
     uint32_t *died;  /* [s][S] market set of firms that died */
     uint32_t *enter; /* [s][d][z * n_states + m][lane] firms serving d for the first period of a spell */
     uint32_t *spell; /* [s][d][length]: spells in d that ended (run.spells) */
+    uint32_t *joint; /* [s][z][k][S][lane] when run->joint_cells > 0: see src/engine/kernel.c */
 } accum;
 
 struct tm_run {
@@ -96,6 +105,9 @@ struct tm_run {
     size_t n_blocks;
     accum *acc; /* [threads] */
     size_t hist_cells, trans_cells, enter_cells, spell_cells;
+    /* Cells of a sector's joint table when the firm loop counts each firm
+     * once by (z, state before, set chosen) (tm_run_joint_cells), else 0. */
+    size_t joint_cells;
     int period; /* last computed */
     int started;
     double *share_serving; /* [s * n_dest] previous period's share serving d */
@@ -116,6 +128,15 @@ void tm_run_sector_free(sector_state *sec);
 /* kernel.c: one period of every simulated firm (death and replacement,
  * productivity move, decision) into the threads' accumulators. */
 void tm_run_kernel_step(tm_run *run);
+
+/* kernel.c: the cells of a sector's joint table if the run's firms can be
+ * counted by transition (market sets only, timing current, no spells,
+ * demand types, logit noise or belief classes, and a table of at most
+ * TM_JOINT_MAX_CELLS cells), else 0. The limit keeps what each thread
+ * zeroes and sums every period at most 128 KiB a sector (two lanes),
+ * whatever the grid and destinations. */
+#define TM_JOINT_MAX_CELLS 16384
+size_t tm_run_joint_cells(const tm_run *run);
 
 /* Fills one sector's period tables: firms by (type, z, state served),
  * moves between market sets, deaths by set, first periods of spells. */

@@ -253,3 +253,44 @@ Test(economy, tables_with_capacity_split_revenue_in_proportion_to_weights)
         expect_close(flow[iz * 4 + 3], both - 0.4 - 0.2, 1e-13, "flow of both");
     }
 }
+
+/* The tables compute the factor of z and the factor of the weight sum of
+ * a profit once each (src/engine/economy.c); every cell must still be the
+ * value tm_profit (or tm_profit_absorbed) gives for that cell, bit for
+ * bit, with and without capacity costs and tariff absorption. */
+Test(economy, tables_equal_the_profit_function_cell_by_cell)
+{
+    const double gammas[2] = {0.0, 0.5}, alphas[2] = {0.0, 0.6};
+    const double z[4] = {-0.9, -0.2, 0.3, 1.2};
+    for (int g = 0; g < 2; g++)
+        for (int al = 0; al < 2; al++) {
+            tm_profit_fn fn;
+            tm_sector sec;
+            tm_conditions cond;
+            two_markets(&fn, gammas[g], &sec, &cond);
+            double w[2], price[2];
+            for (int d = 0; d < 2; d++) {
+                sec.market[d].tariff_absorption = alphas[al];
+                w[d] = alphas[al] > 0.0 ? tm_econ_absorbed_weight(cond.demand[d], sec.market[d].iceberg, cond.tariff[d],
+                                                                  SIGMA, alphas[al])
+                                        : tm_econ_weight(cond.demand[d], sec.market[d].iceberg, cond.tariff[d], SIGMA);
+                price[d] = alphas[al] > 0.0 ? pow(1.0 + cond.tariff[d], -alphas[al]) : 1.0;
+            }
+            double flow[4 * 4], revenue[4 * 4 * 2];
+            tm_econ_tables(&fn, &sec, 2, &cond, z, 4, flow, revenue);
+            for (int iz = 0; iz < 4; iz++)
+                for (int S = 1; S < 4; S++) {
+                    double a = 0.0, a_price = 0.0, fixed = 0.0, total;
+                    for (int d = 0; d < 2; d++)
+                        if (S >> d & 1) {
+                            a += w[d];
+                            a_price += w[d] * price[d];
+                            fixed += sec.market[d].fixed_cost;
+                        }
+                    double profit = alphas[al] > 0.0 ? tm_profit_absorbed(&fn, z[iz], a, a_price, &total)
+                                                     : tm_profit(&fn, z[iz], a);
+                    cr_assert_eq(flow[iz * 4 + S], profit - fixed, "gamma %g alpha %g z %g set %d: %.17g vs %.17g",
+                                 gammas[g], alphas[al], z[iz], S, flow[iz * 4 + S], profit - fixed);
+                }
+        }
+}
