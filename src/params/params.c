@@ -1105,6 +1105,48 @@ static void apply_preferences(tm_params *p)
         }
 }
 
+/* A destination-wide market key (destinations.D.market.K) is the default
+ * of every sector that does not set markets.D.K itself. Where every sector
+ * sets it, the destination's value reaches no firm; written after every
+ * sector's own value (in a file that extends theirs, or by --set, which
+ * is how a sweep sets its paths) it would change nothing, so it is refused
+ * with the sector key that does. Written in the same file as a sector's
+ * value (the baseline writes the base level its sectors' factors
+ * multiply), or before one (a --set of the sector's key over a file's
+ * destination default), it is left alone. */
+static int check_inert_market_keys(const tm_params *p, const tm_ypool *pool, const tm_ynode *root, tm_error *err)
+{
+    const tm_ynode *dests = tm_ytree_get(root, "destinations", NULL);
+    const tm_ynode *sectors = tm_ytree_get(root, "sectors", NULL);
+    for (int d = 0; d < p->n_dest; d++) {
+        const tm_ynode *market = tm_ytree_get(dests->items[d], "market", NULL);
+        for (size_t k = 0; market && market->kind == TM_Y_MAP && k < market->n; k++) {
+            int after_all = 1;
+            size_t s;
+            for (s = 0; s < (size_t)p->n_sectors; s++) {
+                const tm_ynode *own = tm_ytree_get(sectors->items[s], "markets", NULL);
+                own = tm_ytree_get(own, p->dest[d].name, NULL);
+                size_t at;
+                if (!tm_ytree_get(own, market->keys[k], &at))
+                    break;
+                after_all = after_all && tm_ypool_overrides(pool, market->key_file[k], own->key_file[at]);
+            }
+            if (s < (size_t)p->n_sectors || !after_all)
+                continue;
+            tm_ynode where = key_node(market, k);
+            char path[300];
+            snprintf(path, sizeof path, "destinations.%s.market.%s", p->dest[d].name, market->keys[k]);
+            return fail_at(err, &where, path,
+                           "every sector sets its own markets.%s.%s, so this destination-wide value would change "
+                           "nothing; expected a sector's key, sectors.SECTOR.markets.%s.%s (for example "
+                           "sectors.%s.markets.%s.%s)",
+                           p->dest[d].name, market->keys[k], p->dest[d].name, market->keys[k],
+                           p->sector[p->n_sectors - 1].name, p->dest[d].name, market->keys[k]);
+        }
+    }
+    return 0;
+}
+
 static int load_markets(tm_params *p, const tm_ynode *root, tm_error *err)
 {
     const tm_ynode *sectors = tm_ytree_get(root, "sectors", NULL);
@@ -2519,7 +2561,7 @@ fail:
 }
 
 /* Resolve a tree into new parameters with their canonical text. */
-static int resolve_tree(const char *source, const tm_ynode *tree, tm_params **out, tm_error *err)
+static int resolve_tree(const char *source, const tm_ypool *pool, const tm_ynode *tree, tm_params **out, tm_error *err)
 {
     *out = NULL;
     tm_params *p = calloc(1, sizeof *p);
@@ -2527,7 +2569,7 @@ static int resolve_tree(const char *source, const tm_ynode *tree, tm_params **ou
         tm_params_free(p);
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
     }
-    if (resolve(p, tree, err))
+    if (resolve(p, tree, err) || check_inert_market_keys(p, pool, tree, err))
         goto fail;
     p->canonical = canonical_text(p);
     if (!p->canonical) {
@@ -2552,7 +2594,7 @@ static int load_any(const char *path, const char *name, const char *text, const 
     tm_ynode *tree = NULL;
     if (build_tree(path, name, text, sets, n_sets, &pool, &tree, err))
         return -1;
-    int rc = resolve_tree(path ? path : name, tree, out, err);
+    int rc = resolve_tree(path ? path : name, pool, tree, out, err);
     tm_ytree_free(tree);
     tm_ypool_free(pool);
     return rc;
@@ -2636,7 +2678,7 @@ int tm_params_check_all(const char *path, const char *const *sets, int n_sets, t
             rc = remove_path(tree, aside[i]);
         /* A key that cannot be set aside (its absence is the error): stop. */
         if (rc == 0)
-            rc = resolve_tree(path ? path : built_in_name, tree, out, err) ? 1 : 0;
+            rc = resolve_tree(path ? path : built_in_name, pool, tree, out, err) ? 1 : 0;
         tm_ytree_free(tree);
         tm_ypool_free(pool);
         if (rc == 0)

@@ -56,6 +56,28 @@ const char *tm_ypool_intern(tm_ypool *pool, const char *name)
     return copy;
 }
 
+static long pool_index(const tm_ypool *pool, const char *name)
+{
+    for (size_t i = 0; i < pool->n; i++)
+        if (pool->names[i] == name)
+            return (long)i;
+    return -1;
+}
+
+/* Names enter the pool in load order: a file before the file it extends
+ * (load_chain parses the extending file first), every file before the
+ * --set labels (applied after loading), the --set labels in their order. */
+int tm_ypool_overrides(const tm_ypool *pool, const char *later, const char *earlier)
+{
+    long a = pool_index(pool, later), b = pool_index(pool, earlier);
+    int a_set = strncmp(later, "--set ", 6) == 0, b_set = strncmp(earlier, "--set ", 6) == 0;
+    if (a < 0 || b < 0 || a == b)
+        return 0;
+    if (a_set != b_set)
+        return a_set;
+    return a_set ? a > b : a < b;
+}
+
 void tm_ytree_free(tm_ynode *node)
 {
     if (!node)

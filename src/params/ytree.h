@@ -52,6 +52,11 @@ typedef struct tm_ypool tm_ypool;
 tm_ypool *tm_ypool_new(void);
 void tm_ypool_free(tm_ypool *pool);
 const char *tm_ypool_intern(tm_ypool *pool, const char *name);
+/* Whether values written in `later` (an interned file name or --set
+ * label) override those written in `earlier` in a tree loaded from this
+ * pool: a --set overrides every file and the --sets before it, a file the
+ * files it extends. 0 for the same name. */
+int tm_ypool_overrides(const tm_ypool *pool, const char *later, const char *earlier);
 
 /* Parse text as one YAML document. `name` is used in messages. An empty
  * document yields an error. Anchors/aliases, tags and duplicate keys are

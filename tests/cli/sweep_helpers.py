@@ -37,7 +37,7 @@ replicates: {replicates}
 design:
   grid:
     destinations.US.regimes.tariffs.sector_tariffs.steel_aluminum: [0.1, 0.5]
-    destinations.US.market.sunk_cost: [4, 6.6, 9]
+    sectors.machinery_tech.markets.US.sunk_cost: [44.1, 88.3, 176.6]
 summary:
   outcomes: [non_us_share, export_share.US, export_value.US, firms_serving.CN, entrants.US, exiters.US]
   periods: 3

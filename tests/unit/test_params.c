@@ -1019,3 +1019,68 @@ Test(params, set_of_a_transition_names_regimes_and_refuses_the_rest)
     expect_failure(path, (const char *const[]){"destinations.US.transition.threat.open=1.5"}, 1,
                    (const char *const[]){"expected a probability in [0, 1]", NULL});
 }
+
+/* ---- destination-wide market keys that no sector uses ---------------- */
+
+/* Both sectors set their own US sunk cost; the fixed cost only steel. */
+static const char *const own_costs_text =
+    "run: {periods: 4}\n"
+    "sectors:\n"
+    "  steel:\n"
+    "    firms: 100\n"
+    "    markets: {US: {sunk_cost: 2, fixed_cost: 0.2}}\n"
+    "  energy:\n"
+    "    firms: 50\n"
+    "    markets: {US: {sunk_cost: 3}}\n"
+    "destinations:\n"
+    "  US:\n"
+    "    market: {sunk_cost: 1, fixed_cost: 0.1}\n"
+    "    regimes:\n"
+    "      open: {tariff: 0}\n";
+
+Test(params, destination_key_that_every_sector_overrides_is_refused_when_set_over_them)
+{
+    char base[256], child[256];
+    write_text("own.yaml", own_costs_text, base, sizeof base);
+    /* The file itself writes both: its destination value is the default
+     * it documents, and is accepted. */
+    tm_params *p = load_ok(base, NULL, 0);
+    cr_expect_eq(p->sector[0].market[0].sunk_cost, 2.0);
+    cr_expect_eq(p->sector[1].market[0].sunk_cost, 3.0);
+    tm_params_free(p);
+    expect_failure(base, (const char *const[]){"destinations.US.market.sunk_cost=5"}, 1,
+                   (const char *const[]){"--set destinations.US.market.sunk_cost:1:1: destinations.US.market.sunk_cost",
+                                         "every sector sets its own markets.US.sunk_cost",
+                                         "expected a sector's key, sectors.SECTOR.markets.US.sunk_cost",
+                                         "sectors.energy.markets.US.sunk_cost", NULL});
+    write_text("child.yaml", "extends: own.yaml\ndestinations:\n  US:\n    market:\n      sunk_cost: 5\n", child,
+               sizeof child);
+    expect_failure(child, NULL, 0,
+                   (const char *const[]){"child.yaml:5:7: destinations.US.market.sunk_cost", "change nothing", NULL});
+}
+
+Test(params, destination_key_that_reaches_a_sector_or_comes_first_is_accepted)
+{
+    char base[256];
+    write_text("own.yaml", own_costs_text, base, sizeof base);
+    /* energy takes the destination's fixed cost: not inert. */
+    tm_params *p = load_ok(base, (const char *const[]){"destinations.US.market.fixed_cost=0.4"}, 1);
+    cr_expect_eq(p->sector[0].market[0].fixed_cost, 0.2);
+    cr_expect_eq(p->sector[1].market[0].fixed_cost, 0.4);
+    tm_params_free(p);
+    /* A sector key set over the file's destination default is what the
+     * message asks for; the file's default then reaches nobody, which is
+     * not the user's doing. */
+    p = load_ok(base, (const char *const[]){"sectors.energy.markets.US.fixed_cost=0.3"}, 1);
+    cr_expect_eq(p->sector[1].market[0].fixed_cost, 0.3);
+    tm_params_free(p);
+    /* The destination default first, the sector keys after it. */
+    p = load_ok(
+        base,
+        (const char *const[]){"destinations.US.market.fixed_cost=0.4", "sectors.energy.markets.US.fixed_cost=0.3"}, 2);
+    tm_params_free(p);
+    expect_failure(
+        base,
+        (const char *const[]){"sectors.energy.markets.US.fixed_cost=0.3", "destinations.US.market.fixed_cost=0.4"}, 2,
+        (const char *const[]){"destinations.US.market.fixed_cost", "change nothing", NULL});
+}
