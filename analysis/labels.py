@@ -93,8 +93,8 @@ def percent_text(fraction, decimals=2):
 _OUTCOME_ROOTS = {
     "export_value": ("Export value", "Export value to {d}"),
     "firms_serving": ("Firm-destination pairs served", "Firms serving {d}"),
-    "entrants": ("Entries into destinations", "Entries into {d}"),
-    "exiters": ("Exits from destinations", "Exits from {d}"),
+    "entrants": ("Entrants into destinations", "Entrants into {d}"),
+    "exiters": ("Exiters from destinations", "Exiters from {d}"),
     "tariff_paid": ("Tariff paid", "Tariff paid on exports to {d}"),
     "export_share": (None, "{d} share of export value"),
     "non_us_share": ("Non-US share of export value", None),
@@ -162,11 +162,34 @@ _SECTOR_LEAVES = {
 }
 
 
+# Keys of an event (`events[i].KEY`, docs/sweeps.md) that a sweep varies.
+_EVENT_LEAVES = {
+    "tariff": ("tariff", "fraction"),
+    "statutory_tariff": ("statutory tariff", "fraction"),
+    "escalation_scale": ("escalation scale of hazards", "dimensionless"),
+    "perceived_escalation_scale": ("perceived escalation scale", "dimensionless"),
+    "sunk_cost_scale": ("sunk cost scale", "dimensionless"),
+    "demand_scale": ("demand scale", "dimensionless"),
+    "iceberg_scale": ("iceberg cost scale", "dimensionless"),
+    "fixed_cost_scale": ("fixed cost scale", "dimensionless"),
+    "demand_growth": ("demand growth", "per period"),
+    "fraction": ("point of its period", "fraction"),
+}
+
+
 def parameter_label(path):
     """(label, unit) of a dotted parameter path; unit '' when unknown."""
     if path in _GLOBAL_PARAMETERS:
         return _GLOBAL_PARAMETERS[path]
+    event = re.fullmatch(r"events\[(\d+)\]\.([a-z_]+)", path)
+    if event and event.group(2) in _EVENT_LEAVES:
+        what, unit = _EVENT_LEAVES[event.group(2)]
+        return f"event {event.group(1)}: {what}", unit
     parts = path.split(".")
+    # destinations.D.transition.FROM.TO: one probability of a transition row.
+    if len(parts) == 5 and parts[0] == "destinations" and parts[2] == "transition":
+        return (f"{destination_label(parts[1])} hazard {regime_label(parts[3])} to {regime_label(parts[4])}",
+                "fraction")
     if len(parts) >= 4 and parts[0] == "destinations" and parts[2] == "regimes":
         dest, regime = destination_label(parts[1]), regime_label(parts[3])
         if parts[-1] == "tariff":

@@ -605,8 +605,8 @@ class Run:
         rows.append((f"non-US share of exports, {first}", float(share[0]), self.units["non_us_share"]))
         rows.append((f"non-US share of exports, {last}", float(share[-1]), self.units["non_us_share"]))
         rows.append(("tariff paid, all periods", float(self.arrays["tariff_paid"].sum()), self.units["tariff_paid"]))
-        rows.append(("entries, all periods", int(self.arrays["entrants"].sum()), "firms"))
-        rows.append(("exits, all periods", int(self.arrays["exiters"].sum()), "firms"))
+        rows.append(("entrants, all periods", int(self.arrays["entrants"].sum()), "firms"))
+        rows.append(("exiters, all periods", int(self.arrays["exiters"].sum()), "firms"))
         rows.append(("scenario events that took effect", len(self.events), "events"))
         return rows
 

@@ -291,8 +291,9 @@ def market_sets(run):
 
 
 @_styled
-def entries_exits(run):
-    """Entries into and exits from each destination over time, per sector."""
+def entrants_exiters(run):
+    """Entrants into and exiters from each destination over time, per
+    sector (the glossary's names, docs/output.md)."""
     ent, ex = run.arrays["entrants"], run.arrays["exiters"]
     fig = _figure(*_grid_size(len(run.sectors)))
     axes, ncols, _ = _sector_axes(fig, len(run.sectors))
@@ -306,18 +307,18 @@ def entries_exits(run):
             (h2,) = ax.plot(x, ex[:, i, j], color=c, marker="x", ms=4, ls="--")
             if k == 0:
                 handles += [h1, h2]
-                labels += [f"entries into {destination_label(d)}", f"exits from {destination_label(d)}"]
+                labels += [f"entrants into {destination_label(d)}", f"exiters from {destination_label(d)}"]
         ax.set_title(sector_label(s))
         ax.set_ylim(bottom=0)
         if k % ncols == 0:
-            ax.set_ylabel(label_with_unit(f"entries, exits per {period_name(run)}", run.units["entrants"]))
+            ax.set_ylabel(label_with_unit(f"entrants, exiters per {period_name(run)}", run.units["entrants"]))
         _time_axis(ax, run, xlabel=k >= len(run.sectors) - ncols)
         ax.tick_params(labelbottom=True)
     _legend_below(fig, handles, labels, ncol=min(len(labels), 6))
-    fig.suptitle("Entries and exits by destination")
+    fig.suptitle("Entrants and exiters by destination")
     caption = ("Firms that started serving a destination (solid, circles) and that stopped serving it (dashed, "
                "crosses; firm deaths included) in each period.")
-    return Plot("entries_exits", "Entries and exits", fig, caption)
+    return Plot("entrants_exiters", "Entrants and exiters", fig, caption)
 
 
 def _tariff_groups(tariff):
@@ -727,7 +728,7 @@ def run_model_vs_data(run):
 def run_plots(run, money=None):
     """Every figure of a run report, in order."""
     money = money or run_money_scale(run)
-    return [export_shares(run), market_sets(run), entries_exits(run), environment(run), productivity(run),
+    return [export_shares(run), market_sets(run), entrants_exiters(run), environment(run), productivity(run),
             size_distribution(run, money=money), policy_cutoffs(run), run_model_vs_data(run)]
 
 
@@ -1099,8 +1100,8 @@ def comparison_by_destination(cmp, variable, title, what, name, money=None, leve
 
 
 @_styled
-def comparison_entries_exits(cmp):
-    """Scenario minus base of entries (left) and exits (right), one row per
+def comparison_entrants_exiters(cmp):
+    """Scenario minus base of entrants (left) and exiters (right), one row per
     sector with any difference and one for all sectors, a line per
     destination."""
     ent = _all_sectors(cmp.arrays["entrants"], axis=2)
@@ -1116,7 +1117,7 @@ def comparison_entries_exits(cmp):
     handles, band = [], None
     unit = cmp.units.get("entrants", "")
     for r, k in enumerate(changed):
-        for c, (values, what) in enumerate(((ent, "entries"), (ex, "exits"))):
+        for c, (values, what) in enumerate(((ent, "entrants"), (ex, "exiters"))):
             ax = axes[r, c]
             _zero_line(ax)
             for j, d in enumerate(cmp.destinations):
@@ -1129,22 +1130,22 @@ def comparison_entries_exits(cmp):
             ax.set_ylabel(label_with_unit(f"change in {what}", unit), fontsize=9.5)
             _time_axis(ax, cmp, xlabel=r == rows - 1)
             ax.tick_params(labelbottom=True)
-        # Entries and exits of a sector on one scale, so their sizes compare.
+        # Entrants and exiters of a sector on one scale, so their sizes compare.
         lo = min(a.get_ylim()[0] for a in axes[r])
         hi = max(a.get_ylim()[1] for a in axes[r])
         for a in axes[r]:
             a.set_ylim(lo, hi)
     if unchanged:
-        fig.text(0.5, 1.0, f"No change in entries or exits in any period: {', '.join(unchanged)} (rows omitted).",
+        fig.text(0.5, 1.0, f"No change in entrants or exiters in any period: {', '.join(unchanged)} (rows omitted).",
                  ha="center", va="bottom", fontsize=9.5, color="0.3")
     _comparison_legend(fig, cmp, handles, [h.get_label() for h in handles], band)
-    fig.suptitle("Entries and exits: scenario minus base", y=1.03 if unchanged else None)
+    fig.suptitle("Entrants and exiters: scenario minus base", y=1.03 if unchanged else None)
     caption = ("Scenario minus base of the firms that started serving each destination (left) and that stopped "
                "serving it (right; firm deaths included) in each period (/difference/entrants, /difference/exiters), "
                "one row per sector with any difference and one for all sectors; a row's two panels share one "
                "scale." + (f" Omitted (no difference in any period): {', '.join(unchanged)}." if unchanged else "")
                + _band_caption(band, cmp.replicates) + _events_caption(cmp.events, " (replicate 1's scenario run)"))
-    return Plot("cmp_entries_exits", "Entries and exits: scenario minus base", fig, caption)
+    return Plot("cmp_entrants_exiters", "Entrants and exiters: scenario minus base", fig, caption)
 
 
 @_styled
@@ -1197,6 +1198,13 @@ def comparison_plots(cmp, money=None, levels=None):
     return [comparison_by_destination(cmp, "export_value", "Export value", "export value", "cmp_export_value",
                                       money=money, levels=levels),
             comparison_by_destination(cmp, "firms_serving", "Firms serving", "firms serving", "cmp_firms_serving"),
-            comparison_entries_exits(cmp),
+            comparison_entrants_exiters(cmp),
             comparison_us_share(cmp),
             comparison_model_vs_data(cmp, levels)]
+
+
+# Former names of the two figures of entrants and exiters, kept for scripts
+# written against them (their files are now entrants_exiters.png and
+# cmp_entrants_exiters.png).
+entries_exits = entrants_exiters
+comparison_entries_exits = comparison_entrants_exiters

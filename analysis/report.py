@@ -246,7 +246,7 @@ def build_comparison_page(cmp, money=None):
                        f"Scenario minus base over the effect window ({cmp.effect_window_start} to the end; /effects): "
                        + ("the one replicate's value; no interval with one replicate." if one else
                           f"mean across {cmp.replicates} replicates [95% t interval].")
-                       + " Percent changes are of export value summed over the window; entries and exits are "
+                       + " Percent changes are of export value summed over the window; entrants and exiters are "
                          "summed over destinations and periods."))
     items.extend(plots.comparison_plots(cmp, money, levels))
     if len(cmp.events):

@@ -71,28 +71,26 @@ static int digits(long v)
     return d;
 }
 
-/* A parameter path: dot-separated names (sectors.energy.firms). */
+/* A parameter path as `--set` takes it: dot-separated names, each with
+ * optional list indices (sectors.energy.firms, events[0].tariff). */
 static int check_param_path(const tm_ynode *map, size_t k, const char *prefix, tm_error *err)
 {
     const char *s = map->keys[k];
-    size_t len = strlen(s);
-    int ok = len > 0 && len < 200;
-    for (const char *p = s; ok;) {
-        const char *dot = strchr(p, '.');
-        size_t n = dot ? (size_t)(dot - p) : strlen(p);
-        ok = valid_segment(p, n);
-        if (!dot)
-            break;
-        p = dot + 1;
-    }
+    tm_ypath_step steps[TM_YTREE_PATH_MAX_STEPS];
+    int n = 0;
+    char why[300] = "";
+    int ok = strlen(s) < 200 && tm_ytree_path_parse(s, steps, TM_YTREE_PATH_MAX_STEPS, &n, why, sizeof why) == 0;
+    for (int i = 0; ok && i < n; i++)
+        ok = steps[i].index >= 0 || valid_segment(steps[i].key, strlen(steps[i].key));
     if (ok)
         return 0;
     tm_ynode where = tm_yfield_key_at(map, k);
     char path[300];
     snprintf(path, sizeof path, "%s.%s", prefix, s);
     return tm_params_fail_at(err, &where, path,
-                             "not a parameter path; expected dot-separated names such as interactions.spillover "
-                             "or sectors.energy.firms");
+                             "not a parameter path%s%s; expected dot-separated names such as "
+                             "interactions.spillover or sectors.energy.firms, a list item as events[0].tariff",
+                             why[0] ? ": " : "", why);
 }
 
 /* ------------------------------------------------------------------------

@@ -1105,6 +1105,48 @@ static void apply_preferences(tm_params *p)
         }
 }
 
+/* A destination-wide market key (destinations.D.market.K) is the default
+ * of every sector that does not set markets.D.K itself. Where every sector
+ * sets it, the destination's value reaches no firm; written after every
+ * sector's own value (in a file that extends theirs, or by --set, which
+ * is how a sweep sets its paths) it would change nothing, so it is refused
+ * with the sector key that does. Written in the same file as a sector's
+ * value (the baseline writes the base level its sectors' factors
+ * multiply), or before one (a --set of the sector's key over a file's
+ * destination default), it is left alone. */
+static int check_inert_market_keys(const tm_params *p, const tm_ypool *pool, const tm_ynode *root, tm_error *err)
+{
+    const tm_ynode *dests = tm_ytree_get(root, "destinations", NULL);
+    const tm_ynode *sectors = tm_ytree_get(root, "sectors", NULL);
+    for (int d = 0; d < p->n_dest; d++) {
+        const tm_ynode *market = tm_ytree_get(dests->items[d], "market", NULL);
+        for (size_t k = 0; market && market->kind == TM_Y_MAP && k < market->n; k++) {
+            int after_all = 1;
+            size_t s;
+            for (s = 0; s < (size_t)p->n_sectors; s++) {
+                const tm_ynode *own = tm_ytree_get(sectors->items[s], "markets", NULL);
+                own = tm_ytree_get(own, p->dest[d].name, NULL);
+                size_t at;
+                if (!tm_ytree_get(own, market->keys[k], &at))
+                    break;
+                after_all = after_all && tm_ypool_overrides(pool, market->key_file[k], own->key_file[at]);
+            }
+            if (s < (size_t)p->n_sectors || !after_all)
+                continue;
+            tm_ynode where = key_node(market, k);
+            char path[300];
+            snprintf(path, sizeof path, "destinations.%s.market.%s", p->dest[d].name, market->keys[k]);
+            return fail_at(err, &where, path,
+                           "every sector sets its own markets.%s.%s, so this destination-wide value would change "
+                           "nothing; expected a sector's key, sectors.SECTOR.markets.%s.%s (for example "
+                           "sectors.%s.markets.%s.%s)",
+                           p->dest[d].name, market->keys[k], p->dest[d].name, market->keys[k],
+                           p->sector[p->n_sectors - 1].name, p->dest[d].name, market->keys[k]);
+        }
+    }
+    return 0;
+}
+
 static int load_markets(tm_params *p, const tm_ynode *root, tm_error *err)
 {
     const tm_ynode *sectors = tm_ytree_get(root, "sectors", NULL);
@@ -2317,6 +2359,172 @@ static int resolve(tm_params *p, const tm_ynode *root, tm_error *err)
     return 0;
 }
 
+/* A row of a transition matrix set by `--set` (or a sweep) sums to 1 this
+ * closely; the looser 1e-9 of load_matrix is for rows written in decimals. */
+#define TM_SET_ROW_TOLERANCE 1e-12
+
+/* The regime names of a destination in the tree, in their order. */
+static int tree_names(const tm_ynode *map, const char **names, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; map && map->kind == TM_Y_MAP && i < map->n && n < max; i++)
+        names[n++] = map->keys[i];
+    return (int)n;
+}
+
+static int tree_find(const char *const *names, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+/* `--set destinations.D.transition.FROM=[p1, ..., pn]` replaces the row of
+ * regime FROM, which must sum to 1 within TM_SET_ROW_TOLERANCE;
+ * `--set destinations.D.transition.FROM.TO=p` sets the probability of
+ * moving from FROM to another regime TO, and the diagonal FROM -> FROM
+ * absorbs the change (the two keep their sum), refused when it would go
+ * below 0 by more than the tolerance (less is rounding, and reads as 0) (docs/sweeps.md, "Regime transitions"). Rows are named by
+ * regime, not by position, so that a sweep's table says what it varied.
+ * *handled = 0 for any other path (tm_ytree_set takes it). */
+static int set_transition(tm_ypool *pool, tm_ynode *tree, const char *assignment, int *handled, tm_error *err)
+{
+    *handled = 0;
+    const char *eq = strchr(assignment, '=');
+    tm_ypath_step st[TM_YTREE_PATH_MAX_STEPS];
+    int n = 0;
+    char why[300], path[300];
+    if (!eq || eq == assignment)
+        return 0;
+    snprintf(path, sizeof path, "%.*s", (int)(eq - assignment), assignment);
+    if (tm_ytree_path_parse(path, st, TM_YTREE_PATH_MAX_STEPS, &n, why, sizeof why) || n < 4 ||
+        strcmp(st[0].key, "destinations") || st[1].index >= 0 || strcmp(st[2].key, "transition"))
+        return 0;
+    *handled = 1;
+    const char *value = eq + 1;
+    char label[320], at[400];
+    snprintf(label, sizeof label, "--set %s", path);
+    const tm_ynode where = {.file = label, .line = 1, .col = 1};
+    const char *names[TM_MAX_REGIMES + TM_MAX_DEST + 1];
+
+    const tm_ynode *dests = tm_ytree_get(tree, "destinations", NULL);
+    const tm_ynode *dn = tm_ytree_get(dests, st[1].key, NULL);
+    snprintf(at, sizeof at, "destinations.%s", st[1].key);
+    if (!dn) {
+        int nd = tree_names(dests, names, TM_MAX_DEST + 1);
+        return unknown_name(err, &where, at, "destination", st[1].key, names, (size_t)nd);
+    }
+    const tm_ynode *rn = tm_ytree_get(dn, "regimes", NULL);
+    int nr = tree_names(rn, names, TM_MAX_REGIMES + 1);
+    char list[300] = "";
+    for (int r = 0, used = 0; r < nr && used < (int)sizeof list; r++)
+        used += snprintf(list + used, sizeof list - (size_t)used, "%s%s", r ? ", " : "", names[r]);
+    snprintf(at, sizeof at, "destinations.%s.transition", st[1].key);
+    if (st[3].index >= 0 || n > 5 || (n == 5 && st[4].index >= 0))
+        return fail_at(err, &where, at,
+                       "a row is named by its regime: %s.FROM=[...] (the whole row) or %s.FROM.TO=p (one "
+                       "probability; the diagonal absorbs the change), with FROM and TO among: %s",
+                       at, at, list);
+    size_t ti;
+    tm_ynode *tn = tm_ytree_get(dn, "transition", &ti);
+    int shaped = nr > 0 && tn && tn->kind == TM_Y_SEQ && (int)tn->n == nr;
+    for (int r = 0; shaped && r < nr; r++)
+        shaped = tn->items[r]->kind == TM_Y_SEQ && (int)tn->items[r]->n == nr;
+    int from = tree_find(names, nr, st[3].key);
+    snprintf(at, sizeof at, "destinations.%s.transition.%s", st[1].key, st[3].key);
+    if (from < 0)
+        return unknown_name(err, &where, at, "regime", st[3].key, names, (size_t)nr);
+    if (!shaped)
+        return fail_at(err, &where, at,
+                       "the parameters have no %d x %d transition matrix for %s to edit; set the whole matrix "
+                       "(destinations.%s.transition=[[...], ...])",
+                       nr, nr, st[1].key, st[1].key);
+
+    double row[TM_MAX_REGIMES];
+    tm_ynode *old = tn->items[from];
+    if (n == 4) {
+        tm_ynode *val = NULL;
+        if (tm_ytree_parse(pool, label, value, strlen(value), &val, err))
+            return -1;
+        double sum = 0;
+        int ok = val->kind == TM_Y_SEQ && (int)val->n == nr;
+        for (int j = 0; ok && j < nr; j++) {
+            const tm_ynode *cell = val->items[j];
+            ok = cell->kind == TM_Y_SCALAR && parse_double(cell->value, &row[j]) == 0 && row[j] >= 0 && row[j] <= 1;
+            sum += ok ? row[j] : 0;
+        }
+        if (!ok) {
+            tm_ytree_free(val);
+            return fail_at(err, &where, at,
+                           "found \"%s\", expected a row of %d probabilities in [0, 1], one per regime (%s)", value, nr,
+                           list);
+        }
+        if (fabs(sum - 1.0) > TM_SET_ROW_TOLERANCE) {
+            tm_ytree_free(val);
+            return fail_at(err, &where, at,
+                           "row sums to %.17g, expected 1 within %g (probabilities of moving from regime %s to: %s)",
+                           sum, TM_SET_ROW_TOLERANCE, st[3].key, list);
+        }
+        tm_ytree_free(old);
+        tn->items[from] = val;
+        return 0;
+    }
+    int to = tree_find(names, nr, st[4].key);
+    char to_at[440];
+    snprintf(to_at, sizeof to_at, "%s.%s", at, st[4].key);
+    if (to < 0)
+        return unknown_name(err, &where, to_at, "regime", st[4].key, names, (size_t)nr);
+    if (to == from)
+        return fail_at(err, &where, to_at,
+                       "the diagonal (staying in %s) absorbs every change to its row; set the probability of moving "
+                       "to another regime (%s.TO), or the whole row (%s=[...])",
+                       st[3].key, at, at);
+    double p;
+    if (parse_double(value, &p) || p < 0 || p > 1)
+        return fail_at(err, &where, to_at, "found \"%s\", expected a probability in [0, 1]", value);
+    for (int j = 0; j < nr; j++) {
+        const tm_ynode *cell = old->items[j];
+        if (cell->kind != TM_Y_SCALAR || parse_double(cell->value, &row[j]))
+            return fail_at(err, cell, at, "found \"%s\", expected a probability in [0, 1]",
+                           cell->kind == TM_Y_SCALAR ? cell->value : "(not a number)");
+    }
+    /* The diagonal takes the change: the pair's total stays, so an entry
+     * set to its own value leaves the row bit for bit and the largest
+     * allowed value leaves the diagonal at exactly 0. */
+    double pair = row[from] + row[to];
+    double stay = p == row[to] ? row[from] : pair - p;
+    if (stay < -TM_SET_ROW_TOLERANCE) {
+        char given[32];
+        format_double(p, given, sizeof given);
+        return fail_at(err, &where, to_at,
+                       "%s -> %s = %s would leave %s -> %s below 0 (the diagonal absorbs the change); expected at "
+                       "most %.12g",
+                       st[3].key, st[4].key, given, st[3].key, st[3].key, pair);
+    }
+    /* 0.7 + 0.2 is 0.8999999999999999 in binary: setting 0.9 means an
+     * empty diagonal, not a refusal (the row still sums to 1 within the
+     * tolerance). */
+    if (stay < 0)
+        stay = 0;
+    row[to] = p;
+    row[from] = stay;
+    char text[TM_MAX_REGIMES * 32 + 4];
+    size_t used = (size_t)snprintf(text, sizeof text, "[");
+    for (int j = 0; j < nr; j++) {
+        char num[32];
+        format_double(row[j], num, sizeof num);
+        used += (size_t)snprintf(text + used, sizeof text - used, "%s%s", j ? ", " : "", num);
+    }
+    snprintf(text + used, sizeof text - used, "]");
+    tm_ynode *edited = NULL;
+    if (tm_ytree_parse(pool, label, text, strlen(text), &edited, err))
+        return -1;
+    tm_ytree_free(old);
+    tn->items[from] = edited;
+    return 0;
+}
+
 /* The merged tree of a file (NULL: the built-in baseline) or of text in
  * memory, with the --set overrides applied. */
 static int build_tree(const char *path, const char *name, const char *text, const char *const *sets, int n_sets,
@@ -2338,9 +2546,11 @@ static int build_tree(const char *path, const char *name, const char *text, cons
             goto fail;
         }
     }
-    for (int i = 0; i < n_sets; i++)
-        if (tm_ytree_set(pool, tree, sets[i], err))
+    for (int i = 0; i < n_sets; i++) {
+        int handled = 0;
+        if (set_transition(pool, tree, sets[i], &handled, err) || (!handled && tm_ytree_set(pool, tree, sets[i], err)))
             goto fail;
+    }
     *pool_out = pool;
     *tree_out = tree;
     return 0;
@@ -2351,7 +2561,7 @@ fail:
 }
 
 /* Resolve a tree into new parameters with their canonical text. */
-static int resolve_tree(const char *source, const tm_ynode *tree, tm_params **out, tm_error *err)
+static int resolve_tree(const char *source, const tm_ypool *pool, const tm_ynode *tree, tm_params **out, tm_error *err)
 {
     *out = NULL;
     tm_params *p = calloc(1, sizeof *p);
@@ -2359,7 +2569,7 @@ static int resolve_tree(const char *source, const tm_ynode *tree, tm_params **ou
         tm_params_free(p);
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
     }
-    if (resolve(p, tree, err))
+    if (resolve(p, tree, err) || check_inert_market_keys(p, pool, tree, err))
         goto fail;
     p->canonical = canonical_text(p);
     if (!p->canonical) {
@@ -2384,7 +2594,7 @@ static int load_any(const char *path, const char *name, const char *text, const 
     tm_ynode *tree = NULL;
     if (build_tree(path, name, text, sets, n_sets, &pool, &tree, err))
         return -1;
-    int rc = resolve_tree(path ? path : name, tree, out, err);
+    int rc = resolve_tree(path ? path : name, pool, tree, out, err);
     tm_ytree_free(tree);
     tm_ypool_free(pool);
     return rc;
@@ -2468,7 +2678,7 @@ int tm_params_check_all(const char *path, const char *const *sets, int n_sets, t
             rc = remove_path(tree, aside[i]);
         /* A key that cannot be set aside (its absence is the error): stop. */
         if (rc == 0)
-            rc = resolve_tree(path ? path : built_in_name, tree, out, err) ? 1 : 0;
+            rc = resolve_tree(path ? path : built_in_name, pool, tree, out, err) ? 1 : 0;
         tm_ytree_free(tree);
         tm_ypool_free(pool);
         if (rc == 0)

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,28 @@ const char *tm_ypool_intern(tm_ypool *pool, const char *name)
         return NULL;
     pool->names[pool->n++] = copy;
     return copy;
+}
+
+static long pool_index(const tm_ypool *pool, const char *name)
+{
+    for (size_t i = 0; i < pool->n; i++)
+        if (pool->names[i] == name)
+            return (long)i;
+    return -1;
+}
+
+/* Names enter the pool in load order: a file before the file it extends
+ * (load_chain parses the extending file first), every file before the
+ * --set labels (applied after loading), the --set labels in their order. */
+int tm_ypool_overrides(const tm_ypool *pool, const char *later, const char *earlier)
+{
+    long a = pool_index(pool, later), b = pool_index(pool, earlier);
+    int a_set = strncmp(later, "--set ", 6) == 0, b_set = strncmp(earlier, "--set ", 6) == 0;
+    if (a < 0 || b < 0 || a == b)
+        return 0;
+    if (a_set != b_set)
+        return a_set;
+    return a_set ? a > b : a < b;
 }
 
 void tm_ytree_free(tm_ynode *node)
@@ -571,6 +594,75 @@ int tm_ytree_load(tm_ypool *pool, const char *path, tm_ynode **out, tm_error *er
     return load_chain(pool, path, stack, 0, out, err) ? -1 : 0;
 }
 
+int tm_ytree_path_parse(const char *path, tm_ypath_step *steps, int max, int *n, char *why, size_t why_size)
+{
+    *n = 0;
+    const char *c = path;
+    for (;;) {
+        size_t len = strcspn(c, ".[]");
+        if (len == 0) {
+            snprintf(why, why_size,
+                     "empty name in the key path (a leading, trailing or doubled `.`, or an index without a name)");
+            return -1;
+        }
+        if (len >= TM_YTREE_KEY_MAX) {
+            snprintf(why, why_size, "a name in the key path is longer than %d characters", TM_YTREE_KEY_MAX - 1);
+            return -1;
+        }
+        if (*n == max) {
+            snprintf(why, why_size, "more than %d steps in the key path", max);
+            return -1;
+        }
+        memcpy(steps[*n].key, c, len);
+        steps[*n].key[len] = '\0';
+        steps[*n].index = -1;
+        (*n)++;
+        c += len;
+        while (*c == '[') {
+            c++;
+            /* Plain decimal: `[01]`, `[+1]` or `[ 1]` would name the same
+             * item as `[1]` in a sweep's table under another name. */
+            size_t digits = strspn(c, "0123456789");
+            if (digits == 0 || digits > 6 || c[digits] != ']' || (digits > 1 && c[0] == '0')) {
+                snprintf(why, why_size,
+                         "malformed list index at `[%.20s`; expected [N] with N = 0, 1, 2, ... (for example "
+                         "events[0].tariff)",
+                         c);
+                return -1;
+            }
+            if (*n == max) {
+                snprintf(why, why_size, "more than %d steps in the key path", max);
+                return -1;
+            }
+            steps[*n].key[0] = '\0';
+            steps[*n].index = strtol(c, NULL, 10);
+            (*n)++;
+            c += digits + 1;
+        }
+        if (*c == '\0')
+            return 0;
+        if (*c != '.') {
+            snprintf(why, why_size, "unexpected `%c` in the key path; expected `.` or `[` after a name or an index",
+                     *c);
+            return -1;
+        }
+        c++;
+    }
+}
+
+/* "--set PATH:1:1: AT: detail", the form the parameter module gives errors
+ * at a --set value, so that callers read both alike. */
+static int set_fail(tm_error *err, const char *label, const char *at, const char *fmt, ...) TM_PRINTF(4, 5);
+static int set_fail(tm_error *err, const char *label, const char *at, const char *fmt, ...)
+{
+    char detail[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    return tm_error_set(err, TM_ERR_INPUT, "%s:1:1: %s: %s", label, at, detail);
+}
+
 int tm_ytree_set(tm_ypool *pool, tm_ynode *root, const char *assignment, tm_error *err)
 {
     const char *eq = strchr(assignment, '=');
@@ -582,13 +674,12 @@ int tm_ytree_set(tm_ypool *pool, tm_ynode *root, const char *assignment, tm_erro
     if (!path)
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
     const char *value = eq + 1;
-    /* strtok_r would skip empty segments: `run..periods` must not read as
-     * `run.periods`. */
-    if (path[0] == '.' || path[path_len - 1] == '.' || strstr(path, "..")) {
-        tm_error_set(err, TM_ERR_INPUT,
-                     "--set %s: empty name in the key path (a leading, trailing or doubled `.`); expected "
-                     "path.to.key=value (for example run.seed=7)",
-                     assignment);
+    tm_ypath_step steps[TM_YTREE_PATH_MAX_STEPS];
+    int n_steps = 0;
+    char why[300];
+    if (tm_ytree_path_parse(path, steps, TM_YTREE_PATH_MAX_STEPS, &n_steps, why, sizeof why)) {
+        tm_error_set(err, TM_ERR_INPUT, "--set %s: %s; expected path.to.key=value (for example run.seed=7)", assignment,
+                     why);
         free(path);
         return -1;
     }
@@ -602,29 +693,55 @@ int tm_ytree_set(tm_ypool *pool, tm_ynode *root, const char *assignment, tm_erro
     }
     if (tm_ytree_parse(pool, label, value, strlen(value), &val, err))
         goto done;
-    /* Walk the path, creating maps that do not exist yet. */
+    /* Walk the path, creating maps that do not exist yet; list items must. */
     tm_ynode *node = root;
-    char *save = NULL;
-    char *part = strtok_r(path, ".", &save);
-    while (part) {
-        char *next = strtok_r(NULL, ".", &save);
+    char at[300] = "";
+    for (int i = 0; i < n_steps; i++) {
+        const tm_ypath_step *step = &steps[i];
+        const int last = i == n_steps - 1;
+        size_t used = strlen(at);
+        if (step->index >= 0) {
+            if (node->kind != TM_Y_SEQ) {
+                set_fail(err, label, at, "found a %s, not a list; [%ld] indexes a list",
+                         node->kind == TM_Y_MAP ? "mapping" : "single value", step->index);
+                goto done;
+            }
+            if ((size_t)step->index >= node->n) {
+                if (node->n == 0)
+                    set_fail(err, label, at, "unknown index %ld; the list is empty", step->index);
+                else
+                    set_fail(err, label, at, "unknown index %ld; expected %s[0] to %s[%zu] (%zu entries)", step->index,
+                             at, at, node->n - 1, node->n);
+                goto done;
+            }
+            snprintf(at + used, sizeof at - used, "[%ld]", step->index);
+            size_t k = (size_t)step->index;
+            if (last) {
+                tm_ytree_free(node->items[k]);
+                node->items[k] = val;
+                val = NULL;
+                break;
+            }
+            node = node->items[k];
+            continue;
+        }
         if (node->kind != TM_Y_MAP) {
-            tm_error_set(err, TM_ERR_INPUT, "--set %.*s: `%s` is inside a value that is not a mapping", (int)path_len,
-                         assignment, part);
+            tm_error_set(err, TM_ERR_INPUT, "--set %s: `%s` is inside a value that is not a mapping", path, step->key);
             goto done;
         }
-        size_t at;
-        tm_ynode *child = tm_ytree_get(node, part, &at);
-        if (!next) {
+        snprintf(at + used, sizeof at - used, "%s%s", used ? "." : "", step->key);
+        size_t k;
+        tm_ynode *child = tm_ytree_get(node, step->key, &k);
+        if (last) {
             if (child) {
                 tm_ytree_free(child);
-                node->items[at] = val;
+                node->items[k] = val;
                 /* The entry now comes from --set: messages point there. */
-                node->key_file[at] = val->file;
-                node->key_line[at] = 1;
-                node->key_col[at] = 1;
+                node->key_file[k] = val->file;
+                node->key_line[k] = 1;
+                node->key_col[k] = 1;
             } else {
-                char *key = strdup(part);
+                char *key = strdup(step->key);
                 if (!key || node_push(node, key, val->file, 1, 1, 1, val)) {
                     free(key);
                     tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
@@ -634,9 +751,13 @@ int tm_ytree_set(tm_ypool *pool, tm_ynode *root, const char *assignment, tm_erro
             val = NULL;
             break;
         }
+        if (!child && steps[i + 1].index >= 0) {
+            set_fail(err, label, at, "unknown list; there is no %s to index with [%ld]", at, steps[i + 1].index);
+            goto done;
+        }
         if (!child) {
             child = node_new(TM_Y_MAP, val->file, 1, 1);
-            char *key = strdup(part);
+            char *key = strdup(step->key);
             if (!child || !key || node_push(node, key, val->file, 1, 1, 1, child)) {
                 free(key);
                 tm_ytree_free(child);
@@ -645,11 +766,6 @@ int tm_ytree_set(tm_ypool *pool, tm_ynode *root, const char *assignment, tm_erro
             }
         }
         node = child;
-        part = next;
-    }
-    if (val) {
-        tm_error_set(err, TM_ERR_INPUT, "--set %s: empty key path", assignment);
-        goto done;
     }
     rc = 0;
 done:

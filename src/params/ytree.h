@@ -52,6 +52,11 @@ typedef struct tm_ypool tm_ypool;
 tm_ypool *tm_ypool_new(void);
 void tm_ypool_free(tm_ypool *pool);
 const char *tm_ypool_intern(tm_ypool *pool, const char *name);
+/* Whether values written in `later` (an interned file name or --set
+ * label) override those written in `earlier` in a tree loaded from this
+ * pool: a --set overrides every file and the --sets before it, a file the
+ * files it extends. 0 for the same name. */
+int tm_ypool_overrides(const tm_ypool *pool, const char *later, const char *earlier);
 
 /* Parse text as one YAML document. `name` is used in messages. An empty
  * document yields an error. Anchors/aliases, tags and duplicate keys are
@@ -68,9 +73,26 @@ int tm_ytree_read_file(const char *path, char **text, size_t *len, tm_error *err
  * the including file, cycles rejected) into a single merged tree. */
 int tm_ytree_load(tm_ypool *pool, const char *path, tm_ynode **out, tm_error *err);
 
-/* Apply one "dotted.path=value" override; value is parsed as YAML (so lists
- * work) and replaces or creates the entry. A path with an empty segment
- * (`a..b`, `.a`, `a.`) is refused. */
+/* A key path: names joined by `.`, each name followed by any number of
+ * list indices in brackets (`run.periods`, `events[2].tariff`). A step is
+ * a map key (index -1) or a list index (key empty). */
+#define TM_YTREE_PATH_MAX_STEPS 32
+#define TM_YTREE_KEY_MAX 128
+typedef struct {
+    char key[TM_YTREE_KEY_MAX];
+    long index;
+} tm_ypath_step;
+
+/* Split a path into steps. An empty name (`a..b`, `.a`, `a.`, `[0]`), an
+ * index that is not a plain decimal number (`[]`, `[-1]`, `[x]`, `[01]`) or
+ * an unclosed bracket is refused: -1 with the reason in why. */
+int tm_ytree_path_parse(const char *path, tm_ypath_step *steps, int max, int *n, char *why, size_t why_size);
+
+/* Apply one "path=value" override; value is parsed as YAML (so lists
+ * work) and replaces or creates the entry. Map keys that do not exist are
+ * created; a list index must address an existing item (an unknown index
+ * is refused with the list's size). A malformed path is refused (see
+ * tm_ytree_path_parse). */
 int tm_ytree_set(tm_ypool *pool, tm_ynode *root, const char *assignment, tm_error *err);
 
 void tm_ytree_free(tm_ynode *node);

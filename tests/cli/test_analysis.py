@@ -331,9 +331,13 @@ def test_run_figures_have_titles_axes_units_and_legends(events):
     check_time_axes(p.figure, "firms")
     assert legend_texts(p.figure) == ["US only", "China only", "US + China"]
 
-    p = ap.entries_exits(events)
+    p = ap.entrants_exiters(events)
     check_time_axes(p.figure, "firms")
-    assert "entries into US" in legend_texts(p.figure) and "exits from China" in legend_texts(p.figure)
+    # The glossary's names (docs/output.md), not "entries"/"exits".
+    assert "entrants into US" in legend_texts(p.figure) and "exiters from China" in legend_texts(p.figure)
+    assert p.name == "entrants_exiters" and p.figure._suptitle.get_text() == "Entrants and exiters by destination"
+    # The former function names stay, for scripts that call them.
+    assert ap.entries_exits is ap.entrants_exiters and ap.comparison_entries_exits is ap.comparison_entrants_exiters
 
     p = ap.productivity(events)
     check_time_axes(p.figure, "log productivity")
@@ -441,7 +445,7 @@ def test_run_report_embeds_every_figure(work, panel):
     html_path, page = ar.report(panel, out, dpi=60)
     text = open(html_path, encoding="utf-8").read()
     drawn = [p for p in page.plots if p.figure is not None]
-    assert [p.name for p in drawn] == ["export_shares", "market_sets", "entries_exits", "environment",
+    assert [p.name for p in drawn] == ["export_shares", "market_sets", "entrants_exiters", "environment",
                                        "productivity", "size_distribution", "model_vs_data"]
     assert text.count('src="data:image/png;base64,') == len(drawn)
     for p in drawn:
@@ -790,9 +794,9 @@ def test_comparison_loads_runs_differences_and_effects(comparison_path, comparis
 def test_comparison_figures_have_titles_axes_units_legends_bands_and_events(comparison):
     c = comparison
     plots = ap.comparison_plots(c)
-    assert [p.name for p in plots] == ["cmp_export_value", "cmp_firms_serving", "cmp_entries_exits", "cmp_us_share",
+    assert [p.name for p in plots] == ["cmp_export_value", "cmp_firms_serving", "cmp_entrants_exiters", "cmp_us_share",
                                        "cmp_model_vs_data"]
-    units = {"cmp_export_value": "percent of base", "cmp_firms_serving": "firms", "cmp_entries_exits": "firms",
+    units = {"cmp_export_value": "percent of base", "cmp_firms_serving": "firms", "cmp_entrants_exiters": "firms",
              "cmp_us_share": "percentage points"}
     events = ["E1 US 2025Q1: tariff 25% on Steel & aluminum", "E2 China 2025Q3: tariff 50% on Agri-food"]
     for p in plots[:4]:
@@ -825,9 +829,9 @@ def test_comparison_figures_have_titles_axes_units_legends_bands_and_events(comp
     titles = [ax.get_title() for ax in plots[2].figure.axes if ax.get_visible()]
     changed = [s for k, s in enumerate(c.sectors)
                if np.any(c.arrays["entrants"][:, :, k]) or np.any(c.arrays["exiters"][:, :, k])]
-    assert titles == [f"{sector_label(s)}: {w}" for s in changed + ["all"] for w in ("entries", "exits")]
+    assert titles == [f"{sector_label(s)}: {w}" for s in changed + ["all"] for w in ("entrants", "exiters")]
     ylabels = {ax.get_ylabel() for ax in plots[2].figure.axes if ax.get_ylabel()}
-    assert ylabels == {"change in entries (firms)", "change in exits (firms)"}
+    assert ylabels == {"change in entrants (firms)", "change in exiters (firms)"}
 
 
 def test_comparison_with_one_replicate_has_no_band_and_says_so(comparison_one):
@@ -848,7 +852,7 @@ def test_comparison_report_embeds_every_figure(work, comparison_path, capsys):
 
     out = work / "report_cmp"
     assert main(["report", str(comparison_path), "-o", str(out), "--dpi", "50"]) == 0
-    assert ("5 figures: cmp_export_value, cmp_firms_serving, cmp_entries_exits, cmp_us_share, cmp_model_vs_data"
+    assert ("5 figures: cmp_export_value, cmp_firms_serving, cmp_entrants_exiters, cmp_us_share, cmp_model_vs_data"
             in capsys.readouterr().out)
     text = (out / "report.html").read_text(encoding="utf-8")
     page = ar.build_page(load(comparison_path))
@@ -959,6 +963,10 @@ def test_labels_are_human_with_a_fallback():
     assert al.outcome_label("mystery_stat") == "Mystery stat"
     assert al.parameter_label("destinations.US.regimes.tariffs.tariff") == ("US tariff, Tariffs regime", "fraction")
     assert al.parameter_label("some.new.path") == ("some.new.path", "")
+    # The paths of events and transition rows (docs/sweeps.md).
+    assert al.parameter_label("events[2].tariff") == ("event 2: tariff", "fraction")
+    assert al.parameter_label("destinations.US.transition.cusma.threat") == ("US hazard CUSMA to Threat", "fraction")
+    assert ap.parameter_display("events[0].tariff") == ("event 0: tariff (percent)", 100.0)
 
 
 def test_percentages_and_numbers_keep_their_digits():
@@ -1044,9 +1052,9 @@ def test_policy_cutoffs_over_regimes_are_categories_not_lines(work, plain):
     assert "hysteresis band (exit to entry cut-off)" in legend_texts(p.figure)
 
 
-def test_comparison_entries_and_exits_are_laid_out_sector_by_sector(comparison):
+def test_comparison_entrants_and_exiters_are_laid_out_sector_by_sector(comparison):
     c = comparison
-    p = ap.comparison_entries_exits(c)
+    p = ap.comparison_entrants_exiters(c)
     axes = p.figure.axes
     changed = [k for k in range(len(c.sectors))
                if np.any(c.arrays["entrants"][:, :, k]) or np.any(c.arrays["exiters"][:, :, k])]
@@ -1054,7 +1062,7 @@ def test_comparison_entries_and_exits_are_laid_out_sector_by_sector(comparison):
     assert len(axes) == 2 * rows and all(ax.get_visible() for ax in axes)  # no blank panels
     for r in range(rows):
         left, right = axes[2 * r], axes[2 * r + 1]
-        assert left.get_title().endswith(": entries") and right.get_title().endswith(": exits")
+        assert left.get_title().endswith(": entrants") and right.get_title().endswith(": exiters")
         assert left.get_title().split(":")[0] == right.get_title().split(":")[0]
         assert left.get_ylim() == right.get_ylim()
     unchanged = [al.sector_label(s) for k, s in enumerate(c.sectors) if k not in changed]

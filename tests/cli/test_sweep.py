@@ -39,11 +39,18 @@ def test_sweep_writes_every_run_and_the_index_layout(tmp_path):
         assert f["design/file"][0].decode() == "runs/p0000-r00.h5"
         assert np.all(f["design/wall_seconds"][...] >= 0)
         tariff = f["design/values/destinations.US.regimes.tariffs.sector_tariffs.steel_aluminum"][...]
-        sunk = f["design/values/destinations.US.market.sunk_cost"][...]
+        sunk = f["design/values/sectors.machinery_tech.markets.US.sunk_cost"][...]
         # Grid order: the last listed parameter varies fastest.
         assert tariff.tolist() == [0.1] * 6 + [0.5] * 6
-        assert sunk.tolist() == [4, 4, 6.6, 6.6, 9, 9] * 2
-        assert f["summary/points/destinations.US.market.sunk_cost"][...].tolist() == [4, 6.6, 9, 4, 6.6, 9]
+        assert sunk.tolist() == [44.1, 44.1, 88.3, 88.3, 176.6, 176.6] * 2
+        points = f["summary/points/sectors.machinery_tech.markets.US.sunk_cost"][...].tolist()
+        assert points == [44.1, 88.3, 176.6, 44.1, 88.3, 176.6]
+        # The swept key reaches the firms (a destination-wide key that every
+        # sector overrides would not, and is refused): under common random
+        # numbers, the three points that differ only in machinery's sunk
+        # cost of entering the US differ in their US entrants.
+        entrants = f["summary/entrants.US/mean"][...]
+        assert len(set(entrants[:3].tolist())) == 3, entrants
         units = {"non_us_share": "fraction", "export_share.US": "fraction", "export_value.US": "model money",
                  "firms_serving.CN": "firms", "entrants.US": "firms", "exiters.US": "firms"}
         for outcome, unit in units.items():
@@ -205,7 +212,7 @@ design:
     seed: 11
     ranges:
       interactions.spillover: [0, 0.4]
-      destinations.CN.market.sunk_cost: [2, 10]
+      sectors.canola.markets.CN.sunk_cost: [200, 208]
 summary:
   outcomes: [export_value.CN]
 """
@@ -213,9 +220,9 @@ summary:
     run(["sweep", sweep, "-o", tmp_path / "out", "-q"])
     with h5py.File(tmp_path / "out" / "sweep.h5", "r") as f:
         spill = f["summary/points/interactions.spillover"][...]
-        sunk = f["summary/points/destinations.CN.market.sunk_cost"][...]
+        sunk = f["summary/points/sectors.canola.markets.CN.sunk_cost"][...]
         assert sorted(np.floor(spill / 0.05).astype(int)) == list(range(8))
-        assert sorted(np.floor((sunk - 2) / 1.0).astype(int)) == list(range(8))
+        assert sorted(np.floor((sunk - 200) / 1.0).astype(int)) == list(range(8))
         assert f["summary/export_value.CN/n"][...].tolist() == [1] * 8
 
 

@@ -886,3 +886,201 @@ Test(params, file_over_the_size_cap_names_the_real_cap)
     cr_expect_null(strstr(err.msg, "larger than"), "%s", err.msg);
     free(text);
 }
+
+/* ---- --set into lists: events by index, transition rows by regime ---- */
+
+static const char *const three_regime_events_text =
+    "run: {start: 2025Q1, periods: 4}\n"
+    "sectors:\n"
+    "  steel:\n"
+    "    firms: 100\n"
+    "destinations:\n"
+    "  US:\n"
+    "    regimes:\n"
+    "      open: {tariff: 0}\n"
+    "      threat: {tariff: 0}\n"
+    "      tariffs: {tariff: 0.25}\n"
+    "    transition:\n"
+    "      - [0.9, 0.1, 0.0]\n"
+    "      - [0.2, 0.5, 0.3]\n"
+    "      - [0.05, 0.15, 0.8]\n"
+    "events:\n"
+    "  - {at: 2025Q2, destination: US, tariff: 0.1}\n"
+    "  - {at: 2025Q3, destination: US, regime: tariffs}\n";
+
+Test(params, set_addresses_an_event_by_its_index_in_the_list)
+{
+    char path[256];
+    write_text("events.yaml", three_regime_events_text, path, sizeof path);
+    tm_params *p = load_ok(path, (const char *const[]){"events[0].tariff=0.35", "events[1].hold=false"}, 2);
+    cr_assert_eq(p->n_events, 2);
+    cr_expect_eq(p->event[0].tariff, 0.35);
+    cr_expect_eq(p->event[1].hold, 0);
+    tm_params_free(p);
+    /* A whole event replaced by one YAML value. */
+    p = load_ok(path, (const char *const[]){"events[1]={at: 2025Q4, destination: US, escalation_scale: 2}"}, 1);
+    cr_expect_eq(p->event[1].escalation_scale, 2.0);
+    cr_expect_eq(p->event[1].period, 3);
+    tm_params_free(p);
+}
+
+Test(params, set_with_an_unknown_or_malformed_index_is_refused)
+{
+    char path[256];
+    write_text("events.yaml", three_regime_events_text, path, sizeof path);
+    expect_failure(path, (const char *const[]){"events[2].tariff=0.1"}, 1,
+                   (const char *const[]){"--set events[2].tariff:1:1: events: unknown index 2",
+                                         "expected events[0] to events[1] (2 entries)", NULL});
+    expect_failure(path, (const char *const[]){"events[0].tarif=0.1"}, 1,
+                   (const char *const[]){"events[0].tarif", "did you mean `tariff`", NULL});
+    static const char *const malformed[] = {"events[].tariff=0.1", "events[-1].tariff=0.1", "events[01].tariff=0.1",
+                                            "events[x].tariff=0.1", "events[0.tariff=0.1"};
+    for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++)
+        expect_failure(path, &malformed[i], 1, (const char *const[]){"malformed list index", NULL});
+    expect_failure(path, (const char *const[]){"events[0]..tariff=0.1"}, 1,
+                   (const char *const[]){"empty name in the key path", NULL});
+    expect_failure(path, (const char *const[]){"[0].tariff=0.1"}, 1,
+                   (const char *const[]){"empty name in the key path", NULL});
+    expect_failure(path, (const char *const[]){"run[0]=1"}, 1,
+                   (const char *const[]){"run: found a mapping, not a list", NULL});
+    /* No events in the base: nothing to index. */
+    write_text("plain.yaml", minimal_text, path, sizeof path);
+    expect_failure(path, (const char *const[]){"events[0].tariff=0.1"}, 1,
+                   (const char *const[]){"events: unknown list", NULL});
+}
+
+Test(params, set_of_one_transition_entry_moves_the_diagonal_by_the_change)
+{
+    char path[256];
+    write_text("events.yaml", three_regime_events_text, path, sizeof path);
+    tm_params *p = load_ok(path, (const char *const[]){"destinations.US.transition.threat.tariffs=0.45"}, 1);
+    /* Row threat: [0.2, 0.5, 0.3] -> [0.2, (0.5 + 0.3) - 0.45, 0.45]: the
+     * diagonal and the entry keep their sum. */
+    cr_expect_eq(p->dest[0].transition[1][0], 0.2);
+    cr_expect_eq(p->dest[0].transition[1][1], (0.5 + 0.3) - 0.45);
+    cr_expect_eq(p->dest[0].transition[1][2], 0.45);
+    /* Other rows untouched. */
+    cr_expect_eq(p->dest[0].transition[0][1], 0.1);
+    cr_expect_eq(p->dest[0].transition[2][2], 0.8);
+    tm_params_free(p);
+    /* An entry set to its own value leaves the parameters bit for bit. */
+    tm_params *same = load_ok(path, (const char *const[]){"destinations.US.transition.tariffs.open=0.05"}, 1);
+    tm_params *base = load_ok(path, NULL, 0);
+    cr_expect_str_eq(same->sha256, base->sha256);
+    tm_params_free(same);
+    tm_params_free(base);
+    /* Up to the whole diagonal, and no further. 0.7 + 0.2 rounds below
+     * 0.9 in binary; 0.9 still means an empty diagonal, not a refusal. */
+    p = load_ok(path, (const char *const[]){"destinations.US.transition.threat.open=0.7"}, 1);
+    cr_expect_eq(p->dest[0].transition[1][1], 0.0);
+    tm_params_free(p);
+    p = load_ok(path,
+                (const char *const[]){"destinations.US.transition.threat=[0.2, 0.7, 0.1]",
+                                      "destinations.US.transition.threat.open=0.9"},
+                2);
+    cr_expect_eq(p->dest[0].transition[1][0], 0.9);
+    cr_expect_eq(p->dest[0].transition[1][1], 0.0);
+    tm_params_free(p);
+    expect_failure(path, (const char *const[]){"destinations.US.transition.threat.open=0.71"}, 1,
+                   (const char *const[]){"--set destinations.US.transition.threat.open:1:1:", "below 0",
+                                         "expected at most 0.7", NULL});
+}
+
+Test(params, set_of_a_whole_transition_row_must_sum_to_one)
+{
+    char path[256];
+    write_text("events.yaml", three_regime_events_text, path, sizeof path);
+    tm_params *p = load_ok(path, (const char *const[]){"destinations.US.transition.open=[0.5, 0.25, 0.25]"}, 1);
+    cr_expect_eq(p->dest[0].transition[0][0], 0.5);
+    cr_expect_eq(p->dest[0].transition[0][2], 0.25);
+    tm_params_free(p);
+    /* 1e-9 off: a file's row would pass, a row set by path does not. */
+    expect_failure(path, (const char *const[]){"destinations.US.transition.open=[0.5, 0.25, 0.250000001]"}, 1,
+                   (const char *const[]){"destinations.US.transition.open", "row sums to", "within 1e-12", NULL});
+    expect_failure(path, (const char *const[]){"destinations.US.transition.open=[0.5, 0.5]"}, 1,
+                   (const char *const[]){"expected a row of 3 probabilities", NULL});
+}
+
+Test(params, set_of_a_transition_names_regimes_and_refuses_the_rest)
+{
+    char path[256];
+    write_text("events.yaml", three_regime_events_text, path, sizeof path);
+    expect_failure(path, (const char *const[]){"destinations.US.transition.thret.open=0.1"}, 1,
+                   (const char *const[]){"destinations.US.transition.thret: unknown regime \"thret\"",
+                                         "did you mean `threat`", NULL});
+    expect_failure(path, (const char *const[]){"destinations.US.transition.threat.tarifs=0.1"}, 1,
+                   (const char *const[]){"unknown regime \"tarifs\"", "did you mean `tariffs`", NULL});
+    expect_failure(path, (const char *const[]){"destinations.UK.transition.threat.open=0.1"}, 1,
+                   (const char *const[]){"unknown destination \"UK\"", "did you mean `US`", NULL});
+    expect_failure(path, (const char *const[]){"destinations.US.transition.threat.threat=0.1"}, 1,
+                   (const char *const[]){"the diagonal (staying in threat) absorbs", NULL});
+    expect_failure(path, (const char *const[]){"destinations.US.transition[1]=[0.2, 0.5, 0.3]"}, 1,
+                   (const char *const[]){"a row is named by its regime", "open, threat, tariffs", NULL});
+    expect_failure(path, (const char *const[]){"destinations.US.transition.threat.open=1.5"}, 1,
+                   (const char *const[]){"expected a probability in [0, 1]", NULL});
+}
+
+/* ---- destination-wide market keys that no sector uses ---------------- */
+
+/* Both sectors set their own US sunk cost; the fixed cost only steel. */
+static const char *const own_costs_text =
+    "run: {periods: 4}\n"
+    "sectors:\n"
+    "  steel:\n"
+    "    firms: 100\n"
+    "    markets: {US: {sunk_cost: 2, fixed_cost: 0.2}}\n"
+    "  energy:\n"
+    "    firms: 50\n"
+    "    markets: {US: {sunk_cost: 3}}\n"
+    "destinations:\n"
+    "  US:\n"
+    "    market: {sunk_cost: 1, fixed_cost: 0.1}\n"
+    "    regimes:\n"
+    "      open: {tariff: 0}\n";
+
+Test(params, destination_key_that_every_sector_overrides_is_refused_when_set_over_them)
+{
+    char base[256], child[256];
+    write_text("own.yaml", own_costs_text, base, sizeof base);
+    /* The file itself writes both: its destination value is the default
+     * it documents, and is accepted. */
+    tm_params *p = load_ok(base, NULL, 0);
+    cr_expect_eq(p->sector[0].market[0].sunk_cost, 2.0);
+    cr_expect_eq(p->sector[1].market[0].sunk_cost, 3.0);
+    tm_params_free(p);
+    expect_failure(base, (const char *const[]){"destinations.US.market.sunk_cost=5"}, 1,
+                   (const char *const[]){"--set destinations.US.market.sunk_cost:1:1: destinations.US.market.sunk_cost",
+                                         "every sector sets its own markets.US.sunk_cost",
+                                         "expected a sector's key, sectors.SECTOR.markets.US.sunk_cost",
+                                         "sectors.energy.markets.US.sunk_cost", NULL});
+    write_text("child.yaml", "extends: own.yaml\ndestinations:\n  US:\n    market:\n      sunk_cost: 5\n", child,
+               sizeof child);
+    expect_failure(child, NULL, 0,
+                   (const char *const[]){"child.yaml:5:7: destinations.US.market.sunk_cost", "change nothing", NULL});
+}
+
+Test(params, destination_key_that_reaches_a_sector_or_comes_first_is_accepted)
+{
+    char base[256];
+    write_text("own.yaml", own_costs_text, base, sizeof base);
+    /* energy takes the destination's fixed cost: not inert. */
+    tm_params *p = load_ok(base, (const char *const[]){"destinations.US.market.fixed_cost=0.4"}, 1);
+    cr_expect_eq(p->sector[0].market[0].fixed_cost, 0.2);
+    cr_expect_eq(p->sector[1].market[0].fixed_cost, 0.4);
+    tm_params_free(p);
+    /* A sector key set over the file's destination default is what the
+     * message asks for; the file's default then reaches nobody, which is
+     * not the user's doing. */
+    p = load_ok(base, (const char *const[]){"sectors.energy.markets.US.fixed_cost=0.3"}, 1);
+    cr_expect_eq(p->sector[1].market[0].fixed_cost, 0.3);
+    tm_params_free(p);
+    /* The destination default first, the sector keys after it. */
+    p = load_ok(
+        base,
+        (const char *const[]){"destinations.US.market.fixed_cost=0.4", "sectors.energy.markets.US.fixed_cost=0.3"}, 2);
+    tm_params_free(p);
+    expect_failure(
+        base,
+        (const char *const[]){"sectors.energy.markets.US.fixed_cost=0.3", "destinations.US.market.fixed_cost=0.4"}, 2,
+        (const char *const[]){"destinations.US.market.fixed_cost", "change nothing", NULL});
+}
