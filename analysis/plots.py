@@ -18,6 +18,9 @@ replicates themselves) below that, nothing with one.
 """
 
 import math
+import os
+import re
+import textwrap
 from dataclasses import dataclass
 from typing import Optional
 
@@ -33,7 +36,8 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from . import palette  # noqa: E402
-from .facts import annual_export_value, fact_label, load_facts, model_value  # noqa: E402
+from .facts import (annual_export_value, fact_label, load_facts, load_validation_facts, model_value,  # noqa: E402
+                    window_effect)
 from .labels import (destination_label, market_set_label, number_text, outcome_label,  # noqa: E402
                      parameter_label, percent_text, regime_label, sector_label)
 from .load import SET_MASK, AnalysisError, mean_interval, period_labels_ticks  # noqa: E402
@@ -629,13 +633,14 @@ def policy_cutoffs(run):
 
 
 # ---------------------------------------------------------------------------
-# Model and data (analysis/data/canada_facts.yaml)
+# Model and data (analysis/data/canada_facts.yaml, params/validation/canada_2025.yaml)
 # ---------------------------------------------------------------------------
 
 
 def _fact_tick(fact):
     when = f"{fact.year} vs {fact.base_year}" if fact.measure == "growth" else str(fact.year)
-    return f"{fact_label(fact)}\n{when}"
+    label = re.sub(r" \(model: [^)]*\)", "", fact_label(fact))
+    return "\n".join(textwrap.wrap(label, 22)) + f"\n{when}"
 
 
 @_styled
@@ -664,8 +669,9 @@ def model_vs_data(obj, sources, name="model_vs_data", facts=None):
             rows.append((fact, per_source))
     if not rows:
         return Plot(name, title, None,
-                    "Not drawn: no fact of analysis/data/canada_facts.yaml has a counterpart here (the facts need "
-                    "complete calendar years 2024-2025 and the destinations or sectors they name).")
+                    "Not drawn: no fact of analysis/data/canada_facts.yaml or params/validation/canada_2025.yaml has "
+                    "a counterpart here (the facts need complete calendar years, 2024-2025 or 2018-2021, and the "
+                    "destinations or sectors they name).")
     panels = [(m, t, u) for m, t, u in (("share", "Share of export value", "percent"),
                                         ("growth", "Change in annual export value", "percent, year on year"))
               if any(f.measure == m for f, _ in rows)]
@@ -712,8 +718,10 @@ def model_vs_data(obj, sources, name="model_vs_data", facts=None):
     fig.suptitle("Model and data")
     shown = [f for f, _ in rows]
     caption = ("Model: calendar-year sums of /series/export_value (all sectors unless named); points are means "
-               "over replicates" + (", bars their range" if ranges else "") + ". Data (diamonds, "
-               "analysis/data/canada_facts.yaml; tags: P official release or paper, N news, E estimate, D derived): "
+               "over replicates" + (", bars their range" if ranges else "") + ". Data (diamonds; 2024 levels from "
+               "analysis/data/canada_facts.yaml, changes from params/validation/canada_2025.yaml, a change over a "
+               "year from the year before its comparison's first window; tags: P official release or paper, N "
+               "news, E estimate, D derived): "
                + "; ".join(f"{fact_label(f)} {f.year}: {f.value:g}% ({f.source}) [{f.tag}]" for f in shown)
                + ". Steel and aluminum are one sector in the model; both data points sit beside it. Observed "
                "changes include what the model leaves out (prices, exchange rates, gold): compare directions and "
@@ -1181,13 +1189,90 @@ def comparison_us_share(cmp):
     return Plot("cmp_us_share", "US share of exports: scenario minus base", fig, caption)
 
 
-def comparison_model_vs_data(cmp, levels=None):
+@_styled
+def comparison_model_vs_data(cmp, levels=None, validation=None):
+    """The facts of the validation file (params/validation/canada_2025.yaml)
+    beside the model's value as `tradeabm validate` defines it: the effect
+    of the fact's outcome, scenario minus base, over the fact's window, in
+    each replicate of this comparison. Facts of this comparison's scenario
+    file if there are any, else every fact the comparison's periods,
+    sectors and destinations can show (the caption says the data are then
+    the outcome of another scenario)."""
+    name, title = "cmp_model_vs_data", "Model and data"
     if levels is None:
         levels, problem = comparison_levels(cmp)
         if levels is None:
-            return Plot("cmp_model_vs_data", "Model and data", None,
-                        f"Not drawn: the linked run files cannot be read ({problem}).")
-    return model_vs_data(cmp, [("base", levels["base"]), ("scenario", levels["scenario"])], name="cmp_model_vs_data")
+            return Plot(name, title, None, f"Not drawn: the linked run files cannot be read ({problem}).")
+    try:
+        validation = load_validation_facts() if validation is None else validation
+    except (AnalysisError, ImportError) as exc:
+        return Plot(name, title, None, f"Not drawn: the validation file cannot be read ({exc}).")
+    rows = []
+    for vf in validation:
+        values = [window_effect(vf, b, sc, cmp.periods, cmp.sectors, cmp.destinations)
+                  for b, sc in zip(levels["base"], levels["scenario"])]
+        if values and all(v is not None and math.isfinite(v) for v in values):
+            rows.append((vf, values))
+    scenario = os.path.basename(str(cmp.provenance.get("scenario_parameters", "")))
+    own = [(vf, v) for vf, v in rows if vf.scenario == scenario]
+    rows = own or rows
+    if not rows:
+        return Plot(name, title, None,
+                    "Not drawn: no fact of params/validation/canada_2025.yaml has a window within this comparison's "
+                    "periods and an outcome its sectors and destinations can show.")
+    units = [u for u in ("percentage points", "percent") if any(vf.units == u for vf, _ in rows)]
+    widths = [max(2, sum(1 for vf, _ in rows if vf.units == u)) for u in units]
+    fig = _figure(max(8.0, 1.6 * sum(widths) + 2.5), 5.8)
+    axes = fig.subplots(1, len(units), squeeze=False, gridspec_kw={"width_ratios": widths})[0]
+    band = None
+    for ax, unit in zip(axes, units):
+        sub = [(vf, v) for vf, v in rows if vf.units == unit]
+        for c, (vf, values) in enumerate(sub):
+            mean, low, high, what = replicate_band(np.asarray(values)[:, None])
+            ax.plot(c - 0.12, mean[0], "o", color=palette.series_color(1), ms=7, zorder=3)
+            if what:
+                band = what
+                ax.vlines(c - 0.12, low[0], high[0], color=palette.series_color(1), lw=2.5, alpha=0.6)
+            ax.errorbar(c + 0.12, vf.data, yerr=vf.tolerance, fmt="D", color=palette.DATA, ms=7, capsize=3,
+                        elinewidth=1, alpha=0.9, zorder=3)
+            short = "pp" if unit == "percentage points" else "%"
+            ax.annotate(f"{vf.data:+g}{'' if short == '%' else ' '}{short} [{vf.tag}]", (c + 0.12, vf.data),
+                        xytext=(7, 0), textcoords="offset points", fontsize=8.5, va="center", ha="left")
+        ax.set_xticks(range(len(sub)))
+        ax.set_xticklabels([_validation_tick(vf) for vf, _ in sub], fontsize=8.5)
+        ax.set_xlim(-0.6, len(sub) - 0.1)
+        ax.grid(axis="x", alpha=0)
+        ax.axhline(0, color="0.2", lw=0.8, zorder=1)
+        what = "change in the share" if unit == "percentage points" else "change in export value"
+        ax.set_title(what.capitalize())
+        ax.set_xlabel("fact and window")
+        ax.set_ylabel(label_with_unit(f"{what}, scenario - base", unit))
+    handles = [Line2D([], [], marker="o", ls="none", color=palette.series_color(1), ms=7),
+               Line2D([], [], marker="D", ls="-", color=palette.DATA, ms=7, lw=1)]
+    labels = ["model: scenario - base, mean", "data [source tag], bar: its tolerance"]
+    if band:
+        handles.append(Line2D([], [], color=palette.series_color(1), lw=2.5, alpha=0.6))
+        labels.append("model: " + band.split(" across")[0])
+    _legend_below(fig, handles, labels)
+    fig.suptitle("Model and data")
+    shown = [vf for vf, _ in rows]
+    caption = ("Model: the effect of each fact's outcome, scenario minus base, over the fact's window (ratios of "
+               "sums of /series/export_value, docs/statistics.md), in each of the " f"{cmp.replicates} "
+               "replicate(s): point the mean" + (f", bar the {band}" if band else "") + "; the value "
+               "`tradeabm validate` grades. Data (diamonds; bars: the tolerance the validation file allows, with "
+               "its reason there) from params/validation/canada_2025.yaml, with source tags (P official, N news, "
+               "E estimate): " + "; ".join(f"{vf.name}: {vf.data:+g} {vf.units} ({vf.source}) [{vf.tag}]"
+                                           for vf in shown) + ".")
+    if not own:
+        others = sorted({vf.scenario for vf in shown})
+        caption += (f" No fact is of this comparison's scenario ({scenario or '?'}): the data are the outcome of "
+                    f"{', '.join(others)}, so they measure more (or other) measures than this scenario holds.")
+    return Plot(name, title, fig, caption)
+
+
+def _validation_tick(vf):
+    label = re.sub(r" \(model: [^)]*\)|, [0-9]{4}( vs [0-9]{4})?", "", vf.name)
+    return "\n".join(textwrap.wrap(label, 22)) + f"\n{vf.first}-{vf.last}"
 
 
 def comparison_plots(cmp, money=None, levels=None):

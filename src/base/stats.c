@@ -90,6 +90,7 @@ typedef enum {
     K_SPELL_MEDIAN,
     K_CONTINUATION,
     K_ENTRANT_SIZE,
+    K_NON_US_EXCEPT,
 } outcome_kind;
 
 enum { NO_DEST = 0, ANY_DEST, ONE_DEST }; /* destination qualifier: none, optional, required */
@@ -98,7 +99,7 @@ static const struct entry {
     const char *name;
     outcome_kind kind;
     int dest;       /* NO_DEST, ANY_DEST or ONE_DEST */
-    int sector;     /* a sector qualifier is allowed */
+    int sector;     /* a sector qualifier: 0 none, 1 allowed, 2 required */
     int firm_level; /* needs the firms of a run in memory */
     const char *units;
     tm_stats_effect_kind effect;
@@ -125,6 +126,9 @@ static const struct entry {
      "as export_share, with every destination but US (the first destination if there is no US)"},
     {"non_us_export_value", K_NON_US_EXPORT_VALUE, NO_DEST, 1, 0, "model money", TM_STATS_PERCENT,
      "export value to destinations other than US, per period", "as export_value, without US"},
+    {"non_us_export_value_except", K_NON_US_EXCEPT, NO_DEST, 2, 0, "model money", TM_STATS_PERCENT,
+     "export value to destinations other than US of every sector but SECTOR, per period",
+     "as non_us_export_value, summed over the sectors other than SECTOR"},
     {"export_weight", K_EXPORT_WEIGHT, ONE_DEST, 1, 0, "fraction", TM_STATS_POINTS,
      "share of all exports (every sector and destination) that go to the destination from the sector(s)",
      "export value to DEST from the sector(s) over the export value of every sector and destination"},
@@ -182,7 +186,9 @@ void tm_stats_outcome_table(FILE *out)
                  e->dest == ONE_DEST   ? ".DEST"
                  : e->dest == ANY_DEST ? "[.DEST]"
                                        : "",
-                 e->sector ? "[.SECTOR]" : "");
+                 e->sector == 2 ? ".SECTOR"
+                 : e->sector    ? "[.SECTOR]"
+                                : "");
         fprintf(out, "| `%s` | %s | %s | %s | %s%s | %s |\n", e->name, q[0] ? q : "none", e->units,
                 e->effect == TM_STATS_POINTS    ? "percentage points"
                 : e->effect == TM_STATS_PERCENT ? "percent"
@@ -373,7 +379,7 @@ int tm_stats_outcome_parse(const char *name, const tm_stats_shape *shape, tm_sta
     if (out->entry < 0)
         return unknown_root(name, shape, err);
     const struct entry *e = &table[out->entry];
-    int max_q = (e->dest != NO_DEST) + e->sector;
+    int max_q = (e->dest != NO_DEST) + (e->sector != 0);
     if (n - 1 > max_q || strchr(name, '.') == name + len - 1 || strstr(name, ".."))
         return tm_error_set(err, TM_ERR_INPUT, "outcome `%s`: %s takes %s", name, e->name,
                             max_q == 0   ? "no qualifier"
@@ -408,6 +414,12 @@ int tm_stats_outcome_parse(const char *name, const tm_stats_shape *shape, tm_sta
         return tm_error_set(err, TM_ERR_INPUT,
                             "outcome `%s`: %s needs a destination first, %s.DEST with DEST one of: %s", name, e->name,
                             e->name, dests);
+    }
+    if (e->sector == 2 && out->sector < 0) {
+        char sectors[400];
+        list_names(sectors, sizeof sectors, shape->sectors, shape->n_sectors);
+        return tm_error_set(err, TM_ERR_INPUT, "outcome `%s`: %s needs a sector, %s.SECTOR with SECTOR one of: %s",
+                            name, e->name, e->name, sectors);
     }
     return 0;
 }
@@ -575,7 +587,10 @@ static double ratio(double a, double b)
 double tm_stats_outcome_value(const tm_stats_window *w, const tm_stats_outcome *o)
 {
     const int D = w->n_dest, NS = w->n_sets;
-    int s0 = o->sector < 0 ? 0 : o->sector, s1 = o->sector < 0 ? w->n_sectors : o->sector + 1;
+    /* The sector of an `_except` name is the one left out of every sector. */
+    int except = table[o->entry].kind == K_NON_US_EXCEPT ? o->sector : -1;
+    int s0 = o->sector < 0 || except >= 0 ? 0 : o->sector;
+    int s1 = o->sector < 0 || except >= 0 ? w->n_sectors : o->sector + 1;
     /* Sums over the selected sectors, in sector then destination order. */
     double slots = 0, exporters = 0, single = 0, only = 0;
     double all = 0, non_us = 0, to_dest = 0, exits = 0, before = 0, picked = 0;
@@ -598,6 +613,8 @@ double tm_stats_outcome_value(const tm_stats_window *w, const tm_stats_outcome *
         break;
     }
     for (int s = s0; s < s1; s++) {
+        if (s == except)
+            continue;
         const double *by_set = w->firms_by_set + (size_t)s * (size_t)NS;
         for (int S = 0; S < NS; S++) {
             slots += by_set[S];
@@ -637,6 +654,7 @@ double tm_stats_outcome_value(const tm_stats_window *w, const tm_stats_outcome *
     case K_NON_US_SHARE:
         return ratio(non_us, all);
     case K_NON_US_EXPORT_VALUE:
+    case K_NON_US_EXCEPT:
         return non_us / periods;
     case K_EXPORT_WEIGHT: {
         double total = 0; /* every sector and destination */

@@ -26,8 +26,11 @@ static const char *const validate_usage =
     "window, set it beside the data and grade it: within data tolerance, right\n"
     "sign, wrong sign (docs/validation.md). Writes the validation page and prints\n"
     "the verdicts; a verdict worse than the one recorded in the file is flagged.\n"
+    "A file with `headlines` also gets, for each comparison, those outcomes over\n"
+    "the comparison's own window (docs/scenarios.md).\n"
     "\n"
     "  -o, --output FILE.md   the page to write (default: validation.md)\n"
+    "      --comparison NAME  run only this comparison and its facts (repeatable)\n"
     "      --replicates N     replicates of each comparison (default: the file's;\n"
     "                         2 to 99)\n"
     "      --work DIR         keep the comparison files and runs in DIR (an existing\n"
@@ -59,6 +62,12 @@ static const char *short_units(const char *units)
     return units;
 }
 
+/* Units after a column heading: "%", "pp", "firms". */
+static const char *heading_units(const char *units)
+{
+    return strcmp(units, "percent") == 0 ? "%" : gap_units(units);
+}
+
 /* "within data tolerance", "right sign, too small by 4.1 pp", ... */
 static void verdict_text(const tm_validation_fact *f, char *buf, size_t size)
 {
@@ -86,18 +95,9 @@ static void model_text(const tm_validation_fact *f, char *buf, size_t size)
     snprintf(buf, size, "%+.1f%s [%+.1f, %+.1f]", f->model.mean, u, f->model.ci_low, f->model.ci_high);
 }
 
-static void write_page(FILE *out, const tm_validation *v, const char *file, const char *page, int R, double seconds)
+/* The verdict table. */
+static void write_facts(FILE *out, const tm_validation *v)
 {
-    fprintf(out, "# Validation: %s\n\n", v->title);
-    fprintf(out,
-            "This page is written by `tradeabm validate %s -o %s` (tradeabm %s, %s); do not edit it by hand: "
-            "the facts, their sources and tolerances, the recorded verdicts and the reasons are in `%s`. "
-            "Each comparison ran %d replicates (common random numbers, the base file's seed, then seeds "
-            "derived from it); the model value is the mean effect across them and its 95%% t interval. "
-            "The whole validation took %.0f s of wall time.\n\n",
-            file, page, TM_VERSION, TM_GIT_COMMIT, file, R, seconds);
-    if (v->notes[0])
-        fprintf(out, "%s\n\n", v->notes);
     fprintf(out, "| fact | data | model, mean [95%% CI] | tolerance | verdict | recorded |\n");
     fprintf(out, "|---|---|---|---|---|---|\n");
     for (int i = 0; i < v->n_facts; i++) {
@@ -109,15 +109,11 @@ static void write_page(FILE *out, const tm_validation *v, const char *file, cons
                 model, f->tolerance, gap_units(f->model.units), verdict, f->verdict > f->recorded ? " (WORSE)" : "",
                 tm_verdict_name(f->recorded));
     }
-    fprintf(out, "\n## The comparisons\n\n");
-    for (int c = 0; c < v->n_comparisons; c++) {
-        const tm_validation_comparison *cmp = &v->comparisons[c];
-        fprintf(out, "- `%s`: `%s` against `%s` (paths relative to the validation file)", cmp->name,
-                cmp->scenario_written, cmp->base_written);
-        for (int k = 0; k < cmp->n_sets; k++)
-            fprintf(out, "%s`--set %s`", k ? ", " : ", with ", cmp->sets[k]);
-        fprintf(out, ".%s%s\n", cmp->note[0] ? " " : "", cmp->note);
-    }
+}
+
+/* Each fact with its source and reason, and how a verdict is given. */
+static void write_fact_details(FILE *out, const tm_validation *v)
+{
     fprintf(out, "\n## Each fact\n\n");
     for (int i = 0; i < v->n_facts; i++) {
         const tm_validation_fact *f = &v->facts[i];
@@ -140,6 +136,80 @@ static void write_page(FILE *out, const tm_validation *v, const char *file, cons
             "tests/cli/test_validation.py holds each fact to: a verdict worse than the one recorded in the "
             "file fails it (and is marked WORSE above). A recorded verdict is a statement about the model, "
             "changed by hand in the file when the model changes.\n");
+}
+
+/* "-2.9 [-3.2, -2.6]", or "undefined" where no replicate defines it. */
+static void effect_text(const tm_compare_effect *e, char *buf, size_t size)
+{
+    if (e->replicates == 0 || isnan(e->mean))
+        snprintf(buf, size, "undefined");
+    else
+        snprintf(buf, size, "%+.1f [%+.1f, %+.1f]", e->mean, e->ci_low, e->ci_high);
+}
+
+/* One row per comparison, one column per headline outcome over the
+ * comparison's window. */
+static void write_headlines(FILE *out, const tm_validation *v)
+{
+    fprintf(out, "| scenario | window |");
+    for (int h = 0; h < v->n_headlines; h++)
+        fprintf(out, " %s, %s |", v->headlines[h].label,
+                v->n_comparisons ? heading_units(v->comparisons[0].headline[h].units) : "");
+    fprintf(out, "\n|---|---|");
+    for (int h = 0; h < v->n_headlines; h++)
+        fprintf(out, "---|");
+    fprintf(out, "\n");
+    for (int c = 0; c < v->n_comparisons; c++) {
+        const tm_validation_comparison *cmp = &v->comparisons[c];
+        fprintf(out, "| %s | %s-%s |", cmp->name, cmp->first, cmp->last);
+        for (int h = 0; h < v->n_headlines; h++) {
+            char cell[96];
+            effect_text(&cmp->headline[h], cell, sizeof cell);
+            fprintf(out, " %s |", cell);
+        }
+        fprintf(out, "\n");
+    }
+    fprintf(out,
+            "\nEach cell is the effect, scenario minus base, over the window: mean across the replicates "
+            "[95%% t interval]. ");
+    for (int h = 0; h < v->n_headlines; h++)
+        fprintf(out, "%s: `%s` (%s)%s", v->headlines[h].label, v->headlines[h].outcome,
+                v->n_comparisons ? v->comparisons[0].headline[h].units : "", h + 1 < v->n_headlines ? "; " : ".\n");
+    fprintf(out, "Outcome names and their units: docs/statistics.md.\n");
+}
+
+static void write_page(FILE *out, const tm_validation *v, const char *file, const char *page, int R, double seconds)
+{
+    fprintf(out, "# %s%s\n\n", v->n_facts ? "Validation: " : "", v->title);
+    fprintf(out,
+            "This page is written by `tradeabm validate %s -o %s` (tradeabm %s, %s); do not edit it by hand: "
+            "%s are in `%s`. "
+            "Each comparison ran %d replicates (common random numbers, the base file's seed, then seeds "
+            "derived from it); the model value is the mean effect across them and its 95%% t interval. "
+            "The whole %s took %.0f s of wall time.\n\n",
+            file, page, TM_VERSION, TM_GIT_COMMIT,
+            v->n_facts ? "the facts, their sources and tolerances, the recorded verdicts and the reasons"
+                       : "the comparisons, their windows and the outcomes",
+            file, R, v->n_facts ? "validation" : "page", seconds);
+    if (v->notes[0])
+        fprintf(out, "%s\n\n", v->notes);
+    if (v->n_headlines) {
+        write_headlines(out, v);
+        fprintf(out, "\n");
+    }
+    if (v->n_facts)
+        write_facts(out, v);
+    fprintf(out, "%s## The comparisons\n\n", v->n_facts ? "\n" : "");
+    for (int c = 0; c < v->n_comparisons; c++) {
+        const tm_validation_comparison *cmp = &v->comparisons[c];
+        fprintf(out, "- `%s`: `%s` against `%s` (paths relative to the validation file)", cmp->name,
+                cmp->scenario_written, cmp->base_written);
+        for (int k = 0; k < cmp->n_sets; k++)
+            fprintf(out, "%s`--set %s`", k ? ", " : ", with ", cmp->sets[k]);
+        fprintf(out, ".%s%s\n", cmp->note[0] ? " " : "", cmp->note);
+    }
+    if (v->n_facts)
+        write_fact_details(out, v);
 }
 
 /* Remove what the comparisons wrote into a temporary work folder (the
@@ -186,10 +256,12 @@ static int save_page(const char *path, const tm_validation *v, const char *file,
     return 0;
 }
 
-int tm_cli_validate(int argc, char **argv)
+/* `only` has room for every argument (the --comparison names). */
+static int validate(int argc, char **argv, const char **only)
 {
     static const struct option opts[] = {
         {"output", required_argument, 0, 'o'},
+        {"comparison", required_argument, 0, 'c'},
         {"replicates", required_argument, 0, 'r'},
         {"work", required_argument, 0, 'w'},
         {"threads", required_argument, 0, 't'},
@@ -198,13 +270,16 @@ int tm_cli_validate(int argc, char **argv)
         {0, 0, 0, 0},
     };
     const char *output = "validation.md", *work = NULL;
-    int replicates = 0, threads = 0, quiet = 0, c;
+    int replicates = 0, threads = 0, quiet = 0, c, n_only = 0;
     long n;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'o':
             output = optarg;
+            break;
+        case 'c':
+            only[n_only++] = optarg;
             break;
         case 'r':
             if (tm_cli_parse_count(optarg, 2, 99, &n))
@@ -239,6 +314,10 @@ int tm_cli_validate(int argc, char **argv)
     tm_validation v;
     if (tm_validation_load(file, &v, &err))
         return tm_cli_fail(&err);
+    if (n_only && tm_validation_keep(&v, only, n_only, &err)) {
+        tm_validation_free(&v);
+        return tm_cli_fail(&err);
+    }
     struct stat st;
     if (work && (stat(work, &st) != 0 || !S_ISDIR(st.st_mode))) {
         tm_validation_free(&v);
@@ -274,7 +353,20 @@ int tm_cli_validate(int argc, char **argv)
         tm_validation_free(&v);
         return tm_cli_fail(&err);
     }
-    if (!quiet) {
+    if (!quiet && v.n_headlines) {
+        printf("%-32s %-26s %26s\n", "comparison", "headline", "effect, mean [95% CI]");
+        for (int k = 0; k < v.n_comparisons; k++)
+            for (int h = 0; h < v.n_headlines; h++) {
+                char cell[96], what[192];
+                effect_text(&v.comparisons[k].headline[h], cell, sizeof cell);
+                snprintf(what, sizeof what, "%s, %s", v.headlines[h].label,
+                         heading_units(v.comparisons[k].headline[h].units));
+                printf("%-32.32s %-26.26s %26s\n", h ? "" : v.comparisons[k].name, what, cell);
+            }
+    }
+    if (!quiet && !v.n_facts)
+        printf("%d comparisons, %d replicates, %.0f s; wrote %s\n", v.n_comparisons, R, seconds, output);
+    if (!quiet && v.n_facts) {
         int worse = 0;
         printf("%-44s %9s %28s  %s\n", "fact", "data", "model, mean [95% CI]", "verdict (recorded)");
         for (int i = 0; i < v.n_facts; i++) {
@@ -292,4 +384,16 @@ int tm_cli_validate(int argc, char **argv)
     }
     tm_validation_free(&v);
     return 0;
+}
+
+int tm_cli_validate(int argc, char **argv)
+{
+    const char **only = calloc((size_t)argc + 1, sizeof *only);
+    if (!only) {
+        fprintf(stderr, "tradeabm validate: out of memory\n");
+        return 1;
+    }
+    int status = validate(argc, argv, only);
+    free(only);
+    return status;
 }

@@ -33,9 +33,11 @@ void tm_validation_free(tm_validation *v)
         for (int i = 0; i < v->comparisons[c].n_sets; i++)
             free(v->comparisons[c].sets[i]);
         free(v->comparisons[c].sets);
+        free(v->comparisons[c].headline);
     }
     free(v->comparisons);
     free(v->facts);
+    free(v->headlines);
     free(v->file);
     memset(v, 0, sizeof *v);
 }
@@ -70,15 +72,26 @@ static void resolve(const char *file, const char *rel, char *out, size_t size)
 
 static int parse_comparison(tm_validation *v, const tm_ynode *e, size_t i, tm_error *err)
 {
-    static const char *const keys[] = {"name", "base", "scenario", "set", "note", NULL};
+    static const char *const keys[] = {"name", "base", "scenario", "set", "note", "from", "to", NULL};
     tm_validation_comparison *c = &v->comparisons[v->n_comparisons];
     char where[64];
     snprintf(where, sizeof where, "comparisons[%zu]", i);
     if (e->kind != TM_Y_MAP)
-        return tm_params_fail_at(err, e, where, "expected a mapping {name, base, scenario, set, note}");
+        return tm_params_fail_at(err, e, where, "expected a mapping {name, base, scenario, set, note, from, to}");
+    /* The headline window is required when the file has headlines and
+     * means nothing without them. */
+    int window = v->n_headlines > 0;
     if (tm_yfield_check_keys(e, where, keys, err) || text_field(e, "name", where, c->name, sizeof c->name, 1, err) ||
-        text_field(e, "note", where, c->note, sizeof c->note, 0, err))
+        text_field(e, "note", where, c->note, sizeof c->note, 0, err) ||
+        text_field(e, "from", where, c->first, sizeof c->first, window, err) ||
+        text_field(e, "to", where, c->last, sizeof c->last, window, err))
         return -1;
+    if (!window && (c->first[0] || c->last[0])) {
+        char key[80];
+        snprintf(key, sizeof key, "%s.%s", where, c->first[0] ? "from" : "to");
+        return tm_params_fail_at(err, tm_ytree_get(e, c->first[0] ? "from" : "to", NULL), key,
+                                 "a headline window: expected a top-level `headlines` list to go with it");
+    }
     for (int k = 0; k < v->n_comparisons; k++)
         if (strcmp(v->comparisons[k].name, c->name) == 0)
             return tm_params_fail_at(err, tm_ytree_get(e, "name", NULL), where, "name %s is given twice", c->name);
@@ -155,9 +168,25 @@ static int parse_fact(tm_validation *v, const tm_ynode *e, size_t i, tm_error *e
     return 0;
 }
 
+static int parse_headline(tm_validation *v, const tm_ynode *e, size_t i, tm_error *err)
+{
+    static const char *const keys[] = {"outcome", "label", NULL};
+    tm_validation_headline *h = &v->headlines[v->n_headlines];
+    char where[64];
+    snprintf(where, sizeof where, "headlines[%zu]", i);
+    if (e->kind != TM_Y_MAP)
+        return tm_params_fail_at(err, e, where, "expected a mapping {outcome, label}");
+    if (tm_yfield_check_keys(e, where, keys, err) ||
+        text_field(e, "outcome", where, h->outcome, sizeof h->outcome, 1, err) ||
+        text_field(e, "label", where, h->label, sizeof h->label, 1, err))
+        return -1;
+    v->n_headlines++;
+    return 0;
+}
+
 /* Every comparison's files load with its overrides, and every fact's
  * outcome and window hold against its base. */
-static int check_against_parameters(tm_validation *v, const tm_ynode *facts, tm_error *err)
+static int check_against_parameters(tm_validation *v, const tm_ynode *facts, const tm_ynode *comparisons, tm_error *err)
 {
     for (int c = 0; c < v->n_comparisons; c++) {
         const tm_validation_comparison *cmp = &v->comparisons[c];
@@ -183,6 +212,17 @@ static int check_against_parameters(tm_validation *v, const tm_ynode *facts, tm_
                 return tm_params_fail_at(err, facts->items[i], key, "%s", why.msg);
             }
         }
+        for (int h = 0; h < v->n_headlines; h++) {
+            tm_compare_window w = {.outcome = v->headlines[h].outcome, .first = cmp->first, .last = cmp->last};
+            tm_error why = {0};
+            if (tm_compare_window_check(base, &w, &why)) {
+                char key[64];
+                snprintf(key, sizeof key, "comparisons[%d]", c);
+                tm_params_free(base);
+                return tm_params_fail_at(err, comparisons->items[c], key, "headline %s: %s", v->headlines[h].outcome,
+                                         why.msg);
+            }
+        }
         tm_params_free(base);
     }
     return 0;
@@ -190,7 +230,7 @@ static int check_against_parameters(tm_validation *v, const tm_ynode *facts, tm_
 
 int tm_validation_load(const char *path, tm_validation *v, tm_error *err)
 {
-    static const char *const top_keys[] = {"title", "notes", "replicates", "comparisons", "facts", NULL};
+    static const char *const top_keys[] = {"title", "notes", "replicates", "comparisons", "facts", "headlines", NULL};
     memset(v, 0, sizeof *v);
     tm_ypool *pool = tm_ypool_new();
     tm_ynode *root = NULL;
@@ -215,27 +255,39 @@ int tm_validation_load(const char *path, tm_validation *v, tm_error *err)
         goto done;
     v->replicates = (int)reps;
     const tm_ynode *cmps = tm_ytree_get(root, "comparisons", NULL), *facts = tm_ytree_get(root, "facts", NULL);
+    const tm_ynode *heads = tm_ytree_get(root, "headlines", NULL);
     if (!cmps || cmps->kind != TM_Y_SEQ || cmps->n == 0) {
         tm_params_fail_at(err, cmps ? cmps : root, "comparisons", "expected a non-empty list");
         goto done;
     }
-    if (!facts || facts->kind != TM_Y_SEQ || facts->n == 0) {
-        tm_params_fail_at(err, facts ? facts : root, "facts", "expected a non-empty list");
+    /* Facts, headlines or both; a key that is given is a non-empty list. */
+    if ((facts || !heads) && (!facts || facts->kind != TM_Y_SEQ || facts->n == 0)) {
+        tm_params_fail_at(err, facts ? facts : root, "facts",
+                          heads ? "expected a non-empty list" : "expected a non-empty list (or a `headlines` list)");
         goto done;
     }
+    if (heads && (heads->kind != TM_Y_SEQ || heads->n == 0)) {
+        tm_params_fail_at(err, heads, "headlines", "expected a non-empty list of {outcome, label}");
+        goto done;
+    }
+    size_t n_facts = facts ? facts->n : 0, n_heads = heads ? heads->n : 0;
     v->comparisons = calloc(cmps->n, sizeof *v->comparisons);
-    v->facts = calloc(facts->n, sizeof *v->facts);
-    if (!v->comparisons || !v->facts) {
+    v->facts = calloc(n_facts ? n_facts : 1, sizeof *v->facts);
+    v->headlines = calloc(n_heads ? n_heads : 1, sizeof *v->headlines);
+    if (!v->comparisons || !v->facts || !v->headlines) {
         tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
         goto done;
     }
+    for (size_t i = 0; i < n_heads; i++)
+        if (parse_headline(v, heads->items[i], i, err))
+            goto done;
     for (size_t i = 0; i < cmps->n; i++)
         if (parse_comparison(v, cmps->items[i], i, err))
             goto done;
-    for (size_t i = 0; i < facts->n; i++)
+    for (size_t i = 0; i < n_facts; i++)
         if (parse_fact(v, facts->items[i], i, err))
             goto done;
-    if (check_against_parameters(v, facts, err))
+    if (check_against_parameters(v, facts, cmps, err))
         goto done;
     rc = 0;
 done:
@@ -244,6 +296,46 @@ done:
     if (rc)
         tm_validation_free(v);
     return rc;
+}
+
+int tm_validation_keep(tm_validation *v, const char *const *names, int n_names, tm_error *err)
+{
+    for (int k = 0; k < n_names; k++) {
+        int found = 0;
+        for (int c = 0; c < v->n_comparisons; c++)
+            found |= strcmp(v->comparisons[c].name, names[k]) == 0;
+        if (!found)
+            return tm_error_set(err, TM_ERR_INPUT, "%s: %s: expected the name of an entry of comparisons", v->file,
+                                names[k]);
+    }
+    int kept = 0, n_facts = 0;
+    for (int c = 0; c < v->n_comparisons; c++) {
+        int keep = 0;
+        for (int k = 0; k < n_names; k++)
+            keep |= strcmp(v->comparisons[c].name, names[k]) == 0;
+        if (!keep) {
+            for (int i = 0; i < v->comparisons[c].n_sets; i++)
+                free(v->comparisons[c].sets[i]);
+            free(v->comparisons[c].sets);
+            free(v->comparisons[c].headline);
+            for (int i = 0; i < v->n_facts; i++)
+                if (v->facts[i].comparison == c)
+                    v->facts[i].comparison = -1;
+            continue;
+        }
+        for (int i = 0; i < v->n_facts; i++)
+            if (v->facts[i].comparison == c)
+                v->facts[i].comparison = -2 - kept; /* renumbered below, after every comparison is placed */
+        v->comparisons[kept++] = v->comparisons[c];
+    }
+    v->n_comparisons = kept;
+    for (int i = 0; i < v->n_facts; i++)
+        if (v->facts[i].comparison <= -2) {
+            v->facts[n_facts] = v->facts[i];
+            v->facts[n_facts++].comparison = -2 - v->facts[i].comparison;
+        }
+    v->n_facts = n_facts;
+    return 0;
 }
 
 /* Compare's report of one run, passed on as a run of the whole validation. */
@@ -263,14 +355,21 @@ static void relay_progress(void *user, const tm_progress_report *r)
 int tm_validation_run(tm_validation *v, const tm_validation_options *o, tm_error *err)
 {
     int R = o->replicates, rc = -1;
-    tm_compare_window *w = calloc((size_t)v->n_facts, sizeof *w);
-    int *idx = malloc((size_t)v->n_facts * sizeof *idx);
+    size_t n_windows = (size_t)v->n_facts + (size_t)v->n_headlines;
+    tm_compare_window *w = calloc(n_windows ? n_windows : 1, sizeof *w);
+    int *idx = malloc((n_windows ? n_windows : 1) * sizeof *idx);
     if (!w || !idx) {
         tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
         goto done;
     }
+    for (int c = 0; c < v->n_comparisons; c++)
+        if (v->n_headlines && !v->comparisons[c].headline &&
+            !(v->comparisons[c].headline = calloc((size_t)v->n_headlines, sizeof *v->comparisons[c].headline))) {
+            tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+            goto done;
+        }
     for (int c = 0; c < v->n_comparisons; c++) {
-        const tm_validation_comparison *cmp = &v->comparisons[c];
+        tm_validation_comparison *cmp = &v->comparisons[c];
         int n = 0;
         for (int i = 0; i < v->n_facts; i++)
             if (v->facts[i].comparison == c) {
@@ -279,6 +378,9 @@ int tm_validation_run(tm_validation *v, const tm_validation_options *o, tm_error
                     .outcome = v->facts[i].outcome, .first = v->facts[i].first, .last = v->facts[i].last};
                 n++;
             }
+        int n_facts = n;
+        for (int h = 0; h < v->n_headlines; h++)
+            w[n++] = (tm_compare_window){.outcome = v->headlines[h].outcome, .first = cmp->first, .last = cmp->last};
         char output[4400];
         snprintf(output, sizeof output, "%s/%s.h5", o->work_dir, cmp->name);
         relay re = {&o->progress, cmp->name, (int64_t)c * 2 * R, (int64_t)v->n_comparisons * 2 * R};
@@ -299,11 +401,13 @@ int tm_validation_run(tm_validation *v, const tm_validation_options *o, tm_error
             goto done;
         }
         tm_compare_result_free(&res);
-        for (int k = 0; k < n; k++) {
+        for (int k = 0; k < n_facts; k++) {
             tm_validation_fact *f = &v->facts[idx[k]];
             f->model = w[k].effect;
             f->verdict = tm_verdict_of(f->model.mean, f->data, f->tolerance);
         }
+        for (int h = 0; h < v->n_headlines; h++)
+            cmp->headline[h] = w[n_facts + h].effect;
     }
     rc = 0;
 done:

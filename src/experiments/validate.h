@@ -1,8 +1,10 @@
-/* validate: out-of-sample validation. Reads a validation file (facts from
- * data, each with its source, tolerance, the comparison and the window
- * that give the model's value, and the verdict last recorded), runs each
- * comparison once with the windows of its facts, and grades every fact
- * (docs/validation.md, "How a verdict is given"). */
+/* validate: out-of-sample validation and scenario headlines. Reads a
+ * validation file (facts from data, each with its source, tolerance, the
+ * comparison and the window that give the model's value, and the verdict
+ * last recorded; or headline outcomes taken over each comparison's own
+ * window), runs each comparison once with the windows of its facts and
+ * headlines, and grades every fact (docs/validation.md, "How a verdict is
+ * given"; docs/scenarios.md). */
 #ifndef TM_VALIDATE_H
 #define TM_VALIDATE_H
 
@@ -29,7 +31,16 @@ typedef struct {
     char **sets;                                     /* overrides applied to both files */
     int n_sets;
     char note[1024];
+    char first[16], last[16]; /* the headline window, logged period labels ("" without headlines) */
+    /* Filled by tm_validation_run: one effect per headline of the file. */
+    tm_compare_effect *headline;
 } tm_validation_comparison;
+
+/* An outcome reported for every comparison over the comparison's window. */
+typedef struct {
+    char outcome[64]; /* docs/statistics.md name */
+    char label[128];  /* column heading, without units */
+} tm_validation_headline;
 
 typedef struct {
     char name[128];
@@ -54,6 +65,8 @@ typedef struct {
     int n_comparisons;
     tm_validation_fact *facts;
     int n_facts;
+    tm_validation_headline *headlines;
+    int n_headlines;
 } tm_validation;
 
 /* Read and check a validation file: every key, every comparison's
@@ -61,6 +74,10 @@ typedef struct {
  * file, line and key), before anything runs. */
 int tm_validation_load(const char *path, tm_validation *v, tm_error *err);
 void tm_validation_free(tm_validation *v);
+
+/* Keep only the comparisons named in `names` and the facts that use them
+ * (an input error names a name that is not a comparison of the file). */
+int tm_validation_keep(tm_validation *v, const char *const *names, int n_names, tm_error *err);
 
 typedef struct {
     int replicates; /* >= 2 */
@@ -71,7 +88,7 @@ typedef struct {
     tm_progress progress;
 } tm_validation_options;
 
-/* Run every comparison and grade every fact. */
+/* Run every comparison, grade every fact and fill every headline. */
 int tm_validation_run(tm_validation *v, const tm_validation_options *o, tm_error *err);
 
 /* The verdict of a model value against data and tolerance (NaN: undefined). */

@@ -1127,8 +1127,10 @@ def test_model_vs_data_shows_the_facts_beside_the_model(plain):
     ev = plain.arrays["export_value"].astype(float)
     data = [line for line in share_ax.get_lines() if line.get_marker() == "D"]
     model = [line for line in share_ax.get_lines() if line.get_marker() == "o"]
-    assert [float(line.get_ydata()[0]) for line in data] == [facts["us_share_2024"].value,
-                                                             facts["us_share_2025"].value]
+    # One place for each fact: the 2024 level from the data file, the 2025
+    # changes from the validation file (as growth over 2024).
+    assert [float(line.get_ydata()[0]) for line in data] == [facts["us_share_2024"].value]
+    assert "us_share_2025" not in facts and facts["Exports to the US, 2025"].base_year == 2024
     us_share_2024 = 100 * ev[:4, :, 0].sum() / ev[:4].sum()
     assert float(model[0].get_ydata()[0]) == pytest.approx(us_share_2024, rel=1e-12)
     ticks = [t.get_text() for t in growth_ax.get_xticklabels()]
@@ -1141,12 +1143,66 @@ def test_model_vs_data_shows_the_facts_beside_the_model(plain):
     assert "data [source tag]" in legend_texts(p.figure) and "Statistics Canada" in p.caption
 
 
-def test_comparison_model_vs_data_has_base_and_scenario(comparison):
+def test_comparison_model_vs_data_shows_validation_facts_beside_window_effects(comparison):
     p = ap.comparison_plots(comparison)[-1]
     assert p.name == "cmp_model_vs_data"
     legend = legend_texts(p.figure)
-    assert legend[:3] == ["model: base", "model: scenario", "data [source tag]"]
-    assert "model: range across replicates" in legend
+    assert legend[:2] == ["model: scenario - base, mean", "data [source tag], bar: its tolerance"]
+    assert "model: range (min to max)" in legend  # 2 replicates: their range, as every band of the report
+    # The model's point is the window effect of `tradeabm validate`, computed
+    # here from the linked run files: exports to the US over 2025Q1-2025Q4,
+    # ratio of sums, mean over the replicates (one subtraction and division
+    # each: 1e-12 relative).
+    facts = [f for f in af.load_validation_facts() if f.outcome == "export_value.US"]
+    assert facts and facts[0].first == "2025Q1" and facts[0].last == "2025Q4"
+    effects = []
+    for b, sc in zip(comparison.base_paths, comparison.scenario_paths):
+        with h5py.File(b, "r") as fb, h5py.File(sc, "r") as fs:
+            us = [d.decode() for d in fb["dimensions/destinations"][()]].index("US")
+            base, scen = (f["series/export_value"][4:8, :, us].sum() for f in (fb, fs))
+        effects.append(100 * (scen / base - 1))
+    ax = p.figure.axes[1]  # percent panel (the share panel first)
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    col = ticks.index("Exports to the US\n2025Q1-2025Q4")
+    points = [line for line in ax.get_lines() if line.get_marker() == "o"]
+    assert float(points[col].get_ydata()[0]) == pytest.approx(np.mean(effects), rel=1e-12)
+    assert "-5.8% [P/N]" in [t.get_text() for t in ax.texts]
+    # The test scenario is not the validation file's: the caption says whose data they are.
+    assert "No fact is of this comparison's scenario" in p.caption and "measures_2025.yaml" in p.caption
+
+
+def test_comparison_model_vs_data_prefers_facts_of_its_own_scenario(comparison):
+    own = os.path.basename(str(comparison.provenance["scenario_parameters"]))
+    fact = af.ValidationFact("Exports to China, 2025", "x", own, "export_value.CN", "2025Q1", "2025Q2", -10.0, 2.0,
+                             "a test", "E", "percent")
+    other = af.ValidationFact("Exports to the US, 2025", "y", "other.yaml", "export_value.US", "2025Q1", "2025Q4",
+                              -5.8, 3.0, "a test", "P", "percent")
+    p = ap.comparison_model_vs_data(comparison, validation=[other, fact])
+    ticks = [t.get_text() for ax in p.figure.axes for t in ax.get_xticklabels()]
+    assert ticks == ["Exports to China\n2025Q1-2025Q2"] and "No fact is of" not in p.caption
+    unknown = af.ValidationFact("Tops", "z", own, "top1_share", "2025Q1", "2025Q2", 1.0, 1.0, "t", "E", "")
+    late = af.ValidationFact("Later", "z", own, "export_value.US", "2031Q1", "2031Q4", 1.0, 1.0, "t", "E", "percent")
+    assert ap.comparison_model_vs_data(comparison, validation=[unknown, late]).figure is None
+
+
+def test_window_effect_follows_the_definitions_of_the_outcomes():
+    # [period, sector, destination]: sectors a, gold; destinations US, CN.
+    base = np.array([[[10.0, 2.0], [1.0, 4.0]], [[10.0, 2.0], [1.0, 4.0]]])
+    scen = np.array([[[8.0, 3.0], [1.0, 6.0]], [[8.0, 3.0], [1.0, 6.0]]])
+    args = (["2025Q1", "2025Q2"], ["a", "gold"], ["US", "CN"])
+
+    def effect(outcome, first="2025Q1", last="2025Q2"):
+        f = af.ValidationFact("f", "c", "s.yaml", outcome, first, last, 0.0, 1.0, "s", "E", "")
+        return af.window_effect(f, base, scen, *args)
+
+    assert effect("export_value.US") == pytest.approx(100 * (18 / 22 - 1), rel=1e-14)
+    assert effect("non_us_export_value") == pytest.approx(100 * (18 / 12 - 1), rel=1e-14)
+    assert effect("non_us_export_value_except.gold") == pytest.approx(100 * (6 / 4 - 1), rel=1e-14)
+    assert effect("export_share.US.a") == pytest.approx(100 * (16 / 22 - 20 / 24), rel=1e-14)
+    assert effect("export_value.CN.gold", "2025Q2", "2025Q2") == pytest.approx(50.0, rel=1e-14)
+    for bad in ("top1_share", "export_share", "export_value.EU", "non_us_export_value_except"):
+        assert effect(bad) is None, bad
+    assert effect("export_value", "2025Q2", "2025Q1") is None and effect("export_value", "2024Q4") is None
 
 
 def sweep_copy(work, name, change):

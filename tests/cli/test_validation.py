@@ -56,6 +56,17 @@ def test_no_verdict_is_worse_than_recorded(tmp_path):
             worse.append(f"{f['name']}: {cells[4]} (recorded {f['recorded']})")
     assert not worse, "verdicts worse than recorded:\n" + "\n".join(worse)
     assert "0 of %d verdicts worse than recorded" % len(facts) in proc.stdout
+    # The non-US change with gold, without gold and of gold alone (the file's
+    # headlines) for each comparison over its window: an interval each.
+    spec = yaml.safe_load(VALIDATION.read_text())
+    assert [h["outcome"] for h in spec["headlines"]] == ["non_us_export_value", "non_us_export_value_except.gold",
+                                                         "non_us_export_value.gold"]
+    lines = page.read_text().splitlines()
+    for c in spec["comparisons"]:
+        row = [ln for ln in lines if ln.startswith(f"| {c['name']} | {c['from']}-{c['to']} |")]
+        assert len(row) == 1, c["name"]
+        cells = [x.strip() for x in row[0].strip().strip("|").split("|")][2:]
+        assert len(cells) == 3 and all(re.match(r"^[+-][0-9.]+ \[[+-][0-9.]+, [+-][0-9.]+\]$", x) for x in cells), row
 
 
 SCENARIO = """extends: {small}

@@ -195,6 +195,38 @@ Test(stats, outcomes_of_a_window_follow_their_definitions)
     tm_stats_window_close(w);
 }
 
+/* Two sectors, destinations US, CN and ROW, one period: leaving a sector
+ * out of the non-US value is the non-US value of the other sector. */
+Test(stats, non_us_value_except_a_sector_is_that_of_the_other_sectors)
+{
+    static const char *const two_sectors[] = {"gold", "other"};
+    static const char *const three_dests[] = {"US", "CN", "ROW"};
+    tm_stats_shape sh = {2, 3, two_sectors, three_dests, 0, 0};
+    tm_stats_window *w = NULL;
+    cr_assert_eq(tm_stats_window_open(&sh, 4, &w, NULL), 0);
+    double value[6] = {100, 7, 40, 300, 11, 13}, zero[6] = {0}, by_set[16] = {0};
+    tm_stats_period p = {value, zero, zero, zero, zero, by_set, NULL};
+    tm_stats_window_add(w, &p);
+    struct {
+        const char *name;
+        double expected;
+    } cases[] = {
+        {"non_us_export_value_except.gold", 11 + 13},
+        {"non_us_export_value_except.other", 7 + 40},
+        {"non_us_export_value", 7 + 40 + 11 + 13},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tm_stats_outcome o;
+        tm_error err = {0};
+        cr_assert_eq(tm_stats_outcome_parse(cases[i].name, &sh, &o, &err), 0, "%s", err.msg);
+        cr_assert_eq(tm_stats_outcome_value(w, &o), cases[i].expected, "%s", cases[i].name);
+    }
+    refused("non_us_export_value_except", &sh, "needs a sector");
+    refused("non_us_export_value_except.US", &sh, "is not a sector");
+    refused("non_us_export_value_except.gold.other", &sh, "at most a sector");
+    tm_stats_window_close(w);
+}
+
 Test(stats, effects_are_points_percent_or_differences_by_unit)
 {
     tm_stats_outcome share, value, count;
