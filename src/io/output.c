@@ -777,6 +777,7 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
      * wall time and the start time. */
     double now = tm_clock_seconds();
     o->started = opts && opts->started > 0 && opts->started <= now ? opts->started : now;
+    o->wall_out = opts ? opts->wall_seconds : NULL;
     iso_before_now(now - o->started, o->start_time, sizeof o->start_time);
     if (checkpoints)
         tm_output_hold_metadata(o->file);
@@ -1267,6 +1268,8 @@ static int finish(tm_output *o, int complete, char digest_hex[65], char *where, 
     rc |= tm_h5_attr_string(f, "start_time", o->start_time);
     rc |= tm_h5_attr_string(f, "end_time", end_time);
     rc |= tm_h5_attr_scalar(f, "wall_seconds", H5T_NATIVE_DOUBLE, &wall);
+    if (o->wall_out)
+        *o->wall_out = wall;
     rc |= tm_h5_attr_string(f, "status", complete ? "complete" : "incomplete");
     rc |= tm_h5_attr_scalar(f, "format_version", H5T_NATIVE_INT, &format);
     rc |= tm_h5_attr_scalar(f, "block_size", H5T_NATIVE_INT, &block);

@@ -59,7 +59,8 @@ struct tm_output {
     panel_ds *panels;
     int n_events;
     int *event_index, *event_period;
-    double started; /* tm_clock_seconds() at the start, less wall time before a resume */
+    double started;   /* tm_clock_seconds() at the start, less wall time before a resume */
+    double *wall_out; /* tm_output_options.wall_seconds */
     char start_time[40];
     int threads;
     tm_sha256 static_sha; /* dimension names, grids, parameters */
