@@ -26,6 +26,7 @@
 #include "base/sha256.h"
 #include "base/tmpfile.h"
 #include "engine/run.h"
+#include "experiments/sweep_private.h"
 #include "io/runner.h"
 #include "params/ytree.h"
 
@@ -347,6 +348,9 @@ struct exec_ctx {
     int64_t done, failed, skipped, busy;
     double t0;
     double params_seconds, simulate_seconds, run_seconds; /* sums over the runs recorded */
+    /* Per run of the sweep, what its worker leaves for the index (memory
+     * shared with the worker processes); NULL: the index reads the files. */
+    tm_sweep_run_summary *fresh;
 };
 
 /* What became of one run, sent whole through a pipe from a worker process
@@ -470,14 +474,23 @@ static void do_run(exec_ctx *c, int64_t run, run_record *rec)
     tm_error err = {0};
     tm_params *p = NULL;
     tm_simulate_timing timing = {0};
+    tm_sweep_window_keeper *keeper = NULL;
     /* force: a file under the final name here is incomplete or corrupt. */
     tm_simulate_options so = {.threads = c->threads_per_run, .force = 1, .timing = &timing};
     double t0 = tm_clock_seconds();
     int rc = tm_sweep_run_params(c->s, run, &p, &err);
     rec->params_seconds = tm_clock_seconds() - t0;
+    /* Without a keeper (out of memory) the index reads the file. */
+    if (!rc && c->fresh && tm_sweep_keeper_open(c->s, p, &keeper) == 0) {
+        so.logged = tm_sweep_keeper_period;
+        so.logged_user = keeper;
+    }
     if (!rc)
         rc = tm_simulate(p, path, &so, digest, &err);
     rec->simulate = timing.total;
+    if (!rc && keeper)
+        tm_sweep_keeper_summary(keeper, digest, timing.recorded_wall, &c->fresh[run]);
+    tm_sweep_keeper_close(keeper);
     tm_params_free(p);
     release_run(path, lock);
     rec->seconds = tm_clock_seconds() - start;
@@ -718,6 +731,15 @@ int tm_sweep_execute(const tm_sweep *s, const char *dir, const tm_sweep_exec_opt
         return tm_error_set(err, TM_ERR_RUNTIME, "cannot map shared memory: %s", strerror(errno));
     }
     atomic_init(c.next, 0);
+    /* The runs' summaries for the index, up to 64 MiB of them (about
+     * 60,000 runs; a larger sweep's index reads its files). Only the pages
+     * of runs done here are ever touched. */
+    size_t fresh_bytes = (size_t)runs * sizeof *c.fresh;
+    if (runs > 0 && fresh_bytes <= (size_t)64 << 20) {
+        c.fresh = mmap(NULL, fresh_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (c.fresh == MAP_FAILED)
+            c.fresh = NULL;
+    }
     c.t0 = tm_clock_seconds();
     int rc = 0;
     if (c.todo == 0)
@@ -736,10 +758,11 @@ int tm_sweep_execute(const tm_sweep *s, const char *dir, const tm_sweep_exec_opt
     stats->params_seconds = c.params_seconds;
     stats->simulate_seconds = c.simulate_seconds;
     stats->run_seconds = c.run_seconds;
-    if (rc)
-        return -1;
-    if (c.mpi && c.rank != 0)
-        return 0;
+    if (rc || (c.mpi && c.rank != 0)) {
+        if (c.fresh)
+            munmap(c.fresh, fresh_bytes);
+        return rc ? -1 : 0;
+    }
     /* The index is written by whoever finds the whole sweep complete after
      * its own runs: the last shard to finish, or rank 0. */
     int all = c.failed == 0;
@@ -750,12 +773,13 @@ int tm_sweep_execute(const tm_sweep *s, const char *dir, const tm_sweep_exec_opt
     if (all && (c.done > 0 || !index_exists(dir))) {
         int64_t complete = 0;
         double t0 = tm_clock_seconds();
-        if (tm_sweep_write_index(s, dir, &complete, err))
-            return -1;
+        rc = tm_sweep_write_index_fresh(s, dir, c.fresh, &complete, err);
         stats->index_seconds = tm_clock_seconds() - t0;
-        stats->index_written = 1;
+        stats->index_written = rc == 0;
     }
-    return 0;
+    if (c.fresh)
+        munmap(c.fresh, fresh_bytes);
+    return rc ? -1 : 0;
 }
 
 /* ------------------------------------------------------------------------

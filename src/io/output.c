@@ -141,6 +141,8 @@ static int series_create4(tm_output *o, hid_t group, const char *name, hid_t fil
     s->dims[3] = rank > 3 ? d3 : 1;
     hsize_t maxdims[TM_SERIES_RANK] = {H5S_UNLIMITED, s->dims[1], s->dims[2], s->dims[3]};
     size_t elem = H5Tget_size(mem_type);
+    s->elem_bytes = elem;
+    s->direct = 1;
     s->slab_bytes = elem * s->dims[1] * s->dims[2] * s->dims[3];
     /* Up to TM_SERIES_CHUNK periods a chunk, but a chunk small enough to
      * stay in HDF5's chunk cache (1 MiB by default) while it fills: a chunk
@@ -172,6 +174,56 @@ static int series_create(tm_output *o, hid_t group, const char *name, hid_t file
     return series_create4(o, group, name, file_type, mem_type, rank, d1, d2, 1, units, description);
 }
 
+/* The staged periods as one whole chunk that holds nothing yet, encoded
+ * as the dataset's filters would (shuffle, deflate, Fletcher-32) and
+ * written with H5Dwrite_chunk: 1 when written, 0 when this does not apply
+ * (the chunk already holds periods, the series was reopened from a
+ * checkpoint, a big-endian machine, or the encoding came out longer than
+ * zlib's worst case, which the room a checkpoint reserves assumes), -1 on a
+ * failed write. HDF5's own pipeline (zlib, set up afresh for every chunk)
+ * cost more than the rest of a short run's output; deflate here is
+ * tm_panel_deflate (panel_deflate.h), whose streams any inflater reads.
+ * Rows past the staged ones are zeros, HDF5's fill value, as the pipeline
+ * would store them. The extent already covers the staged rows. */
+static int series_write_chunk(series_ds *s)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (!s->direct || s->dims[0] % s->stage_cap != 0)
+        return 0;
+    size_t bytes = (size_t)s->stage_cap * s->slab_bytes, e = s->elem_bytes, n = e ? bytes / e : 0;
+    size_t cap = (tm_panel_deflate_bound(bytes) > tm_panel_store_bound(bytes) ? tm_panel_deflate_bound(bytes)
+                                                                              : tm_panel_store_bound(bytes)) +
+                 4;
+    unsigned char *shuffled = malloc(bytes), *out = malloc(cap);
+    int rc = -1;
+    if (!shuffled || !out)
+        goto done;
+    memset(s->stage + (size_t)s->staged * s->slab_bytes, 0, bytes - (size_t)s->staged * s->slab_bytes);
+    /* HDF5's shuffle: byte j of element i goes to j * n + i. */
+    for (size_t j = 0; j < e; j++)
+        for (size_t i = 0; i < n; i++)
+            shuffled[j * n + i] = s->stage[i * e + j];
+    size_t len = bytes <= TM_SERIES_STORE_BYTES ? tm_panel_store(shuffled, bytes, out, cap - 4)
+                                                : tm_panel_deflate(shuffled, bytes, out, cap - 4);
+    if (len == 0 || len > bytes + bytes / 1000 + 64) {
+        rc = 0;
+        goto done;
+    }
+    unsigned long check = tm_panel_fletcher32(out, len);
+    for (int b = 0; b < 4; b++)
+        out[len + (size_t)b] = (unsigned char)(check >> (8 * b));
+    hsize_t offset[TM_SERIES_RANK] = {s->dims[0], 0, 0, 0};
+    rc = H5Dwrite_chunk(s->dset, H5P_DEFAULT, 0, offset, len + 4, out) < 0 ? -1 : 1;
+done:
+    free(shuffled);
+    free(out);
+    return rc;
+#else
+    (void)s;
+    return 0;
+#endif
+}
+
 /* Write the staged periods after the dataset's last row: one extent
  * change and one write for up to a chunk of periods (one a period cost
  * about as much as the rest of the output of a short run). */
@@ -184,6 +236,14 @@ static int series_write_staged(series_ds *s)
     hsize_t grown[TM_SERIES_RANK] = {s->dims[0] + s->staged, s->dims[1], s->dims[2], s->dims[3]};
     if (H5Dset_extent(s->dset, grown) < 0)
         return -1;
+    int whole = series_write_chunk(s);
+    if (whole < 0)
+        return -1;
+    if (whole) {
+        s->dims[0] = grown[0];
+        s->staged = 0;
+        return 0;
+    }
     hid_t fspace = H5Dget_space(s->dset);
     hid_t mspace = H5Screate_simple(s->rank, count, NULL);
     int rc = fspace < 0 || mspace < 0 || H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
@@ -574,12 +634,38 @@ void tm_output_hold_metadata(hid_t file)
     H5Fset_mdc_config(file, &mdc);
 }
 
-/* HDF5 dimension scales (the HDF5 high-level library's DIMENSION_LIST and
- * REFERENCE_LIST attributes), so h5py and xarray see labelled axes: the
- * period labels, sector, destination and market-set names are the scales
- * of the series' axes. Attributes only: the data, and so the digest, are
+/* HDF5 dimension scales, so h5py and xarray see labelled axes: the period
+ * labels, sector, destination and market-set names are the scales of the
+ * series' axes. Attributes only: the data, and so the digest, are
  * unchanged. Axes: t period, s sector, d destination, m market set, `.`
- * none (a grid or a length). */
+ * none (a grid or a length).
+ *
+ * The attributes are those of HDF5's high-level dimension-scale library
+ * (H5DS), which every reader of scales goes through: CLASS and NAME on a
+ * scale (H5DSset_scale); on a dataset, DIMENSION_LIST, per axis a
+ * variable-length list of references to its scales; on a scale,
+ * REFERENCE_LIST, the (dataset, axis) pairs attached to it, in the order
+ * they were attached. They are written here once per object:
+ * H5DSattach_scale reads, deletes and rewrites both lists at every one of
+ * the 41 attachments, a quarter of a short run's output. */
+typedef struct {
+    hobj_ref_t dataset;
+    int axis; /* H5DS's ds_list_t: a reference, then the axis as a native int */
+} scale_user;
+
+/* A 1-D attribute of n elements of `type` on the object at `path`. */
+static int list_attribute(hid_t file, const char *path, const char *name, hid_t type, hsize_t n, const void *data)
+{
+    hid_t space = H5Screate_simple(1, &n, NULL);
+    hid_t a = space < 0 ? -1 : H5Acreate_by_name(file, path, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = a < 0 || H5Awrite(a, type, data) < 0;
+    if (a >= 0)
+        H5Aclose(a);
+    if (space >= 0)
+        H5Sclose(space);
+    return rc;
+}
+
 static int attach_scales(hid_t file)
 {
     static const struct {
@@ -610,28 +696,49 @@ static int attach_scales(hid_t file)
         {"environment/tariff", "tsd"},
         {"environment/statutory_tariff", "tsd"},
     };
-    hid_t scale[4];
-    int rc = 0;
-    for (int k = 0; k < 4; k++) {
-        scale[k] = H5Dopen2(file, scales[k].path, H5P_DEFAULT);
-        rc |= scale[k] < 0 || H5DSset_scale(scale[k], scales[k].name) < 0;
-    }
-    for (size_t i = 0; !rc && i < sizeof series / sizeof series[0]; i++) {
-        if (H5Lexists(file, series[i].path, H5P_DEFAULT) <= 0)
-            continue;
-        hid_t d = H5Dopen2(file, series[i].path, H5P_DEFAULT);
-        rc |= d < 0;
-        for (unsigned axis = 0; !rc && series[i].axes[axis]; axis++) {
-            const char *which = strchr("tsdm", series[i].axes[axis]);
-            if (which)
-                rc |= H5DSattach_scale(d, scale[which - "tsdm"], axis) < 0;
-        }
+    enum { N_SCALES = sizeof scales / sizeof scales[0], N_SERIES = sizeof series / sizeof series[0] };
+    hobj_ref_t scale_ref[N_SCALES];
+    scale_user users[N_SCALES][N_SERIES]; /* a series uses a scale on one axis at most */
+    int n_users[N_SCALES] = {0};
+    hid_t ref_list = H5Tvlen_create(H5T_STD_REF_OBJ), user_type = H5Tcreate(H5T_COMPOUND, sizeof(scale_user));
+    int rc = ref_list < 0 || user_type < 0 ||
+             H5Tinsert(user_type, "dataset", HOFFSET(scale_user, dataset), H5T_STD_REF_OBJ) < 0 ||
+             H5Tinsert(user_type, "dimension", HOFFSET(scale_user, axis), H5T_NATIVE_INT) < 0;
+    for (int k = 0; k < N_SCALES && !rc; k++) {
+        hid_t d = H5Dopen2(file, scales[k].path, H5P_DEFAULT);
+        rc |= d < 0 || H5DSset_scale(d, scales[k].name) < 0 ||
+              H5Rcreate(&scale_ref[k], file, scales[k].path, H5R_OBJECT, -1) < 0;
         if (d >= 0)
             H5Dclose(d);
     }
-    for (int k = 0; k < 4; k++)
-        if (scale[k] >= 0)
-            H5Dclose(scale[k]);
+    for (int i = 0; i < N_SERIES && !rc; i++) {
+        if (H5Lexists(file, series[i].path, H5P_DEFAULT) <= 0)
+            continue;
+        hobj_ref_t self;
+        hvl_t axes[TM_SERIES_RANK];
+        hsize_t rank = strlen(series[i].axes);
+        rc |= H5Rcreate(&self, file, series[i].path, H5R_OBJECT, -1) < 0;
+        for (hsize_t axis = 0; axis < rank; axis++) {
+            const char *which = strchr("tsdm", series[i].axes[axis]);
+            axes[axis].len = 0;
+            axes[axis].p = NULL;
+            if (!which)
+                continue;
+            int k = (int)(which - "tsdm");
+            axes[axis].len = 1;
+            axes[axis].p = &scale_ref[k];
+            users[k][n_users[k]++] = (scale_user){self, (int)axis};
+        }
+        rc |= list_attribute(file, series[i].path, "DIMENSION_LIST", ref_list, rank, axes);
+    }
+    for (int k = 0; k < N_SCALES && !rc; k++) {
+        if (n_users[k] > 0)
+            rc |= list_attribute(file, scales[k].path, "REFERENCE_LIST", user_type, (hsize_t)n_users[k], users[k]);
+    }
+    if (ref_list >= 0)
+        H5Tclose(ref_list);
+    if (user_type >= 0)
+        H5Tclose(user_type);
     return rc ? -1 : 0;
 }
 
@@ -670,6 +777,7 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
      * wall time and the start time. */
     double now = tm_clock_seconds();
     o->started = opts && opts->started > 0 && opts->started <= now ? opts->started : now;
+    o->wall_out = opts ? opts->wall_seconds : NULL;
     iso_before_now(now - o->started, o->start_time, sizeof o->start_time);
     if (checkpoints)
         tm_output_hold_metadata(o->file);
@@ -1160,6 +1268,8 @@ static int finish(tm_output *o, int complete, char digest_hex[65], char *where, 
     rc |= tm_h5_attr_string(f, "start_time", o->start_time);
     rc |= tm_h5_attr_string(f, "end_time", end_time);
     rc |= tm_h5_attr_scalar(f, "wall_seconds", H5T_NATIVE_DOUBLE, &wall);
+    if (o->wall_out)
+        *o->wall_out = wall;
     rc |= tm_h5_attr_string(f, "status", complete ? "complete" : "incomplete");
     rc |= tm_h5_attr_scalar(f, "format_version", H5T_NATIVE_INT, &format);
     rc |= tm_h5_attr_scalar(f, "block_size", H5T_NATIVE_INT, &block);

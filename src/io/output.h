@@ -19,10 +19,11 @@
 typedef struct tm_output tm_output;
 
 typedef struct {
-    int force;       /* replace an existing file at the final path */
-    int panel;       /* write the firm panel */
-    int checkpoints; /* checkpoints will be taken: make the file resumable after a crash */
-    double started;  /* tm_clock_seconds() when the run began, before its set-up and solve (0: now) */
+    int force;            /* replace an existing file at the final path */
+    int panel;            /* write the firm panel */
+    int checkpoints;      /* checkpoints will be taken: make the file resumable after a crash */
+    double started;       /* tm_clock_seconds() when the run began, before its set-up and solve (0: now) */
+    double *wall_seconds; /* optional: receives the wall time the closed file records */
 } tm_output_options;
 
 /* Check that `path` may be written (absent, or force) and that its folder

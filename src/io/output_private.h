@@ -13,6 +13,10 @@
 #define TM_PANEL_CHUNK ((hsize_t)1 << 18)
 #define TM_SERIES_CHUNK 64
 #define TM_SERIES_CHUNK_BYTES ((size_t)256 << 10)
+/* Series chunks up to this size are stored in their zlib stream
+ * unencoded (panel_deflate.h): choosing a Huffman code for a few hundred
+ * numbers costs more than the bytes it saves are worth. */
+#define TM_SERIES_STORE_BYTES ((size_t)4 << 10)
 #define TM_MAX_SERIES 24
 #define TM_SERIES_RANK 4
 
@@ -29,6 +33,9 @@ typedef struct {
     tm_sha256 sha;
     unsigned char *stage; /* periods appended but not yet written (NULL until the first) */
     hsize_t staged, stage_cap;
+    size_t elem_bytes; /* bytes of one element, in memory and in the file */
+    int direct;        /* created here with shuffle, deflate and Fletcher-32: a fresh chunk may be
+                          encoded by series_write_chunk (0 for series reopened from a checkpoint) */
 } series_ds;
 
 /* One sector's panel datasets: z_index, markets and, with demand types,
@@ -52,7 +59,8 @@ struct tm_output {
     panel_ds *panels;
     int n_events;
     int *event_index, *event_period;
-    double started; /* tm_clock_seconds() at the start, less wall time before a resume */
+    double started;   /* tm_clock_seconds() at the start, less wall time before a resume */
+    double *wall_out; /* tm_output_options.wall_seconds */
     char start_time[40];
     int threads;
     tm_sha256 static_sha; /* dimension names, grids, parameters */

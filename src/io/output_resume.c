@@ -404,6 +404,7 @@ int tm_output_resume(const char *path, const tm_params *p, const tm_run *run, co
      * resumed run's set-up. */
     double now = tm_clock_seconds();
     o->started = (opts && opts->started > 0 && opts->started <= now ? opts->started : now) - elapsed;
+    o->wall_out = opts ? opts->wall_seconds : NULL;
     *out = o;
     return 0;
 }

@@ -252,6 +252,41 @@ size_t tm_panel_deflate(const unsigned char *in, size_t n, unsigned char *out, s
     return (size_t)(w.out + 4 - out);
 }
 
+size_t tm_panel_store_bound(size_t n)
+{
+    /* Header 2 + 5 a block (at least one) + adler-32 4. */
+    return n + 5 * (n / 65535 + 1) + 6;
+}
+
+size_t tm_panel_store(const unsigned char *in, size_t n, unsigned char *out, size_t cap)
+{
+    if (cap < tm_panel_store_bound(n))
+        return 0;
+    unsigned char *o = out;
+    *o++ = 0x78; /* zlib header as tm_panel_deflate writes it */
+    *o++ = 0x01;
+    size_t done = 0;
+    do {
+        size_t len = n - done < 65535 ? n - done : 65535;
+        /* BFINAL on the last block, BTYPE 00 (stored), padded to the byte;
+         * then LEN and its one's complement NLEN, little-endian. */
+        *o++ = done + len == n ? 1 : 0;
+        o[0] = (unsigned char)len;
+        o[1] = (unsigned char)(len >> 8);
+        o[2] = (unsigned char)~len;
+        o[3] = (unsigned char)(~len >> 8);
+        memcpy(o + 4, in + done, len);
+        o += 4 + len;
+        done += len;
+    } while (done < n);
+    uint32_t a = (uint32_t)adler32(adler32(0L, Z_NULL, 0), in, (uInt)n);
+    o[0] = (unsigned char)(a >> 24);
+    o[1] = (unsigned char)(a >> 16);
+    o[2] = (unsigned char)(a >> 8);
+    o[3] = (unsigned char)a;
+    return (size_t)(o + 4 - out);
+}
+
 unsigned long tm_panel_fletcher32(const unsigned char *data, size_t n)
 {
     unsigned long sum1 = 0, sum2 = 0;

@@ -1,6 +1,7 @@
 /* panel_deflate: a fast encoder of zlib streams (RFC 1950 around RFC 1951
- * deflate) for firm panel chunks. Each chunk becomes one deflate block of
- * literals coded with a Huffman code fitted to the chunk's byte
+ * deflate) for firm panel chunks, also used for the run file's series
+ * chunks. Each chunk becomes one deflate block of literals coded with a
+ * Huffman code fitted to the chunk's byte
  * frequencies (no string matching). Panel bytes are independent draws from
  * small alphabets with no repeated phrases, so this compresses them as
  * well as zlib's run-length strategy at several times its speed, and any
@@ -17,6 +18,12 @@ size_t tm_panel_deflate_bound(size_t n);
 /* Encode in[0..n) as a zlib stream into out[0..cap); returns its length,
  * or 0 if cap was too small. */
 size_t tm_panel_deflate(const unsigned char *in, size_t n, unsigned char *out, size_t cap);
+
+/* Wrap in[0..n) unencoded in a zlib stream (stored blocks of up to 65,535
+ * bytes); returns its length, or 0 if cap is below tm_panel_store_bound(n).
+ * For chunks too small to repay choosing a code: any inflater reads it. */
+size_t tm_panel_store_bound(size_t n);
+size_t tm_panel_store(const unsigned char *in, size_t n, unsigned char *out, size_t cap);
 
 /* Fletcher-32 checksum of data[0..n) as HDF5's Fletcher32 filter computes
  * it (16-bit words, most significant byte first, sums reduced modulo

@@ -153,8 +153,11 @@ static int simulate(const tm_params *p, const char *path, const tm_simulate_opti
         tm_run_close(run);
         return -1;
     }
-    tm_output_options oo = {
-        .force = force, .panel = panel, .checkpoints = every > 0 || resume != NULL, .started = started};
+    tm_output_options oo = {.force = force,
+                            .panel = panel,
+                            .checkpoints = every > 0 || resume != NULL,
+                            .started = started,
+                            .wall_seconds = &tm->recorded_wall};
     /* A checkpoint holds the engine state, then the writer's. */
     rc = resume ? tm_run_restore(run, &resume->state, err) ||
                       tm_output_resume(path, p, run, &oo, &resume->state, &out, err)
@@ -176,6 +179,10 @@ static int simulate(const tm_params *p, const char *path, const tm_simulate_opti
         tm->output += lap(&clock);
         if (rc)
             goto write_failed;
+        if (opts && opts->logged && tm_run_period(run) >= 0) {
+            opts->logged(opts->logged_user, p, tm_run_result(run));
+            lap(&clock); /* the caller's, neither engine nor output */
+        }
         int period = tm_run_period(run);
         /* Every N-th period counted from the first of the burn-in, so a
          * long burn-in is saved too; and at a signal, burn-in included. */

@@ -21,6 +21,7 @@ struct tm_checkpoint;
  * `total` all of tm_simulate, checks and set-up included. */
 typedef struct {
     double total, engine, output, checkpoint;
+    double recorded_wall; /* the wall_seconds the finished file records */
 } tm_simulate_timing;
 
 typedef struct {
@@ -37,6 +38,10 @@ typedef struct {
      * is closed (the table a command prints after a run). */
     void (*finished)(void *user, const tm_params *params, const tm_period_result *last);
     void *finished_user;
+    /* Optional: every logged period's results, after the writer has taken
+     * them (a sweep's worker keeps the summary window of its run). */
+    void (*logged)(void *user, const tm_params *params, const tm_period_result *result);
+    void *logged_user;
     /* Optional: filled with where the run's time went (also on failure,
      * up to the failure). */
     tm_simulate_timing *timing;

@@ -44,3 +44,27 @@ def test_series_axes_have_scales_and_the_digest_is_over_the_data(tmp_path):
     # the writer recorded, and the C check agrees.
     assert analysis.compute_digest(out) == recorded
     run("verify", out)
+
+
+def test_each_scale_lists_the_axes_attached_to_it(tmp_path):
+    """Both halves of HDF5's dimension-scale records: a dataset's
+    DIMENSION_LIST names its scales and each scale's REFERENCE_LIST names
+    every (dataset, axis) attached to it, so HDF5's own check
+    (H5DSis_attached, which reads both) holds for every attached axis."""
+    out = tmp_path / "run.h5"
+    run("run", SMALL, "-o", out, "-q")
+    with h5py.File(out, "r") as f:
+        attached = {}
+        for path, axes in AXES.items():
+            d = f[path]
+            for axis, want in enumerate(axes):
+                if want:
+                    scale = d.dims[axis][0]
+                    assert h5py.h5ds.is_attached(d.id, scale.id, axis), (path, axis)
+                    attached.setdefault(scale.name, set()).add((d.name, axis))
+        for scale_name, pairs in attached.items():
+            listed = {(f[ref].name, int(axis)) for ref, axis in f[scale_name].attrs["REFERENCE_LIST"]}
+            assert pairs <= listed, scale_name
+            # Every listed pair is a real attachment back.
+            for name, axis in listed:
+                assert [v.name for v in f[name].dims[axis].values()] == [scale_name], (name, axis)

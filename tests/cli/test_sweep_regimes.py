@@ -133,3 +133,35 @@ def test_bad_conditions_are_refused_with_exit_2(sweep, args, message):
     err = proc.stderr.splitlines()[0] if args[0] == "-o" else one_error(proc)
     assert message in err
     assert sorted(p.name for p in sweep.iterdir()) == before
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_index_from_the_workers_is_the_index_from_the_files(tmp_path, jobs):
+    """A sweep's workers keep each run's summary window while it runs and
+    hand the index the outcomes, regime shares, digest and wall time; the
+    index built from them is, dataset for dataset and bit for bit, the one
+    `sweep-index` builds by reading every run file (outcomes that need the
+    period before the window and regime shares included)."""
+    write_small_base(tmp_path)
+    (tmp_path / "volatile.yaml").write_text(VOLATILE)
+    (tmp_path / "sweep.yaml").write_text(SWEEP.replace(
+        "outcomes: [export_share.US, firms_serving.US]",
+        "outcomes: [export_share.US, firms_serving.US, market_persistence.US, export_participation, entrants,"
+        " exiters.CN, tariff_paid, non_us_share, single_market_share]").replace("replicates: 1", "replicates: 2"))
+    out = tmp_path / "out"
+    run("sweep", tmp_path / "sweep.yaml", "-o", out, "-q", "--jobs", str(jobs), "--threads", str(jobs))
+    run("sweep-index", out, "-o", "from_files.h5")
+    with h5py.File(out / "sweep.h5", "r") as a, h5py.File(out / "from_files.h5", "r") as b:
+        names = []
+        a.visit(lambda name: names.append(name) if isinstance(a[name], h5py.Dataset) else None)
+        assert "design/regime_share/US.threat" in names and "summary/market_persistence.US/mean" in names
+        other = []
+        b.visit(lambda name: other.append(name) if isinstance(b[name], h5py.Dataset) else None)
+        assert sorted(names) == sorted(other)
+        for name in names:
+            x, y = a[name][()], b[name][()]
+            if x.dtype.kind == "f":
+                # Bit for bit, NaN included.
+                assert np.array_equal(x.view(np.uint64), y.view(np.uint64)), name
+            else:
+                assert np.array_equal(x, y), name

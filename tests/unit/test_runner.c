@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "fixtures.h"
+#include "io/reader.h"
 #include "io/runner.h"
 #include "params/params.h"
 
@@ -37,6 +38,10 @@ typedef struct {
     int finished;
     char finished_label[TM_LABEL_MAX];
     int64_t finished_firms;
+    int logged;
+    char logged_label[MAX_REPORTS][TM_LABEL_MAX];
+    int logged_period[MAX_REPORTS];
+    double file_wall; /* the wall_seconds the file records */
 } record;
 
 static void on_progress(void *user, const tm_progress_report *r)
@@ -60,6 +65,15 @@ static void on_finished(void *user, const tm_params *p, const tm_period_result *
         rec->finished_firms += last->firms_by_set[S];
 }
 
+static void on_logged(void *user, const tm_params *p, const tm_period_result *r)
+{
+    (void)p;
+    record *rec = user;
+    cr_assert_lt(rec->logged, MAX_REPORTS);
+    snprintf(rec->logged_label[rec->logged], sizeof rec->logged_label[0], "%s", r->label);
+    rec->logged_period[rec->logged++] = r->period;
+}
+
 /* Simulate `small` into a fresh folder with the callbacks above (and,
  * when `timing` is not NULL, the run's own timers). */
 static void simulate_timed(record *rec, tm_simulate_timing *timing)
@@ -71,11 +85,20 @@ static void simulate_timed(record *rec, tm_simulate_timing *timing)
     char path[256];
     snprintf(path, sizeof path, "%s/run.h5", dir);
     memset(rec, 0, sizeof *rec);
-    tm_simulate_options so = {
-        .threads = 1, .progress = {on_progress, rec}, .finished = on_finished, .finished_user = rec, .timing = timing};
+    tm_simulate_options so = {.threads = 1,
+                              .progress = {on_progress, rec},
+                              .finished = on_finished,
+                              .finished_user = rec,
+                              .logged = on_logged,
+                              .logged_user = rec,
+                              .timing = timing};
     char digest[65];
     cr_assert_eq(tm_simulate(p, path, &so, digest, &err), 0, "%s", err.msg);
     cr_expect_eq(access(path, F_OK), 0, "the file is written");
+    tm_file_info info;
+    cr_assert_eq(tm_reader_read_info(path, &info, &err), 0, "%s", err.msg);
+    rec->file_wall = info.wall_seconds;
+    tm_reader_info_free(&info);
     unlink(path);
     rmdir(dir);
     tm_params_free(p);
@@ -140,10 +163,34 @@ Test(runner, timers_split_the_run_into_engine_and_output_within_its_total)
      * after another, so they add up to at most the total; each part did
      * work (a solve and 7 periods, a file), so each took some time. */
     record rec;
-    tm_simulate_timing t = {-1, -1, -1, -1};
+    tm_simulate_timing t = {-1, -1, -1, -1, -1};
     simulate_timed(&rec, &t);
     cr_expect_gt(t.engine, 0.0);
     cr_expect_gt(t.output, 0.0);
     cr_expect_eq(t.checkpoint, 0.0, "no checkpoints were asked for");
     cr_expect_leq(t.engine + t.output + t.checkpoint, t.total);
+}
+
+Test(runner, hands_over_every_logged_period_in_order)
+{
+    record rec;
+    simulate(&rec);
+    static const char *const labels[] = {"2024Q3", "2024Q4", "2025Q1", "2025Q2"};
+    cr_assert_eq(rec.logged, 4, "the 4 logged periods, no burn-in");
+    for (int k = 0; k < 4; k++) {
+        cr_expect_eq(rec.logged_period[k], k);
+        cr_expect_str_eq(rec.logged_label[k], labels[k]);
+    }
+}
+
+Test(runner, reports_the_wall_time_the_file_records)
+{
+    /* The same double the file's wall_seconds attribute holds (a sweep's
+     * index takes it from here instead of reopening the file). */
+    record rec;
+    tm_simulate_timing t = {0};
+    simulate_timed(&rec, &t);
+    cr_expect_eq(t.recorded_wall, rec.file_wall);
+    cr_expect_gt(t.recorded_wall, 0.0);
+    cr_expect_leq(t.recorded_wall, t.total);
 }
