@@ -511,7 +511,9 @@ class Run:
                                     "firms_by_type_productivity_and_set")
             a = a * self.type_multipliers[type]
         sigma = self.sigma
-        gamma = float(self.param("capacity.elasticity", 0) or 0)
+        # A sector's own gamma_s overrides capacity.elasticity (docs/model.md eq. 4).
+        gamma = self.param(f"sectors.{sector}.capacity_elasticity")
+        gamma = float((self.param("capacity.elasticity", 0) if gamma is None else gamma) or 0)
         exp = self.parameters.get("experience") or {}
         K = int(exp.get("levels", 1))
         dm = [float(x) for x in exp.get("demand", [1.0] * K)]

@@ -377,3 +377,66 @@ def test_proportional_updates_move_a_cost_down_towards_participation(tmp_path):
     assert "converged" in r.stdout, r.stdout
     table = {p[0]: float(p[2]) for p in map(str.split, r.stdout.splitlines()) if p and p[0] == "export_participation"}
     assert abs(table["export_participation"] / 0.25 - 1) <= 0.02
+
+
+CAPACITY = str(PARAMS / "calibration" / "canada_capacity.yaml")
+
+
+@pytest.fixture(scope="module")
+def resolved_capacity():
+    """The capacity variant's parameters as the program resolves them."""
+    return yaml.safe_load(run("check", CAPACITY).stdout)
+
+
+def test_capacity_variant_keeps_the_baseline_sales_dispersion_and_cost_ratio(resolved_baseline, resolved_capacity):
+    # docs/calibration.md, "Capacity (diversion) variant": in a sector with
+    # gamma > 0 profits and sales scale as exp((sigma theta - 1) z), so the
+    # innovation s.d. is the baseline's times (sigma - 1) / (sigma theta - 1)
+    # with the same persistence; sunk / fixed stays the baseline's 10.8. The
+    # file writes volatility with 5 decimals and costs with 6 significant
+    # digits, so a value may differ from the rule by rounding and no more.
+    sigma = resolved_baseline["demand"]["elasticity"]
+    with_gamma = [s for s, sec in resolved_capacity["sectors"].items() if sec.get("capacity_elasticity", 0) > 0]
+    assert sorted(with_gamma) == ["energy", "gold", "minerals_metals"]
+    for s, sec in resolved_capacity["sectors"].items():
+        base = resolved_baseline["sectors"][s]
+        assert sec["persistence"] == base["persistence"], s
+        if s not in with_gamma:
+            assert sec == base, f"{s}: the variant changes a sector without capacity limits"
+            continue
+        gamma = sec["capacity_elasticity"]
+        theta = (1 + gamma) / (1 + gamma * sigma)
+        assert abs(sec["volatility"] - base["volatility"] * (sigma - 1) / (sigma * theta - 1)) <= 0.5e-5, s
+        for d, market in sec["markets"].items():
+            ratio = base["markets"][d]["sunk_cost"] / base["markets"][d]["fixed_cost"]
+            assert market["sunk_cost"] / market["fixed_cost"] == pytest.approx(ratio, rel=1e-5), f"{s}.{d}"
+
+
+def sector_exports(path):
+    """Export value [sector name][destination name] of the first logged period."""
+    r = Run(str(path))
+    value = r.arrays["export_value"][0]
+    return {s: dict(zip(r.destinations, value[i])) for i, s in enumerate(r.sectors)}
+
+
+def test_capacity_variant_diverts_a_us_duty_to_other_markets_in_its_sectors_only(tmp_path):
+    # The steady state (exact aggregation, one period, a coarse grid: the
+    # sign of the effect does not depend on the grid) with and without a
+    # permanent 10% US duty on every sector. With gamma_s > 0 a firm serving
+    # the US and elsewhere sells more elsewhere when its US demand falls
+    # (docs/model.md eq. 4: revenue in d is R(A_S) a_d / A_S with R concave
+    # in A_S); with gamma_s = 0 markets are separate programmes, so non-US
+    # sales do not move beyond rounding (1e-9 relative).
+    sets = ["run.aggregation=exact", "run.periods=1", "productivity.grid=21"]
+    args = [a for s in sets for a in ("--set", s)]
+    base, duty = tmp_path / "base.h5", tmp_path / "duty.h5"
+    run("run", CAPACITY, "-q", "-o", base, *args, timeout=600)
+    run("run", CAPACITY, "-q", "-o", duty, *args, "--set", "destinations.US.regimes.cusma.tariff=0.1", timeout=600)
+    before, after = sector_exports(base), sector_exports(duty)
+    for s in ("energy", "minerals_metals", "gold"):
+        assert after[s]["US"] < before[s]["US"], s
+        assert after[s]["ROW"] > before[s]["ROW"], f"{s}: ROW {before[s]['ROW']:.6g} -> {after[s]['ROW']:.6g}"
+    for s in ("agrifood", "machinery_tech"):
+        assert after[s]["US"] < before[s]["US"], s
+        for d in ("CN", "ROW"):
+            assert after[s][d] == pytest.approx(before[s][d], rel=1e-9), f"{s}.{d}"
