@@ -15,6 +15,7 @@
 
 #include "base/clock.h"
 #include "base/error.h"
+#include "base/numfmt.h"
 #include "base/rng.h"
 #include "cli/cli.h"
 #include "engine/grid.h"
@@ -434,8 +435,8 @@ int tm_cli_bench(int argc, char **argv)
         return tm_cli_usage_error(bench_usage, "unexpected argument %s", argv[optind]);
     long firms = quick ? 200000 : 1000000;
     int periods = quick ? 25 : 100;
-    printf("# tradeabm bench: %ld firms, 6 sectors, %d periods, %d threads%s\n", firms, periods, threads,
-           quick ? " (quick)" : "");
+    printf("# tradeabm bench: %ld firms, 6 sectors, %d periods, %d thread%s%s\n", firms, periods, threads,
+           tm_numfmt_plural(threads), quick ? " (quick)" : "");
     figures fs = {0};
     tm_error err = {0};
     tm_params *myopic = NULL, *dynamic = NULL;
