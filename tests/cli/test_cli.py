@@ -10,6 +10,7 @@ a few seconds.
 import hashlib
 import math
 import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import h5py
 import numpy as np
 import pytest
 
-from helpers import BASELINE, ONE_SECTOR, check_parameters, copy_to, environment, leaves, run, start, text as attr_str
+from helpers import BASELINE, ONE_SECTOR, SOURCE_DIR, check_parameters, copy_to, environment, leaves, run, start, text as attr_str
 
 
 def tradeabm(*args, cwd=None, check_status=None):
@@ -78,6 +79,17 @@ def test_version_exits_0_and_names_program_and_hdf5():
     proc = tradeabm("--version", check_status=0)
     assert proc.stdout.startswith("tradeabm ")
     assert "HDF5" in proc.stdout
+
+
+def test_version_names_the_commit_the_binary_was_built_from():
+    # The commit is read at every build, not only when CMake configures:
+    # an incremental build after a commit must not record an older one.
+    head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=SOURCE_DIR, capture_output=True, text=True)
+    expected = head.stdout.strip() if head.returncode == 0 else "unknown"
+    proc = tradeabm("--version", check_status=0)
+    commit = re.search(r"\(commit ([0-9a-f]+|unknown)(-dirty)?,", proc.stdout)
+    assert commit, proc.stdout
+    assert commit.group(1) == expected, f"binary built from {commit.group(1)}, tree at {expected}: rebuild"
 
 
 def test_no_command_exits_2_with_usage():
