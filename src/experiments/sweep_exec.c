@@ -271,6 +271,54 @@ static void release_run(const char *path, int fd)
     close(fd);
 }
 
+/* A worker keeps the lock of its last run and moves it to the next one:
+ * creating a lock file and removing it again (the file system allocating
+ * and freeing an inode) cost about 0.5 ms a run on an idle local disk,
+ * a link and an unlink of a name some microseconds (docs/performance.md,
+ * "third cut"). The move is link() of the held file
+ * under the next run's lock name, which fails if that name exists (the
+ * other process's lock, live or dead, is then taken as before), then
+ * unlink() of the old name; the lock is held throughout, so a process that
+ * opens either name finds it busy, and one that opened the old name and
+ * gets the lock after its release sees that the file under the name is
+ * not the one it holds (own_run). */
+typedef struct {
+    int fd;              /* -1: none held */
+    char run_path[4096]; /* the run it is named after */
+} held_lock;
+
+static int own_run_moving(const char *path, held_lock *held, int *fd_out)
+{
+    if (held->fd >= 0) {
+        char from[4200], to[4200];
+        lock_path(held->run_path, from, sizeof from);
+        lock_path(path, to, sizeof to);
+        if (link(from, to) == 0) {
+            unlink(from);
+            *fd_out = held->fd;
+            held->fd = -1;
+            return 1;
+        }
+        release_run(held->run_path, held->fd);
+        held->fd = -1;
+    }
+    return own_run(path, fd_out);
+}
+
+/* Keep the lock of run `path` for the worker's next run. */
+static void hold_run(const char *path, int fd, held_lock *held)
+{
+    snprintf(held->run_path, sizeof held->run_path, "%s", path);
+    held->fd = fd;
+}
+
+static void release_held(held_lock *held)
+{
+    if (held->fd >= 0)
+        release_run(held->run_path, held->fd);
+    held->fd = -1;
+}
+
 /* Remove the temporary files that dead runs left behind, once, before any
  * run starts (one pass over the folder, not one per run). A temporary is
  * removed only under its run's lock: a live sweep process writing it holds
@@ -441,8 +489,9 @@ static void finish_mpi(exec_ctx *c)
 static const work_source mpi_source = {"mpi", take_mpi, serve_mpi, finish_mpi};
 #endif
 
-/* Do one run (or find it complete) into `rec`. */
-static void do_run(exec_ctx *c, int64_t run, run_record *rec)
+/* Do one run (or find it complete) into `rec`; the run's lock is left in
+ * `held` for the worker's next run. */
+static void do_run(exec_ctx *c, int64_t run, held_lock *held, run_record *rec)
 {
     double start = tm_clock_seconds();
     rec->run = run;
@@ -455,7 +504,7 @@ static void do_run(exec_ctx *c, int64_t run, run_record *rec)
     }
     char path[4096], digest[65];
     tm_sweep_run_path(c->s, c->dir, run, path, sizeof path);
-    int lock = -1, owned = own_run(path, &lock);
+    int lock = -1, owned = own_run_moving(path, held, &lock);
     if (owned == 0) {
         rec->outcome = RUN_BUSY;
         return;
@@ -467,7 +516,7 @@ static void do_run(exec_ctx *c, int64_t run, run_record *rec)
     }
     /* Another process may have finished it before the lock was taken. */
     if (tm_sweep_run_complete(c->s, c->dir, run)) {
-        release_run(path, lock);
+        hold_run(path, lock, held);
         rec->outcome = RUN_SKIPPED;
         return;
     }
@@ -475,8 +524,10 @@ static void do_run(exec_ctx *c, int64_t run, run_record *rec)
     tm_params *p = NULL;
     tm_simulate_timing timing = {0};
     tm_sweep_window_keeper *keeper = NULL;
-    /* force: a file under the final name here is incomplete or corrupt. */
-    tm_simulate_options so = {.threads = c->threads_per_run, .force = 1, .timing = &timing};
+    /* force: a file under the final name here is incomplete or corrupt.
+     * The lock file was just created or linked in the run's folder, which
+     * proves that files can be made there. */
+    tm_simulate_options so = {.threads = c->threads_per_run, .force = 1, .folder_written = 1, .timing = &timing};
     double t0 = tm_clock_seconds();
     int rc = tm_sweep_run_params(c->s, run, &p, &err);
     rec->params_seconds = tm_clock_seconds() - t0;
@@ -492,7 +543,7 @@ static void do_run(exec_ctx *c, int64_t run, run_record *rec)
         tm_sweep_keeper_summary(keeper, digest, timing.recorded_wall, &c->fresh[run]);
     tm_sweep_keeper_close(keeper);
     tm_params_free(p);
-    release_run(path, lock);
+    hold_run(path, lock, held);
     rec->seconds = tm_clock_seconds() - start;
     rec->outcome = rc ? RUN_FAILED : RUN_DONE;
     if (rc)
@@ -531,10 +582,12 @@ static void *worker_thread(void *arg)
 {
     exec_ctx *c = arg;
     run_record rec;
+    held_lock held = {.fd = -1};
     for (int64_t run; (run = c->src->take(c)) >= 0;) {
-        do_run(c, run, &rec);
+        do_run(c, run, &held, &rec);
         record(c, &rec);
     }
+    release_held(&held);
     return NULL;
 }
 
@@ -575,15 +628,17 @@ static void worker_process(exec_ctx *c, int fd, pid_t parent)
     if (getppid() != parent)
         _exit(1);
     run_record rec = {.outcome = RUN_STARTED, .pid = getpid()};
+    held_lock held = {.fd = -1};
     for (int64_t run; (run = c->src->take(c)) >= 0;) {
         rec.run = run;
         rec.outcome = RUN_STARTED;
         if (write_record(fd, &rec))
             _exit(1);
-        do_run(c, run, &rec);
+        do_run(c, run, &held, &rec);
         if (write_record(fd, &rec))
             _exit(1);
     }
+    release_held(&held);
     _exit(0);
 }
 

@@ -199,7 +199,7 @@ static void regime_columns_of(const tm_params *p, regime_columns *rc)
     rc->first[p->n_dest] = rc->n_cols;
 }
 
-static int find_regimes(const tm_sweep *s, const char *dir, regime_columns *rc)
+static int find_regimes(const tm_sweep *s, const char *dir, const tm_sweep_run_summary *fresh, regime_columns *rc)
 {
     memset(rc, 0, sizeof *rc);
     for (int64_t run = 0; run < tm_sweep_runs(s); run++) {
@@ -208,6 +208,15 @@ static int find_regimes(const tm_sweep *s, const char *dir, regime_columns *rc)
         tm_file_info info;
         tm_error ignored = {0};
         tm_params *p = NULL;
+        /* A run this process just completed was written from the sweep's
+         * parameters for it: the same as its file's, without opening it. */
+        if (fresh && fresh[run].complete) {
+            if (tm_sweep_run_params(s, run, &p, &ignored))
+                continue;
+            regime_columns_of(p, rc);
+            tm_params_free(p);
+            return 1;
+        }
         struct stat st;
         if (stat(path, &st) != 0 || tm_reader_read_info(path, &info, &ignored))
             continue;
@@ -440,7 +449,7 @@ static int write_index(const tm_sweep *s, const char *dir, const tm_sweep_index_
         free(regimes);
         return tm_error_set(err, TM_ERR_INPUT, "--condition: at most 16 conditions");
     }
-    find_regimes(s, dir, regimes);
+    find_regimes(s, dir, fresh, regimes);
     for (int c = 0; c < n_cond; c++)
         if (condition_column(regimes, &opts->conditions[c], &cond_col[c], err)) {
             free(regimes);

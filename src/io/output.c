@@ -43,6 +43,11 @@ static void iso_now(char *buf, size_t size)
 
 int tm_output_check_path(const char *path, int force, tm_error *err)
 {
+    return tm_output_check_path_probing(path, force, 1, err);
+}
+
+int tm_output_check_path_probing(const char *path, int force, int try_create, tm_error *err)
+{
     const char *slash_end = strrchr(path, '/');
     if (!*path || (slash_end && !slash_end[1]))
         return tm_error_set(err, TM_ERR_INPUT, "'%s': expected the name of a file (found %s)", path,
@@ -65,6 +70,8 @@ int tm_output_check_path(const char *path, int force, tm_error *err)
         return tm_error_set(err, TM_ERR_INPUT, "%s: the folder %s does not exist", path, dir);
     if (access(dir, W_OK | X_OK) != 0)
         return tm_error_set(err, TM_ERR_INPUT, "%s: the folder %s is not writable", path, dir);
+    if (!try_create)
+        return 0;
     /* access() says yes to root on read-only or pseudo file systems: try,
      * with a unique name (several runs of one process may probe at once). */
     char probe[4200];

@@ -131,7 +131,7 @@ static int simulate(const tm_params *p, const char *path, const tm_simulate_opti
     int threads = opts ? opts->threads : 0, panel = opts && opts->panel, force = opts && opts->force;
     int every = opts ? opts->checkpoint_every : 0;
     tm_checkpoint *resume = opts ? opts->resume : NULL;
-    if (!resume && tm_output_check_path(path, force, err))
+    if (!resume && tm_output_check_path_probing(path, force, !(opts && opts->folder_written), err))
         return -1;
     /* The recorded wall time covers the whole run: set-up and solve too. */
     const double started = tm_clock_seconds();

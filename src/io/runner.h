@@ -28,6 +28,7 @@ typedef struct {
     int threads;                  /* 0: OpenMP default */
     int panel;                    /* write the firm panel */
     int force;                    /* replace an existing output file */
+    int folder_written;           /* the caller has just created a file in path's folder (no write test) */
     int checkpoint_every;         /* save <path>.ckpt every N logged periods (0: never) */
     struct tm_checkpoint *resume; /* continue the run this checkpoint describes */
     /* Optional: the model's start-of-run solve (stage "solving"), then

@@ -212,3 +212,30 @@ def test_a_resubmitted_array_task_runs_only_its_part(tmp_path):
     # cannot tell its part.
     proc = run(["sweep", sweep, "-o", out], env=resubmitted, check=False)
     assert proc.returncode == 2 and "resubmitted task" in proc.stderr, proc.stderr
+
+
+def test_a_run_whose_lock_another_process_holds_is_left_to_it_and_no_lock_file_stays(tmp_path):
+    # A worker moves its lock from run to run by linking it under the next
+    # run's lock name; a name another process holds must stop the move,
+    # never replace that process's lock.
+    import fcntl
+
+    sweep = grid_sweep(tmp_path)
+    runs_dir = tmp_path / "out" / "runs"
+    runs_dir.mkdir(parents=True)
+    held_path = runs_dir / "p0001-r00.h5.lock"
+    with open(held_path, "w") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        inode = os.fstat(held.fileno()).st_ino
+        proc = run(["sweep", sweep, "-o", tmp_path / "out", "--jobs", "1", "--threads", "1"], check=False)
+        assert "1 runs were being written by another sweep process" in proc.stdout, proc.stdout + proc.stderr
+        assert len(run_files(tmp_path / "out")) == 11
+        assert "p0001-r00.h5" not in run_files(tmp_path / "out")
+        assert os.stat(held_path).st_ino == inode
+        assert sorted(p.name for p in runs_dir.glob("*.lock")) == ["p0001-r00.h5.lock"]
+        fcntl.flock(held.fileno(), fcntl.LOCK_UN)
+    # Its holder gone, the run is done by the next sweep, which removes the lock.
+    proc = run(["sweep", sweep, "-o", tmp_path / "out", "--jobs", "2", "--threads", "2"])
+    assert len(run_files(tmp_path / "out")) == 12
+    assert not list(runs_dir.glob("*.lock"))
+    assert (tmp_path / "out" / "sweep.h5").exists()
