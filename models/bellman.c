@@ -218,6 +218,9 @@ static void dp_flows(const dp_state *st, dp_work *w, int s, const dp_sector *sec
     }
 }
 
+/* exp(t) is 0 in double precision for t below about -745.13. */
+#define DP_EXP_UNDERFLOW (-746.0)
+
 /* lambda log sum exp(x / lambda) over finite-or--inf x (lambda > 0), or the
  * max (lambda = 0): the expected maximum of x + extreme-value shocks, less
  * the constant lambda * Euler's gamma (docs/model.md eq. 9). */
@@ -229,10 +232,14 @@ static double aggregate(const double *x, int n, double lambda)
             m = x[i];
     if (lambda <= 0.0 || isinf(m))
         return m;
+    /* exp underflows to 0 below DP_EXP_UNDERFLOW, so such terms (and -inf)
+     * are skipped: the same sum, bit for bit, without the call. */
     double sum = 0.0;
-    for (int i = 0; i < n; i++)
-        if (!isinf(x[i]))
-            sum += exp((x[i] - m) / lambda);
+    for (int i = 0; i < n; i++) {
+        double t = (x[i] - m) / lambda;
+        if (!(t < DP_EXP_UNDERFLOW))
+            sum += exp(t);
+    }
     return m + lambda * log(sum);
 }
 
