@@ -426,6 +426,15 @@ static void summarise(const dp_state *st, const dp_work *w, dp_sector *sec, cons
         }
 }
 
+/* MacQueen-Porteus: V* lies within bd/(1-bd) [lo, hi] of the new iterate
+ * B V (lo, hi: the least and largest of B V - V); the midpoint is off by at
+ * most half the width. With a discount that varies with z, the plain
+ * contraction bound. */
+static double error_bound(const dp_sector *sec, double bd, double lo, double hi)
+{
+    return sec->constant_bd ? bd * (hi - lo) / (2.0 * (1.0 - bd)) : bd * fmax(fabs(lo), fabs(hi)) / (1.0 - bd);
+}
+
 /* Value iteration under the process after the last anticipated event
  * (sec->proc[n_steps]), then one backward Bellman step per period down to
  * t0: E[V] tables of problem st into ev_stat and ev_step (st's layout).
@@ -475,10 +484,7 @@ static int solve_problem(const dp_state *st, dp_work *w, const dp_sector *sec, i
     while (it < st->max_iterations) {
         bellman(st, w, &step, v, vn, NULL, &lo, &hi, threads);
         it++;
-        /* MacQueen-Porteus: V* lies within bd/(1-bd) [lo, hi] of the new
-         * iterate; the midpoint is off by at most half the width. With a
-         * discount that varies with z, the plain contraction bound. */
-        double b = sec->constant_bd ? bd * (hi - lo) / (2.0 * (1.0 - bd)) : bd * fmax(fabs(lo), fabs(hi)) / (1.0 - bd);
+        double b = error_bound(sec, bd, lo, hi);
         if (mixed && !(b < bd * bound)) {
             /* Safeguard: the mixed iterate v did no better than the plain
              * step from the previous one is sure to (a contraction of
@@ -491,7 +497,7 @@ static int solve_problem(const dp_state *st, dp_work *w, const dp_sector *sec, i
                 break;
             bellman(st, w, &step, v, vn, NULL, &lo, &hi, threads);
             it++;
-            b = sec->constant_bd ? bd * (hi - lo) / (2.0 * (1.0 - bd)) : bd * fmax(fabs(lo), fabs(hi)) / (1.0 - bd);
+            b = error_bound(sec, bd, lo, hi);
         }
         bound = b;
         if (bound < st->tolerance || !accelerate) {
