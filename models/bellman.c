@@ -18,6 +18,7 @@
 #include "engine/grid.h"
 #include "engine/mstate.h"
 #include "engine/process.h"
+#include "models/anderson.h"
 #include "models/bellman.h"
 #include "models/model.h"
 
@@ -25,6 +26,8 @@
  * the size from which a sweep is shared among OpenMP threads. */
 #define DP_MAX_CELLS ((size_t)1 << 26)
 #define DP_PARALLEL_CELLS ((size_t)1 << 14)
+/* Differences of iterates kept by the Anderson acceleration. */
+#define DP_ANDERSON_DEPTH 10
 
 typedef tm_process dp_process;
 
@@ -215,6 +218,9 @@ static void dp_flows(const dp_state *st, dp_work *w, int s, const dp_sector *sec
     }
 }
 
+/* exp(t) is 0 in double precision for t below about -745.13. */
+#define DP_EXP_UNDERFLOW (-746.0)
+
 /* lambda log sum exp(x / lambda) over finite-or--inf x (lambda > 0), or the
  * max (lambda = 0): the expected maximum of x + extreme-value shocks, less
  * the constant lambda * Euler's gamma (docs/model.md eq. 9). */
@@ -226,10 +232,14 @@ static double aggregate(const double *x, int n, double lambda)
             m = x[i];
     if (lambda <= 0.0 || isinf(m))
         return m;
+    /* exp underflows to 0 below DP_EXP_UNDERFLOW, so such terms (and -inf)
+     * are skipped: the same sum, bit for bit, without the call. */
     double sum = 0.0;
-    for (int i = 0; i < n; i++)
-        if (!isinf(x[i]))
-            sum += exp((x[i] - m) / lambda);
+    for (int i = 0; i < n; i++) {
+        double t = (x[i] - m) / lambda;
+        if (!(t < DP_EXP_UNDERFLOW))
+            sum += exp(t);
+    }
     return m + lambda * log(sum);
 }
 
@@ -416,6 +426,15 @@ static void summarise(const dp_state *st, const dp_work *w, dp_sector *sec, cons
         }
 }
 
+/* MacQueen-Porteus: V* lies within bd/(1-bd) [lo, hi] of the new iterate
+ * B V (lo, hi: the least and largest of B V - V); the midpoint is off by at
+ * most half the width. With a discount that varies with z, the plain
+ * contraction bound. */
+static double error_bound(const dp_sector *sec, double bd, double lo, double hi)
+{
+    return sec->constant_bd ? bd * (hi - lo) / (2.0 * (1.0 - bd)) : bd * fmax(fabs(lo), fabs(hi)) / (1.0 - bd);
+}
+
 /* Value iteration under the process after the last anticipated event
  * (sec->proc[n_steps]), then one backward Bellman step per period down to
  * t0: E[V] tables of problem st into ev_stat and ev_step (st's layout).
@@ -447,18 +466,56 @@ static int solve_problem(const dp_state *st, dp_work *w, const dp_sector *sec, i
     memset(v, 0, cells * sizeof(double));
     double lo = 0, hi = 0, bound = INFINITY;
     int it = 0;
+    /* Joint programmes (more than one destination solved together) are
+     * Anderson-accelerated (docs/model.md, "Solving"); one-destination
+     * programmes, the parts of separable ones among them, iterate plainly. */
+    tm_anderson acc;
+    int accelerate = p->dp_acceleration == TM_ACCEL_ANDERSON && st->n_dest > 1;
+    double *x = NULL;
+    int mixed = 0; /* v is a mixed iterate */
+    if (accelerate && (tm_anderson_init(&acc, cells, DP_ANDERSON_DEPTH) || !(x = malloc(cells * sizeof(double))))) {
+        tm_anderson_free(&acc);
+        law_free(&law);
+        return tm_error_set(err, TM_ERR_RUNTIME,
+                            "sector %s: out of memory for Anderson acceleration (%zu cells); set "
+                            "decision.acceleration: none",
+                            ps->name, cells);
+    }
     while (it < st->max_iterations) {
         bellman(st, w, &step, v, vn, NULL, &lo, &hi, threads);
         it++;
-        double *t = v;
-        v = vn;
-        vn = t;
-        /* MacQueen-Porteus: V* lies within bd/(1-bd) [lo, hi] of the new
-         * iterate; the midpoint is off by at most half the width. With a
-         * discount that varies with z, the plain contraction bound. */
-        bound = sec->constant_bd ? bd * (hi - lo) / (2.0 * (1.0 - bd)) : bd * fmax(fabs(lo), fabs(hi)) / (1.0 - bd);
-        if (bound < st->tolerance)
-            break;
+        double b = error_bound(sec, bd, lo, hi);
+        if (mixed && !(b < bd * bound)) {
+            /* Safeguard: the mixed iterate v did no better than the plain
+             * step from the previous one is sure to (a contraction of
+             * modulus bd shrinks the bound by bd): forget the history and
+             * take the plain step from x, the previous iterate. */
+            tm_anderson_reset(&acc);
+            mixed = 0;
+            memcpy(v, x, cells * sizeof(double));
+            if (it >= st->max_iterations)
+                break;
+            bellman(st, w, &step, v, vn, NULL, &lo, &hi, threads);
+            it++;
+            b = error_bound(sec, bd, lo, hi);
+        }
+        bound = b;
+        if (bound < st->tolerance || !accelerate) {
+            double *t = v;
+            v = vn;
+            vn = t;
+            if (bound < st->tolerance)
+                break;
+            continue;
+        }
+        /* x keeps the plain step B(v) for the safeguard; the next iterate
+         * is the mix of the history's plain steps. */
+        memcpy(x, vn, cells * sizeof(double));
+        mixed = tm_anderson_step(&acc, v, vn, v) > 0;
+    }
+    if (accelerate) {
+        tm_anderson_free(&acc);
+        free(x);
     }
     if (!(bound < st->tolerance)) {
         law_free(&law);

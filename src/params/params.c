@@ -47,6 +47,7 @@ static const char *const grid_choices[] = {"rouwenhorst", "tauchen", NULL};
 static const char *const sunk_choices[] = {"full", "annuity", NULL};
 static const char *const aggregation_choices[] = {"firms", "exact", NULL};
 static const char *const solver_choices[] = {"auto", "joint", NULL};
+static const char *const acceleration_choices[] = {"anderson", "none", NULL};
 static const char *const timing_choices[] = {"current", "next", NULL};
 static const char *const death_choices[] = {"constant", "productivity", "profitability", NULL};
 static const char *const belief_interp_choices[] = {"nearest", "linear", NULL};
@@ -114,6 +115,11 @@ static const pdesc decision_desc[] = {
      "dynamic models: auto solves one programme per destination when markets are independent (capacity.elasticity 0), "
      "the same solution far faster; joint always solves over all destinations together",
      NOSRC, solver_choices},
+    {"acceleration", P_ENUM, F(dp_acceleration), "anderson", 0, 0, P_QUIET, "", "",
+     "dynamic models: anderson accelerates the value iteration of joint programmes (more than one destination solved "
+     "together) with a safeguarded Anderson mixing of the last 10 iterates, to the same error bound; none iterates "
+     "plainly",
+     NOSRC, acceleration_choices},
     {"max_iterations", P_INT, F(dp_max_iterations), "20000", 1, 10000000, 0, "iterations", "",
      "dynamic models: value iteration cap; reaching it is an error", NOSRC, NULL},
     {"belief_points", P_INT, F(belief_points), "5", 2, 64, 0, "points", "G",

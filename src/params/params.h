@@ -37,6 +37,9 @@ typedef enum { TM_TIMING_CURRENT = 0, TM_TIMING_NEXT } tm_timing;
 /* Dynamic programmes: one per destination when markets are independent
  * (auto), or always over all destinations jointly. */
 typedef enum { TM_SOLVER_AUTO = 0, TM_SOLVER_JOINT } tm_solver;
+/* Value iteration of joint programmes (more than one destination, solved
+ * together): Anderson-accelerated (models/anderson.h) or plain. */
+typedef enum { TM_ACCEL_ANDERSON = 0, TM_ACCEL_NONE } tm_acceleration;
 /* Death probability: constant, clip(exp(-a z) + b, 0, 1) in log productivity
  * z, or clip(exp(-a exp((sigma - 1) z)) + b, 0, 1) in profitability. */
 typedef enum { TM_DEATH_CONSTANT = 0, TM_DEATH_PRODUCTIVITY, TM_DEATH_PROFITABILITY } tm_death_rule;
@@ -195,8 +198,9 @@ typedef struct tm_params {
     double demand_adjustment; /* lambda_c per period */
     int myopic_sunk;
     double logit_scale;
-    int timing;    /* tm_timing */
-    int dp_solver; /* tm_solver */
+    int timing;          /* tm_timing */
+    int dp_solver;       /* tm_solver */
+    int dp_acceleration; /* tm_acceleration */
     double discount;
     double dp_tolerance; /* value iteration: bound on the sup-norm error */
     int dp_max_iterations;
