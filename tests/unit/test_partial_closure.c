@@ -13,6 +13,7 @@
 #include "engine/grid.h"
 #include "engine/run.h"
 #include "fixtures.h"
+#include "models/model.h"
 #include "params/params.h"
 
 /* The Rouwenhorst chain's stationary law is Binomial(n - 1, 1/2) (Kopecky
@@ -125,9 +126,8 @@ Test(partial_closure, tables_close_the_top_points_only)
     cr_expect_eq(memcmp(f_part, f_all, sizeof f_all), 0, "every point closed is the total closure");
 }
 
-/* Two sectors and two destinations as in test_political_risk.c: China's
- * `ban` regime is forced from period 4 (2025Q1). Slots: the model line, the
- * ban regime, the events. */
+/* Two sectors and two destinations as in test_political_risk.c. Slots:
+ * the model line, China's `ban` regime, its transition matrix, the events. */
 static const char *const world =
     "run: {periods: 10, burn_in: 20, seed: 77, %s}\n"
     "decision: {discount: 0.95}\n"
@@ -143,7 +143,11 @@ static const char *const world =
     "    regimes:\n"
     "      normal: {}\n"
     "      ban: %s\n"
-    "    transition: [[0.95, 0.05], [0.2, 0.8]]\n"
+    "    transition: %s\n"
+    "%s";
+static const char *const chain = "[[0.95, 0.05], [0.2, 0.8]]";
+/* The ban is forced from period 4 (2025Q1). */
+static const char *const ban_at_4 =
     "events:\n"
     "  - {at: 2024Q1, destination: CN, regime: normal}\n"
     "  - {at: 2025Q1, destination: CN, regime: ban}\n";
@@ -163,7 +167,7 @@ static void simulate(const char *model, const char *ban, path *out)
 {
     memset(out, 0, sizeof *out);
     fixture_sim sim;
-    fixture_sim_open(&sim, fixture_params_fmt("partial-test", NULL, 0, world, model, ban), 2);
+    fixture_sim_open(&sim, fixture_params_fmt("partial-test", NULL, 0, world, model, ban, chain, ban_at_4), 2);
     cr_assert_eq(tm_run_grid_size(sim.run), NZ);
     while (fixture_sim_next(&sim)) {
         const tm_period_result *r = sim.result;
@@ -246,20 +250,64 @@ Test(partial_closure, closes_the_top_firms_only_exact)
     expect_partial_closure("model: dynamic, aggregation: exact");
 }
 
+/* Forward-looking firms price the partial closure (eq. 7 with eq. 26a):
+ * in the ban regime canola firms below the closed points still enter
+ * China (a finite entry cut-off below the first closed point, where the
+ * total closure has none); in the open regime the risk of losing China
+ * weighs on canola's entry at most as much as the total closure's risk,
+ * and at least as much as steel's, which faces none. */
+static void cutoffs(const char *ban, double *canola_open, double *canola_ban, double *steel_open)
+{
+    static const char *const sets[] = {"productivity.grid=201", "destinations.CN.market.sunk_cost=3"};
+    tm_params *p = fixture_params_fmt("partial-test", sets, 2, world, "model: dynamic", ban,
+                                      "[[0.8, 0.2], [0.05, 0.95]]", "");
+    void *state = NULL;
+    tm_error err = {0};
+    cr_assert_eq(tm_model_open(&tm_model_dynamic, p, 1, &state, &err), 0, "init: %s", err.msg);
+    tm_policy_summary canola, steel;
+    cr_assert_eq(tm_model_dynamic.summary(state, 0, &canola), 0);
+    cr_assert_eq(tm_model_dynamic.summary(state, 1, &steel), 0);
+    /* Joint regime j (CN normal 0, ban 1), destination CN (1). */
+    *canola_open = canola.entry_cutoff[0 * 2 + 1];
+    *canola_ban = canola.entry_cutoff[1 * 2 + 1];
+    *steel_open = steel.entry_cutoff[0 * 2 + 1];
+    tm_model_dynamic.free(state);
+    tm_params_free(p);
+}
+
+Test(partial_closure, dynamic_cutoffs_price_the_partial_closure)
+{
+    enum { N = 201 };
+    double z[N], P[N * N], pi[N];
+    cr_assert_eq(tm_grid_rouwenhorst(N, 0.9, 0.2, z, P), 0);
+    binomial_law(N, pi);
+    const int first = first_closed(N, pi, 0.9);
+    double part_open, part_ban, total_open, total_ban, steel_open, steel_open2;
+    cutoffs("{closed_sectors: [canola], closed_above_quantile: 0.9}", &part_open, &part_ban, &steel_open);
+    cutoffs("{closed_sectors: [canola]}", &total_open, &total_ban, &steel_open2);
+    cr_expect(isinf(total_ban), "total closure: canola never enters (cut-off %g)", total_ban);
+    cr_expect(isfinite(part_ban) && part_ban < z[first], "partial closure: enters below z[%d] = %g (cut-off %g)", first,
+              z[first], part_ban);
+    cr_expect_leq(part_open, total_open, "open regime: %g vs total closure's %g", part_open, total_open);
+    cr_expect_geq(part_open, steel_open, "open regime: %g vs steel's %g", part_open, steel_open);
+    cr_expect_eq(steel_open, steel_open2, "steel does not depend on canola's closure");
+}
+
 /* The parameter prints only when set, and its text reads back to the same
  * parameters. */
 Test(partial_closure, canonical_text_round_trips_the_quantile)
 {
     tm_params *p = fixture_params_fmt("partial-test", NULL, 0, world, "model: myopic",
-                                      "{closed_sectors: [canola], closed_above_quantile: 0.98}");
+                                      "{closed_sectors: [canola], closed_above_quantile: 0.98}", chain, "");
     tm_params *q = fixture_params("canonical", p->canonical, NULL, 0);
     cr_expect_str_eq(q->canonical, p->canonical);
     cr_expect(strstr(p->canonical, "closed_above_quantile: 0.98") != NULL);
     cr_expect_eq(q->dest[1].regime[1].closed_above_quantile, 0.98);
-    tm_params *plain = fixture_params_fmt("partial-test", NULL, 0, world, "model: myopic",
-                                          "{closed_sectors: [canola]}");
+    tm_params *plain = fixture_params_fmt("partial-test", NULL, 0, world, "model: myopic", "{closed_sectors: [canola]}",
+                                          chain, "");
     cr_expect(strstr(plain->canonical, "closed_above_quantile") == NULL, "not printed at its default");
-    tm_params *empty = fixture_params_fmt("partial-test", NULL, 0, world, "model: myopic", "{closed_sectors: []}");
+    tm_params *empty = fixture_params_fmt("partial-test", NULL, 0, world, "model: myopic", "{closed_sectors: []}",
+                                          chain, "");
     cr_expect_eq(empty->dest[1].regime[1].sector_closed[0], 0, "an empty list closes nothing");
     cr_expect(strstr(empty->canonical, "closed_sectors") == NULL);
     tm_params_free(empty);
