@@ -200,7 +200,7 @@ static void dp_flows(const dp_state *st, dp_work *w, int s, const dp_sector *sec
             int r = j / st->stride[d] % st->n_regimes[d];
             const tm_regime *reg = &p->dest[dd].regime[r];
             cond.tariff[d] = tm_process_tariff(p, pr, s, dd, r);
-            cond.closed[d] = reg->sector_closed[s];
+            tm_econ_closure(reg, s, st->n_z, sec->P, &cond.closed[d], &cond.closed_top[d]);
             cond.demand[d] = view.market[d].demand *
                              (sec->type >= 0 ? tm_demand_types_multiplier(&st->types, sec->type, dd) : 1.0);
             /* Partial adjustment: firms expect each regime's long-run demand,

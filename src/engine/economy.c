@@ -2,6 +2,8 @@
 
 #include <math.h>
 
+#include "engine/grid.h"
+
 double tm_econ_death_probability(const tm_params *p, const tm_sector *sector, double z)
 {
     if (sector->death_rule == TM_DEATH_CONSTANT)
@@ -117,6 +119,13 @@ static double absorbed_from_profit(const tm_profit_fn *fn, double profit, double
     return *revenue - undiscounted / (fn->mu * (1.0 + fn->gamma));
 }
 
+void tm_econ_closure(const tm_regime *reg, int s, int n_z, const double *P, int *closed, int *closed_top)
+{
+    const int partial = reg->closed_above_quantile > 0.0;
+    *closed = reg->sector_closed[s] && !partial;
+    *closed_top = reg->sector_closed[s] && partial ? tm_grid_top_count(n_z, P, reg->closed_above_quantile) : 0;
+}
+
 double tm_profit_absorbed(const tm_profit_fn *fn, double z, double weight_sum, double price_weight_sum, double *revenue)
 {
     return absorbed_from_profit(fn, tm_profit(fn, z, weight_sum), weight_sum, price_weight_sum, revenue);
@@ -146,10 +155,11 @@ void tm_econ_state_tables(const tm_profit_fn *fn, const tm_sector *sector, const
      * fixed costs and the weight factor of its profit, once per state. */
     double w[TM_MAX_STATES][TM_MAX_DEST], a[TM_MAX_STATES], a_price[TM_MAX_STATES], fixed[TM_MAX_STATES];
     double weight_factor[TM_MAX_STATES];
-    int closed[TM_MAX_STATES];
+    int closed[TM_MAX_STATES], open_below[TM_MAX_STATES];
     for (int m = 0; m < n_states; m++) {
         a[m] = a_price[m] = fixed[m] = 0.0;
         closed[m] = 0;
+        open_below[m] = n_z; /* eq. 26a: grid points from this one up are closed */
         for (int d = 0; d < n_dest; d++) {
             int k = ms->level[m][d];
             w[m][d] = 0.0;
@@ -162,6 +172,8 @@ void tm_econ_state_tables(const tm_profit_fn *fn, const tm_sector *sector, const
             a_price[m] += w[m][d] * price[d];
             fixed[m] += sector->market[d].fixed_cost * ms->fixed_cost[k - 1];
             closed[m] |= cond->closed[d];
+            if (cond->closed_top[d] > 0 && n_z - cond->closed_top[d] < open_below[m])
+                open_below[m] = n_z - cond->closed_top[d];
         }
         weight_factor[m] = a[m] <= 0.0 ? 0.0 : profit_weight_factor(fn, a[m]);
     }
@@ -176,7 +188,7 @@ void tm_econ_state_tables(const tm_profit_fn *fn, const tm_sector *sector, const
                 total = tm_revenue_total(fn, profit);
             }
             /* Timing next: fixed costs are paid with the choice (tm_mstate_costs). */
-            flow[iz * n_states + m] = closed[m] ? -INFINITY : next ? profit : profit - fixed[m];
+            flow[iz * n_states + m] = closed[m] || iz >= open_below[m] ? -INFINITY : next ? profit : profit - fixed[m];
             for (int d = 0; d < n_dest; d++) {
                 double r = 0.0;
                 if (w[m][d] > 0.0 && a[m] > 0.0)

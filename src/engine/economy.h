@@ -18,9 +18,18 @@ static inline int tm_n_sets(int n_dest)
 typedef struct {
     double tariff[TM_MAX_DEST]; /* in force */
     int closed[TM_MAX_DEST];    /* market closed by its regime */
+    /* Partial closure (docs/model.md eq. 26a): the market is closed at the
+     * top closed_top[d] points of the productivity grid only; 0: none. */
+    int closed_top[TM_MAX_DEST];
     double demand[TM_MAX_DEST]; /* B after crowding */
     double sunk[TM_MAX_DEST];   /* F after spillovers */
 } tm_conditions;
+
+/* The closure regime `reg` imposes on sector s over a grid of n_z points
+ * with transition P (docs/model.md eqs. 26, 26a): *closed = 1 when every
+ * firm is shut out, else *closed_top = the number of top grid points shut
+ * out by closed_above_quantile q > 0 (tm_grid_top_count; 0 when none). */
+void tm_econ_closure(const tm_regime *reg, int s, int n_z, const double *P, int *closed, int *closed_top);
 
 /* Probability that a firm of `sector` with log productivity z dies this
  * period (sectors.<s>.death_rule): the constant death_rate, or
@@ -85,7 +94,7 @@ double tm_profit_absorbed(const tm_profit_fn *fn, double z, double weight_sum, d
                           double *revenue);
 
 /* Tables for one sector and period, over the productivity grid:
- *   flow[z * n_sets + S]      = Pi(z, S) - sum_{d in S} f_d  (-inf if S has a closed market)
+ *   flow[z * n_sets + S]      = Pi(z, S) - sum_{d in S} f_d  (-inf if S has a market closed at z)
  *   revenue[(z * n_sets + S) * n_dest + d] = producer revenue in d (0 if d not in S) */
 void tm_econ_tables(const tm_profit_fn *fn, const tm_sector *sector, int n_dest, const tm_conditions *cond,
                     const double *z_grid, int n_z, double *flow, double *revenue);

@@ -237,3 +237,24 @@ void tm_grid_tables_free(tm_grid_tables *g)
     free(g->P);
     g->z = g->P = NULL;
 }
+
+int tm_grid_top_count(int n, const double *P, double q)
+{
+    if (!(q < 1.0))
+        return 0;
+    if (q <= 0.0)
+        return n;
+    double *pi = malloc((size_t)(n > 0 ? n : 1) * sizeof(double));
+    if (!pi || tm_grid_stationary_exact(n, P, pi)) {
+        free(pi);
+        return n;
+    }
+    /* below = F(z_first) = sum_{j<first} pi_j, which only grows with first:
+     * stop at the first point where it reaches q. */
+    double below = 0.0;
+    int first = 0;
+    while (first < n && below < q)
+        below += pi[first++];
+    free(pi);
+    return n - first;
+}

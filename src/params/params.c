@@ -239,6 +239,11 @@ static const pdesc regime_desc[] = {
      "ad-valorem tariff for sectors not in sector_tariffs", NOSRC, NULL},
     {"closed", P_BOOL, F(closed), "false", 0, 0, 0, "", "",
      "market closed to all firms of every sector (a ban; closed_sectors: one sector only)", NOSRC, NULL},
+    {"closed_above_quantile", P_DOUBLE, F(closed_above_quantile), "0", 0, 1, P_QUIET, "fraction", "q(d,r)",
+     "partial closure: the sectors in closed_sectors are closed only to firms at grid points z_i whose stationary mass "
+     "below, F_s(z_i) = sum_{j<i} pi_s(z_j), is at least q (the top 1 - q of the mass); 0 = every firm (a total "
+     "closure), 1 = none (docs/model.md eq. 26a)",
+     NOSRC, NULL},
     {"exempts_preferential", P_BOOL, F(exempts_preferential), "false", 0, 0, P_QUIET, "", "",
      "the regime's tariff and sector_tariffs are statutory rates that spare each sector's preferential_share: firms "
      "pay (1 - p) times them",
@@ -958,12 +963,24 @@ static int load_closed_sectors(const tm_params *p, const tm_ynode *regime, const
     for (int s = 0; s < p->n_sectors; s++)
         reg->sector_closed[s] = reg->closed;
     const tm_ynode *list = tm_ytree_get(regime, "closed_sectors", NULL);
+    const tm_ynode *quantile = tm_ytree_get(regime, "closed_above_quantile", NULL);
+    char path[400];
+    if (reg->closed_above_quantile > 0.0) {
+        snprintf(path, sizeof path, "%s.closed_above_quantile", rpath);
+        if (!list || list->kind != TM_Y_SEQ || list->n == 0)
+            return fail_at(err, quantile ? quantile : regime, path,
+                           "has no effect without closed_sectors; expected a non-empty closed_sectors list too, or "
+                           "no closed_above_quantile");
+        if (p->timing == TM_TIMING_NEXT)
+            return fail_at(err, quantile ? quantile : regime, path,
+                           "is not available with decision.timing: next; expected decision.timing: current or no "
+                           "closed_above_quantile");
+    }
     if (!list)
         return 0;
-    char path[400];
     snprintf(path, sizeof path, "%s.closed_sectors", rpath);
-    if (list->kind != TM_Y_SEQ || list->n == 0)
-        return fail_at(err, list, path, "expected a non-empty list of sector names, e.g. [canola]");
+    if (list->kind != TM_Y_SEQ)
+        return fail_at(err, list, path, "expected a list of sector names, e.g. [canola] (or [] for none)");
     if (reg->closed)
         return fail_at(err, list, path,
                        "conflicts with `closed: true` (closed to every sector); expected one of the two");

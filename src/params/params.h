@@ -95,6 +95,10 @@ typedef struct {
     /* [n_sectors], resolved: 1 where the regime closes the market to the
      * sector (every sector when `closed`, else those in `closed_sectors`). */
     int *sector_closed;
+    /* q(d,r) of docs/model.md eq. 26a: a sector in `closed_sectors` is
+     * closed to firms at grid points whose stationary mass below is at
+     * least q, open to the rest; 0 (the default) closes every firm, 1 none. */
+    double closed_above_quantile;
     /* [n_sectors], resolved: the statutory (announced) rate, for reporting
      * only; the effective rate where `statutory_tariffs` does not name the
      * sector. */
