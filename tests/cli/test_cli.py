@@ -389,7 +389,8 @@ SPECIAL_VALUES = {"run.periods_per_year": 12, "run.start": "2023Q3",
                   "experience.levels": 2, "experience.demand": [1.0, 1.5], "experience.iceberg": [1.0, 0.8],
                   "experience.fixed_cost": [1.0, 0.5], "experience.transition": [[0.9, 0.1], [0.2, 0.8]]}
 COMPANIONS = {"experience.": ["experience.levels=2", "experience.transition=[[0.9, 0.1], [0.2, 0.8]]"],
-              "demand.adjustment": ["demand.impact_elasticity=0.5"]}
+              "demand.adjustment": ["demand.impact_elasticity=0.5"],
+              "destinations.US.regimes.war.closed_above_quantile": ["destinations.US.regimes.war.closed_sectors=[steel]"]}
 # Where `check` shows a value that resolves into other keys: destination
 # market values are the defaults of every sector's market, a regime's
 # tariff that of every sector.

@@ -152,12 +152,17 @@ def test_resume_after_sigkill_gives_the_uninterrupted_digest(tmp_path):
     run("reproduce", "run.h5", cwd=tmp_path)
 
 
+# Twice MEDIUM's periods, so that on a fast, quiet machine the run is still
+# going when the signal comes (at 40 periods it could end within 0.4 s).
+LONGER = MEDIUM + ["--set", "run.periods=80"]
+
+
 def test_resume_after_sigterm_gives_the_uninterrupted_digest(tmp_path):
     params = params_copy(tmp_path)
-    digest = reference(tmp_path, params)
-    proc = start("run", params, "-o", "run.h5", "-q", "--checkpoint-every", "50", *MEDIUM, cwd=tmp_path)
+    digest = reference(tmp_path, params, base=LONGER)
+    proc = start("run", params, "-o", "run.h5", "-q", "--checkpoint-every", "50", *LONGER, cwd=tmp_path)
     wait_for(lambda: temp_files(tmp_path), proc)
-    time.sleep(0.4)
+    time.sleep(0.1)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1 and "--resume" in err
