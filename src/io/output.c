@@ -189,7 +189,9 @@ static int series_create(tm_output *o, hid_t group, const char *name, hid_t file
  * zlib's worst case, which the room a checkpoint reserves assumes), -1 on a
  * failed write. HDF5's own pipeline (zlib, set up afresh for every chunk)
  * cost more than the rest of a short run's output; deflate here is
- * tm_panel_deflate (panel_deflate.h), whose streams any inflater reads.
+ * tm_panel_deflate_runs (panel_deflate.h): after the shuffle a series
+ * chunk is mostly runs of zeros (high bytes of counts, padding), which it
+ * codes as matches at distance 1; any inflater reads its streams.
  * Rows past the staged ones are zeros, HDF5's fill value, as the pipeline
  * would store them. The extent already covers the staged rows. */
 static int series_write_chunk(series_ds *s)
@@ -198,9 +200,7 @@ static int series_write_chunk(series_ds *s)
     if (!s->direct || s->dims[0] % s->stage_cap != 0)
         return 0;
     size_t bytes = (size_t)s->stage_cap * s->slab_bytes, e = s->elem_bytes, n = e ? bytes / e : 0;
-    size_t cap = (tm_panel_deflate_bound(bytes) > tm_panel_store_bound(bytes) ? tm_panel_deflate_bound(bytes)
-                                                                              : tm_panel_store_bound(bytes)) +
-                 4;
+    size_t cap = tm_panel_deflate_runs_bound(bytes) + 4;
     unsigned char *shuffled = malloc(bytes), *out = malloc(cap);
     int rc = -1;
     if (!shuffled || !out)
@@ -210,8 +210,7 @@ static int series_write_chunk(series_ds *s)
     for (size_t j = 0; j < e; j++)
         for (size_t i = 0; i < n; i++)
             shuffled[j * n + i] = s->stage[i * e + j];
-    size_t len = bytes <= TM_SERIES_STORE_BYTES ? tm_panel_store(shuffled, bytes, out, cap - 4)
-                                                : tm_panel_deflate(shuffled, bytes, out, cap - 4);
+    size_t len = tm_panel_deflate_runs(shuffled, bytes, out, cap - 4);
     if (len == 0 || len > bytes + bytes / 1000 + 64) {
         rc = 0;
         goto done;

@@ -13,10 +13,6 @@
 #define TM_PANEL_CHUNK ((hsize_t)1 << 18)
 #define TM_SERIES_CHUNK 64
 #define TM_SERIES_CHUNK_BYTES ((size_t)256 << 10)
-/* Series chunks up to this size are stored in their zlib stream
- * unencoded (panel_deflate.h): choosing a Huffman code for a few hundred
- * numbers costs more than the bytes it saves are worth. */
-#define TM_SERIES_STORE_BYTES ((size_t)4 << 10)
 #define TM_MAX_SERIES 24
 #define TM_SERIES_RANK 4
 

@@ -25,6 +25,18 @@ size_t tm_panel_deflate(const unsigned char *in, size_t n, unsigned char *out, s
 size_t tm_panel_store_bound(size_t n);
 size_t tm_panel_store(const unsigned char *in, size_t n, unsigned char *out, size_t cap);
 
+/* Encode in[0..n) as a zlib stream for bytes that come in runs (series
+ * chunks after HDF5's shuffle: the high bytes of small counts, padding of
+ * zeros): a byte repeated three or more times after itself becomes a
+ * deflate match at distance 1 (lengths up to 258), other bytes are
+ * literals; the block uses the fixed Huffman code or one fitted to the
+ * chunk, whichever is shorter, and stored blocks (tm_panel_store) when
+ * neither is shorter than the bytes. Returns the stream's length, or 0 if
+ * cap is below tm_panel_deflate_runs_bound(n) or memory ran out. The
+ * output is a function of the input bytes alone; any inflater reads it. */
+size_t tm_panel_deflate_runs_bound(size_t n);
+size_t tm_panel_deflate_runs(const unsigned char *in, size_t n, unsigned char *out, size_t cap);
+
 /* Fletcher-32 checksum of data[0..n) as HDF5's Fletcher32 filter computes
  * it (16-bit words, most significant byte first, sums reduced modulo
  * 65535, an odd last byte padded with zero). The filter stores it after
