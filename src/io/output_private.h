@@ -7,6 +7,7 @@
 #include <hdf5.h>
 
 #include "base/sha256.h"
+#include "io/h5util.h"
 #include "io/output.h"
 
 /* Panel chunks hold at most this many firms of one period. */
@@ -61,6 +62,8 @@ struct tm_output {
     int threads;
     tm_sha256 static_sha; /* dimension names, grids, parameters */
     hid_t label_type;
+    tm_h5_strings strings;                /* the string type and scalar space of every attribute */
+    hid_t series_dcpl;                    /* the series' filters (tm_output_open only; each series sets its chunk) */
     char series_names[TM_MAX_SERIES][64]; /* names of series reopened from a checkpoint */
     int checkpoints;                      /* checkpoints are taken (space freed is never reused) */
     hsize_t flushed_rows;                 /* periods on disk at the last checkpoint's flush */
