@@ -1,7 +1,7 @@
-/* panel_deflate: a fast encoder of zlib streams (RFC 1950 around RFC 1951
- * deflate) for firm panel chunks, also used for the run file's series
- * chunks. Each chunk becomes one deflate block of literals coded with a
- * Huffman code fitted to the chunk's byte
+/* panel_deflate: fast encoders of zlib streams (RFC 1950 around RFC 1951
+ * deflate) for firm panel chunks (tm_panel_deflate) and the run file's
+ * series chunks (tm_panel_deflate_runs). A panel chunk becomes one deflate
+ * block of literals coded with a Huffman code fitted to the chunk's byte
  * frequencies (no string matching). Panel bytes are independent draws from
  * small alphabets with no repeated phrases, so this compresses them as
  * well as zlib's run-length strategy at several times its speed, and any
