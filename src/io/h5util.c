@@ -35,7 +35,9 @@ int tm_h5_strings_open(tm_h5_strings *s)
 {
     s->type = tm_h5_vlen_string();
     s->scalar = H5Screate(H5S_SCALAR);
-    if (s->type < 0 || s->scalar < 0) {
+    /* What tm_h5_transfer gives for so few strings: its 1 KiB floor. */
+    s->small = H5Pcreate(H5P_DATASET_XFER);
+    if (s->type < 0 || s->scalar < 0 || s->small < 0 || H5Pset_buffer(s->small, 1024, NULL, NULL) < 0) {
         tm_h5_strings_close(s);
         return -1;
     }
@@ -48,7 +50,9 @@ void tm_h5_strings_close(tm_h5_strings *s)
         H5Tclose(s->type);
     if (s->scalar > 0)
         H5Sclose(s->scalar);
-    s->type = s->scalar = 0;
+    if (s->small > 0)
+        H5Pclose(s->small);
+    s->type = s->scalar = s->small = 0;
 }
 
 int tm_h5_strings_scalar(const tm_h5_strings *s, hid_t obj, const char *name, hid_t type, const void *value)
@@ -128,12 +132,17 @@ int tm_h5_write_whole(hid_t dset, hid_t mem_type, const void *data, hsize_t n)
 }
 
 int tm_h5_strings_write(const tm_h5_strings *s, hid_t loc, const char *name, const char *const *values, hsize_t n,
-                        const char *description)
+                        const char *description, hid_t *keep)
 {
     hid_t space = H5Screate_simple(1, &n, NULL);
     hid_t d = space < 0 ? -1 : H5Dcreate2(loc, name, s->type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = d < 0 || tm_h5_write_whole(d, s->type, values, n) || tm_h5_strings_describe(s, d, "", description);
-    if (d >= 0)
+    int rc = d < 0 ||
+             (n <= TM_H5_SMALL_STRINGS ? H5Dwrite(d, s->type, H5S_ALL, H5S_ALL, s->small, values) < 0
+                                       : tm_h5_write_whole(d, s->type, values, n)) ||
+             tm_h5_strings_describe(s, d, "", description);
+    if (keep)
+        *keep = rc ? -1 : d;
+    if (d >= 0 && (rc || !keep))
         H5Dclose(d);
     if (space >= 0)
         H5Sclose(space);
@@ -143,7 +152,7 @@ int tm_h5_strings_write(const tm_h5_strings *s, hid_t loc, const char *name, con
 int tm_h5_write_strings(hid_t loc, const char *name, const char *const *values, hsize_t n, const char *description)
 {
     tm_h5_strings s;
-    int rc = tm_h5_strings_open(&s) || tm_h5_strings_write(&s, loc, name, values, n, description);
+    int rc = tm_h5_strings_open(&s) || tm_h5_strings_write(&s, loc, name, values, n, description, NULL);
     tm_h5_strings_close(&s);
     return rc ? -1 : 0;
 }

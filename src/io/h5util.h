@@ -25,7 +25,10 @@ hid_t tm_h5_vlen_string(void);
 typedef struct {
     hid_t type;   /* variable-length UTF-8 string */
     hid_t scalar; /* scalar dataspace */
+    hid_t small;  /* transfer list for up to TM_H5_SMALL_STRINGS strings (tm_h5_transfer's 1 KiB) */
 } tm_h5_strings;
+
+#define TM_H5_SMALL_STRINGS 32
 
 /* 0, or -1 with nothing left open; close with tm_h5_strings_close (also
  * safe on a zeroed or failed one). */
@@ -56,9 +59,11 @@ hid_t tm_h5_transfer(hid_t dset, hid_t mem_type, hsize_t n);
 int tm_h5_write_whole(hid_t dset, hid_t mem_type, const void *data, hsize_t n);
 
 /* A 1-D dataset of n variable-length strings, described; the first
- * through `s`'s string type. */
+ * through `s`'s string type (and, for a few strings, its transfer list),
+ * the dataset left open in *keep when keep is not NULL (the caller closes
+ * it; -1 there on failure). */
 int tm_h5_strings_write(const tm_h5_strings *s, hid_t loc, const char *name, const char *const *values, hsize_t n,
-                        const char *description);
+                        const char *description, hid_t *keep);
 int tm_h5_write_strings(hid_t loc, const char *name, const char *const *values, hsize_t n, const char *description);
 
 /* Create an HDF5 file under a fresh temporary name next to its final

@@ -88,9 +88,9 @@ int tm_output_check_path_probing(const char *path, int force, int try_create, tm
 /* A fixed dataset of strings (names of sectors, destinations, ...), hashed
  * into the digest by name and value. */
 static int write_strings(const tm_h5_strings *st, hid_t loc, const char *name, const char *const *values, hsize_t n,
-                         const char *description, tm_sha256 *digest)
+                         const char *description, tm_sha256 *digest, hid_t *keep)
 {
-    int rc = tm_h5_strings_write(st, loc, name, values, n, description);
+    int rc = tm_h5_strings_write(st, loc, name, values, n, description, keep);
     if (digest) {
         tm_sha256_update(digest, name, strlen(name) + 1);
         for (hsize_t i = 0; i < n; i++)
@@ -393,6 +393,15 @@ tm_output *tm_output_new_handle(const tm_params *p, const tm_run *run, const cha
     return o;
 }
 
+static void close_name_scales(tm_output *o)
+{
+    for (int k = 0; k < 3; k++) {
+        if (o->name_scales[k] > 0)
+            H5Dclose(o->name_scales[k]);
+        o->name_scales[k] = 0;
+    }
+}
+
 void tm_output_close_handles(tm_output *o)
 {
     for (int i = 0; i < o->n_series; i++) {
@@ -413,6 +422,7 @@ void tm_output_close_handles(tm_output *o)
                 H5Dclose(o->panels[s].type);
             o->panels[s].z = o->panels[s].markets = o->panels[s].type = 0;
         }
+    close_name_scales(o);
     if (o->file >= 0)
         H5Fclose(o->file);
     o->file = -1;
@@ -534,15 +544,17 @@ static int write_static(tm_output *o, const tm_run *run, tm_sha256 *sha)
     int rc = 0;
     for (int s = 0; s < p->n_sectors; s++)
         names[s] = p->sector[s].name;
-    rc |= write_strings(st, dims, "sectors", names, (hsize_t)p->n_sectors, "sector names, in parameter order", sha);
+    rc |= write_strings(st, dims, "sectors", names, (hsize_t)p->n_sectors, "sector names, in parameter order", sha,
+                        &o->name_scales[0]);
     for (int d = 0; d < p->n_dest; d++)
         names[d] = p->dest[d].name;
     rc |= write_strings(st, dims, "destinations", names, (hsize_t)p->n_dest, "destination names; bit d of a market set",
-                        sha);
+                        sha, &o->name_scales[1]);
     char set_buf[64][96];
     for (int S = 0; S < n_sets; S++)
         names[S] = set_name(S, p, set_buf[S], sizeof set_buf[S]);
-    rc |= write_strings(st, dims, "market_sets", names, (hsize_t)n_sets, "market set names by bit mask", sha);
+    rc |= write_strings(st, dims, "market_sets", names, (hsize_t)n_sets, "market set names by bit mask", sha,
+                        &o->name_scales[2]);
     if (p->experience.levels > 1) {
         /* State m holds level (m / (K+1)^d) mod (K+1) in destination d. */
         int K1 = p->experience.levels + 1, n_states = tm_params_n_states(p);
@@ -564,7 +576,7 @@ static int write_static(tm_output *o, const tm_run *run, tm_sha256 *sha)
         rc |= write_strings(st, dims, "market_states", names, (hsize_t)n_states,
                             "market states (destination:experience level) by state index m = sum_d level_d (K+1)^d; "
                             "the panel's markets byte holds m",
-                            sha);
+                            sha, NULL);
         free(state_buf);
     }
     if (p->n_types > 1) {
@@ -586,7 +598,7 @@ static int write_static(tm_output *o, const tm_run *run, tm_sha256 *sha)
         for (int r = 0; r < p->dest[d].n_regimes; r++)
             names[r] = p->dest[d].regime[r].name;
         rc |= write_strings(st, regimes, p->dest[d].name, names, (hsize_t)p->dest[d].n_regimes,
-                            "regime names of this destination, least restrictive first", sha);
+                            "regime names of this destination, least restrictive first", sha, NULL);
     }
     if (regimes >= 0)
         H5Gclose(regimes);
@@ -610,7 +622,7 @@ static int write_static(tm_output *o, const tm_run *run, tm_sha256 *sha)
 
     const char *text = p->canonical;
     hid_t d = H5Dcreate2(f, "parameters", st->type, st->scalar, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    rc |= d < 0 || tm_h5_write_whole(d, st->type, &text, 1) ||
+    rc |= d < 0 || H5Dwrite(d, st->type, H5S_ALL, H5S_ALL, st->small, &text) < 0 ||
           tm_h5_strings_describe(st, d, "", "canonical resolved parameters (YAML); `tradeabm run` accepts this text");
     if (d >= 0) {
         rc |= tm_h5_strings_attr(st, d, "sha256", p->sha256);
@@ -686,7 +698,6 @@ static hid_t open_series(const tm_output *o, const char *path)
  * the attributes' instructions. */
 static int attach_scales(const tm_output *o)
 {
-    const hid_t file = o->file;
     static const struct {
         const char *path, *name;
     } scales[] = {{"periods/label", "period"},
@@ -724,12 +735,10 @@ static int attach_scales(const tm_output *o)
              H5Tinsert(user_type, "dataset", HOFFSET(scale_user, dataset), H5T_STD_REF_OBJ) < 0 ||
              H5Tinsert(user_type, "dimension", HOFFSET(scale_user, axis), H5T_NATIVE_INT) < 0;
     hid_t scale[N_SCALES];
-    for (int k = 0; k < N_SCALES; k++) {
-        /* The period labels are a series; the other scales were written
-         * and closed by write_static. */
-        scale[k] = k == 0 ? open_series(o, scales[k].path) : -1;
-        if (k > 0 && !rc)
-            scale[k] = H5Dopen2(file, scales[k].path, H5P_DEFAULT);
+    for (int k = 0; k < N_SCALES && !rc; k++) {
+        /* The period labels are a series; write_static kept the name
+         * lists open. */
+        scale[k] = k == 0 ? open_series(o, scales[k].path) : o->name_scales[k - 1];
         rc |= scale[k] < 0 || H5DSset_scale(scale[k], scales[k].name) < 0 ||
               H5Rcreate(&scale_ref[k], scale[k], ".", H5R_OBJECT, -1) < 0;
     }
@@ -758,9 +767,7 @@ static int attach_scales(const tm_output *o)
         if (n_users[k] > 0)
             rc |= list_attribute(scale[k], "REFERENCE_LIST", user_type, (hsize_t)n_users[k], users[k]);
     }
-    for (int k = 1; k < N_SCALES; k++)
-        if (scale[k] >= 0)
-            H5Dclose(scale[k]);
+
     if (ref_list >= 0)
         H5Tclose(ref_list);
     if (user_type >= 0)
@@ -893,6 +900,7 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
         rc = 1;
     if (!rc && attach_scales(o))
         rc = 1;
+    close_name_scales(o);
     if (!rc && o->panel) {
         hid_t pg = H5Gcreate2(o->file, "panel", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         rc = pg < 0;

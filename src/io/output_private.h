@@ -62,8 +62,9 @@ struct tm_output {
     int threads;
     tm_sha256 static_sha; /* dimension names, grids, parameters */
     hid_t label_type;
-    tm_h5_strings strings;                /* the string type and scalar space of every attribute */
-    hid_t series_dcpl;                    /* the series' filters (tm_output_open only; each series sets its chunk) */
+    tm_h5_strings strings; /* the string type and scalar space of every attribute */
+    hid_t series_dcpl;     /* the series' filters (tm_output_open only; each series sets its chunk) */
+    hid_t name_scales[3];  /* sectors, destinations, market sets: open from write_static to attach_scales */
     char series_names[TM_MAX_SERIES][64]; /* names of series reopened from a checkpoint */
     int checkpoints;                      /* checkpoints are taken (space freed is never reused) */
     hsize_t flushed_rows;                 /* periods on disk at the last checkpoint's flush */
