@@ -31,28 +31,72 @@ hid_t tm_h5_vlen_string(void)
     return t;
 }
 
-int tm_h5_attr_scalar(hid_t obj, const char *name, hid_t type, const void *value)
+int tm_h5_strings_open(tm_h5_strings *s)
 {
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    s->type = tm_h5_vlen_string();
+    s->scalar = H5Screate(H5S_SCALAR);
+    /* What tm_h5_transfer gives for so few strings: its 1 KiB floor. */
+    s->small = H5Pcreate(H5P_DATASET_XFER);
+    if (s->type < 0 || s->scalar < 0 || s->small < 0 || H5Pset_buffer(s->small, 1024, NULL, NULL) < 0) {
+        tm_h5_strings_close(s);
+        return -1;
+    }
+    return 0;
+}
+
+void tm_h5_strings_close(tm_h5_strings *s)
+{
+    if (s->type > 0)
+        H5Tclose(s->type);
+    if (s->scalar > 0)
+        H5Sclose(s->scalar);
+    if (s->small > 0)
+        H5Pclose(s->small);
+    s->type = s->scalar = s->small = 0;
+}
+
+int tm_h5_strings_scalar(const tm_h5_strings *s, hid_t obj, const char *name, hid_t type, const void *value)
+{
+    hid_t a = H5Acreate2(obj, name, type, s->scalar, H5P_DEFAULT, H5P_DEFAULT);
     herr_t rc = a < 0 ? -1 : H5Awrite(a, type, value);
     if (a >= 0)
         H5Aclose(a);
-    H5Sclose(space);
     return rc < 0 ? -1 : 0;
+}
+
+int tm_h5_strings_attr(const tm_h5_strings *s, hid_t obj, const char *name, const char *value)
+{
+    return tm_h5_strings_scalar(s, obj, name, s->type, &value);
+}
+
+int tm_h5_strings_describe(const tm_h5_strings *s, hid_t obj, const char *units, const char *description)
+{
+    return tm_h5_strings_attr(s, obj, "units", units) || tm_h5_strings_attr(s, obj, "description", description) ? -1
+                                                                                                                : 0;
+}
+
+int tm_h5_attr_scalar(hid_t obj, const char *name, hid_t type, const void *value)
+{
+    tm_h5_strings s;
+    int rc = tm_h5_strings_open(&s) || tm_h5_strings_scalar(&s, obj, name, type, value);
+    tm_h5_strings_close(&s);
+    return rc ? -1 : 0;
 }
 
 int tm_h5_attr_string(hid_t obj, const char *name, const char *value)
 {
-    hid_t t = tm_h5_vlen_string();
-    int rc = tm_h5_attr_scalar(obj, name, t, &value);
-    H5Tclose(t);
-    return rc;
+    tm_h5_strings s;
+    int rc = tm_h5_strings_open(&s) || tm_h5_strings_attr(&s, obj, name, value);
+    tm_h5_strings_close(&s);
+    return rc ? -1 : 0;
 }
 
 int tm_h5_describe(hid_t obj, const char *units, const char *description)
 {
-    return tm_h5_attr_string(obj, "units", units) || tm_h5_attr_string(obj, "description", description) ? -1 : 0;
+    tm_h5_strings s;
+    int rc = tm_h5_strings_open(&s) || tm_h5_strings_describe(&s, obj, units, description);
+    tm_h5_strings_close(&s);
+    return rc ? -1 : 0;
 }
 
 hid_t tm_h5_transfer(hid_t dset, hid_t mem_type, hsize_t n)
@@ -87,16 +131,29 @@ int tm_h5_write_whole(hid_t dset, hid_t mem_type, const void *data, hsize_t n)
     return rc ? -1 : 0;
 }
 
+int tm_h5_strings_write(const tm_h5_strings *s, hid_t loc, const char *name, const char *const *values, hsize_t n,
+                        const char *description, hid_t *keep)
+{
+    hid_t space = H5Screate_simple(1, &n, NULL);
+    hid_t d = space < 0 ? -1 : H5Dcreate2(loc, name, s->type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = d < 0 ||
+             (n <= TM_H5_SMALL_STRINGS ? H5Dwrite(d, s->type, H5S_ALL, H5S_ALL, s->small, values) < 0
+                                       : tm_h5_write_whole(d, s->type, values, n)) ||
+             tm_h5_strings_describe(s, d, "", description);
+    if (keep)
+        *keep = rc ? -1 : d;
+    if (d >= 0 && (rc || !keep))
+        H5Dclose(d);
+    if (space >= 0)
+        H5Sclose(space);
+    return rc ? -1 : 0;
+}
+
 int tm_h5_write_strings(hid_t loc, const char *name, const char *const *values, hsize_t n, const char *description)
 {
-    hid_t t = tm_h5_vlen_string();
-    hid_t space = H5Screate_simple(1, &n, NULL);
-    hid_t d = H5Dcreate2(loc, name, t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = d < 0 || tm_h5_write_whole(d, t, values, n) || tm_h5_describe(d, "", description);
-    if (d >= 0)
-        H5Dclose(d);
-    H5Sclose(space);
-    H5Tclose(t);
+    tm_h5_strings s;
+    int rc = tm_h5_strings_open(&s) || tm_h5_strings_write(&s, loc, name, values, n, description, NULL);
+    tm_h5_strings_close(&s);
     return rc ? -1 : 0;
 }
 

@@ -87,10 +87,10 @@ int tm_output_check_path_probing(const char *path, int force, int try_create, tm
 
 /* A fixed dataset of strings (names of sectors, destinations, ...), hashed
  * into the digest by name and value. */
-static int write_strings(hid_t loc, const char *name, const char *const *values, hsize_t n, const char *description,
-                         tm_sha256 *digest)
+static int write_strings(const tm_h5_strings *st, hid_t loc, const char *name, const char *const *values, hsize_t n,
+                         const char *description, tm_sha256 *digest, hid_t *keep)
 {
-    int rc = tm_h5_write_strings(loc, name, values, n, description);
+    int rc = tm_h5_strings_write(st, loc, name, values, n, description, keep);
     if (digest) {
         tm_sha256_update(digest, name, strlen(name) + 1);
         for (hsize_t i = 0; i < n; i++)
@@ -99,13 +99,14 @@ static int write_strings(hid_t loc, const char *name, const char *const *values,
     return rc;
 }
 
-static int write_array(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, int rank, const hsize_t *dims,
-                       const void *data, size_t bytes, const char *units, const char *description, tm_sha256 *digest)
+static int write_array(const tm_h5_strings *st, hid_t loc, const char *name, hid_t file_type, hid_t mem_type, int rank,
+                       const hsize_t *dims, const void *data, size_t bytes, const char *units, const char *description,
+                       tm_sha256 *digest)
 {
     hid_t space = H5Screate_simple(rank, dims, NULL);
     hid_t d = H5Dcreate2(loc, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     int rc = d < 0 || H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0 ||
-             tm_h5_describe(d, units, description);
+             tm_h5_strings_describe(st, d, units, description);
     if (d >= 0)
         H5Dclose(d);
     H5Sclose(space);
@@ -161,18 +162,14 @@ static int series_create4(tm_output *o, hid_t group, const char *name, hid_t fil
     hsize_t periods = tm_output_chunk_rows(o->p, s->slab_bytes);
     hsize_t chunk[TM_SERIES_RANK] = {periods, s->dims[1], s->dims[2], s->dims[3]};
     hid_t space = H5Screate_simple(rank, s->dims, maxdims);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    H5Pset_chunk(dcpl, rank, chunk);
-    H5Pset_shuffle(dcpl);
-    H5Pset_deflate(dcpl, 1);
-    H5Pset_fletcher32(dcpl); /* HDF5 verifies every chunk it reads */
-    s->dset = H5Dcreate2(group, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    H5Pclose(dcpl);
+    s->dset = H5Pset_chunk(o->series_dcpl, rank, chunk) < 0
+                  ? -1
+                  : H5Dcreate2(group, name, file_type, space, H5P_DEFAULT, o->series_dcpl, H5P_DEFAULT);
     H5Sclose(space);
     tm_sha256_init(&s->sha);
     if (s->dset < 0)
         return -1;
-    return tm_h5_describe(s->dset, units, description);
+    return tm_h5_strings_describe(&o->strings, s->dset, units, description);
 }
 
 static int series_create(tm_output *o, hid_t group, const char *name, hid_t file_type, hid_t mem_type, int rank,
@@ -189,7 +186,9 @@ static int series_create(tm_output *o, hid_t group, const char *name, hid_t file
  * zlib's worst case, which the room a checkpoint reserves assumes), -1 on a
  * failed write. HDF5's own pipeline (zlib, set up afresh for every chunk)
  * cost more than the rest of a short run's output; deflate here is
- * tm_panel_deflate (panel_deflate.h), whose streams any inflater reads.
+ * tm_panel_deflate_runs (panel_deflate.h): after the shuffle a series
+ * chunk is mostly runs of zeros (high bytes of counts, padding), which it
+ * codes as matches at distance 1; any inflater reads its streams.
  * Rows past the staged ones are zeros, HDF5's fill value, as the pipeline
  * would store them. The extent already covers the staged rows. */
 static int series_write_chunk(series_ds *s)
@@ -198,9 +197,7 @@ static int series_write_chunk(series_ds *s)
     if (!s->direct || s->dims[0] % s->stage_cap != 0)
         return 0;
     size_t bytes = (size_t)s->stage_cap * s->slab_bytes, e = s->elem_bytes, n = e ? bytes / e : 0;
-    size_t cap = (tm_panel_deflate_bound(bytes) > tm_panel_store_bound(bytes) ? tm_panel_deflate_bound(bytes)
-                                                                              : tm_panel_store_bound(bytes)) +
-                 4;
+    size_t cap = tm_panel_deflate_runs_bound(bytes) + 4;
     unsigned char *shuffled = malloc(bytes), *out = malloc(cap);
     int rc = -1;
     if (!shuffled || !out)
@@ -210,8 +207,7 @@ static int series_write_chunk(series_ds *s)
     for (size_t j = 0; j < e; j++)
         for (size_t i = 0; i < n; i++)
             shuffled[j * n + i] = s->stage[i * e + j];
-    size_t len = bytes <= TM_SERIES_STORE_BYTES ? tm_panel_store(shuffled, bytes, out, cap - 4)
-                                                : tm_panel_deflate(shuffled, bytes, out, cap - 4);
+    size_t len = tm_panel_deflate_runs(shuffled, bytes, out, cap - 4);
     if (len == 0 || len > bytes + bytes / 1000 + 64) {
         rc = 0;
         goto done;
@@ -330,8 +326,8 @@ static int panel_create(tm_output *o, hid_t group, int s, tm_error *err)
     if (o->p->n_types > 1) {
         pd->type = H5Dcreate2(g, "type", H5T_STD_U8LE, space, H5P_DEFAULT, bytes_dcpl, H5P_DEFAULT);
         if (pd->type < 0 ||
-            tm_h5_describe(pd->type, "type index",
-                           "firm's demand type (row of /dimensions/type_multipliers); [period, slot]")) {
+            tm_h5_strings_describe(&o->strings, pd->type, "type index",
+                                   "firm's demand type (row of /dimensions/type_multipliers); [period, slot]")) {
             H5Pclose(bytes_dcpl);
             H5Pclose(wide_dcpl);
             H5Sclose(space);
@@ -343,10 +339,10 @@ static int panel_create(tm_output *o, hid_t group, int s, tm_error *err)
     H5Pclose(wide_dcpl);
     H5Sclose(space);
     int rc = pd->z < 0 || pd->markets < 0 ||
-             tm_h5_describe(pd->z, "grid index",
-                            "firm log-productivity as an index into /grid/z[sector]; [period, slot]") ||
-             tm_h5_describe(
-                 pd->markets, "bit mask",
+             tm_h5_strings_describe(&o->strings, pd->z, "grid index",
+                                    "firm log-productivity as an index into /grid/z[sector]; [period, slot]") ||
+             tm_h5_strings_describe(
+                 &o->strings, pd->markets, "bit mask",
                  "markets served: bit d = destination d (see /dimensions/destinations); bit 7 = firm born this "
                  "period; [period, slot]");
     H5Gclose(g);
@@ -362,6 +358,7 @@ void tm_output_free_handle(tm_output *o)
 {
     if (!o)
         return;
+    tm_h5_strings_close(&o->strings);
     free(o->final_path);
     free(o->tmp_path);
     free(o->panels);
@@ -388,11 +385,21 @@ tm_output *tm_output_new_handle(const tm_params *p, const tm_run *run, const cha
     o->event_index = malloc((size_t)(p->n_events + 1) * sizeof(int));
     o->event_period = malloc((size_t)(p->n_events + 1) * sizeof(int));
     o->panels = calloc((size_t)p->n_sectors, sizeof *o->panels);
-    if (!o->final_path || !o->tmp_path || !o->event_index || !o->event_period || !o->panels) {
+    if (!o->final_path || !o->tmp_path || !o->event_index || !o->event_period || !o->panels ||
+        tm_h5_strings_open(&o->strings)) {
         tm_output_free_handle(o);
         return NULL;
     }
     return o;
+}
+
+static void close_name_scales(tm_output *o)
+{
+    for (int k = 0; k < 3; k++) {
+        if (o->name_scales[k] > 0)
+            H5Dclose(o->name_scales[k]);
+        o->name_scales[k] = 0;
+    }
 }
 
 void tm_output_close_handles(tm_output *o)
@@ -415,6 +422,7 @@ void tm_output_close_handles(tm_output *o)
                 H5Dclose(o->panels[s].type);
             o->panels[s].z = o->panels[s].markets = o->panels[s].type = 0;
         }
+    close_name_scales(o);
     if (o->file >= 0)
         H5Fclose(o->file);
     o->file = -1;
@@ -472,7 +480,7 @@ static const char *set_name(int S, const tm_params *p, char *buf, size_t size)
 /* /policy: what a forward-looking model solved at the start of the run
  * (cut-offs [sector, joint regime, destination] and solve statistics).
  * The wall time is not reproducible, so it stays out of the digest. */
-static int write_policy(hid_t f, const tm_params *p, const tm_run *run, tm_sha256 *sha)
+static int write_policy(const tm_h5_strings *st, hid_t f, const tm_params *p, const tm_run *run, tm_sha256 *sha)
 {
     const void *state;
     const tm_model_ops *model = tm_run_model(run, &state);
@@ -495,22 +503,23 @@ static int write_policy(hid_t f, const tm_params *p, const tm_run *run, tm_sha25
         seconds[s] = sum.seconds;
     }
     hsize_t dims[3] = {(hsize_t)S, (hsize_t)J, (hsize_t)D};
-    rc = rc || write_array(g, "entry_cutoff", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, dims, entry, cells * sizeof(double),
-                           "log productivity",
+    rc = rc || write_array(st, g, "entry_cutoff", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, dims, entry,
+                           cells * sizeof(double), "log productivity",
                            "lowest grid z at which a firm serving nothing enters d, at the "
                            "start of the run [sector, joint regime, destination]; inf: never",
                            sha);
-    rc = rc || write_array(g, "exit_cutoff", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, dims, exit_, cells * sizeof(double),
-                           "log productivity",
+    rc = rc || write_array(st, g, "exit_cutoff", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, dims, exit_,
+                           cells * sizeof(double), "log productivity",
                            "lowest grid z at which a firm serving only d keeps d (below it, it "
                            "exits) [sector, joint regime, destination]; inf: never",
                            sha);
-    rc = rc || write_array(g, "solve_iterations", H5T_STD_I32LE, H5T_NATIVE_INT, 1, dims, iterations, S * sizeof(int),
-                           "iterations", "value-iteration sweeps of the stationary solve [sector]", sha);
-    rc = rc || write_array(g, "solve_residual", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims, residual,
+    rc = rc ||
+         write_array(st, g, "solve_iterations", H5T_STD_I32LE, H5T_NATIVE_INT, 1, dims, iterations, S * sizeof(int),
+                     "iterations", "value-iteration sweeps of the stationary solve [sector]", sha);
+    rc = rc || write_array(st, g, "solve_residual", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims, residual,
                            S * sizeof(double), "model money", "sup-norm error bound of the solved value [sector]", sha);
-    rc = rc || write_array(g, "solve_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims, seconds, S * sizeof(double),
-                           "s", "wall time of the first solve [sector]; not in the digest", NULL);
+    rc = rc || write_array(st, g, "solve_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims, seconds,
+                           S * sizeof(double), "s", "wall time of the first solve [sector]; not in the digest", NULL);
     if (g >= 0)
         H5Gclose(g);
     free(entry);
@@ -526,6 +535,7 @@ static int write_static(tm_output *o, const tm_run *run, tm_sha256 *sha)
 {
     const tm_params *p = o->p;
     hid_t f = o->file;
+    const tm_h5_strings *st = &o->strings;
     int n_sets = 1 << p->n_dest;
     const char *names[4096];
     hid_t dims = H5Gcreate2(f, "dimensions", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -534,15 +544,17 @@ static int write_static(tm_output *o, const tm_run *run, tm_sha256 *sha)
     int rc = 0;
     for (int s = 0; s < p->n_sectors; s++)
         names[s] = p->sector[s].name;
-    rc |= write_strings(dims, "sectors", names, (hsize_t)p->n_sectors, "sector names, in parameter order", sha);
+    rc |= write_strings(st, dims, "sectors", names, (hsize_t)p->n_sectors, "sector names, in parameter order", sha,
+                        &o->name_scales[0]);
     for (int d = 0; d < p->n_dest; d++)
         names[d] = p->dest[d].name;
-    rc |= write_strings(dims, "destinations", names, (hsize_t)p->n_dest, "destination names; bit d of a market set",
-                        sha);
+    rc |= write_strings(st, dims, "destinations", names, (hsize_t)p->n_dest, "destination names; bit d of a market set",
+                        sha, &o->name_scales[1]);
     char set_buf[64][96];
     for (int S = 0; S < n_sets; S++)
         names[S] = set_name(S, p, set_buf[S], sizeof set_buf[S]);
-    rc |= write_strings(dims, "market_sets", names, (hsize_t)n_sets, "market set names by bit mask", sha);
+    rc |= write_strings(st, dims, "market_sets", names, (hsize_t)n_sets, "market set names by bit mask", sha,
+                        &o->name_scales[2]);
     if (p->experience.levels > 1) {
         /* State m holds level (m / (K+1)^d) mod (K+1) in destination d. */
         int K1 = p->experience.levels + 1, n_states = tm_params_n_states(p);
@@ -561,10 +573,10 @@ static int write_static(tm_output *o, const tm_run *run, tm_sha256 *sha)
                                              rest % K1);
             names[m] = used ? buf : "none";
         }
-        rc |= write_strings(dims, "market_states", names, (hsize_t)n_states,
+        rc |= write_strings(st, dims, "market_states", names, (hsize_t)n_states,
                             "market states (destination:experience level) by state index m = sum_d level_d (K+1)^d; "
                             "the panel's markets byte holds m",
-                            sha);
+                            sha, NULL);
         free(state_buf);
     }
     if (p->n_types > 1) {
@@ -576,7 +588,7 @@ static int write_static(tm_output *o, const tm_run *run, tm_sha256 *sha)
                                                                                              t, d);
         hsize_t td[2] = {(hsize_t)p->n_types, (hsize_t)p->n_dest};
         if (mult)
-            rc |= write_array(dims, "type_multipliers", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, td, mult,
+            rc |= write_array(st, dims, "type_multipliers", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, td, mult,
                               (size_t)p->n_types * (size_t)p->n_dest * sizeof(double), "",
                               "demand multiplier of each firm-by-destination demand type [type, destination]", sha);
         free(mult);
@@ -585,8 +597,8 @@ static int write_static(tm_output *o, const tm_run *run, tm_sha256 *sha)
     for (int d = 0; d < p->n_dest && regimes >= 0; d++) {
         for (int r = 0; r < p->dest[d].n_regimes; r++)
             names[r] = p->dest[d].regime[r].name;
-        rc |= write_strings(regimes, p->dest[d].name, names, (hsize_t)p->dest[d].n_regimes,
-                            "regime names of this destination, least restrictive first", sha);
+        rc |= write_strings(st, regimes, p->dest[d].name, names, (hsize_t)p->dest[d].n_regimes,
+                            "regime names of this destination, least restrictive first", sha, NULL);
     }
     if (regimes >= 0)
         H5Gclose(regimes);
@@ -600,26 +612,22 @@ static int write_static(tm_output *o, const tm_run *run, tm_sha256 *sha)
         memcpy(grid + (size_t)s * (size_t)n_z, tm_run_z_grid(run, s), (size_t)n_z * sizeof(double));
     hid_t g = H5Gcreate2(f, "grid", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     hsize_t gd[2] = {(hsize_t)p->n_sectors, (hsize_t)n_z};
-    rc |= g < 0 || write_array(g, "z", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, gd, grid,
+    rc |= g < 0 || write_array(st, g, "z", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, gd, grid,
                                (size_t)p->n_sectors * (size_t)n_z * sizeof(double), "log productivity",
                                "productivity grid points [sector, index]", sha);
     free(grid);
     if (g >= 0)
         H5Gclose(g);
-    rc |= write_policy(f, p, run, sha);
+    rc |= write_policy(&o->strings, f, p, run, sha);
 
     const char *text = p->canonical;
-    hid_t t = tm_h5_vlen_string();
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t d = H5Dcreate2(f, "parameters", t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    rc |= d < 0 || tm_h5_write_whole(d, t, &text, 1) ||
-          tm_h5_describe(d, "", "canonical resolved parameters (YAML); `tradeabm run` accepts this text");
+    hid_t d = H5Dcreate2(f, "parameters", st->type, st->scalar, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    rc |= d < 0 || H5Dwrite(d, st->type, H5S_ALL, H5S_ALL, st->small, &text) < 0 ||
+          tm_h5_strings_describe(st, d, "", "canonical resolved parameters (YAML); `tradeabm run` accepts this text");
     if (d >= 0) {
-        rc |= tm_h5_attr_string(d, "sha256", p->sha256);
+        rc |= tm_h5_strings_attr(st, d, "sha256", p->sha256);
         H5Dclose(d);
     }
-    H5Sclose(space);
-    H5Tclose(t);
     return rc ? -1 : 0;
 }
 
@@ -660,11 +668,11 @@ typedef struct {
     int axis; /* H5DS's ds_list_t: a reference, then the axis as a native int */
 } scale_user;
 
-/* A 1-D attribute of n elements of `type` on the object at `path`. */
-static int list_attribute(hid_t file, const char *path, const char *name, hid_t type, hsize_t n, const void *data)
+/* A 1-D attribute of n elements of `type` on the open object `obj`. */
+static int list_attribute(hid_t obj, const char *name, hid_t type, hsize_t n, const void *data)
 {
     hid_t space = H5Screate_simple(1, &n, NULL);
-    hid_t a = space < 0 ? -1 : H5Acreate_by_name(file, path, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t a = space < 0 ? -1 : H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
     int rc = a < 0 || H5Awrite(a, type, data) < 0;
     if (a >= 0)
         H5Aclose(a);
@@ -673,7 +681,22 @@ static int list_attribute(hid_t file, const char *path, const char *name, hid_t 
     return rc;
 }
 
-static int attach_scales(hid_t file)
+/* The open series dataset at `path` (group/name; series names are
+ * unique across groups), or -1 when the run does not write it. */
+static hid_t open_series(const tm_output *o, const char *path)
+{
+    const char *name = strrchr(path, '/') + 1;
+    for (int i = 0; i < o->n_series; i++)
+        if (strcmp(o->series[i].name, name) == 0)
+            return o->series[i].dset;
+    return -1;
+}
+
+/* Objects are reached through handles already open (the series) or opened
+ * once (the name lists): looking each one up by its path again, for the
+ * reference, the test of existence and the attribute, cost a quarter of
+ * the attributes' instructions. */
+static int attach_scales(const tm_output *o)
 {
     static const struct {
         const char *path, *name;
@@ -711,20 +734,22 @@ static int attach_scales(hid_t file)
     int rc = ref_list < 0 || user_type < 0 ||
              H5Tinsert(user_type, "dataset", HOFFSET(scale_user, dataset), H5T_STD_REF_OBJ) < 0 ||
              H5Tinsert(user_type, "dimension", HOFFSET(scale_user, axis), H5T_NATIVE_INT) < 0;
+    hid_t scale[N_SCALES];
     for (int k = 0; k < N_SCALES && !rc; k++) {
-        hid_t d = H5Dopen2(file, scales[k].path, H5P_DEFAULT);
-        rc |= d < 0 || H5DSset_scale(d, scales[k].name) < 0 ||
-              H5Rcreate(&scale_ref[k], file, scales[k].path, H5R_OBJECT, -1) < 0;
-        if (d >= 0)
-            H5Dclose(d);
+        /* The period labels are a series; write_static kept the name
+         * lists open. */
+        scale[k] = k == 0 ? open_series(o, scales[k].path) : o->name_scales[k - 1];
+        rc |= scale[k] < 0 || H5DSset_scale(scale[k], scales[k].name) < 0 ||
+              H5Rcreate(&scale_ref[k], scale[k], ".", H5R_OBJECT, -1) < 0;
     }
     for (int i = 0; i < N_SERIES && !rc; i++) {
-        if (H5Lexists(file, series[i].path, H5P_DEFAULT) <= 0)
+        hid_t d = open_series(o, series[i].path);
+        if (d < 0)
             continue;
         hobj_ref_t self;
         hvl_t axes[TM_SERIES_RANK];
         hsize_t rank = strlen(series[i].axes);
-        rc |= H5Rcreate(&self, file, series[i].path, H5R_OBJECT, -1) < 0;
+        rc |= H5Rcreate(&self, d, ".", H5R_OBJECT, -1) < 0;
         for (hsize_t axis = 0; axis < rank; axis++) {
             const char *which = strchr("tsdm", series[i].axes[axis]);
             axes[axis].len = 0;
@@ -736,12 +761,13 @@ static int attach_scales(hid_t file)
             axes[axis].p = &scale_ref[k];
             users[k][n_users[k]++] = (scale_user){self, (int)axis};
         }
-        rc |= list_attribute(file, series[i].path, "DIMENSION_LIST", ref_list, rank, axes);
+        rc |= list_attribute(d, "DIMENSION_LIST", ref_list, rank, axes);
     }
     for (int k = 0; k < N_SCALES && !rc; k++) {
         if (n_users[k] > 0)
-            rc |= list_attribute(file, scales[k].path, "REFERENCE_LIST", user_type, (hsize_t)n_users[k], users[k]);
+            rc |= list_attribute(scale[k], "REFERENCE_LIST", user_type, (hsize_t)n_users[k], users[k]);
     }
+
     if (ref_list >= 0)
         H5Tclose(ref_list);
     if (user_type >= 0)
@@ -796,6 +822,12 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
     /* Counts of firms: integers, or expected numbers with run.aggregation: exact. */
     hid_t cf = p->exact ? H5T_IEEE_F64LE : H5T_STD_I64LE, cm = p->exact ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64;
     const char *firms = p->exact ? "firms (expected)" : "firms";
+    /* One creation property list for every series: shuffle, deflate,
+     * Fletcher-32 (HDF5 verifies every chunk it reads); each series sets
+     * its own chunk shape on it. */
+    o->series_dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    rc = rc || o->series_dcpl < 0 || H5Pset_shuffle(o->series_dcpl) < 0 || H5Pset_deflate(o->series_dcpl, 1) < 0 ||
+         H5Pset_fletcher32(o->series_dcpl) < 0;
     /* The order here is the order of the digest. */
     /* Fixed-length labels, so the digest can hash them as bytes. */
     o->label_type = H5Tcopy(H5T_C_S1);
@@ -854,6 +886,9 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
         rc = rc || series_create(o, envg, "exchange_rate", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, 0, 0, "index",
                                  "real exchange rate e_t, home currency per unit of foreign currency, 1 = the last "
                                  "burn-in period's exports (docs/model.md section 11); a rise is a depreciation");
+    if (o->series_dcpl > 0)
+        H5Pclose(o->series_dcpl);
+    o->series_dcpl = 0;
     if (series >= 0)
         H5Gclose(series);
     if (envg >= 0)
@@ -863,8 +898,9 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
     tm_sha256_init(&o->static_sha);
     if (!rc && write_static(o, run, &o->static_sha))
         rc = 1;
-    if (!rc && attach_scales(o->file))
+    if (!rc && attach_scales(o))
         rc = 1;
+    close_name_scales(o);
     if (!rc && o->panel) {
         hid_t pg = H5Gcreate2(o->file, "panel", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         rc = pg < 0;
@@ -1146,9 +1182,9 @@ static int write_events(tm_output *o, tm_sha256 *sha)
     hid_t space = H5Screate_simple(1, &n, NULL);
     hid_t d = H5Dcreate2(o->file, "events", t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     int rc = d < 0 || (n > 0 && H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0) ||
-             tm_h5_describe(d, "",
-                            "scenario events that took effect: logged period index, label, kind, destination, "
-                            "sector (empty: all), regime, value (tariff or scale), note");
+             tm_h5_strings_describe(&o->strings, d, "",
+                                    "scenario events that took effect: logged period index, label, kind, destination, "
+                                    "sector (empty: all), regime, value (tariff or scale), note");
     if (d >= 0)
         H5Dclose(d);
     H5Sclose(space);
@@ -1234,7 +1270,7 @@ static int finish(tm_output *o, int complete, char digest_hex[65], char *where, 
         char hex[65];
         tm_sha256_hex(h, hex);
         if (complete)
-            rc |= tm_h5_attr_string(o->series[i].dset, "sha256", hex);
+            rc |= tm_h5_strings_attr(&o->strings, o->series[i].dset, "sha256", hex);
     }
     if (o->panel)
         for (int s = 0; s < p->n_sectors; s++) {
@@ -1260,28 +1296,29 @@ static int finish(tm_output *o, int complete, char digest_hex[65], char *where, 
     snprintf(hdf5_version, sizeof hdf5_version, "%u.%u.%u", maj, min, rel);
     int format = TM_FORMAT_VERSION, block = TM_BLOCK, panel = o->panel;
     hid_t f = o->file;
-    rc |= tm_h5_attr_string(f, "program", "tradeabm");
-    rc |= tm_h5_attr_string(f, "version", TM_VERSION);
-    rc |= tm_h5_attr_string(f, "git_commit", TM_GIT_COMMIT);
-    rc |= tm_h5_attr_string(f, "compiler", TM_C_COMPILER);
-    rc |= tm_h5_attr_string(f, "compiler_flags", TM_C_FLAGS);
-    rc |= tm_h5_attr_string(f, "build_type", TM_BUILD_TYPE);
-    rc |= tm_h5_attr_string(f, "hdf5_version", hdf5_version);
-    rc |= tm_h5_attr_scalar(f, "threads", H5T_NATIVE_INT, &o->threads);
-    rc |= tm_h5_attr_scalar(f, "seed", H5T_NATIVE_UINT64, &p->seed);
-    rc |= tm_h5_attr_string(f, "model", tm_model_name(p->model));
-    rc |= tm_h5_attr_string(f, "params_sha256", p->sha256);
-    rc |= tm_h5_attr_string(f, "params_source", p->source);
-    rc |= tm_h5_attr_string(f, "start_time", o->start_time);
-    rc |= tm_h5_attr_string(f, "end_time", end_time);
-    rc |= tm_h5_attr_scalar(f, "wall_seconds", H5T_NATIVE_DOUBLE, &wall);
+    const tm_h5_strings *strings = &o->strings;
+    rc |= tm_h5_strings_attr(strings, f, "program", "tradeabm");
+    rc |= tm_h5_strings_attr(strings, f, "version", TM_VERSION);
+    rc |= tm_h5_strings_attr(strings, f, "git_commit", TM_GIT_COMMIT);
+    rc |= tm_h5_strings_attr(strings, f, "compiler", TM_C_COMPILER);
+    rc |= tm_h5_strings_attr(strings, f, "compiler_flags", TM_C_FLAGS);
+    rc |= tm_h5_strings_attr(strings, f, "build_type", TM_BUILD_TYPE);
+    rc |= tm_h5_strings_attr(strings, f, "hdf5_version", hdf5_version);
+    rc |= tm_h5_strings_scalar(strings, f, "threads", H5T_NATIVE_INT, &o->threads);
+    rc |= tm_h5_strings_scalar(strings, f, "seed", H5T_NATIVE_UINT64, &p->seed);
+    rc |= tm_h5_strings_attr(strings, f, "model", tm_model_name(p->model));
+    rc |= tm_h5_strings_attr(strings, f, "params_sha256", p->sha256);
+    rc |= tm_h5_strings_attr(strings, f, "params_source", p->source);
+    rc |= tm_h5_strings_attr(strings, f, "start_time", o->start_time);
+    rc |= tm_h5_strings_attr(strings, f, "end_time", end_time);
+    rc |= tm_h5_strings_scalar(strings, f, "wall_seconds", H5T_NATIVE_DOUBLE, &wall);
     if (o->wall_out)
         *o->wall_out = wall;
-    rc |= tm_h5_attr_string(f, "status", complete ? "complete" : "incomplete");
-    rc |= tm_h5_attr_scalar(f, "format_version", H5T_NATIVE_INT, &format);
-    rc |= tm_h5_attr_scalar(f, "block_size", H5T_NATIVE_INT, &block);
-    rc |= tm_h5_attr_scalar(f, "panel", H5T_NATIVE_INT, &panel);
-    rc |= tm_h5_attr_string(f, "digest", digest_hex);
+    rc |= tm_h5_strings_attr(strings, f, "status", complete ? "complete" : "incomplete");
+    rc |= tm_h5_strings_scalar(strings, f, "format_version", H5T_NATIVE_INT, &format);
+    rc |= tm_h5_strings_scalar(strings, f, "block_size", H5T_NATIVE_INT, &block);
+    rc |= tm_h5_strings_scalar(strings, f, "panel", H5T_NATIVE_INT, &panel);
+    rc |= tm_h5_strings_attr(strings, f, "digest", digest_hex);
     /* Periods are not flushed one by one (tm_output_period): the staged
      * periods are written and this flush writes what is still cached; its
      * failure (disk full) must be seen here, since closing the file does

@@ -7,16 +7,13 @@
 #include <hdf5.h>
 
 #include "base/sha256.h"
+#include "io/h5util.h"
 #include "io/output.h"
 
 /* Panel chunks hold at most this many firms of one period. */
 #define TM_PANEL_CHUNK ((hsize_t)1 << 18)
 #define TM_SERIES_CHUNK 64
 #define TM_SERIES_CHUNK_BYTES ((size_t)256 << 10)
-/* Series chunks up to this size are stored in their zlib stream
- * unencoded (panel_deflate.h): choosing a Huffman code for a few hundred
- * numbers costs more than the bytes it saves are worth. */
-#define TM_SERIES_STORE_BYTES ((size_t)4 << 10)
 #define TM_MAX_SERIES 24
 #define TM_SERIES_RANK 4
 
@@ -65,6 +62,9 @@ struct tm_output {
     int threads;
     tm_sha256 static_sha; /* dimension names, grids, parameters */
     hid_t label_type;
+    tm_h5_strings strings; /* the string type and scalar space of every attribute */
+    hid_t series_dcpl;     /* the series' filters (tm_output_open only; each series sets its chunk) */
+    hid_t name_scales[3];  /* sectors, destinations, market sets: open from write_static to attach_scales */
     char series_names[TM_MAX_SERIES][64]; /* names of series reopened from a checkpoint */
     int checkpoints;                      /* checkpoints are taken (space freed is never reused) */
     hsize_t flushed_rows;                 /* periods on disk at the last checkpoint's flush */

@@ -177,3 +177,139 @@ Test(output_panel, stored_stream_refuses_too_small_an_output)
     cr_expect_eq(tm_panel_store(in, sizeof in, out, tm_panel_store_bound(sizeof in) - 1), 0u);
     cr_expect_gt(tm_panel_store(in, sizeof in, out, sizeof out), 0u);
 }
+
+/* The block type of the last stream runs_roundtrip encoded (RFC 1951
+ * BTYPE: 0 stored, 1 fixed code, 2 fitted code), so that the tests can
+ * tell that each kind is exercised. */
+static int last_btype;
+
+/* The run-length encoder (series chunks): zlib inflates every stream back
+ * to its input, the stream never needs more than the stored framing, and
+ * the same bytes always give the same stream. Returns the length. */
+static size_t runs_roundtrip(const unsigned char *in, size_t n)
+{
+    size_t cap = tm_panel_deflate_runs_bound(n);
+    cr_assert_geq(cap, tm_panel_store_bound(n));
+    unsigned char *out = malloc(cap), *again = malloc(cap), *back = malloc(n ? n : 1);
+    cr_assert(out && again && back);
+    size_t len = tm_panel_deflate_runs(in, n, out, cap);
+    cr_assert_gt(len, 0u, "n = %zu", n);
+    cr_assert_leq(len, tm_panel_store_bound(n), "n = %zu", n);
+    cr_assert_eq((out[0] * 256 + out[1]) % 31, 0, "zlib header check");
+    last_btype = out[2] >> 1 & 3;
+    uLongf back_len = (uLongf)n;
+    int rc = uncompress(back, &back_len, out, (uLong)len);
+    cr_assert_eq(rc, Z_OK, "inflate failed (%d) for n = %zu", rc, n);
+    cr_assert_eq(back_len, n, "n = %zu", n);
+    cr_assert_eq(memcmp(back, in, n), 0, "round trip differs for n = %zu", n);
+    cr_assert_eq(tm_panel_deflate_runs(in, n, again, cap), len);
+    cr_assert_eq(memcmp(out, again, len), 0);
+    free(out);
+    free(again);
+    free(back);
+    return len;
+}
+
+/* Sizes around the match limits: 3 (shortest match), 258 (longest) and
+ * its multiples plus one and two (a remainder that must not be a match of
+ * one or two bytes), and a few large ones. */
+static const size_t run_sizes[] = {0,   1,   2,   3,    4,    5,    7,    8,     9,     15,    16,     17,
+                                   64,  255, 256, 257,  258,  259,  260,  261,   262,   515,   516,    517,
+                                   518, 519, 774, 1000, 1152, 4096, 7872, 65535, 65536, 94464, 200003, 3 * 65535 + 17};
+enum { N_RUN_SIZES = sizeof run_sizes / sizeof run_sizes[0] };
+
+Test(output_panel, runs_all_zero_inputs_of_many_sizes)
+{
+    unsigned char *in = calloc(3 * 65535 + 17, 1);
+    cr_assert(in);
+    for (size_t k = 0; k < N_RUN_SIZES; k++) {
+        size_t len = runs_roundtrip(in, run_sizes[k]);
+        /* One literal and a 258-byte match (at most 13 + 5 bits in the
+         * fixed code) every 259 bytes, plus the framing. */
+        cr_expect_leq(len, run_sizes[k] * 18 / 259 / 8 + 16, "n = %zu: %zu bytes", run_sizes[k], len);
+        if (run_sizes[k] > 0 && run_sizes[k] <= 4096)
+            cr_expect_eq(last_btype, 1, "n = %zu: a few zeros need no fitted code", run_sizes[k]);
+    }
+    for (size_t n = 0; n <= 1100; n++)
+        runs_roundtrip(in, n);
+    free(in);
+}
+
+Test(output_panel, runs_random_inputs_of_many_sizes)
+{
+    unsigned char *in = malloc(3 * 65535 + 17);
+    cr_assert(in);
+    uint64_t s = 11;
+    for (size_t i = 0; i < 3 * 65535 + 17; i++)
+        in[i] = (unsigned char)lcg(&s);
+    for (size_t k = 0; k < N_RUN_SIZES; k++) {
+        runs_roundtrip(in, run_sizes[k]);
+        if (run_sizes[k] >= 4096) /* below that the fixed code's framing is shorter */
+            cr_expect_eq(last_btype, 0, "n = %zu: random bytes are stored", run_sizes[k]);
+    }
+    for (size_t n = 0; n <= 600; n++)
+        runs_roundtrip(in, n);
+    free(in);
+}
+
+Test(output_panel, runs_of_every_length_and_value)
+{
+    /* Runs of lengths 1..600 of changing byte values, back to back, so
+     * that every match length and every remainder occur. */
+    size_t cap = 0;
+    for (size_t r = 1; r <= 600; r++)
+        cap += r;
+    unsigned char *in = malloc(cap);
+    cr_assert(in);
+    size_t n = 0;
+    for (size_t r = 1; r <= 600; r++) {
+        memset(in + n, (int)(r * 37 % 256), r);
+        n += r;
+    }
+    size_t len = runs_roundtrip(in, n);
+    cr_expect_lt(len, n / 20, "%zu bytes of runs took %zu", n, len);
+    /* Every prefix of the first few runs (cuts inside runs). */
+    for (size_t m = 0; m <= 3000; m += 7)
+        runs_roundtrip(in, m);
+    free(in);
+}
+
+Test(output_panel, runs_mixed_inputs_of_many_sizes)
+{
+    /* Shuffled little-endian int64 counts, as a series chunk holds them:
+     * a plane of low bytes, a few of small high bytes, zeros after; and a
+     * stretch of random bytes in the middle. */
+    size_t elems = 94464 / 8, n = elems * 8;
+    unsigned char *in = calloc(n, 1);
+    cr_assert(in);
+    uint64_t s = 17;
+    for (size_t i = 0; i < elems; i++) {
+        uint64_t v = lcg(&s) % 4 ? 0 : lcg(&s) % 3000;
+        for (size_t b = 0; b < 8; b++)
+            in[b * elems + i] = (unsigned char)(v >> (8 * b));
+    }
+    for (size_t i = n / 2; i < n / 2 + 3000; i++)
+        in[i] = (unsigned char)lcg(&s);
+    for (size_t k = 0; k < N_RUN_SIZES; k++)
+        if (run_sizes[k] <= n)
+            runs_roundtrip(in, run_sizes[k]);
+    size_t len = runs_roundtrip(in, n);
+    cr_expect_eq(last_btype, 2, "a chunk this size gets its own code");
+    /* Shorter than literals alone (tm_panel_deflate), which must spend a
+     * bit on each of the zeros. */
+    unsigned char *lit = malloc(tm_panel_deflate_bound(n));
+    cr_assert(lit);
+    size_t lit_len = tm_panel_deflate(in, n, lit, tm_panel_deflate_bound(n));
+    cr_expect_lt(len, lit_len, "runs %zu bytes, literals %zu", len, lit_len);
+    for (size_t m = 1; m < n; m = m * 3 + 1)
+        runs_roundtrip(in + n - m, m);
+    free(lit);
+    free(in);
+}
+
+Test(output_panel, runs_refuse_too_small_an_output)
+{
+    unsigned char in[100] = {0}, out[200];
+    cr_expect_eq(tm_panel_deflate_runs(in, sizeof in, out, tm_panel_deflate_runs_bound(sizeof in) - 1), 0u);
+    cr_expect_gt(tm_panel_deflate_runs(in, sizeof in, out, sizeof out), 0u);
+}
