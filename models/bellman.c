@@ -26,6 +26,10 @@
  * the size from which a sweep is shared among OpenMP threads. */
 #define DP_MAX_CELLS ((size_t)1 << 26)
 #define DP_PARALLEL_CELLS ((size_t)1 << 14)
+/* A start-of-run sweep is shared with threads that have no item left from
+ * this much work (cells x market sets): below it the team's start and
+ * barrier cost more than they save. */
+#define DP_SHARED_WORK ((size_t)1 << 14)
 /* Differences of iterates kept by the Anderson acceleration. */
 #define DP_ANDERSON_DEPTH 10
 
@@ -59,11 +63,20 @@ typedef struct {
     double residual, seconds;
 } dp_sector;
 
+/* The threads of the start-of-run solve that have no item left, lent to
+ * the sweeps of the items still running (tm_bellman_open). */
+typedef struct {
+    int idle;     /* threads of the team with no item left */
+    int running;  /* items being solved */
+    int team_max; /* the largest team a sweep ran on */
+} dp_share;
+
 /* Work space of one solve at a time. */
 typedef struct {
     double *v, *v_next, *flow, *revenue, *scratch;
     double *cost; /* [n_joint * n_states * n_sets] */
     int scratch_threads;
+    dp_share *share; /* start-of-run solve: its sweeps take idle threads */
 } dp_work;
 
 typedef struct {
@@ -100,6 +113,7 @@ typedef struct {
     dp_work *work;
     int n_work;
     int solve_threads; /* threads the start-of-run solves ran on */
+    int sweep_threads; /* the largest team one of their sweeps ran on */
 } dp_state;
 
 struct tm_bellman {
@@ -289,6 +303,19 @@ static void detect_choice_law(dp_state *st)
     }
 }
 
+/* The team of a start-of-run sweep: its own thread and an equal share of
+ * the idle ones (read afresh each sweep, so that items still running when
+ * others finish take over their threads). */
+static int share_threads(dp_share *sh)
+{
+    int idle, running;
+#pragma omp atomic read
+    idle = sh->idle;
+#pragma omp atomic read
+    running = sh->running;
+    return 1 + (running > 0 && idle > 0 ? idle / running : 0);
+}
+
 /* v_out = B(v_in): for each (z, r, m),
  *   max_S { flow - cost(m, S) + bd(z) E[v_in(z', m', r') | z, r, m, S] }
  * (log-sum-exp with logit noise). Writes E[v_in] to ev_out when not NULL,
@@ -302,16 +329,24 @@ static void bellman(const dp_state *st, dp_work *work, const dp_step *step, cons
     const double lambda = st->lambda;
     double lo_all = INFINITY, hi_all = -INFINITY;
     const int choice_law = st->choice_law;
+    if (work->share)
+        threads = (size_t)n_z * C * (size_t)M < DP_SHARED_WORK ? 1 : share_threads(work->share);
     if (threads <= 0 || threads > work->scratch_threads)
         threads = work->scratch_threads;
-    /* Small problems are faster on one thread than with a barrier a sweep. */
-    if ((size_t)n_z * C < DP_PARALLEL_CELLS)
+    /* Small problems are faster on one thread than with a barrier a sweep
+     * (a start-of-run sweep's extra threads would wait otherwise). */
+    if (!work->share && (size_t)n_z * C < DP_PARALLEL_CELLS)
         threads = 1;
+    if (threads > n_z)
+        threads = n_z;
+    int team = 1; /* the team the sweep got (written by the thread of row 0) */
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1) reduction(min                          \
                                                                                           : lo_all)                    \
     reduction(max                                                                                                      \
               : hi_all)
     for (int iz = 0; iz < n_z; iz++) {
+        if (iz == 0)
+            team = omp_get_num_threads();
         double *y = work->scratch + (size_t)omp_get_thread_num() * (C + (size_t)N + 2 * (size_t)M);
         double *w = y + C, *x = w + N, *g = x + M;
         /* y[j', m'] = sum_z' P(z, z') v_in(z', m', j') */
@@ -369,6 +404,12 @@ static void bellman(const dp_state *st, dp_work *work, const dp_step *step, cons
                     hi_all = diff;
             }
         }
+    }
+    if (work->share && team > 1) {
+        int *most = &work->share->team_max;
+#pragma omp critical(tm_bellman_team)
+        if (team > *most)
+            *most = team;
     }
     *lo = lo_all;
     *hi = hi_all;
@@ -731,6 +772,41 @@ static void process_for_class(const dp_state *st, int k, dp_process *pr)
                 pr->transition[d][i][j] = pr->perceived[d][i][j] = st->class_trans[k][d][i][j];
 }
 
+/* The start-of-run items in the order they are handed out: largest first
+ * (the work of one sweep: cells x market sets of a joint programme, the
+ * sum over destinations of the parts of a separable one), ties in item
+ * order. Joint programmes need fewer sweeps but each is far larger, so
+ * they come first, then the separable items. */
+typedef struct {
+    double work;
+    int item;
+} dp_item;
+
+static int item_cmp(const void *a, const void *b)
+{
+    const dp_item *x = a, *y = b;
+    if (x->work != y->work)
+        return x->work > y->work ? -1 : 1;
+    return (x->item > y->item) - (x->item < y->item);
+}
+
+static void item_order(const dp_state *st, int n_classes, dp_item *order)
+{
+    const tm_params *p = st->p;
+    const int levels = p->experience.levels + 1;
+    for (int s = 0; s < p->n_sectors; s++) {
+        double work = (double)st->cells * (double)st->n_sets;
+        if (st->separable && tm_econ_capacity_elasticity(p, s) == 0.0) {
+            work = 0.0;
+            for (int d = 0; d < st->n_dest; d++)
+                work += (double)st->n_z * (double)st->n_regimes[d] * (double)levels * 2.0;
+        }
+        for (int k = 0; k < n_classes; k++)
+            order[s * n_classes + k] = (dp_item){work, s * n_classes + k};
+    }
+    qsort(order, (size_t)p->n_sectors * (size_t)n_classes, sizeof *order, item_cmp);
+}
+
 /* ------------------------------------------------------------------------
  * Interface
  * ---------------------------------------------------------------------- */
@@ -824,7 +900,9 @@ int tm_bellman_open(const tm_params *p, const tm_model_env *env, int n_classes, 
     st->work = calloc((size_t)threads, sizeof *st->work);
     for (int i = 0; st->work && i < threads; i++) {
         dp_work *w = &st->work[i];
-        w->scratch_threads = i == 0 ? threads : 1;
+        /* Room for every thread: work[0] for the solves during the run,
+         * each for the sweeps of the start-of-run solve that it shares. */
+        w->scratch_threads = threads;
         size_t scratch = (size_t)w->scratch_threads * (C + (size_t)st->n_states + 2 * (size_t)st->n_sets);
         w->v = malloc(st->cells * sizeof(double));
         w->v_next = malloc(st->cells * sizeof(double));
@@ -881,39 +959,82 @@ int tm_bellman_open(const tm_params *p, const tm_model_env *env, int n_classes, 
     }
     /* The start-of-run solves are independent: one (sector, class) per
      * thread, each with its own work space, from the process in force at the
-     * start. The error reported is that of the first failing (sector,
-     * class), whatever the thread count. */
+     * start, largest first (item_order). A thread with no item left lends
+     * itself to the sweeps of the items still running (share_threads: a
+     * nested team, enabled here and restored after); a sweep's result does
+     * not depend on its team, so neither do the values. The error reported
+     * is that of the first failing (sector, class), whatever the thread
+     * count. */
     int items = p->n_sectors * n_classes, first_failed = items;
     tm_error *errs = calloc((size_t)threads, sizeof *errs);
     int *failed = malloc((size_t)threads * sizeof *failed);
-    if (!errs || !failed) {
+    dp_item *order = malloc((size_t)items * sizeof *order);
+    if (!errs || !failed || !order) {
         free(errs);
         free(failed);
+        free(order);
         tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
         goto fail;
     }
+    item_order(st, n_classes, order);
+    dp_share share = {0, 0, 1};
+    const int nest = threads > 1 && omp_get_active_level() == 0, levels = omp_get_max_active_levels();
+    if (nest && levels < 2)
+        omp_set_max_active_levels(2);
+    for (int i = 0; i < threads; i++)
+        st->work[i].share = nest ? &share : NULL;
     for (int i = 0; i < threads; i++)
         failed[i] = items;
     int solved = 0;
     tm_progress_report_to(&env->progress, "solving", 0, items, NULL, NULL);
+    /* Threads 0 to items - 1 take the items in order as they come free;
+     * the others (and each of those once no item is left) are idle. */
+    int next = 0;
+    const int idle_asked = threads > items ? threads - items : 0;
+    share.idle = idle_asked;
 #pragma omp parallel num_threads(threads)
     {
-#pragma omp master
-        st->solve_threads = omp_get_num_threads();
-#pragma omp for schedule(dynamic)
-        for (int item = 0; item < items; item++) {
-            int me = omp_get_thread_num(), s = item / n_classes, k = item % n_classes;
+        const int me = omp_get_thread_num(), team = omp_get_num_threads();
+        if (me == 0) {
+            st->solve_threads = team;
+            /* A smaller team than asked has fewer idle threads. */
+            int fewer = (team > items ? team - items : 0) - idle_asked;
+#pragma omp atomic
+            share.idle += fewer;
+        }
+        while (me < items) {
+            int at;
+#pragma omp atomic capture
+            at = next++;
+            if (at >= items)
+                break;
+            int item = order[at].item, s = item / n_classes, k = item % n_classes;
             dp_process initial = env->process[s];
             process_for_class(st, k, &initial);
             tm_error e = {0};
-            if (solve_sector(st, &st->work[me], s, k, -p->burn_in, &initial, 1, &e) && item < failed[me]) {
+#pragma omp atomic
+            share.running++;
+            int rc = solve_sector(st, &st->work[me], s, k, -p->burn_in, &initial, 1, &e);
+#pragma omp atomic
+            share.running--;
+            if (rc && item < failed[me]) {
                 failed[me] = item;
                 errs[me] = e;
             }
 #pragma omp critical(tm_bellman_progress)
             tm_progress_report_to(&env->progress, "solving", ++solved, items, NULL, NULL);
         }
+        if (me < items) {
+#pragma omp atomic
+            share.idle++;
+        }
     }
+    if (nest && levels < 2)
+        omp_set_max_active_levels(levels);
+    for (int i = 0; i < threads; i++)
+        st->work[i].share = NULL;
+    st->sweep_threads = share.team_max;
+    free(order);
     for (int i = 0; i < threads; i++)
         if (failed[i] < first_failed) {
             first_failed = failed[i];
@@ -1035,6 +1156,7 @@ void tm_bellman_summary(const tm_bellman *b, int sector, int k, tm_policy_summar
     out->residual = sec->residual;
     out->seconds = sec->seconds;
     out->threads = st->solve_threads;
+    out->sweep_threads = st->sweep_threads;
 }
 
 int tm_bellman_expected_process(const tm_bellman *b, int sector, int k, int period, tm_process *out)

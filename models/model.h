@@ -53,6 +53,7 @@ typedef struct {
     double residual;            /* sup-norm error bound when it stopped */
     double seconds;             /* wall time of the solve (not reproducible; not in the digest) */
     int threads;                /* threads the start-of-run solves ran on */
+    int sweep_threads;          /* the largest team one of their sweeps ran on (idle threads lent) */
 } tm_policy_summary;
 
 /* What a model is given to prepare itself at the start of a run. It

@@ -243,3 +243,64 @@ Test(anderson, thread_count_does_not_change_the_values)
     free(one);
     free(two);
 }
+
+/* The start-of-run solve of the capacity economy (2 joint programmes, one
+ * per sector) on `threads` threads: every sector's choice values, as
+ * capacity_values, and the largest team one of its sweeps ran on. */
+static double *startup_values(int grid, int threads, int *team)
+{
+    tm_params *p = fixture_params_fmt("capacity-economy", NULL, 0, capacity_economy, grid);
+    const int n_z = p->grid_points, M = tm_n_sets(p->n_dest);
+    const size_t per = (size_t)n_z * (size_t)M * (size_t)M;
+    double *out = malloc((size_t)p->n_sectors * per * sizeof(double));
+    cr_assert(out);
+    fixture_ctx f;
+    fixture_ctx_open(&f, p, 0);
+    tm_model_env menv = {.threads = threads, .grids = &f.grids, .process = f.env.process};
+    tm_bellman *b = NULL;
+    tm_error err = {0};
+    cr_assert_eq(tm_bellman_open(p, &menv, 1, NULL, 1, &b, &err), 0, "%s", err.msg);
+    tm_policy_summary sum;
+    tm_bellman_summary(b, 0, 0, &sum);
+    *team = sum.sweep_threads;
+    cr_expect_eq(sum.threads, threads);
+    fixture_ctx_close(&f);
+    for (int s = 0; s < p->n_sectors; s++) {
+        fixture_ctx_open(&f, p, s);
+        f.ctx.threads = 1;
+        cr_assert_eq(tm_bellman_values(b, 0, &f.ctx, out + (size_t)s * per, &err), 0, "%s", err.msg);
+        fixture_ctx_close(&f);
+    }
+    tm_bellman_close(b);
+    tm_params_free(p);
+    return out;
+}
+
+Test(anderson, start_of_run_solve_lends_idle_threads_to_the_sweeps_without_changing_the_values)
+{
+    /* Two items (one per sector): threads with no item join the sweeps of
+     * the items running (a nested team), with 4 threads one each from the
+     * first sweep (1 + 2 idle / 2 running), then all of them for the item
+     * left when the other is done. So it is as each sweep's work, 200
+     * points x 6 joint regimes x 4 states x 4 sets = 19200, is above
+     * DP_SHARED_WORK (16384); on a grid of 31 points (2976) the sweeps
+     * stay on one thread. A sweep's rows are independent and its range a
+     * min and a max, so the values are the same bits on 1 to 4 threads. */
+    const int grid = 200;
+    const size_t n = 2 * (size_t)grid * 16;
+    int team = 0;
+    double *one = startup_values(grid, 1, &team);
+    cr_expect_eq(team, 1, "one thread: a sweep ran on %d", team);
+    for (int threads = 2; threads <= 4; threads++) {
+        double *many = startup_values(grid, threads, &team);
+        cr_expect(memcmp(one, many, n * sizeof(double)) == 0, "%d threads: values differ", threads);
+        cr_expect_leq(team, threads, "%d threads: a sweep ran on %d", threads, team);
+        if (threads == 4)
+            cr_expect_geq(team, 2, "4 threads, 2 items: a sweep ran on %d", team);
+        free(many);
+    }
+    free(one);
+    double *small = startup_values(31, 4, &team);
+    cr_expect_eq(team, 1, "31 points: a sweep ran on %d", team);
+    free(small);
+}
