@@ -176,6 +176,29 @@ static inline void put_bits(bit_writer *w, uint64_t v, int n)
     }
 }
 
+/* Ends a zlib stream whose last block's end code is written: pads to a
+ * byte boundary, flushes the bits and appends the Adler-32 of the n input
+ * bytes. Returns the stream's length, or 0 if it does not fit in cap. */
+static size_t finish_stream(bit_writer *w, const unsigned char *in, size_t n, unsigned char *out, size_t cap)
+{
+    put_bits(w, 0, (8 - (w->bits & 7)) & 7);
+    while (w->bits > 0) {
+        if (w->out < w->end)
+            *w->out = (unsigned char)w->buf;
+        w->out++;
+        w->buf >>= 8;
+        w->bits -= 8;
+    }
+    if (w->out + 4 > out + cap || w->out > w->end)
+        return 0;
+    uint32_t a = (uint32_t)adler32(adler32(0L, Z_NULL, 0), in, (uInt)n);
+    w->out[0] = (unsigned char)(a >> 24);
+    w->out[1] = (unsigned char)(a >> 16);
+    w->out[2] = (unsigned char)(a >> 8);
+    w->out[3] = (unsigned char)a;
+    return (size_t)(w->out + 4 - out);
+}
+
 size_t tm_panel_deflate_bound(size_t n)
 {
     /* Header 2 + block header and code lengths < 160 + at most 15 bits per
@@ -267,23 +290,7 @@ size_t tm_panel_deflate(const unsigned char *in, size_t n, unsigned char *out, s
     for (; i < n; i++)
         put_bits(&w, code[in[i]], len[in[i]]);
     put_bits(&w, code[256], len[256]);
-    /* Pad to a byte boundary and flush. */
-    put_bits(&w, 0, (8 - (w.bits & 7)) & 7);
-    while (w.bits > 0) {
-        if (w.out < w.end)
-            *w.out = (unsigned char)w.buf;
-        w.out++;
-        w.buf >>= 8;
-        w.bits -= 8;
-    }
-    if (w.out + 4 > out + cap || w.out > w.end)
-        return 0;
-    uint32_t a = (uint32_t)adler32(adler32(0L, Z_NULL, 0), in, (uInt)n);
-    w.out[0] = (unsigned char)(a >> 24);
-    w.out[1] = (unsigned char)(a >> 16);
-    w.out[2] = (unsigned char)(a >> 8);
-    w.out[3] = (unsigned char)a;
-    return (size_t)(w.out + 4 - out);
+    return finish_stream(&w, in, n, out, cap);
 }
 
 size_t tm_panel_store_bound(size_t n)
@@ -493,20 +500,5 @@ size_t tm_panel_deflate_runs(const unsigned char *in, size_t n, unsigned char *o
     }
     free(tok);
     put_bits(&w, code[256], len[256]);
-    put_bits(&w, 0, (8 - (w.bits & 7)) & 7);
-    while (w.bits > 0) {
-        if (w.out < w.end)
-            *w.out = (unsigned char)w.buf;
-        w.out++;
-        w.buf >>= 8;
-        w.bits -= 8;
-    }
-    if (w.out + 4 > out + cap || w.out > w.end)
-        return 0;
-    uint32_t a = (uint32_t)adler32(adler32(0L, Z_NULL, 0), in, (uInt)n);
-    w.out[0] = (unsigned char)(a >> 24);
-    w.out[1] = (unsigned char)(a >> 16);
-    w.out[2] = (unsigned char)(a >> 8);
-    w.out[3] = (unsigned char)a;
-    return (size_t)(w.out + 4 - out);
+    return finish_stream(&w, in, n, out, cap);
 }
