@@ -217,12 +217,14 @@ static const size_t run_sizes[] = {0,   1,   2,   3,    4,    5,    7,    8,    
                                    64,  255, 256, 257,  258,  259,  260,  261,   262,   515,   516,    517,
                                    518, 519, 774, 1000, 1152, 4096, 7872, 65535, 65536, 94464, 200003, 3 * 65535 + 17};
 enum { N_RUN_SIZES = sizeof run_sizes / sizeof run_sizes[0] };
+enum { RUN_MAX = 200003 }; /* the largest of run_sizes: inputs are this long */
 
 Test(output_panel, runs_all_zero_inputs_of_many_sizes)
 {
-    unsigned char *in = calloc(3 * 65535 + 17, 1);
+    unsigned char *in = calloc(RUN_MAX, 1);
     cr_assert(in);
     for (size_t k = 0; k < N_RUN_SIZES; k++) {
+        cr_assert_leq(run_sizes[k], (size_t)RUN_MAX);
         size_t len = runs_roundtrip(in, run_sizes[k]);
         /* One literal and a 258-byte match (at most 13 + 5 bits in the
          * fixed code) every 259 bytes, plus the framing. */
@@ -237,10 +239,10 @@ Test(output_panel, runs_all_zero_inputs_of_many_sizes)
 
 Test(output_panel, runs_random_inputs_of_many_sizes)
 {
-    unsigned char *in = malloc(3 * 65535 + 17);
+    unsigned char *in = malloc(RUN_MAX);
     cr_assert(in);
     uint64_t s = 11;
-    for (size_t i = 0; i < 3 * 65535 + 17; i++)
+    for (size_t i = 0; i < RUN_MAX; i++)
         in[i] = (unsigned char)lcg(&s);
     for (size_t k = 0; k < N_RUN_SIZES; k++) {
         runs_roundtrip(in, run_sizes[k]);
