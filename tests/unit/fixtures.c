@@ -286,3 +286,21 @@ void fixture_ctx_close(fixture_ctx *f)
     free(f->revenue);
     free(f->value);
 }
+
+const char *const fixture_ban_world =
+    "run: {periods: 10, burn_in: 20, seed: 77, %s}\n"
+    "decision: {discount: 0.95}\n"
+    "sectors:\n"
+    "  canola: {firms: 3000, persistence: 0.9, volatility: 0.2}\n"
+    "  steel: {firms: 3000, persistence: 0.9, volatility: 0.2}\n"
+    "destinations:\n"
+    "  US:\n"
+    "    market: {demand: 1, fixed_cost: 0.3, sunk_cost: 0.5}\n"
+    "    regimes: {open: {}}\n"
+    "  CN:\n"
+    "    market: {demand: 0.8, fixed_cost: 0.3, sunk_cost: 0.5}\n"
+    "    regimes:\n"
+    "      normal: {}\n"
+    "      ban: %s\n"
+    "    transition: %s\n"
+    "%s";

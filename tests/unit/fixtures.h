@@ -26,6 +26,12 @@ tm_params *fixture_params_set(const char *name, const char *text, const char *se
 
 /* Parameters from a printf format and its arguments (a base text with a
  * slot for a section or an event list). */
+/* Two sectors (canola, steel) and two destinations (US, China) for tests
+ * of China's `ban` regime, a format for fixture_params_fmt. Slots: the
+ * model line, the ban regime, China's transition matrix, the events.
+ * 2024Q1 is period 0. */
+extern const char *const fixture_ban_world;
+
 tm_params *fixture_params_fmt(const char *name, const char *const *sets, int n_sets, const char *format, ...)
     TM_PRINTF(4, 5);
 

@@ -126,25 +126,6 @@ Test(partial_closure, tables_close_the_top_points_only)
     cr_expect_eq(memcmp(f_part, f_all, sizeof f_all), 0, "every point closed is the total closure");
 }
 
-/* Two sectors and two destinations as in test_political_risk.c. Slots:
- * the model line, China's `ban` regime, its transition matrix, the events. */
-static const char *const world =
-    "run: {periods: 10, burn_in: 20, seed: 77, %s}\n"
-    "decision: {discount: 0.95}\n"
-    "sectors:\n"
-    "  canola: {firms: 3000, persistence: 0.9, volatility: 0.2}\n"
-    "  steel: {firms: 3000, persistence: 0.9, volatility: 0.2}\n"
-    "destinations:\n"
-    "  US:\n"
-    "    market: {demand: 1, fixed_cost: 0.3, sunk_cost: 0.5}\n"
-    "    regimes: {open: {}}\n"
-    "  CN:\n"
-    "    market: {demand: 0.8, fixed_cost: 0.3, sunk_cost: 0.5}\n"
-    "    regimes:\n"
-    "      normal: {}\n"
-    "      ban: %s\n"
-    "    transition: %s\n"
-    "%s";
 static const char *const chain = "[[0.95, 0.05], [0.2, 0.8]]";
 /* The ban is forced from period 4 (2025Q1). */
 static const char *const ban_at_4 =
@@ -167,7 +148,8 @@ static void simulate(const char *model, const char *ban, path *out)
 {
     memset(out, 0, sizeof *out);
     fixture_sim sim;
-    fixture_sim_open(&sim, fixture_params_fmt("partial-test", NULL, 0, world, model, ban, chain, ban_at_4), 2);
+    fixture_sim_open(&sim, fixture_params_fmt("partial-test", NULL, 0, fixture_ban_world, model, ban, chain, ban_at_4),
+                     2);
     cr_assert_eq(tm_run_grid_size(sim.run), NZ);
     while (fixture_sim_next(&sim)) {
         const tm_period_result *r = sim.result;
@@ -259,7 +241,7 @@ Test(partial_closure, closes_the_top_firms_only_exact)
 static void cutoffs(const char *ban, double *canola_open, double *canola_ban, double *steel_open)
 {
     static const char *const sets[] = {"productivity.grid=201", "destinations.CN.market.sunk_cost=3"};
-    tm_params *p = fixture_params_fmt("partial-test", sets, 2, world, "model: dynamic", ban,
+    tm_params *p = fixture_params_fmt("partial-test", sets, 2, fixture_ban_world, "model: dynamic", ban,
                                       "[[0.8, 0.2], [0.05, 0.95]]", "");
     void *state = NULL;
     tm_error err = {0};
@@ -297,17 +279,17 @@ Test(partial_closure, dynamic_cutoffs_price_the_partial_closure)
  * parameters. */
 Test(partial_closure, canonical_text_round_trips_the_quantile)
 {
-    tm_params *p = fixture_params_fmt("partial-test", NULL, 0, world, "model: myopic",
+    tm_params *p = fixture_params_fmt("partial-test", NULL, 0, fixture_ban_world, "model: myopic",
                                       "{closed_sectors: [canola], closed_above_quantile: 0.98}", chain, "");
     tm_params *q = fixture_params("canonical", p->canonical, NULL, 0);
     cr_expect_str_eq(q->canonical, p->canonical);
     cr_expect(strstr(p->canonical, "closed_above_quantile: 0.98") != NULL);
     cr_expect_eq(q->dest[1].regime[1].closed_above_quantile, 0.98);
-    tm_params *plain = fixture_params_fmt("partial-test", NULL, 0, world, "model: myopic", "{closed_sectors: [canola]}",
-                                          chain, "");
+    tm_params *plain = fixture_params_fmt("partial-test", NULL, 0, fixture_ban_world, "model: myopic",
+                                          "{closed_sectors: [canola]}", chain, "");
     cr_expect(strstr(plain->canonical, "closed_above_quantile") == NULL, "not printed at its default");
-    tm_params *empty = fixture_params_fmt("partial-test", NULL, 0, world, "model: myopic", "{closed_sectors: []}",
-                                          chain, "");
+    tm_params *empty = fixture_params_fmt("partial-test", NULL, 0, fixture_ban_world, "model: myopic",
+                                          "{closed_sectors: []}", chain, "");
     cr_expect_eq(empty->dest[1].regime[1].sector_closed[0], 0, "an empty list closes nothing");
     cr_expect(strstr(empty->canonical, "closed_sectors") == NULL);
     tm_params_free(empty);

@@ -14,27 +14,6 @@
 #include "models/model.h"
 #include "params/params.h"
 
-/* Two sectors and two destinations; China's `ban` regime closes it to
- * canola only (or what the test puts there). Slots: the model line, the ban
- * regime, China's transition matrix, the events. 2024Q1 is period 0. */
-static const char *const world =
-    "run: {periods: 10, burn_in: 20, seed: 77, %s}\n"
-    "decision: {discount: 0.95}\n"
-    "sectors:\n"
-    "  canola: {firms: 3000, persistence: 0.9, volatility: 0.2}\n"
-    "  steel: {firms: 3000, persistence: 0.9, volatility: 0.2}\n"
-    "destinations:\n"
-    "  US:\n"
-    "    market: {demand: 1, fixed_cost: 0.3, sunk_cost: 0.5}\n"
-    "    regimes: {open: {}}\n"
-    "  CN:\n"
-    "    market: {demand: 0.8, fixed_cost: 0.3, sunk_cost: 0.5}\n"
-    "    regimes:\n"
-    "      normal: {}\n"
-    "      ban: %s\n"
-    "    transition: %s\n"
-    "%s";
-
 /* The regime is held normal from the start (so that canola serves China
  * before the ban whatever the chain draws) and forced to the ban at
  * period 4, or held normal throughout. */
@@ -46,7 +25,8 @@ static const char *const no_ban = "events:\n  - {at: 2024Q1, destination: CN, re
 
 static tm_params *world_params(const char *model, const char *ban, const char *events)
 {
-    return fixture_params_fmt("risk-test", NULL, 0, world, model, ban, "[[0.95, 0.05], [0.2, 0.8]]", events);
+    return fixture_params_fmt("risk-test", NULL, 0, fixture_ban_world, model, ban, "[[0.95, 0.05], [0.2, 0.8]]",
+                              events);
 }
 
 /* Every logged period's firms serving and entrants of every sector and
@@ -148,8 +128,8 @@ Test(political_risk, dynamic_cutoffs_price_the_risk_of_a_ban_for_the_named_secto
     /* A high hazard of a persistent ban, so that the option value of
      * waiting moves the cut-off by more than a grid step. */
     static const char *const sets[] = {"productivity.grid=201", "destinations.CN.market.sunk_cost=3"};
-    tm_params *p = fixture_params_fmt("risk-test", sets, 2, world, "model: dynamic", "{closed_sectors: [canola]}",
-                                      "[[0.8, 0.2], [0.05, 0.95]]", "");
+    tm_params *p = fixture_params_fmt("risk-test", sets, 2, fixture_ban_world, "model: dynamic",
+                                      "{closed_sectors: [canola]}", "[[0.8, 0.2], [0.05, 0.95]]", "");
     void *state = NULL;
     tm_error err = {0};
     cr_assert_eq(tm_model_open(&tm_model_dynamic, p, 1, &state, &err), 0, "init: %s", err.msg);
