@@ -176,6 +176,30 @@ static inline void put_bits(bit_writer *w, uint64_t v, int n)
     }
 }
 
+/* The header of a dynamic-Huffman block (BTYPE 2) after its final-block
+ * bit: the first hlit literal/length code lengths (each at most 15), and
+ * two distance codes of one bit each (code 0 is distance 1). */
+static void put_dynamic_header(bit_writer *w, const uint8_t *len, int hlit)
+{
+    put_bits(w, 2, 2);
+    put_bits(w, (uint64_t)(hlit - 257), 5); /* HLIT */
+    put_bits(w, 2 - 1, 5);                  /* HDIST: two distance codes */
+    put_bits(w, 19 - 4, 4);                 /* HCLEN: all 19 code-length code lengths */
+    /* Code-length code: symbols 0..15 (literal lengths) get 4 bits each,
+     * 16-18 (repeats) are unused; complete since 16 x 2^-4 = 1. In the
+     * transmission order 16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13,
+     * 2, 14, 1, 15 that is three zeros then sixteen fours. */
+    for (int k = 0; k < 19; k++)
+        put_bits(w, k < 3 ? 0 : 4, 3);
+    /* With all lengths 4 bits, the canonical code of length value v is v,
+     * sent most significant bit first. */
+    static const uint8_t rev4[16] = {0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15};
+    for (int s = 0; s < hlit; s++)
+        put_bits(w, rev4[len[s]], 4);
+    put_bits(w, rev4[1], 4);
+    put_bits(w, rev4[1], 4);
+}
+
 /* Ends a zlib stream whose last block's end code is written: pads to a
  * byte boundary, flushes the bits and appends the Adler-32 of the n input
  * bytes. Returns the stream's length, or 0 if it does not fit in cap. */
@@ -236,25 +260,9 @@ size_t tm_panel_deflate(const unsigned char *in, size_t n, unsigned char *out, s
     /* zlib header: deflate, 32 KiB window, no dictionary, level "fastest". */
     put_bits(&w, 0x78, 8);
     put_bits(&w, 0x01, 8);
-    /* One final block with dynamic Huffman codes. */
+    /* One final block with dynamic Huffman codes (distance codes never used). */
     put_bits(&w, 1, 1);
-    put_bits(&w, 2, 2);
-    put_bits(&w, N_LIT - 257, 5); /* HLIT */
-    put_bits(&w, 2 - 1, 5);       /* HDIST: two distance codes, never used */
-    put_bits(&w, 19 - 4, 4);      /* HCLEN: all 19 code-length code lengths */
-    /* Code-length code: symbols 0..15 (literal lengths) get 4 bits each,
-     * 16-18 (repeats) are unused; complete since 16 x 2^-4 = 1. In the
-     * transmission order 16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13,
-     * 2, 14, 1, 15 that is three zeros then sixteen fours. */
-    for (int k = 0; k < 19; k++)
-        put_bits(&w, k < 3 ? 0 : 4, 3);
-    /* With all lengths 4 bits, the canonical code of length value v is v,
-     * sent most significant bit first. */
-    static const uint8_t rev4[16] = {0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15};
-    for (int s = 0; s < N_LIT; s++)
-        put_bits(&w, rev4[len[s]], 4);
-    put_bits(&w, rev4[1], 4); /* distance codes 0 and 1: one bit each */
-    put_bits(&w, rev4[1], 4);
+    put_dynamic_header(&w, len, N_LIT);
     /* The data: one literal per byte. Codes are at most 15 bits, so two fit
      * in the buffer before it must be flushed. */
     uint32_t table[256];
@@ -468,21 +476,10 @@ size_t tm_panel_deflate_runs(const unsigned char *in, size_t n, unsigned char *o
     put_bits(&w, 0x78, 8); /* zlib header as tm_panel_deflate writes it */
     put_bits(&w, 0x01, 8);
     put_bits(&w, 1, 1); /* the final block */
-    if (fitted) {
-        static const uint8_t rev4[16] = {0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15};
-        put_bits(&w, 2, 2);
-        put_bits(&w, (uint64_t)(hlit - 257), 5);
-        put_bits(&w, 2 - 1, 5);  /* two distance codes of one bit; code 0 is distance 1 */
-        put_bits(&w, 19 - 4, 4); /* the code-length code as tm_panel_deflate sends it */
-        for (int k = 0; k < 19; k++)
-            put_bits(&w, k < 3 ? 0 : 4, 3);
-        for (int s = 0; s < hlit; s++)
-            put_bits(&w, rev4[len[s]], 4);
-        put_bits(&w, rev4[1], 4);
-        put_bits(&w, rev4[1], 4);
-    } else {
+    if (fitted)
+        put_dynamic_header(&w, len, hlit); /* distance code 0 is distance 1 */
+    else
         put_bits(&w, 1, 2);
-    }
     /* Distance 1 is distance code 0: one bit (0) in the fitted code, five
      * zero bits in the fixed one. */
     const int dist_bits = fitted ? 1 : 5;
