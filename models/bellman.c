@@ -52,6 +52,7 @@ typedef struct {
     double *ev_stat;          /* [cells]: periods t0 + n_steps and later */
     dp_process *proc;         /* [n_steps + 1]: process expected at t0 + k */
     const double *z_grid, *P; /* the sector's grid (owned by dp_state) */
+    const double *pi;         /* [n_z]: the stationary law of P (owned by dp_state) */
     const double *bd;         /* [n_z]: beta (1 - delta(z)) (owned by dp_state) */
     int constant_bd;          /* delta does not depend on z */
     int type;                 /* demand type of this class (-1: classes are not types) */
@@ -104,10 +105,10 @@ typedef struct {
     int separable; /* decision.solver auto and more than one destination */
     int n_classes, foresee;
     double (*class_trans)[TM_MAX_DEST][TM_MAX_REGIMES][TM_MAX_REGIMES]; /* [n_classes] or NULL */
-    double *grid_z, *grid_P;                                            /* [n_sectors * n_z], [n_sectors * n_z * n_z] */
-    double *grid_bd;                                                    /* [n_sectors * n_z] */
-    int *grid_band;                                                     /* [n_sectors * 2 * n_z] */
-    dp_sector *sec;                                                     /* [n_sectors * n_classes] */
+    double *grid_z, *grid_P, *grid_pi; /* [n_sectors * n_z], [n_sectors * n_z * n_z], [n_sectors * n_z] */
+    double *grid_bd;                   /* [n_sectors * n_z] */
+    int *grid_band;                    /* [n_sectors * 2 * n_z] */
+    dp_sector *sec;                    /* [n_sectors * n_classes] */
     /* Work spaces: work[0] serves solves during the run (its scratch has
      * room for every thread); the start-of-run solves use one each. */
     dp_work *work;
@@ -214,7 +215,7 @@ static void dp_flows(const dp_state *st, dp_work *w, int s, const dp_sector *sec
             int r = j / st->stride[d] % st->n_regimes[d];
             const tm_regime *reg = &p->dest[dd].regime[r];
             cond.tariff[d] = tm_process_tariff(p, pr, s, dd, r);
-            tm_econ_closure(reg, s, st->n_z, sec->P, &cond.closed[d], &cond.closed_top[d]);
+            tm_econ_closure(reg, s, st->n_z, sec->pi, &cond.closed[d], &cond.closed_top[d]);
             cond.demand[d] = view.market[d].demand *
                              (sec->type >= 0 ? tm_demand_types_multiplier(&st->types, sec->type, dd) : 1.0);
             /* Partial adjustment: firms expect each regime's long-run demand,
@@ -826,6 +827,7 @@ void tm_bellman_close(tm_bellman *b)
     free(st->class_trans);
     free(st->grid_z);
     free(st->grid_P);
+    free(st->grid_pi);
     free(st->grid_band);
     free(st->grid_bd);
     tm_mstate_free(&st->ms);
@@ -894,6 +896,7 @@ int tm_bellman_open(const tm_params *p, const tm_model_env *env, int n_classes, 
     st->sec = calloc(S * (size_t)n_classes, sizeof *st->sec);
     st->grid_z = malloc(S * n_z * sizeof(double));
     st->grid_P = malloc(S * n_z * n_z * sizeof(double));
+    st->grid_pi = malloc(S * n_z * sizeof(double));
     st->grid_band = malloc(S * 2 * n_z * sizeof(int));
     st->grid_bd = malloc(S * n_z * sizeof(double));
     st->n_work = threads;
@@ -920,7 +923,7 @@ int tm_bellman_open(const tm_params *p, const tm_model_env *env, int n_classes, 
         if (st->class_trans)
             memcpy(st->class_trans, class_trans, (size_t)n_classes * sizeof *st->class_trans);
     }
-    if (!st->sec || !st->grid_z || !st->grid_P || !st->grid_band || !st->grid_bd || !st->work ||
+    if (!st->sec || !st->grid_z || !st->grid_P || !st->grid_pi || !st->grid_band || !st->grid_bd || !st->work ||
         (class_trans && !st->class_trans)) {
         tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
         goto fail;
@@ -928,10 +931,12 @@ int tm_bellman_open(const tm_params *p, const tm_model_env *env, int n_classes, 
     for (int s = 0; s < p->n_sectors; s++) {
         const tm_sector *ps = &p->sector[s];
         double *z = st->grid_z + (size_t)s * n_z, *P = st->grid_P + (size_t)s * n_z * n_z;
+        double *pi = st->grid_pi + (size_t)s * n_z;
         int *band = st->grid_band + (size_t)s * 2 * n_z;
         /* The firms' own grid (src/engine/grid.h). */
         memcpy(z, env->grids->z + (size_t)s * n_z, n_z * sizeof(double));
         memcpy(P, env->grids->P + (size_t)s * n_z * n_z, n_z * n_z * sizeof(double));
+        memcpy(pi, env->grids->pi + (size_t)s * n_z, n_z * sizeof(double));
         band_rows(st->n_z, P, band);
         double *bd = st->grid_bd + (size_t)s * n_z;
         int constant_bd = 1;
@@ -943,6 +948,7 @@ int tm_bellman_open(const tm_params *p, const tm_model_env *env, int n_classes, 
             dp_sector *sec = &st->sec[(size_t)s * (size_t)n_classes + (size_t)k];
             sec->z_grid = z;
             sec->P = P;
+            sec->pi = pi;
             sec->band = band;
             sec->bd = bd;
             sec->constant_bd = constant_bd;

@@ -119,11 +119,11 @@ static double absorbed_from_profit(const tm_profit_fn *fn, double profit, double
     return *revenue - undiscounted / (fn->mu * (1.0 + fn->gamma));
 }
 
-void tm_econ_closure(const tm_regime *reg, int s, int n_z, const double *P, int *closed, int *closed_top)
+void tm_econ_closure(const tm_regime *reg, int s, int n_z, const double *pi, int *closed, int *closed_top)
 {
     const int partial = reg->closed_above_quantile > 0.0;
     *closed = reg->sector_closed[s] && !partial;
-    *closed_top = reg->sector_closed[s] && partial ? tm_grid_top_count(n_z, P, reg->closed_above_quantile) : 0;
+    *closed_top = reg->sector_closed[s] && partial ? tm_grid_top_count(n_z, pi, reg->closed_above_quantile) : 0;
 }
 
 double tm_profit_absorbed(const tm_profit_fn *fn, double z, double weight_sum, double price_weight_sum, double *revenue)

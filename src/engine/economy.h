@@ -26,10 +26,10 @@ typedef struct {
 } tm_conditions;
 
 /* The closure regime `reg` imposes on sector s over a grid of n_z points
- * with transition P (docs/model.md eqs. 26, 26a): *closed = 1 when every
+ * with stationary law pi (docs/model.md eqs. 26, 26a): *closed = 1 when every
  * firm is shut out, else *closed_top = the number of top grid points shut
  * out by closed_above_quantile q > 0 (tm_grid_top_count; 0 when none). */
-void tm_econ_closure(const tm_regime *reg, int s, int n_z, const double *P, int *closed, int *closed_top);
+void tm_econ_closure(const tm_regime *reg, int s, int n_z, const double *pi, int *closed, int *closed_top);
 
 /* Probability that a firm of `sector` with log productivity z dies this
  * period (sectors.<s>.death_rule): the constant death_rate, or

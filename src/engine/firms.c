@@ -55,6 +55,7 @@ int tm_run_sector_init(tm_run *run, int s, tm_error *err)
     sec->markets = malloc(n_firm ? n_firm : 1);
     sec->z_grid = run->grids.z + (size_t)s * (size_t)n_z;
     sec->P = run->grids.P + (size_t)s * (size_t)n_z * (size_t)n_z;
+    sec->pi = run->grids.pi + (size_t)s * (size_t)n_z;
     sec->move_threshold = malloc((size_t)n_z * (size_t)n_z * sizeof(uint32_t));
     sec->move_alias = malloc((size_t)n_z * (size_t)n_z * sizeof(uint32_t));
     if (run->joint_cells)
@@ -89,35 +90,25 @@ int tm_run_sector_init(tm_run *run, int s, tm_error *err)
         sec->prob = malloc(cells * (size_t)run->n_sets * sizeof(double));
         sec->entry_law = malloc((size_t)n_z * sizeof(double));
     }
-    double *stationary = malloc((size_t)n_z * sizeof(double));
     if (!sec->rng_state || !sec->z || !sec->markets || !sec->move_threshold || !sec->move_alias || !sec->flow ||
         !sec->revenue || !sec->value || !sec->cost || !sec->death_threshold || !sec->death ||
         (p->timing == TM_TIMING_NEXT && !exact && !sec->pending) || (p->spells && !exact && !sec->tenure) ||
-        (exact && (!sec->mass || !sec->mass_next || !sec->prob || !sec->entry_law)) || !stationary ||
+        (exact && (!sec->mass || !sec->mass_next || !sec->prob || !sec->entry_law)) ||
         (run->joint_cells && !sec->joint_code) ||
         tm_policy_alloc_rows(&sec->policy, n_z, run->n_states, run->n_sets, p->logit_scale > 0.0)) {
-        free(stationary);
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory for sector %s (%lld firms)", ps->name,
                             (long long)ps->firms);
     }
-    int rc = tm_grid_stationary_exact(n_z, sec->P, stationary);
-    if (rc) {
-        free(stationary);
-        return tm_error_set(err, TM_ERR_INPUT,
-                            "sector %s: cannot discretise productivity (persistence %g, volatility %g)", ps->name,
-                            ps->persistence, ps->volatility);
-    }
+    const double *stationary = sec->pi; /* tm_grid_tables_init computed it */
     for (int i = 0; i < n_z; i++) {
         tm_alias row;
-        if (tm_alias_init(&row, sec->P + (size_t)i * (size_t)n_z, (uint32_t)n_z)) {
-            free(stationary);
+        if (tm_alias_init(&row, sec->P + (size_t)i * (size_t)n_z, (uint32_t)n_z))
             return tm_error_set(err, TM_ERR_RUNTIME, "sector %s: bad productivity transition row %d", ps->name, i);
-        }
         memcpy(sec->move_threshold + (size_t)i * (size_t)n_z, row.threshold, (size_t)n_z * sizeof(uint32_t));
         memcpy(sec->move_alias + (size_t)i * (size_t)n_z, row.alias, (size_t)n_z * sizeof(uint32_t));
         tm_alias_free(&row);
     }
-    rc = tm_alias_init(&sec->entry, stationary, (uint32_t)n_z);
+    int rc = tm_alias_init(&sec->entry, stationary, (uint32_t)n_z);
     if (exact) {
         /* Everyone starts serving nothing, spread over the stationary law. */
         memcpy(sec->entry_law, stationary, (size_t)n_z * sizeof(double));
@@ -126,7 +117,6 @@ int tm_run_sector_init(tm_run *run, int s, tm_error *err)
                 sec->mass[((size_t)t * (size_t)n_z + (size_t)iz) * sec->mass_per_z] = (double)sec->n * stationary[iz] /
                                                                                       (double)run->n_types;
     }
-    free(stationary);
     if (rc)
         return tm_error_set(err, TM_ERR_RUNTIME, "sector %s: bad stationary distribution", ps->name);
     if (run->model->belief_classes) {

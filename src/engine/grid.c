@@ -211,7 +211,8 @@ int tm_grid_tables_init(tm_grid_tables *g, const tm_params *p, tm_error *err)
     g->n_sectors = p->n_sectors;
     g->z = malloc(S * n_z * sizeof(double));
     g->P = malloc(S * n_z * n_z * sizeof(double));
-    if (!g->z || !g->P) {
+    g->pi = malloc(S * n_z * sizeof(double));
+    if (!g->z || !g->P || !g->pi) {
         tm_grid_tables_free(g);
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory for the productivity grids (%zu points)", n_z);
     }
@@ -227,6 +228,13 @@ int tm_grid_tables_init(tm_grid_tables *g, const tm_params *p, tm_error *err)
                                 "sector %s: cannot discretise productivity (persistence %g, volatility %g)", ps->name,
                                 ps->persistence, ps->volatility);
         }
+        if (tm_grid_stationary_exact(g->n_z, P, g->pi + (size_t)s * n_z)) {
+            tm_grid_tables_free(g);
+            return tm_error_set(err, TM_ERR_INPUT,
+                                "sector %s: the productivity chain (persistence %g, volatility %g, %d points) has no "
+                                "stationary law",
+                                ps->name, ps->persistence, ps->volatility, p->grid_points);
+        }
     }
     return 0;
 }
@@ -235,26 +243,21 @@ void tm_grid_tables_free(tm_grid_tables *g)
 {
     free(g->z);
     free(g->P);
-    g->z = g->P = NULL;
+    free(g->pi);
+    g->z = g->P = g->pi = NULL;
 }
 
-int tm_grid_top_count(int n, const double *P, double q)
+int tm_grid_top_count(int n, const double *pi, double q)
 {
     if (!(q < 1.0))
         return 0;
     if (q <= 0.0)
         return n;
-    double *pi = malloc((size_t)(n > 0 ? n : 1) * sizeof(double));
-    if (!pi || tm_grid_stationary_exact(n, P, pi)) {
-        free(pi);
-        return n;
-    }
     /* below = F(z_first) = sum_{j<first} pi_j, which only grows with first:
      * stop at the first point where it reaches q. */
     double below = 0.0;
     int first = 0;
     while (first < n && below < q)
         below += pi[first++];
-    free(pi);
     return n - first;
 }

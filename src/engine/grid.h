@@ -41,20 +41,21 @@ int tm_grid_stationary(int n, const double *P, double *pi, double tol, int max_i
  * arguments, allocation failure or a reducible chain. */
 int tm_grid_stationary_exact(int n, const double *P, double *pi);
 
-/* Partial closure (docs/model.md eq. 26a): the number of top points of the
- * n-point chain P at which F(z_i) = sum_{j<i} pi_j, pi its stationary law
- * (tm_grid_stationary_exact), is at least q: the points holding the top
- * 1 - q of the stationary mass, to the grid's discreteness. n for q <= 0,
- * 0 for q >= 1 (the top point has mass: F < 1 everywhere); n (every point)
- * if the law cannot be computed. */
-int tm_grid_top_count(int n, const double *P, double q);
+/* Partial closure (docs/model.md eq. 26a): the number of top points of an
+ * n-point grid with stationary law pi (tm_grid_stationary_exact) at which
+ * F(z_i) = sum_{j<i} pi_j is at least q: the points holding the top 1 - q
+ * of the stationary mass, to the grid's discreteness. n for q <= 0, 0 for
+ * q >= 1 (the top point has mass: F < 1 everywhere). */
+int tm_grid_top_count(int n, const double *pi, double q);
 
 /* Every sector's grid and transition, by productivity.method:
  * z[s * n_z + i], P[(s * n_z + i) * n_z + j] (row i: the law of z' given
- * z_i). Input error if a sector's process cannot be discretised. */
+ * z_i), and its stationary law pi[s * n_z + i] (tm_grid_stationary_exact,
+ * computed once here). Input error if a sector's process cannot be
+ * discretised or its chain has no stationary law. */
 typedef struct tm_grid_tables {
     int n_z, n_sectors;
-    double *z, *P;
+    double *z, *P, *pi;
 } tm_grid_tables;
 
 int tm_grid_tables_init(tm_grid_tables *grids, const tm_params *params, tm_error *err);

@@ -235,7 +235,7 @@ static void sector_conditions(const tm_run *run, int s, const int *regime, const
         fixed[d] = here->market[d].fixed_cost;
         double share = run->share_serving[(size_t)s * (size_t)run->n_dest + (size_t)d];
         cond->tariff[d] = tm_process_tariff(p, pr, s, d, regime[d]);
-        tm_econ_closure(&p->dest[d].regime[regime[d]], s, run->n_z, run->sec[s].P, &cond->closed[d],
+        tm_econ_closure(&p->dest[d].regime[regime[d]], s, run->n_z, run->sec[s].pi, &cond->closed[d],
                         &cond->closed_top[d]);
         cond->demand[d] = tm_econ_crowded_demand(here->market[d].demand, p->crowding, share);
         if (tm_fx_on(p)) /* firms choose at last period's real exchange rate (docs/model.md section 11) */

@@ -40,6 +40,7 @@ typedef struct {
     uint64_t inc_base;                     /* odd; slot i's stream increment is inc_base + 2 i */
     const double *z_grid;                  /* [n_z]: this sector's part of the run's grids */
     const double *P;                       /* [n_z * n_z] */
+    const double *pi;                      /* [n_z]: the stationary law of P */
     uint32_t *move_threshold, *move_alias; /* flattened alias tables, [n_z * n_z] */
     tm_alias entry;                        /* entrants' productivity (the stationary law) */
     uint64_t *death_threshold;             /* [n_z]: a firm at z dies if its draw is below */

@@ -6,6 +6,7 @@
 
 #include <float.h>
 #include <gsl/gsl_cdf.h>
+#include <gsl/gsl_randist.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,6 +337,22 @@ Test(grid, tables_follow_the_method_the_parameters_choose)
                 tm_grid_tauchen(15, ps->persistence, ps->volatility, 2.5, z, P);
             cr_expect(memcmp(g.z + s * 15, z, sizeof z) == 0, "%s: sector %d grid", methods[m], s);
             cr_expect(memcmp(g.P + s * 15 * 15, P, sizeof P) == 0, "%s: sector %d transition", methods[m], s);
+            /* The stationary law is stored with the grid: pi = pi P within
+             * rounding, and for Rouwenhorst the binomial law. */
+            const double *pi = g.pi + s * 15;
+            double total = 0.0;
+            for (int j = 0; j < 15; j++) {
+                double back = 0.0;
+                for (int i = 0; i < 15; i++)
+                    back += pi[i] * P[i * 15 + j];
+                cr_expect_float_eq(back, pi[j], 1e-13, "%s: sector %d: (pi P)_%d = %g, pi_%d = %g", methods[m], s, j,
+                                   back, j, pi[j]);
+                if (m == 0)
+                    cr_expect_float_eq(pi[j], gsl_ran_binomial_pdf((unsigned)j, 0.5, 14), 1e-13,
+                                       "sector %d: pi_%d against Binomial(14, 1/2)", s, j);
+                total += pi[j];
+            }
+            cr_expect_float_eq(total, 1.0, 1e-13, "%s: sector %d: the law sums to %g", methods[m], s, total);
         }
         tm_grid_tables_free(&g);
         tm_params_free(p);

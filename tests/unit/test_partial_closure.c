@@ -44,13 +44,16 @@ static int first_closed(int n, const double *pi, double q)
 Test(partial_closure, closed_share_is_the_top_1_minus_q_of_the_stationary_mass)
 {
     enum { N = 41 };
-    double z[N], P[N * N], pi[N];
+    double z[N], P[N * N], pi[N], law[N];
     cr_assert_eq(tm_grid_rouwenhorst(N, 0.9, 0.2, z, P), 0);
     binomial_law(N, pi);
+    /* The count is taken on the law the run uses (GTH elimination, as
+     * tm_grid_tables_init computes it) and checked on the closed form. */
+    cr_assert_eq(tm_grid_stationary_exact(N, P, law), 0);
     const double qs[] = {0.3, 0.5, 0.7, 0.9, 0.98, 0.999};
     for (size_t k = 0; k < sizeof qs / sizeof qs[0]; k++) {
         double q = qs[k];
-        int top = tm_grid_top_count(N, P, q);
+        int top = tm_grid_top_count(N, law, q);
         int first = first_closed(N, pi, q);
         cr_expect_eq(top, N - first, "q = %g: %d points closed, expected %d", q, top, N - first);
         double closed = 0.0;
@@ -61,9 +64,9 @@ Test(partial_closure, closed_share_is_the_top_1_minus_q_of_the_stationary_mass)
         cr_expect_leq(closed, 1.0 - q + 1e-12, "q = %g: closed mass %g", q, closed);
         cr_expect_gt(closed + pi[N - top - 1], 1.0 - q - 1e-12, "q = %g: closed mass %g", q, closed);
     }
-    cr_expect_eq(tm_grid_top_count(N, P, 1.0), 0, "q = 1 closes no point");
-    cr_expect_eq(tm_grid_top_count(N, P, 0.0), N, "q = 0 closes every point");
-    cr_expect_eq(tm_grid_top_count(N, P, 1e-300), N - 1, "a small q closes all but the lowest point");
+    cr_expect_eq(tm_grid_top_count(N, law, 1.0), 0, "q = 1 closes no point");
+    cr_expect_eq(tm_grid_top_count(N, law, 0.0), N, "q = 0 closes every point");
+    cr_expect_eq(tm_grid_top_count(N, law, 1e-300), N - 1, "a small q closes all but the lowest point");
 }
 
 /* The same on a Tauchen grid, whose law has no closed form: against the
@@ -71,12 +74,13 @@ Test(partial_closure, closed_share_is_the_top_1_minus_q_of_the_stationary_mass)
 Test(partial_closure, closed_share_on_a_tauchen_grid)
 {
     enum { N = 31 };
-    double z[N], P[N * N], pi[N];
+    double z[N], P[N * N], pi[N], law[N];
     cr_assert_eq(tm_grid_tauchen(N, 0.8, 0.3, 3.0, z, P), 0);
     cr_assert_eq(tm_grid_stationary(N, P, pi, 1e-15, 100000), 0);
+    cr_assert_eq(tm_grid_stationary_exact(N, P, law), 0);
     const double qs[] = {0.5, 0.8, 0.95};
     for (size_t k = 0; k < sizeof qs / sizeof qs[0]; k++) {
-        int top = tm_grid_top_count(N, P, qs[k]);
+        int top = tm_grid_top_count(N, law, qs[k]);
         cr_expect_eq(top, N - first_closed(N, pi, qs[k]), "q = %g", qs[k]);
         double closed = 0.0;
         for (int i = N - top; i < N; i++)
@@ -260,9 +264,12 @@ static void cutoffs(const char *ban, double *canola_open, double *canola_ban, do
 Test(partial_closure, dynamic_cutoffs_price_the_partial_closure)
 {
     enum { N = 201 };
-    double z[N], P[N * N], pi[N];
+    double z[N], P[N * N], pi[N], law[N];
     cr_assert_eq(tm_grid_rouwenhorst(N, 0.9, 0.2, z, P), 0);
     binomial_law(N, pi);
+    /* The count is taken on the law the run uses (GTH elimination, as
+     * tm_grid_tables_init computes it) and checked on the closed form. */
+    cr_assert_eq(tm_grid_stationary_exact(N, P, law), 0);
     const int first = first_closed(N, pi, 0.9);
     double part_open, part_ban, total_open, total_ban, steel_open, steel_open2;
     cutoffs("{closed_sectors: [canola], closed_above_quantile: 0.9}", &part_open, &part_ban, &steel_open);
