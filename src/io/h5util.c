@@ -163,15 +163,20 @@ hid_t tm_h5_create_temp(const char *stem, char *name, size_t size, hid_t fcpl, h
     for (int attempt = 0; attempt < TM_TMPFILE_TRIES; attempt++) {
         if (tm_tmpfile_name(stem, name, size, err))
             return -1;
+        /* Something holds the name (drawn twice, or planted): draw another.
+         * Tested first because HDF5 opens an existing name read-write (no
+         * creation, no truncation) before the exclusive creation refuses it. */
+        struct stat st;
+        if (lstat(name, &st) == 0)
+            continue;
         errno = 0;
         hid_t f = H5Fcreate(name, H5F_ACC_EXCL, fcpl, fapl);
         if (f >= 0)
             return f;
         int saved = errno;
-        struct stat st;
-        /* Something holds the name (drawn twice, or planted): draw another. */
-        if (saved == EEXIST || lstat(name, &st) == 0)
+        if (saved == EEXIST)
             continue;
+        unlink(name); /* created, then the superblock's write failed (disk full) */
         tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot create the file (%s)", name,
                      saved ? strerror(saved) : "HDF5 error");
         return -1;
