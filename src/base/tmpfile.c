@@ -31,27 +31,34 @@ static int random_bits(uint64_t *bits)
     return 0;
 }
 
-int tm_tmpfile_create(const char *stem, char *name, size_t size, tm_error *err)
+int tm_tmpfile_name(const char *stem, char *name, size_t size, tm_error *err)
 {
     static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-    /* A clash needs the same 60 random bits twice; 100 tries only guard
-     * against an adversary who fills the folder with names. */
-    for (int attempt = 0; attempt < 100; attempt++) {
-        uint64_t bits;
-        if (random_bits(&bits)) {
-            tm_error_set(err, TM_ERR_RUNTIME, "%s: no random numbers for a temporary name: %s", stem, strerror(errno));
+    uint64_t bits;
+    if (random_bits(&bits)) {
+        tm_error_set(err, TM_ERR_RUNTIME, "%s: no random numbers for a temporary name: %s", stem, strerror(errno));
+        return -1;
+    }
+    char suffix[13];
+    for (int i = 0; i < 12; i++) {
+        suffix[i] = alphabet[bits % 36];
+        bits /= 36;
+    }
+    suffix[12] = '\0';
+    if ((size_t)snprintf(name, size, "%s-%s", stem, suffix) >= size) {
+        tm_error_set(err, TM_ERR_INPUT, "%s: path too long for a temporary name", stem);
+        return -1;
+    }
+    return 0;
+}
+
+int tm_tmpfile_create(const char *stem, char *name, size_t size, tm_error *err)
+{
+    /* A clash needs the same 60 random bits twice; TM_TMPFILE_TRIES only
+     * guards against an adversary who fills the folder with names. */
+    for (int attempt = 0; attempt < TM_TMPFILE_TRIES; attempt++) {
+        if (tm_tmpfile_name(stem, name, size, err))
             return -1;
-        }
-        char suffix[13];
-        for (int i = 0; i < 12; i++) {
-            suffix[i] = alphabet[bits % 36];
-            bits /= 36;
-        }
-        suffix[12] = '\0';
-        if ((size_t)snprintf(name, size, "%s-%s", stem, suffix) >= size) {
-            tm_error_set(err, TM_ERR_INPUT, "%s: path too long for a temporary name", stem);
-            return -1;
-        }
         int fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
         if (fd >= 0)
             return fd;

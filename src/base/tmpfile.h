@@ -22,4 +22,12 @@ void tm_tmpfile_stem(const char *final_path, char *stem, size_t size);
  * or -1 with `err` naming the stem and the reason. */
 int tm_tmpfile_create(const char *stem, char *name, size_t size, tm_error *err);
 
+/* Names tm_tmpfile_create tries before it gives up. */
+enum { TM_TMPFILE_TRIES = 100 };
+
+/* Only draw such a name into `name` (0), for a caller that creates the
+ * file itself just as exclusively (HDF5's H5F_ACC_EXCL: O_CREAT|O_EXCL,
+ * which refuses a symbolic link too); -1 with `err` set. */
+int tm_tmpfile_name(const char *stem, char *name, size_t size, tm_error *err);
+
 #endif

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/tmpfile.h"
@@ -159,31 +160,29 @@ int tm_h5_write_strings(hid_t loc, const char *name, const char *const *values, 
 
 hid_t tm_h5_create_temp(const char *stem, char *name, size_t size, hid_t fcpl, hid_t fapl, tm_error *err)
 {
-    int fd = tm_tmpfile_create(stem, name, size, err);
-    if (fd < 0)
-        return -1;
-    char self[64];
-    snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
-    hid_t f;
-    int saved = 0;
-    if (access(self, F_OK) == 0) {
-        f = H5Fcreate(self, H5F_ACC_TRUNC, fcpl, fapl);
-        saved = errno;
-        if (f < 0)
-            unlink(name);
-    } else {
-        /* Without /proc the name is released for an instant and taken by
-         * HDF5 with O_CREAT|O_EXCL, which refuses whatever was planted
-         * there meanwhile (the name is unpredictable besides). */
-        unlink(name);
-        f = H5Fcreate(name, H5F_ACC_EXCL, fcpl, fapl);
-        saved = errno;
-    }
-    close(fd);
-    if (f < 0)
+    for (int attempt = 0; attempt < TM_TMPFILE_TRIES; attempt++) {
+        if (tm_tmpfile_name(stem, name, size, err))
+            return -1;
+        /* Something holds the name (drawn twice, or planted): draw another.
+         * Tested first because HDF5 opens an existing name read-write (no
+         * creation, no truncation) before the exclusive creation refuses it. */
+        struct stat st;
+        if (lstat(name, &st) == 0)
+            continue;
+        errno = 0;
+        hid_t f = H5Fcreate(name, H5F_ACC_EXCL, fcpl, fapl);
+        if (f >= 0)
+            return f;
+        int saved = errno;
+        if (saved == EEXIST)
+            continue;
+        unlink(name); /* created, then the superblock's write failed (disk full) */
         tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot create the file (%s)", name,
                      saved ? strerror(saved) : "HDF5 error");
-    return f;
+        return -1;
+    }
+    tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot find a free temporary name", stem);
+    return -1;
 }
 
 static herr_t add_data_bytes(hid_t obj, const char *name, const H5O_info_t *info, void *total)

@@ -67,10 +67,12 @@ int tm_h5_strings_write(const tm_h5_strings *s, hid_t loc, const char *name, con
 int tm_h5_write_strings(hid_t loc, const char *name, const char *const *values, hsize_t n, const char *description);
 
 /* Create an HDF5 file under a fresh temporary name next to its final
- * name (base/tmpfile.h: STEM-random, O_EXCL|O_NOFOLLOW), so a planted link
- * is never followed. The file is created by our own exclusive open and
- * HDF5 is handed /proc/self/fd/N, which names that very inode whatever
- * happens to the folder entry meanwhile. Returns the file, its name in
+ * name (base/tmpfile.h: STEM-random). A name that exists (a planted link,
+ * a FIFO) is skipped for another, and HDF5 creates the file with
+ * H5F_ACC_EXCL (O_CREAT|O_EXCL), which refuses a name planted in between.
+ * One creation, not a file of our own that HDF5 reopens with O_TRUNC
+ * through /proc/self/fd/N: ext4 writes a file truncated on open back to
+ * disk when the first descriptor closes. Returns the file, its name in
  * `name`; -1 with `err` set (nothing left behind). */
 hid_t tm_h5_create_temp(const char *stem, char *name, size_t size, hid_t fcpl, hid_t fapl, tm_error *err);
 

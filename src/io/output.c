@@ -24,6 +24,11 @@
 #include "models/model.h"
 #include "tm_build_info.h"
 
+/* File settings (tm_output_open): half-ranks of the B-tree nodes of
+ * groups and of chunked datasets without a panel (HDF5's defaults: 16 and
+ * 32), and the growth step of a file built in memory. */
+enum { TM_GROUP_BTREE_K = 4, TM_CHUNK_BTREE_K = 4, TM_CORE_INCREMENT = 64 << 10 };
+
 /* UTC time `ago` seconds before now, ISO 8601. */
 static void iso_before_now(double ago, char *buf, size_t size)
 {
@@ -788,17 +793,32 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
     /* Crash safety of checkpoints: with checkpoints, freed file space is
      * never reused, so the bytes a checkpoint's metadata points to are never
      * overwritten (docs/reliability.md). */
-    const int checkpoints = opts && opts->checkpoints;
-    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    const int checkpoints = opts && opts->checkpoints, panel = opts && opts->panel;
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE), fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (checkpoints)
         H5Pset_file_space_strategy(fcpl, H5F_FSPACE_STRATEGY_NONE, 0, (hsize_t)1);
+    /* Smaller B-tree nodes: a group's node held 32 entries and a chunked
+     * dataset's 64 (about 3 KiB each, written whole), for groups of a few
+     * links and series of a few chunks; nearly half a short run's file was
+     * such nodes. A panel has many chunks a dataset and keeps the default. */
+    H5Pset_sym_k(fcpl, TM_GROUP_BTREE_K, 0);
+    if (!panel)
+        H5Pset_istore_k(fcpl, TM_CHUNK_BTREE_K);
+    /* Without a panel or checkpoints the file is small and only needs to
+     * be on disk once closed: it is built in memory and written at the
+     * close (a few large writes, not about 50 small ones). A panel can be
+     * gigabytes; checkpoints flush a consistent file to disk as the run
+     * goes and take HDF5's descriptor (tm_output_keep_partial). */
+    if (!panel && !checkpoints)
+        H5Pset_fapl_core(fapl, TM_CORE_INCREMENT, 1);
     char stem[4200], tmp[4300];
     tm_tmpfile_stem(path, stem, sizeof stem);
-    hid_t file = tm_h5_create_temp(stem, tmp, sizeof tmp, fcpl, H5P_DEFAULT, err);
+    hid_t file = tm_h5_create_temp(stem, tmp, sizeof tmp, fcpl, fapl, err);
+    H5Pclose(fapl);
     H5Pclose(fcpl);
     if (file < 0)
         return -1;
-    tm_output *o = tm_output_new_handle(p, run, path, tmp, opts && opts->panel, opts && opts->force);
+    tm_output *o = tm_output_new_handle(p, run, path, tmp, panel, opts && opts->force);
     if (!o) {
         H5Fclose(file);
         unlink(tmp);

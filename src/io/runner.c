@@ -131,7 +131,11 @@ static int simulate(const tm_params *p, const char *path, const tm_simulate_opti
     int threads = opts ? opts->threads : 0, panel = opts && opts->panel, force = opts && opts->force;
     int every = opts ? opts->checkpoint_every : 0;
     tm_checkpoint *resume = opts ? opts->resume : NULL;
-    if (!resume && tm_output_check_path_probing(path, force, !(opts && opts->folder_written), err))
+    /* The folder's write test creates and removes a file: output time. */
+    double clock = tm_clock_seconds();
+    int probe = !resume && tm_output_check_path_probing(path, force, !(opts && opts->folder_written), err);
+    tm->output += lap(&clock);
+    if (probe)
         return -1;
     /* The recorded wall time covers the whole run: set-up and solve too. */
     const double started = tm_clock_seconds();
@@ -144,7 +148,7 @@ static int simulate(const tm_params *p, const char *path, const tm_simulate_opti
         ro.progress = opts->progress;
     tm_run *run = NULL;
     tm_output *out = NULL;
-    double clock = tm_clock_seconds();
+    lap(&clock); /* the preflight estimate and check: neither engine nor output */
     int rc = tm_run_open(p, &ro, &run, err);
     tm->engine += lap(&clock);
     if (rc)

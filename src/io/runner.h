@@ -14,11 +14,12 @@
 struct tm_checkpoint;
 
 /* Where one run's time went, by its own clock (seconds of wall time):
- * `output` is the run file and its preparation (tm_output_open,
- * tm_output_period, tm_output_close: datasets, compression, checksums,
- * the digest), `engine` the simulation (tm_run_open with the model's
- * solve, and every period step), `checkpoint` the checkpoints saved, and
- * `total` all of tm_simulate, checks and set-up included. */
+ * `output` is the run file and its preparation (the output folder's write
+ * test, tm_output_open, tm_output_period, tm_output_close: datasets,
+ * compression, checksums, the digest), `engine` the simulation
+ * (tm_run_open with the model's solve, and every period step),
+ * `checkpoint` the checkpoints saved, and `total` all of tm_simulate,
+ * checks and set-up included. */
 typedef struct {
     double total, engine, output, checkpoint;
     double recorded_wall; /* the wall_seconds the finished file records */

@@ -123,9 +123,20 @@ def damage_by(path, how):
         with h5py.File(path, "r+") as f:  # through HDF5: the chunk checksum is recomputed
             f["series/export_value"][1, 0, 0] *= 2
         return "dataset /series/export_value is damaged: its values differ"
+    # Up to 4 KiB of the largest chunk's stored bytes (the file's middle,
+    # used before, can fall in metadata once its B-tree nodes are small).
+    chunks = []
+    with h5py.File(path, "r") as f:
+        def collect(name, obj):
+            if isinstance(obj, h5py.Dataset) and obj.chunks:
+                for i in range(obj.id.get_num_chunks()):
+                    info = obj.id.get_chunk_info(i)
+                    chunks.append((info.size, info.byte_offset))
+        f.visititems(collect)
+    size, offset = max(chunks)
+    length = min(size, 4096)
     data = bytearray(path.read_bytes())
-    middle = len(data) // 2
-    data[middle:middle + 4096] = bytes((i * 151 + 7) % 256 for i in range(4096))
+    data[offset:offset + length] = bytes((i * 151 + 7) % 256 for i in range(length))
     path.write_bytes(bytes(data))
     return "is damaged (a chunk fails its checksum"
 

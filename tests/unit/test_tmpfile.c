@@ -90,3 +90,16 @@ Test(tmpfile, too_long_a_path_is_refused)
     cr_assert_eq(tm_tmpfile_create("/tmp/a-rather-long-stem", name, sizeof name, &err), -1);
     cr_assert_eq(err.status, TM_ERR_INPUT);
 }
+
+Test(tmpfile, drawing_a_name_alone_creates_nothing)
+{
+    char stem[128], name[160];
+    snprintf(stem, sizeof stem, "%s/w.tmp-1", folder);
+    tm_error err = {0};
+    cr_assert_eq(tm_tmpfile_name(stem, name, sizeof name, &err), 0, "%s", err.msg);
+    size_t n = strlen(stem);
+    cr_assert_eq(strncmp(name, stem, n), 0);
+    cr_assert_eq(strspn(name + n + 1, "abcdefghijklmnopqrstuvwxyz0123456789"), 12u);
+    struct stat st;
+    cr_assert_neq(lstat(name, &st), 0);
+}
