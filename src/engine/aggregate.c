@@ -196,33 +196,27 @@ static void finish_period(tm_run *run)
     round_counts(run);
 }
 
-/* One thread's count table of `cells` cells, its lanes added to `out`. */
-static void add_lanes(double *out, const uint32_t *lanes, size_t cells)
+/* Counts of `cells` cells added to `out` (integers below 2^53 are exact
+ * in doubles). */
+static void add_counts(double *out, const uint64_t *counts, size_t cells)
 {
-    for (size_t c = 0; c < cells; c++) {
-        uint64_t n = 0;
-        for (size_t l = 0; l < TM_COUNT_LANES; l++)
-            n += lanes[c * TM_COUNT_LANES + l];
-        out[c] += (double)n;
-    }
+    for (size_t c = 0; c < cells; c++)
+        out[c] += (double)counts[c];
 }
 
-/* One thread's joint table of sector s (src/engine/kernel.c,
- * step_block_joint) spread onto the period's tables: a firm counted in
- * (z, k, S) serves S at z, moved from set k (from 0 if k >= n_sets: it died
- * in set k - n_sets and an entrant took its slot) and entered every
- * destination of S that its former set lacked. */
-static void add_joint(const tm_run *run, const uint32_t *joint, double *hist, double *trans, double *died,
+/* The joint table of sector s (src/engine/kernel.c, step_block_joint)
+ * spread onto the period's tables: a firm counted in (z, k, S) serves S at
+ * z, moved from set k (from 0 if k >= n_sets: it died in set k - n_sets
+ * and an entrant took its slot) and entered every destination of S that
+ * its former set lacked. */
+static void add_joint(const tm_run *run, const uint64_t *joint, double *hist, double *trans, double *died,
                       double *enter)
 {
     const size_t n_sets = (size_t)run->n_sets, keys = 2 * n_sets;
     for (size_t z = 0; z < (size_t)run->n_z; z++)
         for (size_t k = 0; k < keys; k++)
             for (size_t S = 0; S < n_sets; S++) {
-                const uint32_t *lanes = joint + ((z * keys + k) * n_sets + S) * TM_JOINT_LANES;
-                uint64_t n = 0;
-                for (size_t l = 0; l < TM_JOINT_LANES; l++)
-                    n += lanes[l];
+                const uint64_t n = joint[(z * keys + k) * n_sets + S];
                 if (!n)
                     continue;
                 const double c = (double)n;
@@ -237,26 +231,21 @@ static void add_joint(const tm_run *run, const uint32_t *joint, double *hist, do
             }
 }
 
-/* The simulated firms' tables: the threads' integer counts summed (integer
- * counts below 2^53 add exactly in doubles, in any order). */
+/* The simulated firms' tables from the counts the kernel summed over its
+ * threads (run->sum). */
 void tm_run_count_firms(tm_run *run, int s, double *hist, double *trans, double *died, double *enter)
 {
+    const count_sums *sum = &run->sum;
     if (run->joint_cells) {
-        for (int th = 0; th < run->threads; th++)
-            add_joint(run, run->acc[th].joint + (size_t)s * run->joint_cells * TM_JOINT_LANES, hist, trans, died,
-                      enter);
+        add_joint(run, sum->joint + (size_t)s * run->joint_cells, hist, trans, died, enter);
         return;
     }
-    for (int th = 0; th < run->threads; th++) {
-        const accum *acc = &run->acc[th];
-        add_lanes(hist, acc->hist + (size_t)s * run->hist_cells * TM_COUNT_LANES, run->hist_cells);
-        add_lanes(trans, acc->trans + (size_t)s * run->trans_cells * TM_COUNT_LANES, run->trans_cells);
-        for (int c = 0; c < run->n_sets; c++)
-            died[c] += acc->died[(size_t)s * (size_t)run->n_sets + (size_t)c];
-        add_lanes(enter, acc->enter + (size_t)s * run->enter_cells * TM_COUNT_LANES, run->enter_cells);
-        for (size_t c = 0; c < run->spell_cells; c++)
-            run->res.spells[(size_t)s * run->spell_cells + c] += (int64_t)acc->spell[(size_t)s * run->spell_cells + c];
-    }
+    add_counts(hist, sum->hist + (size_t)s * run->hist_cells, run->hist_cells);
+    add_counts(trans, sum->trans + (size_t)s * run->trans_cells, run->trans_cells);
+    add_counts(died, sum->died + (size_t)s * (size_t)run->n_sets, (size_t)run->n_sets);
+    add_counts(enter, sum->enter + (size_t)s * run->enter_cells, run->enter_cells);
+    for (size_t c = 0; c < run->spell_cells; c++)
+        run->res.spells[(size_t)s * run->spell_cells + c] += (int64_t)sum->spell[(size_t)s * run->spell_cells + c];
 }
 
 /* Every sector's tables, then the period's aggregates. */

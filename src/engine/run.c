@@ -33,6 +33,12 @@ void tm_run_close(tm_run *run)
         free(run->acc[t].joint);
     }
     free(run->acc);
+    free(run->sum.hist);
+    free(run->sum.trans);
+    free(run->sum.died);
+    free(run->sum.enter);
+    free(run->sum.spell);
+    free(run->sum.joint);
     free(run->share_serving);
     free(run->stock);
     free(run->within_flow);
@@ -122,6 +128,36 @@ static int alloc_results(tm_run *run)
                : -1;
 }
 
+/* The threads' count tables and their sums, zero (the kernel's merge
+ * zeroes the threads' tables again after each period). */
+static int alloc_counts(tm_run *run)
+{
+    const size_t sectors = (size_t)run->n_sectors;
+    for (int t = 0; t < run->threads; t++) {
+        accum *acc = &run->acc[t];
+        acc->hist = calloc(sectors * run->hist_cells * TM_COUNT_LANES, sizeof(uint32_t));
+        acc->trans = calloc(sectors * run->trans_cells * TM_COUNT_LANES, sizeof(uint32_t));
+        acc->died = calloc(sectors * (size_t)run->n_sets, sizeof(uint32_t));
+        acc->enter = calloc(sectors * run->enter_cells * TM_COUNT_LANES, sizeof(uint32_t));
+        acc->spell = calloc(sectors * run->spell_cells, sizeof(uint32_t));
+        if (run->joint_cells)
+            acc->joint = calloc(sectors * run->joint_cells * TM_JOINT_LANES, sizeof(uint32_t));
+        if (!acc->hist || !acc->trans || !acc->died || !acc->enter || !acc->spell || (run->joint_cells && !acc->joint))
+            return -1;
+    }
+    count_sums *sum = &run->sum;
+    if (run->p->exact)
+        return 0;
+    if (run->joint_cells)
+        return (sum->joint = calloc(sectors * run->joint_cells, sizeof(uint64_t))) ? 0 : -1;
+    sum->hist = calloc(sectors * run->hist_cells, sizeof(uint64_t));
+    sum->trans = calloc(sectors * run->trans_cells, sizeof(uint64_t));
+    sum->died = calloc(sectors * (size_t)run->n_sets, sizeof(uint64_t));
+    sum->enter = calloc(sectors * run->enter_cells, sizeof(uint64_t));
+    sum->spell = calloc(sectors * run->spell_cells, sizeof(uint64_t));
+    return sum->hist && sum->trans && sum->died && sum->enter && sum->spell ? 0 : -1;
+}
+
 int tm_run_open(const tm_params *p, const tm_run_options *opts, tm_run **out, tm_error *err)
 {
     *out = NULL;
@@ -198,19 +234,9 @@ int tm_run_open(const tm_params *p, const tm_run_options *opts, tm_run **out, tm
     run->enter_cells = (size_t)run->n_dest * run->hist_cells;
     run->spell_cells = (size_t)run->n_dest * TM_SPELL_MAX;
     run->joint_cells = tm_run_joint_cells(run);
-    for (int t = 0; t < run->threads; t++) {
-        run->acc[t].hist = malloc((size_t)p->n_sectors * run->hist_cells * TM_COUNT_LANES * sizeof(uint32_t));
-        run->acc[t].trans = malloc((size_t)p->n_sectors * run->trans_cells * TM_COUNT_LANES * sizeof(uint32_t));
-        run->acc[t].died = malloc((size_t)p->n_sectors * (size_t)run->n_sets * sizeof(uint32_t));
-        run->acc[t].enter = malloc((size_t)p->n_sectors * run->enter_cells * TM_COUNT_LANES * sizeof(uint32_t));
-        run->acc[t].spell = malloc((size_t)p->n_sectors * run->spell_cells * sizeof(uint32_t));
-        if (run->joint_cells)
-            run->acc[t].joint = malloc((size_t)p->n_sectors * run->joint_cells * TM_JOINT_LANES * sizeof(uint32_t));
-        if (!run->acc[t].hist || !run->acc[t].trans || !run->acc[t].died || !run->acc[t].enter || !run->acc[t].spell ||
-            (run->joint_cells && !run->acc[t].joint)) {
-            tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
-            goto fail;
-        }
+    if (alloc_counts(run)) {
+        tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+        goto fail;
     }
     for (int s = 0; s < p->n_sectors; s++)
         if (tm_run_sector_init(run, s, err))

@@ -79,7 +79,11 @@ typedef struct {
  * out as those above; two measured faster than one or four. */
 #define TM_JOINT_LANES 2
 
-/* Integer accumulators of one thread (counts add exactly in any order). */
+/* Integer accumulators of one thread (counts add exactly in any order).
+ * Between periods every table is zero: the thread counts into the
+ * sectors of its blocks, from first_sector to last_sector (none when
+ * last_sector < first_sector), and the merge of the period
+ * (src/engine/kernel.c) reads those sectors' tables and zeroes them. */
 typedef struct {
     uint32_t *hist;  /* [s][z * n_states + m][lane] firms by the state they serve after the decision */
     uint32_t *trans; /* [s][prev * n_sets + S][lane] survivors' and entrants' moves between market sets */
@@ -87,7 +91,15 @@ typedef struct {
     uint32_t *enter; /* [s][d][z * n_states + m][lane] firms serving d for the first period of a spell */
     uint32_t *spell; /* [s][d][length]: spells in d that ended (run.spells) */
     uint32_t *joint; /* [s][z][k][S][lane] when run->joint_cells > 0: see src/engine/kernel.c */
+    int first_sector, last_sector;
 } accum;
+
+/* The period's counts of every thread summed, one count a cell (the lanes
+ * added): the tables of accum without lanes, those the run uses (joint
+ * alone when run->joint_cells > 0, the others otherwise). */
+typedef struct {
+    uint64_t *hist, *trans, *died, *enter, *spell, *joint;
+} count_sums;
 
 struct tm_run {
     const tm_params *p;
@@ -103,7 +115,8 @@ struct tm_run {
     sector_state *sec;
     block *blocks;
     size_t n_blocks;
-    accum *acc; /* [threads] */
+    accum *acc;     /* [threads] */
+    count_sums sum; /* the threads' counts of the period, summed by the kernel */
     size_t hist_cells, trans_cells, enter_cells, spell_cells;
     /* Cells of a sector's joint table when the firm loop counts each firm
      * once by (z, state before, set chosen) (tm_run_joint_cells), else 0. */
@@ -126,7 +139,8 @@ int tm_run_sector_init(tm_run *run, int s, tm_error *err);
 void tm_run_sector_free(sector_state *sec);
 
 /* kernel.c: one period of every simulated firm (death and replacement,
- * productivity move, decision) into the threads' accumulators. */
+ * productivity move, decision) into the threads' accumulators, then
+ * their sum into run->sum (the threads' tables zeroed for the next). */
 void tm_run_kernel_step(tm_run *run);
 
 /* kernel.c: the cells of a sector's joint table if the run's firms can be
@@ -143,8 +157,8 @@ size_t tm_run_joint_cells(const tm_run *run);
 typedef void (*tm_run_sector_fill)(tm_run *run, int s, double *hist, double *trans, double *died, double *enter);
 
 /* aggregate.c: every sector's tables from `fill`, then the period's
- * aggregates (run->res). tm_run_count_firms fills them from the threads'
- * accumulators of the kernel. */
+ * aggregates (run->res). tm_run_count_firms fills them from the kernel's
+ * summed counts (run->sum). */
 int tm_run_aggregate_period(tm_run *run, tm_run_sector_fill fill, tm_error *err);
 void tm_run_count_firms(tm_run *run, int s, double *hist, double *trans, double *died, double *enter);
 
