@@ -248,26 +248,22 @@ void tm_run_count_firms(tm_run *run, int s, double *hist, double *trans, double 
         run->res.spells[(size_t)s * run->spell_cells + c] += (int64_t)sum->spell[(size_t)s * run->spell_cells + c];
 }
 
-/* Every sector's tables, then the period's aggregates. */
+/* Every sector's tables, then the period's aggregates. Sectors are
+ * independent (each writes its own slots; the sums inside one keep their
+ * order), so they run side by side, up to one a thread; the economy-wide
+ * sums after them run in sector order. */
 int tm_run_aggregate_period(tm_run *run, tm_run_sector_fill fill, tm_error *err)
 {
-    const size_t sum_cells = run->hist_cells + run->trans_cells + (size_t)run->n_sets + run->enter_cells;
-    double *hist = malloc(sum_cells * sizeof(double));
-    tm_stats_cell *scratch = malloc(run->hist_cells * sizeof *scratch);
-    if (!hist || !scratch) {
-        free(hist);
-        free(scratch);
-        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
-    }
-    double *trans = hist + run->hist_cells, *died = trans + run->trans_cells, *enter = died + run->n_sets;
-    memset(run->res.spells, 0, (size_t)run->n_sectors * run->spell_cells * sizeof(int64_t));
-    for (int s = 0; s < run->n_sectors; s++) {
-        memset(hist, 0, sum_cells * sizeof(double));
+    const int sectors = run->n_sectors, team = run->threads < sectors ? run->threads : sectors;
+    memset(run->res.spells, 0, (size_t)sectors * run->spell_cells * sizeof(int64_t));
+#pragma omp parallel for schedule(static) num_threads(team) if (team > 1)
+    for (int s = 0; s < sectors; s++) {
+        double *hist = run->tables + (size_t)s * run->table_cells;
+        double *trans = hist + run->hist_cells, *died = trans + run->trans_cells, *enter = died + run->n_sets;
+        memset(hist, 0, run->table_cells * sizeof(double));
         fill(run, s, hist, trans, died, enter);
-        aggregate_sector(run, s, hist, trans, died, enter, scratch);
+        aggregate_sector(run, s, hist, trans, died, enter, run->top_cells + (size_t)s * run->hist_cells);
     }
-    free(hist);
-    free(scratch);
     if (settle_exchange_rate(run, err))
         return -1;
     finish_period(run);

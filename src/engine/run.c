@@ -39,6 +39,8 @@ void tm_run_close(tm_run *run)
     free(run->sum.enter);
     free(run->sum.spell);
     free(run->sum.joint);
+    free(run->tables);
+    free(run->top_cells);
     free(run->share_serving);
     free(run->stock);
     free(run->within_flow);
@@ -129,7 +131,8 @@ static int alloc_results(tm_run *run)
 }
 
 /* The threads' count tables and their sums, zero (the kernel's merge
- * zeroes the threads' tables again after each period). */
+ * zeroes the threads' tables again after each period), and the period's
+ * tables of each sector. */
 static int alloc_counts(tm_run *run)
 {
     const size_t sectors = (size_t)run->n_sectors;
@@ -145,6 +148,11 @@ static int alloc_counts(tm_run *run)
         if (!acc->hist || !acc->trans || !acc->died || !acc->enter || !acc->spell || (run->joint_cells && !acc->joint))
             return -1;
     }
+    run->table_cells = run->hist_cells + run->trans_cells + (size_t)run->n_sets + run->enter_cells;
+    run->tables = malloc(sectors * run->table_cells * sizeof(double));
+    run->top_cells = malloc(sectors * run->hist_cells * sizeof *run->top_cells);
+    if (!run->tables || !run->top_cells)
+        return -1;
     count_sums *sum = &run->sum;
     if (run->p->exact)
         return 0;

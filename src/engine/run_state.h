@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "base/rng.h"
+#include "base/stats.h"
 #include "engine/demand_types.h"
 #include "engine/economy.h"
 #include "engine/env.h"
@@ -117,6 +118,12 @@ struct tm_run {
     size_t n_blocks;
     accum *acc;     /* [threads] */
     count_sums sum; /* the threads' counts of the period, summed by the kernel */
+    /* Each sector's tables of the period, [s][hist | trans | died | enter]
+     * (table_cells doubles a sector), and the cells of its top-decile
+     * share (hist_cells a sector): tm_run_aggregate_period. */
+    double *tables;
+    size_t table_cells;
+    tm_stats_cell *top_cells;
     size_t hist_cells, trans_cells, enter_cells, spell_cells;
     /* Cells of a sector's joint table when the firm loop counts each firm
      * once by (z, state before, set chosen) (tm_run_joint_cells), else 0. */
