@@ -248,24 +248,36 @@ void tm_run_count_firms(tm_run *run, int s, double *hist, double *trans, double 
         run->res.spells[(size_t)s * run->spell_cells + c] += (int64_t)sum->spell[(size_t)s * run->spell_cells + c];
 }
 
-/* Every sector's tables, then the period's aggregates. Sectors are
- * independent (each writes its own slots; the sums inside one keep their
- * order), so they run side by side, up to one a thread; the economy-wide
- * sums after them run in sector order. */
-int tm_run_aggregate_period(tm_run *run, tm_run_sector_fill fill, tm_error *err)
+/* Every sector's tables and aggregates. Sectors are independent (each
+ * writes its own slots; the sums inside one keep their order), so they
+ * are shared out among the threads of the team that calls this, up to
+ * one a thread; called outside a parallel region, one thread does all. */
+void tm_run_aggregate_sectors(tm_run *run, tm_run_sector_fill fill)
 {
-    const int sectors = run->n_sectors, team = run->threads < sectors ? run->threads : sectors;
-    memset(run->res.spells, 0, (size_t)sectors * run->spell_cells * sizeof(int64_t));
-#pragma omp parallel for schedule(static) num_threads(team) if (team > 1)
-    for (int s = 0; s < sectors; s++) {
+#pragma omp for schedule(static)
+    for (int s = 0; s < run->n_sectors; s++) {
         double *hist = run->tables + (size_t)s * run->table_cells;
         double *trans = hist + run->hist_cells, *died = trans + run->trans_cells, *enter = died + run->n_sets;
         memset(hist, 0, run->table_cells * sizeof(double));
+        memset(run->res.spells + (size_t)s * run->spell_cells, 0, run->spell_cells * sizeof(int64_t));
         fill(run, s, hist, trans, died, enter);
         aggregate_sector(run, s, hist, trans, died, enter, run->top_cells + (size_t)s * run->hist_cells);
     }
+}
+
+/* The economy-wide figures, in sector order, once every sector is done. */
+int tm_run_finish_aggregates(tm_run *run, tm_error *err)
+{
     if (settle_exchange_rate(run, err))
         return -1;
     finish_period(run);
     return 0;
+}
+
+int tm_run_aggregate_period(tm_run *run, tm_run_sector_fill fill, tm_error *err)
+{
+    const int team = run->threads < run->n_sectors ? run->threads : run->n_sectors;
+#pragma omp parallel num_threads(team) if (team > 1)
+    tm_run_aggregate_sectors(run, fill);
+    return tm_run_finish_aggregates(run, err);
 }

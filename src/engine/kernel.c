@@ -495,5 +495,6 @@ void tm_run_kernel_step(tm_run *run)
             step_block(run, &run->blocks[b], acc);
 #pragma omp barrier
         merge_counts(run, team);
+        tm_run_aggregate_sectors(run, tm_run_count_firms);
     }
 }

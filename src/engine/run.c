@@ -432,7 +432,7 @@ int tm_run_step(tm_run *run, tm_error *err)
     if (run->p->exact)
         return tm_run_aggregate_period(run, tm_run_exact_step, err);
     tm_run_kernel_step(run);
-    return tm_run_aggregate_period(run, tm_run_count_firms, err);
+    return tm_run_finish_aggregates(run, err);
 }
 
 const tm_model_ops *tm_run_model(const tm_run *run, const void **state)

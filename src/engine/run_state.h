@@ -120,7 +120,7 @@ struct tm_run {
     count_sums sum; /* the threads' counts of the period, summed by the kernel */
     /* Each sector's tables of the period, [s][hist | trans | died | enter]
      * (table_cells doubles a sector), and the cells of its top-decile
-     * share (hist_cells a sector): tm_run_aggregate_period. */
+     * share (hist_cells a sector): tm_run_aggregate_sectors. */
     double *tables;
     size_t table_cells;
     tm_stats_cell *top_cells;
@@ -146,8 +146,11 @@ int tm_run_sector_init(tm_run *run, int s, tm_error *err);
 void tm_run_sector_free(sector_state *sec);
 
 /* kernel.c: one period of every simulated firm (death and replacement,
- * productivity move, decision) into the threads' accumulators, then
- * their sum into run->sum (the threads' tables zeroed for the next). */
+ * productivity move, decision) into the threads' accumulators, their sum
+ * into run->sum (the threads' tables zeroed for the next period), then
+ * every sector's aggregates (tm_run_aggregate_sectors with
+ * tm_run_count_firms), all on one team of threads; the economy-wide
+ * figures (tm_run_finish_aggregates) are left to the caller. */
 void tm_run_kernel_step(tm_run *run);
 
 /* kernel.c: the cells of a sector's joint table if the run's firms can be
@@ -164,9 +167,16 @@ size_t tm_run_joint_cells(const tm_run *run);
 typedef void (*tm_run_sector_fill)(tm_run *run, int s, double *hist, double *trans, double *died, double *enter);
 
 /* aggregate.c: every sector's tables from `fill`, then the period's
- * aggregates (run->res). tm_run_count_firms fills them from the kernel's
- * summed counts (run->sum). */
+ * aggregates (run->res): tm_run_aggregate_period runs the two parts
+ * below, the sectors on a team of its own. tm_run_aggregate_sectors is
+ * a worksharing loop over the sectors for the threads of the team that
+ * calls it (or one thread outside a parallel region);
+ * tm_run_finish_aggregates the economy-wide figures after it, serial.
+ * tm_run_count_firms fills a sector's tables from the kernel's summed
+ * counts (run->sum). */
 int tm_run_aggregate_period(tm_run *run, tm_run_sector_fill fill, tm_error *err);
+void tm_run_aggregate_sectors(tm_run *run, tm_run_sector_fill fill);
+int tm_run_finish_aggregates(tm_run *run, tm_error *err);
 void tm_run_count_firms(tm_run *run, int s, double *hist, double *trans, double *died, double *enter);
 
 /* exact.c: one period of sector s's distribution of firms, counted into
