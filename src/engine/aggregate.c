@@ -198,10 +198,10 @@ static void finish_period(tm_run *run)
 
 /* Counts of `cells` cells added to `out` (integers below 2^53 are exact
  * in doubles). */
-static void add_counts(double *out, const uint64_t *counts, size_t cells)
+static void add_counts(double *restrict out, const double *restrict counts, size_t cells)
 {
     for (size_t c = 0; c < cells; c++)
-        out[c] += (double)counts[c];
+        out[c] += counts[c];
 }
 
 /* The joint table of sector s (src/engine/kernel.c, step_block_joint)
@@ -209,17 +209,15 @@ static void add_counts(double *out, const uint64_t *counts, size_t cells)
  * z, moved from set k (from 0 if k >= n_sets: it died in set k - n_sets
  * and an entrant took its slot) and entered every destination of S that
  * its former set lacked. */
-static void add_joint(const tm_run *run, const uint64_t *joint, double *hist, double *trans, double *died,
-                      double *enter)
+static void add_joint(const tm_run *run, const double *joint, double *hist, double *trans, double *died, double *enter)
 {
     const size_t n_sets = (size_t)run->n_sets, keys = 2 * n_sets;
     for (size_t z = 0; z < (size_t)run->n_z; z++)
         for (size_t k = 0; k < keys; k++)
             for (size_t S = 0; S < n_sets; S++) {
-                const uint64_t n = joint[(z * keys + k) * n_sets + S];
-                if (!n)
+                const double c = joint[(z * keys + k) * n_sets + S];
+                if (c == 0)
                     continue;
-                const double c = (double)n;
                 const size_t from = k < n_sets ? k : 0, at = z * n_sets + S;
                 hist[at] += c;
                 trans[from * n_sets + S] += c;

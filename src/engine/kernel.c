@@ -378,7 +378,7 @@ typedef struct {
     int table;    /* TABLE_... */
     size_t cells; /* a sector's cells */
     size_t lanes; /* counters a cell in the threads' tables */
-    uint64_t *sum;
+    double *sum;
 } count_table;
 
 static uint32_t *thread_table(const accum *acc, int table)
@@ -417,39 +417,43 @@ static int count_tables(const tm_run *run, count_table *out)
     return n;
 }
 
+/* n cells of one thread's table, `lanes` counters a cell, stored into
+ * `out` (first) or added to it, and zeroed. `lanes` and `first` are
+ * constants at the call sites below, so each loop is built for its case. */
+static TM_ALWAYS_INLINE void merge_lanes(double *restrict out, uint32_t *restrict in, size_t n, size_t lanes, int first)
+{
+    for (size_t c = 0; c < n; c++) {
+        uint64_t count = 0;
+        for (size_t l = 0; l < lanes; l++) {
+            count += in[c * lanes + l];
+            in[c * lanes + l] = 0;
+        }
+        out[c] = first ? (double)count : out[c] + (double)count;
+    }
+}
+
 /* Cells [c0, c1) of sector s of one table: the sum of the `team` threads'
  * counts, their cells zeroed. */
 static void merge_cells(const tm_run *run, int team, const count_table *t, int s, size_t c0, size_t c1)
 {
-    uint64_t *restrict out = t->sum + (size_t)s * t->cells + c0;
+    double *out = t->sum + (size_t)s * t->cells + c0;
     const size_t n = c1 - c0, lanes = t->lanes;
-    for (size_t c = 0; c < n; c++)
-        out[c] = 0;
+    int first = 1;
     for (int th = 0; th < team; th++) {
         const accum *acc = &run->acc[th];
         if (s < acc->first_sector || s > acc->last_sector)
             continue;
-        uint32_t *restrict in = thread_table(acc, t->table) + ((size_t)s * t->cells + c0) * lanes;
-        /* Loops for one and two lanes (every table now) that the compiler
-         * vectorises; any other number takes the general one. */
-        if (lanes == 1) {
-            for (size_t c = 0; c < n; c++) {
-                out[c] += in[c];
-                in[c] = 0;
-            }
-        } else if (lanes == 2) {
-            for (size_t c = 0; c < n; c++) {
-                out[c] += (uint64_t)in[2 * c] + in[2 * c + 1];
-                in[2 * c] = in[2 * c + 1] = 0;
-            }
-        } else {
-            for (size_t c = 0; c < n; c++)
-                for (size_t l = 0; l < lanes; l++) {
-                    out[c] += in[c * lanes + l];
-                    in[c * lanes + l] = 0;
-                }
-        }
+        uint32_t *in = thread_table(acc, t->table) + ((size_t)s * t->cells + c0) * lanes;
+        if (lanes == 1)
+            first ? merge_lanes(out, in, n, 1, 1) : merge_lanes(out, in, n, 1, 0);
+        else if (lanes == 2)
+            first ? merge_lanes(out, in, n, 2, 1) : merge_lanes(out, in, n, 2, 0);
+        else
+            first ? merge_lanes(out, in, n, lanes, 1) : merge_lanes(out, in, n, lanes, 0);
+        first = 0;
     }
+    if (first) /* no thread counted into this sector */
+        memset(out, 0, n * sizeof(double));
 }
 
 /* Called by every thread of the team once all have counted their blocks. */

@@ -157,12 +157,12 @@ static int alloc_counts(tm_run *run)
     if (run->p->exact)
         return 0;
     if (run->joint_cells)
-        return (sum->joint = calloc(sectors * run->joint_cells, sizeof(uint64_t))) ? 0 : -1;
-    sum->hist = calloc(sectors * run->hist_cells, sizeof(uint64_t));
-    sum->trans = calloc(sectors * run->trans_cells, sizeof(uint64_t));
-    sum->died = calloc(sectors * (size_t)run->n_sets, sizeof(uint64_t));
-    sum->enter = calloc(sectors * run->enter_cells, sizeof(uint64_t));
-    sum->spell = calloc(sectors * run->spell_cells, sizeof(uint64_t));
+        return (sum->joint = calloc(sectors * run->joint_cells, sizeof(double))) ? 0 : -1;
+    sum->hist = calloc(sectors * run->hist_cells, sizeof(double));
+    sum->trans = calloc(sectors * run->trans_cells, sizeof(double));
+    sum->died = calloc(sectors * (size_t)run->n_sets, sizeof(double));
+    sum->enter = calloc(sectors * run->enter_cells, sizeof(double));
+    sum->spell = calloc(sectors * run->spell_cells, sizeof(double));
     return sum->hist && sum->trans && sum->died && sum->enter && sum->spell ? 0 : -1;
 }
 

@@ -97,9 +97,11 @@ typedef struct {
 
 /* The period's counts of every thread summed, one count a cell (the lanes
  * added): the tables of accum without lanes, those the run uses (joint
- * alone when run->joint_cells > 0, the others otherwise). */
+ * alone when run->joint_cells > 0, the others otherwise). Integer counts
+ * below 2^53, held exactly in doubles, so the sums are the same in any
+ * order and the aggregation reads them without a conversion. */
 typedef struct {
-    uint64_t *hist, *trans, *died, *enter, *spell, *joint;
+    double *hist, *trans, *died, *enter, *spell, *joint;
 } count_sums;
 
 struct tm_run {
