@@ -365,8 +365,9 @@ static void step_block(tm_run *run, const block *b, accum *acc)
 /* The merge of a period's counts (tm_run_kernel_step): each thread's
  * tables hold the counts of its blocks, and every sector's cell is the
  * sum over the threads whose blocks reach that sector. The merge runs on
- * the whole team, cells split in units of TM_MERGE_CELLS (integer sums:
- * the same in any order), so its work per thread shrinks with the team
+ * the whole team, cells split in units of TM_MERGE_CELLS (integer counts,
+ * exact in doubles below 2^53: the same sums in any order, so the results
+ * do not depend on the team), and its work per thread shrinks with the team
  * instead of growing with it, as a serial sum over the threads' tables
  * did; a thread reads only the sectors it counted into, and the merge
  * zeroes what it read, so no table is cleared in full each period. */
