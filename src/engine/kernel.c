@@ -466,7 +466,10 @@ static TM_NOINLINE void merge_counts(tm_run *run, int team)
     size_t units = 0;
     for (int t = 0; t < n_tables; t++)
         units += sectors * ((tables[t].cells + TM_MERGE_CELLS - 1) / TM_MERGE_CELLS);
-#pragma omp for schedule(static)
+        /* Units differ in work (a sector's cells are summed over the threads
+     * that counted into it, one for a small sector, many for a large one),
+     * so they are handed out as threads come free. */
+#pragma omp for schedule(dynamic)
     for (size_t u = 0; u < units; u++) {
         size_t rest = u;
         int t = 0;
