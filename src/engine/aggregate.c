@@ -196,14 +196,6 @@ static void finish_period(tm_run *run)
     round_counts(run);
 }
 
-/* Counts of `cells` cells added to `out` (integers below 2^53 are exact
- * in doubles). */
-static void add_counts(double *restrict out, const double *restrict counts, size_t cells)
-{
-    for (size_t c = 0; c < cells; c++)
-        out[c] += counts[c];
-}
-
 /* The joint table of sector s (src/engine/kernel.c, step_block_joint)
  * spread onto the period's tables: a firm counted in (z, k, S) serves S at
  * z, moved from set k (from 0 if k >= n_sets: it died in set k - n_sets
@@ -230,18 +222,16 @@ static void add_joint(const tm_run *run, const double *joint, double *hist, doub
 }
 
 /* The simulated firms' tables from the counts the kernel summed over its
- * threads (run->sum). */
+ * threads: the joint table spread (run->sum), or, from the general loop,
+ * the tables as the kernel's merge wrote them, and the ended spells. */
 void tm_run_count_firms(tm_run *run, int s, double *hist, double *trans, double *died, double *enter)
 {
     const count_sums *sum = &run->sum;
     if (run->joint_cells) {
+        memset(hist, 0, run->table_cells * sizeof(double));
         add_joint(run, sum->joint + (size_t)s * run->joint_cells, hist, trans, died, enter);
         return;
     }
-    add_counts(hist, sum->hist + (size_t)s * run->hist_cells, run->hist_cells);
-    add_counts(trans, sum->trans + (size_t)s * run->trans_cells, run->trans_cells);
-    add_counts(died, sum->died + (size_t)s * (size_t)run->n_sets, (size_t)run->n_sets);
-    add_counts(enter, sum->enter + (size_t)s * run->enter_cells, run->enter_cells);
     for (size_t c = 0; c < run->spell_cells; c++)
         run->res.spells[(size_t)s * run->spell_cells + c] += (int64_t)sum->spell[(size_t)s * run->spell_cells + c];
 }
@@ -256,7 +246,6 @@ void tm_run_aggregate_sectors(tm_run *run, tm_run_sector_fill fill)
     for (int s = 0; s < run->n_sectors; s++) {
         double *hist = run->tables + (size_t)s * run->table_cells;
         double *trans = hist + run->hist_cells, *died = trans + run->trans_cells, *enter = died + run->n_sets;
-        memset(hist, 0, run->table_cells * sizeof(double));
         memset(run->res.spells + (size_t)s * run->spell_cells, 0, run->spell_cells * sizeof(int64_t));
         fill(run, s, hist, trans, died, enter);
         aggregate_sector(run, s, hist, trans, died, enter, run->top_cells + (size_t)s * run->hist_cells);

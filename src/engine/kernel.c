@@ -376,10 +376,11 @@ static void step_block(tm_run *run, const block *b, accum *acc)
 enum { TABLE_HIST, TABLE_TRANS, TABLE_DIED, TABLE_ENTER, TABLE_SPELL, TABLE_JOINT };
 
 typedef struct {
-    int table;    /* TABLE_... */
-    size_t cells; /* a sector's cells */
-    size_t lanes; /* counters a cell in the threads' tables */
-    double *sum;
+    int table;     /* TABLE_... */
+    size_t cells;  /* a sector's cells */
+    size_t lanes;  /* counters a cell in the threads' tables */
+    double *sum;   /* sector 0's sums */
+    size_t stride; /* from one sector's sums to the next's */
 } count_table;
 
 static uint32_t *thread_table(const accum *acc, int table)
@@ -405,16 +406,20 @@ static int count_tables(const tm_run *run, count_table *out)
 {
     const count_sums *sum = &run->sum;
     if (run->joint_cells) {
-        out[0] = (count_table){TABLE_JOINT, run->joint_cells, TM_JOINT_LANES, sum->joint};
+        out[0] = (count_table){TABLE_JOINT, run->joint_cells, TM_JOINT_LANES, sum->joint, run->joint_cells};
         return 1;
     }
+    /* Straight into the period tables, [s][hist | trans | died | enter]. */
+    double *hist = run->tables, *trans = hist + run->hist_cells, *died = trans + run->trans_cells;
+    double *enter = died + run->n_sets;
+    const size_t stride = run->table_cells;
     int n = 0;
-    out[n++] = (count_table){TABLE_HIST, run->hist_cells, TM_COUNT_LANES, sum->hist};
-    out[n++] = (count_table){TABLE_TRANS, run->trans_cells, TM_COUNT_LANES, sum->trans};
-    out[n++] = (count_table){TABLE_DIED, (size_t)run->n_sets, 1, sum->died};
-    out[n++] = (count_table){TABLE_ENTER, run->enter_cells, TM_COUNT_LANES, sum->enter};
+    out[n++] = (count_table){TABLE_HIST, run->hist_cells, TM_COUNT_LANES, hist, stride};
+    out[n++] = (count_table){TABLE_TRANS, run->trans_cells, TM_COUNT_LANES, trans, stride};
+    out[n++] = (count_table){TABLE_DIED, (size_t)run->n_sets, 1, died, stride};
+    out[n++] = (count_table){TABLE_ENTER, run->enter_cells, TM_COUNT_LANES, enter, stride};
     if (run->p->spells)
-        out[n++] = (count_table){TABLE_SPELL, run->spell_cells, 1, sum->spell};
+        out[n++] = (count_table){TABLE_SPELL, run->spell_cells, 1, sum->spell, run->spell_cells};
     return n;
 }
 
@@ -437,7 +442,7 @@ static TM_ALWAYS_INLINE void merge_lanes(double *restrict out, uint32_t *restric
  * counts, their cells zeroed. */
 static void merge_cells(const tm_run *run, int team, const count_table *t, int s, size_t c0, size_t c1)
 {
-    double *out = t->sum + (size_t)s * t->cells + c0;
+    double *out = t->sum + (size_t)s * t->stride + c0;
     const size_t n = c1 - c0, lanes = t->lanes;
     int first = 1;
     for (int th = 0; th < team; th++) {

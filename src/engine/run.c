@@ -33,10 +33,6 @@ void tm_run_close(tm_run *run)
         free(run->acc[t].joint);
     }
     free(run->acc);
-    free(run->sum.hist);
-    free(run->sum.trans);
-    free(run->sum.died);
-    free(run->sum.enter);
     free(run->sum.spell);
     free(run->sum.joint);
     free(run->tables);
@@ -158,12 +154,7 @@ static int alloc_counts(tm_run *run)
         return 0;
     if (run->joint_cells)
         return (sum->joint = calloc(sectors * run->joint_cells, sizeof(double))) ? 0 : -1;
-    sum->hist = calloc(sectors * run->hist_cells, sizeof(double));
-    sum->trans = calloc(sectors * run->trans_cells, sizeof(double));
-    sum->died = calloc(sectors * (size_t)run->n_sets, sizeof(double));
-    sum->enter = calloc(sectors * run->enter_cells, sizeof(double));
-    sum->spell = calloc(sectors * run->spell_cells, sizeof(double));
-    return sum->hist && sum->trans && sum->died && sum->enter && sum->spell ? 0 : -1;
+    return (sum->spell = calloc(sectors * run->spell_cells, sizeof(double))) ? 0 : -1;
 }
 
 int tm_run_open(const tm_params *p, const tm_run_options *opts, tm_run **out, tm_error *err)

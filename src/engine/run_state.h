@@ -96,12 +96,12 @@ typedef struct {
 } accum;
 
 /* The period's counts of every thread summed, one count a cell (the lanes
- * added): the tables of accum without lanes, those the run uses (joint
- * alone when run->joint_cells > 0, the others otherwise). Integer counts
- * below 2^53, held exactly in doubles, so the sums are the same in any
- * order and the aggregation reads them without a conversion. */
+ * added), integers below 2^53 held exactly in doubles (the same sums in
+ * any order): the joint table when run->joint_cells > 0, else the ended
+ * spells. The general loop's other tables are summed straight into the
+ * sectors' period tables (run->tables). */
 typedef struct {
-    double *hist, *trans, *died, *enter, *spell, *joint;
+    double *spell, *joint;
 } count_sums;
 
 struct tm_run {
@@ -164,8 +164,9 @@ void tm_run_kernel_step(tm_run *run);
 #define TM_JOINT_MAX_CELLS 16384
 size_t tm_run_joint_cells(const tm_run *run);
 
-/* Fills one sector's period tables: firms by (type, z, state served),
- * moves between market sets, deaths by set, first periods of spells. */
+/* Fills one sector's period tables, every cell (they hold last period's
+ * on entry): firms by (type, z, state served), moves between market sets,
+ * deaths by set, first periods of spells. */
 typedef void (*tm_run_sector_fill)(tm_run *run, int s, double *hist, double *trans, double *died, double *enter);
 
 /* aggregate.c: every sector's tables from `fill`, then the period's
