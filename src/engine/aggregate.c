@@ -196,36 +196,20 @@ static void finish_period(tm_run *run)
     round_counts(run);
 }
 
-/* One thread's count table of `cells` cells, its lanes added to `out`. */
-static void add_lanes(double *out, const uint32_t *lanes, size_t cells)
-{
-    for (size_t c = 0; c < cells; c++) {
-        uint64_t n = 0;
-        for (size_t l = 0; l < TM_COUNT_LANES; l++)
-            n += lanes[c * TM_COUNT_LANES + l];
-        out[c] += (double)n;
-    }
-}
-
-/* One thread's joint table of sector s (src/engine/kernel.c,
- * step_block_joint) spread onto the period's tables: a firm counted in
- * (z, k, S) serves S at z, moved from set k (from 0 if k >= n_sets: it died
- * in set k - n_sets and an entrant took its slot) and entered every
- * destination of S that its former set lacked. */
-static void add_joint(const tm_run *run, const uint32_t *joint, double *hist, double *trans, double *died,
-                      double *enter)
+/* The joint table of sector s (src/engine/kernel.c, step_block_joint)
+ * spread onto the period's tables: a firm counted in (z, k, S) serves S at
+ * z, moved from set k (from 0 if k >= n_sets: it died in set k - n_sets
+ * and an entrant took its slot) and entered every destination of S that
+ * its former set lacked. */
+static void add_joint(const tm_run *run, const double *joint, double *hist, double *trans, double *died, double *enter)
 {
     const size_t n_sets = (size_t)run->n_sets, keys = 2 * n_sets;
     for (size_t z = 0; z < (size_t)run->n_z; z++)
         for (size_t k = 0; k < keys; k++)
             for (size_t S = 0; S < n_sets; S++) {
-                const uint32_t *lanes = joint + ((z * keys + k) * n_sets + S) * TM_JOINT_LANES;
-                uint64_t n = 0;
-                for (size_t l = 0; l < TM_JOINT_LANES; l++)
-                    n += lanes[l];
-                if (!n)
+                const double c = joint[(z * keys + k) * n_sets + S];
+                if (c == 0)
                     continue;
-                const double c = (double)n;
                 const size_t from = k < n_sets ? k : 0, at = z * n_sets + S;
                 hist[at] += c;
                 trans[from * n_sets + S] += c;
@@ -237,50 +221,50 @@ static void add_joint(const tm_run *run, const uint32_t *joint, double *hist, do
             }
 }
 
-/* The simulated firms' tables: the threads' integer counts summed (integer
- * counts below 2^53 add exactly in doubles, in any order). */
+/* The simulated firms' tables from the counts the kernel summed over its
+ * threads: the joint table spread (run->sum), or, from the general loop,
+ * the tables as the kernel's merge wrote them, and the ended spells. */
 void tm_run_count_firms(tm_run *run, int s, double *hist, double *trans, double *died, double *enter)
 {
+    const count_sums *sum = &run->sum;
     if (run->joint_cells) {
-        for (int th = 0; th < run->threads; th++)
-            add_joint(run, run->acc[th].joint + (size_t)s * run->joint_cells * TM_JOINT_LANES, hist, trans, died,
-                      enter);
+        memset(hist, 0, run->table_cells * sizeof(double));
+        add_joint(run, sum->joint + (size_t)s * run->joint_cells, hist, trans, died, enter);
         return;
     }
-    for (int th = 0; th < run->threads; th++) {
-        const accum *acc = &run->acc[th];
-        add_lanes(hist, acc->hist + (size_t)s * run->hist_cells * TM_COUNT_LANES, run->hist_cells);
-        add_lanes(trans, acc->trans + (size_t)s * run->trans_cells * TM_COUNT_LANES, run->trans_cells);
-        for (int c = 0; c < run->n_sets; c++)
-            died[c] += acc->died[(size_t)s * (size_t)run->n_sets + (size_t)c];
-        add_lanes(enter, acc->enter + (size_t)s * run->enter_cells * TM_COUNT_LANES, run->enter_cells);
-        for (size_t c = 0; c < run->spell_cells; c++)
-            run->res.spells[(size_t)s * run->spell_cells + c] += (int64_t)acc->spell[(size_t)s * run->spell_cells + c];
+    for (size_t c = 0; c < run->spell_cells; c++)
+        run->res.spells[(size_t)s * run->spell_cells + c] += (int64_t)sum->spell[(size_t)s * run->spell_cells + c];
+}
+
+/* Every sector's tables and aggregates. Sectors are independent (each
+ * writes its own slots; the sums inside one keep their order), so they
+ * are shared out among the threads of the team that calls this, up to
+ * one a thread; called outside a parallel region, one thread does all. */
+void tm_run_aggregate_sectors(tm_run *run, tm_run_sector_fill fill)
+{
+#pragma omp for schedule(static)
+    for (int s = 0; s < run->n_sectors; s++) {
+        double *hist = run->tables + (size_t)s * run->table_cells;
+        double *trans = hist + run->hist_cells, *died = trans + run->trans_cells, *enter = died + run->n_sets;
+        memset(run->res.spells + (size_t)s * run->spell_cells, 0, run->spell_cells * sizeof(int64_t));
+        fill(run, s, hist, trans, died, enter);
+        aggregate_sector(run, s, hist, trans, died, enter, run->top_cells + (size_t)s * run->hist_cells);
     }
 }
 
-/* Every sector's tables, then the period's aggregates. */
-int tm_run_aggregate_period(tm_run *run, tm_run_sector_fill fill, tm_error *err)
+/* The economy-wide figures, in sector order, once every sector is done. */
+int tm_run_finish_aggregates(tm_run *run, tm_error *err)
 {
-    const size_t sum_cells = run->hist_cells + run->trans_cells + (size_t)run->n_sets + run->enter_cells;
-    double *hist = malloc(sum_cells * sizeof(double));
-    tm_stats_cell *scratch = malloc(run->hist_cells * sizeof *scratch);
-    if (!hist || !scratch) {
-        free(hist);
-        free(scratch);
-        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
-    }
-    double *trans = hist + run->hist_cells, *died = trans + run->trans_cells, *enter = died + run->n_sets;
-    memset(run->res.spells, 0, (size_t)run->n_sectors * run->spell_cells * sizeof(int64_t));
-    for (int s = 0; s < run->n_sectors; s++) {
-        memset(hist, 0, sum_cells * sizeof(double));
-        fill(run, s, hist, trans, died, enter);
-        aggregate_sector(run, s, hist, trans, died, enter, scratch);
-    }
-    free(hist);
-    free(scratch);
     if (settle_exchange_rate(run, err))
         return -1;
     finish_period(run);
     return 0;
+}
+
+int tm_run_aggregate_period(tm_run *run, tm_run_sector_fill fill, tm_error *err)
+{
+    const int team = run->threads < run->n_sectors ? run->threads : run->n_sectors;
+#pragma omp parallel num_threads(team) if (team > 1)
+    tm_run_aggregate_sectors(run, fill);
+    return tm_run_finish_aggregates(run, err);
 }

@@ -31,7 +31,8 @@ void tm_run_exact_step(tm_run *run, int s, double *hist, double *trans, double *
     const tm_mstate *ms = &run->ms;
     const int n_z = run->n_z, N = run->n_states, M = run->n_sets;
     const int next = ms->timing == TM_TIMING_NEXT;
-    const size_t per_z = sec->mass_per_z; /* N, or N * N with timing next */
+    const size_t per_z = sec->mass_per_z;               /* N, or N * N with timing next */
+    memset(hist, 0, run->table_cells * sizeof(double)); /* the sector's tables, hist first */
     const int n_types = run->n_types;
     /* Deaths, then survivors move; mass_next holds the moved survivors.
      * Rows are (type, z): a firm keeps its type until it dies. */

@@ -362,29 +362,152 @@ static void step_block(tm_run *run, const block *b, accum *acc)
         plain ? step_block_plain(run, b, acc) : step_block_general(run, b, acc);
 }
 
+/* The merge of a period's counts (tm_run_kernel_step): each thread's
+ * tables hold the counts of its blocks, and every sector's cell is the
+ * sum over the threads whose blocks reach that sector. The merge runs on
+ * the whole team, cells split in units of TM_MERGE_CELLS (integer counts,
+ * exact in doubles below 2^53: the same sums in any order, so the results
+ * do not depend on the team), and its work per thread shrinks with the team
+ * instead of growing with it, as a serial sum over the threads' tables
+ * did; a thread reads only the sectors it counted into, and the merge
+ * zeroes what it read, so no table is cleared in full each period. */
+#define TM_MERGE_CELLS 512
+
+enum { TABLE_HIST, TABLE_TRANS, TABLE_DIED, TABLE_ENTER, TABLE_SPELL, TABLE_JOINT };
+
+typedef struct {
+    int table;     /* TABLE_... */
+    size_t cells;  /* a sector's cells */
+    size_t lanes;  /* counters a cell in the threads' tables */
+    double *sum;   /* sector 0's sums */
+    size_t stride; /* from one sector's sums to the next's */
+} count_table;
+
+static uint32_t *thread_table(const accum *acc, int table)
+{
+    switch (table) {
+    case TABLE_HIST:
+        return acc->hist;
+    case TABLE_TRANS:
+        return acc->trans;
+    case TABLE_DIED:
+        return acc->died;
+    case TABLE_ENTER:
+        return acc->enter;
+    case TABLE_SPELL:
+        return acc->spell;
+    default:
+        return acc->joint;
+    }
+}
+
+/* The tables the firm loop of this run counts into (at most 5). */
+static int count_tables(const tm_run *run, count_table *out)
+{
+    const count_sums *sum = &run->sum;
+    if (run->joint_cells) {
+        out[0] = (count_table){TABLE_JOINT, run->joint_cells, TM_JOINT_LANES, sum->joint, run->joint_cells};
+        return 1;
+    }
+    /* Straight into the period tables, [s][hist | trans | died | enter]. */
+    double *hist = run->tables, *trans = hist + run->hist_cells, *died = trans + run->trans_cells;
+    double *enter = died + run->n_sets;
+    const size_t stride = run->table_cells;
+    int n = 0;
+    out[n++] = (count_table){TABLE_HIST, run->hist_cells, TM_COUNT_LANES, hist, stride};
+    out[n++] = (count_table){TABLE_TRANS, run->trans_cells, TM_COUNT_LANES, trans, stride};
+    out[n++] = (count_table){TABLE_DIED, (size_t)run->n_sets, 1, died, stride};
+    out[n++] = (count_table){TABLE_ENTER, run->enter_cells, TM_COUNT_LANES, enter, stride};
+    if (run->p->spells)
+        out[n++] = (count_table){TABLE_SPELL, run->spell_cells, 1, sum->spell, run->spell_cells};
+    return n;
+}
+
+/* n cells of one thread's table, `lanes` counters a cell, stored into
+ * `out` (first) or added to it, and zeroed. `lanes` and `first` are
+ * constants at the call sites below, so each loop is built for its case. */
+static TM_ALWAYS_INLINE void merge_lanes(double *restrict out, uint32_t *restrict in, size_t n, size_t lanes, int first)
+{
+    for (size_t c = 0; c < n; c++) {
+        uint64_t count = 0;
+        for (size_t l = 0; l < lanes; l++) {
+            count += in[c * lanes + l];
+            in[c * lanes + l] = 0;
+        }
+        out[c] = first ? (double)count : out[c] + (double)count;
+    }
+}
+
+/* Cells [c0, c1) of sector s of one table: the sum of the `team` threads'
+ * counts, their cells zeroed. */
+static void merge_cells(const tm_run *run, int team, const count_table *t, int s, size_t c0, size_t c1)
+{
+    double *out = t->sum + (size_t)s * t->stride + c0;
+    const size_t n = c1 - c0, lanes = t->lanes;
+    int first = 1;
+    for (int th = 0; th < team; th++) {
+        const accum *acc = &run->acc[th];
+        if (s < acc->first_sector || s > acc->last_sector)
+            continue;
+        uint32_t *in = thread_table(acc, t->table) + ((size_t)s * t->cells + c0) * lanes;
+        if (lanes == 1)
+            first ? merge_lanes(out, in, n, 1, 1) : merge_lanes(out, in, n, 1, 0);
+        else if (lanes == 2)
+            first ? merge_lanes(out, in, n, 2, 1) : merge_lanes(out, in, n, 2, 0);
+        else
+            first ? merge_lanes(out, in, n, lanes, 1) : merge_lanes(out, in, n, lanes, 0);
+        first = 0;
+    }
+    if (first) /* no thread counted into this sector */
+        memset(out, 0, n * sizeof(double));
+}
+
+/* Called by every thread of the team once all have counted their blocks. */
+static TM_NOINLINE void merge_counts(tm_run *run, int team)
+{
+    count_table tables[5];
+    const int n_tables = count_tables(run, tables);
+    const size_t sectors = (size_t)run->n_sectors;
+    size_t units = 0;
+    for (int t = 0; t < n_tables; t++)
+        units += sectors * ((tables[t].cells + TM_MERGE_CELLS - 1) / TM_MERGE_CELLS);
+        /* Units differ in work (a sector's cells are summed over the threads
+     * that counted into it, one for a small sector, many for a large one),
+     * so they are handed out as threads come free. */
+#pragma omp for schedule(dynamic)
+    for (size_t u = 0; u < units; u++) {
+        size_t rest = u;
+        int t = 0;
+        size_t chunks = (tables[0].cells + TM_MERGE_CELLS - 1) / TM_MERGE_CELLS;
+        while (rest >= sectors * chunks) {
+            rest -= sectors * chunks;
+            t++;
+            chunks = (tables[t].cells + TM_MERGE_CELLS - 1) / TM_MERGE_CELLS;
+        }
+        const size_t c0 = rest % chunks * TM_MERGE_CELLS;
+        const size_t c1 = c0 + TM_MERGE_CELLS < tables[t].cells ? c0 + TM_MERGE_CELLS : tables[t].cells;
+        merge_cells(run, team, &tables[t], (int)(rest / chunks), c0, c1);
+    }
+}
+
 void tm_run_kernel_step(tm_run *run)
 {
-    const size_t hist_all = (size_t)run->n_sectors * run->hist_cells * TM_COUNT_LANES;
-    const size_t trans_all = (size_t)run->n_sectors * run->trans_cells * TM_COUNT_LANES;
-    const size_t died_all = (size_t)run->n_sectors * (size_t)run->n_sets;
-    const size_t enter_all = (size_t)run->n_sectors * run->enter_cells * TM_COUNT_LANES;
-    const size_t joint_all = (size_t)run->n_sectors * run->joint_cells * TM_JOINT_LANES;
     if (run->joint_cells)
         build_joint_codes(run);
 #pragma omp parallel num_threads(run->threads)
     {
-        accum *acc = &run->acc[omp_get_thread_num()];
-        if (run->joint_cells) {
-            memset(acc->joint, 0, joint_all * sizeof(uint32_t));
-        } else {
-            memset(acc->hist, 0, hist_all * sizeof(uint32_t));
-            memset(acc->trans, 0, trans_all * sizeof(uint32_t));
-            memset(acc->died, 0, died_all * sizeof(uint32_t));
-            memset(acc->enter, 0, enter_all * sizeof(uint32_t));
-            memset(acc->spell, 0, (size_t)run->n_sectors * run->spell_cells * sizeof(uint32_t));
-        }
-#pragma omp for schedule(static)
-        for (size_t b = 0; b < run->n_blocks; b++)
+        const int th = omp_get_thread_num(), team = omp_get_num_threads();
+        accum *acc = &run->acc[th];
+        /* The thread's share of the blocks, consecutive (as schedule(static)
+         * would give them), so that it counts into one or a few sectors. */
+        const size_t lo = run->n_blocks * (size_t)th / (size_t)team;
+        const size_t hi = run->n_blocks * (size_t)(th + 1) / (size_t)team;
+        acc->first_sector = lo < hi ? run->blocks[lo].sector : 0;
+        acc->last_sector = lo < hi ? run->blocks[hi - 1].sector : -1;
+        for (size_t b = lo; b < hi; b++)
             step_block(run, &run->blocks[b], acc);
+#pragma omp barrier
+        merge_counts(run, team);
+        tm_run_aggregate_sectors(run, tm_run_count_firms);
     }
 }

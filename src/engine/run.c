@@ -33,6 +33,10 @@ void tm_run_close(tm_run *run)
         free(run->acc[t].joint);
     }
     free(run->acc);
+    free(run->sum.spell);
+    free(run->sum.joint);
+    free(run->tables);
+    free(run->top_cells);
     free(run->share_serving);
     free(run->stock);
     free(run->within_flow);
@@ -122,6 +126,37 @@ static int alloc_results(tm_run *run)
                : -1;
 }
 
+/* The threads' count tables and their sums, zero (the kernel's merge
+ * zeroes the threads' tables again after each period), and the period's
+ * tables of each sector. */
+static int alloc_counts(tm_run *run)
+{
+    const size_t sectors = (size_t)run->n_sectors;
+    for (int t = 0; t < run->threads; t++) {
+        accum *acc = &run->acc[t];
+        acc->hist = calloc(sectors * run->hist_cells * TM_COUNT_LANES, sizeof(uint32_t));
+        acc->trans = calloc(sectors * run->trans_cells * TM_COUNT_LANES, sizeof(uint32_t));
+        acc->died = calloc(sectors * (size_t)run->n_sets, sizeof(uint32_t));
+        acc->enter = calloc(sectors * run->enter_cells * TM_COUNT_LANES, sizeof(uint32_t));
+        acc->spell = calloc(sectors * run->spell_cells, sizeof(uint32_t));
+        if (run->joint_cells)
+            acc->joint = calloc(sectors * run->joint_cells * TM_JOINT_LANES, sizeof(uint32_t));
+        if (!acc->hist || !acc->trans || !acc->died || !acc->enter || !acc->spell || (run->joint_cells && !acc->joint))
+            return -1;
+    }
+    run->table_cells = run->hist_cells + run->trans_cells + (size_t)run->n_sets + run->enter_cells;
+    run->tables = malloc(sectors * run->table_cells * sizeof(double));
+    run->top_cells = malloc(sectors * run->hist_cells * sizeof *run->top_cells);
+    if (!run->tables || !run->top_cells)
+        return -1;
+    count_sums *sum = &run->sum;
+    if (run->p->exact)
+        return 0;
+    if (run->joint_cells)
+        return (sum->joint = calloc(sectors * run->joint_cells, sizeof(double))) ? 0 : -1;
+    return (sum->spell = calloc(sectors * run->spell_cells, sizeof(double))) ? 0 : -1;
+}
+
 int tm_run_open(const tm_params *p, const tm_run_options *opts, tm_run **out, tm_error *err)
 {
     *out = NULL;
@@ -198,19 +233,9 @@ int tm_run_open(const tm_params *p, const tm_run_options *opts, tm_run **out, tm
     run->enter_cells = (size_t)run->n_dest * run->hist_cells;
     run->spell_cells = (size_t)run->n_dest * TM_SPELL_MAX;
     run->joint_cells = tm_run_joint_cells(run);
-    for (int t = 0; t < run->threads; t++) {
-        run->acc[t].hist = malloc((size_t)p->n_sectors * run->hist_cells * TM_COUNT_LANES * sizeof(uint32_t));
-        run->acc[t].trans = malloc((size_t)p->n_sectors * run->trans_cells * TM_COUNT_LANES * sizeof(uint32_t));
-        run->acc[t].died = malloc((size_t)p->n_sectors * (size_t)run->n_sets * sizeof(uint32_t));
-        run->acc[t].enter = malloc((size_t)p->n_sectors * run->enter_cells * TM_COUNT_LANES * sizeof(uint32_t));
-        run->acc[t].spell = malloc((size_t)p->n_sectors * run->spell_cells * sizeof(uint32_t));
-        if (run->joint_cells)
-            run->acc[t].joint = malloc((size_t)p->n_sectors * run->joint_cells * TM_JOINT_LANES * sizeof(uint32_t));
-        if (!run->acc[t].hist || !run->acc[t].trans || !run->acc[t].died || !run->acc[t].enter || !run->acc[t].spell ||
-            (run->joint_cells && !run->acc[t].joint)) {
-            tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
-            goto fail;
-        }
+    if (alloc_counts(run)) {
+        tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+        goto fail;
     }
     for (int s = 0; s < p->n_sectors; s++)
         if (tm_run_sector_init(run, s, err))
@@ -398,7 +423,7 @@ int tm_run_step(tm_run *run, tm_error *err)
     if (run->p->exact)
         return tm_run_aggregate_period(run, tm_run_exact_step, err);
     tm_run_kernel_step(run);
-    return tm_run_aggregate_period(run, tm_run_count_firms, err);
+    return tm_run_finish_aggregates(run, err);
 }
 
 const tm_model_ops *tm_run_model(const tm_run *run, const void **state)

@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "base/rng.h"
+#include "base/stats.h"
 #include "engine/demand_types.h"
 #include "engine/economy.h"
 #include "engine/env.h"
@@ -80,7 +81,11 @@ typedef struct {
  * out as those above; two measured faster than one or four. */
 #define TM_JOINT_LANES 2
 
-/* Integer accumulators of one thread (counts add exactly in any order). */
+/* Integer accumulators of one thread (counts add exactly in any order).
+ * Between periods every table is zero: the thread counts into the
+ * sectors of its blocks, from first_sector to last_sector (none when
+ * last_sector < first_sector), and the merge of the period
+ * (src/engine/kernel.c) reads those sectors' tables and zeroes them. */
 typedef struct {
     uint32_t *hist;  /* [s][z * n_states + m][lane] firms by the state they serve after the decision */
     uint32_t *trans; /* [s][prev * n_sets + S][lane] survivors' and entrants' moves between market sets */
@@ -88,7 +93,17 @@ typedef struct {
     uint32_t *enter; /* [s][d][z * n_states + m][lane] firms serving d for the first period of a spell */
     uint32_t *spell; /* [s][d][length]: spells in d that ended (run.spells) */
     uint32_t *joint; /* [s][z][k][S][lane] when run->joint_cells > 0: see src/engine/kernel.c */
+    int first_sector, last_sector;
 } accum;
+
+/* The period's counts of every thread summed, one count a cell (the lanes
+ * added), integers below 2^53 held exactly in doubles (the same sums in
+ * any order): the joint table when run->joint_cells > 0, else the ended
+ * spells. The general loop's other tables are summed straight into the
+ * sectors' period tables (run->tables). */
+typedef struct {
+    double *spell, *joint;
+} count_sums;
 
 struct tm_run {
     const tm_params *p;
@@ -104,7 +119,14 @@ struct tm_run {
     sector_state *sec;
     block *blocks;
     size_t n_blocks;
-    accum *acc; /* [threads] */
+    accum *acc;     /* [threads] */
+    count_sums sum; /* the threads' counts of the period, summed by the kernel */
+    /* Each sector's tables of the period, [s][hist | trans | died | enter]
+     * (table_cells doubles a sector), and the cells of its top-decile
+     * share (hist_cells a sector): tm_run_aggregate_sectors. */
+    double *tables;
+    size_t table_cells;
+    tm_stats_cell *top_cells;
     size_t hist_cells, trans_cells, enter_cells, spell_cells;
     /* Cells of a sector's joint table when the firm loop counts each firm
      * once by (z, state before, set chosen) (tm_run_joint_cells), else 0. */
@@ -127,7 +149,11 @@ int tm_run_sector_init(tm_run *run, int s, tm_error *err);
 void tm_run_sector_free(sector_state *sec);
 
 /* kernel.c: one period of every simulated firm (death and replacement,
- * productivity move, decision) into the threads' accumulators. */
+ * productivity move, decision) into the threads' accumulators, their sum
+ * into run->sum (the threads' tables zeroed for the next period), then
+ * every sector's aggregates (tm_run_aggregate_sectors with
+ * tm_run_count_firms), all on one team of threads; the economy-wide
+ * figures (tm_run_finish_aggregates) are left to the caller. */
 void tm_run_kernel_step(tm_run *run);
 
 /* kernel.c: the cells of a sector's joint table if the run's firms can be
@@ -139,14 +165,22 @@ void tm_run_kernel_step(tm_run *run);
 #define TM_JOINT_MAX_CELLS 16384
 size_t tm_run_joint_cells(const tm_run *run);
 
-/* Fills one sector's period tables: firms by (type, z, state served),
- * moves between market sets, deaths by set, first periods of spells. */
+/* Fills one sector's period tables, every cell (they hold last period's
+ * on entry): firms by (type, z, state served), moves between market sets,
+ * deaths by set, first periods of spells. */
 typedef void (*tm_run_sector_fill)(tm_run *run, int s, double *hist, double *trans, double *died, double *enter);
 
 /* aggregate.c: every sector's tables from `fill`, then the period's
- * aggregates (run->res). tm_run_count_firms fills them from the threads'
- * accumulators of the kernel. */
+ * aggregates (run->res): tm_run_aggregate_period runs the two parts
+ * below, the sectors on a team of its own. tm_run_aggregate_sectors is
+ * a worksharing loop over the sectors for the threads of the team that
+ * calls it (or one thread outside a parallel region);
+ * tm_run_finish_aggregates the economy-wide figures after it, serial.
+ * tm_run_count_firms fills a sector's tables from the kernel's summed
+ * counts (run->sum). */
 int tm_run_aggregate_period(tm_run *run, tm_run_sector_fill fill, tm_error *err);
+void tm_run_aggregate_sectors(tm_run *run, tm_run_sector_fill fill);
+int tm_run_finish_aggregates(tm_run *run, tm_error *err);
 void tm_run_count_firms(tm_run *run, int s, double *hist, double *trans, double *died, double *enter);
 
 /* exact.c: one period of sector s's distribution of firms, counted into

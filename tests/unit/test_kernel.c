@@ -10,7 +10,13 @@
  * (loops built for each), four (the loop for any number), four on a grid
  * whose joint table is over the size limit (the plain loop), for myopic
  * and dynamic firms, on one and two threads. The white-box check of
- * run->joint_cells makes sure each case takes the loop it is meant to. */
+ * run->joint_cells makes sure each case takes the loop it is meant to.
+ *
+ * The threads' counts are summed after each period by the whole team
+ * (src/engine/kernel.c, merge_counts), each thread holding the counts of
+ * its own blocks: runs on 3 threads (the world's 5 blocks split unevenly,
+ * a sector shared by two threads) and 7 (more threads than blocks) must be
+ * the one-thread run bit for bit, in both loops. */
 #include <criterion/criterion.h>
 
 #include <stdio.h>
@@ -56,6 +62,36 @@ static void expect_same_counts(const int64_t *a, const int64_t *b, size_t n, con
     cr_assert_eq(memcmp(a, b, n * sizeof(int64_t)), 0, "%s differs in period %d", what, period);
 }
 
+/* Every series of a period: the same bits in runs x and y. */
+static void expect_same_period(const tm_params *p, const tm_run *x, const tm_run *y)
+{
+    const tm_period_result *r = tm_run_result(x), *q = tm_run_result(y);
+    const size_t S = (size_t)p->n_sectors, sd = S * (size_t)p->n_dest, sets = S * (size_t)tm_n_sets(p->n_dest);
+    const size_t z_sets = sets * (size_t)p->grid_points;
+    const int t = r->period;
+    expect_same_counts(r->serving, q->serving, sd, "serving", t);
+    expect_same_counts(r->entrants, q->entrants, sd, "entrants", t);
+    expect_same_counts(r->exiters, q->exiters, sd, "exiters", t);
+    expect_same_counts(r->deaths, q->deaths, S, "deaths", t);
+    expect_same_counts(r->firms_by_set, q->firms_by_set, sets, "firms by set", t);
+    expect_same_counts(r->firms_by_z_set, q->firms_by_z_set, z_sets, "firms by z and set", t);
+    expect_same_doubles(r->export_value, q->export_value, sd, "export value", t);
+    expect_same_doubles(r->entrant_value, q->entrant_value, sd, "entrants' export value", t);
+    expect_same_doubles(r->top10_share, q->top10_share, sd, "top-decile share", t);
+}
+
+/* The same firms at the end of runs x and y. */
+static void expect_same_firms(const tm_params *p, const tm_run *x, const tm_run *y)
+{
+    for (int s = 0; s < p->n_sectors; s++) {
+        size_t n = (size_t)p->sector[s].firms;
+        cr_assert_eq(memcmp(tm_run_firm_z(x, s), tm_run_firm_z(y, s), n * sizeof(uint16_t)), 0,
+                     "sector %d: productivity of a firm differs", s);
+        cr_assert_eq(memcmp(tm_run_firm_markets(x, s), tm_run_firm_markets(y, s), n), 0,
+                     "sector %d: markets of a firm differ", s);
+    }
+}
+
 /* Runs the world with and without run.spells on `threads` threads and
  * expects the same series in every period and the same firms at the end;
  * `joint` says whether the run without spells must count by transition. */
@@ -66,30 +102,12 @@ static void expect_same_runs(const char *model, int n_dest, int grid, int thread
     cr_assert_eq(x->joint_cells != 0, joint, "counting by transition: expected %s, got joint_cells %zu",
                  joint ? "on" : "off", x->joint_cells);
     cr_assert_eq(y->joint_cells, 0, "run.spells must take the general loop");
-    const size_t S = (size_t)a->n_sectors, sd = S * (size_t)a->n_dest, sets = S * (size_t)tm_n_sets(a->n_dest);
-    const size_t z_sets = sets * (size_t)a->grid_points;
     while (!tm_run_finished(x)) {
         fixture_step(x);
         fixture_step(y);
-        const tm_period_result *r = tm_run_result(x), *q = tm_run_result(y);
-        const int t = r->period;
-        expect_same_counts(r->serving, q->serving, sd, "serving", t);
-        expect_same_counts(r->entrants, q->entrants, sd, "entrants", t);
-        expect_same_counts(r->exiters, q->exiters, sd, "exiters", t);
-        expect_same_counts(r->deaths, q->deaths, S, "deaths", t);
-        expect_same_counts(r->firms_by_set, q->firms_by_set, sets, "firms by set", t);
-        expect_same_counts(r->firms_by_z_set, q->firms_by_z_set, z_sets, "firms by z and set", t);
-        expect_same_doubles(r->export_value, q->export_value, sd, "export value", t);
-        expect_same_doubles(r->entrant_value, q->entrant_value, sd, "entrants' export value", t);
-        expect_same_doubles(r->top10_share, q->top10_share, sd, "top-decile share", t);
+        expect_same_period(a, x, y);
     }
-    for (int s = 0; s < a->n_sectors; s++) {
-        size_t n = (size_t)a->sector[s].firms;
-        cr_assert_eq(memcmp(tm_run_firm_z(x, s), tm_run_firm_z(y, s), n * sizeof(uint16_t)), 0,
-                     "sector %d: productivity of a firm differs", s);
-        cr_assert_eq(memcmp(tm_run_firm_markets(x, s), tm_run_firm_markets(y, s), n), 0,
-                     "sector %d: markets of a firm differ", s);
-    }
+    expect_same_firms(a, x, y);
     tm_run_close(x);
     tm_run_close(y);
     tm_params_free(a);
@@ -127,4 +145,38 @@ Test(kernel, plain_loop_takes_over_above_the_joint_table_limit)
     cr_assert_gt(41 * 2 * 16 * 16, TM_JOINT_MAX_CELLS);
     for (int threads = 1; threads <= 2; threads++)
         expect_same_runs("myopic", 4, 41, threads, 0);
+}
+
+/* The world on `threads` threads against one thread, with or without
+ * run.spells (the general loop and its spell counts, or the joint table). */
+static void expect_same_as_one_thread(const char *model, int n_dest, int spells, int threads)
+{
+    tm_params *p = world(model, n_dest, 25, spells);
+    tm_run *x = fixture_run(p, 1), *y = fixture_run(p, threads);
+    cr_assert_eq(y->n_blocks, 5, "the world has 5 blocks, got %zu", y->n_blocks);
+    cr_assert_eq(y->joint_cells != 0, !spells, "run.spells must take the general loop, its absence the joint table");
+    const size_t spell_cells = (size_t)p->n_sectors * (size_t)p->n_dest * TM_SPELL_MAX;
+    while (!tm_run_finished(x)) {
+        fixture_step(x);
+        fixture_step(y);
+        expect_same_period(p, x, y);
+        const tm_period_result *r = tm_run_result(x), *q = tm_run_result(y);
+        expect_same_counts(r->spells, q->spells, spell_cells, "ended spells", r->period);
+    }
+    expect_same_firms(p, x, y);
+    tm_run_close(x);
+    tm_run_close(y);
+    tm_params_free(p);
+}
+
+Test(kernel, joint_counts_are_the_same_on_three_and_seven_threads)
+{
+    expect_same_as_one_thread("myopic", 3, 0, 3);
+    expect_same_as_one_thread("dynamic", 2, 0, 7);
+}
+
+Test(kernel, general_loop_counts_are_the_same_on_three_and_seven_threads)
+{
+    expect_same_as_one_thread("myopic", 3, 1, 3);
+    expect_same_as_one_thread("dynamic", 2, 1, 7);
 }
