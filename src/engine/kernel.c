@@ -462,6 +462,12 @@ static void merge_cells(const tm_run *run, int team, const count_table *t, int s
         memset(out, 0, n * sizeof(double));
 }
 
+/* Units of TM_MERGE_CELLS cells in a sector of a table (the last one short). */
+static size_t merge_units(const count_table *t)
+{
+    return (t->cells + TM_MERGE_CELLS - 1) / TM_MERGE_CELLS;
+}
+
 /* Called by every thread of the team once all have counted their blocks. */
 static TM_NOINLINE void merge_counts(tm_run *run, int team)
 {
@@ -469,20 +475,21 @@ static TM_NOINLINE void merge_counts(tm_run *run, int team)
     const int n_tables = count_tables(run, tables);
     const size_t sectors = (size_t)run->n_sectors;
     size_t units = 0;
-    for (int t = 0; t < n_tables; t++)
-        units += sectors * ((tables[t].cells + TM_MERGE_CELLS - 1) / TM_MERGE_CELLS);
-        /* Units differ in work (a sector's cells are summed over the threads
+    for (int t = 0; t < n_tables; t++) {
+        units += sectors * merge_units(&tables[t]);
+    }
+    /* Units differ in work (a sector's cells are summed over the threads
      * that counted into it, one for a small sector, many for a large one),
      * so they are handed out as threads come free. */
 #pragma omp for schedule(dynamic)
     for (size_t u = 0; u < units; u++) {
         size_t rest = u;
         int t = 0;
-        size_t chunks = (tables[0].cells + TM_MERGE_CELLS - 1) / TM_MERGE_CELLS;
+        size_t chunks = merge_units(&tables[0]);
         while (rest >= sectors * chunks) {
             rest -= sectors * chunks;
             t++;
-            chunks = (tables[t].cells + TM_MERGE_CELLS - 1) / TM_MERGE_CELLS;
+            chunks = merge_units(&tables[t]);
         }
         const size_t c0 = rest % chunks * TM_MERGE_CELLS;
         const size_t c1 = c0 + TM_MERGE_CELLS < tables[t].cells ? c0 + TM_MERGE_CELLS : tables[t].cells;
