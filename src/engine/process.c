@@ -89,8 +89,10 @@ void tm_process_apply(const tm_params *p, tm_process *pr, const tm_event *ev, in
     case TM_EVENT_TARIFF:
         if (mine && ev->exempts_preferential) {
             /* eq. 32: the written rate is statutory; the preferential
-             * share of the sector's sales pays nothing. */
-            pr->tariff_override[d] = (1.0 - p->sector[sector].market[d].preferential_share) * ev->tariff;
+             * share of the sector's sales pays nothing, and the sector
+             * pays the uniform rate with the same long-run weight. */
+            pr->tariff_override[d] = tm_params_preferential_rate(p, p->sector[sector].market[d].preferential_share,
+                                                                 ev->tariff);
             pr->statutory_override[d] = ev->tariff;
         } else if (mine) {
             pr->tariff_override[d] = ev->tariff;

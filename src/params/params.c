@@ -217,7 +217,8 @@ static const pdesc market_desc[] = {
      NULL},
     {"preferential_share", P_DOUBLE, F(preferential_share), "0", 0, 1, P_QUIET, "fraction", "p",
      "share of the sector's exports to the destination that qualifies for a preference (CUSMA) and is exempt from "
-     "duties marked exempts_preferential: they cost (1 - p) times their statutory rate",
+     "duties marked exempts_preferential: the sector pays the uniform rate with the same long-run market weight "
+     "(docs/model.md eq. 32)",
      "docs/sources.md: about 90% of exports to the US qualified for CUSMA from 7 Mar 2025 [P/N]", NULL},
 };
 #undef F
@@ -246,7 +247,7 @@ static const pdesc regime_desc[] = {
      NOSRC, NULL},
     {"exempts_preferential", P_BOOL, F(exempts_preferential), "false", 0, 0, P_QUIET, "", "",
      "the regime's tariff and sector_tariffs are statutory rates that spare each sector's preferential_share: firms "
-     "pay (1 - p) times them",
+     "pay the uniform rate with the same long-run market weight (docs/model.md eq. 32)",
      NOSRC, NULL},
 };
 #undef F
@@ -267,8 +268,8 @@ static const pdesc event_desc[] = {
      "tariff events: the statutory rate beside the effective `tariff` (reporting only; default: the same)", NOSRC,
      NULL},
     {"exempts_preferential", P_BOOL, F(exempts_preferential), "false", 0, 0, P_QUIET, "", "",
-     "tariff events: `tariff` is the statutory rate and spares each sector's preferential_share (firms pay (1 - p) "
-     "times it)",
+     "tariff events: `tariff` is the statutory rate and spares each sector's preferential_share (firms pay the "
+     "uniform rate with the same long-run market weight, docs/model.md eq. 32)",
      NOSRC, NULL},
     {"escalation_scale", P_DOUBLE, F(escalation_scale), NULL, 0, 1e6, P_OPTIONAL, "", "",
      "scale the hazards of moving to more restrictive regimes", NOSRC, NULL},
@@ -1111,9 +1112,21 @@ static int load_destinations(tm_params *p, const tm_ynode *root, tm_error *err)
     return 0;
 }
 
+double tm_params_preferential_rate(const tm_params *p, double share, double statutory)
+{
+    if (share <= 0.0)
+        return statutory;
+    if (share >= 1.0)
+        return 0.0;
+    double e = isnan(p->demand_long_run_elasticity) ? p->elasticity : p->demand_long_run_elasticity;
+    double weight = share + (1.0 - share) * exp(-e * log1p(statutory));
+    return expm1(-log(weight) / e);
+}
+
 /* Regimes whose duties spare the preferential share (eq. 32): the rates
- * as written become the statutory ones and firms pay (1 - p(d,s)) times
- * them. Needs every sector's markets. */
+ * as written become the statutory ones and firms pay the uniform rate
+ * with the same long-run market weight. Needs every sector's markets and
+ * the elasticities. */
 static void apply_preferences(tm_params *p)
 {
     for (int d = 0; d < p->n_dest; d++)
@@ -1123,7 +1136,8 @@ static void apply_preferences(tm_params *p)
                 continue;
             for (int s = 0; s < p->n_sectors; s++) {
                 reg->sector_statutory[s] = reg->sector_tariff[s];
-                reg->sector_tariff[s] = (1.0 - p->sector[s].market[d].preferential_share) * reg->sector_statutory[s];
+                reg->sector_tariff[s] = tm_params_preferential_rate(p, p->sector[s].market[d].preferential_share,
+                                                                    reg->sector_statutory[s]);
             }
         }
 }

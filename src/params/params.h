@@ -279,6 +279,14 @@ int tm_params_us_index(const tm_params *params);
  * (then runs write /environment/statutory_tariff). */
 int tm_params_has_statutory(const tm_params *params);
 
+/* The uniform rate a sector pays under a duty of statutory rate
+ * `statutory` that spares the share `share` of its sales (docs/model.md
+ * eq. 32): the rate t with (1 + t)^(-e) = share + (1 - share)
+ * (1 + statutory)^(-e), e the long-run elasticity of the market weight
+ * (demand.long_run_elasticity, sigma when unset). `statutory` itself when
+ * share is 0, 0 when it is 1. */
+double tm_params_preferential_rate(const tm_params *params, double share, double statutory);
+
 /* Number of joint market states: (levels + 1)^n_dest (2^n_dest without
  * experience states, the market sets). */
 int tm_params_n_states(const tm_params *params);

@@ -221,6 +221,30 @@ def test_regime_rates_follow_from_statutory_rates_and_product_shares(resolved_ba
         assert regime["statutory_tariffs"][rate["sector"]] == pytest.approx(statutory), where
 
 
+def test_scenario_duties_follow_from_statutory_rates_and_product_shares(resolved_baseline):
+    # China's dated measures in the scenario files use the regimes' rule:
+    # each event's `tariff` is the uniform rate of its parts (4 decimals),
+    # its `statutory_tariff` the highest statutory rate (or the entry's).
+    spec = yaml.safe_load(open(EFFECTIVE))
+    section, key = spec["elasticity_key"].split(".")
+    e = resolved_baseline[section][key]
+    checked = 0
+    for entry in spec["events"]:
+        shares = [p["share"] for p in entry["parts"]]
+        assert sum(shares) == pytest.approx(1, abs=1e-12), entry
+        want = sum(p["share"] * (1 + p["statutory"]) ** -e for p in entry["parts"]) ** (-1 / e) - 1
+        statutory = entry.get("statutory", max(p["statutory"] for p in entry["parts"]))
+        for name in entry["files"]:
+            events = yaml.safe_load(open(PARAMS / name))["events"]
+            mine = [ev for ev in events if str(ev["at"]) == entry["at"] and ev.get("destination") == "CN"
+                    and ev.get("sector") == entry["sector"] and "tariff" in ev]
+            assert len(mine) == 1, f"{name}: {entry['at']} {entry['sector']}"
+            assert abs(mine[0]["tariff"] - want) <= 0.5e-4, f"{name}: {entry['at']} {entry['sector']} {want:.6f}"
+            assert mine[0]["statutory_tariff"] == pytest.approx(statutory), name
+            checked += 1
+    assert checked == 12
+
+
 def test_baseline_adjusts_demand_as_the_elasticity_reference_does(resolved_baseline):
     # The baseline's partial adjustment is the configuration whose
     # elasticities by horizon docs/model.md reports against Boehm,

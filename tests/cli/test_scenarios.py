@@ -8,6 +8,7 @@ import re
 import h5py
 import numpy as np
 import pytest
+import yaml
 
 from helpers import BASELINE as BASE
 from helpers import SCENARIOS, check_parameters, run, text
@@ -160,9 +161,10 @@ def test_compare_rejects_different_periods(tmp_path):
 def test_us_duties_follow_from_statutory_rates_and_the_cusma_share(tmp_path):
     """us_tariffs_2025.yaml writes duties at their statutory rates with a
     CUSMA share of 0.9 (docs/model.md eq. 32): in 2025Q3 the sectors under
-    the 35% duty pay (1 - 0.9) x 0.35, energy (1 - 0.9) x 0.10, steel and
-    aluminum the Section 232 50% in full, autos the effective 15% beside the
-    statutory 25%. The products are those eq. 32 computes in doubles."""
+    the 35% duty pay the uniform rate t with (1 + t)^(-e_L) = 0.9 + 0.1
+    (1.35)^(-e_L) (2.31% at e_L = 2.1), energy the same for 10%, steel and
+    aluminum the Section 232 50% in full, autos the effective 15% beside
+    the statutory 25%."""
     out = tmp_path / "us.h5"
     tm("run", SCENARIOS / "us_tariffs_2025.yaml", "-o", out, "-q", *SMALL)
     with h5py.File(out, "r") as f:
@@ -170,11 +172,17 @@ def test_us_duties_follow_from_statutory_rates_and_the_cusma_share(tmp_path):
         us = [d.decode() for d in f["dimensions/destinations"][:]].index("US")
         t = [p.decode() for p in f["periods/label"][:]].index("2025Q3")
         paid, statutory = f["environment/tariff"][t, :, us], f["environment/statutory_tariff"][t, :, us]
-    want = {s: ((1 - 0.9) * 0.35, 0.35) for s in ("agrifood", "canola", "minerals_metals", "gold", "machinery_tech")}
-    want.update(energy=((1 - 0.9) * 0.10, 0.10), steel_aluminum=(0.5, 0.5), automotive=(0.15, 0.25))
+    e = yaml.safe_load(open(BASE))["demand"]["long_run_elasticity"]
+
+    def same_weight(t):
+        return (0.9 + 0.1 * (1 + t) ** -e) ** (-1 / e) - 1
+
+    want = {s: (same_weight(0.35), 0.35) for s in ("agrifood", "canola", "minerals_metals", "gold", "machinery_tech")}
+    want.update(energy=(same_weight(0.10), 0.10), steel_aluminum=(0.5, 0.5), automotive=(0.15, 0.25))
     for s, (rate, stat) in want.items():
-        assert paid[sectors.index(s)] == rate, s
+        assert paid[sectors.index(s)] == pytest.approx(rate, rel=1e-12), s
         assert statutory[sectors.index(s)] == stat, s
+    assert paid[sectors.index("gold")] == pytest.approx(0.0231, abs=0.5e-4), "docs/model.md's 2.31%"
 
 
 def test_true_and_perceived_political_risk_vary_apart(tmp_path):

@@ -1,7 +1,8 @@
 /* Preferential (CUSMA) shares: duties marked `exempts_preferential` spare
- * each sector's `preferential_share` p of its sales, so firms pay
- * (1 - p) times the statutory rate (docs/model.md eq. 32); off, or with
- * p = 0, nothing changes, bit for bit. */
+ * each sector's `preferential_share` p of its sales, so firms pay the
+ * uniform rate t with (1 + t)^(-e) = p + (1 - p) (1 + t_stat)^(-e), e the
+ * long-run elasticity (docs/model.md eq. 32); off, or with p = 0, nothing
+ * changes, bit for bit. */
 #include <criterion/criterion.h>
 
 #include <math.h>
@@ -102,18 +103,33 @@ Test(preferential, shares_without_exempting_duties_change_nothing)
     cr_expect_gt(plain.value[3][0] - plain.value[6][0], 0.0, "the duty lowers steel's US sales");
 }
 
-/* Closed form: an exempting event of rate t on a sector with share p sets
- * the rate firms pay to (1 - p) t and the statutory rate to t, in every
- * period from its date; the run is the one with the effective rate
- * written out and the statutory rate beside it, bit for bit. */
-Test(preferential, exempting_event_charges_the_non_preferential_share)
+/* The uniform rate of eq. 32 by another route (pow, not log1p/expm1). */
+static double same_weight_rate(double p, double statutory, double e)
+{
+    return pow(p + (1.0 - p) * pow(1.0 + statutory, -e), -1.0 / e) - 1.0;
+}
+
+/* Closed form: an exempting event of rate t_stat on a sector with share p
+ * sets the rate firms pay to the uniform rate of eq. 32 and the statutory
+ * rate to t_stat, in every period from its date; the run is the one with
+ * the effective rate written out and the statutory rate beside it, bit
+ * for bit. */
+Test(preferential, exempting_event_charges_the_same_weight_rate)
 {
     run_path marked, written;
-    simulate(world_params("{preferential_share: 0.9}", "{preferential_share: 0.4}", "{}",
-                          duty(", exempts_preferential: true")),
-             &marked);
-    /* (1 - 0.9) x 0.35 and (1 - 0.4) x 0.35 in doubles: what eq. 32 computes. */
-    double steel = (1.0 - 0.9) * 0.35, canola = (1.0 - 0.4) * 0.35;
+    tm_params *p = world_params("{preferential_share: 0.9}", "{preferential_share: 0.4}", "{}",
+                                duty(", exempts_preferential: true"));
+    /* No demand section: the long-run elasticity is sigma. */
+    const double e = p->elasticity;
+    simulate(p, &marked);
+    double steel = marked.tariff[4][0], canola = marked.tariff[4][2];
+    cr_expect_leq(fabs(steel - same_weight_rate(0.9, 0.35, e)), 1e-15, "steel: %.17g", steel);
+    cr_expect_leq(fabs(canola - same_weight_rate(0.4, 0.35, e)), 1e-15, "canola: %.17g", canola);
+    /* The sales-weighted mean (1 - p) t_stat overstates the duty: demand
+     * for the goods that pay it falls most. */
+    cr_expect_lt(steel, (1.0 - 0.9) * 0.35);
+    cr_expect_lt(canola, (1.0 - 0.4) * 0.35);
+    cr_expect_gt(steel, 0.0);
     char events[512];
     snprintf(events, sizeof events,
              "events:\n"
@@ -124,18 +140,17 @@ Test(preferential, exempting_event_charges_the_non_preferential_share)
     simulate(world_params("{preferential_share: 0.9}", "{preferential_share: 0.4}", "{}", events), &written);
     for (int t = 4; t < 8; t++) {
         /* Result cells are sector-major: [s * 2 + d], US is d = 0. */
-        cr_expect_eq(marked.tariff[t][0], steel, "steel pays (1 - 0.9) x 0.35 at %d: %.17g", t, marked.tariff[t][0]);
-        cr_expect_eq(marked.tariff[t][2], canola, "canola pays (1 - 0.4) x 0.35 at %d", t);
+        cr_expect_eq(marked.tariff[t][0], steel, "steel's rate at %d: %.17g", t, marked.tariff[t][0]);
+        cr_expect_eq(marked.tariff[t][2], canola, "canola's rate at %d", t);
         cr_expect_eq(marked.statutory[t][0], 0.35, "steel's statutory rate at %d", t);
         cr_expect_eq(marked.statutory[t][2], 0.35, "canola's statutory rate at %d", t);
         cr_expect_eq(marked.tariff[t][1], 0.0, "China untouched at %d", t);
     }
-    cr_expect_leq(fabs(steel - 0.035), 1e-15, "eq. 32 at p = 0.9");
     expect_same_run(&marked, &written, "the effective rates written out");
 }
 
 /* Regimes: the written rates (tariff and sector_tariffs) are statutory and
- * firms pay (1 - p) times them; the canonical text keeps the mark and the
+ * firms pay the uniform rate of eq. 32; the canonical text keeps the mark and the
  * statutory rates and reads back to the same parameters, not applying
  * eq. 32 twice. */
 Test(preferential, exempting_regime_resolves_to_effective_and_statutory_rates)
@@ -143,8 +158,9 @@ Test(preferential, exempting_regime_resolves_to_effective_and_statutory_rates)
     tm_params *p = world_params("{preferential_share: 0.9}", "{preferential_share: 0.4}",
                                 "{tariff: 0.25, sector_tariffs: {canola: 0.1}, exempts_preferential: true}", "");
     const tm_regime *reg = &p->dest[0].regime[1];
-    cr_expect_eq(reg->sector_tariff[0], (1.0 - 0.9) * 0.25);
-    cr_expect_eq(reg->sector_tariff[1], (1.0 - 0.4) * 0.1);
+    cr_expect_leq(fabs(reg->sector_tariff[0] - same_weight_rate(0.9, 0.25, p->elasticity)), 1e-15);
+    cr_expect_leq(fabs(reg->sector_tariff[1] - same_weight_rate(0.4, 0.1, p->elasticity)), 1e-15);
+    cr_expect_eq(reg->sector_tariff[0], tm_params_preferential_rate(p, 0.9, 0.25), "the event's rule");
     cr_expect_eq(reg->sector_statutory[0], 0.25);
     cr_expect_eq(reg->sector_statutory[1], 0.1);
     cr_expect_eq(p->dest[1].regime[0].sector_tariff[0], 0.0, "China untouched");
@@ -154,6 +170,23 @@ Test(preferential, exempting_regime_resolves_to_effective_and_statutory_rates)
     cr_expect_str_eq(q->sha256, p->sha256);
     cr_expect_eq(q->dest[0].regime[1].sector_tariff[0], reg->sector_tariff[0], "not applied twice");
     tm_params_free(q);
+    tm_params_free(p);
+}
+
+/* With partial adjustment the long-run elasticity e_L replaces sigma: a
+ * 25% duty sparing 90% of sales at e_L = 2.1 is the 1.83% of the
+ * baseline's `tariffs` regime (docs/calibration.md, "Political risk by
+ * sector"). */
+Test(preferential, long_run_elasticity_sets_the_rate)
+{
+    const char *sets[] = {"demand.long_run_elasticity=2.1"};
+    tm_params *p = fixture_params_fmt("preference-test", sets, 1, world, "{preferential_share: 0.9}", "{}",
+                                      "{tariff: 0.25, exempts_preferential: true}", "");
+    double t = p->dest[0].regime[1].sector_tariff[0];
+    cr_expect_leq(fabs(t - same_weight_rate(0.9, 0.25, 2.1)), 1e-15, "%.17g", t);
+    cr_expect_leq(fabs(t - 0.0183), 0.5e-4, "the baseline's 1.83%%: %.17g", t);
+    cr_expect_eq(tm_params_preferential_rate(p, 0.0, 0.25), 0.25, "p = 0 is the statutory rate");
+    cr_expect_eq(tm_params_preferential_rate(p, 1.0, 0.25), 0.0, "p = 1 pays nothing");
     tm_params_free(p);
 }
 
