@@ -615,7 +615,17 @@ static int write_index(const tm_sweep *s, const char *dir, const tm_sweep_index_
             } else if (stat(path, &st) == 0) {
                 status = "incomplete";
                 tm_reader *rd = NULL;
-                if (tm_reader_open(path, &rd, &ignored) == 0 && tm_reader_info(rd, &info, &ignored) == 0) {
+                if (tm_reader_open(path, &rd, &ignored) != 0 || tm_reader_info(rd, &info, &ignored) != 0) {
+                    /* Runs are written under temporary names, so a file
+                     * under a run's name is a closed run's (complete, or
+                     * incomplete after a signal): one that cannot be read
+                     * is damaged and stops the index, as a failing
+                     * checksum does. */
+                    if (!damaged)
+                        tm_error_set(&damage, TM_ERR_RUNTIME, "run file damaged, cannot be read: %s", ignored.msg);
+                    damaged = 1;
+                    rc = 1;
+                } else {
                     /* A complete run whose stored series differ from what
                      * the run wrote (a chunk failing its checksum, or values
                      * changed through HDF5) stops the index, naming them. */

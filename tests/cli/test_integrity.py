@@ -177,3 +177,26 @@ def test_sweep_index_refuses_a_damaged_run_naming_it(swept, tmp_path, how):
     # The index is not rewritten and no temporary is left.
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in swept.iterdir())
     assert (out / "sweep.h5").read_bytes() == index_before
+
+
+@pytest.mark.parametrize("how", ["superblock overwritten", "truncated"])
+def test_sweep_index_refuses_a_run_it_cannot_read(swept, tmp_path, how):
+    """A file under a run's name is a closed run's (runs are written under
+    temporary names), so one HDF5 cannot open is damaged: the index stops
+    naming it, as for a failing checksum, instead of calling it incomplete."""
+    import shutil
+    out = tmp_path / "out"
+    shutil.copytree(swept, out)
+    index_before = (out / "sweep.h5").read_bytes()
+    damaged = out / "runs" / "p0002-r01.h5"
+    data = damaged.read_bytes()
+    if how == "truncated":
+        damaged.write_bytes(data[:len(data) // 2])
+    else:
+        damaged.write_bytes(bytes(512) + data[512:])
+    res = run("sweep-index", out, status=1)
+    msg = one_error(res)
+    assert "p0002-r01.h5" in msg and "damaged, cannot be read" in msg, msg
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in swept.iterdir())
+    assert (out / "sweep.h5").read_bytes() == index_before
+
