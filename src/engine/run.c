@@ -39,6 +39,7 @@ void tm_run_close(tm_run *run)
     free(run->top_cells);
     free(run->share_serving);
     free(run->stock);
+    free(run->resid);
     free(run->within_flow);
     free(run->within_revenue);
     tm_mstate_free(&run->ms);
@@ -108,6 +109,8 @@ static int alloc_results(tm_run *run)
     r->events = calloc((size_t)(run->p->n_events ? run->p->n_events : 1), sizeof(int));
     run->share_serving = calloc(sd, sizeof(double));
     if (tm_econ_adjusts(run->p) && !(run->stock = calloc(sd, sizeof(double))))
+        return -1;
+    if (tm_run_residual_on(run->p) && !(run->resid = calloc(4 * sd, sizeof(double))))
         return -1;
     if (run->env.before) {
         size_t cells = (size_t)run->n_z * (size_t)run->n_states;
@@ -311,6 +314,47 @@ static void mix_within(tm_run *run, int s, const tm_profit_fn *profit, const tm_
     }
 }
 
+int tm_run_residual_on(const tm_params *p)
+{
+    for (int s = 0; s < p->n_sectors; s++)
+        for (int d = 0; d < p->n_dest; d++)
+            if (p->sector[s].market[d].market_share > 0.0)
+                return 1;
+    return 0;
+}
+
+/* Eq. 36: the multiplier m of sector s's demand in d this period. While a
+ * partial closure of d is in force, ln m moves (at demand.adjustment a
+ * period) towards -ln((1 - mu) + mu nu), nu last period's supply of the
+ * sector in d (export value over m) relative to its supply in the last
+ * period before the closure; otherwise towards 0. Without a closure ln m
+ * stays exactly 0 and demand is untouched, bit for bit. */
+static double residual_step(tm_run *run, int s, int d, int closed, int closed_top)
+{
+    const size_t sd = (size_t)run->n_sectors * (size_t)run->n_dest, k = (size_t)s * (size_t)run->n_dest + (size_t)d;
+    double *log_m = &run->resid[k], *ref = &run->resid[sd + k], *was_closed = &run->resid[3 * sd + k];
+    const double supply = run->resid[2 * sd + k]; /* 0 before the first period */
+    const double mu = run->p->sector[s].market[d].market_share, lambda = run->p->demand_adjustment;
+    const int partial = !closed && closed_top > 0;
+    if (*was_closed == 0.0 && supply > 0.0)
+        *ref = supply;
+    double target = 0.0;
+    if (partial && mu > 0.0 && supply > 0.0 && *ref > 0.0)
+        target = -log((1.0 - mu) + mu * (supply / *ref));
+    *log_m = (1.0 - lambda) * *log_m + lambda * target;
+    *was_closed = closed || partial ? 1.0 : 0.0;
+    return exp(*log_m);
+}
+
+void tm_run_residual_observe(tm_run *run)
+{
+    if (!run->resid)
+        return;
+    const size_t sd = (size_t)run->n_sectors * (size_t)run->n_dest;
+    for (size_t k = 0; k < sd; k++)
+        run->resid[2 * sd + k] = run->res.export_value[k] / exp(run->resid[k]);
+}
+
 /* Build this period's policy for every sector from the environment and last
  * period's aggregates. */
 static int build_policies(tm_run *run, tm_error *err)
@@ -339,6 +383,8 @@ static int build_policies(tm_run *run, tm_error *err)
                 *L = run->period == -p->burn_in ? log1p(cond.tariff[d]) : tm_econ_stock_step(p, *L, cond.tariff[d]);
                 cond.demand[d] *= tm_econ_adjusted_demand(p, cond.tariff[d], *L);
             }
+            if (run->resid)
+                cond.demand[d] *= residual_step(run, s, d, cond.closed[d], cond.closed_top[d]);
             run->res.tariff[k] = run->res.paid_tariff[k] = cond.tariff[d];
             run->res.statutory_tariff[k] = tm_env_statutory_tariff(&run->env, s, d);
         }
@@ -420,10 +466,16 @@ int tm_run_step(tm_run *run, tm_error *err)
     if (build_policies(run, err))
         return -1;
 
-    if (run->p->exact)
-        return tm_run_aggregate_period(run, tm_run_exact_step, err);
-    tm_run_kernel_step(run);
-    return tm_run_finish_aggregates(run, err);
+    int rc;
+    if (run->p->exact) {
+        rc = tm_run_aggregate_period(run, tm_run_exact_step, err);
+    } else {
+        tm_run_kernel_step(run);
+        rc = tm_run_finish_aggregates(run, err);
+    }
+    if (!rc)
+        tm_run_residual_observe(run);
+    return rc;
 }
 
 const tm_model_ops *tm_run_model(const tm_run *run, const void **state)

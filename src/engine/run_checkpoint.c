@@ -57,6 +57,8 @@ int tm_run_save(const tm_run *run, tm_ckbuf *b, tm_error *err)
     tm_ckbuf_put(b, run->share_serving, sd * sizeof(double));
     if (run->stock)
         tm_ckbuf_put(b, run->stock, sd * sizeof(double));
+    if (run->resid) /* only then, so other checkpoints keep their layout */
+        tm_ckbuf_put(b, run->resid, 4 * sd * sizeof(double));
     tm_env_save(&run->env, b);
     /* The model's section: its name, its size, then what its save hook
      * wrote (nothing for models without one). */
@@ -126,7 +128,8 @@ int tm_run_restore(tm_run *run, tm_ckbuf *b, tm_error *err)
         }
     }
     if (tm_ckbuf_get(b, run->share_serving, sd * sizeof(double)) ||
-        (run->stock && tm_ckbuf_get(b, run->stock, sd * sizeof(double))) || tm_env_restore(&run->env, b))
+        (run->stock && tm_ckbuf_get(b, run->stock, sd * sizeof(double))) ||
+        (run->resid && tm_ckbuf_get(b, run->resid, 4 * sd * sizeof(double))) || tm_env_restore(&run->env, b))
         goto bad;
     char name[64];
     uint64_t size;

@@ -135,6 +135,11 @@ struct tm_run {
     int started;
     double *share_serving; /* [s * n_dest] previous period's share serving d */
     double *stock;         /* [s * n_dest] partial adjustment's customer stock L (NULL when off) */
+    /* Residual demand (docs/model.md eq. 36), NULL when no market_share is
+     * set: [4 * s * n_dest], per (s, d) the log multiplier ln m of demand,
+     * the reference supply, last period's supply (export value over m) and
+     * whether a partial closure was in force last period (0 or 1). */
+    double *resid;
     /* Tables of the conditions before an event within the period (one
      * type's: n_z * n_states, and x n_dest); NULL when no event has one. */
     double *within_flow, *within_revenue;
@@ -155,6 +160,12 @@ void tm_run_sector_free(sector_state *sec);
  * tm_run_count_firms), all on one team of threads; the economy-wide
  * figures (tm_run_finish_aggregates) are left to the caller. */
 void tm_run_kernel_step(tm_run *run);
+
+/* Residual demand (docs/model.md eq. 36): whether some sector sets a
+ * market share, and the end-of-period record of each sector's supply in
+ * each destination (export value over the multiplier) it uses next period. */
+int tm_run_residual_on(const tm_params *p);
+void tm_run_residual_observe(tm_run *run);
 
 /* kernel.c: the cells of a sector's joint table if the run's firms can be
  * counted by transition (market sets only, timing current, no spells,

@@ -220,6 +220,13 @@ static const pdesc market_desc[] = {
      "duties marked exempts_preferential: the sector pays the uniform rate with the same long-run market weight "
      "(docs/model.md eq. 32)",
      "docs/sources.md: about 90% of exports to the US qualified for CUSMA from 7 Mar 2025 [P/N]", NULL},
+    {"market_share", P_DOUBLE, F(market_share), "0", 0, 0.99, P_QUIET, "fraction", "mu",
+     "the home country's share of the destination's market for the sector's goods: while a regime closes the "
+     "destination to some of the sector's firms, the open firms' demand moves towards 1 / ((1 - mu) + mu nu), nu "
+     "the sector's supply there relative to before the closure (docs/model.md eq. 36); 0: off",
+     "docs/sources.md: Canada held 100.0% of China's canola seed import market in 2023 (Agriculture and Agri-Food "
+     "Canada) [P]",
+     NULL},
 };
 #undef F
 

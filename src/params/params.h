@@ -70,6 +70,10 @@ typedef struct {
     /* p(d,s): share of the sector's exports to d that qualifies for a
      * preference (CUSMA) and so is exempt from duties that exempt it. */
     double preferential_share;
+    /* mu(d,s): the home country's share of d's market for the sector's
+     * goods; while a closure of d is in force, the open firms' demand
+     * rises as the closed ones' supply leaves (docs/model.md eq. 36). */
+    double market_share;
 } tm_market;
 
 typedef struct {
