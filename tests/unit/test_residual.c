@@ -141,27 +141,14 @@ Test(residual, open_firms_gain_under_the_closure)
         cr_expect_gt(with.canola_cn[t], without.canola_cn[t], "period %d", t);
 }
 
-/* A run saved during the closure (ln m away from 0) and restored on
- * another thread count continues as the original, bit for bit. */
+/* A run saved during the closure (ln m away from 0) and restored
+ * continues as the original, bit for bit. */
 Test(residual, checkpoint_restores_the_multiplier)
 {
     static const char *const share[] = {"sectors.canola.markets.CN.market_share=0.8"};
-    tm_params *p = fixture_params_fmt("residual-test", share, 1, fixture_ban_world, "model: myopic", partial, chain,
-                                      ban_4_to_7);
-    tm_run *original = fixture_run(p, 2);
-    while (tm_run_period(original) < BAN + 1)
-        fixture_step(original);
-    tm_run *restored = fixture_run_copy(p, original, 3);
-    const size_t sd = (size_t)p->n_sectors * (size_t)p->n_dest;
-    while (!tm_run_finished(original)) {
-        fixture_step(original);
-        fixture_step(restored);
-        const tm_period_result *a = tm_run_result(original), *b = tm_run_result(restored);
-        cr_expect_eq(memcmp(a->export_value, b->export_value, sd * sizeof(double)), 0, "%s", a->label);
-    }
-    tm_run_close(original);
-    tm_run_close(restored);
-    tm_params_free(p);
+    fixture_expect_resume_continues(
+        fixture_params_fmt("residual-test", share, 1, fixture_ban_world, "model: myopic", partial, chain, ban_4_to_7),
+        BAN + 1);
 }
 
 Test(residual, a_share_of_one_is_refused)
