@@ -18,6 +18,7 @@
 
 #define CAL_MAX_SETS 64
 #define CAL_MAX_SEEDS 32
+#define TM_CAL_LIST_MAX 64 /* items of a list a parameter path may index */
 #define CAL_MAX_SEEDS 32
 
 typedef enum { METHOD_NELDER_MEAD = 0, METHOD_BOBYQA, METHOD_PROPORTIONAL } cal_method;
@@ -94,45 +95,84 @@ void tm_calibration_close(tm_calibration *c)
     free(c);
 }
 
-/* Follow a dotted path through maps; NULL if absent. */
-static const tm_ynode *lookup_path(const tm_ynode *root, const char *dotted)
+/* Follow a key path (`a.b`, `experience.demand[0]`: tm_ytree_path_parse)
+ * through maps and lists; NULL if absent or malformed. */
+static const tm_ynode *lookup_path(const tm_ynode *root, const char *path)
 {
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", dotted);
+    tm_ypath_step steps[TM_YTREE_PATH_MAX_STEPS];
+    int n = 0;
+    char why[128];
+    if (tm_ytree_path_parse(path, steps, TM_YTREE_PATH_MAX_STEPS, &n, why, sizeof why))
+        return NULL;
     const tm_ynode *node = root;
-    for (char *part = strtok(buf, "."); part && node; part = strtok(NULL, "."))
-        node = tm_ytree_get(node, part, NULL);
+    for (int k = 0; k < n && node; k++) {
+        if (steps[k].index < 0)
+            node = node->kind == TM_Y_MAP ? tm_ytree_get(node, steps[k].key, NULL) : NULL;
+        else
+            node = node->kind == TM_Y_SEQ && (size_t)steps[k].index < node->n ? node->items[steps[k].index] : NULL;
+    }
     return node;
 }
 
-/* Value of a parameter path in the base file (as written, after `extends:`
- * and the fixed overrides), else in its canonical resolved form. */
-static int base_value(const tm_calibration *c, const char *path, double *out, tm_error *err)
+/* The numbers at a parameter path in the base file (as written, after
+ * `extends:` and the fixed overrides), else in its canonical resolved
+ * form: one for a scalar (*n_out = 1), each item of a list of scalars
+ * (*n_out = -items); at most max. */
+static int base_numbers(const tm_calibration *c, const char *path, double *out, int max, int *n_out, tm_error *err)
 {
     tm_ypool *pool = tm_ypool_new();
-    tm_ynode *tree = NULL;
+    tm_ynode *tree = NULL, *canon = NULL;
+    tm_params *p = NULL;
     int found = 0;
-    if (pool && tm_ytree_load(pool, c->base_path, &tree, err) == 0) {
-        for (int i = 0; i < c->n_sets; i++)
-            tm_ytree_set(pool, tree, c->sets[i], err);
-        const tm_ynode *n = lookup_path(tree, path);
-        found = n && n->kind == TM_Y_SCALAR && tm_params_parse_number(n->value, out) == 0;
+    for (int pass = 0; pass < 2 && !found && pool; pass++) {
+        const tm_ynode *n = NULL;
+        if (pass == 0 && tm_ytree_load(pool, c->base_path, &tree, err) == 0) {
+            for (int i = 0; i < c->n_sets; i++)
+                tm_ytree_set(pool, tree, c->sets[i], err);
+            n = lookup_path(tree, path);
+        } else if (pass == 1 && tm_params_load(c->base_path, (const char *const *)c->sets, c->n_sets, &p, err) == 0 &&
+                   tm_ytree_parse(pool, "canonical", p->canonical, strlen(p->canonical), &canon, err) == 0) {
+            n = lookup_path(canon, path);
+        }
+        if (n && n->kind == TM_Y_SCALAR) {
+            found = tm_params_parse_number(n->value, out) == 0;
+            *n_out = 1;
+        } else if (n && n->kind == TM_Y_SEQ && n->n > 0 && (int)n->n <= max) {
+            found = 1;
+            for (size_t k = 0; k < n->n && found; k++)
+                found = n->items[k]->kind == TM_Y_SCALAR && tm_params_parse_number(n->items[k]->value, &out[k]) == 0;
+            *n_out = -(int)n->n;
+        }
     }
     tm_ytree_free(tree);
-    if (!found) {
-        tm_params *p = NULL;
-        tm_ynode *canon = NULL;
-        if (tm_params_load(c->base_path, (const char *const *)c->sets, c->n_sets, &p, err) == 0 &&
-            tm_ytree_parse(pool, "canonical", p->canonical, strlen(p->canonical), &canon, err) == 0) {
-            const tm_ynode *n = lookup_path(canon, path);
-            found = n && n->kind == TM_Y_SCALAR && tm_params_parse_number(n->value, out) == 0;
-        }
-        tm_ytree_free(canon);
-        tm_params_free(p);
-    }
+    tm_ytree_free(canon);
+    tm_params_free(p);
     tm_ypool_free(pool);
     tm_error_clear(err);
     return found ? 0 : -1;
+}
+
+/* Value of a scalar parameter path in the base file (base_numbers). */
+static int base_value(const tm_calibration *c, const char *path, double *out, tm_error *err)
+{
+    double v[1];
+    int n = 0;
+    if (base_numbers(c, path, v, 1, &n, err) || n != 1)
+        return -1;
+    *out = v[0];
+    return 0;
+}
+
+/* A path that ends in a list index (`experience.demand[0]`): the list's
+ * path in `list` and the index, 1; 0 for a path without one. */
+static int list_element(const char *path, char *list, size_t size, long *index)
+{
+    const char *open = strrchr(path, '[');
+    if (!open)
+        return 0;
+    snprintf(list, size, "%.*s", (int)(open - path), path);
+    *index = strtol(open + 1, NULL, 10);
+    return 1;
 }
 
 /* parameters[i]: {name, path or paths, mode, lower, upper, start, moment}. */
@@ -160,6 +200,23 @@ static int parse_param(tm_calibration *c, const tm_ynode *e, size_t i, tm_error 
         if (pn->kind != TM_Y_SCALAR || !pn->value[0] || strchr(pn->value, '='))
             return tm_params_fail_at(err, pn, where,
                                      "expected a dotted parameter path such as destinations.US.market.sunk_cost");
+        const char *open = strchr(pn->value, '[');
+        if (open) {
+            /* A list element: one index, last, into a list of numbers of
+             * the base (the fitted file writes the whole list). */
+            char list[512];
+            long index = 0;
+            double items[TM_CAL_LIST_MAX];
+            int n_items = 0;
+            list_element(pn->value, list, sizeof list, &index);
+            if (open != strrchr(pn->value, '[') || pn->value[strlen(pn->value) - 1] != ']' ||
+                base_numbers(c, list, items, TM_CAL_LIST_MAX, &n_items, err) || n_items > -1 || index < 0 ||
+                index >= -n_items || strchr(list, '[') || !strchr(pn->value, '.'))
+                return tm_params_fail_at(err, pn, where,
+                                         "%s: expected a list of numbers of the base file and one index into it, "
+                                         "last (e.g. experience.demand[0])",
+                                         pn->value);
+        }
         if (!(q->paths[q->n_paths++] = strdup(pn->value)))
             return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
     }
@@ -830,7 +887,17 @@ static void relative_path(const char *from, const char *to, char *buf, size_t si
 typedef struct {
     const char *path;
     double value;
+    char *text; /* a whole list, written as is; then path and text are owned */
 } assignment;
+
+static void free_assignments(assignment *as, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (as[i].text) {
+            free((char *)as[i].path);
+            free(as[i].text);
+        }
+}
 
 static int by_path(const void *a, const void *b)
 {
@@ -859,13 +926,82 @@ static void write_nested(FILE *out, assignment *as, int n)
             } else {
                 char num[64];
                 tm_yfield_format_number(as[i].value, num, sizeof num);
-                fprintf(out, "%*s%s: %s\n", 2 * k, "", parts[k], num);
+                fprintf(out, "%*s%s: %s\n", 2 * k, "", parts[k], as[i].text ? as[i].text : num);
             }
         }
         for (int k = 0; k < depth && k < 16; k++)
             snprintf(prev[k], sizeof prev[k], "%s", parts[k]);
         prev_depth = depth - 1;
     }
+}
+
+/* The fitted values as assignments: one per scalar path; the elements of
+ * one list gathered into the whole list, its other items as in the base
+ * (`extends:` replaces lists), written as text with a path of its own.
+ * The number of assignments, or -1. */
+typedef struct {
+    char path[512];
+    double items[TM_CAL_LIST_MAX];
+    int n;
+} list_value;
+
+static int fitted_assignments(const tm_calibration *c, const double *x, assignment *as, tm_error *err)
+{
+    int n = 0, n_lists = 0, total = 0;
+    for (int i = 0; i < c->n_par; i++)
+        total += c->par[i].n_paths;
+    list_value *lists = calloc((size_t)total, sizeof *lists);
+    if (!lists)
+        return tm_error_set(err, TM_ERR_RUNTIME, "out of memory"), -1;
+    int rc = 0;
+    for (int i = 0; i < c->n_par && !rc; i++)
+        for (int k = 0; k < c->par[i].n_paths && !rc; k++) {
+            const char *path = c->par[i].paths[k];
+            double value = path_value(&c->par[i], k, x[i]);
+            char list[512];
+            long index = 0;
+            if (!list_element(path, list, sizeof list, &index)) {
+                as[n++] = (assignment){path, value, NULL};
+                continue;
+            }
+            int j = 0;
+            while (j < n_lists && strcmp(lists[j].path, list) != 0)
+                j++;
+            if (j == n_lists) {
+                snprintf(lists[j].path, sizeof lists[j].path, "%s", list);
+                rc = base_numbers(c, list, lists[j].items, TM_CAL_LIST_MAX, &lists[j].n, err) || lists[j].n > -1;
+                lists[j].n = -lists[j].n;
+                n_lists++;
+            }
+            if (!rc && index < lists[j].n)
+                lists[j].items[index] = value;
+            else
+                rc = tm_error_set(err, TM_ERR_INPUT, "%s: the base has no list of numbers there", path);
+        }
+    for (int j = 0; j < n_lists && !rc; j++) {
+        size_t size = (size_t)lists[j].n * 32 + 8, used = 0;
+        char *text = malloc(size), *own = strdup(lists[j].path);
+        if (!text || !own) {
+            free(text);
+            free(own);
+            rc = tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
+            break;
+        }
+        used += (size_t)snprintf(text, size, "[");
+        for (int k = 0; k < lists[j].n; k++) {
+            char num[64];
+            tm_yfield_format_number(lists[j].items[k], num, sizeof num);
+            used += (size_t)snprintf(text + used, size - used, "%s%s", k ? ", " : "", num);
+        }
+        snprintf(text + used, size - used, "]");
+        as[n++] = (assignment){own, 0.0, text};
+    }
+    free(lists);
+    if (rc) {
+        free_assignments(as, n);
+        return -1;
+    }
+    return n;
 }
 
 int tm_calibration_write_fitted(const tm_calibration *c, const char *path, const double *x,
@@ -939,15 +1075,16 @@ int tm_calibration_write_fitted(const tm_calibration *c, const char *path, const
     fprintf(out, "\n#\n");
     tm_calibration_format_fit(c, out, "# ");
     fprintf(out, "\nextends: %s\n\n", rel);
-    int n = 0;
-    for (int i = 0; i < c->n_par; i++)
-        for (int k = 0; k < c->par[i].n_paths; k++) {
-            as[n].path = c->par[i].paths[k];
-            as[n].value = path_value(&c->par[i], k, x[i]);
-            n++;
-        }
-    write_nested(out, as, n);
+    int n = fitted_assignments(c, x, as, err);
+    if (n >= 0)
+        write_nested(out, as, n);
+    free_assignments(as, n);
     free(as);
+    if (n < 0) {
+        fclose(out);
+        unlink(tmp);
+        return -1;
+    }
     if (fclose(out) != 0 || rename(tmp, path) != 0) {
         unlink(tmp);
         return tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot write", path);

@@ -316,6 +316,47 @@ def test_calibrate_writes_a_fitted_file_that_run_accepts(tmp_path):
     run("check", fitted)
 
 
+def test_a_list_element_is_a_parameter_and_the_fitted_file_writes_the_whole_list(tmp_path):
+    # experience.demand[0] (the new exporters' demand) starts at the base's
+    # value and the fitted file writes the whole list (extends: replaces
+    # lists), its other items as in the base.
+    text = SMALL_CAL.format(base=BASE).replace("""  - name: cost_level
+    mode: scale""", """  - name: new_exporters
+    path: experience.demand[0]
+    lower: 0.3
+    upper: 0.99
+  - name: cost_level
+    mode: scale""").replace("  max_evaluations: 12", "  max_evaluations: 4")
+    cal = write(tmp_path, "cal.yaml", text)
+    base_demand = yaml.safe_load(open(BASE))["experience"]["demand"]
+    fitted = tmp_path / "fitted.yaml"
+    run("calibrate", cal, "-o", fitted, "-q")
+    text = fitted.read_text()
+    start = re.search(r"new_exporters = ([0-9.e+-]+)", text)
+    assert start, text
+    demand = yaml.safe_load(text)["experience"]["demand"]
+    assert len(demand) == len(base_demand) and demand[1:] == base_demand[1:]
+    assert demand[0] == pytest.approx(float(start.group(1)), rel=1e-5)
+    resolved = yaml.safe_load(run("check", fitted).stdout)
+    assert resolved["experience"]["demand"] == demand
+    # An index into a list of lists, or past the end, is refused with the path.
+    for bad in ("experience.transition[0][1]", "experience.demand[7]", "run.periods[0]"):
+        r = run("calibrate", write(tmp_path, "bad.yaml", text_with(SMALL_CAL.format(base=BASE), bad)), "--evaluate",
+                status=2)
+        assert bad in r.stderr and "one index into it" in r.stderr, r.stderr
+
+
+def text_with(cal, path):
+    return cal.replace("""  - name: cost_level
+    mode: scale""", f"""  - name: bad
+    path: {path}
+    lower: 0.1
+    upper: 0.99
+    start: 0.5
+  - name: cost_level
+    mode: scale""")
+
+
 def test_calibrate_rejects_an_unknown_moment_with_its_name(tmp_path):
     cal = write(tmp_path, "cal.yaml", SMALL_CAL.format(base=BASE).replace("export_share.US.steel_aluminum",
                                                                           "export_shares.US"))
