@@ -317,6 +317,76 @@ static int share_threads(dp_share *sh)
     return 1 + (running > 0 && idle > 0 ? idle / running : 0);
 }
 
+/* Row iz of a sweep (see bellman) in the work space y of one thread; lowers
+ * *lo and raises *hi to the range of v_out - v_in seen. */
+static void bellman_row(const dp_state *st, const dp_step *step, const double *v_in, double *v_out, double *ev_out,
+                        double *y, int iz, double *lo, double *hi)
+{
+    const int n_z = st->n_z, J = st->n_joint, N = st->n_states, M = st->n_sets;
+    const size_t C = (size_t)J * (size_t)N, NM = (size_t)N * (size_t)M;
+    const double lambda = st->lambda;
+    const int choice_law = st->choice_law;
+    double lo_row = *lo, hi_row = *hi;
+    double *w = y + C, *x = w + N, *g = x + M;
+    /* y[j', m'] = sum_z' P(z, z') v_in(z', m', j') */
+    memset(y, 0, C * sizeof(double));
+    const double *Prow = step->P + (size_t)iz * (size_t)n_z;
+    for (int jz = step->band[2 * iz]; jz < step->band[2 * iz + 1]; jz++) {
+        double q = Prow[jz];
+        if (q == 0.0)
+            continue;
+        const double *vin = v_in + (size_t)jz * C;
+        for (size_t c = 0; c < C; c++)
+            y[c] += q * vin[c];
+    }
+    const double bd = step->bd[iz];
+    for (int j = 0; j < J; j++) {
+        size_t row = ((size_t)iz * (size_t)J + (size_t)j) * (size_t)N;
+        for (int m = 0; m < N; m++)
+            w[m] = 0.0;
+        for (int k = step->law->start[j]; k < step->law->start[j + 1]; k++) {
+            const double *yc = y + (size_t)step->law->col[k] * (size_t)N;
+            double q = step->law->prob[k];
+            for (int m = 0; m < N; m++)
+                w[m] += q * yc[m];
+        }
+        if (ev_out)
+            memcpy(ev_out + row, w, (size_t)N * sizeof(double));
+        if (!v_out)
+            continue;
+        const double *flow = step->flow + row, *cost = step->cost + (size_t)j * NM;
+        if (choice_law) {
+            /* flow + bd cont of each S, added as choice_value adds them
+             * (cont = 0 + 1 x E[V]), so the values are the same bits. */
+            for (int S = 0; S < M; S++) {
+                int k = st->law_entry[S];
+                double cont = 0.0;
+                cont += st->ms.law_prob[k] * w[st->ms.law_state[k]];
+                g[S] = flow[st->ms.served[S]] + bd * cont;
+            }
+        }
+        for (int m = 0; m < N; m++) {
+            if (choice_law) {
+                const double *cost_m = cost + (size_t)m * (size_t)M;
+                for (int S = 0; S < M; S++)
+                    x[S] = g[S] - cost_m[S];
+            } else {
+                for (int S = 0; S < M; S++)
+                    x[S] = choice_value(&st->ms, flow, w, cost, m, S, bd, 0);
+            }
+            double v = aggregate(x, M, lambda);
+            v_out[row + (size_t)m] = v;
+            double diff = v - v_in[row + (size_t)m];
+            if (diff < lo_row)
+                lo_row = diff;
+            if (diff > hi_row)
+                hi_row = diff;
+        }
+    }
+    *lo = lo_row;
+    *hi = hi_row;
+}
+
 /* v_out = B(v_in): for each (z, r, m),
  *   max_S { flow - cost(m, S) + bd(z) E[v_in(z', m', r') | z, r, m, S] }
  * (log-sum-exp with logit noise). Writes E[v_in] to ev_out when not NULL,
@@ -325,11 +395,9 @@ static int share_threads(dp_share *sh)
 static void bellman(const dp_state *st, dp_work *work, const dp_step *step, const double *v_in, double *v_out,
                     double *ev_out, double *lo, double *hi, int threads)
 {
-    const int n_z = st->n_z, J = st->n_joint, N = st->n_states, M = st->n_sets;
-    const size_t C = (size_t)J * (size_t)N, NM = (size_t)N * (size_t)M;
-    const double lambda = st->lambda;
+    const int n_z = st->n_z, N = st->n_states, M = st->n_sets;
+    const size_t C = (size_t)st->n_joint * (size_t)N;
     double lo_all = INFINITY, hi_all = -INFINITY;
-    const int choice_law = st->choice_law;
     if (work->share)
         threads = (size_t)n_z * C * (size_t)M < DP_SHARED_WORK ? 1 : share_threads(work->share);
     if (threads <= 0 || threads > work->scratch_threads)
@@ -341,69 +409,18 @@ static void bellman(const dp_state *st, dp_work *work, const dp_step *step, cons
     if (threads > n_z)
         threads = n_z;
     int team = 1; /* the team the sweep got (written by the thread of row 0) */
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1) reduction(min                          \
-                                                                                          : lo_all)                    \
-    reduction(max                                                                                                      \
-              : hi_all)
-    for (int iz = 0; iz < n_z; iz++) {
-        if (iz == 0)
-            team = omp_get_num_threads();
-        double *y = work->scratch + (size_t)omp_get_thread_num() * (C + (size_t)N + 2 * (size_t)M);
-        double *w = y + C, *x = w + N, *g = x + M;
-        /* y[j', m'] = sum_z' P(z, z') v_in(z', m', j') */
-        memset(y, 0, C * sizeof(double));
-        const double *Prow = step->P + (size_t)iz * (size_t)n_z;
-        for (int jz = step->band[2 * iz]; jz < step->band[2 * iz + 1]; jz++) {
-            double q = Prow[jz];
-            if (q == 0.0)
-                continue;
-            const double *vin = v_in + (size_t)jz * C;
-            for (size_t c = 0; c < C; c++)
-                y[c] += q * vin[c];
-        }
-        const double bd = step->bd[iz];
-        for (int j = 0; j < J; j++) {
-            size_t row = ((size_t)iz * (size_t)J + (size_t)j) * (size_t)N;
-            for (int m = 0; m < N; m++)
-                w[m] = 0.0;
-            for (int k = step->law->start[j]; k < step->law->start[j + 1]; k++) {
-                const double *yc = y + (size_t)step->law->col[k] * (size_t)N;
-                double q = step->law->prob[k];
-                for (int m = 0; m < N; m++)
-                    w[m] += q * yc[m];
-            }
-            if (ev_out)
-                memcpy(ev_out + row, w, (size_t)N * sizeof(double));
-            if (!v_out)
-                continue;
-            const double *flow = step->flow + row, *cost = step->cost + (size_t)j * NM;
-            if (choice_law) {
-                /* flow + bd cont of each S, added as choice_value adds them
-                 * (cont = 0 + 1 x E[V]), so the values are the same bits. */
-                for (int S = 0; S < M; S++) {
-                    int k = st->law_entry[S];
-                    double cont = 0.0;
-                    cont += st->ms.law_prob[k] * w[st->ms.law_state[k]];
-                    g[S] = flow[st->ms.served[S]] + bd * cont;
-                }
-            }
-            for (int m = 0; m < N; m++) {
-                if (choice_law) {
-                    const double *cost_m = cost + (size_t)m * (size_t)M;
-                    for (int S = 0; S < M; S++)
-                        x[S] = g[S] - cost_m[S];
-                } else {
-                    for (int S = 0; S < M; S++)
-                        x[S] = choice_value(&st->ms, flow, w, cost, m, S, bd, 0);
-                }
-                double v = aggregate(x, M, lambda);
-                v_out[row + (size_t)m] = v;
-                double diff = v - v_in[row + (size_t)m];
-                if (diff < lo_all)
-                    lo_all = diff;
-                if (diff > hi_all)
-                    hi_all = diff;
-            }
+    if (threads <= 1) {
+        /* No parallel region at all: libgomp's team of one, even when not
+         * active, costs futex syscalls a sweep. */
+        for (int iz = 0; iz < n_z; iz++)
+            bellman_row(st, step, v_in, v_out, ev_out, work->scratch, iz, &lo_all, &hi_all);
+    } else {
+#pragma omp parallel for schedule(static) num_threads(threads) reduction(min : lo_all) reduction(max : hi_all)
+        for (int iz = 0; iz < n_z; iz++) {
+            if (iz == 0)
+                team = omp_get_num_threads();
+            double *y = work->scratch + (size_t)omp_get_thread_num() * (C + (size_t)N + 2 * (size_t)M);
+            bellman_row(st, step, v_in, v_out, ev_out, y, iz, &lo_all, &hi_all);
         }
     }
     if (work->share && team > 1) {

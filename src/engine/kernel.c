@@ -497,24 +497,35 @@ static TM_NOINLINE void merge_counts(tm_run *run, int team)
     }
 }
 
+/* Thread th of a team of team's part of a period (tm_run_kernel_step). */
+static void kernel_thread_step(tm_run *run, int th, int team)
+{
+    accum *acc = &run->acc[th];
+    /* The thread's share of the blocks, consecutive (as schedule(static)
+     * would give them), so that it counts into one or a few sectors. */
+    const size_t lo = run->n_blocks * (size_t)th / (size_t)team;
+    const size_t hi = run->n_blocks * (size_t)(th + 1) / (size_t)team;
+    acc->first_sector = lo < hi ? run->blocks[lo].sector : 0;
+    acc->last_sector = lo < hi ? run->blocks[hi - 1].sector : -1;
+    for (size_t b = lo; b < hi; b++)
+        step_block(run, &run->blocks[b], acc);
+#pragma omp barrier
+    merge_counts(run, team);
+    tm_run_aggregate_sectors(run, tm_run_count_firms);
+}
+
 void tm_run_kernel_step(tm_run *run)
 {
     if (run->joint_cells)
         build_joint_codes(run);
-#pragma omp parallel num_threads(run->threads)
-    {
-        const int th = omp_get_thread_num(), team = omp_get_num_threads();
-        accum *acc = &run->acc[th];
-        /* The thread's share of the blocks, consecutive (as schedule(static)
-         * would give them), so that it counts into one or a few sectors. */
-        const size_t lo = run->n_blocks * (size_t)th / (size_t)team;
-        const size_t hi = run->n_blocks * (size_t)(th + 1) / (size_t)team;
-        acc->first_sector = lo < hi ? run->blocks[lo].sector : 0;
-        acc->last_sector = lo < hi ? run->blocks[hi - 1].sector : -1;
-        for (size_t b = lo; b < hi; b++)
-            step_block(run, &run->blocks[b], acc);
-#pragma omp barrier
-        merge_counts(run, team);
-        tm_run_aggregate_sectors(run, tm_run_count_firms);
+    /* On one thread, no parallel region at all: libgomp's team of one
+     * costs futex syscalls each period. The barrier and the loops of the
+     * merge and the aggregates then bind to no team and run on this thread
+     * alone; inside another parallel region, they need a team of their own. */
+    if (run->threads == 1 && !omp_in_parallel()) {
+        kernel_thread_step(run, 0, 1);
+        return;
     }
+#pragma omp parallel num_threads(run->threads)
+    kernel_thread_step(run, omp_get_thread_num(), omp_get_num_threads());
 }
