@@ -18,8 +18,7 @@
 
 #define CAL_MAX_SETS 64
 #define CAL_MAX_SEEDS 32
-#define TM_CAL_LIST_MAX 64 /* items of a list a parameter path may index */
-#define CAL_MAX_SEEDS 32
+#define CAL_LIST_MAX 64 /* items of a list a parameter path may index */
 
 typedef enum { METHOD_NELDER_MEAD = 0, METHOD_BOBYQA, METHOD_PROPORTIONAL } cal_method;
 static const char *const method_names[] = {"nelder-mead", "bobyqa", "proportional", NULL};
@@ -116,9 +115,10 @@ static const tm_ynode *lookup_path(const tm_ynode *root, const char *path)
 
 /* The numbers at a parameter path in the base file (as written, after
  * `extends:` and the fixed overrides), else in its canonical resolved
- * form: one for a scalar (*n_out = 1), each item of a list of scalars
- * (*n_out = -items); at most max. */
-static int base_numbers(const tm_calibration *c, const char *path, double *out, int max, int *n_out, tm_error *err)
+ * form: one for a scalar, each item of a list of scalars (*is_list);
+ * at most max, *n_out of them. */
+static int base_numbers(const tm_calibration *c, const char *path, double *out, int max, int *n_out, int *is_list,
+                        tm_error *err)
 {
     tm_ypool *pool = tm_ypool_new();
     tm_ynode *tree = NULL, *canon = NULL;
@@ -137,11 +137,13 @@ static int base_numbers(const tm_calibration *c, const char *path, double *out, 
         if (n && n->kind == TM_Y_SCALAR) {
             found = tm_params_parse_number(n->value, out) == 0;
             *n_out = 1;
+            *is_list = 0;
         } else if (n && n->kind == TM_Y_SEQ && n->n > 0 && (int)n->n <= max) {
             found = 1;
             for (size_t k = 0; k < n->n && found; k++)
                 found = n->items[k]->kind == TM_Y_SCALAR && tm_params_parse_number(n->items[k]->value, &out[k]) == 0;
-            *n_out = -(int)n->n;
+            *n_out = (int)n->n;
+            *is_list = 1;
         }
     }
     tm_ytree_free(tree);
@@ -156,8 +158,8 @@ static int base_numbers(const tm_calibration *c, const char *path, double *out, 
 static int base_value(const tm_calibration *c, const char *path, double *out, tm_error *err)
 {
     double v[1];
-    int n = 0;
-    if (base_numbers(c, path, v, 1, &n, err) || n != 1)
+    int n = 0, is_list = 0;
+    if (base_numbers(c, path, v, 1, &n, &is_list, err) || is_list)
         return -1;
     *out = v[0];
     return 0;
@@ -206,12 +208,12 @@ static int parse_param(tm_calibration *c, const tm_ynode *e, size_t i, tm_error 
              * the base (the fitted file writes the whole list). */
             char list[512];
             long index = 0;
-            double items[TM_CAL_LIST_MAX];
-            int n_items = 0;
+            double items[CAL_LIST_MAX];
+            int n_items = 0, is_list = 0;
             list_element(pn->value, list, sizeof list, &index);
             if (open != strrchr(pn->value, '[') || pn->value[strlen(pn->value) - 1] != ']' ||
-                base_numbers(c, list, items, TM_CAL_LIST_MAX, &n_items, err) || n_items > -1 || index < 0 ||
-                index >= -n_items || strchr(list, '[') || !strchr(pn->value, '.'))
+                base_numbers(c, list, items, CAL_LIST_MAX, &n_items, &is_list, err) || !is_list || index < 0 ||
+                index >= n_items || !strchr(pn->value, '.'))
                 return tm_params_fail_at(err, pn, where,
                                          "%s: expected a list of numbers of the base file and one index into it, "
                                          "last (e.g. experience.demand[0])",
@@ -935,16 +937,17 @@ static void write_nested(FILE *out, assignment *as, int n)
     }
 }
 
+/* A list some parameter paths index: its path and its items. */
+typedef struct {
+    char path[512];
+    double items[CAL_LIST_MAX];
+    int n;
+} list_value;
+
 /* The fitted values as assignments: one per scalar path; the elements of
  * one list gathered into the whole list, its other items as in the base
  * (`extends:` replaces lists), written as text with a path of its own.
  * The number of assignments, or -1. */
-typedef struct {
-    char path[512];
-    double items[TM_CAL_LIST_MAX];
-    int n;
-} list_value;
-
 static int fitted_assignments(const tm_calibration *c, const double *x, assignment *as, tm_error *err)
 {
     int n = 0, n_lists = 0, total = 0;
@@ -969,8 +972,8 @@ static int fitted_assignments(const tm_calibration *c, const double *x, assignme
                 j++;
             if (j == n_lists) {
                 snprintf(lists[j].path, sizeof lists[j].path, "%s", list);
-                rc = base_numbers(c, list, lists[j].items, TM_CAL_LIST_MAX, &lists[j].n, err) || lists[j].n > -1;
-                lists[j].n = -lists[j].n;
+                int is_list = 0;
+                rc = base_numbers(c, list, lists[j].items, CAL_LIST_MAX, &lists[j].n, &is_list, err) || !is_list;
                 n_lists++;
             }
             if (!rc && index < lists[j].n)
