@@ -132,7 +132,9 @@ def _yaml_doc(path, what):
 # Outcome roots whose effect `window_effect` computes from export values,
 # with the units of the effect (docs/statistics.md).
 EFFECT_UNITS = {"export_value": "percent", "non_us_export_value": "percent",
-                "non_us_export_value_except": "percent", "export_share": "percentage points"}
+                "non_us_export_value_except": "percent", "export_value_except": "percent",
+                "export_share": "percentage points"}
+EXCEPT_ROOTS = ("non_us_export_value_except", "export_value_except")  # a sector left out
 
 
 def load_validation_facts(path=VALIDATION_PATH):
@@ -177,13 +179,14 @@ def _selection(outcome, sectors, destinations):
             sector = sectors.index(q)
         else:
             return None
-    if (root == "export_share" and dest is None) or (root == "non_us_export_value_except" and sector is None):
+    if (root == "export_share" and dest is None) or (root in EXCEPT_ROOTS and sector is None):
         return None
     us = destinations.index("US") if "US" in destinations else 0  # "non-US": as the engine
     non_us = [j for j in range(len(destinations)) if j != us]
     all_s = list(range(len(sectors)))
-    if root == "non_us_export_value_except":
-        return root, non_us, [s for s in all_s if s != sector]
+    if root in EXCEPT_ROOTS:
+        return root, non_us if root.startswith("non_us") else list(range(len(destinations))), \
+            [s for s in all_s if s != sector]
     rows = all_s if sector is None else [sector]
     if root == "non_us_export_value":
         return root, non_us, rows

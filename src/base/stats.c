@@ -91,6 +91,7 @@ typedef enum {
     K_CONTINUATION,
     K_ENTRANT_SIZE,
     K_NON_US_EXCEPT,
+    K_EXPORT_VALUE_EXCEPT,
 } outcome_kind;
 
 enum { NO_DEST = 0, ANY_DEST, ONE_DEST }; /* destination qualifier: none, optional, required */
@@ -129,6 +130,9 @@ static const struct entry {
     {"non_us_export_value_except", K_NON_US_EXCEPT, NO_DEST, 2, 0, "model money", TM_STATS_PERCENT,
      "export value to destinations other than US of every sector but SECTOR, per period",
      "as non_us_export_value, summed over the sectors other than SECTOR"},
+    {"export_value_except", K_EXPORT_VALUE_EXCEPT, NO_DEST, 2, 0, "model money", TM_STATS_PERCENT,
+     "export value to every destination of every sector but SECTOR, per period",
+     "as export_value, summed over the sectors other than SECTOR"},
     {"export_weight", K_EXPORT_WEIGHT, ONE_DEST, 1, 0, "fraction", TM_STATS_POINTS,
      "share of all exports (every sector and destination) that go to the destination from the sector(s)",
      "export value to DEST from the sector(s) over the export value of every sector and destination"},
@@ -588,7 +592,8 @@ double tm_stats_outcome_value(const tm_stats_window *w, const tm_stats_outcome *
 {
     const int D = w->n_dest, NS = w->n_sets;
     /* The sector of an `_except` name is the one left out of every sector. */
-    int except = table[o->entry].kind == K_NON_US_EXCEPT ? o->sector : -1;
+    const outcome_kind kind = table[o->entry].kind;
+    int except = kind == K_NON_US_EXCEPT || kind == K_EXPORT_VALUE_EXCEPT ? o->sector : -1;
     int s0 = o->sector < 0 || except >= 0 ? 0 : o->sector;
     int s1 = o->sector < 0 || except >= 0 ? w->n_sectors : o->sector + 1;
     /* Sums over the selected sectors, in sector then destination order. */
@@ -656,6 +661,8 @@ double tm_stats_outcome_value(const tm_stats_window *w, const tm_stats_outcome *
     case K_NON_US_EXPORT_VALUE:
     case K_NON_US_EXCEPT:
         return non_us / periods;
+    case K_EXPORT_VALUE_EXCEPT:
+        return all / periods;
     case K_EXPORT_WEIGHT: {
         double total = 0; /* every sector and destination */
         for (size_t c = 0; c < (size_t)w->n_sectors * (size_t)D; c++)

@@ -1198,9 +1198,12 @@ def test_window_effect_follows_the_definitions_of_the_outcomes():
     assert effect("export_value.US") == pytest.approx(100 * (18 / 22 - 1), rel=1e-14)
     assert effect("non_us_export_value") == pytest.approx(100 * (18 / 12 - 1), rel=1e-14)
     assert effect("non_us_export_value_except.gold") == pytest.approx(100 * (6 / 4 - 1), rel=1e-14)
+    assert effect("export_value_except.gold") == pytest.approx(100 * (22 / 24 - 1), rel=1e-14)
+    assert effect("export_value_except.a") == pytest.approx(100 * (14 / 10 - 1), rel=1e-14)
     assert effect("export_share.US.a") == pytest.approx(100 * (16 / 22 - 20 / 24), rel=1e-14)
     assert effect("export_value.CN.gold", "2025Q2", "2025Q2") == pytest.approx(50.0, rel=1e-14)
-    for bad in ("top1_share", "export_share", "export_value.EU", "non_us_export_value_except"):
+    for bad in ("top1_share", "export_share", "export_value.EU", "non_us_export_value_except",
+                "export_value_except", "export_value_except.US"):
         assert effect(bad) is None, bad
     assert effect("export_value", "2025Q2", "2025Q1") is None and effect("export_value", "2024Q4") is None
 

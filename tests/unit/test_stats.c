@@ -196,8 +196,8 @@ Test(stats, outcomes_of_a_window_follow_their_definitions)
 }
 
 /* Two sectors, destinations US, CN and ROW, one period: leaving a sector
- * out of the non-US value is the non-US value of the other sector. */
-Test(stats, non_us_value_except_a_sector_is_that_of_the_other_sectors)
+ * out of the (non-US) value is the (non-US) value of the other sector. */
+Test(stats, value_except_a_sector_is_that_of_the_other_sectors)
 {
     static const char *const two_sectors[] = {"gold", "other"};
     static const char *const three_dests[] = {"US", "CN", "ROW"};
@@ -214,6 +214,8 @@ Test(stats, non_us_value_except_a_sector_is_that_of_the_other_sectors)
         {"non_us_export_value_except.gold", 11 + 13},
         {"non_us_export_value_except.other", 7 + 40},
         {"non_us_export_value", 7 + 40 + 11 + 13},
+        {"export_value_except.gold", 300 + 11 + 13},
+        {"export_value_except.other", 100 + 7 + 40},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tm_stats_outcome o;
@@ -224,6 +226,9 @@ Test(stats, non_us_value_except_a_sector_is_that_of_the_other_sectors)
     refused("non_us_export_value_except", &sh, "needs a sector");
     refused("non_us_export_value_except.US", &sh, "is not a sector");
     refused("non_us_export_value_except.gold.other", &sh, "at most a sector");
+    refused("export_value_except", &sh, "needs a sector");
+    refused("export_value_except.US", &sh, "is not a sector");
+    refused("export_value_except.US.gold", &sh, "at most a sector");
     tm_stats_window_close(w);
 }
 
