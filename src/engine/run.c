@@ -324,8 +324,8 @@ int tm_run_residual_on(const tm_params *p)
 }
 
 /* Eq. 36: the multiplier m of sector s's demand in d this period. While a
- * partial closure of d is in force, ln m moves (at demand.adjustment a
- * period) towards -ln((1 - mu) + mu nu), nu last period's supply of the
+ * partial closure of d is in force, ln m moves (at the market's
+ * switching_rate a period, else demand.adjustment) towards -ln((1 - mu) + mu nu), nu last period's supply of the
  * sector in d (export value over m) relative to its supply in the last
  * period before the closure; otherwise towards 0. Without a closure ln m
  * stays exactly 0 and demand is untouched, bit for bit. */
@@ -334,7 +334,8 @@ static double residual_step(tm_run *run, int s, int d, int closed, int closed_to
     const size_t sd = (size_t)run->n_sectors * (size_t)run->n_dest, k = (size_t)s * (size_t)run->n_dest + (size_t)d;
     double *log_m = &run->resid[k], *ref = &run->resid[sd + k], *was_closed = &run->resid[3 * sd + k];
     const double supply = run->resid[2 * sd + k]; /* 0 before the first period */
-    const double mu = run->p->sector[s].market[d].market_share, lambda = run->p->demand_adjustment;
+    const double mu = run->p->sector[s].market[d].market_share, rate = run->p->sector[s].market[d].switching_rate;
+    const double lambda = isnan(rate) ? run->p->demand_adjustment : rate;
     const int partial = !closed && closed_top > 0;
     if (*was_closed == 0.0 && supply > 0.0)
         *ref = supply;

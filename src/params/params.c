@@ -227,6 +227,12 @@ static const pdesc market_desc[] = {
      "docs/sources.md: Canada held 100.0% of China's canola seed import market in 2023 (Agriculture and Agri-Food "
      "Canada) [P]",
      NULL},
+    {"switching_rate", P_DOUBLE, F(switching_rate), NULL, 0, 1, P_OPTIONAL | P_MIN_OPEN | P_QUIET, "per period",
+     "lambda_r",
+     "how fast the destination's buyers switch to the sector's open firms under a partial closure: the share of the "
+     "gap to eq. 36's target that ln m closes each period (docs/model.md eq. 36); absent: demand.adjustment; needs "
+     "market_share",
+     "fitted where it is set (params/scenarios/canola_ban_2019.yaml: to the 2020 canola seed exports) [E]", NULL},
 };
 #undef F
 
@@ -1219,6 +1225,31 @@ static int load_markets(tm_params *p, const tm_ynode *root, tm_error *err)
             if (apply_scope(market_desc, COUNT(market_desc), mn->items[k], &sec->market[d], mpath, NULL, 0,
                             p->periods_per_year, err))
                 return -1;
+            const tm_ynode *rate = tm_ytree_get(mn->items[k], "switching_rate", NULL);
+            if (rate && !(sec->market[d].market_share > 0.0)) {
+                char rpath[440];
+                snprintf(rpath, sizeof rpath, "%s.switching_rate", mpath);
+                return fail_at(err, rate, rpath,
+                               "has no effect without market_share (docs/model.md eq. 36); expected "
+                               "%s.market_share above 0 too, or no switching_rate",
+                               mpath);
+            }
+        }
+    }
+    /* A destination-wide switching rate needs some sector with a share. */
+    const tm_ynode *dests = tm_ytree_get(root, "destinations", NULL);
+    for (int d = 0; dests && d < p->n_dest; d++) {
+        const tm_ynode *rate = tm_ytree_get(tm_ytree_get(dests->items[d], "market", NULL), "switching_rate", NULL);
+        int shared = 0;
+        for (int s = 0; s < p->n_sectors; s++)
+            shared |= p->sector[s].market[d].market_share > 0.0;
+        if (rate && !shared) {
+            char rpath[300];
+            snprintf(rpath, sizeof rpath, "destinations.%s.market.switching_rate", p->dest[d].name);
+            return fail_at(err, rate, rpath,
+                           "has no effect: no sector has a market_share in %s (docs/model.md eq. 36); expected a "
+                           "market_share above 0 too, or no switching_rate",
+                           p->dest[d].name);
         }
     }
     return 0;

@@ -74,6 +74,10 @@ typedef struct {
      * goods; while a closure of d is in force, the open firms' demand
      * rises as the closed ones' supply leaves (docs/model.md eq. 36). */
     double market_share;
+    /* lambda_r(d,s): the share of the gap to eq. 36's target that ln m
+     * closes each period (buyers switching to the open firms); NaN: the
+     * tariff response's demand.adjustment. */
+    double switching_rate;
 } tm_market;
 
 typedef struct {
