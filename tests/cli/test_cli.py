@@ -390,7 +390,9 @@ SPECIAL_VALUES = {"run.periods_per_year": 12, "run.start": "2023Q3",
                   "experience.fixed_cost": [1.0, 0.5], "experience.transition": [[0.9, 0.1], [0.2, 0.8]]}
 COMPANIONS = {"experience.": ["experience.levels=2", "experience.transition=[[0.9, 0.1], [0.2, 0.8]]"],
               "demand.adjustment": ["demand.impact_elasticity=0.5"],
-              "destinations.US.regimes.war.closed_above_quantile": ["destinations.US.regimes.war.closed_sectors=[steel]"]}
+              "destinations.US.regimes.war.closed_above_quantile": ["destinations.US.regimes.war.closed_sectors=[steel]"],
+              "sectors.steel.markets.US.switching_rate": ["sectors.steel.markets.US.market_share=0.5"],
+              "destinations.US.market.switching_rate": ["sectors.steel.markets.US.market_share=0.5"]}
 # Where `check` shows a value that resolves into other keys: destination
 # market values are the defaults of every sector's market, a regime's
 # tariff that of every sector.
