@@ -211,10 +211,8 @@ Test(stats, value_except_a_sector_is_that_of_the_other_sectors)
         const char *name;
         double expected;
     } cases[] = {
-        {"non_us_export_value_except.gold", 11 + 13},
-        {"non_us_export_value_except.other", 7 + 40},
-        {"non_us_export_value", 7 + 40 + 11 + 13},
-        {"export_value_except.gold", 300 + 11 + 13},
+        {"non_us_export_value_except.gold", 11 + 13}, {"non_us_export_value_except.other", 7 + 40},
+        {"non_us_export_value", 7 + 40 + 11 + 13},    {"export_value_except.gold", 300 + 11 + 13},
         {"export_value_except.other", 100 + 7 + 40},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
