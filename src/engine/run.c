@@ -325,9 +325,10 @@ int tm_run_residual_on(const tm_params *p)
 
 /* Eq. 36: the multiplier m of sector s's demand in d this period. While a
  * partial closure of d is in force, ln m moves (at the market's
- * switching_rate a period, else demand.adjustment) towards -ln((1 - mu) + mu nu), nu last period's supply of the
- * sector in d (export value over m) relative to its supply in the last
- * period before the closure; otherwise towards 0. Without a closure ln m
+ * switching_rate a period, else demand.adjustment) towards
+ * -ln((1 - mu) + mu nu), nu last period's supply of the sector in d
+ * (export value over m) relative to its supply in the last period before
+ * the closure; otherwise towards 0. Without a closure ln m
  * stays exactly 0 and demand is untouched, bit for bit. */
 static double residual_step(tm_run *run, int s, int d, int closed, int closed_top)
 {
