@@ -40,6 +40,7 @@ typedef struct {
     double target, tolerance, weight;
     char source[200];
     int line, col; /* of the name, for messages once the base is loaded */
+    int exact;     /* aggregation: exact: from one exact-aggregation run, not the seeds */
 } cal_moment;
 
 struct tm_calibration {
@@ -50,6 +51,7 @@ struct tm_calibration {
     char *sets[CAL_MAX_SETS]; /* fixed overrides during fitting */
     int n_sets;
     char seed_set[64]; /* the seed of the evaluation being run */
+    char mode_set[32]; /* "run.aggregation=exact" while the exact moments are computed */
     /* Seeds of every evaluation (`seed` or `seeds`; none: the base file's)
      * and the held-out ones (`held_out_seeds`), for --held-out. */
     uint64_t seeds[CAL_MAX_SEEDS], held_out[CAL_MAX_SEEDS];
@@ -58,6 +60,7 @@ struct tm_calibration {
     int n_par;
     cal_moment *mom;
     int n_mom;
+    int n_exact; /* moments with aggregation: exact */
     cal_method method;
     tm_optim_options opt;
     int max_iterations; /* proportional rounds (0: 50) */
@@ -274,7 +277,7 @@ static int parse_param(tm_calibration *c, const tm_ynode *e, size_t i, tm_error 
 /* moments[i]: {name, target, tolerance, weight, source}. */
 static int parse_moment(tm_calibration *c, const tm_ynode *e, size_t i, tm_error *err)
 {
-    static const char *const keys[] = {"name", "target", "tolerance", "weight", "source", NULL};
+    static const char *const keys[] = {"name", "target", "tolerance", "weight", "source", "aggregation", NULL};
     cal_moment *q = &c->mom[c->n_mom++];
     char where[64], key[96];
     snprintf(where, sizeof where, "moments[%zu]", i);
@@ -302,6 +305,16 @@ static int parse_moment(tm_calibration *c, const tm_ynode *e, size_t i, tm_error
     const tm_ynode *src = tm_ytree_get(e, "source", NULL);
     if (src && src->kind == TM_Y_SCALAR)
         snprintf(q->source, sizeof q->source, "%s", src->value);
+    const tm_ynode *agg = tm_ytree_get(e, "aggregation", NULL);
+    if (agg) {
+        snprintf(key, sizeof key, "%s.aggregation", where);
+        if (agg->kind != TM_Y_SCALAR || (strcmp(agg->value, "exact") && strcmp(agg->value, "simulated")))
+            return tm_params_fail_at(err, agg, key,
+                                     "expected exact (the moment from one exact-aggregation run, the same at "
+                                     "every seed) or simulated (the mean over the seeds, the default)");
+        q->exact = strcmp(agg->value, "exact") == 0;
+        c->n_exact += q->exact;
+    }
     return 0;
 }
 
@@ -499,7 +512,7 @@ static int parse_file(tm_calibration *c, const tm_ynode *root, tm_error *err)
     int total_paths = 0;
     for (int i = 0; i < c->n_par; i++)
         total_paths += c->par[i].n_paths;
-    c->eval_sets = calloc((size_t)(c->n_sets + 1 + total_paths), sizeof(char *));
+    c->eval_sets = calloc((size_t)(c->n_sets + 2 + total_paths), sizeof(char *));
     c->eval_buf = malloc((size_t)total_paths * 600);
     if (!c->eval_sets || !c->eval_buf)
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
@@ -520,6 +533,8 @@ static int load_at(tm_calibration *c, const double *x, tm_params **p, tm_error *
         c->eval_sets[n++] = c->sets[i];
     if (c->seed_set[0])
         c->eval_sets[n++] = c->seed_set;
+    if (c->mode_set[0])
+        c->eval_sets[n++] = c->mode_set;
     char *buf = c->eval_buf;
     for (int i = 0; i < c->n_par; i++)
         for (int k = 0; k < c->par[i].n_paths; k++) {
@@ -532,45 +547,73 @@ static int load_at(tm_calibration *c, const double *x, tm_params **p, tm_error *
     return tm_params_load(c->base_path, (const char *const *)c->eval_sets, n, p, err);
 }
 
+/* Whether moment k comes from the exact-aggregation run: its
+ * `aggregation: exact`, except at the held-out seeds, where every moment is
+ * simulated (that check is about what single seeds give). */
+static int from_exact(const tm_calibration *c, int k)
+{
+    return c->mom[k].exact && !c->use_held_out;
+}
+
+/* One run at x (the seed in c->seed_set, exact aggregation when
+ * c->mode_set is set): adds its value of each moment it stands for (the
+ * exact run's moments, or the others) to the mean with weight 1 / runs and
+ * to their range. */
+static int add_run(tm_calibration *c, const double *x, int exact, int runs, tm_error *err)
+{
+    tm_params *p = NULL;
+    tm_moments *m = NULL;
+    if (load_at(c, x, &p, err))
+        return -1;
+    int rc = tm_moments_of_run(p, c->run ? c->run->threads : 0, &m, err);
+    for (int k = 0; k < c->n_mom && !rc; k++) {
+        double v;
+        if (from_exact(c, k) != exact)
+            continue;
+        rc = tm_moments_value(m, c->mom[k].name, &v, err);
+        c->moment_values[k] += v / runs;
+        c->moment_min[k] = fmin(c->moment_min[k], v);
+        c->moment_max[k] = fmax(c->moment_max[k], v);
+    }
+    tm_moments_close(m);
+    tm_params_free(p);
+    return rc ? -1 : 0;
+}
+
 /* SMM objective: sum_k w_k ((m_k - target_k) / tolerance_k)^2, m_k the
  * mean of moment k over the evaluation seeds, the same seeds in every
  * evaluation (common random numbers), so it is a deterministic function of
- * x. A moment the model cannot compute makes it +infinity. */
+ * x; a moment with `aggregation: exact` is its value in one run with exact
+ * aggregation (the expectation, with no sampling noise), and when every
+ * moment is such the seeds are not run. A moment the model cannot compute
+ * makes it +infinity. */
 static int objective(const double *x, double *value, void *ctx, tm_error *err)
 {
     tm_calibration *c = ctx;
     const uint64_t *seeds = c->use_held_out ? c->held_out : c->seeds;
     int n_seeds = c->use_held_out ? c->n_held_out : c->n_seeds;
-    int runs = n_seeds > 0 ? n_seeds : 1;
+    int runs = n_seeds > 0 ? n_seeds : 1, n_exact = 0;
     for (int k = 0; k < c->n_mom; k++) {
         c->moment_values[k] = 0.0;
         c->moment_min[k] = INFINITY;
         c->moment_max[k] = -INFINITY;
+        n_exact += from_exact(c, k);
     }
     int rc = 0;
-    for (int r = 0; r < runs && !rc; r++) {
+    if (n_exact > 0) {
+        c->seed_set[0] = '\0';
+        snprintf(c->mode_set, sizeof c->mode_set, "run.aggregation=exact");
+        rc = add_run(c, x, 1, 1, err);
+        c->mode_set[0] = '\0';
+    }
+    int simulated = n_exact < c->n_mom;
+    for (int r = 0; simulated && r < runs && !rc; r++) {
         c->seed_set[0] = '\0';
         if (n_seeds > 0)
             snprintf(c->seed_set, sizeof c->seed_set, "run.seed=%llu", (unsigned long long)seeds[r]);
-        tm_params *p = NULL;
-        tm_moments *m = NULL;
-        if (load_at(c, x, &p, err))
-            return -1;
-        if (tm_moments_of_run(p, c->run ? c->run->threads : 0, &m, err)) {
-            tm_params_free(p);
-            return -1;
-        }
-        for (int k = 0; k < c->n_mom && !rc; k++) {
-            double v;
-            rc = tm_moments_value(m, c->mom[k].name, &v, err);
-            c->moment_values[k] += v / runs;
-            c->moment_min[k] = fmin(c->moment_min[k], v);
-            c->moment_max[k] = fmax(c->moment_max[k], v);
-        }
-        tm_moments_close(m);
-        tm_params_free(p);
+        rc = add_run(c, x, 0, runs, err);
     }
-    c->last_n_seeds = runs;
+    c->last_n_seeds = simulated ? runs : 1;
     double f = 0;
     for (int k = 0; k < c->n_mom; k++) {
         double v = c->moment_values[k], z = (v - c->mom[k].target) / c->mom[k].tolerance;
@@ -665,15 +708,38 @@ int tm_calibration_open(const char *path, tm_calibration **out, tm_error *err)
         tm_error_prefix(err, "%s: parameters", path);
         goto done;
     }
-    for (int k = 0; k < c->n_mom; k++) {
-        tm_error why = {0};
-        if (tm_moments_check_name(p, c->mom[k].name, &why) == 0)
-            continue;
-        tm_ynode where = {.file = c->file, .line = c->mom[k].line, .col = c->mom[k].col};
-        char key[64];
-        snprintf(key, sizeof key, "moments[%d].name", k);
-        tm_params_fail_at(err, &where, key, "%s", why.msg);
-        goto done;
+    /* Every name, then those of the exact moments again against the
+     * parameters with exact aggregation, which has no firm-level outcomes. */
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            if (!c->n_exact)
+                break;
+            tm_params_free(p);
+            p = NULL;
+            snprintf(c->mode_set, sizeof c->mode_set, "run.aggregation=exact");
+            int failed = load_at(c, x, &p, err);
+            c->mode_set[0] = '\0';
+            if (failed) {
+                tm_error_prefix(err, "%s: parameters with run.aggregation=exact", path);
+                goto done;
+            }
+        }
+        for (int k = 0; k < c->n_mom; k++) {
+            tm_error why = {0};
+            if ((pass && !c->mom[k].exact) || tm_moments_check_name(p, c->mom[k].name, &why) == 0)
+                continue;
+            tm_ynode where = {.file = c->file, .line = c->mom[k].line, .col = c->mom[k].col};
+            char key[64];
+            snprintf(key, sizeof key, "moments[%d].name", k);
+            if (pass)
+                tm_params_fail_at(err, &where, key,
+                                  "`%s` follows single firms, and a run with exact aggregation has expected numbers "
+                                  "of firms only: drop `aggregation: exact` for this moment",
+                                  c->mom[k].name);
+            else
+                tm_params_fail_at(err, &where, key, "%s", why.msg);
+            goto done;
+        }
     }
     tm_params_free(p);
     p = NULL;
@@ -855,6 +921,12 @@ void tm_calibration_format_fit(const tm_calibration *c, FILE *out, const char *p
             fprintf(out, " %10.4g %10.4g", c->moment_min[k], c->moment_max[k]);
         fputc('\n', out);
     }
+    int listed = 0;
+    for (int k = 0; k < c->n_mom; k++)
+        if (from_exact(c, k))
+            fprintf(out, "%s%s", listed++ ? ", " : prefix, c->mom[k].name);
+    if (listed)
+        fprintf(out, ": exact aggregation (one run, no sampling noise: the same at every seed)\n");
 }
 
 int tm_calibration_n_seeds(const tm_calibration *c, int held_out)
@@ -1063,6 +1135,11 @@ int tm_calibration_write_fitted(const tm_calibration *c, const char *path, const
     }
     for (int i = 0; i < c->n_sets; i++)
         fprintf(out, "# fixed override while fitting: %s\n", c->sets[i]);
+    if (c->n_exact)
+        fprintf(out,
+                "# %d of %d moments from one run with run.aggregation=exact in every evaluation (listed below "
+                "the fit table)\n",
+                c->n_exact, c->n_mom);
     fprintf(out, "# method: %s\n", method_text[c->method]);
     fprintf(out, "# objective: %.10g = sum of weight * ((model - target) / tolerance)^2\n", res->objective);
     if (c->method == METHOD_PROPORTIONAL)

@@ -195,7 +195,7 @@ int tm_moments_check_name(const tm_params *p, const char *name, tm_error *err)
 {
     tm_outcomes names;
     tm_stats_outcome o;
-    if (tm_outcomes_init(&names, p, 1, err))
+    if (tm_outcomes_init(&names, p, !p->exact, err))
         return -1;
     int rc = tm_outcomes_parse(&names, name, &o, err);
     tm_outcomes_free(&names);

@@ -107,9 +107,16 @@ int tm_optim_minimize(int n, double *x, const double *lower, const double *upper
             break;
         nlopt_set_maxeval(pb.opt, left);
         /* The first step is a fraction of each range (NLopt turns a step
-         * that would leave the box the other way). */
-        for (int i = 0; i < n; i++)
+         * that would leave the box the other way). BOBYQA moves a start
+         * closer to a bound than its first step to that step's distance
+         * from the bound, so the first evaluation would not be at the start:
+         * its step is at most the distance to the nearer bound. */
+        for (int i = 0; i < n; i++) {
             step[i] = o.initial_step * scale_of(lower, upper, x, i);
+            double room = o.method == TM_OPTIM_BOBYQA ? fmin(x[i] - lower[i], upper[i] - x[i]) : 0;
+            if (room > 0 && room < step[i])
+                step[i] = room;
+        }
         nlopt_set_initial_step(pb.opt, step);
         double before = pb.best, f = HUGE_VAL;
         nlopt_result res = nlopt_optimize(pb.opt, x, &f);

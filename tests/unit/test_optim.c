@@ -247,3 +247,37 @@ Test(optim, reports_every_improvement_with_its_evaluation_and_the_budget)
     cr_assert_eq(rec.best[rec.n - 1], r.value);
     cr_assert(rec.last_x[0] == x[0] && rec.last_x[1] == x[1]);
 }
+
+/* The first point evaluated is the start, also when the start is closer to
+ * a bound than a tenth of the range (BOBYQA would otherwise move it to one
+ * first step from the bound: 2 + 0.1 x 198 = 21.8 for a start of 20.7 in
+ * [2, 200], the calibration's choice noise). */
+static double first_x[2];
+static int first_calls;
+static int records_first_point(const double *x, double *f, void *ctx, tm_error *err)
+{
+    (void)ctx;
+    (void)err;
+    if (first_calls++ == 0) {
+        first_x[0] = x[0];
+        first_x[1] = x[1];
+    }
+    *f = (x[0] - 50) * (x[0] - 50) + (x[1] - 1) * (x[1] - 1);
+    return 0;
+}
+
+Test(optim, both_methods_evaluate_the_start_first_next_to_a_bound)
+{
+    for (int m = 0; m < 2; m++) {
+        double x[2] = {20.7, 0.25}, lo[2] = {2, 0.2}, hi[2] = {200, 5};
+        tm_optim_options o = {.method = m ? TM_OPTIM_BOBYQA : TM_OPTIM_NELDER_MEAD, .max_evaluations = 400};
+        tm_optim_result r;
+        tm_error err = {0};
+        first_calls = 0;
+        cr_assert_eq(tm_optim_minimize(2, x, lo, hi, records_first_point, NULL, &o, &r, &err), 0, "%s", err.msg);
+        cr_assert_eq(first_x[0], 20.7, "method %d started at %.17g", m, first_x[0]);
+        cr_assert_eq(first_x[1], 0.25, "method %d started at %.17g", m, first_x[1]);
+        cr_assert_float_eq(x[0], 50.0, 1e-3, "method %d ended at %g", m, x[0]);
+        cr_assert_float_eq(x[1], 1.0, 1e-3, "method %d ended at %g", m, x[1]);
+    }
+}
