@@ -51,7 +51,6 @@ struct tm_calibration {
     char *sets[CAL_MAX_SETS]; /* fixed overrides during fitting */
     int n_sets;
     char seed_set[64]; /* the seed of the evaluation being run */
-    char mode_set[32]; /* "run.aggregation=exact" while the exact moments are computed */
     /* Seeds of every evaluation (`seed` or `seeds`; none: the base file's)
      * and the held-out ones (`held_out_seeds`), for --held-out. */
     uint64_t seeds[CAL_MAX_SEEDS], held_out[CAL_MAX_SEEDS];
@@ -67,7 +66,7 @@ struct tm_calibration {
     double damping;     /* proportional: x <- x (target / model)^damping */
     /* evaluation state */
     const tm_calibration_options *run;
-    char **eval_sets;
+    const char **eval_sets;
     char *eval_buf;
     double *moment_values;           /* of the last evaluation: mean over its seeds */
     double *moment_min, *moment_max; /* of the last evaluation: over its seeds */
@@ -525,16 +524,17 @@ static double path_value(const cal_param *q, int k, double x)
     return q->scale ? q->base[k] * x : x;
 }
 
-/* Load the base parameters with the fixed overrides, the seed and x. */
-static int load_at(tm_calibration *c, const double *x, tm_params **p, tm_error *err)
+/* Load the base parameters with the fixed overrides, the seed, x and, when
+ * exact, run.aggregation=exact. */
+static int load_at(tm_calibration *c, const double *x, int exact, tm_params **p, tm_error *err)
 {
     int n = 0;
     for (int i = 0; i < c->n_sets; i++)
         c->eval_sets[n++] = c->sets[i];
     if (c->seed_set[0])
         c->eval_sets[n++] = c->seed_set;
-    if (c->mode_set[0])
-        c->eval_sets[n++] = c->mode_set;
+    if (exact)
+        c->eval_sets[n++] = "run.aggregation=exact";
     char *buf = c->eval_buf;
     for (int i = 0; i < c->n_par; i++)
         for (int k = 0; k < c->par[i].n_paths; k++) {
@@ -544,7 +544,7 @@ static int load_at(tm_calibration *c, const double *x, tm_params **p, tm_error *
             c->eval_sets[n++] = buf;
             buf += 600;
         }
-    return tm_params_load(c->base_path, (const char *const *)c->eval_sets, n, p, err);
+    return tm_params_load(c->base_path, c->eval_sets, n, p, err);
 }
 
 /* Whether moment k comes from the exact-aggregation run: its
@@ -555,15 +555,15 @@ static int from_exact(const tm_calibration *c, int k)
     return c->mom[k].exact && !c->use_held_out;
 }
 
-/* One run at x (the seed in c->seed_set, exact aggregation when
- * c->mode_set is set): adds its value of each moment it stands for (the
+/* One run at x (the seed in c->seed_set, exact aggregation when exact):
+ * adds its value of each moment it stands for (the
  * exact run's moments, or the others) to the mean with weight 1 / runs and
  * to their range. */
 static int add_run(tm_calibration *c, const double *x, int exact, int runs, tm_error *err)
 {
     tm_params *p = NULL;
     tm_moments *m = NULL;
-    if (load_at(c, x, &p, err))
+    if (load_at(c, x, exact, &p, err))
         return -1;
     int rc = tm_moments_of_run(p, c->run ? c->run->threads : 0, &m, err);
     for (int k = 0; k < c->n_mom && !rc; k++) {
@@ -602,9 +602,7 @@ static int objective(const double *x, double *value, void *ctx, tm_error *err)
     int rc = 0;
     if (n_exact > 0) {
         c->seed_set[0] = '\0';
-        snprintf(c->mode_set, sizeof c->mode_set, "run.aggregation=exact");
         rc = add_run(c, x, 1, 1, err);
-        c->mode_set[0] = '\0';
     }
     int simulated = n_exact < c->n_mom;
     for (int r = 0; simulated && r < runs && !rc; r++) {
@@ -661,7 +659,7 @@ static int check_overflow(tm_calibration *c, tm_error *err)
                 x[i] = ((corners ? k >> i : k) & 1) ? c->par[i].upper : c->par[i].lower;
         tm_params *p = NULL;
         tm_error ignored = {0}, why = {0};
-        if (load_at(c, x, &p, &ignored))
+        if (load_at(c, x, 0, &p, &ignored))
             continue;
         int overflows = tm_preflight_check_values(p, &why) != 0;
         tm_params_free(p);
@@ -704,7 +702,7 @@ int tm_calibration_open(const char *path, tm_calibration **out, tm_error *err)
         goto done;
     }
     tm_calibration_start(c, x);
-    if (load_at(c, x, &p, err)) {
+    if (load_at(c, x, 0, &p, err)) {
         tm_error_prefix(err, "%s: parameters", path);
         goto done;
     }
@@ -716,10 +714,7 @@ int tm_calibration_open(const char *path, tm_calibration **out, tm_error *err)
                 break;
             tm_params_free(p);
             p = NULL;
-            snprintf(c->mode_set, sizeof c->mode_set, "run.aggregation=exact");
-            int failed = load_at(c, x, &p, err);
-            c->mode_set[0] = '\0';
-            if (failed) {
+            if (load_at(c, x, 1, &p, err)) {
                 tm_error_prefix(err, "%s: parameters with run.aggregation=exact", path);
                 goto done;
             }
