@@ -88,6 +88,46 @@ Test(dated_paths, level_and_growth_events_scale_export_value_in_closed_form)
     }
 }
 
+/* A world price as a demand shifter (docs/model.md eq. 29b). A world
+ * price x times higher with the world's volume unchanged multiplies the
+ * CES shifter B by x^sigma; in a sector with capacity limits (gamma > 0)
+ * and no fixed or sunk cost every firm serves, the same firms in both runs,
+ * and each firm's revenue is proportional to A^theta (eq. 4), so the
+ * export value rises by x^(sigma theta), theta = (1 + gamma) / (1 + gamma
+ * sigma): by more than x when gamma is small (output expands along the
+ * rising marginal cost), tending to x (the price alone, output fixed) as
+ * gamma grows (x^1.07 at gamma = 10). */
+Test(dated_paths, world_price_raises_export_value_by_x_to_the_sigma_theta)
+{
+    static const char *const gold_world =
+        "run: {periods: 8, burn_in: 20, seed: 31, model: myopic}\n"
+        "decision: {discount: 0.95}\n"
+        "sectors:\n"
+        "  gold: {firms: 3000, persistence: 0.9, volatility: 0.2, "
+        "capacity_elasticity: %g}\n"
+        "destinations:\n"
+        "  ROW:\n"
+        "    market: {demand: 1, fixed_cost: 0, sunk_cost: 0}\n"
+        "    regimes: {open: {tariff: 0}}\n"
+        "%s";
+    const double x = 3435.0 / 2386.0, gammas[] = {0.5, 10.0};
+    for (int g = 0; g < 2; g++) {
+        double gamma = gammas[g], plain[8], priced[8];
+        tm_params *p = fixture_params_fmt("price-test", NULL, 0, gold_world, gamma, "");
+        const double sigma = p->elasticity, theta = (1.0 + gamma) / (1.0 + gamma * sigma);
+        char events[256];
+        snprintf(events, sizeof events, "events:\n  - {at: 2024Q3, destination: ROW, demand_scale: %.17g}\n",
+                 pow(x, sigma));
+        export_values(p, plain, 0);
+        export_values(fixture_params_fmt("price-test", NULL, 0, gold_world, gamma, events), priced, 0);
+        for (int t = 0; t < 8; t++) {
+            double want = t < 2 ? 1.0 : pow(x, sigma * theta), got = priced[t] / plain[t];
+            cr_expect_leq(fabs(got - want), 1e-12 * want, "gamma %g, period %d: ratio %.15g, expected %.15g", gamma, t,
+                          got, want);
+        }
+    }
+}
+
 /* A growth path is the list of its period steps: the same run as level
  * events at the products (1 + g)^k, computed by the same repeated
  * multiplication and written with 17 digits (exact round trip), for
