@@ -629,8 +629,8 @@ static int parse_field(const pdesc *d, const tm_ynode *node, void *obj, const ch
                            ppy);
         if (index / ppy < d->min || index / ppy > d->max)
             out_of_range = 1;
-        else
-            snprintf(field, TM_LABEL_MAX, "%s", s);
+        else /* the label as the canonical text writes it ("2025M001" is 2025M01) */
+            tm_period_label(index, ppy, field, TM_LABEL_MAX);
         break;
     }
     case P_NAME:

@@ -709,6 +709,29 @@ Test(params, period_labels_parse_and_print_for_every_frequency)
     cr_expect_neq(tm_period_parse("2025", 4, &index), 0);
 }
 
+/* A label with leading zeros in its sub-period ("2025M0...01", longer than
+ * a label's buffer) means the same period as its short form; the resolved
+ * parameters and the canonical text hold the short form, so the canonical
+ * text loads again to the same parameters (found by tests/fuzz/fuzz_params.c:
+ * the label used to be copied as written, cut at 15 characters). */
+Test(params, period_label_with_leading_zeros_is_stored_in_its_short_form)
+{
+    static const char *const text =
+        "run: {periods: 4, periods_per_year: 12, start: 2025M00000000000000000000000001}\n"
+        "sectors: {steel: {firms: 100}}\n"
+        "destinations: {US: {regimes: {open: {tariff: 0}}}}\n"
+        "events:\n"
+        "  - {at: 2025M0003, destination: US, tariff: 0.1}\n";
+    tm_params *p = load_text_ok("zeros", text, NULL, 0);
+    cr_expect_str_eq(p->start, "2025M01");
+    cr_assert_eq(p->n_events, 1);
+    cr_expect_str_eq(p->event[0].at, "2025M03");
+    tm_params *again = load_text_ok("canonical", p->canonical, NULL, 0);
+    cr_expect_str_eq(again->sha256, p->sha256);
+    tm_params_free(again);
+    tm_params_free(p);
+}
+
 /* Keys with their own loaders (matrices, lists, per-name maps) are listed
  * with the table's keys, each in its own section. */
 Test(params, doc_lists_the_keys_with_their_own_loaders_in_their_sections)
