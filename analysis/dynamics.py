@@ -74,7 +74,8 @@ def _ratio(num, den):
 
 
 def firms(run, sector=None):
-    """Number of firm slots of the sector (constant over time)."""
+    """Number of firms of the sector (constant over time; with
+    run.resolution the weighted slots, which sum to the same)."""
     run = _run(run)
     s = _index(run.sectors, sector, "sector")
     return float(run.arrays["firms_by_market_set"][0, s, :].sum())

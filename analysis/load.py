@@ -593,13 +593,16 @@ class Run:
         rows = []
         first, last = self.periods[0], self.periods[-1]
         total_firms = sum(int(self.parameters["sectors"][s]["firms"]) for s in self.sectors)
-        rows.append(("firm slots", total_firms, "firms"))
+        rows.append(("firms", total_firms, "firms"))
         sets = self.arrays["firms_by_market_set"][T - 1]
-        exporters = int(sets.sum() - sets[:, 0].sum())
+        # Whole numbers, or expected or weighted masses (run.aggregation:
+        # exact, run.resolution > 1): rounded to whole firms.
+        exporters = int(round(float(sets.sum() - sets[:, 0].sum())))
         rows.append((f"exporters, {last}", exporters, "firms"))
         rows.append((f"exporter share, {last}", exporters / total_firms if total_firms else math.nan, "fraction"))
         for j, d in enumerate(self.destinations):
-            rows.append((f"firms serving {d}, {last}", int(self.arrays["firms_serving"][T - 1, :, j].sum()), "firms"))
+            rows.append((f"firms serving {d}, {last}", int(round(float(self.arrays["firms_serving"][T - 1, :, j].sum()))),
+                         "firms"))
         for j, d in enumerate(self.destinations):
             rows.append((f"export value {d}, {first}", float(ev[0, :, j].sum()), self.units["export_value"]))
             rows.append((f"export value {d}, {last}", float(ev[T - 1, :, j].sum()), self.units["export_value"]))

@@ -123,7 +123,7 @@ static double engine_fps(const tm_params *p, int threads, double *state_bytes, t
         *state_bytes = tm_run_state_bytes_per_firm(run);
     int64_t firms = 0;
     for (int s = 0; s < p->n_sectors; s++)
-        firms += p->sector[s].firms;
+        firms += tm_params_slots(p, s);
     tm_run_close(run);
     return (double)firms * (double)p->periods / dt / (double)threads;
 }

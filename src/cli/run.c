@@ -63,7 +63,7 @@ static void print_summary(void *user, const tm_params *p, const tm_period_result
         snames[s] = p->sector[s].name;
     for (int d = 0; d < p->n_dest; d++)
         dnames[d] = p->dest[d].name;
-    tm_summary sum = {r->label, p->n_sectors, p->n_dest, snames, dnames, r->firms_by_set, r->export_value};
+    tm_summary sum = {r->label, p->n_sectors, p->n_dest, snames, dnames, r->x_firms_by_set, r->export_value};
     tm_summary_print(stdout, &sum);
     free(snames);
 }
@@ -256,10 +256,13 @@ int tm_cli_run(int argc, char **argv)
         int threads = a.threads ? (int)a.threads : omp_get_max_threads();
         char count[32];
         tm_numfmt_count(firms, count, sizeof count);
+        char slots[48] = "";
+        if (!p->exact && p->resolution > 1)
+            snprintf(slots, sizeof slots, " (%d slots each)", p->resolution);
         printf(
-            "tradeabm %s: %s model, %s firm%s in %d sector%s, %d destination%s\n"
+            "tradeabm %s: %s model, %s firm%s%s in %d sector%s, %d destination%s\n"
             "  %d period%s from %s (+%d burn-in), seed %llu, %d thread%s\n",
-            TM_VERSION, tm_model_name(p->model), count, tm_numfmt_plural(firms), p->n_sectors,
+            TM_VERSION, tm_model_name(p->model), count, tm_numfmt_plural(firms), slots, p->n_sectors,
             tm_numfmt_plural(p->n_sectors), p->n_dest, tm_numfmt_plural(p->n_dest), p->periods,
             tm_numfmt_plural(p->periods), p->start, p->burn_in, (unsigned long long)p->seed, threads,
             tm_numfmt_plural(threads));

@@ -12,7 +12,8 @@
 
 /* Aggregates of one sector from the summed counts: integers held exactly
  * in doubles when firms are simulated (so the result does not depend on the
- * order of the sums), expected masses with run.aggregation: exact. */
+ * order of the sums), then weighted by 1 / run.resolution; expected masses
+ * with run.aggregation: exact. */
 static void aggregate_sector(tm_run *run, int s, const double *hist, const double *trans, const double *died,
                              const double *enter, tm_stats_cell *scratch)
 {
@@ -36,9 +37,20 @@ static void aggregate_sector(tm_run *run, int s, const double *hist, const doubl
         by_set[ms->set_of[m]] += c;
         by_tz_set[at / (size_t)N * (size_t)n_sets + ms->set_of[m]] += c;
     }
+    /* Each slot weighs w = 1 / run.resolution (eq. 37): the sums of slots
+     * are scaled once, after they are complete. */
+    const double w = tm_params_slot_weight(run->p);
+    if (w != 1.0) {
+        for (size_t c = 0; c < (size_t)n_z * (size_t)n_sets; c++)
+            by_z_set[c] *= w;
+        for (size_t c = 0; c < (size_t)run->n_types * (size_t)n_z * (size_t)n_sets; c++)
+            by_tz_set[c] *= w;
+        for (int S = 0; S < n_sets; S++)
+            by_set[S] *= w;
+    }
     for (int S = 0; S < n_sets; S++)
         deaths += died[S];
-    r->x_deaths[s] = deaths;
+    r->x_deaths[s] = w * deaths;
     for (int d = 0; d < n_dest; d++) {
         size_t k = (size_t)s * (size_t)n_dest + (size_t)d;
         double serving = 0, entrants = 0, exiters = 0;
@@ -84,6 +96,14 @@ static void aggregate_sector(tm_run *run, int s, const double *hist, const doubl
          * taking a fraction of the boundary cell. */
         double top = tm_stats_top_share(scratch, (size_t)n_cells, 0.1, serving, value);
         double tariff = r->paid_tariff[k];
+        for (int l = 0; w != 1.0 && l < K; l++)
+            by_level[l] *= w;
+        serving *= w;
+        entrants *= w;
+        exiters *= w;
+        value *= w;
+        entrant_value *= w;
+        zsum *= w;
         r->x_serving[k] = serving;
         r->x_entrants[k] = entrants;
         r->x_exiters[k] = exiters;

@@ -46,7 +46,7 @@ int tm_run_sector_init(tm_run *run, int s, tm_error *err)
     const tm_sector *ps = &p->sector[s];
     sector_state *sec = &run->sec[s];
     int n_z = run->n_z;
-    sec->n = ps->firms;
+    sec->n = tm_params_slots(p, s);
     const int exact = p->exact;
     /* Firms (sampled) or their distribution (exact). */
     size_t n_firm = exact ? 0 : (size_t)sec->n;

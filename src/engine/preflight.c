@@ -64,7 +64,7 @@ static double memory_estimate(const tm_params *p, int threads, int panel)
         joint *= p->dest[d].n_regimes;
     double firms = 0;
     for (int s = 0; s < p->n_sectors; s++)
-        firms += (double)p->sector[s].firms;
+        firms += (double)tm_params_slots(p, s);
     double per_sector = n_z * n_z * (8 + 4 + 4)                                    /* transition and alias tables */
                         + n_types * n_z * n_states * (8 + 8 * n_dest + 8 * n_sets) /* flow, revenue, value */
                         + n_types * n_z * n_states * (1 + 8 * n_sets);             /* policy (logit cdf at most) */
@@ -87,7 +87,7 @@ static double output_estimate(const tm_params *p, int panel)
     double series_per_period = 8 * (9 * S * D + S * NS + S + 1) + 4 * D + TM_LABEL_MAX;
     double firms = 0;
     for (int s = 0; s < p->n_sectors; s++)
-        firms += (double)p->sector[s].firms;
+        firms += (double)tm_params_slots(p, s);
     double fixed = BASE_OUTPUT_BYTES + (p->canonical ? (double)strlen(p->canonical) : 0) + 8 * S * p->grid_points;
     return fixed + T * series_per_period + (panel ? PANEL_BYTES_PER_FIRM_PERIOD * firms * T : 0);
 }
@@ -256,7 +256,7 @@ int tm_preflight_check(const tm_params *p, int threads, int panel, const char *o
     tm_preflight_estimate(p, threads, panel, output_path, &est);
     double firms = 0;
     for (int s = 0; s < p->n_sectors; s++)
-        firms += (double)p->sector[s].firms;
+        firms += (double)tm_params_slots(p, s);
     char need[32], have[32];
     if (est.memory_available >= 0 && est.memory_bytes > est.memory_available) {
         human(est.memory_bytes, need, sizeof need);
@@ -269,8 +269,8 @@ int tm_preflight_check(const tm_params *p, int threads, int panel, const char *o
                      p->burn_in + p->periods);
         }
         return tm_error_set(err, TM_ERR_INPUT,
-                            "not enough memory: the run needs about %s (%.0f firms x %.0f bytes%s, plus tables) "
-                            "but %s is available (%s); reduce sectors.<name>.firms%s or "
+                            "not enough memory: the run needs about %s (%.0f firm slots x %.0f bytes%s, plus tables) "
+                            "but %s is available (%s); reduce sectors.<name>.firms, run.resolution%s or "
                             "set TRADEABM_PREFLIGHT=off to try anyway",
                             need, firms, p->exact ? 0.0 : bytes_per_firm(p), beliefs, have, est.memory_source,
                             beliefs[0] ? ", the sectors or run.periods and run.burn_in" : "");

@@ -216,7 +216,7 @@ int tm_run_open(const tm_params *p, const tm_run_options *opts, tm_run **out, tm
     }
     size_t n_blocks = 0;
     for (int s = 0; s < p->n_sectors && !p->exact; s++)
-        n_blocks += (size_t)((p->sector[s].firms + TM_BLOCK - 1) / TM_BLOCK);
+        n_blocks += (size_t)((tm_params_slots(p, s) + TM_BLOCK - 1) / TM_BLOCK);
     run->blocks = malloc((n_blocks ? n_blocks : 1) * sizeof *run->blocks);
     run->acc = calloc((size_t)run->threads, sizeof *run->acc);
     if (!run->blocks || !run->acc) {
@@ -225,11 +225,11 @@ int tm_run_open(const tm_params *p, const tm_run_options *opts, tm_run **out, tm
     }
     run->n_blocks = 0;
     for (int s = 0; s < p->n_sectors && !p->exact; s++)
-        for (int64_t start = 0; start < p->sector[s].firms; start += TM_BLOCK) {
+        for (int64_t start = 0; start < tm_params_slots(p, s); start += TM_BLOCK) {
             block *b = &run->blocks[run->n_blocks++];
             b->sector = s;
             b->start = start;
-            b->end = start + TM_BLOCK < p->sector[s].firms ? start + TM_BLOCK : p->sector[s].firms;
+            b->end = start + TM_BLOCK < tm_params_slots(p, s) ? start + TM_BLOCK : tm_params_slots(p, s);
         }
     run->hist_cells = (size_t)run->n_types * (size_t)run->n_z * (size_t)run->n_states;
     run->trans_cells = (size_t)run->n_sets * (size_t)run->n_sets;

@@ -53,7 +53,7 @@ int tm_exporter_years_open(const tm_params *p, tm_exporter_years **out, tm_error
     y->sec = calloc((size_t)p->n_sectors, sizeof *y->sec);
     int ok = y->sec != NULL;
     for (int s = 0; ok && s < p->n_sectors; s++) {
-        size_t n = (size_t)p->sector[s].firms;
+        size_t n = (size_t)tm_params_slots(p, s);
         y->sec[s].flags = calloc(n, 1);
         y->sec[s].spell = calloc(n, sizeof(uint16_t));
         y->sec[s].value = calloc(n, sizeof(double));
@@ -146,7 +146,7 @@ void tm_exporter_years_observe(tm_exporter_years *y, const tm_run *run)
     const int n_z = tm_run_grid_size(run), N = tm_run_n_states(run), D = p->n_dest;
     for (int s = 0; s < p->n_sectors; s++) {
         sector_years *sy = &y->sec[s];
-        const int64_t firms = p->sector[s].firms;
+        const int64_t firms = tm_params_slots(p, s);
         const uint8_t *mk = tm_run_firm_markets(run, s), *type = tm_run_firm_type(run, s);
         const uint16_t *z = tm_run_firm_z(run, s);
         const double *rev = tm_run_revenue_table(run, s);

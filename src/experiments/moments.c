@@ -21,6 +21,7 @@ struct tm_moments {
     uint8_t **prev_markets;   /* [s][firm] of the previous step */
     tm_exporter_years *years; /* firm histories by calendar year, from the first burn-in period */
     int exact;                /* run.aggregation: exact: expected numbers of firms, no firm-level state */
+    int fractional;           /* counts are not whole numbers (exact, or run.resolution > 1) */
     tm_stats_cell *pool;      /* exporters by (type, productivity, market state) */
     double *cell_count;       /* [n_types * n_z * n_states] of one sector */
     size_t max_cells;
@@ -55,6 +56,7 @@ int tm_moments_open(const tm_params *p, tm_moments **out, tm_error *err)
     /* With exact aggregation there are no firms to follow: the outcomes
      * of the expected numbers of firms only (firm-level names are refused). */
     m->exact = p->exact;
+    m->fractional = tm_params_fractional_counts(p);
     if (tm_outcomes_init(&m->names, p, !p->exact, err) ||
         tm_stats_window_open(&m->names.shape, p->periods_per_year, &m->window, err) ||
         (!p->exact && tm_exporter_years_open(p, &m->years, err))) {
@@ -71,7 +73,7 @@ int tm_moments_open(const tm_params *p, tm_moments **out, tm_error *err)
     m->cell_count = malloc(m->max_cells * sizeof(double));
     int ok = m->serving && m->prev_markets && m->pool && m->cell_count;
     for (int s = 0; ok && !p->exact && s < p->n_sectors; s++)
-        ok = (m->prev_markets[s] = malloc((size_t)p->sector[s].firms)) != NULL;
+        ok = (m->prev_markets[s] = malloc((size_t)tm_params_slots(p, s))) != NULL;
     if (!ok) {
         tm_moments_close(m);
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory for the moments");
@@ -86,12 +88,13 @@ int tm_moments_open(const tm_params *p, tm_moments **out, tm_error *err)
 
 /* Exporters of sector s by (type, productivity, market state), appended to
  * the pool as cells of equal export value (revenue summed over the markets
- * each serves) for the pooled top shares. */
+ * each serves) for the pooled top shares; a slot counts 1 / run.resolution
+ * of a firm, so the largest firm's share is that of the top firm's mass. */
 static size_t pool_exporters(tm_moments *m, const tm_run *run, int s, size_t n_cells)
 {
     const int n_dest = m->n_dest, n_z = tm_run_grid_size(run);
     const int N = tm_run_n_states(run), n_types = tm_run_n_types(run);
-    const int64_t firms = m->p->sector[s].firms;
+    const int64_t firms = tm_params_slots(m->p, s);
     const uint8_t *mk = tm_run_firm_markets(run, s), *ty = tm_run_firm_type(run, s);
     const uint16_t *zs = tm_run_firm_z(run, s);
     double *count = m->cell_count;
@@ -109,6 +112,7 @@ static size_t pool_exporters(tm_moments *m, const tm_run *run, int s, size_t n_c
             double c = count[(size_t)iz * (size_t)N + (size_t)S];
             if (c <= 0)
                 continue;
+            c *= tm_params_slot_weight(m->p);
             double v = 0;
             for (int d = 0; d < n_dest; d++)
                 v += rev[((size_t)iz * (size_t)N + (size_t)S) * (size_t)n_dest + (size_t)d];
@@ -127,16 +131,17 @@ void tm_moments_observe(tm_moments *m, const tm_run *run)
         tm_exporter_years_observe(m->years, run);
     if (r->period < -1)
         return;
-    /* The counts as doubles: the expected numbers of firms when exact. */
+    /* The counts as doubles: the expected numbers of firms when exact,
+     * slots weighted by 1 / run.resolution. */
     for (size_t k = 0; k < sd; k++)
-        m->serving[k] = m->exact ? r->x_serving[k] : (double)r->serving[k];
+        m->serving[k] = m->fractional ? r->x_serving[k] : (double)r->serving[k];
     if (r->period >= 0) {
         for (size_t k = 0; k < sd; k++) {
-            m->entrants[k] = m->exact ? r->x_entrants[k] : (double)r->entrants[k];
-            m->exiters[k] = m->exact ? r->x_exiters[k] : (double)r->exiters[k];
+            m->entrants[k] = m->fractional ? r->x_entrants[k] : (double)r->entrants[k];
+            m->exiters[k] = m->fractional ? r->x_exiters[k] : (double)r->exiters[k];
         }
         for (size_t k = 0; k < ss; k++)
-            m->by_set[k] = m->exact ? r->x_firms_by_set[k] : (double)r->firms_by_set[k];
+            m->by_set[k] = m->fractional ? r->x_firms_by_set[k] : (double)r->firms_by_set[k];
         tm_stats_period period = {r->export_value,
                                   m->serving,
                                   m->entrants,
@@ -152,7 +157,7 @@ void tm_moments_observe(tm_moments *m, const tm_run *run)
         double before = 0, kept = 0;
         size_t n_cells = 0;
         for (int s = 0; s < m->n_sectors; s++) {
-            const int64_t firms = m->p->sector[s].firms;
+            const int64_t firms = tm_params_slots(m->p, s);
             const uint8_t *mk = tm_run_firm_markets(run, s), *pm = m->prev_markets[s];
             for (int64_t i = 0; m->have_prev && i < firms; i++)
                 if (pm[i] & TM_SET_MASK) {
@@ -177,7 +182,7 @@ void tm_moments_observe(tm_moments *m, const tm_run *run)
         tm_stats_window_set_years(m->window, tm_exporter_years_sums(m->years));
     }
     for (int s = 0; !m->exact && s < m->n_sectors; s++)
-        memcpy(m->prev_markets[s], tm_run_firm_markets(run, s), (size_t)m->p->sector[s].firms);
+        memcpy(m->prev_markets[s], tm_run_firm_markets(run, s), (size_t)tm_params_slots(m->p, s));
     memcpy(m->before, m->serving, sd * sizeof(double));
     m->have_prev = 1;
 }

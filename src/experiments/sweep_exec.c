@@ -65,7 +65,7 @@ int tm_sweep_plan(const tm_sweep *s, tm_sweep_estimate *est, tm_error *err)
     if (tm_sweep_run_params(s, 0, &p, err))
         return -1;
     for (int k = 0; k < p->n_sectors; k++)
-        est->firms += p->sector[k].firms;
+        est->firms += tm_params_slots(p, k);
     est->periods = p->burn_in + p->periods;
     /* A short probe first: open point 0 (policy tables, the solve) and step
      * it for up to about a second on one thread, for the time a period

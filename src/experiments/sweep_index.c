@@ -304,7 +304,7 @@ struct tm_sweep_window_keeper {
     tm_stats_shape shape;
     const char **sectors, *dests[TM_MAX_DEST];
     regime_columns cols;
-    int exact, periods_per_year, T, k, first, n, kept;
+    int fractional, periods_per_year, T, k, first, n, kept;
     size_t sd, ss;
     double *series; /* export_value, firms_serving, entrants, exiters, tariff_paid: each [n][sd] */
     double *by_set; /* [n][ss] */
@@ -335,7 +335,7 @@ int tm_sweep_keeper_open(const tm_sweep *s, const tm_params *p, tm_sweep_window_
                                 .dests = k->dests,
                                 .us = tm_stats_us_index(k->dests, p->n_dest)};
     regime_columns_of(p, &k->cols);
-    k->exact = p->exact;
+    k->fractional = tm_params_fractional_counts(p);
     k->periods_per_year = p->periods_per_year;
     k->T = p->periods;
     window_periods(s, k->T, &k->k, &k->first, &k->n);
@@ -372,17 +372,18 @@ void tm_sweep_keeper_period(void *user, const tm_params *p, const tm_period_resu
     size_t t = (size_t)(r->period - k->first), per_series = (size_t)k->n * k->sd, c = t * k->sd;
     double *value = k->series + c, *serving = value + per_series, *entrants = serving + per_series,
            *exiters = entrants + per_series, *tariff = exiters + per_series;
-    /* Counts as the file stores them (integers, or expected masses with
-     * exact aggregation), converted to double as the reader converts them. */
+    /* Counts as the file stores them (integers, or doubles: expected masses
+     * with exact aggregation, weighted slots with run.resolution > 1),
+     * converted to double as the reader converts them. */
     for (size_t i = 0; i < k->sd; i++) {
         value[i] = r->export_value[i];
-        serving[i] = k->exact ? r->x_serving[i] : (double)r->serving[i];
-        entrants[i] = k->exact ? r->x_entrants[i] : (double)r->entrants[i];
-        exiters[i] = k->exact ? r->x_exiters[i] : (double)r->exiters[i];
+        serving[i] = k->fractional ? r->x_serving[i] : (double)r->serving[i];
+        entrants[i] = k->fractional ? r->x_entrants[i] : (double)r->entrants[i];
+        exiters[i] = k->fractional ? r->x_exiters[i] : (double)r->exiters[i];
         tariff[i] = r->tariff_paid[i];
     }
     for (size_t i = 0; i < k->ss; i++)
-        k->by_set[t * k->ss + i] = k->exact ? r->x_firms_by_set[i] : (double)r->firms_by_set[i];
+        k->by_set[t * k->ss + i] = k->fractional ? r->x_firms_by_set[i] : (double)r->firms_by_set[i];
     for (int d = 0; d < k->shape.n_dest; d++)
         k->regime[t * (size_t)k->shape.n_dest + (size_t)d] = r->regime[d];
     k->kept++;

@@ -303,7 +303,7 @@ static int panel_create(tm_output *o, hid_t group, int s, tm_error *err)
 {
     const tm_sector *sec = &o->p->sector[s];
     panel_ds *pd = &o->panels[s];
-    pd->n = (hsize_t)sec->firms;
+    pd->n = (hsize_t)tm_params_slots(o->p, s);
     pd->z_bytes = panel_z_bytes(o->p);
     hid_t g = H5Gcreate2(group, sec->name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0)
@@ -839,9 +839,11 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
     hid_t periods = H5Gcreate2(o->file, "periods", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     hsize_t S = (hsize_t)p->n_sectors, D = (hsize_t)p->n_dest, NS = (hsize_t)1 << p->n_dest;
     int rc = series < 0 || envg < 0 || periods < 0;
-    /* Counts of firms: integers, or expected numbers with run.aggregation: exact. */
-    hid_t cf = p->exact ? H5T_IEEE_F64LE : H5T_STD_I64LE, cm = p->exact ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64;
-    const char *firms = p->exact ? "firms (expected)" : "firms";
+    /* Counts of firms: integers, or expected numbers with run.aggregation:
+     * exact, or slots weighted by 1 / run.resolution. */
+    const int fractional = tm_params_fractional_counts(p);
+    hid_t cf = fractional ? H5T_IEEE_F64LE : H5T_STD_I64LE, cm = fractional ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64;
+    const char *firms = p->exact ? "firms (expected)" : fractional ? "firms (weighted slots)" : "firms";
     /* One creation property list for every series: shuffle, deflate,
      * Fletcher-32 (HDF5 verifies every chunk it reads); each series sets
      * its own chunk shape on it. */
@@ -1093,7 +1095,7 @@ int tm_output_period(tm_output *o, const tm_run *run, tm_error *err)
     int regime[TM_MAX_DEST];
     for (int d = 0; d < o->p->n_dest; d++)
         regime[d] = r->regime[d];
-    const int x = o->p->exact; /* counts as expected masses */
+    const int x = tm_params_fractional_counts(o->p); /* counts as doubles */
     const void *slabs[] = {label,
                            x ? (const void *)r->x_serving : r->serving,
                            x ? (const void *)r->x_entrants : r->entrants,

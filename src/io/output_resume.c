@@ -356,7 +356,7 @@ int tm_output_resume(const char *path, const tm_params *p, const tm_run *run, co
         panel_ds *pd = &o->panels[s];
         uint64_t n;
         char where[256];
-        rc = tm_ckbuf_get(b, &n, sizeof n) || n != (uint64_t)p->sector[s].firms ||
+        rc = tm_ckbuf_get(b, &n, sizeof n) || n != (uint64_t)tm_params_slots(p, s) ||
              tm_ckbuf_get(b, &pd->z_sha, sizeof pd->z_sha) || tm_ckbuf_get(b, &pd->m_sha, sizeof pd->m_sha) ||
              (p->n_types > 1 && tm_ckbuf_get(b, &pd->t_sha, sizeof pd->t_sha));
         if (rc)

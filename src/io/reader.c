@@ -344,7 +344,6 @@ int tm_reader_print_info(const char *path, FILE *out, tm_error *err)
     tm_reader *r = NULL;
     tm_file_info info = {0};
     tm_params *p = NULL;
-    int64_t *by_set = NULL;
     double *values = NULL, *counts = NULL;
     const char **snames = NULL;
     int rc = -1;
@@ -377,11 +376,10 @@ int tm_reader_print_info(const char *path, FILE *out, tm_error *err)
     fprintf(out, "firm panel     %s\n", info.panel ? "yes" : "no");
     int periods = 0, n_sets = 1 << p->n_dest;
     size_t sd = (size_t)p->n_sectors * (size_t)p->n_dest, ss = (size_t)p->n_sectors * (size_t)n_sets;
-    by_set = malloc(ss * sizeof *by_set);
     counts = malloc(ss * sizeof *counts);
     values = malloc(sd * sizeof *values);
     snames = malloc((size_t)p->n_sectors * sizeof *snames);
-    if (!by_set || !counts || !values || !snames) {
+    if (!counts || !values || !snames) {
         tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
         goto done;
     }
@@ -394,8 +392,6 @@ int tm_reader_print_info(const char *path, FILE *out, tm_error *err)
     if (tm_reader_series(r, "firms_by_market_set", periods - 1, 1, ss, counts, err) ||
         tm_reader_series(r, "export_value", periods - 1, 1, sd, values, err))
         goto done;
-    for (size_t k = 0; k < ss; k++)
-        by_set[k] = (int64_t)counts[k];
     const char *dnames[TM_MAX_DEST];
     for (int s = 0; s < p->n_sectors; s++)
         snames[s] = p->sector[s].name;
@@ -403,7 +399,7 @@ int tm_reader_print_info(const char *path, FILE *out, tm_error *err)
         dnames[d] = p->dest[d].name;
     char label[TM_LABEL_MAX];
     tm_period_label(p->start_index + periods - 1, p->periods_per_year, label, sizeof label);
-    tm_summary sum = {label, p->n_sectors, p->n_dest, snames, dnames, by_set, values};
+    tm_summary sum = {label, p->n_sectors, p->n_dest, snames, dnames, counts, values};
     fprintf(out, "periods        %d logged (%s to %s)\n", periods, p->start, label);
     if (print_events(r, out, err))
         goto done;
@@ -414,7 +410,6 @@ done:
     tm_reader_info_free(&info);
     tm_reader_close(r);
     tm_params_free(p);
-    free(by_set);
     free(counts);
     free(values);
     free(snames);

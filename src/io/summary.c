@@ -31,23 +31,23 @@ static double non_us_share(const tm_stats_window *w, const tm_summary *sum, int 
 
 /* Block 1: how many firms, and the share of them serving each destination
  * alone or several. */
-static void print_firms_row(FILE *out, const tm_summary *sum, const char *name, const int64_t *by_set)
+static void print_firms_row(FILE *out, const tm_summary *sum, const char *name, const double *by_set)
 {
     int n_sets = 1 << sum->n_dest;
-    int64_t firms = 0, several = 0;
+    double firms = 0, several = 0;
     for (int S = 0; S < n_sets; S++) {
         firms += by_set[S];
         if (S & (S - 1))
             several += by_set[S];
     }
-    double scale = firms > 0 ? 100.0 / (double)firms : 0.0;
+    double scale = firms > 0 ? 100.0 / firms : 0.0;
     char count[32];
-    tm_numfmt_count(firms, count, sizeof count);
+    tm_numfmt_count(llround(firms), count, sizeof count);
     fprintf(out, "%-*s %*s", NAME_W, name, CELL_W + 1, count);
     for (int d = 0; d < sum->n_dest; d++)
-        fprintf(out, " %*.1f%%", CELL_W - 1, scale * (double)by_set[1 << d]);
+        fprintf(out, " %*.1f%%", CELL_W - 1, scale * by_set[1 << d]);
     if (sum->n_dest > 1)
-        fprintf(out, " %*.1f%%", CELL_W - 1, scale * (double)several);
+        fprintf(out, " %*.1f%%", CELL_W - 1, scale * several);
     fprintf(out, "\n");
 }
 
@@ -78,7 +78,7 @@ static tm_stats_window *period_window(const tm_summary *sum, double *buf)
         return NULL;
     double *zeros = buf, *by_set = buf + (size_t)S * (size_t)D;
     for (size_t k = 0; k < (size_t)S * (size_t)NS; k++)
-        by_set[k] = (double)sum->firms_by_set[k];
+        by_set[k] = sum->firms_by_set[k];
     tm_stats_period p = {sum->export_value, zeros, zeros, zeros, zeros, by_set, NULL};
     tm_stats_window_add(w, &p);
     return w;
@@ -89,7 +89,7 @@ void tm_summary_print(FILE *out, const tm_summary *sum)
     int n_sets = 1 << sum->n_dest, D = sum->n_dest;
     double *buf = calloc((size_t)sum->n_sectors * ((size_t)D + (size_t)n_sets), sizeof *buf);
     tm_stats_window *w = period_window(sum, buf);
-    int64_t all_sets[1 << TM_SUMMARY_MAX_DEST] = {0};
+    double all_sets[1 << TM_SUMMARY_MAX_DEST] = {0};
     double all_value[TM_SUMMARY_MAX_DEST] = {0};
     for (int s = 0; s < sum->n_sectors; s++) {
         for (int S = 0; S < n_sets; S++)

@@ -16,8 +16,8 @@ typedef struct {
     int n_sectors, n_dest;
     const char *const *sector_names;
     const char *const *dest_names;
-    const int64_t *firms_by_set; /* [s * 2^n_dest + S] */
-    const double *export_value;  /* [s * n_dest + d] */
+    const double *firms_by_set; /* [s * 2^n_dest + S]: whole numbers, expected or weighted masses */
+    const double *export_value; /* [s * n_dest + d] */
 } tm_summary;
 
 void tm_summary_print(FILE *out, const tm_summary *sum);

@@ -13,6 +13,8 @@
 /* Limits (not model sizes): market sets are bit masks in one byte and the
  * joint regime space grows as the product of regimes per destination. */
 #define TM_MAX_DEST 6
+/* Most firms of a sector, and most slots (firms times run.resolution). */
+#define TM_MAX_SLOTS 100000000
 #define TM_MAX_REGIMES 8
 #define TM_NAME_MAX 32
 #define TM_NOTE_MAX 160
@@ -195,8 +197,9 @@ typedef struct tm_params {
     int periods;
     int periods_per_year;
     int burn_in;
-    int spells; /* track each firm's export spells (run.spells) */
-    int exact;  /* run.aggregation: exact (iterate the distribution of firms) */
+    int spells;     /* track each firm's export spells (run.spells) */
+    int exact;      /* run.aggregation: exact (iterate the distribution of firms) */
+    int resolution; /* run.resolution: simulated slots per firm (tm_params_slots) */
     /* productivity */
     int grid_points;
     int grid_method;
@@ -298,6 +301,24 @@ double tm_params_preferential_rate(const tm_params *params, double share, double
 /* Number of joint market states: (levels + 1)^n_dest (2^n_dest without
  * experience states, the market sets). */
 int tm_params_n_states(const tm_params *params);
+
+/* Slots simulated for sector s: its firms times run.resolution (firms
+ * alone with run.aggregation: exact, whose masses are the firms), and the
+ * weight of one slot in every aggregate (docs/model.md eq. 37). */
+static inline int64_t tm_params_slots(const tm_params *p, int s)
+{
+    return p->exact ? p->sector[s].firms : p->sector[s].firms * (int64_t)p->resolution;
+}
+static inline double tm_params_slot_weight(const tm_params *p)
+{
+    return p->exact ? 1.0 : 1.0 / (double)p->resolution;
+}
+/* Counts of firms are not whole numbers: expected masses (exact) or sums
+ * of slots weighted by 1 / run.resolution; they are written as doubles. */
+static inline int tm_params_fractional_counts(const tm_params *p)
+{
+    return p->exact || p->resolution > 1;
+}
 
 /* The Canadian baseline compiled into the binary. */
 extern const char tm_embedded_baseline[];
