@@ -8,8 +8,7 @@
   or within the tolerance for the drift of a weight-0 row).
 - With no shock the US share stays within one percentage point of its
   first logged value in every quarter, at every held-out seed, and within
-  the US share target's tolerance of the noise-free steady state (exact
-  aggregation).
+  one percentage point of the noise-free steady state (exact aggregation).
 - The moments computed here from a run file (with the analysis package's
   firm revenue, which knows demand types and experience levels) agree with
   those the program computes in memory for the same seed."""
@@ -119,11 +118,12 @@ def test_no_shock_us_share_stays_within_a_point_at_every_held_out_seed(no_shock_
     # the 12 (issue 16's bound). Level: the seed's steady state is a draw
     # of a few large exporters around the noise-free expectation (exact
     # aggregation), which the calibration targets; every quarter stays
-    # within the target's tolerance of it (export_share.US in canada.yaml).
+    # within one percentage point of it too (issue 16: "within 1 pp of
+    # its steady state"), which needs the baseline's four slots a firm
+    # (docs/calibration.md, No-shock drift).
     exact_file = tmp_path / "exact.h5"
     run("run", NO_SHOCK, "-q", "-o", exact_file, "--set", "run.aggregation=exact", "--set", "run.periods=1")
     exact = us_share_by_period(exact_file)[0]
-    tolerance = next(m["tolerance"] for m in yaml.safe_load(open(CAL))["moments"] if m["name"] == "export_share.US")
     for path in no_shock_runs:
         with h5py.File(path, "r") as f:
             regimes = f["environment/regime"][:]
@@ -133,7 +133,7 @@ def test_no_shock_us_share_stays_within_a_point_at_every_held_out_seed(no_shock_
         drift = np.abs(us - us[0]).max()
         assert drift <= 0.01, f"{path.name}: US share moves {100 * drift:.2f} pp from {us[0]:.4f}"
         level = np.abs(us - exact).max()
-        assert level <= tolerance, f"{path.name}: US share {100 * level:.2f} pp from the steady state {exact:.4f}"
+        assert level <= 0.01, f"{path.name}: US share {100 * level:.2f} pp from the steady state {exact:.4f}"
 
 
 def python_moments(path):
