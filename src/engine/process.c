@@ -113,7 +113,7 @@ void tm_process_apply(const tm_params *p, tm_process *pr, const tm_event *ev, in
         break;
     case TM_EVENT_DEMAND:
         if (mine)
-            pr->demand_scale[d] = ev->demand_scale;
+            pr->demand_scale[d] = ev->demand_factor;
         break;
     case TM_EVENT_GROWTH:
         if (mine)

@@ -1179,7 +1179,7 @@ static int write_events(tm_output *o, tm_sha256 *sha)
                      : ev->kind == TM_EVENT_ESCALATION ? ev->escalation_scale
                      : ev->kind == TM_EVENT_SUNK_COST  ? ev->sunk_cost_scale
                      : ev->kind == TM_EVENT_PERCEIVED  ? ev->perceived_escalation_scale
-                     : ev->kind == TM_EVENT_DEMAND     ? ev->demand_scale
+                     : ev->kind == TM_EVENT_DEMAND     ? ev->demand_factor
                      : ev->kind == TM_EVENT_ICEBERG    ? ev->iceberg_scale
                      : ev->kind == TM_EVENT_FIXED_COST ? ev->fixed_cost_scale
                      : ev->kind == TM_EVENT_GROWTH     ? ev->demand_growth

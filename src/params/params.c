@@ -299,8 +299,13 @@ static const pdesc event_desc[] = {
      "from this date multiply the sunk cost of entering the destination (one sector or all) by this", NOSRC, NULL},
     {"release", P_BOOL, F(release), "false", 0, 0, 0, "", "", "let a held regime follow its Markov chain again", NOSRC,
      NULL},
-    {"demand_scale", P_DOUBLE, F(demand_scale), NULL, 0, 1e6, P_OPTIONAL | P_MIN_OPEN, "", "b_d(t)",
+    {"demand_scale", P_DOUBLE, F(demand_scale), NULL, 0, TM_MAX_DEMAND_SCALE, P_OPTIONAL | P_MIN_OPEN, "", "b_d(t)",
      "from this date the demand shifter B of the destination (one sector or all) is B times this", NOSRC, NULL},
+    {"price_scale", P_DOUBLE, F(price_scale), NULL, 0, 1000, P_OPTIONAL | P_MIN_OPEN, "", "x_d(t)",
+     "from this date the world price of the good in the destination (one sector or all) is x times its level, the "
+     "world's volume unchanged: the demand shifter B is B times x^sigma (docs/model.md eq. 29b), so a price-taker's "
+     "price rises by x",
+     NOSRC, NULL},
     {"iceberg_scale", P_DOUBLE, F(iceberg_scale), NULL, 0, 100, P_OPTIONAL | P_MIN_OPEN, "", "i_d(t)",
      "from this date the iceberg cost tau is tau times this (tau times this at least 1)", NOSRC, NULL},
     {"fixed_cost_scale", P_DOUBLE, F(fixed_cost_scale), NULL, 0, 100, P_OPTIONAL, "", "c_d(t)",
@@ -1959,14 +1964,15 @@ static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
         const tm_ynode *hn = tm_ytree_get(en, "hazard_index", NULL);
         int actions = (ev->regime_name[0] != 0) + !isnan(ev->tariff) + !isnan(ev->escalation_scale) + ev->release +
                       !isnan(ev->sunk_cost_scale) + (tn != NULL) + !isnan(ev->perceived_escalation_scale) +
-                      !isnan(ev->demand_scale) + !isnan(ev->iceberg_scale) + !isnan(ev->fixed_cost_scale) +
-                      !isnan(ev->demand_growth) + (hn != NULL);
+                      !isnan(ev->demand_scale) + !isnan(ev->price_scale) + !isnan(ev->iceberg_scale) +
+                      !isnan(ev->fixed_cost_scale) + !isnan(ev->demand_growth) + (hn != NULL);
         if (actions != 1)
-            return fail_at(err, en, prefix,
-                           "%s; expected exactly one of `regime`, `tariff`, `escalation_scale`, `sunk_cost_scale`, "
-                           "`transition`, `perceived_escalation_scale`, `demand_scale`, `iceberg_scale`, "
-                           "`fixed_cost_scale`, `demand_growth`, `hazard_index` or `release: true`",
-                           actions ? "several actions in one event" : "no action");
+            return fail_at(
+                err, en, prefix,
+                "%s; expected exactly one of `regime`, `tariff`, `escalation_scale`, `sunk_cost_scale`, "
+                "`transition`, `perceived_escalation_scale`, `demand_scale`, `price_scale`, `iceberg_scale`, "
+                "`fixed_cost_scale`, `demand_growth`, `hazard_index` or `release: true`",
+                actions ? "several actions in one event" : "no action");
         ev->regime = -1;
         ev->escalation_hazard = NAN;
         if ((hn != NULL) != (!isnan(ev->hazard_intercept) && !isnan(ev->hazard_slope))) {
@@ -2004,6 +2010,19 @@ static int load_events(tm_params *p, const tm_ynode *root, tm_error *err)
             ev->kind = TM_EVENT_PERCEIVED;
         } else if (!isnan(ev->demand_scale)) {
             ev->kind = TM_EVENT_DEMAND;
+            ev->demand_factor = ev->demand_scale;
+        } else if (!isnan(ev->price_scale)) {
+            /* eq. 29b: B = E P^(sigma - 1), E = P Q and P both x times. */
+            ev->kind = TM_EVENT_DEMAND;
+            ev->demand_factor = pow(ev->price_scale, p->elasticity);
+            if (!(ev->demand_factor <= TM_MAX_DEMAND_SCALE)) {
+                snprintf(path, sizeof path, "%s.price_scale", prefix);
+                return fail_at(err, tm_ytree_get(en, "price_scale", NULL), path,
+                               "%g makes the demand shifter %g times its level (x^sigma, sigma %g); expected at most "
+                               "%g, a price_scale of at most %g",
+                               ev->price_scale, ev->demand_factor, p->elasticity, TM_MAX_DEMAND_SCALE,
+                               pow(TM_MAX_DEMAND_SCALE, 1.0 / p->elasticity));
+            }
         } else if (!isnan(ev->iceberg_scale)) {
             ev->kind = TM_EVENT_ICEBERG;
             for (int s = 0; s < p->n_sectors; s++) {

@@ -15,6 +15,8 @@
 #define TM_MAX_DEST 6
 /* Most firms of a sector, and most slots (firms times run.resolution). */
 #define TM_MAX_SLOTS 100000000
+/* Largest multiplier of a demand shifter an event may set. */
+#define TM_MAX_DEMAND_SCALE 1e6
 #define TM_MAX_REGIMES 8
 #define TM_NAME_MAX 32
 #define TM_NOTE_MAX 160
@@ -164,8 +166,10 @@ typedef struct {
     double escalation_scale;           /* NaN when unset */
     double perceived_escalation_scale; /* NaN when unset */
     double demand_scale, iceberg_scale, fixed_cost_scale; /* NaN when unset */
-    double demand_growth;                                 /* g per period; NaN when unset */
-    char until[TM_LABEL_MAX];                             /* growth: last period of the path (included) */
+    double price_scale;                                   /* world price multiple x (eq. 29b); NaN when unset */
+    double demand_factor;     /* TM_EVENT_DEMAND: demand_scale, or price_scale^sigma (not in the canonical text) */
+    double demand_growth;     /* g per period; NaN when unset */
+    char until[TM_LABEL_MAX]; /* growth: last period of the path (included) */
     int until_period;
     int derived; /* a growth step made from the event written at `at` (not in the canonical text) */
     /* Within its period: the event takes effect at point `within` of the

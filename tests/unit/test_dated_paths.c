@@ -99,9 +99,15 @@ Test(dated_paths, level_and_growth_events_scale_export_value_in_closed_form)
  * gamma grows (x^1.07 at gamma = 10). */
 Test(dated_paths, world_price_raises_export_value_by_x_to_the_sigma_theta)
 {
+    /* eq. 29b: `price_scale: x` multiplies B by x^sigma at the run's own
+     * sigma; with every firm serving (f = F = 0) export value rises by
+     * x^(sigma theta), theta = (1 + gamma) / (1 + gamma sigma), at two
+     * elasticities and two capacity elasticities; and the event is the
+     * same run as `demand_scale: x^sigma`, bit for bit. */
     static const char *const gold_world =
         "run: {periods: 8, burn_in: 20, seed: 31, model: myopic}\n"
         "decision: {discount: 0.95}\n"
+        "demand: {elasticity: %g}\n"
         "sectors:\n"
         "  gold: {firms: 3000, persistence: 0.9, volatility: 0.2, "
         "capacity_elasticity: %g}\n"
@@ -110,22 +116,50 @@ Test(dated_paths, world_price_raises_export_value_by_x_to_the_sigma_theta)
         "    market: {demand: 1, fixed_cost: 0, sunk_cost: 0}\n"
         "    regimes: {open: {tariff: 0}}\n"
         "%s";
-    const double x = 3435.0 / 2386.0, gammas[] = {0.5, 10.0};
-    for (int g = 0; g < 2; g++) {
-        double gamma = gammas[g], plain[8], priced[8];
-        tm_params *p = fixture_params_fmt("price-test", NULL, 0, gold_world, gamma, "");
-        const double sigma = p->elasticity, theta = (1.0 + gamma) / (1.0 + gamma * sigma);
-        char events[256];
-        snprintf(events, sizeof events, "events:\n  - {at: 2024Q3, destination: ROW, demand_scale: %.17g}\n",
+    const double x = 3435.0 / 2386.0, gammas[] = {0.5, 10.0}, sigmas[] = {3.8, 6.0};
+    for (int k = 0; k < 4; k++) {
+        double sigma = sigmas[k / 2], gamma = gammas[k % 2], plain[8], priced[8], shifted[8];
+        const double theta = (1.0 + gamma) / (1.0 + gamma * sigma);
+        char price[128], shift[128];
+        snprintf(price, sizeof price, "events:\n  - {at: 2024Q3, destination: ROW, price_scale: %.17g}\n", x);
+        snprintf(shift, sizeof shift, "events:\n  - {at: 2024Q3, destination: ROW, demand_scale: %.17g}\n",
                  pow(x, sigma));
-        export_values(p, plain, 0);
-        export_values(fixture_params_fmt("price-test", NULL, 0, gold_world, gamma, events), priced, 0);
+        export_values(fixture_params_fmt("price-test", NULL, 0, gold_world, sigma, gamma, ""), plain, 0);
+        export_values(fixture_params_fmt("price-test", NULL, 0, gold_world, sigma, gamma, price), priced, 0);
+        export_values(fixture_params_fmt("price-test", NULL, 0, gold_world, sigma, gamma, shift), shifted, 0);
         for (int t = 0; t < 8; t++) {
             double want = t < 2 ? 1.0 : pow(x, sigma * theta), got = priced[t] / plain[t];
-            cr_expect_leq(fabs(got - want), 1e-12 * want, "gamma %g, period %d: ratio %.15g, expected %.15g", gamma, t,
-                          got, want);
+            cr_expect_leq(fabs(got - want), 1e-12 * want, "sigma %g, gamma %g, period %d: ratio %.15g, expected %.15g",
+                          sigma, gamma, t, got, want);
+            cr_expect_eq(priced[t], shifted[t], "sigma %g, gamma %g, period %d: price_scale %.17g, demand_scale %.17g",
+                         sigma, gamma, t, priced[t], shifted[t]);
         }
     }
+}
+
+Test(dated_paths, price_scale_follows_the_elasticity_and_is_bounded)
+{
+    /* The multiplier is computed from the resolved sigma, so an override
+     * of demand.elasticity (as a sweep makes) moves it too; one beyond the
+     * largest demand multiplier is refused naming the key. */
+    static const char *const priced_world =
+        "sectors: {gold: {firms: 10}}\n"
+        "destinations:\n"
+        "  ROW: {regimes: {open: {}}}\n"
+        "events:\n"
+        "  - {at: 2024Q3, destination: ROW, sector: gold, price_scale: 1.44}\n";
+    tm_params *p = fixture_params_set("price.yaml", priced_world, "demand.elasticity=5");
+    cr_expect_eq(p->event[0].kind, TM_EVENT_DEMAND);
+    cr_expect_eq(p->event[0].demand_factor, pow(1.44, 5.0));
+    tm_params_free(p);
+    p = fixture_params_set("price.yaml", priced_world, NULL);
+    cr_expect_eq(p->event[0].demand_factor, pow(1.44, 3.8));
+    tm_params_free(p);
+    const char *sets[] = {"events[0].price_scale=1000", "demand.elasticity=3"};
+    tm_error err = {0};
+    cr_assert_neq(tm_params_load_text("price.yaml", priced_world, sets, 2, &p, &err), 0);
+    cr_expect(strstr(err.msg, "events[0].price_scale") && strstr(err.msg, "1e+09") && strstr(err.msg, "at most 100"),
+              "message: %s", err.msg);
 }
 
 /* A growth path is the list of its period steps: the same run as level
