@@ -140,8 +140,9 @@ static const struct entry {
      "firms serving at least one destination, per period",
      "`/series/firms_by_market_set` summed over the non-empty sets, over W, divided by the periods of W"},
     {"export_participation", K_PARTICIPATION, NO_DEST, 1, 0, "fraction", TM_STATS_POINTS,
-     "share of firm slots serving at least one destination",
-     "exporters over all firm slots (`/series/firms_by_market_set` over every set), summed over W"},
+     "share of firms serving at least one destination",
+     "exporters over all firms (`/series/firms_by_market_set` over every set; weighted slots with "
+     "`run.resolution`), summed over W"},
     {"single_market_share", K_SINGLE, NO_DEST, 1, 0, "fraction", TM_STATS_POINTS,
      "share of exporters serving exactly one destination", "firms in one-destination sets over exporters, over W"},
     {"only_share", K_ONLY, ONE_DEST, 1, 0, "fraction", TM_STATS_POINTS,

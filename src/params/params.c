@@ -301,7 +301,7 @@ static const pdesc event_desc[] = {
      NULL},
     {"demand_scale", P_DOUBLE, F(demand_scale), NULL, 0, TM_MAX_DEMAND_SCALE, P_OPTIONAL | P_MIN_OPEN, "", "b_d(t)",
      "from this date the demand shifter B of the destination (one sector or all) is B times this", NOSRC, NULL},
-    {"price_scale", P_DOUBLE, F(price_scale), NULL, 0, 1000, P_OPTIONAL | P_MIN_OPEN, "", "x_d(t)",
+    {"price_scale", P_DOUBLE, F(price_scale), NULL, 0, 10, P_OPTIONAL | P_MIN_OPEN, "", "x_d(t)",
      "from this date the world price of the good in the destination (one sector or all) is x times its level, the "
      "world's volume unchanged: the demand shifter B is B times x^sigma (docs/model.md eq. 29b), so a price-taker's "
      "price rises by x",

@@ -444,7 +444,8 @@ def flow(value):
 
 EVENT_ACTIONS = {"regime": "war", "tariff": 0.2, "escalation_scale": 2.0, "sunk_cost_scale": 0.5,
                  "release": True, "transition": [[0.5, 0.5], [0.25, 0.75]], "perceived_escalation_scale": 2.0,
-                 "demand_scale": 2.0, "iceberg_scale": 1.5, "fixed_cost_scale": 0.5, "demand_growth": 0.01}
+                 "demand_scale": 2.0, "price_scale": 1.5, "iceberg_scale": 1.5, "fixed_cost_scale": 0.5,
+                 "demand_growth": 0.01}
 
 
 def event_setting(key, value):

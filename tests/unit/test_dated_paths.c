@@ -155,10 +155,11 @@ Test(dated_paths, price_scale_follows_the_elasticity_and_is_bounded)
     p = fixture_params_set("price.yaml", priced_world, NULL);
     cr_expect_eq(p->event[0].demand_factor, pow(1.44, 3.8));
     tm_params_free(p);
-    const char *sets[] = {"events[0].price_scale=1000", "demand.elasticity=3"};
+    const char *sets[] = {"events[0].price_scale=10", "demand.elasticity=7"};
     tm_error err = {0};
     cr_assert_neq(tm_params_load_text("price.yaml", priced_world, sets, 2, &p, &err), 0);
-    cr_expect(strstr(err.msg, "events[0].price_scale") && strstr(err.msg, "1e+09") && strstr(err.msg, "at most 100"),
+    cr_expect(strstr(err.msg, "events[0].price_scale") && strstr(err.msg, "1e+07") &&
+                  strstr(err.msg, "at most 7.19686"),
               "message: %s", err.msg);
 }
 
