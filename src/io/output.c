@@ -381,6 +381,7 @@ tm_output *tm_output_new_handle(const tm_params *p, const tm_run *run, const cha
     if (!o)
         return NULL;
     o->file = -1;
+    o->image_fd = -1;
     o->p = p;
     o->panel = panel;
     o->force = force;
@@ -431,6 +432,9 @@ void tm_output_close_handles(tm_output *o)
     if (o->file >= 0)
         H5Fclose(o->file);
     o->file = -1;
+    if (o->image_fd >= 0)
+        close(o->image_fd);
+    o->image_fd = -1;
     if (o->label_type > 0)
         H5Tclose(o->label_type);
     o->label_type = 0;
@@ -805,15 +809,28 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
     if (!panel)
         H5Pset_istore_k(fcpl, TM_CHUNK_BTREE_K);
     /* Without a panel or checkpoints the file is small and only needs to
-     * be on disk once closed: it is built in memory and written at the
-     * close (a few large writes, not about 50 small ones). A panel can be
+     * be on disk once closed: it is built in memory (HDF5's core driver,
+     * no backing file) and its image written at the close, in one write,
+     * into a temporary created here (which reserves the name and finds an
+     * unwritable folder now, not after the run). A panel can be
      * gigabytes; checkpoints flush a consistent file to disk as the run
      * goes and take HDF5's descriptor (tm_output_keep_partial). */
-    if (!panel && !checkpoints)
-        H5Pset_fapl_core(fapl, TM_CORE_INCREMENT, 1);
+    const int in_memory = !panel && !checkpoints;
     char stem[4200], tmp[4300];
     tm_tmpfile_stem(path, stem, sizeof stem);
-    hid_t file = tm_h5_create_temp(stem, tmp, sizeof tmp, fcpl, fapl, err);
+    int image_fd = -1;
+    hid_t file = -1;
+    if (in_memory) {
+        H5Pset_fapl_core(fapl, TM_CORE_INCREMENT, 0);
+        image_fd = tm_tmpfile_create(stem, tmp, sizeof tmp, err);
+        file = image_fd < 0 ? -1 : H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl);
+        if (image_fd >= 0 && file < 0) {
+            close(image_fd);
+            unlink(tmp);
+            tm_error_set(err, TM_ERR_RUNTIME, "%s: cannot create the file in memory (HDF5 error)", tmp);
+        }
+    } else
+        file = tm_h5_create_temp(stem, tmp, sizeof tmp, fcpl, fapl, err);
     H5Pclose(fapl);
     H5Pclose(fcpl);
     if (file < 0)
@@ -821,10 +838,13 @@ int tm_output_open(const char *path, const tm_params *p, const tm_run *run, cons
     tm_output *o = tm_output_new_handle(p, run, path, tmp, panel, opts && opts->force);
     if (!o) {
         H5Fclose(file);
+        if (image_fd >= 0)
+            close(image_fd);
         unlink(tmp);
         return tm_error_set(err, TM_ERR_RUNTIME, "out of memory");
     }
     o->file = file;
+    o->image_fd = image_fd;
     o->checkpoints = checkpoints;
     /* The run began before this file: its set-up and solve count in the
      * wall time and the start time. */
@@ -1271,6 +1291,23 @@ static void compact(tm_output *o, hsize_t data_bytes)
     o->tmp_path = name;
 }
 
+/* The image of a file built in memory, written whole into its temporary. */
+static int write_image(hid_t file, int fd)
+{
+    ssize_t size = H5Fget_file_image(file, NULL, 0);
+    char *image = size > 0 ? malloc((size_t)size) : NULL;
+    int rc = !image || H5Fget_file_image(file, image, (size_t)size) != size;
+    for (ssize_t done = 0; !rc && done < size;) {
+        ssize_t n = write(fd, image + done, (size_t)(size - done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        rc = n <= 0;
+        done += n > 0 ? n : 0;
+    }
+    free(image);
+    return rc ? -1 : 0;
+}
+
 static int finish(tm_output *o, int complete, char digest_hex[65], char *where, size_t where_size, tm_error *err)
 {
     const tm_params *p = o->p;
@@ -1348,6 +1385,12 @@ static int finish(tm_output *o, int complete, char digest_hex[65], char *where, 
     tm_error staged_err = {0};
     rc |= tm_output_write_staged(o, &staged_err) != 0;
     rc |= H5Fflush(f, H5F_SCOPE_GLOBAL) < 0;
+    if (!rc && o->image_fd >= 0) {
+        /* A failed close fails the write too (NFS may report a full disk
+         * only then). */
+        rc |= write_image(f, o->image_fd) || close(o->image_fd) != 0;
+        o->image_fd = -1;
+    }
     hsize_t data_bytes = complete && o->checkpoints ? tm_h5_data_bytes(f) : 0;
     tm_output_close_handles(o);
     if (rc) {

@@ -68,6 +68,7 @@ struct tm_output {
     char series_names[TM_MAX_SERIES][64]; /* names of series reopened from a checkpoint */
     int checkpoints;                      /* checkpoints are taken (space freed is never reused) */
     hsize_t flushed_rows;                 /* periods on disk at the last checkpoint's flush */
+    int image_fd; /* a file built in memory: its temporary on disk, written at the close (-1: none) */
 };
 
 /* Periods in one chunk of a series whose period holds `slab_bytes`. */
