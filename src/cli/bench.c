@@ -460,8 +460,11 @@ int tm_cli_bench(int argc, char **argv)
     double with_panel = run_seconds(io, threads, 1, NULL, &err);
     report(&fs, "panel_overhead", with_panel / plain, "ratio");
     report(&fs, "output_share", output_share(have_dynamic ? "dynamic" : "myopic", threads, &err), "fraction");
-    /* Sweeps: one job, then one a thread (the cores by default). */
-    int sweep_runs = quick ? 24 : 60;
+    /* Sweeps: one job, then one a thread (the cores by default). Enough
+     * runs that each worker's start (a fork, its first run's page faults)
+     * does not decide the figure: with 24 runs two jobs gained 5%, with
+     * 200 as much as two separate processes get from this machine. */
+    int sweep_runs = quick ? 200 : 400;
     sweep_figures one = {NAN, NAN, NAN, NAN, NAN, NAN}, many = one;
     if (sweep_bench(1, sweep_runs, &one, &err) == 0)
         printf(

@@ -40,7 +40,7 @@ def test_every_figure_is_printed_and_written_with_a_positive_value(tmp_path):
     # With --threads 1 both sweep lines are the one-job sweep.
     assert figures["sweep_runs_per_s_jobsN"]["value"] == figures["sweep_runs_per_s_jobs1"]["value"]
     assert lines["sweep_runs_per_s_jobs1"][1] == "runs/s" and lines["sweep_overhead_ms"][1] == "ms/run"
-    assert "# sweep of 24 runs, --jobs 1: outside the runs" in proc.stdout
+    assert "# sweep of 200 runs, --jobs 1: outside the runs" in proc.stdout
 
 
 def test_figures_without_their_parameter_files_are_unavailable(tmp_path):
