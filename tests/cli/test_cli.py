@@ -18,7 +18,7 @@ import h5py
 import numpy as np
 import pytest
 
-from helpers import BASELINE, ONE_SECTOR, SOURCE_DIR, check_parameters, copy_to, environment, leaves, run, start, text as attr_str
+from helpers import BASELINE, BINARY, ONE_SECTOR, SOURCE_DIR, check_parameters, copy_to, environment, leaves, require, run, start, text as attr_str
 
 
 def tradeabm(*args, cwd=None, check_status=None):
@@ -861,3 +861,19 @@ def test_analysis_launcher_works_from_any_folder_and_through_a_link(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "tables" / "series.csv").stat().st_size > 0
     assert os.access(SOURCE_DIR / "runs" / "analysis", os.X_OK)
+
+
+def test_hdf5_is_linked_from_its_static_archives_where_they_are_installed():
+    """The shared HDF5 library loads libcurl and its chain (TLS, LDAP,
+    Kerberos) at every start of the program, for a read-only S3 driver
+    tradeabm never uses (about 13 ms a start, and the program starts
+    twice: src/main.c). With libhdf5-dev's static archives present the
+    build links those (CMakeLists.txt, TRADEABM_STATIC_HDF5), and the
+    program depends on neither library."""
+    archives = list(Path("/usr/lib").glob("*/hdf5/serial/libhdf5.a"))
+    require(bool(archives), "libhdf5-dev's static archive libhdf5.a (apt-get install libhdf5-dev)")
+    libraries = subprocess.run(["ldd", str(BINARY)], capture_output=True, text=True, check=True).stdout
+    assert "libhdf5" not in libraries and "libcurl" not in libraries, libraries
+    # The same HDF5 writes the files: the version the program reports.
+    version = subprocess.run([str(BINARY), "--version"], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"HDF5 1\.\d+\.\d+", version), version
