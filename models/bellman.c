@@ -248,11 +248,14 @@ static double aggregate(const double *x, int n, double lambda)
     if (lambda <= 0.0 || isinf(m))
         return m;
     /* exp underflows to 0 below DP_EXP_UNDERFLOW, so such terms (and -inf)
-     * are skipped: the same sum, bit for bit, without the call. */
+     * are skipped, and exp(0) is exactly 1 (C11 F.10.3.1), so the largest
+     * term is added as 1: the same sum, bit for bit, without the calls. */
     double sum = 0.0;
     for (int i = 0; i < n; i++) {
         double t = (x[i] - m) / lambda;
-        if (!(t < DP_EXP_UNDERFLOW))
+        if (t == 0.0)
+            sum += 1.0;
+        else if (!(t < DP_EXP_UNDERFLOW))
             sum += exp(t);
     }
     return m + lambda * log(sum);

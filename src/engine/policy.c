@@ -53,7 +53,8 @@ static void row_probabilities(const double *v, int n_sets, double lambda, double
     }
     double total = 0.0;
     for (int S = 0; S < n_sets; S++) {
-        p[S] = isinf(v[S]) && v[S] < 0 ? 0.0 : exp((v[S] - v[best]) / lambda);
+        /* exp(0) is exactly 1 (C11 F.10.3.1): the best set without the call. */
+        p[S] = isinf(v[S]) && v[S] < 0 ? 0.0 : v[S] == v[best] ? 1.0 : exp((v[S] - v[best]) / lambda);
         total += p[S];
     }
     for (int S = 0; S < n_sets; S++)
