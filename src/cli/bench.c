@@ -403,6 +403,9 @@ int tm_cli_bench(int argc, char **argv)
     };
     int quick = 0, threads = omp_get_max_threads();
     const char *json = NULL, *params_dir = "params";
+    /* The figures are of the engine on the threads asked for: every run
+     * here keeps its whole team each period (engine/team.h). */
+    setenv("TRADEABM_FIXED_TEAM", "1", 1);
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {

@@ -4,6 +4,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "engine/run_state.h"
 
 /* The hot loop: death and replacement, productivity move, decision.
@@ -518,14 +519,20 @@ void tm_run_kernel_step(tm_run *run)
 {
     if (run->joint_cells)
         build_joint_codes(run);
+    /* The team that measured fastest (engine/team.h); any team gives the
+     * same counts. */
+    const int team = tm_team_next(&run->team);
+    const double start = run->team.n > 1 ? tm_clock_seconds() : 0.0;
     /* On one thread, no parallel region at all: libgomp's team of one
      * costs futex syscalls each period. The barrier and the loops of the
      * merge and the aggregates then bind to no team and run on this thread
      * alone; inside another parallel region, they need a team of their own. */
-    if (run->threads == 1 && !omp_in_parallel()) {
+    if (team == 1 && !omp_in_parallel())
         kernel_thread_step(run, 0, 1);
-        return;
+    else {
+#pragma omp parallel num_threads(team)
+        kernel_thread_step(run, omp_get_thread_num(), omp_get_num_threads());
     }
-#pragma omp parallel num_threads(run->threads)
-    kernel_thread_step(run, omp_get_thread_num(), omp_get_num_threads());
+    if (run->team.n > 1)
+        tm_team_done(&run->team, tm_clock_seconds() - start);
 }

@@ -19,6 +19,7 @@
 #include "engine/mstate.h"
 #include "engine/policy.h"
 #include "engine/run.h"
+#include "engine/team.h"
 #include "models/model.h"
 
 /* One sector's firms and tables. */
@@ -116,6 +117,7 @@ struct tm_run {
     int n_states, levels, n_types;
     tm_mstate ms;
     int threads;
+    tm_team team; /* the team of each period's firm loop, at most threads (engine/team.h) */
     sector_state *sec;
     block *blocks;
     size_t n_blocks;
