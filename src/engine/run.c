@@ -179,8 +179,12 @@ int tm_run_open(const tm_params *p, const tm_run_options *opts, tm_run **out, tm
     run->levels = run->ms.levels;
     run->n_types = p->n_types;
     run->threads = opts && opts->threads > 0 ? opts->threads : omp_get_max_threads();
+    /* Each period's firm loop runs on the team that measured fastest
+     * (engine/team.h), or on all threads with TRADEABM_FIXED_TEAM=1 (as
+     * `tradeabm bench` sets it, to measure the engine's scaling). Results
+     * are the same either way. */
     const char *fixed = getenv("TRADEABM_FIXED_TEAM");
-    tm_team_init(&run->team, run->threads, !(opts && opts->fixed_team) && !(fixed && *fixed && strcmp(fixed, "0")));
+    tm_team_init(&run->team, run->threads, !(fixed && *fixed && strcmp(fixed, "0")));
     run->period = -p->burn_in - 1;
     run->us_index = tm_params_us_index(p);
     tm_demand_types_init(&run->types, p);

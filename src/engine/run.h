@@ -59,11 +59,6 @@ typedef struct tm_run tm_run;
 typedef struct {
     int threads;          /* 0: OpenMP default */
     tm_progress progress; /* optional: reports of the model's start-of-run solve */
-    /* Each period's firm loop runs on all `threads` (for measuring the
-     * engine's scaling), not on the team that measured fastest
-     * (engine/team.h; also set by TRADEABM_FIXED_TEAM=1 in the
-     * environment). Results are the same either way. */
-    int fixed_team;
 } tm_run_options;
 
 int tm_run_open(const tm_params *params, const tm_run_options *opts, tm_run **out, tm_error *err);
